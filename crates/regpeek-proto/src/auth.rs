@@ -1,0 +1,531 @@
+//! Credentials, token scopes, the bearer token exchange and the token cache
+//! (PROTOCOL.md §3).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use url::Url;
+
+use crate::challenge::Challenge;
+use crate::error::Error;
+
+/// A secret string. Its `Debug` never shows the value and it has no `Display`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself; call only where it is sent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What the caller knows to prove identity to one registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A username and password, sent as Basic to the registry or to its token realm.
+    Basic {
+        /// The user name (not secret; used in cache keys and messages).
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// A registry bearer token, sent as is.
+    Bearer(Secret),
+}
+
+impl Credentials {
+    /// Username and password.
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials::Basic {
+            username: username.into(),
+            password: Secret::new(password),
+        }
+    }
+
+    /// The identity used in token cache keys: a user name, never a secret.
+    pub fn identity(&self) -> String {
+        match self {
+            Credentials::Basic { username, .. } => username.clone(),
+            Credentials::Bearer(_) => "<registry-token>".to_owned(),
+        }
+    }
+
+    /// The `Authorization` value for Basic auth, if these are a user and password.
+    pub fn basic_header(&self) -> Option<String> {
+        match self {
+            Credentials::Basic { username, password } => Some(format!(
+                "Basic {}",
+                STANDARD.encode(format!("{username}:{}", password.expose()))
+            )),
+            Credentials::Bearer(_) => None,
+        }
+    }
+}
+
+/// One resource scope: `repository:library/nginx:pull`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    /// `repository`, `registry`, …
+    pub kind: String,
+    /// `library/nginx`, `catalog`, …
+    pub name: String,
+    /// `pull`, `push`, `*`, …
+    pub actions: Vec<String>,
+}
+
+impl Scope {
+    /// `repository:<name>:pull`.
+    pub fn pull(repository: &str) -> Scope {
+        Scope {
+            kind: "repository".to_owned(),
+            name: repository.to_owned(),
+            actions: vec!["pull".to_owned()],
+        }
+    }
+
+    /// Parses space-separated scopes, splitting the actions off at the last `:` (names may
+    /// hold a port) and dropping deprecated resource classes (`repository(plugin)`).
+    pub fn parse_list(s: &str) -> Vec<Scope> {
+        s.split(' ')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                let (rest, actions) = p.rsplit_once(':')?;
+                let (kind, name) = rest.split_once(':')?;
+                let kind = kind.split('(').next().unwrap_or(kind);
+                Some(Scope {
+                    kind: kind.to_owned(),
+                    name: name.to_owned(),
+                    actions: actions.split(',').map(str::to_owned).collect(),
+                })
+            })
+            .collect()
+    }
+
+    fn covers(&self, other: &Scope) -> bool {
+        self.kind == other.kind
+            && self.name == other.name
+            && other
+                .actions
+                .iter()
+                .all(|a| self.actions.iter().any(|b| b == a || b == "*"))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.kind, self.name, self.actions.join(","))
+    }
+}
+
+/// The union of scopes with `first` in front (some servers read only the first).
+pub fn union_scopes(first: &[Scope], rest: &[Scope]) -> Vec<Scope> {
+    let mut out: Vec<Scope> = Vec::new();
+    for s in first.iter().chain(rest) {
+        if !out.iter().any(|o| o.covers(s)) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+/// Where and how to ask for a bearer token, taken from a `Bearer` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerRealm {
+    /// The token endpoint.
+    pub realm: Url,
+    /// The `service` parameter, if the challenge had one.
+    pub service: Option<String>,
+}
+
+impl BearerRealm {
+    /// Reads realm and service from a `Bearer` challenge, checking the realm is safe to
+    /// send credentials to for a registry at `registry` (PROTOCOL.md §3.5, §11).
+    pub fn from_challenge(
+        challenge: &Challenge,
+        registry: &Url,
+        with_credentials: bool,
+    ) -> Result<BearerRealm, Error> {
+        let raw = challenge
+            .param("realm")
+            .ok_or_else(|| Error::InvalidChallenge("bearer challenge has no realm".into()))?;
+        let realm = Url::parse(raw)
+            .or_else(|_| registry.join(raw))
+            .map_err(|e| Error::InvalidChallenge(format!("bad realm {raw:?}: {e}")))?;
+        check_realm(&realm, registry, with_credentials)?;
+        Ok(BearerRealm {
+            realm,
+            service: challenge.param("service").map(str::to_owned),
+        })
+    }
+}
+
+fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// True for `localhost`, `*.localhost`, 127.0.0.0/8 and ::1.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_realm(realm: &Url, registry: &Url, with_credentials: bool) -> Result<(), Error> {
+    let unsafe_realm = |why: &str| Error::UnsafeRealm {
+        realm: realm.as_str().to_owned(),
+        reason: why.to_owned(),
+    };
+    match realm.scheme() {
+        "https" => {}
+        "http" if registry.scheme() == "http" => {
+            if with_credentials && realm.host_str() != registry.host_str() {
+                return Err(unsafe_realm(
+                    "it is plain http on another host and would receive credentials",
+                ));
+            }
+        }
+        "http" => return Err(unsafe_realm("the registry is https but the realm is plain http")),
+        _ => return Err(unsafe_realm("only http and https realms are allowed")),
+    }
+    let host_ip = |u: &Url| match u.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
+    };
+    let realm_internal = host_ip(realm).is_some_and(is_internal)
+        || realm.host_str().is_some_and(is_loopback_host);
+    let registry_internal = host_ip(registry).is_some_and(is_internal)
+        || registry.host_str().is_some_and(is_loopback_host);
+    if realm_internal && !registry_internal {
+        return Err(unsafe_realm(
+            "a public registry may not point its realm at a private or loopback address",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the token request (GET flow, §3.3): one `scope` per scope, Basic credentials
+/// to the realm when there are any.
+pub fn token_request(
+    realm: &BearerRealm,
+    scopes: &[Scope],
+    credentials: Option<&Credentials>,
+) -> http::Request<Vec<u8>> {
+    let mut url = realm.realm.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        if let Some(s) = &realm.service {
+            q.append_pair("service", s);
+        }
+        for s in scopes {
+            q.append_pair("scope", &s.to_string());
+        }
+        q.append_pair("client_id", "regpeek");
+    }
+    let mut req = http::Request::get(url.as_str());
+    if let Some(h) = credentials.and_then(Credentials::basic_header) {
+        req = req.header(http::header::AUTHORIZATION, h);
+    }
+    req.body(Vec::new()).expect("a parsed URL is a valid URI")
+}
+
+/// A parsed token reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenReply {
+    /// The bearer token.
+    pub token: Secret,
+    /// Lifetime (at least 60 s).
+    pub expires_in: Duration,
+    /// When the server says it issued the token, if it said.
+    pub issued_at: Option<SystemTime>,
+}
+
+/// Parses a token server's JSON reply: a non-empty `access_token` wins over `token`;
+/// `expires_in` below 60 (or absent) counts as 60; `issued_at` is RFC 3339.
+pub fn parse_token_reply(body: &[u8]) -> Result<TokenReply, Error> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        token: Option<String>,
+        access_token: Option<String>,
+        expires_in: Option<serde_json::Value>,
+        issued_at: Option<String>,
+    }
+    // serde's messages can quote values, and values here are secrets: say only where.
+    let raw: Raw = serde_json::from_slice(body).map_err(|e| {
+        Error::InvalidTokenReply(format!(
+            "not a JSON token reply (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let token = raw
+        .access_token
+        .filter(|t| !t.is_empty())
+        .or(raw.token.filter(|t| !t.is_empty()))
+        .ok_or_else(|| Error::InvalidTokenReply("reply has no token".into()))?;
+    let secs = raw
+        .expires_in
+        .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
+        .unwrap_or(60)
+        .max(60);
+    Ok(TokenReply {
+        token: Secret(token),
+        expires_in: Duration::from_secs(secs),
+        issued_at: raw.issued_at.as_deref().and_then(crate::time::parse_rfc3339),
+    })
+}
+
+/// Identifies a cached token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenKey {
+    /// The token endpoint.
+    pub realm: String,
+    /// The service parameter.
+    pub service: String,
+    /// Scopes, in the order they were asked for.
+    pub scopes: Vec<String>,
+    /// Who asked (a user name, or empty for anonymous).
+    pub identity: String,
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    registry: String,
+    token: Secret,
+    expires_at: SystemTime,
+    scopes: Vec<Scope>,
+}
+
+/// Bearer tokens by realm, service, scope and identity. The caller owns it and hands it
+/// to each [`Flow`](crate::Flow); expiry is judged by the time the caller passes in.
+#[derive(Debug, Clone, Default)]
+pub struct TokenCache {
+    entries: BTreeMap<TokenKey, CachedToken>,
+}
+
+/// Tokens are renewed this long before they expire.
+const EARLY: Duration = Duration::from_secs(10);
+
+impl TokenCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores a token; its expiry counts from `issued_at` when given, else from `now`.
+    pub fn insert(
+        &mut self,
+        key: TokenKey,
+        registry: &str,
+        scopes: &[Scope],
+        reply: &TokenReply,
+        now: SystemTime,
+    ) {
+        let from = reply.issued_at.filter(|t| *t <= now).unwrap_or(now);
+        self.entries.insert(
+            key,
+            CachedToken {
+                registry: registry.to_owned(),
+                token: reply.token.clone(),
+                expires_at: from + reply.expires_in,
+                scopes: scopes.to_vec(),
+            },
+        );
+    }
+
+    /// A fresh token for exactly this key.
+    pub fn get(&self, key: &TokenKey, now: SystemTime) -> Option<&Secret> {
+        self.entries
+            .get(key)
+            .filter(|e| now + EARLY < e.expires_at)
+            .map(|e| &e.token)
+    }
+
+    /// A fresh token earlier issued for `registry` and `identity` whose scopes cover
+    /// `scope`; lets a flow send a token on its first request.
+    pub fn find(
+        &self,
+        registry: &str,
+        identity: &str,
+        scope: &Scope,
+        now: SystemTime,
+    ) -> Option<(&TokenKey, &Secret)> {
+        self.entries
+            .iter()
+            .find(|(k, e)| {
+                e.registry == registry
+                    && k.identity == identity
+                    && now + EARLY < e.expires_at
+                    && e.scopes.iter().any(|s| s.covers(scope))
+            })
+            .map(|(k, e)| (k, &e.token))
+    }
+
+    /// Forgets a token the registry refused.
+    pub fn remove(&mut self, key: &TokenKey) {
+        self.entries.remove(key);
+    }
+
+    /// Number of cached tokens.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::parse_challenges;
+
+    #[test]
+    fn scope_parsing_splits_at_last_colon() {
+        let s = Scope::parse_list("repository:localhost:5000/a/b:pull,push registry:catalog:*");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name, "localhost:5000/a/b");
+        assert_eq!(s[0].actions, ["pull", "push"]);
+        assert_eq!(s[1].to_string(), "registry:catalog:*");
+        let s = Scope::parse_list("repository(plugin):x/y:pull");
+        assert_eq!(s[0].to_string(), "repository:x/y:pull");
+    }
+
+    #[test]
+    fn union_puts_new_scope_first_and_dedups() {
+        let a = Scope::parse_list("repository:a:pull");
+        let b = Scope::parse_list("repository:b:pull repository:a:pull");
+        let u: Vec<String> = union_scopes(&b, &a).iter().map(|s| s.to_string()).collect();
+        assert_eq!(u, ["repository:b:pull", "repository:a:pull"]);
+    }
+
+    #[test]
+    fn token_reply_table() {
+        let cases: &[(&str, Result<(&str, u64), &str>)] = &[
+            (r#"{"token":"t1","expires_in":300}"#, Ok(("t1", 300))),
+            (r#"{"token":"t1","access_token":"a1"}"#, Ok(("a1", 60))),
+            (r#"{"token":"t1","access_token":""}"#, Ok(("t1", 60))),
+            (r#"{"access_token":"a1","expires_in":5}"#, Ok(("a1", 60))),
+            (r#"{"token":"t","expires_in":null}"#, Ok(("t", 60))),
+            (r#"{"token":""}"#, Err("reply has no token")),
+            (r#"{}"#, Err("reply has no token")),
+            ("<html>", Err("not a JSON token reply")),
+            ("", Err("not a JSON token reply")),
+        ];
+        for (body, want) in cases {
+            match (parse_token_reply(body.as_bytes()), want) {
+                (Ok(r), Ok((tok, secs))) => {
+                    assert_eq!(r.token.expose(), *tok);
+                    assert_eq!(r.expires_in.as_secs(), *secs);
+                }
+                (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "{e}"),
+                (got, want) => panic!("{body}: {got:?} vs {want:?}"),
+            }
+        }
+        let r = parse_token_reply(br#"{"token":"x","issued_at":"2024-01-02T03:04:05Z"}"#).unwrap();
+        assert_eq!(
+            r.issued_at,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_164_645))
+        );
+    }
+
+    #[test]
+    fn token_errors_never_show_the_token() {
+        let e = parse_token_reply(br#"{"token": 12345678}"#).unwrap_err();
+        assert!(!e.to_string().contains("12345678"), "{e}");
+        let r = parse_token_reply(br#"{"token":"sekrit"}"#).unwrap();
+        assert!(!format!("{r:?}").contains("sekrit"));
+        let c = Credentials::basic("u", "hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn token_request_carries_service_scopes_and_basic() {
+        let cs = parse_challenges([r#"Bearer realm="https://auth.example/token",service="reg""#])
+            .unwrap();
+        let reg = Url::parse("https://reg.example").unwrap();
+        let realm = BearerRealm::from_challenge(&cs[0], &reg, true).unwrap();
+        let scopes = Scope::parse_list("repository:a/b:pull repository:c:pull");
+        let req = token_request(&realm, &scopes, Some(&Credentials::basic("u", "p")));
+        assert_eq!(
+            req.uri().to_string(),
+            "https://auth.example/token?service=reg&scope=repository%3Aa%2Fb%3Apull&scope=repository%3Ac%3Apull&client_id=regpeek"
+        );
+        assert_eq!(req.headers()["authorization"], "Basic dTpw");
+    }
+
+    #[test]
+    fn realm_safety_table() {
+        let cases: &[(&str, &str, bool, Result<(), &str>)] = &[
+            ("https://reg.example", "https://auth.example/t", true, Ok(())),
+            ("https://reg.example", "http://auth.example/t", false, Err("realm is plain http")),
+            ("http://127.0.0.1:5000", "http://127.0.0.1:5001/t", true, Ok(())),
+            ("http://127.0.0.1:5000", "http://127.0.0.2:5001/t", true, Err("another host")),
+            ("http://127.0.0.1:5000", "http://127.0.0.2:5001/t", false, Ok(())),
+            ("https://reg.example", "https://127.0.0.1/t", false, Err("private or loopback")),
+            ("https://reg.example", "https://10.1.2.3/t", false, Err("private or loopback")),
+            ("https://reg.example", "ftp://auth.example/t", false, Err("only http and https")),
+            ("https://localhost:5000", "https://localhost:5001/t", true, Ok(())),
+        ];
+        for (reg, realm, creds, want) in cases {
+            let ch = parse_challenges([format!(r#"Bearer realm="{realm}""#).as_str()]).unwrap();
+            let got = BearerRealm::from_challenge(&ch[0], &Url::parse(reg).unwrap(), *creds);
+            match (got, want) {
+                (Ok(_), Ok(())) => {}
+                (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "{e}"),
+                (got, want) => panic!("{reg} {realm}: {got:?} vs {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cache_expiry_and_find() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut c = TokenCache::new();
+        let key = TokenKey {
+            realm: "https://a/t".into(),
+            service: "s".into(),
+            scopes: vec!["repository:x:pull".into()],
+            identity: String::new(),
+        };
+        let reply = parse_token_reply(br#"{"token":"tok","expires_in":120}"#).unwrap();
+        c.insert(key.clone(), "reg", &Scope::parse_list("repository:x:pull"), &reply, t0);
+        assert!(c.get(&key, t0).is_some());
+        assert!(c.get(&key, t0 + Duration::from_secs(105)).is_some());
+        assert!(c.get(&key, t0 + Duration::from_secs(111)).is_none());
+        assert!(c.find("reg", "", &Scope::pull("x"), t0).is_some());
+        assert!(c.find("reg", "bob", &Scope::pull("x"), t0).is_none());
+        assert!(c.find("reg", "", &Scope::pull("y"), t0).is_none());
+        assert!(c.find("other", "", &Scope::pull("x"), t0).is_none());
+        c.remove(&key);
+        assert!(c.is_empty());
+    }
+}

@@ -1,0 +1,1057 @@
+//! The inspection state machine: every transition lives in this file.
+//!
+//! ```text
+//!            ┌──────────── 3xx: follow (≤5 hops, Authorization only to the registry) ──┐
+//!            v                                                                          │
+//!  start ─> Resource(step) ── 2xx ──> next step or Done ──────────────────────────────>─┘
+//!            │   ^   │
+//!            │   │   └─ 401 Bearer ─> Token ─ 200 ─┐ (retry step; once more on insufficient_scope)
+//!            │   │   └─ 401 Basic ──> retry with credentials (once)
+//!            │   │   └─ 401 without challenge ─> Ping GET /v2/ ─ 401 ─┘
+//!            │   └──────────────────────────────────────────────┘
+//!            └─ 4xx/5xx, bad body, digest mismatch ─> Done(Err)
+//!
+//!  steps: Top (HEAD or GET manifest) ─> [Child (platform manifest)] ─> [Config blob]
+//! ```
+
+use std::time::SystemTime;
+
+use http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER, WARNING,
+    WWW_AUTHENTICATE,
+};
+use http::{HeaderMap, Method, StatusCode};
+use url::Url;
+
+use crate::auth::{
+    BearerRealm, Credentials, Scope, TokenCache, TokenKey, parse_token_reply, token_request,
+    union_scopes,
+};
+use crate::challenge::{parse_challenges, preferred};
+use crate::config::parse_config;
+use crate::digest::{Algorithm, Digest};
+use crate::error::{Error, parse_registry_errors};
+use crate::inspection::{FetchedConfig, FetchedManifest, Inspection};
+use crate::manifest::{Descriptor, Manifest, bare_media_type, media, parse_manifest};
+use crate::platform::{Platform, offered, select};
+use crate::reference::Reference;
+
+/// Redirect hops allowed for one request.
+pub const MAX_REDIRECTS: u8 = 5;
+
+/// How far an inspection goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Goal {
+    /// Resolve the reference to a digest with `HEAD` (a `GET` and a hash when the
+    /// registry sends no `Docker-Content-Digest`). With a platform, an index is fetched
+    /// and the platform's manifest digest is reported too.
+    Digest(Option<Platform>),
+    /// Fetch the manifest exactly as served; with a platform, descend from an index to
+    /// that platform's manifest.
+    Manifest(Option<Platform>),
+    /// Fetch the manifest, the platform's manifest and the image config.
+    Inspect(Platform),
+}
+
+impl Goal {
+    fn platform(&self) -> Option<&Platform> {
+        match self {
+            Goal::Digest(p) | Goal::Manifest(p) => p.as_ref(),
+            Goal::Inspect(p) => Some(p),
+        }
+    }
+}
+
+/// Which scheme to speak to the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// https only.
+    Https,
+    /// Plain http only.
+    Http,
+    /// https first; on a TLS failure (reported with
+    /// [`TransportErrorKind::Tls`]) switch to plain http. Docker's rule for loopback.
+    HttpsThenHttp,
+}
+
+/// Body size caps handed out with each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Manifests and indexes (containerd uses about 4 MiB).
+    pub manifest: usize,
+    /// Config blobs.
+    pub config: usize,
+    /// Token replies, error bodies and pings.
+    pub small: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            manifest: 4 * 1024 * 1024,
+            config: 32 * 1024 * 1024,
+            small: 256 * 1024,
+        }
+    }
+}
+
+/// Inputs to a [`Flow`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How far to go.
+    pub goal: Goal,
+    /// Credentials for this registry, if any; anonymous otherwise.
+    pub credentials: Option<Credentials>,
+    /// Scheme policy.
+    pub security: Security,
+    /// Body caps.
+    pub limits: Limits,
+}
+
+impl Options {
+    /// Anonymous https with default limits.
+    pub fn new(goal: Goal) -> Options {
+        Options {
+            goal,
+            credentials: None,
+            security: Security::Https,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a request is for (for logs and transcripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `GET /v2/` to learn a challenge.
+    Ping,
+    /// A token server request.
+    Token,
+    /// A manifest `GET` or `HEAD`.
+    Manifest,
+    /// A blob `GET`.
+    Blob,
+}
+
+/// A request for the driver to perform.
+#[derive(Debug)]
+#[must_use]
+pub struct Send {
+    /// The request, with an absolute URI. It may hold an `Authorization` header: never
+    /// log it unredacted.
+    pub request: http::Request<Vec<u8>>,
+    /// Read at most this many body bytes plus one; the flow rejects larger bodies.
+    pub max_body: usize,
+    /// What the request is for.
+    pub kind: RequestKind,
+}
+
+/// What the driver should do next.
+#[derive(Debug)]
+#[must_use]
+pub enum Action {
+    /// Perform this request and hand the response to [`Flow::handle_response`].
+    Send(Send),
+    /// The flow has finished.
+    Done(Result<Inspection, Error>),
+}
+
+/// How a request failed below HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// The TLS handshake failed (for instance, the server speaks plain http).
+    Tls,
+    /// Name resolution or connecting failed.
+    Connect,
+    /// A timeout.
+    Timeout,
+    /// Anything else.
+    Other,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Top { head: bool },
+    Child { desc: Descriptor, depth: u8 },
+    Config(Descriptor),
+}
+
+#[derive(Debug, Clone)]
+enum SentAuth {
+    None,
+    Basic,
+    Bearer(Option<TokenKey>),
+}
+
+#[derive(Debug)]
+enum Pending {
+    Start,
+    Resource {
+        url: Url,
+        hops: u8,
+        sent: SentAuth,
+    },
+    Token {
+        key: TokenKey,
+        scopes: Vec<Scope>,
+        realm: String,
+    },
+    Ping,
+    Finished,
+}
+
+#[derive(Debug, Clone)]
+enum HostAuth {
+    None,
+    Basic,
+    Bearer { realm: BearerRealm, scopes: Vec<Scope> },
+}
+
+/// One inspection of one reference, as a sans-IO state machine.
+///
+/// Call order: [`poll_action`](Flow::poll_action) → perform the `Send` →
+/// [`handle_response`](Flow::handle_response) (or
+/// [`handle_transport_error`](Flow::handle_transport_error)) → `poll_action` … until
+/// `Action::Done`.
+#[derive(Debug)]
+pub struct Flow {
+    reference: Reference,
+    goal: Goal,
+    credentials: Option<Credentials>,
+    security: Security,
+    limits: Limits,
+    tokens: TokenCache,
+    base: Url,
+    auth: HostAuth,
+    step: Step,
+    pending: Pending,
+    auth_tries: u8,
+    pinged: bool,
+    next: Option<Action>,
+    result: Partial,
+}
+
+#[derive(Debug, Default)]
+struct Partial {
+    digest: Option<Digest>,
+    media_type: Option<String>,
+    size: Option<u64>,
+    raw: Option<Vec<u8>>,
+    index: Option<crate::manifest::ImageIndex>,
+    platform: Option<Platform>,
+    manifest: Option<FetchedManifest>,
+    config: Option<FetchedConfig>,
+    warnings: Vec<String>,
+}
+
+impl Flow {
+    /// Starts an inspection. `tokens` is the caller's cache; take it back with
+    /// [`Flow::into_tokens`].
+    pub fn new(reference: Reference, options: Options, tokens: TokenCache) -> Flow {
+        let scheme = match options.security {
+            Security::Http => "http",
+            Security::Https | Security::HttpsThenHttp => "https",
+        };
+        let base = Url::parse(&reference.api_base(scheme))
+            .expect("a parsed reference makes a valid URL");
+        let head = matches!(options.goal, Goal::Digest(None));
+        Flow {
+            reference,
+            goal: options.goal,
+            credentials: options.credentials,
+            security: options.security,
+            limits: options.limits,
+            tokens,
+            base,
+            auth: HostAuth::None,
+            step: Step::Top { head },
+            pending: Pending::Start,
+            auth_tries: 0,
+            pinged: false,
+            next: None,
+            result: Partial::default(),
+        }
+    }
+
+    /// The reference being inspected.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// The registry API base in use (its scheme may have fallen back to http).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// Gives the token cache back, with whatever tokens this flow obtained.
+    pub fn into_tokens(self) -> TokenCache {
+        self.tokens
+    }
+
+    /// The next thing to do. `now` is the caller's clock; it decides token freshness.
+    pub fn poll_action(&mut self, now: SystemTime) -> Action {
+        if matches!(self.pending, Pending::Start) {
+            self.dispatch(now);
+        }
+        match self.next.take() {
+            Some(a) => a,
+            None if matches!(self.pending, Pending::Finished) => {
+                Action::Done(Err(Error::Misuse("the flow has already finished")))
+            }
+            None => Action::Done(Err(Error::Misuse(
+                "poll_action called while a response was awaited",
+            ))),
+        }
+    }
+
+    /// Hands back the response to the last `Send`. The body must be at most the
+    /// `max_body` plus one bytes the `Send` allowed.
+    pub fn handle_response(&mut self, now: SystemTime, response: http::Response<Vec<u8>>) {
+        let pending = std::mem::replace(&mut self.pending, Pending::Finished);
+        if let Err(e) = self.on_response(now, pending, response) {
+            self.finish(Err(e));
+        }
+    }
+
+    /// Reports that the last `Send` failed below HTTP.
+    pub fn handle_transport_error(
+        &mut self,
+        now: SystemTime,
+        kind: TransportErrorKind,
+        message: &str,
+    ) {
+        let pending = std::mem::replace(&mut self.pending, Pending::Finished);
+        let url = match &pending {
+            Pending::Resource { url, .. } => url.clone(),
+            Pending::Ping => self.ping_url(),
+            Pending::Token { realm, .. } => Url::parse(realm).unwrap_or(self.base.clone()),
+            Pending::Start | Pending::Finished => {
+                return self.finish(Err(Error::Misuse("no request was outstanding")));
+            }
+        };
+        let fallback = kind == TransportErrorKind::Tls
+            && self.security == Security::HttpsThenHttp
+            && self.base.scheme() == "https"
+            && same_origin(&url, &self.base);
+        if fallback {
+            self.security = Security::Http;
+            let _ = self.base.set_scheme("http");
+            self.dispatch(now);
+            return;
+        }
+        self.finish(Err(Error::Transport {
+            url: strip_query(&url),
+            message: message.to_owned(),
+        }));
+    }
+
+    fn finish(&mut self, result: Result<Inspection, Error>) {
+        self.pending = Pending::Finished;
+        self.next = Some(Action::Done(result));
+    }
+
+    fn what(&self) -> String {
+        match &self.step {
+            Step::Top { .. } => format!("manifest {}", self.reference.familiar()),
+            Step::Child { desc, .. } => format!("manifest {}", desc.digest),
+            Step::Config(d) => format!("config blob {}", d.digest),
+        }
+    }
+
+    fn step_url(&self) -> Url {
+        let repo = self.reference.repository();
+        let path = match &self.step {
+            Step::Top { .. } => format!(
+                "/v2/{repo}/manifests/{}",
+                self.reference.manifest_reference()
+            ),
+            Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
+            Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
+        };
+        self.base.join(&path).expect("registry paths are valid")
+    }
+
+    fn ping_url(&self) -> Url {
+        self.base.join("/v2/").expect("valid")
+    }
+
+    fn identity(&self) -> String {
+        self.credentials
+            .as_ref()
+            .map(Credentials::identity)
+            .unwrap_or_default()
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::pull(self.reference.repository())
+    }
+
+    fn token_key(&self, realm: &BearerRealm, scopes: &[Scope]) -> TokenKey {
+        TokenKey {
+            realm: realm.realm.as_str().to_owned(),
+            service: realm.service.clone().unwrap_or_default(),
+            scopes: scopes.iter().map(Scope::to_string).collect(),
+            identity: self.identity(),
+        }
+    }
+
+    /// Issues the request for the current step, fetching a token first when needed.
+    fn dispatch(&mut self, now: SystemTime) {
+        let url = self.step_url();
+        if let HostAuth::Bearer { realm, scopes } = &self.auth {
+            let key = self.token_key(realm, scopes);
+            if self.tokens.get(&key, now).is_none() {
+                let req = token_request(realm, scopes, self.credentials.as_ref());
+                self.pending = Pending::Token {
+                    key,
+                    scopes: scopes.clone(),
+                    realm: strip_query(&realm.realm),
+                };
+                self.next = Some(Action::Send(Send {
+                    request: req,
+                    max_body: self.limits.small,
+                    kind: RequestKind::Token,
+                }));
+                return;
+            }
+        }
+        self.send_resource(now, url, 0);
+    }
+
+    fn send_resource(&mut self, now: SystemTime, url: Url, hops: u8) {
+        let (method, kind, max_body) = match &self.step {
+            Step::Top { head: true } => (Method::HEAD, RequestKind::Manifest, self.limits.small),
+            Step::Top { head: false } | Step::Child { .. } => {
+                (Method::GET, RequestKind::Manifest, self.limits.manifest)
+            }
+            Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
+        };
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(url.as_str());
+        if kind == RequestKind::Manifest {
+            req = req.header(ACCEPT, media::ACCEPT);
+        }
+        let mut sent = SentAuth::None;
+        // Credentials go to the registry's own origin only, never across a redirect.
+        if same_origin(&url, &self.base) {
+            match (&self.auth, &self.credentials) {
+                (HostAuth::Basic, Some(c)) => {
+                    if let Some(h) = c.basic_header() {
+                        req = req.header(AUTHORIZATION, h);
+                        sent = SentAuth::Basic;
+                    }
+                }
+                (HostAuth::Bearer { realm, scopes }, _) => {
+                    let key = self.token_key(realm, scopes);
+                    if let Some(t) = self.tokens.get(&key, now) {
+                        req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
+                        sent = SentAuth::Bearer(Some(key));
+                    }
+                }
+                (HostAuth::None, Some(Credentials::Bearer(t))) => {
+                    req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
+                    sent = SentAuth::Bearer(None);
+                }
+                (HostAuth::None, _) => {
+                    let registry = self.reference.api_host().to_owned();
+                    if let Some((key, t)) =
+                        self.tokens
+                            .find(&registry, &self.identity(), &self.scope(), now)
+                    {
+                        req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
+                        sent = SentAuth::Bearer(Some(key.clone()));
+                    }
+                }
+                (HostAuth::Basic, None) => {}
+            }
+        }
+        let request = req.body(Vec::new()).expect("valid request parts");
+        self.pending = Pending::Resource { url, hops, sent };
+        self.next = Some(Action::Send(Send {
+            request,
+            max_body,
+            kind,
+        }));
+    }
+
+    fn on_response(
+        &mut self,
+        now: SystemTime,
+        pending: Pending,
+        resp: http::Response<Vec<u8>>,
+    ) -> Result<(), Error> {
+        collect_warnings(resp.headers(), &mut self.result.warnings);
+        match pending {
+            Pending::Start | Pending::Finished => Err(Error::Misuse("no request was outstanding")),
+            Pending::Ping => self.on_ping(now, resp),
+            Pending::Token { key, scopes, realm } => {
+                self.on_token(now, key, &scopes, &realm, resp)
+            }
+            Pending::Resource { url, hops, sent } => {
+                self.on_resource(now, url, hops, sent, resp)
+            }
+        }
+    }
+
+    fn on_ping(&mut self, now: SystemTime, resp: http::Response<Vec<u8>>) -> Result<(), Error> {
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return self.on_challenge(now, resp.headers(), SentAuth::None, true);
+        }
+        Err(Error::UnexpectedStatus {
+            what: format!("{} (401 without a challenge)", self.what()),
+            status: resp.status().as_u16(),
+            url: strip_query(&self.ping_url()),
+        })
+    }
+
+    fn on_token(
+        &mut self,
+        now: SystemTime,
+        key: TokenKey,
+        scopes: &[Scope],
+        realm: &str,
+        resp: http::Response<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let registry = self.reference.api_host().to_owned();
+        match resp.status().as_u16() {
+            200 => {
+                check_size(resp.body(), self.limits.small, "token reply")?;
+                let reply = parse_token_reply(resp.body())?;
+                self.tokens.insert(key, &registry, scopes, &reply, now);
+                self.dispatch(now);
+                Ok(())
+            }
+            401 | 403 => Err(match &self.credentials {
+                Some(c) => Error::BadCredentials {
+                    registry,
+                    username: c.identity(),
+                },
+                None => Error::AuthRequired { registry },
+            }),
+            status => Err(Error::TokenServer {
+                realm: realm.to_owned(),
+                status,
+            }),
+        }
+    }
+
+    fn on_challenge(
+        &mut self,
+        now: SystemTime,
+        headers: &HeaderMap,
+        sent: SentAuth,
+        from_ping: bool,
+    ) -> Result<(), Error> {
+        let registry = self.reference.api_host().to_owned();
+        let values: Vec<&str> = headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let challenges =
+            parse_challenges(values).map_err(|e| Error::InvalidChallenge(e.to_string()))?;
+        if challenges.is_empty() {
+            if self.pinged || from_ping {
+                return Err(Error::InvalidChallenge(format!(
+                    "{registry} answered 401 without a WWW-Authenticate challenge"
+                )));
+            }
+            // Some registries (GCR) send no challenge on resource 401s: learn it at /v2/.
+            self.pinged = true;
+            self.pending = Pending::Ping;
+            self.next = Some(Action::Send(Send {
+                request: http::Request::get(self.ping_url().as_str())
+                    .body(Vec::new())
+                    .expect("valid"),
+                max_body: self.limits.small,
+                kind: RequestKind::Ping,
+            }));
+            return Ok(());
+        }
+        let Some(challenge) = preferred(&challenges) else {
+            return Err(Error::UnsupportedAuth {
+                registry,
+                schemes: challenges
+                    .iter()
+                    .map(|c| c.scheme.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        self.auth_tries += 1;
+        let what = self.what();
+        let refused = move || Error::Denied {
+            what,
+            detail: String::new(),
+        };
+        if challenge.is_basic() {
+            let creds = match &self.credentials {
+                Some(c @ Credentials::Basic { .. }) => c,
+                _ => return Err(Error::AuthRequired { registry }),
+            };
+            if matches!(sent, SentAuth::Basic) {
+                return Err(Error::BadCredentials {
+                    registry,
+                    username: creds.identity(),
+                });
+            }
+            self.auth = HostAuth::Basic;
+            self.dispatch(now);
+            return Ok(());
+        }
+        // Bearer.
+        let with_creds = matches!(self.credentials, Some(Credentials::Basic { .. }));
+        let realm = BearerRealm::from_challenge(challenge, &self.base, with_creds)?;
+        let insufficient = challenge.param("error") == Some("insufficient_scope");
+        let asked = challenge.param("scope").map(Scope::parse_list).unwrap_or_default();
+        let mut scopes = vec![self.scope()];
+        if let HostAuth::Bearer { scopes: had, .. } = &self.auth {
+            scopes = union_scopes(&scopes, had);
+        }
+        if insufficient {
+            scopes = union_scopes(&asked, &scopes);
+        }
+        match sent {
+            SentAuth::Bearer(key) => {
+                if let Some(k) = &key {
+                    self.tokens.remove(k);
+                }
+                if key.is_none() {
+                    // A registry token given by the user was refused.
+                    return Err(Error::BadCredentials {
+                        registry,
+                        username: self.identity(),
+                    });
+                }
+                // One fresh token per step, and one more only for a new scope.
+                if self.auth_tries > 2 || (self.auth_tries > 1 && !insufficient) {
+                    return Err(refused());
+                }
+            }
+            SentAuth::Basic | SentAuth::None => {
+                if self.auth_tries > 2 {
+                    return Err(refused());
+                }
+            }
+        }
+        self.auth = HostAuth::Bearer { realm, scopes };
+        self.dispatch(now);
+        Ok(())
+    }
+
+    fn on_resource(
+        &mut self,
+        now: SystemTime,
+        url: Url,
+        hops: u8,
+        sent: SentAuth,
+        resp: http::Response<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let status = resp.status();
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return self.on_redirect(now, &url, hops, resp.headers());
+        }
+        if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.base) {
+            return self.on_challenge(now, resp.headers(), sent, false);
+        }
+        if !status.is_success() {
+            return Err(self.status_error(&url, &resp));
+        }
+        self.auth_tries = 0;
+        let step = self.step.clone();
+        match step {
+            Step::Top { head: true } => self.on_top_head(now, &resp),
+            Step::Top { head: false } => self.on_top_get(now, resp),
+            Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
+            Step::Config(desc) => self.on_config(&desc, resp),
+        }
+    }
+
+    fn on_redirect(
+        &mut self,
+        now: SystemTime,
+        from: &Url,
+        hops: u8,
+        headers: &HeaderMap,
+    ) -> Result<(), Error> {
+        let what = self.what();
+        let location = headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::BadRedirect {
+                what: what.clone(),
+                location: String::new(),
+                reason: "no usable Location header",
+            })?;
+        let to = from.join(location).map_err(|_| Error::BadRedirect {
+            what: what.clone(),
+            location: location.to_owned(),
+            reason: "Location is not a valid URL",
+        })?;
+        if !matches!(to.scheme(), "http" | "https") {
+            return Err(Error::BadRedirect {
+                what,
+                location: strip_query(&to),
+                reason: "only http and https are followed",
+            });
+        }
+        if from.scheme() == "https" && to.scheme() == "http" {
+            return Err(Error::BadRedirect {
+                what,
+                location: strip_query(&to),
+                reason: "https to plain http",
+            });
+        }
+        if hops >= MAX_REDIRECTS {
+            return Err(Error::TooManyRedirects {
+                what,
+                limit: MAX_REDIRECTS,
+            });
+        }
+        self.send_resource(now, to, hops + 1);
+        Ok(())
+    }
+
+    fn status_error(&self, url: &Url, resp: &http::Response<Vec<u8>>) -> Error {
+        let status = resp.status();
+        let what = self.what();
+        let errors = parse_registry_errors(resp.body());
+        let first = errors.first();
+        let summary = match first {
+            Some(e) if !e.message.is_empty() => format!("{}: {}", e.code, e.message),
+            Some(e) => e.code.clone(),
+            None => format!(
+                "HTTP {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            )
+            .trim_end()
+            .to_owned(),
+        };
+        match status.as_u16() {
+            429 => Error::RateLimited {
+                what,
+                retry: resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| format!(", retry after {v}"))
+                    .unwrap_or_default(),
+            },
+            401 | 403 => Error::Denied {
+                what,
+                detail: format!(": {summary}"),
+            },
+            400..=599 => Error::Registry {
+                what: if matches!(self.step, Step::Top { .. })
+                    && self.reference.tag_is_default()
+                    && status == StatusCode::NOT_FOUND
+                {
+                    format!("{what} (no tag was given, so \"latest\" was used)")
+                } else {
+                    what
+                },
+                status: status.as_u16(),
+                code: first.map(|e| e.code.clone()),
+                summary,
+            },
+            s => Error::UnexpectedStatus {
+                what,
+                status: s,
+                url: strip_query(url),
+            },
+        }
+    }
+
+    fn on_top_head(&mut self, now: SystemTime, resp: &http::Response<Vec<u8>>) -> Result<(), Error> {
+        let media_type = content_type(resp.headers());
+        let header_digest = docker_digest(resp.headers())?;
+        let wants_index = self.goal.platform().is_some()
+            && media_type
+                .as_deref()
+                .is_some_and(|t| t == media::OCI_INDEX || t == media::DOCKER_LIST);
+        let Some(digest) = header_digest.filter(|_| !wants_index) else {
+            // No digest header (old registries), or an index to look into: GET it.
+            self.step = Step::Top { head: false };
+            self.dispatch(now);
+            return Ok(());
+        };
+        if let Some(want) = self.reference.digest() {
+            if *want != digest {
+                return Err(Error::DigestMismatch {
+                    what: self.what(),
+                    expected: want.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        self.result.digest = Some(digest);
+        self.result.media_type = media_type;
+        self.result.size = content_length(resp.headers());
+        self.done();
+        Ok(())
+    }
+
+    fn on_top_get(&mut self, now: SystemTime, resp: http::Response<Vec<u8>>) -> Result<(), Error> {
+        let what = self.what();
+        check_size(resp.body(), self.limits.manifest, &what)?;
+        let header_digest = docker_digest(resp.headers())?;
+        let ctype = content_type(resp.headers());
+        let body = resp.into_body();
+        let manifest = parse_manifest(ctype.as_deref(), &body)?;
+        let canonical = match &manifest {
+            Manifest::Schema1(s) if s.media_type == media::SCHEMA1_SIGNED => {
+                Some(s.canonical_digest.clone())
+            }
+            _ => None,
+        };
+        let alg = self
+            .reference
+            .digest()
+            .or(header_digest.as_ref())
+            .map_or(Algorithm::Sha256, Digest::algorithm);
+        let actual = canonical.unwrap_or_else(|| alg.digest(&body));
+        for expected in [self.reference.digest(), header_digest.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if expected.algorithm() == actual.algorithm() && *expected != actual {
+                return Err(Error::DigestMismatch {
+                    what,
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        self.result.digest = Some(actual.clone());
+        self.result.media_type = Some(manifest.media_type().to_owned());
+        self.result.size = Some(body.len() as u64);
+        self.result.raw = Some(body.clone());
+        self.after_manifest(now, actual, body, manifest, 0)
+    }
+
+    fn on_child(
+        &mut self,
+        now: SystemTime,
+        desc: &Descriptor,
+        depth: u8,
+        resp: http::Response<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let what = self.what();
+        check_size(resp.body(), self.limits.manifest, &what)?;
+        verify(desc, resp.body(), &what)?;
+        let ctype = content_type(resp.headers()).or_else(|| Some(desc.media_type.clone()));
+        let body = resp.into_body();
+        let manifest = parse_manifest(ctype.as_deref(), &body)?;
+        self.after_manifest(now, desc.digest.clone(), body, manifest, depth)
+    }
+
+    /// Decides what follows a manifest: an index leads to a platform, an image to its
+    /// config (for `Inspect`), anything else ends the flow.
+    fn after_manifest(
+        &mut self,
+        now: SystemTime,
+        digest: Digest,
+        body: Vec<u8>,
+        manifest: Manifest,
+        depth: u8,
+    ) -> Result<(), Error> {
+        match manifest {
+            Manifest::Index(index) => {
+                let Some(wanted) = self.goal.platform().cloned() else {
+                    self.result.index.get_or_insert(index);
+                    self.done();
+                    return Ok(());
+                };
+                if depth >= 2 {
+                    return Err(Error::InvalidManifest("indexes nested too deep".into()));
+                }
+                let chosen = select(&index.manifests, &wanted).cloned();
+                let Some(desc) = chosen else {
+                    return Err(Error::NoMatchingPlatform {
+                        reference: self.reference.familiar(),
+                        wanted,
+                        available: offered(&index.manifests),
+                    });
+                };
+                self.result.platform = desc.platform.clone();
+                self.result.index.get_or_insert(index);
+                if matches!(self.goal, Goal::Digest(_)) {
+                    self.result.manifest = Some(FetchedManifest {
+                        digest: desc.digest.clone(),
+                        media_type: desc.media_type.clone(),
+                        size: desc.size,
+                        raw: None,
+                        manifest: None,
+                    });
+                    self.done();
+                    return Ok(());
+                }
+                self.step = Step::Child {
+                    desc,
+                    depth: depth + 1,
+                };
+                self.dispatch(now);
+            }
+            Manifest::Image(ref image) => {
+                let config = image.config.clone();
+                self.result.manifest = Some(FetchedManifest {
+                    digest,
+                    media_type: image.media_type.clone(),
+                    size: body.len() as u64,
+                    raw: Some(body),
+                    manifest: Some(manifest),
+                });
+                if matches!(self.goal, Goal::Inspect(_)) {
+                    self.step = Step::Config(config);
+                    self.dispatch(now);
+                } else {
+                    self.done();
+                }
+            }
+            Manifest::Schema1(ref s) => {
+                self.result.manifest = Some(FetchedManifest {
+                    digest,
+                    media_type: s.media_type.clone(),
+                    size: body.len() as u64,
+                    raw: Some(body),
+                    manifest: Some(manifest),
+                });
+                self.done();
+            }
+        }
+        Ok(())
+    }
+
+    fn on_config(&mut self, desc: &Descriptor, resp: http::Response<Vec<u8>>) -> Result<(), Error> {
+        let what = self.what();
+        check_size(resp.body(), self.limits.config, &what)?;
+        verify(desc, resp.body(), &what)?;
+        let raw = resp.into_body();
+        let is_image_config =
+            desc.media_type == media::OCI_CONFIG || desc.media_type == media::DOCKER_CONFIG;
+        let config = if is_image_config {
+            Some(parse_config(&raw)?)
+        } else {
+            None
+        };
+        self.result.config = Some(FetchedConfig {
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+            raw,
+            config,
+        });
+        self.done();
+        Ok(())
+    }
+
+    fn done(&mut self) {
+        let r = std::mem::take(&mut self.result);
+        let result = match (r.digest, r.media_type) {
+            (Some(digest), media_type) => Ok(Inspection {
+                reference: self.reference.clone(),
+                digest,
+                media_type: media_type.unwrap_or_default(),
+                size: r.size,
+                raw: r.raw,
+                index: r.index,
+                platform: r.platform,
+                manifest: r.manifest,
+                config: r.config,
+                warnings: r.warnings,
+            }),
+            (None, _) => Err(Error::Misuse("finished without a digest")),
+        };
+        self.finish(result);
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The URL without its query (signed URLs carry secrets there).
+fn strip_query(u: &Url) -> String {
+    let mut u = u.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+fn check_size(body: &[u8], limit: usize, what: &str) -> Result<(), Error> {
+    if body.len() > limit {
+        return Err(Error::BodyTooLarge {
+            what: what.to_owned(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+fn verify(desc: &Descriptor, body: &[u8], what: &str) -> Result<(), Error> {
+    if body.len() as u64 != desc.size {
+        return Err(Error::SizeMismatch {
+            what: what.to_owned(),
+            expected: desc.size,
+            actual: body.len() as u64,
+        });
+    }
+    let actual = desc.digest.algorithm().digest(body);
+    if actual != desc.digest {
+        return Err(Error::DigestMismatch {
+            what: what.to_owned(),
+            expected: desc.digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn content_type(h: &HeaderMap) -> Option<String> {
+    h.get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(bare_media_type)
+        .filter(|t| !t.is_empty())
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn docker_digest(h: &HeaderMap) -> Result<Option<Digest>, Error> {
+    let Some(v) = h.get("docker-content-digest") else {
+        return Ok(None);
+    };
+    let s = v.to_str().map_err(|_| Error::InvalidHeader {
+        header: "Docker-Content-Digest",
+        detail: "not ASCII".into(),
+    })?;
+    Digest::parse(s.trim())
+        .map(Some)
+        .map_err(|e| Error::InvalidHeader {
+            header: "Docker-Content-Digest",
+            detail: e.to_string(),
+        })
+}
+
+/// Collects `Warning: 299 - "text"` values, deduplicated.
+fn collect_warnings(h: &HeaderMap, out: &mut Vec<String>) {
+    for v in h.get_all(WARNING) {
+        let Ok(s) = v.to_str() else { continue };
+        let Some(rest) = s.trim().strip_prefix("299") else {
+            continue;
+        };
+        let text = rest
+            .trim()
+            .trim_start_matches('-')
+            .trim()
+            .trim_matches('"')
+            .to_owned();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push(text);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! What a finished [`Flow`](crate::Flow) hands back.
+
+use crate::config::ImageConfig;
+use crate::digest::Digest;
+use crate::manifest::{ImageIndex, Manifest};
+use crate::platform::Platform;
+use crate::reference::Reference;
+
+/// Everything one flow learned about a reference. Which parts are filled depends on the
+/// [`Goal`](crate::Goal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The reference inspected.
+    pub reference: Reference,
+    /// Digest of the top-level manifest or index (what the tag points at).
+    pub digest: Digest,
+    /// Media type of the top-level manifest or index.
+    pub media_type: String,
+    /// Size of the top-level manifest in bytes, when known.
+    pub size: Option<u64>,
+    /// The top-level manifest or index exactly as served (absent after a bare HEAD).
+    pub raw: Option<Vec<u8>>,
+    /// The index, when the reference points at one.
+    pub index: Option<ImageIndex>,
+    /// The platform chosen from the index.
+    pub platform: Option<Platform>,
+    /// The image manifest: the chosen platform's, or the top-level one.
+    pub manifest: Option<FetchedManifest>,
+    /// The image config blob.
+    pub config: Option<FetchedConfig>,
+    /// `Warning: 299` texts the registry sent, deduplicated.
+    pub warnings: Vec<String>,
+}
+
+/// A fetched (or, for `Goal::Digest`, only located) image manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedManifest {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The exact bytes, when fetched.
+    pub raw: Option<Vec<u8>>,
+    /// The parsed manifest, when fetched.
+    pub manifest: Option<Manifest>,
+}
+
+/// A fetched config blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedConfig {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its media type, from the manifest.
+    pub media_type: String,
+    /// The exact bytes.
+    pub raw: Vec<u8>,
+    /// The parsed config, when the media type is an image config.
+    pub config: Option<ImageConfig>,
+}

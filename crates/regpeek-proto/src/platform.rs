@@ -1,0 +1,405 @@
+//! Platforms (`linux/arm64/v8`): parsing, containerd's normalisation and best-match
+//! selection from an index (PROTOCOL.md §6).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Descriptor;
+
+/// A platform as it appears in an index entry or is asked for by a user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Platform {
+    /// CPU architecture, Go `GOARCH` names (`amd64`, `arm64`).
+    pub architecture: String,
+    /// Operating system, Go `GOOS` names (`linux`, `windows`).
+    pub os: String,
+    /// CPU variant (`v7`, `v8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// OS version (Windows builds).
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub os_version: Option<String>,
+    /// Required OS features.
+    #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
+    pub os_features: Vec<String>,
+}
+
+/// Why a platform string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid platform {input:?}: {reason}")]
+pub struct PlatformError {
+    input: String,
+    reason: &'static str,
+}
+
+const KNOWN_OS: &[&str] = &[
+    "aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux",
+    "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "macos",
+];
+
+impl Platform {
+    /// A platform from its parts.
+    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
+        Platform {
+            architecture: architecture.to_owned(),
+            os: os.to_owned(),
+            variant: variant.filter(|v| !v.is_empty()).map(str::to_owned),
+            os_version: None,
+            os_features: Vec::new(),
+        }
+    }
+
+    /// Parses `os[/arch[/variant]]`, or a lone `arch` (the OS is then `linux`), and
+    /// normalises it. A lone OS takes `default_arch`.
+    pub fn parse(input: &str, default_arch: &str) -> Result<Platform, PlatformError> {
+        let err = |reason| PlatformError {
+            input: input.to_owned(),
+            reason,
+        };
+        let parts: Vec<&str> = input.split('/').collect();
+        if parts.len() > 3 {
+            return Err(err("expected os[/arch[/variant]]"));
+        }
+        for p in &parts {
+            if p.is_empty() {
+                return Err(err("empty component"));
+            }
+            if !p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            {
+                return Err(err("components may only hold A-Z a-z 0-9 _ . -"));
+            }
+        }
+        let lower: Vec<String> = parts.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let p = match lower.as_slice() {
+            [one] if KNOWN_OS.contains(&one.as_str()) => Platform::new(one, default_arch, None),
+            [arch] => Platform::new("linux", arch, None),
+            [os, arch] => Platform::new(os, arch, None),
+            [os, arch, variant] => Platform::new(os, arch, Some(variant)),
+            _ => unreachable!("1 to 3 parts"),
+        };
+        Ok(p.normalized())
+    }
+
+    /// containerd's normalisation: `x86_64`→`amd64`, `aarch64`→`arm64` (v8 implied),
+    /// `armhf`→`arm/v7`, `arm` without variant → `v7`, `macos`→`darwin`, and so on.
+    pub fn normalized(&self) -> Platform {
+        let os = match self.os.to_ascii_lowercase().as_str() {
+            "macos" => "darwin".to_owned(),
+            o => o.to_owned(),
+        };
+        let arch = self.architecture.to_ascii_lowercase();
+        let variant = self.variant.as_deref().map(str::to_ascii_lowercase);
+        let (arch, variant): (&str, Option<String>) = match arch.as_str() {
+            "i386" => ("386", None),
+            "x86_64" | "x86-64" | "amd64" => (
+                "amd64",
+                variant.filter(|v| v != "v1"),
+            ),
+            "aarch64" | "arm64" => (
+                "arm64",
+                match variant.as_deref() {
+                    Some("8" | "v8" | "v8.0") | None => None,
+                    Some("9" | "9.0" | "v9.0") => Some("v9".to_owned()),
+                    Some(_) => variant,
+                },
+            ),
+            "armhf" => ("arm", Some("v7".to_owned())),
+            "armel" => ("arm", Some("v6".to_owned())),
+            "arm" => (
+                "arm",
+                match variant.as_deref() {
+                    None | Some("" | "7") => Some("v7".to_owned()),
+                    Some("5" | "6" | "8") => variant.map(|v| format!("v{v}")),
+                    Some(_) => variant,
+                },
+            ),
+            other => (other, variant),
+        };
+        Platform {
+            architecture: arch.to_owned(),
+            os,
+            variant,
+            os_version: self.os_version.clone(),
+            os_features: self.os_features.clone(),
+        }
+    }
+
+    /// The ordered list of platforms acceptable in place of this one, best first
+    /// (containerd's `platforms.Only`).
+    pub fn fallbacks(&self) -> Vec<Platform> {
+        let me = self.normalized();
+        let mut out = vec![me.clone()];
+        let with = |arch: &str, v: Option<String>| Platform {
+            architecture: arch.to_owned(),
+            variant: v,
+            ..me.clone()
+        };
+        let num = |v: &Option<String>, prefix: &str| -> Option<String> {
+            v.as_deref()?.strip_prefix(prefix).map(str::to_owned)
+        };
+        match me.architecture.as_str() {
+            "amd64" => {
+                if let Some(n) = num(&me.variant, "v").and_then(|n| n.parse::<u32>().ok()) {
+                    for k in (1..n).rev() {
+                        out.push(with("amd64", (k > 1).then(|| format!("v{k}"))));
+                    }
+                }
+                out.push(with("386", None));
+            }
+            "arm" => {
+                if let Some(n) = num(&me.variant, "v").and_then(|n| n.parse::<u32>().ok()) {
+                    for k in (5..n).rev() {
+                        out.push(with("arm", Some(format!("v{k}"))));
+                    }
+                }
+            }
+            "arm64" => {
+                let (major, minor) = match &me.variant {
+                    None => (8, 0),
+                    Some(v) => {
+                        let v = v.trim_start_matches('v');
+                        let (a, b) = v.split_once('.').unwrap_or((v, "0"));
+                        (a.parse::<u32>().unwrap_or(8), b.parse::<u32>().unwrap_or(0))
+                    }
+                };
+                let v8 = |m: u32| (m > 0).then(|| format!("v8.{m}"));
+                if major == 9 {
+                    for m in (1..minor).rev() {
+                        out.push(with("arm64", Some(format!("v9.{m}"))));
+                    }
+                    if minor > 0 {
+                        out.push(with("arm64", Some("v9".to_owned())));
+                    }
+                    for m in (0..=(minor + 5).min(9)).rev() {
+                        out.push(with("arm64", v8(m)));
+                    }
+                } else {
+                    for m in (0..minor).rev() {
+                        out.push(with("arm64", v8(m)));
+                    }
+                }
+                for k in (5..=8).rev() {
+                    out.push(with("arm", Some(format!("v{k}"))));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// True when an entry's platform satisfies this wanted one exactly (after
+    /// normalisation): os, arch, variant, compatible Windows `os.version`, and
+    /// `os.features` a subset of ours.
+    fn matches_entry(&self, entry: &Platform) -> bool {
+        let e = entry.normalized();
+        if e.os != self.os || e.architecture != self.architecture || e.variant != self.variant {
+            return false;
+        }
+        if self.os == "windows" {
+            if let (Some(want), Some(have)) = (&self.os_version, &e.os_version) {
+                let major_minor_build = |v: &str| v.split('.').take(3).collect::<Vec<_>>().join(".");
+                if major_minor_build(want) != major_minor_build(have) {
+                    return false;
+                }
+            }
+        }
+        e.os_features.iter().all(|f| self.os_features.contains(f))
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Go's name for a Rust `std::env::consts::ARCH`.
+pub fn go_arch(rust_arch: &str) -> &str {
+    match rust_arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "loongarch64" => "loong64",
+        other => other,
+    }
+}
+
+/// Picks the index entry that best matches `wanted`: the entry matching the earliest
+/// fallback wins, ties go to index order; attestation entries and entries without a
+/// platform are never chosen.
+pub fn select<'a>(entries: &'a [Descriptor], wanted: &Platform) -> Option<&'a Descriptor> {
+    wanted.fallbacks().iter().find_map(|candidate| {
+        entries.iter().find(|d| {
+            !d.is_attestation() && d.platform.as_ref().is_some_and(|p| candidate.matches_entry(p))
+        })
+    })
+}
+
+/// The platforms an index offers, attestations left out, in index order.
+pub fn offered(entries: &[Descriptor]) -> Vec<Platform> {
+    entries
+        .iter()
+        .filter(|d| !d.is_attestation())
+        .filter_map(|d| d.platform.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+
+    #[test]
+    fn parse_table() {
+        let cases = [
+            ("linux/amd64", Ok("linux/amd64")),
+            ("linux/x86_64", Ok("linux/amd64")),
+            ("linux/amd64/v1", Ok("linux/amd64")),
+            ("linux/amd64/v3", Ok("linux/amd64/v3")),
+            ("linux/aarch64", Ok("linux/arm64")),
+            ("linux/arm64/v8", Ok("linux/arm64")),
+            ("linux/arm64/9.0", Ok("linux/arm64/v9")),
+            ("linux/arm", Ok("linux/arm/v7")),
+            ("linux/arm/6", Ok("linux/arm/v6")),
+            ("linux/armhf", Ok("linux/arm/v7")),
+            ("linux/armel", Ok("linux/arm/v6")),
+            ("linux/i386", Ok("linux/386")),
+            ("Linux/AMD64", Ok("linux/amd64")),
+            ("macos/arm64", Ok("darwin/arm64")),
+            ("arm64", Ok("linux/arm64")),
+            ("windows", Ok("windows/amd64")),
+            ("linux/s390x", Ok("linux/s390x")),
+            ("", Err("empty component")),
+            ("linux//v7", Err("empty component")),
+            ("a/b/c/d", Err("expected os[/arch[/variant]]")),
+            ("linux/am d64", Err("components may only hold")),
+        ];
+        for (input, want) in cases {
+            match (Platform::parse(input, "amd64"), want) {
+                (Ok(p), Ok(s)) => assert_eq!(p.to_string(), s, "{input}"),
+                (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "{e}"),
+                (got, want) => panic!("{input}: {got:?} vs {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn fallback_orders() {
+        let show = |s: &str| {
+            Platform::parse(s, "amd64")
+                .unwrap()
+                .fallbacks()
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(show("linux/amd64"), "linux/amd64 linux/386");
+        assert_eq!(
+            show("linux/amd64/v3"),
+            "linux/amd64/v3 linux/amd64/v2 linux/amd64 linux/386"
+        );
+        assert_eq!(show("linux/arm/v7"), "linux/arm/v7 linux/arm/v6 linux/arm/v5");
+        assert_eq!(
+            show("linux/arm64"),
+            "linux/arm64 linux/arm/v8 linux/arm/v7 linux/arm/v6 linux/arm/v5"
+        );
+        assert_eq!(
+            show("linux/arm64/v8.2"),
+            "linux/arm64/v8.2 linux/arm64/v8.1 linux/arm64 linux/arm/v8 linux/arm/v7 linux/arm/v6 linux/arm/v5"
+        );
+        assert_eq!(
+            show("linux/arm64/v9"),
+            "linux/arm64/v9 linux/arm64/v8.5 linux/arm64/v8.4 linux/arm64/v8.3 linux/arm64/v8.2 linux/arm64/v8.1 linux/arm64 linux/arm/v8 linux/arm/v7 linux/arm/v6 linux/arm/v5"
+        );
+        assert_eq!(show("linux/riscv64"), "linux/riscv64");
+    }
+
+    fn entry(platform: &str, n: u8, attestation: bool) -> Descriptor {
+        let mut parts = platform.split('/');
+        let os = parts.next().unwrap();
+        let arch = parts.next().unwrap();
+        let variant = parts.next();
+        let mut d = Descriptor {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            digest: Digest::sha256(&[n]),
+            size: 1,
+            urls: vec![],
+            annotations: Default::default(),
+            platform: Some(Platform::new(os, arch, variant)),
+            artifact_type: None,
+        };
+        if attestation {
+            d.annotations.insert(
+                "vnd.docker.reference.type".into(),
+                "attestation-manifest".into(),
+            );
+        }
+        d
+    }
+
+    #[test]
+    fn select_table() {
+        let index = vec![
+            entry("unknown/unknown", 0, true),
+            entry("linux/amd64", 1, false),
+            entry("linux/arm/v6", 2, false),
+            entry("linux/arm64/v8", 3, false),
+            entry("linux/arm/v7", 4, false),
+            entry("linux/386", 5, false),
+            entry("windows/amd64", 6, false),
+            entry("linux/amd64", 7, false),
+        ];
+        let pick = |want: &str| {
+            let p = Platform::parse(want, "amd64").unwrap();
+            select(&index, &p).map(|d| index.iter().position(|e| e == d).unwrap())
+        };
+        assert_eq!(pick("linux/amd64"), Some(1), "first of equal entries wins");
+        assert_eq!(pick("linux/amd64/v2"), Some(1), "v2 falls back to v1");
+        assert_eq!(pick("linux/arm64"), Some(3), "arm64/v8 normalises to arm64");
+        assert_eq!(pick("linux/arm/v7"), Some(4));
+        assert_eq!(pick("linux/arm/v8"), Some(4), "arm/v8 falls back to v7");
+        assert_eq!(pick("linux/arm/v6"), Some(2));
+        assert_eq!(pick("linux/arm/v5"), None);
+        assert_eq!(pick("linux/386"), Some(5));
+        assert_eq!(pick("windows/amd64"), Some(6));
+        assert_eq!(pick("linux/s390x"), None);
+        assert_eq!(pick("unknown/unknown"), None, "attestations never chosen");
+
+        let only_arm = vec![entry("linux/arm/v6", 1, false)];
+        let p = Platform::parse("linux/arm64", "amd64").unwrap();
+        assert!(select(&only_arm, &p).is_some(), "arm64 runs arm/v6");
+        assert_eq!(offered(&index).len(), 7);
+    }
+
+    #[test]
+    fn os_features_must_be_a_subset() {
+        let mut e = entry("windows/amd64", 1, false);
+        e.platform.as_mut().unwrap().os_features = vec!["win32k".into()];
+        let want = Platform::parse("windows/amd64", "amd64").unwrap();
+        assert!(select(std::slice::from_ref(&e), &want).is_none());
+        let mut want2 = want.clone();
+        want2.os_features = vec!["win32k".into()];
+        assert!(select(std::slice::from_ref(&e), &want2).is_some());
+    }
+
+    #[test]
+    fn go_arch_names() {
+        assert_eq!(go_arch("x86_64"), "amd64");
+        assert_eq!(go_arch("aarch64"), "arm64");
+        assert_eq!(go_arch("powerpc64"), "ppc64le");
+        assert_eq!(go_arch("riscv64"), "riscv64");
+    }
+}

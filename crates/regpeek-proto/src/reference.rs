@@ -1,0 +1,286 @@
+//! Image references (`nginx`, `ghcr.io/o/r:tag`, `[::1]:5000/x@sha256:…`), parsed and
+//! normalised the way distribution's `reference` package does (PROTOCOL.md §1).
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::digest::{Digest, DigestError};
+
+/// The registry Docker Hub references normalise to.
+pub const DOCKER_HUB: &str = "docker.io";
+/// The host that serves Docker Hub's registry API.
+pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+/// The tag used when a reference names neither a tag nor a digest.
+pub const DEFAULT_TAG: &str = "latest";
+const MAX_NAME_LEN: usize = 255;
+
+static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    let component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+    let host = format!(r"(?:{component}(?:\.{component})*|\[[a-fA-F0-9:]+\])");
+    Regex::new(&format!(r"^{host}(?::[0-9]+)?$")).unwrap()
+});
+static PATH_COMPONENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").unwrap());
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap());
+static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$").unwrap()
+});
+
+/// A parsed, normalised image reference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    registry: String,
+    repository: String,
+    tag: Option<String>,
+    digest: Option<Digest>,
+}
+
+/// Why a reference was rejected; shown as `invalid reference "<input>": <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid reference {input:?}: {reason}")]
+pub struct ReferenceError {
+    input: String,
+    reason: String,
+}
+
+impl ReferenceError {
+    fn new(input: &str, reason: impl Into<String>) -> Self {
+        ReferenceError {
+            input: input.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// What is wrong, without the input.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl Reference {
+    /// Parses a reference as `docker pull` would, filling in `docker.io`, `library/` and
+    /// (for display) `latest`.
+    pub fn parse(input: &str) -> Result<Reference, ReferenceError> {
+        let err = |reason: &str| ReferenceError::new(input, reason);
+        if input.is_empty() {
+            return Err(err("reference is empty"));
+        }
+        if input.trim() != input || input.chars().any(char::is_whitespace) {
+            return Err(err("reference must not contain white space"));
+        }
+        if input.len() == 64 && input.bytes().all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9')) {
+            return Err(err(
+                "a bare 64-character hex string is an image ID, not a reference",
+            ));
+        }
+        let (registry, remainder) = split_domain(input);
+        if remainder.is_empty() {
+            return Err(err("repository name is empty"));
+        }
+
+        // `remainder` is `path[:tag][@digest]`; the tag is after the last `:` that
+        // follows the last `/`, and the digest after the `@`.
+        let (name_tag, digest) = match remainder.as_str().split_once('@') {
+            Some((n, d)) => (n, Some(d)),
+            None => (remainder.as_str(), None),
+        };
+        let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
+        let (path, tag) = match name_tag[last_slash..].find(':') {
+            Some(i) => (
+                &name_tag[..last_slash + i],
+                Some(&name_tag[last_slash + i + 1..]),
+            ),
+            None => (name_tag, None),
+        };
+
+        if !DOMAIN.is_match(&registry) {
+            return Err(err(&format!("invalid registry host {registry:?}")));
+        }
+        if path.to_lowercase() != path {
+            return Err(err("repository name must be lowercase"));
+        }
+        if path.is_empty() {
+            return Err(err("repository name is empty"));
+        }
+        for component in path.split('/') {
+            if component.is_empty() {
+                return Err(err("repository name has an empty path component"));
+            }
+            if !PATH_COMPONENT.is_match(component) {
+                return Err(err(&format!(
+                    "invalid repository path component {component:?} (allowed: a-z, 0-9, \
+                     separated by '.', '_', '__' or '-')"
+                )));
+            }
+        }
+        let name_len = registry.len() + 1 + path.len();
+        if name_len > MAX_NAME_LEN {
+            return Err(err(&format!(
+                "repository name must not be more than {MAX_NAME_LEN} characters"
+            )));
+        }
+        if let Some(tag) = tag {
+            if tag.is_empty() {
+                return Err(err("tag is empty"));
+            }
+            if tag.len() > 128 {
+                return Err(err("tag must not be more than 128 characters"));
+            }
+            if !TAG.is_match(tag) {
+                return Err(err(&format!(
+                    "invalid tag {tag:?} (allowed: A-Z a-z 0-9 _ . -, not starting with . or -)"
+                )));
+            }
+        }
+        let digest = match digest {
+            None => None,
+            Some(d) => {
+                if !DIGEST.is_match(d) {
+                    let why = match Digest::parse(d) {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "invalid digest".to_owned(),
+                    };
+                    return Err(err(&why));
+                }
+                Some(Digest::parse(d).map_err(|e: DigestError| err(&e.to_string()))?)
+            }
+        };
+        Ok(Reference {
+            registry,
+            repository: path.to_owned(),
+            tag: tag.map(str::to_owned),
+            digest,
+        })
+    }
+
+    /// The normalised registry, e.g. `docker.io` or `localhost:5000`.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// The repository path, e.g. `library/nginx`.
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// The tag as written, if any.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// The tag to show: the written one, or `latest` when there is neither tag nor digest.
+    pub fn display_tag(&self) -> Option<&str> {
+        match (&self.tag, &self.digest) {
+            (Some(t), _) => Some(t),
+            (None, None) => Some(DEFAULT_TAG),
+            (None, Some(_)) => None,
+        }
+    }
+
+    /// True when the tag was filled in as `latest` rather than written.
+    pub fn tag_is_default(&self) -> bool {
+        self.tag.is_none() && self.digest.is_none()
+    }
+
+    /// The digest, if the reference pins one.
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
+    }
+
+    /// What goes after `/manifests/`: the digest when pinned (it wins over a tag), else the tag.
+    pub fn manifest_reference(&self) -> String {
+        match (&self.digest, self.display_tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.to_owned(),
+            (None, None) => DEFAULT_TAG.to_owned(),
+        }
+    }
+
+    /// `registry/repository` without tag or digest.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The fully qualified form: `docker.io/library/nginx:latest`.
+    pub fn canonical(&self) -> String {
+        self.with_name(self.name())
+    }
+
+    /// The short form users type: `nginx:latest`, `ghcr.io/o/r:v1`.
+    pub fn familiar(&self) -> String {
+        let name = if self.registry == DOCKER_HUB {
+            match self.repository.strip_prefix("library/") {
+                Some(rest) if !rest.contains('/') => rest.to_owned(),
+                _ => self.repository.clone(),
+            }
+        } else {
+            self.name()
+        };
+        self.with_name(name)
+    }
+
+    fn with_name(&self, mut name: String) -> String {
+        if let Some(t) = self.display_tag() {
+            name.push(':');
+            name.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            name.push('@');
+            name.push_str(&d.to_string());
+        }
+        name
+    }
+
+    /// The host (and port) that serves the registry API: `registry-1.docker.io` for Docker Hub.
+    pub fn api_host(&self) -> &str {
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_API
+        } else {
+            &self.registry
+        }
+    }
+
+    /// The API base URL for a scheme, e.g. `https://registry-1.docker.io`.
+    pub fn api_base(&self, scheme: &str) -> String {
+        format!("{scheme}://{}", self.api_host())
+    }
+
+    /// The same repository at another tag (used by `tags`-style callers and tests).
+    pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
+        Reference::parse(&format!("{}:{tag}", self.name()))
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.canonical())
+    }
+}
+
+/// Splits the registry off per distribution's `splitDockerDomain`, adding Docker Hub's
+/// `library/` prefix to single-component paths.
+fn split_domain(input: &str) -> (String, String) {
+    let (domain, remainder) = match input.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.to_lowercase() != first =>
+        {
+            (first, rest)
+        }
+        _ => (DOCKER_HUB, input),
+    };
+    let domain = if domain == "index.docker.io" {
+        DOCKER_HUB
+    } else {
+        domain
+    };
+    let path_part = remainder.split('@').next().unwrap_or_default();
+    if domain == DOCKER_HUB && !path_part.contains('/') {
+        return (domain.to_owned(), format!("library/{remainder}"));
+    }
+    (domain.to_owned(), remainder.to_owned())
+}
