@@ -1,0 +1,334 @@
+//! Deterministic test images, built byte for byte without a Docker engine: the same
+//! inputs give the same digests on every machine.
+
+use std::io::Write as _;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+/// OCI and Docker media types used by the lab.
+pub mod media {
+    /// OCI manifest.
+    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    /// OCI index.
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    /// OCI config.
+    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    /// OCI gzip layer.
+    pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    /// Docker v2s2 manifest.
+    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    /// Docker config.
+    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+    /// Docker gzip layer.
+    pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    /// in-toto statement.
+    pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+}
+
+/// `sha256:<hex>` of bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    let mut s = String::from("sha256:");
+    for b in d {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Content with its digest and media type.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    /// Media type.
+    pub media_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// `sha256:…`.
+    pub digest: String,
+}
+
+impl Blob {
+    /// Wraps bytes.
+    pub fn new(media_type: &str, bytes: Vec<u8>) -> Blob {
+        Blob {
+            media_type: media_type.to_owned(),
+            digest: sha256(&bytes),
+            bytes,
+        }
+    }
+
+    /// An OCI descriptor for it.
+    pub fn descriptor(&self) -> Value {
+        json!({"mediaType": self.media_type, "digest": self.digest, "size": self.bytes.len()})
+    }
+}
+
+/// A gzip-compressed tar layer holding `files`, with all metadata fixed; returns the
+/// layer and its diff ID (digest of the uncompressed tar).
+pub fn layer(media_type: &str, files: &[(&str, &[u8])]) -> (Blob, String) {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path).expect("short test paths");
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        tar.append(&h, *data).expect("in-memory tar");
+    }
+    let raw = tar.into_inner().expect("in-memory tar");
+    let diff_id = sha256(&raw);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&raw).expect("in-memory gzip");
+    (Blob::new(media_type, gz.finish().expect("in-memory gzip")), diff_id)
+}
+
+/// One image: manifest, config and layers.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The manifest blob (digest = the image's digest).
+    pub manifest: Blob,
+    /// The config blob.
+    pub config: Blob,
+    /// Layers, base first.
+    pub layers: Vec<Blob>,
+}
+
+/// What an image should contain.
+pub struct Spec<'a> {
+    /// `true` for Docker v2s2 media types, `false` for OCI.
+    pub docker: bool,
+    /// `os`, `architecture`, variant.
+    pub platform: (&'a str, &'a str, Option<&'a str>),
+    /// The `config` section of the image config.
+    pub runtime: Value,
+    /// Files, one layer each.
+    pub layers: Vec<Vec<(&'a str, Vec<u8>)>>,
+    /// Extra top-level config fields (created, author, docker_version…).
+    pub extra: Value,
+}
+
+/// Builds an image from a spec.
+pub fn build(spec: &Spec) -> Image {
+    let (manifest_type, config_type, layer_type) = if spec.docker {
+        (media::DOCKER_MANIFEST, media::DOCKER_CONFIG, media::DOCKER_LAYER)
+    } else {
+        (media::OCI_MANIFEST, media::OCI_CONFIG, media::OCI_LAYER)
+    };
+    let mut layers = Vec::new();
+    let mut diff_ids = Vec::new();
+    let mut history = Vec::new();
+    for (i, files) in spec.layers.iter().enumerate() {
+        let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
+        let (blob, diff) = layer(layer_type, &borrowed);
+        layers.push(blob);
+        diff_ids.push(diff);
+        history.push(json!({"created": "2024-01-02T03:04:05Z", "created_by": format!("COPY layer{i} /")}));
+    }
+    history.push(json!({"created": "2024-01-02T03:04:05Z", "created_by": "ENV lab=1", "empty_layer": true}));
+    let (os, arch, variant) = spec.platform;
+    let mut config = json!({
+        "architecture": arch,
+        "os": os,
+        "config": spec.runtime,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    });
+    if let Some(v) = variant {
+        config["variant"] = json!(v);
+    }
+    if let (Some(obj), Some(extra)) = (config.as_object_mut(), spec.extra.as_object()) {
+        for (k, v) in extra {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    let config = Blob::new(config_type, serde_json::to_vec(&config).expect("json"));
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": manifest_type,
+        "config": config.descriptor(),
+        "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
+    });
+    let manifest = Blob::new(
+        manifest_type,
+        serde_json::to_vec_pretty(&manifest).expect("json"),
+    );
+    Image {
+        manifest,
+        config,
+        layers,
+    }
+}
+
+/// An index over images, with optional attestation manifests.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// The index blob.
+    pub index: Blob,
+    /// Child images (platform images and attestations), in index order.
+    pub children: Vec<Image>,
+}
+
+/// The rich single-arch Docker v2s2 image (`lab/rich`).
+pub fn rich() -> Image {
+    build(&Spec {
+        docker: true,
+        platform: ("linux", "amd64", None),
+        runtime: json!({
+            "User": "app:app",
+            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LAB_GREETING=hello world", "EMPTY="],
+            "Entrypoint": ["/docker-entrypoint.sh"],
+            "Cmd": ["serve", "--port", "8080"],
+            "WorkingDir": "/srv/app",
+            "Labels": {
+                "org.opencontainers.image.title": "regpeek lab rich image",
+                "org.opencontainers.image.source": "https://example.invalid/regpeek",
+                "com.example.multi-line": "a\nb"
+            },
+            "ExposedPorts": {"8080/tcp": {}, "9090/udp": {}},
+            "Volumes": {"/data": {}, "/cache": {}},
+            "StopSignal": "SIGQUIT",
+            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 30000000000u64}
+        }),
+        layers: vec![
+            vec![("etc/os-release", b"ID=lab\n".to_vec())],
+            vec![("srv/app/app.sh", b"#!/bin/sh\necho hi\n".to_vec())],
+            vec![("docker-entrypoint.sh", b"#!/bin/sh\nexec \"$@\"\n".to_vec())],
+        ],
+        extra: json!({
+            "created": "2024-01-02T03:04:05Z",
+            "author": "regpeek lab",
+            "docker_version": "24.0.7"
+        }),
+    })
+}
+
+fn platform_image(os: &str, arch: &str, variant: Option<&str>) -> Image {
+    let name = format!("{os}/{arch}{}", variant.map(|v| format!("/{v}")).unwrap_or_default());
+    build(&Spec {
+        docker: false,
+        platform: (os, arch, variant),
+        runtime: json!({
+            "Env": ["PATH=/usr/bin:/bin", format!("LAB_PLATFORM={name}")],
+            "Cmd": ["/bin/sh"],
+            "Labels": {"lab.platform": name}
+        }),
+        layers: vec![vec![("platform.txt", name.clone().into_bytes())]],
+        extra: json!({"created": "2024-01-02T03:04:05Z"}),
+    })
+}
+
+/// A BuildKit-style attestation manifest describing `subject`.
+fn attestation(subject: &Image) -> Image {
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://spdx.dev/Document",
+        "subject": [{"name": "lab", "digest": {"sha256": subject.manifest.digest.trim_start_matches("sha256:")}}],
+        "predicate": {"spdxVersion": "SPDX-2.3"}
+    });
+    let layer = Blob::new(media::IN_TOTO, serde_json::to_vec(&statement).expect("json"));
+    let config = Blob::new(
+        media::OCI_CONFIG,
+        serde_json::to_vec(&json!({
+            "architecture": "unknown", "os": "unknown", "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [layer.digest]}
+        }))
+        .expect("json"),
+    );
+    let mut layer_desc = layer.descriptor();
+    layer_desc["annotations"] = json!({"in-toto.io/predicate-type": "https://spdx.dev/Document"});
+    let manifest = Blob::new(
+        media::OCI_MANIFEST,
+        serde_json::to_vec_pretty(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_MANIFEST,
+            "config": config.descriptor(),
+            "layers": [layer_desc],
+        }))
+        .expect("json"),
+    );
+    Image {
+        manifest,
+        config,
+        layers: vec![layer],
+    }
+}
+
+/// The multi-arch OCI index (`lab/multi`): linux/amd64, linux/arm64/v8, linux/arm/v7
+/// and an attestation for the amd64 image, listed first as BuildKit sometimes does.
+pub fn multi() -> Index {
+    let images = [
+        platform_image("linux", "amd64", None),
+        platform_image("linux", "arm64", Some("v8")),
+        platform_image("linux", "arm", Some("v7")),
+    ];
+    let att = attestation(&images[0]);
+    let mut entries = Vec::new();
+    let mut att_desc = att.manifest.descriptor();
+    att_desc["platform"] = json!({"architecture": "unknown", "os": "unknown"});
+    att_desc["annotations"] = json!({
+        "vnd.docker.reference.type": "attestation-manifest",
+        "vnd.docker.reference.digest": images[0].manifest.digest,
+    });
+    entries.push(att_desc);
+    for img in &images {
+        let cfg: Value = serde_json::from_slice(&img.config.bytes).expect("json");
+        let mut d = img.manifest.descriptor();
+        let mut p = json!({"architecture": cfg["architecture"], "os": cfg["os"]});
+        if let Some(v) = cfg.get("variant") {
+            p["variant"] = v.clone();
+        }
+        d["platform"] = p;
+        entries.push(d);
+    }
+    let index = Blob::new(
+        media::OCI_INDEX,
+        serde_json::to_vec_pretty(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_INDEX,
+            "manifests": entries,
+        }))
+        .expect("json"),
+    );
+    let mut children = vec![att];
+    children.extend(images);
+    Index { index, children }
+}
+
+/// The standard lab content.
+pub struct Seeded {
+    /// `lab/rich:v1`.
+    pub rich: Image,
+    /// `lab/multi:v1`.
+    pub multi: Index,
+}
+
+/// Repository and tag of the rich image.
+pub const RICH: (&str, &str) = ("lab/rich", "v1");
+/// Repository and tag of the multi-arch image.
+pub const MULTI: (&str, &str) = ("lab/multi", "v1");
+
+impl Seeded {
+    /// Builds the images (pure, deterministic).
+    pub fn build() -> Seeded {
+        Seeded {
+            rich: rich(),
+            multi: multi(),
+        }
+    }
+
+    /// Pushes everything to the registry at `base` (`http://host:port`).
+    pub fn push(&self, base: &str) -> anyhow::Result<()> {
+        let agent = crate::push::agent();
+        crate::push::image(&agent, base, RICH.0, &self.rich, Some(RICH.1))?;
+        crate::push::index(&agent, base, MULTI.0, &self.multi, MULTI.1)?;
+        // `latest` too, so bare names work in the demo.
+        crate::push::image(&agent, base, RICH.0, &self.rich, Some("latest"))?;
+        crate::push::index(&agent, base, MULTI.0, &self.multi, "latest")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,370 @@
+//! Driving the core from fixtures: `record` runs a flow against a real registry and
+//! writes the scrubbed exchanges; `replay` serves them back to a fresh flow, failing on
+//! any request that deviates, and returns a transcript for snapshots.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use regpeek_proto::manifest::{Manifest, media};
+use regpeek_proto::{
+    Action, Credentials, Flow, Goal, Inspection, Options, Platform, Reference, Security,
+    TokenCache, TransportErrorKind,
+};
+
+use crate::fixture::{Exchange, Reply, Request, Scenario};
+
+/// The clock replays run at: 2026-01-01T00:00:00Z.
+pub fn replay_now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+}
+
+/// The password used in replays for `credentials: user:<redacted>` settings.
+pub const REPLAY_PASSWORD: &str = "replay-password";
+
+/// Request headers that are compared on replay.
+const SIGNIFICANT: &[&str] = &["accept", "authorization", "range", "content-type"];
+
+/// Response headers kept when recording (everything else is volatile or irrelevant).
+const KEPT: &[&str] = &[
+    "content-type",
+    "content-length",
+    "docker-content-digest",
+    "www-authenticate",
+    "location",
+    "warning",
+    "retry-after",
+    "link",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+];
+
+/// Builds the reference and options a scenario's settings describe.
+pub fn options(s: &Scenario) -> Result<(Reference, Options)> {
+    let reference = Reference::parse(s.get("reference").context("no reference setting")?)?;
+    let platform = s
+        .get("platform")
+        .map(|p| Platform::parse(p, "amd64"))
+        .transpose()?;
+    let goal = match s.get("goal").unwrap_or("inspect") {
+        "inspect" => Goal::Inspect(platform.unwrap_or_else(|| Platform::new("linux", "amd64", None))),
+        "manifest" => Goal::Manifest(platform),
+        "digest" => Goal::Digest(platform),
+        other => bail!("unknown goal {other:?}"),
+    };
+    let mut options = Options::new(goal);
+    options.security = match s.get("security").unwrap_or("https") {
+        "https" => Security::Https,
+        "http" => Security::Http,
+        "https-then-http" => Security::HttpsThenHttp,
+        other => bail!("unknown security {other:?}"),
+    };
+    if let Some(c) = s.get("credentials") {
+        let (user, pass) = c.split_once(':').context("credentials: USER:PASSWORD")?;
+        let pass = if pass == "<redacted>" { REPLAY_PASSWORD } else { pass };
+        options.credentials = Some(Credentials::basic(user, pass));
+    }
+    Ok((reference, options))
+}
+
+fn header_pairs(h: &http::HeaderMap, keep: &[&str]) -> Vec<(String, String)> {
+    h.iter()
+        .filter(|(k, _)| keep.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("<binary>").to_owned()))
+        .collect()
+}
+
+/// Replays a scenario; `Ok(transcript)` when every request matched and the fixture was
+/// used up.
+pub fn replay(s: &Scenario) -> Result<String> {
+    let (reference, options) = options(s)?;
+    let mut flow = Flow::new(reference, options, TokenCache::new());
+    let mut t = String::new();
+    let mut exchanges = s.exchanges.iter().enumerate();
+    let now = replay_now();
+    loop {
+        match flow.poll_action(now) {
+            Action::Done(result) => {
+                if let Some((i, ex)) = exchanges.next() {
+                    bail!(
+                        "the flow finished but exchange {} ({} {}) was never requested",
+                        i + 1,
+                        ex.request.method,
+                        ex.request.url
+                    );
+                }
+                t.push_str(&describe(&result));
+                return Ok(t);
+            }
+            Action::Send(send) => {
+                let req = &send.request;
+                let (i, ex) = exchanges.next().with_context(|| {
+                    format!("unexpected extra request {} {}", req.method(), req.uri())
+                })?;
+                check_request(i, &ex.request, req)?;
+                writeln!(t, "> {} {}", req.method(), req.uri())?;
+                for (k, v) in header_pairs(req.headers(), SIGNIFICANT) {
+                    let v = if k == "accept" && v == media::ACCEPT {
+                        "<all manifest types>".to_owned()
+                    } else {
+                        v
+                    };
+                    writeln!(t, "  {k}: {v}")?;
+                }
+                writeln!(t, "  (body cap {} bytes)", send.max_body)?;
+                match &ex.reply {
+                    Reply::Failure { kind, message } => {
+                        writeln!(t, "! {kind} {message}")?;
+                        let kind = match kind.as_str() {
+                            "tls" => TransportErrorKind::Tls,
+                            "connect" => TransportErrorKind::Connect,
+                            "timeout" => TransportErrorKind::Timeout,
+                            _ => TransportErrorKind::Other,
+                        };
+                        flow.handle_transport_error(now, kind, message);
+                    }
+                    Reply::Response {
+                        status,
+                        headers,
+                        body,
+                    } => {
+                        writeln!(t, "< {status} ({} body bytes)", body.len())?;
+                        let mut b = http::Response::builder().status(*status);
+                        for (k, v) in headers {
+                            b = b.header(k, v);
+                        }
+                        flow.handle_response(now, b.body(body.clone())?);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_request(i: usize, want: &Request, got: &http::Request<Vec<u8>>) -> Result<()> {
+    let n = i + 1;
+    if got.method().as_str() != want.method || got.uri().to_string() != want.url {
+        bail!(
+            "exchange {n}: the flow sent {} {}\n  but the fixture expects {} {}",
+            got.method(),
+            got.uri(),
+            want.method,
+            want.url
+        );
+    }
+    for name in SIGNIFICANT {
+        let got_v = got.headers().get(*name).and_then(|v| v.to_str().ok());
+        let want_v = want
+            .headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        let ok = match (got_v, want_v) {
+            (None, None) => true,
+            (Some(g), Some(w)) => match w.strip_suffix(" <redacted>") {
+                Some(scheme) => g.split(' ').next() == Some(scheme),
+                None => g == w,
+            },
+            _ => false,
+        };
+        if !ok {
+            bail!(
+                "exchange {n} ({} {}): header {name} is {:?}, the fixture expects {:?}",
+                want.method,
+                want.url,
+                got_v.map(redact),
+                want_v
+            );
+        }
+    }
+    Ok(())
+}
+
+fn redact(v: &str) -> String {
+    match v.split_once(' ') {
+        Some((scheme, _)) if scheme == "Basic" => "Basic <redacted>".to_owned(),
+        _ => v.to_owned(),
+    }
+}
+
+/// A stable, readable summary of a flow's result.
+pub fn describe(result: &Result<Inspection, regpeek_proto::Error>) -> String {
+    let mut t = String::new();
+    let i = match result {
+        Err(e) => {
+            let _ = writeln!(t, "error: {e}");
+            return t;
+        }
+        Ok(i) => i,
+    };
+    let _ = writeln!(t, "reference: {}", i.reference.canonical());
+    let _ = writeln!(t, "digest: {} ({})", i.digest, i.media_type);
+    if let Some(idx) = &i.index {
+        let entries: Vec<String> = idx
+            .manifests
+            .iter()
+            .map(|d| match (&d.platform, d.is_attestation()) {
+                (_, true) => "attestation".to_owned(),
+                (Some(p), false) => p.to_string(),
+                (None, false) => "-".to_owned(),
+            })
+            .collect();
+        let _ = writeln!(t, "index: [{}]", entries.join(", "));
+    }
+    if let Some(p) = &i.platform {
+        let _ = writeln!(t, "platform: {p}");
+    }
+    if let Some(m) = &i.manifest {
+        let _ = writeln!(t, "manifest: {} ({}, {} bytes)", m.digest, m.media_type, m.size);
+        match &m.manifest {
+            Some(Manifest::Image(img)) => {
+                for l in &img.layers {
+                    let _ = writeln!(t, "  layer: {} {} {}", l.digest, l.size, l.media_type);
+                }
+            }
+            Some(Manifest::Schema1(s)) => {
+                let _ = writeln!(t, "  schema1: {} layers, arch {}", s.layers.len(), s.architecture);
+            }
+            _ => {}
+        }
+    }
+    if let Some(c) = &i.config {
+        let _ = writeln!(t, "config: {} ({}, {} bytes)", c.digest, c.media_type, c.raw.len());
+        if let Some(cfg) = &c.config {
+            let _ = writeln!(t, "  os/arch: {}/{}", cfg.os, cfg.architecture);
+            let _ = writeln!(t, "  env: {:?}", cfg.config.env);
+            let _ = writeln!(t, "  labels: {:?}", cfg.config.labels);
+            let _ = writeln!(t, "  entrypoint: {:?} cmd: {:?}", cfg.config.entrypoint, cfg.config.cmd);
+        }
+    }
+    for w in &i.warnings {
+        let _ = writeln!(t, "warning: {w}");
+    }
+    t
+}
+
+/// Records a scenario by driving a flow against a real registry through `client`,
+/// scrubbing every secret: `Authorization` values, tokens in token replies.
+pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) -> Result<Scenario> {
+    let mut s = Scenario {
+        settings,
+        exchanges: Vec::new(),
+    };
+    let (reference, mut opts) = options(&s)?;
+    // Record with the real password, write `user:<redacted>`.
+    if let Some((k, v)) = s.settings.iter_mut().find(|(k, _)| k == "credentials") {
+        let real = v.clone();
+        let (user, pass) = real.split_once(':').context("credentials")?;
+        opts.credentials = Some(Credentials::basic(user, pass));
+        *v = format!("{user}:<redacted>");
+        debug_assert_eq!(k, "credentials");
+    }
+    let mut flow = Flow::new(reference, opts, TokenCache::new());
+    let mut tokens: Vec<String> = Vec::new();
+    loop {
+        match flow.poll_action(SystemTime::now()) {
+            Action::Done(_) => return Ok(s),
+            Action::Send(send) => {
+                let kind = send.kind;
+                let req = send.request;
+                let mut headers = header_pairs(req.headers(), SIGNIFICANT);
+                for (k, v) in &mut headers {
+                    if k == "authorization" {
+                        *v = scrub_authorization(v, &tokens);
+                    }
+                }
+                let request = Request {
+                    method: req.method().to_string(),
+                    url: req.uri().to_string(),
+                    headers,
+                };
+                match client.perform(req, send.max_body) {
+                    Err((k, message)) => {
+                        let kind = match k {
+                            TransportErrorKind::Tls => "tls",
+                            TransportErrorKind::Connect => "connect",
+                            TransportErrorKind::Timeout => "timeout",
+                            _ => "other",
+                        };
+                        s.exchanges.push(Exchange {
+                            request,
+                            reply: Reply::Failure {
+                                kind: kind.into(),
+                                message: message.clone(),
+                            },
+                        });
+                        flow.handle_transport_error(SystemTime::now(), k, &message);
+                    }
+                    Ok(resp) => {
+                        let is_token = kind == regpeek_proto::RequestKind::Token;
+                        let mut body = resp.body().clone();
+                        let mut keep: Vec<&str> = KEPT.to_vec();
+                        if is_token && resp.status() == 200 {
+                            body = scrub_token_reply(&body, &mut tokens)?;
+                            keep.retain(|k| *k != "content-length");
+                        }
+                        s.exchanges.push(Exchange {
+                            request,
+                            reply: Reply::Response {
+                                status: resp.status().as_u16(),
+                                headers: header_pairs(resp.headers(), &keep),
+                                body,
+                            },
+                        });
+                        flow.handle_response(SystemTime::now(), resp);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn scrub_authorization(v: &str, tokens: &[String]) -> String {
+    match v.split_once(' ') {
+        Some(("Bearer", tok)) => match tokens.iter().position(|t| t == tok) {
+            Some(i) => format!("Bearer <scrubbed-token-{}>", i + 1),
+            None => "Bearer <redacted>".to_owned(),
+        },
+        Some((scheme, _)) => format!("{scheme} <redacted>"),
+        None => "<redacted>".to_owned(),
+    }
+}
+
+fn scrub_token_reply(body: &[u8], tokens: &mut Vec<String>) -> Result<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).context("token reply is not JSON")?;
+    let obj = v.as_object_mut().context("token reply is not an object")?;
+    for key in ["token", "access_token"] {
+        if let Some(serde_json::Value::String(tok)) = obj.get(key) {
+            let tok = tok.clone();
+            let n = match tokens.iter().position(|t| *t == tok) {
+                Some(i) => i + 1,
+                None => {
+                    tokens.push(tok);
+                    tokens.len()
+                }
+            };
+            obj.insert(key.into(), format!("<scrubbed-token-{n}>").into());
+        }
+    }
+    if obj.contains_key("refresh_token") {
+        obj.insert("refresh_token".into(), "<scrubbed-refresh-token>".into());
+    }
+    Ok(serde_json::to_vec(&v)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing() {
+        let mut tokens = Vec::new();
+        let body = scrub_token_reply(br#"{"token":"abc","access_token":"abc","expires_in":60}"#, &mut tokens).unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert!(!text.contains("abc"), "{text}");
+        assert!(text.contains("<scrubbed-token-1>"));
+        assert_eq!(scrub_authorization("Bearer abc", &tokens), "Bearer <scrubbed-token-1>");
+        assert_eq!(scrub_authorization("Bearer zzz", &tokens), "Bearer <redacted>");
+        assert_eq!(scrub_authorization("Basic dTpw", &tokens), "Basic <redacted>");
+    }
+}
