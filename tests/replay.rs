@@ -9,8 +9,8 @@ use regpeek_lab::replay::replay;
 fn fixtures() {
     insta::glob!("../fixtures", "*/exchanges.http", |path| {
         let text = std::fs::read_to_string(path).unwrap();
-        let scenario = Scenario::parse(&text)
-            .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        let scenario =
+            Scenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         let transcript = replay(&scenario)
             .unwrap_or_else(|e| panic!("{}: replay deviated: {e:#}", path.display()));
         let header = format!(
@@ -51,4 +51,66 @@ fn an_unused_exchange_fails_the_replay() {
     )];
     let err = replay(&s2).unwrap_err();
     assert!(err.to_string().contains("was never requested"), "{err}");
+}
+
+fn load(name: &str) -> Scenario {
+    let path = format!(
+        "{}/../../fixtures/{name}/exchanges.http",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Scenario::parse(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The seed's mistake: asking Docker Hub for a `repository:docker:pull` token yields
+/// UNAUTHORIZED. The Hub fixture pins `repository:library/docker:pull`; a flow that
+/// asked for the short scope would deviate from it, as this mutated copy shows.
+#[test]
+fn docker_hub_scope_uses_library_prefix() {
+    let s = load("model-dockerhub-library");
+    let token = &s.exchanges[1].request.url;
+    assert!(
+        token.contains("scope=repository%3Alibrary%2Fdocker%3Apull"),
+        "{token}"
+    );
+    let mut wrong = s.clone();
+    wrong.exchanges[1].request.url = token.replace("library%2Fdocker", "docker");
+    let err = replay(&wrong).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("scope=repository%3Alibrary%2Fdocker%3Apull"),
+        "{err}"
+    );
+}
+
+/// Every truncation of a manifest body ends in an error, never a panic or a hang.
+#[test]
+fn truncated_manifests_are_errors() {
+    let s = load("lab-v2s2-single-arch");
+    let regpeek_lab::fixture::Reply::Response { body, .. } = &s.exchanges[0].reply else {
+        panic!("fixture shape changed");
+    };
+    for cut in 0..body.len() {
+        let mut t = s.clone();
+        t.exchanges.truncate(1);
+        if let regpeek_lab::fixture::Reply::Response { body, .. } = &mut t.exchanges[0].reply {
+            body.truncate(cut);
+        }
+        let transcript = replay(&t).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        assert!(transcript.contains("error: "), "cut {cut}: {transcript}");
+    }
+}
+
+/// A body over the cap is rejected by the core whatever the driver hands it.
+#[test]
+fn oversized_bodies_are_rejected() {
+    let mut s = load("lab-v2s2-single-arch");
+    s.exchanges.truncate(1);
+    if let regpeek_lab::fixture::Reply::Response { body, .. } = &mut s.exchanges[0].reply {
+        *body = vec![b' '; 4 * 1024 * 1024 + 1];
+    }
+    let transcript = replay(&s).unwrap();
+    assert!(
+        transcript.contains("exceeds the 4194304-byte limit"),
+        "{transcript}"
+    );
 }

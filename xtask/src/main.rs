@@ -6,7 +6,9 @@
 //! - `record REF --out DIR [--goal G] [--platform P] [--creds U:P] [--security S]
 //!   [--description TEXT]`: record one scenario from a real registry (scrubbed).
 //! - `record-lab`: start the lab and re-record every `fixtures/lab-*` scenario.
+//! - `model`: rewrite the hand-modelled `fixtures/model-*` scenarios.
 
+mod model;
 mod record;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +26,9 @@ fn main() -> Result<()> {
         Some("lab") => lab(),
         Some("record") => record::record_cli(&args[1..]),
         Some("record-lab") => record::record_lab(),
+        Some("model") => model::model(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab>");
+            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model>");
             std::process::exit(2);
         }
     }
@@ -61,7 +64,9 @@ fn demo() -> Result<()> {
     let regpeek = build_regpeek()?;
     let lab = Lab::start()?;
     let host = &lab.registry.host;
-    eprintln!("xtask: registry (CNCF distribution) up on http://{host} with lab/rich and lab/multi pushed");
+    eprintln!(
+        "xtask: registry (CNCF distribution) up on http://{host} with lab/rich and lab/multi pushed"
+    );
     for args in [
         vec!["inspect".to_owned(), format!("{host}/lab/multi:v1")],
         vec![
@@ -103,7 +108,10 @@ fn lab() -> Result<()> {
     regpeek_lab::ensure_packages()?;
     let lab = Lab::start()?;
     println!("registry: http://{}", lab.registry.host);
-    println!("images:   {0}/lab/rich:v1  {0}/lab/multi:v1", lab.registry.host);
+    println!(
+        "images:   {0}/lab/rich:v1  {0}/lab/multi:v1",
+        lab.registry.host
+    );
     println!("press Enter to stop");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;

@@ -12,7 +12,8 @@ use regpeek_ureq::{Client, ClientOptions};
 fn record_to(out: &Path, settings: Vec<(String, String)>) -> Result<()> {
     let client = Client::new(&ClientOptions::default())?;
     let scenario = record(&client, settings)?;
-    replay(&scenario).with_context(|| format!("{}: the recording does not replay", out.display()))?;
+    replay(&scenario)
+        .with_context(|| format!("{}: the recording does not replay", out.display()))?;
     let text = scenario.render()?;
     // Belt and braces: nothing that looks like a credential may reach the file.
     for needle in ["Basic ", "Bearer "] {
@@ -35,7 +36,9 @@ pub fn record_cli(args: &[String]) -> Result<()> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| -> Result<String> {
-            it.next().cloned().with_context(|| format!("{name} needs a value"))
+            it.next()
+                .cloned()
+                .with_context(|| format!("{name} needs a value"))
         };
         match a.as_str() {
             "--out" => out = Some(value("--out")?),
@@ -69,21 +72,115 @@ pub fn record_lab() -> Result<()> {
     let multi_digest = format!("{h}/{}@{}", MULTI.0, lab.seeded.multi.index.digest);
     let source = "recorded by `cargo xtask record-lab` from CNCF distribution (Debian docker-registry), no auth";
     let cases: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
-        ("lab-v2s2-single-arch", "Docker v2 schema 2 single-arch image, no auth, plain http", vec![("reference", rich.clone()), ("goal", "inspect".into()), ("security", "http".into())]),
-        ("lab-https-fallback", "loopback registry: https fails the TLS handshake, the flow falls back to http", vec![("reference", rich.clone()), ("goal", "digest".into()), ("security", "https-then-http".into())]),
-        ("lab-oci-index-attestation", "OCI index with an attestation entry; linux/amd64 chosen, attestation never", vec![("reference", multi.clone()), ("goal", "inspect".into()), ("security", "http".into())]),
-        ("lab-oci-index-arm-v7", "OCI index, --platform linux/arm/v7", vec![("reference", multi.clone()), ("goal", "inspect".into()), ("platform", "linux/arm/v7".into()), ("security", "http".into())]),
-        ("lab-oci-index-arm64-fallback", "OCI index, --platform linux/arm64/v8.2 falls back to linux/arm64/v8", vec![("reference", multi.clone()), ("goal", "manifest".into()), ("platform", "linux/arm64/v8.2".into()), ("security", "http".into())]),
-        ("lab-no-platform-match", "OCI index without the wanted platform: the error lists what it offers", vec![("reference", multi.clone()), ("goal", "inspect".into()), ("platform", "linux/s390x".into()), ("security", "http".into())]),
-        ("lab-pinned-digest", "reference pinned by digest: the index bytes are verified against it", vec![("reference", multi_digest), ("goal", "manifest".into()), ("security", "http".into())]),
-        ("lab-digest-head", "digest by HEAD only (no body, not a Docker Hub pull)", vec![("reference", multi.clone()), ("goal", "digest".into()), ("security", "http".into())]),
-        ("lab-digest-platform", "digest with --platform: GET the index, report the platform's manifest digest", vec![("reference", multi.clone()), ("goal", "digest".into()), ("platform", "linux/arm64".into()), ("security", "http".into())]),
-        ("lab-unknown-tag", "unknown tag: MANIFEST_UNKNOWN from the registry", vec![("reference", format!("{h}/{}:nope", RICH.0)), ("goal", "inspect".into()), ("security", "http".into())]),
-        ("lab-unknown-repo", "unknown repository with the default tag", vec![("reference", format!("{h}/lab/missing")), ("goal", "inspect".into()), ("security", "http".into())]),
+        (
+            "lab-v2s2-single-arch",
+            "Docker v2 schema 2 single-arch image, no auth, plain http",
+            vec![
+                ("reference", rich.clone()),
+                ("goal", "inspect".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-https-fallback",
+            "loopback registry: https fails the TLS handshake, the flow falls back to http",
+            vec![
+                ("reference", rich.clone()),
+                ("goal", "digest".into()),
+                ("security", "https-then-http".into()),
+            ],
+        ),
+        (
+            "lab-oci-index-attestation",
+            "OCI index with an attestation entry; linux/amd64 chosen, attestation never",
+            vec![
+                ("reference", multi.clone()),
+                ("goal", "inspect".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-oci-index-arm-v7",
+            "OCI index, --platform linux/arm/v7",
+            vec![
+                ("reference", multi.clone()),
+                ("goal", "inspect".into()),
+                ("platform", "linux/arm/v7".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-oci-index-arm64-fallback",
+            "OCI index, --platform linux/arm64/v8.2 falls back to linux/arm64/v8",
+            vec![
+                ("reference", multi.clone()),
+                ("goal", "manifest".into()),
+                ("platform", "linux/arm64/v8.2".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-no-platform-match",
+            "OCI index without the wanted platform: the error lists what it offers",
+            vec![
+                ("reference", multi.clone()),
+                ("goal", "inspect".into()),
+                ("platform", "linux/s390x".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-pinned-digest",
+            "reference pinned by digest: the index bytes are verified against it",
+            vec![
+                ("reference", multi_digest),
+                ("goal", "manifest".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-digest-head",
+            "digest by HEAD only (no body, not a Docker Hub pull)",
+            vec![
+                ("reference", multi.clone()),
+                ("goal", "digest".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-digest-platform",
+            "digest with --platform: GET the index, report the platform's manifest digest",
+            vec![
+                ("reference", multi.clone()),
+                ("goal", "digest".into()),
+                ("platform", "linux/arm64".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-unknown-tag",
+            "unknown tag: MANIFEST_UNKNOWN from the registry",
+            vec![
+                ("reference", format!("{h}/{}:nope", RICH.0)),
+                ("goal", "inspect".into()),
+                ("security", "http".into()),
+            ],
+        ),
+        (
+            "lab-unknown-repo",
+            "unknown repository with the default tag",
+            vec![
+                ("reference", format!("{h}/lab/missing")),
+                ("goal", "inspect".into()),
+                ("security", "http".into()),
+            ],
+        ),
     ];
     for (dir, description, settings) in cases {
-        let mut s: Vec<(String, String)> =
-            settings.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut s: Vec<(String, String)> = settings
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         s.push(("description".into(), description.into()));
         s.push(("source".into(), source.into()));
         record_to(&Path::new("fixtures").join(dir), s)?;

@@ -49,9 +49,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         }
         regpeek_proto::Error::Registry {
             code: Some(code), ..
-        } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => {
-            Some("check the repository name and tag; `regpeek ref REF` shows what is asked for".into())
-        }
+        } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => Some(
+            "check the repository name and tag; `regpeek ref REF` shows what is asked for".into(),
+        ),
         regpeek_proto::Error::Transport { .. } => Some(
             "is the registry up? use --plain-http for a registry that speaks plain http".into(),
         ),
@@ -78,7 +78,11 @@ fn run(cli: Cli) -> Result<()> {
             output::print_json(&mut out, &summary::inspect_json(&insp), tty, color)?;
         }
         Command::Manifest { reference, common } => {
-            let explicit = common.platform.as_ref().map(|_| platform(common)).transpose()?;
+            let explicit = common
+                .platform
+                .as_ref()
+                .map(|_| platform(common))
+                .transpose()?;
             let insp = inspect(reference, common, Goal::Manifest(explicit.clone()))?;
             warn(&insp.warnings);
             let bytes = match (&explicit, &insp.manifest) {
@@ -102,7 +106,11 @@ fn run(cli: Cli) -> Result<()> {
             output::print_bytes(&mut out, &config.raw, tty, color)?;
         }
         Command::Digest { reference, common } => {
-            let explicit = common.platform.as_ref().map(|_| platform(common)).transpose()?;
+            let explicit = common
+                .platform
+                .as_ref()
+                .map(|_| platform(common))
+                .transpose()?;
             let insp = inspect(reference, common, Goal::Digest(explicit.clone()))?;
             warn(&insp.warnings);
             let digest = match (&explicit, &insp.manifest) {
@@ -186,9 +194,8 @@ fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto
             std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?,
         )),
     };
-    let trace: Option<regpeek_ureq::Trace> = (common.verbose > 0).then(|| {
-        Arc::new(|line: &str| eprintln!("{line}")) as regpeek_ureq::Trace
-    });
+    let trace: Option<regpeek_ureq::Trace> = (common.verbose > 0)
+        .then(|| Arc::new(|line: &str| eprintln!("{line}")) as regpeek_ureq::Trace);
     let client = Client::new(&ClientOptions {
         ca_pem,
         trace,

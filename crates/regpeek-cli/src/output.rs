@@ -62,7 +62,11 @@ pub fn colorize(json: &str) -> String {
                 while j < chars.len() && chars[j] == ' ' {
                     j += 1;
                 }
-                let color = if chars.get(j) == Some(&':') { KEY } else { STRING };
+                let color = if chars.get(j) == Some(&':') {
+                    KEY
+                } else {
+                    STRING
+                };
                 out.push_str(color);
                 out.push_str(&s);
                 out.push_str(RESET);
@@ -70,7 +74,8 @@ pub fn colorize(json: &str) -> String {
             }
             '-' | '0'..='9' => {
                 let start = i;
-                while i < chars.len() && matches!(chars[i], '-' | '+' | '.' | 'e' | 'E' | '0'..='9') {
+                while i < chars.len() && matches!(chars[i], '-' | '+' | '.' | 'e' | 'E' | '0'..='9')
+                {
                     i += 1;
                 }
                 out.push_str(NUMBER);

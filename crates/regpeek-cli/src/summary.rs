@@ -79,10 +79,12 @@ pub fn inspect_json(insp: &Inspection) -> Value {
     out.insert(
         "Platforms".into(),
         match &insp.index {
-            Some(idx) => json!(regpeek_proto::platform::offered(&idx.manifests)
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()),
+            Some(idx) => json!(
+                regpeek_proto::platform::offered(&idx.manifests)
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+            ),
             None => Value::Null,
         },
     );
@@ -92,12 +94,21 @@ pub fn inspect_json(insp: &Inspection) -> Value {
             i.manifests.iter().filter(|d| d.is_attestation()).count()
         })),
     );
-    out.insert("Created".into(), opt_str(cfg.and_then(|c| c.created.as_ref())));
+    out.insert(
+        "Created".into(),
+        opt_str(cfg.and_then(|c| c.created.as_ref())),
+    );
     out.insert(
         "DockerVersion".into(),
-        json!(cfg.and_then(|c| c.docker_version.clone()).unwrap_or_default()),
+        json!(
+            cfg.and_then(|c| c.docker_version.clone())
+                .unwrap_or_default()
+        ),
     );
-    out.insert("Author".into(), opt_str(cfg.and_then(|c| c.author.as_ref())));
+    out.insert(
+        "Author".into(),
+        opt_str(cfg.and_then(|c| c.author.as_ref())),
+    );
     out.insert(
         "Labels".into(),
         match rt.map(|c| &c.labels) {
@@ -119,11 +130,17 @@ pub fn inspect_json(insp: &Inspection) -> Value {
             _ => Value::Null,
         },
     );
-    out.insert("Entrypoint".into(), json!(rt.and_then(|c| c.entrypoint.clone())));
+    out.insert(
+        "Entrypoint".into(),
+        json!(rt.and_then(|c| c.entrypoint.clone())),
+    );
     out.insert("Cmd".into(), json!(rt.and_then(|c| c.cmd.clone())));
     out.insert(
         "WorkingDir".into(),
-        opt_str(rt.and_then(|c| c.working_dir.as_ref()).filter(|s| !s.is_empty())),
+        opt_str(
+            rt.and_then(|c| c.working_dir.as_ref())
+                .filter(|s| !s.is_empty()),
+        ),
     );
     out.insert(
         "User".into(),
@@ -131,7 +148,10 @@ pub fn inspect_json(insp: &Inspection) -> Value {
     );
     out.insert("ExposedPorts".into(), keys(rt.map(|c| &c.exposed_ports)));
     out.insert("Volumes".into(), keys(rt.map(|c| &c.volumes)));
-    out.insert("StopSignal".into(), opt_str(rt.and_then(|c| c.stop_signal.as_ref())));
+    out.insert(
+        "StopSignal".into(),
+        opt_str(rt.and_then(|c| c.stop_signal.as_ref())),
+    );
     out.insert("History".into(), json!(cfg.map_or(0, |c| c.history.len())));
     Value::Object(out)
 }

@@ -84,7 +84,10 @@ pub fn layer(media_type: &str, files: &[(&str, &[u8])]) -> (Blob, String) {
     let diff_id = sha256(&raw);
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     gz.write_all(&raw).expect("in-memory gzip");
-    (Blob::new(media_type, gz.finish().expect("in-memory gzip")), diff_id)
+    (
+        Blob::new(media_type, gz.finish().expect("in-memory gzip")),
+        diff_id,
+    )
 }
 
 /// One image: manifest, config and layers.
@@ -115,7 +118,11 @@ pub struct Spec<'a> {
 /// Builds an image from a spec.
 pub fn build(spec: &Spec) -> Image {
     let (manifest_type, config_type, layer_type) = if spec.docker {
-        (media::DOCKER_MANIFEST, media::DOCKER_CONFIG, media::DOCKER_LAYER)
+        (
+            media::DOCKER_MANIFEST,
+            media::DOCKER_CONFIG,
+            media::DOCKER_LAYER,
+        )
     } else {
         (media::OCI_MANIFEST, media::OCI_CONFIG, media::OCI_LAYER)
     };
@@ -127,9 +134,13 @@ pub fn build(spec: &Spec) -> Image {
         let (blob, diff) = layer(layer_type, &borrowed);
         layers.push(blob);
         diff_ids.push(diff);
-        history.push(json!({"created": "2024-01-02T03:04:05Z", "created_by": format!("COPY layer{i} /")}));
+        history.push(
+            json!({"created": "2024-01-02T03:04:05Z", "created_by": format!("COPY layer{i} /")}),
+        );
     }
-    history.push(json!({"created": "2024-01-02T03:04:05Z", "created_by": "ENV lab=1", "empty_layer": true}));
+    history.push(
+        json!({"created": "2024-01-02T03:04:05Z", "created_by": "ENV lab=1", "empty_layer": true}),
+    );
     let (os, arch, variant) = spec.platform;
     let mut config = json!({
         "architecture": arch,
@@ -208,7 +219,10 @@ pub fn rich() -> Image {
 }
 
 fn platform_image(os: &str, arch: &str, variant: Option<&str>) -> Image {
-    let name = format!("{os}/{arch}{}", variant.map(|v| format!("/{v}")).unwrap_or_default());
+    let name = format!(
+        "{os}/{arch}{}",
+        variant.map(|v| format!("/{v}")).unwrap_or_default()
+    );
     build(&Spec {
         docker: false,
         platform: (os, arch, variant),
@@ -230,7 +244,10 @@ fn attestation(subject: &Image) -> Image {
         "subject": [{"name": "lab", "digest": {"sha256": subject.manifest.digest.trim_start_matches("sha256:")}}],
         "predicate": {"spdxVersion": "SPDX-2.3"}
     });
-    let layer = Blob::new(media::IN_TOTO, serde_json::to_vec(&statement).expect("json"));
+    let layer = Blob::new(
+        media::IN_TOTO,
+        serde_json::to_vec(&statement).expect("json"),
+    );
     let config = Blob::new(
         media::OCI_CONFIG,
         serde_json::to_vec(&json!({

@@ -40,7 +40,10 @@ pub fn ensure_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let uid = Command::new("id").arg("-u").output().context("running id -u")?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .context("running id -u")?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         bail!(
             "missing Debian packages: {} (install them with `sudo apt-get install {}`)",

@@ -47,30 +47,55 @@ pub fn blob(agent: &ureq::Agent, base: &str, repo: &str, blob: &Blob) -> Result<
         .header("content-type", "application/octet-stream")
         .send(&blob.bytes[..])?;
     if r.status() != 201 {
-        bail!("uploading blob {} to {repo}: HTTP {}", blob.digest, r.status());
+        bail!(
+            "uploading blob {} to {repo}: HTTP {}",
+            blob.digest,
+            r.status()
+        );
     }
     Ok(())
 }
 
 /// PUTs a manifest under a tag or its digest.
-pub fn manifest(agent: &ureq::Agent, base: &str, repo: &str, m: &Blob, reference: &str) -> Result<()> {
+pub fn manifest(
+    agent: &ureq::Agent,
+    base: &str,
+    repo: &str,
+    m: &Blob,
+    reference: &str,
+) -> Result<()> {
     let mut r = agent
         .put(&format!("{base}/v2/{repo}/manifests/{reference}"))
         .header("content-type", &m.media_type)
         .send(&m.bytes[..])?;
     if r.status() != 201 {
         let body = r.body_mut().read_to_string().unwrap_or_default();
-        bail!("putting manifest {repo}:{reference}: HTTP {}: {body}", r.status());
+        bail!(
+            "putting manifest {repo}:{reference}: HTTP {}: {body}",
+            r.status()
+        );
     }
     Ok(())
 }
 
 /// Pushes an image's blobs and manifest, tagged when `tag` is given.
-pub fn image(agent: &ureq::Agent, base: &str, repo: &str, img: &Image, tag: Option<&str>) -> Result<()> {
+pub fn image(
+    agent: &ureq::Agent,
+    base: &str,
+    repo: &str,
+    img: &Image,
+    tag: Option<&str>,
+) -> Result<()> {
     for b in img.layers.iter().chain([&img.config]) {
         blob(agent, base, repo, b)?;
     }
-    manifest(agent, base, repo, &img.manifest, tag.unwrap_or(&img.manifest.digest))
+    manifest(
+        agent,
+        base,
+        repo,
+        &img.manifest,
+        tag.unwrap_or(&img.manifest.digest),
+    )
 }
 
 /// Pushes every child of an index by digest, then the index under `tag`.

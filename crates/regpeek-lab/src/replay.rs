@@ -47,7 +47,9 @@ pub fn options(s: &Scenario) -> Result<(Reference, Options)> {
         .map(|p| Platform::parse(p, "amd64"))
         .transpose()?;
     let goal = match s.get("goal").unwrap_or("inspect") {
-        "inspect" => Goal::Inspect(platform.unwrap_or_else(|| Platform::new("linux", "amd64", None))),
+        "inspect" => {
+            Goal::Inspect(platform.unwrap_or_else(|| Platform::new("linux", "amd64", None)))
+        }
         "manifest" => Goal::Manifest(platform),
         "digest" => Goal::Digest(platform),
         other => bail!("unknown goal {other:?}"),
@@ -61,7 +63,11 @@ pub fn options(s: &Scenario) -> Result<(Reference, Options)> {
     };
     if let Some(c) = s.get("credentials") {
         let (user, pass) = c.split_once(':').context("credentials: USER:PASSWORD")?;
-        let pass = if pass == "<redacted>" { REPLAY_PASSWORD } else { pass };
+        let pass = if pass == "<redacted>" {
+            REPLAY_PASSWORD
+        } else {
+            pass
+        };
         options.credentials = Some(Credentials::basic(user, pass));
     }
     Ok((reference, options))
@@ -70,7 +76,12 @@ pub fn options(s: &Scenario) -> Result<(Reference, Options)> {
 fn header_pairs(h: &http::HeaderMap, keep: &[&str]) -> Vec<(String, String)> {
     h.iter()
         .filter(|(k, _)| keep.contains(&k.as_str()))
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("<binary>").to_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or("<binary>").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -107,7 +118,7 @@ pub fn replay(s: &Scenario) -> Result<String> {
                     let v = if k == "accept" && v == media::ACCEPT {
                         "<all manifest types>".to_owned()
                     } else {
-                        v
+                        redact(&v)
                     };
                     writeln!(t, "  {k}: {v}")?;
                 }
@@ -215,7 +226,11 @@ pub fn describe(result: &Result<Inspection, regpeek_proto::Error>) -> String {
         let _ = writeln!(t, "platform: {p}");
     }
     if let Some(m) = &i.manifest {
-        let _ = writeln!(t, "manifest: {} ({}, {} bytes)", m.digest, m.media_type, m.size);
+        let _ = writeln!(
+            t,
+            "manifest: {} ({}, {} bytes)",
+            m.digest, m.media_type, m.size
+        );
         match &m.manifest {
             Some(Manifest::Image(img)) => {
                 for l in &img.layers {
@@ -223,18 +238,33 @@ pub fn describe(result: &Result<Inspection, regpeek_proto::Error>) -> String {
                 }
             }
             Some(Manifest::Schema1(s)) => {
-                let _ = writeln!(t, "  schema1: {} layers, arch {}", s.layers.len(), s.architecture);
+                let _ = writeln!(
+                    t,
+                    "  schema1: {} layers, arch {}",
+                    s.layers.len(),
+                    s.architecture
+                );
             }
             _ => {}
         }
     }
     if let Some(c) = &i.config {
-        let _ = writeln!(t, "config: {} ({}, {} bytes)", c.digest, c.media_type, c.raw.len());
+        let _ = writeln!(
+            t,
+            "config: {} ({}, {} bytes)",
+            c.digest,
+            c.media_type,
+            c.raw.len()
+        );
         if let Some(cfg) = &c.config {
             let _ = writeln!(t, "  os/arch: {}/{}", cfg.os, cfg.architecture);
             let _ = writeln!(t, "  env: {:?}", cfg.config.env);
             let _ = writeln!(t, "  labels: {:?}", cfg.config.labels);
-            let _ = writeln!(t, "  entrypoint: {:?} cmd: {:?}", cfg.config.entrypoint, cfg.config.cmd);
+            let _ = writeln!(
+                t,
+                "  entrypoint: {:?} cmd: {:?}",
+                cfg.config.entrypoint, cfg.config.cmd
+            );
         }
     }
     for w in &i.warnings {
@@ -331,7 +361,8 @@ fn scrub_authorization(v: &str, tokens: &[String]) -> String {
 }
 
 fn scrub_token_reply(body: &[u8], tokens: &mut Vec<String>) -> Result<Vec<u8>> {
-    let mut v: serde_json::Value = serde_json::from_slice(body).context("token reply is not JSON")?;
+    let mut v: serde_json::Value =
+        serde_json::from_slice(body).context("token reply is not JSON")?;
     let obj = v.as_object_mut().context("token reply is not an object")?;
     for key in ["token", "access_token"] {
         if let Some(serde_json::Value::String(tok)) = obj.get(key) {
@@ -359,12 +390,25 @@ mod tests {
     #[test]
     fn scrubbing() {
         let mut tokens = Vec::new();
-        let body = scrub_token_reply(br#"{"token":"abc","access_token":"abc","expires_in":60}"#, &mut tokens).unwrap();
+        let body = scrub_token_reply(
+            br#"{"token":"abc","access_token":"abc","expires_in":60}"#,
+            &mut tokens,
+        )
+        .unwrap();
         let text = String::from_utf8(body).unwrap();
         assert!(!text.contains("abc"), "{text}");
         assert!(text.contains("<scrubbed-token-1>"));
-        assert_eq!(scrub_authorization("Bearer abc", &tokens), "Bearer <scrubbed-token-1>");
-        assert_eq!(scrub_authorization("Bearer zzz", &tokens), "Bearer <redacted>");
-        assert_eq!(scrub_authorization("Basic dTpw", &tokens), "Basic <redacted>");
+        assert_eq!(
+            scrub_authorization("Bearer abc", &tokens),
+            "Bearer <scrubbed-token-1>"
+        );
+        assert_eq!(
+            scrub_authorization("Bearer zzz", &tokens),
+            "Bearer <redacted>"
+        );
+        assert_eq!(
+            scrub_authorization("Basic dTpw", &tokens),
+            "Basic <redacted>"
+        );
     }
 }

@@ -118,7 +118,8 @@ impl Scope {
             .collect()
     }
 
-    fn covers(&self, other: &Scope) -> bool {
+    /// True when this scope grants everything `other` asks for.
+    pub fn covers(&self, other: &Scope) -> bool {
         self.kind == other.kind
             && self.name == other.name
             && other
@@ -210,7 +211,11 @@ fn check_realm(realm: &Url, registry: &Url, with_credentials: bool) -> Result<()
                 ));
             }
         }
-        "http" => return Err(unsafe_realm("the registry is https but the realm is plain http")),
+        "http" => {
+            return Err(unsafe_realm(
+                "the registry is https but the realm is plain http",
+            ));
+        }
         _ => return Err(unsafe_realm("only http and https realms are allowed")),
     }
     let host_ip = |u: &Url| match u.host() {
@@ -218,8 +223,8 @@ fn check_realm(realm: &Url, registry: &Url, with_credentials: bool) -> Result<()
         Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
         _ => None,
     };
-    let realm_internal = host_ip(realm).is_some_and(is_internal)
-        || realm.host_str().is_some_and(is_loopback_host);
+    let realm_internal =
+        host_ip(realm).is_some_and(is_internal) || realm.host_str().is_some_and(is_loopback_host);
     let registry_internal = host_ip(registry).is_some_and(is_internal)
         || registry.host_str().is_some_and(is_loopback_host);
     if realm_internal && !registry_internal {
@@ -297,7 +302,10 @@ pub fn parse_token_reply(body: &[u8]) -> Result<TokenReply, Error> {
     Ok(TokenReply {
         token: Secret(token),
         expires_in: Duration::from_secs(secs),
-        issued_at: raw.issued_at.as_deref().and_then(crate::time::parse_rfc3339),
+        issued_at: raw
+            .issued_at
+            .as_deref()
+            .and_then(crate::time::parse_rfc3339),
     })
 }
 
@@ -485,15 +493,60 @@ mod tests {
     #[test]
     fn realm_safety_table() {
         let cases: &[(&str, &str, bool, Result<(), &str>)] = &[
-            ("https://reg.example", "https://auth.example/t", true, Ok(())),
-            ("https://reg.example", "http://auth.example/t", false, Err("realm is plain http")),
-            ("http://127.0.0.1:5000", "http://127.0.0.1:5001/t", true, Ok(())),
-            ("http://127.0.0.1:5000", "http://127.0.0.2:5001/t", true, Err("another host")),
-            ("http://127.0.0.1:5000", "http://127.0.0.2:5001/t", false, Ok(())),
-            ("https://reg.example", "https://127.0.0.1/t", false, Err("private or loopback")),
-            ("https://reg.example", "https://10.1.2.3/t", false, Err("private or loopback")),
-            ("https://reg.example", "ftp://auth.example/t", false, Err("only http and https")),
-            ("https://localhost:5000", "https://localhost:5001/t", true, Ok(())),
+            (
+                "https://reg.example",
+                "https://auth.example/t",
+                true,
+                Ok(()),
+            ),
+            (
+                "https://reg.example",
+                "http://auth.example/t",
+                false,
+                Err("realm is plain http"),
+            ),
+            (
+                "http://127.0.0.1:5000",
+                "http://127.0.0.1:5001/t",
+                true,
+                Ok(()),
+            ),
+            (
+                "http://127.0.0.1:5000",
+                "http://127.0.0.2:5001/t",
+                true,
+                Err("another host"),
+            ),
+            (
+                "http://127.0.0.1:5000",
+                "http://127.0.0.2:5001/t",
+                false,
+                Ok(()),
+            ),
+            (
+                "https://reg.example",
+                "https://127.0.0.1/t",
+                false,
+                Err("private or loopback"),
+            ),
+            (
+                "https://reg.example",
+                "https://10.1.2.3/t",
+                false,
+                Err("private or loopback"),
+            ),
+            (
+                "https://reg.example",
+                "ftp://auth.example/t",
+                false,
+                Err("only http and https"),
+            ),
+            (
+                "https://localhost:5000",
+                "https://localhost:5001/t",
+                true,
+                Ok(()),
+            ),
         ];
         for (reg, realm, creds, want) in cases {
             let ch = parse_challenges([format!(r#"Bearer realm="{realm}""#).as_str()]).unwrap();
@@ -517,7 +570,13 @@ mod tests {
             identity: String::new(),
         };
         let reply = parse_token_reply(br#"{"token":"tok","expires_in":120}"#).unwrap();
-        c.insert(key.clone(), "reg", &Scope::parse_list("repository:x:pull"), &reply, t0);
+        c.insert(
+            key.clone(),
+            "reg",
+            &Scope::parse_list("repository:x:pull"),
+            &reply,
+            t0,
+        );
         assert!(c.get(&key, t0).is_some());
         assert!(c.get(&key, t0 + Duration::from_secs(105)).is_some());
         assert!(c.get(&key, t0 + Duration::from_secs(111)).is_none());

@@ -45,7 +45,11 @@ pub fn parse_challenges<'a>(
 ) -> Result<Vec<Challenge>, ChallengeError> {
     let mut out = Vec::new();
     for v in values {
-        Parser { s: v.as_bytes(), i: 0 }.challenges(&mut out)?;
+        Parser {
+            s: v.as_bytes(),
+            i: 0,
+        }
+        .challenges(&mut out)?;
     }
     Ok(out)
 }

@@ -162,7 +162,12 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_errors() {
-        for body in [&b"[]"[..], b"", b"{\"config\":{\"Env\":\"PATH=/bin\"}}", b"{\"os\":"] {
+        for body in [
+            &b"[]"[..],
+            b"",
+            b"{\"config\":{\"Env\":\"PATH=/bin\"}}",
+            b"{\"os\":",
+        ] {
             assert!(parse_config(body).is_err());
         }
     }

@@ -194,11 +194,17 @@ mod tests {
         let cases: &[(String, Result<(), &str>)] = &[
             (EMPTY.to_owned(), Ok(())),
             (format!("sha512:{}", "b".repeat(128)), Ok(())),
-            (format!("sha256:{}", "a".repeat(63)), Err("sha256 digest must have 64")),
+            (
+                format!("sha256:{}", "a".repeat(63)),
+                Err("sha256 digest must have 64"),
+            ),
             (format!("sha256:{}", "A".repeat(64)), Err("lowercase")),
             (format!("sha256:{}", "g".repeat(64)), Err("lowercase")),
             (format!("md5:{hex64}"), Err("unsupported digest algorithm")),
-            (format!("sha256+b64u:{hex64}"), Err("unsupported digest algorithm")),
+            (
+                format!("sha256+b64u:{hex64}"),
+                Err("unsupported digest algorithm"),
+            ),
             (format!("9sha:{hex64}"), Err("invalid digest algorithm")),
             (hex64.clone(), Err("no algorithm prefix")),
         ];

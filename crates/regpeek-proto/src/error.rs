@@ -189,7 +189,10 @@ fn fmt_platforms(ps: &[Platform]) -> String {
     if ps.is_empty() {
         return "no platforms".to_owned();
     }
-    ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+    ps.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Error {
@@ -239,6 +242,9 @@ mod tests {
         assert_eq!(e[0].message, "manifest unknown");
         assert!(parse_registry_errors(b"<html>502</html>").is_empty());
         assert!(parse_registry_errors(b"").is_empty());
-        assert_eq!(parse_registry_errors(br#"{"errors":[{"code":"X"}]}"#)[0].message, "");
+        assert_eq!(
+            parse_registry_errors(br#"{"errors":[{"code":"X"}]}"#)[0].message,
+            ""
+        );
     }
 }

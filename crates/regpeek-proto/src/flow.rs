@@ -204,7 +204,10 @@ enum Pending {
 enum HostAuth {
     None,
     Basic,
-    Bearer { realm: BearerRealm, scopes: Vec<Scope> },
+    Bearer {
+        realm: BearerRealm,
+        scopes: Vec<Scope>,
+    },
 }
 
 /// One inspection of one reference, as a sans-IO state machine.
@@ -252,8 +255,8 @@ impl Flow {
             Security::Http => "http",
             Security::Https | Security::HttpsThenHttp => "https",
         };
-        let base = Url::parse(&reference.api_base(scheme))
-            .expect("a parsed reference makes a valid URL");
+        let base =
+            Url::parse(&reference.api_base(scheme)).expect("a parsed reference makes a valid URL");
         let head = matches!(options.goal, Goal::Digest(None));
         Flow {
             reference,
@@ -426,9 +429,7 @@ impl Flow {
             }
             Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
         };
-        let mut req = http::Request::builder()
-            .method(method)
-            .uri(url.as_str());
+        let mut req = http::Request::builder().method(method).uri(url.as_str());
         if kind == RequestKind::Manifest {
             req = req.header(ACCEPT, media::ACCEPT);
         }
@@ -485,12 +486,8 @@ impl Flow {
         match pending {
             Pending::Start | Pending::Finished => Err(Error::Misuse("no request was outstanding")),
             Pending::Ping => self.on_ping(now, resp),
-            Pending::Token { key, scopes, realm } => {
-                self.on_token(now, key, &scopes, &realm, resp)
-            }
-            Pending::Resource { url, hops, sent } => {
-                self.on_resource(now, url, hops, sent, resp)
-            }
+            Pending::Token { key, scopes, realm } => self.on_token(now, key, &scopes, &realm, resp),
+            Pending::Resource { url, hops, sent } => self.on_resource(now, url, hops, sent, resp),
         }
     }
 
@@ -604,11 +601,15 @@ impl Flow {
         let with_creds = matches!(self.credentials, Some(Credentials::Basic { .. }));
         let realm = BearerRealm::from_challenge(challenge, &self.base, with_creds)?;
         let insufficient = challenge.param("error") == Some("insufficient_scope");
-        let asked = challenge.param("scope").map(Scope::parse_list).unwrap_or_default();
+        let asked = challenge
+            .param("scope")
+            .map(Scope::parse_list)
+            .unwrap_or_default();
         let mut scopes = vec![self.scope()];
         if let HostAuth::Bearer { scopes: had, .. } = &self.auth {
             scopes = union_scopes(&scopes, had);
         }
+        let new_scope = asked.iter().any(|a| !scopes.iter().any(|s| s.covers(a)));
         if insufficient {
             scopes = union_scopes(&asked, &scopes);
         }
@@ -624,8 +625,12 @@ impl Flow {
                         username: self.identity(),
                     });
                 }
-                // One fresh token per step, and one more only for a new scope.
-                if self.auth_tries > 2 || (self.auth_tries > 1 && !insufficient) {
+                // A token for the same scopes will not help (Docker Hub answers this way
+                // for missing and private repositories); otherwise one more token, once.
+                if (insufficient && !new_scope)
+                    || self.auth_tries > 2
+                    || (self.auth_tries > 1 && !insufficient)
+                {
                     return Err(refused());
                 }
             }
@@ -764,7 +769,11 @@ impl Flow {
         }
     }
 
-    fn on_top_head(&mut self, now: SystemTime, resp: &http::Response<Vec<u8>>) -> Result<(), Error> {
+    fn on_top_head(
+        &mut self,
+        now: SystemTime,
+        resp: &http::Response<Vec<u8>>,
+    ) -> Result<(), Error> {
         let media_type = content_type(resp.headers());
         let header_digest = docker_digest(resp.headers())?;
         let wants_index = self.goal.platform().is_some()

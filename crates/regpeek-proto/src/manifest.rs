@@ -259,7 +259,8 @@ pub fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<Manifes
     }
     if is_image_type(&media_type) {
         let config = descriptor(
-            raw.config.ok_or_else(|| bad("manifest has no \"config\""))?,
+            raw.config
+                .ok_or_else(|| bad("manifest has no \"config\""))?,
             "config descriptor",
         )?;
         let layers = raw
@@ -279,7 +280,9 @@ pub fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<Manifes
             subject,
         }));
     }
-    Err(bad(format!("unsupported manifest media type {media_type:?}")))
+    Err(bad(format!(
+        "unsupported manifest media type {media_type:?}"
+    )))
 }
 
 fn parse_schema1(raw: RawManifest, body: &[u8], media_type: String) -> Result<Manifest, Error> {
@@ -400,7 +403,10 @@ mod tests {
         // No usable Content-Type: the body decides.
         check(
             Some("application/json"),
-            &format!(r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","digest":"{D1}","size":2}},"layers":[]}}"#, media::OCI_CONFIG),
+            &format!(
+                r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","digest":"{D1}","size":2}},"layers":[]}}"#,
+                media::OCI_CONFIG
+            ),
             "image application/vnd.oci.image.manifest.v1+json layers=0",
         );
         check(
@@ -422,13 +428,23 @@ mod tests {
         );
         check(
             None,
-            &format!(r#"{{"schemaVersion":1,"name":"library/x","tag":"old","architecture":"amd64","fsLayers":[{{"blobSum":"{D1}"}}]}}"#),
+            &format!(
+                r#"{{"schemaVersion":1,"name":"library/x","tag":"old","architecture":"amd64","fsLayers":[{{"blobSum":"{D1}"}}]}}"#
+            ),
             "schema1 application/vnd.docker.distribution.manifest.v1+json library/x:old amd64 layers=1",
         );
-        check(None, "{}", "error: invalid manifest: cannot tell what kind of manifest this is");
+        check(
+            None,
+            "{}",
+            "error: invalid manifest: cannot tell what kind of manifest this is",
+        );
         check(None, "[1,2]", "error: invalid manifest: not a JSON object");
         check(None, "", "error: invalid manifest: not a JSON object");
-        check(None, "{\"schemaVersion\":2,", "error: invalid manifest: not a JSON manifest: EOF while parsing a value at line 1 column 19");
+        check(
+            None,
+            "{\"schemaVersion\":2,",
+            "error: invalid manifest: not a JSON manifest: EOF while parsing a value at line 1 column 19",
+        );
         check(
             Some(media::DOCKER_MANIFEST),
             r#"{"schemaVersion":3,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#,
@@ -441,7 +457,9 @@ mod tests {
         );
         check(
             Some(media::OCI_MANIFEST),
-            &format!(r#"{{"schemaVersion":2,"config":{{"mediaType":"x","digest":"{D1}","size":-1}}}}"#),
+            &format!(
+                r#"{{"schemaVersion":2,"config":{{"mediaType":"x","digest":"{D1}","size":-1}}}}"#
+            ),
             "error: invalid manifest: config descriptor: invalid value: integer `-1`, expected u64",
         );
     }
@@ -471,7 +489,10 @@ mod tests {
         );
         let m = parse_manifest(Some(media::SCHEMA1_SIGNED), body.as_bytes()).unwrap();
         let Manifest::Schema1(s) = m else { panic!() };
-        assert_eq!(s.canonical_digest, Digest::sha256(format!("{payload}{tail}").as_bytes()));
+        assert_eq!(
+            s.canonical_digest,
+            Digest::sha256(format!("{payload}{tail}").as_bytes())
+        );
         assert_eq!(s.media_type, media::SCHEMA1_SIGNED);
     }
 

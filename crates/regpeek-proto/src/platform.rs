@@ -38,8 +38,22 @@ pub struct PlatformError {
 }
 
 const KNOWN_OS: &[&str] = &[
-    "aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux",
-    "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "macos",
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "wasip1",
+    "windows",
+    "macos",
 ];
 
 impl Platform {
@@ -98,10 +112,7 @@ impl Platform {
         let variant = self.variant.as_deref().map(str::to_ascii_lowercase);
         let (arch, variant): (&str, Option<String>) = match arch.as_str() {
             "i386" => ("386", None),
-            "x86_64" | "x86-64" | "amd64" => (
-                "amd64",
-                variant.filter(|v| v != "v1"),
-            ),
+            "x86_64" | "x86-64" | "amd64" => ("amd64", variant.filter(|v| v != "v1")),
             "aarch64" | "arm64" => (
                 "arm64",
                 match variant.as_deref() {
@@ -204,7 +215,8 @@ impl Platform {
         }
         if self.os == "windows" {
             if let (Some(want), Some(have)) = (&self.os_version, &e.os_version) {
-                let major_minor_build = |v: &str| v.split('.').take(3).collect::<Vec<_>>().join(".");
+                let major_minor_build =
+                    |v: &str| v.split('.').take(3).collect::<Vec<_>>().join(".");
                 if major_minor_build(want) != major_minor_build(have) {
                     return false;
                 }
@@ -242,7 +254,10 @@ pub fn go_arch(rust_arch: &str) -> &str {
 pub fn select<'a>(entries: &'a [Descriptor], wanted: &Platform) -> Option<&'a Descriptor> {
     wanted.fallbacks().iter().find_map(|candidate| {
         entries.iter().find(|d| {
-            !d.is_attestation() && d.platform.as_ref().is_some_and(|p| candidate.matches_entry(p))
+            !d.is_attestation()
+                && d.platform
+                    .as_ref()
+                    .is_some_and(|p| candidate.matches_entry(p))
         })
     })
 }
@@ -311,7 +326,10 @@ mod tests {
             show("linux/amd64/v3"),
             "linux/amd64/v3 linux/amd64/v2 linux/amd64 linux/386"
         );
-        assert_eq!(show("linux/arm/v7"), "linux/arm/v7 linux/arm/v6 linux/arm/v5");
+        assert_eq!(
+            show("linux/arm/v7"),
+            "linux/arm/v7 linux/arm/v6 linux/arm/v5"
+        );
         assert_eq!(
             show("linux/arm64"),
             "linux/arm64 linux/arm/v8 linux/arm/v7 linux/arm/v6 linux/arm/v5"

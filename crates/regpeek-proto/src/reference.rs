@@ -71,7 +71,11 @@ impl Reference {
         if input.trim() != input || input.chars().any(char::is_whitespace) {
             return Err(err("reference must not contain white space"));
         }
-        if input.len() == 64 && input.bytes().all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9')) {
+        if input.len() == 64
+            && input
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9'))
+        {
             return Err(err(
                 "a bare 64-character hex string is an image ID, not a reference",
             ));

@@ -20,7 +20,9 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let mut rest = &s[19..];
     let mut nanos = 0u32;
     if let Some(frac) = rest.strip_prefix('.') {
-        let end = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        let end = frac
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
         if end == 0 {
             return None;
         }

@@ -124,10 +124,7 @@ impl Client {
     }
 
     /// The main loop: poll the flow, perform each request, hand the response back.
-    pub fn run(
-        &self,
-        mut flow: Flow,
-    ) -> (Result<Inspection, regpeek_proto::Error>, TokenCache) {
+    pub fn run(&self, mut flow: Flow) -> (Result<Inspection, regpeek_proto::Error>, TokenCache) {
         loop {
             match flow.poll_action(SystemTime::now()) {
                 Action::Done(result) => return (result, flow.into_tokens()),
@@ -169,7 +166,11 @@ impl Client {
         } else {
             self.agent.run(http::Request::from_parts(parts, body))
         };
-        let mut response = result.map_err(classify)?;
+        let mut response = result.map_err(|e| {
+            let (kind, message) = classify(e);
+            self.trace(&format!("! {message}"));
+            (kind, message)
+        })?;
         let mut bytes = Vec::new();
         response
             .body_mut()

@@ -1,0 +1,528 @@
+//! `cargo xtask model`: writes the hand-modelled fixtures (`fixtures/model-*`).
+//!
+//! These cover what the local lab cannot show yet (bearer and Basic auth, CDN redirects,
+//! Docker Hub's hosts and quirks) and hostile registries. Every exchange is written
+//! here by hand after PROTOCOL.md; the bodies are the lab's deterministic images, so
+//! their digests are real.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use regpeek_lab::fixture::{Exchange, Reply, Request, Scenario};
+use regpeek_lab::image::{self, Image};
+use regpeek_lab::replay::replay;
+use regpeek_proto::manifest::media::ACCEPT;
+
+fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> Request {
+    Request {
+        method: method.into(),
+        url: url.into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+    }
+}
+
+fn manifest_req(url: &str, auth: Option<&str>) -> Request {
+    let mut h = vec![("accept", ACCEPT)];
+    if let Some(a) = auth {
+        h.push(("authorization", a));
+    }
+    req("GET", url, &h)
+}
+
+fn blob_req(url: &str, auth: Option<&str>) -> Request {
+    match auth {
+        Some(a) => req("GET", url, &[("authorization", a)]),
+        None => req("GET", url, &[]),
+    }
+}
+
+fn resp(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    Reply::Response {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
+fn ex(request: Request, reply: Reply) -> Exchange {
+    Exchange { request, reply }
+}
+
+fn ok_manifest(img: &Image) -> Reply {
+    resp(
+        200,
+        &[
+            ("content-type", &img.manifest.media_type),
+            ("docker-content-digest", &img.manifest.digest),
+        ],
+        &img.manifest.bytes,
+    )
+}
+
+fn ok_blob(img: &Image) -> Reply {
+    resp(
+        200,
+        &[("content-type", "application/octet-stream")],
+        &img.config.bytes,
+    )
+}
+
+fn unauthorized(challenge: &str) -> Reply {
+    resp(
+        401,
+        &[("content-type", "application/json"), ("www-authenticate", challenge)],
+        br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}"#,
+    )
+}
+
+fn token(body: &str) -> Reply {
+    resp(
+        200,
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+fn scenario(settings: &[(&str, &str)], exchanges: Vec<Exchange>) -> Scenario {
+    let mut s: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    s.push((
+        "source".into(),
+        "modelled by hand after PROTOCOL.md (xtask/src/model.rs); bodies are the lab's images"
+            .into(),
+    ));
+    Scenario {
+        settings: s,
+        exchanges,
+    }
+}
+
+const REG: &str = "https://registry.example";
+const REALM: &str = r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:team/app:pull""#;
+const TOKEN_URL: &str = "https://auth.example/token?service=registry.example&scope=repository%3Ateam%2Fapp%3Apull&client_id=regpeek";
+
+fn scenarios() -> Vec<(&'static str, Scenario)> {
+    let rich = image::rich();
+    let multi = image::multi();
+    let amd64 = &multi.children[1];
+    let m_url = format!("{REG}/v2/team/app/manifests/v1");
+    let c_url = format!("{REG}/v2/team/app/blobs/{}", rich.config.digest);
+    let bearer1 = "Bearer anon-token-1";
+    let mut out = Vec::new();
+
+    out.push(("model-bearer-anonymous", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"),
+          ("description", "anonymous bearer: 401 challenge, anonymous token, retry with the token; no /v2/ ping")],
+        vec![
+            ex(manifest_req(&m_url, None), unauthorized(REALM)),
+            ex(req("GET", TOKEN_URL, &[]), token(r#"{"token":"anon-token-1","expires_in":300,"issued_at":"2025-12-31T23:59:00Z"}"#)),
+            ex(manifest_req(&m_url, Some(bearer1)), ok_manifest(&rich)),
+            ex(blob_req(&c_url, Some(bearer1)), ok_blob(&rich)),
+        ],
+    )));
+
+    out.push(("model-bearer-credentials", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"), ("credentials", "alice:<redacted>"),
+          ("description", "bearer with credentials: Basic goes to the realm only; access_token wins over token")],
+        vec![
+            ex(manifest_req(&m_url, None), unauthorized(REALM)),
+            ex(req("GET", TOKEN_URL, &[("authorization", "Basic <redacted>")]),
+               token(r#"{"token":"legacy-field","access_token":"user-token-1","expires_in":60}"#)),
+            ex(manifest_req(&m_url, Some("Bearer user-token-1")), ok_manifest(&rich)),
+            ex(blob_req(&c_url, Some("Bearer user-token-1")), ok_blob(&rich)),
+        ],
+    )));
+
+    out.push((
+        "model-bearer-bad-credentials",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                ("credentials", "alice:<redacted>"),
+                (
+                    "description",
+                    "the token server refuses the credentials: one clear error, no retry loop",
+                ),
+            ],
+            vec![
+                ex(manifest_req(&m_url, None), unauthorized(REALM)),
+                ex(
+                    req("GET", TOKEN_URL, &[("authorization", "Basic <redacted>")]),
+                    resp(
+                        401,
+                        &[("content-type", "application/json")],
+                        br#"{"details":"incorrect username or password"}"#,
+                    ),
+                ),
+            ],
+        ),
+    ));
+
+    let basic = r#"Basic realm="Registry Realm""#;
+    out.push(("model-basic", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"), ("credentials", "alice:<redacted>"),
+          ("description", "Basic challenge: retry with credentials, then send them on every request to that host")],
+        vec![
+            ex(manifest_req(&m_url, None), unauthorized(basic)),
+            ex(manifest_req(&m_url, Some("Basic <redacted>")), ok_manifest(&rich)),
+            ex(blob_req(&c_url, Some("Basic <redacted>")), ok_blob(&rich)),
+        ],
+    )));
+
+    out.push((
+        "model-basic-no-credentials",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                (
+                    "description",
+                    "Basic challenge and no credentials: authentication required",
+                ),
+            ],
+            vec![ex(manifest_req(&m_url, None), unauthorized(basic))],
+        ),
+    ));
+
+    out.push((
+        "model-basic-wrong-password",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                ("credentials", "alice:<redacted>"),
+                (
+                    "description",
+                    "Basic credentials refused: one retry, then a clear error",
+                ),
+            ],
+            vec![
+                ex(manifest_req(&m_url, None), unauthorized(basic)),
+                ex(
+                    manifest_req(&m_url, Some("Basic <redacted>")),
+                    unauthorized(basic),
+                ),
+            ],
+        ),
+    ));
+
+    let cdn = format!(
+        "https://cdn.example/blobs/{}?X-Signature=not-a-real-signature&expires=1",
+        rich.config.digest
+    );
+    out.push((
+        "model-redirect-cdn",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                (
+                    "description",
+                    "config blob redirected (307) to a CDN host: the token must not follow",
+                ),
+            ],
+            vec![
+                ex(manifest_req(&m_url, None), unauthorized(REALM)),
+                ex(
+                    req("GET", TOKEN_URL, &[]),
+                    token(r#"{"token":"anon-token-1"}"#),
+                ),
+                ex(manifest_req(&m_url, Some(bearer1)), ok_manifest(&rich)),
+                ex(
+                    blob_req(&c_url, Some(bearer1)),
+                    resp(307, &[("location", &cdn)], b""),
+                ),
+                ex(blob_req(&cdn, None), ok_blob(&rich)),
+            ],
+        ),
+    ));
+
+    let rel = format!("/v2/team/app/blobs/{}?hop=2", rich.config.digest);
+    let rel_url = format!("{REG}{rel}");
+    out.push((
+        "model-redirect-same-host-relative",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                (
+                    "description",
+                    "relative Location on the same origin: followed, the token stays",
+                ),
+            ],
+            vec![
+                ex(manifest_req(&m_url, None), unauthorized(REALM)),
+                ex(
+                    req("GET", TOKEN_URL, &[]),
+                    token(r#"{"token":"anon-token-1"}"#),
+                ),
+                ex(manifest_req(&m_url, Some(bearer1)), ok_manifest(&rich)),
+                ex(
+                    blob_req(&c_url, Some(bearer1)),
+                    resp(302, &[("location", &rel)], b""),
+                ),
+                ex(blob_req(&rel_url, Some(bearer1)), ok_blob(&rich)),
+            ],
+        ),
+    ));
+
+    let plain = format!("http://cdn.example/blobs/{}", rich.config.digest);
+    out.push((
+        "model-redirect-https-to-http",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                (
+                    "description",
+                    "a redirect from https to plain http is refused",
+                ),
+            ],
+            vec![
+                ex(manifest_req(&m_url, None), ok_manifest(&rich)),
+                ex(
+                    blob_req(&c_url, None),
+                    resp(307, &[("location", &plain)], b""),
+                ),
+            ],
+        ),
+    ));
+
+    let mut loop_ex = vec![ex(manifest_req(&m_url, None), ok_manifest(&rich))];
+    let mut from = c_url.clone();
+    for hop in 1..=6 {
+        let to = format!("https://cdn{hop}.example/b");
+        loop_ex.push(ex(
+            blob_req(&from, None),
+            resp(307, &[("location", &to)], b""),
+        ));
+        from = to;
+    }
+    out.push((
+        "model-redirect-loop",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                ("description", "endless redirects stop after 5 hops"),
+            ],
+            loop_ex,
+        ),
+    ));
+
+    out.push(("model-denied-403", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"),
+          ("description", "the registry answers 403 DENIED after a token: access denied")],
+        vec![
+            ex(manifest_req(&m_url, None), unauthorized(REALM)),
+            ex(req("GET", TOKEN_URL, &[]), token(r#"{"token":"anon-token-1"}"#)),
+            ex(manifest_req(&m_url, Some(bearer1)), resp(403, &[("content-type", "application/json")],
+               br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#)),
+        ],
+    )));
+
+    let scoped = r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:team/app:pull,push",error="insufficient_scope""#;
+    let token2 = "https://auth.example/token?service=registry.example&scope=repository%3Ateam%2Fapp%3Apull%2Cpush&client_id=regpeek";
+    out.push(("model-insufficient-scope", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "manifest"),
+          ("description", "insufficient_scope naming a new scope: one more token with the new scope first, once")],
+        vec![
+            ex(manifest_req(&m_url, None), unauthorized(REALM)),
+            ex(req("GET", TOKEN_URL, &[]), token(r#"{"token":"anon-token-1"}"#)),
+            ex(manifest_req(&m_url, Some(bearer1)), unauthorized(scoped)),
+            ex(req("GET", token2, &[]), token(r#"{"token":"anon-token-2"}"#)),
+            ex(manifest_req(&m_url, Some("Bearer anon-token-2")), ok_manifest(&rich)),
+        ],
+    )));
+
+    out.push(("model-no-challenge-ping", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "manifest"),
+          ("description", "a 401 without WWW-Authenticate (GCR-style): ping /v2/ once to learn the challenge")],
+        vec![
+            ex(manifest_req(&m_url, None), resp(401, &[], b"")),
+            ex(req("GET", &format!("{REG}/v2/"), &[]), unauthorized(REALM)),
+            ex(req("GET", TOKEN_URL, &[]), token(r#"{"token":"anon-token-1"}"#)),
+            ex(manifest_req(&m_url, Some(bearer1)), ok_manifest(&rich)),
+        ],
+    )));
+
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    out.push((
+        "model-digest-mismatch",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "manifest"),
+                (
+                    "description",
+                    "the manifest bytes do not hash to Docker-Content-Digest: rejected",
+                ),
+            ],
+            vec![ex(
+                manifest_req(&m_url, None),
+                resp(
+                    200,
+                    &[
+                        ("content-type", &rich.manifest.media_type),
+                        ("docker-content-digest", &wrong),
+                    ],
+                    &rich.manifest.bytes,
+                ),
+            )],
+        ),
+    ));
+
+    let mut tampered = rich.config.bytes.clone();
+    tampered[10] ^= 1;
+    out.push((
+        "model-config-tampered",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                (
+                    "description",
+                    "a config blob that does not match its descriptor digest: rejected",
+                ),
+            ],
+            vec![
+                ex(manifest_req(&m_url, None), ok_manifest(&rich)),
+                ex(blob_req(&c_url, None), resp(200, &[], &tampered)),
+            ],
+        ),
+    ));
+
+    out.push((
+        "model-not-json",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                (
+                    "description",
+                    "a proxy's HTML page where a manifest should be: a clear error",
+                ),
+            ],
+            vec![ex(
+                manifest_req(&m_url, None),
+                resp(
+                    200,
+                    &[("content-type", "text/html")],
+                    b"<html><body>Welcome to nginx!</body></html>",
+                ),
+            )],
+        ),
+    ));
+
+    out.push((
+        "model-rate-limited",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "digest"),
+                (
+                    "description",
+                    "429 with Retry-After: reported, not retried in a loop",
+                ),
+            ],
+            vec![ex(
+                req("HEAD", &m_url, &[("accept", ACCEPT)]),
+                resp(
+                    429,
+                    &[("retry-after", "30"), ("warning", r#"299 - "slow down""#)],
+                    b"",
+                ),
+            )],
+        ),
+    ));
+
+    out.push((
+        "model-html-500",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "inspect"),
+                (
+                    "description",
+                    "a 502 with an HTML body: the status is reported",
+                ),
+            ],
+            vec![ex(
+                manifest_req(&m_url, None),
+                resp(
+                    502,
+                    &[("content-type", "text/html")],
+                    b"<html>Bad Gateway</html>",
+                ),
+            )],
+        ),
+    ));
+
+    // Docker Hub: `docker` means docker.io/library/docker; the API host, the realm and
+    // the scope all follow from that (PROTOCOL.md §1.3, §9).
+    let hub = "https://registry-1.docker.io/v2/library/docker";
+    let hub_realm = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/docker:pull""#;
+    let hub_token = "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fdocker%3Apull&client_id=regpeek";
+    let hub_cdn = format!(
+        "https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/{}/data?verify=1767225600-not-a-signature",
+        &amd64.config.digest[7..]
+    );
+    let hub_bearer = "Bearer hub-anon-token";
+    let rl = [
+        ("ratelimit-limit", "100;w=21600"),
+        ("ratelimit-remaining", "97;w=21600"),
+    ];
+    let mut index_headers = vec![
+        ("content-type", multi.index.media_type.as_str()),
+        ("docker-content-digest", multi.index.digest.as_str()),
+    ];
+    index_headers.extend(rl);
+    out.push(("model-dockerhub-library", scenario(
+        &[("reference", "docker"), ("goal", "inspect"),
+          ("description", "Docker Hub official image: library/ scope, registry-1.docker.io, auth.docker.io realm, 307 to the CDN without the token")],
+        vec![
+            ex(manifest_req(&format!("{hub}/manifests/latest"), None), unauthorized(hub_realm)),
+            ex(req("GET", hub_token, &[]), token(r#"{"token":"hub-anon-token","access_token":"hub-anon-token","expires_in":300,"issued_at":"2025-12-31T23:59:30.123456789Z"}"#)),
+            ex(manifest_req(&format!("{hub}/manifests/latest"), Some(hub_bearer)), resp(200, &index_headers, &multi.index.bytes)),
+            ex(manifest_req(&format!("{hub}/manifests/{}", amd64.manifest.digest), Some(hub_bearer)), ok_manifest(amd64)),
+            ex(blob_req(&format!("{hub}/blobs/{}", amd64.config.digest), Some(hub_bearer)), resp(307, &[("location", &hub_cdn)], b"")),
+            ex(blob_req(&hub_cdn, None), ok_blob(amd64)),
+        ],
+    )));
+
+    let missing = "https://registry-1.docker.io/v2/library/no-such-image-xyz";
+    let missing_realm = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/no-such-image-xyz:pull""#;
+    let missing_token = "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fno-such-image-xyz%3Apull&client_id=regpeek";
+    let hub_insufficient = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/no-such-image-xyz:pull",error="insufficient_scope""#;
+    out.push(("model-dockerhub-missing", scenario(
+        &[("reference", "no-such-image-xyz"), ("goal", "inspect"),
+          ("description", "Docker Hub answers the same 401 for missing and private repositories: 'not found or access denied', after one token")],
+        vec![
+            ex(manifest_req(&format!("{missing}/manifests/latest"), None), unauthorized(missing_realm)),
+            ex(req("GET", missing_token, &[]), token(r#"{"token":"hub-anon-token"}"#)),
+            ex(manifest_req(&format!("{missing}/manifests/latest"), Some(hub_bearer)), unauthorized(hub_insufficient)),
+        ],
+    )));
+
+    out
+}
+
+pub fn model() -> Result<()> {
+    for (name, s) in scenarios() {
+        replay(&s).with_context(|| format!("{name}: the model does not replay"))?;
+        let dir = Path::new("fixtures").join(name);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("exchanges.http"), s.render()?)?;
+        eprintln!("xtask: wrote {}", dir.join("exchanges.http").display());
+    }
+    Ok(())
+}
