@@ -2,6 +2,9 @@
 //! network. The harness fails on any request that deviates from the recording; the
 //! transcript of requests and the result are insta snapshots in `tests/snapshots/`.
 
+// The harness reads fixture files; the core it drives does no I/O.
+#![allow(clippy::disallowed_methods)]
+
 use regpeek_lab::fixture::Scenario;
 use regpeek_lab::replay::replay;
 

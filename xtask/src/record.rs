@@ -71,7 +71,8 @@ pub fn record_lab() -> Result<()> {
     let multi = format!("{h}/{}:{}", MULTI.0, MULTI.1);
     let multi_digest = format!("{h}/{}@{}", MULTI.0, lab.seeded.multi.index.digest);
     let source = "recorded by `cargo xtask record-lab` from CNCF distribution (Debian docker-registry), no auth";
-    let cases: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
         (
             "lab-v2s2-single-arch",
             "Docker v2 schema 2 single-arch image, no auth, plain http",

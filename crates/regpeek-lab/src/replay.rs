@@ -193,7 +193,7 @@ fn check_request(i: usize, want: &Request, got: &http::Request<Vec<u8>>) -> Resu
 
 fn redact(v: &str) -> String {
     match v.split_once(' ') {
-        Some((scheme, _)) if scheme == "Basic" => "Basic <redacted>".to_owned(),
+        Some(("Basic", _)) => "Basic <redacted>".to_owned(),
         _ => v.to_owned(),
     }
 }

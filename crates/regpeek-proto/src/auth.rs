@@ -437,7 +437,8 @@ mod tests {
 
     #[test]
     fn token_reply_table() {
-        let cases: &[(&str, Result<(&str, u64), &str>)] = &[
+        type Case<'a> = (&'a str, Result<(&'a str, u64), &'a str>);
+        let cases: &[Case] = &[
             (r#"{"token":"t1","expires_in":300}"#, Ok(("t1", 300))),
             (r#"{"token":"t1","access_token":"a1"}"#, Ok(("a1", 60))),
             (r#"{"token":"t1","access_token":""}"#, Ok(("t1", 60))),

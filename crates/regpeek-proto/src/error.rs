@@ -95,7 +95,7 @@ pub enum Error {
         /// The reference.
         reference: String,
         /// What was asked for.
-        wanted: Platform,
+        wanted: Box<Platform>,
         /// What the index offers (attestations left out).
         available: Vec<Platform>,
     },

@@ -149,6 +149,8 @@ pub struct Send {
 /// What the driver should do next.
 #[derive(Debug)]
 #[must_use]
+// `Done` is returned once per flow; boxing it would only cost the caller.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     /// Perform this request and hand the response to [`Flow::handle_response`].
     Send(Send),
@@ -880,7 +882,7 @@ impl Flow {
                 let Some(desc) = chosen else {
                     return Err(Error::NoMatchingPlatform {
                         reference: self.reference.familiar(),
-                        wanted,
+                        wanted: Box::new(wanted),
                         available: offered(&index.manifests),
                     });
                 };

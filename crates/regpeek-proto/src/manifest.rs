@@ -90,7 +90,7 @@ pub struct ImageManifest {
     /// OCI artifact type.
     pub artifact_type: Option<String>,
     /// OCI subject (referrers).
-    pub subject: Option<Descriptor>,
+    pub subject: Option<Box<Descriptor>>,
 }
 
 /// An index or manifest list.
@@ -125,7 +125,7 @@ pub struct Schema1Manifest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manifest {
     /// A single image.
-    Image(ImageManifest),
+    Image(Box<ImageManifest>),
     /// A multi-platform index.
     Index(ImageIndex),
     /// Legacy schema 1.
@@ -270,15 +270,18 @@ pub fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<Manifes
             .enumerate()
             .map(|(i, v)| descriptor(v, &format!("layer {i}")))
             .collect::<Result<_, _>>()?;
-        let subject = raw.subject.map(|v| descriptor(v, "subject")).transpose()?;
-        return Ok(Manifest::Image(ImageManifest {
+        let subject = raw
+            .subject
+            .map(|v| descriptor(v, "subject").map(Box::new))
+            .transpose()?;
+        return Ok(Manifest::Image(Box::new(ImageManifest {
             media_type,
             config,
             layers,
             annotations: raw.annotations.unwrap_or_default(),
             artifact_type: raw.artifact_type,
             subject,
-        }));
+        })));
     }
     Err(bad(format!(
         "unsupported manifest media type {media_type:?}"

@@ -275,7 +275,7 @@ fn digests() {
     check("a@", "error: digest \"\" has no algorithm prefix");
     check(
         &format!("a@sha256:{H}@sha256:{H}"),
-        &format!("error: digest hex must be lowercase hexadecimal"),
+        "error: digest hex must be lowercase hexadecimal",
     );
 }
 
