@@ -117,3 +117,29 @@ fn oversized_bodies_are_rejected() {
         "{transcript}"
     );
 }
+
+/// The caller-owned token cache carries a token into the next flow, which then sends it
+/// on its first request, until the token expires by the caller's clock.
+#[test]
+fn token_cache_is_reused_until_expiry() {
+    use regpeek_lab::replay::{replay_now, replay_with};
+    use std::time::Duration;
+
+    let first = load("model-bearer-anonymous");
+    let (_, tokens) = replay_with(&first, regpeek_proto::TokenCache::new(), replay_now()).unwrap();
+    assert_eq!(tokens.len(), 1);
+
+    // Same repository 3 minutes later: straight to the manifest with the cached token.
+    let mut second = first.clone();
+    second.exchanges = vec![first.exchanges[2].clone(), first.exchanges[3].clone()];
+    let later = replay_now() + Duration::from_secs(180);
+    let (t, _) = replay_with(&second, tokens.clone(), later).unwrap();
+    assert!(t.contains("authorization: Bearer anon-token-1"), "{t}");
+    assert!(t.contains("digest: sha256:"), "{t}");
+
+    // The token was issued 60 s before the replay clock with `expires_in` 300: within
+    // the 10 s early-renewal margin of its expiry it is no longer sent.
+    let expired = replay_now() + Duration::from_secs(235);
+    let err = replay_with(&second, tokens, expired).unwrap_err();
+    assert!(err.to_string().contains("header authorization"), "{err}");
+}

@@ -88,11 +88,19 @@ fn header_pairs(h: &http::HeaderMap, keep: &[&str]) -> Vec<(String, String)> {
 /// Replays a scenario; `Ok(transcript)` when every request matched and the fixture was
 /// used up.
 pub fn replay(s: &Scenario) -> Result<String> {
+    replay_with(s, TokenCache::new(), replay_now()).map(|(t, _)| t)
+}
+
+/// Like [`replay`], with a given token cache and clock; gives the cache back.
+pub fn replay_with(
+    s: &Scenario,
+    tokens: TokenCache,
+    now: SystemTime,
+) -> Result<(String, TokenCache)> {
     let (reference, options) = options(s)?;
-    let mut flow = Flow::new(reference, options, TokenCache::new());
+    let mut flow = Flow::new(reference, options, tokens);
     let mut t = String::new();
     let mut exchanges = s.exchanges.iter().enumerate();
-    let now = replay_now();
     loop {
         match flow.poll_action(now) {
             Action::Done(result) => {
@@ -105,7 +113,7 @@ pub fn replay(s: &Scenario) -> Result<String> {
                     );
                 }
                 t.push_str(&describe(&result));
-                return Ok(t);
+                return Ok((t, flow.into_tokens()));
             }
             Action::Send(send) => {
                 let req = &send.request;
