@@ -9,10 +9,11 @@ use std::sync::OnceLock;
 use regpeek_lab::Lab;
 use serde_json::Value;
 
+/// The lab `cargo xtask test` brought up (`REGPEEK_LAB`), or one started here.
 fn lab() -> &'static Lab {
     static LAB: OnceLock<Lab> = OnceLock::new();
     LAB.get_or_init(|| {
-        Lab::start().unwrap_or_else(|e| panic!("cannot start the live-test registry: {e:#}"))
+        Lab::shared().unwrap_or_else(|e| panic!("cannot start the live-test lab: {e:#}"))
     })
 }
 
@@ -58,8 +59,9 @@ fn json(bytes: &[u8]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
+/// A reference on the lab's open registry.
 fn r(path: &str) -> String {
-    format!("{}/{path}", lab().registry.host)
+    format!("{}/{path}", lab().info.plain())
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! - `demo`: start a local registry, push test images, run `regpeek inspect` on them.
 //! - `test`: install what the tests need, then fmt, clippy and every test (CI runs this).
-//! - `lab`: start a seeded local registry and keep it up until Enter is pressed.
+//! - `lab up|seed|down|status`: the detached lab in `.lab/` (see crates/regpeek-lab).
 //! - `record REF --out DIR [--goal G] [--platform P] [--creds U:P] [--security S]
 //!   [--description TEXT]`: record one scenario from a real registry (scrubbed).
 //! - `record-lab`: start the lab and re-record every `fixtures/lab-*` scenario.
@@ -23,7 +23,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
-        Some("lab") => lab(),
+        Some("lab") => lab(&args[1..]),
         Some("record") => record::record_cli(&args[1..]),
         Some("record-lab") => record::record_lab(),
         Some("model") => model::model(),
@@ -62,29 +62,30 @@ fn build_regpeek() -> Result<PathBuf> {
 fn demo() -> Result<()> {
     regpeek_lab::ensure_packages()?;
     let regpeek = build_regpeek()?;
+    eprintln!("xtask: starting the lab (CNCF distribution registries, nginx, token issuer) on loopback");
     let lab = Lab::start()?;
-    let host = &lab.registry.host;
-    eprintln!(
-        "xtask: registry (CNCF distribution) up on http://{host} with lab/rich and lab/multi pushed"
-    );
-    for args in [
-        vec!["inspect".to_owned(), format!("{host}/lab/multi:v1")],
-        vec![
-            "inspect".to_owned(),
-            format!("{host}/lab/multi:v1"),
-            "--platform".to_owned(),
-            "linux/arm/v7".to_owned(),
-        ],
-        vec!["inspect".to_owned(), format!("{host}/lab/rich:v1")],
-    ] {
+    let i = &lab.info;
+    eprintln!("xtask: open registry http://{} and token-auth registry http://{} are up, images pushed", i.plain(), i.token());
+    let runs: Vec<Vec<String>> = vec![
+        vec!["inspect".into(), format!("{}/lab/multi:v1", i.plain())],
+        vec!["inspect".into(), format!("{}/lab/multi:v1", i.plain()), "--platform".into(), "linux/arm/v7".into()],
+        vec!["inspect".into(), format!("{}/lab/rich:v1", i.plain())],
+        vec!["digest".into(), format!("{}/public/multi:v1", i.token())],
+    ];
+    for args in runs {
         eprintln!("\n$ regpeek {}", args.join(" "));
         run(Command::new(&regpeek).args(&args))?;
     }
-    eprintln!("\nxtask: demo done; the registry stops now.");
+    eprintln!("\nxtask: demo done; the lab stops now.");
     eprintln!("With internet access, try: regpeek inspect nginx");
     Ok(())
 }
 
+fn lab_dir() -> PathBuf {
+    project_root().join(".lab")
+}
+
+/// `cargo xtask test`: packages, lab up + seed, fmt, clippy, tests, lab down (always).
 fn test() -> Result<()> {
     regpeek_lab::ensure_packages()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
@@ -97,23 +98,96 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run(cargo()
-        .args(["test", "--workspace", "--all-targets"])
-        .env("INSTA_UPDATE", "no"))?;
-    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    // Build before the lab is up so the lab does not idle through a long compile.
+    run(cargo().args(["test", "--workspace", "--all-targets", "--no-run", "--quiet"]))?;
+    let _ = lab_down();
+    lab_up()?;
+    let result = (|| -> Result<()> {
+        lab_seed()?;
+        let state = lab_dir().join("lab.json");
+        run(cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("INSTA_UPDATE", "no")
+            .env("REGPEEK_LAB", &state))?;
+        run(cargo().args(["test", "--workspace", "--doc"]))?;
+        Ok(())
+    })();
+    let down = lab_down();
+    result?;
+    down
+}
+
+fn lab(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("up") => {
+            regpeek_lab::ensure_packages()?;
+            lab_up()?;
+            lab_seed()?;
+            lab_status()
+        }
+        Some("seed") => lab_seed(),
+        Some("down") => lab_down(),
+        Some("status") => lab_status(),
+        Some("helper") => Lab::serve_helper(Path::new(args.get(1).context("lab helper DIR")?)),
+        _ => bail!("usage: cargo xtask lab <up|seed|down|status>"),
+    }
+}
+
+fn lab_up() -> Result<()> {
+    let dir = lab_dir();
+    if dir.join("lab.json").exists() {
+        if lab_status().is_ok() {
+            eprintln!("xtask: the lab is already up");
+            return Ok(());
+        }
+        lab_down()?;
+    }
+    let exe = std::env::current_exe()?.display().to_string();
+    let helper = vec![exe, "lab".into(), "helper".into(), dir.display().to_string()];
+    let lab = Lab::start_in(&dir, regpeek_lab::Ports::random()?, regpeek_lab::Keep::Detached, Some(&helper))?;
+    eprintln!("xtask: lab up in {}", lab.info.dir.display());
     Ok(())
 }
 
-fn lab() -> Result<()> {
-    regpeek_lab::ensure_packages()?;
-    let lab = Lab::start()?;
-    println!("registry: http://{}", lab.registry.host);
-    println!(
-        "images:   {0}/lab/rich:v1  {0}/lab/multi:v1",
-        lab.registry.host
-    );
-    println!("press Enter to stop");
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
+fn lab_seed() -> Result<()> {
+    let info = regpeek_lab::LabInfo::load(&lab_dir().join("lab.json"))?;
+    let lab = Lab::shared_from(info);
+    lab.seed()?;
+    eprintln!("xtask: lab seeded");
+    Ok(())
+}
+
+fn lab_down() -> Result<()> {
+    let dir = lab_dir();
+    if !dir.join("lab.json").exists() {
+        eprintln!("xtask: no lab is up");
+        return Ok(());
+    }
+    Lab::down(&dir)?;
+    eprintln!("xtask: lab down");
+    Ok(())
+}
+
+fn lab_status() -> Result<()> {
+    let info = regpeek_lab::LabInfo::load(&lab_dir().join("lab.json"))
+        .context("no lab is up (cargo xtask lab up)")?;
+    let dead: Vec<u32> = info
+        .pids
+        .iter()
+        .copied()
+        .filter(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    println!("lab dir:      {}", info.dir.display());
+    println!("open:         http://{}   (lab/rich, lab/multi, lab/many-tags, lab/many-layers)", info.plain());
+    println!("token auth:   http://{}   (public/*, private/*; realm {})", info.token(), info.realm());
+    println!("basic + TLS:  https://{}  (lab/*; --ca-file {})", info.basic(), info.ca_file().display());
+    println!("mTLS:         https://{}  (client cert in {})", info.mtls(), info.cert_dir().display());
+    println!("issuer down:  http://{}", info.issuer_down());
+    println!("user:         {}", info.creds());
+    println!("CDN log:      {}", info.cdn_log().display());
+    if !dead.is_empty() {
+        bail!("lab processes not running: {dead:?}");
+    }
+    println!("status:       all {} processes running", info.pids.len());
     Ok(())
 }

@@ -58,15 +58,18 @@ pub fn record_cli(args: &[String]) -> Result<()> {
     record_to(Path::new(&out), settings)
 }
 
-/// The loopback port the lab registry listens on while recording.
-const RECORD_PORT: u16 = 48555;
+/// The first of the fixed loopback ports the lab uses while recording.
+const RECORD_PORTS: u16 = 48550;
 
 /// The standard lab scenarios: (directory, description, settings).
 pub fn record_lab() -> Result<()> {
     regpeek_lab::ensure_packages()?;
-    // A fixed port keeps re-recordings from churning every URL in the fixtures.
-    let lab = Lab::on(regpeek_lab::Registry::start_on(RECORD_PORT)?)?;
-    let h = &lab.registry.host;
+    // Fixed ports keep re-recordings from churning every URL in the fixtures.
+    let dir = regpeek_lab::scratch_dir("record")?;
+    let lab = Lab::start_in(&dir, regpeek_lab::Ports::fixed(RECORD_PORTS), regpeek_lab::Keep::Owned, None)?;
+    lab.seed()?;
+    let plain = lab.info.plain();
+    let h = &plain;
     let rich = format!("{h}/{}:{}", RICH.0, RICH.1);
     let multi = format!("{h}/{}:{}", MULTI.0, MULTI.1);
     let multi_digest = format!("{h}/{}@{}", MULTI.0, lab.seeded.multi.index.digest);

@@ -52,9 +52,17 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => Some(
             "check the repository name and tag; `regpeek ref REF` shows what is asked for".into(),
         ),
-        regpeek_proto::Error::Transport { .. } => Some(
-            "is the registry up? use --plain-http for a registry that speaks plain http".into(),
-        ),
+        regpeek_proto::Error::Transport { what, message, .. } => {
+            if message.starts_with("TLS handshake failed") {
+                Some("use --plain-http for a registry that speaks plain http".into())
+            } else if *what == "token server" {
+                Some("the registry sends clients to this token server, which is unreachable".into())
+            } else if message.starts_with("cannot connect") || message.starts_with("cannot resolve") {
+                Some("is the registry up, and is the host and port right?".into())
+            } else {
+                None
+            }
+        }
         _ => None,
     }
 }

@@ -316,12 +316,38 @@ pub fn multi() -> Index {
     Index { index, children }
 }
 
+/// An OCI image with `n` small layers (`lab/many-layers`).
+pub fn many_layers(n: usize) -> Image {
+    let layers = (0..n)
+        .map(|i| vec![("layer.txt", format!("layer {i}\n").into_bytes())])
+        .collect();
+    build(&Spec {
+        docker: false,
+        platform: ("linux", "amd64", None),
+        runtime: json!({"Cmd": ["/bin/true"]}),
+        layers,
+        extra: json!({"created": "2024-01-02T03:04:05Z"}),
+    })
+}
+
+/// How many tags `lab/many-tags` has.
+pub const MANY_TAGS: usize = 150;
+/// How many layers `lab/many-layers` has.
+pub const MANY_LAYERS: usize = 40;
+
+/// The tags of `lab/many-tags`: `t000` … `t149`.
+pub fn many_tag_names() -> Vec<String> {
+    (0..MANY_TAGS).map(|i| format!("t{i:03}")).collect()
+}
+
 /// The standard lab content.
 pub struct Seeded {
     /// `lab/rich:v1`.
     pub rich: Image,
     /// `lab/multi:v1`.
     pub multi: Index,
+    /// `lab/many-layers:v1`.
+    pub many_layers: Image,
 }
 
 /// Repository and tag of the rich image.
@@ -335,17 +361,22 @@ impl Seeded {
         Seeded {
             rich: rich(),
             multi: multi(),
+            many_layers: many_layers(MANY_LAYERS),
         }
     }
 
-    /// Pushes everything to the registry at `base` (`http://host:port`).
-    pub fn push(&self, base: &str) -> anyhow::Result<()> {
-        let agent = crate::push::agent();
-        crate::push::image(&agent, base, RICH.0, &self.rich, Some(RICH.1))?;
-        crate::push::index(&agent, base, MULTI.0, &self.multi, MULTI.1)?;
-        // `latest` too, so bare names work in the demo.
-        crate::push::image(&agent, base, RICH.0, &self.rich, Some("latest"))?;
-        crate::push::index(&agent, base, MULTI.0, &self.multi, "latest")?;
+    /// Pushes the open registry's content under `prefix` (`lab`, `public`, `private`):
+    /// `<prefix>/rich`, `<prefix>/multi` (tags `v1`, `latest`), and with `all`, also
+    /// `<prefix>/many-tags` (150 tags) and `<prefix>/many-layers`.
+    pub fn push(&self, target: &crate::push::Target, prefix: &str, all: bool) -> anyhow::Result<()> {
+        target.image(&format!("{prefix}/rich"), &self.rich, &["v1", "latest"])?;
+        target.index(&format!("{prefix}/multi"), &self.multi, &["v1", "latest"])?;
+        if all {
+            target.image(&format!("{prefix}/many-layers"), &self.many_layers, &["v1"])?;
+            let names = many_tag_names();
+            let tags: Vec<&str> = names.iter().map(String::as_str).collect();
+            target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
+        }
         Ok(())
     }
 }

@@ -1,13 +1,29 @@
-//! The local registry lab: real CNCF distribution (`docker-registry`) on loopback and
-//! deterministic test images built without a Docker engine.
+//! The local registry lab: real CNCF distribution (`docker-registry`) in every auth mode,
+//! nginx as front and CDN, a token issuer and tag pager, and deterministic test images
+//! built without a Docker engine. Everything binds to 127.0.0.1 / 127.0.0.2.
 //!
-//! Used by `cargo xtask demo`, the live tests and the benchmarks. Everything binds to
-//! 127.0.0.1 and everything it starts dies with the process that started it.
+//! Topology (ports from [`Ports`]):
+//!
+//! ```text
+//!  plain front  127.0.0.1:F1 (nginx) ─┬─ tags/list, _catalog ─> helper pager ─┐
+//!                                     └─ everything else ──> plain registry  ─┴─ no auth
+//!  token front  127.0.0.1:F2 (nginx) ─┬─ tags/list, _catalog ─> helper pager ─┐
+//!                                     └─ everything else ──> token registry ──┴─ auth: token (realm = helper /token)
+//!  basic        127.0.0.1:B  distribution itself: TLS (lab CA) + htpasswd
+//!  mtls         127.0.0.1:M  distribution itself: TLS + client certificates (lab CA)
+//!  issuer-down  127.0.0.1:D  token auth whose realm is a closed port
+//!  CDN          127.0.0.2, one nginx port per registry (http for open and token, https
+//!               for basic): registries redirect blob GETs here (distribution's `redirect`
+//!               storage middleware); the access log records any Authorization received
+//! ```
 
+pub mod certs;
 pub mod fixture;
+pub mod helper;
 pub mod image;
 pub mod push;
 pub mod replay;
+pub mod token;
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -17,15 +33,19 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use serde_json::{Value, json};
 
 /// Where Debian's `docker-registry` package puts the binary.
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+/// Debian's nginx.
+pub const NGINX_BIN: &str = "/usr/sbin/nginx";
 
 /// The Debian packages the lab and the tests need.
 pub const PACKAGES: &[(&str, &str)] = &[
     ("docker-registry", REGISTRY_BIN),
     ("skopeo", "/usr/bin/skopeo"),
-    ("nginx-light", "/usr/sbin/nginx"),
+    ("nginx-light", NGINX_BIN),
     ("openssl", "/usr/bin/openssl"),
 ];
 
@@ -40,10 +60,7 @@ pub fn ensure_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .context("running id -u")?;
+    let uid = Command::new("id").arg("-u").output().context("running id -u")?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         bail!(
             "missing Debian packages: {} (install them with `sudo apt-get install {}`)",
@@ -90,152 +107,650 @@ pub fn scratch_dir(label: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A process supervised through a pipe: when this handle (or the whole test process)
-/// goes away, the pipe closes and the wrapper kills the process and removes its
-/// scratch directory. No process outlives its owner.
-pub struct Supervised {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    /// The scratch directory the process works in.
-    pub dir: PathBuf,
+/// How lab processes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Die with the process that started them (tests, demo, recording).
+    Owned,
+    /// Outlive it, tracked by pid (`cargo xtask lab up` … `down`).
+    Detached,
 }
 
-impl Supervised {
-    /// Starts `program args…` under the pipe watchdog, logging to `dir/<name>.log`.
-    pub fn spawn(name: &str, dir: &Path, program: &str, args: &[&str]) -> Result<Supervised> {
-        let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
-        // $0 = dir, $1.. = command. The wrapper waits for EOF on stdin, then cleans up.
-        let script = r#"dir="$0"; "$@" & p=$!; read _ignored; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; rm -rf "$dir""#;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg(dir)
-            .arg(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {program}"))?;
-        let mut s = Supervised {
-            child,
-            stdin: None,
-            dir: dir.to_owned(),
-        };
-        s.stdin = s.child.stdin.take();
-        Ok(s)
+/// A process the lab started.
+pub enum Proc {
+    /// Supervised through a pipe: when the handle (or the whole owner process) goes
+    /// away, the pipe closes and a wrapper kills the process.
+    Owned {
+        /// The wrapper.
+        child: Child,
+        /// Its stdin; closing it stops the process.
+        stdin: Option<ChildStdin>,
+    },
+    /// Detached, in its own process group.
+    Detached {
+        /// Its pid.
+        pid: u32,
+    },
+}
+
+impl Proc {
+    /// Starts `program args…`, logging to `log`.
+    pub fn spawn(keep: Keep, log: &Path, program: &str, args: &[&str]) -> Result<Proc> {
+        let log_file = std::fs::File::create(log)?;
+        match keep {
+            Keep::Owned => {
+                let script = r#""$@" & p=$!; read _ignored; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null"#;
+                let mut child = Command::new("sh")
+                    .arg("-c")
+                    .arg(script)
+                    .arg("lab")
+                    .arg(program)
+                    .args(args)
+                    .stdin(Stdio::piped())
+                    .stdout(log_file.try_clone()?)
+                    .stderr(log_file)
+                    .spawn()
+                    .with_context(|| format!("starting {program}"))?;
+                let stdin = child.stdin.take();
+                Ok(Proc::Owned { child, stdin })
+            }
+            Keep::Detached => {
+                use std::os::unix::process::CommandExt as _;
+                let child = Command::new(program)
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .stdout(log_file.try_clone()?)
+                    .stderr(log_file)
+                    .process_group(0)
+                    .spawn()
+                    .with_context(|| format!("starting {program}"))?;
+                Ok(Proc::Detached { pid: child.id() })
+            }
+        }
     }
 
-    /// The log the process has written so far.
-    pub fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    /// A watcher that removes `dir` once its owner is gone (pipe closed).
+    pub fn janitor(dir: &Path) -> Result<Proc> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"read _ignored; sleep 1; rm -rf "$0""#)
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the lab janitor")?;
+        let stdin = child.stdin.take();
+        Ok(Proc::Owned { child, stdin })
     }
 
     /// True while the process runs.
     pub fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Supervised {
-    fn drop(&mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.write_all(b"\n");
+        match self {
+            Proc::Owned { child, .. } => matches!(child.try_wait(), Ok(None)),
+            Proc::Detached { pid } => Path::new(&format!("/proc/{pid}")).exists(),
         }
-        let _ = self.child.wait();
+    }
+
+    /// The pid of a detached process.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Proc::Detached { pid } => Some(*pid),
+            Proc::Owned { .. } => None,
+        }
     }
 }
 
-/// A running distribution registry with no auth, plain http, on 127.0.0.1.
-pub struct Registry {
-    /// `127.0.0.1:PORT`.
-    pub host: String,
-    process: Supervised,
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Proc::Owned { child, stdin } = self {
+            if let Some(mut s) = stdin.take() {
+                let _ = s.write_all(b"\n");
+            }
+            let _ = child.wait();
+        }
+    }
 }
 
-impl Registry {
-    /// Writes a config into a scratch dir and starts `docker-registry serve` on a free
-    /// port; returns once `/v2/` answers.
-    pub fn start() -> Result<Registry> {
-        Registry::start_on(free_port()?)
-    }
-
-    /// Like [`Registry::start`], on a chosen port (recordings use a fixed one so that
-    /// re-recording does not churn every URL).
-    pub fn start_on(port: u16) -> Result<Registry> {
-        if !Path::new(REGISTRY_BIN).exists() {
+/// Waits until `url` answers with one of `ok_statuses`.
+fn wait_http(agent: &ureq::Agent, url: &str, ok_statuses: &[u16], proc: &mut Proc, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = agent.get(url).call() {
+            if ok_statuses.contains(&r.status().as_u16()) {
+                return Ok(());
+            }
+        }
+        if !proc.running() || Instant::now() > deadline {
             bail!(
-                "{REGISTRY_BIN} is missing: install Debian's docker-registry package \
-                 (`cargo xtask test` and `cargo xtask demo` do this when run as root)"
+                "{url} did not come up; log {}:\n{}",
+                log.display(),
+                std::fs::read_to_string(log).unwrap_or_default()
             );
         }
-        let dir = scratch_dir("registry")?;
-        let host = format!("127.0.0.1:{port}");
-        let config = format!(
-            "version: 0.1\n\
-             log:\n  level: warn\n  accesslog:\n    disabled: true\n\
-             storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
-             http:\n  addr: {host}\n  secret: regpeek-lab-not-a-secret\n",
-            data = dir.join("data").display()
-        );
-        let cfg_path = dir.join("config.yml");
-        std::fs::write(&cfg_path, config)?;
-        let process = Supervised::spawn(
-            "registry",
-            &dir,
-            REGISTRY_BIN,
-            &["serve", cfg_path.to_str().context("non-UTF-8 temp dir")?],
-        )?;
-        let mut reg = Registry { host, process };
-        reg.wait_ready()?;
-        Ok(reg)
-    }
-
-    fn wait_ready(&mut self) -> Result<()> {
-        let agent = push::agent();
-        let url = format!("http://{}/v2/", self.host);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = agent.get(&url).call() {
-                if r.status() == 200 {
-                    return Ok(());
-                }
-            }
-            if !self.process.running() || Instant::now() > deadline {
-                bail!(
-                    "the registry did not come up on {}; its log:\n{}",
-                    self.host,
-                    self.process.log("registry")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base(&self) -> String {
-        format!("http://{}", self.host)
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// A registry with the standard test images pushed.
+/// Waits until something accepts connections on `addr`.
+fn wait_tcp(addr: &str, proc: &mut Proc, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if !proc.running() || Instant::now() > deadline {
+            bail!(
+                "{addr} did not come up; log {}:\n{}",
+                log.display(),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// The ports of one lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// nginx front of the open registry.
+    pub plain: u16,
+    /// nginx front of the token registry.
+    pub token: u16,
+    /// TLS + htpasswd registry.
+    pub basic: u16,
+    /// TLS + client-certificate registry.
+    pub mtls: u16,
+    /// Token registry whose issuer is down.
+    pub issuer_down: u16,
+    /// The helper (issuer + pager).
+    pub helper: u16,
+    /// Backend: open registry.
+    pub plain_backend: u16,
+    /// Backend: token registry.
+    pub token_backend: u16,
+    /// CDN for the open registry, http, on 127.0.0.2 (distribution's redirect middleware
+    /// keeps only scheme and host of its base URL, so each registry gets its own port).
+    pub cdn_plain: u16,
+    /// CDN for the token registry, http, on 127.0.0.2.
+    pub cdn_token: u16,
+    /// CDN, https, on 127.0.0.2.
+    pub cdn_https: u16,
+    /// A port nothing listens on (the dead realm).
+    pub dead: u16,
+}
+
+impl Ports {
+    /// Free ports picked by the OS.
+    pub fn random() -> Result<Ports> {
+        Ok(Ports {
+            plain: free_port()?,
+            token: free_port()?,
+            basic: free_port()?,
+            mtls: free_port()?,
+            issuer_down: free_port()?,
+            helper: free_port()?,
+            plain_backend: free_port()?,
+            token_backend: free_port()?,
+            cdn_plain: free_port()?,
+            cdn_token: free_port()?,
+            cdn_https: free_port()?,
+            dead: free_port()?,
+        })
+    }
+
+    /// Consecutive ports from `base` (recordings use fixed ports so URLs are stable).
+    pub fn fixed(base: u16) -> Ports {
+        Ports {
+            plain: base,
+            token: base + 1,
+            basic: base + 2,
+            mtls: base + 3,
+            issuer_down: base + 4,
+            helper: base + 5,
+            plain_backend: base + 6,
+            token_backend: base + 7,
+            cdn_plain: base + 8,
+            cdn_https: base + 9,
+            dead: base + 10,
+            cdn_token: base + 11,
+        }
+    }
+}
+
+/// Everything a client needs to know about a running lab; saved as `lab.json`.
+#[derive(Debug, Clone)]
+pub struct LabInfo {
+    /// The lab's directory (config, certs, data, logs).
+    pub dir: PathBuf,
+    /// Ports.
+    pub ports: Ports,
+    /// The lab user's password (a throw-away).
+    pub password: String,
+    /// Pids of detached processes.
+    pub pids: Vec<u32>,
+}
+
+impl LabInfo {
+    /// `127.0.0.1:PORT` of the open registry's front.
+    pub fn plain(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.plain)
+    }
+    /// `127.0.0.1:PORT` of the token registry's front.
+    pub fn token(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.token)
+    }
+    /// `127.0.0.1:PORT` of the TLS + Basic registry.
+    pub fn basic(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.basic)
+    }
+    /// `127.0.0.1:PORT` of the mTLS registry.
+    pub fn mtls(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.mtls)
+    }
+    /// `127.0.0.1:PORT` of the token registry whose issuer is down.
+    pub fn issuer_down(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.issuer_down)
+    }
+    /// The token realm.
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.ports.helper)
+    }
+    /// The lab CA (PEM file).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+    /// A certs.d-style directory for the TLS registries (`ca.crt`, `client.cert`, `client.key`).
+    pub fn cert_dir(&self) -> PathBuf {
+        self.dir.join("certs.d")
+    }
+    /// The CDN's access log.
+    pub fn cdn_log(&self) -> PathBuf {
+        self.dir.join("cdn.log")
+    }
+    /// `user:password` of the lab user.
+    pub fn creds(&self) -> String {
+        format!("{}:{}", token::USER, self.password)
+    }
+
+    fn to_json(&self) -> Value {
+        let p = &self.ports;
+        json!({
+            "dir": self.dir, "password": self.password, "pids": self.pids,
+            "ports": [p.plain, p.token, p.basic, p.mtls, p.issuer_down, p.helper,
+                      p.plain_backend, p.token_backend, p.cdn_plain, p.cdn_https, p.dead, p.cdn_token],
+        })
+    }
+
+    /// Reads `lab.json`.
+    pub fn load(path: &Path) -> Result<LabInfo> {
+        let v: Value = serde_json::from_slice(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        )?;
+        let ports: Vec<u16> = v["ports"]
+            .as_array()
+            .context("ports")?
+            .iter()
+            .filter_map(|p| p.as_u64().map(|p| p as u16))
+            .collect();
+        let [plain, token, basic, mtls, issuer_down, helper, plain_backend, token_backend, cdn_plain, cdn_https, dead, cdn_token] =
+            ports[..]
+        else {
+            bail!("{}: bad ports", path.display());
+        };
+        Ok(LabInfo {
+            dir: PathBuf::from(v["dir"].as_str().context("dir")?),
+            ports: Ports { plain, token, basic, mtls, issuer_down, helper, plain_backend, token_backend, cdn_plain, cdn_token, cdn_https, dead },
+            password: v["password"].as_str().context("password")?.to_owned(),
+            pids: v["pids"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|p| p.as_u64().map(|p| p as u32)).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The push target for each registry, with the lab's credentials.
+    pub fn targets(&self) -> Result<Targets> {
+        let ca = std::fs::read_to_string(self.ca_file())?;
+        let pki_key = std::fs::read(self.dir.join("issuer.pk8"))?;
+        let kid = std::fs::read_to_string(self.dir.join("issuer.kid"))?;
+        let issuer = std::sync::Arc::new(token::Issuer::new(&pki_key, &kid, &self.password)?);
+        let basic_auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(self.creds())
+        );
+        let user_auth = basic_auth.clone();
+        Ok(Targets {
+            plain: push::Target::open(&format!("http://127.0.0.1:{}", self.ports.plain_backend)),
+            token: push::Target {
+                base: format!("http://127.0.0.1:{}", self.ports.token_backend),
+                agent: push::agent(),
+                auth: Box::new(move |repo| {
+                    let scope = format!("repository:{repo}:pull,push");
+                    match issuer.grant(Some(&user_auth), &[scope]).ok()? {
+                        token::Grant::Token(v) => Some(format!("Bearer {}", v["token"].as_str()?)),
+                        token::Grant::Denied => None,
+                    }
+                }),
+            },
+            basic: push::Target {
+                base: format!("https://{}", self.basic()),
+                agent: push::agent_with_ca(Some(&ca)),
+                auth: Box::new(move |_| Some(basic_auth.clone())),
+            },
+        })
+    }
+}
+
+/// Push targets for the registries that get content.
+pub struct Targets {
+    /// The open registry (backend).
+    pub plain: push::Target,
+    /// The token registry (backend), with minted push tokens.
+    pub token: push::Target,
+    /// The TLS + Basic registry.
+    pub basic: push::Target,
+}
+
+/// A running lab.
 pub struct Lab {
-    /// The registry.
-    pub registry: Registry,
-    /// What was pushed.
+    /// Where everything is.
+    pub info: LabInfo,
+    /// What was pushed (deterministic, so also valid for a lab started elsewhere).
     pub seeded: image::Seeded,
+    procs: Vec<Proc>,
+    helper: Option<helper::Helper>,
+    owned: bool,
+}
+
+fn registry_config(dir: &Path, name: &str, addr: &str, extra: &str) -> Result<PathBuf> {
+    let data = dir.join(format!("{name}-data"));
+    std::fs::create_dir_all(&data)?;
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+         storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
+         http:\n  addr: {addr}\n  secret: regpeek-lab-not-a-secret\n{extra}",
+        data = data.display()
+    );
+    let path = dir.join(format!("{name}.yml"));
+    std::fs::write(&path, cfg)?;
+    Ok(path)
+}
+
+fn redirect_to(base: &str) -> String {
+    format!("middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {base}\n")
 }
 
 impl Lab {
-    /// Starts a registry and pushes [`image::Seeded`]'s images.
+    /// Starts a lab with random ports whose processes die with this process, and seeds it.
     pub fn start() -> Result<Lab> {
-        Lab::on(Registry::start()?)
+        let dir = scratch_dir("lab")?;
+        let lab = Lab::start_in(&dir, Ports::random()?, Keep::Owned, None)?;
+        lab.seed()?;
+        Ok(lab)
     }
 
-    /// Pushes the standard images to a registry that is already up.
-    pub fn on(registry: Registry) -> Result<Lab> {
-        let seeded = image::Seeded::build();
-        seeded.push(&registry.base())?;
-        Ok(Lab { registry, seeded })
+    /// The lab of `REGPEEK_LAB` (a `lab.json` written by `cargo xtask lab up`) when set,
+    /// otherwise a fresh [`Lab::start`].
+    pub fn shared() -> Result<Lab> {
+        match std::env::var_os("REGPEEK_LAB") {
+            Some(path) => {
+                Ok(Lab::shared_from(LabInfo::load(Path::new(&path))?))
+            }
+            None => Lab::start(),
+        }
     }
+
+    /// A handle on a lab started elsewhere (no processes owned).
+    pub fn shared_from(info: LabInfo) -> Lab {
+        Lab { info, seeded: image::Seeded::build(), procs: Vec::new(), helper: None, owned: false }
+    }
+
+    /// Starts every lab process in `dir`. With `Keep::Detached`, `helper_cmd` is the
+    /// command that runs the helper as its own process (`xtask lab helper DIR`);
+    /// otherwise the helper runs on a thread of this process.
+    pub fn start_in(dir: &Path, ports: Ports, keep: Keep, helper_cmd: Option<&[String]>) -> Result<Lab> {
+        for bin in [REGISTRY_BIN, NGINX_BIN] {
+            if !Path::new(bin).exists() {
+                bail!("{bin} is missing: install Debian's docker-registry and nginx-light (`cargo xtask test` does this as root)");
+            }
+        }
+        std::fs::create_dir_all(dir)?;
+        let pki = certs::Pki::generate()?;
+        let password = format!("lab-pw-{}", &image::sha256(pki.issuer_kid.as_bytes())[7..19]);
+        let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data);
+        w("ca.crt", pki.ca_pem.as_bytes())?;
+        w("server.crt", pki.server_cert_pem.as_bytes())?;
+        w("server.key", pki.server_key_pem.as_bytes())?;
+        w("issuer.crt", pki.issuer_cert_pem.as_bytes())?;
+        w("issuer.pk8", &pki.issuer_key_pkcs8)?;
+        w("issuer.kid", pki.issuer_kid.as_bytes())?;
+        w("password", password.as_bytes())?;
+        w("helper.port", ports.helper.to_string().as_bytes())?;
+        let certs_d = dir.join("certs.d");
+        std::fs::create_dir_all(&certs_d)?;
+        std::fs::write(certs_d.join("ca.crt"), &pki.ca_pem)?;
+        std::fs::write(certs_d.join("client.cert"), &pki.client_cert_pem)?;
+        std::fs::write(certs_d.join("client.key"), &pki.client_key_pem)?;
+        let hash = bcrypt::hash(&password, 4)?;
+        std::fs::write(dir.join("htpasswd"), format!("{}:{hash}\n", token::USER))?;
+
+        let mut info = LabInfo { dir: dir.to_owned(), ports, password, pids: Vec::new() };
+        // Removes the lab directory once this process is gone, whichever way it ends;
+        // declared before `procs`, so dropped (and run) after them.
+        let janitor = match keep {
+            Keep::Owned => Some(Proc::janitor(dir)?),
+            Keep::Detached => None,
+        };
+        let mut procs = Vec::new();
+        let agent = push::agent_with_ca(Some(&pki.ca_pem));
+        let p = ports;
+        let tls = |cas: &str| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n{cas}",
+                dir.join("server.crt").display(),
+                dir.join("server.key").display()
+            )
+        };
+        let token_auth = |realm: &str| {
+            format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                token::SERVICE,
+                token::ISSUER,
+                dir.join("issuer.crt").display()
+            )
+        };
+        let cdn_plain = format!("http://127.0.0.2:{}/", p.cdn_plain);
+        let cdn_token = format!("http://127.0.0.2:{}/", p.cdn_token);
+        let cdn_https = format!("https://127.0.0.2:{}/", p.cdn_https);
+        let registries: Vec<(&str, String, String, Vec<u16>)> = vec![
+            ("plain", format!("127.0.0.1:{}", p.plain_backend), redirect_to(&cdn_plain), vec![200]),
+            (
+                "token",
+                format!("127.0.0.1:{}", p.token_backend),
+                format!("{}{}", token_auth(&info.realm()), redirect_to(&cdn_token)),
+                vec![401],
+            ),
+            (
+                "basic",
+                format!("127.0.0.1:{}", p.basic),
+                format!(
+                    "{}auth:\n  htpasswd:\n    realm: regpeek-lab-basic\n    path: {}\n{}",
+                    tls(""),
+                    dir.join("htpasswd").display(),
+                    redirect_to(&cdn_https)
+                ),
+                vec![401],
+            ),
+            (
+                "mtls",
+                format!("127.0.0.1:{}", p.mtls),
+                tls(&format!("    clientcas:\n      - {}\n", dir.join("ca.crt").display())),
+                vec![],
+            ),
+            (
+                "issuer-down",
+                format!("127.0.0.1:{}", p.issuer_down),
+                token_auth(&format!("http://127.0.0.1:{}/token", p.dead)),
+                vec![401],
+            ),
+        ];
+        for (name, addr, extra, ok) in &registries {
+            let cfg = registry_config(dir, name, addr, extra)?;
+            let log = dir.join(format!("{name}.log"));
+            let mut proc = Proc::spawn(keep, &log, REGISTRY_BIN, &["serve", cfg.to_str().context("utf-8 path")?])?;
+            let scheme = if extra.contains("tls:") { "https" } else { "http" };
+            if ok.is_empty() {
+                wait_tcp(addr, &mut proc, &log)?;
+            } else {
+                wait_http(&agent, &format!("{scheme}://{addr}/v2/"), ok, &mut proc, &log)?;
+            }
+            procs.push(proc);
+        }
+
+        // The helper: the token issuer and the pager.
+        let helper = match (keep, helper_cmd) {
+            (Keep::Detached, Some(cmd)) => {
+                let log = dir.join("helper.log");
+                let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
+                let mut proc = Proc::spawn(keep, &log, &cmd[0], &args)?;
+                wait_http(&agent, &format!("http://127.0.0.1:{}/token", p.helper), &[200], &mut proc, &log)?;
+                procs.push(proc);
+                None
+            }
+            _ => Some(helper::Helper::start(
+                p.helper,
+                token::Issuer::new(&pki.issuer_key_pkcs8, &pki.issuer_kid, &info.password)?,
+            )?),
+        };
+
+        let nginx_conf = nginx_config(dir, &p)?;
+        let log = dir.join("nginx.log");
+        let mut proc = Proc::spawn(keep, &log, NGINX_BIN, &["-c", nginx_conf.to_str().context("utf-8")?, "-p", dir.to_str().context("utf-8")?])?;
+        wait_http(&agent, &format!("http://{}/v2/", info.plain()), &[200], &mut proc, &log)?;
+        procs.push(proc);
+
+        info.pids = procs.iter().filter_map(Proc::pid).collect();
+        procs.extend(janitor);
+        std::fs::write(dir.join("lab.json"), serde_json::to_vec_pretty(&info.to_json())?)?;
+        Ok(Lab { info, seeded: image::Seeded::build(), procs, helper, owned: keep == Keep::Owned })
+    }
+
+    /// Runs the helper of the lab in `dir` until killed (the detached helper process).
+    pub fn serve_helper(dir: &Path) -> Result<()> {
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name)).with_context(|| format!("reading {name}"))
+        };
+        let port: u16 = read("helper.port")?.trim().parse()?;
+        let key = std::fs::read(dir.join("issuer.pk8"))?;
+        let issuer = token::Issuer::new(&key, read("issuer.kid")?.trim(), read("password")?.trim())?;
+        helper::Helper::start(port, issuer)?.wait();
+        Ok(())
+    }
+
+    /// Pushes the standard content: the open registry gets `lab/*` (with 150 tags and
+    /// 40 layers), the token registry `public/*` and `private/*`, the Basic one `lab/*`.
+    pub fn seed(&self) -> Result<()> {
+        let t = self.info.targets()?;
+        self.seeded.push(&t.plain, "lab", true)?;
+        self.seeded.push(&t.token, "public", true)?;
+        self.seeded.push(&t.token, "private", false)?;
+        self.seeded.push(&t.basic, "lab", false)?;
+        Ok(())
+    }
+
+    /// Stops a detached lab by its `lab.json`.
+    pub fn down(dir: &Path) -> Result<()> {
+        // Only the pids matter here; tolerate a state file from an older layout.
+        let state: Value = serde_json::from_slice(&std::fs::read(dir.join("lab.json"))?)
+            .unwrap_or(Value::Null);
+        let pids = state["pids"].as_array().cloned().unwrap_or_default();
+        for pid in pids.iter().filter_map(Value::as_u64) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+        Ok(())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.helper.take();
+        self.procs.clear();
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.info.dir);
+        }
+    }
+}
+
+fn nginx_config(dir: &Path, p: &Ports) -> Result<PathBuf> {
+    let d = dir.display();
+    let tmp = dir.join("nginx-tmp");
+    std::fs::create_dir_all(&tmp)?;
+    let front = |port: u16, backend: u16| {
+        format!(
+            r#"
+  server {{
+    listen 127.0.0.1:{port};
+    location ~ ^/v2/(.+/tags/list|_catalog)$ {{
+      proxy_pass http://127.0.0.1:{helper};
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Lab-Backend http://127.0.0.1:{backend};
+    }}
+    location / {{
+      proxy_pass http://127.0.0.1:{backend};
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }}
+  }}"#,
+            helper = p.helper
+        )
+    };
+    let conf = format!(
+        r#"worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_max_body_size 0;
+  client_body_temp_path {t}/body;
+  proxy_temp_path {t}/proxy;
+  fastcgi_temp_path {t}/fastcgi;
+  uwsgi_temp_path {t}/uwsgi;
+  scgi_temp_path {t}/scgi;
+  types {{ }}
+  default_type application/octet-stream;
+  log_format cdn '$server_port "$request" $status authorization="$http_authorization"';
+{plain}
+{token}
+  server {{
+    listen 127.0.0.2:{cdn_plain};
+    access_log {d}/cdn.log cdn;
+    root {d}/plain-data;
+  }}
+  server {{
+    listen 127.0.0.2:{cdn_token};
+    access_log {d}/cdn.log cdn;
+    root {d}/token-data;
+  }}
+  server {{
+    listen 127.0.0.2:{cdn_https} ssl;
+    ssl_certificate {d}/server.crt;
+    ssl_certificate_key {d}/server.key;
+    access_log {d}/cdn.log cdn;
+    root {d}/basic-data;
+  }}
+}}
+"#,
+        t = tmp.display(),
+        plain = front(p.plain, p.plain_backend),
+        token = front(p.token, p.token_backend),
+        cdn_plain = p.cdn_plain,
+        cdn_token = p.cdn_token,
+        cdn_https = p.cdn_https,
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf)?;
+    Ok(path)
 }

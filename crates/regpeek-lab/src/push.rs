@@ -4,104 +4,153 @@ use anyhow::{Context, Result, bail};
 
 use crate::image::{Blob, Image, Index};
 
-/// An agent for lab set-up traffic: status codes are data, no proxies (loopback only).
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
+/// An agent for lab set-up traffic: status codes are data, no proxies (loopback only),
+/// and optionally the lab CA as the only trust root.
+pub fn agent_with_ca(ca_pem: Option<&str>) -> ureq::Agent {
+    let mut cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .proxy(None)
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .build()
-        .new_agent()
-}
-
-/// Uploads a blob unless the registry has it (POST an upload, then PUT with the digest).
-pub fn blob(agent: &ureq::Agent, base: &str, repo: &str, blob: &Blob) -> Result<()> {
-    let head = agent
-        .head(&format!("{base}/v2/{repo}/blobs/{}", blob.digest))
-        .call()?;
-    if head.status() == 200 {
-        return Ok(());
-    }
-    let r = agent
-        .post(&format!("{base}/v2/{repo}/blobs/uploads/"))
-        .send_empty()?;
-    if r.status() != 202 {
-        bail!("starting a blob upload to {repo}: HTTP {}", r.status());
-    }
-    let location = r
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .context("upload answer has no Location")?;
-    let mut url = if location.starts_with("http") {
-        location.to_owned()
-    } else {
-        format!("{base}{location}")
-    };
-    url.push(if url.contains('?') { '&' } else { '?' });
-    url.push_str("digest=");
-    url.push_str(&blob.digest);
-    let r = agent
-        .put(&url)
-        .header("content-type", "application/octet-stream")
-        .send(&blob.bytes[..])?;
-    if r.status() != 201 {
-        bail!(
-            "uploading blob {} to {repo}: HTTP {}",
-            blob.digest,
-            r.status()
+        .timeout_global(Some(std::time::Duration::from_secs(30)));
+    if let Some(pem) = ca_pem {
+        let certs: Vec<_> = ureq::tls::parse_pem(pem.as_bytes())
+            .filter_map(|i| match i {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        cfg = cfg.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build(),
         );
     }
-    Ok(())
+    cfg.build().new_agent()
 }
 
-/// PUTs a manifest under a tag or its digest.
-pub fn manifest(
-    agent: &ureq::Agent,
-    base: &str,
-    repo: &str,
-    m: &Blob,
-    reference: &str,
-) -> Result<()> {
-    let mut r = agent
-        .put(&format!("{base}/v2/{repo}/manifests/{reference}"))
-        .header("content-type", &m.media_type)
-        .send(&m.bytes[..])?;
-    if r.status() != 201 {
-        let body = r.body_mut().read_to_string().unwrap_or_default();
-        bail!(
-            "putting manifest {repo}:{reference}: HTTP {}: {body}",
-            r.status()
-        );
-    }
-    Ok(())
+/// [`agent_with_ca`] without a CA.
+pub fn agent() -> ureq::Agent {
+    agent_with_ca(None)
 }
 
-/// Pushes an image's blobs and manifest, tagged when `tag` is given.
-pub fn image(
-    agent: &ureq::Agent,
-    base: &str,
-    repo: &str,
-    img: &Image,
-    tag: Option<&str>,
-) -> Result<()> {
-    for b in img.layers.iter().chain([&img.config]) {
-        blob(agent, base, repo, b)?;
-    }
-    manifest(
-        agent,
-        base,
-        repo,
-        &img.manifest,
-        tag.unwrap_or(&img.manifest.digest),
-    )
+/// Where to push: a registry base URL, an agent, and the `Authorization` value to send
+/// for a repository (none for open registries).
+pub struct Target {
+    /// `http://127.0.0.1:PORT` or `https://…`.
+    pub base: String,
+    /// The agent.
+    pub agent: ureq::Agent,
+    /// Authorization per repository.
+    pub auth: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
 }
 
-/// Pushes every child of an index by digest, then the index under `tag`.
-pub fn index(agent: &ureq::Agent, base: &str, repo: &str, idx: &Index, tag: &str) -> Result<()> {
-    for child in &idx.children {
-        image(agent, base, repo, child, None)?;
+impl Target {
+    /// An open registry.
+    pub fn open(base: &str) -> Target {
+        Target {
+            base: base.to_owned(),
+            agent: agent(),
+            auth: Box::new(|_| None),
+        }
     }
-    manifest(agent, base, repo, &idx.index, tag)
+
+    fn call(
+        &self,
+        repo: &str,
+        req: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let req = match (self.auth)(repo) {
+            Some(a) => req.header("Authorization", &a),
+            None => req,
+        };
+        Ok(req.call()?)
+    }
+
+    fn send(
+        &self,
+        repo: &str,
+        req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        body: &[u8],
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let req = match (self.auth)(repo) {
+            Some(a) => req.header("Authorization", &a),
+            None => req,
+        };
+        Ok(req.send(body)?)
+    }
+
+    /// Uploads a blob unless the registry has it (POST an upload, then PUT with the digest).
+    pub fn blob(&self, repo: &str, blob: &Blob) -> Result<()> {
+        let base = &self.base;
+        let head = self.call(repo, self.agent.head(&format!("{base}/v2/{repo}/blobs/{}", blob.digest)))?;
+        if head.status() == 200 {
+            return Ok(());
+        }
+        let r = self.send(repo, self.agent.post(&format!("{base}/v2/{repo}/blobs/uploads/")), &[])?;
+        if r.status() != 202 {
+            bail!("starting a blob upload to {repo}: HTTP {}", r.status());
+        }
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .context("upload answer has no Location")?;
+        let mut url = if location.starts_with("http") {
+            location.to_owned()
+        } else {
+            format!("{base}{location}")
+        };
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str("digest=");
+        url.push_str(&blob.digest);
+        let r = self.send(
+            repo,
+            self.agent.put(&url).header("content-type", "application/octet-stream"),
+            &blob.bytes,
+        )?;
+        if r.status() != 201 {
+            bail!("uploading blob {} to {repo}: HTTP {}", blob.digest, r.status());
+        }
+        Ok(())
+    }
+
+    /// PUTs a manifest under a tag or its digest.
+    pub fn manifest(&self, repo: &str, m: &Blob, reference: &str) -> Result<()> {
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
+        let mut r = self.send(
+            repo,
+            self.agent.put(&url).header("content-type", &m.media_type),
+            &m.bytes,
+        )?;
+        if r.status() != 201 {
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            bail!("putting manifest {repo}:{reference}: HTTP {}: {body}", r.status());
+        }
+        Ok(())
+    }
+
+    /// Pushes an image's blobs and manifest under each tag (by digest when none).
+    pub fn image(&self, repo: &str, img: &Image, tags: &[&str]) -> Result<()> {
+        for b in img.layers.iter().chain([&img.config]) {
+            self.blob(repo, b)?;
+        }
+        if tags.is_empty() {
+            return self.manifest(repo, &img.manifest, &img.manifest.digest);
+        }
+        for t in tags {
+            self.manifest(repo, &img.manifest, t)?;
+        }
+        Ok(())
+    }
+
+    /// Pushes every child of an index by digest, then the index under each tag.
+    pub fn index(&self, repo: &str, idx: &Index, tags: &[&str]) -> Result<()> {
+        for child in &idx.children {
+            self.image(repo, child, &[])?;
+        }
+        for t in tags {
+            self.manifest(repo, &idx.index, t)?;
+        }
+        Ok(())
+    }
 }

@@ -136,6 +136,7 @@ pub fn replay_with(
                         writeln!(t, "! {kind} {message}")?;
                         let kind = match kind.as_str() {
                             "tls" => TransportErrorKind::Tls,
+                            "certificate" => TransportErrorKind::Certificate,
                             "connect" => TransportErrorKind::Connect,
                             "timeout" => TransportErrorKind::Timeout,
                             _ => TransportErrorKind::Other,
@@ -320,6 +321,7 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
                     Err((k, message)) => {
                         let kind = match k {
                             TransportErrorKind::Tls => "tls",
+                            TransportErrorKind::Certificate => "certificate",
                             TransportErrorKind::Connect => "connect",
                             TransportErrorKind::Timeout => "timeout",
                             _ => "other",

@@ -51,6 +51,15 @@ pub enum Error {
         /// Schemes offered.
         schemes: String,
     },
+    /// The registry refused a token its own token server had just issued
+    /// (`error="invalid_token"`): the token server and registry disagree.
+    #[error("{registry} rejected the token just issued by {realm} (invalid_token)")]
+    TokenRejected {
+        /// The registry host.
+        registry: String,
+        /// The realm (no query).
+        realm: String,
+    },
     /// The realm a registry named is not safe to contact.
     #[error("refusing token realm {realm}: {reason}")]
     UnsafeRealm {
@@ -176,8 +185,10 @@ pub enum Error {
         url: String,
     },
     /// The transport could not complete a request (reported by the driver).
-    #[error("{url}: {message}")]
+    #[error("{what} {url}: {message}")]
     Transport {
+        /// `registry`, `token server`, `redirected download from`.
+        what: &'static str,
         /// URL (no query).
         url: String,
         /// The driver's description.

@@ -163,6 +163,8 @@ pub enum Action {
 pub enum TransportErrorKind {
     /// The TLS handshake failed (for instance, the server speaks plain http).
     Tls,
+    /// The server's certificate was not trusted. Never a reason to fall back to http.
+    Certificate,
     /// Name resolution or connecting failed.
     Connect,
     /// A timeout.
@@ -232,6 +234,8 @@ pub struct Flow {
     pending: Pending,
     auth_tries: u8,
     pinged: bool,
+    /// The token this flow fetched last (as opposed to one found in the cache).
+    fetched: Option<TokenKey>,
     next: Option<Action>,
     result: Partial,
 }
@@ -273,6 +277,7 @@ impl Flow {
             pending: Pending::Start,
             auth_tries: 0,
             pinged: false,
+            fetched: None,
             next: None,
             result: Partial::default(),
         }
@@ -326,10 +331,15 @@ impl Flow {
         message: &str,
     ) {
         let pending = std::mem::replace(&mut self.pending, Pending::Finished);
-        let url = match &pending {
-            Pending::Resource { url, .. } => url.clone(),
-            Pending::Ping => self.ping_url(),
-            Pending::Token { realm, .. } => Url::parse(realm).unwrap_or(self.base.clone()),
+        let (url, what) = match &pending {
+            Pending::Resource { url, .. } if same_origin(url, &self.base) => {
+                (url.clone(), "registry")
+            }
+            Pending::Resource { url, .. } => (url.clone(), "redirected download from"),
+            Pending::Ping => (self.ping_url(), "registry"),
+            Pending::Token { realm, .. } => {
+                (Url::parse(realm).unwrap_or(self.base.clone()), "token server")
+            }
             Pending::Start | Pending::Finished => {
                 return self.finish(Err(Error::Misuse("no request was outstanding")));
             }
@@ -345,6 +355,7 @@ impl Flow {
             return;
         }
         self.finish(Err(Error::Transport {
+            what,
             url: strip_query(&url),
             message: message.to_owned(),
         }));
@@ -517,6 +528,7 @@ impl Flow {
             200 => {
                 check_size(resp.body(), self.limits.small, "token reply")?;
                 let reply = parse_token_reply(resp.body())?;
+                self.fetched = Some(key.clone());
                 self.tokens.insert(key, &registry, scopes, &reply, now);
                 self.dispatch(now);
                 Ok(())
@@ -619,6 +631,13 @@ impl Flow {
             SentAuth::Bearer(key) => {
                 if let Some(k) = &key {
                     self.tokens.remove(k);
+                }
+                let fresh = key.is_some() && key == self.fetched;
+                if fresh && challenge.param("error") == Some("invalid_token") {
+                    return Err(Error::TokenRejected {
+                        registry,
+                        realm: strip_query(&realm.realm),
+                    });
                 }
                 if key.is_none() {
                     // A registry token given by the user was refused.

@@ -197,6 +197,9 @@ fn classify(e: ureq::Error) -> (TransportErrorKind, String) {
         ureq::Error::HostNotFound => (K::Connect, "cannot resolve host".to_owned()),
         ureq::Error::ConnectionFailed => (K::Connect, "cannot connect".to_owned()),
         ureq::Error::Io(io) => {
+            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                return classify_tls(tls);
+            }
             let kind = match io.kind() {
                 std::io::ErrorKind::ConnectionRefused
                 | std::io::ErrorKind::ConnectionReset
@@ -214,9 +217,21 @@ fn classify(e: ureq::Error) -> (TransportErrorKind, String) {
             };
             (kind, format!("{what}: {io}"))
         }
-        ureq::Error::Rustls(e) => (K::Tls, format!("TLS error: {e}")),
+        ureq::Error::Rustls(e) => classify_tls(&e),
         ureq::Error::Tls(e) => (K::Tls, format!("TLS error: {e}")),
         other => (K::Other, other.to_string()),
+    }
+}
+
+/// A certificate the client refused is not a reason to try plain http; a server that
+/// does not speak TLS at all is.
+fn classify_tls(e: &rustls::Error) -> (TransportErrorKind, String) {
+    match e {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => (
+            TransportErrorKind::Certificate,
+            format!("TLS certificate not trusted: {e} (use --ca-file for a private CA)"),
+        ),
+        _ => (TransportErrorKind::Tls, format!("TLS handshake failed: {e}")),
     }
 }
 

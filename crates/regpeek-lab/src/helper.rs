@@ -1,0 +1,172 @@
+//! The lab helper, one small HTTP server on 127.0.0.1 with two jobs:
+//! - `/token`: the token issuer for the token-auth registry (GET flow);
+//! - a pager for `tags/list` and `_catalog`, which nginx routes here with the header
+//!   `X-Lab-Backend: http://127.0.0.1:PORT`. distribution 2.8 ignores `n`/`last` and
+//!   returns tags unsorted, so the pager fetches the full list from the backend (with the
+//!   client's `Authorization`), sorts it, and serves pages with `Link: <…>; rel="next"`,
+//!   alternately relative and absolute.
+
+use std::io::Read as _;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{Result, anyhow};
+use serde_json::{Value, json};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use crate::token::{Grant, Issuer};
+
+/// The default page size when the client names none.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// A running helper; stops when dropped.
+pub struct Helper {
+    server: Arc<Server>,
+    thread: Option<JoinHandle<()>>,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+}
+
+impl Helper {
+    /// Serves on `127.0.0.1:port` (0 for any) in a background thread.
+    pub fn start(port: u16, issuer: Issuer) -> Result<Helper> {
+        let server = Arc::new(Server::http(("127.0.0.1", port)).map_err(|e| anyhow!("helper: {e}"))?);
+        let host = format!("127.0.0.1:{}", server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port));
+        let s = Arc::clone(&server);
+        let thread = std::thread::spawn(move || {
+            let agent = crate::push::agent();
+            for req in s.incoming_requests() {
+                let _ = handle(&agent, &issuer, req);
+            }
+        });
+        Ok(Helper {
+            server,
+            thread: Some(thread),
+            host,
+        })
+    }
+
+    /// Blocks until the server stops (for the detached `lab up` process).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+}
+
+fn get_header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
+}
+
+fn json_response(status: u16, v: &Value) -> Response<std::io::Cursor<Vec<u8>>> {
+    Response::from_data(serde_json::to_vec(v).unwrap_or_default())
+        .with_status_code(status)
+        .with_header(header("Content-Type", "application/json"))
+}
+
+fn handle(agent: &ureq::Agent, issuer: &Issuer, mut req: Request) -> Result<()> {
+    let url = url::Url::parse(&format!("http://lab{}", req.url()))?;
+    if url.path() == "/token" {
+        let mut scopes: Vec<String> = url
+            .query_pairs()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        if *req.method() == Method::Post {
+            // OAuth2 form: one space-separated `scope`.
+            let mut body = String::new();
+            req.as_reader().take(64 * 1024).read_to_string(&mut body)?;
+            let form = url::form_urlencoded::parse(body.as_bytes());
+            scopes.extend(form.filter(|(k, _)| k == "scope").map(|(_, v)| v.into_owned()));
+        }
+        let auth = get_header(&req, "authorization").map(str::to_owned);
+        let resp = match issuer.grant(auth.as_deref(), &scopes)? {
+            Grant::Token(v) => json_response(200, &v),
+            Grant::Denied => json_response(401, &json!({"details": "incorrect username or password"})),
+        };
+        req.respond(resp)?;
+        return Ok(());
+    }
+    if let Some(backend) = get_header(&req, "x-lab-backend").map(str::to_owned) {
+        return page(agent, &backend, &url, req);
+    }
+    req.respond(json_response(404, &json!({"errors": [{"code": "UNSUPPORTED", "message": "not a lab helper path"}]})))?;
+    Ok(())
+}
+
+fn page(agent: &ureq::Agent, backend: &str, url: &url::Url, req: Request) -> Result<()> {
+    let mut upstream = agent.get(&format!("{backend}{}", url.path()));
+    if let Some(a) = get_header(&req, "authorization") {
+        upstream = upstream.header("Authorization", a);
+    }
+    let mut resp = upstream.call()?;
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_vec().unwrap_or_default();
+    if status != 200 {
+        let mut out = Response::from_data(body).with_status_code(status);
+        for name in ["www-authenticate", "content-type"] {
+            if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
+                out = out.with_header(header(name, v));
+            }
+        }
+        req.respond(out)?;
+        return Ok(());
+    }
+    let mut v: Value = serde_json::from_slice(&body)?;
+    let key = if url.path().ends_with("/_catalog") { "repositories" } else { "tags" };
+    let mut all: Vec<String> = v[key]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    all.sort();
+    let q: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let n = q
+        .iter()
+        .find(|(k, _)| k == "n")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(DEFAULT_PAGE);
+    let last = q.iter().find(|(k, _)| k == "last").map(|(_, v)| v.clone());
+    let start = match &last {
+        Some(l) => all.iter().position(|t| t > l).unwrap_or(all.len()),
+        None => 0,
+    };
+    let end = (start + n).min(all.len());
+    let page: Vec<String> = all[start..end].to_vec();
+    v[key] = json!(page);
+    let mut out = json_response(200, &v);
+    if n > 0 && end < all.len() {
+        let next_path = format!(
+            "{}?n={n}&last={}",
+            url.path(),
+            url::form_urlencoded::byte_serialize(page.last().map(String::as_bytes).unwrap_or_default())
+                .collect::<String>()
+        );
+        // Alternate relative and absolute links so clients must handle both.
+        let page_no = start / n.max(1);
+        let link = if page_no % 2 == 0 {
+            next_path
+        } else {
+            let host = get_header(&req, "host").unwrap_or("127.0.0.1");
+            format!("http://{host}{next_path}")
+        };
+        out = out.with_header(header("Link", &format!("<{link}>; rel=\"next\"")));
+    }
+    req.respond(out)?;
+    Ok(())
+}

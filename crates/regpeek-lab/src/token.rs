@@ -1,0 +1,186 @@
+//! The lab's token issuer logic: who gets what access, and ES256 JWTs that
+//! distribution 2.8 accepts (header `kid` = libtrust key ID of the signing key).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use serde_json::{Value, json};
+
+/// The `service` the token registry is configured with.
+pub const SERVICE: &str = "regpeek-lab";
+/// The `issuer` the token registry is configured with.
+pub const ISSUER: &str = "regpeek-lab-issuer";
+/// The lab user with full access everywhere.
+pub const USER: &str = "lab-user";
+/// Users whose tokens are broken on purpose (their password is the lab user's).
+pub const EXPIRED_USER: &str = "expired-user";
+/// Gets a token that is not a JWT at all.
+pub const GARBAGE_USER: &str = "garbage-user";
+
+/// Signs tokens and decides access.
+pub struct Issuer {
+    key: EcdsaKeyPair,
+    kid: String,
+    password: String,
+}
+
+/// The outcome of a token request.
+pub enum Grant {
+    /// 200 with this JSON body.
+    Token(Value),
+    /// 401: bad credentials.
+    Denied,
+}
+
+impl Issuer {
+    /// An issuer for a PKCS#8 key, its libtrust kid and the lab password.
+    pub fn new(pkcs8: &[u8], kid: &str, password: &str) -> Result<Issuer> {
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
+            .map_err(|e| anyhow::anyhow!("issuer key: {e}"))?;
+        Ok(Issuer {
+            key,
+            kid: kid.to_owned(),
+            password: password.to_owned(),
+        })
+    }
+
+    /// Decides a token request: `authorization` is the raw header (Basic or absent),
+    /// `scopes` the requested scope strings. Anonymous users may pull `public/*`; the
+    /// lab user may do anything; unknown users or wrong passwords are refused.
+    pub fn grant(&self, authorization: Option<&str>, scopes: &[String]) -> Result<Grant> {
+        let user = match authorization {
+            None => None,
+            Some(h) => {
+                let Some(b64) = h.strip_prefix("Basic ") else {
+                    return Ok(Grant::Denied);
+                };
+                let decoded = STANDARD.decode(b64.trim()).unwrap_or_default();
+                let text = String::from_utf8_lossy(&decoded).into_owned();
+                let Some((u, p)) = text.split_once(':') else {
+                    return Ok(Grant::Denied);
+                };
+                let known = [USER, EXPIRED_USER, GARBAGE_USER].contains(&u);
+                if !known || p != self.password {
+                    return Ok(Grant::Denied);
+                }
+                Some(u.to_owned())
+            }
+        };
+        let mut access = Vec::new();
+        for scope in scopes.iter().flat_map(|s| s.split(' ')) {
+            let Some((rest, actions)) = scope.rsplit_once(':') else { continue };
+            let Some((kind, name)) = rest.split_once(':') else { continue };
+            let wanted: Vec<&str> = actions.split(',').collect();
+            let granted: Vec<&str> = match (&user, kind) {
+                (Some(_), _) => wanted,
+                (None, "repository") if name.starts_with("public/") => {
+                    wanted.into_iter().filter(|a| *a == "pull").collect()
+                }
+                (None, _) => Vec::new(),
+            };
+            access.push(json!({"type": kind, "name": name, "actions": granted}));
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let token = match user.as_deref() {
+            Some(GARBAGE_USER) => "this-is-not-a-jwt".to_owned(),
+            Some(EXPIRED_USER) => self.jwt(user.as_deref(), &access, now - 3600, now - 1800)?,
+            _ => self.jwt(user.as_deref(), &access, now, now + 300)?,
+        };
+        Ok(Grant::Token(json!({
+            "token": token,
+            "access_token": token,
+            "expires_in": 300,
+            "issued_at": rfc3339(now),
+        })))
+    }
+
+    fn jwt(&self, user: Option<&str>, access: &[Value], iat: u64, exp: u64) -> Result<String> {
+        let header = json!({"typ": "JWT", "alg": "ES256", "kid": self.kid});
+        let claims = json!({
+            "iss": ISSUER,
+            "sub": user.unwrap_or(""),
+            "aud": SERVICE,
+            "exp": exp,
+            "nbf": iat.saturating_sub(10),
+            "iat": iat,
+            "jti": format!("{iat}-{}", access.len()),
+            "access": access,
+        });
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims)?)
+        );
+        let sig = self
+            .key
+            .sign(&SystemRandom::new(), signing_input.as_bytes())
+            .map_err(|e| anyhow::anyhow!("signing: {e}"))
+            .context("signing a lab token")?;
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_through_the_core_parser() {
+        for secs in [0u64, 951_782_400, 1_704_164_645, 1_767_225_600] {
+            let s = rfc3339(secs);
+            let t = regpeek_proto::parse_rfc3339(&s).unwrap();
+            assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), secs, "{s}");
+        }
+    }
+
+    #[test]
+    fn policy() {
+        let pki = crate::certs::Pki::generate().unwrap();
+        let issuer = Issuer::new(&pki.issuer_key_pkcs8, &pki.issuer_kid, "pw").unwrap();
+        let access = |auth: Option<&str>, scope: &str| -> Option<Value> {
+            match issuer.grant(auth, &[scope.to_owned()]).unwrap() {
+                Grant::Denied => None,
+                Grant::Token(v) => {
+                    let tok = v["token"].as_str().unwrap().to_owned();
+                    let claims = tok.split('.').nth(1).unwrap();
+                    let claims: Value =
+                        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+                    Some(claims["access"][0]["actions"].clone())
+                }
+            }
+        };
+        assert_eq!(access(None, "repository:public/a:pull,push"), Some(json!(["pull"])));
+        assert_eq!(access(None, "repository:private/a:pull"), Some(json!([])));
+        let good = format!("Basic {}", STANDARD.encode("lab-user:pw"));
+        assert_eq!(access(Some(&good), "repository:private/a:pull,push"), Some(json!(["pull", "push"])));
+        let bad = format!("Basic {}", STANDARD.encode("lab-user:nope"));
+        assert_eq!(access(Some(&bad), "repository:private/a:pull"), None);
+    }
+}
