@@ -143,3 +143,34 @@ fn token_cache_is_reused_until_expiry() {
     let err = replay_with(&second, tokens, expired).unwrap_err();
     assert!(err.to_string().contains("header authorization"), "{err}");
 }
+
+/// Recorded fixtures and snapshots never hold a secret: no JWTs, no lab passwords, no
+/// Basic credentials other than `<redacted>`.
+#[test]
+fn fixtures_and_snapshots_hold_no_secrets() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut checked = 0;
+    for dir in ["fixtures", "tests/snapshots"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                checked += 1;
+                for line in text.lines() {
+                    let bad = line.contains("eyJ")
+                        || line.contains("lab-pw-")
+                        || (line.contains("Basic ")
+                            && !line.contains("Basic <redacted>")
+                            && !line.contains("Basic realm"));
+                    assert!(!bad, "{}: {line}", path.display());
+                }
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} files checked");
+}

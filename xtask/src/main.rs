@@ -62,13 +62,24 @@ fn build_regpeek() -> Result<PathBuf> {
 fn demo() -> Result<()> {
     regpeek_lab::ensure_packages()?;
     let regpeek = build_regpeek()?;
-    eprintln!("xtask: starting the lab (CNCF distribution registries, nginx, token issuer) on loopback");
+    eprintln!(
+        "xtask: starting the lab (CNCF distribution registries, nginx, token issuer) on loopback"
+    );
     let lab = Lab::start()?;
     let i = &lab.info;
-    eprintln!("xtask: open registry http://{} and token-auth registry http://{} are up, images pushed", i.plain(), i.token());
+    eprintln!(
+        "xtask: open registry http://{} and token-auth registry http://{} are up, images pushed",
+        i.plain(),
+        i.token()
+    );
     let runs: Vec<Vec<String>> = vec![
         vec!["inspect".into(), format!("{}/lab/multi:v1", i.plain())],
-        vec!["inspect".into(), format!("{}/lab/multi:v1", i.plain()), "--platform".into(), "linux/arm/v7".into()],
+        vec![
+            "inspect".into(),
+            format!("{}/lab/multi:v1", i.plain()),
+            "--platform".into(),
+            "linux/arm/v7".into(),
+        ],
         vec!["inspect".into(), format!("{}/lab/rich:v1", i.plain())],
         vec!["digest".into(), format!("{}/public/multi:v1", i.token())],
     ];
@@ -99,7 +110,13 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     // Build before the lab is up so the lab does not idle through a long compile.
-    run(cargo().args(["test", "--workspace", "--all-targets", "--no-run", "--quiet"]))?;
+    run(cargo().args([
+        "test",
+        "--workspace",
+        "--all-targets",
+        "--no-run",
+        "--quiet",
+    ]))?;
     let _ = lab_down();
     lab_up()?;
     let result = (|| -> Result<()> {
@@ -143,8 +160,18 @@ fn lab_up() -> Result<()> {
         lab_down()?;
     }
     let exe = std::env::current_exe()?.display().to_string();
-    let helper = vec![exe, "lab".into(), "helper".into(), dir.display().to_string()];
-    let lab = Lab::start_in(&dir, regpeek_lab::Ports::random()?, regpeek_lab::Keep::Detached, Some(&helper))?;
+    let helper = vec![
+        exe,
+        "lab".into(),
+        "helper".into(),
+        dir.display().to_string(),
+    ];
+    let lab = Lab::start_in(
+        &dir,
+        regpeek_lab::Ports::random()?,
+        regpeek_lab::Keep::Detached,
+        Some(&helper),
+    )?;
     eprintln!("xtask: lab up in {}", lab.info.dir.display());
     Ok(())
 }
@@ -178,10 +205,25 @@ fn lab_status() -> Result<()> {
         .filter(|pid| !Path::new(&format!("/proc/{pid}")).exists())
         .collect();
     println!("lab dir:      {}", info.dir.display());
-    println!("open:         http://{}   (lab/rich, lab/multi, lab/many-tags, lab/many-layers)", info.plain());
-    println!("token auth:   http://{}   (public/*, private/*; realm {})", info.token(), info.realm());
-    println!("basic + TLS:  https://{}  (lab/*; --ca-file {})", info.basic(), info.ca_file().display());
-    println!("mTLS:         https://{}  (client cert in {})", info.mtls(), info.cert_dir().display());
+    println!(
+        "open:         http://{}   (lab/rich, lab/multi, lab/many-tags, lab/many-layers)",
+        info.plain()
+    );
+    println!(
+        "token auth:   http://{}   (public/*, private/*; realm {})",
+        info.token(),
+        info.realm()
+    );
+    println!(
+        "basic + TLS:  https://{}  (lab/*; --ca-file {})",
+        info.basic(),
+        info.ca_file().display()
+    );
+    println!(
+        "mTLS:         https://{}  (client cert in {})",
+        info.mtls(),
+        info.cert_dir().display()
+    );
     println!("issuer down:  http://{}", info.issuer_down());
     println!("user:         {}", info.creds());
     println!("CDN log:      {}", info.cdn_log().display());

@@ -43,6 +43,25 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// List a repository's tags, following pagination.
+    Tags {
+        /// Repository, e.g. `nginx`, `ghcr.io/org/app` (a tag or digest is ignored).
+        repository: String,
+        #[command(flatten)]
+        list: ListArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the repositories of a registry (`/v2/_catalog`); Docker Hub has none.
+    Catalog {
+        /// Registry host, e.g. `localhost:5000`.
+        #[arg(default_value = "docker.io")]
+        registry: String,
+        #[command(flatten)]
+        list: ListArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Show how a reference is normalised and which registry it hits (no network).
     Ref {
         /// Image reference.
@@ -50,6 +69,20 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Stop after this many entries.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Ask the registry for pages of this size (`n=`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: Option<u32>,
+    /// Print JSON (`{"Repository": …, "Tags": […]}`, as `skopeo list-tags`) instead of one
+    /// entry per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,10 +13,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use regpeek_proto::{Credentials, Goal, Options, Platform, Reference, Security, TokenCache};
+use regpeek_proto::{
+    Credentials, Flow, Goal, Options, Outcome, Platform, Reference, Security, TokenCache,
+};
 use regpeek_ureq::{Client, ClientOptions};
 
-use crate::args::{Cli, Command, Common};
+use crate::args::{Cli, Command, Common, ListArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -57,7 +59,8 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                 Some("use --plain-http for a registry that speaks plain http".into())
             } else if *what == "token server" {
                 Some("the registry sends clients to this token server, which is unreachable".into())
-            } else if message.starts_with("cannot connect") || message.starts_with("cannot resolve") {
+            } else if message.starts_with("cannot connect") || message.starts_with("cannot resolve")
+            {
                 Some("is the registry up, and is the host and port right?".into())
             } else {
                 None
@@ -76,14 +79,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ref { reference, common } => {
             let r = Reference::parse(reference)?;
             let security = security(&r, common);
-            let value = summary::reference_json(reference, &r, security);
+            let value = summary::reference_output(reference, &r, security);
             output::print_json(&mut out, &value, tty, color)?;
         }
         Command::Inspect { reference, common } => {
             let platform = platform(common)?;
             let insp = inspect(reference, common, Goal::Inspect(platform))?;
             warn(&insp.warnings);
-            output::print_json(&mut out, &summary::inspect_json(&insp), tty, color)?;
+            output::print_json(&mut out, &summary::inspect_output(&insp), tty, color)?;
         }
         Command::Manifest { reference, common } => {
             let explicit = common
@@ -112,6 +115,39 @@ fn run(cli: Cli) -> Result<()> {
                 );
             };
             output::print_bytes(&mut out, &config.raw, tty, color)?;
+        }
+        Command::Tags {
+            repository,
+            list,
+            common,
+        } => {
+            let r = Reference::parse(repository)?;
+            let goal = Goal::Tags {
+                limit: list.limit,
+                page_size: list.page_size,
+            };
+            let flow = Flow::new(r.clone(), options(&r, common, goal)?, TokenCache::new());
+            let listing = run_flow(common, flow)?.into_listing()?;
+            let value = serde_json::json!({"Repository": r.name(), "Tags": listing.items});
+            print_listing(&mut out, list, &listing, &value, tty, color)?;
+        }
+        Command::Catalog {
+            registry,
+            list,
+            common,
+        } => {
+            let goal = Goal::Catalog {
+                limit: list.limit,
+                page_size: list.page_size,
+            };
+            // Scheme and credentials are decided as for any reference on that registry.
+            let probe = Reference::parse(&format!("{}/x", registry.trim_end_matches('/')))
+                .with_context(|| format!("invalid registry {registry:?}"))?;
+            let flow = Flow::catalog(registry, options(&probe, common, goal)?, TokenCache::new())?;
+            let listing = run_flow(common, flow)?.into_listing()?;
+            let value =
+                serde_json::json!({"Registry": probe.registry(), "Repositories": listing.items});
+            print_listing(&mut out, list, &listing, &value, tty, color)?;
         }
         Command::Digest { reference, common } => {
             let explicit = common
@@ -190,11 +226,14 @@ fn credentials(common: &Common) -> Result<Option<Credentials>> {
     Ok(Some(Credentials::basic(user, pass)))
 }
 
-fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto::Inspection> {
-    let r = Reference::parse(reference)?;
+fn options(r: &Reference, common: &Common, goal: Goal) -> Result<Options> {
     let mut options = Options::new(goal);
     options.credentials = credentials(common)?;
-    options.security = security(&r, common);
+    options.security = security(r, common);
+    Ok(options)
+}
+
+fn run_flow(common: &Common, flow: Flow) -> Result<Outcome> {
     let ca_pem = match &common.ca_file {
         None => None,
         Some(path) => Some((
@@ -209,6 +248,36 @@ fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto
         trace,
         ..ClientOptions::default()
     })?;
-    let (result, _tokens) = client.inspect(r, options, TokenCache::new());
+    let (result, _tokens) = client.run(flow);
     Ok(result?)
+}
+
+fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto::Inspection> {
+    let r = Reference::parse(reference)?;
+    let flow = Flow::new(r.clone(), options(&r, common, goal)?, TokenCache::new());
+    Ok(run_flow(common, flow)?.into_image()?)
+}
+
+fn print_listing(
+    out: &mut impl Write,
+    args: &ListArgs,
+    listing: &regpeek_proto::Listing,
+    value: &serde_json::Value,
+    tty: bool,
+    color: bool,
+) -> Result<()> {
+    if args.json {
+        output::print_json(out, value, tty, color)?;
+    } else {
+        for item in &listing.items {
+            writeln!(out, "{item}")?;
+        }
+    }
+    if !listing.complete {
+        eprintln!(
+            "regpeek: stopped after --limit {}; the registry has more",
+            listing.items.len()
+        );
+    }
+    Ok(())
 }

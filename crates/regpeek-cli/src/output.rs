@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
+use serde::Serialize;
 use serde_json::Value;
 
 const KEY: &str = "\x1b[34;1m";
@@ -12,7 +13,12 @@ const LITERAL: &str = "\x1b[35m";
 const RESET: &str = "\x1b[0m";
 
 /// Prints a value: pretty (and coloured when asked) on a terminal, compact otherwise.
-pub fn print_json(out: &mut impl Write, value: &Value, tty: bool, color: bool) -> Result<()> {
+pub fn print_json(
+    out: &mut impl Write,
+    value: &impl Serialize,
+    tty: bool,
+    color: bool,
+) -> Result<()> {
     if !tty {
         serde_json::to_writer(&mut *out, value)?;
         writeln!(out)?;
@@ -27,12 +33,21 @@ pub fn print_json(out: &mut impl Write, value: &Value, tty: bool, color: bool) -
     Ok(())
 }
 
-/// Prints stored bytes: exactly as they are when piped; pretty when they are JSON and
-/// stdout is a terminal.
+/// Prints stored bytes: exactly as they are when piped. On a terminal, JSON that is
+/// already laid out is coloured as it is; one-line JSON is pretty-printed first.
 pub fn print_bytes(out: &mut impl Write, bytes: &[u8], tty: bool, color: bool) -> Result<()> {
     if tty {
         if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
-            return print_json(out, &value, tty, color);
+            let text = String::from_utf8_lossy(bytes);
+            if !text.trim().contains('\n') {
+                return print_json(out, &value, tty, color);
+            }
+            let text = text.trim_end();
+            match color {
+                true => writeln!(out, "{}", colorize(text))?,
+                false => writeln!(out, "{text}")?,
+            }
+            return Ok(());
         }
     }
     out.write_all(bytes)?;
@@ -119,7 +134,7 @@ mod tests {
         print_bytes(&mut out, b"{ \"a\" : 1 }", false, false).unwrap();
         assert_eq!(out, b"{ \"a\" : 1 }");
         let mut out = Vec::new();
-        print_json(&mut out, &serde_json::json!({"b": 1, "a": 2}), false, false).unwrap();
-        assert_eq!(out, b"{\"b\":1,\"a\":2}\n");
+        print_json(&mut out, &serde_json::json!({"b": [1, 2]}), false, false).unwrap();
+        assert_eq!(out, b"{\"b\":[1,2]}\n");
     }
 }

@@ -1,176 +1,181 @@
 //! The JSON shapes `inspect` and `ref` print. Field names follow `skopeo inspect` where
-//! the two overlap, so skopeo scripts keep working (see README.md).
+//! the two overlap, so skopeo scripts keep working (see README.md). Typed structs keep
+//! the field order fixed.
+
+use std::collections::BTreeMap;
 
 use regpeek_proto::manifest::Manifest;
 use regpeek_proto::{Inspection, Reference, Security};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+
+/// One entry of `LayersData`, as skopeo prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LayerData {
+    #[serde(rename = "MIMEType")]
+    mime_type: String,
+    digest: String,
+    size: i64,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// `regpeek inspect` output.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectOutput {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    digest: String,
+    media_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest_media_type: Option<String>,
+    platform: Option<String>,
+    platforms: Option<Vec<String>>,
+    attestations: usize,
+    created: Option<String>,
+    docker_version: String,
+    author: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+    architecture: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<String>,
+    os: String,
+    layers: Vec<String>,
+    layers_data: Vec<LayerData>,
+    env: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    working_dir: Option<String>,
+    user: Option<String>,
+    exposed_ports: Option<Vec<String>>,
+    volumes: Option<Vec<String>>,
+    stop_signal: Option<String>,
+    history: usize,
+}
+
+fn non_empty<T, C: IntoIterator<Item = T>>(c: C) -> Option<Vec<T>> {
+    let v: Vec<T> = c.into_iter().collect();
+    (!v.is_empty()).then_some(v)
+}
+
+fn keys(m: &BTreeMap<String, Value>) -> Option<Vec<String>> {
+    non_empty(m.keys().cloned())
+}
 
 /// `regpeek inspect`.
-pub fn inspect_json(insp: &Inspection) -> Value {
+pub fn inspect_output(insp: &Inspection) -> InspectOutput {
     let r = &insp.reference;
     let image = insp.manifest.as_ref();
     let parsed = image.and_then(|m| m.manifest.as_ref());
     let cfg = insp.config.as_ref().and_then(|c| c.config.as_ref());
     let rt = cfg.map(|c| &c.config);
 
-    let (layers, layers_data): (Vec<Value>, Vec<Value>) = match parsed {
+    let layers_data: Vec<LayerData> = match parsed {
         Some(Manifest::Image(m)) => m
             .layers
             .iter()
-            .map(|l| {
-                (
-                    json!(l.digest.to_string()),
-                    json!({
-                        "MIMEType": l.media_type,
-                        "Digest": l.digest.to_string(),
-                        "Size": l.size,
-                        "Annotations": if l.annotations.is_empty() { Value::Null } else { json!(l.annotations) },
-                    }),
-                )
+            .map(|l| LayerData {
+                mime_type: l.media_type.clone(),
+                digest: l.digest.to_string(),
+                size: i64::try_from(l.size).unwrap_or(i64::MAX),
+                annotations: (!l.annotations.is_empty()).then(|| l.annotations.clone()),
             })
-            .unzip(),
+            .collect(),
         Some(Manifest::Schema1(s)) => s
             .layers
             .iter()
-            .map(|d| {
-                (
-                    json!(d.to_string()),
-                    json!({
-                        "MIMEType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "Digest": d.to_string(),
-                        "Size": -1,
-                        "Annotations": Value::Null,
-                    }),
-                )
+            .map(|d| LayerData {
+                mime_type: "application/vnd.docker.image.rootfs.diff.tar.gzip".into(),
+                digest: d.to_string(),
+                size: -1,
+                annotations: None,
             })
-            .unzip(),
-        _ => (Vec::new(), Vec::new()),
+            .collect(),
+        _ => Vec::new(),
     };
-
     let (architecture, os, variant) = match (cfg, parsed) {
         (Some(c), _) => (c.architecture.clone(), c.os.clone(), c.variant.clone()),
         (None, Some(Manifest::Schema1(s))) => (s.architecture.clone(), "linux".into(), None),
         _ => (String::new(), String::new(), None),
     };
-    let variant = variant.or_else(|| insp.platform.as_ref().and_then(|p| p.variant.clone()));
-    let opt_str = |v: Option<&String>| v.map_or(Value::Null, |s| json!(s));
-    let keys = |m: Option<&std::collections::BTreeMap<String, Value>>| match m {
-        Some(m) if !m.is_empty() => json!(m.keys().collect::<Vec<_>>()),
-        _ => Value::Null,
-    };
+    let variant = variant
+        .or_else(|| insp.platform.as_ref().and_then(|p| p.variant.clone()))
+        .filter(|v| !v.is_empty());
+    let text = |s: Option<&String>| s.filter(|s| !s.is_empty()).cloned();
 
-    let mut out = serde_json::Map::new();
-    out.insert("Name".into(), json!(r.name()));
-    if let Some(tag) = r.display_tag() {
-        out.insert("Tag".into(), json!(tag));
-    }
-    out.insert("Digest".into(), json!(insp.digest.to_string()));
-    out.insert("MediaType".into(), json!(insp.media_type));
-    if let Some(m) = image {
-        out.insert("ManifestDigest".into(), json!(m.digest.to_string()));
-        out.insert("ManifestMediaType".into(), json!(m.media_type));
-    }
-    out.insert(
-        "Platform".into(),
-        insp.platform
-            .as_ref()
-            .map_or(Value::Null, |p| json!(p.to_string())),
-    );
-    out.insert(
-        "Platforms".into(),
-        match &insp.index {
-            Some(idx) => json!(
-                regpeek_proto::platform::offered(&idx.manifests)
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-            ),
-            None => Value::Null,
-        },
-    );
-    out.insert(
-        "Attestations".into(),
-        json!(insp.index.as_ref().map_or(0, |i| {
+    InspectOutput {
+        name: r.name(),
+        tag: r.display_tag().map(str::to_owned),
+        digest: insp.digest.to_string(),
+        media_type: insp.media_type.clone(),
+        manifest_digest: image.map(|m| m.digest.to_string()),
+        manifest_media_type: image.map(|m| m.media_type.clone()),
+        platform: insp.platform.as_ref().map(|p| p.to_string()),
+        platforms: insp.index.as_ref().map(|idx| {
+            regpeek_proto::platform::offered(&idx.manifests)
+                .iter()
+                .map(|p| p.to_string())
+                .collect()
+        }),
+        attestations: insp.index.as_ref().map_or(0, |i| {
             i.manifests.iter().filter(|d| d.is_attestation()).count()
-        })),
-    );
-    out.insert(
-        "Created".into(),
-        opt_str(cfg.and_then(|c| c.created.as_ref())),
-    );
-    out.insert(
-        "DockerVersion".into(),
-        json!(
-            cfg.and_then(|c| c.docker_version.clone())
-                .unwrap_or_default()
-        ),
-    );
-    out.insert(
-        "Author".into(),
-        opt_str(cfg.and_then(|c| c.author.as_ref())),
-    );
-    out.insert(
-        "Labels".into(),
-        match rt.map(|c| &c.labels) {
-            Some(l) if !l.is_empty() => json!(l),
-            _ => Value::Null,
-        },
-    );
-    out.insert("Architecture".into(), json!(architecture));
-    if let Some(v) = variant {
-        out.insert("Variant".into(), json!(v));
+        }),
+        created: cfg.and_then(|c| c.created.clone()),
+        docker_version: cfg
+            .and_then(|c| c.docker_version.clone())
+            .unwrap_or_default(),
+        author: cfg.and_then(|c| c.author.clone()),
+        labels: rt.map(|c| c.labels.clone()).filter(|l| !l.is_empty()),
+        architecture,
+        variant,
+        os,
+        layers: layers_data.iter().map(|l| l.digest.clone()).collect(),
+        layers_data,
+        env: rt.and_then(|c| non_empty(c.env.iter().cloned())),
+        entrypoint: rt.and_then(|c| c.entrypoint.clone()),
+        cmd: rt.and_then(|c| c.cmd.clone()),
+        working_dir: text(rt.and_then(|c| c.working_dir.as_ref())),
+        user: text(rt.and_then(|c| c.user.as_ref())),
+        exposed_ports: rt.and_then(|c| keys(&c.exposed_ports)),
+        volumes: rt.and_then(|c| keys(&c.volumes)),
+        stop_signal: text(rt.and_then(|c| c.stop_signal.as_ref())),
+        history: cfg.map_or(0, |c| c.history.len()),
     }
-    out.insert("Os".into(), json!(os));
-    out.insert("Layers".into(), json!(layers));
-    out.insert("LayersData".into(), json!(layers_data));
-    out.insert(
-        "Env".into(),
-        match rt.map(|c| &c.env) {
-            Some(e) if !e.is_empty() => json!(e),
-            _ => Value::Null,
-        },
-    );
-    out.insert(
-        "Entrypoint".into(),
-        json!(rt.and_then(|c| c.entrypoint.clone())),
-    );
-    out.insert("Cmd".into(), json!(rt.and_then(|c| c.cmd.clone())));
-    out.insert(
-        "WorkingDir".into(),
-        opt_str(
-            rt.and_then(|c| c.working_dir.as_ref())
-                .filter(|s| !s.is_empty()),
-        ),
-    );
-    out.insert(
-        "User".into(),
-        opt_str(rt.and_then(|c| c.user.as_ref()).filter(|s| !s.is_empty())),
-    );
-    out.insert("ExposedPorts".into(), keys(rt.map(|c| &c.exposed_ports)));
-    out.insert("Volumes".into(), keys(rt.map(|c| &c.volumes)));
-    out.insert(
-        "StopSignal".into(),
-        opt_str(rt.and_then(|c| c.stop_signal.as_ref())),
-    );
-    out.insert("History".into(), json!(cfg.map_or(0, |c| c.history.len())));
-    Value::Object(out)
+}
+
+/// `regpeek ref` output.
+#[derive(Serialize)]
+pub struct RefOutput {
+    input: String,
+    canonical: String,
+    familiar: String,
+    registry: String,
+    repository: String,
+    tag: Option<String>,
+    digest: Option<String>,
+    api_base: String,
+    http_fallback: bool,
 }
 
 /// `regpeek ref`.
-pub fn reference_json(input: &str, r: &Reference, security: Security) -> Value {
+pub fn reference_output(input: &str, r: &Reference, security: Security) -> RefOutput {
     let scheme = match security {
         Security::Http => "http",
         Security::Https | Security::HttpsThenHttp => "https",
     };
-    json!({
-        "input": input,
-        "canonical": r.canonical(),
-        "familiar": r.familiar(),
-        "registry": r.registry(),
-        "repository": r.repository(),
-        "tag": r.display_tag(),
-        "digest": r.digest().map(|d| d.to_string()),
-        "api_base": r.api_base(scheme),
-        "http_fallback": security == Security::HttpsThenHttp,
-    })
+    RefOutput {
+        input: input.to_owned(),
+        canonical: r.canonical(),
+        familiar: r.familiar(),
+        registry: r.registry().to_owned(),
+        repository: r.repository().to_owned(),
+        tag: r.display_tag().map(str::to_owned),
+        digest: r.digest().map(|d| d.to_string()),
+        api_base: r.api_base(scheme),
+        http_fallback: security == Security::HttpsThenHttp,
+    }
 }

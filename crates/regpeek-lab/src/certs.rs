@@ -108,6 +108,9 @@ mod tests {
         let kid = libtrust_kid(b"anything");
         assert_eq!(kid.len(), 12 * 4 + 11);
         assert_eq!(kid.split(':').count(), 12);
-        assert!(kid.chars().all(|c| c == ':' || c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert!(
+            kid.chars()
+                .all(|c| c == ':' || c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
     }
 }

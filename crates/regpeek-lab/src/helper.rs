@@ -30,8 +30,16 @@ pub struct Helper {
 impl Helper {
     /// Serves on `127.0.0.1:port` (0 for any) in a background thread.
     pub fn start(port: u16, issuer: Issuer) -> Result<Helper> {
-        let server = Arc::new(Server::http(("127.0.0.1", port)).map_err(|e| anyhow!("helper: {e}"))?);
-        let host = format!("127.0.0.1:{}", server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port));
+        let server =
+            Arc::new(Server::http(("127.0.0.1", port)).map_err(|e| anyhow!("helper: {e}"))?);
+        let host = format!(
+            "127.0.0.1:{}",
+            server
+                .server_addr()
+                .to_ip()
+                .map(|a| a.port())
+                .unwrap_or(port)
+        );
         let s = Arc::clone(&server);
         let thread = std::thread::spawn(move || {
             let agent = crate::push::agent();
@@ -93,12 +101,17 @@ fn handle(agent: &ureq::Agent, issuer: &Issuer, mut req: Request) -> Result<()> 
             let mut body = String::new();
             req.as_reader().take(64 * 1024).read_to_string(&mut body)?;
             let form = url::form_urlencoded::parse(body.as_bytes());
-            scopes.extend(form.filter(|(k, _)| k == "scope").map(|(_, v)| v.into_owned()));
+            scopes.extend(
+                form.filter(|(k, _)| k == "scope")
+                    .map(|(_, v)| v.into_owned()),
+            );
         }
         let auth = get_header(&req, "authorization").map(str::to_owned);
         let resp = match issuer.grant(auth.as_deref(), &scopes)? {
             Grant::Token(v) => json_response(200, &v),
-            Grant::Denied => json_response(401, &json!({"details": "incorrect username or password"})),
+            Grant::Denied => {
+                json_response(401, &json!({"details": "incorrect username or password"}))
+            }
         };
         req.respond(resp)?;
         return Ok(());
@@ -106,7 +119,10 @@ fn handle(agent: &ureq::Agent, issuer: &Issuer, mut req: Request) -> Result<()> 
     if let Some(backend) = get_header(&req, "x-lab-backend").map(str::to_owned) {
         return page(agent, &backend, &url, req);
     }
-    req.respond(json_response(404, &json!({"errors": [{"code": "UNSUPPORTED", "message": "not a lab helper path"}]})))?;
+    req.respond(json_response(
+        404,
+        &json!({"errors": [{"code": "UNSUPPORTED", "message": "not a lab helper path"}]}),
+    ))?;
     Ok(())
 }
 
@@ -129,13 +145,24 @@ fn page(agent: &ureq::Agent, backend: &str, url: &url::Url, req: Request) -> Res
         return Ok(());
     }
     let mut v: Value = serde_json::from_slice(&body)?;
-    let key = if url.path().ends_with("/_catalog") { "repositories" } else { "tags" };
+    let key = if url.path().ends_with("/_catalog") {
+        "repositories"
+    } else {
+        "tags"
+    };
     let mut all: Vec<String> = v[key]
         .as_array()
-        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     all.sort();
-    let q: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let q: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let n = q
         .iter()
         .find(|(k, _)| k == "n")
@@ -154,8 +181,10 @@ fn page(agent: &ureq::Agent, backend: &str, url: &url::Url, req: Request) -> Res
         let next_path = format!(
             "{}?n={n}&last={}",
             url.path(),
-            url::form_urlencoded::byte_serialize(page.last().map(String::as_bytes).unwrap_or_default())
-                .collect::<String>()
+            url::form_urlencoded::byte_serialize(
+                page.last().map(String::as_bytes).unwrap_or_default()
+            )
+            .collect::<String>()
         );
         // Alternate relative and absolute links so clients must handle both.
         let page_no = start / n.max(1);

@@ -368,7 +368,12 @@ impl Seeded {
     /// Pushes the open registry's content under `prefix` (`lab`, `public`, `private`):
     /// `<prefix>/rich`, `<prefix>/multi` (tags `v1`, `latest`), and with `all`, also
     /// `<prefix>/many-tags` (150 tags) and `<prefix>/many-layers`.
-    pub fn push(&self, target: &crate::push::Target, prefix: &str, all: bool) -> anyhow::Result<()> {
+    pub fn push(
+        &self,
+        target: &crate::push::Target,
+        prefix: &str,
+        all: bool,
+    ) -> anyhow::Result<()> {
         target.image(&format!("{prefix}/rich"), &self.rich, &["v1", "latest"])?;
         target.index(&format!("{prefix}/multi"), &self.multi, &["v1", "latest"])?;
         if all {

@@ -60,7 +60,10 @@ pub fn ensure_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let uid = Command::new("id").arg("-u").output().context("running id -u")?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .context("running id -u")?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         bail!(
             "missing Debian packages: {} (install them with `sudo apt-get install {}`)",
@@ -139,7 +142,8 @@ impl Proc {
         let log_file = std::fs::File::create(log)?;
         match keep {
             Keep::Owned => {
-                let script = r#""$@" & p=$!; read _ignored; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null"#;
+                let script =
+                    r#""$@" & p=$!; read _ignored; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null"#;
                 let mut child = Command::new("sh")
                     .arg("-c")
                     .arg(script)
@@ -213,7 +217,13 @@ impl Drop for Proc {
 }
 
 /// Waits until `url` answers with one of `ok_statuses`.
-fn wait_http(agent: &ureq::Agent, url: &str, ok_statuses: &[u16], proc: &mut Proc, log: &Path) -> Result<()> {
+fn wait_http(
+    agent: &ureq::Agent,
+    url: &str,
+    ok_statuses: &[u16],
+    proc: &mut Proc,
+    log: &Path,
+) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(r) = agent.get(url).call() {
@@ -391,18 +401,47 @@ impl LabInfo {
             .iter()
             .filter_map(|p| p.as_u64().map(|p| p as u16))
             .collect();
-        let [plain, token, basic, mtls, issuer_down, helper, plain_backend, token_backend, cdn_plain, cdn_https, dead, cdn_token] =
-            ports[..]
+        let [
+            plain,
+            token,
+            basic,
+            mtls,
+            issuer_down,
+            helper,
+            plain_backend,
+            token_backend,
+            cdn_plain,
+            cdn_https,
+            dead,
+            cdn_token,
+        ] = ports[..]
         else {
             bail!("{}: bad ports", path.display());
         };
         Ok(LabInfo {
             dir: PathBuf::from(v["dir"].as_str().context("dir")?),
-            ports: Ports { plain, token, basic, mtls, issuer_down, helper, plain_backend, token_backend, cdn_plain, cdn_token, cdn_https, dead },
+            ports: Ports {
+                plain,
+                token,
+                basic,
+                mtls,
+                issuer_down,
+                helper,
+                plain_backend,
+                token_backend,
+                cdn_plain,
+                cdn_token,
+                cdn_https,
+                dead,
+            },
             password: v["password"].as_str().context("password")?.to_owned(),
             pids: v["pids"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|p| p.as_u64().map(|p| p as u32)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_u64().map(|p| p as u32))
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
     }
@@ -476,7 +515,9 @@ fn registry_config(dir: &Path, name: &str, addr: &str, extra: &str) -> Result<Pa
 }
 
 fn redirect_to(base: &str) -> String {
-    format!("middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {base}\n")
+    format!(
+        "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {base}\n"
+    )
 }
 
 impl Lab {
@@ -492,30 +533,44 @@ impl Lab {
     /// otherwise a fresh [`Lab::start`].
     pub fn shared() -> Result<Lab> {
         match std::env::var_os("REGPEEK_LAB") {
-            Some(path) => {
-                Ok(Lab::shared_from(LabInfo::load(Path::new(&path))?))
-            }
+            Some(path) => Ok(Lab::shared_from(LabInfo::load(Path::new(&path))?)),
             None => Lab::start(),
         }
     }
 
     /// A handle on a lab started elsewhere (no processes owned).
     pub fn shared_from(info: LabInfo) -> Lab {
-        Lab { info, seeded: image::Seeded::build(), procs: Vec::new(), helper: None, owned: false }
+        Lab {
+            info,
+            seeded: image::Seeded::build(),
+            procs: Vec::new(),
+            helper: None,
+            owned: false,
+        }
     }
 
     /// Starts every lab process in `dir`. With `Keep::Detached`, `helper_cmd` is the
     /// command that runs the helper as its own process (`xtask lab helper DIR`);
     /// otherwise the helper runs on a thread of this process.
-    pub fn start_in(dir: &Path, ports: Ports, keep: Keep, helper_cmd: Option<&[String]>) -> Result<Lab> {
+    pub fn start_in(
+        dir: &Path,
+        ports: Ports,
+        keep: Keep,
+        helper_cmd: Option<&[String]>,
+    ) -> Result<Lab> {
         for bin in [REGISTRY_BIN, NGINX_BIN] {
             if !Path::new(bin).exists() {
-                bail!("{bin} is missing: install Debian's docker-registry and nginx-light (`cargo xtask test` does this as root)");
+                bail!(
+                    "{bin} is missing: install Debian's docker-registry and nginx-light (`cargo xtask test` does this as root)"
+                );
             }
         }
         std::fs::create_dir_all(dir)?;
         let pki = certs::Pki::generate()?;
-        let password = format!("lab-pw-{}", &image::sha256(pki.issuer_kid.as_bytes())[7..19]);
+        let password = format!(
+            "lab-pw-{}",
+            &image::sha256(pki.issuer_kid.as_bytes())[7..19]
+        );
         let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data);
         w("ca.crt", pki.ca_pem.as_bytes())?;
         w("server.crt", pki.server_cert_pem.as_bytes())?;
@@ -533,7 +588,12 @@ impl Lab {
         let hash = bcrypt::hash(&password, 4)?;
         std::fs::write(dir.join("htpasswd"), format!("{}:{hash}\n", token::USER))?;
 
-        let mut info = LabInfo { dir: dir.to_owned(), ports, password, pids: Vec::new() };
+        let mut info = LabInfo {
+            dir: dir.to_owned(),
+            ports,
+            password,
+            pids: Vec::new(),
+        };
         // Removes the lab directory once this process is gone, whichever way it ends;
         // declared before `procs`, so dropped (and run) after them.
         let janitor = match keep {
@@ -562,7 +622,12 @@ impl Lab {
         let cdn_token = format!("http://127.0.0.2:{}/", p.cdn_token);
         let cdn_https = format!("https://127.0.0.2:{}/", p.cdn_https);
         let registries: Vec<(&str, String, String, Vec<u16>)> = vec![
-            ("plain", format!("127.0.0.1:{}", p.plain_backend), redirect_to(&cdn_plain), vec![200]),
+            (
+                "plain",
+                format!("127.0.0.1:{}", p.plain_backend),
+                redirect_to(&cdn_plain),
+                vec![200],
+            ),
             (
                 "token",
                 format!("127.0.0.1:{}", p.token_backend),
@@ -583,7 +648,10 @@ impl Lab {
             (
                 "mtls",
                 format!("127.0.0.1:{}", p.mtls),
-                tls(&format!("    clientcas:\n      - {}\n", dir.join("ca.crt").display())),
+                tls(&format!(
+                    "    clientcas:\n      - {}\n",
+                    dir.join("ca.crt").display()
+                )),
                 vec![],
             ),
             (
@@ -596,12 +664,27 @@ impl Lab {
         for (name, addr, extra, ok) in &registries {
             let cfg = registry_config(dir, name, addr, extra)?;
             let log = dir.join(format!("{name}.log"));
-            let mut proc = Proc::spawn(keep, &log, REGISTRY_BIN, &["serve", cfg.to_str().context("utf-8 path")?])?;
-            let scheme = if extra.contains("tls:") { "https" } else { "http" };
+            let mut proc = Proc::spawn(
+                keep,
+                &log,
+                REGISTRY_BIN,
+                &["serve", cfg.to_str().context("utf-8 path")?],
+            )?;
+            let scheme = if extra.contains("tls:") {
+                "https"
+            } else {
+                "http"
+            };
             if ok.is_empty() {
                 wait_tcp(addr, &mut proc, &log)?;
             } else {
-                wait_http(&agent, &format!("{scheme}://{addr}/v2/"), ok, &mut proc, &log)?;
+                wait_http(
+                    &agent,
+                    &format!("{scheme}://{addr}/v2/"),
+                    ok,
+                    &mut proc,
+                    &log,
+                )?;
             }
             procs.push(proc);
         }
@@ -612,7 +695,13 @@ impl Lab {
                 let log = dir.join("helper.log");
                 let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
                 let mut proc = Proc::spawn(keep, &log, &cmd[0], &args)?;
-                wait_http(&agent, &format!("http://127.0.0.1:{}/token", p.helper), &[200], &mut proc, &log)?;
+                wait_http(
+                    &agent,
+                    &format!("http://127.0.0.1:{}/token", p.helper),
+                    &[200],
+                    &mut proc,
+                    &log,
+                )?;
                 procs.push(proc);
                 None
             }
@@ -624,14 +713,39 @@ impl Lab {
 
         let nginx_conf = nginx_config(dir, &p)?;
         let log = dir.join("nginx.log");
-        let mut proc = Proc::spawn(keep, &log, NGINX_BIN, &["-c", nginx_conf.to_str().context("utf-8")?, "-p", dir.to_str().context("utf-8")?])?;
-        wait_http(&agent, &format!("http://{}/v2/", info.plain()), &[200], &mut proc, &log)?;
+        let mut proc = Proc::spawn(
+            keep,
+            &log,
+            NGINX_BIN,
+            &[
+                "-c",
+                nginx_conf.to_str().context("utf-8")?,
+                "-p",
+                dir.to_str().context("utf-8")?,
+            ],
+        )?;
+        wait_http(
+            &agent,
+            &format!("http://{}/v2/", info.plain()),
+            &[200],
+            &mut proc,
+            &log,
+        )?;
         procs.push(proc);
 
         info.pids = procs.iter().filter_map(Proc::pid).collect();
         procs.extend(janitor);
-        std::fs::write(dir.join("lab.json"), serde_json::to_vec_pretty(&info.to_json())?)?;
-        Ok(Lab { info, seeded: image::Seeded::build(), procs, helper, owned: keep == Keep::Owned })
+        std::fs::write(
+            dir.join("lab.json"),
+            serde_json::to_vec_pretty(&info.to_json())?,
+        )?;
+        Ok(Lab {
+            info,
+            seeded: image::Seeded::build(),
+            procs,
+            helper,
+            owned: keep == Keep::Owned,
+        })
     }
 
     /// Runs the helper of the lab in `dir` until killed (the detached helper process).
@@ -641,7 +755,8 @@ impl Lab {
         };
         let port: u16 = read("helper.port")?.trim().parse()?;
         let key = std::fs::read(dir.join("issuer.pk8"))?;
-        let issuer = token::Issuer::new(&key, read("issuer.kid")?.trim(), read("password")?.trim())?;
+        let issuer =
+            token::Issuer::new(&key, read("issuer.kid")?.trim(), read("password")?.trim())?;
         helper::Helper::start(port, issuer)?.wait();
         Ok(())
     }
@@ -660,8 +775,8 @@ impl Lab {
     /// Stops a detached lab by its `lab.json`.
     pub fn down(dir: &Path) -> Result<()> {
         // Only the pids matter here; tolerate a state file from an older layout.
-        let state: Value = serde_json::from_slice(&std::fs::read(dir.join("lab.json"))?)
-            .unwrap_or(Value::Null);
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("lab.json"))?).unwrap_or(Value::Null);
         let pids = state["pids"].as_array().cloned().unwrap_or_default();
         for pid in pids.iter().filter_map(Value::as_u64) {
             let _ = Command::new("kill").arg(pid.to_string()).status();

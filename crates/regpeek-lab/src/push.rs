@@ -82,11 +82,19 @@ impl Target {
     /// Uploads a blob unless the registry has it (POST an upload, then PUT with the digest).
     pub fn blob(&self, repo: &str, blob: &Blob) -> Result<()> {
         let base = &self.base;
-        let head = self.call(repo, self.agent.head(&format!("{base}/v2/{repo}/blobs/{}", blob.digest)))?;
+        let head = self.call(
+            repo,
+            self.agent
+                .head(&format!("{base}/v2/{repo}/blobs/{}", blob.digest)),
+        )?;
         if head.status() == 200 {
             return Ok(());
         }
-        let r = self.send(repo, self.agent.post(&format!("{base}/v2/{repo}/blobs/uploads/")), &[])?;
+        let r = self.send(
+            repo,
+            self.agent.post(&format!("{base}/v2/{repo}/blobs/uploads/")),
+            &[],
+        )?;
         if r.status() != 202 {
             bail!("starting a blob upload to {repo}: HTTP {}", r.status());
         }
@@ -105,11 +113,17 @@ impl Target {
         url.push_str(&blob.digest);
         let r = self.send(
             repo,
-            self.agent.put(&url).header("content-type", "application/octet-stream"),
+            self.agent
+                .put(&url)
+                .header("content-type", "application/octet-stream"),
             &blob.bytes,
         )?;
         if r.status() != 201 {
-            bail!("uploading blob {} to {repo}: HTTP {}", blob.digest, r.status());
+            bail!(
+                "uploading blob {} to {repo}: HTTP {}",
+                blob.digest,
+                r.status()
+            );
         }
         Ok(())
     }
@@ -124,7 +138,10 @@ impl Target {
         )?;
         if r.status() != 201 {
             let body = r.body_mut().read_to_string().unwrap_or_default();
-            bail!("putting manifest {repo}:{reference}: HTTP {}: {body}", r.status());
+            bail!(
+                "putting manifest {repo}:{reference}: HTTP {}: {body}",
+                r.status()
+            );
         }
         Ok(())
     }

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 use regpeek_proto::manifest::{Manifest, media};
 use regpeek_proto::{
-    Action, Credentials, Flow, Goal, Inspection, Options, Platform, Reference, Security,
-    TokenCache, TransportErrorKind,
+    Action, Credentials, Flow, Goal, Options, Outcome, Platform, Reference, Security, TokenCache,
+    TransportErrorKind,
 };
 
 use crate::fixture::{Exchange, Reply, Request, Scenario};
@@ -39,19 +39,27 @@ const KEPT: &[&str] = &[
     "ratelimit-remaining",
 ];
 
-/// Builds the reference and options a scenario's settings describe.
-pub fn options(s: &Scenario) -> Result<(Reference, Options)> {
-    let reference = Reference::parse(s.get("reference").context("no reference setting")?)?;
+/// Builds the flow a scenario's settings describe.
+pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
     let platform = s
         .get("platform")
         .map(|p| Platform::parse(p, "amd64"))
         .transpose()?;
+    let num = |key: &str| -> Result<Option<usize>> {
+        s.get(key)
+            .map(|v| v.parse::<usize>().with_context(|| format!("{key}: {v:?}")))
+            .transpose()
+    };
+    let limit = num("limit")?;
+    let page_size = num("page-size")?.map(|n| n as u32);
     let goal = match s.get("goal").unwrap_or("inspect") {
         "inspect" => {
             Goal::Inspect(platform.unwrap_or_else(|| Platform::new("linux", "amd64", None)))
         }
         "manifest" => Goal::Manifest(platform),
         "digest" => Goal::Digest(platform),
+        "tags" => Goal::Tags { limit, page_size },
+        "catalog" => Goal::Catalog { limit, page_size },
         other => bail!("unknown goal {other:?}"),
     };
     let mut options = Options::new(goal);
@@ -70,7 +78,13 @@ pub fn options(s: &Scenario) -> Result<(Reference, Options)> {
         };
         options.credentials = Some(Credentials::basic(user, pass));
     }
-    Ok((reference, options))
+    let target = s.get("reference").context("no reference setting")?;
+    let flow = if matches!(options.goal, Goal::Catalog { .. }) {
+        Flow::catalog(target, options.clone(), tokens)?
+    } else {
+        Flow::new(Reference::parse(target)?, options.clone(), tokens)
+    };
+    Ok((flow, options))
 }
 
 fn header_pairs(h: &http::HeaderMap, keep: &[&str]) -> Vec<(String, String)> {
@@ -97,8 +111,7 @@ pub fn replay_with(
     tokens: TokenCache,
     now: SystemTime,
 ) -> Result<(String, TokenCache)> {
-    let (reference, options) = options(s)?;
-    let mut flow = Flow::new(reference, options, tokens);
+    let (mut flow, _) = flow(s, tokens)?;
     let mut t = String::new();
     let mut exchanges = s.exchanges.iter().enumerate();
     loop {
@@ -208,14 +221,27 @@ fn redact(v: &str) -> String {
 }
 
 /// A stable, readable summary of a flow's result.
-pub fn describe(result: &Result<Inspection, regpeek_proto::Error>) -> String {
+pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
     let mut t = String::new();
     let i = match result {
         Err(e) => {
             let _ = writeln!(t, "error: {e}");
             return t;
         }
-        Ok(i) => i,
+        Ok(Outcome::List(l)) => {
+            let _ = writeln!(
+                t,
+                "listing: {} items in {} pages, complete: {}",
+                l.items.len(),
+                l.pages,
+                l.complete
+            );
+            for chunk in l.items.chunks(10) {
+                let _ = writeln!(t, "  {}", chunk.join(" "));
+            }
+            return t;
+        }
+        Ok(Outcome::Image(i)) => i,
     };
     let _ = writeln!(t, "reference: {}", i.reference.canonical());
     let _ = writeln!(t, "digest: {} ({})", i.digest, i.media_type);
@@ -289,16 +315,12 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
         settings,
         exchanges: Vec::new(),
     };
-    let (reference, mut opts) = options(&s)?;
     // Record with the real password, write `user:<redacted>`.
-    if let Some((k, v)) = s.settings.iter_mut().find(|(k, _)| k == "credentials") {
-        let real = v.clone();
-        let (user, pass) = real.split_once(':').context("credentials")?;
-        opts.credentials = Some(Credentials::basic(user, pass));
+    let (mut flow, _) = flow(&s, TokenCache::new())?;
+    if let Some((_, v)) = s.settings.iter_mut().find(|(k, _)| k == "credentials") {
+        let user = v.split_once(':').map_or(v.as_str(), |(u, _)| u).to_owned();
         *v = format!("{user}:<redacted>");
-        debug_assert_eq!(k, "credentials");
     }
-    let mut flow = Flow::new(reference, opts, TokenCache::new());
     let mut tokens: Vec<String> = Vec::new();
     loop {
         match flow.poll_action(SystemTime::now()) {

@@ -39,8 +39,12 @@ pub enum Grant {
 impl Issuer {
     /// An issuer for a PKCS#8 key, its libtrust kid and the lab password.
     pub fn new(pkcs8: &[u8], kid: &str, password: &str) -> Result<Issuer> {
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
-            .map_err(|e| anyhow::anyhow!("issuer key: {e}"))?;
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8,
+            &SystemRandom::new(),
+        )
+        .map_err(|e| anyhow::anyhow!("issuer key: {e}"))?;
         Ok(Issuer {
             key,
             kid: kid.to_owned(),
@@ -72,8 +76,12 @@ impl Issuer {
         };
         let mut access = Vec::new();
         for scope in scopes.iter().flat_map(|s| s.split(' ')) {
-            let Some((rest, actions)) = scope.rsplit_once(':') else { continue };
-            let Some((kind, name)) = rest.split_once(':') else { continue };
+            let Some((rest, actions)) = scope.rsplit_once(':') else {
+                continue;
+            };
+            let Some((kind, name)) = rest.split_once(':') else {
+                continue;
+            };
             let wanted: Vec<&str> = actions.split(',').collect();
             let granted: Vec<&str> = match (&user, kind) {
                 (Some(_), _) => wanted,
@@ -120,7 +128,10 @@ impl Issuer {
             .sign(&SystemRandom::new(), signing_input.as_bytes())
             .map_err(|e| anyhow::anyhow!("signing: {e}"))
             .context("signing a lab token")?;
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(sig.as_ref())
+        ))
     }
 }
 
@@ -176,10 +187,16 @@ mod tests {
                 }
             }
         };
-        assert_eq!(access(None, "repository:public/a:pull,push"), Some(json!(["pull"])));
+        assert_eq!(
+            access(None, "repository:public/a:pull,push"),
+            Some(json!(["pull"]))
+        );
         assert_eq!(access(None, "repository:private/a:pull"), Some(json!([])));
         let good = format!("Basic {}", STANDARD.encode("lab-user:pw"));
-        assert_eq!(access(Some(&good), "repository:private/a:pull,push"), Some(json!(["pull", "push"])));
+        assert_eq!(
+            access(Some(&good), "repository:private/a:pull,push"),
+            Some(json!(["pull", "push"]))
+        );
         let bad = format!("Basic {}", STANDARD.encode("lab-user:nope"));
         assert_eq!(access(Some(&bad), "repository:private/a:pull"), None);
     }

@@ -142,6 +142,15 @@ pub enum Error {
     /// An image config could not be read.
     #[error("invalid image config: {0}")]
     InvalidConfig(String),
+    /// A tag or catalog page could not be read, or its pagination misbehaved.
+    #[error("invalid listing: {detail}")]
+    InvalidListing {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The registry does not offer what was asked (Docker Hub's catalog).
+    #[error("{0}")]
+    Unsupported(String),
     /// A `WWW-Authenticate` header could not be read.
     #[error("invalid authentication challenge: {0}")]
     InvalidChallenge(String),

@@ -32,12 +32,15 @@ use crate::config::parse_config;
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, parse_registry_errors};
 use crate::inspection::{FetchedConfig, FetchedManifest, Inspection};
+use crate::list::Listing;
 use crate::manifest::{Descriptor, Manifest, bare_media_type, media, parse_manifest};
 use crate::platform::{Platform, offered, select};
 use crate::reference::Reference;
 
 /// Redirect hops allowed for one request.
 pub const MAX_REDIRECTS: u8 = 5;
+/// Pages a listing may follow before the flow calls it a loop.
+pub const MAX_PAGES: usize = 10_000;
 
 /// How far an inspection goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,21 @@ pub enum Goal {
     Manifest(Option<Platform>),
     /// Fetch the manifest, the platform's manifest and the image config.
     Inspect(Platform),
+    /// List the repository's tags, following `Link` pagination.
+    Tags {
+        /// Stop after this many tags.
+        limit: Option<usize>,
+        /// Ask for pages of this size (`n=`).
+        page_size: Option<u32>,
+    },
+    /// List the registry's repositories (`/v2/_catalog`), following `Link` pagination.
+    /// Build the flow with [`Flow::catalog`].
+    Catalog {
+        /// Stop after this many repositories.
+        limit: Option<usize>,
+        /// Ask for pages of this size (`n=`).
+        page_size: Option<u32>,
+    },
 }
 
 impl Goal {
@@ -58,6 +76,16 @@ impl Goal {
         match self {
             Goal::Digest(p) | Goal::Manifest(p) => p.as_ref(),
             Goal::Inspect(p) => Some(p),
+            Goal::Tags { .. } | Goal::Catalog { .. } => None,
+        }
+    }
+
+    fn listing(&self) -> Option<(Option<usize>, Option<u32>)> {
+        match self {
+            Goal::Tags { limit, page_size } | Goal::Catalog { limit, page_size } => {
+                Some((*limit, *page_size))
+            }
+            _ => None,
         }
     }
 }
@@ -83,6 +111,8 @@ pub struct Limits {
     pub config: usize,
     /// Token replies, error bodies and pings.
     pub small: usize,
+    /// One page of a tag or catalog listing.
+    pub list: usize,
 }
 
 impl Default for Limits {
@@ -91,6 +121,7 @@ impl Default for Limits {
             manifest: 4 * 1024 * 1024,
             config: 32 * 1024 * 1024,
             small: 256 * 1024,
+            list: 4 * 1024 * 1024,
         }
     }
 }
@@ -131,6 +162,8 @@ pub enum RequestKind {
     Manifest,
     /// A blob `GET`.
     Blob,
+    /// A page of a tag or catalog listing.
+    List,
 }
 
 /// A request for the driver to perform.
@@ -155,7 +188,34 @@ pub enum Action {
     /// Perform this request and hand the response to [`Flow::handle_response`].
     Send(Send),
     /// The flow has finished.
-    Done(Result<Inspection, Error>),
+    Done(Result<Outcome, Error>),
+}
+
+/// What a finished flow learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// From `Digest`, `Manifest` and `Inspect` goals.
+    Image(Box<Inspection>),
+    /// From `Tags` and `Catalog` goals.
+    List(Listing),
+}
+
+impl Outcome {
+    /// The inspection, for image goals.
+    pub fn into_image(self) -> Result<Inspection, Error> {
+        match self {
+            Outcome::Image(i) => Ok(*i),
+            Outcome::List(_) => Err(Error::Misuse("a listing flow has no inspection")),
+        }
+    }
+
+    /// The listing, for `Tags` and `Catalog` goals.
+    pub fn into_listing(self) -> Result<Listing, Error> {
+        match self {
+            Outcome::List(l) => Ok(l),
+            Outcome::Image(_) => Err(Error::Misuse("an image flow has no listing")),
+        }
+    }
 }
 
 /// How a request failed below HTTP.
@@ -175,9 +235,16 @@ pub enum TransportErrorKind {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Top { head: bool },
-    Child { desc: Descriptor, depth: u8 },
+    Top {
+        head: bool,
+    },
+    Child {
+        desc: Descriptor,
+        depth: u8,
+    },
     Config(Descriptor),
+    /// A listing page, as a path and query on the registry's origin.
+    Page(String),
 }
 
 #[derive(Debug, Clone)]
@@ -251,6 +318,9 @@ struct Partial {
     manifest: Option<FetchedManifest>,
     config: Option<FetchedConfig>,
     warnings: Vec<String>,
+    items: Vec<String>,
+    pages: usize,
+    seen_pages: Vec<String>,
 }
 
 impl Flow {
@@ -263,7 +333,21 @@ impl Flow {
         };
         let base =
             Url::parse(&reference.api_base(scheme)).expect("a parsed reference makes a valid URL");
-        let head = matches!(options.goal, Goal::Digest(None));
+        let step = match &options.goal {
+            Goal::Digest(None) => Step::Top { head: true },
+            Goal::Tags { .. } | Goal::Catalog { .. } => {
+                let path = match options.goal {
+                    Goal::Catalog { .. } => "/v2/_catalog".to_owned(),
+                    _ => format!("/v2/{}/tags/list", reference.repository()),
+                };
+                let (limit, page_size) = options.goal.listing().unwrap_or_default();
+                match page_size.or(limit.map(|l| l.min(1000) as u32)) {
+                    Some(n) => Step::Page(format!("{path}?n={n}")),
+                    None => Step::Page(path),
+                }
+            }
+            _ => Step::Top { head: false },
+        };
         Flow {
             reference,
             goal: options.goal,
@@ -273,7 +357,7 @@ impl Flow {
             tokens,
             base,
             auth: HostAuth::None,
-            step: Step::Top { head },
+            step,
             pending: Pending::Start,
             auth_tries: 0,
             pinged: false,
@@ -281,6 +365,21 @@ impl Flow {
             next: None,
             result: Partial::default(),
         }
+    }
+
+    /// Starts a catalog listing of `registry` (`ghcr.io`, `localhost:5000`); `goal` in
+    /// `options` must be [`Goal::Catalog`]. Docker Hub has no catalog API.
+    pub fn catalog(registry: &str, options: Options, tokens: TokenCache) -> Result<Flow, Error> {
+        if !matches!(options.goal, Goal::Catalog { .. }) {
+            return Err(Error::Misuse("Flow::catalog needs Goal::Catalog"));
+        }
+        let reference = Reference::for_registry(registry)?;
+        if reference.registry() == crate::reference::DOCKER_HUB {
+            return Err(Error::Unsupported(
+                "Docker Hub has no catalog API; list a repository's tags instead".into(),
+            ));
+        }
+        Ok(Flow::new(reference, options, tokens))
     }
 
     /// The reference being inspected.
@@ -337,9 +436,10 @@ impl Flow {
             }
             Pending::Resource { url, .. } => (url.clone(), "redirected download from"),
             Pending::Ping => (self.ping_url(), "registry"),
-            Pending::Token { realm, .. } => {
-                (Url::parse(realm).unwrap_or(self.base.clone()), "token server")
-            }
+            Pending::Token { realm, .. } => (
+                Url::parse(realm).unwrap_or(self.base.clone()),
+                "token server",
+            ),
             Pending::Start | Pending::Finished => {
                 return self.finish(Err(Error::Misuse("no request was outstanding")));
             }
@@ -361,7 +461,7 @@ impl Flow {
         }));
     }
 
-    fn finish(&mut self, result: Result<Inspection, Error>) {
+    fn finish(&mut self, result: Result<Outcome, Error>) {
         self.pending = Pending::Finished;
         self.next = Some(Action::Done(result));
     }
@@ -371,6 +471,10 @@ impl Flow {
             Step::Top { .. } => format!("manifest {}", self.reference.familiar()),
             Step::Child { desc, .. } => format!("manifest {}", desc.digest),
             Step::Config(d) => format!("config blob {}", d.digest),
+            Step::Page(_) if matches!(self.goal, Goal::Catalog { .. }) => {
+                format!("catalog of {}", self.reference.registry())
+            }
+            Step::Page(_) => format!("tag list of {}", self.reference.name()),
         }
     }
 
@@ -383,6 +487,7 @@ impl Flow {
             ),
             Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
             Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
+            Step::Page(path) => path.clone(),
         };
         self.base.join(&path).expect("registry paths are valid")
     }
@@ -399,7 +504,14 @@ impl Flow {
     }
 
     fn scope(&self) -> Scope {
-        Scope::pull(self.reference.repository())
+        match self.goal {
+            Goal::Catalog { .. } => Scope {
+                kind: "registry".into(),
+                name: "catalog".into(),
+                actions: vec!["*".into()],
+            },
+            _ => Scope::pull(self.reference.repository()),
+        }
     }
 
     fn token_key(&self, realm: &BearerRealm, scopes: &[Scope]) -> TokenKey {
@@ -441,10 +553,13 @@ impl Flow {
                 (Method::GET, RequestKind::Manifest, self.limits.manifest)
             }
             Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
+            Step::Page(_) => (Method::GET, RequestKind::List, self.limits.list),
         };
         let mut req = http::Request::builder().method(method).uri(url.as_str());
-        if kind == RequestKind::Manifest {
-            req = req.header(ACCEPT, media::ACCEPT);
+        match kind {
+            RequestKind::Manifest => req = req.header(ACCEPT, media::ACCEPT),
+            RequestKind::List => req = req.header(ACCEPT, "application/json"),
+            _ => {}
         }
         let mut sent = SentAuth::None;
         // Credentials go to the registry's own origin only, never across a redirect.
@@ -691,6 +806,7 @@ impl Flow {
             Step::Top { head: false } => self.on_top_get(now, resp),
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
+            Step::Page(path) => self.on_page(now, &url, path, resp),
         }
     }
 
@@ -976,10 +1092,77 @@ impl Flow {
         Ok(())
     }
 
+    fn on_page(
+        &mut self,
+        now: SystemTime,
+        url: &Url,
+        path: String,
+        resp: http::Response<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let what = self.what();
+        check_size(resp.body(), self.limits.list, &what)?;
+        let key = match self.goal {
+            Goal::Catalog { .. } => "repositories",
+            _ => "tags",
+        };
+        let page = crate::list::parse_page(resp.body(), key)?;
+        self.result.pages += 1;
+        self.result.seen_pages.push(path);
+        self.result.items.extend(page);
+        let (limit, _) = self.goal.listing().unwrap_or_default();
+        let next = crate::list::next_link(
+            resp.headers()
+                .get_all(http::header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+            url,
+        );
+        if let Some(l) = limit {
+            if self.result.items.len() >= l {
+                let more = self.result.items.len() > l || next.is_some();
+                self.result.items.truncate(l);
+                return self.listing_done(!more);
+            }
+        }
+        let Some(next) = next else {
+            return self.listing_done(true);
+        };
+        if !same_origin(&next, &self.base) {
+            return Err(Error::InvalidListing {
+                detail: format!(
+                    "{what}: next page {} is on another origin",
+                    strip_query(&next)
+                ),
+            });
+        }
+        let next_path = match next.query() {
+            Some(q) => format!("{}?{q}", next.path()),
+            None => next.path().to_owned(),
+        };
+        if self.result.seen_pages.contains(&next_path) || self.result.pages >= MAX_PAGES {
+            return Err(Error::InvalidListing {
+                detail: format!("{what}: pagination loops or exceeds {MAX_PAGES} pages"),
+            });
+        }
+        self.step = Step::Page(next_path);
+        self.dispatch(now);
+        Ok(())
+    }
+
+    fn listing_done(&mut self, complete: bool) -> Result<(), Error> {
+        let r = std::mem::take(&mut self.result);
+        self.finish(Ok(Outcome::List(Listing {
+            items: r.items,
+            pages: r.pages,
+            complete,
+        })));
+        Ok(())
+    }
+
     fn done(&mut self) {
         let r = std::mem::take(&mut self.result);
         let result = match (r.digest, r.media_type) {
-            (Some(digest), media_type) => Ok(Inspection {
+            (Some(digest), media_type) => Ok(Outcome::Image(Box::new(Inspection {
                 reference: self.reference.clone(),
                 digest,
                 media_type: media_type.unwrap_or_default(),
@@ -990,7 +1173,7 @@ impl Flow {
                 manifest: r.manifest,
                 config: r.config,
                 warnings: r.warnings,
-            }),
+            }))),
             (None, _) => Err(Error::Misuse("finished without a digest")),
         };
         self.finish(result);

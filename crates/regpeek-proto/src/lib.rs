@@ -50,7 +50,7 @@
 //!             let response = transport(&send.request);
 //!             flow.handle_response(SystemTime::now(), response);
 //!         }
-//!         Action::Done(result) => break result?,
+//!         Action::Done(result) => break result?.into_image()?,
 //!     }
 //! };
 //! assert_eq!(inspection.config.unwrap().raw, b"{}");
@@ -66,6 +66,7 @@ pub mod digest;
 mod error;
 mod flow;
 mod inspection;
+pub mod list;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
@@ -75,10 +76,11 @@ pub use auth::{Credentials, Secret, TokenCache, is_loopback_host};
 pub use digest::Digest;
 pub use error::{Error, RegistryErrorItem, parse_registry_errors};
 pub use flow::{
-    Action, Flow, Goal, Limits, MAX_REDIRECTS, Options, RequestKind, Security, Send,
-    TransportErrorKind,
+    Action, Flow, Goal, Limits, MAX_PAGES, MAX_REDIRECTS, Options, Outcome, RequestKind, Security,
+    Send, TransportErrorKind,
 };
 pub use inspection::{FetchedConfig, FetchedManifest, Inspection};
+pub use list::Listing;
 pub use platform::Platform;
 pub use reference::Reference;
 pub use time::parse_rfc3339;

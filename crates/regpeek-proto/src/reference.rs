@@ -160,6 +160,27 @@ impl Reference {
         })
     }
 
+    /// A registry with no repository, for catalog listings.
+    pub(crate) fn for_registry(registry: &str) -> Result<Reference, ReferenceError> {
+        let host = registry
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        let host = match host {
+            "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB,
+            h => h,
+        };
+        if !DOMAIN.is_match(host) {
+            return Err(ReferenceError::new(registry, "invalid registry host"));
+        }
+        Ok(Reference {
+            registry: host.to_owned(),
+            repository: String::new(),
+            tag: None,
+            digest: None,
+        })
+    }
+
     /// The normalised registry, e.g. `docker.io` or `localhost:5000`.
     pub fn registry(&self) -> &str {
         &self.registry

@@ -11,7 +11,7 @@
 //! let reference = Reference::parse("nginx")?;
 //! let goal = Goal::Inspect(Platform::parse("linux/amd64", "amd64")?);
 //! let (result, _tokens) = client.inspect(reference, Options::new(goal), TokenCache::new());
-//! println!("{}", result?.digest);
+//! println!("{}", result?.into_image()?.digest);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
@@ -21,7 +21,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use regpeek_proto::{Action, Flow, Inspection, Options, Reference, TokenCache, TransportErrorKind};
+use regpeek_proto::{Action, Flow, Options, Outcome, Reference, TokenCache, TransportErrorKind};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 /// Errors setting up the transport. Errors during a flow come back as
@@ -119,12 +119,12 @@ impl Client {
         reference: Reference,
         options: Options,
         tokens: TokenCache,
-    ) -> (Result<Inspection, regpeek_proto::Error>, TokenCache) {
+    ) -> (Result<Outcome, regpeek_proto::Error>, TokenCache) {
         self.run(Flow::new(reference, options, tokens))
     }
 
     /// The main loop: poll the flow, perform each request, hand the response back.
-    pub fn run(&self, mut flow: Flow) -> (Result<Inspection, regpeek_proto::Error>, TokenCache) {
+    pub fn run(&self, mut flow: Flow) -> (Result<Outcome, regpeek_proto::Error>, TokenCache) {
         loop {
             match flow.poll_action(SystemTime::now()) {
                 Action::Done(result) => return (result, flow.into_tokens()),
@@ -231,7 +231,10 @@ fn classify_tls(e: &rustls::Error) -> (TransportErrorKind, String) {
             TransportErrorKind::Certificate,
             format!("TLS certificate not trusted: {e} (use --ca-file for a private CA)"),
         ),
-        _ => (TransportErrorKind::Tls, format!("TLS handshake failed: {e}")),
+        _ => (
+            TransportErrorKind::Tls,
+            format!("TLS handshake failed: {e}"),
+        ),
     }
 }
 
