@@ -145,7 +145,8 @@ fn token_cache_is_reused_until_expiry() {
 }
 
 /// Recorded fixtures and snapshots never hold a secret: no JWTs, no lab passwords, no
-/// Basic credentials other than `<redacted>`.
+/// Basic credentials other than `<redacted>`. (Modelled fixtures use made-up bearer
+/// tokens such as `anon-token-1`.)
 #[test]
 fn fixtures_and_snapshots_hold_no_secrets() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
