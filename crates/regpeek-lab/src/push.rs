@@ -33,6 +33,9 @@ pub fn agent() -> ureq::Agent {
     agent_with_ca(None)
 }
 
+/// Gives the `Authorization` value for a repository, if any.
+pub type AuthFn = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Where to push: a registry base URL, an agent, and the `Authorization` value to send
 /// for a repository (none for open registries).
 pub struct Target {
@@ -41,7 +44,7 @@ pub struct Target {
     /// The agent.
     pub agent: ureq::Agent,
     /// Authorization per repository.
-    pub auth: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub auth: AuthFn,
 }
 
 impl Target {
