@@ -3,8 +3,10 @@
 //! - `demo`: start a local registry, push test images, run `regpeek inspect` on them.
 //! - `test`: install what the tests need, then fmt, clippy and every test (CI runs this).
 //! - `lab up|seed|down|status`: the detached lab in `.lab/` (see crates/regpeek-lab).
-//! - `record REF --out DIR [--goal G] [--platform P] [--creds U:P] [--security S]
-//!   [--description TEXT]`: record one scenario from a real registry (scrubbed).
+//! - `record REF --out DIR [--registry open|token|basic|issuer-down] [--goal G]
+//!   [--platform P] [--creds U:P] [--security S] [--limit N] [--page-size N]
+//!   [--ca-file F] [--description TEXT]`: record one scenario (scrubbed) from any
+//!   registry, or with `--registry` from the running lab.
 //! - `record-lab`: start the lab and re-record every `fixtures/lab-*` scenario.
 //! - `model`: rewrite the hand-modelled `fixtures/model-*` scenarios.
 
@@ -34,7 +36,7 @@ fn main() -> Result<()> {
     }
 }
 
-fn project_root() -> PathBuf {
+pub(crate) fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -198,12 +200,14 @@ fn lab_down() -> Result<()> {
 fn lab_status() -> Result<()> {
     let info = regpeek_lab::LabInfo::load(&lab_dir().join("lab.json"))
         .context("no lab is up (cargo xtask lab up)")?;
-    let dead: Vec<u32> = info
-        .pids
-        .iter()
-        .copied()
-        .filter(|pid| !Path::new(&format!("/proc/{pid}")).exists())
-        .collect();
+    // A zombie (state Z) is as dead as a missing process.
+    let alive = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+            .unwrap_or(false)
+    };
+    let dead: Vec<u32> = info.pids.iter().copied().filter(|p| !alive(p)).collect();
     println!("lab dir:      {}", info.dir.display());
     println!(
         "open:         http://{}   (lab/rich, lab/multi, lab/many-tags, lab/many-layers)",

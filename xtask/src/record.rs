@@ -34,6 +34,7 @@ pub fn record_cli(args: &[String]) -> Result<()> {
     let mut reference = None;
     let mut out = None;
     let mut ca = None;
+    let mut registry = None;
     let mut settings: Vec<(String, String)> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -44,6 +45,7 @@ pub fn record_cli(args: &[String]) -> Result<()> {
         };
         match a.as_str() {
             "--out" => out = Some(value("--out")?),
+            "--registry" => registry = Some(value("--registry")?),
             "--ca-file" => ca = Some(value("--ca-file")?),
             "--goal" => settings.push(("goal".into(), value("--goal")?)),
             "--platform" => settings.push(("platform".into(), value("--platform")?)),
@@ -56,8 +58,25 @@ pub fn record_cli(args: &[String]) -> Result<()> {
             s => reference = Some(s.to_owned()),
         }
     }
-    let reference = reference.context("usage: cargo xtask record REF --out DIR [...]")?;
+    let mut reference = reference.context("usage: cargo xtask record REF --out DIR [...]")?;
     let out = out.context("--out DIR is required")?;
+    if let Some(name) = registry {
+        // REF is a path on one of the registries of the lab that `cargo xtask lab up` runs.
+        let state = crate::project_root().join(".lab/lab.json");
+        let info = regpeek_lab::LabInfo::load(&state).context("no lab is up: run `cargo xtask lab up`")?;
+        let (host, security) = match name.as_str() {
+            "open" | "plain" => (info.plain(), "http"),
+            "token" => (info.token(), "http"),
+            "basic" => (info.basic(), "https"),
+            "issuer-down" => (info.issuer_down(), "http"),
+            other => bail!("unknown lab registry {other:?} (open, token, basic, issuer-down)"),
+        };
+        reference = format!("{host}/{reference}");
+        if !settings.iter().any(|(k, _)| k == "security") {
+            settings.push(("security".into(), security.into()));
+        }
+        ca.get_or_insert(info.ca_file().display().to_string());
+    }
     settings.insert(0, ("reference".into(), reference));
     settings.push(("source".into(), "recorded by `cargo xtask record`".into()));
     let ca_pem = ca
