@@ -63,7 +63,8 @@ pub fn record_cli(args: &[String]) -> Result<()> {
     if let Some(name) = registry {
         // REF is a path on one of the registries of the lab that `cargo xtask lab up` runs.
         let state = crate::project_root().join(".lab/lab.json");
-        let info = regpeek_lab::LabInfo::load(&state).context("no lab is up: run `cargo xtask lab up`")?;
+        let info =
+            regpeek_lab::LabInfo::load(&state).context("no lab is up: run `cargo xtask lab up`")?;
         let (host, security) = match name.as_str() {
             "open" | "plain" => (info.plain(), "http"),
             "token" => (info.token(), "http"),
@@ -83,7 +84,10 @@ pub fn record_cli(args: &[String]) -> Result<()> {
         .map(|p| -> Result<_> { Ok((p.clone(), std::fs::read(&p)?)) })
         .transpose()?;
     let client = Client::new(&ClientOptions {
-        ca_pem,
+        tls: regpeek_ureq::TlsOptions {
+            extra_roots: ca_pem.into_iter().collect(),
+            ..Default::default()
+        },
         ..ClientOptions::default()
     })?;
     record_to(&client, Path::new(&out), settings)
@@ -102,7 +106,10 @@ pub fn record_lab() -> Result<()> {
     let i = &lab.info;
     let ca = std::fs::read(i.ca_file())?;
     let client = Client::new(&ClientOptions {
-        ca_pem: Some((i.ca_file().display().to_string(), ca)),
+        tls: regpeek_ureq::TlsOptions {
+            extra_roots: vec![(i.ca_file().display().to_string(), ca)],
+            ..Default::default()
+        },
         ..ClientOptions::default()
     })?;
     let (p, t, b) = (i.plain(), i.token(), i.basic());

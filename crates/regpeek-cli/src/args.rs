@@ -69,6 +69,39 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Credentials: where regpeek finds them.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+    /// Check credentials against a registry, then store them where docker would.
+    Login {
+        /// Registry host, e.g. `ghcr.io`, `localhost:5000` (default Docker Hub).
+        #[arg(default_value = "docker.io")]
+        registry: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Remove stored credentials for a registry.
+    Logout {
+        /// Registry host (default Docker Hub).
+        #[arg(default_value = "docker.io")]
+        registry: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Say which credentials would be used for a registry and where they come from
+    /// (never the secret).
+    Show {
+        /// Registry host or image reference.
+        registry: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -85,21 +118,45 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct Common {
     /// Platform to pick from a multi-platform image: os/arch[/variant] (default: this
     /// machine's, on linux).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    /// Credentials for the registry.
-    #[arg(long, value_name = "USER:PASSWORD")]
+    /// Credentials for the registry (a password is prompted for on a terminal when
+    /// missing).
+    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with_all = ["username", "registry_token", "no_creds"])]
     pub creds: Option<String>,
+    /// User name; the password comes from --password-stdin or a prompt.
+    #[arg(long, value_name = "USER", conflicts_with_all = ["registry_token", "no_creds"])]
+    pub username: Option<String>,
+    /// Read the password from standard input (with --username).
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// A registry bearer token, sent as is.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "no_creds")]
+    pub registry_token: Option<String>,
+    /// Ignore every stored credential: anonymous.
+    #[arg(long)]
+    pub no_creds: bool,
+    /// containers auth file to read instead of the default ones (default
+    /// $REGISTRY_AUTH_FILE).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
     /// Speak plain http to the registry (loopback registries fall back to it anyway).
     #[arg(long)]
     pub plain_http: bool,
-    /// Trust this PEM CA bundle instead of the system's roots.
+    /// Trust this PEM CA bundle, in addition to the system's roots.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// certs.d-style directory for this registry (`*.crt` CAs, `*.cert`/`*.key` client
+    /// certificate), instead of the certs.d search.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Do not verify the registry's TLS certificate (dangerous; says so on stderr).
+    #[arg(long)]
+    pub insecure: bool,
     /// Trace HTTP on stderr (secrets redacted).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

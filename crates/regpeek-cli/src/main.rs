@@ -4,8 +4,10 @@
 //! logic lives here.
 
 mod args;
+mod creds;
 mod output;
 mod summary;
+mod tls;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -18,7 +20,7 @@ use regpeek_proto::{
 };
 use regpeek_ureq::{Client, ClientOptions};
 
-use crate::args::{Cli, Command, Common, ListArgs};
+use crate::args::{AuthCommand, Cli, Command, Common, ListArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -126,8 +128,9 @@ fn run(cli: Cli) -> Result<()> {
                 limit: list.limit,
                 page_size: list.page_size,
             };
-            let flow = Flow::new(r.clone(), options(&r, common, goal)?, TokenCache::new());
-            let listing = run_flow(common, flow)?.into_listing()?;
+            let (options, client) = prepare(&r, common, goal)?;
+            let flow = Flow::new(r.clone(), options, TokenCache::new());
+            let listing = finish(client.run(flow))?.into_listing()?;
             let value = serde_json::json!({"Repository": r.name(), "Tags": listing.items});
             print_listing(&mut out, list, &listing, &value, tty, color)?;
         }
@@ -140,14 +143,63 @@ fn run(cli: Cli) -> Result<()> {
                 limit: list.limit,
                 page_size: list.page_size,
             };
-            // Scheme and credentials are decided as for any reference on that registry.
-            let probe = Reference::parse(&format!("{}/x", registry.trim_end_matches('/')))
-                .with_context(|| format!("invalid registry {registry:?}"))?;
-            let flow = Flow::catalog(registry, options(&probe, common, goal)?, TokenCache::new())?;
-            let listing = run_flow(common, flow)?.into_listing()?;
+            let probe = registry_probe(registry)?;
+            let (options, client) = prepare(&probe, common, goal)?;
+            let flow = Flow::catalog(registry, options, TokenCache::new())?;
+            let listing = finish(client.run(flow))?.into_listing()?;
             let value =
                 serde_json::json!({"Registry": probe.registry(), "Repositories": listing.items});
             print_listing(&mut out, list, &listing, &value, tty, color)?;
+        }
+        Command::Auth {
+            command: AuthCommand::Show { registry, common },
+        } => {
+            let r = registry_probe(registry)?;
+            let found = resolve_credentials(&r, common)?;
+            writeln!(out, "registry: {}", r.registry())?;
+            writeln!(out, "source:   {}", found.source)?;
+            writeln!(out, "kind:     {}", found.kind())?;
+            if let Some(c) = &found.credentials {
+                writeln!(out, "user:     {}", c.identity())?;
+            }
+        }
+        Command::Login { registry, common } => {
+            let r = registry_probe(registry)?;
+            let (user, password) = login_credentials(&r, common)?;
+            // The flow gets exactly the credentials being checked, nothing stored.
+            let mut checking = common.clone();
+            checking.creds = None;
+            checking.username = None;
+            checking.password_stdin = false;
+            checking.no_creds = true;
+            let (mut options, client) = prepare(&r, &checking, Goal::Login)?;
+            options.credentials = Some(Credentials::basic(&user, &password));
+            let outcome = finish(client.run(Flow::new(r.clone(), options, TokenCache::new())))?;
+            if let Outcome::LoggedIn {
+                authenticated: false,
+            } = outcome
+            {
+                eprintln!(
+                    "regpeek: {} did not ask for credentials; storing them anyway",
+                    r.registry()
+                );
+            }
+            let env = creds::Env::from_process(common.authfile.clone());
+            let dest = creds::store(r.registry(), &user, &password, &env)?;
+            writeln!(
+                out,
+                "Login succeeded for {user} at {}; credentials stored in {dest}",
+                r.registry()
+            )?;
+        }
+        Command::Logout { registry, common } => {
+            let r = registry_probe(registry)?;
+            let env = creds::Env::from_process(common.authfile.clone());
+            if creds::erase(r.registry(), &env)? {
+                writeln!(out, "Removed credentials for {}", r.registry())?;
+            } else {
+                writeln!(out, "Not logged in to {}", r.registry())?;
+            }
         }
         Command::Digest { reference, common } => {
             let explicit = common
@@ -213,49 +265,147 @@ fn host_only(host_port: &str) -> &str {
     host_port.split(':').next().unwrap_or(host_port)
 }
 
-fn credentials(common: &Common) -> Result<Option<Credentials>> {
-    let Some(creds) = &common.creds else {
-        return Ok(None);
-    };
-    let Some((user, pass)) = creds.split_once(':') else {
-        bail!("--creds needs USER:PASSWORD");
-    };
-    if user.is_empty() {
-        bail!("--creds has an empty user name");
+/// A reference standing for a whole registry (`auth show`, `login`, `catalog`).
+fn registry_probe(registry: &str) -> Result<Reference> {
+    let host = registry
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    if host.contains('/') {
+        return Ok(Reference::parse(host)?);
     }
-    Ok(Some(Credentials::basic(user, pass)))
+    Reference::parse(&format!("{host}/x")).with_context(|| format!("invalid registry {registry:?}"))
 }
 
-fn options(r: &Reference, common: &Common, goal: Goal) -> Result<Options> {
-    let mut options = Options::new(goal);
-    options.credentials = credentials(common)?;
-    options.security = security(r, common);
-    Ok(options)
+/// Asks for a password without echo, when there is a terminal to ask on.
+fn prompt_password(user: &str, registry: &str) -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "no password for {user}: there is no terminal to ask on; use --username {user} --password-stdin"
+        );
+    }
+    Ok(rpassword::prompt_password(format!(
+        "Password for {user}@{registry}: "
+    ))?)
 }
 
-fn run_flow(common: &Common, flow: Flow) -> Result<Outcome> {
-    let ca_pem = match &common.ca_file {
-        None => None,
-        Some(path) => Some((
-            path.display().to_string(),
-            std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?,
-        )),
+fn read_password_stdin() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_owned();
+    if pw.is_empty() {
+        bail!("--password-stdin: standard input held no password");
+    }
+    Ok(pw)
+}
+
+/// Flags first, then the credential files and helpers, then anonymous.
+fn resolve_credentials(r: &Reference, common: &Common) -> Result<creds::Found> {
+    use creds::{Found, Source};
+    let flag = |credentials, flag| {
+        Ok(Found {
+            credentials,
+            source: Source::Flag(flag),
+        })
     };
+    if common.no_creds {
+        return flag(None, "--no-creds");
+    }
+    if let Some(t) = &common.registry_token {
+        return flag(
+            Some(Credentials::Bearer(regpeek_proto::Secret::new(t.clone()))),
+            "--registry-token",
+        );
+    }
+    if let Some(c) = &common.creds {
+        let (user, pass) = match c.split_once(':') {
+            Some((u, p)) => (u.to_owned(), p.to_owned()),
+            None => (c.clone(), prompt_password(c, r.registry())?),
+        };
+        if user.is_empty() {
+            bail!("--creds has an empty user name");
+        }
+        return flag(Some(Credentials::basic(user, pass)), "--creds");
+    }
+    if let Some(user) = &common.username {
+        let pass = if common.password_stdin {
+            read_password_stdin()?
+        } else {
+            prompt_password(user, r.registry())?
+        };
+        return flag(Some(Credentials::basic(user.clone(), pass)), "--username");
+    }
+    creds::lookup(
+        r.registry(),
+        r.repository(),
+        &creds::Env::from_process(common.authfile.clone()),
+    )
+}
+
+fn login_credentials(r: &Reference, common: &Common) -> Result<(String, String)> {
+    match resolve_credentials(r, common)? {
+        creds::Found {
+            credentials: Some(Credentials::Basic { username, password }),
+            source: creds::Source::Flag(_),
+        } => Ok((username, password.expose().to_owned())),
+        _ => bail!("login needs --creds USER[:PASSWORD] or --username USER [--password-stdin]"),
+    }
+}
+
+/// Options and a client for one registry: credentials, scheme, TLS, trace.
+fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Client)> {
+    let mut options = Options::new(goal);
+    let found = resolve_credentials(r, common)?;
+    if common.verbose > 0 {
+        eprintln!(
+            "regpeek: credentials for {}: {} ({})",
+            r.registry(),
+            found.source,
+            found.kind()
+        );
+    }
+    options.credentials = found.credentials;
+    options.security = security(r, common);
+    let (tls, dir) = tls::options_for(
+        r.registry(),
+        r.api_host(),
+        common.cert_dir.as_deref(),
+        common.ca_file.as_deref(),
+        common.insecure,
+    )?;
+    if common.insecure {
+        eprintln!(
+            "regpeek: warning: TLS certificate verification is OFF for {} (--insecure)",
+            r.api_host()
+        );
+    }
+    if let (Some(d), true) = (&dir, common.verbose > 0) {
+        eprintln!(
+            "regpeek: TLS settings for {} from {}",
+            r.api_host(),
+            d.display()
+        );
+    }
     let trace: Option<regpeek_ureq::Trace> = (common.verbose > 0)
         .then(|| Arc::new(|line: &str| eprintln!("{line}")) as regpeek_ureq::Trace);
     let client = Client::new(&ClientOptions {
-        ca_pem,
+        tls,
         trace,
         ..ClientOptions::default()
     })?;
-    let (result, _tokens) = client.run(flow);
-    Ok(result?)
+    Ok((options, client))
+}
+
+fn finish(run: (Result<Outcome, regpeek_proto::Error>, TokenCache)) -> Result<Outcome> {
+    Ok(run.0?)
 }
 
 fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto::Inspection> {
     let r = Reference::parse(reference)?;
-    let flow = Flow::new(r.clone(), options(&r, common, goal)?, TokenCache::new());
-    Ok(run_flow(common, flow)?.into_image()?)
+    let (options, client) = prepare(&r, common, goal)?;
+    Ok(finish(client.run(Flow::new(r, options, TokenCache::new())))?.into_image()?)
 }
 
 fn print_listing(

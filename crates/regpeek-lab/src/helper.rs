@@ -91,23 +91,24 @@ fn json_response(status: u16, v: &Value) -> Response<std::io::Cursor<Vec<u8>>> {
 fn handle(agent: &ureq::Agent, issuer: &Issuer, mut req: Request) -> Result<()> {
     let url = url::Url::parse(&format!("http://lab{}", req.url()))?;
     if url.path() == "/token" {
-        let mut scopes: Vec<String> = url
+        let scopes: Vec<String> = url
             .query_pairs()
             .filter(|(k, _)| k == "scope")
             .map(|(_, v)| v.into_owned())
             .collect();
-        if *req.method() == Method::Post {
-            // OAuth2 form: one space-separated `scope`.
+        let grant = if *req.method() == Method::Post {
+            // The OAuth2 flow: a form with one space-separated `scope`.
             let mut body = String::new();
             req.as_reader().take(64 * 1024).read_to_string(&mut body)?;
-            let form = url::form_urlencoded::parse(body.as_bytes());
-            scopes.extend(
-                form.filter(|(k, _)| k == "scope")
-                    .map(|(_, v)| v.into_owned()),
-            );
-        }
-        let auth = get_header(&req, "authorization").map(str::to_owned);
-        let resp = match issuer.grant(auth.as_deref(), &scopes)? {
+            let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            issuer.grant_form(&form)?
+        } else {
+            let auth = get_header(&req, "authorization").map(str::to_owned);
+            issuer.grant(auth.as_deref(), &scopes)?
+        };
+        let resp = match grant {
             Grant::Token(v) => json_response(200, &v),
             Grant::Denied => {
                 json_response(401, &json!({"details": "incorrect username or password"}))

@@ -376,6 +376,11 @@ impl LabInfo {
     pub fn cdn_log(&self) -> PathBuf {
         self.dir.join("cdn.log")
     }
+    /// The lab user's identity token (OAuth2 refresh token) for the token registry.
+    pub fn identity_token(&self) -> String {
+        token::identity_token(&self.password)
+    }
+
     /// `user:password` of the lab user.
     pub fn creds(&self) -> String {
         format!("{}:{}", token::USER, self.password)

@@ -60,6 +60,7 @@ pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
         "digest" => Goal::Digest(platform),
         "tags" => Goal::Tags { limit, page_size },
         "catalog" => Goal::Catalog { limit, page_size },
+        "login" => Goal::Login,
         other => bail!("unknown goal {other:?}"),
     };
     let mut options = Options::new(goal);
@@ -239,6 +240,10 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
             for chunk in l.items.chunks(10) {
                 let _ = writeln!(t, "  {}", chunk.join(" "));
             }
+            return t;
+        }
+        Ok(Outcome::LoggedIn { authenticated }) => {
+            let _ = writeln!(t, "logged in (authenticated: {authenticated})");
             return t;
         }
         Ok(Outcome::Image(i)) => i,

@@ -52,6 +52,39 @@ impl Issuer {
         })
     }
 
+    /// The identity (refresh) token the issuer accepts for the lab user in the OAuth2
+    /// POST flow; derived from the password so every lab part agrees on it.
+    pub fn identity_token(&self) -> String {
+        identity_token(&self.password)
+    }
+
+    /// Decides an OAuth2 POST token request (`grant_type=refresh_token` or `password`).
+    pub fn grant_form(&self, form: &[(String, String)]) -> Result<Grant> {
+        let get = |k: &str| {
+            form.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let scopes: Vec<String> = get("scope").map(|s| vec![s.to_owned()]).unwrap_or_default();
+        let basic = |u: &str, p: &str| format!("Basic {}", STANDARD.encode(format!("{u}:{p}")));
+        match (get("grant_type"), get("client_id")) {
+            (_, None) => Ok(Grant::Denied),
+            (Some("refresh_token"), _)
+                if get("refresh_token") == Some(self.identity_token().as_str()) =>
+            {
+                self.grant(Some(&basic(USER, &self.password)), &scopes)
+            }
+            (Some("password"), _) => self.grant(
+                Some(&basic(
+                    get("username").unwrap_or(""),
+                    get("password").unwrap_or(""),
+                )),
+                &scopes,
+            ),
+            _ => Ok(Grant::Denied),
+        }
+    }
+
     /// Decides a token request: `authorization` is the raw header (Basic or absent),
     /// `scopes` the requested scope strings. Anonymous users may pull `public/*`; the
     /// lab user may do anything; unknown users or wrong passwords are refused.
@@ -133,6 +166,14 @@ impl Issuer {
             URL_SAFE_NO_PAD.encode(sig.as_ref())
         ))
     }
+}
+
+/// The lab's identity token for a lab password.
+pub fn identity_token(password: &str) -> String {
+    format!(
+        "lab-identity-{}",
+        &crate::image::sha256(password.as_bytes())[7..23]
+    )
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -48,6 +48,14 @@ pub enum Credentials {
     },
     /// A registry bearer token, sent as is.
     Bearer(Secret),
+    /// An OAuth2 refresh token (Docker's `identitytoken`, a credential helper's
+    /// `<token>` user), exchanged at the realm with the POST flow.
+    IdentityToken {
+        /// The user it belongs to, when known (never secret).
+        username: Option<String>,
+        /// The refresh token.
+        token: Secret,
+    },
 }
 
 impl Credentials {
@@ -64,6 +72,9 @@ impl Credentials {
         match self {
             Credentials::Basic { username, .. } => username.clone(),
             Credentials::Bearer(_) => "<registry-token>".to_owned(),
+            Credentials::IdentityToken { username, .. } => username
+                .clone()
+                .unwrap_or_else(|| "<identity-token>".to_owned()),
         }
     }
 
@@ -74,8 +85,13 @@ impl Credentials {
                 "Basic {}",
                 STANDARD.encode(format!("{username}:{}", password.expose()))
             )),
-            Credentials::Bearer(_) => None,
+            Credentials::Bearer(_) | Credentials::IdentityToken { .. } => None,
         }
+    }
+
+    /// True when the realm should get the OAuth2 POST flow rather than a GET.
+    pub fn wants_post(&self) -> bool {
+        matches!(self, Credentials::IdentityToken { .. })
     }
 }
 
@@ -235,13 +251,32 @@ fn check_realm(realm: &Url, registry: &Url, with_credentials: bool) -> Result<()
     Ok(())
 }
 
-/// Builds the token request (GET flow, §3.3): one `scope` per scope, Basic credentials
-/// to the realm when there are any.
+/// Builds the token request. With an identity token: the OAuth2 POST flow (§3.4), a form
+/// with `grant_type=refresh_token`. Otherwise (or with `force_get`, the fallback when a
+/// realm rejects POST): the GET flow (§3.3), one `scope` per scope and Basic credentials
+/// to the realm when there are any (for an identity token, `user:token` as docker does).
 pub fn token_request(
     realm: &BearerRealm,
     scopes: &[Scope],
     credentials: Option<&Credentials>,
+    force_get: bool,
 ) -> http::Request<Vec<u8>> {
+    if let (Some(Credentials::IdentityToken { token, .. }), false) = (credentials, force_get) {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "refresh_token");
+        form.append_pair("refresh_token", token.expose());
+        form.append_pair("service", realm.service.as_deref().unwrap_or_default());
+        form.append_pair("client_id", "regpeek");
+        let scope: Vec<String> = scopes.iter().map(Scope::to_string).collect();
+        form.append_pair("scope", &scope.join(" "));
+        return http::Request::post(realm.realm.as_str())
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form.finish().into_bytes())
+            .expect("a parsed URL is a valid URI");
+    }
     let mut url = realm.realm.clone();
     {
         let mut q = url.query_pairs_mut();
@@ -254,7 +289,18 @@ pub fn token_request(
         q.append_pair("client_id", "regpeek");
     }
     let mut req = http::Request::get(url.as_str());
-    if let Some(h) = credentials.and_then(Credentials::basic_header) {
+    let basic = match credentials {
+        Some(Credentials::IdentityToken { username, token }) => Some(format!(
+            "Basic {}",
+            STANDARD.encode(format!(
+                "{}:{}",
+                username.as_deref().unwrap_or("<token>"),
+                token.expose()
+            ))
+        )),
+        other => other.and_then(Credentials::basic_header),
+    };
+    if let Some(h) = basic {
         req = req.header(http::header::AUTHORIZATION, h);
     }
     req.body(Vec::new()).expect("a parsed URL is a valid URI")
@@ -483,12 +529,36 @@ mod tests {
         let reg = Url::parse("https://reg.example").unwrap();
         let realm = BearerRealm::from_challenge(&cs[0], &reg, true).unwrap();
         let scopes = Scope::parse_list("repository:a/b:pull repository:c:pull");
-        let req = token_request(&realm, &scopes, Some(&Credentials::basic("u", "p")));
+        let req = token_request(&realm, &scopes, Some(&Credentials::basic("u", "p")), false);
         assert_eq!(
             req.uri().to_string(),
             "https://auth.example/token?service=reg&scope=repository%3Aa%2Fb%3Apull&scope=repository%3Ac%3Apull&client_id=regpeek"
         );
         assert_eq!(req.headers()["authorization"], "Basic dTpw");
+    }
+
+    #[test]
+    fn identity_tokens_use_the_oauth2_post_flow() {
+        let cs = parse_challenges([r#"Bearer realm="https://auth.example/token",service="reg""#])
+            .unwrap();
+        let reg = Url::parse("https://reg.example").unwrap();
+        let realm = BearerRealm::from_challenge(&cs[0], &reg, true).unwrap();
+        let scopes = Scope::parse_list("repository:a/b:pull repository:c:pull");
+        let creds = Credentials::IdentityToken {
+            username: Some("bob".into()),
+            token: Secret::new("refresh-me"),
+        };
+        let req = token_request(&realm, &scopes, Some(&creds), false);
+        assert_eq!(req.method(), "POST");
+        assert_eq!(req.uri().to_string(), "https://auth.example/token");
+        assert_eq!(
+            String::from_utf8(req.body().clone()).unwrap(),
+            "grant_type=refresh_token&refresh_token=refresh-me&service=reg&client_id=regpeek&scope=repository%3Aa%2Fb%3Apull+repository%3Ac%3Apull"
+        );
+        assert!(!format!("{creds:?}").contains("refresh-me"));
+        let get = token_request(&realm, &scopes, Some(&creds), true);
+        assert_eq!(get.method(), "GET");
+        assert_eq!(get.headers()["authorization"], "Basic Ym9iOnJlZnJlc2gtbWU=");
     }
 
     #[test]

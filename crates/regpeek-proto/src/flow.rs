@@ -61,6 +61,9 @@ pub enum Goal {
         /// Ask for pages of this size (`n=`).
         page_size: Option<u32>,
     },
+    /// Check that the credentials are accepted (`GET /v2/` with auth, a token without
+    /// scope): what `regpeek login` verifies before storing anything.
+    Login,
     /// List the registry's repositories (`/v2/_catalog`), following `Link` pagination.
     /// Build the flow with [`Flow::catalog`].
     Catalog {
@@ -76,7 +79,7 @@ impl Goal {
         match self {
             Goal::Digest(p) | Goal::Manifest(p) => p.as_ref(),
             Goal::Inspect(p) => Some(p),
-            Goal::Tags { .. } | Goal::Catalog { .. } => None,
+            Goal::Tags { .. } | Goal::Catalog { .. } | Goal::Login => None,
         }
     }
 
@@ -198,6 +201,11 @@ pub enum Outcome {
     Image(Box<Inspection>),
     /// From `Tags` and `Catalog` goals.
     List(Listing),
+    /// From `Login`: the registry accepted the credentials (or needs none).
+    LoggedIn {
+        /// True when the registry asked for authentication at all.
+        authenticated: bool,
+    },
 }
 
 impl Outcome {
@@ -205,7 +213,7 @@ impl Outcome {
     pub fn into_image(self) -> Result<Inspection, Error> {
         match self {
             Outcome::Image(i) => Ok(*i),
-            Outcome::List(_) => Err(Error::Misuse("a listing flow has no inspection")),
+            _ => Err(Error::Misuse("this flow has no inspection")),
         }
     }
 
@@ -213,7 +221,7 @@ impl Outcome {
     pub fn into_listing(self) -> Result<Listing, Error> {
         match self {
             Outcome::List(l) => Ok(l),
-            Outcome::Image(_) => Err(Error::Misuse("an image flow has no listing")),
+            _ => Err(Error::Misuse("this flow has no listing")),
         }
     }
 }
@@ -245,6 +253,8 @@ enum Step {
     Config(Descriptor),
     /// A listing page, as a path and query on the registry's origin.
     Page(String),
+    /// `GET /v2/` with credentials (login).
+    Check,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +276,8 @@ enum Pending {
         key: TokenKey,
         scopes: Vec<Scope>,
         realm: String,
+        /// True for the OAuth2 POST flow (which falls back to GET on 404/405).
+        post: bool,
     },
     Ping,
     Finished,
@@ -335,6 +347,7 @@ impl Flow {
             Url::parse(&reference.api_base(scheme)).expect("a parsed reference makes a valid URL");
         let step = match &options.goal {
             Goal::Digest(None) => Step::Top { head: true },
+            Goal::Login => Step::Check,
             Goal::Tags { .. } | Goal::Catalog { .. } => {
                 let path = match options.goal {
                     Goal::Catalog { .. } => "/v2/_catalog".to_owned(),
@@ -475,6 +488,7 @@ impl Flow {
                 format!("catalog of {}", self.reference.registry())
             }
             Step::Page(_) => format!("tag list of {}", self.reference.name()),
+            Step::Check => format!("login to {}", self.reference.registry()),
         }
     }
 
@@ -488,6 +502,7 @@ impl Flow {
             Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
             Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
             Step::Page(path) => path.clone(),
+            Step::Check => "/v2/".to_owned(),
         };
         self.base.join(&path).expect("registry paths are valid")
     }
@@ -503,14 +518,16 @@ impl Flow {
             .unwrap_or_default()
     }
 
-    fn scope(&self) -> Scope {
+    /// The scope this flow needs; none for a login check.
+    fn scope(&self) -> Option<Scope> {
         match self.goal {
-            Goal::Catalog { .. } => Scope {
+            Goal::Catalog { .. } => Some(Scope {
                 kind: "registry".into(),
                 name: "catalog".into(),
                 actions: vec!["*".into()],
-            },
-            _ => Scope::pull(self.reference.repository()),
+            }),
+            Goal::Login => None,
+            _ => Some(Scope::pull(self.reference.repository())),
         }
     }
 
@@ -529,21 +546,35 @@ impl Flow {
         if let HostAuth::Bearer { realm, scopes } = &self.auth {
             let key = self.token_key(realm, scopes);
             if self.tokens.get(&key, now).is_none() {
-                let req = token_request(realm, scopes, self.credentials.as_ref());
-                self.pending = Pending::Token {
-                    key,
-                    scopes: scopes.clone(),
-                    realm: strip_query(&realm.realm),
-                };
-                self.next = Some(Action::Send(Send {
-                    request: req,
-                    max_body: self.limits.small,
-                    kind: RequestKind::Token,
-                }));
+                let post = self
+                    .credentials
+                    .as_ref()
+                    .is_some_and(Credentials::wants_post);
+                self.send_token_request(key, post);
                 return;
             }
         }
         self.send_resource(now, url, 0);
+    }
+
+    fn send_token_request(&mut self, key: TokenKey, post: bool) {
+        let HostAuth::Bearer { realm, scopes } = &self.auth else {
+            return self.finish(Err(Error::Misuse(
+                "token request without a bearer challenge",
+            )));
+        };
+        let req = token_request(realm, scopes, self.credentials.as_ref(), !post);
+        self.pending = Pending::Token {
+            key,
+            scopes: scopes.clone(),
+            realm: strip_query(&realm.realm),
+            post,
+        };
+        self.next = Some(Action::Send(Send {
+            request: req,
+            max_body: self.limits.small,
+            kind: RequestKind::Token,
+        }));
     }
 
     fn send_resource(&mut self, now: SystemTime, url: Url, hops: u8) {
@@ -554,6 +585,7 @@ impl Flow {
             }
             Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
             Step::Page(_) => (Method::GET, RequestKind::List, self.limits.list),
+            Step::Check => (Method::GET, RequestKind::Ping, self.limits.small),
         };
         let mut req = http::Request::builder().method(method).uri(url.as_str());
         match kind {
@@ -584,10 +616,10 @@ impl Flow {
                 }
                 (HostAuth::None, _) => {
                     let registry = self.reference.api_host().to_owned();
-                    if let Some((key, t)) =
-                        self.tokens
-                            .find(&registry, &self.identity(), &self.scope(), now)
-                    {
+                    let cached = self.scope().and_then(|scope| {
+                        self.tokens.find(&registry, &self.identity(), &scope, now)
+                    });
+                    if let Some((key, t)) = cached {
                         req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
                         sent = SentAuth::Bearer(Some(key.clone()));
                     }
@@ -614,7 +646,19 @@ impl Flow {
         match pending {
             Pending::Start | Pending::Finished => Err(Error::Misuse("no request was outstanding")),
             Pending::Ping => self.on_ping(now, resp),
-            Pending::Token { key, scopes, realm } => self.on_token(now, key, &scopes, &realm, resp),
+            Pending::Token {
+                key,
+                scopes,
+                realm,
+                post,
+            } => {
+                if post && matches!(resp.status().as_u16(), 404 | 405) {
+                    // The realm has no OAuth2 endpoint: the GET flow, as docker does.
+                    self.send_token_request(key, false);
+                    return Ok(());
+                }
+                self.on_token(now, key, &scopes, &realm, resp)
+            }
             Pending::Resource { url, hops, sent } => self.on_resource(now, url, hops, sent, resp),
         }
     }
@@ -727,14 +771,17 @@ impl Flow {
             return Ok(());
         }
         // Bearer.
-        let with_creds = matches!(self.credentials, Some(Credentials::Basic { .. }));
+        let with_creds = matches!(
+            self.credentials,
+            Some(Credentials::Basic { .. } | Credentials::IdentityToken { .. })
+        );
         let realm = BearerRealm::from_challenge(challenge, &self.base, with_creds)?;
         let insufficient = challenge.param("error") == Some("insufficient_scope");
         let asked = challenge
             .param("scope")
             .map(Scope::parse_list)
             .unwrap_or_default();
-        let mut scopes = vec![self.scope()];
+        let mut scopes: Vec<Scope> = self.scope().into_iter().collect();
         if let HostAuth::Bearer { scopes: had, .. } = &self.auth {
             scopes = union_scopes(&scopes, had);
         }
@@ -807,6 +854,15 @@ impl Flow {
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
             Step::Page(path) => self.on_page(now, &url, path, resp),
+            Step::Check => {
+                let authenticated = !matches!(self.auth, HostAuth::None)
+                    || self
+                        .credentials
+                        .as_ref()
+                        .is_some_and(|c| matches!(c, Credentials::Bearer(_)));
+                self.finish(Ok(Outcome::LoggedIn { authenticated }));
+                Ok(())
+            }
         }
     }
 

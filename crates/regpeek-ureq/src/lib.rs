@@ -37,6 +37,25 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A client certificate or key could not be used.
+    #[error("client certificate {path}: {reason}")]
+    ClientCert {
+        /// The certificate's path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// TLS settings beyond the defaults.
+#[derive(Clone, Default)]
+pub struct TlsOptions {
+    /// Extra CA certificates (label, PEM), trusted in addition to the system's roots.
+    pub extra_roots: Vec<(String, Vec<u8>)>,
+    /// A client certificate chain and key (label, cert PEM, key PEM) for mTLS.
+    pub client_cert: Option<(String, Vec<u8>, Vec<u8>)>,
+    /// Skip certificate verification entirely. Callers must warn the user loudly.
+    pub insecure: bool,
 }
 
 /// A sink for trace lines (`-v`); secrets are already redacted.
@@ -51,8 +70,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Timeout for each response (headers and body).
     pub read_timeout: Duration,
-    /// PEM CA certificates to trust instead of the system's roots.
-    pub ca_pem: Option<(String, Vec<u8>)>,
+    /// TLS settings.
+    pub tls: TlsOptions,
     /// Where to send the HTTP trace, if anywhere.
     pub trace: Option<Trace>,
 }
@@ -63,7 +82,7 @@ impl Default for ClientOptions {
             user_agent: concat!("regpeek/", env!("CARGO_PKG_VERSION")).to_owned(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
-            ca_pem: None,
+            tls: TlsOptions::default(),
             trace: None,
         }
     }
@@ -77,26 +96,60 @@ pub struct Client {
 
 impl Client {
     /// Builds the agent: status codes are data, redirects are left to the core, the
-    /// system's trust roots are used unless a CA is given.
+    /// system's trust roots are used, plus any extra CAs.
     pub fn new(options: &ClientOptions) -> Result<Client, Error> {
-        let roots = match &options.ca_pem {
-            None => RootCerts::PlatformVerifier,
-            Some((path, pem)) => {
-                let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
+        let tls = &options.tls;
+        let roots = if tls.extra_roots.is_empty() {
+            RootCerts::PlatformVerifier
+        } else {
+            let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+                .certs
+                .iter()
+                .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                .collect();
+            for (path, pem) in &tls.extra_roots {
+                let extra: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
                     .filter_map(|item| match item {
                         Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
                         _ => None,
                     })
                     .collect();
-                if certs.is_empty() {
+                if extra.is_empty() {
                     return Err(Error::CaFile {
                         path: path.clone(),
                         reason: "no PEM certificate found".into(),
                     });
                 }
-                RootCerts::new_with_certs(&certs)
+                certs.extend(extra);
+            }
+            RootCerts::new_with_certs(&certs)
+        };
+        let client_cert = match &tls.client_cert {
+            None => None,
+            Some((path, cert_pem, key_pem)) => {
+                let bad = |reason: &str| Error::ClientCert {
+                    path: path.clone(),
+                    reason: reason.to_owned(),
+                };
+                let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(cert_pem)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                if chain.is_empty() {
+                    return Err(bad("no PEM certificate found"));
+                }
+                let key = ureq::tls::PrivateKey::from_pem(key_pem)
+                    .map_err(|_| bad("its .key file holds no usable PEM private key"))?;
+                Some(ureq::tls::ClientCert::new_with_certs(&chain, key))
             }
         };
+        let tls_config = TlsConfig::builder()
+            .root_certs(roots)
+            .client_cert(client_cert)
+            .disable_verification(tls.insecure)
+            .build();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -104,7 +157,7 @@ impl Client {
             .timeout_connect(Some(options.connect_timeout))
             .timeout_recv_response(Some(options.read_timeout))
             .timeout_recv_body(Some(options.read_timeout))
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .tls_config(tls_config)
             .build()
             .new_agent();
         Ok(Client {
@@ -290,7 +343,10 @@ mod tests {
     #[test]
     fn a_bad_ca_file_is_a_clear_error() {
         let opts = ClientOptions {
-            ca_pem: Some(("/x/ca.pem".into(), b"not pem".to_vec())),
+            tls: TlsOptions {
+                extra_roots: vec![("/x/ca.pem".into(), b"not pem".to_vec())],
+                ..TlsOptions::default()
+            },
             ..ClientOptions::default()
         };
         let e = Client::new(&opts).err().unwrap();
