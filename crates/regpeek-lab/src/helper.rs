@@ -1,12 +1,15 @@
 //! The lab helper, one small HTTP server on 127.0.0.1 with two jobs:
 //! - `/token`: the token issuer for the token-auth registry (GET flow);
+//! - a `CONNECT` proxy for proxy tests (see [`start_connect_proxy`]);
 //! - a pager for `tags/list` and `_catalog`, which nginx routes here with the header
 //!   `X-Lab-Backend: http://127.0.0.1:PORT`. distribution 2.8 ignores `n`/`last` and
 //!   returns tags unsorted, so the pager fetches the full list from the backend (with the
 //!   client's `Authorization`), sorts it, and serves pages with `Link: <…>; rel="next"`,
 //!   alternately relative and absolute.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -18,6 +21,78 @@ use crate::token::{Grant, Issuer};
 
 /// The default page size when the client names none.
 pub const DEFAULT_PAGE: usize = 50;
+
+/// A forward proxy for `HTTP(S)_PROXY` tests: it answers `CONNECT` to loopback targets
+/// only, logs each target to a file and tunnels the bytes. (nginx cannot `CONNECT`, and
+/// ureq tunnels every request through `CONNECT`.)
+pub fn start_connect_proxy(port: u16, log: PathBuf) -> Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let _ = tunnel(conn, &log);
+            });
+        }
+    });
+    Ok(())
+}
+
+fn tunnel(mut client: TcpStream, log: &Path) -> Result<()> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 8192 || client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let target = head
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("CONNECT "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_default()
+        .to_owned();
+    let loopback = target
+        .rsplit_once(':')
+        .and_then(|(h, _)| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| ip.is_loopback());
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(
+            f,
+            "CONNECT {target} {}",
+            if loopback { "allowed" } else { "refused" }
+        );
+    }
+    if !loopback {
+        client.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")?;
+        return Ok(());
+    }
+    let upstream = match TcpStream::connect(&target) {
+        Ok(u) => u,
+        Err(_) => {
+            client.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")?;
+            return Ok(());
+        }
+    };
+    client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")?;
+    let (mut c2, mut u2) = (client.try_clone()?, upstream.try_clone()?);
+    let (mut c1, mut u1) = (client, upstream);
+    let t = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut u2);
+        let _ = u2.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut u1, &mut c1);
+    let _ = c1.shutdown(std::net::Shutdown::Write);
+    let _ = t.join();
+    Ok(())
+}
 
 /// A running helper; stops when dropped.
 pub struct Helper {

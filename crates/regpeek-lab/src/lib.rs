@@ -12,6 +12,7 @@
 //!  basic        127.0.0.1:B  distribution itself: TLS (lab CA) + htpasswd
 //!  mtls         127.0.0.1:M  distribution itself: TLS + client certificates (lab CA)
 //!  issuer-down  127.0.0.1:D  token auth whose realm is a closed port
+//!  proxy        127.0.0.1:P  a CONNECT proxy to loopback only (helper; HTTP_PROXY tests)
 //!  CDN          127.0.0.2, one nginx port per registry (http for open and token, https
 //!               for basic): registries redirect blob GETs here (distribution's `redirect`
 //!               storage middleware); the access log records any Authorization received
@@ -286,6 +287,8 @@ pub struct Ports {
     pub cdn_https: u16,
     /// A port nothing listens on (the dead realm).
     pub dead: u16,
+    /// The helper's CONNECT proxy (for `HTTP(S)_PROXY` tests).
+    pub proxy: u16,
 }
 
 impl Ports {
@@ -304,7 +307,30 @@ impl Ports {
             cdn_token: free_port()?,
             cdn_https: free_port()?,
             dead: free_port()?,
+            proxy: free_port()?,
         })
+    }
+
+    /// Every port with its name (for `lab.json`).
+    pub fn named(&self) -> Vec<(String, Value)> {
+        [
+            ("plain", self.plain),
+            ("token", self.token),
+            ("basic", self.basic),
+            ("mtls", self.mtls),
+            ("issuer_down", self.issuer_down),
+            ("helper", self.helper),
+            ("plain_backend", self.plain_backend),
+            ("token_backend", self.token_backend),
+            ("cdn_plain", self.cdn_plain),
+            ("cdn_token", self.cdn_token),
+            ("cdn_https", self.cdn_https),
+            ("dead", self.dead),
+            ("proxy", self.proxy),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect()
     }
 
     /// Consecutive ports from `base` (recordings use fixed ports so URLs are stable).
@@ -322,6 +348,7 @@ impl Ports {
             cdn_https: base + 9,
             dead: base + 10,
             cdn_token: base + 11,
+            proxy: base + 12,
         }
     }
 }
@@ -372,6 +399,16 @@ impl LabInfo {
     pub fn cert_dir(&self) -> PathBuf {
         self.dir.join("certs.d")
     }
+    /// `http://127.0.0.1:PORT`, a forward proxy.
+    pub fn proxy(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.proxy)
+    }
+
+    /// The forward proxy's access log.
+    pub fn proxy_log(&self) -> PathBuf {
+        self.dir.join("proxy.log")
+    }
+
     /// The CDN's access log.
     pub fn cdn_log(&self) -> PathBuf {
         self.dir.join("cdn.log")
@@ -387,11 +424,9 @@ impl LabInfo {
     }
 
     fn to_json(&self) -> Value {
-        let p = &self.ports;
         json!({
             "dir": self.dir, "password": self.password, "pids": self.pids,
-            "ports": [p.plain, p.token, p.basic, p.mtls, p.issuer_down, p.helper,
-                      p.plain_backend, p.token_backend, p.cdn_plain, p.cdn_https, p.dead, p.cdn_token],
+            "ports": self.ports.named().into_iter().collect::<serde_json::Map<String, Value>>(),
         })
     }
 
@@ -400,44 +435,28 @@ impl LabInfo {
         let v: Value = serde_json::from_slice(
             &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         )?;
-        let ports: Vec<u16> = v["ports"]
-            .as_array()
-            .context("ports")?
-            .iter()
-            .filter_map(|p| p.as_u64().map(|p| p as u16))
-            .collect();
-        let [
-            plain,
-            token,
-            basic,
-            mtls,
-            issuer_down,
-            helper,
-            plain_backend,
-            token_backend,
-            cdn_plain,
-            cdn_https,
-            dead,
-            cdn_token,
-        ] = ports[..]
-        else {
-            bail!("{}: bad ports", path.display());
+        let port = |name: &str| -> Result<u16> {
+            v["ports"][name]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .with_context(|| format!("{}: no port {name:?}", path.display()))
         };
         Ok(LabInfo {
             dir: PathBuf::from(v["dir"].as_str().context("dir")?),
             ports: Ports {
-                plain,
-                token,
-                basic,
-                mtls,
-                issuer_down,
-                helper,
-                plain_backend,
-                token_backend,
-                cdn_plain,
-                cdn_token,
-                cdn_https,
-                dead,
+                plain: port("plain")?,
+                token: port("token")?,
+                basic: port("basic")?,
+                mtls: port("mtls")?,
+                issuer_down: port("issuer_down")?,
+                helper: port("helper")?,
+                plain_backend: port("plain_backend")?,
+                token_backend: port("token_backend")?,
+                cdn_plain: port("cdn_plain")?,
+                cdn_token: port("cdn_token")?,
+                cdn_https: port("cdn_https")?,
+                dead: port("dead")?,
+                proxy: port("proxy")?,
             },
             password: v["password"].as_str().context("password")?.to_owned(),
             pids: v["pids"]
@@ -506,7 +525,11 @@ pub struct Lab {
 }
 
 fn registry_config(dir: &Path, name: &str, addr: &str, extra: &str) -> Result<PathBuf> {
-    let data = dir.join(format!("{name}-data"));
+    // The mTLS registry serves the Basic registry's content.
+    let data = dir.join(format!(
+        "{}-data",
+        if name == "mtls" { "basic" } else { name }
+    ));
     std::fs::create_dir_all(&data)?;
     let cfg = format!(
         "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
@@ -585,6 +608,7 @@ impl Lab {
         w("issuer.kid", pki.issuer_kid.as_bytes())?;
         w("password", password.as_bytes())?;
         w("helper.port", ports.helper.to_string().as_bytes())?;
+        w("proxy.port", ports.proxy.to_string().as_bytes())?;
         let certs_d = dir.join("certs.d");
         std::fs::create_dir_all(&certs_d)?;
         std::fs::write(certs_d.join("ca.crt"), &pki.ca_pem)?;
@@ -710,10 +734,13 @@ impl Lab {
                 procs.push(proc);
                 None
             }
-            _ => Some(helper::Helper::start(
-                p.helper,
-                token::Issuer::new(&pki.issuer_key_pkcs8, &pki.issuer_kid, &info.password)?,
-            )?),
+            _ => {
+                helper::start_connect_proxy(p.proxy, dir.join("proxy.log"))?;
+                Some(helper::Helper::start(
+                    p.helper,
+                    token::Issuer::new(&pki.issuer_key_pkcs8, &pki.issuer_kid, &info.password)?,
+                )?)
+            }
         };
 
         let nginx_conf = nginx_config(dir, &p)?;
@@ -759,6 +786,8 @@ impl Lab {
             std::fs::read_to_string(dir.join(name)).with_context(|| format!("reading {name}"))
         };
         let port: u16 = read("helper.port")?.trim().parse()?;
+        let proxy: u16 = read("proxy.port")?.trim().parse()?;
+        helper::start_connect_proxy(proxy, dir.join("proxy.log"))?;
         let key = std::fs::read(dir.join("issuer.pk8"))?;
         let issuer =
             token::Issuer::new(&key, read("issuer.kid")?.trim(), read("password")?.trim())?;

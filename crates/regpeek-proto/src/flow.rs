@@ -231,7 +231,8 @@ impl Outcome {
 pub enum TransportErrorKind {
     /// The TLS handshake failed (for instance, the server speaks plain http).
     Tls,
-    /// The server's certificate was not trusted. Never a reason to fall back to http.
+    /// TLS failed for a reason plain http would not fix (an untrusted certificate, a
+    /// server that wants a client certificate). Never a reason to fall back to http.
     Certificate,
     /// Name resolution or connecting failed.
     Connect,

@@ -280,12 +280,24 @@ fn classify(e: ureq::Error) -> (TransportErrorKind, String) {
 /// does not speak TLS at all is.
 fn classify_tls(e: &rustls::Error) -> (TransportErrorKind, String) {
     match e {
+        // The peer sent something that is not TLS at all: a plain-http server.
+        rustls::Error::InvalidMessage(_) => (
+            TransportErrorKind::Tls,
+            format!("TLS handshake failed: {e}"),
+        ),
         rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => (
             TransportErrorKind::Certificate,
             format!("TLS certificate not trusted: {e} (use --ca-file for a private CA)"),
         ),
+        rustls::Error::AlertReceived(_) => (
+            TransportErrorKind::Certificate,
+            format!(
+                "TLS handshake refused by the server: {e} (does it want a client certificate? see --cert-dir)"
+            ),
+        ),
+        // Anything else TLS-related is not fixed by speaking plain http either.
         _ => (
-            TransportErrorKind::Tls,
+            TransportErrorKind::Certificate,
             format!("TLS handshake failed: {e}"),
         ),
     }
