@@ -17,15 +17,66 @@ fn lab() -> &'static Lab {
     })
 }
 
+/// An empty directory to serve as `$HOME`, so no developer's real credentials, certs.d
+/// or proxies leak into a test.
+fn empty_home() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "regpeek-live-home-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `regpeek` in an isolated environment: a fresh `$HOME`, no proxies, no credential
+/// variables. `env` adds variables, `stdin` feeds standard input.
+fn regpeek_in(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpeek"));
+    cmd.args(args).env("HOME", empty_home());
+    for var in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+        "no_proxy",
+        "DOCKER_CONFIG",
+        "REGISTRY_AUTH_FILE",
+        "DOCKER_AUTH_CONFIG",
+        "XDG_RUNTIME_DIR",
+        "XDG_CONFIG_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(if stdin.is_some() {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    });
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("running regpeek");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().expect("running regpeek")
+}
+
 fn regpeek(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_regpeek"))
-        .args(args)
-        .env_remove("HTTPS_PROXY")
-        .env_remove("HTTP_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("http_proxy")
-        .output()
-        .expect("running regpeek")
+    regpeek_in(args, &[], None)
 }
 
 /// Runs regpeek, expects success, returns stdout.
@@ -255,7 +306,10 @@ fn errors_are_one_clear_line() {
     assert!(err.contains("invalid platform"), "{err}");
 
     let err = fails(&["inspect", &r("lab/rich:v1"), "--creds", "nopassword"]);
-    assert!(err.contains("--creds needs USER:PASSWORD"), "{err}");
+    assert!(
+        err.contains("no password for nopassword: there is no terminal to ask on"),
+        "{err}"
+    );
 
     let err = fails(&[
         "config",
@@ -708,4 +762,486 @@ fn bad_credentials_and_broken_auth_are_clear_errors() {
             "secret leaked: {err}"
         );
     }
+}
+
+// ---- Credentials, TLS and network conventions (config files, helpers, certs.d, proxies) ----
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn write(path: &std::path::Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn ok_in(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let out = regpeek_in(args, env, stdin);
+    assert!(
+        out.status.success(),
+        "regpeek {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn credentials_from_docker_config_json() {
+    let info = &lab().info;
+    let home = empty_home();
+    write(
+        &home.join(".docker/config.json"),
+        &format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            info.basic(),
+            b64(&creds())
+        ),
+    );
+    let env = [("HOME", home.to_str().unwrap())];
+    let out = ok_in(
+        &["digest", &b("lab/rich:v1"), "--ca-file", &ca()],
+        &env,
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+
+    let out = ok_in(&["auth", "show", &info.basic()], &env, None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(".docker/config.json") && text.contains("username and password"),
+        "{text}"
+    );
+    assert!(
+        text.contains("user:     lab-user") && !text.contains(&info.password),
+        "{text}"
+    );
+
+    // -v names the source, never the secret.
+    let out = ok_in(
+        &["digest", &b("lab/rich:v1"), "--ca-file", &ca(), "-v"],
+        &env,
+        None,
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("credentials for") && err.contains("config.json"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&info.password) && !err.contains(&b64(&creds())),
+        "{err}"
+    );
+
+    // --no-creds wins over the file.
+    let out = regpeek_in(
+        &[
+            "digest",
+            &b("lab/rich:v1"),
+            "--ca-file",
+            &ca(),
+            "--no-creds",
+        ],
+        &env,
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("authentication required"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn credentials_from_containers_auth_json() {
+    let home = empty_home();
+    let file = home.join("auth.json");
+    write(
+        &file,
+        &format!(
+            r#"{{"auths":{{"{}/private":{{"auth":"{}"}}}}}}"#,
+            lab().info.token(),
+            b64(&creds())
+        ),
+    );
+    let out = ok_in(
+        &["digest", &t("private/rich:v1")],
+        &[("REGISTRY_AUTH_FILE", file.to_str().unwrap())],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+    // The same through --authfile, and the namespace key does not match other repos.
+    let out = regpeek_in(
+        &[
+            "digest",
+            &t("public/rich:v1"),
+            "--authfile",
+            file.to_str().unwrap(),
+            "-v",
+        ],
+        &[],
+        None,
+    );
+    assert!(out.status.success());
+    assert!(
+        stderr_of(&out).contains("none (anonymous)"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn credentials_from_a_credential_helper() {
+    let info = &lab().info;
+    let home = empty_home();
+    let bin = home.join("bin");
+    let (user, pass) = creds()
+        .split_once(':')
+        .map(|(u, p)| (u.to_owned(), p.to_owned()))
+        .unwrap();
+    write(
+        &bin.join("docker-credential-lab"),
+        &format!(
+            "#!/bin/sh\nread -r server || true\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{pass}\"}}' \"$server\"\n"
+        ),
+    );
+    std::fs::set_permissions(
+        bin.join("docker-credential-lab"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let helpers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers");
+    write(
+        &home.join(".docker/config.json"),
+        &format!(
+            r#"{{"credHelpers":{{"{}":"lab","{}":"regpeek-test"}},"credsStore":"missing-helper"}}"#,
+            info.token(),
+            info.basic()
+        ),
+    );
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        helpers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [("HOME", home.to_str().unwrap()), ("PATH", path.as_str())];
+    let out = ok_in(&["digest", &t("private/rich:v1"), "-v"], &env, None);
+    assert!(
+        stderr_of(&out).contains("credential helper docker-credential-lab"),
+        "{}",
+        stderr_of(&out)
+    );
+    // The test helper answers "not found" for this host: anonymous, then the
+    // registry asks for Basic credentials.
+    let out = regpeek_in(
+        &["digest", &b("lab/rich:v1"), "--ca-file", &ca()],
+        &env,
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("authentication required"),
+        "{}",
+        stderr_of(&out)
+    );
+    // credsStore names a helper that does not exist: a clear error naming it.
+    let out = regpeek_in(&["digest", &r("lab/rich:v1")], &env, None);
+    assert!(
+        stderr_of(&out).contains("docker-credential-missing-helper is configured but not found"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn identity_token_uses_the_oauth2_post_flow() {
+    let info = &lab().info;
+    let home = empty_home();
+    write(
+        &home.join(".docker/config.json"),
+        &format!(
+            r#"{{"auths":{{"{}":{{"username":"lab-user","identitytoken":"{}"}}}}}}"#,
+            info.token(),
+            info.identity_token()
+        ),
+    );
+    let out = ok_in(
+        &["digest", &t("private/rich:v1"), "-v"],
+        &[("HOME", home.to_str().unwrap())],
+        None,
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("> POST http://127.0.0.1:") && err.contains("/token"),
+        "{err}"
+    );
+    assert!(err.contains("(identity token)"), "{err}");
+    assert!(!err.contains(&info.identity_token()), "{err}");
+    // A wrong identity token is refused.
+    write(
+        &home.join(".docker/config.json"),
+        &format!(
+            r#"{{"auths":{{"{}":{{"identitytoken":"not-the-token"}}}}}}"#,
+            info.token()
+        ),
+    );
+    let out = regpeek_in(
+        &["digest", &t("private/rich:v1")],
+        &[("HOME", home.to_str().unwrap())],
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("rejected the credentials"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn credential_flags() {
+    let info = &lab().info;
+    // --username with --password-stdin.
+    let out = ok_in(
+        &[
+            "digest",
+            &t("private/rich:v1"),
+            "--username",
+            "lab-user",
+            "--password-stdin",
+        ],
+        &[],
+        Some(&format!("{}\n", info.password)),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+    // --creds USER without a password and no terminal: a clear error.
+    let out = regpeek_in(
+        &["digest", &t("private/rich:v1"), "--creds", "lab-user"],
+        &[],
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("no terminal to ask on"),
+        "{}",
+        stderr_of(&out)
+    );
+    // --registry-token: a token obtained from the issuer, sent as is.
+    let realm = format!(
+        "{}?service=regpeek-lab&scope=repository:private/rich:pull",
+        info.realm()
+    );
+    let body = regpeek_lab::push::agent()
+        .get(&realm)
+        .header("Authorization", &format!("Basic {}", b64(&creds())))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_vec()
+        .unwrap();
+    let reply = json(&body);
+    let token = reply["token"].as_str().unwrap();
+    let out = ok_in(
+        &["digest", &t("private/rich:v1"), "--registry-token", token],
+        &[],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+}
+
+#[test]
+fn client_certificates_and_certs_d() {
+    let info = &lab().info;
+    let m = format!("{}/lab/rich:v1", info.mtls());
+    let cert_dir = info.cert_dir().display().to_string();
+    let out = ok_in(&["digest", &m, "--cert-dir", &cert_dir], &[], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+    // Found without flags in ~/.config/containers/certs.d/<host:port>.
+    let home = empty_home();
+    let d = home.join(".config/containers/certs.d").join(info.mtls());
+    for f in ["ca.crt", "client.cert", "client.key"] {
+        write(
+            &d.join(f),
+            &std::fs::read_to_string(info.cert_dir().join(f)).unwrap(),
+        );
+    }
+    let out = ok_in(
+        &["digest", &m, "-v"],
+        &[("HOME", home.to_str().unwrap())],
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("TLS settings for"),
+        "{}",
+        stderr_of(&out)
+    );
+    // Without a client certificate the server refuses; no fall back to plain http.
+    let out = regpeek_in(&["digest", &m, "--ca-file", &ca()], &[], None);
+    let err = stderr_of(&out);
+    assert!(err.contains("TLS handshake refused by the server"), "{err}");
+    // Half a pair is an error.
+    let half = empty_home();
+    write(&half.join("client.cert"), "x");
+    let out = regpeek_in(
+        &["digest", &m, "--cert-dir", half.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("client certificate without its key"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn insecure_skips_verification_loudly() {
+    let out = ok_in(
+        &[
+            "digest",
+            &b("lab/rich:v1"),
+            "--insecure",
+            "--creds",
+            &creds(),
+        ],
+        &[],
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("TLS certificate verification is OFF"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = regpeek_in(
+        &["digest", &b("lab/rich:v1"), "--creds", &creds()],
+        &[],
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("TLS certificate not trusted"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn proxies_from_the_environment() {
+    let info = &lab().info;
+    let count = || {
+        std::fs::read_to_string(info.proxy_log())
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let before = count();
+    let proxy = info.proxy();
+    let out = ok_in(
+        &["digest", &r("lab/rich:v1"), "--plain-http"],
+        &[("HTTPS_PROXY", proxy.as_str())],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+    let log = std::fs::read_to_string(info.proxy_log()).unwrap();
+    assert!(count() > before, "the proxy saw nothing: {log}");
+    assert!(
+        log.contains(&format!("CONNECT {} allowed", info.plain())),
+        "{log}"
+    );
+    let before = count();
+    ok_in(
+        &["digest", &r("lab/rich:v1"), "--plain-http"],
+        &[("HTTPS_PROXY", proxy.as_str()), ("NO_PROXY", "127.0.0.1")],
+        None,
+    );
+    assert_eq!(count(), before, "NO_PROXY was not honoured");
+}
+
+#[test]
+fn login_and_logout() {
+    let info = &lab().info;
+    let home = empty_home();
+    let env = [("HOME", home.to_str().unwrap())];
+    let config = home.join(".docker/config.json");
+    let out = regpeek_in(
+        &[
+            "login",
+            &info.basic(),
+            "--ca-file",
+            &ca(),
+            "--creds",
+            "lab-user:wrong",
+        ],
+        &env,
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("rejected the credentials"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!config.exists(), "nothing stored after a failed login");
+
+    let out = ok_in(
+        &[
+            "login",
+            &info.basic(),
+            "--ca-file",
+            &ca(),
+            "--username",
+            "lab-user",
+            "--password-stdin",
+        ],
+        &env,
+        Some(&info.password),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Login succeeded"));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    ok_in(
+        &["digest", &b("lab/rich:v1"), "--ca-file", &ca()],
+        &env,
+        None,
+    );
+
+    // Token registry: the login check gets a token with no scope.
+    ok_in(&["login", &info.token(), "--creds", &creds()], &env, None);
+    ok_in(&["digest", &t("private/rich:v1")], &env, None);
+
+    let out = ok_in(&["logout", &info.basic()], &env, None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Removed credentials"));
+    let out = regpeek_in(
+        &["digest", &b("lab/rich:v1"), "--ca-file", &ca()],
+        &env,
+        None,
+    );
+    assert!(
+        stderr_of(&out).contains("authentication required"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = ok_in(&["logout", &info.basic()], &env, None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Not logged in"));
 }

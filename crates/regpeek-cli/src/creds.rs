@@ -275,7 +275,12 @@ fn find_auth<'a>(
             return Some(kv);
         }
     }
-    auths.iter().find(|(k, _)| normalize_key(k) == registry)
+    // Legacy keys carry a scheme and a path (`https://reg:5000/v2/`); a key without a
+    // scheme but with a path is a namespace and only matched above.
+    auths.iter().find(|(k, _)| {
+        let legacy = k.starts_with("https://") || k.starts_with("http://");
+        (legacy || !k.contains('/')) && normalize_key(k) == registry
+    })
 }
 
 fn helper_for(doc: &Value, registry: &str, use_store: bool) -> Option<String> {

@@ -65,14 +65,12 @@ pub fn read_cert_dir(dir: &Path, tls: &mut TlsOptions) -> Result<()> {
                     std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
                 tls.client_cert = Some((path.display().to_string(), cert_pem, key_pem));
             }
-            "key" => {
-                if !path.with_extension("cert").exists() {
-                    bail!(
-                        "{}: client key without its certificate {}",
-                        path.display(),
-                        path.with_extension("cert").display()
-                    );
-                }
+            "key" if !path.with_extension("cert").exists() => {
+                bail!(
+                    "{}: client key without its certificate {}",
+                    path.display(),
+                    path.with_extension("cert").display()
+                );
             }
             _ => {}
         }

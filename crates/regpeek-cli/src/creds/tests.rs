@@ -462,3 +462,25 @@ fn store_goes_to_the_configured_helper() {
         "config.json untouched: {config}"
     );
 }
+
+#[test]
+fn namespaced_keys_match_only_their_namespace() {
+    let h = Home::new();
+    let f = h.write(
+        "auth.json",
+        &format!(
+            r#"{{"auths":{{"reg.example/private":{{"auth":"{}"}}}}}}"#,
+            b64("p:1")
+        ),
+    );
+    let mut env = h.env();
+    env.auth_file = Some(f);
+    assert_eq!(
+        show("reg.example", "private/app", &env),
+        "p:1 via file key reg.example/private"
+    );
+    assert_eq!(
+        show("reg.example", "public/app", &env),
+        "anonymous via none (anonymous)"
+    );
+}
