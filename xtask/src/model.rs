@@ -319,6 +319,17 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ),
     ));
 
+    out.push(("model-identity-token-get-fallback", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "manifest"), ("identity-token", "bob:<redacted>"),
+          ("description", "identity token: the realm answers the OAuth2 POST with 405, so the GET flow follows with Basic user:token")],
+        vec![
+            ex(manifest_req(&m_url, None), unauthorized(REALM)),
+            ex(req("POST", "https://auth.example/token", &[("content-type", "application/x-www-form-urlencoded")]), resp(405, &[], b"")),
+            ex(req("GET", TOKEN_URL, &[("authorization", "Basic <redacted>")]), token(r#"{"token":"user-token-1"}"#)),
+            ex(manifest_req(&m_url, Some("Bearer user-token-1")), ok_manifest(&rich)),
+        ],
+    )));
+
     out.push(("model-denied-403", scenario(
         &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"),
           ("description", "the registry answers 403 DENIED after a token: access denied")],

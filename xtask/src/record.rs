@@ -355,6 +355,39 @@ pub fn record_lab() -> Result<()> {
             ],
         ),
         (
+            "lab-token-identity-token",
+            token,
+            "token auth with an identity token: the OAuth2 POST flow (grant_type=refresh_token)",
+            vec![
+                ("reference", format!("{t}/private/rich:v1")),
+                ("goal", "digest".into()),
+                ("identity-token", format!("lab-user:{}", i.identity_token())),
+                http(),
+            ],
+        ),
+        (
+            "lab-login-token",
+            token,
+            "login check on the token registry: GET /v2/, a token without scope",
+            vec![
+                ("reference", format!("{t}/x")),
+                ("goal", "login".into()),
+                ("credentials", creds.clone()),
+                http(),
+            ],
+        ),
+        (
+            "lab-login-basic",
+            basic,
+            "login check on the Basic registry",
+            vec![
+                ("reference", format!("{b}/x")),
+                ("goal", "login".into()),
+                ("credentials", creds.clone()),
+                ("security", "https".into()),
+            ],
+        ),
+        (
             "lab-token-catalog",
             token,
             "token auth: catalog with the registry:catalog:* scope",

@@ -79,6 +79,19 @@ pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
         };
         options.credentials = Some(Credentials::basic(user, pass));
     }
+    if let Some(c) = s.get("identity-token") {
+        // `user:token` or `:token`.
+        let (user, token) = c.split_once(':').context("identity-token: [USER]:TOKEN")?;
+        let token = if token == "<redacted>" {
+            REPLAY_PASSWORD
+        } else {
+            token
+        };
+        options.credentials = Some(Credentials::IdentityToken {
+            username: (!user.is_empty()).then(|| user.to_owned()),
+            token: regpeek_proto::Secret::new(token),
+        });
+    }
     let target = s.get("reference").context("no reference setting")?;
     let flow = if matches!(options.goal, Goal::Catalog { .. }) {
         Flow::catalog(target, options.clone(), tokens)?
@@ -322,7 +335,11 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
     };
     // Record with the real password, write `user:<redacted>`.
     let (mut flow, _) = flow(&s, TokenCache::new())?;
-    if let Some((_, v)) = s.settings.iter_mut().find(|(k, _)| k == "credentials") {
+    for (_, v) in s
+        .settings
+        .iter_mut()
+        .filter(|(k, _)| k == "credentials" || k == "identity-token")
+    {
         let user = v.split_once(':').map_or(v.as_str(), |(u, _)| u).to_owned();
         *v = format!("{user}:<redacted>");
     }
@@ -413,6 +430,10 @@ fn scrub_token_reply(body: &[u8], tokens: &mut Vec<String>) -> Result<Vec<u8>> {
             };
             obj.insert(key.into(), format!("<scrubbed-token-{n}>").into());
         }
+    }
+    // Recording time is volatile; the replay clock is not.
+    if obj.contains_key("issued_at") {
+        obj.insert("issued_at".into(), "2026-01-01T00:00:00Z".into());
     }
     if obj.contains_key("refresh_token") {
         obj.insert("refresh_token".into(), "<scrubbed-refresh-token>".into());
