@@ -1245,3 +1245,56 @@ fn login_and_logout() {
     let out = ok_in(&["logout", &info.basic()], &env, None);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Not logged in"));
 }
+
+/// Docker Hub mirrors from registries.conf are tried in order; a dead one is skipped.
+/// All traffic goes through the lab's CONNECT proxy, which refuses anything but
+/// loopback, so even a regression could not reach the real Docker Hub.
+#[test]
+fn docker_hub_mirrors_are_tried_in_order() {
+    let info = &lab().info;
+    let home = empty_home();
+    let dead = regpeek_lab::free_port().unwrap();
+    let conf = home.join("registries.conf");
+    write(
+        &conf,
+        &format!(
+            "[[registry]]\nprefix = \"docker.io\"\nlocation = \"registry-1.docker.io\"\n\n\
+             [[registry.mirror]]\nlocation = \"127.0.0.1:{dead}\"\ninsecure = true\n\n\
+             [[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n",
+            info.plain()
+        ),
+    );
+    let proxy = info.proxy();
+    let env = [
+        ("CONTAINERS_REGISTRIES_CONF", conf.to_str().unwrap()),
+        ("HTTPS_PROXY", proxy.as_str()),
+    ];
+    let out = ok_in(&["digest", "rich:v1", "-v"], &env, None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("mirror http://127.0.0.1:{dead}/ failed")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("answered by mirror http://{}/", info.plain())),
+        "{err}"
+    );
+    let v = json(
+        &ok_in(
+            &["inspect", "multi:v1", "--platform", "linux/arm/v7"],
+            &env,
+            None,
+        )
+        .stdout,
+    );
+    assert_eq!(
+        v["Name"], "docker.io/library/multi",
+        "the mirror does not change the name"
+    );
+    assert_eq!(v["Digest"], lab().seeded.multi.index.digest);
+    assert_eq!(v["Variant"], "v7");
+}

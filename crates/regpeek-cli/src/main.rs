@@ -5,6 +5,7 @@
 
 mod args;
 mod creds;
+mod mirrors;
 mod output;
 mod summary;
 mod tls;
@@ -404,8 +405,56 @@ fn finish(run: (Result<Outcome, regpeek_proto::Error>, TokenCache)) -> Result<Ou
 
 fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto::Inspection> {
     let r = Reference::parse(reference)?;
+    if r.registry() == regpeek_proto::reference::DOCKER_HUB {
+        for mirror in mirrors::docker_hub_mirrors()? {
+            match from_mirror(&r, common, goal.clone(), &mirror) {
+                Ok(insp) => {
+                    if common.verbose > 0 {
+                        eprintln!(
+                            "regpeek: answered by mirror {} (from {})",
+                            mirror.url,
+                            mirror.source.display()
+                        );
+                    }
+                    return Ok(insp);
+                }
+                Err(e) => {
+                    if common.verbose > 0 {
+                        eprintln!(
+                            "regpeek: mirror {} failed: {e:#}; trying the next source",
+                            mirror.url
+                        );
+                    }
+                }
+            }
+        }
+    }
     let (options, client) = prepare(&r, common, goal)?;
     Ok(finish(client.run(Flow::new(r, options, TokenCache::new())))?.into_image()?)
+}
+
+/// One attempt through a Docker Hub mirror. The mirror gets only credentials stored for
+/// its own host, never Docker Hub's.
+fn from_mirror(
+    r: &Reference,
+    common: &Common,
+    goal: Goal,
+    mirror: &mirrors::Mirror,
+) -> Result<regpeek_proto::Inspection> {
+    let host = match (mirror.url.host_str(), mirror.url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => bail!("mirror {} has no host", mirror.url),
+    };
+    let probe = registry_probe(&host)?;
+    let mut checking = common.clone();
+    checking.creds = None;
+    checking.username = None;
+    checking.password_stdin = false;
+    checking.registry_token = None;
+    let (mut options, client) = prepare(&probe, &checking, goal)?;
+    options.endpoint = Some(mirror.url.clone());
+    Ok(finish(client.run(Flow::new(r.clone(), options, TokenCache::new())))?.into_image()?)
 }
 
 fn print_listing(

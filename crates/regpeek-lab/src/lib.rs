@@ -796,10 +796,12 @@ impl Lab {
     }
 
     /// Pushes the standard content: the open registry gets `lab/*` (with 150 tags and
-    /// 40 layers), the token registry `public/*` and `private/*`, the Basic one `lab/*`.
+    /// 40 layers) and `library/rich`, `library/multi` (to act as a Docker Hub mirror), the token registry `public/*` and `private/*`, the Basic one `lab/*`.
     pub fn seed(&self) -> Result<()> {
         let t = self.info.targets()?;
         self.seeded.push(&t.plain, "lab", true)?;
+        // Docker Hub-shaped paths, for mirror tests.
+        self.seeded.push(&t.plain, "library", false)?;
         self.seeded.push(&t.token, "public", true)?;
         self.seeded.push(&t.token, "private", false)?;
         self.seeded.push(&t.basic, "lab", false)?;

@@ -140,6 +140,10 @@ pub struct Options {
     pub security: Security,
     /// Body caps.
     pub limits: Limits,
+    /// Send every registry request to this origin instead of the registry's own API
+    /// host: a pull-through mirror (`https://mirror.example`, `http://127.0.0.1:5000`).
+    /// Its scheme overrides `security`.
+    pub endpoint: Option<Url>,
 }
 
 impl Options {
@@ -150,6 +154,7 @@ impl Options {
             credentials: None,
             security: Security::Https,
             limits: Limits::default(),
+            endpoint: None,
         }
     }
 }
@@ -344,8 +349,22 @@ impl Flow {
             Security::Http => "http",
             Security::Https | Security::HttpsThenHttp => "https",
         };
-        let base =
-            Url::parse(&reference.api_base(scheme)).expect("a parsed reference makes a valid URL");
+        let mut security = options.security;
+        let base = match &options.endpoint {
+            Some(url) => {
+                security = if url.scheme() == "http" {
+                    Security::Http
+                } else {
+                    Security::Https
+                };
+                let mut origin = url.clone();
+                origin.set_path("/");
+                origin.set_query(None);
+                origin
+            }
+            None => Url::parse(&reference.api_base(scheme))
+                .expect("a parsed reference makes a valid URL"),
+        };
         let step = match &options.goal {
             Goal::Digest(None) => Step::Top { head: true },
             Goal::Login => Step::Check,
@@ -366,7 +385,7 @@ impl Flow {
             reference,
             goal: options.goal,
             credentials: options.credentials,
-            security: options.security,
+            security,
             limits: options.limits,
             tokens,
             base,
@@ -399,6 +418,15 @@ impl Flow {
     /// The reference being inspected.
     pub fn reference(&self) -> &Reference {
         &self.reference
+    }
+
+    /// `host[:port]` of the origin requests go to (the registry's API host or a mirror).
+    fn host(&self) -> String {
+        match (self.base.host_str(), self.base.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => self.reference.api_host().to_owned(),
+        }
     }
 
     /// The registry API base in use (its scheme may have fallen back to http).
@@ -616,7 +644,7 @@ impl Flow {
                     sent = SentAuth::Bearer(None);
                 }
                 (HostAuth::None, _) => {
-                    let registry = self.reference.api_host().to_owned();
+                    let registry = self.host();
                     let cached = self.scope().and_then(|scope| {
                         self.tokens.find(&registry, &self.identity(), &scope, now)
                     });
@@ -683,7 +711,7 @@ impl Flow {
         realm: &str,
         resp: http::Response<Vec<u8>>,
     ) -> Result<(), Error> {
-        let registry = self.reference.api_host().to_owned();
+        let registry = self.host();
         match resp.status().as_u16() {
             200 => {
                 check_size(resp.body(), self.limits.small, "token reply")?;
@@ -714,7 +742,7 @@ impl Flow {
         sent: SentAuth,
         from_ping: bool,
     ) -> Result<(), Error> {
-        let registry = self.reference.api_host().to_owned();
+        let registry = self.host();
         let values: Vec<&str> = headers
             .get_all(WWW_AUTHENTICATE)
             .iter()

@@ -84,6 +84,8 @@ pub use list::Listing;
 pub use platform::Platform;
 pub use reference::Reference;
 pub use time::parse_rfc3339;
+/// The URL type of [`Options::endpoint`], re-exported.
+pub use url;
 
 #[cfg(test)]
 mod reference_tests;
