@@ -186,19 +186,24 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    // serde's messages can quote values, and values here are secrets: say only where.
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let v = parse_json(path, &bytes)?;
+    if !v.is_object() {
+        bail!("{}: not a JSON object", path.display());
+    }
+    Ok(Some(v))
+}
+
+/// Parses a user's JSON file. serde's messages can quote values, and values in these
+/// files are secrets, so errors say only where.
+pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<Value> {
+    serde_json::from_slice(bytes).map_err(|e| {
         anyhow::anyhow!(
             "{}: not valid JSON (line {}, column {})",
             path.display(),
             e.line(),
             e.column()
         )
-    })?;
-    if !v.is_object() {
-        bail!("{}: not a JSON object", path.display());
-    }
-    Ok(Some(v))
+    })
 }
 
 /// Reads one `auths` entry; `Ok(None)` for an entry with no secret in it (`{}`, meaning

@@ -29,14 +29,7 @@ pub fn from_daemon_json(path: &Path) -> Result<Vec<Mirror>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: not valid JSON (line {}, column {})",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
+    let v = crate::creds::parse_json(path, text.as_bytes())?;
     let Some(list) = v.get("registry-mirrors") else {
         return Ok(Vec::new());
     };

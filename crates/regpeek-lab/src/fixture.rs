@@ -91,14 +91,7 @@ impl Scenario {
             let (method, url) = rest
                 .split_once(' ')
                 .with_context(|| format!("bad request line {head:?}"))?;
-            let mut headers = Vec::new();
-            for line in lines.by_ref() {
-                let line = line.trim_end_matches(['\n', '\r']);
-                if line.is_empty() {
-                    break;
-                }
-                headers.push(split_header(line)?);
-            }
+            let headers = read_headers(&mut lines)?;
             let status_line = lines
                 .next()
                 .with_context(|| format!("{method} {url}: no reply"))?
@@ -114,14 +107,7 @@ impl Scenario {
                     .trim()
                     .parse()
                     .with_context(|| format!("bad status line {status_line:?}"))?;
-                let mut headers = Vec::new();
-                for line in lines.by_ref() {
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    if line.is_empty() {
-                        break;
-                    }
-                    headers.push(split_header(line)?);
-                }
+                let headers = read_headers(&mut lines)?;
                 let mut body = String::new();
                 while let Some(line) = lines.peek() {
                     if line.starts_with(">>> ") {
@@ -191,6 +177,19 @@ impl Scenario {
         }
         Ok(out)
     }
+}
+
+/// Header lines up to (and eating) the blank line that ends them.
+fn read_headers<'a>(lines: &mut impl Iterator<Item = &'a str>) -> Result<Vec<(String, String)>> {
+    let mut headers = Vec::new();
+    for line in lines {
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.is_empty() {
+            break;
+        }
+        headers.push(split_header(line)?);
+    }
+    Ok(headers)
 }
 
 fn split_header(line: &str) -> Result<(String, String)> {

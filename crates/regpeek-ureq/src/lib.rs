@@ -108,12 +108,7 @@ impl Client {
                 .map(|c| Certificate::from_der(c.as_ref()).to_owned())
                 .collect();
             for (path, pem) in &tls.extra_roots {
-                let extra: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
-                    .filter_map(|item| match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                        _ => None,
-                    })
-                    .collect();
+                let extra = pem_certificates(pem);
                 if extra.is_empty() {
                     return Err(Error::CaFile {
                         path: path.clone(),
@@ -131,12 +126,7 @@ impl Client {
                     path: path.clone(),
                     reason: reason.to_owned(),
                 };
-                let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(cert_pem)
-                    .filter_map(|item| match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                        _ => None,
-                    })
-                    .collect();
+                let chain = pem_certificates(cert_pem);
                 if chain.is_empty() {
                     return Err(bad("no PEM certificate found"));
                 }
@@ -241,6 +231,16 @@ impl Client {
         }
         Ok(http::Response::from_parts(parts, bytes))
     }
+}
+
+/// The certificates in a PEM bundle (other items are skipped).
+fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 fn classify(e: ureq::Error) -> (TransportErrorKind, String) {
