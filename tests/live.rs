@@ -1254,3 +1254,58 @@ fn docker_hub_mirrors_are_tried_in_order() {
     assert_eq!(v["Digest"], lab().seeded.multi.index.digest);
     assert_eq!(v["Variant"], "v7");
 }
+
+/// Runs regpeek on a pseudo-terminal (`script`, from Debian's essential bsdutils),
+/// typing `input` after a second.
+fn on_a_terminal(args: &[&str], input: &str) -> String {
+    let cmd = std::iter::once(env!("CARGO_BIN_EXE_regpeek").to_owned())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("HOME", empty_home())
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils) is needed for terminal tests");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    std::thread::spawn(move || {
+        use std::io::Write as _;
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn password_prompt_and_colour_on_a_terminal() {
+    let info = &lab().info;
+    let screen = on_a_terminal(
+        &["digest", &t("private/rich:v1"), "--creds", "lab-user"],
+        &format!("{}\n", info.password),
+    );
+    assert!(screen.contains("Password for lab-user@"), "{screen}");
+    assert!(
+        screen.contains(&lab().seeded.rich.manifest.digest),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(&info.password),
+        "the password was echoed: {screen}"
+    );
+
+    let screen = on_a_terminal(&["inspect", &r("lab/rich:v1")], "");
+    assert!(
+        screen.contains("\x1b[34;1m\"Name\"\x1b[0m"),
+        "coloured keys on a terminal: {screen:?}"
+    );
+    assert!(
+        screen.lines().count() > 20,
+        "pretty-printed on a terminal: {screen}"
+    );
+}
