@@ -1,4 +1,6 @@
-//! The inspection state machine: every transition lives in this file.
+//! The inspection state machine: every transition lives in this file; `options`
+//! holds what callers ask, `action` what the flow hands out, `check` the response
+//! readings the transitions share.
 //!
 //! ```text
 //!            ┌──────────── 3xx: follow (≤5 hops, Authorization only to the registry) ──┐
@@ -16,10 +18,7 @@
 
 use std::time::SystemTime;
 
-use http::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER, WARNING,
-    WWW_AUTHENTICATE,
-};
+use http::header::{ACCEPT, AUTHORIZATION, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, StatusCode};
 use url::Url;
 
@@ -33,219 +32,25 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, parse_registry_errors};
 use crate::inspection::{FetchedConfig, FetchedManifest, Inspection};
 use crate::list::Listing;
-use crate::manifest::{Descriptor, Manifest, bare_media_type, media, parse_manifest};
+use crate::manifest::{Descriptor, Manifest, media, parse_manifest};
 use crate::platform::{Platform, offered, select};
 use crate::reference::Reference;
+
+mod action;
+mod check;
+mod options;
+
+pub use action::{Action, Outcome, RequestKind, Send, TransportErrorKind};
+use check::{
+    check_size, collect_warnings, content_length, content_type, docker_digest, same_origin,
+    strip_query, verify,
+};
+pub use options::{Goal, Limits, Options, Security};
 
 /// Redirect hops allowed for one request.
 pub const MAX_REDIRECTS: u8 = 5;
 /// Pages a listing may follow before the flow calls it a loop.
 pub const MAX_PAGES: usize = 10_000;
-
-/// How far an inspection goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Goal {
-    /// Resolve the reference to a digest with `HEAD` (a `GET` and a hash when the
-    /// registry sends no `Docker-Content-Digest`). With a platform, an index is fetched
-    /// and the platform's manifest digest is reported too.
-    Digest(Option<Platform>),
-    /// Fetch the manifest exactly as served; with a platform, descend from an index to
-    /// that platform's manifest.
-    Manifest(Option<Platform>),
-    /// Fetch the manifest, the platform's manifest and the image config.
-    Inspect(Platform),
-    /// List the repository's tags, following `Link` pagination.
-    Tags {
-        /// Stop after this many tags.
-        limit: Option<usize>,
-        /// Ask for pages of this size (`n=`).
-        page_size: Option<u32>,
-    },
-    /// Check that the credentials are accepted (`GET /v2/` with auth, a token without
-    /// scope): what `regpeek login` verifies before storing anything.
-    Login,
-    /// List the registry's repositories (`/v2/_catalog`), following `Link` pagination.
-    /// Build the flow with [`Flow::catalog`].
-    Catalog {
-        /// Stop after this many repositories.
-        limit: Option<usize>,
-        /// Ask for pages of this size (`n=`).
-        page_size: Option<u32>,
-    },
-}
-
-impl Goal {
-    fn platform(&self) -> Option<&Platform> {
-        match self {
-            Goal::Digest(p) | Goal::Manifest(p) => p.as_ref(),
-            Goal::Inspect(p) => Some(p),
-            Goal::Tags { .. } | Goal::Catalog { .. } | Goal::Login => None,
-        }
-    }
-
-    fn listing(&self) -> Option<(Option<usize>, Option<u32>)> {
-        match self {
-            Goal::Tags { limit, page_size } | Goal::Catalog { limit, page_size } => {
-                Some((*limit, *page_size))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Which scheme to speak to the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// https only.
-    Https,
-    /// Plain http only.
-    Http,
-    /// https first; on a TLS failure (reported with
-    /// [`TransportErrorKind::Tls`]) switch to plain http. Docker's rule for loopback.
-    HttpsThenHttp,
-}
-
-/// Body size caps handed out with each request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Manifests and indexes (containerd uses about 4 MiB).
-    pub manifest: usize,
-    /// Config blobs.
-    pub config: usize,
-    /// Token replies, error bodies and pings.
-    pub small: usize,
-    /// One page of a tag or catalog listing.
-    pub list: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            manifest: 4 * 1024 * 1024,
-            config: 32 * 1024 * 1024,
-            small: 256 * 1024,
-            list: 4 * 1024 * 1024,
-        }
-    }
-}
-
-/// Inputs to a [`Flow`].
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// How far to go.
-    pub goal: Goal,
-    /// Credentials for this registry, if any; anonymous otherwise.
-    pub credentials: Option<Credentials>,
-    /// Scheme policy.
-    pub security: Security,
-    /// Body caps.
-    pub limits: Limits,
-    /// Send every registry request to this origin instead of the registry's own API
-    /// host: a pull-through mirror (`https://mirror.example`, `http://127.0.0.1:5000`).
-    /// Its scheme overrides `security`.
-    pub endpoint: Option<Url>,
-}
-
-impl Options {
-    /// Anonymous https with default limits.
-    pub fn new(goal: Goal) -> Options {
-        Options {
-            goal,
-            credentials: None,
-            security: Security::Https,
-            limits: Limits::default(),
-            endpoint: None,
-        }
-    }
-}
-
-/// What a request is for (for logs and transcripts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestKind {
-    /// `GET /v2/` to learn a challenge.
-    Ping,
-    /// A token server request.
-    Token,
-    /// A manifest `GET` or `HEAD`.
-    Manifest,
-    /// A blob `GET`.
-    Blob,
-    /// A page of a tag or catalog listing.
-    List,
-}
-
-/// A request for the driver to perform.
-#[derive(Debug)]
-#[must_use]
-pub struct Send {
-    /// The request, with an absolute URI. It may hold an `Authorization` header: never
-    /// log it unredacted.
-    pub request: http::Request<Vec<u8>>,
-    /// Read at most this many body bytes plus one; the flow rejects larger bodies.
-    pub max_body: usize,
-    /// What the request is for.
-    pub kind: RequestKind,
-}
-
-/// What the driver should do next.
-#[derive(Debug)]
-#[must_use]
-// `Done` is returned once per flow; boxing it would only cost the caller.
-#[allow(clippy::large_enum_variant)]
-pub enum Action {
-    /// Perform this request and hand the response to [`Flow::handle_response`].
-    Send(Send),
-    /// The flow has finished.
-    Done(Result<Outcome, Error>),
-}
-
-/// What a finished flow learned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// From `Digest`, `Manifest` and `Inspect` goals.
-    Image(Box<Inspection>),
-    /// From `Tags` and `Catalog` goals.
-    List(Listing),
-    /// From `Login`: the registry accepted the credentials (or needs none).
-    LoggedIn {
-        /// True when the registry asked for authentication at all.
-        authenticated: bool,
-    },
-}
-
-impl Outcome {
-    /// The inspection, for image goals.
-    pub fn into_image(self) -> Result<Inspection, Error> {
-        match self {
-            Outcome::Image(i) => Ok(*i),
-            _ => Err(Error::Misuse("this flow has no inspection")),
-        }
-    }
-
-    /// The listing, for `Tags` and `Catalog` goals.
-    pub fn into_listing(self) -> Result<Listing, Error> {
-        match self {
-            Outcome::List(l) => Ok(l),
-            _ => Err(Error::Misuse("this flow has no listing")),
-        }
-    }
-}
-
-/// How a request failed below HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportErrorKind {
-    /// The TLS handshake failed (for instance, the server speaks plain http).
-    Tls,
-    /// TLS failed for a reason plain http would not fix (an untrusted certificate, a
-    /// server that wants a client certificate). Never a reason to fall back to http.
-    Certificate,
-    /// Name resolution or connecting failed.
-    Connect,
-    /// A timeout.
-    Timeout,
-    /// Anything else.
-    Other,
-}
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -1262,94 +1067,5 @@ impl Flow {
             (None, _) => Err(Error::Misuse("finished without a digest")),
         };
         self.finish(result);
-    }
-}
-
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// The URL without its query (signed URLs carry secrets there).
-fn strip_query(u: &Url) -> String {
-    let mut u = u.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    u.to_string()
-}
-
-fn check_size(body: &[u8], limit: usize, what: &str) -> Result<(), Error> {
-    if body.len() > limit {
-        return Err(Error::BodyTooLarge {
-            what: what.to_owned(),
-            limit,
-        });
-    }
-    Ok(())
-}
-
-fn verify(desc: &Descriptor, body: &[u8], what: &str) -> Result<(), Error> {
-    if body.len() as u64 != desc.size {
-        return Err(Error::SizeMismatch {
-            what: what.to_owned(),
-            expected: desc.size,
-            actual: body.len() as u64,
-        });
-    }
-    let actual = desc.digest.algorithm().digest(body);
-    if actual != desc.digest {
-        return Err(Error::DigestMismatch {
-            what: what.to_owned(),
-            expected: desc.digest.to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    Ok(())
-}
-
-fn content_type(h: &HeaderMap) -> Option<String> {
-    h.get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(bare_media_type)
-        .filter(|t| !t.is_empty())
-}
-
-fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
-fn docker_digest(h: &HeaderMap) -> Result<Option<Digest>, Error> {
-    let Some(v) = h.get("docker-content-digest") else {
-        return Ok(None);
-    };
-    let s = v.to_str().map_err(|_| Error::InvalidHeader {
-        header: "Docker-Content-Digest",
-        detail: "not ASCII".into(),
-    })?;
-    Digest::parse(s.trim())
-        .map(Some)
-        .map_err(|e| Error::InvalidHeader {
-            header: "Docker-Content-Digest",
-            detail: e.to_string(),
-        })
-}
-
-/// Collects `Warning: 299 - "text"` values, deduplicated.
-fn collect_warnings(h: &HeaderMap, out: &mut Vec<String>) {
-    for v in h.get_all(WARNING) {
-        let Ok(s) = v.to_str() else { continue };
-        let Some(rest) = s.trim().strip_prefix("299") else {
-            continue;
-        };
-        let text = rest
-            .trim()
-            .trim_start_matches('-')
-            .trim()
-            .trim_matches('"')
-            .to_owned();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push(text);
-        }
     }
 }

@@ -1,0 +1,93 @@
+//! What a [`Flow`](super::Flow) hands out: requests to perform, and its outcome.
+
+use crate::error::Error;
+use crate::inspection::Inspection;
+use crate::list::Listing;
+
+/// What a request is for (for logs and transcripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `GET /v2/` to learn a challenge.
+    Ping,
+    /// A token server request.
+    Token,
+    /// A manifest `GET` or `HEAD`.
+    Manifest,
+    /// A blob `GET`.
+    Blob,
+    /// A page of a tag or catalog listing.
+    List,
+}
+
+/// A request for the driver to perform.
+#[derive(Debug)]
+#[must_use]
+pub struct Send {
+    /// The request, with an absolute URI. It may hold an `Authorization` header: never
+    /// log it unredacted.
+    pub request: http::Request<Vec<u8>>,
+    /// Read at most this many body bytes plus one; the flow rejects larger bodies.
+    pub max_body: usize,
+    /// What the request is for.
+    pub kind: RequestKind,
+}
+
+/// What the driver should do next.
+#[derive(Debug)]
+#[must_use]
+// `Done` is returned once per flow; boxing it would only cost the caller.
+#[allow(clippy::large_enum_variant)]
+pub enum Action {
+    /// Perform this request and hand the response to [`Flow::handle_response`].
+    Send(Send),
+    /// The flow has finished.
+    Done(Result<Outcome, Error>),
+}
+
+/// What a finished flow learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// From `Digest`, `Manifest` and `Inspect` goals.
+    Image(Box<Inspection>),
+    /// From `Tags` and `Catalog` goals.
+    List(Listing),
+    /// From `Login`: the registry accepted the credentials (or needs none).
+    LoggedIn {
+        /// True when the registry asked for authentication at all.
+        authenticated: bool,
+    },
+}
+
+impl Outcome {
+    /// The inspection, for image goals.
+    pub fn into_image(self) -> Result<Inspection, Error> {
+        match self {
+            Outcome::Image(i) => Ok(*i),
+            _ => Err(Error::Misuse("this flow has no inspection")),
+        }
+    }
+
+    /// The listing, for `Tags` and `Catalog` goals.
+    pub fn into_listing(self) -> Result<Listing, Error> {
+        match self {
+            Outcome::List(l) => Ok(l),
+            _ => Err(Error::Misuse("this flow has no listing")),
+        }
+    }
+}
+
+/// How a request failed below HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// The TLS handshake failed (for instance, the server speaks plain http).
+    Tls,
+    /// TLS failed for a reason plain http would not fix (an untrusted certificate, a
+    /// server that wants a client certificate). Never a reason to fall back to http.
+    Certificate,
+    /// Name resolution or connecting failed.
+    Connect,
+    /// A timeout.
+    Timeout,
+    /// Anything else.
+    Other,
+}

@@ -1,0 +1,98 @@
+//! Checks and readings of responses, shared by the transitions.
+
+use http::HeaderMap;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, WARNING};
+use url::Url;
+
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::manifest::{Descriptor, bare_media_type};
+
+pub(super) fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The URL without its query (signed URLs carry secrets there).
+pub(super) fn strip_query(u: &Url) -> String {
+    let mut u = u.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+pub(super) fn check_size(body: &[u8], limit: usize, what: &str) -> Result<(), Error> {
+    if body.len() > limit {
+        return Err(Error::BodyTooLarge {
+            what: what.to_owned(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn verify(desc: &Descriptor, body: &[u8], what: &str) -> Result<(), Error> {
+    if body.len() as u64 != desc.size {
+        return Err(Error::SizeMismatch {
+            what: what.to_owned(),
+            expected: desc.size,
+            actual: body.len() as u64,
+        });
+    }
+    let actual = desc.digest.algorithm().digest(body);
+    if actual != desc.digest {
+        return Err(Error::DigestMismatch {
+            what: what.to_owned(),
+            expected: desc.digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn content_type(h: &HeaderMap) -> Option<String> {
+    h.get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(bare_media_type)
+        .filter(|t| !t.is_empty())
+}
+
+pub(super) fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+pub(super) fn docker_digest(h: &HeaderMap) -> Result<Option<Digest>, Error> {
+    let Some(v) = h.get("docker-content-digest") else {
+        return Ok(None);
+    };
+    let s = v.to_str().map_err(|_| Error::InvalidHeader {
+        header: "Docker-Content-Digest",
+        detail: "not ASCII".into(),
+    })?;
+    Digest::parse(s.trim())
+        .map(Some)
+        .map_err(|e| Error::InvalidHeader {
+            header: "Docker-Content-Digest",
+            detail: e.to_string(),
+        })
+}
+
+/// Collects `Warning: 299 - "text"` values, deduplicated.
+pub(super) fn collect_warnings(h: &HeaderMap, out: &mut Vec<String>) {
+    for v in h.get_all(WARNING) {
+        let Ok(s) = v.to_str() else { continue };
+        let Some(rest) = s.trim().strip_prefix("299") else {
+            continue;
+        };
+        let text = rest
+            .trim()
+            .trim_start_matches('-')
+            .trim()
+            .trim_matches('"')
+            .to_owned();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push(text);
+        }
+    }
+}
