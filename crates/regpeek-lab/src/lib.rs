@@ -18,6 +18,8 @@
 //!               storage middleware); the access log records any Authorization received
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod certs;
 pub mod fixture;
 pub mod helper;
