@@ -9,7 +9,9 @@
 //!   registry, or with `--registry` from the running lab.
 //! - `record-lab`: start the lab and re-record every `fixtures/lab-*` scenario.
 //! - `model`: rewrite the hand-modelled `fixtures/model-*` scenarios.
+//! - `bench`: regpeek against skopeo on the lab, time and memory ratios.
 
+mod bench;
 mod model;
 mod record;
 
@@ -29,8 +31,9 @@ fn main() -> Result<()> {
         Some("record") => record::record_cli(&args[1..]),
         Some("record-lab") => record::record_lab(),
         Some("model") => model::model(),
+        Some("bench") => bench::bench(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model>");
+            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model|bench>");
             std::process::exit(2);
         }
     }
@@ -43,11 +46,11 @@ pub(crate) fn project_root() -> PathBuf {
         .to_owned()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
     let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
     if !status.success() {

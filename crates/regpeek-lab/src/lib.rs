@@ -50,6 +50,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("skopeo", "/usr/bin/skopeo"),
     ("nginx-light", NGINX_BIN),
     ("openssl", "/usr/bin/openssl"),
+    ("time", "/usr/bin/time"),
 ];
 
 /// Installs missing lab packages with apt-get when running as root; otherwise fails
