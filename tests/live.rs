@@ -1256,7 +1256,7 @@ fn docker_hub_mirrors_are_tried_in_order() {
 }
 
 /// Runs regpeek on a pseudo-terminal (`script`, from Debian's essential bsdutils),
-/// typing `input` after a second.
+/// typing `input` after 1.5 s (the prompt comes first, within milliseconds).
 fn on_a_terminal(args: &[&str], input: &str) -> String {
     let cmd = std::iter::once(env!("CARGO_BIN_EXE_regpeek").to_owned())
         .chain(args.iter().map(|a| format!("'{a}'")))
@@ -1275,7 +1275,7 @@ fn on_a_terminal(args: &[&str], input: &str) -> String {
     let input = input.to_owned();
     std::thread::spawn(move || {
         use std::io::Write as _;
-        std::thread::sleep(std::time::Duration::from_millis(800));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
         let _ = stdin.write_all(input.as_bytes());
     });
     let out = child.wait_with_output().unwrap();
