@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use regpeek_ureq::TlsOptions;
 
 /// The `certs.d` directories searched for `host[:port]`, first existing wins
-/// (containers' order, then Docker's). Docker Hub gets none, as in Docker.
+/// (containers' order, then Docker's, then rootless Docker's). Docker Hub gets none, as
+/// in Docker.
 pub fn cert_dirs(
     registry: &str,
     api_host: &str,
@@ -26,6 +27,12 @@ pub fn cert_dirs(
     }
     out.push(Path::new("/etc/containers/certs.d").join(api_host));
     out.push(Path::new("/etc/docker/certs.d").join(api_host));
+    // Rootless Docker's place.
+    match (xdg_config, home) {
+        (Some(x), _) => out.push(x.join("docker/certs.d").join(api_host)),
+        (None, Some(h)) => out.push(h.join(".config/docker/certs.d").join(api_host)),
+        _ => {}
+    }
     out
 }
 
@@ -175,7 +182,8 @@ mod tests {
             [
                 "/home/u/.config/containers/certs.d/r.example:5000",
                 "/etc/containers/certs.d/r.example:5000",
-                "/etc/docker/certs.d/r.example:5000"
+                "/etc/docker/certs.d/r.example:5000",
+                "/home/u/.config/docker/certs.d/r.example:5000"
             ]
         );
         assert!(
