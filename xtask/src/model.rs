@@ -275,6 +275,21 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ),
     ));
 
+    let frag = format!(
+        "https://cdn.example/b/{}?sig=x#fragment-part",
+        rich.config.digest
+    );
+    let unfrag = format!("https://cdn.example/b/{}?sig=x", rich.config.digest);
+    out.push(("model-redirect-fragment", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"),
+          ("description", "a Location with a fragment: followed without it (fragments never go on the wire)")],
+        vec![
+            ex(manifest_req(&m_url, None), ok_manifest(&rich)),
+            ex(blob_req(&c_url, None), resp(302, &[("location", &frag)], b"")),
+            ex(blob_req(&unfrag, None), ok_blob(&rich)),
+        ],
+    )));
+
     let plain = format!("http://cdn.example/blobs/{}", rich.config.digest);
     out.push((
         "model-redirect-https-to-http",

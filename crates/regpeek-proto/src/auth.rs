@@ -261,6 +261,8 @@ pub fn token_request(
     credentials: Option<&Credentials>,
     force_get: bool,
 ) -> http::Request<Vec<u8>> {
+    let mut realm_url = realm.realm.clone();
+    realm_url.set_fragment(None);
     if let (Some(Credentials::IdentityToken { token, .. }), false) = (credentials, force_get) {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "refresh_token");
@@ -269,7 +271,7 @@ pub fn token_request(
         form.append_pair("client_id", "regpeek");
         let scope: Vec<String> = scopes.iter().map(Scope::to_string).collect();
         form.append_pair("scope", &scope.join(" "));
-        return http::Request::post(realm.realm.as_str())
+        return http::Request::post(realm_url.as_str())
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
@@ -277,7 +279,7 @@ pub fn token_request(
             .body(form.finish().into_bytes())
             .expect("a parsed URL is a valid URI");
     }
-    let mut url = realm.realm.clone();
+    let mut url = realm_url;
     {
         let mut q = url.query_pairs_mut();
         if let Some(s) = &realm.service {

@@ -461,7 +461,22 @@ impl Flow {
                 (HostAuth::Basic, None) => {}
             }
         }
-        let request = req.body(Vec::new()).expect("valid request parts");
+        // A URL the url crate accepted but `http` refuses (from a hostile Location): an
+        // error, never a panic.
+        let request = match req.body(Vec::new()) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.finish(Err(Error::BadRedirect {
+                    what: self.what(),
+                    location: strip_query(&url),
+                    reason: if e.is::<http::uri::InvalidUri>() {
+                        "not a valid request URI"
+                    } else {
+                        "cannot build a request for it"
+                    },
+                }));
+            }
+        };
         self.pending = Pending::Resource { url, hops, sent };
         self.next = Some(Action::Send(Send {
             request,
@@ -716,11 +731,12 @@ impl Flow {
                 location: String::new(),
                 reason: "no usable Location header",
             })?;
-        let to = from.join(location).map_err(|_| Error::BadRedirect {
+        let mut to = from.join(location).map_err(|_| Error::BadRedirect {
             what: what.clone(),
             location: location.to_owned(),
             reason: "Location is not a valid URL",
         })?;
+        to.set_fragment(None);
         if !matches!(to.scheme(), "http" | "https") {
             return Err(Error::BadRedirect {
                 what,
