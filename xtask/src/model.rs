@@ -449,27 +449,95 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ),
     ));
 
+    let head = || req("HEAD", &m_url, &[("accept", ACCEPT)]);
+    let ok_head = || {
+        resp(
+            200,
+            &[
+                ("content-type", &rich.manifest.media_type),
+                ("docker-content-digest", &rich.manifest.digest),
+            ],
+            b"",
+        )
+    };
     out.push((
-        "model-rate-limited",
+        "model-rate-limited-retry",
         scenario(
             &[
                 ("reference", "registry.example/team/app:v1"),
                 ("goal", "digest"),
                 (
                     "description",
-                    "429 with Retry-After: reported, not retried in a loop",
+                    "429 with Retry-After 2: wait 2 s, retry, succeed; the Warning is kept",
                 ),
             ],
-            vec![ex(
-                req("HEAD", &m_url, &[("accept", ACCEPT)]),
-                resp(
-                    429,
-                    &[("retry-after", "30"), ("warning", r#"299 - "slow down""#)],
-                    b"",
+            vec![
+                ex(
+                    head(),
+                    resp(
+                        429,
+                        &[("retry-after", "2"), ("warning", r#"299 - "slow down""#)],
+                        b"",
+                    ),
                 ),
-            )],
+                ex(head(), ok_head()),
+            ],
         ),
     ));
+    out.push((
+        "model-retry-after-date",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "digest"),
+                (
+                    "description",
+                    "503 with Retry-After as an HTTP-date, measured against the response's Date",
+                ),
+            ],
+            vec![
+                ex(
+                    head(),
+                    resp(
+                        503,
+                        &[
+                            ("date", "Thu, 01 Jan 2026 00:00:00 GMT"),
+                            ("retry-after", "Thu, 01 Jan 2026 00:00:05 GMT"),
+                        ],
+                        b"",
+                    ),
+                ),
+                ex(head(), ok_head()),
+            ],
+        ),
+    ));
+    out.push((
+        "model-retry-backoff-gives-up",
+        scenario(
+            &[
+                ("reference", "registry.example/team/app:v1"),
+                ("goal", "digest"),
+                (
+                    "description",
+                    "502 without Retry-After: backoff 0.5 s, 1 s, 2 s, then the error",
+                ),
+            ],
+            vec![
+                ex(head(), resp(502, &[], b"")),
+                ex(head(), resp(502, &[], b"")),
+                ex(head(), resp(502, &[], b"")),
+                ex(head(), resp(502, &[], b"")),
+            ],
+        ),
+    ));
+    out.push(("model-dockerhub-pull-limit", scenario(
+        &[("reference", "nginx"), ("goal", "digest"),
+          ("description", "Docker Hub's pull limit: a 429 asking for hours is reported at once, with ratelimit-remaining, never waited on")],
+        vec![
+            ex(req("HEAD", "https://registry-1.docker.io/v2/library/nginx/manifests/latest", &[("accept", ACCEPT)]),
+               resp(429, &[("retry-after", "21600"), ("ratelimit-limit", "100;w=21600"), ("ratelimit-remaining", "0;w=21600")], b"")),
+        ],
+    )));
 
     out.push((
         "model-html-500",
@@ -479,15 +547,15 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
                 ("goal", "inspect"),
                 (
                     "description",
-                    "a 502 with an HTML body: the status is reported",
+                    "a 500 with an HTML body: the status is reported (500 is not retried)",
                 ),
             ],
             vec![ex(
                 manifest_req(&m_url, None),
                 resp(
-                    502,
+                    500,
                     &[("content-type", "text/html")],
-                    b"<html>Bad Gateway</html>",
+                    b"<html>Internal Server Error</html>",
                 ),
             )],
         ),

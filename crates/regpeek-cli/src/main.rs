@@ -57,6 +57,11 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => Some(
             "check the repository name and tag; `regpeek ref REF` shows what is asked for".into(),
         ),
+        regpeek_proto::Error::RateLimited { .. } => Some(
+            "the registry asked for a longer pause than regpeek waits (30 s); for Docker Hub, \
+             `regpeek login` raises the pull limit"
+                .into(),
+        ),
         regpeek_proto::Error::Transport { what, message, .. } => {
             if message.starts_with("TLS handshake failed") {
                 Some("use --plain-http for a registry that speaks plain http".into())

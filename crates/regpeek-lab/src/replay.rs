@@ -128,8 +128,15 @@ pub fn replay_with(
     let (mut flow, _) = flow(s, tokens)?;
     let mut t = String::new();
     let mut exchanges = s.exchanges.iter().enumerate();
+    // The replay clock only moves when the flow asks to wait.
+    let mut now = now;
     loop {
         match flow.poll_action(now) {
+            Action::Wait(until) => {
+                let wait = until.duration_since(now).unwrap_or_default();
+                writeln!(t, "~ wait {:.1}s", wait.as_secs_f64())?;
+                now = until;
+            }
             Action::Done(result) => {
                 if let Some((i, ex)) = exchanges.next() {
                     bail!(
@@ -347,6 +354,9 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
     loop {
         match flow.poll_action(SystemTime::now()) {
             Action::Done(_) => return Ok(s),
+            Action::Wait(until) => {
+                std::thread::sleep(until.duration_since(SystemTime::now()).unwrap_or_default());
+            }
             Action::Send(send) => {
                 let kind = send.kind;
                 let req = send.request;

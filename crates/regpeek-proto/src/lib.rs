@@ -50,6 +50,7 @@
 //!             let response = transport(&send.request);
 //!             flow.handle_response(SystemTime::now(), response);
 //!         }
+//!         Action::Wait(until) => { /* sleep until `until`, then poll again */ }
 //!         Action::Done(result) => break result?.into_image()?,
 //!     }
 //! };
@@ -76,8 +77,8 @@ pub use auth::{Credentials, Secret, TokenCache, is_loopback_host};
 pub use digest::Digest;
 pub use error::{Error, RegistryErrorItem, parse_registry_errors};
 pub use flow::{
-    Action, Flow, Goal, Limits, MAX_PAGES, MAX_REDIRECTS, Options, Outcome, RequestKind, Security,
-    Send, TransportErrorKind,
+    Action, Flow, Goal, Limits, MAX_PAGES, MAX_REDIRECTS, MAX_RETRIES, MAX_WAIT, Options, Outcome,
+    RequestKind, Security, Send, TransportErrorKind,
 };
 pub use inspection::{FetchedConfig, FetchedManifest, Inspection};
 pub use list::Listing;

@@ -171,6 +171,14 @@ impl Client {
         loop {
             match flow.poll_action(SystemTime::now()) {
                 Action::Done(result) => return (result, flow.into_tokens()),
+                Action::Wait(until) => {
+                    let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
+                    self.trace(&format!(
+                        "! the registry asked to slow down: retrying in {:.1}s",
+                        wait.as_secs_f64()
+                    ));
+                    std::thread::sleep(wait);
+                }
                 Action::Send(send) => match self.perform(send.request, send.max_body) {
                     Ok(response) => flow.handle_response(SystemTime::now(), response),
                     Err((kind, message)) => {

@@ -1,5 +1,7 @@
 //! What a [`Flow`](super::Flow) hands out: requests to perform, and its outcome.
 
+use std::time::SystemTime;
+
 use crate::error::Error;
 use crate::inspection::Inspection;
 use crate::list::Listing;
@@ -40,6 +42,8 @@ pub struct Send {
 pub enum Action {
     /// Perform this request and hand the response to [`Flow::handle_response`].
     Send(Send),
+    /// Nothing to do until this time (a retry after 429/502/503/504); then poll again.
+    Wait(SystemTime),
     /// The flow has finished.
     Done(Result<Outcome, Error>),
 }

@@ -1,7 +1,9 @@
 //! Checks and readings of responses, shared by the transitions.
 
+use std::time::{Duration, SystemTime};
+
 use http::HeaderMap;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, WARNING};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, RETRY_AFTER, WARNING};
 use url::Url;
 
 use crate::digest::Digest;
@@ -95,4 +97,19 @@ pub(super) fn collect_warnings(h: &HeaderMap, out: &mut Vec<String>) {
             out.push(text);
         }
     }
+}
+
+/// `Retry-After` as a duration: delta-seconds, or an HTTP-date measured against the
+/// response's own `Date` (the core has no clock of its own).
+pub(super) fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at: SystemTime = httpdate::parse_http_date(v).ok()?;
+    let date = h
+        .get(DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok())?;
+    Some(at.duration_since(date).unwrap_or_default())
 }

@@ -16,7 +16,7 @@
 //!  steps: Top (HEAD or GET manifest) ─> [Child (platform manifest)] ─> [Config blob]
 //! ```
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::header::{ACCEPT, AUTHORIZATION, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, StatusCode};
@@ -42,8 +42,8 @@ mod options;
 
 pub use action::{Action, Outcome, RequestKind, Send, TransportErrorKind};
 use check::{
-    check_size, collect_warnings, content_length, content_type, docker_digest, same_origin,
-    strip_query, verify,
+    check_size, collect_warnings, content_length, content_type, docker_digest, retry_after,
+    same_origin, strip_query, verify,
 };
 pub use options::{Goal, Limits, Options, Security};
 
@@ -51,6 +51,10 @@ pub use options::{Goal, Limits, Options, Security};
 pub const MAX_REDIRECTS: u8 = 5;
 /// Pages a listing may follow before the flow calls it a loop.
 pub const MAX_PAGES: usize = 10_000;
+/// Retries of one request after 429, 502, 503 or 504.
+pub const MAX_RETRIES: u8 = 3;
+/// The longest `Retry-After` the flow waits for; longer ones are reported instead.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -91,6 +95,12 @@ enum Pending {
         post: bool,
     },
     Ping,
+    /// A retry of the current step is due at `until`.
+    Waiting {
+        until: SystemTime,
+        url: Url,
+        hops: u8,
+    },
     Finished,
 }
 
@@ -123,6 +133,8 @@ pub struct Flow {
     step: Step,
     pending: Pending,
     auth_tries: u8,
+    /// Retries of the current request after 429/502/503/504.
+    retries: u8,
     pinged: bool,
     /// The token this flow fetched last (as opposed to one found in the cache).
     fetched: Option<TokenKey>,
@@ -198,6 +210,7 @@ impl Flow {
             step,
             pending: Pending::Start,
             auth_tries: 0,
+            retries: 0,
             pinged: false,
             fetched: None,
             next: None,
@@ -249,6 +262,16 @@ impl Flow {
         if matches!(self.pending, Pending::Start) {
             self.dispatch(now);
         }
+        if let Pending::Waiting { until, .. } = self.pending {
+            if now < until {
+                return Action::Wait(until);
+            }
+            if let Pending::Waiting { url, hops, .. } =
+                std::mem::replace(&mut self.pending, Pending::Finished)
+            {
+                self.send_resource(now, url, hops);
+            }
+        }
         match self.next.take() {
             Some(a) => a,
             None if matches!(self.pending, Pending::Finished) => {
@@ -287,7 +310,7 @@ impl Flow {
                 Url::parse(realm).unwrap_or(self.base.clone()),
                 "token server",
             ),
-            Pending::Start | Pending::Finished => {
+            Pending::Start | Pending::Finished | Pending::Waiting { .. } => {
                 return self.finish(Err(Error::Misuse("no request was outstanding")));
             }
         };
@@ -493,7 +516,9 @@ impl Flow {
     ) -> Result<(), Error> {
         collect_warnings(resp.headers(), &mut self.result.warnings);
         match pending {
-            Pending::Start | Pending::Finished => Err(Error::Misuse("no request was outstanding")),
+            Pending::Start | Pending::Finished | Pending::Waiting { .. } => {
+                Err(Error::Misuse("no request was outstanding"))
+            }
             Pending::Ping => self.on_ping(now, resp),
             Pending::Token {
                 key,
@@ -693,9 +718,19 @@ impl Flow {
             return self.on_challenge(now, resp.headers(), sent, false);
         }
         if !status.is_success() {
+            if let Some(delay) = self.retry_delay(&resp) {
+                self.retries += 1;
+                self.pending = Pending::Waiting {
+                    until: now + delay,
+                    url,
+                    hops,
+                };
+                return Ok(());
+            }
             return Err(self.status_error(&url, &resp));
         }
         self.auth_tries = 0;
+        self.retries = 0;
         let step = self.step.clone();
         match step {
             Step::Top { head: true } => self.on_top_head(now, &resp),
@@ -713,6 +748,20 @@ impl Flow {
                 Ok(())
             }
         }
+    }
+
+    /// How long to wait before retrying a 429/502/503/504, or `None` to give up: after
+    /// [`MAX_RETRIES`], or when the registry asks for a longer wait than [`MAX_WAIT`]
+    /// (Docker Hub's pull limit says hours; spinning on it helps nobody).
+    fn retry_delay(&self, resp: &http::Response<Vec<u8>>) -> Option<Duration> {
+        if !matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) || self.retries >= MAX_RETRIES {
+            return None;
+        }
+        let delay = match retry_after(resp.headers()) {
+            Some(d) => d,
+            None => Duration::from_millis(500) * 2u32.pow(u32::from(self.retries)),
+        };
+        (delay <= MAX_WAIT).then_some(delay)
     }
 
     fn on_redirect(
@@ -780,12 +829,20 @@ impl Flow {
         match status.as_u16() {
             429 => Error::RateLimited {
                 what,
-                retry: resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|v| format!(", retry after {v}"))
-                    .unwrap_or_default(),
+                retry: {
+                    let h = resp.headers();
+                    let text = |name| {
+                        h.get(name)
+                            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+                    };
+                    let mut s = text(RETRY_AFTER.as_str())
+                        .map(|v| format!(", retry after {v}"))
+                        .unwrap_or_default();
+                    if let Some(rem) = text("ratelimit-remaining") {
+                        s.push_str(&format!(", ratelimit-remaining {rem}"));
+                    }
+                    s
+                },
             },
             401 | 403 => Error::Denied {
                 what,
