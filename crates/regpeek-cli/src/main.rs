@@ -97,11 +97,7 @@ fn run(cli: Cli) -> Result<()> {
             output::print_json(&mut out, &summary::inspect_output(&insp), tty, color)?;
         }
         Command::Manifest { reference, common } => {
-            let explicit = common
-                .platform
-                .as_ref()
-                .map(|_| platform(common))
-                .transpose()?;
+            let explicit = explicit_platform(common)?;
             let insp = inspect(reference, common, Goal::Manifest(explicit.clone()))?;
             warn(&insp.warnings);
             let bytes = match (&explicit, &insp.manifest) {
@@ -208,11 +204,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Digest { reference, common } => {
-            let explicit = common
-                .platform
-                .as_ref()
-                .map(|_| platform(common))
-                .transpose()?;
+            let explicit = explicit_platform(common)?;
             let insp = inspect(reference, common, Goal::Digest(explicit.clone()))?;
             warn(&insp.warnings);
             let digest = match (&explicit, &insp.manifest) {
@@ -244,6 +236,16 @@ fn arm_variant() -> Option<String> {
     let line = info.lines().find(|l| l.starts_with("CPU architecture"))?;
     let v = line.split(':').nth(1)?.trim();
     Some(format!("v{}", v.trim_start_matches("AArch64").trim()))
+}
+
+/// The platform given with `--platform`, if any (manifest and digest descend into an
+/// index only when asked).
+fn explicit_platform(common: &Common) -> Result<Option<Platform>> {
+    common
+        .platform
+        .as_ref()
+        .map(|_| platform(common))
+        .transpose()
 }
 
 fn platform(common: &Common) -> Result<Platform> {
