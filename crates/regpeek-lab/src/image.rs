@@ -6,22 +6,16 @@ use std::io::Write as _;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
-/// OCI and Docker media types used by the lab.
+/// OCI and Docker media types used by the lab: the core's manifest and config types,
+/// plus the layer types only the lab writes.
 pub mod media {
-    /// OCI manifest.
-    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-    /// OCI index.
-    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    /// OCI config.
-    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    pub use regpeek_proto::manifest::media::{
+        DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
+    };
+
     /// OCI gzip layer.
     pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-    /// Docker v2s2 manifest.
-    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    /// Docker config.
-    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
     /// Docker gzip layer.
     pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     /// in-toto statement.
@@ -30,12 +24,7 @@ pub mod media {
 
 /// `sha256:<hex>` of bytes.
 pub fn sha256(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    let mut s = String::from("sha256:");
-    for b in d {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    regpeek_proto::Digest::sha256(bytes).to_string()
 }
 
 /// Content with its digest and media type.

@@ -13,12 +13,7 @@ pub fn agent_with_ca(ca_pem: Option<&str>) -> ureq::Agent {
         .proxy(None)
         .timeout_global(Some(std::time::Duration::from_secs(30)));
     if let Some(pem) = ca_pem {
-        let certs: Vec<_> = ureq::tls::parse_pem(pem.as_bytes())
-            .filter_map(|i| match i {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
+        let certs = regpeek_ureq::pem_certificates(pem.as_bytes());
         cfg = cfg.tls_config(
             ureq::tls::TlsConfig::builder()
                 .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))

@@ -272,11 +272,6 @@ impl Reference {
     pub fn api_base(&self, scheme: &str) -> String {
         format!("{scheme}://{}", self.api_host())
     }
-
-    /// The same repository at another tag (used by `tags`-style callers and tests).
-    pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
-        Reference::parse(&format!("{}:{tag}", self.name()))
-    }
 }
 
 impl fmt::Display for Reference {

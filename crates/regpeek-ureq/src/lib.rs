@@ -242,7 +242,7 @@ impl Client {
 }
 
 /// The certificates in a PEM bundle (other items are skipped).
-fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
+pub fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
     ureq::tls::parse_pem(pem)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
