@@ -154,7 +154,7 @@ struct Partial {
     config: Option<FetchedConfig>,
     warnings: Vec<String>,
     items: Vec<String>,
-    pages: usize,
+    /// Listing pages fetched so far (path and query), in order.
     seen_pages: Vec<String>,
 }
 
@@ -1069,7 +1069,6 @@ impl Flow {
             _ => "tags",
         };
         let page = crate::list::parse_page(resp.body(), key)?;
-        self.result.pages += 1;
         self.result.seen_pages.push(path);
         self.result.items.extend(page);
         let (limit, _) = self.goal.listing().unwrap_or_default();
@@ -1102,7 +1101,8 @@ impl Flow {
             Some(q) => format!("{}?{q}", next.path()),
             None => next.path().to_owned(),
         };
-        if self.result.seen_pages.contains(&next_path) || self.result.pages >= MAX_PAGES {
+        if self.result.seen_pages.contains(&next_path) || self.result.seen_pages.len() >= MAX_PAGES
+        {
             return Err(Error::InvalidListing {
                 detail: format!("{what}: pagination loops or exceeds {MAX_PAGES} pages"),
             });
@@ -1116,7 +1116,7 @@ impl Flow {
         let r = std::mem::take(&mut self.result);
         self.finish(Ok(Outcome::List(Listing {
             items: r.items,
-            pages: r.pages,
+            pages: r.seen_pages.len(),
             complete,
         })));
         Ok(())
