@@ -157,7 +157,22 @@ pub struct Common {
     /// Do not verify the registry's TLS certificate (dangerous; says so on stderr).
     #[arg(long)]
     pub insecure: bool,
+    /// Give up after this many seconds for the whole command (0 = no deadline). A
+    /// connection that sends nothing for 10 s is dropped either way.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
+    pub timeout: f64,
     /// Trace HTTP on stderr (secrets redacted).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let secs: f64 = s
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
+        return Err(format!("{s:?}: give seconds from 0 to 31536000"));
+    }
+    Ok(secs)
 }

@@ -24,6 +24,8 @@ use regpeek_ureq::{Client, ClientOptions};
 use crate::args::{AuthCommand, Cli, Command, Common, ListArgs};
 
 fn main() -> ExitCode {
+    // The command's deadline counts from here.
+    let _ = *STARTED;
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -33,9 +35,10 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("regpeek: error: {err:#}");
+            // Error text carries server-controlled strings: escape it for the terminal.
+            eprintln!("regpeek: error: {}", output::safe_line(&format!("{err:#}")));
             if let Some(hint) = hint(&err) {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", output::safe_line(&hint));
             }
             ExitCode::from(1)
         }
@@ -62,6 +65,16 @@ fn hint(err: &anyhow::Error) -> Option<String> {
              `regpeek login` raises the pull limit"
                 .into(),
         ),
+        regpeek_proto::Error::Timeout { stage, .. } => Some(match stage {
+            regpeek_proto::TimeoutStage::RetryWait => {
+                "the registry asked to wait past the deadline; raise it with --timeout SECS \
+                 (0 = none)"
+                    .into()
+            }
+            _ => "the registry or network is too slow or unresponsive; raise the deadline \
+                  with --timeout SECS (0 = none)"
+                .into(),
+        }),
         regpeek_proto::Error::Transport { what, message, .. } => {
             if message.starts_with("TLS handshake failed") {
                 Some("use --plain-http for a registry that speaks plain http".into())
@@ -220,7 +233,7 @@ fn run(cli: Cli) -> Result<()> {
 
 fn warn(warnings: &[String]) {
     for w in warnings {
-        eprintln!("regpeek: registry warning: {w}");
+        eprintln!("regpeek: registry warning: {}", output::safe_line(w));
     }
 }
 
@@ -396,14 +409,43 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
             d.display()
         );
     }
-    let trace: Option<regpeek_ureq::Trace> = (common.verbose > 0)
-        .then(|| Arc::new(|line: &str| eprintln!("{line}")) as regpeek_ureq::Trace);
+    let trace: Option<regpeek_ureq::Trace> = (common.verbose > 0).then(|| {
+        Arc::new(|line: &str| eprintln!("{}", output::safe_line(line))) as regpeek_ureq::Trace
+    });
+    options.deadline = deadline(common)?;
+    options.seed = seed();
     let client = Client::new(&ClientOptions {
         tls,
         trace,
         ..ClientOptions::default()
     })?;
     Ok((options, client))
+}
+
+/// When this process started: the deadline counts from here.
+static STARTED: std::sync::LazyLock<std::time::SystemTime> =
+    std::sync::LazyLock::new(std::time::SystemTime::now);
+
+/// The command's deadline from `--timeout` (`0`: none).
+fn deadline(common: &Common) -> Result<Option<std::time::SystemTime>> {
+    let secs = common.timeout;
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    let budget = std::time::Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= std::time::Duration::from_secs(365 * 86_400))
+        .with_context(|| format!("--timeout {secs}: give seconds from 0 to 31536000"))?;
+    Ok(STARTED.checked_add(budget))
+}
+
+/// A seed for retry jitter that differs between processes.
+fn seed() -> u64 {
+    let nanos = STARTED
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    (u64::from(std::process::id()) << 32) ^ u64::from(nanos)
 }
 
 fn finish(run: (Result<Outcome, regpeek_proto::Error>, TokenCache)) -> Result<Outcome> {
@@ -428,8 +470,9 @@ fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto
                 Err(e) => {
                     if common.verbose > 0 {
                         eprintln!(
-                            "regpeek: mirror {} failed: {e:#}; trying the next source",
-                            mirror.url
+                            "regpeek: mirror {} failed: {}; trying the next source",
+                            mirror.url,
+                            output::safe_line(&format!("{e:#}"))
                         );
                     }
                 }
@@ -476,7 +519,7 @@ fn print_listing(
         output::print_json(out, value, tty, color)?;
     } else {
         for item in &listing.items {
-            writeln!(out, "{item}")?;
+            writeln!(out, "{}", output::safe_line(item))?;
         }
     }
     if !listing.complete {

@@ -34,7 +34,8 @@ pub fn print_json(
 }
 
 /// Prints stored bytes: exactly as they are when piped. On a terminal, JSON that is
-/// already laid out is coloured as it is; one-line JSON is pretty-printed first.
+/// already laid out is coloured as it is; one-line JSON is pretty-printed first; other
+/// bytes have their control characters escaped (they come from the registry).
 pub fn print_bytes(out: &mut impl Write, bytes: &[u8], tty: bool, color: bool) -> Result<()> {
     if tty {
         if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
@@ -42,16 +43,56 @@ pub fn print_bytes(out: &mut impl Write, bytes: &[u8], tty: bool, color: bool) -
             if !text.trim().contains('\n') {
                 return print_json(out, &value, tty, color);
             }
-            let text = text.trim_end();
+            // JSON text can still hold DEL, C1 and bidi controls inside strings.
+            let text = escape_controls(text.trim_end(), true);
             match color {
-                true => writeln!(out, "{}", colorize(text))?,
+                true => writeln!(out, "{}", colorize(&text))?,
                 false => writeln!(out, "{text}")?,
             }
             return Ok(());
         }
+        let text = String::from_utf8_lossy(bytes);
+        write!(out, "{}", escape_controls(&text, true))?;
+        return Ok(());
     }
     out.write_all(bytes)?;
     Ok(())
+}
+
+/// The longest server-controlled message shown whole on a terminal line.
+pub const MAX_LINE: usize = 500;
+
+/// A string from a server made safe for a terminal: C0 and C1 control characters, DEL
+/// and Unicode bidi controls become visible escapes (`\x1b`, `\u{202e}`). With
+/// `keep_layout`, line feeds and tabs stay as they are.
+pub fn escape_controls(s: &str, keep_layout: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}');
+        match c {
+            '\n' | '\t' if keep_layout => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            '\u{80}'..='\u{9f}' => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            _ if bidi => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// One line for stderr: escaped, and cut after [`MAX_LINE`] characters with a note.
+pub fn safe_line(s: &str) -> String {
+    let escaped = escape_controls(s, false);
+    let total = escaped.chars().count();
+    if total <= MAX_LINE {
+        return escaped;
+    }
+    let mut cut: String = escaped.chars().take(MAX_LINE).collect();
+    cut.push_str(&format!("… ({} more characters cut)", total - MAX_LINE));
+    cut
 }
 
 /// Adds ANSI colours to pretty-printed JSON text by lexing it.
@@ -136,5 +177,29 @@ mod tests {
         let mut out = Vec::new();
         print_json(&mut out, &serde_json::json!({"b": [1, 2]}), false, false).unwrap();
         assert_eq!(out, b"{\"b\":[1,2]}\n");
+    }
+}
+
+#[cfg(test)]
+mod safety_tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_escaped() {
+        assert_eq!(safe_line("a\x1b[31mred\x07"), "a\\x1b[31mred\\x07");
+        assert_eq!(safe_line("x\ny\tz\r"), "x\\ny\\tz\\r");
+        assert_eq!(safe_line("del\x7f c1\u{9b}"), "del\\x7f c1\\u{9b}");
+        assert_eq!(safe_line("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+        assert_eq!(safe_line("naïve ünïcode ✓"), "naïve ünïcode ✓");
+        assert_eq!(escape_controls("a\nb\x1b", true), "a\nb\\x1b");
+    }
+
+    #[test]
+    fn long_lines_are_cut() {
+        let long = "e".repeat(MAX_LINE + 42);
+        let line = safe_line(&long);
+        assert!(line.starts_with(&"e".repeat(MAX_LINE)));
+        assert!(line.ends_with("… (42 more characters cut)"), "{line}");
+        assert_eq!(safe_line(&"e".repeat(MAX_LINE)), "e".repeat(MAX_LINE));
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 use regpeek_proto::manifest::{Manifest, media};
 use regpeek_proto::{
-    Action, Credentials, Flow, Goal, Options, Outcome, Platform, Reference, Security, TokenCache,
-    TransportErrorKind,
+    Action, Credentials, Flow, Goal, Options, Outcome, Platform, Reference, Security, TimeoutStage,
+    TokenCache, TransportErrorKind,
 };
 
 use crate::fixture::{Exchange, Reply, Request, Scenario};
@@ -92,6 +92,13 @@ pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
             token: regpeek_proto::Secret::new(token),
         });
     }
+    if let Some(secs) = num("deadline")? {
+        // Seconds after the replay clock's start.
+        options.deadline = Some(replay_now() + Duration::from_secs(secs as u64));
+    }
+    if let Some(seed) = s.get("seed") {
+        options.seed = seed.parse().with_context(|| format!("seed: {seed:?}"))?;
+    }
     let target = s.get("reference").context("no reference setting")?;
     let flow = if matches!(options.goal, Goal::Catalog { .. }) {
         Flow::catalog(target, options.clone(), tokens)?
@@ -168,13 +175,7 @@ pub fn replay_with(
                 match &ex.reply {
                     Reply::Failure { kind, message } => {
                         writeln!(t, "! {kind} {message}")?;
-                        let kind = match kind.as_str() {
-                            "tls" => TransportErrorKind::Tls,
-                            "certificate" => TransportErrorKind::Certificate,
-                            "connect" => TransportErrorKind::Connect,
-                            "timeout" => TransportErrorKind::Timeout,
-                            _ => TransportErrorKind::Other,
-                        };
+                        let kind = parse_kind(kind);
                         flow.handle_transport_error(now, kind, message);
                     }
                     Reply::Response {
@@ -193,6 +194,48 @@ pub fn replay_with(
             }
         }
     }
+}
+
+/// Transport failure kinds as fixtures spell them.
+const KINDS: &[(&str, TransportErrorKind)] = &[
+    ("tls", TransportErrorKind::Tls),
+    ("certificate", TransportErrorKind::Certificate),
+    ("resolve", TransportErrorKind::Resolve),
+    ("connect", TransportErrorKind::Connect),
+    ("reset", TransportErrorKind::Reset),
+    (
+        "timeout",
+        TransportErrorKind::Timeout(TimeoutStage::Response),
+    ),
+    (
+        "timeout-connect",
+        TransportErrorKind::Timeout(TimeoutStage::Connect),
+    ),
+    (
+        "timeout-tls",
+        TransportErrorKind::Timeout(TimeoutStage::TlsHandshake),
+    ),
+    (
+        "timeout-body",
+        TransportErrorKind::Timeout(TimeoutStage::Body),
+    ),
+    ("other", TransportErrorKind::Other),
+];
+
+/// A fixture's failure kind; unknown names are `Other`.
+pub fn parse_kind(name: &str) -> TransportErrorKind {
+    KINDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(TransportErrorKind::Other, |(_, k)| *k)
+}
+
+/// How a fixture spells a failure kind.
+pub fn kind_name(kind: TransportErrorKind) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or("other", |(n, _)| n)
 }
 
 fn check_request(i: usize, want: &Request, got: &http::Request<Vec<u8>>) -> Result<()> {
@@ -373,13 +416,7 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
                 };
                 match client.perform(req, send.max_body) {
                     Err((k, message)) => {
-                        let kind = match k {
-                            TransportErrorKind::Tls => "tls",
-                            TransportErrorKind::Certificate => "certificate",
-                            TransportErrorKind::Connect => "connect",
-                            TransportErrorKind::Timeout => "timeout",
-                            _ => "other",
-                        };
+                        let kind = kind_name(k);
                         s.exchanges.push(Exchange {
                             request,
                             reply: Reply::Failure {

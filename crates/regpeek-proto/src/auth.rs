@@ -182,8 +182,7 @@ impl BearerRealm {
         let raw = challenge
             .param("realm")
             .ok_or_else(|| Error::InvalidChallenge("bearer challenge has no realm".into()))?;
-        let realm = Url::parse(raw)
-            .or_else(|_| registry.join(raw))
+        let realm = crate::uri::join(registry, raw)
             .map_err(|e| Error::InvalidChallenge(format!("bad realm {raw:?}: {e}")))?;
         check_realm(&realm, registry, with_credentials)?;
         Ok(BearerRealm {
@@ -255,12 +254,13 @@ fn check_realm(realm: &Url, registry: &Url, with_credentials: bool) -> Result<()
 /// with `grant_type=refresh_token`. Otherwise (or with `force_get`, the fallback when a
 /// realm rejects POST): the GET flow (§3.3), one `scope` per scope and Basic credentials
 /// to the realm when there are any (for an identity token, `user:token` as docker does).
-pub fn token_request(
+pub(crate) fn token_request(
     realm: &BearerRealm,
     scopes: &[Scope],
     credentials: Option<&Credentials>,
     force_get: bool,
-) -> http::Request<Vec<u8>> {
+) -> Result<http::Request<Vec<u8>>, Error> {
+    let invalid = |_| Error::InvalidChallenge(format!("bad realm {:?}", realm.realm.as_str()));
     let mut realm_url = realm.realm.clone();
     realm_url.set_fragment(None);
     if let (Some(Credentials::IdentityToken { token, .. }), false) = (credentials, force_get) {
@@ -271,13 +271,14 @@ pub fn token_request(
         form.append_pair("client_id", "regpeek");
         let scope: Vec<String> = scopes.iter().map(Scope::to_string).collect();
         form.append_pair("scope", &scope.join(" "));
-        return http::Request::post(realm_url.as_str())
+        let uri = crate::uri::to_uri(&realm_url).map_err(invalid)?;
+        return http::Request::post(uri)
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
             .body(form.finish().into_bytes())
-            .expect("a parsed URL is a valid URI");
+            .map_err(|_| Error::Misuse("cannot build the token request"));
     }
     let mut url = realm_url;
     {
@@ -290,7 +291,7 @@ pub fn token_request(
         }
         q.append_pair("client_id", "regpeek");
     }
-    let mut req = http::Request::get(url.as_str());
+    let mut req = http::Request::get(crate::uri::to_uri(&url).map_err(invalid)?);
     let basic = match credentials {
         Some(Credentials::IdentityToken { username, token }) => Some(format!(
             "Basic {}",
@@ -305,7 +306,8 @@ pub fn token_request(
     if let Some(h) = basic {
         req = req.header(http::header::AUTHORIZATION, h);
     }
-    req.body(Vec::new()).expect("a parsed URL is a valid URI")
+    req.body(Vec::new())
+        .map_err(|_| Error::Misuse("cannot build the token request"))
 }
 
 /// A parsed token reply.
@@ -319,8 +321,13 @@ pub struct TokenReply {
     pub issued_at: Option<SystemTime>,
 }
 
+/// The longest lifetime believed from a token reply; longer `expires_in` values (up to
+/// `u64::MAX` from a hostile server) are cut to this.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// Parses a token server's JSON reply: a non-empty `access_token` wins over `token`;
-/// `expires_in` below 60 (or absent) counts as 60; `issued_at` is RFC 3339.
+/// `expires_in` below 60 (or absent) counts as 60 and above [`MAX_TOKEN_LIFETIME`] as
+/// that; `issued_at` is RFC 3339. A token that is not visible ASCII is refused.
 pub fn parse_token_reply(body: &[u8]) -> Result<TokenReply, Error> {
     #[derive(serde::Deserialize)]
     struct Raw {
@@ -342,11 +349,17 @@ pub fn parse_token_reply(body: &[u8]) -> Result<TokenReply, Error> {
         .filter(|t| !t.is_empty())
         .or(raw.token.filter(|t| !t.is_empty()))
         .ok_or_else(|| Error::InvalidTokenReply("reply has no token".into()))?;
+    // Only visible ASCII can travel in an `Authorization` header.
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::InvalidTokenReply(
+            "the token holds characters that cannot be sent in a header".into(),
+        ));
+    }
     let secs = raw
         .expires_in
         .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
         .unwrap_or(60)
-        .max(60);
+        .clamp(60, MAX_TOKEN_LIFETIME.as_secs());
     Ok(TokenReply {
         token: Secret(token),
         expires_in: Duration::from_secs(secs),
@@ -388,6 +401,10 @@ pub struct TokenCache {
 /// Tokens are renewed this long before they expire.
 const EARLY: Duration = Duration::from_secs(10);
 
+fn fresh(e: &CachedToken, now: SystemTime) -> bool {
+    now.checked_add(EARLY).is_some_and(|t| t < e.expires_at)
+}
+
 impl TokenCache {
     /// An empty cache.
     pub fn new() -> Self {
@@ -404,12 +421,16 @@ impl TokenCache {
         now: SystemTime,
     ) {
         let from = reply.issued_at.filter(|t| *t <= now).unwrap_or(now);
+        // A token whose expiry cannot be represented is not kept (no overflow, ever).
+        let Some(expires_at) = from.checked_add(reply.expires_in) else {
+            return;
+        };
         self.entries.insert(
             key,
             CachedToken {
                 registry: registry.to_owned(),
                 token: reply.token.clone(),
-                expires_at: from + reply.expires_in,
+                expires_at,
                 scopes: scopes.to_vec(),
             },
         );
@@ -419,7 +440,7 @@ impl TokenCache {
     pub fn get(&self, key: &TokenKey, now: SystemTime) -> Option<&Secret> {
         self.entries
             .get(key)
-            .filter(|e| now + EARLY < e.expires_at)
+            .filter(|e| fresh(e, now))
             .map(|e| &e.token)
     }
 
@@ -437,7 +458,7 @@ impl TokenCache {
             .find(|(k, e)| {
                 e.registry == registry
                     && k.identity == identity
-                    && now + EARLY < e.expires_at
+                    && fresh(e, now)
                     && e.scopes.iter().any(|s| s.covers(scope))
             })
             .map(|(k, e)| (k, &e.token))
@@ -531,7 +552,8 @@ mod tests {
         let reg = Url::parse("https://reg.example").unwrap();
         let realm = BearerRealm::from_challenge(&cs[0], &reg, true).unwrap();
         let scopes = Scope::parse_list("repository:a/b:pull repository:c:pull");
-        let req = token_request(&realm, &scopes, Some(&Credentials::basic("u", "p")), false);
+        let req =
+            token_request(&realm, &scopes, Some(&Credentials::basic("u", "p")), false).unwrap();
         assert_eq!(
             req.uri().to_string(),
             "https://auth.example/token?service=reg&scope=repository%3Aa%2Fb%3Apull&scope=repository%3Ac%3Apull&client_id=regpeek"
@@ -550,7 +572,7 @@ mod tests {
             username: Some("bob".into()),
             token: Secret::new("refresh-me"),
         };
-        let req = token_request(&realm, &scopes, Some(&creds), false);
+        let req = token_request(&realm, &scopes, Some(&creds), false).unwrap();
         assert_eq!(req.method(), "POST");
         assert_eq!(req.uri().to_string(), "https://auth.example/token");
         assert_eq!(
@@ -558,7 +580,7 @@ mod tests {
             "grant_type=refresh_token&refresh_token=refresh-me&service=reg&client_id=regpeek&scope=repository%3Aa%2Fb%3Apull+repository%3Ac%3Apull"
         );
         assert!(!format!("{creds:?}").contains("refresh-me"));
-        let get = token_request(&realm, &scopes, Some(&creds), true);
+        let get = token_request(&realm, &scopes, Some(&creds), true).unwrap();
         assert_eq!(get.method(), "GET");
         assert_eq!(get.headers()["authorization"], "Basic Ym9iOnJlZnJlc2gtbWU=");
     }

@@ -203,6 +203,57 @@ pub enum Error {
         /// The driver's description.
         message: String,
     },
+    /// The deadline passed (or the connection sat idle too long) at `stage`.
+    #[error("{what} {url}: timed out {stage}{}", .status.map(|s| format!(" after HTTP {s}")).unwrap_or_default())]
+    Timeout {
+        /// `registry`, `token server`, `redirected download from`.
+        what: &'static str,
+        /// URL (no query).
+        url: String,
+        /// Where the time ran out.
+        stage: TimeoutStage,
+        /// For [`TimeoutStage::RetryWait`]: the status that asked for the retry.
+        status: Option<u16>,
+    },
+    /// A URL from the registry (or a mirror endpoint) that cannot be requested.
+    #[error("{what}: unusable URL {url}: {reason}")]
+    InvalidUrl {
+        /// Where it came from.
+        what: String,
+        /// The URL as given (no query).
+        url: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+}
+
+/// Where a request ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutStage {
+    /// Resolving the host or opening the TCP connection (or the next request was due
+    /// after the deadline).
+    Connect,
+    /// The TLS handshake.
+    TlsHandshake,
+    /// Waiting for the response headers.
+    Response,
+    /// Reading the response body.
+    Body,
+    /// Waiting to retry after 429/5xx or a reset connection.
+    RetryWait,
+}
+
+impl std::fmt::Display for TimeoutStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutStage::Connect => "connecting",
+            TimeoutStage::TlsHandshake => "in the TLS handshake",
+            TimeoutStage::Response => "waiting for the response",
+            TimeoutStage::Body => "reading the body",
+            TimeoutStage::RetryWait => "waiting to retry",
+        })
+    }
 }
 
 fn fmt_platforms(ps: &[Platform]) -> String {

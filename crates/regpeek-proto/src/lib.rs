@@ -16,7 +16,15 @@
 //!   when the origin changes and refuses https→http. Drivers must not follow redirects.
 //! - **Credentials are inputs.** Reading credential files is the caller's job.
 //!
-//! Out of scope: TLS, connection pooling, proxies, timeouts (all the driver's).
+//! - **Deadlines and retries are decided here.** With [`Options::deadline`] set, each
+//!   `Send` carries it: the driver gives the request at most [`Send::time_left`] and
+//!   drops a connection idle for [`IDLE_TIMEOUT`]. The flow retries idempotent requests
+//!   after 429/502/503/504, token-server 5xx and refused or reset connections (at most
+//!   [`MAX_RETRIES`], backoff with jitter from [`Options::seed`]) by returning
+//!   [`Action::Wait`], and reports a wait that would pass the deadline at once.
+//!
+//! Out of scope: TLS, connection pooling, proxies, and enforcing timeouts on sockets
+//! (all the driver's).
 //!
 //! # Driving a flow
 //! Poll for an [`Action`]; perform each `Send`; hand the response back; repeat until
@@ -47,6 +55,8 @@
 //! let inspection = loop {
 //!     match flow.poll_action(SystemTime::now()) {
 //!         Action::Send(send) => {
+//!             // A real transport bounds the request by `send.time_left(now)` and
+//!             // reports failures with `flow.handle_transport_error(now, kind, msg)`.
 //!             let response = transport(&send.request);
 //!             flow.handle_response(SystemTime::now(), response);
 //!         }
@@ -72,19 +82,19 @@ pub mod manifest;
 pub mod platform;
 pub mod reference;
 mod time;
+mod uri;
 
 pub use auth::{Credentials, Secret, TokenCache, is_loopback_host};
 pub use digest::Digest;
-pub use error::{Error, RegistryErrorItem, parse_registry_errors};
+pub use error::{Error, RegistryErrorItem, TimeoutStage, parse_registry_errors};
 pub use flow::{
-    Action, Flow, Goal, Limits, MAX_PAGES, MAX_REDIRECTS, MAX_RETRIES, MAX_WAIT, Options, Outcome,
-    RequestKind, Security, Send, TransportErrorKind,
+    Action, Flow, Goal, IDLE_TIMEOUT, Limits, MAX_PAGES, MAX_REDIRECTS, MAX_RETRIES, MAX_WAIT,
+    Options, Outcome, RequestKind, Security, Send, TransportErrorKind,
 };
 pub use inspection::{FetchedConfig, FetchedManifest, Inspection};
 pub use list::Listing;
 pub use platform::Platform;
 pub use reference::Reference;
-pub use time::parse_rfc3339;
 /// The URL type of [`Options::endpoint`], re-exported.
 pub use url;
 

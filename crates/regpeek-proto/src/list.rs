@@ -37,8 +37,12 @@ pub fn parse_page(body: &[u8], key: &str) -> Result<Vec<String>, Error> {
     }
 }
 
-/// The `rel="next"` target of `Link` header values, resolved against `current`.
-pub fn next_link<'a>(values: impl IntoIterator<Item = &'a str>, current: &Url) -> Option<Url> {
+/// The `rel="next"` target of `Link` header values, resolved against `current`;
+/// an error when the target cannot be requested.
+pub fn next_link<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    current: &Url,
+) -> Result<Option<Url>, &'static str> {
     for value in values {
         // A header may hold several comma-separated links; a URL may hold commas too,
         // so split on `<` instead.
@@ -58,11 +62,11 @@ pub fn next_link<'a>(values: impl IntoIterator<Item = &'a str>, current: &Url) -
                         .any(|r| r.eq_ignore_ascii_case("next"))
             });
             if is_next {
-                return current.join(target.trim()).ok();
+                return crate::uri::join(current, target.trim()).map(Some);
             }
         }
     }
-    None
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -97,7 +101,7 @@ mod tests {
     #[test]
     fn links() {
         let cur = Url::parse("https://r.example/v2/a/tags/list?n=2").unwrap();
-        let next = |v: &str| next_link([v], &cur).map(|u| u.to_string());
+        let next = |v: &str| next_link([v], &cur).unwrap().map(|u| u.to_string());
         assert_eq!(
             next(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
             Some("https://r.example/v2/a/tags/list?n=2&last=b")
@@ -114,5 +118,11 @@ mod tests {
         assert_eq!(next(r#"</x>; rel="prev""#), None);
         assert_eq!(next("garbage"), None);
         assert_eq!(next(""), None);
+        // Found by fuzzing: a path of `//` once became a scheme-relative URL on re-join.
+        assert_eq!(
+            next(r#"</.//other.host:5000/v2/x/tags/list?last=b>; rel="next""#).as_deref(),
+            Some("https://r.example//other.host:5000/v2/x/tags/list?last=b")
+        );
+        assert!(next_link([r#"<http://a`b/x>; rel="next""#], &cur).is_err());
     }
 }

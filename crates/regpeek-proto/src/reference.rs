@@ -103,6 +103,7 @@ impl Reference {
         if !DOMAIN.is_match(&registry) {
             return Err(err(&format!("invalid registry host {registry:?}")));
         }
+        check_host(&registry).map_err(|why| err(&why))?;
         if path.to_lowercase() != path {
             return Err(err("repository name must be lowercase"));
         }
@@ -120,8 +121,8 @@ impl Reference {
                 )));
             }
         }
-        let name_len = registry.len() + 1 + path.len();
-        if name_len > MAX_NAME_LEN {
+        // As current distribution/reference: the limit is on the path, not the domain.
+        if path.len() > MAX_NAME_LEN {
             return Err(err(&format!(
                 "repository name must not be more than {MAX_NAME_LEN} characters"
             )));
@@ -173,6 +174,7 @@ impl Reference {
         if !DOMAIN.is_match(host) {
             return Err(ReferenceError::new(registry, "invalid registry host"));
         }
+        check_host(host).map_err(|why| ReferenceError::new(registry, why))?;
         Ok(Reference {
             registry: host.to_owned(),
             repository: String::new(),
@@ -278,6 +280,47 @@ impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.canonical())
     }
+}
+
+/// Checks what the grammar leaves open, so that every reference that parses can be
+/// requested: the port fits in 16 bits, a bracketed host is an IPv6 address, and the URL
+/// parser reads the host back unchanged (`999.1.1.1` is refused, and `0x7f.1` or
+/// `127.1` are not silently read as `127.0.0.1`).
+fn check_host(registry: &str) -> Result<(), String> {
+    let (host, port, bracketed) = match registry.strip_prefix('[') {
+        Some(rest) => {
+            let (ip, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("invalid registry host {registry:?}"))?;
+            if ip.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("invalid IPv6 address [{ip}] in registry host"));
+            }
+            (&registry[..ip.len() + 2], after.strip_prefix(':'), true)
+        }
+        None => match registry.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p), false),
+            None => (registry, None, false),
+        },
+    };
+    if let Some(p) = port {
+        if !matches!(p.parse::<u16>(), Ok(1..)) {
+            return Err(format!(
+                "invalid port {p:?} in registry host {registry:?} (allowed: 1 to 65535)"
+            ));
+        }
+    }
+    let url = url::Url::parse(&format!("https://{registry}/v2/"))
+        .map_err(|e| format!("invalid registry host {registry:?}: {e}"))
+        .and_then(|u| {
+            crate::uri::checked(u).map_err(|e| format!("invalid registry host {registry:?}: {e}"))
+        })?;
+    let read = url.host_str().unwrap_or_default();
+    if !bracketed && !read.eq_ignore_ascii_case(host) {
+        return Err(format!(
+            "invalid registry host {registry:?}: a URL parser would read it as {read:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// Splits the registry off per distribution's `splitDockerDomain`, adding Docker Hub's

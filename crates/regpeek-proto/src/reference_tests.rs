@@ -183,9 +183,72 @@ fn paths() {
         &format!("foo/{}", "a".repeat(240)),
         &format!("docker.io/foo/{0}:latest | foo/{0}:latest", "a".repeat(240)),
     );
+    // The 255-character limit is on the path alone (current distribution/reference):
+    // `a/` and 249 more characters is valid on Docker Hub.
     check(
-        &format!("foo/{}", "a".repeat(250)),
+        &format!("a/{}", "b".repeat(249)),
+        &format!("docker.io/a/{0}:latest | a/{0}:latest", "b".repeat(249)),
+    );
+    check(
+        &format!("registry.example/a/{}", "b".repeat(254)),
         "error: repository name must not be more than 255 characters",
+    );
+    check(
+        &format!("foo/{}", "a".repeat(252)),
+        "error: repository name must not be more than 255 characters",
+    );
+}
+
+#[test]
+fn every_parsed_host_can_be_requested() {
+    // Found by trying it as a user: ports past 16 bits once panicked in the flow.
+    check(
+        "localhost:99999999/x",
+        "error: invalid port \"99999999\" in registry host \"localhost:99999999\" (allowed: 1 to 65535)",
+    );
+    check(
+        "localhost:65536/x",
+        "error: invalid port \"65536\" in registry host \"localhost:65536\" (allowed: 1 to 65535)",
+    );
+    check(
+        "localhost:0/x",
+        "error: invalid port \"0\" in registry host \"localhost:0\" (allowed: 1 to 65535)",
+    );
+    check(
+        "localhost:65535/x",
+        "localhost:65535/x:latest | localhost:65535/x:latest",
+    );
+    check(
+        "[:::::]:5000/x",
+        "error: invalid IPv6 address [:::::] in registry host",
+    );
+    check(
+        "[1::2::3]/x",
+        "error: invalid IPv6 address [1::2::3] in registry host",
+    );
+    check(
+        "[::1]:70000/x",
+        "error: invalid port \"70000\" in registry host \"[::1]:70000\" (allowed: 1 to 65535)",
+    );
+    check(
+        "[fe80::1]:5000/x",
+        "[fe80::1]:5000/x:latest | [fe80::1]:5000/x:latest",
+    );
+    check(
+        "999.1.1.1:5000/x",
+        "error: invalid registry host \"999.1.1.1:5000\": invalid IPv4 address",
+    );
+    check(
+        "0x7f.1:5000/x",
+        "error: invalid registry host \"0x7f.1:5000\": a URL parser would read it as \"127.0.0.1\"",
+    );
+    check(
+        "127.1:5000/x",
+        "error: invalid registry host \"127.1:5000\": a URL parser would read it as \"127.0.0.1\"",
+    );
+    check(
+        "Registry.Example:5000/x",
+        "Registry.Example:5000/x:latest | Registry.Example:5000/x:latest",
     );
 }
 

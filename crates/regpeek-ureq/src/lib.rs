@@ -17,12 +17,19 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use regpeek_proto::{Action, Flow, Options, Outcome, Reference, TokenCache, TransportErrorKind};
+use regpeek_proto::{
+    Action, Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TimeoutStage, TokenCache,
+    TransportErrorKind,
+};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, ConnectionDetails, Connector, RustlsConnector, TcpConnector, Transport,
+};
 
 /// Errors setting up the transport. Errors during a flow come back as
 /// [`regpeek_proto::Error`].
@@ -66,10 +73,9 @@ pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct ClientOptions {
     /// `User-Agent` header.
     pub user_agent: String,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Timeout for each response (headers and body).
-    pub read_timeout: Duration,
+    /// Connect timeout, and how long a connection may send nothing before it counts as
+    /// dead. The whole request is further bounded by the flow's deadline.
+    pub idle_timeout: Duration,
     /// TLS settings.
     pub tls: TlsOptions,
     /// Where to send the HTTP trace, if anywhere.
@@ -80,8 +86,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             user_agent: concat!("regpeek/", env!("CARGO_PKG_VERSION")).to_owned(),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
+            idle_timeout: IDLE_TIMEOUT,
             tls: TlsOptions::default(),
             trace: None,
         }
@@ -91,7 +96,37 @@ impl Default for ClientOptions {
 /// A blocking client: one `ureq` agent (one keep-alive pool) for every request of a run.
 pub struct Client {
     agent: ureq::Agent,
+    idle: Duration,
     trace: Option<Trace>,
+}
+
+thread_local! {
+    /// How far the request on this thread got, for naming the stage of a timeout; set by
+    /// [`Mark`] connectors (ureq's blocking calls run on the caller's thread).
+    static STAGE: Cell<TimeoutStage> = const { Cell::new(TimeoutStage::Response) };
+}
+
+/// A connector that only records how far connecting has got.
+#[derive(Debug)]
+struct Mark(TimeoutStage);
+
+impl<In: Transport> Connector<In> for Mark {
+    type Out = In;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<In>, ureq::Error> {
+        let stage = match self.0 {
+            TimeoutStage::TlsHandshake if details.uri.scheme_str() != Some("https") => {
+                TimeoutStage::Response
+            }
+            stage => stage,
+        };
+        STAGE.with(|s| s.set(stage));
+        Ok(chained)
+    }
 }
 
 impl Client {
@@ -140,18 +175,32 @@ impl Client {
             .client_cert(client_cert)
             .disable_verification(tls.insecure)
             .build();
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(options.user_agent.as_str())
-            .timeout_connect(Some(options.connect_timeout))
-            .timeout_recv_response(Some(options.read_timeout))
-            .timeout_recv_body(Some(options.read_timeout))
+            .timeout_connect(Some(options.idle_timeout))
+            .timeout_per_read(Some(options.idle_timeout))
+            .timeout_per_write(Some(options.idle_timeout))
             .tls_config(tls_config)
-            .build()
-            .new_agent();
+            .build();
+        // ureq's own chain (CONNECT proxy, TCP, rustls), with marks between the steps so
+        // that a timeout can say whether it hit the connect or the TLS handshake.
+        let connector =
+            ().chain(Mark(TimeoutStage::Connect))
+                .chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(Mark(TimeoutStage::TlsHandshake))
+                .chain(RustlsConnector::default())
+                .chain(Mark(TimeoutStage::Response));
+        let agent = ureq::Agent::with_parts(
+            config,
+            connector,
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
         Ok(Client {
             agent,
+            idle: options.idle_timeout,
             trace: options.trace.clone(),
         })
     }
@@ -173,18 +222,18 @@ impl Client {
                 Action::Done(result) => return (result, flow.into_tokens()),
                 Action::Wait(until) => {
                     let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
-                    self.trace(&format!(
-                        "! the registry asked to slow down: retrying in {:.1}s",
-                        wait.as_secs_f64()
-                    ));
+                    self.trace(&format!("! retrying in {:.1}s", wait.as_secs_f64()));
                     std::thread::sleep(wait);
                 }
-                Action::Send(send) => match self.perform(send.request, send.max_body) {
-                    Ok(response) => flow.handle_response(SystemTime::now(), response),
-                    Err((kind, message)) => {
-                        flow.handle_transport_error(SystemTime::now(), kind, &message)
+                Action::Send(send) => {
+                    let budget = send.time_left(SystemTime::now());
+                    match self.perform_within(send.request, send.max_body, budget) {
+                        Ok(response) => flow.handle_response(SystemTime::now(), response),
+                        Err((kind, message)) => {
+                            flow.handle_transport_error(SystemTime::now(), kind, &message)
+                        }
                     }
-                },
+                }
             }
         }
     }
@@ -195,12 +244,30 @@ impl Client {
         }
     }
 
-    /// Performs one request, reading at most `max_body + 1` body bytes.
+    /// Performs one request, reading at most `max_body + 1` body bytes, with no overall
+    /// time limit (connections idle for the idle timeout still fail).
     pub fn perform(
         &self,
         request: http::Request<Vec<u8>>,
         max_body: usize,
     ) -> Result<http::Response<Vec<u8>>, (TransportErrorKind, String)> {
+        self.perform_within(request, max_body, None)
+    }
+
+    /// Performs one request within `budget` (connect, TLS, response and body), reading
+    /// at most `max_body + 1` body bytes.
+    pub fn perform_within(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_body: usize,
+        budget: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, (TransportErrorKind, String)> {
+        if budget.is_some_and(|b| b.is_zero()) {
+            return Err((
+                TransportErrorKind::Timeout(TimeoutStage::Connect),
+                "the deadline has passed".to_owned(),
+            ));
+        }
         if self.trace.is_some() {
             self.trace(&format!(
                 "> {} {}",
@@ -212,23 +279,34 @@ impl Client {
             }
         }
         let (parts, body) = request.into_parts();
+        let connect = budget.map_or(self.idle, |b| b.min(self.idle));
+        STAGE.with(|s| s.set(TimeoutStage::Response));
         let result = if body.is_empty() {
-            self.agent.run(http::Request::from_parts(parts, ()))
+            let req = http::Request::from_parts(parts, ());
+            self.configured(req, connect, budget)
         } else {
-            self.agent.run(http::Request::from_parts(parts, body))
+            let req = http::Request::from_parts(parts, body);
+            self.configured(req, connect, budget)
         };
         let mut response = result.map_err(|e| {
-            let (kind, message) = classify(e);
+            let (kind, message) = classify(e, STAGE.with(Cell::get));
             self.trace(&format!("! {message}"));
             (kind, message)
         })?;
         let mut bytes = Vec::new();
+        let limit = u64::try_from(max_body)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
         response
             .body_mut()
             .as_reader()
-            .take(max_body as u64 + 1)
+            .take(limit)
             .read_to_end(&mut bytes)
-            .map_err(|e| (TransportErrorKind::Other, format!("reading the body: {e}")))?;
+            .map_err(|e| {
+                let (kind, message) = classify_body(&e);
+                self.trace(&format!("! {message}"));
+                (kind, message)
+            })?;
         let (parts, _) = response.into_parts();
         if self.trace.is_some() {
             self.trace(&format!("< {:?} {}", parts.version, parts.status));
@@ -238,6 +316,45 @@ impl Client {
             self.trace(&format!("< ({} body bytes)", bytes.len()));
         }
         Ok(http::Response::from_parts(parts, bytes))
+    }
+}
+
+impl Client {
+    fn configured<S: ureq::AsSendBody>(
+        &self,
+        req: http::Request<S>,
+        connect: Duration,
+        budget: Option<Duration>,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        use ureq::RequestExt as _;
+        req.with_agent(&self.agent)
+            .configure()
+            .timeout_connect(Some(connect))
+            .timeout_global(budget)
+            .build()
+            .run()
+    }
+}
+
+/// A failure while reading a body: a timeout, or a connection closed or reset early.
+fn classify_body(e: &std::io::Error) -> (TransportErrorKind, String) {
+    use std::io::ErrorKind as E;
+    let timeout = e.kind() == E::TimedOut
+        || e.get_ref()
+            .and_then(|i| i.downcast_ref::<ureq::Error>())
+            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
+    if timeout {
+        return (
+            TransportErrorKind::Timeout(TimeoutStage::Body),
+            "timed out reading the body".to_owned(),
+        );
+    }
+    match e.kind() {
+        E::UnexpectedEof | E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe => (
+            TransportErrorKind::Reset,
+            format!("connection closed while reading the body: {e}"),
+        ),
+        _ => (TransportErrorKind::Other, format!("reading the body: {e}")),
     }
 }
 
@@ -251,30 +368,43 @@ pub fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
         .collect()
 }
 
-fn classify(e: ureq::Error) -> (TransportErrorKind, String) {
+fn classify(e: ureq::Error, reached: TimeoutStage) -> (TransportErrorKind, String) {
     use TransportErrorKind as K;
     match e {
-        ureq::Error::Timeout(t) => (K::Timeout, format!("timed out ({t})")),
-        ureq::Error::HostNotFound => (K::Connect, "cannot resolve host".to_owned()),
+        ureq::Error::Timeout(t) => {
+            let stage = match t {
+                ureq::Timeout::Resolve => TimeoutStage::Connect,
+                // ureq's connect phase includes the TLS handshake: the mark tells.
+                ureq::Timeout::Connect if reached == TimeoutStage::TlsHandshake => reached,
+                ureq::Timeout::Connect => TimeoutStage::Connect,
+                ureq::Timeout::RecvBody => TimeoutStage::Body,
+                ureq::Timeout::SendRequest | ureq::Timeout::SendBody => TimeoutStage::Response,
+                _ => reached,
+            };
+            (K::Timeout(stage), format!("timed out {stage}"))
+        }
+        ureq::Error::HostNotFound => (K::Resolve, "cannot resolve the host (offline?)".to_owned()),
         ureq::Error::ConnectionFailed => (K::Connect, "cannot connect".to_owned()),
         ureq::Error::Io(io) => {
             if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
                 return classify_tls(tls);
             }
+            use std::io::ErrorKind as E;
             let kind = match io.kind() {
-                std::io::ErrorKind::ConnectionRefused
-                | std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::NotFound
-                | std::io::ErrorKind::AddrNotAvailable => K::Connect,
-                std::io::ErrorKind::TimedOut => K::Timeout,
+                E::ConnectionRefused | E::NotFound | E::AddrNotAvailable => K::Connect,
+                E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe | E::UnexpectedEof => {
+                    K::Reset
+                }
+                E::TimedOut | E::WouldBlock => K::Timeout(reached),
                 // rustls reports handshake failures as InvalidData inside io errors.
-                std::io::ErrorKind::InvalidData => K::Tls,
+                E::InvalidData if reached == TimeoutStage::TlsHandshake => K::Tls,
                 _ => K::Other,
             };
-            let what = if kind == K::Tls {
-                "TLS handshake failed"
-            } else {
-                "cannot connect"
+            let what = match kind {
+                K::Tls => "TLS handshake failed".to_owned(),
+                K::Reset => "connection reset or closed".to_owned(),
+                K::Timeout(stage) => format!("timed out {stage}"),
+                _ => "cannot connect".to_owned(),
             };
             (kind, format!("{what}: {io}"))
         }

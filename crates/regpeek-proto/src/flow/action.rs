@@ -1,8 +1,8 @@
 //! What a [`Flow`](super::Flow) hands out: requests to perform, and its outcome.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use crate::error::Error;
+use crate::error::{Error, TimeoutStage};
 use crate::inspection::Inspection;
 use crate::list::Listing;
 
@@ -32,6 +32,19 @@ pub struct Send {
     pub max_body: usize,
     /// What the request is for.
     pub kind: RequestKind,
+    /// The command's deadline, if it has one ([`Options::deadline`](crate::Options)).
+    /// Give the whole request (connect, TLS, response and body) at most
+    /// [`time_left`](Send::time_left), and treat a connection idle for
+    /// [`IDLE_TIMEOUT`](crate::IDLE_TIMEOUT) as dead even with time left.
+    pub deadline: Option<SystemTime>,
+}
+
+impl Send {
+    /// The time left before the deadline (`None`: no deadline). Zero when it has passed.
+    pub fn time_left(&self, now: SystemTime) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.duration_since(now).unwrap_or(Duration::ZERO))
+    }
 }
 
 /// What the driver should do next.
@@ -82,16 +95,22 @@ impl Outcome {
 
 /// How a request failed below HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportErrorKind {
     /// The TLS handshake failed (for instance, the server speaks plain http).
     Tls,
     /// TLS failed for a reason plain http would not fix (an untrusted certificate, a
     /// server that wants a client certificate). Never a reason to fall back to http.
     Certificate,
-    /// Name resolution or connecting failed.
+    /// The host name did not resolve. Not retried.
+    Resolve,
+    /// Connecting failed (refused, unreachable). `GET`s and `HEAD`s are retried.
     Connect,
-    /// A timeout.
-    Timeout,
+    /// The connection was reset or closed before the response was complete. `GET`s
+    /// and `HEAD`s are retried.
+    Reset,
+    /// A timeout, and where it happened. Not retried: the deadline is the caller's.
+    Timeout(TimeoutStage),
     /// Anything else.
     Other,
 }

@@ -29,12 +29,13 @@ use crate::auth::{
 use crate::challenge::{parse_challenges, preferred};
 use crate::config::parse_config;
 use crate::digest::{Algorithm, Digest};
-use crate::error::{Error, parse_registry_errors};
+use crate::error::{Error, TimeoutStage, parse_registry_errors};
 use crate::inspection::{FetchedConfig, FetchedManifest, Inspection};
 use crate::list::Listing;
 use crate::manifest::{Descriptor, Manifest, media, parse_manifest};
 use crate::platform::{Platform, offered, select};
 use crate::reference::Reference;
+use crate::uri;
 
 mod action;
 mod check;
@@ -55,6 +56,9 @@ pub const MAX_PAGES: usize = 10_000;
 pub const MAX_RETRIES: u8 = 3;
 /// The longest `Retry-After` the flow waits for; longer ones are reported instead.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// A connection that sends nothing for this long is dead, even before the deadline:
+/// drivers use it as their connect and per-read timeout.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -66,8 +70,8 @@ enum Step {
         depth: u8,
     },
     Config(Descriptor),
-    /// A listing page, as a path and query on the registry's origin.
-    Page(String),
+    /// A listing page, on the registry's origin.
+    Page(Url),
     /// `GET /v2/` with credentials (login).
     Check,
 }
@@ -95,13 +99,20 @@ enum Pending {
         post: bool,
     },
     Ping,
-    /// A retry of the current step is due at `until`.
+    /// A retry is due at `until`.
     Waiting {
         until: SystemTime,
-        url: Url,
-        hops: u8,
+        retry: Retry,
     },
     Finished,
+}
+
+/// What a retry sends again.
+#[derive(Debug)]
+enum Retry {
+    Resource { url: Url, hops: u8 },
+    Token { key: TokenKey, post: bool },
+    Ping,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +138,8 @@ pub struct Flow {
     credentials: Option<Credentials>,
     security: Security,
     limits: Limits,
+    deadline: Option<SystemTime>,
+    seed: u64,
     tokens: TokenCache,
     base: Url,
     auth: HostAuth,
@@ -154,8 +167,8 @@ struct Partial {
     config: Option<FetchedConfig>,
     warnings: Vec<String>,
     items: Vec<String>,
-    /// Listing pages fetched so far (path and query), in order.
-    seen_pages: Vec<String>,
+    /// Listing pages fetched so far, in order.
+    seen_pages: Vec<Url>,
 }
 
 impl Flow {
@@ -177,26 +190,64 @@ impl Flow {
                 let mut origin = url.clone();
                 origin.set_path("/");
                 origin.set_query(None);
-                origin
+                origin.set_fragment(None);
+                uri::checked(origin).map_err(|reason| Error::InvalidUrl {
+                    what: "mirror endpoint".into(),
+                    url: strip_query(url),
+                    reason,
+                })
             }
-            None => Url::parse(&reference.api_base(scheme))
-                .expect("a parsed reference makes a valid URL"),
+            None => {
+                let raw = reference.api_base(scheme);
+                Url::parse(&raw)
+                    .map_err(|_| "not a valid URL")
+                    .and_then(uri::checked)
+                    .map_err(|reason| Error::InvalidUrl {
+                        what: format!("registry {}", reference.registry()),
+                        url: raw,
+                        reason,
+                    })
+            }
         };
-        let step = match &options.goal {
-            Goal::Digest(None) => Step::Top { head: true },
-            Goal::Login => Step::Check,
-            Goal::Tags { .. } | Goal::Catalog { .. } => {
-                let path = match options.goal {
-                    Goal::Catalog { .. } => "/v2/_catalog".to_owned(),
-                    _ => format!("/v2/{}/tags/list", reference.repository()),
-                };
-                let (limit, page_size) = options.goal.listing().unwrap_or_default();
-                match page_size.or(limit.map(|l| l.min(1000) as u32)) {
-                    Some(n) => Step::Page(format!("{path}?n={n}")),
-                    None => Step::Page(path),
-                }
-            }
-            _ => Step::Top { head: false },
+        let first_page = |base: &Url| {
+            let path = match options.goal {
+                Goal::Catalog { .. } => "/v2/_catalog".to_owned(),
+                _ => format!("/v2/{}/tags/list", reference.repository()),
+            };
+            let (limit, page_size) = options.goal.listing().unwrap_or_default();
+            let limit = limit.map(|l| u32::try_from(l.min(1000)).unwrap_or(1000));
+            let path = match page_size.or(limit) {
+                Some(n) => format!("{path}?n={n}"),
+                None => path,
+            };
+            uri::join(base, &path).map_err(|reason| Error::InvalidUrl {
+                what: "tag list".into(),
+                url: path,
+                reason,
+            })
+        };
+        let built = base.and_then(|base| {
+            let step = match &options.goal {
+                Goal::Digest(None) => Step::Top { head: true },
+                Goal::Login => Step::Check,
+                Goal::Tags { .. } | Goal::Catalog { .. } => Step::Page(first_page(&base)?),
+                _ => Step::Top { head: false },
+            };
+            Ok((base, step))
+        });
+        let (base, step, next) = match built {
+            Ok((base, step)) => (base, step, None),
+            // The flow ends at its first poll; this placeholder is never requested.
+            Err(e) => (
+                Url::parse("https://invalid.invalid/").expect("a constant, valid URL"),
+                Step::Check,
+                Some(Action::Done(Err(e))),
+            ),
+        };
+        let pending = if next.is_some() {
+            Pending::Finished
+        } else {
+            Pending::Start
         };
         Flow {
             reference,
@@ -204,16 +255,18 @@ impl Flow {
             credentials: options.credentials,
             security,
             limits: options.limits,
+            deadline: options.deadline,
+            seed: options.seed,
             tokens,
             base,
             auth: HostAuth::None,
             step,
-            pending: Pending::Start,
+            pending,
             auth_tries: 0,
             retries: 0,
             pinged: false,
             fetched: None,
-            next: None,
+            next,
             result: Partial::default(),
         }
     }
@@ -266,10 +319,27 @@ impl Flow {
             if now < until {
                 return Action::Wait(until);
             }
-            if let Pending::Waiting { url, hops, .. } =
+            if let Pending::Waiting { retry, .. } =
                 std::mem::replace(&mut self.pending, Pending::Finished)
             {
-                self.send_resource(now, url, hops);
+                match retry {
+                    Retry::Resource { url, hops } => self.send_resource(now, url, hops),
+                    Retry::Token { key, post } => self.send_token_request(key, post),
+                    Retry::Ping => self.send_ping(),
+                }
+            }
+        }
+        // The deadline is checked before any request goes out; a response that came in
+        // time is still used.
+        if let (Some(Action::Send(send)), Some(deadline)) = (&self.next, self.deadline) {
+            if now >= deadline {
+                let (what, url) = self.describe_target(&send.request);
+                self.finish(Err(Error::Timeout {
+                    what,
+                    url,
+                    stage: TimeoutStage::Connect,
+                    status: None,
+                }));
             }
         }
         match self.next.take() {
@@ -300,35 +370,122 @@ impl Flow {
         message: &str,
     ) {
         let pending = std::mem::replace(&mut self.pending, Pending::Finished);
-        let (url, what) = match &pending {
-            Pending::Resource { url, .. } if same_origin(url, &self.base) => {
-                (url.clone(), "registry")
+        let (url, what, retry) = match pending {
+            Pending::Resource { url, hops, .. } => {
+                let what = if same_origin(&url, &self.base) {
+                    "registry"
+                } else {
+                    "redirected download from"
+                };
+                (strip_query(&url), what, Retry::Resource { url, hops })
             }
-            Pending::Resource { url, .. } => (url.clone(), "redirected download from"),
-            Pending::Ping => (self.ping_url(), "registry"),
-            Pending::Token { realm, .. } => (
-                Url::parse(realm).unwrap_or(self.base.clone()),
-                "token server",
+            Pending::Ping => (
+                self.ping_url().map(|u| strip_query(&u)).unwrap_or_default(),
+                "registry",
+                Retry::Ping,
             ),
+            Pending::Token {
+                realm, key, post, ..
+            } => (realm, "token server", Retry::Token { key, post }),
             Pending::Start | Pending::Finished | Pending::Waiting { .. } => {
                 return self.finish(Err(Error::Misuse("no request was outstanding")));
             }
         };
+        let on_registry = matches!(&retry, Retry::Ping)
+            || matches!(&retry, Retry::Resource { url, .. } if same_origin(url, &self.base));
         let fallback = kind == TransportErrorKind::Tls
             && self.security == Security::HttpsThenHttp
             && self.base.scheme() == "https"
-            && same_origin(&url, &self.base);
+            && on_registry;
         if fallback {
             self.security = Security::Http;
             let _ = self.base.set_scheme("http");
+            // The pages of a listing were resolved on the https origin.
+            if let Step::Page(page) = &mut self.step {
+                let _ = page.set_scheme("http");
+            }
             self.dispatch(now);
             return;
         }
-        self.finish(Err(Error::Transport {
-            what,
-            url: strip_query(&url),
-            message: message.to_owned(),
+        // Idempotent requests (never the token POST) are tried again after a refused or
+        // reset connection.
+        let idempotent = !matches!(retry, Retry::Token { post: true, .. });
+        let retryable = matches!(
+            kind,
+            TransportErrorKind::Connect | TransportErrorKind::Reset
+        );
+        if idempotent && retryable && self.retries < MAX_RETRIES {
+            if let Err(e) = self.schedule_retry(now, None, None, retry, what, &url) {
+                self.finish(Err(e));
+            }
+            return;
+        }
+        self.finish(Err(match kind {
+            TransportErrorKind::Timeout(stage) => Error::Timeout {
+                what,
+                url,
+                stage,
+                status: None,
+            },
+            _ => Error::Transport {
+                what,
+                url,
+                message: message.to_owned(),
+            },
         }));
+    }
+
+    /// Waits before sending `retry` again, with exponential backoff and jitter (or the
+    /// server's `Retry-After`), at most [`MAX_RETRIES`] times. A wait that would pass the
+    /// deadline is reported at once.
+    fn schedule_retry(
+        &mut self,
+        now: SystemTime,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        retry: Retry,
+        what: &'static str,
+        url: &str,
+    ) -> Result<(), Error> {
+        let delay = retry_after.unwrap_or_else(|| self.backoff());
+        self.retries += 1;
+        let until = now.checked_add(delay);
+        if until.is_none_or(|until| self.deadline.is_some_and(|d| until >= d)) {
+            return Err(Error::Timeout {
+                what,
+                url: url.to_owned(),
+                stage: TimeoutStage::RetryWait,
+                status,
+            });
+        }
+        if let Some(until) = until {
+            self.pending = Pending::Waiting { until, retry };
+        }
+        Ok(())
+    }
+
+    /// 0.5 s, 1 s, 2 s for the first, second and third retry, each cut by a random 0
+    /// to 50 % drawn from the caller's seed (so that many clients do not retry in step).
+    fn backoff(&self) -> Duration {
+        let base = Duration::from_millis(500) * 2u32.pow(u32::from(self.retries.min(4)));
+        let r = splitmix64(self.seed ^ u64::from(self.retries).wrapping_mul(0x9e37_79b9));
+        // `r % 501` thousandths of a half: 0 to 50 %.
+        base - base / 2 * u32::try_from(r % 501).unwrap_or(0) / 500
+    }
+
+    /// `(what, url)` of an outgoing request, for errors.
+    fn describe_target(&self, req: &http::Request<Vec<u8>>) -> (&'static str, String) {
+        let url = Url::parse(&req.uri().to_string()).ok();
+        let what = match &url {
+            Some(u) if same_origin(u, &self.base) => "registry",
+            _ if matches!(self.pending, Pending::Token { .. }) => "token server",
+            _ => "redirected download from",
+        };
+        (
+            what,
+            url.map(|u| strip_query(&u))
+                .unwrap_or_else(|| req.uri().to_string()),
+        )
     }
 
     fn finish(&mut self, result: Result<Outcome, Error>) {
@@ -349,7 +506,7 @@ impl Flow {
         }
     }
 
-    fn step_url(&self) -> Url {
+    fn step_url(&self) -> Result<Url, Error> {
         let repo = self.reference.repository();
         let path = match &self.step {
             Step::Top { .. } => format!(
@@ -358,14 +515,22 @@ impl Flow {
             ),
             Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
             Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
-            Step::Page(path) => path.clone(),
+            Step::Page(url) => return Ok(url.clone()),
             Step::Check => "/v2/".to_owned(),
         };
-        self.base.join(&path).expect("registry paths are valid")
+        uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
+            what: self.what(),
+            url: path,
+            reason,
+        })
     }
 
-    fn ping_url(&self) -> Url {
-        self.base.join("/v2/").expect("valid")
+    fn ping_url(&self) -> Result<Url, Error> {
+        uri::join(&self.base, "/v2/").map_err(|reason| Error::InvalidUrl {
+            what: self.what(),
+            url: "/v2/".into(),
+            reason,
+        })
     }
 
     fn identity(&self) -> String {
@@ -399,7 +564,10 @@ impl Flow {
 
     /// Issues the request for the current step, fetching a token first when needed.
     fn dispatch(&mut self, now: SystemTime) {
-        let url = self.step_url();
+        let url = match self.step_url() {
+            Ok(url) => url,
+            Err(e) => return self.finish(Err(e)),
+        };
         if let HostAuth::Bearer { realm, scopes } = &self.auth {
             let key = self.token_key(realm, scopes);
             if self.tokens.get(&key, now).is_none() {
@@ -420,7 +588,10 @@ impl Flow {
                 "token request without a bearer challenge",
             )));
         };
-        let req = token_request(realm, scopes, self.credentials.as_ref(), !post);
+        let req = match token_request(realm, scopes, self.credentials.as_ref(), !post) {
+            Ok(req) => req,
+            Err(e) => return self.finish(Err(e)),
+        };
         self.pending = Pending::Token {
             key,
             scopes: scopes.clone(),
@@ -431,6 +602,7 @@ impl Flow {
             request: req,
             max_body: self.limits.small,
             kind: RequestKind::Token,
+            deadline: self.deadline,
         }));
     }
 
@@ -444,7 +616,17 @@ impl Flow {
             Step::Page(_) => (Method::GET, RequestKind::List, self.limits.list),
             Step::Check => (Method::GET, RequestKind::Ping, self.limits.small),
         };
-        let mut req = http::Request::builder().method(method).uri(url.as_str());
+        let target = match uri::to_uri(&url) {
+            Ok(t) => t,
+            Err(reason) => {
+                return self.finish(Err(Error::InvalidUrl {
+                    what: self.what(),
+                    url: strip_query(&url),
+                    reason,
+                }));
+            }
+        };
+        let mut req = http::Request::builder().method(method).uri(target);
         match kind {
             RequestKind::Manifest => req = req.header(ACCEPT, media::ACCEPT),
             RequestKind::List => req = req.header(ACCEPT, "application/json"),
@@ -484,19 +666,14 @@ impl Flow {
                 (HostAuth::Basic, None) => {}
             }
         }
-        // A URL the url crate accepted but `http` refuses (from a hostile Location): an
-        // error, never a panic.
+        // The URI was checked above; what is left to refuse is a header value (a
+        // registry token given by the user with a line break in it).
         let request = match req.body(Vec::new()) {
             Ok(r) => r,
-            Err(e) => {
-                return self.finish(Err(Error::BadRedirect {
-                    what: self.what(),
-                    location: strip_query(&url),
-                    reason: if e.is::<http::uri::InvalidUri>() {
-                        "not a valid request URI"
-                    } else {
-                        "cannot build a request for it"
-                    },
+            Err(_) => {
+                return self.finish(Err(Error::BadCredentials {
+                    registry: self.host(),
+                    username: self.identity(),
                 }));
             }
         };
@@ -505,7 +682,31 @@ impl Flow {
             request,
             max_body,
             kind,
+            deadline: self.deadline,
         }));
+    }
+
+    fn send_ping(&mut self) {
+        let request = self
+            .ping_url()
+            .and_then(|u| uri::to_uri(&u).map_err(|_| Error::Misuse("ping URL")))
+            .and_then(|u| {
+                http::Request::get(u)
+                    .body(Vec::new())
+                    .map_err(|_| Error::Misuse("ping request"))
+            });
+        match request {
+            Ok(request) => {
+                self.pending = Pending::Ping;
+                self.next = Some(Action::Send(Send {
+                    request,
+                    max_body: self.limits.small,
+                    kind: RequestKind::Ping,
+                    deadline: self.deadline,
+                }));
+            }
+            Err(e) => self.finish(Err(e)),
+        }
     }
 
     fn on_response(
@@ -531,7 +732,7 @@ impl Flow {
                     self.send_token_request(key, false);
                     return Ok(());
                 }
-                self.on_token(now, key, &scopes, &realm, resp)
+                self.on_token(now, key, &scopes, &realm, post, resp)
             }
             Pending::Resource { url, hops, sent } => self.on_resource(now, url, hops, sent, resp),
         }
@@ -544,7 +745,7 @@ impl Flow {
         Err(Error::UnexpectedStatus {
             what: format!("{} (401 without a challenge)", self.what()),
             status: resp.status().as_u16(),
-            url: strip_query(&self.ping_url()),
+            url: self.ping_url().map(|u| strip_query(&u)).unwrap_or_default(),
         })
     }
 
@@ -554,11 +755,25 @@ impl Flow {
         key: TokenKey,
         scopes: &[Scope],
         realm: &str,
+        post: bool,
         resp: http::Response<Vec<u8>>,
     ) -> Result<(), Error> {
         let registry = self.host();
         match resp.status().as_u16() {
+            // A token server's 5xx is retried like a registry's, never for the POST.
+            status @ 500..=599 if !post && self.retries < MAX_RETRIES => {
+                let after = retry_after(resp.headers()).filter(|d| *d <= MAX_WAIT);
+                self.schedule_retry(
+                    now,
+                    Some(status),
+                    after,
+                    Retry::Token { key, post },
+                    "token server",
+                    realm,
+                )
+            }
             200 => {
+                self.retries = 0;
                 check_size(resp.body(), self.limits.small, "token reply")?;
                 let reply = parse_token_reply(resp.body())?;
                 self.fetched = Some(key.clone());
@@ -603,14 +818,7 @@ impl Flow {
             }
             // Some registries (GCR) send no challenge on resource 401s: learn it at /v2/.
             self.pinged = true;
-            self.pending = Pending::Ping;
-            self.next = Some(Action::Send(Send {
-                request: http::Request::get(self.ping_url().as_str())
-                    .body(Vec::new())
-                    .expect("valid"),
-                max_body: self.limits.small,
-                kind: RequestKind::Ping,
-            }));
+            self.send_ping();
             return Ok(());
         }
         let Some(challenge) = preferred(&challenges) else {
@@ -718,14 +926,21 @@ impl Flow {
             return self.on_challenge(now, resp.headers(), sent, false);
         }
         if !status.is_success() {
-            if let Some(delay) = self.retry_delay(&resp) {
-                self.retries += 1;
-                self.pending = Pending::Waiting {
-                    until: now + delay,
-                    url,
-                    hops,
+            if let Some(after) = self.retry_delay(&resp) {
+                let what = if same_origin(&url, &self.base) {
+                    "registry"
+                } else {
+                    "redirected download from"
                 };
-                return Ok(());
+                let shown = strip_query(&url);
+                return self.schedule_retry(
+                    now,
+                    Some(status.as_u16()),
+                    after,
+                    Retry::Resource { url, hops },
+                    what,
+                    &shown,
+                );
             }
             return Err(self.status_error(&url, &resp));
         }
@@ -737,7 +952,7 @@ impl Flow {
             Step::Top { head: false } => self.on_top_get(now, resp),
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
-            Step::Page(path) => self.on_page(now, &url, path, resp),
+            Step::Page(page) => self.on_page(now, &url, page, resp),
             Step::Check => {
                 let authenticated = !matches!(self.auth, HostAuth::None)
                     || self
@@ -750,18 +965,18 @@ impl Flow {
         }
     }
 
-    /// How long to wait before retrying a 429/502/503/504, or `None` to give up: after
-    /// [`MAX_RETRIES`], or when the registry asks for a longer wait than [`MAX_WAIT`]
-    /// (Docker Hub's pull limit says hours; spinning on it helps nobody).
-    fn retry_delay(&self, resp: &http::Response<Vec<u8>>) -> Option<Duration> {
+    /// Whether to retry a 429/502/503/504, and the server's `Retry-After` if it gave
+    /// one (`Some(None)`: back off on our own). `None` gives up: after [`MAX_RETRIES`],
+    /// or when the registry asks for a longer wait than [`MAX_WAIT`] (Docker Hub's pull
+    /// limit says hours; spinning on it helps nobody).
+    fn retry_delay(&self, resp: &http::Response<Vec<u8>>) -> Option<Option<Duration>> {
         if !matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) || self.retries >= MAX_RETRIES {
             return None;
         }
-        let delay = match retry_after(resp.headers()) {
-            Some(d) => d,
-            None => Duration::from_millis(500) * 2u32.pow(u32::from(self.retries)),
-        };
-        (delay <= MAX_WAIT).then_some(delay)
+        match retry_after(resp.headers()) {
+            Some(d) if d > MAX_WAIT => None,
+            after => Some(after),
+        }
     }
 
     fn on_redirect(
@@ -780,19 +995,11 @@ impl Flow {
                 location: String::new(),
                 reason: "no usable Location header",
             })?;
-        let mut to = from.join(location).map_err(|_| Error::BadRedirect {
+        let to = uri::join(from, location).map_err(|reason| Error::BadRedirect {
             what: what.clone(),
-            location: location.to_owned(),
-            reason: "Location is not a valid URL",
+            location: location.split('?').next().unwrap_or_default().to_owned(),
+            reason,
         })?;
-        to.set_fragment(None);
-        if !matches!(to.scheme(), "http" | "https") {
-            return Err(Error::BadRedirect {
-                what,
-                location: strip_query(&to),
-                reason: "only http and https are followed",
-            });
-        }
         if from.scheme() == "https" && to.scheme() == "http" {
             return Err(Error::BadRedirect {
                 what,
@@ -1059,7 +1266,7 @@ impl Flow {
         &mut self,
         now: SystemTime,
         url: &Url,
-        path: String,
+        page: Url,
         resp: http::Response<Vec<u8>>,
     ) -> Result<(), Error> {
         let what = self.what();
@@ -1068,9 +1275,9 @@ impl Flow {
             Goal::Catalog { .. } => "repositories",
             _ => "tags",
         };
-        let page = crate::list::parse_page(resp.body(), key)?;
-        self.result.seen_pages.push(path);
-        self.result.items.extend(page);
+        let entries = crate::list::parse_page(resp.body(), key)?;
+        self.result.seen_pages.push(page);
+        self.result.items.extend(entries);
         let (limit, _) = self.goal.listing().unwrap_or_default();
         let next = crate::list::next_link(
             resp.headers()
@@ -1078,7 +1285,10 @@ impl Flow {
                 .iter()
                 .filter_map(|v| v.to_str().ok()),
             url,
-        );
+        )
+        .map_err(|reason| Error::InvalidListing {
+            detail: format!("{what}: the next page's Link is unusable: {reason}"),
+        })?;
         if let Some(l) = limit {
             if self.result.items.len() >= l {
                 let more = self.result.items.len() > l || next.is_some();
@@ -1097,17 +1307,12 @@ impl Flow {
                 ),
             });
         }
-        let next_path = match next.query() {
-            Some(q) => format!("{}?{q}", next.path()),
-            None => next.path().to_owned(),
-        };
-        if self.result.seen_pages.contains(&next_path) || self.result.seen_pages.len() >= MAX_PAGES
-        {
+        if self.result.seen_pages.contains(&next) || self.result.seen_pages.len() >= MAX_PAGES {
             return Err(Error::InvalidListing {
                 detail: format!("{what}: pagination loops or exceeds {MAX_PAGES} pages"),
             });
         }
-        self.step = Step::Page(next_path);
+        self.step = Step::Page(next);
         self.dispatch(now);
         Ok(())
     }
@@ -1141,4 +1346,12 @@ impl Flow {
         };
         self.finish(result);
     }
+}
+
+/// A fast, well-mixed 64-bit hash (SplitMix64), for backoff jitter.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -1,5 +1,7 @@
 //! What a caller asks of a [`Flow`](super::Flow): goal, scheme policy, limits, credentials.
 
+use std::time::SystemTime;
+
 use url::Url;
 
 use crate::auth::Credentials;
@@ -107,6 +109,13 @@ pub struct Options {
     /// host: a pull-through mirror (`https://mirror.example`, `http://127.0.0.1:5000`).
     /// Its scheme overrides `security`.
     pub endpoint: Option<Url>,
+    /// When the whole command must be over (`None`: no deadline). The flow hands it out
+    /// with each request, ends with [`Error::Timeout`](crate::Error::Timeout) once it
+    /// has passed, and reports a retry that would wait past it at once.
+    pub deadline: Option<SystemTime>,
+    /// Seeds the jitter of retry backoffs, so that runs are reproducible in tests and
+    /// different between processes in production (pass something random there).
+    pub seed: u64,
 }
 
 impl Options {
@@ -118,6 +127,8 @@ impl Options {
             security: Security::Https,
             limits: Limits::default(),
             endpoint: None,
+            deadline: None,
+            seed: 0,
         }
     }
 }
