@@ -10,8 +10,10 @@
 //! - `record-lab`: start the lab and re-record every `fixtures/lab-*` scenario.
 //! - `model`: rewrite the hand-modelled `fixtures/model-*` scenarios.
 //! - `bench`: regpeek against skopeo on the lab, time and memory ratios.
+//! - `fuzz [--secs N] [TARGET…]`: every fuzz target in turn, seeded from the fixtures.
 
 mod bench;
+mod fuzz;
 mod model;
 mod record;
 
@@ -32,8 +34,9 @@ fn main() -> Result<()> {
         Some("record-lab") => record::record_lab(),
         Some("model") => model::model(),
         Some("bench") => bench::bench(),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model|bench>");
+            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz>");
             std::process::exit(2);
         }
     }
@@ -171,12 +174,15 @@ fn lab_up() -> Result<()> {
         "helper".into(),
         dir.display().to_string(),
     ];
-    let lab = Lab::start_in(
-        &dir,
-        regpeek_lab::Ports::random()?,
-        regpeek_lab::Keep::Detached,
-        Some(&helper),
-    )?;
+    // A failed attempt stops what it started and removes lab.json before the next.
+    let lab = Lab::with_retries(|| {
+        Lab::start_in(
+            &dir,
+            regpeek_lab::Ports::random()?,
+            regpeek_lab::Keep::Detached,
+            Some(&helper),
+        )
+    })?;
     eprintln!("xtask: lab up in {}", lab.info.dir.display());
     Ok(())
 }
@@ -204,13 +210,12 @@ fn lab_status() -> Result<()> {
     let info = regpeek_lab::LabInfo::load(&lab_dir().join("lab.json"))
         .context("no lab is up (cargo xtask lab up)")?;
     // A zombie (state Z) is as dead as a missing process.
-    let alive = |pid: &u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
-            .unwrap_or(false)
-    };
-    let dead: Vec<u32> = info.pids.iter().copied().filter(|p| !alive(p)).collect();
+    let dead: Vec<u32> = info
+        .pids
+        .iter()
+        .copied()
+        .filter(|p| !regpeek_lab::alive(*p))
+        .collect();
     println!("lab dir:      {}", info.dir.display());
     println!(
         "open:         http://{}   (lab/rich, lab/multi, lab/many-tags, lab/many-layers)",

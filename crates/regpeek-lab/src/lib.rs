@@ -23,6 +23,7 @@
 pub mod certs;
 pub mod fixture;
 pub mod helper;
+pub mod hostile;
 pub mod image;
 pub mod push;
 pub mod replay;
@@ -96,7 +97,8 @@ pub fn ensure_packages() -> Result<()> {
     Ok(())
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
+/// A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released):
+/// only for "a dead port" in tests. Lab servers get theirs from [`Ports::random`].
 pub fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -141,6 +143,14 @@ pub enum Proc {
 }
 
 impl Proc {
+    /// Stops a detached process and its whole process group (nginx's workers too):
+    /// SIGTERM, up to 3 s of grace, then SIGKILL. Owned processes stop when dropped.
+    pub fn stop(&mut self) {
+        if let Proc::Detached { pid } = self {
+            stop_group(*pid);
+        }
+    }
+
     /// Starts `program args…`, logging to `log`.
     pub fn spawn(keep: Keep, log: &Path, program: &str, args: &[&str]) -> Result<Proc> {
         let log_file = std::fs::File::create(log)?;
@@ -220,6 +230,38 @@ impl Drop for Proc {
     }
 }
 
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Stops the process group led by `pid` (the lab starts detached processes in their
+/// own group): SIGTERM, up to 3 s of grace, then SIGKILL.
+pub fn stop_group(pid: u32) {
+    let signal = |sig: &str| {
+        let _ = Command::new("kill")
+            .args([sig, "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
+            .status();
+        // A leader that is not a group leader (an older lab): the pid alone.
+        let _ = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    };
+    signal("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if alive(pid) {
+        signal("-KILL");
+    }
+}
+
 /// Waits until `url` answers with one of `ok_statuses`.
 fn wait_http(
     agent: &ureq::Agent,
@@ -295,22 +337,62 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// Free ports picked by the OS.
+    /// Thirteen distinct ports, free on 127.0.0.1 and 127.0.0.2 when picked, from below
+    /// the kernel's ephemeral range: outgoing connections never take them, so only
+    /// another lab starting at the same moment can, and [`Lab::start`] retries then.
+    /// (Ports picked by the OS with bind-and-drop come from the ephemeral range, where
+    /// any client connection may take them before the server binds.)
     pub fn random() -> Result<Ports> {
+        let (low, _) = ephemeral_range();
+        let (from, to) = if low > 12_000 {
+            (10_000u32, u32::from(low))
+        } else {
+            (u32::from(low.max(1024)), 60_000)
+        };
+        let mut x = u64::from(std::process::id())
+            ^ SystemTimeNanos::now()
+            ^ u64::from(PICKS.fetch_add(1, Ordering::Relaxed)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut held = Vec::new();
+        let mut picked: Vec<u16> = Vec::new();
+        for _ in 0..10_000 {
+            if picked.len() == 13 {
+                break;
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let span = u64::from(to - from);
+            let port = u16::try_from(u64::from(from) + x % span).unwrap_or(20_000);
+            if picked.contains(&port) {
+                continue;
+            }
+            // Hold each one until all are picked, so the thirteen are distinct.
+            if let (Ok(a), Ok(b)) = (
+                TcpListener::bind(("127.0.0.1", port)),
+                TcpListener::bind(("127.0.0.2", port)),
+            ) {
+                held.push((a, b));
+                picked.push(port);
+            }
+        }
+        if picked.len() < 13 {
+            bail!("could not find 13 free ports between {from} and {to}");
+        }
+        let p = |i: usize| picked[i];
         Ok(Ports {
-            plain: free_port()?,
-            token: free_port()?,
-            basic: free_port()?,
-            mtls: free_port()?,
-            issuer_down: free_port()?,
-            helper: free_port()?,
-            plain_backend: free_port()?,
-            token_backend: free_port()?,
-            cdn_plain: free_port()?,
-            cdn_token: free_port()?,
-            cdn_https: free_port()?,
-            dead: free_port()?,
-            proxy: free_port()?,
+            plain: p(0),
+            token: p(1),
+            basic: p(2),
+            mtls: p(3),
+            issuer_down: p(4),
+            helper: p(5),
+            plain_backend: p(6),
+            token_backend: p(7),
+            cdn_plain: p(8),
+            cdn_token: p(9),
+            cdn_https: p(10),
+            dead: p(11),
+            proxy: p(12),
         })
     }
 
@@ -354,6 +436,30 @@ impl Ports {
             proxy: base + 12,
         }
     }
+}
+
+static PICKS: AtomicU32 = AtomicU32::new(0);
+
+struct SystemTimeNanos;
+
+impl SystemTimeNanos {
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// The kernel's ephemeral port range (where bind-to-0 and outgoing connections pick).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// Everything a client needs to know about a running lab; saved as `lab.json`.
@@ -553,11 +659,30 @@ fn redirect_to(base: &str) -> String {
 
 impl Lab {
     /// Starts a lab with random ports whose processes die with this process, and seeds it.
+    /// A start that fails (another lab took a port at the same moment) is cleaned up and
+    /// tried again with new ports, three times in all.
     pub fn start() -> Result<Lab> {
-        let dir = scratch_dir("lab")?;
-        let lab = Lab::start_in(&dir, Ports::random()?, Keep::Owned, None)?;
-        lab.seed()?;
-        Ok(lab)
+        Lab::with_retries(|| {
+            let dir = scratch_dir("lab")?;
+            let lab = Lab::start_in(&dir, Ports::random()?, Keep::Owned, None)?;
+            lab.seed()?;
+            Ok(lab)
+        })
+    }
+
+    /// Runs `start` up to three times; every failed attempt has cleaned up after itself.
+    pub fn with_retries(mut start: impl FnMut() -> Result<Lab>) -> Result<Lab> {
+        let mut last = None;
+        for attempt in 1..=3 {
+            match start() {
+                Ok(lab) => return Ok(lab),
+                Err(e) => {
+                    eprintln!("lab: start attempt {attempt} failed, cleaned up: {e:#}");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("the lab did not start")))
     }
 
     /// The lab of `REGPEEK_LAB` (a `lab.json` written by `cargo xtask lab up`) when set,
@@ -583,11 +708,36 @@ impl Lab {
     /// Starts every lab process in `dir`. With `Keep::Detached`, `helper_cmd` is the
     /// command that runs the helper as its own process (`xtask lab helper DIR`);
     /// otherwise the helper runs on a thread of this process.
+    ///
+    /// Whatever goes wrong, nothing is left running: detached processes already started
+    /// are stopped (with their process groups) and `lab.json` is removed; owned ones die
+    /// with their handles. While starting, `lab.json` lists every pid started so far, so
+    /// `lab down` finds them even if this process is killed halfway.
     pub fn start_in(
         dir: &Path,
         ports: Ports,
         keep: Keep,
         helper_cmd: Option<&[String]>,
+    ) -> Result<Lab> {
+        let mut started: Vec<u32> = Vec::new();
+        let result = Lab::start_inner(dir, ports, keep, helper_cmd, &mut started);
+        if result.is_err() {
+            for pid in started {
+                stop_group(pid);
+            }
+            if keep == Keep::Detached {
+                let _ = std::fs::remove_file(dir.join("lab.json"));
+            }
+        }
+        result
+    }
+
+    fn start_inner(
+        dir: &Path,
+        ports: Ports,
+        keep: Keep,
+        helper_cmd: Option<&[String]>,
+        started: &mut Vec<u32>,
     ) -> Result<Lab> {
         for bin in [REGISTRY_BIN, NGINX_BIN] {
             if !Path::new(bin).exists() {
@@ -718,6 +868,7 @@ impl Lab {
                     &log,
                 )?;
             }
+            record_started(dir, &mut info, started, &proc)?;
             procs.push(proc);
         }
 
@@ -727,6 +878,7 @@ impl Lab {
                 let log = dir.join("helper.log");
                 let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
                 let mut proc = Proc::spawn(keep, &log, &cmd[0], &args)?;
+                record_started(dir, &mut info, started, &proc)?;
                 wait_http(
                     &agent,
                     &format!("http://127.0.0.1:{}/token", p.helper),
@@ -759,6 +911,7 @@ impl Lab {
                 dir.to_str().context("utf-8")?,
             ],
         )?;
+        record_started(dir, &mut info, started, &proc)?;
         wait_http(
             &agent,
             &format!("http://{}/v2/", info.plain()),
@@ -768,7 +921,6 @@ impl Lab {
         )?;
         procs.push(proc);
 
-        info.pids = procs.iter().filter_map(Proc::pid).collect();
         procs.extend(janitor);
         std::fs::write(
             dir.join("lab.json"),
@@ -811,14 +963,17 @@ impl Lab {
         Ok(())
     }
 
-    /// Stops a detached lab by its `lab.json`.
+    /// Stops a detached lab by its `lab.json` (also a half-written one from a start
+    /// that was killed): every process group, then the directory.
     pub fn down(dir: &Path) -> Result<()> {
         // Only the pids matter here; tolerate a state file from an older layout.
         let state: Value =
             serde_json::from_slice(&std::fs::read(dir.join("lab.json"))?).unwrap_or(Value::Null);
         let pids = state["pids"].as_array().cloned().unwrap_or_default();
         for pid in pids.iter().filter_map(Value::as_u64) {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+            if let Ok(pid) = u32::try_from(pid) {
+                stop_group(pid);
+            }
         }
         std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
         Ok(())
@@ -833,6 +988,25 @@ impl Drop for Lab {
             let _ = std::fs::remove_dir_all(&self.info.dir);
         }
     }
+}
+
+/// Notes a started detached process: in `started` (to stop it if the start fails) and
+/// in `lab.json` (so that `lab down` finds it even if this process dies first).
+fn record_started(
+    dir: &Path,
+    info: &mut LabInfo,
+    started: &mut Vec<u32>,
+    proc: &Proc,
+) -> Result<()> {
+    if let Some(pid) = proc.pid() {
+        started.push(pid);
+        info.pids.push(pid);
+        std::fs::write(
+            dir.join("lab.json"),
+            serde_json::to_vec_pretty(&info.to_json())?,
+        )?;
+    }
+    Ok(())
 }
 
 fn nginx_config(dir: &Path, p: &Ports) -> Result<PathBuf> {

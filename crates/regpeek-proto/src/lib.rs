@@ -100,3 +100,11 @@ pub use url;
 
 #[cfg(test)]
 mod reference_tests;
+
+/// Internal parsers, exposed only to the fuzz targets (`--features fuzzing`).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::flow::retry_after;
+    pub use crate::time::parse_rfc3339;
+}

@@ -236,13 +236,20 @@ impl Reference {
         self.with_name(self.name())
     }
 
-    /// The short form users type: `nginx:latest`, `ghcr.io/o/r:v1`.
+    /// The short form users type: `nginx:latest`, `ghcr.io/o/r:v1`. It always parses
+    /// back to this reference: a Docker Hub path whose first component would read as a
+    /// registry (`docker.io/my.org/app`) keeps its `docker.io/`, where docker's
+    /// familiar form would not.
     pub fn familiar(&self) -> String {
         let name = if self.registry == DOCKER_HUB {
-            match self.repository.strip_prefix("library/") {
+            let short = match self.repository.strip_prefix("library/") {
                 Some(rest) if !rest.contains('/') => rest.to_owned(),
                 _ => self.repository.clone(),
-            }
+            };
+            let first = short.split('/').next().unwrap_or_default();
+            let reads_as_domain = short.contains('/') && first.contains(['.', ':'])
+                || first == "localhost" && short.contains('/');
+            if reads_as_domain { self.name() } else { short }
         } else {
             self.name()
         };

@@ -200,6 +200,28 @@ fn paths() {
 }
 
 #[test]
+fn familiar_forms_parse_back() {
+    // Found by fuzzing: a Docker Hub namespace with a dot once lost its `docker.io/`
+    // in the familiar form, which then named another registry.
+    check(
+        "docker.io/liloc.brary/nn",
+        "docker.io/liloc.brary/nn:latest | docker.io/liloc.brary/nn:latest",
+    );
+    check(
+        "docker.io/localhost/app",
+        "docker.io/localhost/app:latest | docker.io/localhost/app:latest",
+    );
+    check(
+        "docker.io/my.app",
+        "docker.io/library/my.app:latest | my.app:latest",
+    );
+    check(
+        "docker.io/org/my.app",
+        "docker.io/org/my.app:latest | org/my.app:latest",
+    );
+}
+
+#[test]
 fn every_parsed_host_can_be_requested() {
     // Found by trying it as a user: ports past 16 bits once panicked in the flow.
     check(

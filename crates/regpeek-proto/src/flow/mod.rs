@@ -42,9 +42,13 @@ mod check;
 mod options;
 
 pub use action::{Action, Outcome, RequestKind, Send, TransportErrorKind};
+#[cfg(feature = "fuzzing")]
+pub use check::retry_after;
+#[cfg(not(feature = "fuzzing"))]
+use check::retry_after;
 use check::{
-    check_size, collect_warnings, content_length, content_type, docker_digest, retry_after,
-    same_origin, strip_query, verify,
+    check_size, collect_warnings, content_length, content_type, docker_digest, same_origin,
+    strip_query, verify,
 };
 pub use options::{Goal, Limits, Options, Security};
 

@@ -1,0 +1,237 @@
+//! A hostile registry: one repository name per misbehaviour, for the live tests that
+//! check regpeek ends every command with a one-line error within its deadline.
+//!
+//! It runs on threads of the test process, on listeners it binds itself (no port is
+//! picked and released). Every connection gets one answer and is closed; slow answers
+//! give up after [`MAX_HOLD`], so nothing outlives a test run for long.
+//!
+//! | repository | what the server does |
+//! |---|---|
+//! | `silent` | reads the request, never answers |
+//! | `drip` | sends the response head one byte a second |
+//! | `drip-body` | sends the head, then the body one byte a second |
+//! | `endless-headers` | sends header lines without end |
+//! | `huge` | a manifest of 1 GiB (`Content-Length`), streamed |
+//! | `esc` | a 404 whose error message holds ESC, BEL and bidi controls |
+//! | `expires` | bearer auth whose token reply says `expires_in: u64::MAX` |
+//! | `reset` | the head and 10 of 1000 body bytes, then closes |
+//! | `slow-retry` | 503 with `Retry-After: 20` |
+//!
+//! [`Hostile::never_accepts`] is a listener whose accept queue is full: connecting
+//! to it hangs.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// The longest a connection is held open by a slow misbehaviour.
+pub const MAX_HOLD: Duration = Duration::from_secs(60);
+
+/// A running hostile registry.
+pub struct Hostile {
+    addr: SocketAddr,
+    never: SocketAddr,
+    // Kept open (and never accepted) so that its backlog stays full.
+    _never_listener: TcpListener,
+    _queue: Vec<TcpStream>,
+}
+
+/// The manifest the `expires` repository serves once authorised.
+pub const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+
+impl Hostile {
+    /// Starts the server on 127.0.0.1.
+    pub fn start() -> Result<Hostile> {
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding the hostile server")?;
+        let addr = listener.local_addr()?;
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let _ = serve(stream, addr);
+                });
+            }
+        });
+        let never_listener = TcpListener::bind("127.0.0.1:0")?;
+        let never = never_listener.local_addr()?;
+        // Fill its accept queue: once a connect times out, later ones hang too.
+        let mut queue = Vec::new();
+        for _ in 0..4096 {
+            match TcpStream::connect_timeout(&never, Duration::from_millis(200)) {
+                Ok(s) => queue.push(s),
+                Err(_) => break,
+            }
+        }
+        Ok(Hostile {
+            addr,
+            never,
+            _never_listener: never_listener,
+            _queue: queue,
+        })
+    }
+
+    /// `127.0.0.1:PORT` of the misbehaving registry.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// `127.0.0.1:PORT` of a server that never accepts a connection.
+    pub fn never_accepts(&self) -> String {
+        self.never.to_string()
+    }
+}
+
+/// Reads the request head (at most 64 KiB); `(method, path, has Authorization)`.
+fn read_head(stream: &mut TcpStream) -> Result<(String, String, bool)> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") && buf.len() < 64 * 1024 {
+        if stream.read(&mut byte)? == 0 {
+            break;
+        }
+        buf.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut words = text.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let path = words.next().unwrap_or_default().to_owned();
+    let auth = text
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+    Ok((method, path, auth))
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<()> {
+    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()?;
+    Ok(())
+}
+
+/// Writes `bytes` one a second, until done, the client leaves or [`MAX_HOLD`] passes.
+fn drip(stream: &mut TcpStream, bytes: &[u8]) -> Result<()> {
+    let start = Instant::now();
+    for b in bytes {
+        if start.elapsed() > MAX_HOLD {
+            break;
+        }
+        stream.write_all(&[*b])?;
+        stream.flush()?;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    Ok(())
+}
+
+fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
+    let (method, path, auth) = read_head(&mut stream)?;
+    if path.starts_with("/token") {
+        let body = br#"{"token":"hostile-token","expires_in":18446744073709551615,"issued_at":"2024-01-02T03:04:05+9999999999999999:00"}"#;
+        return respond(
+            &mut stream,
+            "200 OK",
+            &[("Content-Type", "application/json".into())],
+            body,
+        );
+    }
+    let name = path
+        .strip_prefix("/v2/")
+        .and_then(|p| p.split('/').next())
+        .unwrap_or_default();
+    let manifest_type = (
+        "Content-Type",
+        "application/vnd.oci.image.manifest.v1+json".to_owned(),
+    );
+    match name {
+        "silent" => {
+            let start = Instant::now();
+            while start.elapsed() < MAX_HOLD {
+                // Keep the connection open; stop once the client has gone.
+                stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+                match stream.read(&mut [0u8; 1]) {
+                    Ok(0) => break,
+                    _ => continue,
+                }
+            }
+            Ok(())
+        }
+        "drip" => drip(
+            &mut stream,
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 2\r\n\r\n{}",
+        ),
+        "drip-body" => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 4096\r\n\r\n";
+            stream.write_all(head.as_bytes())?;
+            drip(&mut stream, &[b' '; 4096])
+        }
+        "endless-headers" => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\n")?;
+            let line = format!("X-Junk: {}\r\n", "a".repeat(1000));
+            let start = Instant::now();
+            while start.elapsed() < MAX_HOLD {
+                stream.write_all(line.as_bytes())?;
+            }
+            Ok(())
+        }
+        "huge" => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1073741824\r\n\r\n";
+            stream.write_all(head.as_bytes())?;
+            let chunk = [b' '; 64 * 1024];
+            for _ in 0..(1 << 14) {
+                stream.write_all(&chunk)?;
+            }
+            Ok(())
+        }
+        "esc" => {
+            let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"\u001b[31mred\u001b]0;pwned\u0007 and \u202etxt.exe","detail":null}]}"#;
+            respond(&mut stream, "404 Not Found", &[("Content-Type", "application/json".into())], body)
+        }
+        "expires" if !auth => respond(
+            &mut stream,
+            "401 Unauthorized",
+            &[(
+                "WWW-Authenticate",
+                format!(r#"Bearer realm="http://{addr}/token",service="hostile",scope="repository:expires:pull""#),
+            )],
+            b"",
+        ),
+        "expires" => {
+            let digest = crate::image::sha256(MANIFEST);
+            let body: &[u8] = if method == "HEAD" { b"" } else { MANIFEST };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\n\r\n",
+                manifest_type.1,
+                MANIFEST.len()
+            );
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(body)?;
+            Ok(())
+        }
+        "reset" => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n";
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(&[b' '; 10])?;
+            stream.flush()?;
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            Ok(())
+        }
+        "slow-retry" => respond(
+            &mut stream,
+            "503 Service Unavailable",
+            &[("Retry-After", "20".into())],
+            b"",
+        ),
+        _ => respond(&mut stream, "404 Not Found", &[], b""),
+    }
+}
