@@ -206,7 +206,8 @@ impl Proc {
     pub fn running(&mut self) -> bool {
         match self {
             Proc::Owned { child, .. } => matches!(child.try_wait(), Ok(None)),
-            Proc::Detached { pid } => Path::new(&format!("/proc/{pid}")).exists(),
+            // A detached child that exited is a zombie until this process ends.
+            Proc::Detached { pid } => alive(*pid),
         }
     }
 
@@ -272,7 +273,14 @@ fn wait_http(
 ) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(r) = agent.get(url).call() {
+        // A short bound per probe: whatever holds the port may accept and never answer.
+        let probe = agent
+            .get(url)
+            .config()
+            .timeout_global(Some(Duration::from_secs(1)))
+            .build()
+            .call();
+        if let Ok(r) = probe {
             if ok_statuses.contains(&r.status().as_u16()) {
                 return Ok(());
             }
@@ -1081,4 +1089,63 @@ http {{
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pids of live processes whose command line mentions `needle`.
+    fn processes_mentioning(needle: &str) -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| alive(*pid))
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ports_are_distinct_and_outside_the_ephemeral_range() {
+        let (low, high) = ephemeral_range();
+        for _ in 0..20 {
+            let p = Ports::random().unwrap();
+            let mut all: Vec<u16> = p
+                .named()
+                .iter()
+                .map(|(_, v)| u16::try_from(v.as_u64().unwrap()).unwrap())
+                .collect();
+            assert!(
+                all.iter().all(|port| *port < low || *port > high),
+                "{all:?}"
+            );
+            all.sort_unstable();
+            all.dedup();
+            assert_eq!(all.len(), 13);
+        }
+    }
+
+    /// A start that fails halfway (a port taken by someone else) leaves no process
+    /// running and no lab.json behind, so `lab status` tells the truth.
+    #[test]
+    fn a_failed_start_leaves_nothing_running() {
+        if !Path::new(REGISTRY_BIN).exists() {
+            panic!("{REGISTRY_BIN} is missing: run `cargo xtask test` (it installs it as root)");
+        }
+        let dir = scratch_dir("failed-start").unwrap();
+        let ports = Ports::random().unwrap();
+        // The third registry cannot bind: the first two have started by then.
+        let _squatter = TcpListener::bind(("127.0.0.1", ports.basic)).unwrap();
+        let result = Lab::start_in(&dir, ports, Keep::Detached, None);
+        assert!(result.is_err(), "the start should fail on the taken port");
+        assert!(!dir.join("lab.json").exists(), "lab.json left behind");
+        let needle = dir.to_str().unwrap();
+        let left = processes_mentioning(needle);
+        assert!(left.is_empty(), "processes left running: {left:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
