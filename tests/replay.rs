@@ -5,8 +5,8 @@
 // The harness reads fixture files; the core it drives does no I/O.
 #![allow(clippy::disallowed_methods)]
 
-use regpeek_lab::fixture::Scenario;
-use regpeek_lab::replay::replay;
+use regpeek_replay::fixture::Scenario;
+use regpeek_replay::replay;
 
 #[test]
 fn fixtures() {
@@ -89,13 +89,13 @@ fn docker_hub_scope_uses_library_prefix() {
 #[test]
 fn truncated_manifests_are_errors() {
     let s = load("lab-v2s2-single-arch");
-    let regpeek_lab::fixture::Reply::Response { body, .. } = &s.exchanges[0].reply else {
+    let regpeek_replay::fixture::Reply::Response { body, .. } = &s.exchanges[0].reply else {
         panic!("fixture shape changed");
     };
     for cut in 0..body.len() {
         let mut t = s.clone();
         t.exchanges.truncate(1);
-        if let regpeek_lab::fixture::Reply::Response { body, .. } = &mut t.exchanges[0].reply {
+        if let regpeek_replay::fixture::Reply::Response { body, .. } = &mut t.exchanges[0].reply {
             body.truncate(cut);
         }
         let transcript = replay(&t).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
@@ -108,7 +108,7 @@ fn truncated_manifests_are_errors() {
 fn oversized_bodies_are_rejected() {
     let mut s = load("lab-v2s2-single-arch");
     s.exchanges.truncate(1);
-    if let regpeek_lab::fixture::Reply::Response { body, .. } = &mut s.exchanges[0].reply {
+    if let regpeek_replay::fixture::Reply::Response { body, .. } = &mut s.exchanges[0].reply {
         *body = vec![b' '; 4 * 1024 * 1024 + 1];
     }
     let transcript = replay(&s).unwrap();
@@ -122,7 +122,7 @@ fn oversized_bodies_are_rejected() {
 /// on its first request, until the token expires by the caller's clock.
 #[test]
 fn token_cache_is_reused_until_expiry() {
-    use regpeek_lab::replay::{replay_now, replay_with};
+    use regpeek_replay::{replay_now, replay_with};
     use std::time::Duration;
 
     let first = load("model-bearer-anonymous");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use regpeek_lab::fixture::{Reply, Scenario};
+use regpeek_replay::fixture::{Reply, Scenario};
 
 const TARGETS: &[&str] = &[
     "reference",

@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use regpeek_lab::fixture::{Exchange, Reply, Request, Scenario};
 use regpeek_lab::image::{self, Image};
-use regpeek_lab::replay::replay;
 use regpeek_proto::manifest::media::ACCEPT;
+use regpeek_replay::fixture::{Exchange, Reply, Request, Scenario};
+use regpeek_replay::replay;
 
 fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> Request {
     Request {

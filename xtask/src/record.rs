@@ -4,8 +4,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use regpeek_lab::image::{MULTI, RICH};
-use regpeek_lab::replay::{record, replay};
+use regpeek_lab::record::record;
 use regpeek_lab::{Keep, Lab, Ports};
+use regpeek_replay::replay;
 use regpeek_ureq::{Client, ClientOptions};
 
 /// Records, checks that the recording replays, and writes `DIR/exchanges.http`.

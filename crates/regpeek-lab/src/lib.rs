@@ -21,12 +21,11 @@
 #![deny(missing_docs)]
 
 pub mod certs;
-pub mod fixture;
 pub mod helper;
 pub mod hostile;
 pub mod image;
 pub mod push;
-pub mod replay;
+pub mod record;
 pub mod token;
 
 use std::io::Write as _;

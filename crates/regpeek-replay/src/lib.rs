@@ -1,6 +1,12 @@
-//! Driving the core from fixtures: `record` runs a flow against a real registry and
-//! writes the scrubbed exchanges; `replay` serves them back to a fresh flow, failing on
-//! any request that deviates, and returns a transcript for snapshots.
+//! Fixtures for regpeek's sans-IO core: the text format ([`fixture`]), a [`Recorder`]
+//! that scrubs what a driver observed into a scenario, and [`replay`], which serves a
+//! scenario back to a fresh flow, failing on any request that deviates, and returns a
+//! transcript for snapshots. No network and no TLS: the core's tests, the CLI's
+//! `--record`/`replay` and the lab all use it.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod fixture;
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
@@ -11,6 +17,8 @@ use regpeek_proto::{
     Action, Credentials, Flow, Goal, Options, Outcome, Platform, Reference, Security, TimeoutStage,
     TokenCache, TransportErrorKind,
 };
+
+use regpeek_proto::RequestKind;
 
 use crate::fixture::{Exchange, Reply, Request, Scenario};
 
@@ -376,77 +384,88 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
     t
 }
 
-/// Records a scenario by driving a flow against a real registry through `client`,
-/// scrubbing every secret: `Authorization` values, tokens in token replies.
-pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) -> Result<Scenario> {
-    let mut s = Scenario {
-        settings,
-        exchanges: Vec::new(),
-    };
-    // Record with the real password, write `user:<redacted>`.
-    let (mut flow, _) = flow(&s, TokenCache::new())?;
-    for (_, v) in s
-        .settings
-        .iter_mut()
-        .filter(|(k, _)| k == "credentials" || k == "identity-token")
-    {
-        let user = v.split_once(':').map_or(v.as_str(), |(u, _)| u).to_owned();
-        *v = format!("{user}:<redacted>");
+/// Builds a scrubbed scenario from what a driver observed: requests lose their
+/// `Authorization` values (bearer tokens become `<scrubbed-token-N>`), token replies
+/// lose their tokens, and `user:password` settings keep only the user.
+pub struct Recorder {
+    scenario: Scenario,
+    tokens: Vec<String>,
+}
+
+impl Recorder {
+    /// Starts a recording with these settings (see the fixture format); credential
+    /// settings are scrubbed here.
+    pub fn new(mut settings: Vec<(String, String)>) -> Recorder {
+        for (_, v) in settings
+            .iter_mut()
+            .filter(|(k, _)| k == "credentials" || k == "identity-token")
+        {
+            let user = v.split_once(':').map_or(v.as_str(), |(u, _)| u).to_owned();
+            *v = format!("{user}:<redacted>");
+        }
+        Recorder {
+            scenario: Scenario {
+                settings,
+                exchanges: Vec::new(),
+            },
+            tokens: Vec::new(),
+        }
     }
-    let mut tokens: Vec<String> = Vec::new();
-    loop {
-        match flow.poll_action(SystemTime::now()) {
-            Action::Done(_) => return Ok(s),
-            Action::Wait(until) => {
-                std::thread::sleep(until.duration_since(SystemTime::now()).unwrap_or_default());
-            }
-            Action::Send(send) => {
-                let kind = send.kind;
-                let req = send.request;
-                let mut headers = header_pairs(req.headers(), SIGNIFICANT);
-                for (k, v) in &mut headers {
-                    if k == "authorization" {
-                        *v = scrub_authorization(v, &tokens);
-                    }
-                }
-                let request = Request {
-                    method: req.method().to_string(),
-                    url: req.uri().to_string(),
-                    headers,
-                };
-                match client.perform(req, send.max_body) {
-                    Err((k, message)) => {
-                        let kind = kind_name(k);
-                        s.exchanges.push(Exchange {
-                            request,
-                            reply: Reply::Failure {
-                                kind: kind.into(),
-                                message: message.clone(),
-                            },
-                        });
-                        flow.handle_transport_error(SystemTime::now(), k, &message);
-                    }
-                    Ok(resp) => {
-                        let is_token = kind == regpeek_proto::RequestKind::Token;
-                        let mut body = resp.body().clone();
-                        let mut keep: Vec<&str> = KEPT.to_vec();
-                        if is_token && resp.status() == 200 {
-                            body = scrub_token_reply(&body, &mut tokens)?;
-                            keep.retain(|k| *k != "content-length");
-                        }
-                        s.exchanges.push(Exchange {
-                            request,
-                            reply: Reply::Response {
-                                status: resp.status().as_u16(),
-                                headers: header_pairs(resp.headers(), &keep),
-                                body,
-                            },
-                        });
-                        flow.handle_response(SystemTime::now(), resp);
-                    }
-                }
+
+    /// The scrubbed form of a request, to pass to [`Recorder::response`] or
+    /// [`Recorder::failure`] once it is answered.
+    pub fn request(&self, req: &http::Request<Vec<u8>>) -> Request {
+        let mut headers = header_pairs(req.headers(), SIGNIFICANT);
+        for (k, v) in &mut headers {
+            if k == "authorization" {
+                *v = scrub_authorization(v, &self.tokens);
             }
         }
+        Request {
+            method: req.method().to_string(),
+            url: req.uri().to_string(),
+            headers,
+        }
+    }
+
+    /// Records a response (its token, if a token reply, is scrubbed).
+    pub fn response(
+        &mut self,
+        request: Request,
+        kind: RequestKind,
+        resp: &http::Response<Vec<u8>>,
+    ) -> Result<()> {
+        let mut body = resp.body().clone();
+        let mut keep: Vec<&str> = KEPT.to_vec();
+        if kind == RequestKind::Token && resp.status() == 200 {
+            body = scrub_token_reply(&body, &mut self.tokens)?;
+            keep.retain(|k| *k != "content-length");
+        }
+        self.scenario.exchanges.push(Exchange {
+            request,
+            reply: Reply::Response {
+                status: resp.status().as_u16(),
+                headers: header_pairs(resp.headers(), &keep),
+                body,
+            },
+        });
+        Ok(())
+    }
+
+    /// Records a transport failure.
+    pub fn failure(&mut self, request: Request, kind: TransportErrorKind, message: &str) {
+        self.scenario.exchanges.push(Exchange {
+            request,
+            reply: Reply::Failure {
+                kind: kind_name(kind).into(),
+                message: message.to_owned(),
+            },
+        });
+    }
+
+    /// The recorded scenario.
+    pub fn finish(self) -> Scenario {
+        self.scenario
     }
 }
 
