@@ -16,9 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use regpeek_proto::{Credentials, Secret};
 use serde_json::Value;
 
-/// The Docker Hub key in Docker's `config.json`.
-pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
-const HUB_ALIASES: &[&str] = &["docker.io", "index.docker.io", "registry-1.docker.io"];
+use regpeek_proto::reference::{DOCKER_HUB, DOCKER_HUB_CONFIG_KEY, is_docker_hub};
 
 /// The environment credential lookup reads; injected so tests use temp dirs.
 #[derive(Debug, Clone, Default)]
@@ -157,8 +155,8 @@ impl Found {
 
 /// The Docker `config.json` key for a registry.
 pub fn docker_key(registry: &str) -> String {
-    if registry == "docker.io" {
-        DOCKER_HUB_KEY.to_owned()
+    if registry == DOCKER_HUB {
+        DOCKER_HUB_CONFIG_KEY.to_owned()
     } else {
         registry.to_owned()
     }
@@ -170,8 +168,8 @@ fn normalize_key(key: &str) -> String {
         .trim_start_matches("https://")
         .trim_start_matches("http://");
     let host = k.split('/').next().unwrap_or(k);
-    if HUB_ALIASES.contains(&host) {
-        "docker.io".to_owned()
+    if is_docker_hub(host) {
+        DOCKER_HUB.to_owned()
     } else {
         host.to_owned()
     }

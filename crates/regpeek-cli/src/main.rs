@@ -45,50 +45,70 @@ fn main() -> ExitCode {
     }
 }
 
-/// A next step for the user, for errors that have an obvious one.
+/// A next step for the user, for errors that have an obvious one: chosen by the
+/// error's type and data, never its text.
 fn hint(err: &anyhow::Error) -> Option<String> {
-    let e = err.downcast_ref::<regpeek_proto::Error>()?;
-    match e {
-        regpeek_proto::Error::AuthRequired { .. } => {
-            Some("pass credentials with --creds USER:PASSWORD".into())
+    use regpeek_proto::{Error as E, Peer, TimeoutStage, TransportErrorKind as K};
+    let e = err
+        .downcast_ref::<regpeek_ureq::RunError>()
+        .map(|r| &r.error)
+        .or_else(|| err.downcast_ref::<E>())?;
+    Some(match e {
+        E::AuthRequired { .. } => {
+            "pass credentials with --creds USER[:PASSWORD], or store them with `regpeek login`"
+                .into()
         }
-        regpeek_proto::Error::BadCredentials { .. } => {
-            Some("check the user name and password given with --creds".into())
-        }
-        regpeek_proto::Error::Registry {
+        E::BadCredentials {
+            identity: regpeek_proto::Identity::RegistryToken,
+            ..
+        } => "the token given with --registry-token was refused".into(),
+        E::BadCredentials {
+            identity: regpeek_proto::Identity::IdentityToken(_),
+            registry,
+        } => format!(
+            "the stored identity token was refused: run `regpeek logout {registry}` and log in again, or pass --no-creds"
+        ),
+        E::BadCredentials { registry, .. } => format!(
+            "check the user name and password; `regpeek auth show {registry}` says where they come from"
+        ),
+        E::Registry {
             code: Some(code), ..
-        } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => Some(
-            "check the repository name and tag; `regpeek ref REF` shows what is asked for".into(),
-        ),
-        regpeek_proto::Error::RateLimited { .. } => Some(
-            "the registry asked for a longer pause than regpeek waits (30 s); for Docker Hub, \
-             `regpeek login` raises the pull limit"
-                .into(),
-        ),
-        regpeek_proto::Error::Timeout { stage, .. } => Some(match stage {
-            regpeek_proto::TimeoutStage::RetryWait => {
-                "the registry asked to wait past the deadline; raise it with --timeout SECS \
-                 (0 = none)"
-                    .into()
-            }
-            _ => "the registry or network is too slow or unresponsive; raise the deadline \
-                  with --timeout SECS (0 = none)"
-                .into(),
-        }),
-        regpeek_proto::Error::Transport { what, message, .. } => {
-            if message.starts_with("TLS handshake failed") {
-                Some("use --plain-http for a registry that speaks plain http".into())
-            } else if *what == "token server" {
-                Some("the registry sends clients to this token server, which is unreachable".into())
-            } else if message.starts_with("cannot connect") || message.starts_with("cannot resolve")
-            {
-                Some("is the registry up, and is the host and port right?".into())
-            } else {
-                None
-            }
+        } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => {
+            "check the repository name and tag; `regpeek ref REF` shows what is asked for".into()
         }
-        _ => None,
-    }
+        E::RateLimited { .. } => "the registry asked for a longer pause than regpeek waits \
+             (30 s); for Docker Hub, `regpeek login` raises the pull limit"
+            .into(),
+        E::Timeout {
+            stage: TimeoutStage::RetryWait,
+            ..
+        } => "the registry asked to wait past the deadline; raise it with --timeout SECS \
+              (0 = none)"
+            .into(),
+        E::Timeout { .. } => "the registry or network is too slow or unresponsive; raise the \
+                              deadline with --timeout SECS (0 = none)"
+            .into(),
+        E::Transport { kind: K::Tls, .. } => {
+            "use --plain-http for a registry that speaks plain http".into()
+        }
+        E::Transport {
+            kind: K::Certificate,
+            ..
+        } => "trust its CA with --ca-file FILE or a certs.d directory (--cert-dir DIR)".into(),
+        E::Transport {
+            kind: K::TlsRefused,
+            ..
+        } => "does it want a client certificate? give one with --cert-dir DIR".into(),
+        E::Transport {
+            peer: Peer::TokenServer,
+            ..
+        } => "the registry sends clients to this token server, which is unreachable".into(),
+        E::Transport {
+            kind: K::Connect | K::Resolve,
+            ..
+        } => "is the registry up, and is the host and port right?".into(),
+        _ => return None,
+    })
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -99,7 +119,11 @@ fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Ref { reference, common } => {
             let r = Reference::parse(reference)?;
-            let security = security(&r, common);
+            let security = match security(common) {
+                Security::Auto if r.is_loopback() => Security::HttpsThenHttp,
+                Security::Auto => Security::Https,
+                s => s,
+            };
             let value = summary::reference_output(reference, &r, security);
             output::print_json(&mut out, &value, tty, color)?;
         }
@@ -158,18 +182,18 @@ fn run(cli: Cli) -> Result<()> {
                 limit: list.limit,
                 page_size: list.page_size,
             };
-            let probe = registry_probe(registry)?;
-            let (options, client) = prepare(&probe, common, goal)?;
+            let target = registry_target(registry)?;
+            let (options, client) = prepare(&target, common, goal)?;
             let flow = Flow::catalog(registry, options, TokenCache::new())?;
             let listing = finish(client.run(flow))?.into_listing()?;
             let value =
-                serde_json::json!({"Registry": probe.registry(), "Repositories": listing.items});
+                serde_json::json!({"Registry": target.registry(), "Repositories": listing.items});
             print_listing(&mut out, list, &listing, &value, tty, color)?;
         }
         Command::Auth {
             command: AuthCommand::Show { registry, common },
         } => {
-            let r = registry_probe(registry)?;
+            let r = registry_target(registry)?;
             let found = resolve_credentials(&r, common)?;
             writeln!(out, "registry: {}", r.registry())?;
             writeln!(out, "source:   {}", found.source)?;
@@ -179,7 +203,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Login { registry, common } => {
-            let r = registry_probe(registry)?;
+            let r = registry_target(registry)?;
             let (user, password) = login_credentials(&r, common)?;
             // The flow gets exactly the credentials being checked, nothing stored.
             let mut checking = common.clone();
@@ -189,7 +213,8 @@ fn run(cli: Cli) -> Result<()> {
             checking.no_creds = true;
             let (mut options, client) = prepare(&r, &checking, Goal::Login)?;
             options.credentials = Some(Credentials::basic(&user, &password));
-            let outcome = finish(client.run(Flow::new(r.clone(), options, TokenCache::new())))?;
+            let flow = Flow::login(r.registry(), options, TokenCache::new())?;
+            let outcome = finish(client.run(flow))?;
             if let Outcome::LoggedIn {
                 authenticated: false,
             } = outcome
@@ -208,7 +233,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
         }
         Command::Logout { registry, common } => {
-            let r = registry_probe(registry)?;
+            let r = registry_target(registry)?;
             let env = creds::Env::from_process(common.authfile.clone());
             if creds::erase(r.registry(), &env)? {
                 writeln!(out, "Removed credentials for {}", r.registry())?;
@@ -238,7 +263,7 @@ fn warn(warnings: &[String]) {
 }
 
 fn host_platform() -> Platform {
-    let arch = regpeek_proto::platform::go_arch(std::env::consts::ARCH);
+    let arch = Platform::go_arch(std::env::consts::ARCH);
     let variant = (arch == "arm").then(arm_variant).flatten();
     Platform::new("linux", arch, variant.as_deref()).normalized()
 }
@@ -268,26 +293,18 @@ fn platform(common: &Common) -> Result<Platform> {
     }
 }
 
-fn security(r: &Reference, common: &Common) -> Security {
+/// `--plain-http`, else Docker's rule (the core applies it).
+fn security(common: &Common) -> Security {
     if common.plain_http {
         Security::Http
-    } else if regpeek_proto::is_loopback_host(host_only(r.api_host())) {
-        // Docker's rule: loopback registries are insecure-allowed; try TLS, then http.
-        Security::HttpsThenHttp
     } else {
-        Security::Https
+        Security::Auto
     }
 }
 
-fn host_only(host_port: &str) -> &str {
-    if let Some(rest) = host_port.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    host_port.split(':').next().unwrap_or(host_port)
-}
-
-/// A reference standing for a whole registry (`auth show`, `login`, `catalog`).
-fn registry_probe(registry: &str) -> Result<Reference> {
+/// A whole registry (`auth show`, `login`, `logout`, `catalog`); an image reference
+/// names its registry and repository (for namespaced credentials).
+fn registry_target(registry: &str) -> Result<Reference> {
     let host = registry
         .trim_start_matches("https://")
         .trim_start_matches("http://")
@@ -295,7 +312,7 @@ fn registry_probe(registry: &str) -> Result<Reference> {
     if host.contains('/') {
         return Ok(Reference::parse(host)?);
     }
-    Reference::parse(&format!("{host}/x")).with_context(|| format!("invalid registry {registry:?}"))
+    Ok(Reference::for_registry(registry)?)
 }
 
 /// Asks for a password without echo, when there is a terminal to ask on.
@@ -388,8 +405,8 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
         );
     }
     options.credentials = found.credentials;
-    options.security = security(r, common);
-    let (tls, dir) = tls::options_for(
+    options.security = security(common);
+    let (mut tls, dir) = tls::options_for(
         r.registry(),
         r.api_host(),
         common.cert_dir.as_deref(),
@@ -414,6 +431,13 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
     });
     options.deadline = deadline(common)?;
     options.seed = seed();
+    let image_goal = matches!(
+        options.goal,
+        Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_)
+    );
+    if r.registry() == regpeek_proto::reference::DOCKER_HUB && image_goal {
+        add_mirrors(r, common, &mut options, &mut tls)?;
+    }
     let client = Client::new(&ClientOptions {
         tls,
         trace,
@@ -448,63 +472,63 @@ fn seed() -> u64 {
     (u64::from(std::process::id()) << 32) ^ u64::from(nanos)
 }
 
-fn finish(run: (Result<Outcome, regpeek_proto::Error>, TokenCache)) -> Result<Outcome> {
+fn finish(run: (Result<Outcome, regpeek_ureq::RunError>, TokenCache)) -> Result<Outcome> {
     Ok(run.0?)
+}
+
+/// Docker Hub mirrors from registries.conf and daemon.json, tried by the core before
+/// Docker Hub itself. A mirror gets only credentials stored for its own host, never
+/// Docker Hub's, and its certs.d CAs are trusted too.
+fn add_mirrors(
+    r: &Reference,
+    common: &Common,
+    options: &mut Options,
+    tls: &mut regpeek_ureq::TlsOptions,
+) -> Result<()> {
+    let env = creds::Env::from_process(common.authfile.clone());
+    for mirror in mirrors::docker_hub_mirrors()? {
+        let Some(host) = mirror.url.host_str() else {
+            bail!("mirror {} has no host", mirror.url);
+        };
+        let host = match mirror.url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let found = creds::lookup(&host, r.repository(), &env)?;
+        let (mirror_tls, _) = tls::options_for(&host, &host, None, None, common.insecure)?;
+        tls.extra_roots.extend(mirror_tls.extra_roots);
+        if common.verbose > 0 {
+            eprintln!(
+                "regpeek: mirror {} (from {}), credentials: {}",
+                mirror.url,
+                mirror.source.display(),
+                found.source
+            );
+        }
+        options.mirrors.push(regpeek_proto::Mirror {
+            url: mirror.url,
+            credentials: found.credentials,
+        });
+    }
+    Ok(())
 }
 
 fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto::Inspection> {
     let r = Reference::parse(reference)?;
-    if r.registry() == regpeek_proto::reference::DOCKER_HUB {
-        for mirror in mirrors::docker_hub_mirrors()? {
-            match from_mirror(&r, common, goal.clone(), &mirror) {
-                Ok(insp) => {
-                    if common.verbose > 0 {
-                        eprintln!(
-                            "regpeek: answered by mirror {} (from {})",
-                            mirror.url,
-                            mirror.source.display()
-                        );
-                    }
-                    return Ok(insp);
-                }
-                Err(e) => {
-                    if common.verbose > 0 {
-                        eprintln!(
-                            "regpeek: mirror {} failed: {}; trying the next source",
-                            mirror.url,
-                            output::safe_line(&format!("{e:#}"))
-                        );
-                    }
-                }
-            }
+    let (options, client) = prepare(&r, common, goal)?;
+    let insp = finish(client.run(Flow::new(r, options, TokenCache::new())))?.into_image()?;
+    if common.verbose > 0 {
+        for (mirror, e) in &insp.skipped_mirrors {
+            eprintln!(
+                "regpeek: mirror {mirror} failed: {}",
+                output::safe_line(&e.to_string())
+            );
+        }
+        if let Some(m) = &insp.mirror {
+            eprintln!("regpeek: answered by mirror {m}");
         }
     }
-    let (options, client) = prepare(&r, common, goal)?;
-    Ok(finish(client.run(Flow::new(r, options, TokenCache::new())))?.into_image()?)
-}
-
-/// One attempt through a Docker Hub mirror. The mirror gets only credentials stored for
-/// its own host, never Docker Hub's.
-fn from_mirror(
-    r: &Reference,
-    common: &Common,
-    goal: Goal,
-    mirror: &mirrors::Mirror,
-) -> Result<regpeek_proto::Inspection> {
-    let host = match (mirror.url.host_str(), mirror.url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => bail!("mirror {} has no host", mirror.url),
-    };
-    let probe = registry_probe(&host)?;
-    let mut checking = common.clone();
-    checking.creds = None;
-    checking.username = None;
-    checking.password_stdin = false;
-    checking.registry_token = None;
-    let (mut options, client) = prepare(&probe, &checking, goal)?;
-    options.endpoint = Some(mirror.url.clone());
-    Ok(finish(client.run(Flow::new(r.clone(), options, TokenCache::new())))?.into_image()?)
+    Ok(insp)
 }
 
 fn print_listing(

@@ -165,7 +165,7 @@ pub struct RefOutput {
 pub fn reference_output(input: &str, r: &Reference, security: Security) -> RefOutput {
     let scheme = match security {
         Security::Http => "http",
-        Security::Https | Security::HttpsThenHttp => "https",
+        _ => "https",
     };
     RefOutput {
         input: input.to_owned(),

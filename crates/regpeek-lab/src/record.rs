@@ -29,9 +29,9 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
             Action::Send(send) => {
                 let request = recorder.request(&send.request);
                 match client.perform(send.request, send.max_body) {
-                    Err((kind, message)) => {
-                        recorder.failure(request, kind, &message);
-                        flow.handle_transport_error(SystemTime::now(), kind, &message);
+                    Err(failure) => {
+                        recorder.failure(request, failure.kind, &failure.to_string());
+                        flow.handle_transport_error(SystemTime::now(), failure.kind);
                     }
                     Ok(resp) => {
                         recorder.response(request, send.kind, &resp)?;

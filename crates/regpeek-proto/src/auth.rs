@@ -213,9 +213,9 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 fn check_realm(realm: &Url, registry: &Url, with_credentials: bool) -> Result<(), Error> {
-    let unsafe_realm = |why: &str| Error::UnsafeRealm {
+    let unsafe_realm = |why: &'static str| Error::UnsafeRealm {
         realm: realm.as_str().to_owned(),
-        reason: why.to_owned(),
+        reason: why,
     };
     match realm.scheme() {
         "https" => {}

@@ -1,10 +1,92 @@
 //! The core's one error type, split by who is to blame (h11 style): the caller, access
 //! control, or the registry and its network.
 
+use std::fmt;
+
 use crate::platform::{Platform, PlatformError};
 use crate::reference::ReferenceError;
 
-/// Everything that can end an inspection without a result.
+/// What a request was for, in errors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Subject {
+    /// The manifest a reference names (its familiar form).
+    Manifest(String),
+    /// A manifest fetched by digest (a platform's, out of an index).
+    ManifestDigest(String),
+    /// The config blob with this digest.
+    ConfigBlob(String),
+    /// The tag list of a repository (`registry/repository`).
+    TagList(String),
+    /// The catalog of a registry.
+    Catalog(String),
+    /// The login check at a registry.
+    Login(String),
+    /// A token reply from a token server.
+    TokenReply,
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Manifest(r) => write!(f, "manifest {r}"),
+            Subject::ManifestDigest(d) => write!(f, "manifest {d}"),
+            Subject::ConfigBlob(d) => write!(f, "config blob {d}"),
+            Subject::TagList(n) => write!(f, "tag list of {n}"),
+            Subject::Catalog(r) => write!(f, "catalog of {r}"),
+            Subject::Login(r) => write!(f, "login to {r}"),
+            Subject::TokenReply => f.write_str("token reply"),
+        }
+    }
+}
+
+/// Which server a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Peer {
+    /// The registry (or the mirror standing in for it).
+    Registry,
+    /// The token server a registry's challenge named.
+    TokenServer,
+    /// Another origin a registry redirected to (a CDN).
+    Redirect,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Peer::Registry => "registry",
+            Peer::TokenServer => "token server",
+            Peer::Redirect => "redirected download from",
+        })
+    }
+}
+
+/// Which credentials were refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Identity {
+    /// A user name and password, for this user.
+    User(String),
+    /// A registry bearer token given by the caller.
+    RegistryToken,
+    /// An identity (refresh) token, with its user when known.
+    IdentityToken(Option<String>),
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::User(u) => write!(f, "the credentials for user {u:?}"),
+            Identity::RegistryToken => f.write_str("the registry token"),
+            Identity::IdentityToken(Some(u)) => write!(f, "the identity token of user {u:?}"),
+            Identity::IdentityToken(None) => f.write_str("the identity token"),
+        }
+    }
+}
+
+/// Everything that can end an inspection without a result. Each variant holds what
+/// happened as data; `Display` is for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -27,29 +109,33 @@ pub enum Error {
         registry: String,
     },
     /// The registry or its token server refused the credentials given.
-    #[error("{registry} rejected the credentials for user {username:?}")]
+    #[error("{registry} rejected {identity}")]
     BadCredentials {
         /// The registry host.
         registry: String,
-        /// The user (never the secret).
-        username: String,
+        /// Whose credentials (never the secret).
+        identity: Identity,
     },
     /// Access was refused even after authenticating; registries such as Docker Hub
     /// answer this way for repositories that do not exist, too.
-    #[error("{what}: not found or access denied{detail}")]
+    #[error("{subject}: not found or access denied{}", fmt_code(.code, .message))]
     Denied {
         /// What was asked for.
-        what: String,
-        /// `: CODE: message` from the registry, or empty.
-        detail: String,
+        subject: Subject,
+        /// The HTTP status (401 or 403).
+        status: u16,
+        /// The registry's first error code, if it sent one.
+        code: Option<String>,
+        /// Its message.
+        message: Option<String>,
     },
     /// The registry's challenge names no scheme we can answer.
-    #[error("{registry} asks for unsupported authentication ({schemes})")]
+    #[error("{registry} asks for unsupported authentication ({})", .schemes.join(", "))]
     UnsupportedAuth {
         /// The registry host.
         registry: String,
         /// Schemes offered.
-        schemes: String,
+        schemes: Vec<String>,
     },
     /// The registry refused a token its own token server had just issued
     /// (`error="invalid_token"`): the token server and registry disagree.
@@ -66,29 +152,34 @@ pub enum Error {
         /// The realm URL.
         realm: String,
         /// Why.
-        reason: String,
+        reason: &'static str,
     },
 
     // --- The registry's answers and faults ---
-    /// The registry answered with an error status and (usually) an error body.
-    #[error("{what}: {summary}")]
+    /// The registry answered with an error status.
+    #[error("{subject}{}: {}", if *.default_tag { " (no tag was given, so \"latest\" was used)" } else { "" }, fmt_status(*.status, .code, .message))]
     Registry {
-        /// What was asked for (`manifest docker.io/library/x:tag`).
-        what: String,
+        /// What was asked for.
+        subject: Subject,
         /// HTTP status.
         status: u16,
         /// The first error code, e.g. `MANIFEST_UNKNOWN`.
         code: Option<String>,
-        /// `CODE: message` or the status text.
-        summary: String,
+        /// Its message.
+        message: Option<String>,
+        /// True when the reference named no tag and `latest` was asked for.
+        default_tag: bool,
     },
-    /// The registry limited our request rate.
-    #[error("{what}: rate limited by the registry (HTTP 429){retry}")]
+    /// The registry limited our request rate, asking for a longer wait than
+    /// [`MAX_WAIT`](crate::MAX_WAIT) (or none at all, after the retries).
+    #[error("{subject}: rate limited by the registry (HTTP 429){}{}", .retry_after.as_ref().map(|r| format!(", retry after {r}")).unwrap_or_default(), .remaining.as_ref().map(|r| format!(", ratelimit-remaining {r}")).unwrap_or_default())]
     RateLimited {
         /// What was asked for.
-        what: String,
-        /// `, retry after …` when the registry said.
-        retry: String,
+        subject: Subject,
+        /// `Retry-After` as sent.
+        retry_after: Option<String>,
+        /// `RateLimit-Remaining` as sent (Docker Hub).
+        remaining: Option<String>,
     },
     /// The token server answered with an unexpected status.
     #[error("token server {realm} answered HTTP {status}")]
@@ -109,30 +200,30 @@ pub enum Error {
         available: Vec<Platform>,
     },
     /// Content did not hash to the digest it should have.
-    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    #[error("digest mismatch for {subject}: expected {expected}, got {actual}")]
     DigestMismatch {
         /// What was fetched.
-        what: String,
+        subject: Subject,
         /// The digest asked for or announced.
         expected: String,
         /// The digest of the bytes received.
         actual: String,
     },
     /// Content was not the size its descriptor says.
-    #[error("size mismatch for {what}: descriptor says {expected} bytes, got {actual}")]
+    #[error("size mismatch for {subject}: descriptor says {expected} bytes, got {actual}")]
     SizeMismatch {
         /// What was fetched.
-        what: String,
+        subject: Subject,
         /// Size in the descriptor.
         expected: u64,
         /// Bytes received.
         actual: u64,
     },
     /// A response body was larger than the cap for its kind.
-    #[error("{what}: response body exceeds the {limit}-byte limit")]
+    #[error("{subject}: response body exceeds the {limit}-byte limit")]
     BodyTooLarge {
         /// What was fetched.
-        what: String,
+        subject: Subject,
         /// The cap.
         limit: usize,
     },
@@ -166,48 +257,49 @@ pub enum Error {
         detail: String,
     },
     /// More redirects than allowed.
-    #[error("{what}: more than {limit} redirects")]
+    #[error("{subject}: more than {limit} redirects")]
     TooManyRedirects {
         /// What was fetched.
-        what: String,
+        subject: Subject,
         /// The limit.
         limit: u8,
     },
     /// A redirect we refuse to follow (https to http, bad `Location`).
-    #[error("{what}: refusing redirect to {location}: {reason}")]
+    #[error("{subject}: refusing redirect to {location}: {reason}")]
     BadRedirect {
         /// What was fetched.
-        what: String,
-        /// The `Location`.
+        subject: Subject,
+        /// The `Location` (no query).
         location: String,
         /// Why.
         reason: &'static str,
     },
     /// The registry answered with a status that makes no sense here.
-    #[error("{what}: unexpected HTTP {status} from {url}")]
+    #[error("{subject}: unexpected HTTP {status} from {url}")]
     UnexpectedStatus {
         /// What was fetched.
-        what: String,
+        subject: Subject,
         /// HTTP status.
         status: u16,
         /// URL (no query).
         url: String,
     },
-    /// The transport could not complete a request (reported by the driver).
-    #[error("{what} {url}: {message}")]
+    /// The transport could not complete a request (reported by the driver; drivers
+    /// keep their own error as the source of theirs).
+    #[error("{peer} {url}: {kind}")]
     Transport {
-        /// `registry`, `token server`, `redirected download from`.
-        what: &'static str,
+        /// Which server.
+        peer: Peer,
         /// URL (no query).
         url: String,
-        /// The driver's description.
-        message: String,
+        /// How it failed.
+        kind: TransportErrorKind,
     },
     /// The deadline passed (or the connection sat idle too long) at `stage`.
-    #[error("{what} {url}: timed out {stage}{}", .status.map(|s| format!(" after HTTP {s}")).unwrap_or_default())]
+    #[error("{peer} {url}: timed out {stage}{}", .status.map(|s| format!(" after HTTP {s}")).unwrap_or_default())]
     Timeout {
-        /// `registry`, `token server`, `redirected download from`.
-        what: &'static str,
+        /// Which server.
+        peer: Peer,
         /// URL (no query).
         url: String,
         /// Where the time ran out.
@@ -244,8 +336,8 @@ pub enum TimeoutStage {
     RetryWait,
 }
 
-impl std::fmt::Display for TimeoutStage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for TimeoutStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TimeoutStage::Connect => "connecting",
             TimeoutStage::TlsHandshake => "in the TLS handshake",
@@ -253,6 +345,49 @@ impl std::fmt::Display for TimeoutStage {
             TimeoutStage::Body => "reading the body",
             TimeoutStage::RetryWait => "waiting to retry",
         })
+    }
+}
+
+/// How a request failed below HTTP, as the driver reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The TLS handshake failed because the server does not speak TLS (it answered in
+    /// plain text). The only failure that allows the loopback fallback to http.
+    Tls,
+    /// The server's certificate is not trusted (unknown CA, wrong name, expired).
+    /// Never a reason to fall back to http.
+    Certificate,
+    /// The server refused the TLS handshake (an alert, often: it wants a client
+    /// certificate). Never a reason to fall back to http.
+    TlsRefused,
+    /// The host name did not resolve. Not retried.
+    Resolve,
+    /// Connecting failed (refused, unreachable). `GET`s and `HEAD`s are retried.
+    Connect,
+    /// The connection was reset or closed before the response was complete. `GET`s
+    /// and `HEAD`s are retried.
+    Reset,
+    /// A timeout, and where it happened. Not retried: the deadline is the caller's.
+    Timeout(TimeoutStage),
+    /// Anything else (a malformed response head, headers too large, …).
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportErrorKind::Tls => {
+                f.write_str("TLS handshake failed (the server does not speak TLS)")
+            }
+            TransportErrorKind::Certificate => f.write_str("TLS certificate not trusted"),
+            TransportErrorKind::TlsRefused => f.write_str("TLS handshake refused by the server"),
+            TransportErrorKind::Resolve => f.write_str("cannot resolve the host (offline?)"),
+            TransportErrorKind::Connect => f.write_str("cannot connect"),
+            TransportErrorKind::Reset => f.write_str("connection reset or closed early"),
+            TransportErrorKind::Timeout(stage) => write!(f, "timed out {stage}"),
+            TransportErrorKind::Other => f.write_str("the response could not be read"),
+        }
     }
 }
 
@@ -264,6 +399,30 @@ fn fmt_platforms(ps: &[Platform]) -> String {
         .map(|p| p.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn fmt_code(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(": {c}: {m}"),
+        (Some(c), None) => format!(": {c}"),
+        (None, Some(m)) => format!(": {m}"),
+        (None, None) => String::new(),
+    }
+}
+
+fn fmt_status(status: u16, code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        (None, Some(m)) => m.clone(),
+        (None, None) => {
+            let reason = http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
+            format!("HTTP {status} {reason}").trim_end().to_owned()
+        }
+    }
 }
 
 impl Error {

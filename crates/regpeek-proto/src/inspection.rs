@@ -31,6 +31,10 @@ pub struct Inspection {
     pub config: Option<FetchedConfig>,
     /// `Warning: 299` texts the registry sent, deduplicated.
     pub warnings: Vec<String>,
+    /// The mirror that answered, when one did ([`Options::mirrors`](crate::Options)).
+    pub mirror: Option<url::Url>,
+    /// Mirrors tried first that failed, with why.
+    pub skipped_mirrors: Vec<(url::Url, crate::Error)>,
 }
 
 /// A fetched (or, for `Goal::Digest`, only located) image manifest.

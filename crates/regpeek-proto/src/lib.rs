@@ -86,10 +86,13 @@ mod uri;
 
 pub use auth::{Credentials, Secret, TokenCache, is_loopback_host};
 pub use digest::Digest;
-pub use error::{Error, RegistryErrorItem, TimeoutStage, parse_registry_errors};
+pub use error::{
+    Error, Identity, Peer, RegistryErrorItem, Subject, TimeoutStage, TransportErrorKind,
+    parse_registry_errors,
+};
 pub use flow::{
     Action, Flow, Goal, IDLE_TIMEOUT, Limits, MAX_PAGES, MAX_REDIRECTS, MAX_RETRIES, MAX_WAIT,
-    Options, Outcome, RequestKind, Security, Send, TransportErrorKind,
+    Mirror, Options, Outcome, RequestKind, Security, Transmit,
 };
 pub use inspection::{FetchedConfig, FetchedManifest, Inspection};
 pub use list::Listing;

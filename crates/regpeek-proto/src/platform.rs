@@ -57,6 +57,12 @@ const KNOWN_OS: &[&str] = &[
 ];
 
 impl Platform {
+    /// Go's (and so the registries') name for a Rust `std::env::consts::ARCH`:
+    /// `x86_64` → `amd64`, `aarch64` → `arm64`.
+    pub fn go_arch(rust_arch: &str) -> &str {
+        go_arch(rust_arch)
+    }
+
     /// A platform from its parts.
     pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
         Platform {
@@ -237,7 +243,7 @@ impl fmt::Display for Platform {
 }
 
 /// Go's name for a Rust `std::env::consts::ARCH`.
-pub fn go_arch(rust_arch: &str) -> &str {
+pub(crate) fn go_arch(rust_arch: &str) -> &str {
     match rust_arch {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

@@ -12,6 +12,16 @@ use crate::digest::{Digest, DigestError};
 pub const DOCKER_HUB: &str = "docker.io";
 /// The host that serves Docker Hub's registry API.
 pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+/// Every name that means Docker Hub, in references, credential files and mirror
+/// configurations.
+pub const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, "index.docker.io", DOCKER_HUB_API];
+/// Docker Hub's key in Docker's `config.json`.
+pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
+
+/// True for any of Docker Hub's names ([`DOCKER_HUB_ALIASES`]).
+pub fn is_docker_hub(host: &str) -> bool {
+    DOCKER_HUB_ALIASES.contains(&host)
+}
 /// The tag used when a reference names neither a tag nor a digest.
 pub const DEFAULT_TAG: &str = "latest";
 const MAX_NAME_LEN: usize = 255;
@@ -161,15 +171,17 @@ impl Reference {
         })
     }
 
-    /// A registry with no repository, for catalog listings.
-    pub(crate) fn for_registry(registry: &str) -> Result<Reference, ReferenceError> {
+    /// A registry with no repository (`ghcr.io`, `localhost:5000`, `https://reg/`), for
+    /// a catalog listing or a login check; Docker Hub's names become `docker.io`.
+    pub fn for_registry(registry: &str) -> Result<Reference, ReferenceError> {
         let host = registry
             .trim_start_matches("https://")
             .trim_start_matches("http://")
             .trim_end_matches('/');
-        let host = match host {
-            "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB,
-            h => h,
+        let host = if is_docker_hub(host) {
+            DOCKER_HUB
+        } else {
+            host
         };
         if !DOMAIN.is_match(host) {
             return Err(ReferenceError::new(registry, "invalid registry host"));
@@ -275,6 +287,16 @@ impl Reference {
         } else {
             &self.registry
         }
+    }
+
+    /// True for registries on loopback (`localhost`, `*.localhost`, `127.0.0.0/8`,
+    /// `::1`), which Docker's rule lets fall back to plain http.
+    pub fn is_loopback(&self) -> bool {
+        let host = match self.registry.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or_default(),
+            None => self.registry.split(':').next().unwrap_or_default(),
+        };
+        crate::auth::is_loopback_host(host)
     }
 
     /// The API base URL for a scheme, e.g. `https://registry-1.docker.io`.

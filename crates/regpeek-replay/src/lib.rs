@@ -184,7 +184,7 @@ pub fn replay_with(
                     Reply::Failure { kind, message } => {
                         writeln!(t, "! {kind} {message}")?;
                         let kind = parse_kind(kind);
-                        flow.handle_transport_error(now, kind, message);
+                        flow.handle_transport_error(now, kind);
                     }
                     Reply::Response {
                         status,
@@ -208,6 +208,7 @@ pub fn replay_with(
 const KINDS: &[(&str, TransportErrorKind)] = &[
     ("tls", TransportErrorKind::Tls),
     ("certificate", TransportErrorKind::Certificate),
+    ("tls-refused", TransportErrorKind::TlsRefused),
     ("resolve", TransportErrorKind::Resolve),
     ("connect", TransportErrorKind::Connect),
     ("reset", TransportErrorKind::Reset),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use regpeek_proto::{
-    Action, Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TimeoutStage, TokenCache,
+    Action, Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TimeoutStage, TokenCache, Transmit,
     TransportErrorKind,
 };
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
@@ -53,6 +53,49 @@ pub enum Error {
         reason: String,
     },
 }
+
+/// A request that failed below HTTP: the kind the core needs, and ureq's (or the
+/// body reader's) own error.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct TransportFailure {
+    /// The kind handed to the flow.
+    pub kind: TransportErrorKind,
+    /// What went wrong underneath.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Why a flow run by [`Client::run`] ended without an outcome: the core's error, with
+/// the transport's own error (ureq's, or the body reader's) as its source when the last
+/// request failed below HTTP.
+#[derive(Debug)]
+pub struct RunError {
+    /// The core's error (typed: match on it).
+    pub error: regpeek_proto::Error,
+    /// The transport failure behind a `Transport` or `Timeout` error.
+    pub transport: Option<TransportFailure>,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for RunError {
+    /// The underlying error itself: the core's message already says the kind.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.transport
+            .as_ref()
+            .map(|t| &*t.source as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// What [`Client::run_observed`] tells about each exchange: the request as sent and
+/// its response or failure.
+pub type Observer<'a> =
+    dyn FnMut(&Transmit, Result<&http::Response<Vec<u8>>, &TransportFailure>) + 'a;
 
 /// TLS settings beyond the defaults.
 #[derive(Clone, Default)]
@@ -211,15 +254,36 @@ impl Client {
         reference: Reference,
         options: Options,
         tokens: TokenCache,
-    ) -> (Result<Outcome, regpeek_proto::Error>, TokenCache) {
+    ) -> (Result<Outcome, RunError>, TokenCache) {
         self.run(Flow::new(reference, options, tokens))
     }
 
     /// The main loop: poll the flow, perform each request, hand the response back.
-    pub fn run(&self, mut flow: Flow) -> (Result<Outcome, regpeek_proto::Error>, TokenCache) {
+    pub fn run(&self, flow: Flow) -> (Result<Outcome, RunError>, TokenCache) {
+        self.run_observed(flow, &mut |_, _| {})
+    }
+
+    /// The main loop, telling `observe` about every exchange (for recordings): the
+    /// request as sent (with `Authorization`: scrub it) and its response or failure.
+    pub fn run_observed(
+        &self,
+        mut flow: Flow,
+        observe: &mut Observer<'_>,
+    ) -> (Result<Outcome, RunError>, TokenCache) {
+        let mut last_failure: Option<TransportFailure> = None;
         loop {
             match flow.poll_action(SystemTime::now()) {
-                Action::Done(result) => return (result, flow.into_tokens()),
+                Action::Done(result) => {
+                    let result = result.map_err(|error| {
+                        let transport = match error {
+                            regpeek_proto::Error::Transport { .. }
+                            | regpeek_proto::Error::Timeout { .. } => last_failure.take(),
+                            _ => None,
+                        };
+                        RunError { error, transport }
+                    });
+                    return (result, flow.into_tokens());
+                }
                 Action::Wait(until) => {
                     let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
                     self.trace(&format!("! retrying in {:.1}s", wait.as_secs_f64()));
@@ -227,10 +291,23 @@ impl Client {
                 }
                 Action::Send(send) => {
                     let budget = send.time_left(SystemTime::now());
+                    let probe = Transmit {
+                        request: clone_request(&send.request),
+                        max_body: send.max_body,
+                        kind: send.kind,
+                        deadline: send.deadline,
+                    };
                     match self.perform_within(send.request, send.max_body, budget) {
-                        Ok(response) => flow.handle_response(SystemTime::now(), response),
-                        Err((kind, message)) => {
-                            flow.handle_transport_error(SystemTime::now(), kind, &message)
+                        Ok(response) => {
+                            observe(&probe, Ok(&response));
+                            last_failure = None;
+                            flow.handle_response(SystemTime::now(), response);
+                        }
+                        Err(failure) => {
+                            observe(&probe, Err(&failure));
+                            let kind = failure.kind;
+                            last_failure = Some(failure);
+                            flow.handle_transport_error(SystemTime::now(), kind);
                         }
                     }
                 }
@@ -250,7 +327,7 @@ impl Client {
         &self,
         request: http::Request<Vec<u8>>,
         max_body: usize,
-    ) -> Result<http::Response<Vec<u8>>, (TransportErrorKind, String)> {
+    ) -> Result<http::Response<Vec<u8>>, TransportFailure> {
         self.perform_within(request, max_body, None)
     }
 
@@ -261,12 +338,12 @@ impl Client {
         request: http::Request<Vec<u8>>,
         max_body: usize,
         budget: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, (TransportErrorKind, String)> {
+    ) -> Result<http::Response<Vec<u8>>, TransportFailure> {
         if budget.is_some_and(|b| b.is_zero()) {
-            return Err((
-                TransportErrorKind::Timeout(TimeoutStage::Connect),
-                "the deadline has passed".to_owned(),
-            ));
+            return Err(TransportFailure {
+                kind: TransportErrorKind::Timeout(TimeoutStage::Connect),
+                source: "the deadline has passed".into(),
+            });
         }
         if self.trace.is_some() {
             self.trace(&format!(
@@ -289,9 +366,12 @@ impl Client {
             self.configured(req, connect, budget)
         };
         let mut response = result.map_err(|e| {
-            let (kind, message) = classify(e, STAGE.with(Cell::get));
-            self.trace(&format!("! {message}"));
-            (kind, message)
+            let failure = TransportFailure {
+                kind: classify(&e, STAGE.with(Cell::get)),
+                source: Box::new(e),
+            };
+            self.trace(&format!("! {}: {}", failure.kind, failure.source));
+            failure
         })?;
         let mut bytes = Vec::new();
         let limit = u64::try_from(max_body)
@@ -303,9 +383,15 @@ impl Client {
             .take(limit)
             .read_to_end(&mut bytes)
             .map_err(|e| {
-                let (kind, message) = classify_body(&e);
-                self.trace(&format!("! {message}"));
-                (kind, message)
+                let failure = TransportFailure {
+                    kind: classify_body(&e),
+                    source: Box::new(e),
+                };
+                self.trace(&format!(
+                    "! {} while reading the body: {}",
+                    failure.kind, failure.source
+                ));
+                failure
             })?;
         let (parts, _) = response.into_parts();
         if self.trace.is_some() {
@@ -336,25 +422,30 @@ impl Client {
     }
 }
 
+/// A copy of a request (bodies are small: a token form at most), for observers.
+fn clone_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(req.body().clone());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.headers_mut() = req.headers().clone();
+    copy
+}
+
 /// A failure while reading a body: a timeout, or a connection closed or reset early.
-fn classify_body(e: &std::io::Error) -> (TransportErrorKind, String) {
+fn classify_body(e: &std::io::Error) -> TransportErrorKind {
     use std::io::ErrorKind as E;
     let timeout = e.kind() == E::TimedOut
         || e.get_ref()
             .and_then(|i| i.downcast_ref::<ureq::Error>())
             .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
     if timeout {
-        return (
-            TransportErrorKind::Timeout(TimeoutStage::Body),
-            "timed out reading the body".to_owned(),
-        );
+        return TransportErrorKind::Timeout(TimeoutStage::Body);
     }
     match e.kind() {
-        E::UnexpectedEof | E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe => (
-            TransportErrorKind::Reset,
-            format!("connection closed while reading the body: {e}"),
-        ),
-        _ => (TransportErrorKind::Other, format!("reading the body: {e}")),
+        E::UnexpectedEof | E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe => {
+            TransportErrorKind::Reset
+        }
+        _ => TransportErrorKind::Other,
     }
 }
 
@@ -368,29 +459,26 @@ pub fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
         .collect()
 }
 
-fn classify(e: ureq::Error, reached: TimeoutStage) -> (TransportErrorKind, String) {
+fn classify(e: &ureq::Error, reached: TimeoutStage) -> TransportErrorKind {
     use TransportErrorKind as K;
     match e {
-        ureq::Error::Timeout(t) => {
-            let stage = match t {
-                ureq::Timeout::Resolve => TimeoutStage::Connect,
-                // ureq's connect phase includes the TLS handshake: the mark tells.
-                ureq::Timeout::Connect if reached == TimeoutStage::TlsHandshake => reached,
-                ureq::Timeout::Connect => TimeoutStage::Connect,
-                ureq::Timeout::RecvBody => TimeoutStage::Body,
-                ureq::Timeout::SendRequest | ureq::Timeout::SendBody => TimeoutStage::Response,
-                _ => reached,
-            };
-            (K::Timeout(stage), format!("timed out {stage}"))
-        }
-        ureq::Error::HostNotFound => (K::Resolve, "cannot resolve the host (offline?)".to_owned()),
-        ureq::Error::ConnectionFailed => (K::Connect, "cannot connect".to_owned()),
+        ureq::Error::Timeout(t) => K::Timeout(match t {
+            ureq::Timeout::Resolve => TimeoutStage::Connect,
+            // ureq's connect phase includes the TLS handshake: the mark tells.
+            ureq::Timeout::Connect if reached == TimeoutStage::TlsHandshake => reached,
+            ureq::Timeout::Connect => TimeoutStage::Connect,
+            ureq::Timeout::RecvBody => TimeoutStage::Body,
+            ureq::Timeout::SendRequest | ureq::Timeout::SendBody => TimeoutStage::Response,
+            _ => reached,
+        }),
+        ureq::Error::HostNotFound => K::Resolve,
+        ureq::Error::ConnectionFailed => K::Connect,
         ureq::Error::Io(io) => {
             if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
                 return classify_tls(tls);
             }
             use std::io::ErrorKind as E;
-            let kind = match io.kind() {
+            match io.kind() {
                 E::ConnectionRefused | E::NotFound | E::AddrNotAvailable => K::Connect,
                 E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe | E::UnexpectedEof => {
                     K::Reset
@@ -399,45 +487,27 @@ fn classify(e: ureq::Error, reached: TimeoutStage) -> (TransportErrorKind, Strin
                 // rustls reports handshake failures as InvalidData inside io errors.
                 E::InvalidData if reached == TimeoutStage::TlsHandshake => K::Tls,
                 _ => K::Other,
-            };
-            let what = match kind {
-                K::Tls => "TLS handshake failed".to_owned(),
-                K::Reset => "connection reset or closed".to_owned(),
-                K::Timeout(stage) => format!("timed out {stage}"),
-                _ => "cannot connect".to_owned(),
-            };
-            (kind, format!("{what}: {io}"))
+            }
         }
-        ureq::Error::Rustls(e) => classify_tls(&e),
-        ureq::Error::Tls(e) => (K::Tls, format!("TLS error: {e}")),
-        other => (K::Other, other.to_string()),
+        ureq::Error::Rustls(e) => classify_tls(e),
+        ureq::Error::Tls(_) => K::Tls,
+        _ => K::Other,
     }
 }
 
 /// A certificate the client refused is not a reason to try plain http; a server that
 /// does not speak TLS at all is.
-fn classify_tls(e: &rustls::Error) -> (TransportErrorKind, String) {
+fn classify_tls(e: &rustls::Error) -> TransportErrorKind {
     match e {
         // The peer sent something that is not TLS at all: a plain-http server.
-        rustls::Error::InvalidMessage(_) => (
-            TransportErrorKind::Tls,
-            format!("TLS handshake failed: {e}"),
-        ),
-        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => (
-            TransportErrorKind::Certificate,
-            format!("TLS certificate not trusted: {e} (use --ca-file for a private CA)"),
-        ),
-        rustls::Error::AlertReceived(_) => (
-            TransportErrorKind::Certificate,
-            format!(
-                "TLS handshake refused by the server: {e} (does it want a client certificate? see --cert-dir)"
-            ),
-        ),
+        rustls::Error::InvalidMessage(_) => TransportErrorKind::Tls,
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            TransportErrorKind::Certificate
+        }
+        // The server refused the handshake (often: it wants a client certificate).
+        rustls::Error::AlertReceived(_) => TransportErrorKind::TlsRefused,
         // Anything else TLS-related is not fixed by speaking plain http either.
-        _ => (
-            TransportErrorKind::Certificate,
-            format!("TLS handshake failed: {e}"),
-        ),
+        _ => TransportErrorKind::Certificate,
     }
 }
 

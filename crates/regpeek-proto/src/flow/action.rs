@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, TimeoutStage};
+use crate::error::Error;
 use crate::inspection::Inspection;
 use crate::list::Listing;
 
@@ -24,7 +24,7 @@ pub enum RequestKind {
 /// A request for the driver to perform.
 #[derive(Debug)]
 #[must_use]
-pub struct Send {
+pub struct Transmit {
     /// The request, with an absolute URI. It may hold an `Authorization` header: never
     /// log it unredacted.
     pub request: http::Request<Vec<u8>>,
@@ -34,12 +34,12 @@ pub struct Send {
     pub kind: RequestKind,
     /// The command's deadline, if it has one ([`Options::deadline`](crate::Options)).
     /// Give the whole request (connect, TLS, response and body) at most
-    /// [`time_left`](Send::time_left), and treat a connection idle for
+    /// [`time_left`](Transmit::time_left), and treat a connection idle for
     /// [`IDLE_TIMEOUT`](crate::IDLE_TIMEOUT) as dead even with time left.
     pub deadline: Option<SystemTime>,
 }
 
-impl Send {
+impl Transmit {
     /// The time left before the deadline (`None`: no deadline). Zero when it has passed.
     pub fn time_left(&self, now: SystemTime) -> Option<Duration> {
         self.deadline
@@ -53,8 +53,10 @@ impl Send {
 // `Done` is returned once per flow; boxing it would only cost the caller.
 #[allow(clippy::large_enum_variant)]
 pub enum Action {
-    /// Perform this request and hand the response to [`Flow::handle_response`].
-    Send(Send),
+    /// Perform this request and hand the response to
+    /// [`Flow::handle_response`](crate::Flow::handle_response) (or its failure to
+    /// [`Flow::handle_transport_error`](crate::Flow::handle_transport_error)).
+    Send(Transmit),
     /// Nothing to do until this time (a retry after 429/502/503/504); then poll again.
     Wait(SystemTime),
     /// The flow has finished.
@@ -91,26 +93,4 @@ impl Outcome {
             _ => Err(Error::Misuse("this flow has no listing")),
         }
     }
-}
-
-/// How a request failed below HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransportErrorKind {
-    /// The TLS handshake failed (for instance, the server speaks plain http).
-    Tls,
-    /// TLS failed for a reason plain http would not fix (an untrusted certificate, a
-    /// server that wants a client certificate). Never a reason to fall back to http.
-    Certificate,
-    /// The host name did not resolve. Not retried.
-    Resolve,
-    /// Connecting failed (refused, unreachable). `GET`s and `HEAD`s are retried.
-    Connect,
-    /// The connection was reset or closed before the response was complete. `GET`s
-    /// and `HEAD`s are retried.
-    Reset,
-    /// A timeout, and where it happened. Not retried: the deadline is the caller's.
-    Timeout(TimeoutStage),
-    /// Anything else.
-    Other,
 }

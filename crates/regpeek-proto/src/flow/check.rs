@@ -7,7 +7,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, RETRY_AFTER, WARNING};
 use url::Url;
 
 use crate::digest::Digest;
-use crate::error::Error;
+use crate::error::{Error, Subject};
 use crate::manifest::{Descriptor, bare_media_type};
 
 pub(super) fn same_origin(a: &Url, b: &Url) -> bool {
@@ -24,20 +24,17 @@ pub(super) fn strip_query(u: &Url) -> String {
     u.to_string()
 }
 
-pub(super) fn check_size(body: &[u8], limit: usize, what: &str) -> Result<(), Error> {
+pub(super) fn check_size(body: &[u8], limit: usize, subject: Subject) -> Result<(), Error> {
     if body.len() > limit {
-        return Err(Error::BodyTooLarge {
-            what: what.to_owned(),
-            limit,
-        });
+        return Err(Error::BodyTooLarge { subject, limit });
     }
     Ok(())
 }
 
-pub(super) fn verify(desc: &Descriptor, body: &[u8], what: &str) -> Result<(), Error> {
+pub(super) fn verify(desc: &Descriptor, body: &[u8], subject: Subject) -> Result<(), Error> {
     if body.len() as u64 != desc.size {
         return Err(Error::SizeMismatch {
-            what: what.to_owned(),
+            subject,
             expected: desc.size,
             actual: body.len() as u64,
         });
@@ -45,7 +42,7 @@ pub(super) fn verify(desc: &Descriptor, body: &[u8], what: &str) -> Result<(), E
     let actual = desc.digest.algorithm().digest(body);
     if actual != desc.digest {
         return Err(Error::DigestMismatch {
-            what: what.to_owned(),
+            subject,
             expected: desc.digest.to_string(),
             actual: actual.to_string(),
         });

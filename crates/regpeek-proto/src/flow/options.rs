@@ -48,6 +48,10 @@ impl Goal {
         }
     }
 
+    pub(super) fn is_image(&self) -> bool {
+        matches!(self, Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_))
+    }
+
     pub(super) fn listing(&self) -> Option<(Option<usize>, Option<u32>)> {
         match self {
             Goal::Tags { limit, page_size } | Goal::Catalog { limit, page_size } => {
@@ -59,8 +63,12 @@ impl Goal {
 }
 
 /// Which scheme to speak to the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Security {
+    /// Docker's rule: https, except that a loopback registry (`localhost`,
+    /// `127.0.0.0/8`, `::1`) that does not speak TLS at all is spoken to over http.
+    #[default]
+    Auto,
     /// https only.
     Https,
     /// Plain http only.
@@ -94,7 +102,17 @@ impl Default for Limits {
     }
 }
 
-/// Inputs to a [`Flow`].
+/// A pull-through mirror of a registry (Docker Hub's `registry-mirrors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// The mirror's origin (`https://mirror.example`, `http://127.0.0.1:5000`); its
+    /// scheme is the one spoken.
+    pub url: Url,
+    /// Credentials for the mirror itself (never the registry's).
+    pub credentials: Option<Credentials>,
+}
+
+/// Inputs to a [`Flow`](crate::Flow).
 #[derive(Debug, Clone)]
 pub struct Options {
     /// How far to go.
@@ -105,10 +123,10 @@ pub struct Options {
     pub security: Security,
     /// Body caps.
     pub limits: Limits,
-    /// Send every registry request to this origin instead of the registry's own API
-    /// host: a pull-through mirror (`https://mirror.example`, `http://127.0.0.1:5000`).
-    /// Its scheme overrides `security`.
-    pub endpoint: Option<Url>,
+    /// Pull-through mirrors to try, in order, before the registry itself (for the
+    /// image goals: `Digest`, `Manifest`, `Inspect`). Any failure on a mirror moves on
+    /// to the next one, and finally to the registry.
+    pub mirrors: Vec<Mirror>,
     /// When the whole command must be over (`None`: no deadline). The flow hands it out
     /// with each request, ends with [`Error::Timeout`](crate::Error::Timeout) once it
     /// has passed, and reports a retry that would wait past it at once.
@@ -119,14 +137,15 @@ pub struct Options {
 }
 
 impl Options {
-    /// Anonymous https with default limits.
+    /// Anonymous, Docker's scheme rule ([`Security::Auto`]), default limits, no mirrors,
+    /// no deadline.
     pub fn new(goal: Goal) -> Options {
         Options {
             goal,
             credentials: None,
-            security: Security::Https,
+            security: Security::Auto,
             limits: Limits::default(),
-            endpoint: None,
+            mirrors: Vec::new(),
             deadline: None,
             seed: 0,
         }

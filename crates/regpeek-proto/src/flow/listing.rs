@@ -1,0 +1,100 @@
+//! Transitions of tag and catalog listings: pages, `Link` pagination (same origin
+//! only, no loops, at most [`MAX_PAGES`]), `limit`.
+
+use std::time::SystemTime;
+
+use url::Url;
+
+use super::check::{check_size, same_origin, strip_query};
+use super::{Action, Flow, Goal, MAX_PAGES, Next, Outcome, State, Step};
+use crate::error::Error;
+use crate::list::Listing;
+use crate::uri;
+
+impl Flow {
+    /// The first page's URL, with `n=` when a page size or limit was asked.
+    pub(super) fn first_page(&self) -> Result<Url, Error> {
+        let path = match self.goal {
+            Goal::Catalog { .. } => "/v2/_catalog".to_owned(),
+            _ => format!("/v2/{}/tags/list", self.reference.repository()),
+        };
+        let (limit, page_size) = self.goal.listing().unwrap_or_default();
+        let limit = limit.map(|l| u32::try_from(l.min(1000)).unwrap_or(1000));
+        let path = match page_size.or(limit) {
+            Some(n) => format!("{path}?n={n}"),
+            None => path,
+        };
+        uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
+            what: self.subject().to_string(),
+            url: path,
+            reason,
+        })
+    }
+
+    /// A page arrived: keep its entries, then follow `Link` or finish.
+    pub(super) fn on_page(
+        &mut self,
+        now: SystemTime,
+        url: &Url,
+        page: Url,
+        resp: http::Response<Vec<u8>>,
+    ) -> Next {
+        let subject = self.subject();
+        check_size(resp.body(), self.limits.list, subject.clone())?;
+        let key = match self.goal {
+            Goal::Catalog { .. } => "repositories",
+            _ => "tags",
+        };
+        let entries = crate::list::parse_page(resp.body(), key)?;
+        self.result.seen_pages.push(page);
+        self.result.items.extend(entries);
+        let (limit, _) = self.goal.listing().unwrap_or_default();
+        let next = crate::list::next_link(
+            resp.headers()
+                .get_all(http::header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+            url,
+        )
+        .map_err(|reason| Error::InvalidListing {
+            detail: format!("{subject}: the next page's Link is unusable: {reason}"),
+        })?;
+        if let Some(l) = limit {
+            if self.result.items.len() >= l {
+                let more = self.result.items.len() > l || next.is_some();
+                self.result.items.truncate(l);
+                return Ok(self.listing_done(!more));
+            }
+        }
+        let Some(next) = next else {
+            return Ok(self.listing_done(true));
+        };
+        if !same_origin(&next, &self.base) {
+            return Err(Error::InvalidListing {
+                detail: format!(
+                    "{subject}: next page {} is on another origin",
+                    strip_query(&next)
+                ),
+            });
+        }
+        if self.result.seen_pages.contains(&next) || self.result.seen_pages.len() >= MAX_PAGES {
+            return Err(Error::InvalidListing {
+                detail: format!("{subject}: pagination loops or exceeds {MAX_PAGES} pages"),
+            });
+        }
+        self.step = Step::Page(next);
+        self.issue(now)
+    }
+
+    fn listing_done(&mut self, complete: bool) -> (State, Action) {
+        let r = std::mem::take(&mut self.result);
+        (
+            State::Done,
+            Action::Done(Ok(Outcome::List(Listing {
+                items: r.items,
+                pages: r.seen_pages.len(),
+                complete,
+            }))),
+        )
+    }
+}

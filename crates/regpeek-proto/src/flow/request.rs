@@ -1,0 +1,226 @@
+//! Building requests: the current step's URL, `Authorization` (only ever to the
+//! registry's own origin), body caps, and the token and ping requests.
+
+use std::time::SystemTime;
+
+use http::Method;
+use http::header::{ACCEPT, AUTHORIZATION};
+use url::Url;
+
+use super::check::{same_origin, strip_query};
+use super::{Action, Flow, HostAuth, Next, RequestKind, Retry, SentAuth, State, Step, Transmit};
+use crate::auth::{BearerRealm, Credentials, Scope, TokenKey, token_request};
+use crate::error::{Error, Identity};
+use crate::manifest::media;
+use crate::uri;
+
+impl Flow {
+    /// The current step's request, fetching a token first when one is needed.
+    pub(super) fn issue(&mut self, now: SystemTime) -> Next {
+        let url = self.step_url()?;
+        if let HostAuth::Bearer { realm, scopes } = &self.auth {
+            let key = self.token_key(realm, scopes);
+            if self.tokens.get(&key, now).is_none() {
+                let post = self
+                    .credentials
+                    .as_ref()
+                    .is_some_and(Credentials::wants_post);
+                return self.token_request(key, post);
+            }
+        }
+        self.resource_request(now, url, 0)
+    }
+
+    /// Sends a request again after a backoff.
+    pub(super) fn resend(&mut self, now: SystemTime, retry: Retry) -> Next {
+        match retry {
+            Retry::Resource { url, hops } => self.resource_request(now, url, hops),
+            Retry::Token { key, post } => self.token_request(key, post),
+            Retry::Ping => self.ping_request(),
+        }
+    }
+
+    pub(super) fn step_url(&self) -> Result<Url, Error> {
+        let repo = self.reference.repository();
+        let path = match &self.step {
+            Step::Top { .. } => format!(
+                "/v2/{repo}/manifests/{}",
+                self.reference.manifest_reference()
+            ),
+            Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
+            Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
+            Step::Page(url) => return Ok(url.clone()),
+            Step::Check => "/v2/".to_owned(),
+        };
+        uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
+            what: self.subject().to_string(),
+            url: path,
+            reason,
+        })
+    }
+
+    pub(super) fn ping_url(&self) -> Result<Url, Error> {
+        uri::join(&self.base, "/v2/").map_err(|reason| Error::InvalidUrl {
+            what: self.subject().to_string(),
+            url: "/v2/".into(),
+            reason,
+        })
+    }
+
+    /// Who is asking, in token cache keys: a user name, never a secret.
+    pub(super) fn identity(&self) -> String {
+        self.credentials
+            .as_ref()
+            .map(Credentials::identity)
+            .unwrap_or_default()
+    }
+
+    /// Whose credentials a refusal is about.
+    pub(super) fn refused_identity(&self) -> Identity {
+        match &self.credentials {
+            Some(Credentials::Basic { username, .. }) => Identity::User(username.clone()),
+            Some(Credentials::Bearer(_)) => Identity::RegistryToken,
+            Some(Credentials::IdentityToken { username, .. }) => {
+                Identity::IdentityToken(username.clone())
+            }
+            None => Identity::User(String::new()),
+        }
+    }
+
+    /// The scope this flow needs; none for a login check.
+    pub(super) fn scope(&self) -> Option<Scope> {
+        match self.goal {
+            super::Goal::Catalog { .. } => Some(Scope {
+                kind: "registry".into(),
+                name: "catalog".into(),
+                actions: vec!["*".into()],
+            }),
+            super::Goal::Login => None,
+            _ => Some(Scope::pull(self.reference.repository())),
+        }
+    }
+
+    pub(super) fn token_key(&self, realm: &BearerRealm, scopes: &[Scope]) -> TokenKey {
+        TokenKey {
+            realm: realm.realm.as_str().to_owned(),
+            service: realm.service.clone().unwrap_or_default(),
+            scopes: scopes.iter().map(Scope::to_string).collect(),
+            identity: self.identity(),
+        }
+    }
+
+    fn transmit(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_body: usize,
+        kind: RequestKind,
+    ) -> Action {
+        Action::Send(Transmit {
+            request,
+            max_body,
+            kind,
+            deadline: self.deadline,
+        })
+    }
+
+    pub(super) fn token_request(&self, key: TokenKey, post: bool) -> Next {
+        let HostAuth::Bearer { realm, scopes } = &self.auth else {
+            return Err(Error::Misuse("token request without a bearer challenge"));
+        };
+        let req = token_request(realm, scopes, self.credentials.as_ref(), !post)?;
+        let state = State::Token {
+            key,
+            scopes: scopes.clone(),
+            realm: strip_query(&realm.realm),
+            post,
+        };
+        Ok((
+            state,
+            self.transmit(req, self.limits.small, RequestKind::Token),
+        ))
+    }
+
+    pub(super) fn ping_request(&self) -> Next {
+        let url = self.ping_url()?;
+        let uri = uri::to_uri(&url).map_err(|reason| Error::InvalidUrl {
+            what: self.subject().to_string(),
+            url: strip_query(&url),
+            reason,
+        })?;
+        let req = http::Request::get(uri)
+            .body(Vec::new())
+            .map_err(|_| Error::Misuse("cannot build the ping request"))?;
+        Ok((
+            State::Ping,
+            self.transmit(req, self.limits.small, RequestKind::Ping),
+        ))
+    }
+
+    /// A request to `url` for the current step, `hops` redirects deep.
+    pub(super) fn resource_request(&self, now: SystemTime, url: Url, hops: u8) -> Next {
+        let (method, kind, max_body) = match &self.step {
+            Step::Top { head: true } => (Method::HEAD, RequestKind::Manifest, self.limits.small),
+            Step::Top { head: false } | Step::Child { .. } => {
+                (Method::GET, RequestKind::Manifest, self.limits.manifest)
+            }
+            Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
+            Step::Page(_) => (Method::GET, RequestKind::List, self.limits.list),
+            Step::Check => (Method::GET, RequestKind::Ping, self.limits.small),
+        };
+        let target = uri::to_uri(&url).map_err(|reason| Error::InvalidUrl {
+            what: self.subject().to_string(),
+            url: strip_query(&url),
+            reason,
+        })?;
+        let mut req = http::Request::builder().method(method).uri(target);
+        match kind {
+            RequestKind::Manifest => req = req.header(ACCEPT, media::ACCEPT),
+            RequestKind::List => req = req.header(ACCEPT, "application/json"),
+            _ => {}
+        }
+        let mut sent = SentAuth::None;
+        // Credentials go to the registry's own origin only, never across a redirect.
+        if same_origin(&url, &self.base) {
+            match (&self.auth, &self.credentials) {
+                (HostAuth::Basic, Some(c)) => {
+                    if let Some(h) = c.basic_header() {
+                        req = req.header(AUTHORIZATION, h);
+                        sent = SentAuth::Basic;
+                    }
+                }
+                (HostAuth::Bearer { realm, scopes }, _) => {
+                    let key = self.token_key(realm, scopes);
+                    if let Some(t) = self.tokens.get(&key, now) {
+                        req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
+                        sent = SentAuth::Bearer(Some(key));
+                    }
+                }
+                (HostAuth::None, Some(Credentials::Bearer(t))) => {
+                    req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
+                    sent = SentAuth::Bearer(None);
+                }
+                (HostAuth::None, _) => {
+                    let registry = self.host();
+                    let cached = self.scope().and_then(|scope| {
+                        self.tokens.find(&registry, &self.identity(), &scope, now)
+                    });
+                    if let Some((key, t)) = cached {
+                        req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
+                        sent = SentAuth::Bearer(Some(key.clone()));
+                    }
+                }
+                (HostAuth::Basic, None) => {}
+            }
+        }
+        // The URI was checked above; what is left to refuse is a header value (a
+        // registry token given by the caller with a line break in it).
+        let request = req.body(Vec::new()).map_err(|_| Error::BadCredentials {
+            registry: self.host(),
+            identity: self.refused_identity(),
+        })?;
+        Ok((
+            State::Resource { url, hops, sent },
+            self.transmit(request, max_body, kind),
+        ))
+    }
+}

@@ -1,0 +1,114 @@
+//! A resource request answered: route the response to the concern it belongs to
+//! (redirect, auth, retry, manifest walk, listing), and turn error statuses into
+//! typed errors.
+
+use std::time::SystemTime;
+
+use http::StatusCode;
+use http::header::RETRY_AFTER;
+use url::Url;
+
+use super::check::{collect_warnings, same_origin, strip_query};
+use super::{Action, Flow, Goal, HostAuth, Next, Outcome, Retry, SentAuth, State, Step};
+use crate::auth::Credentials;
+use crate::error::{Error, Peer, parse_registry_errors};
+
+impl Flow {
+    pub(super) fn on_resource(
+        &mut self,
+        now: SystemTime,
+        url: Url,
+        hops: u8,
+        sent: SentAuth,
+        resp: http::Response<Vec<u8>>,
+    ) -> Next {
+        collect_warnings(resp.headers(), &mut self.result.warnings);
+        let status = resp.status();
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return self.on_redirect(now, &url, hops, resp.headers());
+        }
+        if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.base) {
+            return self.on_challenge(now, resp.headers(), sent, false);
+        }
+        if !status.is_success() {
+            if let Some(after) = self.retry_delay(&resp) {
+                let peer = if same_origin(&url, &self.base) {
+                    Peer::Registry
+                } else {
+                    Peer::Redirect
+                };
+                let shown = strip_query(&url);
+                return self.schedule_retry(
+                    now,
+                    Some(status.as_u16()),
+                    after,
+                    Retry::Resource { url, hops },
+                    peer,
+                    &shown,
+                );
+            }
+            return Err(self.status_error(&url, &resp));
+        }
+        self.auth_tries = 0;
+        self.retries = 0;
+        match self.step.clone() {
+            Step::Top { head: true } => self.on_top_head(now, &resp),
+            Step::Top { head: false } => self.on_top_get(now, resp),
+            Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
+            Step::Config(desc) => self.on_config(&desc, resp),
+            Step::Page(page) => self.on_page(now, &url, page, resp),
+            Step::Check => {
+                let authenticated = !matches!(self.auth, HostAuth::None)
+                    || matches!(self.credentials, Some(Credentials::Bearer(_)));
+                Ok((
+                    State::Done,
+                    Action::Done(Ok(Outcome::LoggedIn { authenticated })),
+                ))
+            }
+        }
+    }
+
+    /// An error status as a typed error, with the registry's error code and message.
+    fn status_error(&self, url: &Url, resp: &http::Response<Vec<u8>>) -> Error {
+        let status = resp.status();
+        let subject = self.subject();
+        let errors = parse_registry_errors(resp.body());
+        let first = errors.first();
+        let code = first.map(|e| e.code.clone()).filter(|c| !c.is_empty());
+        let message = first.map(|e| e.message.clone()).filter(|m| !m.is_empty());
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        match status.as_u16() {
+            429 => Error::RateLimited {
+                subject,
+                retry_after: header(RETRY_AFTER.as_str()),
+                remaining: header("ratelimit-remaining"),
+            },
+            s @ (401 | 403) => Error::Denied {
+                subject,
+                status: s,
+                code,
+                message,
+            },
+            s @ 400..=599 => Error::Registry {
+                subject,
+                status: s,
+                code,
+                message,
+                default_tag: matches!(self.step, Step::Top { .. })
+                    && self.reference.tag_is_default()
+                    && status == StatusCode::NOT_FOUND
+                    && !matches!(self.goal, Goal::Tags { .. }),
+            },
+            s => Error::UnexpectedStatus {
+                subject,
+                status: s,
+                url: strip_query(url),
+            },
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Transitions of adversity: backoff and retries, transport failures, and Docker's
+//! loopback fallback from https to plain http.
+
+use std::time::{Duration, SystemTime};
+
+use super::check::{retry_after, same_origin, strip_query};
+use super::{Action, Flow, MAX_RETRIES, MAX_WAIT, Next, Retry, Security, State, Step};
+use crate::error::{Error, Peer, TimeoutStage, TransportErrorKind};
+
+impl Flow {
+    /// The request out in `state` failed below HTTP.
+    pub(super) fn on_failure(
+        &mut self,
+        now: SystemTime,
+        state: State,
+        kind: TransportErrorKind,
+    ) -> Next {
+        let (url, peer, retry) = match state {
+            State::Resource { url, hops, .. } => {
+                let peer = if same_origin(&url, &self.base) {
+                    Peer::Registry
+                } else {
+                    Peer::Redirect
+                };
+                (strip_query(&url), peer, Retry::Resource { url, hops })
+            }
+            State::Ping => (
+                self.ping_url().map(|u| strip_query(&u)).unwrap_or_default(),
+                Peer::Registry,
+                Retry::Ping,
+            ),
+            State::Token {
+                realm, key, post, ..
+            } => (realm, Peer::TokenServer, Retry::Token { key, post }),
+            State::Start | State::Backoff { .. } | State::Done => {
+                return Err(Error::Misuse("no request was outstanding"));
+            }
+        };
+        // Docker's rule: a loopback registry that does not speak TLS is spoken to over
+        // plain http. Only that failure (not an untrusted certificate) allows it.
+        let fallback = kind == TransportErrorKind::Tls
+            && self.security == Security::HttpsThenHttp
+            && self.base.scheme() == "https"
+            && peer == Peer::Registry;
+        if fallback {
+            self.security = Security::Http;
+            let _ = self.base.set_scheme("http");
+            // The pages of a listing were resolved on the https origin.
+            if let Step::Page(page) = &mut self.step {
+                let _ = page.set_scheme("http");
+            }
+            return self.issue(now);
+        }
+        // Idempotent requests (never the token POST) are tried again after a refused or
+        // reset connection.
+        let idempotent = !matches!(retry, Retry::Token { post: true, .. });
+        let retryable = matches!(
+            kind,
+            TransportErrorKind::Connect | TransportErrorKind::Reset
+        );
+        if idempotent && retryable && self.retries < MAX_RETRIES {
+            return self.schedule_retry(now, None, None, retry, peer, &url);
+        }
+        Err(match kind {
+            TransportErrorKind::Timeout(stage) => Error::Timeout {
+                peer,
+                url,
+                stage,
+                status: None,
+            },
+            kind => Error::Transport { peer, url, kind },
+        })
+    }
+
+    /// Whether to retry a 429/502/503/504, and the server's `Retry-After` if it gave
+    /// one (`Some(None)`: back off on our own). `None` gives up: after [`MAX_RETRIES`],
+    /// or when the registry asks for a longer wait than [`MAX_WAIT`] (Docker Hub's pull
+    /// limit says hours; spinning on it helps nobody).
+    pub(super) fn retry_delay(&self, resp: &http::Response<Vec<u8>>) -> Option<Option<Duration>> {
+        if !matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) || self.retries >= MAX_RETRIES {
+            return None;
+        }
+        match retry_after(resp.headers()) {
+            Some(d) if d > MAX_WAIT => None,
+            after => Some(after),
+        }
+    }
+
+    /// Waits before sending `retry` again: the server's `Retry-After`, else exponential
+    /// backoff with jitter. A wait that would pass the deadline is reported at once.
+    pub(super) fn schedule_retry(
+        &mut self,
+        now: SystemTime,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        retry: Retry,
+        peer: Peer,
+        url: &str,
+    ) -> Next {
+        let delay = retry_after.unwrap_or_else(|| self.backoff());
+        self.retries += 1;
+        let until = now
+            .checked_add(delay)
+            .filter(|until| self.deadline.is_none_or(|d| *until < d));
+        let Some(until) = until else {
+            return Err(Error::Timeout {
+                peer,
+                url: url.to_owned(),
+                stage: TimeoutStage::RetryWait,
+                status,
+            });
+        };
+        Ok((State::Backoff { until, retry }, Action::Wait(until)))
+    }
+
+    /// 0.5 s, 1 s, 2 s for the first, second and third retry, each cut by a random 0
+    /// to 50 % drawn from the caller's seed (so that many clients do not retry in step).
+    fn backoff(&self) -> Duration {
+        let base = Duration::from_millis(500) * 2u32.pow(u32::from(self.retries.min(4)));
+        let r = splitmix64(self.seed ^ u64::from(self.retries).wrapping_mul(0x9e37_79b9));
+        // `r % 501` thousandths of a half: 0 to 50 %.
+        base - base / 2 * u32::try_from(r % 501).unwrap_or(0) / 500
+    }
+}
+
+/// A fast, well-mixed 64-bit hash (SplitMix64), for backoff jitter.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

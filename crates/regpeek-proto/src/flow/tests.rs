@@ -1,0 +1,371 @@
+//! Unit tests of the flow itself: the state graph in the docs against the states, a
+//! walk through every state, deadlines, mirrors, the loopback rule, login, misuse.
+//! (Whole exchanges are covered by the replayed fixtures in `tests/replay.rs`.)
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::error::TransportErrorKind as K;
+
+const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+
+fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+}
+
+fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> http::Response<Vec<u8>> {
+    let mut b = http::Response::builder().status(status);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body.to_vec()).unwrap()
+}
+
+fn manifest_ok() -> http::Response<Vec<u8>> {
+    response(
+        200,
+        &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+        MANIFEST,
+    )
+}
+
+/// A flow under test, with a clock and the states it went through.
+struct Run {
+    flow: Flow,
+    now: SystemTime,
+    visited: BTreeSet<&'static str>,
+}
+
+impl Run {
+    fn new(reference: &str, options: Options) -> Run {
+        let flow = Flow::new(
+            Reference::parse(reference).unwrap(),
+            options,
+            TokenCache::new(),
+        );
+        Run::with(flow)
+    }
+
+    fn with(flow: Flow) -> Run {
+        let mut run = Run {
+            flow,
+            now: t0(),
+            visited: BTreeSet::new(),
+        };
+        run.visit();
+        run
+    }
+
+    fn visit(&mut self) {
+        self.visited.insert(self.flow.state.name());
+    }
+
+    fn poll(&mut self) -> Action {
+        let a = self.flow.poll_action(self.now);
+        self.visit();
+        a
+    }
+
+    /// Polls, expecting a request; returns its method and URL.
+    fn send(&mut self) -> (String, String) {
+        match self.poll() {
+            Action::Send(t) => (t.request.method().to_string(), t.request.uri().to_string()),
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    fn respond(&mut self, r: http::Response<Vec<u8>>) {
+        self.flow.handle_response(self.now, r);
+        self.visit();
+    }
+
+    fn fail(&mut self, kind: TransportErrorKind) {
+        self.flow.handle_transport_error(self.now, kind);
+        self.visit();
+    }
+
+    fn done(&mut self) -> Result<Outcome, Error> {
+        match self.poll() {
+            Action::Done(r) => r,
+            other => panic!("expected the end, got {other:?}"),
+        }
+    }
+}
+
+/// The backticked names in the state columns (first and third) of the graph's table.
+fn graph_states() -> BTreeSet<String> {
+    let graph = include_str!("graph.md");
+    let mut names = BTreeSet::new();
+    for row in graph.lines().filter(|l| l.starts_with("| ")) {
+        let cols: Vec<&str> = row.split('|').map(str::trim).collect();
+        for col in [cols.get(1), cols.get(3)].into_iter().flatten() {
+            for part in col.split('`').skip(1).step_by(2) {
+                names.insert(part.to_owned());
+            }
+        }
+    }
+    names.remove("state");
+    names
+}
+
+#[test]
+fn the_graph_names_every_state_and_nothing_else() {
+    let documented = graph_states();
+    let real: BTreeSet<String> = State::NAMES.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(documented, real, "graph.md and State disagree");
+}
+
+#[test]
+fn a_walk_visits_every_state_in_the_graph() {
+    let mut visited = BTreeSet::new();
+
+    // Bearer: Start → Resource → (401) Token → (200) Resource → Done.
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Manifest(None)),
+    );
+    assert_eq!(
+        r.send().1,
+        "https://registry.example/v2/team/app/manifests/v1"
+    );
+    r.respond(response(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer realm="https://auth.example/token",service="registry.example""#,
+        )],
+        b"",
+    ));
+    assert!(r.send().1.starts_with("https://auth.example/token?"));
+    r.respond(response(200, &[], br#"{"token":"t"}"#));
+    r.send();
+    r.respond(manifest_ok());
+    r.done().unwrap().into_image().unwrap();
+    visited.extend(r.visited);
+
+    // A bare 401: Resource → Ping; then a 503 → Backoff → Resource.
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Manifest(None)),
+    );
+    r.send();
+    r.respond(response(401, &[], b""));
+    assert_eq!(r.send().1, "https://registry.example/v2/");
+    r.respond(response(401, &[("www-authenticate", "Basic realm=x")], b""));
+    // No credentials for Basic: the flow says so.
+    assert!(matches!(r.done(), Err(Error::AuthRequired { .. })));
+    visited.extend(r.visited);
+
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Manifest(None)),
+    );
+    r.send();
+    r.respond(response(503, &[("retry-after", "2")], b""));
+    assert!(matches!(r.poll(), Action::Wait(_)));
+    r.now += Duration::from_secs(2);
+    r.send();
+    r.respond(manifest_ok());
+    r.done().unwrap();
+    visited.extend(r.visited);
+
+    let want: BTreeSet<&str> = State::NAMES.into_iter().collect();
+    assert_eq!(visited, want);
+}
+
+#[test]
+fn the_deadline_ends_the_flow_before_the_next_request() {
+    let mut options = Options::new(Goal::Manifest(None));
+    options.deadline = Some(t0() + Duration::from_secs(5));
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    r.send();
+    r.now += Duration::from_secs(6);
+    r.respond(response(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer realm="https://auth.example/token""#,
+        )],
+        b"",
+    ));
+    match r.done() {
+        Err(Error::Timeout {
+            peer: Peer::TokenServer,
+            stage: TimeoutStage::Connect,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn every_request_carries_the_deadline() {
+    let mut options = Options::new(Goal::Manifest(None));
+    let deadline = t0() + Duration::from_secs(30);
+    options.deadline = Some(deadline);
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    match r.poll() {
+        Action::Send(t) => {
+            assert_eq!(t.deadline, Some(deadline));
+            assert_eq!(t.time_left(t0()), Some(Duration::from_secs(30)));
+            assert_eq!(
+                t.time_left(deadline + Duration::from_secs(1)),
+                Some(Duration::ZERO)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_failing_mirror_falls_back_to_the_registry() {
+    let mut options = Options::new(Goal::Manifest(None));
+    options.mirrors = vec![Mirror {
+        url: Url::parse("http://127.0.0.1:5001/").unwrap(),
+        credentials: None,
+    }];
+    let mut r = Run::new("nginx:1", options);
+    assert_eq!(
+        r.send().1,
+        "http://127.0.0.1:5001/v2/library/nginx/manifests/1"
+    );
+    r.respond(response(500, &[], b""));
+    assert_eq!(
+        r.send().1,
+        "https://registry-1.docker.io/v2/library/nginx/manifests/1"
+    );
+    r.respond(manifest_ok());
+    let i = r.done().unwrap().into_image().unwrap();
+    assert_eq!(i.mirror, None);
+    assert_eq!(i.skipped_mirrors.len(), 1);
+    assert!(matches!(
+        i.skipped_mirrors[0].1,
+        Error::Registry { status: 500, .. }
+    ));
+}
+
+#[test]
+fn a_mirror_that_answers_is_named() {
+    let mut options = Options::new(Goal::Manifest(None));
+    let mirror = Url::parse("https://mirror.example/").unwrap();
+    options.mirrors = vec![Mirror {
+        url: mirror.clone(),
+        credentials: None,
+    }];
+    let mut r = Run::new("nginx:1", options);
+    assert_eq!(
+        r.send().1,
+        "https://mirror.example/v2/library/nginx/manifests/1"
+    );
+    r.respond(manifest_ok());
+    let i = r.done().unwrap().into_image().unwrap();
+    assert_eq!(i.mirror, Some(mirror));
+}
+
+#[test]
+fn mirrors_are_for_images_only() {
+    let mut options = Options::new(Goal::Tags {
+        limit: None,
+        page_size: None,
+    });
+    options.mirrors = vec![Mirror {
+        url: Url::parse("https://mirror.example/").unwrap(),
+        credentials: None,
+    }];
+    let mut r = Run::new("nginx", options);
+    assert_eq!(
+        r.send().1,
+        "https://registry-1.docker.io/v2/library/nginx/tags/list"
+    );
+}
+
+#[test]
+fn loopback_registries_fall_back_to_http_only_when_tls_is_not_spoken() {
+    let mut r = Run::new("localhost:5000/app:v1", Options::new(Goal::Manifest(None)));
+    assert_eq!(r.send().1, "https://localhost:5000/v2/app/manifests/v1");
+    r.fail(K::Tls);
+    assert_eq!(r.send().1, "http://localhost:5000/v2/app/manifests/v1");
+
+    // An untrusted certificate is not a reason to speak plain http.
+    let mut r = Run::new("localhost:5000/app:v1", Options::new(Goal::Manifest(None)));
+    r.send();
+    r.fail(K::Certificate);
+    assert!(matches!(
+        r.done(),
+        Err(Error::Transport {
+            kind: K::Certificate,
+            ..
+        })
+    ));
+
+    // Nor is any TLS failure on a registry that is not on loopback.
+    let mut r = Run::new(
+        "registry.example/app:v1",
+        Options::new(Goal::Manifest(None)),
+    );
+    r.send();
+    r.fail(K::Tls);
+    assert!(matches!(
+        r.done(),
+        Err(Error::Transport { kind: K::Tls, .. })
+    ));
+}
+
+#[test]
+fn login_checks_the_registry_itself() {
+    let flow = Flow::login(
+        "localhost:5000",
+        Options::new(Goal::Login),
+        TokenCache::new(),
+    )
+    .unwrap();
+    let mut r = Run::with(flow);
+    assert_eq!(
+        r.send(),
+        ("GET".into(), "https://localhost:5000/v2/".into())
+    );
+    r.respond(response(200, &[], b"{}"));
+    assert_eq!(
+        r.done().unwrap(),
+        Outcome::LoggedIn {
+            authenticated: false
+        }
+    );
+    assert!(Flow::login("x", Options::new(Goal::Manifest(None)), TokenCache::new()).is_err());
+}
+
+#[test]
+fn misuse_ends_the_flow() {
+    let mut r = Run::new("registry.example/a:v1", Options::new(Goal::Manifest(None)));
+    r.send();
+    assert!(matches!(r.done(), Err(Error::Misuse(_))));
+    assert!(matches!(r.done(), Err(Error::Misuse(_))));
+    let mut r = Run::new("registry.example/a:v1", Options::new(Goal::Manifest(None)));
+    r.respond(manifest_ok());
+    assert!(matches!(r.done(), Err(Error::Misuse(_))));
+}
+
+#[test]
+fn refused_connections_are_retried_then_reported() {
+    let mut r = Run::new("registry.example/a:v1", Options::new(Goal::Manifest(None)));
+    for _ in 0..MAX_RETRIES {
+        r.send();
+        r.fail(K::Connect);
+        let Action::Wait(until) = r.poll() else {
+            panic!("expected a wait")
+        };
+        assert!(until > r.now && until <= r.now + Duration::from_secs(2));
+        r.now = until;
+    }
+    r.send();
+    r.fail(K::Connect);
+    assert!(matches!(
+        r.done(),
+        Err(Error::Transport {
+            kind: K::Connect,
+            peer: Peer::Registry,
+            ..
+        })
+    ));
+}

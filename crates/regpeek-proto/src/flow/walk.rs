@@ -1,0 +1,222 @@
+//! Transitions of the manifest walk: top-level manifest or index, the platform's
+//! manifest out of an index, the config blob. Every body is checked against its size
+//! cap, its descriptor and its digest before it is parsed.
+
+use std::time::SystemTime;
+
+use super::check::{check_size, content_length, content_type, docker_digest, verify};
+use super::{Action, Flow, Goal, Next, Outcome, State, Step};
+use crate::config::parse_config;
+use crate::digest::{Algorithm, Digest};
+use crate::error::Error;
+use crate::inspection::{FetchedConfig, FetchedManifest, Inspection};
+use crate::manifest::{Descriptor, Manifest, media, parse_manifest};
+use crate::platform::{offered, select};
+
+impl Flow {
+    /// `HEAD` of the top-level manifest (`Goal::Digest` without a platform).
+    pub(super) fn on_top_head(&mut self, now: SystemTime, resp: &http::Response<Vec<u8>>) -> Next {
+        let media_type = content_type(resp.headers());
+        let header_digest = docker_digest(resp.headers())?;
+        let wants_index = self.goal.platform().is_some()
+            && media_type
+                .as_deref()
+                .is_some_and(|t| t == media::OCI_INDEX || t == media::DOCKER_LIST);
+        let Some(digest) = header_digest.filter(|_| !wants_index) else {
+            // No digest header (old registries), or an index to look into: GET it.
+            self.step = Step::Top { head: false };
+            return self.issue(now);
+        };
+        if let Some(want) = self.reference.digest() {
+            if *want != digest {
+                return Err(Error::DigestMismatch {
+                    subject: self.subject(),
+                    expected: want.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        self.result.digest = Some(digest);
+        self.result.media_type = media_type;
+        self.result.size = content_length(resp.headers());
+        self.done()
+    }
+
+    /// `GET` of the top-level manifest or index.
+    pub(super) fn on_top_get(&mut self, now: SystemTime, resp: http::Response<Vec<u8>>) -> Next {
+        let subject = self.subject();
+        check_size(resp.body(), self.limits.manifest, subject.clone())?;
+        let header_digest = docker_digest(resp.headers())?;
+        let ctype = content_type(resp.headers());
+        let body = resp.into_body();
+        let manifest = parse_manifest(ctype.as_deref(), &body)?;
+        let canonical = match &manifest {
+            Manifest::Schema1(s) if s.media_type == media::SCHEMA1_SIGNED => {
+                Some(s.canonical_digest.clone())
+            }
+            _ => None,
+        };
+        let alg = self
+            .reference
+            .digest()
+            .or(header_digest.as_ref())
+            .map_or(Algorithm::Sha256, Digest::algorithm);
+        let actual = canonical.unwrap_or_else(|| alg.digest(&body));
+        for expected in [self.reference.digest(), header_digest.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if expected.algorithm() == actual.algorithm() && *expected != actual {
+                return Err(Error::DigestMismatch {
+                    subject,
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        self.result.digest = Some(actual.clone());
+        self.result.media_type = Some(manifest.media_type().to_owned());
+        self.result.size = Some(body.len() as u64);
+        self.result.raw = Some(body.clone());
+        self.after_manifest(now, actual, body, manifest, 0)
+    }
+
+    /// `GET` of a platform's manifest, by digest, out of an index.
+    pub(super) fn on_child(
+        &mut self,
+        now: SystemTime,
+        desc: &Descriptor,
+        depth: u8,
+        resp: http::Response<Vec<u8>>,
+    ) -> Next {
+        let subject = self.subject();
+        check_size(resp.body(), self.limits.manifest, subject.clone())?;
+        verify(desc, resp.body(), subject)?;
+        let ctype = content_type(resp.headers()).or_else(|| Some(desc.media_type.clone()));
+        let body = resp.into_body();
+        let manifest = parse_manifest(ctype.as_deref(), &body)?;
+        self.after_manifest(now, desc.digest.clone(), body, manifest, depth)
+    }
+
+    /// What follows a manifest: an index leads to a platform, an image to its config
+    /// (for `Inspect`), anything else ends the flow.
+    fn after_manifest(
+        &mut self,
+        now: SystemTime,
+        digest: Digest,
+        body: Vec<u8>,
+        manifest: Manifest,
+        depth: u8,
+    ) -> Next {
+        match manifest {
+            Manifest::Index(index) => {
+                let Some(wanted) = self.goal.platform().cloned() else {
+                    self.result.index.get_or_insert(index);
+                    return self.done();
+                };
+                if depth >= 2 {
+                    return Err(Error::InvalidManifest("indexes nested too deep".into()));
+                }
+                let Some(desc) = select(&index.manifests, &wanted).cloned() else {
+                    return Err(Error::NoMatchingPlatform {
+                        reference: self.reference.familiar(),
+                        wanted: Box::new(wanted),
+                        available: offered(&index.manifests),
+                    });
+                };
+                self.result.platform = desc.platform.clone();
+                self.result.index.get_or_insert(index);
+                if matches!(self.goal, Goal::Digest(_)) {
+                    self.result.manifest = Some(FetchedManifest {
+                        digest: desc.digest.clone(),
+                        media_type: desc.media_type.clone(),
+                        size: desc.size,
+                        raw: None,
+                        manifest: None,
+                    });
+                    return self.done();
+                }
+                self.step = Step::Child {
+                    desc,
+                    depth: depth + 1,
+                };
+                self.issue(now)
+            }
+            Manifest::Image(ref image) => {
+                let config = image.config.clone();
+                self.result.manifest = Some(FetchedManifest {
+                    digest,
+                    media_type: image.media_type.clone(),
+                    size: body.len() as u64,
+                    raw: Some(body),
+                    manifest: Some(manifest),
+                });
+                if matches!(self.goal, Goal::Inspect(_)) {
+                    self.step = Step::Config(config);
+                    self.issue(now)
+                } else {
+                    self.done()
+                }
+            }
+            Manifest::Schema1(ref s) => {
+                self.result.manifest = Some(FetchedManifest {
+                    digest,
+                    media_type: s.media_type.clone(),
+                    size: body.len() as u64,
+                    raw: Some(body),
+                    manifest: Some(manifest),
+                });
+                self.done()
+            }
+        }
+    }
+
+    /// The config blob.
+    pub(super) fn on_config(&mut self, desc: &Descriptor, resp: http::Response<Vec<u8>>) -> Next {
+        let subject = self.subject();
+        check_size(resp.body(), self.limits.config, subject.clone())?;
+        verify(desc, resp.body(), subject)?;
+        let raw = resp.into_body();
+        let is_image_config =
+            desc.media_type == media::OCI_CONFIG || desc.media_type == media::DOCKER_CONFIG;
+        let config = if is_image_config {
+            Some(parse_config(&raw)?)
+        } else {
+            None
+        };
+        self.result.config = Some(FetchedConfig {
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+            raw,
+            config,
+        });
+        self.done()
+    }
+
+    /// The image outcome, from what the walk gathered.
+    pub(super) fn done(&mut self) -> Next {
+        let r = std::mem::take(&mut self.result);
+        let Some(digest) = r.digest else {
+            return Err(Error::Misuse("finished without a digest"));
+        };
+        let ep = &self.endpoints[self.endpoint];
+        let inspection = Inspection {
+            reference: self.reference.clone(),
+            digest,
+            media_type: r.media_type.unwrap_or_default(),
+            size: r.size,
+            raw: r.raw,
+            index: r.index,
+            platform: r.platform,
+            manifest: r.manifest,
+            config: r.config,
+            warnings: r.warnings,
+            mirror: ep.mirror.clone(),
+            skipped_mirrors: std::mem::take(&mut self.skipped),
+        };
+        Ok((
+            State::Done,
+            Action::Done(Ok(Outcome::Image(Box::new(inspection)))),
+        ))
+    }
+}
