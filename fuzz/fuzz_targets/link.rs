@@ -1,14 +1,14 @@
 #![no_main]
 //! `Link` headers: a next page is a valid request URI on some origin.
 use libfuzzer_sys::fuzz_target;
-use regpeek_proto::list::next_link;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
     let current = url::Url::parse("https://reg.example:5000/v2/a/tags/list?n=2").unwrap();
-    if let Ok(Some(next)) = next_link(s.split('\n'), &current) {
+    let values: Vec<&str> = s.split('\n').collect();
+    if let Ok(Some(next)) = regpeek_proto::fuzzing::next_link(&values, &current) {
         http::Uri::try_from(next.as_str()).expect("a next link is a valid URI");
     }
 });

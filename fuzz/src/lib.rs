@@ -36,7 +36,8 @@ pub enum Reply<'a> {
 }
 
 fn kind(b: u8) -> TransportErrorKind {
-    match b % 9 {
+    match b % 10 {
+        9 => TransportErrorKind::TlsRefused,
         0 => TransportErrorKind::Tls,
         1 => TransportErrorKind::Certificate,
         2 => TransportErrorKind::Resolve,
@@ -83,7 +84,11 @@ pub fn flow_for(settings: &[u8]) -> Flow {
     let reference = Reference::parse(REFERENCES[at(0) as usize % REFERENCES.len()])
         .expect("the fixed references parse");
     let platform = Platform::new("linux", "amd64", None);
-    let goal = match at(1) % 7 {
+    let goal = match at(1) % 8 {
+        7 => {
+            return Flow::login("localhost:5000", Options::new(Goal::Login), TokenCache::new())
+                .expect("a valid registry");
+        }
         0 => Goal::Inspect(platform),
         1 => Goal::Manifest(None),
         2 => Goal::Manifest(Some(platform)),
@@ -105,11 +110,21 @@ pub fn flow_for(settings: &[u8]) -> Flow {
             token: regpeek_proto::Secret::new("refresh"),
         }),
     };
-    options.security = match at(3) % 3 {
+    options.security = match at(3) % 4 {
         0 => Security::Https,
         1 => Security::Http,
+        2 => Security::Auto,
         _ => Security::HttpsThenHttp,
     };
+    // Mirrors in front (for image goals): failures move on to the next endpoint.
+    for i in 0..(at(7) % 3) {
+        if let Ok(url) = url::Url::parse(&format!("http://127.0.0.{}:5000/", i + 2)) {
+            options.mirrors.push(regpeek_proto::Mirror {
+                url,
+                credentials: None,
+            });
+        }
+    }
     if at(4) > 0 {
         options.deadline = Some(start() + Duration::from_secs(u64::from(at(4))));
     }
@@ -141,7 +156,7 @@ pub fn drive(data: &[u8]) {
             Action::Send(send) => {
                 assert!(send.request.uri().host().is_some(), "requests are absolute");
                 match replies.next().and_then(parse_reply) {
-                    Some(Reply::Failure(k)) => flow.handle_transport_error(now, k, "fuzz"),
+                    Some(Reply::Failure(k)) => flow.handle_transport_error(now, k),
                     Some(Reply::Response(r, _)) => flow.handle_response(now, r),
                     None => return,
                 }

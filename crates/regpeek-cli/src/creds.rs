@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use regpeek_proto::{Credentials, Secret};
 use serde_json::Value;
 
-use regpeek_proto::reference::{DOCKER_HUB, DOCKER_HUB_CONFIG_KEY, is_docker_hub};
+use regpeek_proto::{DOCKER_HUB, DOCKER_HUB_CONFIG_KEY, is_docker_hub};
 
 /// The environment credential lookup reads; injected so tests use temp dirs.
 #[derive(Debug, Clone, Default)]

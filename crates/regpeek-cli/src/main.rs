@@ -199,7 +199,17 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "source:   {}", found.source)?;
             writeln!(out, "kind:     {}", found.kind())?;
             if let Some(c) = &found.credentials {
-                writeln!(out, "user:     {}", c.identity())?;
+                match c {
+                    Credentials::Basic { username, .. } => writeln!(out, "user:     {username}")?,
+                    Credentials::IdentityToken {
+                        username: Some(u), ..
+                    } => writeln!(out, "user:     {u}")?,
+                    Credentials::IdentityToken { username: None, .. } => {
+                        writeln!(out, "user:     <identity-token>")?
+                    }
+                    Credentials::Bearer(_) => writeln!(out, "user:     <registry-token>")?,
+                    _ => {}
+                }
             }
         }
         Command::Login { registry, common } => {
@@ -265,7 +275,12 @@ fn warn(warnings: &[String]) {
 fn host_platform() -> Platform {
     let arch = Platform::go_arch(std::env::consts::ARCH);
     let variant = (arch == "arm").then(arm_variant).flatten();
-    Platform::new("linux", arch, variant.as_deref()).normalized()
+    let spelled = match variant {
+        Some(v) => format!("linux/{arch}/{v}"),
+        None => format!("linux/{arch}"),
+    };
+    // Parsing normalises (armhf, aarch64, …) as containerd does.
+    Platform::parse(&spelled, arch).unwrap_or_else(|_| Platform::new("linux", arch, None))
 }
 
 /// The ARM variant of this CPU, as containerd reads it from `/proc/cpuinfo`.
@@ -435,7 +450,7 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
         options.goal,
         Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_)
     );
-    if r.registry() == regpeek_proto::reference::DOCKER_HUB && image_goal {
+    if r.registry() == regpeek_proto::DOCKER_HUB && image_goal {
         add_mirrors(r, common, &mut options, &mut tls)?;
     }
     let client = Client::new(&ClientOptions {

@@ -83,7 +83,7 @@ pub fn from_registries_conf(path: &Path) -> Result<Vec<Mirror>> {
     };
     let conf: RegistriesConf = toml::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
-    let hub = regpeek_proto::reference::is_docker_hub;
+    let hub = regpeek_proto::is_docker_hub;
     let mut out = Vec::new();
     for entry in conf.registry {
         let name = entry

@@ -115,12 +115,10 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         manifest_digest: image.map(|m| m.digest.to_string()),
         manifest_media_type: image.map(|m| m.media_type.clone()),
         platform: insp.platform.as_ref().map(|p| p.to_string()),
-        platforms: insp.index.as_ref().map(|idx| {
-            regpeek_proto::platform::offered(&idx.manifests)
-                .iter()
-                .map(|p| p.to_string())
-                .collect()
-        }),
+        platforms: insp
+            .index
+            .as_ref()
+            .map(|idx| idx.platforms().iter().map(|p| p.to_string()).collect()),
         attestations: insp.index.as_ref().map_or(0, |i| {
             i.manifests.iter().filter(|d| d.is_attestation()).count()
         }),
@@ -175,7 +173,7 @@ pub fn reference_output(input: &str, r: &Reference, security: Security) -> RefOu
         repository: r.repository().to_owned(),
         tag: r.display_tag().map(str::to_owned),
         digest: r.digest().map(|d| d.to_string()),
-        api_base: r.api_base(scheme),
+        api_base: format!("{scheme}://{}", r.api_host()),
         http_fallback: security == Security::HttpsThenHttp,
     }
 }

@@ -16,7 +16,7 @@ pub fn cert_dirs(
     home: Option<&Path>,
     xdg_config: Option<&Path>,
 ) -> Vec<PathBuf> {
-    if registry == regpeek_proto::reference::DOCKER_HUB {
+    if registry == regpeek_proto::DOCKER_HUB {
         return Vec::new();
     }
     let mut out = Vec::new();

@@ -68,7 +68,7 @@ impl Credentials {
     }
 
     /// The identity used in token cache keys: a user name, never a secret.
-    pub fn identity(&self) -> String {
+    pub(crate) fn identity(&self) -> String {
         match self {
             Credentials::Basic { username, .. } => username.clone(),
             Credentials::Bearer(_) => "<registry-token>".to_owned(),
@@ -79,7 +79,7 @@ impl Credentials {
     }
 
     /// The `Authorization` value for Basic auth, if these are a user and password.
-    pub fn basic_header(&self) -> Option<String> {
+    pub(crate) fn basic_header(&self) -> Option<String> {
         match self {
             Credentials::Basic { username, password } => Some(format!(
                 "Basic {}",
@@ -90,14 +90,14 @@ impl Credentials {
     }
 
     /// True when the realm should get the OAuth2 POST flow rather than a GET.
-    pub fn wants_post(&self) -> bool {
+    pub(crate) fn wants_post(&self) -> bool {
         matches!(self, Credentials::IdentityToken { .. })
     }
 }
 
 /// One resource scope: `repository:library/nginx:pull`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// `repository`, `registry`, …
     pub kind: String,
     /// `library/nginx`, `catalog`, …
@@ -108,7 +108,7 @@ pub struct Scope {
 
 impl Scope {
     /// `repository:<name>:pull`.
-    pub fn pull(repository: &str) -> Scope {
+    pub(crate) fn pull(repository: &str) -> Scope {
         Scope {
             kind: "repository".to_owned(),
             name: repository.to_owned(),
@@ -118,7 +118,7 @@ impl Scope {
 
     /// Parses space-separated scopes, splitting the actions off at the last `:` (names may
     /// hold a port) and dropping deprecated resource classes (`repository(plugin)`).
-    pub fn parse_list(s: &str) -> Vec<Scope> {
+    pub(crate) fn parse_list(s: &str) -> Vec<Scope> {
         s.split(' ')
             .filter(|p| !p.is_empty())
             .filter_map(|p| {
@@ -135,7 +135,7 @@ impl Scope {
     }
 
     /// True when this scope grants everything `other` asks for.
-    pub fn covers(&self, other: &Scope) -> bool {
+    pub(crate) fn covers(&self, other: &Scope) -> bool {
         self.kind == other.kind
             && self.name == other.name
             && other
@@ -152,7 +152,7 @@ impl fmt::Display for Scope {
 }
 
 /// The union of scopes with `first` in front (some servers read only the first).
-pub fn union_scopes(first: &[Scope], rest: &[Scope]) -> Vec<Scope> {
+pub(crate) fn union_scopes(first: &[Scope], rest: &[Scope]) -> Vec<Scope> {
     let mut out: Vec<Scope> = Vec::new();
     for s in first.iter().chain(rest) {
         if !out.iter().any(|o| o.covers(s)) {
@@ -164,7 +164,7 @@ pub fn union_scopes(first: &[Scope], rest: &[Scope]) -> Vec<Scope> {
 
 /// Where and how to ask for a bearer token, taken from a `Bearer` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BearerRealm {
+pub(crate) struct BearerRealm {
     /// The token endpoint.
     pub realm: Url,
     /// The `service` parameter, if the challenge had one.
@@ -174,7 +174,7 @@ pub struct BearerRealm {
 impl BearerRealm {
     /// Reads realm and service from a `Bearer` challenge, checking the realm is safe to
     /// send credentials to for a registry at `registry` (PROTOCOL.md §3.5, §11).
-    pub fn from_challenge(
+    pub(crate) fn from_challenge(
         challenge: &Challenge,
         registry: &Url,
         with_credentials: bool,
@@ -204,7 +204,7 @@ fn is_internal(ip: IpAddr) -> bool {
 }
 
 /// True for `localhost`, `*.localhost`, 127.0.0.0/8 and ::1.
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host == "localhost" || host.ends_with(".localhost") {
         return true;
@@ -312,7 +312,7 @@ pub(crate) fn token_request(
 
 /// A parsed token reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenReply {
+pub(crate) struct TokenReply {
     /// The bearer token.
     pub token: Secret,
     /// Lifetime (at least 60 s).
@@ -323,12 +323,12 @@ pub struct TokenReply {
 
 /// The longest lifetime believed from a token reply; longer `expires_in` values (up to
 /// `u64::MAX` from a hostile server) are cut to this.
-pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Parses a token server's JSON reply: a non-empty `access_token` wins over `token`;
 /// `expires_in` below 60 (or absent) counts as 60 and above [`MAX_TOKEN_LIFETIME`] as
 /// that; `issued_at` is RFC 3339. A token that is not visible ASCII is refused.
-pub fn parse_token_reply(body: &[u8]) -> Result<TokenReply, Error> {
+pub(crate) fn parse_token_reply(body: &[u8]) -> Result<TokenReply, Error> {
     #[derive(serde::Deserialize)]
     struct Raw {
         token: Option<String>,
@@ -372,7 +372,7 @@ pub fn parse_token_reply(body: &[u8]) -> Result<TokenReply, Error> {
 
 /// Identifies a cached token.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenKey {
+pub(crate) struct TokenKey {
     /// The token endpoint.
     pub realm: String,
     /// The service parameter.
@@ -412,7 +412,7 @@ impl TokenCache {
     }
 
     /// Stores a token; its expiry counts from `issued_at` when given, else from `now`.
-    pub fn insert(
+    pub(crate) fn insert(
         &mut self,
         key: TokenKey,
         registry: &str,
@@ -437,7 +437,7 @@ impl TokenCache {
     }
 
     /// A fresh token for exactly this key.
-    pub fn get(&self, key: &TokenKey, now: SystemTime) -> Option<&Secret> {
+    pub(crate) fn get(&self, key: &TokenKey, now: SystemTime) -> Option<&Secret> {
         self.entries
             .get(key)
             .filter(|e| fresh(e, now))
@@ -446,7 +446,7 @@ impl TokenCache {
 
     /// A fresh token earlier issued for `registry` and `identity` whose scopes cover
     /// `scope`; lets a flow send a token on its first request.
-    pub fn find(
+    pub(crate) fn find(
         &self,
         registry: &str,
         identity: &str,
@@ -465,7 +465,7 @@ impl TokenCache {
     }
 
     /// Forgets a token the registry refused.
-    pub fn remove(&mut self, key: &TokenKey) {
+    pub(crate) fn remove(&mut self, key: &TokenKey) {
         self.entries.remove(key);
     }
 

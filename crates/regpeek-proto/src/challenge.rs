@@ -2,7 +2,7 @@
 
 /// One challenge: a scheme and its parameters, or a token68.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
+pub(crate) struct Challenge {
     /// The scheme, lowercased (`bearer`, `basic`).
     pub scheme: String,
     /// Parameters in order, names lowercased, values unquoted.
@@ -34,13 +34,13 @@ impl Challenge {
 /// Why a header value could not be read as challenges.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed WWW-Authenticate header at byte {at}: {what}")]
-pub struct ChallengeError {
+pub(crate) struct ChallengeError {
     at: usize,
     what: &'static str,
 }
 
 /// Parses every challenge in one or more `WWW-Authenticate` header values.
-pub fn parse_challenges<'a>(
+pub(crate) fn parse_challenges<'a>(
     values: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<Challenge>, ChallengeError> {
     let mut out = Vec::new();
@@ -55,7 +55,7 @@ pub fn parse_challenges<'a>(
 }
 
 /// Picks the challenge to answer: `Bearer` over `Basic`, unknown schemes never.
-pub fn preferred(challenges: &[Challenge]) -> Option<&Challenge> {
+pub(crate) fn preferred(challenges: &[Challenge]) -> Option<&Challenge> {
     challenges
         .iter()
         .find(|c| c.is_bearer())

@@ -115,7 +115,7 @@ pub struct History {
 }
 
 /// Parses a config blob.
-pub fn parse_config(body: &[u8]) -> Result<ImageConfig, Error> {
+pub(crate) fn parse_config(body: &[u8]) -> Result<ImageConfig, Error> {
     if !crate::manifest::is_json_object(body) {
         return Err(Error::InvalidConfig("not a JSON object".into()));
     }

@@ -6,7 +6,7 @@ use sha2::{Digest as _, Sha256, Sha512};
 
 /// A hash algorithm a registry may name in a digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Algorithm {
+pub(crate) enum Algorithm {
     /// SHA-256, 64 lowercase hex characters.
     Sha256,
     /// SHA-512, 128 lowercase hex characters.
@@ -125,17 +125,13 @@ impl Digest {
     }
 
     /// The algorithm.
-    pub fn algorithm(&self) -> Algorithm {
+    pub(crate) fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 
-    /// The lowercase hex part.
-    pub fn hex(&self) -> &str {
-        &self.hex
-    }
-
     /// True when `bytes` hash to this digest.
-    pub fn matches(&self, bytes: &[u8]) -> bool {
+    #[cfg(test)]
+    pub(crate) fn matches(&self, bytes: &[u8]) -> bool {
         self.algorithm.digest(bytes) == *self
     }
 }

@@ -170,8 +170,8 @@ pub enum Error {
         /// True when the reference named no tag and `latest` was asked for.
         default_tag: bool,
     },
-    /// The registry limited our request rate, asking for a longer wait than
-    /// [`MAX_WAIT`](crate::MAX_WAIT) (or none at all, after the retries).
+    /// The registry limited our request rate, asking for a longer wait than the flow
+    /// waits (30 s), or still after the retries.
     #[error("{subject}: rate limited by the registry (HTTP 429){}{}", .retry_after.as_ref().map(|r| format!(", retry after {r}")).unwrap_or_default(), .remaining.as_ref().map(|r| format!(", ratelimit-remaining {r}")).unwrap_or_default())]
     RateLimited {
         /// What was asked for.
@@ -438,7 +438,7 @@ impl Error {
 
 /// One entry of a registry error body (`{"errors":[{"code","message","detail"}]}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct RegistryErrorItem {
+pub(crate) struct RegistryErrorItem {
     /// The code; unknown codes are kept as sent.
     #[serde(default)]
     pub code: String,
@@ -448,7 +448,7 @@ pub struct RegistryErrorItem {
 }
 
 /// Reads a registry error body; HTML, empty or odd bodies give an empty list.
-pub fn parse_registry_errors(body: &[u8]) -> Vec<RegistryErrorItem> {
+pub(crate) fn parse_registry_errors(body: &[u8]) -> Vec<RegistryErrorItem> {
     #[derive(serde::Deserialize)]
     struct Body {
         #[serde(default)]

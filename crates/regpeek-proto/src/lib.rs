@@ -1,66 +1,79 @@
 //! The sans-IO core of regpeek: inspect container images in a registry without pulling.
 //!
 //! This crate turns "inspect this reference" into a state machine ([`Flow`]) that hands
-//! out HTTP requests and takes responses back, plus the pure parsers it is built on:
-//! [`Reference`], [`challenge`], [`auth`] (token exchange and cache), [`manifest`],
-//! [`platform`] and [`config`].
+//! out HTTP requests and takes responses back, built on pure parsers of references,
+//! `WWW-Authenticate`, token replies, manifests and indexes, configs and registry
+//! errors. Bring your own transport: blocking or async, real or replayed.
 //!
 //! # Contract
 //! - **No I/O.** No sockets, files, environment variables, threads or clock. The caller
 //!   performs each request and passes the current time in; the same inputs always give
 //!   the same outputs.
-//! - **Whole messages.** The flow deals in complete `http` requests and responses; each
-//!   [`Send`] carries a body cap the driver must honour (read at most `max_body + 1`
-//!   bytes; the flow rejects anything longer).
-//! - **The flow follows redirects** (at most [`MAX_REDIRECTS`]), drops `Authorization`
-//!   when the origin changes and refuses https→http. Drivers must not follow redirects.
-//! - **Credentials are inputs.** Reading credential files is the caller's job.
-//!
+//! - **Whole messages.** The flow deals in complete [`http`] requests and responses;
+//!   each [`Transmit`] carries a body cap the driver must honour (read at most
+//!   `max_body + 1` bytes; the flow rejects anything longer).
+//! - **The flow follows redirects**, drops `Authorization` when the origin changes and
+//!   refuses https→http. Drivers must not follow redirects.
 //! - **Deadlines and retries are decided here.** With [`Options::deadline`] set, each
-//!   `Send` carries it: the driver gives the request at most [`Send::time_left`] and
-//!   drops a connection idle for [`IDLE_TIMEOUT`]. The flow retries idempotent requests
-//!   after 429/502/503/504, token-server 5xx and refused or reset connections (at most
-//!   [`MAX_RETRIES`], backoff with jitter from [`Options::seed`]) by returning
-//!   [`Action::Wait`], and reports a wait that would pass the deadline at once.
+//!   `Transmit` carries it: the driver gives the request at most
+//!   [`Transmit::time_left`] and drops a connection idle for [`IDLE_TIMEOUT`]. The flow
+//!   retries idempotent requests after 429/502/503/504, token-server 5xx and refused or
+//!   reset connections (3 times at most, backoff with jitter from [`Options::seed`]) by
+//!   returning [`Action::Wait`], and reports a wait that would pass the deadline at once.
+//! - **Scheme, mirrors and login are decided here**: Docker's loopback rule
+//!   ([`Security::Auto`]), pull-through mirrors with fallback ([`Options::mirrors`]),
+//!   the registry-level check ([`Flow::login`]).
+//! - **Credentials are inputs.** Reading credential files is the caller's job.
 //!
 //! Out of scope: TLS, connection pooling, proxies, and enforcing timeouts on sockets
 //! (all the driver's).
 //!
 //! # Driving a flow
-//! Poll for an [`Action`]; perform each `Send`; hand the response back; repeat until
-//! `Done`. Here a closure plays the registry:
+//! The whole driver loop: poll for an [`Action`]; perform each `Send` within its time
+//! left and hand back the response, or the kind of transport failure; sleep through a
+//! `Wait`; stop at `Done`. Here a closure plays the network:
 //!
 //! ```
-//! use std::time::SystemTime;
-//! use regpeek_proto::{Action, Flow, Goal, Options, Platform, Reference, TokenCache};
+//! use std::time::{Duration, SystemTime};
+//! use regpeek_proto::{
+//!     Action, Flow, Goal, Options, Platform, Reference, TokenCache, TransportErrorKind, http,
+//! };
 //!
 //! let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
 //!   "config":{"mediaType":"application/vnd.oci.image.config.v1+json",
 //!   "digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},
 //!   "layers":[]}"#;
-//! let transport = |req: &http::Request<Vec<u8>>| -> http::Response<Vec<u8>> {
-//!     let path = req.uri().path();
-//!     let (ctype, body): (&str, &[u8]) = if path.contains("/manifests/") {
+//! // A transport: performs a request within a time budget, or fails with a kind.
+//! let mut calls = 0;
+//! let mut transport = |req: &http::Request<Vec<u8>>, _budget: Option<Duration>|
+//!     -> Result<http::Response<Vec<u8>>, TransportErrorKind> {
+//!     calls += 1;
+//!     if calls == 1 {
+//!         return Err(TransportErrorKind::Reset); // retried by the flow, after a wait
+//!     }
+//!     let (ctype, body): (&str, &[u8]) = if req.uri().path().contains("/manifests/") {
 //!         ("application/vnd.oci.image.manifest.v1+json", manifest)
 //!     } else {
 //!         ("application/octet-stream", b"{}")
 //!     };
-//!     http::Response::builder().status(200).header("content-type", ctype)
-//!         .body(body.to_vec()).unwrap()
+//!     Ok(http::Response::builder().status(200).header("content-type", ctype)
+//!         .body(body.to_vec()).unwrap())
 //! };
 //!
 //! let reference = Reference::parse("localhost:5000/app:v1")?;
-//! let goal = Goal::Inspect(Platform::parse("linux/amd64", "amd64")?);
-//! let mut flow = Flow::new(reference, Options::new(goal), TokenCache::new());
+//! let mut options = Options::new(Goal::Inspect(Platform::parse("linux/amd64", "amd64")?));
+//! options.deadline = Some(SystemTime::now() + Duration::from_secs(30));
+//! let mut flow = Flow::new(reference, options, TokenCache::new());
 //! let inspection = loop {
-//!     match flow.poll_action(SystemTime::now()) {
-//!         Action::Send(send) => {
-//!             // A real transport bounds the request by `send.time_left(now)` and
-//!             // reports failures with `flow.handle_transport_error(now, kind, msg)`.
-//!             let response = transport(&send.request);
-//!             flow.handle_response(SystemTime::now(), response);
+//!     let now = SystemTime::now();
+//!     match flow.poll_action(now) {
+//!         Action::Send(send) => match transport(&send.request, send.time_left(now)) {
+//!             Ok(response) => flow.handle_response(SystemTime::now(), response),
+//!             Err(kind) => flow.handle_transport_error(SystemTime::now(), kind),
+//!         },
+//!         Action::Wait(until) => {
+//!             std::thread::sleep(until.duration_since(SystemTime::now()).unwrap_or_default())
 //!         }
-//!         Action::Wait(until) => { /* sleep until `until`, then poll again */ }
 //!         Action::Done(result) => break result?.into_image()?,
 //!     }
 //! };
@@ -70,44 +83,125 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod challenge;
+mod auth;
+mod challenge;
 pub mod config;
-pub mod digest;
+mod digest;
 mod error;
 mod flow;
 mod inspection;
-pub mod list;
+mod list;
 pub mod manifest;
-pub mod platform;
-pub mod reference;
+mod platform;
+mod reference;
 mod time;
 mod uri;
 
-pub use auth::{Credentials, Secret, TokenCache, is_loopback_host};
-pub use digest::Digest;
-pub use error::{
-    Error, Identity, Peer, RegistryErrorItem, Subject, TimeoutStage, TransportErrorKind,
-    parse_registry_errors,
-};
+pub use auth::{Credentials, Secret, TokenCache};
+pub use digest::{Digest, DigestError};
+pub use error::{Error, Identity, Peer, Subject, TimeoutStage, TransportErrorKind};
 pub use flow::{
-    Action, Flow, Goal, IDLE_TIMEOUT, Limits, MAX_PAGES, MAX_REDIRECTS, MAX_RETRIES, MAX_WAIT,
-    Mirror, Options, Outcome, RequestKind, Security, Transmit,
+    Action, Flow, Goal, IDLE_TIMEOUT, Limits, Mirror, Options, Outcome, RequestKind, Security,
+    Transmit,
 };
+/// The HTTP types requests and responses are made of, re-exported.
+pub use http;
 pub use inspection::{FetchedConfig, FetchedManifest, Inspection};
 pub use list::Listing;
-pub use platform::Platform;
-pub use reference::Reference;
-/// The URL type of [`Options::endpoint`], re-exported.
+pub use platform::{Platform, PlatformError};
+pub use reference::{
+    DOCKER_HUB, DOCKER_HUB_ALIASES, DOCKER_HUB_CONFIG_KEY, Reference, ReferenceError, is_docker_hub,
+};
+/// The URL type of [`Mirror::url`], re-exported.
 pub use url;
 
 #[cfg(test)]
 mod reference_tests;
 
-/// Internal parsers, exposed only to the fuzz targets (`--features fuzzing`).
+/// Internal parsers behind small wrappers, for the fuzz targets in `fuzz/` only
+/// (`--features fuzzing`); not part of the API.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::flow::retry_after;
-    pub use crate::time::parse_rfc3339;
+    use std::time::SystemTime;
+
+    /// `Retry-After` (against `Date`) as a duration.
+    pub fn retry_after(h: &http::HeaderMap) -> Option<std::time::Duration> {
+        crate::flow::retry_after(h)
+    }
+
+    /// An RFC 3339 timestamp.
+    pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+        crate::time::parse_rfc3339(s)
+    }
+
+    /// Parses challenge header values; the realms accepted for each registry URL.
+    pub fn challenges(values: &[&str], registry: &url::Url) -> Vec<url::Url> {
+        let Ok(challenges) = crate::challenge::parse_challenges(values.iter().copied()) else {
+            return Vec::new();
+        };
+        let _ = crate::challenge::preferred(&challenges);
+        challenges
+            .iter()
+            .filter_map(|c| crate::auth::BearerRealm::from_challenge(c, registry, true).ok())
+            .map(|r| r.realm)
+            .collect()
+    }
+
+    /// Parses a token reply, caches it at `now` and reads it back; the token.
+    pub fn token_reply(body: &[u8], now: SystemTime) -> Option<String> {
+        let reply = crate::auth::parse_token_reply(body).ok()?;
+        let mut cache = crate::TokenCache::new();
+        let key = crate::auth::TokenKey {
+            realm: "https://auth.example/token".into(),
+            service: "s".into(),
+            scopes: vec!["repository:a:pull".into()],
+            identity: String::new(),
+        };
+        let scope = crate::auth::Scope::pull("a");
+        cache.insert(
+            key.clone(),
+            "reg",
+            std::slice::from_ref(&scope),
+            &reply,
+            now,
+        );
+        let _ = cache.get(&key, now);
+        let _ = cache.find("reg", "", &scope, now);
+        Some(reply.token.expose().to_owned())
+    }
+
+    /// Parses a manifest and, for an index, selects each of a few platforms.
+    pub fn manifest(content_type: Option<&str>, body: &[u8]) {
+        if let Ok(crate::manifest::Manifest::Index(index)) =
+            crate::manifest::parse_manifest(content_type, body)
+        {
+            let _ = index.platforms();
+            for p in [
+                "linux/amd64",
+                "linux/arm/v7",
+                "linux/arm64/v8",
+                "windows/amd64",
+            ] {
+                if let Ok(wanted) = crate::Platform::parse(p, "amd64") {
+                    let _ = crate::platform::select(&index.manifests, &wanted);
+                }
+            }
+        }
+    }
+
+    /// The other JSON a registry sends: configs, error bodies, listing pages.
+    pub fn json(body: &[u8]) {
+        let _ = crate::config::parse_config(body);
+        let _ = crate::error::parse_registry_errors(body);
+        let _ = crate::list::parse_page(body, "tags");
+    }
+
+    /// `Link` values: the next page.
+    pub fn next_link(
+        values: &[&str],
+        current: &url::Url,
+    ) -> Result<Option<url::Url>, &'static str> {
+        crate::list::next_link(values.iter().copied(), current)
+    }
 }

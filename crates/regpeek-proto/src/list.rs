@@ -18,7 +18,7 @@ pub struct Listing {
 
 /// Reads one page: `{"tags": [...]}` or `{"repositories": [...]}`. `null` lists are
 /// empty and `null` or non-string entries are skipped (Nexus, Artifactory).
-pub fn parse_page(body: &[u8], key: &str) -> Result<Vec<String>, Error> {
+pub(crate) fn parse_page(body: &[u8], key: &str) -> Result<Vec<String>, Error> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::InvalidListing {
         detail: format!("not JSON: {e}"),
     })?;
@@ -39,7 +39,7 @@ pub fn parse_page(body: &[u8], key: &str) -> Result<Vec<String>, Error> {
 
 /// The `rel="next"` target of `Link` header values, resolved against `current`;
 /// an error when the target cannot be requested.
-pub fn next_link<'a>(
+pub(crate) fn next_link<'a>(
     values: impl IntoIterator<Item = &'a str>,
     current: &Url,
 ) -> Result<Option<Url>, &'static str> {

@@ -22,13 +22,15 @@ pub mod media {
     /// Docker image manifest, schema 2.
     pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
     /// Docker manifest list.
-    pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    pub(crate) const DOCKER_LIST: &str =
+        "application/vnd.docker.distribution.manifest.list.v2+json";
     /// Docker image config.
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
     /// Docker schema 1 (unsigned).
-    pub const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
+    pub(crate) const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
     /// Docker schema 1, signed.
-    pub const SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    pub(crate) const SCHEMA1_SIGNED: &str =
+        "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
     /// The `Accept` value for manifest requests: every type we can read, v2/OCI first.
     pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -104,6 +106,13 @@ pub struct ImageIndex {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl ImageIndex {
+    /// The platforms it offers, in index order, without attestations.
+    pub fn platforms(&self) -> Vec<crate::Platform> {
+        crate::platform::offered(&self.manifests)
+    }
+}
+
 /// A legacy schema 1 manifest: recognised and summarised, not fetched further.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema1Manifest {
@@ -156,7 +165,7 @@ fn is_schema1_type(t: &str) -> bool {
 }
 
 /// The media type of a `Content-Type` value, parameters dropped, lowercased.
-pub fn bare_media_type(content_type: &str) -> String {
+pub(crate) fn bare_media_type(content_type: &str) -> String {
     content_type
         .split(';')
         .next()
@@ -206,7 +215,7 @@ fn descriptor(v: serde_json::Value, what: &str) -> Result<Descriptor, Error> {
 
 /// Parses a manifest body. `content_type` is the response's `Content-Type`, if any; a
 /// known manifest type there must agree with the body's `mediaType`.
-pub fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<Manifest, Error> {
+pub(crate) fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<Manifest, Error> {
     if !is_json_object(body) {
         return Err(bad("not a JSON object"));
     }

@@ -109,7 +109,7 @@ impl Platform {
 
     /// containerd's normalisation: `x86_64`→`amd64`, `aarch64`→`arm64` (v8 implied),
     /// `armhf`→`arm/v7`, `arm` without variant → `v7`, `macos`→`darwin`, and so on.
-    pub fn normalized(&self) -> Platform {
+    pub(crate) fn normalized(&self) -> Platform {
         let os = match self.os.to_ascii_lowercase().as_str() {
             "macos" => "darwin".to_owned(),
             o => o.to_owned(),
@@ -150,7 +150,7 @@ impl Platform {
 
     /// The ordered list of platforms acceptable in place of this one, best first
     /// (containerd's `platforms.Only`).
-    pub fn fallbacks(&self) -> Vec<Platform> {
+    pub(crate) fn fallbacks(&self) -> Vec<Platform> {
         let me = self.normalized();
         let mut out = vec![me.clone()];
         let with = |arch: &str, v: Option<String>| Platform {
@@ -257,7 +257,7 @@ pub(crate) fn go_arch(rust_arch: &str) -> &str {
 /// Picks the index entry that best matches `wanted`: the entry matching the earliest
 /// fallback wins, ties go to index order; attestation entries and entries without a
 /// platform are never chosen.
-pub fn select<'a>(entries: &'a [Descriptor], wanted: &Platform) -> Option<&'a Descriptor> {
+pub(crate) fn select<'a>(entries: &'a [Descriptor], wanted: &Platform) -> Option<&'a Descriptor> {
     wanted.fallbacks().iter().find_map(|candidate| {
         entries.iter().find(|d| {
             !d.is_attestation()
@@ -269,7 +269,7 @@ pub fn select<'a>(entries: &'a [Descriptor], wanted: &Platform) -> Option<&'a De
 }
 
 /// The platforms an index offers, attestations left out, in index order.
-pub fn offered(entries: &[Descriptor]) -> Vec<Platform> {
+pub(crate) fn offered(entries: &[Descriptor]) -> Vec<Platform> {
     entries
         .iter()
         .filter(|d| !d.is_attestation())

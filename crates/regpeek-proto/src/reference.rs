@@ -11,7 +11,7 @@ use crate::digest::{Digest, DigestError};
 /// The registry Docker Hub references normalise to.
 pub const DOCKER_HUB: &str = "docker.io";
 /// The host that serves Docker Hub's registry API.
-pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+pub(crate) const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Every name that means Docker Hub, in references, credential files and mirror
 /// configurations.
 pub const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, "index.docker.io", DOCKER_HUB_API];
@@ -23,7 +23,7 @@ pub fn is_docker_hub(host: &str) -> bool {
     DOCKER_HUB_ALIASES.contains(&host)
 }
 /// The tag used when a reference names neither a tag nor a digest.
-pub const DEFAULT_TAG: &str = "latest";
+pub(crate) const DEFAULT_TAG: &str = "latest";
 const MAX_NAME_LEN: usize = 255;
 
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
@@ -220,7 +220,7 @@ impl Reference {
     }
 
     /// True when the tag was filled in as `latest` rather than written.
-    pub fn tag_is_default(&self) -> bool {
+    pub(crate) fn tag_is_default(&self) -> bool {
         self.tag.is_none() && self.digest.is_none()
     }
 
@@ -230,7 +230,7 @@ impl Reference {
     }
 
     /// What goes after `/manifests/`: the digest when pinned (it wins over a tag), else the tag.
-    pub fn manifest_reference(&self) -> String {
+    pub(crate) fn manifest_reference(&self) -> String {
         match (&self.digest, self.display_tag()) {
             (Some(d), _) => d.to_string(),
             (None, Some(t)) => t.to_owned(),
@@ -300,7 +300,7 @@ impl Reference {
     }
 
     /// The API base URL for a scheme, e.g. `https://registry-1.docker.io`.
-    pub fn api_base(&self, scheme: &str) -> String {
+    pub(crate) fn api_base(&self, scheme: &str) -> String {
         format!("{scheme}://{}", self.api_host())
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 /// Parses an RFC 3339 timestamp (`2024-01-02T03:04:05.5+02:00`); `None` when it is
 /// malformed, out of range, or before 1970.
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let ts: jiff::Timestamp = s.trim().parse().ok()?;
     let secs = u64::try_from(ts.as_second()).ok()?;
     let nanos = u32::try_from(ts.subsec_nanosecond()).ok()?;

@@ -98,7 +98,7 @@ pub(super) fn collect_warnings(h: &HeaderMap, out: &mut Vec<String>) {
 
 /// `Retry-After` as a duration: delta-seconds, or an HTTP-date measured against the
 /// response's own `Date` (the core has no clock of its own).
-pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -33,18 +33,18 @@ mod walk;
 
 pub use action::{Action, Outcome, RequestKind, Transmit};
 #[cfg(feature = "fuzzing")]
-pub use check::retry_after;
+pub(crate) use check::retry_after;
 pub use options::{Goal, Limits, Mirror, Options, Security};
 
 /// Redirect hops allowed for one request.
-pub const MAX_REDIRECTS: u8 = 5;
+pub(crate) const MAX_REDIRECTS: u8 = 5;
 /// Pages a listing may follow before the flow calls it a loop.
-pub const MAX_PAGES: usize = 10_000;
+pub(crate) const MAX_PAGES: usize = 10_000;
 /// Retries of one request (after 429/502/503/504, token-server 5xx, or a refused or
 /// reset connection).
-pub const MAX_RETRIES: u8 = 3;
+pub(crate) const MAX_RETRIES: u8 = 3;
 /// The longest `Retry-After` the flow waits for; longer ones are reported instead.
-pub const MAX_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
 /// A connection that sends nothing for this long is dead, even before the deadline:
 /// drivers use it as their connect and per-read timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);

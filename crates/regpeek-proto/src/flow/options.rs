@@ -30,7 +30,7 @@ pub enum Goal {
     /// scope): what `regpeek login` verifies before storing anything.
     Login,
     /// List the registry's repositories (`/v2/_catalog`), following `Link` pagination.
-    /// Build the flow with [`Flow::catalog`].
+    /// Build the flow with [`Flow::catalog`](crate::Flow::catalog).
     Catalog {
         /// Stop after this many repositories.
         limit: Option<usize>,
@@ -74,7 +74,7 @@ pub enum Security {
     /// Plain http only.
     Http,
     /// https first; on a TLS failure (reported with
-    /// [`TransportErrorKind::Tls`]) switch to plain http. Docker's rule for loopback.
+    /// [`TransportErrorKind::Tls`](crate::TransportErrorKind::Tls)) switch to plain http. Docker's rule for loopback.
     HttpsThenHttp,
 }
 
