@@ -1480,3 +1480,88 @@ fn references_the_flow_cannot_request_are_refused_before_any_network() {
         assert!(!e.contains("panicked"), "{input}: {e}");
     }
 }
+
+// --- Recordings for users: --record DIR, regpeek replay DIR ---------------------
+
+/// Records `args` into a fresh directory, then replays it offline; both must print
+/// the same thing and exit the same way, and the recording holds no secret.
+fn record_then_replay(args: &[&str]) -> (Output, Output, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "regpeek-record-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut all = vec!["--record", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let live = regpeek(&all);
+    let text = std::fs::read_to_string(dir.join("exchanges.http"))
+        .unwrap_or_else(|e| panic!("no recording for {args:?}: {e}"));
+    let replayed = regpeek(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&live.stdout),
+        String::from_utf8_lossy(&replayed.stdout),
+        "{args:?}: replay printed something else"
+    );
+    assert_eq!(live.status.code(), replayed.status.code(), "{args:?}");
+    (live, replayed, text)
+}
+
+#[test]
+fn a_recording_replays_offline_to_the_same_output() {
+    let info = &lab().info;
+    let private = t("private/multi:v1");
+    let (live, _, text) = record_then_replay(&["inspect", &private, "--creds", &info.creds()]);
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(text.contains("credentials: lab-user:<redacted>"), "{text}");
+    assert!(
+        !text.contains(&info.password),
+        "the password leaked into the recording"
+    );
+    assert!(text.contains("<scrubbed-token-1>"), "{text}");
+    for line in text.lines().filter(|l| l.starts_with("authorization:")) {
+        assert!(
+            line.ends_with("<redacted>") || line.contains("<scrubbed-token-"),
+            "an Authorization value leaked: {line}"
+        );
+    }
+
+    // Listings, digests with a platform, and raw manifests too.
+    let (live, _, _) = record_then_replay(&["tags", &t("public/many-tags"), "--json"]);
+    assert!(String::from_utf8_lossy(&live.stdout).contains("\"t149\""));
+    let (live, _, _) = record_then_replay(&[
+        "digest",
+        &format!("{}/lab/multi:v1", info.plain()),
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(String::from_utf8_lossy(&live.stdout).starts_with("sha256:"));
+    record_then_replay(&["manifest", &format!("{}/lab/rich:v1", info.plain())]);
+}
+
+#[test]
+fn a_failing_command_is_recorded_too() {
+    let (live, replayed, text) =
+        record_then_replay(&["inspect", &format!("{}/lab/rich:nope", lab().info.plain())]);
+    assert_eq!(live.status.code(), Some(1));
+    assert!(text.contains("<<< 404"), "{text}");
+    let e = String::from_utf8_lossy(&replayed.stderr);
+    assert!(e.contains("MANIFEST_UNKNOWN"), "{e}");
+}
+
+#[test]
+fn replaying_something_that_is_not_a_recording_is_a_clear_error() {
+    let dir = empty_home();
+    let out = regpeek(&["replay", dir.to_str().unwrap()]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("exchanges.http"), "{e}");
+    std::fs::write(dir.join("exchanges.http"), "garbage\n>>> nonsense").unwrap();
+    let out = regpeek(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

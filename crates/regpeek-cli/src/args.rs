@@ -8,6 +8,11 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "regpeek", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// Also write what the command exchanged with the registry, scrubbed of passwords
+    /// and tokens, to DIR/exchanges.http: attach it to a bug report, or run it back
+    /// offline with `regpeek replay DIR`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub record: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,6 +73,12 @@ pub enum Command {
         reference: String,
         #[command(flatten)]
         common: Common,
+    },
+    /// Run a recording made with --record back, offline, and print what the command
+    /// printed then.
+    Replay {
+        /// The directory given to --record.
+        dir: PathBuf,
     },
     /// Credentials: where regpeek finds them.
     Auth {

@@ -7,6 +7,7 @@ mod args;
 mod creds;
 mod mirrors;
 mod output;
+mod record;
 mod summary;
 mod tls;
 
@@ -21,7 +22,7 @@ use regpeek_proto::{
 };
 use regpeek_ureq::{Client, ClientOptions};
 
-use crate::args::{AuthCommand, Cli, Command, Common, ListArgs};
+use crate::args::{AuthCommand, Cli, Command, Common};
 
 fn main() -> ExitCode {
     // The command's deadline counts from here.
@@ -116,6 +117,7 @@ fn run(cli: Cli) -> Result<()> {
     let tty = stdout.is_terminal();
     let color = tty && std::env::var_os("NO_COLOR").is_none();
     let mut out = stdout.lock();
+    let rec = cli.record.as_deref();
     match &cli.command {
         Command::Ref { reference, common } => {
             let r = Reference::parse(reference)?;
@@ -129,33 +131,43 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Inspect { reference, common } => {
             let platform = platform(common)?;
-            let insp = inspect(reference, common, Goal::Inspect(platform))?;
-            warn(&insp.warnings);
-            output::print_json(&mut out, &summary::inspect_output(&insp), tty, color)?;
+            let insp = inspect(reference, common, Goal::Inspect(platform), rec, "inspect")?;
+            print_image(&mut out, "inspect", insp, false, tty, color)?;
         }
         Command::Manifest { reference, common } => {
             let explicit = explicit_platform(common)?;
-            let insp = inspect(reference, common, Goal::Manifest(explicit.clone()))?;
-            warn(&insp.warnings);
-            let bytes = match (&explicit, &insp.manifest) {
-                (Some(_), Some(m)) => m.raw.clone(),
-                _ => insp.raw.clone(),
-            }
-            .context("the registry sent no manifest body")?;
-            output::print_bytes(&mut out, &bytes, tty, color)?;
+            let goal = Goal::Manifest(explicit.clone());
+            let insp = inspect(reference, common, goal, rec, "manifest")?;
+            print_image(&mut out, "manifest", insp, explicit.is_some(), tty, color)?;
         }
         Command::Config { reference, common } => {
             let platform = platform(common)?;
-            let insp = inspect(reference, common, Goal::Inspect(platform))?;
-            warn(&insp.warnings);
-            let Some(config) = insp.config else {
-                bail!(
-                    "{} is a {} and has no image config",
-                    insp.reference.familiar(),
-                    insp.manifest.map_or(insp.media_type, |m| m.media_type)
-                );
-            };
-            output::print_bytes(&mut out, &config.raw, tty, color)?;
+            let insp = inspect(reference, common, Goal::Inspect(platform), rec, "config")?;
+            print_image(&mut out, "config", insp, false, tty, color)?;
+        }
+        Command::Replay { dir } => {
+            let (scenario, outcome) = record::replay(dir)?;
+            let command = scenario.get("command").unwrap_or("inspect");
+            let outcome = outcome?;
+            match command {
+                "tags" | "catalog" => {
+                    let listing = outcome.into_listing()?;
+                    let name = scenario.get("reference").unwrap_or_default();
+                    let json = scenario.get("output") == Some("json");
+                    print_listing(&mut out, command, name, json, &listing, tty, color)?;
+                }
+                _ => {
+                    let explicit = scenario.get("platform").is_some();
+                    print_image(
+                        &mut out,
+                        command,
+                        outcome.into_image()?,
+                        explicit,
+                        tty,
+                        color,
+                    )?;
+                }
+            }
         }
         Command::Tags {
             repository,
@@ -168,10 +180,14 @@ fn run(cli: Cli) -> Result<()> {
                 page_size: list.page_size,
             };
             let (options, client) = prepare(&r, common, goal)?;
+            let recording = rec.map(|dir| {
+                let mut rec = record::Recording::new(dir, "tags", &r.name(), &options);
+                rec.set("output", if list.json { "json" } else { "lines" });
+                rec
+            });
             let flow = Flow::new(r.clone(), options, TokenCache::new());
-            let listing = finish(client.run(flow))?.into_listing()?;
-            let value = serde_json::json!({"Repository": r.name(), "Tags": listing.items});
-            print_listing(&mut out, list, &listing, &value, tty, color)?;
+            let listing = record::run(&client, flow, recording)?.into_listing()?;
+            print_listing(&mut out, "tags", &r.name(), list.json, &listing, tty, color)?;
         }
         Command::Catalog {
             registry,
@@ -184,11 +200,15 @@ fn run(cli: Cli) -> Result<()> {
             };
             let target = registry_target(registry)?;
             let (options, client) = prepare(&target, common, goal)?;
-            let flow = Flow::catalog(registry, options, TokenCache::new())?;
-            let listing = finish(client.run(flow))?.into_listing()?;
-            let value =
-                serde_json::json!({"Registry": target.registry(), "Repositories": listing.items});
-            print_listing(&mut out, list, &listing, &value, tty, color)?;
+            let recording = rec.map(|dir| {
+                let mut rec = record::Recording::new(dir, "catalog", target.registry(), &options);
+                rec.set("output", if list.json { "json" } else { "lines" });
+                rec
+            });
+            let flow = Flow::catalog(target.registry(), options, TokenCache::new())?;
+            let listing = record::run(&client, flow, recording)?.into_listing()?;
+            let name = target.registry().to_owned();
+            print_listing(&mut out, "catalog", &name, list.json, &listing, tty, color)?;
         }
         Command::Auth {
             command: AuthCommand::Show { registry, common },
@@ -253,13 +273,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Digest { reference, common } => {
             let explicit = explicit_platform(common)?;
-            let insp = inspect(reference, common, Goal::Digest(explicit.clone()))?;
-            warn(&insp.warnings);
-            let digest = match (&explicit, &insp.manifest) {
-                (Some(_), Some(m)) => &m.digest,
-                _ => &insp.digest,
-            };
-            writeln!(out, "{digest}")?;
+            let goal = Goal::Digest(explicit.clone());
+            let insp = inspect(reference, common, goal, rec, "digest")?;
+            print_image(&mut out, "digest", insp, explicit.is_some(), tty, color)?;
         }
     }
     out.flush()?;
@@ -528,10 +544,19 @@ fn add_mirrors(
     Ok(())
 }
 
-fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto::Inspection> {
+fn inspect(
+    reference: &str,
+    common: &Common,
+    goal: Goal,
+    record: Option<&std::path::Path>,
+    command: &str,
+) -> Result<regpeek_proto::Inspection> {
     let r = Reference::parse(reference)?;
     let (options, client) = prepare(&r, common, goal)?;
-    let insp = finish(client.run(Flow::new(r, options, TokenCache::new())))?.into_image()?;
+    let recording =
+        record.map(|dir| record::Recording::new(dir, command, &r.canonical(), &options));
+    let flow = Flow::new(r, options, TokenCache::new());
+    let insp = record::run(&client, flow, recording)?.into_image()?;
     if common.verbose > 0 {
         for (mirror, e) in &insp.skipped_mirrors {
             eprintln!(
@@ -546,16 +571,64 @@ fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto
     Ok(insp)
 }
 
-fn print_listing(
+/// Prints what an image command asked for (also for `replay`).
+fn print_image(
     out: &mut impl Write,
-    args: &ListArgs,
-    listing: &regpeek_proto::Listing,
-    value: &serde_json::Value,
+    command: &str,
+    insp: regpeek_proto::Inspection,
+    explicit_platform: bool,
     tty: bool,
     color: bool,
 ) -> Result<()> {
-    if args.json {
-        output::print_json(out, value, tty, color)?;
+    warn(&insp.warnings);
+    match command {
+        "manifest" => {
+            let bytes = match (explicit_platform, &insp.manifest) {
+                (true, Some(m)) => m.raw.clone(),
+                _ => insp.raw.clone(),
+            }
+            .context("the registry sent no manifest body")?;
+            output::print_bytes(out, &bytes, tty, color)
+        }
+        "config" => {
+            let Some(config) = insp.config else {
+                bail!(
+                    "{} is a {} and has no image config",
+                    insp.reference.familiar(),
+                    insp.manifest.map_or(insp.media_type, |m| m.media_type)
+                );
+            };
+            output::print_bytes(out, &config.raw, tty, color)
+        }
+        "digest" => {
+            let digest = match (explicit_platform, &insp.manifest) {
+                (true, Some(m)) => &m.digest,
+                _ => &insp.digest,
+            };
+            writeln!(out, "{digest}")?;
+            Ok(())
+        }
+        _ => output::print_json(out, &summary::inspect_output(&insp), tty, color),
+    }
+}
+
+/// Prints a tag or catalog listing (also for `replay`).
+fn print_listing(
+    out: &mut impl Write,
+    command: &str,
+    name: &str,
+    json: bool,
+    listing: &regpeek_proto::Listing,
+    tty: bool,
+    color: bool,
+) -> Result<()> {
+    if json {
+        let value = if command == "catalog" {
+            serde_json::json!({"Registry": name, "Repositories": listing.items})
+        } else {
+            serde_json::json!({"Repository": name, "Tags": listing.items})
+        };
+        output::print_json(out, &value, tty, color)?;
     } else {
         for item in &listing.items {
             writeln!(out, "{}", output::safe_line(item))?;

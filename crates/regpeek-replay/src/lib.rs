@@ -73,11 +73,23 @@ pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
     };
     let mut options = Options::new(goal);
     options.security = match s.get("security").unwrap_or("https") {
+        "auto" => Security::Auto,
         "https" => Security::Https,
         "http" => Security::Http,
         "https-then-http" => Security::HttpsThenHttp,
         other => bail!("unknown security {other:?}"),
     };
+    if s.get("registry-token").is_some() {
+        options.credentials = Some(Credentials::Bearer(regpeek_proto::Secret::new(
+            REPLAY_PASSWORD,
+        )));
+    }
+    for m in s.get("mirrors").unwrap_or_default().split_whitespace() {
+        options.mirrors.push(regpeek_proto::Mirror {
+            url: regpeek_proto::url::Url::parse(m).with_context(|| format!("mirror {m:?}"))?,
+            credentials: None,
+        });
+    }
     if let Some(c) = s.get("credentials") {
         let (user, pass) = c.split_once(':').context("credentials: USER:PASSWORD")?;
         let pass = if pass == "<redacted>" {
@@ -140,6 +152,21 @@ pub fn replay_with(
     tokens: TokenCache,
     now: SystemTime,
 ) -> Result<(String, TokenCache)> {
+    run(s, tokens, now).map(|r| (r.transcript, r.tokens))
+}
+
+/// What a replay produced.
+pub struct Replayed {
+    /// Requests, replies, waits and a summary of the outcome, for snapshots.
+    pub transcript: String,
+    /// The token cache afterwards.
+    pub tokens: TokenCache,
+    /// The flow's own result, as a live run would have had it.
+    pub outcome: Result<Outcome, regpeek_proto::Error>,
+}
+
+/// Replays a scenario to its end, failing if a request deviates or an exchange is left.
+pub fn run(s: &Scenario, tokens: TokenCache, now: SystemTime) -> Result<Replayed> {
     let (mut flow, _) = flow(s, tokens)?;
     let mut t = String::new();
     let mut exchanges = s.exchanges.iter().enumerate();
@@ -162,7 +189,11 @@ pub fn replay_with(
                     );
                 }
                 t.push_str(&describe(&result));
-                return Ok((t, flow.into_tokens()));
+                return Ok(Replayed {
+                    transcript: t,
+                    tokens: flow.into_tokens(),
+                    outcome: result,
+                });
             }
             Action::Send(send) => {
                 let req = &send.request;
@@ -424,7 +455,7 @@ impl Recorder {
         }
         Request {
             method: req.method().to_string(),
-            url: req.uri().to_string(),
+            url: scrub_url(&req.uri().to_string()),
             headers,
         }
     }
@@ -442,11 +473,17 @@ impl Recorder {
             body = scrub_token_reply(&body, &mut self.tokens)?;
             keep.retain(|k| *k != "content-length");
         }
+        let mut headers = header_pairs(resp.headers(), &keep);
+        for (k, v) in &mut headers {
+            if k == "location" || k == "link" {
+                *v = scrub_url(v);
+            }
+        }
         self.scenario.exchanges.push(Exchange {
             request,
             reply: Reply::Response {
                 status: resp.status().as_u16(),
-                headers: header_pairs(resp.headers(), &keep),
+                headers,
                 body,
             },
         });
@@ -468,6 +505,30 @@ impl Recorder {
     pub fn finish(self) -> Scenario {
         self.scenario
     }
+}
+
+/// Query values other than the token protocol's and pagination's own become
+/// `REDACTED` (signed blob URLs carry credentials there). The placeholder needs no
+/// escaping, so a replayed flow follows a scrubbed `Location` to the scrubbed URL.
+fn scrub_url(url: &str) -> String {
+    const SAFE: [&str; 5] = ["service", "scope", "client_id", "n", "last"];
+    let Some((base, rest)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    // A `Link` value goes on after the URL: `<…?a=b>; rel="next"`.
+    let (query, tail) = match rest.find('>') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if SAFE.contains(&k) => format!("{k}={v}"),
+            Some((k, _)) => format!("{k}=REDACTED"),
+            None => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}{tail}", parts.join("&"))
 }
 
 fn scrub_authorization(v: &str, tokens: &[String]) -> String {
@@ -535,5 +596,14 @@ mod tests {
             scrub_authorization("Basic dTpw", &tokens),
             "Basic <redacted>"
         );
+        assert_eq!(
+            scrub_url("https://cdn.example/b?X-Amz-Signature=s3cr3t&n=2"),
+            "https://cdn.example/b?X-Amz-Signature=REDACTED&n=2"
+        );
+        assert_eq!(
+            scrub_url(r#"</v2/a/tags/list?last=b&sig=x>; rel="next""#),
+            r#"</v2/a/tags/list?last=b&sig=REDACTED>; rel="next""#
+        );
+        assert_eq!(scrub_url("https://a/b"), "https://a/b");
     }
 }
