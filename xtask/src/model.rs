@@ -818,7 +818,8 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
             ex(req("HEAD", &format!("{acr}/manifests/v1"), &[("accept", ACCEPT), ("authorization", "Bearer acr-access")]), ok_manifest(&rich)),
         ],
     )));
-    let quay_token = "https://quay.io/v2/auth?service=quay.io&scope=registry%3Acatalog%3A*&client_id=regpeek";
+    let quay_token =
+        "https://quay.io/v2/auth?service=quay.io&scope=registry%3Acatalog%3A*&client_id=regpeek";
     out.push(("model-quirk-quay-catalog-auth", scenario(
         &[("reference", "quay.io"), ("goal", "catalog"), ("credentials", "org+robot:<redacted>"),
           ("description", "Quay: _catalog needs authentication (a token for registry:catalog:*) and pages with an opaque next_page cursor in Link [unverified: PROTOCOL.md is silent on Quay's catalog]")],
