@@ -23,7 +23,17 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use regpeek_lab::Lab;
 
+/// Held while the lab is being stopped: `main` takes it before returning, so a
+/// Ctrl-C handler that is stopping the lab finishes before the process exits.
+static LAB_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn main() -> Result<()> {
+    let result = real_main();
+    let _wait_for_cleanup = LAB_LOCK.lock();
+    result
+}
+
+fn real_main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::env::set_current_dir(project_root()).context("entering the project root")?;
     match args.first().map(String::as_str) {
@@ -117,6 +127,20 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The library crates' docs build without a warning (broken links, missing docs).
+    run(cargo()
+        .args([
+            "doc",
+            "--quiet",
+            "--no-deps",
+            "-p",
+            "regpeek-proto",
+            "-p",
+            "regpeek-ureq",
+            "-p",
+            "regpeek-replay",
+        ])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     // Build before the lab is up so the lab does not idle through a long compile.
     run(cargo().args([
         "test",
@@ -126,26 +150,48 @@ fn test() -> Result<()> {
         "--quiet",
     ]))?;
     let _ = lab_down();
+    stop_lab_on_interrupt();
+    // Stops the lab however this function ends: error, panic or success.
+    let _guard = LabGuard;
     lab_up()?;
-    let result = (|| -> Result<()> {
-        lab_seed()?;
-        let state = lab_dir().join("lab.json");
-        run(cargo()
-            .args(["test", "--workspace", "--all-targets"])
-            .env("INSTA_UPDATE", "no")
-            .env("REGPEEK_LAB", &state))?;
-        run(cargo().args(["test", "--workspace", "--doc"]))?;
-        Ok(())
-    })();
-    let down = lab_down();
-    result?;
-    down
+    lab_seed()?;
+    let state = lab_dir().join("lab.json");
+    run(cargo()
+        .args(["test", "--workspace", "--all-targets"])
+        .env("INSTA_UPDATE", "no")
+        .env("REGPEEK_LAB", &state))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    Ok(())
+}
+
+/// Stops the detached lab when dropped (also while unwinding from a panic).
+struct LabGuard;
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Err(e) = lab_down() {
+            eprintln!("xtask: stopping the lab: {e:#}");
+        }
+    }
+}
+
+/// On Ctrl-C, TERM or HUP: stop whatever lab.json lists (also a half-started lab),
+/// then exit. The lab's processes run in their own process groups, so the terminal's
+/// SIGINT does not reach them.
+fn stop_lab_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        let _cleaning = LAB_LOCK.lock();
+        eprintln!("\nxtask: interrupted; stopping the lab");
+        let _ = lab_down();
+        std::process::exit(130);
+    });
 }
 
 fn lab(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("up") => {
             regpeek_lab::ensure_packages()?;
+            stop_lab_on_interrupt();
             lab_up()?;
             lab_seed()?;
             lab_status()

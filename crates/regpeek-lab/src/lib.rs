@@ -155,8 +155,18 @@ impl Proc {
         let log_file = std::fs::File::create(log)?;
         match keep {
             Keep::Owned => {
-                let script =
-                    r#""$@" & p=$!; read _ignored; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null"#;
+                // The program runs in the background; a watcher kills it when the
+                // owner's pipe closes (the owner is gone), and so does a trap on INT, TERM or HUP
+                // (Ctrl-C reaches the whole foreground group, and background jobs of a
+                // script ignore SIGINT). `wait` is interruptible by trapped signals;
+                // `read` would not be.
+                // (A background job's stdin is /dev/null, so the watcher reads the
+                // pipe through fd 3, opened before it starts.)
+                let script = r#"exec 3<&0
+"$@" & p=$!
+{ read _ignored <&3; kill "$p" 2>/dev/null; } &
+trap 'kill "$p" 2>/dev/null; exit 0' INT TERM HUP
+wait "$p""#;
                 let mut child = Command::new("sh")
                     .arg("-c")
                     .arg(script)
@@ -190,7 +200,8 @@ impl Proc {
     pub fn janitor(dir: &Path) -> Result<Proc> {
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#"read _ignored; sleep 1; rm -rf "$0""#)
+            // Ctrl-C must not stop it before its owner is gone.
+            .arg(r#"trap '' INT; read _ignored; sleep 1; rm -rf "$0""#)
             .arg(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -1126,6 +1137,67 @@ mod tests {
             all.dedup();
             assert_eq!(all.len(), 13);
         }
+    }
+
+    /// Ctrl-C reaches an owned process's wrapper (and the process, which ignores it as
+    /// a background job): the wrapper's trap stops the process.
+    #[test]
+    fn an_interrupted_owner_leaves_no_owned_process() {
+        let dir = scratch_dir("sigint").unwrap();
+        let marker = format!("{}.4242", std::process::id());
+        let sleeping = || -> Vec<u32> {
+            processes_mentioning(&marker)
+                .into_iter()
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c.starts_with(b"sleep\0"))
+                })
+                .collect()
+        };
+        let proc = Proc::spawn(Keep::Owned, &dir.join("log"), "sleep", &[&marker]).unwrap();
+        let Proc::Owned { child, .. } = &proc else {
+            panic!("owned")
+        };
+        let wrapper = child.id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sleeping().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !sleeping().is_empty(),
+            "the owned process did not start: {:?}",
+            processes_mentioning(&marker)
+                .iter()
+                .map(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default())
+                .collect::<Vec<_>>()
+        );
+        Command::new("kill")
+            .args(["-INT", &wrapper.to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !sleeping().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            sleeping().is_empty(),
+            "still running after SIGINT to the wrapper"
+        );
+        drop(proc);
+
+        // And when the owner lets go (or dies), the watcher stops it.
+        let proc = Proc::spawn(Keep::Owned, &dir.join("log"), "sleep", &[&marker]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sleeping().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!sleeping().is_empty(), "the owned process did not start");
+        drop(proc);
+        assert!(
+            sleeping().is_empty(),
+            "still running after its owner let go"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A start that fails halfway (a port taken by someone else) leaves no process

@@ -95,6 +95,7 @@ pub mod manifest;
 mod platform;
 mod reference;
 mod time;
+mod token;
 mod uri;
 
 pub use auth::{Credentials, Secret, TokenCache};

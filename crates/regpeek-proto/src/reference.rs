@@ -26,6 +26,8 @@ pub fn is_docker_hub(host: &str) -> bool {
 pub(crate) const DEFAULT_TAG: &str = "latest";
 const MAX_NAME_LEN: usize = 255;
 
+// The patterns below are constants (their `unwrap`s cannot fail at run time; every test
+// that parses a reference compiles them).
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     let component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
     let host = format!(r"(?:{component}(?:\.{component})*|\[[a-fA-F0-9:]+\])");
