@@ -834,9 +834,10 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
     )));
     out.push(("model-quirk-quay-no-latest", scenario(
         &[("reference", "quay.io/org/app"), ("goal", "digest"),
-          ("description", "Quay: a repository may have no latest tag, so a bare name fails with MANIFEST_UNKNOWN; the error says latest was assumed (PROTOCOL.md §11)")],
+          ("description", "Quay: a repository may have no latest tag, so a bare name fails; a HEAD 404 has no body, so the flow asks once more with GET for the error code (MANIFEST_UNKNOWN), and the error says latest was assumed (PROTOCOL.md §11)")],
         vec![
-            ex(req("HEAD", "https://quay.io/v2/org/app/manifests/latest", &[("accept", ACCEPT)]), resp(404, &[("content-type", "application/json")], br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#)),
+            ex(req("HEAD", "https://quay.io/v2/org/app/manifests/latest", &[("accept", ACCEPT)]), resp(404, &[], b"")),
+            ex(manifest_req("https://quay.io/v2/org/app/manifests/latest", None), resp(404, &[("content-type", "application/json")], br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#)),
         ],
     )));
     let harbor_token = "https://harbor.example/service/token?service=harbor-registry&scope=repository%3Aproj%2Fapp%3Apull&client_id=regpeek";

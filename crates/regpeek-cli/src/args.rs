@@ -4,9 +4,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("REGPEEK_COMMIT"),
+    ")"
+);
+
 /// Inspect container images in remote registries without pulling them.
 #[derive(Debug, Parser)]
-#[command(name = "regpeek", version, about, max_term_width = 100)]
+#[command(name = "regpeek", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
     /// Also write what the command exchanged with the registry, scrubbed of passwords
     /// and tokens, to DIR/exchanges.http: attach it to a bug report, or run it back
@@ -21,8 +29,19 @@ pub struct Cli {
 pub enum Command {
     /// Show an image's digest, platforms, layers, env, labels, entrypoint … as JSON.
     Inspect {
-        /// Image reference, e.g. `nginx`, `ghcr.io/org/app:v1`, `localhost:5000/x@sha256:…`.
+        /// Image reference, e.g. `nginx`, `ghcr.io/org/app:v1`, `localhost:5000/x@sha256:…`
+        /// (skopeo's `docker://` prefix is accepted).
         reference: String,
+        /// Print the manifest exactly as served instead (as `skopeo inspect --raw`).
+        #[arg(long, conflicts_with = "config")]
+        raw: bool,
+        /// Print the image config blob exactly as stored instead (as `skopeo inspect
+        /// --config`).
+        #[arg(long)]
+        config: bool,
+        /// Accepted for skopeo command lines; regpeek never lists tags to inspect.
+        #[arg(long)]
+        no_tags: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -80,6 +99,11 @@ pub enum Command {
         /// The directory given to --record.
         dir: PathBuf,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Credentials: where regpeek finds them.
     Auth {
         #[command(subcommand)]
@@ -118,8 +142,8 @@ pub enum AuthCommand {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Stop after this many entries.
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
     /// Ask the registry for pages of this size (`n=`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub page_size: Option<u32>,
@@ -127,6 +151,24 @@ pub struct ListArgs {
     /// entry per line.
     #[arg(long)]
     pub json: bool,
+    /// Order: as the registry sent them (default), `lexical`, or `semver` (versions by
+    /// their numbers, `v` prefix allowed, pre-releases first; other names after, lexically).
+    #[arg(long, value_name = "ORDER", default_value = "registry")]
+    pub sort: SortOrder,
+    /// Keep only entries matching this regular expression (Rust regex syntax).
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+}
+
+/// How `tags` and `catalog` order their entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortOrder {
+    /// As the registry sent them.
+    Registry,
+    /// Byte order.
+    Lexical,
+    /// By version numbers.
+    Semver,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -172,6 +214,20 @@ pub struct Common {
     /// connection that sends nothing for 10 s is dropped either way.
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
+    /// `false` is skopeo's spelling of --insecure (no certificate checks, and plain
+    /// http when the registry does not speak TLS).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// The OS to pick from a multi-platform image (skopeo's spelling; with
+    /// --override-arch and --override-variant it stands for --platform).
+    #[arg(long, value_name = "OS", conflicts_with = "platform")]
+    pub override_os: Option<String>,
+    /// The architecture to pick (skopeo's spelling).
+    #[arg(long, value_name = "ARCH", conflicts_with = "platform")]
+    pub override_arch: Option<String>,
+    /// The CPU variant to pick (skopeo's spelling).
+    #[arg(long, value_name = "VARIANT", conflicts_with = "platform")]
+    pub override_variant: Option<String>,
     /// Trace HTTP on stderr (secrets redacted).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

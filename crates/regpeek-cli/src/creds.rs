@@ -529,12 +529,19 @@ pub fn run_helper(name: &str, action: &str, input: &str, env: &Env) -> Result<Op
 /// Stores credentials where docker would: the configured helper, else `auths` in
 /// `config.json` (created 0600). Returns where they went.
 pub fn store(registry: &str, username: &str, password: &str, env: &Env) -> Result<String> {
-    let path = env
-        .docker_file()
-        .context("no $HOME or $DOCKER_CONFIG to store credentials in")?;
+    // `--authfile` / `$REGISTRY_AUTH_FILE` is where the next command reads: write there
+    // (containers' format: the registry host as the key), as podman does.
+    let (path, key, helpers) = match &env.auth_file {
+        Some(file) => (file.clone(), registry.to_owned(), false),
+        None => (
+            env.docker_file()
+                .context("no $HOME or $DOCKER_CONFIG to store credentials in")?,
+            docker_key(registry),
+            true,
+        ),
+    };
     let mut doc = read_json(&path)?.unwrap_or_else(|| serde_json::json!({}));
-    let key = docker_key(registry);
-    if let Some(helper) = helper_for(&doc, registry, true) {
+    if let Some(helper) = helpers.then(|| helper_for(&doc, registry, true)).flatten() {
         let input = serde_json::json!({"ServerURL": key, "Username": username, "Secret": password});
         run_helper(&helper, "store", &input.to_string(), env)?.with_context(|| {
             format!("credential helper docker-credential-{helper} store failed")
@@ -556,12 +563,18 @@ pub fn store(registry: &str, username: &str, password: &str, env: &Env) -> Resul
 
 /// Removes stored credentials (helper `erase`, or the `auths` entry). True if any were.
 pub fn erase(registry: &str, env: &Env) -> Result<bool> {
-    let path = env.docker_file().context("no $HOME or $DOCKER_CONFIG")?;
+    let (path, helpers) = match &env.auth_file {
+        Some(file) => (file.clone(), false),
+        None => (
+            env.docker_file().context("no $HOME or $DOCKER_CONFIG")?,
+            true,
+        ),
+    };
     let Some(mut doc) = read_json(&path)? else {
         return Ok(false);
     };
     let key = docker_key(registry);
-    if let Some(helper) = helper_for(&doc, registry, true) {
+    if let Some(helper) = helpers.then(|| helper_for(&doc, registry, true)).flatten() {
         return Ok(run_helper(&helper, "erase", &key, env)?.is_some());
     }
     let mut removed = false;

@@ -27,7 +27,21 @@ use crate::args::{AuthCommand, Cli, Command, Common};
 fn main() -> ExitCode {
     // The command's deadline counts from here.
     let _ = *STARTED;
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version go to stdout and succeed; usage errors say `regpeek:`
+            // like every other error, and exit 2.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            eprint!("regpeek: error: {text}");
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -44,6 +58,31 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Where the credentials of this run came from, for hints after a refusal.
+#[derive(Clone)]
+enum CredsUsed {
+    None,
+    Flag,
+    Stored(String),
+}
+
+static CREDS_USED: std::sync::Mutex<Option<CredsUsed>> = std::sync::Mutex::new(None);
+
+fn remember_credentials(_registry: &str, found: &creds::Found) {
+    let used = match (&found.credentials, &found.source) {
+        (None, _) => CredsUsed::None,
+        (Some(_), creds::Source::Flag(_)) => CredsUsed::Flag,
+        (Some(_), source) => CredsUsed::Stored(source.to_string()),
+    };
+    if let Ok(mut slot) = CREDS_USED.lock() {
+        *slot = Some(used);
+    }
+}
+
+fn credentials_used() -> Option<CredsUsed> {
+    CREDS_USED.lock().ok().and_then(|s| s.clone())
 }
 
 /// A next step for the user, for errors that have an obvious one: chosen by the
@@ -69,9 +108,17 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         } => format!(
             "the stored identity token was refused: run `regpeek logout {registry}` and log in again, or pass --no-creds"
         ),
-        E::BadCredentials { registry, .. } => format!(
-            "check the user name and password; `regpeek auth show {registry}` says where they come from"
-        ),
+        E::BadCredentials { registry, .. } => match credentials_used() {
+            Some(CredsUsed::Stored(source)) => format!(
+                "the stored credentials come from {source}: run `regpeek logout {registry}` and log in again, or pass --no-creds"
+            ),
+            _ => "check the user name and password given with --creds".into(),
+        },
+        E::Denied { .. } if matches!(credentials_used(), Some(CredsUsed::None)) => {
+            "no credentials were sent: pass --creds USER[:PASSWORD] or run `regpeek login`; \
+             a repository that does not exist is refused the same way"
+                .into()
+        }
         E::Registry {
             code: Some(code), ..
         } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => {
@@ -115,12 +162,18 @@ fn hint(err: &anyhow::Error) -> Option<String> {
 fn run(cli: Cli) -> Result<()> {
     let stdout = std::io::stdout();
     let tty = stdout.is_terminal();
-    let color = tty && std::env::var_os("NO_COLOR").is_none();
+    let color = tty
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
     let mut out = stdout.lock();
     let rec = cli.record.as_deref();
     match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "regpeek", &mut out);
+        }
         Command::Ref { reference, common } => {
-            let r = Reference::parse(reference)?;
+            let r = parse_reference(reference)?;
             let security = match security(common) {
                 Security::Auto if r.is_loopback() => Security::HttpsThenHttp,
                 Security::Auto => Security::Https,
@@ -129,10 +182,24 @@ fn run(cli: Cli) -> Result<()> {
             let value = summary::reference_output(reference, &r, security);
             output::print_json(&mut out, &value, tty, color)?;
         }
-        Command::Inspect { reference, common } => {
+        Command::Inspect {
+            reference,
+            raw,
+            config,
+            no_tags: _,
+            common,
+        } => {
+            let explicit = explicit_platform(common)?;
             let platform = platform(common)?;
-            let insp = inspect(reference, common, Goal::Inspect(platform), rec, "inspect")?;
-            print_image(&mut out, "inspect", insp, false, tty, color)?;
+            // skopeo's --raw and --config print the bytes instead of the summary.
+            let command = match (raw, config) {
+                (true, _) => "manifest",
+                (_, true) => "config",
+                _ => "inspect",
+            };
+            let insp = inspect(reference, common, Goal::Inspect(platform), rec, command)?;
+            warn_platform_mismatch(&insp, explicit.as_ref());
+            print_image(&mut out, command, insp, false, tty, color)?;
         }
         Command::Manifest { reference, common } => {
             let explicit = explicit_platform(common)?;
@@ -141,8 +208,10 @@ fn run(cli: Cli) -> Result<()> {
             print_image(&mut out, "manifest", insp, explicit.is_some(), tty, color)?;
         }
         Command::Config { reference, common } => {
+            let explicit = explicit_platform(common)?;
             let platform = platform(common)?;
             let insp = inspect(reference, common, Goal::Inspect(platform), rec, "config")?;
+            warn_platform_mismatch(&insp, explicit.as_ref());
             print_image(&mut out, "config", insp, false, tty, color)?;
         }
         Command::Replay { dir } => {
@@ -174,11 +243,12 @@ fn run(cli: Cli) -> Result<()> {
             list,
             common,
         } => {
-            let r = Reference::parse(repository)?;
+            let r = parse_reference(repository)?;
             let goal = Goal::Tags {
-                limit: list.limit,
+                limit: list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
                 page_size: list.page_size,
             };
+            let filter = list_filter(list)?;
             let (options, client) = prepare(&r, common, goal)?;
             let recording = rec.map(|dir| {
                 let mut rec = record::Recording::new(dir, "tags", &r.name(), &options);
@@ -186,7 +256,8 @@ fn run(cli: Cli) -> Result<()> {
                 rec
             });
             let flow = Flow::new(r.clone(), options, TokenCache::new());
-            let listing = record::run(&client, flow, recording)?.into_listing()?;
+            let mut listing = record::run(&client, flow, recording)?.into_listing()?;
+            arrange(&mut listing.items, list.sort, filter.as_ref());
             print_listing(&mut out, "tags", &r.name(), list.json, &listing, tty, color)?;
         }
         Command::Catalog {
@@ -195,9 +266,20 @@ fn run(cli: Cli) -> Result<()> {
             common,
         } => {
             let goal = Goal::Catalog {
-                limit: list.limit,
+                limit: list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
                 page_size: list.page_size,
             };
+            let filter = list_filter(list)?;
+            if registry
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .contains('/')
+            {
+                bail!(
+                    "catalog lists a registry's repositories: give a registry host such as `localhost:5000`, not a repository ({registry:?}); `regpeek tags {registry}` lists its tags"
+                );
+            }
             let target = registry_target(registry)?;
             let (options, client) = prepare(&target, common, goal)?;
             let recording = rec.map(|dir| {
@@ -206,7 +288,8 @@ fn run(cli: Cli) -> Result<()> {
                 rec
             });
             let flow = Flow::catalog(target.registry(), options, TokenCache::new())?;
-            let listing = record::run(&client, flow, recording)?.into_listing()?;
+            let mut listing = record::run(&client, flow, recording)?.into_listing()?;
+            arrange(&mut listing.items, list.sort, filter.as_ref());
             let name = target.registry().to_owned();
             print_listing(&mut out, "catalog", &name, list.json, &listing, tty, color)?;
         }
@@ -310,32 +393,170 @@ fn arm_variant() -> Option<String> {
 /// The platform given with `--platform`, if any (manifest and digest descend into an
 /// index only when asked).
 fn explicit_platform(common: &Common) -> Result<Option<Platform>> {
-    common
-        .platform
-        .as_ref()
-        .map(|_| platform(common))
+    let overridden = common.override_os.is_some()
+        || common.override_arch.is_some()
+        || common.override_variant.is_some();
+    (common.platform.is_some() || overridden)
+        .then(|| platform(common))
         .transpose()
 }
 
+/// `--platform`, or skopeo's `--override-os/arch/variant`, or this machine's.
 fn platform(common: &Common) -> Result<Platform> {
-    match &common.platform {
-        None => Ok(host_platform()),
-        Some(p) => Ok(Platform::parse(p, &host_platform().architecture)?),
+    let host = host_platform();
+    let spelled = match (&common.platform, &common.override_os, &common.override_arch) {
+        (Some(p), _, _) => p.clone(),
+        (None, None, None) if common.override_variant.is_none() => return Ok(host),
+        (None, os, arch) => {
+            let mut p = format!(
+                "{}/{}",
+                os.as_deref().unwrap_or("linux"),
+                arch.as_deref().unwrap_or(&host.architecture)
+            );
+            if let Some(v) = &common.override_variant {
+                p.push('/');
+                p.push_str(v);
+            }
+            p
+        }
+    };
+    if spelled.eq_ignore_ascii_case("all") {
+        bail!(
+            "--platform all is not supported yet; `regpeek manifest REF` shows every platform of an index"
+        );
+    }
+    Ok(Platform::parse(&spelled, &host.architecture)?)
+}
+
+/// Parses a reference as typed, accepting skopeo's `docker://` transport prefix and
+/// refusing its other transports clearly.
+fn parse_reference(input: &str) -> Result<Reference> {
+    let bare = input.strip_prefix("docker://").unwrap_or(input);
+    if let Some((transport, _)) = bare.split_once(':') {
+        let known = [
+            "oci",
+            "oci-archive",
+            "dir",
+            "docker-archive",
+            "docker-daemon",
+            "containers-storage",
+        ];
+        if known.contains(&transport) {
+            bail!(
+                "{transport}: is a skopeo transport for local images; regpeek reads registries only (docker://REF or just REF)"
+            );
+        }
+    }
+    Ok(Reference::parse(bare)?)
+}
+
+/// Warns, as docker does, when a single-platform image is not the platform asked for.
+fn warn_platform_mismatch(insp: &regpeek_proto::Inspection, asked: Option<&Platform>) {
+    let (Some(asked), None) = (asked, &insp.index) else {
+        return;
+    };
+    let Some(config) = insp.config.as_ref().and_then(|c| c.config.as_ref()) else {
+        return;
+    };
+    let (os, arch) = (config.os.as_str(), config.architecture.as_str());
+    if os.is_empty() || arch.is_empty() {
+        return;
+    }
+    let variant = config.variant.as_deref();
+    let image = Platform::new(os, arch, variant);
+    let same = image.os == asked.os
+        && image.architecture == asked.architecture
+        && (asked.variant.is_none() || image.variant == asked.variant);
+    if !same {
+        eprintln!(
+            "regpeek: warning: the image's platform ({image}) does not match the requested platform ({asked})"
+        );
     }
 }
 
-/// `--plain-http`, else Docker's rule (the core applies it).
+/// `--insecure`, or skopeo's `--tls-verify=false`.
+fn insecure(common: &Common) -> bool {
+    common.insecure || common.tls_verify == Some(false)
+}
+
+/// `--plain-http`; `--tls-verify=false` allows plain http too (skopeo's insecure
+/// registry); else Docker's rule (the core applies it).
 fn security(common: &Common) -> Security {
     if common.plain_http {
         Security::Http
+    } else if common.tls_verify == Some(false) {
+        Security::HttpsThenHttp
     } else {
         Security::Auto
+    }
+}
+
+/// `--filter`, compiled.
+fn list_filter(list: &args::ListArgs) -> Result<Option<regex::Regex>> {
+    list.filter
+        .as_deref()
+        .map(|f| {
+            regex::Regex::new(f)
+                .with_context(|| format!("--filter {f:?} is not a valid regular expression"))
+        })
+        .transpose()
+}
+
+/// Filters and orders listing entries as `--filter` and `--sort` ask.
+fn arrange(items: &mut Vec<String>, sort: args::SortOrder, filter: Option<&regex::Regex>) {
+    if let Some(re) = filter {
+        items.retain(|i| re.is_match(i));
+    }
+    match sort {
+        args::SortOrder::Registry => {}
+        args::SortOrder::Lexical => items.sort(),
+        args::SortOrder::Semver => items.sort_by(|a, b| version_order(a, b)),
+    }
+}
+
+/// Versions first, by their numbers (`v1.2.10` after `1.2.9`; a pre-release such as
+/// `1.0.0-rc1` before `1.0.0`); names that are not versions after them, lexically.
+fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn parse(t: &str) -> Option<(Vec<u64>, Option<&str>)> {
+        let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
+        let (core, pre) = match t.split_once(['-', '+']) {
+            Some((c, p)) => (c, Some(p)),
+            None => (t, None),
+        };
+        let nums: Option<Vec<u64>> = core.split('.').map(|n| n.parse().ok()).collect();
+        nums.filter(|n| !n.is_empty()).map(|n| (n, pre))
+    }
+    match (parse(a), parse(b)) {
+        (Some((na, pa)), Some((nb, pb))) => {
+            let len = na.len().max(nb.len());
+            let pad = |n: &Vec<u64>| -> Vec<u64> {
+                let mut n = n.clone();
+                n.resize(len, 0);
+                n
+            };
+            pad(&na)
+                .cmp(&pad(&nb))
+                .then_with(|| match (pa, pb) {
+                    (None, None) => na.len().cmp(&nb.len()),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (Some(x), Some(y)) => x.cmp(y),
+                })
+                .then_with(|| a.cmp(b))
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.cmp(b),
     }
 }
 
 /// A whole registry (`auth show`, `login`, `logout`, `catalog`); an image reference
 /// names its registry and repository (for namespaced credentials).
 fn registry_target(registry: &str) -> Result<Reference> {
+    if registry.trim().is_empty() {
+        bail!("no registry given: name one, such as `docker.io` or `localhost:5000`");
+    }
     let host = registry
         .trim_start_matches("https://")
         .trim_start_matches("http://")
@@ -389,6 +610,9 @@ fn resolve_credentials(r: &Reference, common: &Common) -> Result<creds::Found> {
         );
     }
     if let Some(c) = &common.creds {
+        if c.is_empty() || c.starts_with(':') {
+            bail!("--creds has an empty user name: give USER[:PASSWORD]");
+        }
         let (user, pass) = match c.split_once(':') {
             Some((u, p)) => (u.to_owned(), p.to_owned()),
             None => (c.clone(), prompt_password(c, r.registry())?),
@@ -427,6 +651,7 @@ fn login_credentials(r: &Reference, common: &Common) -> Result<(String, String)>
 fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Client)> {
     let mut options = Options::new(goal);
     let found = resolve_credentials(r, common)?;
+    remember_credentials(r.registry(), &found);
     if common.verbose > 0 {
         eprintln!(
             "regpeek: credentials for {}: {} ({})",
@@ -442,9 +667,9 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
         r.api_host(),
         common.cert_dir.as_deref(),
         common.ca_file.as_deref(),
-        common.insecure,
+        insecure(common),
     )?;
-    if common.insecure {
+    if insecure(common) {
         eprintln!(
             "regpeek: warning: TLS certificate verification is OFF for {} (--insecure)",
             r.api_host()
@@ -526,7 +751,7 @@ fn add_mirrors(
             None => host.to_owned(),
         };
         let found = creds::lookup(&host, r.repository(), &env)?;
-        let (mirror_tls, _) = tls::options_for(&host, &host, None, None, common.insecure)?;
+        let (mirror_tls, _) = tls::options_for(&host, &host, None, None, insecure(common))?;
         tls.extra_roots.extend(mirror_tls.extra_roots);
         if common.verbose > 0 {
             eprintln!(
@@ -551,7 +776,7 @@ fn inspect(
     record: Option<&std::path::Path>,
     command: &str,
 ) -> Result<regpeek_proto::Inspection> {
-    let r = Reference::parse(reference)?;
+    let r = parse_reference(reference)?;
     let (options, client) = prepare(&r, common, goal)?;
     let recording =
         record.map(|dir| record::Recording::new(dir, command, &r.canonical(), &options));
@@ -641,4 +866,49 @@ fn print_listing(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semver_order() {
+        let mut tags: Vec<String> = [
+            "latest",
+            "1.10.0",
+            "v1.2.10",
+            "1.2.9",
+            "1.0.0",
+            "1.0.0-rc1",
+            "2",
+            "1.2",
+            "alpine",
+            "1.0.0-beta",
+        ]
+        .map(String::from)
+        .to_vec();
+        arrange(&mut tags, args::SortOrder::Semver, None);
+        assert_eq!(
+            tags,
+            [
+                "1.0.0-beta",
+                "1.0.0-rc1",
+                "1.0.0",
+                "1.2",
+                "1.2.9",
+                "v1.2.10",
+                "1.10.0",
+                "2",
+                "alpine",
+                "latest"
+            ]
+        );
+        let re = regex::Regex::new(r"^1\.").unwrap();
+        arrange(&mut tags, args::SortOrder::Lexical, Some(&re));
+        assert_eq!(
+            tags,
+            ["1.0.0", "1.0.0-beta", "1.0.0-rc1", "1.10.0", "1.2", "1.2.9"]
+        );
+    }
 }

@@ -14,7 +14,9 @@ pub const DOCKER_HUB: &str = "docker.io";
 pub(crate) const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Every name that means Docker Hub, in references, credential files and mirror
 /// configurations.
-pub const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, "index.docker.io", DOCKER_HUB_API];
+pub const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, DOCKER_HUB_INDEX, DOCKER_HUB_API];
+/// Docker Hub's legacy index host; in a reference it means `docker.io`.
+const DOCKER_HUB_INDEX: &str = "index.docker.io";
 /// Docker Hub's key in Docker's `config.json`.
 pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
@@ -367,7 +369,7 @@ fn split_domain(input: &str) -> (String, String) {
         }
         _ => (DOCKER_HUB, input),
     };
-    let domain = if domain == "index.docker.io" {
+    let domain = if domain == DOCKER_HUB_INDEX {
         DOCKER_HUB
     } else {
         domain

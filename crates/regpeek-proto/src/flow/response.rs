@@ -30,6 +30,12 @@ impl Flow {
         if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.base) {
             return self.on_challenge(now, resp.headers(), sent, false);
         }
+        if status == StatusCode::NOT_FOUND && matches!(self.step, Step::Top { head: true }) {
+            // A HEAD has no error body: ask again with GET, once, for the registry's
+            // error code (MANIFEST_UNKNOWN, NAME_UNKNOWN). Not a pull on Docker Hub.
+            self.step = Step::Top { head: false };
+            return self.issue(now);
+        }
         if !status.is_success() {
             if let Some(after) = self.retry_delay(&resp) {
                 let peer = if same_origin(&url, &self.base) {
