@@ -1792,3 +1792,72 @@ fn stored_credentials_that_are_refused_name_their_file() {
         "{e}"
     );
 }
+
+// --- All platforms at once, sizes ---------------------------------------------------
+
+#[test]
+fn platforms_lists_every_platform_with_its_size() {
+    let multi = format!("{}/lab/multi:v1", lab().info.plain());
+    let rows: Value = serde_json::from_slice(&ok(&["platforms", &multi])).unwrap();
+    let rows = rows.as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["Platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]);
+    for row in rows {
+        let p = row["Platform"].as_str().unwrap();
+        let digest = String::from_utf8(ok(&["digest", &multi, "--platform", p])).unwrap();
+        assert_eq!(row["Digest"].as_str().unwrap(), digest.trim(), "{p}");
+        // Size is the config plus the layers, as inspect reports them.
+        let insp: Value =
+            serde_json::from_slice(&ok(&["inspect", &multi, "--platform", p])).unwrap();
+        assert_eq!(row["Size"], insp["Size"], "{p}");
+        assert_eq!(
+            row["Layers"].as_u64().unwrap() as usize,
+            insp["Layers"].as_array().unwrap().len()
+        );
+        assert!(row["Created"].is_string(), "{row}");
+    }
+    // The lab's index carries one attestation, for one platform.
+    let attested = rows.iter().filter(|r| r["Attestation"] == true).count();
+    assert_eq!(attested, 1, "{rows:?}");
+    // `inspect --platform all` is the same thing; a table is for people.
+    assert_eq!(
+        serde_json::from_slice::<Value>(&ok(&["inspect", &multi, "--platform", "all"])).unwrap(),
+        Value::Array(rows.clone())
+    );
+    let table = String::from_utf8(ok(&["platforms", &multi, "-o", "table"])).unwrap();
+    assert!(table.starts_with("PLATFORM"), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+    // A single-platform image gives one row.
+    let rich = format!("{}/lab/rich:v1", lab().info.plain());
+    let rows: Value = serde_json::from_slice(&ok(&["platforms", &rich])).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["Platform"], "linux/amd64");
+}
+
+#[test]
+fn inspect_reports_the_compressed_size_and_the_config_digest() {
+    let rich = format!("{}/lab/rich:v1", lab().info.plain());
+    let insp: Value = serde_json::from_slice(&ok(&["inspect", &rich])).unwrap();
+    let config = ok(&["config", &rich]);
+    let layers: u64 = insp["LayersData"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["Size"].as_u64().unwrap())
+        .sum();
+    assert_eq!(insp["Size"].as_u64().unwrap(), layers + config.len() as u64);
+    assert_eq!(
+        insp["ConfigDigest"].as_str().unwrap(),
+        regpeek_lab::image::sha256(&config)
+    );
+    let table = String::from_utf8(ok(&["inspect", &rich, "-o", "table"])).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ConfigDigest") && l.contains("sha256:")),
+        "{table}"
+    );
+}

@@ -42,6 +42,20 @@ pub enum Command {
         /// Accepted for skopeo command lines; regpeek never lists tags to inspect.
         #[arg(long)]
         no_tags: bool,
+        /// Output format: `json`, or `table` (field and value, one per line).
+        #[arg(short, long, value_name = "FORMAT", default_value = "json")]
+        output: OutputFormat,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One row per platform of an image: platform, manifest digest, compressed size,
+    /// layers, created, attestation (the same as `inspect --platform all`).
+    Platforms {
+        /// Image reference.
+        reference: String,
+        /// Output format.
+        #[arg(short, long, value_name = "FORMAT", default_value = "json")]
+        output: OutputFormat,
         #[command(flatten)]
         common: Common,
     },
@@ -158,6 +172,15 @@ pub struct ListArgs {
     /// Keep only entries matching this regular expression (Rust regex syntax).
     #[arg(long, value_name = "REGEX")]
     pub filter: Option<String>,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// JSON (pretty on a terminal, one line when piped).
+    Json,
+    /// Aligned columns for people.
+    Table,
 }
 
 /// How `tags` and `catalog` order their entries.

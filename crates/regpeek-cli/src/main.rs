@@ -182,11 +182,29 @@ fn run(cli: Cli) -> Result<()> {
             let value = summary::reference_output(reference, &r, security);
             output::print_json(&mut out, &value, tty, color)?;
         }
+        Command::Platforms {
+            reference,
+            output,
+            common,
+        } => {
+            let rows = platforms(reference, common)?;
+            print_platforms(&mut out, &rows, *output, tty, color)?;
+        }
+        Command::Inspect {
+            reference,
+            common,
+            output,
+            ..
+        } if common.platform.as_deref() == Some("all") => {
+            let rows = platforms(reference, common)?;
+            print_platforms(&mut out, &rows, *output, tty, color)?;
+        }
         Command::Inspect {
             reference,
             raw,
             config,
             no_tags: _,
+            output,
             common,
         } => {
             let explicit = explicit_platform(common)?;
@@ -199,7 +217,13 @@ fn run(cli: Cli) -> Result<()> {
             };
             let insp = inspect(reference, common, Goal::Inspect(platform), rec, command)?;
             warn_platform_mismatch(&insp, explicit.as_ref());
-            print_image(&mut out, command, insp, false, tty, color)?;
+            if *output == args::OutputFormat::Table && command == "inspect" {
+                warn(&insp.warnings);
+                let value = serde_json::to_value(summary::inspect_output(&insp))?;
+                output::print_table(&mut out, &value)?;
+            } else {
+                print_image(&mut out, command, insp, false, tty, color)?;
+            }
         }
         Command::Manifest { reference, common } => {
             let explicit = explicit_platform(common)?;
@@ -421,9 +445,7 @@ fn platform(common: &Common) -> Result<Platform> {
         }
     };
     if spelled.eq_ignore_ascii_case("all") {
-        bail!(
-            "--platform all is not supported yet; `regpeek manifest REF` shows every platform of an index"
-        );
+        bail!("--platform all works with `inspect` (and `platforms`); here, name one platform");
     }
     Ok(Platform::parse(&spelled, &host.architecture)?)
 }
@@ -488,6 +510,109 @@ fn security(common: &Common) -> Security {
         Security::HttpsThenHttp
     } else {
         Security::Auto
+    }
+}
+
+/// Every platform of an image, inspected in parallel on the shared connections with
+/// the token the index was fetched with; a single-platform image gives one row.
+fn platforms(reference: &str, common: &Common) -> Result<Vec<summary::PlatformRow>> {
+    let r = parse_reference(reference)?;
+    let (options, client) = prepare(&r, common, Goal::Manifest(None))?;
+    let (top, tokens) = client.run(Flow::new(r.clone(), options.clone(), TokenCache::new()));
+    let top = top?.into_image()?;
+    warn(&top.warnings);
+    let pinned =
+        |digest: &regpeek_proto::Digest| parse_reference(&format!("{}@{digest}", r.name()));
+    let Some(index) = &top.index else {
+        let mut o = options.clone();
+        o.goal = Goal::Inspect(host_platform());
+        let (insp, _) = client.run(Flow::new(pinned(&top.digest)?, o, tokens));
+        return Ok(vec![summary::platform_row(&insp?.into_image()?, false)]);
+    };
+    // BuildKit attestations point at their image with this annotation.
+    let attested: Vec<&str> = index
+        .manifests
+        .iter()
+        .filter(|d| d.is_attestation())
+        .filter_map(|d| d.annotations.get("vnd.docker.reference.digest"))
+        .map(String::as_str)
+        .collect();
+    let entries: Vec<_> = index
+        .manifests
+        .iter()
+        .filter(|d| !d.is_attestation())
+        .filter_map(|d| d.platform.clone().map(|p| (d, p)))
+        .collect();
+    let mut rows = Vec::with_capacity(entries.len());
+    for chunk in entries.chunks(8) {
+        let results: Vec<Result<summary::PlatformRow>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(desc, platform)| {
+                    let (client, tokens, options) = (&client, tokens.clone(), options.clone());
+                    let attested = attested.contains(&desc.digest.to_string().as_str());
+                    let reference = pinned(&desc.digest);
+                    s.spawn(move || -> Result<summary::PlatformRow> {
+                        let mut o = options;
+                        o.goal = Goal::Inspect(platform.clone());
+                        let (insp, _) = client.run(Flow::new(reference?, o, tokens));
+                        let mut row = summary::platform_row(&insp?.into_image()?, attested);
+                        row.platform = platform.to_string();
+                        Ok(row)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker thread panicked")))
+                })
+                .collect()
+        });
+        for r in results {
+            rows.push(r?);
+        }
+    }
+    Ok(rows)
+}
+
+fn print_platforms(
+    out: &mut impl Write,
+    rows: &[summary::PlatformRow],
+    format: args::OutputFormat,
+    tty: bool,
+    color: bool,
+) -> Result<()> {
+    match format {
+        args::OutputFormat::Json => output::print_json(out, &rows, tty, color),
+        args::OutputFormat::Table => {
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.platform.clone(),
+                        r.digest.clone(),
+                        r.size.map_or_else(|| "-".into(), output::human_size),
+                        r.layers.to_string(),
+                        r.created.clone().unwrap_or_else(|| "-".into()),
+                        if r.attestation { "yes" } else { "no" }.into(),
+                    ]
+                })
+                .collect();
+            output::print_columns(
+                out,
+                &[
+                    "PLATFORM",
+                    "DIGEST",
+                    "SIZE",
+                    "LAYERS",
+                    "CREATED",
+                    "ATTESTATION",
+                ],
+                &table,
+            )
+        }
     }
 }
 

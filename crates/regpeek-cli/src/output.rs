@@ -59,6 +59,74 @@ pub fn print_bytes(out: &mut impl Write, bytes: &[u8], tty: bool, color: bool) -
     Ok(())
 }
 
+/// Aligned columns with a header row; every cell is escaped for the terminal.
+pub fn print_columns(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| escape_controls(c, false)).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cols: Vec<&str>| -> String {
+        let last = cols.len().saturating_sub(1);
+        cols.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == last {
+                    (*c).to_owned()
+                } else {
+                    format!("{c:<width$}", width = widths[i])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in &cells {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+/// A JSON object as `FIELD  value` lines (nested values as compact JSON).
+pub fn print_table(out: &mut impl Write, value: &Value) -> Result<()> {
+    let rows: Vec<Vec<String>> = match value.as_object() {
+        Some(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "-".into(),
+                    other => other.to_string(),
+                };
+                vec![k.clone(), text]
+            })
+            .collect(),
+        None => vec![vec![String::new(), value.to_string()]],
+    };
+    print_columns(out, &["FIELD", "VALUE"], &rows)
+}
+
+/// Bytes for people: `1.4 MB` (powers of 1000, as registries' web pages show them).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit + 1 < UNITS.len() {
+        size /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
 /// The longest server-controlled message shown whole on a terminal line.
 pub const MAX_LINE: usize = 500;
 

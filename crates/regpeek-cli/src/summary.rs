@@ -33,6 +33,11 @@ pub struct InspectOutput {
     manifest_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     manifest_media_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config_digest: Option<String>,
+    /// Compressed size: the config plus every layer, as registries' web pages show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
     platform: Option<String>,
     platforms: Option<Vec<String>>,
     attestations: usize,
@@ -64,6 +69,62 @@ fn non_empty<T, C: IntoIterator<Item = T>>(c: C) -> Option<Vec<T>> {
 
 fn keys(m: &BTreeMap<String, Value>) -> Option<Vec<String>> {
     non_empty(m.keys().cloned())
+}
+
+/// The config's and the layers' sizes added up (what a pull downloads, compressed).
+pub fn compressed_size(manifest: Option<&Manifest>) -> Option<u64> {
+    match manifest? {
+        Manifest::Image(m) => Some(
+            m.layers
+                .iter()
+                .map(|l| l.size)
+                .fold(m.config.size, u64::saturating_add),
+        ),
+        _ => None,
+    }
+}
+
+/// One row of `regpeek platforms` (and `inspect --platform all`).
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct PlatformRow {
+    pub platform: String,
+    pub digest: String,
+    pub size: Option<u64>,
+    pub layers: usize,
+    pub created: Option<String>,
+    pub attestation: bool,
+}
+
+/// The row for one inspected platform; `attested` says whether the index holds an
+/// attestation manifest for it.
+pub fn platform_row(insp: &Inspection, attested: bool) -> PlatformRow {
+    let m = insp.manifest.as_ref();
+    let parsed = m.and_then(|m| m.manifest.as_ref());
+    let cfg = insp.config.as_ref().and_then(|c| c.config.as_ref());
+    let platform = insp
+        .platform
+        .as_ref()
+        .map(|p| p.to_string())
+        .or_else(|| {
+            cfg.map(|c| match &c.variant {
+                Some(v) if !v.is_empty() => format!("{}/{}/{v}", c.os, c.architecture),
+                _ => format!("{}/{}", c.os, c.architecture),
+            })
+        })
+        .unwrap_or_default();
+    PlatformRow {
+        platform,
+        digest: m.map_or_else(|| insp.digest.to_string(), |m| m.digest.to_string()),
+        size: compressed_size(parsed),
+        layers: match parsed {
+            Some(Manifest::Image(i)) => i.layers.len(),
+            Some(Manifest::Schema1(s)) => s.layers.len(),
+            _ => 0,
+        },
+        created: cfg.and_then(|c| c.created.clone()),
+        attestation: attested,
+    }
 }
 
 /// `regpeek inspect`.
@@ -114,6 +175,8 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         media_type: insp.media_type.clone(),
         manifest_digest: image.map(|m| m.digest.to_string()),
         manifest_media_type: image.map(|m| m.media_type.clone()),
+        config_digest: insp.config.as_ref().map(|c| c.digest.to_string()),
+        size: compressed_size(parsed),
         platform: insp.platform.as_ref().map(|p| p.to_string()),
         platforms: insp
             .index
