@@ -1861,3 +1861,56 @@ fn inspect_reports_the_compressed_size_and_the_config_digest() {
         "{table}"
     );
 }
+
+// --- diff ----------------------------------------------------------------------
+
+#[test]
+fn diff_compares_two_images_with_diff_exit_codes() {
+    let plain = lab().info.plain();
+    let rich = format!("{plain}/lab/rich:v1");
+    let multi = format!("{plain}/lab/multi:v1");
+    // Equal: exit 0.
+    let out = regpeek(&["diff", &rich, &format!("{plain}/lab/rich:latest")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["Equal"], true);
+    // Different: exit 1, with what changed.
+    let out = regpeek(&["diff", &rich, &multi, "--platform", "linux/amd64"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["Equal"], false);
+    assert_eq!(d["Platform"], "linux/amd64");
+    let added: Vec<&str> = d["Platforms"]["Added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["linux/amd64", "linux/arm/v7", "linux/arm64/v8"]);
+    assert!(d["Digest"]["A"] != d["Digest"]["B"]);
+    let (a, b) = (
+        d["Size"]["A"].as_i64().unwrap(),
+        d["Size"]["B"].as_i64().unwrap(),
+    );
+    assert_eq!(d["Size"]["Delta"].as_i64().unwrap(), b - a);
+    assert!(
+        d["Layers"]["Removed"].as_array().unwrap().len()
+            + d["Layers"]["Shared"].as_u64().unwrap() as usize
+            > 0
+    );
+    assert!(d["Env"].is_object() || d["Labels"].is_object(), "{d}");
+    // An error: exit 2, as diff(1).
+    let out = regpeek(&["diff", &rich, &format!("{plain}/lab/rich:nope")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    // On a terminal: a readable, coloured diff.
+    let screen = on_a_terminal(&["diff", &rich, &multi, "--platform", "linux/amd64"], "");
+    assert!(
+        screen.contains("--- ") && screen.contains("+++ "),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("\x1b[32m+ platform linux/arm64/v8"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("layers shared"), "{screen}");
+}

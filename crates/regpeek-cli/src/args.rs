@@ -59,6 +59,17 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Compare two images: platforms added and removed; for one platform, env, labels,
+    /// entrypoint, cmd, user, working dir, ports, volumes, layers, size, created.
+    /// Exit 0 when equal, 1 when they differ, 2 on error (as `diff`).
+    Diff {
+        /// The first image.
+        a: String,
+        /// The second image.
+        b: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the manifest exactly as the registry serves it.
     Manifest {
         /// Image reference.

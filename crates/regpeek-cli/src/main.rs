@@ -5,6 +5,7 @@
 
 mod args;
 mod creds;
+mod diff;
 mod mirrors;
 mod output;
 mod record;
@@ -42,8 +43,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `diff` exits 2 on error, as diff(1) does (1 means "they differ").
+    let error_code = if matches!(cli.command, Command::Diff { .. }) {
+        2
+    } else {
+        1
+    };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             if let Some(io) = err.downcast_ref::<std::io::Error>() {
                 if io.kind() == std::io::ErrorKind::BrokenPipe {
@@ -55,7 +62,7 @@ fn main() -> ExitCode {
             if let Some(hint) = hint(&err) {
                 eprintln!("hint: {}", output::safe_line(&hint));
             }
-            ExitCode::from(1)
+            ExitCode::from(error_code)
         }
     }
 }
@@ -159,7 +166,7 @@ fn hint(err: &anyhow::Error) -> Option<String> {
     })
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let tty = stdout.is_terminal();
     let color = tty
@@ -181,6 +188,25 @@ fn run(cli: Cli) -> Result<()> {
             };
             let value = summary::reference_output(reference, &r, security);
             output::print_json(&mut out, &value, tty, color)?;
+        }
+        Command::Diff { a, b, common } => {
+            let platform = platform(common)?;
+            let ia = inspect(a, common, Goal::Inspect(platform.clone()), None, "inspect")?;
+            let ib = inspect(b, common, Goal::Inspect(platform), None, "inspect")?;
+            warn(&ia.warnings);
+            warn(&ib.warnings);
+            let d = diff::compare(a, &ia, b, &ib);
+            if tty {
+                diff::print_human(&mut out, &d, color)?;
+            } else {
+                output::print_json(&mut out, &d, tty, color)?;
+            }
+            out.flush()?;
+            return Ok(if d.equal {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
         }
         Command::Platforms {
             reference,
@@ -386,7 +412,7 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn warn(warnings: &[String]) {
