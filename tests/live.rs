@@ -1914,3 +1914,53 @@ fn diff_compares_two_images_with_diff_exit_codes() {
     );
     assert!(screen.contains("layers shared"), "{screen}");
 }
+
+// --- --jq ------------------------------------------------------------------------
+
+#[test]
+fn jq_filters_every_json_output() {
+    let plain = lab().info.plain();
+    let multi = format!("{plain}/lab/multi:v1");
+    let digest = String::from_utf8(ok(&["digest", &multi])).unwrap();
+    assert_eq!(
+        String::from_utf8(ok(&["inspect", &multi, "--jq", ".Digest"])).unwrap(),
+        digest
+    );
+    // Global flags go anywhere, before the command too.
+    assert_eq!(
+        String::from_utf8(ok(&["--jq", ".Digest", "inspect", &multi])).unwrap(),
+        digest
+    );
+    assert_eq!(
+        String::from_utf8(ok(&[
+            "tags",
+            &format!("{plain}/lab/many-tags"),
+            "--jq",
+            ".Tags | length"
+        ]))
+        .unwrap(),
+        "150\n"
+    );
+    assert_eq!(
+        String::from_utf8(ok(&["manifest", &multi, "--jq", ".schemaVersion"])).unwrap(),
+        "2\n"
+    );
+    let platforms = String::from_utf8(ok(&["platforms", &multi, "--jq", ".[].Platform"])).unwrap();
+    assert_eq!(platforms.lines().count(), 3, "{platforms}");
+    for (args, says) in [
+        (vec!["inspect", &multi, "--jq", ".["], "does not parse"),
+        (
+            vec!["inspect", &multi, "--jq", "nosuchfilter"],
+            "does not compile",
+        ),
+        (vec!["digest", &multi, "--jq", "."], "prints none"),
+    ] {
+        let out = regpeek(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr_of(&out).contains(says),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+}

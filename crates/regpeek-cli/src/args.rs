@@ -21,6 +21,10 @@ pub struct Cli {
     /// offline with `regpeek replay DIR`.
     #[arg(long, global = true, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Filter JSON output through a jq expression (jaq): `--jq .Digest` prints the bare
+    /// digest, as `jq -r` would.
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub jq: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,6 +6,7 @@
 mod args;
 mod creds;
 mod diff;
+mod jq;
 mod mirrors;
 mod output;
 mod record;
@@ -174,6 +175,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
     let mut out = stdout.lock();
     let rec = cli.record.as_deref();
+    if let Some(expr) = &cli.jq {
+        if matches!(
+            cli.command,
+            Command::Digest { .. }
+                | Command::Completions { .. }
+                | Command::Auth { .. }
+                | Command::Login { .. }
+                | Command::Logout { .. }
+        ) {
+            bail!(
+                "--jq applies to JSON output; this command prints none (for a digest: `regpeek inspect REF --jq .Digest`)"
+            );
+        }
+        output::set_jq(expr);
+    }
     match &cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -196,7 +212,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             warn(&ia.warnings);
             warn(&ib.warnings);
             let d = diff::compare(a, &ia, b, &ib);
-            if tty {
+            if tty && !output::jq_enabled() {
                 diff::print_human(&mut out, &d, color)?;
             } else {
                 output::print_json(&mut out, &d, tty, color)?;
@@ -243,6 +259,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let insp = inspect(reference, common, Goal::Inspect(platform), rec, command)?;
             warn_platform_mismatch(&insp, explicit.as_ref());
+            if *output == args::OutputFormat::Table && output::jq_enabled() {
+                bail!("-o table and --jq do not go together");
+            }
             if *output == args::OutputFormat::Table && command == "inspect" {
                 warn(&insp.warnings);
                 let value = serde_json::to_value(summary::inspect_output(&insp))?;
@@ -612,6 +631,9 @@ fn print_platforms(
 ) -> Result<()> {
     match format {
         args::OutputFormat::Json => output::print_json(out, &rows, tty, color),
+        args::OutputFormat::Table if output::jq_enabled() => {
+            bail!("-o table and --jq do not go together")
+        }
         args::OutputFormat::Table => {
             let table: Vec<Vec<String>> = rows
                 .iter()
@@ -998,7 +1020,7 @@ fn print_listing(
     tty: bool,
     color: bool,
 ) -> Result<()> {
-    if json {
+    if json || output::jq_enabled() {
         let value = if command == "catalog" {
             serde_json::json!({"Registry": name, "Repositories": listing.items})
         } else {

@@ -12,13 +12,30 @@ const NUMBER: &str = "\x1b[36m";
 const LITERAL: &str = "\x1b[35m";
 const RESET: &str = "\x1b[0m";
 
-/// Prints a value: pretty (and coloured when asked) on a terminal, compact otherwise.
+/// The `--jq` expression, when given: every JSON output goes through it.
+static JQ: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the `--jq` expression for this run.
+pub fn set_jq(expr: &str) {
+    let _ = JQ.set(expr.to_owned());
+}
+
+/// True when `--jq` was given.
+pub fn jq_enabled() -> bool {
+    JQ.get().is_some()
+}
+
+/// Prints a value: pretty (and coloured when asked) on a terminal, compact otherwise;
+/// through `--jq` when given.
 pub fn print_json(
     out: &mut impl Write,
     value: &impl Serialize,
     tty: bool,
     color: bool,
 ) -> Result<()> {
+    if let Some(expr) = JQ.get() {
+        return crate::jq::print(out, expr, &serde_json::to_vec(value)?);
+    }
     if !tty {
         serde_json::to_writer(&mut *out, value)?;
         writeln!(out)?;
@@ -37,6 +54,9 @@ pub fn print_json(
 /// already laid out is coloured as it is; one-line JSON is pretty-printed first; other
 /// bytes have their control characters escaped (they come from the registry).
 pub fn print_bytes(out: &mut impl Write, bytes: &[u8], tty: bool, color: bool) -> Result<()> {
+    if let Some(expr) = JQ.get() {
+        return crate::jq::print(out, expr, bytes);
+    }
     if tty {
         if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
             let text = String::from_utf8_lossy(bytes);

@@ -1,0 +1,84 @@
+//! `--jq EXPR`: a jq filter (jaq) applied to any JSON output. Strings come out bare, as
+//! `jq -r` prints them; other values as compact JSON, one per line.
+
+use std::io::Write;
+
+use anyhow::{Result, anyhow, bail};
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use jaq_json::Val;
+
+/// Runs `expr` over the JSON `input` and prints every result.
+pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
+    let input = jaq_json::read::parse_single(input)
+        .map_err(|e| anyhow!("--jq: the output is not JSON: {e}"))?;
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs());
+    let arena = Arena::default();
+    let program = File {
+        code: expr,
+        path: (),
+    };
+    let modules = Loader::new(defs)
+        .load(&arena, program)
+        .map_err(|errs| anyhow!("--jq {expr:?} does not parse ({} error(s))", errs.len()))?;
+    let filter = Compiler::default()
+        .with_funs(funs)
+        .compile(modules)
+        .map_err(|errs| {
+            let names: Vec<String> = errs
+                .iter()
+                .flat_map(|(_, es)| es.iter().map(|(name, _)| format!("{name}")))
+                .collect();
+            anyhow!(
+                "--jq {expr:?} does not compile: unknown {}",
+                names.join(", ")
+            )
+        })?;
+    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
+    for value in filter.id.run((ctx, input)).map(unwrap_valr) {
+        match value {
+            Ok(Val::TStr(s)) => {
+                out.write_all(&s)?;
+                writeln!(out)?;
+            }
+            Ok(v) => writeln!(out, "{v}")?,
+            Err(e) => bail!("--jq {expr:?}: {e}"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(expr: &str, input: &str) -> Result<String> {
+        let mut out = Vec::new();
+        print(&mut out, expr, input.as_bytes())?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn filters() {
+        let doc = r#"{"Digest":"sha256:abc","Layers":["a","b"],"Size":3}"#;
+        assert_eq!(run(".Digest", doc).unwrap(), "sha256:abc\n");
+        assert_eq!(run(".Layers | length", doc).unwrap(), "2\n");
+        assert_eq!(run(".Layers[]", doc).unwrap(), "a\nb\n");
+        assert_eq!(
+            run("{d: .Digest}", doc).unwrap(),
+            "{\"d\":\"sha256:abc\"}\n"
+        );
+        assert_eq!(
+            run("[.Layers[] | ascii_upcase]", doc).unwrap(),
+            "[\"A\",\"B\"]\n"
+        );
+        assert!(run(".[", doc).is_err());
+        assert!(run("nosuchfunction", doc).is_err());
+        assert!(run(".Size | error(\"boom\")", doc).is_err());
+    }
+}
