@@ -32,7 +32,7 @@ pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
         .map_err(|errs| {
             let names: Vec<String> = errs
                 .iter()
-                .flat_map(|(_, es)| es.iter().map(|(name, _)| format!("{name}")))
+                .flat_map(|(_, es)| es.iter().map(|(name, _)| name.to_string()))
                 .collect();
             anyhow!(
                 "--jq {expr:?} does not compile: unknown {}",
