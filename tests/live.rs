@@ -1964,3 +1964,55 @@ fn jq_filters_every_json_output() {
         );
     }
 }
+
+#[test]
+fn command_flags_may_come_before_the_command() {
+    let rich = format!("{}/lab/rich:v1", lab().info.plain());
+    let out = regpeek(&["-v", "--timeout", "20", "digest", &rich]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("> HEAD "), "{}", stderr_of(&out));
+    // The loopback fallback to http is one quiet trace line.
+    assert!(
+        stderr_of(&out).contains("! the server does not speak TLS"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!stderr_of(&out).contains("corrupt"), "{}", stderr_of(&out));
+    // Each command's help lists its own flags only.
+    let help = String::from_utf8(ok(&["completions", "--help"])).unwrap();
+    assert!(!help.contains("--creds"), "{help}");
+    let out = regpeek(&["-v", "completions", "bash"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_manifest_on_a_terminal_keeps_the_served_key_order() {
+    let rich = format!("{}/lab/rich:v1", lab().info.plain());
+    let raw = String::from_utf8(ok(&["manifest", &rich])).unwrap();
+    let screen = on_a_terminal(&["manifest", &rich], "");
+    let keys = |text: &str| -> Vec<String> {
+        let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    // The terminal copy is coloured; strip the colours and compare key order.
+    let plain: String = {
+        let mut out = String::new();
+        let mut chars = screen.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for d in chars.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                }
+            } else if c != '\r' {
+                out.push(c);
+            }
+        }
+        out
+    };
+    assert_eq!(keys(&plain), keys(&raw), "{plain}");
+    assert!(!keys(&raw).is_empty());
+}

@@ -29,7 +29,7 @@ use crate::args::{AuthCommand, Cli, Command, Common};
 fn main() -> ExitCode {
     // The command's deadline counts from here.
     let _ = *STARTED;
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(hoist_command_flags(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and --version go to stdout and succeed; usage errors say `regpeek:`
@@ -91,6 +91,73 @@ fn remember_credentials(_registry: &str, found: &creds::Found) {
 
 fn credentials_used() -> Option<CredsUsed> {
     CREDS_USED.lock().ok().and_then(|s| s.clone())
+}
+
+/// Lets a command's flags come before the command (`regpeek -v inspect X`, as docker
+/// and skopeo users type them) by moving them after it; clap then checks them against
+/// that command, so each command's `--help` still lists only its own flags.
+fn hoist_command_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let top: Vec<&clap::Arg> = cli.get_arguments().collect();
+    let nested: Vec<&clap::Arg> = cli
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments())
+        .collect();
+    let find = |args: &[&clap::Arg], flag: &str| -> Option<bool> {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, _)) => (n, true),
+            None => (flag, false),
+        };
+        args.iter()
+            .find(|a| match name.strip_prefix("--") {
+                Some(long) => a.get_long() == Some(long),
+                None => name.len() == 2 && a.get_short() == name.chars().nth(1),
+            })
+            .map(|a| !inline && a.get_action().takes_values())
+    };
+    let mut moved = Vec::new();
+    let mut kept = Vec::new();
+    let mut iter = args.into_iter();
+    if let Some(program) = iter.next() {
+        kept.push(program);
+    }
+    let mut rest: Vec<std::ffi::OsString> = iter.collect();
+    let i = 0;
+    while i < rest.len() {
+        let Some(arg) = rest[i].to_str().map(str::to_owned) else {
+            break;
+        };
+        if arg == "--" || !arg.starts_with('-') {
+            break;
+        }
+        let take_value = |i: usize| usize::from(i + 1 < rest.len());
+        if let Some(value) = find(&top, &arg) {
+            let n = 1 + if value { take_value(i) } else { 0 };
+            kept.extend(rest.drain(i..i + n));
+            continue;
+        }
+        match find(&nested, &arg) {
+            Some(value) => {
+                let n = 1 + if value { take_value(i) } else { 0 };
+                moved.extend(rest.drain(i..i + n));
+            }
+            None => break,
+        }
+    }
+    // `rest` now starts with the command (or whatever clap should complain about).
+    let mut out = kept;
+    let mut rest = rest.into_iter();
+    if let Some(command) = rest.next() {
+        out.push(command);
+        // A nested command (`auth show`) takes the flags after its own name.
+        if out.last().and_then(|c| c.to_str()) == Some("auth") {
+            out.extend(rest.next());
+        }
+    }
+    out.extend(moved);
+    out.extend(rest);
+    out
 }
 
 /// A next step for the user, for errors that have an obvious one: chosen by the
@@ -811,6 +878,21 @@ fn resolve_credentials(r: &Reference, common: &Common) -> Result<creds::Found> {
 }
 
 fn login_credentials(r: &Reference, common: &Common) -> Result<(String, String)> {
+    let asked = common.creds.is_some() || common.username.is_some();
+    if !asked && std::io::stdin().is_terminal() {
+        // As `docker login`: ask for the user, then the password without echo.
+        eprint!("Username for {}: ", r.registry());
+        let mut user = String::new();
+        std::io::stdin()
+            .read_line(&mut user)
+            .context("reading the user name")?;
+        let user = user.trim().to_owned();
+        if user.is_empty() {
+            bail!("no user name given");
+        }
+        let password = prompt_password(&user, r.registry())?;
+        return Ok((user, password));
+    }
     match resolve_credentials(r, common)? {
         creds::Found {
             credentials: Some(Credentials::Basic { username, password }),

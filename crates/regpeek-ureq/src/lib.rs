@@ -370,7 +370,12 @@ impl Client {
                 kind: classify(&e, STAGE.with(Cell::get)),
                 source: Box::new(e),
             };
-            self.trace(&format!("! {}: {}", failure.kind, failure.source));
+            if failure.kind == TransportErrorKind::Tls {
+                // Expected for a loopback registry speaking plain http: one quiet line.
+                self.trace("! the server does not speak TLS");
+            } else {
+                self.trace(&format!("! {}: {}", failure.kind, failure.source));
+            }
             failure
         })?;
         let mut bytes = Vec::new();
