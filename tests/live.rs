@@ -2016,3 +2016,74 @@ fn a_manifest_on_a_terminal_keeps_the_served_key_order() {
     assert_eq!(keys(&plain), keys(&raw), "{plain}");
     assert!(!keys(&raw).is_empty());
 }
+
+// --- referrers -------------------------------------------------------------------
+
+#[test]
+fn referrers_fall_back_to_the_tag_schema_on_distribution() {
+    let plain = lab().info.plain();
+    let signed = format!("{plain}/lab/signed:v1");
+    // distribution 2.8 has no referrers API (404): the sha256-<hex> tag lists them.
+    let rows: Value = serde_json::from_slice(&ok(&["referrers", &signed])).unwrap();
+    let rows = rows.as_array().unwrap();
+    let types: Vec<&str> = rows
+        .iter()
+        .map(|r| r["ArtifactType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            regpeek_lab::image::SIGNATURE_TYPE,
+            regpeek_lab::image::SBOM_TYPE
+        ]
+    );
+    let seeded = &lab().seeded.signed;
+    for (row, artifact) in rows.iter().zip(&seeded.artifacts) {
+        assert_eq!(row["Source"], "tag-schema");
+        assert_eq!(row["Digest"], artifact.manifest.digest.as_str());
+        assert_eq!(row["Size"], artifact.manifest.bytes.len());
+        assert_eq!(
+            row["Annotations"]["org.opencontainers.image.created"],
+            "2026-01-01T00:00:00Z"
+        );
+    }
+    // --artifact-type keeps one kind.
+    let rows: Value = serde_json::from_slice(&ok(&[
+        "referrers",
+        &signed,
+        "--artifact-type",
+        regpeek_lab::image::SBOM_TYPE,
+    ]))
+    .unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    // An image nothing refers to: an empty list.
+    let rows: Value =
+        serde_json::from_slice(&ok(&["referrers", &format!("{plain}/lab/rich:v1")])).unwrap();
+    assert_eq!(rows, json!([]));
+    let table = String::from_utf8(ok(&["referrers", &signed, "-o", "table"])).unwrap();
+    assert!(table.starts_with("ARTIFACT TYPE"), "{table}");
+}
+
+#[test]
+fn referrers_include_buildkit_attestations_with_their_predicate_types() {
+    let multi = format!("{}/lab/multi:v1", lab().info.plain());
+    let rows: Value = serde_json::from_slice(&ok(&["referrers", &multi])).unwrap();
+    let attestations: Vec<&Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["Source"] == "attestation")
+        .collect();
+    assert_eq!(attestations.len(), 1, "{rows}");
+    assert_eq!(
+        attestations[0]["PredicateTypes"],
+        json!(["https://spdx.dev/Document"])
+    );
+    // --platform applies: the amd64 image has the attestation, arm64 none.
+    let rows: Value =
+        serde_json::from_slice(&ok(&["referrers", &multi, "--platform", "linux/amd64"])).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    let rows: Value =
+        serde_json::from_slice(&ok(&["referrers", &multi, "--platform", "linux/arm64"])).unwrap();
+    assert_eq!(rows, json!([]));
+}

@@ -84,10 +84,18 @@ pub fn flow_for(settings: &[u8]) -> Flow {
     let reference = Reference::parse(REFERENCES[at(0) as usize % REFERENCES.len()])
         .expect("the fixed references parse");
     let platform = Platform::new("linux", "amd64", None);
-    let goal = match at(1) % 8 {
+    let goal = match at(1) % 9 {
+        8 => Goal::Referrers {
+            platform: (at(5) % 2 == 0).then(|| platform.clone()),
+            artifact_type: (at(5) % 3 == 0).then(|| "application/spdx+json".to_owned()),
+        },
         7 => {
-            return Flow::login("localhost:5000", Options::new(Goal::Login), TokenCache::new())
-                .expect("a valid registry");
+            return Flow::login(
+                "localhost:5000",
+                Options::new(Goal::Login),
+                TokenCache::new(),
+            )
+            .expect("a valid registry");
         }
         0 => Goal::Inspect(platform),
         1 => Goal::Manifest(None),
@@ -150,6 +158,8 @@ pub fn drive(data: &[u8]) {
         match flow.poll_action(now) {
             Action::Done(_) => return,
             Action::Wait(until) => {
+                // Found by fuzzing: a `Retry-After: 0` once handed out a wait that was
+                // already over; a wait is always in the future.
                 assert!(until > now, "a wait must be in the future");
                 now = until;
             }

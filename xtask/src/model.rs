@@ -881,6 +881,44 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ],
     )));
 
+    // --- Referrers API (OCI 1.1); distribution 2.8 has none, so the lab cannot show it ---
+    let sig_type = "application/vnd.dev.cosign.artifact.sig.v1+json";
+    let sbom_type = "application/spdx+json";
+    let page1 = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{a}","size":600,"artifactType":"{sig_type}","annotations":{{"org.opencontainers.image.created":"2026-01-01T00:00:00Z"}}}}]}}"#,
+        a = "a".repeat(64)
+    );
+    let page2 = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{b}","size":700,"artifactType":"{sbom_type}"}}]}}"#,
+        b = "b".repeat(64)
+    );
+    let referrers_url = format!("{REG}/v2/team/app/referrers/{}", rich.manifest.digest);
+    let oci_index = [("accept", "application/vnd.oci.image.index.v1+json")];
+    let index_type = [("content-type", "application/vnd.oci.image.index.v1+json")];
+    out.push(("model-referrers-api-pages", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "referrers"),
+          ("description", "the OCI 1.1 referrers API: an index of referrers, paged with Link (OCI distribution spec 1.1)")],
+        vec![
+            ex(manifest_req(&m_url, None), ok_manifest(&rich)),
+            ex(req("GET", &referrers_url, &oci_index),
+               resp(200, &[index_type[0], ("link", &format!(r#"<{referrers_url}?last=a>; rel="next""#))], page1.as_bytes())),
+            ex(req("GET", &format!("{referrers_url}?last=a"), &oci_index), resp(200, &index_type, page2.as_bytes())),
+        ],
+    )));
+    out.push(("model-referrers-api-filtered", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "referrers"), ("artifact-type", sbom_type),
+          ("description", "artifactType filtering: asked of the registry, and applied again by the client when the registry ignores it (no OCI-Filters-Applied)")],
+        vec![
+            ex(manifest_req(&m_url, None), ok_manifest(&rich)),
+            ex(req("GET", &format!("{referrers_url}?artifactType=application%2Fspdx%2Bjson"), &oci_index),
+               resp(200, &index_type, format!(
+                   r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{},{}]}}"#,
+                   &page1[page1.find("[{").unwrap() + 1..page1.rfind("]}").unwrap()],
+                   &page2[page2.find("[{").unwrap() + 1..page2.rfind("]}").unwrap()]
+               ).as_bytes())),
+        ],
+    )));
+
     out
 }
 

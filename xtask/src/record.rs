@@ -253,6 +253,26 @@ pub fn record_lab() -> Result<()> {
             ],
         ),
         (
+            "lab-referrers-tag-schema",
+            open,
+            "referrers on distribution 2.8: the referrers API answers 404, so the sha256-<hex> fallback tag lists them",
+            vec![
+                ("reference", format!("{p}/lab/signed:v1")),
+                ("goal", "referrers".into()),
+                http(),
+            ],
+        ),
+        (
+            "lab-referrers-attestations",
+            open,
+            "referrers of an index: no API, no fallback tag, and the BuildKit attestation manifest read for its predicate type",
+            vec![
+                ("reference", format!("{p}/lab/multi:v1")),
+                ("goal", "referrers".into()),
+                http(),
+            ],
+        ),
+        (
             "lab-tags-pages",
             open,
             "150 tags in pages of 40: Link headers alternate relative and absolute",

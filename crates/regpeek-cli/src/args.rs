@@ -63,6 +63,21 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// List what refers to an image: signatures, SBOMs and other OCI 1.1 referrers (the
+    /// referrers API, else the `sha256-<hex>` tag schema), and BuildKit attestations
+    /// with their in-toto predicate types.
+    Referrers {
+        /// Image reference.
+        reference: String,
+        /// Keep only referrers of this artifact type (e.g. `application/spdx+json`).
+        #[arg(long, value_name = "TYPE")]
+        artifact_type: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_name = "FORMAT", default_value = "json")]
+        output: OutputFormat,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Compare two images: platforms added and removed; for one platform, env, labels,
     /// entrypoint, cmd, user, working dir, ports, volumes, layers, size, created.
     /// Exit 0 when equal, 1 when they differ, 2 on error (as `diff`).

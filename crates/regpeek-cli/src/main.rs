@@ -291,6 +291,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             });
         }
+        Command::Referrers {
+            reference,
+            artifact_type,
+            output,
+            common,
+        } => {
+            let r = parse_reference(reference)?;
+            let goal = Goal::Referrers {
+                platform: explicit_platform(common)?,
+                artifact_type: artifact_type.clone(),
+            };
+            let (options, client) = prepare(&r, common, goal)?;
+            let recording =
+                rec.map(|dir| record::Recording::new(dir, "referrers", &r.canonical(), &options));
+            let flow = Flow::new(r, options, TokenCache::new());
+            let outcome = record::run(&client, flow, recording)?;
+            let Outcome::Referrers(found) = outcome else {
+                bail!("the flow ended without a list of referrers");
+            };
+            print_referrers(&mut out, &found, *output, tty, color)?;
+        }
         Command::Platforms {
             reference,
             output,
@@ -360,6 +381,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let name = scenario.get("reference").unwrap_or_default();
                     let json = scenario.get("output") == Some("json");
                     print_listing(&mut out, command, name, json, &listing, tty, color)?;
+                }
+                "referrers" => {
+                    let Outcome::Referrers(found) = outcome else {
+                        bail!("the recording did not end with a list of referrers");
+                    };
+                    let format = args::OutputFormat::Json;
+                    print_referrers(&mut out, &found, format, tty, color)?;
                 }
                 _ => {
                     let explicit = scenario.get("platform").is_some();
@@ -687,6 +715,51 @@ fn platforms(reference: &str, common: &Common) -> Result<Vec<summary::PlatformRo
         }
     }
     Ok(rows)
+}
+
+fn print_referrers(
+    out: &mut impl Write,
+    found: &regpeek_proto::Referrers,
+    format: args::OutputFormat,
+    tty: bool,
+    color: bool,
+) -> Result<()> {
+    let rows = summary::referrer_rows(found);
+    match format {
+        args::OutputFormat::Json => output::print_json(out, &rows, tty, color),
+        args::OutputFormat::Table if output::jq_enabled() => {
+            bail!("-o table and --jq do not go together")
+        }
+        args::OutputFormat::Table => {
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.artifact_type.clone().unwrap_or_else(|| "-".into()),
+                        r.digest.clone(),
+                        output::human_size(r.size),
+                        r.source.to_owned(),
+                        if r.predicate_types.is_empty() {
+                            "-".into()
+                        } else {
+                            r.predicate_types.join(", ")
+                        },
+                    ]
+                })
+                .collect();
+            output::print_columns(
+                out,
+                &[
+                    "ARTIFACT TYPE",
+                    "DIGEST",
+                    "SIZE",
+                    "SOURCE",
+                    "PREDICATE TYPES",
+                ],
+                &table,
+            )
+        }
+    }
 }
 
 fn print_platforms(

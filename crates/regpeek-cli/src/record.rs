@@ -31,6 +31,7 @@ impl Recording {
             Goal::Digest(p) => ("digest", p.as_ref(), None),
             Goal::Tags { limit, page_size } => ("tags", None, Some((limit, page_size))),
             Goal::Catalog { limit, page_size } => ("catalog", None, Some((limit, page_size))),
+            Goal::Referrers { platform, .. } => ("referrers", platform.as_ref(), None),
             _ => ("login", None, None),
         };
         s.push(("goal".into(), goal.into()));
@@ -52,6 +53,13 @@ impl Recording {
             _ => "auto",
         };
         s.push(("security".into(), security.into()));
+        if let Goal::Referrers {
+            artifact_type: Some(t),
+            ..
+        } = &options.goal
+        {
+            s.push(("artifact-type".into(), t.clone()));
+        }
         match &options.credentials {
             Some(Credentials::Basic { username, .. }) => {
                 s.push(("credentials".into(), format!("{username}:<redacted>")));
@@ -105,7 +113,7 @@ pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<
         let step = match reply {
             Ok(resp) => recorder.response(request, send.kind, resp),
             Err(f) => {
-                recorder.failure(request, f.kind, &f.to_string());
+                recorder.failure(request, f.kind, &format!("{}: {}", f.kind, f.source));
                 Ok(())
             }
         };

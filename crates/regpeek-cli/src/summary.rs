@@ -127,6 +127,41 @@ pub fn platform_row(insp: &Inspection, attested: bool) -> PlatformRow {
     }
 }
 
+/// One row of `regpeek referrers`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReferrerRow {
+    pub artifact_type: Option<String>,
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    pub source: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub predicate_types: Vec<String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `regpeek referrers` rows.
+pub fn referrer_rows(r: &regpeek_proto::Referrers) -> Vec<ReferrerRow> {
+    r.items
+        .iter()
+        .map(|i| ReferrerRow {
+            artifact_type: i.descriptor.artifact_type.clone(),
+            media_type: i.descriptor.media_type.clone(),
+            digest: i.descriptor.digest.to_string(),
+            size: i.descriptor.size,
+            source: match i.source {
+                regpeek_proto::ReferrerSource::Api => "api",
+                regpeek_proto::ReferrerSource::TagSchema => "tag-schema",
+                regpeek_proto::ReferrerSource::Attestation => "attestation",
+                _ => "other",
+            },
+            predicate_types: i.predicate_types.clone(),
+            annotations: i.descriptor.annotations.clone(),
+        })
+        .collect()
+}
+
 /// `regpeek inspect`.
 pub fn inspect_output(insp: &Inspection) -> InspectOutput {
     let r = &insp.reference;

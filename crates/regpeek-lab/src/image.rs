@@ -337,6 +337,85 @@ pub struct Seeded {
     pub multi: Index,
     /// `lab/many-layers:v1`.
     pub many_layers: Image,
+    /// What refers to the rich image in `lab/signed` (a signature and an SBOM).
+    pub signed: Referring,
+}
+
+/// Artifacts that refer to a subject image (OCI 1.1, with `subject`), and the
+/// `sha256-<hex>` fallback-tag index that lists them, for registries without the
+/// referrers API.
+pub struct Referring {
+    /// The signature-like and the SBOM-like artifact.
+    pub artifacts: Vec<Image>,
+    /// The fallback-tag index.
+    pub index: Blob,
+    /// Its tag, `sha256-<hex of the subject>`.
+    pub tag: String,
+}
+
+/// Artifact types of the lab's referrers.
+pub const SIGNATURE_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+/// The SBOM's artifact type.
+pub const SBOM_TYPE: &str = "application/spdx+json";
+
+/// A signature-like and an SBOM-like artifact referring to `subject`.
+pub fn referrers_of(subject: &Image) -> Referring {
+    let empty = Blob::new("application/vnd.oci.empty.v1+json", b"{}".to_vec());
+    let artifact = |artifact_type: &str, layer_type: &str, payload: &[u8]| {
+        let layer = Blob::new(layer_type, payload.to_vec());
+        let annotations = json!({"org.opencontainers.image.created": "2026-01-01T00:00:00Z"});
+        let manifest = Blob::new(
+            media::OCI_MANIFEST,
+            serde_json::to_vec_pretty(&json!({
+                "schemaVersion": 2,
+                "mediaType": media::OCI_MANIFEST,
+                "artifactType": artifact_type,
+                "config": empty.descriptor(),
+                "layers": [layer.descriptor()],
+                "subject": subject.manifest.descriptor(),
+                "annotations": annotations,
+            }))
+            .expect("json"),
+        );
+        Image {
+            manifest,
+            config: empty.clone(),
+            layers: vec![layer],
+        }
+    };
+    let signature = artifact(
+        SIGNATURE_TYPE,
+        "application/vnd.dev.cosign.simplesigning.v1+json",
+        br#"{"critical":{"identity":{"docker-reference":"lab/signed"},"type":"cosign container image signature"}}"#,
+    );
+    let sbom = artifact(
+        SBOM_TYPE,
+        SBOM_TYPE,
+        br#"{"spdxVersion":"SPDX-2.3","name":"lab/signed"}"#,
+    );
+    let entries: Vec<Value> = [(&signature, SIGNATURE_TYPE), (&sbom, SBOM_TYPE)]
+        .iter()
+        .map(|(a, t)| {
+            let mut d = a.manifest.descriptor();
+            d["artifactType"] = json!(t);
+            d["annotations"] = json!({"org.opencontainers.image.created": "2026-01-01T00:00:00Z"});
+            d
+        })
+        .collect();
+    let index = Blob::new(
+        media::OCI_INDEX,
+        serde_json::to_vec_pretty(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_INDEX,
+            "manifests": entries,
+        }))
+        .expect("json"),
+    );
+    Referring {
+        artifacts: vec![signature, sbom],
+        index,
+        tag: subject.manifest.digest.replace(':', "-"),
+    }
 }
 
 /// Repository and tag of the rich image.
@@ -347,8 +426,10 @@ pub const MULTI: (&str, &str) = ("lab/multi", "v1");
 impl Seeded {
     /// Builds the images (pure, deterministic).
     pub fn build() -> Seeded {
+        let rich = rich();
         Seeded {
-            rich: rich(),
+            signed: referrers_of(&rich),
+            rich,
             multi: multi(),
             many_layers: many_layers(MANY_LAYERS),
         }
@@ -370,6 +451,12 @@ impl Seeded {
             let names = many_tag_names();
             let tags: Vec<&str> = names.iter().map(String::as_str).collect();
             target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
+            let signed = format!("{prefix}/signed");
+            target.image(&signed, &self.rich, &["v1"])?;
+            for a in &self.signed.artifacts {
+                target.image(&signed, a, &[])?;
+            }
+            target.manifest(&signed, &self.signed.index, &self.signed.tag)?;
         }
         Ok(())
     }

@@ -30,7 +30,11 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
                 let request = recorder.request(&send.request);
                 match client.perform(send.request, send.max_body) {
                     Err(failure) => {
-                        recorder.failure(request, failure.kind, &failure.to_string());
+                        recorder.failure(
+                            request,
+                            failure.kind,
+                            &format!("{}: {}", failure.kind, failure.source),
+                        );
                         flow.handle_transport_error(SystemTime::now(), failure.kind);
                     }
                     Ok(resp) => {

@@ -129,6 +129,11 @@ impl Digest {
         self.algorithm
     }
 
+    /// The lowercase hex part.
+    pub(crate) fn hex(&self) -> &str {
+        &self.hex
+    }
+
     /// True when `bytes` hash to this digest.
     #[cfg(test)]
     pub(crate) fn matches(&self, bytes: &[u8]) -> bool {

@@ -24,6 +24,8 @@ pub enum Subject {
     Login(String),
     /// A token reply from a token server.
     TokenReply,
+    /// The referrers of a manifest (by digest).
+    Referrers(String),
 }
 
 impl fmt::Display for Subject {
@@ -36,6 +38,7 @@ impl fmt::Display for Subject {
             Subject::Catalog(r) => write!(f, "catalog of {r}"),
             Subject::Login(r) => write!(f, "login to {r}"),
             Subject::TokenReply => f.write_str("token reply"),
+            Subject::Referrers(d) => write!(f, "referrers of {d}"),
         }
     }
 }

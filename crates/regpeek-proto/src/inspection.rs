@@ -52,6 +52,40 @@ pub struct FetchedManifest {
     pub manifest: Option<Manifest>,
 }
 
+/// What a `Referrers` flow found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Referrers {
+    /// The manifest (or index) they refer to.
+    pub subject: Digest,
+    /// Signatures, SBOMs, attestations…, in the order found.
+    pub items: Vec<Referrer>,
+}
+
+/// One thing that refers to an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Referrer {
+    /// Its descriptor: artifact type, media type, digest, size, annotations.
+    pub descriptor: crate::manifest::Descriptor,
+    /// Where it was found.
+    pub source: ReferrerSource,
+    /// For BuildKit attestations: the in-toto predicate types (SPDX, provenance, …).
+    pub predicate_types: Vec<String>,
+}
+
+/// Where a referrer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReferrerSource {
+    /// The OCI 1.1 referrers API.
+    Api,
+    /// The `sha256-<hex>` tag schema (registries without the API).
+    TagSchema,
+    /// A BuildKit attestation manifest inside the index.
+    Attestation,
+}
+
 /// A fetched config blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedConfig {

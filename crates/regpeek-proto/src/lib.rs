@@ -107,7 +107,9 @@ pub use flow::{
 };
 /// The HTTP types requests and responses are made of, re-exported.
 pub use http;
-pub use inspection::{FetchedConfig, FetchedManifest, Inspection};
+pub use inspection::{
+    FetchedConfig, FetchedManifest, Inspection, Referrer, ReferrerSource, Referrers,
+};
 pub use list::Listing;
 pub use platform::{Platform, PlatformError};
 pub use reference::{

@@ -69,6 +69,10 @@ pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
         "tags" => Goal::Tags { limit, page_size },
         "catalog" => Goal::Catalog { limit, page_size },
         "login" => Goal::Login,
+        "referrers" => Goal::Referrers {
+            platform,
+            artifact_type: s.get("artifact-type").map(str::to_owned),
+        },
         other => bail!("unknown goal {other:?}"),
     };
     let mut options = Options::new(goal);
@@ -350,6 +354,26 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
             return t;
         }
         Ok(Outcome::Image(i)) => i,
+        Ok(Outcome::Referrers(r)) => {
+            let _ = writeln!(t, "referrers of {}: {}", r.subject, r.items.len());
+            for item in &r.items {
+                let d = &item.descriptor;
+                let _ = writeln!(
+                    t,
+                    "  {:?} {} {} {} {}",
+                    item.source,
+                    d.artifact_type.as_deref().unwrap_or("-"),
+                    d.digest,
+                    d.size,
+                    item.predicate_types.join(",")
+                );
+            }
+            return t;
+        }
+        Ok(_) => {
+            let _ = writeln!(t, "an outcome this harness does not describe");
+            return t;
+        }
     };
     let _ = writeln!(t, "reference: {}", i.reference.canonical());
     let _ = writeln!(t, "digest: {} ({})", i.digest, i.media_type);

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
-use crate::inspection::Inspection;
+use crate::inspection::{Inspection, Referrers};
 use crate::list::Listing;
 
 /// What a request is for (for logs and transcripts).
@@ -65,11 +65,14 @@ pub enum Action {
 
 /// What a finished flow learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// From `Digest`, `Manifest` and `Inspect` goals.
     Image(Box<Inspection>),
     /// From `Tags` and `Catalog` goals.
     List(Listing),
+    /// From the `Referrers` goal.
+    Referrers(Referrers),
     /// From `Login`: the registry accepted the credentials (or needs none).
     LoggedIn {
         /// True when the registry asked for authentication at all.

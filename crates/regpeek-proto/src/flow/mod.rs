@@ -24,6 +24,7 @@ mod check;
 mod listing;
 mod options;
 mod redirect;
+mod referrers;
 mod request;
 mod response;
 mod retry;
@@ -144,6 +145,17 @@ enum Step {
     Page(Url),
     /// `GET /v2/` with credentials (login).
     Check,
+    /// A page of the referrers API for `subject`.
+    Referrers {
+        subject: Digest,
+        url: Url,
+    },
+    /// The `sha256-<hex>` fallback tag of `subject`.
+    ReferrersTag {
+        subject: Digest,
+    },
+    /// An attestation manifest of the index, for its predicate types.
+    Attestation(Descriptor),
 }
 
 /// One place to ask: a mirror or the registry itself.
@@ -169,6 +181,10 @@ struct Partial {
     items: Vec<String>,
     /// Listing pages fetched so far, in order.
     seen_pages: Vec<Url>,
+    /// Referrers found so far, and attestation manifests still to read.
+    referrers: Vec<crate::inspection::Referrer>,
+    attestations: Vec<Descriptor>,
+    subject: Option<Digest>,
 }
 
 #[doc = include_str!("graph.md")]
@@ -326,6 +342,8 @@ impl Flow {
     /// waits and the deadline.
     pub fn poll_action(&mut self, now: SystemTime) -> Action {
         let action = match self.queued.take() {
+            // A wait decided earlier that is already over: go on at once.
+            Some(Action::Wait(until)) if now >= until => self.step(now, Input::Poll),
             Some(action) => action,
             None => self.step(now, Input::Poll),
         };
@@ -460,6 +478,10 @@ impl Flow {
             }
             Step::Page(_) => Subject::TagList(self.reference.name()),
             Step::Check => Subject::Login(self.reference.registry().to_owned()),
+            Step::Referrers { subject, .. } | Step::ReferrersTag { subject } => {
+                Subject::Referrers(subject.to_string())
+            }
+            Step::Attestation(d) => Subject::ManifestDigest(d.digest.to_string()),
         }
     }
 

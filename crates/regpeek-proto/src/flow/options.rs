@@ -26,6 +26,16 @@ pub enum Goal {
         /// Ask for pages of this size (`n=`).
         page_size: Option<u32>,
     },
+    /// List what refers to the image (OCI 1.1 referrers: signatures, SBOMs, …): the
+    /// referrers API, else the `sha256-<hex>` tag schema, plus BuildKit attestation
+    /// manifests inside an index with their in-toto predicate types. With a platform,
+    /// the referrers of that platform's manifest.
+    Referrers {
+        /// Descend to this platform's manifest first.
+        platform: Option<Platform>,
+        /// Keep only referrers of this artifact type.
+        artifact_type: Option<String>,
+    },
     /// Check that the credentials are accepted (`GET /v2/` with auth, a token without
     /// scope): what `regpeek login` verifies before storing anything.
     Login,
@@ -43,13 +53,17 @@ impl Goal {
     pub(super) fn platform(&self) -> Option<&Platform> {
         match self {
             Goal::Digest(p) | Goal::Manifest(p) => p.as_ref(),
+            Goal::Referrers { platform, .. } => platform.as_ref(),
             Goal::Inspect(p) => Some(p),
             Goal::Tags { .. } | Goal::Catalog { .. } | Goal::Login => None,
         }
     }
 
     pub(super) fn is_image(&self) -> bool {
-        matches!(self, Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_))
+        matches!(
+            self,
+            Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
+        )
     }
 
     pub(super) fn listing(&self) -> Option<(Option<usize>, Option<u32>)> {

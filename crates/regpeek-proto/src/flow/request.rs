@@ -49,8 +49,14 @@ impl Flow {
             ),
             Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
             Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
-            Step::Page(url) => return Ok(url.clone()),
+            Step::Page(url) | Step::Referrers { url, .. } => return Ok(url.clone()),
             Step::Check => "/v2/".to_owned(),
+            Step::ReferrersTag { subject } => format!(
+                "/v2/{repo}/manifests/{}-{}",
+                subject.algorithm().name(),
+                subject.hex()
+            ),
+            Step::Attestation(d) => format!("/v2/{repo}/manifests/{}", d.digest),
         };
         uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
             what: self.subject().to_string(),
@@ -160,9 +166,11 @@ impl Flow {
     pub(super) fn resource_request(&self, now: SystemTime, url: Url, hops: u8) -> Next {
         let (method, kind, max_body) = match &self.step {
             Step::Top { head: true } => (Method::HEAD, RequestKind::Manifest, self.limits.small),
-            Step::Top { head: false } | Step::Child { .. } => {
-                (Method::GET, RequestKind::Manifest, self.limits.manifest)
-            }
+            Step::Top { head: false }
+            | Step::Child { .. }
+            | Step::Referrers { .. }
+            | Step::ReferrersTag { .. }
+            | Step::Attestation(_) => (Method::GET, RequestKind::Manifest, self.limits.manifest),
             Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
             Step::Page(_) => (Method::GET, RequestKind::List, self.limits.list),
             Step::Check => (Method::GET, RequestKind::Ping, self.limits.small),
@@ -173,9 +181,11 @@ impl Flow {
             reason,
         })?;
         let mut req = http::Request::builder().method(method).uri(target);
-        match kind {
-            RequestKind::Manifest => req = req.header(ACCEPT, media::ACCEPT),
-            RequestKind::List => req = req.header(ACCEPT, "application/json"),
+        match (kind, &self.step) {
+            // The referrers API answers with an OCI index.
+            (_, Step::Referrers { .. }) => req = req.header(ACCEPT, media::OCI_INDEX),
+            (RequestKind::Manifest, _) => req = req.header(ACCEPT, media::ACCEPT),
+            (RequestKind::List, _) => req = req.header(ACCEPT, "application/json"),
             _ => {}
         }
         let mut sent = SentAuth::None;

@@ -36,6 +36,18 @@ impl Flow {
             self.step = Step::Top { head: false };
             return self.issue(now);
         }
+        // No referrers API (distribution 2.8 and others): the tag schema instead; no
+        // fallback tag: nothing refers to the image that way.
+        match (&self.step, status.as_u16()) {
+            (Step::Referrers { subject, .. }, 400 | 404 | 405) => {
+                self.step = Step::ReferrersTag {
+                    subject: subject.clone(),
+                };
+                return self.issue(now);
+            }
+            (Step::ReferrersTag { .. }, 404) => return self.next_attestation(now),
+            _ => {}
+        }
         if !status.is_success() {
             if let Some(after) = self.retry_delay(&resp) {
                 let peer = if same_origin(&url, &self.base) {
@@ -63,6 +75,9 @@ impl Flow {
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
             Step::Page(page) => self.on_page(now, &url, page, resp),
+            Step::Referrers { subject, .. } => self.on_referrers_page(now, &url, subject, resp),
+            Step::ReferrersTag { .. } => self.on_referrers_tag(now, resp),
+            Step::Attestation(desc) => self.on_attestation(now, &desc, resp),
             Step::Check => {
                 let authenticated = !matches!(self.auth, HostAuth::None)
                     || matches!(self.credentials, Some(Credentials::Bearer(_)));

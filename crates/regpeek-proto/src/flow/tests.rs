@@ -369,3 +369,16 @@ fn refused_connections_are_retried_then_reported() {
         })
     ));
 }
+
+#[test]
+fn a_wait_that_is_already_over_is_never_handed_out() {
+    // Found by fuzzing: `Retry-After: 0`, then a poll a little later.
+    let mut r = Run::new("registry.example/a:v1", Options::new(Goal::Manifest(None)));
+    r.send();
+    r.respond(response(503, &[("retry-after", "0")], b""));
+    r.now += Duration::from_millis(10);
+    match r.poll() {
+        Action::Send(_) => {}
+        other => panic!("expected the retry at once, got {other:?}"),
+    }
+}

@@ -110,6 +110,17 @@ impl Flow {
     ) -> Next {
         match manifest {
             Manifest::Index(index) => {
+                if let (Goal::Referrers { .. }, None) = (&self.goal, self.goal.platform()) {
+                    // The index's own referrers, and every attestation inside it.
+                    self.result.attestations = index
+                        .manifests
+                        .iter()
+                        .filter(|d| d.is_attestation())
+                        .cloned()
+                        .collect();
+                    self.result.index.get_or_insert(index);
+                    return self.start_referrers(now, digest);
+                }
                 let Some(wanted) = self.goal.platform().cloned() else {
                     self.result.index.get_or_insert(index);
                     return self.done();
@@ -125,6 +136,19 @@ impl Flow {
                     });
                 };
                 self.result.platform = desc.platform.clone();
+                if matches!(self.goal, Goal::Referrers { .. }) {
+                    // The attestations that are about this platform's manifest.
+                    let target = desc.digest.to_string();
+                    self.result.attestations = index
+                        .manifests
+                        .iter()
+                        .filter(|d| d.is_attestation())
+                        .filter(|d| {
+                            d.annotations.get("vnd.docker.reference.digest") == Some(&target)
+                        })
+                        .cloned()
+                        .collect();
+                }
                 self.result.index.get_or_insert(index);
                 if matches!(self.goal, Goal::Digest(_)) {
                     self.result.manifest = Some(FetchedManifest {
@@ -141,6 +165,9 @@ impl Flow {
                     depth: depth + 1,
                 };
                 self.issue(now)
+            }
+            Manifest::Image(_) if matches!(self.goal, Goal::Referrers { .. }) => {
+                self.start_referrers(now, digest)
             }
             Manifest::Image(ref image) => {
                 let config = image.config.clone();

@@ -1,0 +1,193 @@
+//! Transitions of the referrers walk: the OCI 1.1 referrers API (with `Link` pages),
+//! else the `sha256-<hex>` tag schema, then each BuildKit attestation manifest of the
+//! index for its in-toto predicate types.
+
+use std::time::SystemTime;
+
+use url::Url;
+
+use super::check::{check_size, content_type, same_origin, strip_query, verify};
+use super::{Action, Flow, Goal, MAX_PAGES, Next, Outcome, State, Step};
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::inspection::{Referrer, ReferrerSource, Referrers};
+use crate::manifest::{Descriptor, Manifest, media, parse_manifest};
+use crate::uri;
+
+/// The media type of in-toto statements, the layers of attestation manifests.
+const IN_TOTO: &str = "application/vnd.in-toto+json";
+
+impl Flow {
+    fn artifact_filter(&self) -> Option<&str> {
+        match &self.goal {
+            Goal::Referrers { artifact_type, .. } => artifact_type.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn wanted(&self, d: &Descriptor) -> bool {
+        match self.artifact_filter() {
+            None => true,
+            Some(t) => d.artifact_type.as_deref() == Some(t),
+        }
+    }
+
+    /// Starts listing what refers to `subject`.
+    pub(super) fn start_referrers(&mut self, now: SystemTime, subject: Digest) -> Next {
+        let mut path = format!("/v2/{}/referrers/{subject}", self.reference.repository());
+        if let Some(t) = self.artifact_filter() {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("artifactType", t)
+                .finish();
+            path.push('?');
+            path.push_str(&q);
+        }
+        let url = uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
+            what: format!("referrers of {subject}"),
+            url: path.clone(),
+            reason,
+        })?;
+        self.result.subject = Some(subject.clone());
+        self.step = Step::Referrers { subject, url };
+        self.issue(now)
+    }
+
+    /// The referrers listed in an index body (the API's answer, or the fallback tag).
+    fn index_entries(&mut self, resp: http::Response<Vec<u8>>) -> Result<Vec<Descriptor>, Error> {
+        check_size(resp.body(), self.limits.manifest, self.subject())?;
+        let ctype = content_type(resp.headers()).or_else(|| Some(media::OCI_INDEX.to_owned()));
+        match parse_manifest(ctype.as_deref(), resp.body())? {
+            Manifest::Index(index) => Ok(index.manifests),
+            _ => Err(Error::InvalidManifest(
+                "the referrers answer is not an index".into(),
+            )),
+        }
+    }
+
+    /// A page of the referrers API.
+    pub(super) fn on_referrers_page(
+        &mut self,
+        now: SystemTime,
+        url: &Url,
+        subject: Digest,
+        resp: http::Response<Vec<u8>>,
+    ) -> Next {
+        let next = crate::list::next_link(
+            resp.headers()
+                .get_all(http::header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+            url,
+        )
+        .map_err(|reason| Error::InvalidListing {
+            detail: format!("referrers of {subject}: the next page's Link is unusable: {reason}"),
+        })?;
+        for d in self.index_entries(resp)? {
+            if self.wanted(&d) {
+                self.result.referrers.push(Referrer {
+                    descriptor: d,
+                    source: ReferrerSource::Api,
+                    predicate_types: Vec::new(),
+                });
+            }
+        }
+        self.result.seen_pages.push(url.clone());
+        match next {
+            Some(next) if same_origin(&next, &self.base) => {
+                if self.result.seen_pages.contains(&next)
+                    || self.result.seen_pages.len() >= MAX_PAGES
+                {
+                    return Err(Error::InvalidListing {
+                        detail: format!("referrers of {subject}: pagination loops"),
+                    });
+                }
+                self.step = Step::Referrers { subject, url: next };
+                self.issue(now)
+            }
+            Some(next) => Err(Error::InvalidListing {
+                detail: format!(
+                    "referrers of {subject}: next page {} is on another origin",
+                    strip_query(&next)
+                ),
+            }),
+            None => self.next_attestation(now),
+        }
+    }
+
+    /// The `sha256-<hex>` fallback tag: an index of referrers.
+    pub(super) fn on_referrers_tag(
+        &mut self,
+        now: SystemTime,
+        resp: http::Response<Vec<u8>>,
+    ) -> Next {
+        for d in self.index_entries(resp)? {
+            if self.wanted(&d) {
+                self.result.referrers.push(Referrer {
+                    descriptor: d,
+                    source: ReferrerSource::TagSchema,
+                    predicate_types: Vec::new(),
+                });
+            }
+        }
+        self.next_attestation(now)
+    }
+
+    /// Reads the next attestation manifest, or finishes.
+    pub(super) fn next_attestation(&mut self, now: SystemTime) -> Next {
+        // An artifact-type filter other than in-toto's leaves attestations out.
+        if self.artifact_filter().is_some_and(|t| t != IN_TOTO) {
+            self.result.attestations.clear();
+        }
+        if self.result.attestations.is_empty() {
+            return Ok(self.referrers_done());
+        }
+        let desc = self.result.attestations.remove(0);
+        self.step = Step::Attestation(desc);
+        self.issue(now)
+    }
+
+    /// An attestation manifest: its layers' predicate types.
+    pub(super) fn on_attestation(
+        &mut self,
+        now: SystemTime,
+        desc: &Descriptor,
+        resp: http::Response<Vec<u8>>,
+    ) -> Next {
+        let subject = self.subject();
+        check_size(resp.body(), self.limits.manifest, subject.clone())?;
+        verify(desc, resp.body(), subject)?;
+        let ctype = content_type(resp.headers()).or_else(|| Some(desc.media_type.clone()));
+        let predicate_types = match parse_manifest(ctype.as_deref(), resp.body())? {
+            Manifest::Image(m) => m
+                .layers
+                .iter()
+                .filter_map(|l| l.annotations.get("in-toto.io/predicate-type"))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.result.referrers.push(Referrer {
+            descriptor: desc.clone(),
+            source: ReferrerSource::Attestation,
+            predicate_types,
+        });
+        self.next_attestation(now)
+    }
+
+    fn referrers_done(&mut self) -> (State, Action) {
+        let r = std::mem::take(&mut self.result);
+        match r.subject {
+            Some(subject) => (
+                State::Done,
+                Action::Done(Ok(Outcome::Referrers(Referrers {
+                    subject,
+                    items: r.referrers,
+                }))),
+            ),
+            None => (
+                State::Done,
+                Action::Done(Err(Error::Misuse("referrers without a subject"))),
+            ),
+        }
+    }
+}
