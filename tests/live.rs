@@ -2087,3 +2087,24 @@ fn referrers_include_buildkit_attestations_with_their_predicate_types() {
         serde_json::from_slice(&ok(&["referrers", &multi, "--platform", "linux/arm64"])).unwrap();
     assert_eq!(rows, json!([]));
 }
+
+#[test]
+fn man_pages_and_table_listings() {
+    let dir = empty_home().join("man");
+    ok(&["man", dir.to_str().unwrap()]);
+    for page in [
+        "regpeek.1",
+        "regpeek-inspect.1",
+        "regpeek-referrers.1",
+        "regpeek-diff.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_default();
+        assert!(text.contains(".TH"), "{page} is not a man page");
+    }
+    let repo = format!("{}/lab/many-tags", lab().info.plain());
+    let table = String::from_utf8(ok(&["tags", &repo, "-o", "table", "--limit", "3"])).unwrap();
+    assert_eq!(
+        table.lines().collect::<Vec<_>>(),
+        ["TAG", "t000", "t001", "t002"]
+    );
+}

@@ -11,6 +11,7 @@
 //! - `model`: rewrite the hand-modelled `fixtures/model-*` scenarios.
 //! - `bench`: regpeek against skopeo on the lab, time and memory ratios.
 //! - `fuzz [--secs N] [TARGET…]`: every fuzz target in turn, seeded from the fixtures.
+//! - `man`: the man pages (clap_mangen, through the CLI) in `target/man/`.
 
 mod bench;
 mod fuzz;
@@ -45,8 +46,9 @@ fn real_main() -> Result<()> {
         Some("model") => model::model(),
         Some("bench") => bench::bench(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("man") => man(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz>");
+            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz|man>");
             std::process::exit(2);
         }
     }
@@ -107,6 +109,19 @@ fn demo() -> Result<()> {
     }
     eprintln!("\nxtask: demo done; the lab stops now.");
     eprintln!("With internet access, try: regpeek inspect nginx");
+    Ok(())
+}
+
+/// `cargo xtask man`: regpeek.1 and one page per command, in target/man/.
+fn man() -> Result<()> {
+    let regpeek = build_regpeek()?;
+    let dir = project_root().join("target/man");
+    run(Command::new(&regpeek).arg("man").arg(&dir))?;
+    eprintln!(
+        "xtask: man pages in {} (try: man {}/regpeek.1)",
+        dir.display(),
+        dir.display()
+    );
     Ok(())
 }
 

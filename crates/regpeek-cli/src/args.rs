@@ -143,6 +143,13 @@ pub enum Command {
         /// The directory given to --record.
         dir: PathBuf,
     },
+    /// Write the man pages (regpeek.1 and one per command) into DIR; used by
+    /// `cargo xtask man`.
+    #[command(hide = true)]
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell.
@@ -193,8 +200,11 @@ pub struct ListArgs {
     pub page_size: Option<u32>,
     /// Print JSON (`{"Repository": …, "Tags": […]}`, as `skopeo list-tags`) instead of one
     /// entry per line.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     pub json: bool,
+    /// Output format: one entry per line (default), or `table` (with a header).
+    #[arg(short, long, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
     /// Order: as the registry sent them (default), `lexical`, or `semver` (versions by
     /// their numbers, `v` prefix allowed, pre-releases first; other names after, lexically).
     #[arg(long, value_name = "ORDER", default_value = "registry")]

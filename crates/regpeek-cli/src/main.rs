@@ -258,6 +258,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         output::set_jq(expr);
     }
     match &cli.command {
+        Command::Man { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(cmd, dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))?;
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "regpeek", &mut out);
@@ -379,8 +385,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "tags" | "catalog" => {
                     let listing = outcome.into_listing()?;
                     let name = scenario.get("reference").unwrap_or_default();
-                    let json = scenario.get("output") == Some("json");
-                    print_listing(&mut out, command, name, json, &listing, tty, color)?;
+                    let format = match scenario.get("output") {
+                        Some("json") => ListFormat::Json,
+                        Some("table") => ListFormat::Table,
+                        _ => ListFormat::Lines,
+                    };
+                    print_listing(&mut out, command, name, format, &listing, tty, color)?;
                 }
                 "referrers" => {
                     let Outcome::Referrers(found) = outcome else {
@@ -416,13 +426,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (options, client) = prepare(&r, common, goal)?;
             let recording = rec.map(|dir| {
                 let mut rec = record::Recording::new(dir, "tags", &r.name(), &options);
-                rec.set("output", if list.json { "json" } else { "lines" });
+                rec.set(
+                    "output",
+                    match list_format(list) {
+                        ListFormat::Json => "json",
+                        ListFormat::Table => "table",
+                        ListFormat::Lines => "lines",
+                    },
+                );
                 rec
             });
             let flow = Flow::new(r.clone(), options, TokenCache::new());
             let mut listing = record::run(&client, flow, recording)?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
-            print_listing(&mut out, "tags", &r.name(), list.json, &listing, tty, color)?;
+            let format = list_format(list);
+            print_listing(&mut out, "tags", &r.name(), format, &listing, tty, color)?;
         }
         Command::Catalog {
             registry,
@@ -448,14 +466,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (options, client) = prepare(&target, common, goal)?;
             let recording = rec.map(|dir| {
                 let mut rec = record::Recording::new(dir, "catalog", target.registry(), &options);
-                rec.set("output", if list.json { "json" } else { "lines" });
+                rec.set(
+                    "output",
+                    match list_format(list) {
+                        ListFormat::Json => "json",
+                        ListFormat::Table => "table",
+                        ListFormat::Lines => "lines",
+                    },
+                );
                 rec
             });
             let flow = Flow::catalog(target.registry(), options, TokenCache::new())?;
             let mut listing = record::run(&client, flow, recording)?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
             let name = target.registry().to_owned();
-            print_listing(&mut out, "catalog", &name, list.json, &listing, tty, color)?;
+            let format = list_format(list);
+            print_listing(&mut out, "catalog", &name, format, &listing, tty, color)?;
         }
         Command::Auth {
             command: AuthCommand::Show { registry, common },
@@ -1165,17 +1191,44 @@ fn print_image(
     }
 }
 
+/// How a listing is printed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ListFormat {
+    Lines,
+    Json,
+    Table,
+}
+
+fn list_format(list: &args::ListArgs) -> ListFormat {
+    match (list.json, list.output) {
+        (true, _) | (_, Some(args::OutputFormat::Json)) => ListFormat::Json,
+        (_, Some(args::OutputFormat::Table)) => ListFormat::Table,
+        _ => ListFormat::Lines,
+    }
+}
+
 /// Prints a tag or catalog listing (also for `replay`).
 fn print_listing(
     out: &mut impl Write,
     command: &str,
     name: &str,
-    json: bool,
+    format: ListFormat,
     listing: &regpeek_proto::Listing,
     tty: bool,
     color: bool,
 ) -> Result<()> {
-    if json || output::jq_enabled() {
+    if format == ListFormat::Table {
+        if output::jq_enabled() {
+            bail!("-o table and --jq do not go together");
+        }
+        let header = if command == "catalog" {
+            "REPOSITORY"
+        } else {
+            "TAG"
+        };
+        let rows: Vec<Vec<String>> = listing.items.iter().map(|i| vec![i.clone()]).collect();
+        output::print_columns(out, &[header], &rows)?;
+    } else if format == ListFormat::Json || output::jq_enabled() {
         let value = if command == "catalog" {
             serde_json::json!({"Registry": name, "Repositories": listing.items})
         } else {
