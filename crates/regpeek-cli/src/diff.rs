@@ -109,10 +109,22 @@ fn change<T: PartialEq + Clone>(a: T, b: T) -> Option<Change<T>> {
     (a != b).then_some(Change { a, b })
 }
 
+/// The platforms an image offers: an index's entries, or a single image's own (from
+/// its config).
 fn platforms(i: &Inspection) -> BTreeSet<String> {
     match &i.index {
         Some(idx) => idx.platforms().iter().map(|p| p.to_string()).collect(),
-        None => i.platform.iter().map(|p| p.to_string()).collect(),
+        None => i
+            .config
+            .as_ref()
+            .and_then(|c| c.config.as_ref())
+            .filter(|c| !c.os.is_empty() && !c.architecture.is_empty())
+            .map(|c| {
+                regpeek_proto::Platform::new(&c.os, &c.architecture, c.variant.as_deref())
+                    .to_string()
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
