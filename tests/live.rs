@@ -1022,6 +1022,20 @@ fn credential_flags() {
         String::from_utf8_lossy(&out.stdout).trim(),
         lab().seeded.rich.manifest.digest
     );
+    // A refused --registry-token says so, not "user <registry-token>".
+    let out = regpeek(&[
+        "digest",
+        &t("private/rich:v1"),
+        "--registry-token",
+        "not-a-token",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = stderr_of(&out);
+    assert!(e.contains("rejected the registry token"), "{e}");
+    assert!(
+        e.contains("hint: the token given with --registry-token was refused"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -1260,8 +1274,29 @@ fn docker_hub_mirrors_are_tried_in_order() {
     assert_eq!(v["Variant"], "v7");
 }
 
+/// Runs regpeek on a pseudo-terminal with extra environment variables.
+fn on_a_terminal_env(args: &[&str], env: &[(&str, &str)]) -> String {
+    let cmd = std::iter::once(env!("CARGO_BIN_EXE_regpeek").to_owned())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
+        .env("HOME", empty_home())
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
+        .output()
+        .expect("script (bsdutils) is needed for terminal tests");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs regpeek on a pseudo-terminal (`script`, from Debian's essential bsdutils),
-/// typing `input` after 1.5 s (the prompt comes first, within milliseconds).
+/// typing each line of `input` 1.5 s after the previous (prompts come within
+/// milliseconds).
 fn on_a_terminal(args: &[&str], input: &str) -> String {
     let cmd = std::iter::once(env!("CARGO_BIN_EXE_regpeek").to_owned())
         .chain(args.iter().map(|a| format!("'{a}'")))
@@ -1277,11 +1312,16 @@ fn on_a_terminal(args: &[&str], input: &str) -> String {
         .spawn()
         .expect("script (bsdutils) is needed for terminal tests");
     let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_owned();
+    // Each line is typed 1.5 s after the previous one, as a person answers prompts
+    // (typed ahead, the terminal would echo what a later prompt hides).
+    let lines: Vec<String> = input.split_inclusive('\n').map(str::to_owned).collect();
     std::thread::spawn(move || {
         use std::io::Write as _;
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        let _ = stdin.write_all(input.as_bytes());
+        for line in lines {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let _ = stdin.write_all(line.as_bytes());
+            let _ = stdin.flush();
+        }
     });
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -2107,5 +2147,41 @@ fn man_pages_and_table_listings() {
     assert_eq!(
         table.lines().collect::<Vec<_>>(),
         ["TAG", "t000", "t001", "t002"]
+    );
+}
+
+#[test]
+fn login_on_a_terminal_asks_for_the_user_then_the_password() {
+    let info = &lab().info;
+    // `script` runs login on a pseudo-terminal; the user and password are typed.
+    let screen = on_a_terminal(
+        &["login", &info.token()],
+        &format!("lab-user\n{}\n", info.password),
+    );
+    assert!(screen.contains("Username for "), "{screen}");
+    assert!(screen.contains("Password for lab-user@"), "{screen}");
+    assert!(screen.contains("Login succeeded for lab-user"), "{screen}");
+    assert!(
+        !screen.contains(&info.password),
+        "the password was echoed: {screen}"
+    );
+}
+
+#[test]
+fn colour_honours_no_color_and_dumb_terminals() {
+    let rich = format!("{}/lab/rich:v1", lab().info.plain());
+    let screen = on_a_terminal_env(&["inspect", &rich], &[("TERM", "dumb")]);
+    assert!(
+        !screen.contains('\x1b'),
+        "colour on a dumb terminal: {screen:?}"
+    );
+    assert!(
+        screen.lines().count() > 20,
+        "still pretty-printed: {screen}"
+    );
+    let screen = on_a_terminal_env(&["inspect", &rich], &[("NO_COLOR", "1")]);
+    assert!(
+        !screen.contains('\x1b'),
+        "colour despite NO_COLOR: {screen:?}"
     );
 }

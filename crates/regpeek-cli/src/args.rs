@@ -120,7 +120,8 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// List the repositories of a registry (`/v2/_catalog`); Docker Hub has none.
+    /// List the repositories of a registry (`/v2/_catalog`), one per line, or with
+    /// --json as `{"Registry": …, "Repositories": […]}`; Docker Hub has none.
     Catalog {
         /// Registry host, e.g. `localhost:5000`.
         #[arg(default_value = "docker.io")]
@@ -198,8 +199,8 @@ pub struct ListArgs {
     /// Ask the registry for pages of this size (`n=`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub page_size: Option<u32>,
-    /// Print JSON (`{"Repository": …, "Tags": […]}`, as `skopeo list-tags`) instead of one
-    /// entry per line.
+    /// Print JSON instead of one entry per line: for tags `{"Repository": …, "Tags": […]}`
+    /// (as `skopeo list-tags`), for a catalog `{"Registry": …, "Repositories": […]}`.
     #[arg(long, conflicts_with = "output")]
     pub json: bool,
     /// Output format: one entry per line (default), or `table` (with a header).
