@@ -138,10 +138,20 @@ fn token_cache_is_reused_until_expiry() {
     assert!(t.contains("digest: sha256:"), "{t}");
 
     // The token was issued 60 s before the replay clock with `expires_in` 300: within
-    // the 10 s early-renewal margin of its expiry it is no longer sent.
+    // the 10 s early-renewal margin of its expiry it is no longer sent. The cache also
+    // remembers the registry's challenge, so the flow asks for a new token before its
+    // first request instead of collecting a 401 first.
     let expired = replay_now() + Duration::from_secs(235);
+    let mut third = first.clone();
+    third.exchanges = vec![
+        first.exchanges[1].clone(),
+        first.exchanges[2].clone(),
+        first.exchanges[3].clone(),
+    ];
+    let (t, _) = replay_with(&third, tokens.clone(), expired).unwrap();
+    assert!(t.starts_with("> GET https://auth.example/token"), "{t}");
     let err = replay_with(&second, tokens, expired).unwrap_err();
-    assert!(err.to_string().contains("header authorization"), "{err}");
+    assert!(err.to_string().contains("auth.example/token"), "{err}");
 }
 
 /// Recorded fixtures and snapshots never hold a secret: no JWTs, no lab passwords, no

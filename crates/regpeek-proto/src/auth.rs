@@ -192,6 +192,21 @@ impl BearerRealm {
     }
 }
 
+impl BearerRealm {
+    /// A realm remembered from an earlier challenge, checked as a fresh one would be.
+    pub(crate) fn known(
+        realm: &str,
+        service: Option<String>,
+        registry: &Url,
+        with_credentials: bool,
+    ) -> Result<BearerRealm, Error> {
+        let realm = crate::uri::join(registry, realm)
+            .map_err(|e| Error::InvalidChallenge(format!("bad realm {realm:?}: {e}")))?;
+        check_realm(&realm, registry, with_credentials)?;
+        Ok(BearerRealm { realm, service })
+    }
+}
+
 fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),

@@ -310,6 +310,12 @@ pub enum Error {
         /// For [`TimeoutStage::RetryWait`]: the status that asked for the retry.
         status: Option<u16>,
     },
+    /// Offline, and what the flow needs is not among the known content.
+    #[error("{subject}: not in the cache, and offline")]
+    Offline {
+        /// What would have been fetched.
+        subject: Subject,
+    },
     /// A URL from the registry (or a mirror endpoint) that cannot be requested.
     #[error("{what}: unusable URL {url}: {reason}")]
     InvalidUrl {

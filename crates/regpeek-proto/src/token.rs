@@ -144,19 +144,79 @@ pub(crate) struct TokenKey {
 }
 
 #[derive(Debug, Clone)]
-struct CachedToken {
+pub(crate) struct CachedToken {
     registry: String,
     token: Secret,
     expires_at: SystemTime,
     scopes: Vec<Scope>,
 }
 
-/// Bearer tokens by realm, service, scope and identity. The caller owns it and hands it
-/// to each [`Flow`](crate::Flow); expiry is judged by the time the caller passes in.
+/// What a caller keeps between flows (and, through [`TokenCache::to_json`], between
+/// runs): bearer tokens by realm, service, scope and identity, and what each registry
+/// host taught (its challenge, and for loopback hosts that they speak plain http), so
+/// that a later flow can get its token before its first request and skip the https
+/// probe. The caller owns it and hands it to each [`Flow`](crate::Flow); expiry is
+/// judged by the time the caller passes in.
 #[derive(Debug, Clone, Default)]
 pub struct TokenCache {
-    entries: BTreeMap<TokenKey, CachedToken>,
+    pub(crate) entries: BTreeMap<TokenKey, CachedToken>,
+    hosts: BTreeMap<String, HostKnowledge>,
 }
+
+/// How a registry host authenticates, as learnt from its challenge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "scheme", rename_all = "lowercase")]
+pub(crate) enum KnownAuth {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// What one registry host taught.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct HostKnowledge {
+    #[serde(default)]
+    pub auth: Option<KnownAuth>,
+    /// A loopback host that does not speak TLS (Docker's fallback applied).
+    #[serde(default)]
+    pub plain_http: bool,
+}
+
+/// The on-disk form of a [`TokenCache`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    version: u32,
+    #[serde(default)]
+    tokens: Vec<StoredToken>,
+    #[serde(default)]
+    hosts: BTreeMap<String, HostKnowledge>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredToken {
+    realm: String,
+    service: String,
+    scopes: Vec<String>,
+    identity: String,
+    registry: String,
+    token: String,
+    expires_at: u64,
+}
+
+/// A hash of who asked, for token keys: a user name is not a secret, but it need not be
+/// written down either.
+pub(crate) fn identity_key(identity: &str) -> String {
+    if identity.is_empty() {
+        return String::new();
+    }
+    let d = crate::digest::Digest::sha256(identity.as_bytes()).to_string();
+    d.chars().take(7 + 16).collect()
+}
+
+/// The least a freshly received token is trusted for, by the caller's clock.
+const MIN_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Tokens are renewed this long before they expire.
 const EARLY: Duration = Duration::from_secs(10);
@@ -184,6 +244,13 @@ impl TokenCache {
         // A token whose expiry cannot be represented is not kept (no overflow, ever).
         let Some(expires_at) = from.checked_add(reply.expires_in) else {
             return;
+        };
+        // A token just received is good for a minute by our clock at least, whatever
+        // `issued_at` says: a token server whose clock is behind would otherwise hand
+        // out tokens already expired here, and the flow would ask again forever.
+        let expires_at = match now.checked_add(MIN_LIFETIME) {
+            Some(floor) => expires_at.max(floor),
+            None => expires_at,
         };
         self.entries.insert(
             key,
@@ -227,6 +294,90 @@ impl TokenCache {
     /// Forgets a token the registry refused.
     pub(crate) fn remove(&mut self, key: &TokenKey) {
         self.entries.remove(key);
+    }
+
+    /// What `host` taught earlier flows.
+    pub(crate) fn host(&self, host: &str) -> Option<&HostKnowledge> {
+        self.hosts.get(host)
+    }
+
+    /// Records what `host` taught.
+    pub(crate) fn learn(&mut self, host: &str, f: impl FnOnce(&mut HostKnowledge)) {
+        f(self.hosts.entry(host.to_owned()).or_default());
+    }
+
+    /// Forgets every token and everything learnt about `host` (`host[:port]`), as
+    /// `logout` does.
+    pub fn forget_host(&mut self, host: &str) {
+        self.entries.retain(|_, e| e.registry != host);
+        self.hosts.remove(host);
+    }
+
+    /// The cache as JSON, for a file the caller keeps private (it holds bearer tokens,
+    /// never passwords): tokens still fresh at `now`, and what each host taught.
+    pub fn to_json(&self, now: SystemTime) -> String {
+        let secs = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        };
+        let stored = Stored {
+            version: 1,
+            tokens: self
+                .entries
+                .iter()
+                .filter(|(_, e)| fresh(e, now))
+                .map(|(k, e)| StoredToken {
+                    realm: k.realm.clone(),
+                    service: k.service.clone(),
+                    scopes: k.scopes.clone(),
+                    identity: k.identity.clone(),
+                    registry: e.registry.clone(),
+                    token: e.token.expose().to_owned(),
+                    expires_at: secs(e.expires_at),
+                })
+                .collect(),
+            hosts: self.hosts.clone(),
+        };
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    /// Reads [`TokenCache::to_json`]'s output; anything unreadable gives an empty cache
+    /// (a cache is never worth an error).
+    pub fn from_json(text: &str) -> TokenCache {
+        let Ok(stored) = serde_json::from_str::<Stored>(text) else {
+            return TokenCache::default();
+        };
+        let mut cache = TokenCache {
+            entries: BTreeMap::new(),
+            hosts: stored.hosts,
+        };
+        for t in stored.tokens {
+            let Some(expires_at) =
+                SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.expires_at))
+            else {
+                continue;
+            };
+            if !t.token.bytes().all(|b| b.is_ascii_graphic()) {
+                continue;
+            }
+            let scopes = t.scopes.iter().flat_map(|s| Scope::parse_list(s)).collect();
+            cache.entries.insert(
+                TokenKey {
+                    realm: t.realm,
+                    service: t.service,
+                    scopes: t.scopes,
+                    identity: t.identity,
+                },
+                CachedToken {
+                    registry: t.registry,
+                    token: Secret::new(t.token),
+                    expires_at,
+                    scopes,
+                },
+            );
+        }
+        cache
     }
 
     /// Number of cached tokens.

@@ -123,6 +123,9 @@ impl Flow {
                 });
             }
             self.auth = HostAuth::Basic;
+            let host = self.host();
+            self.tokens
+                .learn(&host, |k| k.auth = Some(crate::token::KnownAuth::Basic));
             return self.issue(now);
         }
         // Bearer.
@@ -178,6 +181,12 @@ impl Flow {
                 }
             }
         }
+        let known = crate::token::KnownAuth::Bearer {
+            realm: realm.realm.to_string(),
+            service: realm.service.clone(),
+        };
+        let host = self.host();
+        self.tokens.learn(&host, |k| k.auth = Some(known));
         self.auth = HostAuth::Bearer { realm, scopes };
         self.issue(now)
     }

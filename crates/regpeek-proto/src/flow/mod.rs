@@ -195,6 +195,8 @@ pub struct Flow {
     limits: Limits,
     deadline: Option<SystemTime>,
     seed: u64,
+    known: std::collections::BTreeMap<Digest, Vec<u8>>,
+    offline: bool,
     tokens: TokenCache,
     endpoints: Vec<Endpoint>,
     /// Index into `endpoints` of the one in use.
@@ -275,6 +277,8 @@ impl Flow {
             limits: options.limits,
             deadline: options.deadline,
             seed: options.seed,
+            known: options.known,
+            offline: options.offline,
             tokens,
             endpoints,
             endpoint: 0,
@@ -347,6 +351,12 @@ impl Flow {
             Some(action) => action,
             None => self.step(now, Input::Poll),
         };
+        if self.offline && matches!(action, Action::Send(_)) {
+            self.state = State::Done;
+            return Action::Done(Err(Error::Offline {
+                subject: self.subject(),
+            }));
+        }
         // The deadline is checked before any request goes out; a response that came in
         // time is still used.
         if let (Action::Send(t), Some(deadline)) = (&action, self.deadline) {
@@ -453,14 +463,58 @@ impl Flow {
         self.fetched = None;
         self.result = Partial::default();
         self.base = ep.base?;
+        self.apply_knowledge();
         self.step = self.first_step()?;
         Ok(())
     }
 
+    /// What earlier flows learnt about this host: plain http on loopback (no https
+    /// probe), and its challenge (a token before the first request).
+    fn apply_knowledge(&mut self) {
+        let Some(known) = self.tokens.host(&self.host()).cloned() else {
+            return;
+        };
+        if known.plain_http && self.security == Security::HttpsThenHttp {
+            self.security = Security::Http;
+            let _ = self.base.set_scheme("http");
+        }
+        let with_creds = matches!(
+            self.credentials,
+            Some(Credentials::Basic { .. } | Credentials::IdentityToken { .. })
+        );
+        self.auth = match known.auth {
+            Some(crate::token::KnownAuth::Basic)
+                if matches!(self.credentials, Some(Credentials::Basic { .. })) =>
+            {
+                HostAuth::Basic
+            }
+            Some(crate::token::KnownAuth::Bearer { realm, service })
+                if !matches!(self.credentials, Some(Credentials::Bearer(_))) =>
+            {
+                // The realm is checked again, as if the challenge had just come.
+                match crate::auth::BearerRealm::known(&realm, service, &self.base, with_creds) {
+                    Ok(realm) => HostAuth::Bearer {
+                        realm,
+                        scopes: self.scope().into_iter().collect(),
+                    },
+                    Err(_) => HostAuth::None,
+                }
+            }
+            _ => HostAuth::None,
+        };
+    }
+
     /// The step a goal starts with.
     fn first_step(&self) -> Result<Step, Error> {
+        // With content known from a cache, a tag is revalidated with one HEAD.
+        let revalidate = !self.known.is_empty() && self.reference.digest().is_none();
         Ok(match &self.goal {
             Goal::Digest(None) => Step::Top { head: true },
+            Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
+                if revalidate =>
+            {
+                Step::Top { head: true }
+            }
             Goal::Login => Step::Check,
             Goal::Tags { .. } | Goal::Catalog { .. } => Step::Page(self.first_page()?),
             _ => Step::Top { head: false },

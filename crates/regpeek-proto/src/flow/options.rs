@@ -1,8 +1,11 @@
 //! What a caller asks of a [`Flow`](super::Flow): goal, scheme policy, limits, credentials.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use url::Url;
+
+use crate::digest::Digest;
 
 use crate::auth::Credentials;
 use crate::platform::Platform;
@@ -145,6 +148,14 @@ pub struct Options {
     /// with each request, ends with [`Error::Timeout`](crate::Error::Timeout) once it
     /// has passed, and reports a retry that would wait past it at once.
     pub deadline: Option<SystemTime>,
+    /// Manifests and config blobs the caller already holds, by digest (from a cache of
+    /// its own). The flow uses them instead of fetching, after checking each against
+    /// its digest; a reference by tag is still revalidated with one `HEAD`, and one
+    /// pinned by digest needs no request at all.
+    pub known: BTreeMap<Digest, Vec<u8>>,
+    /// Send nothing: answer from `known` (and cached tokens), or end with
+    /// [`Error::Offline`](crate::Error::Offline) naming what is missing.
+    pub offline: bool,
     /// Seeds the jitter of retry backoffs, so that runs are reproducible in tests and
     /// different between processes in production (pass something random there).
     pub seed: u64,
@@ -161,6 +172,8 @@ impl Options {
             limits: Limits::default(),
             mirrors: Vec::new(),
             deadline: None,
+            known: BTreeMap::new(),
+            offline: false,
             seed: 0,
         }
     }

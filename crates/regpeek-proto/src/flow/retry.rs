@@ -45,6 +45,8 @@ impl Flow {
         if fallback {
             self.security = Security::Http;
             let _ = self.base.set_scheme("http");
+            let host = self.host();
+            self.tokens.learn(&host, |k| k.plain_http = true);
             // The pages of a listing were resolved on the https origin.
             if let Step::Page(page) = &mut self.step {
                 let _ = page.set_scheme("http");

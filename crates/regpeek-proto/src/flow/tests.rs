@@ -382,3 +382,182 @@ fn a_wait_that_is_already_over_is_never_handed_out() {
         other => panic!("expected the retry at once, got {other:?}"),
     }
 }
+
+// --- What a caller keeps across flows and runs -------------------------------------
+
+fn bearer_401() -> http::Response<Vec<u8>> {
+    response(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer realm="https://auth.example/token",service="registry.example""#,
+        )],
+        b"",
+    )
+}
+
+#[test]
+fn a_learnt_challenge_gets_the_token_before_the_first_request() {
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Manifest(None)),
+    );
+    r.send();
+    r.respond(bearer_401());
+    r.send();
+    r.respond(response(200, &[], br#"{"token":"t","expires_in":300}"#));
+    r.send();
+    r.respond(manifest_ok());
+    r.done().unwrap();
+    // Through the JSON a caller writes to disk, tokens dropped: the challenge stays.
+    let json = r.flow.tokens.to_json(t0());
+    assert!(json.contains("auth.example"), "{json}");
+    let mut tokens = TokenCache::from_json(&json);
+    tokens.entries.clear();
+    let flow = Flow::new(
+        Reference::parse("registry.example/team/other:v1").unwrap(),
+        Options::new(Goal::Manifest(None)),
+        tokens,
+    );
+    let mut r = Run::with(flow);
+    // The first request is the token request: no 401 round trip.
+    assert!(r.send().1.starts_with("https://auth.example/token?"));
+}
+
+#[test]
+fn a_loopback_host_known_to_speak_plain_http_is_not_probed_again() {
+    let mut r = Run::new("localhost:5000/app:v1", Options::new(Goal::Manifest(None)));
+    r.send();
+    r.fail(K::Tls);
+    r.send();
+    r.respond(manifest_ok());
+    r.done().unwrap();
+    let tokens = TokenCache::from_json(&r.flow.tokens.to_json(t0()));
+    let flow = Flow::new(
+        Reference::parse("localhost:5000/app:v2").unwrap(),
+        Options::new(Goal::Manifest(None)),
+        tokens,
+    );
+    let mut r = Run::with(flow);
+    assert_eq!(r.send().1, "http://localhost:5000/v2/app/manifests/v2");
+}
+
+#[test]
+fn tokens_survive_json_and_never_hold_a_password() {
+    let mut options = Options::new(Goal::Manifest(None));
+    options.credentials = Some(Credentials::basic("alice", "s3cret-password"));
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    r.send();
+    r.respond(bearer_401());
+    r.send();
+    r.respond(response(200, &[], br#"{"token":"tok-1","expires_in":300}"#));
+    let json = r.flow.tokens.to_json(t0());
+    assert!(json.contains("tok-1"), "{json}");
+    assert!(!json.contains("s3cret-password"), "{json}");
+    assert!(!json.contains("alice"), "the identity is hashed: {json}");
+    assert_eq!(TokenCache::from_json(&json).len(), 1);
+    assert!(TokenCache::from_json("garbage").is_empty());
+    // Expired tokens are not written.
+    assert!(
+        !r.flow
+            .tokens
+            .to_json(t0() + Duration::from_secs(3600))
+            .contains("tok-1")
+    );
+}
+
+fn known_manifest() -> std::collections::BTreeMap<Digest, Vec<u8>> {
+    [(Digest::sha256(MANIFEST), MANIFEST.to_vec())]
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn known_content_saves_requests() {
+    let digest = Digest::sha256(MANIFEST);
+    // Pinned by digest: no request at all.
+    let mut options = Options::new(Goal::Manifest(None));
+    options.known = known_manifest();
+    let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
+    let i = r.done().unwrap().into_image().unwrap();
+    assert_eq!(i.digest, digest);
+    assert_eq!(i.raw.as_deref(), Some(MANIFEST));
+
+    // By tag: one HEAD; the tag still points there, so nothing else.
+    let mut options = Options::new(Goal::Manifest(None));
+    options.known = known_manifest();
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    assert_eq!(r.send().0, "HEAD");
+    let ctype = "application/vnd.oci.image.manifest.v1+json";
+    r.respond(response(
+        200,
+        &[
+            ("content-type", ctype),
+            ("docker-content-digest", &digest.to_string()),
+        ],
+        b"",
+    ));
+    assert_eq!(r.done().unwrap().into_image().unwrap().digest, digest);
+
+    // The tag moved: the manifest is fetched.
+    let mut options = Options::new(Goal::Manifest(None));
+    options.known = known_manifest();
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    r.send();
+    let other = format!("sha256:{}", "1".repeat(64));
+    r.respond(response(
+        200,
+        &[("content-type", ctype), ("docker-content-digest", &other)],
+        b"",
+    ));
+    assert_eq!(r.send().0, "GET");
+}
+
+#[test]
+fn corrupt_known_content_is_never_trusted() {
+    let digest = Digest::sha256(MANIFEST);
+    let mut options = Options::new(Goal::Manifest(None));
+    options.known = [(digest.clone(), b"{\"truncated".to_vec())]
+        .into_iter()
+        .collect();
+    let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
+    assert_eq!(r.send().0, "GET", "a corrupt entry is fetched again");
+}
+
+#[test]
+fn offline_answers_from_known_content_or_says_what_is_missing() {
+    let digest = Digest::sha256(MANIFEST);
+    let mut options = Options::new(Goal::Inspect(Platform::new("linux", "amd64", None)));
+    options.known = known_manifest();
+    options.offline = true;
+    let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
+    match r.done() {
+        Err(Error::Offline {
+            subject: Subject::ConfigBlob(d),
+        }) => assert!(d.starts_with("sha256:44136fa3")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_token_server_with_a_slow_clock_does_not_loop() {
+    // issued_at an hour ago with expires_in 300: by our clock already expired. The
+    // token is used anyway (a minute at least) instead of being asked for again.
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Manifest(None)),
+    );
+    r.send();
+    r.respond(bearer_401());
+    r.send();
+    r.respond(response(
+        200,
+        &[],
+        br#"{"token":"t","expires_in":300,"issued_at":"2025-12-31T23:00:00Z"}"#,
+    ));
+    let (_, url) = r.send();
+    assert!(
+        url.contains("/manifests/"),
+        "asked for another token: {url}"
+    );
+}
