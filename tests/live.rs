@@ -49,6 +49,8 @@ fn regpeek_in(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outpu
         "DOCKER_AUTH_CONFIG",
         "XDG_RUNTIME_DIR",
         "XDG_CONFIG_HOME",
+        // Each run's cache lives in its fresh $HOME: tests never share one by accident.
+        "XDG_CACHE_HOME",
     ] {
         cmd.env_remove(var);
     }
@@ -2184,4 +2186,138 @@ fn colour_honours_no_color_and_dumb_terminals() {
         !screen.contains('\x1b'),
         "colour despite NO_COLOR: {screen:?}"
     );
+}
+
+// --- The cache across runs --------------------------------------------------------
+
+/// The requests regpeek sent, from its `-v` trace.
+fn requests(out: &Output) -> Vec<String> {
+    stderr_of(out)
+        .lines()
+        .filter(|l| l.starts_with("> ") && l.contains(" http"))
+        .map(|l| l[2..].to_owned())
+        .collect()
+}
+
+#[test]
+fn a_warm_cache_needs_one_head_and_a_pinned_digest_none() {
+    let cache = empty_home().join("cache");
+    let dir = cache.to_str().unwrap();
+    let multi = t("public/multi:v1");
+    let cold = regpeek(&["--cache-dir", dir, "-v", "inspect", &multi]);
+    assert!(cold.status.success(), "{}", stderr_of(&cold));
+    assert!(requests(&cold).len() >= 5, "{:?}", requests(&cold));
+    // Warm: the challenge and token are known, the tag revalidated with one HEAD.
+    let warm = regpeek(&["--cache-dir", dir, "-v", "inspect", &multi]);
+    assert!(warm.status.success(), "{}", stderr_of(&warm));
+    let sent = requests(&warm);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("HEAD http://"), "{sent:?}");
+    assert_eq!(cold.stdout, warm.stdout, "a warm answer is the same answer");
+    // Pinned by digest, inspected before: no request at all.
+    let digest = json(&cold.stdout)["Digest"].as_str().unwrap().to_owned();
+    let pinned = format!("{}/public/multi@{digest}", lab().info.token());
+    let out = regpeek(&["--cache-dir", dir, "-v", "inspect", &pinned]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(requests(&out), Vec::<String>::new());
+    // Offline answers from the cache, and says what is missing.
+    let out = regpeek(&[
+        "--cache-dir",
+        dir,
+        "--offline",
+        "inspect",
+        &multi,
+        "--jq",
+        ".Digest",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), digest);
+    let out = regpeek(&[
+        "--cache-dir",
+        dir,
+        "--offline",
+        "inspect",
+        &t("public/rich:v1"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("not in the cache, and offline"),
+        "{}",
+        stderr_of(&out)
+    );
+    let info = json(&ok(&["--cache-dir", dir, "cache", "info"]));
+    assert!(info["Blobs"].as_u64().unwrap() >= 3, "{info}");
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_fetched_again() {
+    let cache = empty_home().join("cache");
+    let dir = cache.to_str().unwrap();
+    let rich = format!("{}/lab/rich:v1", lab().info.plain());
+    let first = ok(&["--cache-dir", dir, "inspect", &rich]);
+    let config = regpeek_lab::image::sha256(&ok(&["config", &rich]));
+    let blob = cache
+        .join("blobs/sha256")
+        .join(config.trim_start_matches("sha256:"));
+    std::fs::write(&blob, b"{\"truncated").unwrap();
+    let out = regpeek(&["--cache-dir", dir, "-v", "inspect", &rich]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, first);
+    assert!(
+        requests(&out)
+            .iter()
+            .any(|r| r.contains(config.trim_start_matches("sha256:"))),
+        "the config is fetched again: {:?}",
+        requests(&out)
+    );
+    assert_eq!(
+        regpeek_lab::image::sha256(&std::fs::read(&blob).unwrap()),
+        config
+    );
+}
+
+#[test]
+fn cached_tokens_are_private_and_hold_no_password() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let info = &lab().info;
+    let cache = empty_home().join("cache");
+    let dir = cache.to_str().unwrap();
+    ok(&[
+        "--cache-dir",
+        dir,
+        "inspect",
+        &t("private/rich:v1"),
+        "--creds",
+        &creds(),
+    ]);
+    let tokens = cache.join("tokens.json");
+    let mode = std::fs::metadata(&tokens).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    let text = std::fs::read_to_string(&tokens).unwrap();
+    assert!(!text.contains(&info.password), "a password on disk");
+    assert!(
+        !text.contains("lab-user"),
+        "the user name is hashed: {text}"
+    );
+    // Logout drops that registry's tokens.
+    let home = empty_home();
+    let env = [("HOME", home.to_str().unwrap())];
+    ok_in(&["--cache-dir", dir, "logout", &info.token()], &env, None);
+    assert!(
+        !std::fs::read_to_string(&tokens)
+            .unwrap()
+            .contains("\"token\":\"ey")
+    );
+    // --no-cache writes nothing.
+    let other = empty_home().join("nocache");
+    ok(&[
+        "--cache-dir",
+        other.to_str().unwrap(),
+        "--no-cache",
+        "digest",
+        &t("public/rich:v1"),
+    ]);
+    assert!(!other.exists());
 }

@@ -25,6 +25,16 @@ pub struct Cli {
     /// digest, as `jq -r` would.
     #[arg(long, global = true, value_name = "EXPR")]
     pub jq: Option<String>,
+    /// Where the cache across runs lives (default `$XDG_CACHE_HOME/regpeek`, else
+    /// `~/.cache/regpeek`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the cache.
+    #[arg(long, global = true, conflicts_with = "offline")]
+    pub no_cache: bool,
+    /// Send no request: answer from the cache only, and say what is missing.
+    #[arg(long, global = true)]
+    pub offline: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -156,6 +166,11 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// The cache across runs: what it holds, emptying it, pruning it.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
     /// Credentials: where regpeek finds them.
     Auth {
         #[command(subcommand)]
@@ -176,6 +191,20 @@ pub enum Command {
         registry: String,
         #[command(flatten)]
         common: Common,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Where the cache is and what it holds (never a token).
+    Info,
+    /// Remove everything in it.
+    Clear,
+    /// Remove the least recently used content until it fits.
+    Prune {
+        /// The size to fit in, in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 256)]
+        max_size: u64,
     },
 }
 

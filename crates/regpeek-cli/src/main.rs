@@ -4,6 +4,7 @@
 //! logic lives here.
 
 mod args;
+mod cache;
 mod creds;
 mod diff;
 mod jq;
@@ -242,6 +243,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
     let mut out = stdout.lock();
     let rec = cli.record.as_deref();
+    if !cli.no_cache && !matches!(cli.command, Command::Replay { .. }) {
+        // A cache that cannot be opened (a read-only home) only costs speed.
+        match cache::Cache::open(cli.cache_dir.as_deref()) {
+            Ok(c) => {
+                let _ = CACHE.set(c);
+            }
+            Err(e) if cli.cache_dir.is_some() || cli.offline => return Err(e),
+            Err(_) => {}
+        }
+    }
+    OFFLINE.store(cli.offline, std::sync::atomic::Ordering::Relaxed);
+    if cli.offline && CACHE.get().is_none() {
+        bail!("--offline answers from the cache, and the cache is off (--no-cache)");
+    }
     if let Some(expr) = &cli.jq {
         if matches!(
             cli.command,
@@ -258,6 +273,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         output::set_jq(expr);
     }
     match &cli.command {
+        Command::Cache { command } => {
+            let c = match CACHE.get() {
+                Some(c) => c,
+                None => bail!("the cache is off (--no-cache)"),
+            };
+            match command {
+                args::CacheCommand::Info => output::print_json(&mut out, &c.info(), tty, color)?,
+                args::CacheCommand::Clear => {
+                    c.clear()?;
+                    writeln!(out, "Removed {}", c.dir().display())?;
+                }
+                args::CacheCommand::Prune { max_size } => {
+                    let (n, bytes) = c.prune(max_size.saturating_mul(1024 * 1024));
+                    writeln!(out, "Removed {n} entries ({})", output::human_size(bytes))?;
+                }
+            }
+        }
         Command::Man { dir } => {
             let cmd = <Cli as clap::CommandFactory>::command();
             std::fs::create_dir_all(dir)?;
@@ -311,7 +343,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (options, client) = prepare(&r, common, goal)?;
             let recording =
                 rec.map(|dir| record::Recording::new(dir, "referrers", &r.canonical(), &options));
-            let flow = Flow::new(r, options, TokenCache::new());
+            let flow = Flow::new(r, options, cached_tokens());
             let outcome = record::run(&client, flow, recording)?;
             let Outcome::Referrers(found) = outcome else {
                 bail!("the flow ended without a list of referrers");
@@ -436,7 +468,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 rec
             });
-            let flow = Flow::new(r.clone(), options, TokenCache::new());
+            let flow = Flow::new(r.clone(), options, cached_tokens());
             let mut listing = record::run(&client, flow, recording)?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
             let format = list_format(list);
@@ -476,7 +508,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 rec
             });
-            let flow = Flow::catalog(target.registry(), options, TokenCache::new())?;
+            let flow = Flow::catalog(target.registry(), options, cached_tokens())?;
             let mut listing = record::run(&client, flow, recording)?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
             let name = target.registry().to_owned();
@@ -516,8 +548,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             checking.no_creds = true;
             let (mut options, client) = prepare(&r, &checking, Goal::Login)?;
             options.credentials = Some(Credentials::basic(&user, &password));
-            let flow = Flow::login(r.registry(), options, TokenCache::new())?;
-            let outcome = finish(client.run(flow))?;
+            let flow = Flow::login(r.registry(), options, cached_tokens())?;
+            let (result, tokens) = client.run(flow);
+            keep_tokens(&tokens);
+            let outcome = finish((result, tokens))?;
             if let Outcome::LoggedIn {
                 authenticated: false,
             } = outcome
@@ -538,6 +572,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Logout { registry, common } => {
             let r = registry_target(registry)?;
             let env = creds::Env::from_process(common.authfile.clone());
+            // Tokens obtained with those credentials go too.
+            if let Some(c) = CACHE.get() {
+                let mut tokens = c.tokens();
+                tokens.forget_host(r.api_host());
+                let _ = c.save_tokens(&tokens);
+            }
             if creds::erase(r.registry(), &env)? {
                 writeln!(out, "Removed credentials for {}", r.registry())?;
             } else {
@@ -684,7 +724,8 @@ fn security(common: &Common) -> Security {
 fn platforms(reference: &str, common: &Common) -> Result<Vec<summary::PlatformRow>> {
     let r = parse_reference(reference)?;
     let (options, client) = prepare(&r, common, Goal::Manifest(None))?;
-    let (top, tokens) = client.run(Flow::new(r.clone(), options.clone(), TokenCache::new()));
+    let (top, tokens) = client.run(Flow::new(r.clone(), options.clone(), cached_tokens()));
+    keep_tokens(&tokens);
     let top = top?.into_image()?;
     warn(&top.warnings);
     let pinned =
@@ -1041,6 +1082,16 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
     });
     options.deadline = deadline(common)?;
     options.seed = seed();
+    options.offline = offline();
+    if let (Some(c), true) = (
+        CACHE.get(),
+        matches!(
+            options.goal,
+            Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
+        ),
+    ) {
+        options.known = c.known(r);
+    }
     let image_goal = matches!(
         options.goal,
         Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_)
@@ -1054,6 +1105,27 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
         ..ClientOptions::default()
     })?;
     Ok((options, client))
+}
+
+/// The cache of this run (none with --no-cache).
+static CACHE: std::sync::OnceLock<cache::Cache> = std::sync::OnceLock::new();
+/// --offline.
+static OFFLINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn offline() -> bool {
+    OFFLINE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Tokens and registry knowledge from earlier runs (empty without a cache).
+fn cached_tokens() -> TokenCache {
+    CACHE.get().map(cache::Cache::tokens).unwrap_or_default()
+}
+
+/// Keeps this run's tokens for later runs (merged into what is there).
+fn keep_tokens(tokens: &TokenCache) {
+    if let Some(c) = CACHE.get() {
+        let _ = c.save_tokens(tokens);
+    }
 }
 
 /// When this process started: the deadline counts from here.
@@ -1130,12 +1202,27 @@ fn inspect(
     record: Option<&std::path::Path>,
     command: &str,
 ) -> Result<regpeek_proto::Inspection> {
-    let r = parse_reference(reference)?;
+    let mut r = parse_reference(reference)?;
+    if let (true, None, Some(c)) = (offline(), r.digest(), CACHE.get()) {
+        // Offline, a tag cannot be revalidated: take the digest it had (may be stale).
+        let digest = c
+            .tag(&r)
+            .with_context(|| format!("{}: not in the cache, and offline", r.familiar()))?;
+        eprintln!(
+            "regpeek: offline: {} taken from the cache as {digest} (it may have moved since)",
+            r.familiar()
+        );
+        r = parse_reference(&format!("{}@{digest}", r.name()))?;
+    }
     let (options, client) = prepare(&r, common, goal)?;
     let recording =
         record.map(|dir| record::Recording::new(dir, command, &r.canonical(), &options));
-    let flow = Flow::new(r, options, TokenCache::new());
+    let flow = Flow::new(r, options, cached_tokens());
     let insp = record::run(&client, flow, recording)?.into_image()?;
+    if let Some(c) = CACHE.get() {
+        let _ = c.remember(&insp);
+        c.prune(cache::DEFAULT_MAX_BYTES);
+    }
     if common.verbose > 0 {
         for (mirror, e) in &insp.skipped_mirrors {
             eprintln!(

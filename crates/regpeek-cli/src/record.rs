@@ -101,11 +101,13 @@ impl Recording {
 /// the flow succeeds or not (a failure is what bug reports are about).
 pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<Outcome> {
     let Some(recording) = recording else {
-        return Ok(client.run(flow).0?);
+        let (result, tokens) = client.run(flow);
+        crate::keep_tokens(&tokens);
+        return Ok(result?);
     };
     let mut recorder = Recorder::new(recording.settings.clone());
     let mut failure: Option<anyhow::Error> = None;
-    let (result, _) = client.run_observed(flow, &mut |send, reply| {
+    let (result, tokens) = client.run_observed(flow, &mut |send, reply| {
         if failure.is_some() {
             return;
         }
@@ -121,6 +123,7 @@ pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<
             failure = Some(e);
         }
     });
+    crate::keep_tokens(&tokens);
     if let Some(e) = failure {
         return Err(e.context("recording the exchanges"));
     }

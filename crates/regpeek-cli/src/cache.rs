@@ -1,0 +1,288 @@
+//! The cache across runs, in `$XDG_CACHE_HOME/regpeek` (else `~/.cache/regpeek`):
+//!
+//! - `blobs/sha256/<hex>`: manifests and configs by digest, immutable. Checked against
+//!   their digest when written and when read; a corrupt or truncated file is removed
+//!   and the content fetched again. Written to a temporary file and renamed, so
+//!   parallel runs never see half a file. Pruned least recently used first.
+//! - `index.json`: which digest a tag pointed at last (never trusted: the core
+//!   revalidates it with one `HEAD`), and which manifests and configs an inspection of
+//!   a digest used.
+//! - `tokens.json` (mode 0600): bearer tokens with their expiry and what each
+//!   registry taught (`TokenCache::to_json`); never a password.
+//!
+//! The directory is 0700. The core decides what to ask for; this module only keeps
+//! files.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use regpeek_proto::{Digest, Inspection, Reference, TokenCache};
+use serde::{Deserialize, Serialize};
+
+/// The default size bound of the blob store.
+pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+/// One cache directory.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Index {
+    /// `registry/repository:tag` → the digest it pointed at when last seen.
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    /// `registry/repository@digest` → the digests an inspection of it used.
+    #[serde(default)]
+    chains: BTreeMap<String, Vec<String>>,
+}
+
+/// What `cache info` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Info {
+    pub dir: String,
+    pub blobs: usize,
+    pub bytes: u64,
+    pub tags: usize,
+    pub tokens: usize,
+}
+
+static TMP: AtomicU32 = AtomicU32::new(0);
+
+impl Cache {
+    /// The cache in `dir`, or the default place.
+    pub fn open(dir: Option<&Path>) -> Result<Cache> {
+        let dir = match dir {
+            Some(d) => d.to_owned(),
+            None => default_dir().context("no $XDG_CACHE_HOME or $HOME for the cache")?,
+        };
+        std::fs::create_dir_all(dir.join("blobs/sha256"))
+            .with_context(|| format!("creating the cache in {}", dir.display()))?;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        Ok(Cache { dir })
+    }
+
+    /// Where it lives.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn blob_path(&self, digest: &Digest) -> Option<PathBuf> {
+        let text = digest.to_string();
+        let hex = text.strip_prefix("sha256:")?;
+        Some(self.dir.join("blobs/sha256").join(hex))
+    }
+
+    /// Content by digest, if held and intact (a bad file is removed).
+    pub fn get(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let path = self.blob_path(digest)?;
+        let bytes = std::fs::read(&path).ok()?;
+        if Digest::sha256(&bytes) != *digest {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+        // Least recently used goes first when pruning: mark it used.
+        if let Ok(f) = std::fs::File::options().write(true).open(&path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        Some(bytes)
+    }
+
+    /// Stores content under its digest (checked first), atomically.
+    pub fn put(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
+        if Digest::sha256(bytes) != *digest {
+            return Ok(());
+        }
+        let Some(path) = self.blob_path(digest) else {
+            return Ok(());
+        };
+        if path.exists() {
+            return Ok(());
+        }
+        self.write_atomic(&path, bytes, 0o644)
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        let tmp = self.dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            TMP.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut f = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all().ok();
+        drop(f);
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    fn index(&self) -> Index {
+        std::fs::read(self.dir.join("index.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save_index(&self, index: &Index) -> Result<()> {
+        self.write_atomic(
+            &self.dir.join("index.json"),
+            &serde_json::to_vec(index)?,
+            0o644,
+        )
+    }
+
+    /// The digest a tag pointed at when last seen (never trusted without a `HEAD`).
+    pub fn tag(&self, r: &Reference) -> Option<Digest> {
+        let tag = r.display_tag()?;
+        let key = format!("{}:{tag}", r.name());
+        Digest::parse(self.index().tags.get(&key)?).ok()
+    }
+
+    /// Everything held for a reference: for a tag, what its last digest used; for a
+    /// digest, what an inspection of it used.
+    pub fn known(&self, r: &Reference) -> BTreeMap<Digest, Vec<u8>> {
+        let top = match r.digest() {
+            Some(d) => Some(d.clone()),
+            None => self.tag(r),
+        };
+        let Some(top) = top else {
+            return BTreeMap::new();
+        };
+        let index = self.index();
+        let chain = index
+            .chains
+            .get(&format!("{}@{top}", r.name()))
+            .cloned()
+            .unwrap_or_default();
+        chain
+            .iter()
+            .filter_map(|d| Digest::parse(d).ok())
+            .filter_map(|d| self.get(&d).map(|b| (d, b)))
+            .collect()
+    }
+
+    /// Keeps what an inspection fetched, and where its tag pointed.
+    pub fn remember(&self, insp: &Inspection) -> Result<()> {
+        let mut chain = Vec::new();
+        if let Some(raw) = &insp.raw {
+            self.put(&insp.digest, raw)?;
+            chain.push(insp.digest.to_string());
+        }
+        if let Some(m) = &insp.manifest {
+            if let Some(raw) = &m.raw {
+                self.put(&m.digest, raw)?;
+                chain.push(m.digest.to_string());
+            }
+        }
+        if let Some(c) = &insp.config {
+            self.put(&c.digest, &c.raw)?;
+            chain.push(c.digest.to_string());
+        }
+        let r = &insp.reference;
+        let mut index = self.index();
+        if let (Some(tag), None) = (r.tag(), r.digest()) {
+            index
+                .tags
+                .insert(format!("{}:{tag}", r.name()), insp.digest.to_string());
+        } else if r.tag().is_none() && r.digest().is_none() {
+            index
+                .tags
+                .insert(format!("{}:latest", r.name()), insp.digest.to_string());
+        }
+        if !chain.is_empty() {
+            let key = format!("{}@{}", r.name(), insp.digest);
+            let entry = index.chains.entry(key).or_default();
+            for d in chain {
+                if !entry.contains(&d) {
+                    entry.push(d);
+                }
+            }
+        }
+        self.save_index(&index)
+    }
+
+    /// The tokens and registry knowledge kept from earlier runs.
+    pub fn tokens(&self) -> TokenCache {
+        std::fs::read_to_string(self.dir.join("tokens.json"))
+            .map(|t| TokenCache::from_json(&t))
+            .unwrap_or_default()
+    }
+
+    /// Keeps tokens (0600) for later runs.
+    pub fn save_tokens(&self, tokens: &TokenCache) -> Result<()> {
+        let json = tokens.to_json(SystemTime::now());
+        self.write_atomic(&self.dir.join("tokens.json"), json.as_bytes(), 0o600)
+    }
+
+    fn blobs(&self) -> Vec<(PathBuf, u64, SystemTime)> {
+        std::fs::read_dir(self.dir.join("blobs/sha256"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let m = e.metadata().ok()?;
+                        Some((e.path(), m.len(), m.modified().ok()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Removes least recently used blobs until the store fits in `max_bytes`.
+    pub fn prune(&self, max_bytes: u64) -> (usize, u64) {
+        let mut blobs = self.blobs();
+        let mut total: u64 = blobs.iter().map(|b| b.1).sum();
+        blobs.sort_by_key(|b| b.2);
+        let (mut removed, mut freed) = (0, 0);
+        for (path, size, _) in blobs {
+            if total <= max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= size;
+                freed += size;
+                removed += 1;
+            }
+        }
+        (removed, freed)
+    }
+
+    /// What the cache holds.
+    pub fn info(&self) -> Info {
+        let blobs = self.blobs();
+        Info {
+            dir: self.dir.display().to_string(),
+            blobs: blobs.len(),
+            bytes: blobs.iter().map(|b| b.1).sum(),
+            tags: self.index().tags.len(),
+            tokens: self.tokens().len(),
+        }
+    }
+
+    /// Removes everything.
+    pub fn clear(&self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir)
+            .with_context(|| format!("removing {}", self.dir.display()))
+    }
+}
+
+fn default_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("XDG_CACHE_HOME")
+        .or_else(|| var("HOME").map(|h| h.join(".cache")))
+        .map(|d| d.join("regpeek"))
+}
