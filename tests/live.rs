@@ -2321,3 +2321,127 @@ fn cached_tokens_are_private_and_hold_no_password() {
     ]);
     assert!(!other.exists());
 }
+
+// --- Batches -----------------------------------------------------------------------
+
+#[test]
+fn a_batch_prints_one_line_per_reference_in_input_order() {
+    let plain = lab().info.plain();
+    let rich = format!("{plain}/lab/rich:v1");
+    let missing = format!("{plain}/lab/nope:v1");
+    let multi = t("public/multi:v1");
+    let out = regpeek(&["digest", &rich, &multi, &rich, &missing]);
+    assert_eq!(out.status.code(), Some(1), "one failed: exit 1");
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["Reference"], rich.as_str());
+    assert_eq!(
+        lines[0]["Digest"],
+        lab().seeded.rich.manifest.digest.as_str()
+    );
+    assert_eq!(lines[1]["Reference"], multi.as_str());
+    assert_eq!(lines[2], lines[0], "identical references, one answer");
+    assert!(
+        lines[3]["Error"]
+            .as_str()
+            .unwrap()
+            .contains("MANIFEST_UNKNOWN"),
+        "{}",
+        lines[3]
+    );
+}
+
+#[test]
+fn a_batch_challenges_a_registry_and_fetches_a_token_once() {
+    let refs: Vec<String> = (0..12)
+        .map(|i| t(&format!("public/many-tags:t{i:03}")))
+        .collect();
+    let mut args = vec!["-v", "digest", "--jobs", "4"];
+    args.extend(refs.iter().map(String::as_str));
+    let out = regpeek(&args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sent = requests(&out);
+    let tokens = sent.iter().filter(|r| r.contains("/token?")).count();
+    let unauthorised = stderr_of(&out).matches("< HTTP/1.1 401").count();
+    assert_eq!(tokens, 1, "{sent:?}");
+    assert_eq!(unauthorised, 1, "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 12);
+}
+
+#[test]
+fn a_batch_reads_files_compose_kubernetes_and_dockerfiles() {
+    let plain = lab().info.plain();
+    let dir = empty_home();
+    let list = dir.join("refs.txt");
+    write(
+        &list,
+        &format!("# images\n{plain}/lab/rich:v1\n\n{plain}/lab/multi:v1  # the index\n"),
+    );
+    let out = ok(&["digest", "--file", list.to_str().unwrap()]);
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
+    let out = ok_in(
+        &["digest", "--file", "-"],
+        &[],
+        Some(&format!("{plain}/lab/rich:v1\n")),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    let compose = dir.join("compose.yaml");
+    write(
+        &compose,
+        &format!(
+            "services:\n  web:\n    image: {plain}/lab/rich:v1\n  worker:\n    image: {plain}/lab/multi:v1\n  local:\n    build: .\n"
+        ),
+    );
+    let k8s = dir.join("deploy.yaml");
+    write(
+        &k8s,
+        &format!(
+            "kind: Pod\nspec:\n  initContainers:\n    - image: {plain}/lab/rich:v1\n  containers:\n    - image: {plain}/lab/multi:v1\n---\nkind: Job\nspec:\n  template:\n    spec:\n      containers:\n        - image: {plain}/lab/many-layers:v1\n"
+        ),
+    );
+    let dockerfile = dir.join("Dockerfile");
+    write(
+        &dockerfile,
+        &format!(
+            "ARG REG={plain}\nFROM ${{REG}}/lab/rich:v1 AS build\nFROM build\nFROM ${{REG}}/lab/multi:v1\n"
+        ),
+    );
+    for (path, n) in [(&compose, 2), (&k8s, 3), (&dockerfile, 2)] {
+        let out = ok(&["digest", "--from", path.to_str().unwrap()]);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), n, "{}: {text}", path.display());
+        assert!(!text.contains("Error"), "{text}");
+    }
+}
+
+#[test]
+fn two_batches_sharing_a_cache_both_succeed() {
+    let cache = empty_home().join("cache");
+    let dir = cache.to_str().unwrap().to_owned();
+    let refs: Vec<String> = ["public/rich:v1", "public/multi:v1", "public/many-layers:v1"]
+        .iter()
+        .map(|r| t(r))
+        .collect();
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (dir, refs) = (dir.clone(), refs.clone());
+            std::thread::spawn(move || {
+                let mut args = vec!["--cache-dir", dir.as_str(), "inspect"];
+                args.extend(refs.iter().map(String::as_str));
+                regpeek(&args)
+            })
+        })
+        .collect();
+    for h in handles {
+        let out = h.join().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    }
+    let info = json(&ok(&["--cache-dir", &dir, "cache", "info"]));
+    assert!(info["Blobs"].as_u64().unwrap() >= 6, "{info}");
+}

@@ -43,9 +43,13 @@ pub struct Cli {
 pub enum Command {
     /// Show an image's digest, platforms, layers, env, labels, entrypoint … as JSON.
     Inspect {
-        /// Image reference, e.g. `nginx`, `ghcr.io/org/app:v1`, `localhost:5000/x@sha256:…`
-        /// (skopeo's `docker://` prefix is accepted).
-        reference: String,
+        /// Image references, e.g. `nginx`, `ghcr.io/org/app:v1`,
+        /// `localhost:5000/x@sha256:…` (skopeo's `docker://` prefix is accepted). More
+        /// than one (or --file, --from) gives one JSON object per line, in input order.
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         /// Print the manifest exactly as served instead (as `skopeo inspect --raw`).
         #[arg(long, conflicts_with = "config")]
         raw: bool,
@@ -101,23 +105,32 @@ pub enum Command {
     },
     /// Print the manifest exactly as the registry serves it.
     Manifest {
-        /// Image reference.
-        reference: String,
+        /// Image references (more than one: JSON lines).
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         #[command(flatten)]
         common: Common,
     },
     /// Print the image config blob exactly as stored.
     Config {
-        /// Image reference.
-        reference: String,
+        /// Image references (more than one: JSON lines).
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         #[command(flatten)]
         common: Common,
     },
     /// Print the digest the reference resolves to (with --platform: that platform's
     /// manifest digest).
     Digest {
-        /// Image reference.
-        reference: String,
+        /// Image references (more than one: JSON lines).
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -218,6 +231,22 @@ pub enum AuthCommand {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// Many references in one call.
+#[derive(Debug, Args, Clone)]
+pub struct BatchArgs {
+    /// Read references from FILE, one a line (`-` for stdin; `#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Read the image references out of a compose file (`services.*.image`), Kubernetes
+    /// manifests (every container's `image`) or a Dockerfile (`FROM`, with `ARG`
+    /// defaults).
+    #[arg(long, value_name = "PATH")]
+    pub from: Option<PathBuf>,
+    /// How many references to inspect at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
 }
 
 #[derive(Debug, Args)]

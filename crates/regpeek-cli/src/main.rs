@@ -4,6 +4,7 @@
 //! logic lives here.
 
 mod args;
+mod batch;
 mod cache;
 mod creds;
 mod diff;
@@ -272,6 +273,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         output::set_jq(expr);
     }
+    if let Some(job) = batch::Job::from_command(&cli.command)? {
+        return batch::run(job, &mut out);
+    }
     match &cli.command {
         Command::Cache { command } => {
             let c = match CACHE.get() {
@@ -359,22 +363,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_platforms(&mut out, &rows, *output, tty, color)?;
         }
         Command::Inspect {
-            reference,
+            references,
             common,
             output,
             ..
         } if common.platform.as_deref() == Some("all") => {
+            let reference = single(references)?;
             let rows = platforms(reference, common)?;
             print_platforms(&mut out, &rows, *output, tty, color)?;
         }
         Command::Inspect {
-            reference,
+            references,
             raw,
             config,
             no_tags: _,
             output,
             common,
+            batch: _,
         } => {
+            let reference = single(references)?;
             let explicit = explicit_platform(common)?;
             let platform = platform(common)?;
             // skopeo's --raw and --config print the bytes instead of the summary.
@@ -396,13 +403,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_image(&mut out, command, insp, false, tty, color)?;
             }
         }
-        Command::Manifest { reference, common } => {
+        Command::Manifest {
+            references, common, ..
+        } => {
+            let reference = single(references)?;
             let explicit = explicit_platform(common)?;
             let goal = Goal::Manifest(explicit.clone());
             let insp = inspect(reference, common, goal, rec, "manifest")?;
             print_image(&mut out, "manifest", insp, explicit.is_some(), tty, color)?;
         }
-        Command::Config { reference, common } => {
+        Command::Config {
+            references, common, ..
+        } => {
+            let reference = single(references)?;
             let explicit = explicit_platform(common)?;
             let platform = platform(common)?;
             let insp = inspect(reference, common, Goal::Inspect(platform), rec, "config")?;
@@ -584,7 +597,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(out, "Not logged in to {}", r.registry())?;
             }
         }
-        Command::Digest { reference, common } => {
+        Command::Digest {
+            references, common, ..
+        } => {
+            let reference = single(references)?;
             let explicit = explicit_platform(common)?;
             let goal = Goal::Digest(explicit.clone());
             let insp = inspect(reference, common, goal, rec, "digest")?;
@@ -717,6 +733,13 @@ fn security(common: &Common) -> Security {
     } else {
         Security::Auto
     }
+}
+
+/// The one reference of a single-image command.
+fn single(references: &[String]) -> Result<&String> {
+    references
+        .first()
+        .context("give an image reference (or several, or --file, or --from)")
 }
 
 /// Every platform of an image, inspected in parallel on the shared connections with
@@ -1119,6 +1142,19 @@ fn offline() -> bool {
 /// Tokens and registry knowledge from earlier runs (empty without a cache).
 fn cached_tokens() -> TokenCache {
     CACHE.get().map(cache::Cache::tokens).unwrap_or_default()
+}
+
+/// What the cache holds for a reference (nothing without a cache).
+fn known_for(r: &Reference) -> std::collections::BTreeMap<regpeek_proto::Digest, Vec<u8>> {
+    CACHE.get().map(|c| c.known(r)).unwrap_or_default()
+}
+
+/// Keeps what an inspection fetched in the cache.
+fn remember(insp: &regpeek_proto::Inspection) {
+    if let Some(c) = CACHE.get() {
+        let _ = c.remember(insp);
+        c.prune(cache::DEFAULT_MAX_BYTES);
+    }
 }
 
 /// Keeps this run's tokens for later runs (merged into what is there).

@@ -380,6 +380,26 @@ impl TokenCache {
         cache
     }
 
+    /// Takes in what another cache (of a flow run beside this one) holds: its tokens
+    /// (the later expiry wins) and what its hosts taught.
+    pub fn merge(&mut self, other: &TokenCache) {
+        for (k, e) in &other.entries {
+            match self.entries.get(k) {
+                Some(mine) if mine.expires_at >= e.expires_at => {}
+                _ => {
+                    self.entries.insert(k.clone(), e.clone());
+                }
+            }
+        }
+        for (host, known) in &other.hosts {
+            let mine = self.hosts.entry(host.clone()).or_default();
+            if known.auth.is_some() {
+                mine.auth = known.auth.clone();
+            }
+            mine.plain_http |= known.plain_http;
+        }
+    }
+
     /// Number of cached tokens.
     pub fn len(&self) -> usize {
         self.entries.len()

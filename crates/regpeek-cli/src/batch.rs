@@ -1,0 +1,491 @@
+//! Many references in one call: `inspect A B C`, `--file F`, `--from compose.yaml`.
+//!
+//! Flows run in parallel (`--jobs`), one client (so one connection pool) per registry
+//! and one token cache for the run: the first reference of each registry goes first,
+//! so a registry is challenged and a repository's token fetched once; identical
+//! references are inspected once; a 429 from a registry holds back every worker that
+//! would ask it next. Output: one JSON object per line, in input order; a failure is
+//! `{"Reference": …, "Error": …}` and the others go on; exit 1 if any failed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use regpeek_proto::{Flow, Goal, Options, TokenCache};
+use regpeek_ureq::Client;
+use serde_json::{Map, Value};
+
+use crate::args::{BatchArgs, Command, Common};
+
+/// What a batch does.
+pub struct Job<'a> {
+    command: &'static str,
+    references: Vec<String>,
+    common: &'a Common,
+    jobs: usize,
+}
+
+impl<'a> Job<'a> {
+    /// A batch when the command names more than one reference (or a file of them).
+    pub fn from_command(command: &'a Command) -> Result<Option<Job<'a>>> {
+        let (name, refs, batch, common) = match command {
+            Command::Inspect {
+                references,
+                batch,
+                common,
+                ..
+            } if common.platform.as_deref() != Some("all") => {
+                ("inspect", references, batch, common)
+            }
+            Command::Manifest {
+                references,
+                batch,
+                common,
+            } => ("manifest", references, batch, common),
+            Command::Config {
+                references,
+                batch,
+                common,
+            } => ("config", references, batch, common),
+            Command::Digest {
+                references,
+                batch,
+                common,
+            } => ("digest", references, batch, common),
+            _ => return Ok(None),
+        };
+        if refs.len() <= 1 && batch.file.is_none() && batch.from.is_none() {
+            return Ok(None);
+        }
+        let mut all = refs.clone();
+        all.extend(collect(batch)?);
+        if all.is_empty() {
+            bail!("no image references found");
+        }
+        Ok(Some(Job {
+            command: name,
+            references: all,
+            common,
+            jobs: batch.jobs as usize,
+        }))
+    }
+}
+
+/// References from `--file` and `--from`.
+fn collect(batch: &BatchArgs) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(file) = &batch.file {
+        let text = if file == Path::new("-") {
+            let mut s = String::new();
+            for line in std::io::stdin().lock().lines() {
+                s.push_str(&line?);
+                s.push('\n');
+            }
+            s
+        } else {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        };
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if !line.is_empty() {
+                out.push(line.to_owned());
+            }
+        }
+    }
+    if let Some(path) = &batch.from {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if name.contains("dockerfile") || name.contains("containerfile") {
+            out.extend(dockerfile_images(&text));
+        } else {
+            out.extend(yaml_images(&text).with_context(|| format!("reading {}", path.display()))?);
+        }
+    }
+    Ok(out)
+}
+
+/// `FROM` images of a Dockerfile, `ARG` defaults substituted, stage names and
+/// `scratch` skipped.
+pub fn dockerfile_images(text: &str) -> Vec<String> {
+    let mut args: HashMap<String, String> = HashMap::new();
+    let mut stages: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    // Line continuations join lines.
+    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
+    for line in joined.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let Some(instr) = words.next() else { continue };
+        match instr.to_ascii_uppercase().as_str() {
+            "ARG" => {
+                for w in words {
+                    if let Some((k, v)) = w.split_once('=') {
+                        args.insert(k.to_owned(), v.trim_matches('"').to_owned());
+                    }
+                }
+            }
+            "FROM" => {
+                let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
+                let Some(image) = rest.first() else { continue };
+                let image = substitute(image, &args);
+                if let (Some(as_kw), Some(stage)) = (rest.get(1), rest.get(2)) {
+                    if as_kw.eq_ignore_ascii_case("as") {
+                        stages.push(stage.to_ascii_lowercase());
+                    }
+                }
+                let lower = image.to_ascii_lowercase();
+                if lower == "scratch"
+                    || stages[..stages.len().saturating_sub(usize::from(
+                        rest.get(1).is_some_and(|k| k.eq_ignore_ascii_case("as")),
+                    ))]
+                        .contains(&lower)
+                {
+                    continue;
+                }
+                if !image.is_empty() && !out.contains(&image) {
+                    out.push(image);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `$NAME` and `${NAME}` replaced by `ARG` defaults (unknown names become empty).
+fn substitute(word: &str, args: &HashMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let braced = chars.peek() == Some(&'{');
+        if braced {
+            chars.next();
+        }
+        let mut name = String::new();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphanumeric() || n == '_' {
+                name.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if braced {
+            // `${NAME:-default}` and friends: the default after `:-`.
+            let mut tail = String::new();
+            for n in chars.by_ref() {
+                if n == '}' {
+                    break;
+                }
+                tail.push(n);
+            }
+            match (args.get(&name), tail.strip_prefix(":-")) {
+                (Some(v), _) if !v.is_empty() => out.push_str(v),
+                (_, Some(default)) => out.push_str(default),
+                (Some(v), None) => out.push_str(v),
+                _ => {}
+            }
+        } else if let Some(v) = args.get(&name) {
+            out.push_str(v);
+        }
+    }
+    out
+}
+
+/// Images of a compose file (`services.*.image`) or of Kubernetes manifests (every
+/// `image` of `containers`, `initContainers` and `ephemeralContainers`, in every
+/// document, any kind).
+pub fn yaml_images(text: &str) -> Result<Vec<String>> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let docs = YamlLoader::load_from_str(text).map_err(|e| anyhow::anyhow!("not YAML: {e}"))?;
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |s: &str| {
+        if !s.is_empty() && !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    };
+    fn walk(y: &Yaml, push: &mut dyn FnMut(&str)) {
+        match y {
+            Yaml::Hash(h) => {
+                for (k, v) in h {
+                    let key = k.as_str().unwrap_or_default();
+                    if matches!(key, "containers" | "initContainers" | "ephemeralContainers") {
+                        if let Yaml::Array(list) = v {
+                            for c in list {
+                                if let Some(image) = c["image"].as_str() {
+                                    push(image);
+                                }
+                            }
+                        }
+                    }
+                    walk(v, push);
+                }
+            }
+            Yaml::Array(a) => a.iter().for_each(|v| walk(v, push)),
+            _ => {}
+        }
+    }
+    for doc in &docs {
+        if let Yaml::Hash(services) = &doc["services"] {
+            for (_, svc) in services {
+                if let Some(image) = svc["image"].as_str() {
+                    push(image);
+                }
+            }
+        } else {
+            walk(doc, &mut push);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a batch and prints one JSON object per input line.
+pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
+    // Identical references are inspected once.
+    let mut unique: Vec<String> = Vec::new();
+    for r in &job.references {
+        if !unique.contains(r) {
+            unique.push(r.clone());
+        }
+    }
+    // The first reference of each registry first: its challenge and token serve the
+    // others.
+    let registry_of = |r: &str| {
+        crate::parse_reference(r)
+            .map(|r| r.registry().to_owned())
+            .unwrap_or_default()
+    };
+    let mut seen = Vec::new();
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for (i, r) in unique.iter().enumerate() {
+        let reg = registry_of(r);
+        if seen.contains(&reg) {
+            rest.push(i);
+        } else {
+            seen.push(reg);
+            first.push(i);
+        }
+    }
+    let shared = Shared {
+        tokens: Mutex::new(crate::cached_tokens()),
+        clients: Mutex::new(HashMap::new()),
+        slow_until: Mutex::new(HashMap::new()),
+    };
+    let progress = progress_bar(unique.len());
+    let mut results: Vec<Option<Value>> = vec![None; unique.len()];
+    for wave in [first, rest] {
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Value)>();
+        std::thread::scope(|s| {
+            for _ in 0..job.jobs.min(wave.len()).max(1) {
+                let tx = tx.clone();
+                let (wave, next, shared, unique, job) = (&wave, &next, &shared, &unique, &job);
+                s.spawn(move || {
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = wave.get(k) else { break };
+                        let value = one(job, shared, &unique[i]);
+                        let _ = tx.send((i, value));
+                    }
+                });
+            }
+            drop(tx);
+            for (i, value) in rx {
+                if let Some(p) = &progress {
+                    p.inc(1);
+                }
+                results[i] = Some(value);
+            }
+        });
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    crate::keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
+    let index: BTreeMap<&str, usize> = unique
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.as_str(), i))
+        .collect();
+    let mut failed = false;
+    for r in &job.references {
+        let value = results[index[r.as_str()]].clone().unwrap_or(Value::Null);
+        failed |= value.get("Error").is_some();
+        crate::output::print_json(out, &value, false, false)?;
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+struct Shared {
+    tokens: Mutex<TokenCache>,
+    /// One client (one keep-alive pool) per registry, with its options.
+    clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
+    /// A registry that answered 429: nobody asks it again before then.
+    slow_until: Mutex<HashMap<String, Instant>>,
+}
+
+fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// One reference: its JSON line.
+fn one(job: &Job, shared: &Shared, input: &str) -> Value {
+    let mut line = Map::new();
+    line.insert("Reference".into(), Value::String(input.to_owned()));
+    match inspect_one(job, shared, input) {
+        Ok(Value::Object(fields)) => line.extend(fields),
+        Ok(other) => {
+            line.insert("Result".into(), other);
+        }
+        Err(e) => {
+            line.insert("Error".into(), Value::String(format!("{e:#}")));
+        }
+    }
+    Value::Object(line)
+}
+
+fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
+    let r = crate::parse_reference(input)?;
+    let explicit = crate::explicit_platform(job.common)?;
+    let goal = match job.command {
+        "inspect" | "config" => Goal::Inspect(crate::platform(job.common)?),
+        "manifest" => Goal::Manifest(explicit.clone()),
+        _ => Goal::Digest(explicit.clone()),
+    };
+    let registry = r.registry().to_owned();
+    let (client, mut options) = {
+        let mut clients = shared
+            .clients
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+        match clients.get(&registry) {
+            Some((c, o)) => (c.clone(), o.clone()),
+            None => {
+                let (o, c) = crate::prepare(&r, job.common, goal.clone())?;
+                let c = Arc::new(c);
+                clients.insert(registry.clone(), (c.clone(), o.clone()));
+                (c, o)
+            }
+        }
+    };
+    options.goal = goal;
+    options.known = crate::known_for(&r);
+    // A registry that asked to slow down is left alone until then.
+    let wait = shared
+        .slow_until
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&registry).copied())
+        .and_then(|t| t.checked_duration_since(Instant::now()));
+    if let Some(wait) = wait {
+        std::thread::sleep(wait);
+    }
+    let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
+    let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
+        if let Ok(resp) = reply {
+            if resp.status() == 429 {
+                let after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1)
+                    .min(30);
+                if let Ok(mut m) = shared.slow_until.lock() {
+                    m.insert(
+                        registry.clone(),
+                        Instant::now() + Duration::from_secs(after),
+                    );
+                }
+            }
+        }
+    });
+    if let Ok(mut t) = shared.tokens.lock() {
+        t.merge(&tokens);
+    }
+    let insp = result?.into_image()?;
+    crate::remember(&insp);
+    Ok(match job.command {
+        "digest" => {
+            let digest = match (&explicit, &insp.manifest) {
+                (Some(_), Some(m)) => m.digest.to_string(),
+                _ => insp.digest.to_string(),
+            };
+            serde_json::json!({ "Digest": digest })
+        }
+        "manifest" => {
+            let raw = match (&explicit, &insp.manifest) {
+                (Some(_), Some(m)) => m.raw.clone(),
+                _ => insp.raw.clone(),
+            }
+            .context("the registry sent no manifest body")?;
+            serde_json::json!({ "Manifest": serde_json::from_slice::<Value>(&raw)? })
+        }
+        "config" => {
+            let config = insp.config.context("the image has no config")?;
+            serde_json::json!({ "Config": serde_json::from_slice::<Value>(&config.raw)? })
+        }
+        _ => serde_json::to_value(crate::summary::inspect_output(&insp))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerfile_from_lines() {
+        let text = "ARG BASE=debian\nARG TAG=12\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nRUN go build\nFROM ${BASE}:${TAG}-slim\nCOPY --from=build /x /x\nFROM build AS test\nFROM scratch\nFROM ghcr.io/org/app:${VERSION:-1.0} \\\n  AS final\n";
+        assert_eq!(
+            dockerfile_images(text),
+            ["golang:1.22", "debian:12-slim", "ghcr.io/org/app:1.0"]
+        );
+    }
+
+    #[test]
+    fn compose_and_kubernetes() {
+        let compose = "services:\n  web:\n    image: nginx:1.27\n  db:\n    image: postgres:16\n  built:\n    build: .\n";
+        assert_eq!(yaml_images(compose).unwrap(), ["nginx:1.27", "postgres:16"]);
+        let k8s = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: init\n          image: busybox:1.36\n      containers:\n        - name: app\n          image: ghcr.io/org/app:v1\n---\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n            - image: alpine:3.20\n          ephemeralContainers:\n            - image: debug:1\n";
+        assert_eq!(
+            yaml_images(k8s).unwrap(),
+            [
+                "busybox:1.36",
+                "ghcr.io/org/app:v1",
+                "alpine:3.20",
+                "debug:1"
+            ]
+        );
+        assert!(yaml_images("a: [").is_err());
+    }
+}
