@@ -14,7 +14,8 @@ fn fixtures() {
         let text = std::fs::read_to_string(path).unwrap();
         let scenario =
             Scenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
-        let transcript = replay(&scenario)
+        let fixtures = path.parent().and_then(|p| p.parent()).unwrap();
+        let transcript = regpeek_replay::replay_in(&scenario, fixtures)
             .unwrap_or_else(|e| panic!("{}: replay deviated: {e:#}", path.display()));
         let header = format!(
             "{}\nsource: {}\n",

@@ -11,7 +11,6 @@ use anyhow::{Context, Result};
 use regpeek_lab::image::{self, Image};
 use regpeek_proto::manifest::media::ACCEPT;
 use regpeek_replay::fixture::{Exchange, Reply, Request, Scenario};
-use regpeek_replay::replay;
 
 fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> Request {
     Request {
@@ -919,12 +918,60 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ],
     )));
 
+    // --- Warm runs (issue 9): what a caller keeps across runs ---
+    out.push(("model-warm-known-challenge", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"), ("learnt-from", "model-bearer-anonymous"),
+          ("description", "the challenge was learnt by an earlier run (its token has expired): the token is fetched before the first request, no 401 round trip")],
+        vec![
+            ex(req("GET", TOKEN_URL, &[]), token(r#"{"token":"anon-token-2","expires_in":300}"#)),
+            ex(manifest_req(&m_url, Some("Bearer anon-token-2")), ok_manifest(&rich)),
+            ex(blob_req(&c_url, Some("Bearer anon-token-2")), ok_blob(&rich)),
+        ],
+    )));
+    out.push(("model-warm-head-revalidation", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"), ("known-from", "model-bearer-anonymous"),
+          ("description", "a warm cache holds the manifest and config: the tag is revalidated with one HEAD, everything else comes from the cache")],
+        vec![
+            ex(req("HEAD", &m_url, &[("accept", ACCEPT)]),
+               resp(200, &[("content-type", rich.manifest.media_type.as_str()), ("docker-content-digest", rich.manifest.digest.as_str())], b"")),
+        ],
+    )));
+    out.push(("model-warm-tag-moved", scenario(
+        &[("reference", "registry.example/team/app:v1"), ("goal", "inspect"), ("known-from", "model-bearer-anonymous"),
+          ("description", "a warm cache, but the tag moved: the HEAD names another digest, so the new manifest and its config are fetched (a moved tag is never answered from the cache)")],
+        vec![
+            ex(req("HEAD", &m_url, &[("accept", ACCEPT)]),
+               resp(200, &[("content-type", amd64.manifest.media_type.as_str()), ("docker-content-digest", amd64.manifest.digest.as_str())], b"")),
+            ex(manifest_req(&m_url, None), ok_manifest(amd64)),
+            ex(blob_req(&format!("{REG}/v2/team/app/blobs/{}", amd64.config.digest), None), ok_blob(amd64)),
+        ],
+    )));
+    out.push((
+        "model-warm-pinned",
+        scenario(
+            &[
+                (
+                    "reference",
+                    &format!("registry.example/team/app@{}", rich.manifest.digest),
+                ),
+                ("goal", "inspect"),
+                ("known-from", "model-bearer-anonymous"),
+                (
+                    "description",
+                    "a digest-pinned reference the cache holds: no request at all",
+                ),
+            ],
+            vec![],
+        ),
+    ));
+
     out
 }
 
 pub fn model() -> Result<()> {
     for (name, s) in scenarios() {
-        replay(&s).with_context(|| format!("{name}: the model does not replay"))?;
+        regpeek_replay::replay_in(&s, Path::new("fixtures"))
+            .with_context(|| format!("{name}: the model does not replay"))?;
         let dir = Path::new("fixtures").join(name);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("exchanges.http"), s.render()?)?;

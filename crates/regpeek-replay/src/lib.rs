@@ -8,6 +8,7 @@
 
 pub mod fixture;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -49,6 +50,14 @@ const KEPT: &[&str] = &[
 
 /// Builds the flow a scenario's settings describe.
 pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
+    flow_known(s, tokens, BTreeMap::new())
+}
+
+fn flow_known(
+    s: &Scenario,
+    tokens: TokenCache,
+    known: BTreeMap<regpeek_proto::Digest, Vec<u8>>,
+) -> Result<(Flow, Options)> {
     let platform = s
         .get("platform")
         .map(|p| Platform::parse(p, "amd64"))
@@ -123,6 +132,7 @@ pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
     if let Some(seed) = s.get("seed") {
         options.seed = seed.parse().with_context(|| format!("seed: {seed:?}"))?;
     }
+    options.known = known;
     let target = s.get("reference").context("no reference setting")?;
     let flow = if matches!(options.goal, Goal::Catalog { .. }) {
         Flow::catalog(target, options.clone(), tokens)?
@@ -171,7 +181,47 @@ pub struct Replayed {
 
 /// Replays a scenario to its end, failing if a request deviates or an exchange is left.
 pub fn run(s: &Scenario, tokens: TokenCache, now: SystemTime) -> Result<Replayed> {
-    let (mut flow, _) = flow(s, tokens)?;
+    run_known(s, tokens, BTreeMap::new(), now)
+}
+
+/// Replays a scenario found among `fixtures`, with what its settings say the caller
+/// already holds: `learnt-from: NAME` replays that scenario first and keeps what the
+/// registry taught (its challenge, plain http) but not its tokens; `known-from: NAME`
+/// holds every body of that scenario as known content (a warm cache).
+pub fn replay_in(s: &Scenario, fixtures: &std::path::Path) -> Result<String> {
+    let load = |name: &str| -> Result<Scenario> {
+        let path = fixtures.join(name).join("exchanges.http");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Scenario::parse(&text)
+    };
+    let mut tokens = TokenCache::new();
+    if let Some(name) = s.get("learnt-from") {
+        let first = run(&load(name)?, TokenCache::new(), replay_now())?;
+        // Far in the future, every token has expired: only the knowledge is kept.
+        let later = replay_now() + Duration::from_secs(365 * 86_400);
+        tokens = TokenCache::from_json(&first.tokens.to_json(later));
+    }
+    let mut known = BTreeMap::new();
+    if let Some(name) = s.get("known-from") {
+        for ex in load(name)?.exchanges {
+            if let Reply::Response { body, .. } = ex.reply {
+                if !body.is_empty() {
+                    known.insert(regpeek_proto::Digest::sha256(&body), body);
+                }
+            }
+        }
+    }
+    run_known(s, tokens, known, replay_now()).map(|r| r.transcript)
+}
+
+fn run_known(
+    s: &Scenario,
+    tokens: TokenCache,
+    known: BTreeMap<regpeek_proto::Digest, Vec<u8>>,
+    now: SystemTime,
+) -> Result<Replayed> {
+    let (mut flow, _) = flow_known(s, tokens, known)?;
     let mut t = String::new();
     let mut exchanges = s.exchanges.iter().enumerate();
     // The replay clock only moves when the flow asks to wait.
