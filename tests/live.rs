@@ -2445,3 +2445,33 @@ fn two_batches_sharing_a_cache_both_succeed() {
     let info = json(&ok(&["--cache-dir", &dir, "cache", "info"]));
     assert!(info["Blobs"].as_u64().unwrap() >= 6, "{info}");
 }
+
+#[test]
+fn a_batch_fetches_shared_content_once() {
+    // Six tags of one image: the first is fetched, the others need one HEAD each.
+    let refs: Vec<String> = (0..6)
+        .map(|i| format!("{}/lab/many-tags:t{i:03}", lab().info.plain()))
+        .collect();
+    let mut args = vec!["--no-cache", "--plain-http", "-v", "inspect", "--jobs", "1"];
+    args.extend(refs.iter().map(String::as_str));
+    let out = regpeek(&args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sent = requests(&out);
+    let heads = sent.iter().filter(|r| r.starts_with("HEAD ")).count();
+    let gets = sent.iter().filter(|r| r.starts_with("GET ")).count();
+    assert_eq!(heads, 5, "{sent:?}");
+    assert!(
+        gets <= 3,
+        "manifest, config and its CDN redirect once: {sent:?}"
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["Digest"] == lines[0]["Digest"] && l["Env"] == lines[0]["Env"])
+    );
+}

@@ -1,44 +1,58 @@
-//! `cargo xtask bench`: regpeek against skopeo on the same lab images, in the same run.
+//! `cargo xtask bench [--rtt MS] [--runs N]`: regpeek against skopeo and a curl floor on
+//! the lab, every client-facing address behind a delay relay (default 40 ms per round
+//! trip), all in the same run.
 //!
-//! skopeo runs with `--no-tags`, so both do the same requests, and both find out by
-//! trying https that the loopback registries speak plain http.
-//! Wall time (median of N runs) and peak memory (max RSS from GNU time) for each
-//! scenario, printed as ratios. Numbers, not assertions: targets are judged here, never
-//! in tests.
+//! For each scenario and tool: the requests and connections that crossed the relays,
+//! the median wall time, that time in round trips, the ratios to skopeo (`--no-tags`)
+//! and to the floor, and the peak RSS (GNU time). The floor is curl doing only the
+//! necessary requests with the answers known in advance, one kept-alive connection per
+//! host. Numbers, not assertions: targets are judged here, never in tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use regpeek_lab::Lab;
 
-const RUNS: usize = 15;
-
 struct Sample {
     median_ms: f64,
     max_rss_kib: u64,
+    requests: u64,
+    connections: u64,
 }
 
-fn measure(program: &Path, args: &[String]) -> Result<Sample> {
-    let mut times = Vec::with_capacity(RUNS);
-    let mut rss = 0u64;
-    for _ in 0..RUNS {
+struct Tool {
+    name: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+}
+
+fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
+    let mut times = Vec::with_capacity(runs);
+    let (mut rss, mut requests, mut connections) = (0u64, 0u64, 0u64);
+    for _ in 0..runs {
+        for r in &lab.relays {
+            r.counters.reset();
+        }
         let start = Instant::now();
         let out = Command::new("/usr/bin/time")
             .args(["-f", "%M"])
-            .arg(program)
-            .args(args)
+            .arg(&tool.program)
+            .args(&tool.args)
             .env_remove("HTTPS_PROXY")
             .env_remove("HTTP_PROXY")
+            .env_remove("ALL_PROXY")
             .output()
-            .with_context(|| format!("running {}", program.display()))?;
+            .with_context(|| format!("running {}", tool.program.display()))?;
         let elapsed = start.elapsed();
+        // Let the relays deliver what is still in flight before reading them.
+        std::thread::sleep(Duration::from_millis(50));
         if !out.status.success() {
             bail!(
                 "{} {:?} failed: {}",
-                program.display(),
-                args,
+                tool.program.display(),
+                tool.args,
                 String::from_utf8_lossy(&out.stderr)
             );
         }
@@ -49,110 +63,314 @@ fn measure(program: &Path, args: &[String]) -> Result<Sample> {
             .and_then(|l| l.trim().parse().ok())
             .context("GNU time printed no max RSS")?;
         rss = rss.max(kib);
+        let (c, q) = lab.relays.iter().fold((0, 0), |(c, q), r| {
+            let (rc, rq) = r.counters.read();
+            (c + rc, q + rq)
+        });
+        (connections, requests) = (c, q);
         times.push(elapsed.as_secs_f64() * 1000.0);
     }
     times.sort_by(|a, b| a.total_cmp(b));
     Ok(Sample {
-        median_ms: times[RUNS / 2],
+        median_ms: times[times.len() / 2],
         max_rss_kib: rss,
+        requests,
+        connections,
     })
 }
 
-pub fn bench() -> Result<()> {
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| (*x).to_owned()).collect()
+}
+
+const ACCEPT: &str = "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+pub fn bench(args: &[String]) -> Result<()> {
+    let mut rtt_ms = 40u64;
+    let mut runs = 5usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rtt" => rtt_ms = it.next().context("--rtt MS")?.parse()?,
+            "--runs" => runs = it.next().context("--runs N")?.parse()?,
+            other => bail!("usage: cargo xtask bench [--rtt MS] [--runs N]; unknown {other:?}"),
+        }
+    }
     regpeek_lab::ensure_packages()?;
-    if !Path::new("/usr/bin/time").exists() {
-        bail!("GNU time is missing: apt-get install time");
+    for bin in ["/usr/bin/time", "/usr/bin/curl"] {
+        if !Path::new(bin).exists() {
+            bail!("{bin} is missing: apt-get install time curl");
+        }
     }
     crate::run(crate::cargo().args(["build", "--quiet", "--release", "-p", "regpeek-cli"]))?;
     let regpeek = crate::project_root().join("target/release/regpeek");
-    let skopeo = Path::new("/usr/bin/skopeo");
-    let lab = Lab::start()?;
+    let skopeo = PathBuf::from("/usr/bin/skopeo");
+    let curl = PathBuf::from("/bin/sh");
+    let rtt = Duration::from_millis(rtt_ms);
+    let lab = Lab::start_with_rtt(rtt)?;
     let i = &lab.info;
-    let creds = i.creds();
-    type Case = (&'static str, Vec<String>, Vec<String>);
-    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
-    let cases: Vec<Case> = vec![
+    let seeded = &lab.seeded;
+    let cache = std::env::temp_dir().join(format!("regpeek-bench-cache-{}", std::process::id()));
+    let cache_arg = cache.display().to_string();
+
+    let rich = format!("{}/lab/rich:v1", i.plain());
+    let rich_pinned = format!("{}/lab/rich@{}", i.plain(), seeded.rich.manifest.digest);
+    let multi = format!("{}/public/multi:v1", i.token());
+    let amd64 = &seeded.multi.children[1];
+    let multi_pinned = format!("{}/public/multi@{}", i.token(), seeded.multi.index.digest);
+    let token_url = format!(
+        "{}?service=regpeek-lab&scope=repository:public/multi:pull",
+        i.realm()
+    );
+    let regpeek_tool = |name, args: Vec<String>| Tool {
+        name,
+        program: regpeek.clone(),
+        args,
+    };
+    let skopeo_tool = |name, args: Vec<String>| Tool {
+        name,
+        program: skopeo.clone(),
+        args,
+    };
+    let floor = |script: String| Tool {
+        name: "curl floor",
+        program: curl.clone(),
+        args: vec!["-c".into(), script],
+    };
+    // One curl for all URLs (headers apply to each; connections are kept alive).
+    let curl_get = |urls: &[String]| {
+        let mut cmd = format!("curl -sfL -H '{ACCEPT}'");
+        for u in urls {
+            cmd.push_str(&format!(" -o /dev/null '{u}'"));
+        }
+        cmd
+    };
+    let scenarios: Vec<(&str, Vec<Tool>, usize)> = vec![
         (
-            "inspect, open registry, single-arch",
-            s(&["inspect", &format!("{}/lab/rich:v1", i.plain())]),
-            s(&[
-                "inspect",
-                "--tls-verify=false",
-                &format!("docker://{}/lab/rich:v1", i.plain()),
-            ]),
+            "single-arch image, open registry",
+            vec![
+                skopeo_tool(
+                    "skopeo --no-tags",
+                    s(&[
+                        "inspect",
+                        "--tls-verify=false",
+                        "--no-tags",
+                        &format!("docker://{rich}"),
+                    ]),
+                ),
+                skopeo_tool(
+                    "skopeo (lists tags)",
+                    s(&["inspect", "--tls-verify=false", &format!("docker://{rich}")]),
+                ),
+                floor(curl_get(&[
+                    format!("http://{}/v2/lab/rich/manifests/v1", i.plain()),
+                    format!(
+                        "http://{}/v2/lab/rich/blobs/{}",
+                        i.plain(),
+                        seeded.rich.config.digest
+                    ),
+                ])),
+                regpeek_tool(
+                    "regpeek cold",
+                    s(&["--no-cache", "inspect", "--plain-http", &rich]),
+                ),
+                regpeek_tool(
+                    "regpeek warm",
+                    s(&["--cache-dir", &cache_arg, "inspect", &rich]),
+                ),
+                regpeek_tool(
+                    "regpeek pinned, warm",
+                    s(&["--cache-dir", &cache_arg, "inspect", &rich_pinned]),
+                ),
+            ],
+            runs,
         ),
         (
-            "inspect, open registry, multi-arch index",
-            s(&[
-                "inspect",
-                &format!("{}/lab/multi:v1", i.plain()),
-                "--platform",
-                "linux/arm64",
-            ]),
-            s(&[
-                "--override-arch",
-                "arm64",
-                "inspect",
-                "--tls-verify=false",
-                &format!("docker://{}/lab/multi:v1", i.plain()),
-            ]),
+            "multi-arch index, token registry",
+            vec![
+                skopeo_tool(
+                    "skopeo --no-tags",
+                    s(&[
+                        "--override-arch",
+                        "amd64",
+                        "inspect",
+                        "--tls-verify=false",
+                        "--no-tags",
+                        &format!("docker://{multi}"),
+                    ]),
+                ),
+                skopeo_tool(
+                    "skopeo (lists tags)",
+                    s(&[
+                        "--override-arch",
+                        "amd64",
+                        "inspect",
+                        "--tls-verify=false",
+                        &format!("docker://{multi}"),
+                    ]),
+                ),
+                floor(format!(
+                    "t=$(curl -sf '{token_url}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/') && curl -sfL -H \"Authorization: Bearer $t\" -H '{ACCEPT}' -o /dev/null 'http://{h}/v2/public/multi/manifests/v1' -o /dev/null 'http://{h}/v2/public/multi/manifests/{child}' -o /dev/null 'http://{h}/v2/public/multi/blobs/{config}'",
+                    h = i.token(),
+                    child = amd64.manifest.digest,
+                    config = amd64.config.digest,
+                )),
+                regpeek_tool(
+                    "regpeek cold",
+                    s(&[
+                        "--no-cache",
+                        "inspect",
+                        "--plain-http",
+                        "--platform",
+                        "linux/amd64",
+                        &multi,
+                    ]),
+                ),
+                regpeek_tool(
+                    "regpeek warm",
+                    s(&[
+                        "--cache-dir",
+                        &cache_arg,
+                        "inspect",
+                        "--platform",
+                        "linux/amd64",
+                        &multi,
+                    ]),
+                ),
+                regpeek_tool(
+                    "regpeek pinned, warm",
+                    s(&[
+                        "--cache-dir",
+                        &cache_arg,
+                        "inspect",
+                        "--platform",
+                        "linux/amd64",
+                        &multi_pinned,
+                    ]),
+                ),
+            ],
+            runs,
         ),
         (
-            "inspect, token auth, with credentials",
-            s(&[
-                "inspect",
-                &format!("{}/private/rich:v1", i.token()),
-                "--creds",
-                &creds,
-            ]),
-            s(&[
-                "inspect",
-                "--tls-verify=false",
-                "--creds",
-                &creds,
-                &format!("docker://{}/private/rich:v1", i.token()),
-            ]),
-        ),
-        (
-            "raw manifest",
-            s(&["manifest", &format!("{}/lab/multi:v1", i.plain())]),
-            s(&[
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                &format!("docker://{}/lab/multi:v1", i.plain()),
-            ]),
-        ),
-        (
-            "tags, 150 tags in pages",
-            s(&["tags", &format!("{}/lab/many-tags", i.plain())]),
-            s(&[
-                "list-tags",
-                "--tls-verify=false",
-                &format!("docker://{}/lab/many-tags", i.plain()),
-            ]),
+            "config blob via the CDN redirect",
+            vec![
+                skopeo_tool(
+                    "skopeo --no-tags",
+                    s(&[
+                        "inspect",
+                        "--tls-verify=false",
+                        "--config",
+                        &format!("docker://{rich}"),
+                    ]),
+                ),
+                floor(curl_get(&[
+                    format!("http://{}/v2/lab/rich/manifests/v1", i.plain()),
+                    format!(
+                        "http://{}/v2/lab/rich/blobs/{}",
+                        i.plain(),
+                        seeded.rich.config.digest
+                    ),
+                ])),
+                regpeek_tool(
+                    "regpeek cold",
+                    s(&["--no-cache", "config", "--plain-http", &rich]),
+                ),
+                regpeek_tool(
+                    "regpeek warm",
+                    s(&["--cache-dir", &cache_arg, "config", &rich]),
+                ),
+            ],
+            runs,
         ),
     ];
-    println!(
-        "{RUNS} runs each, median wall time and max RSS; ratio = regpeek / skopeo (lower is better)\n"
+
+    // The batch: 150 tags on the open registry and 50 on the token registry.
+    let batch: Vec<String> = (0..150)
+        .map(|n| format!("{}/lab/many-tags:t{n:03}", i.plain()))
+        .chain((0..50).map(|n| format!("{}/public/many-tags:t{n:03}", i.token())))
+        .collect();
+    let mut batch_args = s(&["--no-cache", "--plain-http", "inspect"]);
+    batch_args.extend(batch.iter().cloned());
+    let skopeo_loop = format!(
+        "for r in {}; do skopeo inspect --tls-verify=false --no-tags docker://$r >/dev/null || exit 1; done",
+        batch.join(" ")
     );
-    println!(
-        "{:<42} {:>12} {:>12} {:>7}   {:>10} {:>10} {:>7}",
-        "scenario", "regpeek ms", "skopeo ms", "ratio", "regpeek KiB", "skopeo KiB", "ratio"
+    let batch_case = (
+        "batch of 200 references (inspect)",
+        vec![
+            Tool {
+                name: "skopeo loop --no-tags",
+                program: curl.clone(),
+                args: vec!["-c".into(), skopeo_loop],
+            },
+            regpeek_tool("regpeek, one call", batch_args),
+        ],
+        1,
     );
-    for (name, ours, theirs) in cases {
-        let a = measure(&regpeek, &ours)?;
-        let b = measure(skopeo, &theirs)?;
-        println!(
-            "{:<42} {:>12.1} {:>12.1} {:>7.2}   {:>10} {:>10} {:>7.2}",
-            name,
-            a.median_ms,
-            b.median_ms,
-            a.median_ms / b.median_ms,
-            a.max_rss_kib,
-            b.max_rss_kib,
-            a.max_rss_kib as f64 / b.max_rss_kib as f64
-        );
+
+    // Prime the warm cache.
+    for args in [
+        s(&["--cache-dir", &cache_arg, "inspect", "--plain-http", &rich]),
+        s(&[
+            "--cache-dir",
+            &cache_arg,
+            "inspect",
+            "--plain-http",
+            "--platform",
+            "linux/amd64",
+            &multi,
+        ]),
+        s(&["--cache-dir", &cache_arg, "config", "--plain-http", &rich]),
+    ] {
+        crate::run(
+            Command::new(&regpeek)
+                .args(&args)
+                .stdout(std::process::Stdio::null()),
+        )?;
     }
+
+    println!(
+        "RTT {rtt_ms} ms on every client-facing address; median of {runs} runs (1 for the batch); \
+         ratios: lower is better\n"
+    );
+    println!(
+        "{:<36} {:<22} {:>5} {:>5} {:>9} {:>6} {:>9} {:>8} {:>8}",
+        "scenario", "tool", "reqs", "conns", "wall ms", "RTTs", "/skopeo", "/floor", "RSS MiB"
+    );
+    for (name, tools, n) in scenarios.into_iter().chain([batch_case]) {
+        let samples: Vec<(String, Sample)> = tools
+            .iter()
+            .map(|t| measure(&lab, t, n).map(|s| (t.name.to_owned(), s)))
+            .collect::<Result<_>>()?;
+        let base = samples
+            .iter()
+            .find(|(t, _)| t.starts_with("skopeo"))
+            .map(|(_, s)| s.median_ms);
+        let floor_ms = samples
+            .iter()
+            .find(|(t, _)| t == "curl floor")
+            .map(|(_, s)| s.median_ms);
+        for (tool, sample) in &samples {
+            let ratio = |b: Option<f64>| {
+                b.map_or_else(
+                    || "-".to_owned(),
+                    |b| format!("{:.2}", sample.median_ms / b),
+                )
+            };
+            println!(
+                "{:<36} {:<22} {:>5} {:>5} {:>9.1} {:>6.1} {:>9} {:>8} {:>8.1}",
+                name,
+                tool,
+                sample.requests,
+                sample.connections,
+                sample.median_ms,
+                sample.median_ms / rtt_ms as f64,
+                ratio(base),
+                ratio(floor_ms),
+                sample.max_rss_kib as f64 / 1024.0
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cache);
     Ok(())
 }

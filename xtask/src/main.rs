@@ -9,7 +9,7 @@
 //!   registry, or with `--registry` from the running lab.
 //! - `record-lab`: start the lab and re-record every `fixtures/lab-*` scenario.
 //! - `model`: rewrite the hand-modelled `fixtures/model-*` scenarios.
-//! - `bench`: regpeek against skopeo on the lab, time and memory ratios.
+//! - `bench [--rtt MS] [--runs N]`: regpeek against skopeo and a curl floor behind a delay relay.
 //! - `fuzz [--secs N] [TARGET…]`: every fuzz target in turn, seeded from the fixtures.
 //! - `man`: the man pages (clap_mangen, through the CLI) in `target/man/`.
 
@@ -44,7 +44,7 @@ fn real_main() -> Result<()> {
         Some("record") => record::record_cli(&args[1..]),
         Some("record-lab") => record::record_lab(),
         Some("model") => model::model(),
-        Some("bench") => bench::bench(),
+        Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("man") => man(),
         _ => {

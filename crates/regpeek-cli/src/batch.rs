@@ -287,6 +287,7 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
         tokens: Mutex::new(crate::cached_tokens()),
         clients: Mutex::new(HashMap::new()),
         slow_until: Mutex::new(HashMap::new()),
+        known: Mutex::new(BTreeMap::new()),
     };
     let progress = progress_bar(unique.len());
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
@@ -344,6 +345,9 @@ struct Shared {
     clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
     /// A registry that answered 429: nobody asks it again before then.
     slow_until: Mutex<HashMap<String, Instant>>,
+    /// Manifests and configs fetched by this batch, by digest: later references whose
+    /// tags point at the same content need one HEAD.
+    known: Mutex<BTreeMap<regpeek_proto::Digest, Vec<u8>>>,
 }
 
 fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
@@ -400,6 +404,11 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
     };
     options.goal = goal;
     options.known = crate::known_for(&r);
+    if let Ok(k) = shared.known.lock() {
+        options
+            .known
+            .extend(k.iter().map(|(d, b)| (d.clone(), b.clone())));
+    }
     // A registry that asked to slow down is left alone until then.
     let wait = shared
         .slow_until
@@ -435,6 +444,19 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
     }
     let insp = result?.into_image()?;
     crate::remember(&insp);
+    if let Ok(mut k) = shared.known.lock() {
+        if let Some(raw) = &insp.raw {
+            k.insert(insp.digest.clone(), raw.clone());
+        }
+        if let Some(m) = &insp.manifest {
+            if let Some(raw) = &m.raw {
+                k.insert(m.digest.clone(), raw.clone());
+            }
+        }
+        if let Some(c) = &insp.config {
+            k.insert(c.digest.clone(), c.raw.clone());
+        }
+    }
     Ok(match job.command {
         "digest" => {
             let digest = match (&explicit, &insp.manifest) {

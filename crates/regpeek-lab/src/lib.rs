@@ -26,6 +26,7 @@ pub mod hostile;
 pub mod image;
 pub mod push;
 pub mod record;
+pub mod relay;
 pub mod token;
 
 use std::io::Write as _;
@@ -51,6 +52,8 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("nginx-light", NGINX_BIN),
     ("openssl", "/usr/bin/openssl"),
     ("time", "/usr/bin/time"),
+    // The curl floor of `cargo xtask bench`.
+    ("curl", "/usr/bin/curl"),
 ];
 
 /// Installs missing lab packages with apt-get when running as root; otherwise fails
@@ -649,6 +652,8 @@ pub struct Lab {
     procs: Vec<Proc>,
     helper: Option<helper::Helper>,
     owned: bool,
+    /// Delay relays in front of every client-facing address (benchmarks).
+    pub relays: Vec<relay::Relay>,
 }
 
 fn registry_config(dir: &Path, name: &str, addr: &str, extra: &str) -> Result<PathBuf> {
@@ -720,6 +725,7 @@ impl Lab {
             procs: Vec::new(),
             helper: None,
             owned: false,
+            relays: Vec::new(),
         }
     }
 
@@ -737,8 +743,31 @@ impl Lab {
         keep: Keep,
         helper_cmd: Option<&[String]>,
     ) -> Result<Lab> {
+        Lab::start_in_with(dir, ports, keep, helper_cmd, None)
+    }
+
+    /// A lab whose every client-facing address (the registries' fronts, the token
+    /// issuer, the CDNs) sits behind a delay relay adding `rtt` per round trip, for
+    /// benchmarks of round trips. Processes die with this process.
+    pub fn start_with_rtt(rtt: Duration) -> Result<Lab> {
+        Lab::with_retries(|| {
+            let dir = scratch_dir("lab-rtt")?;
+            let lab = Lab::start_in_with(&dir, Ports::random()?, Keep::Owned, None, Some(rtt))?;
+            lab.seed()?;
+            Ok(lab)
+        })
+    }
+
+    /// [`Lab::start_in`], optionally behind delay relays.
+    pub fn start_in_with(
+        dir: &Path,
+        ports: Ports,
+        keep: Keep,
+        helper_cmd: Option<&[String]>,
+        rtt: Option<Duration>,
+    ) -> Result<Lab> {
         let mut started: Vec<u32> = Vec::new();
-        let result = Lab::start_inner(dir, ports, keep, helper_cmd, &mut started);
+        let result = Lab::start_inner(dir, ports, keep, helper_cmd, rtt, &mut started);
         if result.is_err() {
             for pid in started {
                 stop_group(pid);
@@ -755,8 +784,33 @@ impl Lab {
         ports: Ports,
         keep: Keep,
         helper_cmd: Option<&[String]>,
+        rtt: Option<Duration>,
         started: &mut Vec<u32>,
     ) -> Result<Lab> {
+        // With a relay, servers listen on internal ports and the advertised ones (in
+        // realms, redirects and lab.json) belong to the relays.
+        let mut listen = ports;
+        let mut relays = Vec::new();
+        if let Some(rtt) = rtt {
+            let inner = Ports::random()?;
+            listen.plain = inner.plain;
+            listen.token = inner.token;
+            listen.helper = inner.helper;
+            listen.cdn_plain = inner.cdn_plain;
+            listen.cdn_token = inner.cdn_token;
+            for (host, public, internal) in [
+                ("127.0.0.1", ports.plain, listen.plain),
+                ("127.0.0.1", ports.token, listen.token),
+                ("127.0.0.1", ports.helper, listen.helper),
+                ("127.0.0.2", ports.cdn_plain, listen.cdn_plain),
+                ("127.0.0.2", ports.cdn_token, listen.cdn_token),
+            ] {
+                let listener = TcpListener::bind((host, public))
+                    .with_context(|| format!("binding the relay on {host}:{public}"))?;
+                let target: std::net::SocketAddr = format!("{host}:{internal}").parse()?;
+                relays.push(relay::start(listener, target, rtt)?);
+            }
+        }
         for bin in [REGISTRY_BIN, NGINX_BIN] {
             if !Path::new(bin).exists() {
                 bail!(
@@ -910,13 +964,13 @@ impl Lab {
             _ => {
                 helper::start_connect_proxy(p.proxy, dir.join("proxy.log"))?;
                 Some(helper::Helper::start(
-                    p.helper,
+                    listen.helper,
                     token::Issuer::new(&pki.issuer_key_pkcs8, &pki.issuer_kid, &info.password)?,
                 )?)
             }
         };
 
-        let nginx_conf = nginx_config(dir, &p)?;
+        let nginx_conf = nginx_config(dir, &listen)?;
         let log = dir.join("nginx.log");
         let mut proc = Proc::spawn(
             keep,
@@ -950,6 +1004,7 @@ impl Lab {
             procs,
             helper,
             owned: keep == Keep::Owned,
+            relays,
         })
     }
 
