@@ -2475,3 +2475,31 @@ fn a_batch_fetches_shared_content_once() {
             .all(|l| l["Digest"] == lines[0]["Digest"] && l["Env"] == lines[0]["Env"])
     );
 }
+
+#[test]
+fn a_batch_against_a_busy_registry_waits_as_asked_and_succeeds() {
+    // `busy` answers 429 (Retry-After: 1) during a one-second spell; every worker
+    // that would ask it then waits instead, and every reference succeeds.
+    let refs: Vec<String> = (0..6)
+        .map(|i| format!("{}/busy:t{i}", hostile().addr()))
+        .collect();
+    let mut args = vec![
+        "--no-cache",
+        "digest",
+        "--plain-http",
+        "--jobs",
+        "3",
+        "--timeout",
+        "20",
+    ];
+    args.extend(refs.iter().map(String::as_str));
+    let out = regpeek(&args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(lines, 6);
+    let refused = regpeek_lab::hostile::BUSY_REFUSED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        (1..=3).contains(&refused),
+        "one 429 for the first reference, none for the workers held back: {refused}"
+    );
+}

@@ -16,6 +16,7 @@
 //! | `expires` | bearer auth whose token reply says `expires_in: u64::MAX` |
 //! | `reset` | the head and 10 of 1000 body bytes, then closes |
 //! | `slow-retry` | 503 with `Retry-After: 20` |
+//! | `busy` | 429 with `Retry-After: 1` to every request for 1 s after each 429, then the manifest |
 //!
 //! [`Hostile::never_accepts`] is a listener whose accept queue is full: connecting
 //! to it hangs.
@@ -134,6 +135,11 @@ fn drip(stream: &mut TcpStream, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// When `busy` last answered 429, and how many requests it refused in all.
+static BUSY_SINCE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+/// How many requests `busy` refused with 429.
+pub static BUSY_REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
     let (method, path, auth) = read_head(&mut stream)?;
     if path.starts_with("/token") {
@@ -224,6 +230,40 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
             stream.write_all(&[b' '; 10])?;
             stream.flush()?;
             let _ = stream.shutdown(std::net::Shutdown::Both);
+            Ok(())
+        }
+        "busy" => {
+            // The first request starts a one-second busy spell; every request in it
+            // gets 429. A client that waits as asked sees one 429 per spell.
+            let busy = {
+                let mut since = BUSY_SINCE.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                match *since {
+                    Some(t) if t.elapsed() < Duration::from_secs(1) => true,
+                    Some(_) => false,
+                    None => {
+                        *since = Some(Instant::now());
+                        true
+                    }
+                }
+            };
+            if busy {
+                BUSY_REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return respond(
+                    &mut stream,
+                    "429 Too Many Requests",
+                    &[("Retry-After", "1".into())],
+                    b"",
+                );
+            }
+            let digest = crate::image::sha256(MANIFEST);
+            let body: &[u8] = if method == "HEAD" { b"" } else { MANIFEST };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\n\r\n",
+                manifest_type.1,
+                MANIFEST.len()
+            );
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(body)?;
             Ok(())
         }
         "slow-retry" => respond(
