@@ -392,8 +392,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let insp = inspect(reference, common, Goal::Inspect(platform), rec, command)?;
             warn_platform_mismatch(&insp, explicit.as_ref());
-            if *output == args::OutputFormat::Table && output::jq_enabled() {
-                bail!("-o table and --jq do not go together");
+            if *output == args::OutputFormat::Table {
+                refuse_table_with_jq()?;
             }
             if *output == args::OutputFormat::Table && command == "inspect" {
                 warn(&insp.warnings);
@@ -815,41 +815,26 @@ fn print_referrers(
     color: bool,
 ) -> Result<()> {
     let rows = summary::referrer_rows(found);
-    match format {
-        args::OutputFormat::Json => output::print_json(out, &rows, tty, color),
-        args::OutputFormat::Table if output::jq_enabled() => {
-            bail!("-o table and --jq do not go together")
-        }
-        args::OutputFormat::Table => {
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.artifact_type.clone().unwrap_or_else(|| "-".into()),
-                        r.digest.clone(),
-                        output::human_size(r.size),
-                        r.source.to_owned(),
-                        if r.predicate_types.is_empty() {
-                            "-".into()
-                        } else {
-                            r.predicate_types.join(", ")
-                        },
-                    ]
-                })
-                .collect();
-            output::print_columns(
-                out,
-                &[
-                    "ARTIFACT TYPE",
-                    "DIGEST",
-                    "SIZE",
-                    "SOURCE",
-                    "PREDICATE TYPES",
-                ],
-                &table,
-            )
-        }
-    }
+    let header = [
+        "ARTIFACT TYPE",
+        "DIGEST",
+        "SIZE",
+        "SOURCE",
+        "PREDICATE TYPES",
+    ];
+    print_rows(out, &rows, format, tty, color, &header, |r| {
+        vec![
+            r.artifact_type.clone().unwrap_or_else(|| "-".into()),
+            r.digest.clone(),
+            output::human_size(r.size),
+            r.source.to_owned(),
+            if r.predicate_types.is_empty() {
+                "-".into()
+            } else {
+                r.predicate_types.join(", ")
+            },
+        ]
+    })
 }
 
 fn print_platforms(
@@ -859,39 +844,53 @@ fn print_platforms(
     tty: bool,
     color: bool,
 ) -> Result<()> {
+    let header = [
+        "PLATFORM",
+        "DIGEST",
+        "SIZE",
+        "LAYERS",
+        "CREATED",
+        "ATTESTATION",
+    ];
+    print_rows(out, rows, format, tty, color, &header, |r| {
+        vec![
+            r.platform.clone(),
+            r.digest.clone(),
+            r.size.map_or_else(|| "-".into(), output::human_size),
+            r.layers.to_string(),
+            r.created.clone().unwrap_or_else(|| "-".into()),
+            if r.attestation { "yes" } else { "no" }.into(),
+        ]
+    })
+}
+
+/// Prints rows as JSON (through `--jq` when given) or, with `-o table`, as
+/// columns under `header`, one `cells` call a row.
+fn print_rows<T: serde::Serialize>(
+    out: &mut impl Write,
+    rows: &[T],
+    format: args::OutputFormat,
+    tty: bool,
+    color: bool,
+    header: &[&str],
+    cells: impl Fn(&T) -> Vec<String>,
+) -> Result<()> {
     match format {
         args::OutputFormat::Json => output::print_json(out, &rows, tty, color),
-        args::OutputFormat::Table if output::jq_enabled() => {
-            bail!("-o table and --jq do not go together")
-        }
         args::OutputFormat::Table => {
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.platform.clone(),
-                        r.digest.clone(),
-                        r.size.map_or_else(|| "-".into(), output::human_size),
-                        r.layers.to_string(),
-                        r.created.clone().unwrap_or_else(|| "-".into()),
-                        if r.attestation { "yes" } else { "no" }.into(),
-                    ]
-                })
-                .collect();
-            output::print_columns(
-                out,
-                &[
-                    "PLATFORM",
-                    "DIGEST",
-                    "SIZE",
-                    "LAYERS",
-                    "CREATED",
-                    "ATTESTATION",
-                ],
-                &table,
-            )
+            refuse_table_with_jq()?;
+            let table: Vec<Vec<String>> = rows.iter().map(cells).collect();
+            output::print_columns(out, header, &table)
         }
     }
+}
+
+/// `-o table` prints no JSON for `--jq` to read.
+fn refuse_table_with_jq() -> Result<()> {
+    if output::jq_enabled() {
+        bail!("-o table and --jq do not go together");
+    }
+    Ok(())
 }
 
 /// `--filter`, compiled.
@@ -1341,9 +1340,7 @@ fn print_listing(
     color: bool,
 ) -> Result<()> {
     if format == ListFormat::Table {
-        if output::jq_enabled() {
-            bail!("-o table and --jq do not go together");
-        }
+        refuse_table_with_jq()?;
         let header = if command == "catalog" {
             "REPOSITORY"
         } else {

@@ -49,16 +49,7 @@ impl Flow {
         self.result.seen_pages.push(page);
         self.result.items.extend(entries);
         let (limit, _) = self.goal.listing().unwrap_or_default();
-        let next = crate::list::next_link(
-            resp.headers()
-                .get_all(http::header::LINK)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-            url,
-        )
-        .map_err(|reason| Error::InvalidListing {
-            detail: format!("{subject}: the next page's Link is unusable: {reason}"),
-        })?;
+        let next = next_page(resp.headers(), url, &subject)?;
         if let Some(l) = limit {
             if self.result.items.len() >= l {
                 let more = self.result.items.len() > l || next.is_some();
@@ -97,4 +88,23 @@ impl Flow {
             }))),
         )
     }
+}
+
+/// The next page a `Link` header names, relative to the page at `url`;
+/// `what` names the listing in the error.
+pub(super) fn next_page(
+    headers: &http::HeaderMap,
+    url: &Url,
+    what: &dyn std::fmt::Display,
+) -> Result<Option<Url>, Error> {
+    crate::list::next_link(
+        headers
+            .get_all(http::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        url,
+    )
+    .map_err(|reason| Error::InvalidListing {
+        detail: format!("{what}: the next page's Link is unusable: {reason}"),
+    })
 }

@@ -72,16 +72,8 @@ impl Flow {
         subject: Digest,
         resp: http::Response<Vec<u8>>,
     ) -> Next {
-        let next = crate::list::next_link(
-            resp.headers()
-                .get_all(http::header::LINK)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-            url,
-        )
-        .map_err(|reason| Error::InvalidListing {
-            detail: format!("referrers of {subject}: the next page's Link is unusable: {reason}"),
-        })?;
+        let what = format!("referrers of {subject}");
+        let next = super::listing::next_page(resp.headers(), url, &what)?;
         for d in self.index_entries(resp)? {
             if self.wanted(&d) {
                 self.result.referrers.push(Referrer {
