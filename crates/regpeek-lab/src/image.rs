@@ -146,17 +146,14 @@ pub fn build(spec: &Spec) -> Image {
             obj.insert(k.clone(), v.clone());
         }
     }
-    let config = Blob::new(config_type, serde_json::to_vec(&config).expect("json"));
+    let config = Blob::new(config_type, canonical(&config));
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": manifest_type,
         "config": config.descriptor(),
         "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
     });
-    let manifest = Blob::new(
-        manifest_type,
-        serde_json::to_vec_pretty(&manifest).expect("json"),
-    );
+    let manifest = Blob::new(manifest_type, canonical_pretty(&manifest));
     Image {
         manifest,
         config,
@@ -233,29 +230,24 @@ fn attestation(subject: &Image) -> Image {
         "subject": [{"name": "lab", "digest": {"sha256": subject.manifest.digest.trim_start_matches("sha256:")}}],
         "predicate": {"spdxVersion": "SPDX-2.3"}
     });
-    let layer = Blob::new(
-        media::IN_TOTO,
-        serde_json::to_vec(&statement).expect("json"),
-    );
+    let layer = Blob::new(media::IN_TOTO, canonical(&statement));
     let config = Blob::new(
         media::OCI_CONFIG,
-        serde_json::to_vec(&json!({
+        canonical(&json!({
             "architecture": "unknown", "os": "unknown", "config": {},
             "rootfs": {"type": "layers", "diff_ids": [layer.digest]}
-        }))
-        .expect("json"),
+        })),
     );
     let mut layer_desc = layer.descriptor();
     layer_desc["annotations"] = json!({"in-toto.io/predicate-type": "https://spdx.dev/Document"});
     let manifest = Blob::new(
         media::OCI_MANIFEST,
-        serde_json::to_vec_pretty(&json!({
+        canonical_pretty(&json!({
             "schemaVersion": 2,
             "mediaType": media::OCI_MANIFEST,
             "config": config.descriptor(),
             "layers": [layer_desc],
-        }))
-        .expect("json"),
+        })),
     );
     Image {
         manifest,
@@ -293,12 +285,11 @@ pub fn multi() -> Index {
     }
     let index = Blob::new(
         media::OCI_INDEX,
-        serde_json::to_vec_pretty(&json!({
+        canonical_pretty(&json!({
             "schemaVersion": 2,
             "mediaType": media::OCI_INDEX,
             "manifests": entries,
-        }))
-        .expect("json"),
+        })),
     );
     let mut children = vec![att];
     children.extend(images);
@@ -366,7 +357,7 @@ pub fn referrers_of(subject: &Image) -> Referring {
         let annotations = json!({"org.opencontainers.image.created": "2026-01-01T00:00:00Z"});
         let manifest = Blob::new(
             media::OCI_MANIFEST,
-            serde_json::to_vec_pretty(&json!({
+            canonical_pretty(&json!({
                 "schemaVersion": 2,
                 "mediaType": media::OCI_MANIFEST,
                 "artifactType": artifact_type,
@@ -374,8 +365,7 @@ pub fn referrers_of(subject: &Image) -> Referring {
                 "layers": [layer.descriptor()],
                 "subject": subject.manifest.descriptor(),
                 "annotations": annotations,
-            }))
-            .expect("json"),
+            })),
         );
         Image {
             manifest,
@@ -404,12 +394,11 @@ pub fn referrers_of(subject: &Image) -> Referring {
         .collect();
     let index = Blob::new(
         media::OCI_INDEX,
-        serde_json::to_vec_pretty(&json!({
+        canonical_pretty(&json!({
             "schemaVersion": 2,
             "mediaType": media::OCI_INDEX,
             "manifests": entries,
-        }))
-        .expect("json"),
+        })),
     );
     Referring {
         artifacts: vec![signature, sbom],
@@ -459,5 +448,43 @@ impl Seeded {
             target.manifest(&signed, &self.signed.index, &self.signed.tag)?;
         }
         Ok(())
+    }
+}
+
+/// `v` as JSON with every object's keys sorted, whatever serde_json's
+/// features: `cargo test --workspace` turns on `preserve_order` (the CLI's)
+/// and `cargo xtask lab seed` does not, and both must build the same bytes,
+/// the same digests.
+fn canonical(v: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&sorted(v)).expect("a JSON value serialises")
+}
+
+/// [`canonical`], pretty-printed like `docker push` prints manifests.
+fn canonical_pretty(v: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(&sorted(v)).expect("a JSON value serialises")
+}
+
+fn sorted(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    v.sort_all_objects();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    /// The lab's images are the same bytes in every build: `cargo xtask lab
+    /// seed` (serde_json without `preserve_order`) pushes what the tests
+    /// (with it, through the CLI) expect, and what the recorded fixtures hold.
+    #[test]
+    fn images_do_not_depend_on_serde_json_features() {
+        assert_eq!(
+            super::rich().manifest.digest,
+            "sha256:fd2a95589e50d13fab3bad4690b8c33adc2e48c016a0d9ccdac631fd7240c88d"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&super::rich().config.bytes).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
     }
 }
