@@ -1677,8 +1677,20 @@ fn a_platform_that_a_single_image_does_not_have_is_warned_about() {
         "{}",
         stderr_of(&out)
     );
+    // `--platform all` on a single-arch image: its one platform, no warning.
     let out = regpeek(&["inspect", &rich, "--platform", "all"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["Platform"], "linux/amd64");
+    assert_eq!(
+        rows[0]["Digest"],
+        lab().seeded.rich.manifest.digest.as_str()
+    );
+    assert!(!stderr_of(&out).contains("does not match"));
+    // `manifest` shows one manifest: naming every platform is a usage error.
+    let out = regpeek(&["manifest", &rich, "--platform", "all"]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr_of(&out).contains("--platform all"),
         "{}",
@@ -1705,6 +1717,10 @@ fn completions_version_and_usage_errors() {
         &["tags", "localhost:5000/x", "--limit", "0"],
         &["inspect", "x", "--timeout", "soon"],
         &["nonsense"],
+        // Found after parsing, still usage errors, before any request.
+        &["inspect", "127.0.0.1:9/x", "-o", "table", "--jq", "."],
+        &["tags", "127.0.0.1:9/x", "-o", "table", "--jq", "."],
+        &["inspect", "127.0.0.1:9/x", "--offline", "--no-cache"],
     ] {
         let out = regpeek(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));

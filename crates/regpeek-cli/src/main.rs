@@ -65,10 +65,26 @@ fn main() -> ExitCode {
             if let Some(hint) = hint(&err) {
                 eprintln!("hint: {}", output::safe_line(&hint));
             }
+            if err.downcast_ref::<Usage>().is_some() {
+                return ExitCode::from(2);
+            }
             ExitCode::from(error_code)
         }
     }
 }
+
+/// A usage error found after parsing (arguments clap cannot judge alone): exit 2,
+/// like clap's own.
+#[derive(Debug)]
+struct Usage(&'static str);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 /// Where the credentials of this run came from, for hints after a refusal.
 #[derive(Clone)]
@@ -256,7 +272,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     OFFLINE.store(cli.offline, std::sync::atomic::Ordering::Relaxed);
     if cli.offline && CACHE.get().is_none() {
-        bail!("--offline answers from the cache, and the cache is off (--no-cache)");
+        return Err(
+            Usage("--offline answers from the cache, and the cache is off (--no-cache)").into(),
+        );
+    }
+    let table = match &cli.command {
+        Command::Inspect { output, .. }
+        | Command::Platforms { output, .. }
+        | Command::Referrers { output, .. } => *output == args::OutputFormat::Table,
+        Command::Tags { list, .. } | Command::Catalog { list, .. } => {
+            list.output == Some(args::OutputFormat::Table)
+        }
+        _ => false,
+    };
+    if table && cli.jq.is_some() {
+        return Err(Usage("-o table and --jq do not go together").into());
     }
     if let Some(expr) = &cli.jq {
         if matches!(
@@ -667,7 +697,10 @@ fn platform(common: &Common) -> Result<Platform> {
         }
     };
     if spelled.eq_ignore_ascii_case("all") {
-        bail!("--platform all works with `inspect` (and `platforms`); here, name one platform");
+        return Err(Usage(
+            "--platform all works with `inspect` (and `platforms`); here, name one platform",
+        )
+        .into());
     }
     Ok(Platform::parse(&spelled, &host.architecture)?)
 }
@@ -739,7 +772,7 @@ fn security(common: &Common) -> Security {
 fn single(references: &[String]) -> Result<&String> {
     references
         .first()
-        .context("give an image reference (or several, or --file, or --from)")
+        .ok_or_else(|| Usage("give an image reference (or several, or --file, or --from)").into())
 }
 
 /// Every platform of an image, inspected in parallel on the shared connections with
@@ -888,7 +921,7 @@ fn print_rows<T: serde::Serialize>(
 /// `-o table` prints no JSON for `--jq` to read.
 fn refuse_table_with_jq() -> Result<()> {
     if output::jq_enabled() {
-        bail!("-o table and --jq do not go together");
+        return Err(Usage("-o table and --jq do not go together").into());
     }
     Ok(())
 }

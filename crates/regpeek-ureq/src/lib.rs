@@ -372,7 +372,7 @@ impl Client {
             };
             if failure.kind == TransportErrorKind::Tls {
                 // Expected for a loopback registry speaking plain http: one quiet line.
-                self.trace("! the server does not speak TLS");
+                self.trace(&format!("! {}", failure.kind));
             } else {
                 self.trace(&format!("! {}: {}", failure.kind, failure.source));
             }
