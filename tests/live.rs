@@ -2032,7 +2032,7 @@ fn command_flags_may_come_before_the_command() {
     assert!(stderr_of(&out).contains("> HEAD "), "{}", stderr_of(&out));
     // The loopback fallback to http is one quiet trace line.
     assert!(
-        stderr_of(&out).contains("! the server does not speak TLS"),
+        stderr_of(&out).contains("! TLS handshake failed (the server does not speak TLS)"),
         "{}",
         stderr_of(&out)
     );

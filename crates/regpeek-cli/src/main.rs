@@ -1103,12 +1103,20 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
     let found = resolve_credentials(r, common)?;
     remember_credentials(r.registry(), &found);
     if common.verbose > 0 {
-        eprintln!(
-            "regpeek: credentials for {}: {} ({})",
-            r.registry(),
-            found.source,
-            found.kind()
-        );
+        // "none (anonymous)" already says what kind it is.
+        match found.credentials {
+            None => eprintln!(
+                "regpeek: credentials for {}: {}",
+                r.registry(),
+                found.source
+            ),
+            Some(_) => eprintln!(
+                "regpeek: credentials for {}: {} ({})",
+                r.registry(),
+                found.source,
+                found.kind()
+            ),
+        }
     }
     options.credentials = found.credentials;
     options.security = security(common);
