@@ -2493,29 +2493,37 @@ fn a_batch_fetches_shared_content_once() {
 }
 
 #[test]
-fn a_batch_against_a_busy_registry_waits_as_asked_and_succeeds() {
-    // `busy` answers 429 (Retry-After: 1) during a one-second spell; every worker
-    // that would ask it then waits instead, and every reference succeeds.
-    let refs: Vec<String> = (0..6)
-        .map(|i| format!("{}/busy:t{i}", hostile().addr()))
+fn a_batch_against_a_busy_registry_holds_every_worker_back() {
+    // Two workers. After the first reference (alone, as every registry's first is),
+    // one worker asks for `slow`, the other for `trigger`, which begins a busy spell
+    // of 429s with `Retry-After: 4`. `slow` is answered 1 s into the spell: its
+    // worker must then wait out the spell the other worker was told of, not ask
+    // for the next reference and be refused too. Exactly one 429 in all.
+    let host = hostile().addr();
+    let refs: Vec<String> = ["first", "slow", "trigger", "a", "b", "c"]
+        .iter()
+        .map(|t| format!("{host}/busy:{t}"))
         .collect();
     let mut args = vec![
         "--no-cache",
         "digest",
         "--plain-http",
+        "-v",
         "--jobs",
-        "3",
+        "2",
         "--timeout",
-        "20",
+        "30",
     ];
     args.extend(refs.iter().map(String::as_str));
     let out = regpeek(&args);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let lines = String::from_utf8_lossy(&out.stdout).lines().count();
-    assert_eq!(lines, 6);
+    assert_eq!(lines, refs.len());
     let refused = regpeek_lab::hostile::BUSY_REFUSED.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(
-        (1..=3).contains(&refused),
-        "one 429 for the first reference, none for the workers held back: {refused}"
+    assert_eq!(
+        refused,
+        1,
+        "one 429 for `trigger`; the worker done with `slow` must hold back: {}",
+        stderr_of(&out)
     );
 }

@@ -16,7 +16,7 @@
 //! | `expires` | bearer auth whose token reply says `expires_in: u64::MAX` |
 //! | `reset` | the head and 10 of 1000 body bytes, then closes |
 //! | `slow-retry` | 503 with `Retry-After: 20` |
-//! | `busy` | 429 with `Retry-After: 1` to every request for 1 s after each 429, then the manifest |
+//! | `busy` | a 4 s spell of 429 (`Retry-After: 4`) begun by the tag `trigger`; the tag `slow` answered 1 s into it; the manifest otherwise |
 //!
 //! [`Hostile::never_accepts`] is a listener whose accept queue is full: connecting
 //! to it hangs.
@@ -135,8 +135,16 @@ fn drip(stream: &mut TcpStream, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// When `busy` last answered 429, and how many requests it refused in all.
+/// When `busy`'s one spell began.
 static BUSY_SINCE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+/// How long `busy` answers 429, and the `Retry-After` it gives.
+pub const BUSY_SPELL: Duration = Duration::from_secs(4);
+/// How long after the spell began `busy` answers a request for the tag `slow`.
+pub const BUSY_SLOW: Duration = Duration::from_secs(1);
+
+fn busy_since() -> Option<Instant> {
+    BUSY_SINCE.lock().ok().and_then(|s| *s)
+}
 /// How many requests `busy` refused with 429.
 pub static BUSY_REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -233,17 +241,30 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
             Ok(())
         }
         "busy" => {
-            // The first request starts a one-second busy spell; every request in it
-            // gets 429. A client that waits as asked sees one 429 per spell.
+            // One busy spell of BUSY_SPELL, started by the first request for the tag
+            // `trigger`; every request in it gets 429 with a matching Retry-After.
+            // The tag `slow` is answered (200) only BUSY_SLOW after the spell began: a
+            // worker that asks it learns of the spell from another worker's 429
+            // and must hold back instead of asking again inside the spell.
+            let tag = path.rsplit('/').next().unwrap_or_default();
+            if tag == "slow" {
+                let start = Instant::now();
+                while busy_since().is_none() && start.elapsed() < MAX_HOLD {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                std::thread::sleep(BUSY_SLOW);
+            }
             let busy = {
                 let mut since = BUSY_SINCE.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
                 match *since {
-                    Some(t) if t.elapsed() < Duration::from_secs(1) => true,
-                    Some(_) => false,
-                    None => {
+                    // `slow` was asked before the spell: it is answered.
+                    _ if tag == "slow" => false,
+                    Some(t) => t.elapsed() < BUSY_SPELL,
+                    None if tag == "trigger" => {
                         *since = Some(Instant::now());
                         true
                     }
+                    None => false,
                 }
             };
             if busy {
@@ -251,7 +272,7 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
                 return respond(
                     &mut stream,
                     "429 Too Many Requests",
-                    &[("Retry-After", "1".into())],
+                    &[("Retry-After", BUSY_SPELL.as_secs().to_string())],
                     b"",
                 );
             }
