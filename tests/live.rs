@@ -2219,23 +2219,43 @@ fn requests(out: &Output) -> Vec<String> {
 fn a_warm_cache_needs_one_head_and_a_pinned_digest_none() {
     let cache = empty_home().join("cache");
     let dir = cache.to_str().unwrap();
-    let multi = t("public/multi:v1");
+    // The token registry behind a relay of our own, which counts the requests that
+    // reach the registry on the wire (regpeek's own trace is checked as well).
+    let target: std::net::SocketAddr = lab().info.token().parse().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = regpeek_lab::relay::start(listener, target, std::time::Duration::ZERO).unwrap();
+    let host = relay.addr.to_string();
+    let wire = || relay.counters.read().1;
+    let multi = format!("{host}/public/multi:v1");
     let cold = regpeek(&["--cache-dir", dir, "-v", "inspect", &multi]);
     assert!(cold.status.success(), "{}", stderr_of(&cold));
     assert!(requests(&cold).len() >= 5, "{:?}", requests(&cold));
+    assert!(
+        wire() >= 4,
+        "cold: {} requests reached the registry",
+        wire()
+    );
     // Warm: the challenge and token are known, the tag revalidated with one HEAD.
+    relay.counters.reset();
     let warm = regpeek(&["--cache-dir", dir, "-v", "inspect", &multi]);
     assert!(warm.status.success(), "{}", stderr_of(&warm));
     let sent = requests(&warm);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].starts_with("HEAD http://"), "{sent:?}");
+    assert_eq!(wire(), 1, "warm: requests that reached the registry");
     assert_eq!(cold.stdout, warm.stdout, "a warm answer is the same answer");
     // Pinned by digest, inspected before: no request at all.
+    relay.counters.reset();
     let digest = json(&cold.stdout)["Digest"].as_str().unwrap().to_owned();
-    let pinned = format!("{}/public/multi@{digest}", lab().info.token());
+    let pinned = format!("{host}/public/multi@{digest}");
     let out = regpeek(&["--cache-dir", dir, "-v", "inspect", &pinned]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(requests(&out), Vec::<String>::new());
+    assert_eq!(
+        relay.counters.read(),
+        (0, 0),
+        "pinned: connections, requests"
+    );
     // Offline answers from the cache, and says what is missing.
     let out = regpeek(&[
         "--cache-dir",
