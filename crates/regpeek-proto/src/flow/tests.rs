@@ -424,6 +424,79 @@ fn a_learnt_challenge_gets_the_token_before_the_first_request() {
     assert!(r.send().1.starts_with("https://auth.example/token?"));
 }
 
+/// The `Authorization` of the request the flow hands out next.
+fn send_auth(r: &mut Run) -> (String, Option<String>) {
+    match r.poll() {
+        Action::Send(t) => (
+            t.request.uri().to_string(),
+            t.request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.to_str().unwrap().to_owned()),
+        ),
+        other => panic!("expected a request, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_cached_token_the_registry_rejects_is_dropped_and_fetched_again_once() {
+    // A first run learns the challenge and a token, kept as a caller keeps them.
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Manifest(None)),
+    );
+    r.send();
+    r.respond(bearer_401());
+    r.send();
+    r.respond(response(200, &[], br#"{"token":"old","expires_in":300}"#));
+    r.send();
+    r.respond(manifest_ok());
+    r.done().unwrap();
+    let json = r.flow.tokens.to_json(t0());
+    let rejected = response(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer realm="https://auth.example/token",service="registry.example",error="invalid_token""#,
+        )],
+        b"",
+    );
+    // The next run sends the cached token; the registry (its key rotated) rejects it.
+    let flow = Flow::new(
+        Reference::parse("registry.example/team/app:v1").unwrap(),
+        Options::new(Goal::Manifest(None)),
+        TokenCache::from_json(&json),
+    );
+    let mut r = Run::with(flow);
+    let (_, auth) = send_auth(&mut r);
+    assert_eq!(auth.as_deref(), Some("Bearer old"));
+    r.respond(rejected.clone());
+    // Dropped, and fetched again: once.
+    let (url, _) = send_auth(&mut r);
+    assert!(url.starts_with("https://auth.example/token?"), "{url}");
+    r.respond(response(200, &[], br#"{"token":"new","expires_in":300}"#));
+    let (_, auth) = send_auth(&mut r);
+    assert_eq!(auth.as_deref(), Some("Bearer new"));
+    r.respond(manifest_ok());
+    r.done().unwrap();
+    let json = r.flow.tokens.to_json(t0());
+    assert!(json.contains("new") && !json.contains("\"old\""), "{json}");
+    // A fresh token rejected as well is an error, not a loop.
+    let flow = Flow::new(
+        Reference::parse("registry.example/team/app:v1").unwrap(),
+        Options::new(Goal::Manifest(None)),
+        TokenCache::from_json(&json),
+    );
+    let mut r = Run::with(flow);
+    send_auth(&mut r);
+    r.respond(rejected.clone());
+    send_auth(&mut r);
+    r.respond(response(200, &[], br#"{"token":"newer","expires_in":300}"#));
+    send_auth(&mut r);
+    r.respond(rejected);
+    assert!(matches!(r.done(), Err(Error::TokenRejected { .. })));
+}
+
 #[test]
 fn a_loopback_host_known_to_speak_plain_http_is_not_probed_again() {
     let mut r = Run::new("localhost:5000/app:v1", Options::new(Goal::Manifest(None)));
