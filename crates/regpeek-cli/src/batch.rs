@@ -423,18 +423,12 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
     let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
         if let Ok(resp) = reply {
             if resp.status() == 429 {
-                let after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1)
-                    .min(30);
+                // The flow waits as long itself (at most 30 s; 1 s when unsaid).
+                let after = regpeek_proto::retry_after(resp.headers())
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(30));
                 if let Ok(mut m) = shared.slow_until.lock() {
-                    m.insert(
-                        registry.clone(),
-                        Instant::now() + Duration::from_secs(after),
-                    );
+                    m.insert(registry.clone(), Instant::now() + after);
                 }
             }
         }

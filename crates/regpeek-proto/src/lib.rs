@@ -118,6 +118,25 @@ pub use reference::{
 /// The URL type of [`Mirror::url`], re-exported.
 pub use url;
 
+/// A response's `Retry-After` as a duration: delta-seconds, or an HTTP-date measured
+/// against the response's own `Date` (no clock needed). The flow uses it for its own
+/// waits; a caller running many flows can use it to hold back the others.
+///
+/// ```
+/// use regpeek_proto::http::HeaderMap;
+/// use std::time::Duration;
+///
+/// let mut h = HeaderMap::new();
+/// h.insert("retry-after", "Wed, 21 Oct 2026 07:28:30 GMT".parse().unwrap());
+/// h.insert("date", "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap());
+/// assert_eq!(regpeek_proto::retry_after(&h), Some(Duration::from_secs(30)));
+/// h.insert("retry-after", "7".parse().unwrap());
+/// assert_eq!(regpeek_proto::retry_after(&h), Some(Duration::from_secs(7)));
+/// ```
+pub fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Duration> {
+    flow::retry_after(headers)
+}
+
 #[cfg(test)]
 mod reference_tests;
 

@@ -33,7 +33,6 @@ mod tests;
 mod walk;
 
 pub use action::{Action, Outcome, RequestKind, Transmit};
-#[cfg(feature = "fuzzing")]
 pub(crate) use check::retry_after;
 pub use options::{Goal, Limits, Mirror, Options, Security};
 
