@@ -1572,6 +1572,15 @@ fn a_recording_replays_offline_to_the_same_output() {
         );
     }
 
+    // A warm cache does not leak into a recording: it starts cold, and replays.
+    let cache = empty_home().join("cache");
+    let rich = format!("{}/lab/rich:v1", info.plain());
+    ok(&["--cache-dir", cache.to_str().unwrap(), "inspect", &rich]);
+    let (live, _, text) =
+        record_then_replay(&["--cache-dir", cache.to_str().unwrap(), "inspect", &rich]);
+    assert!(live.status.success(), "{}", stderr_of(&live));
+    assert!(text.contains(">>> GET https://"), "the https probe: {text}");
+
     // Listings, digests with a platform, and raw manifests too.
     let (live, _, _) = record_then_replay(&["tags", &t("public/many-tags"), "--json"]);
     assert!(String::from_utf8_lossy(&live.stdout).contains("\"t149\""));

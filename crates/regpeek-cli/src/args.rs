@@ -18,7 +18,8 @@ pub const VERSION: &str = concat!(
 pub struct Cli {
     /// Also write what the command exchanged with the registry, scrubbed of passwords
     /// and tokens, to DIR/exchanges.http: attach it to a bug report, or run it back
-    /// offline with `regpeek replay DIR`.
+    /// offline with `regpeek replay DIR`. The run starts cold (the cache is neither
+    /// read nor written), so the recording holds every exchange.
     #[arg(long, global = true, value_name = "DIR")]
     pub record: Option<PathBuf>,
     /// Filter JSON output through a jq expression (jaq): `--jq .Digest` prints the bare

@@ -260,7 +260,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
     let mut out = stdout.lock();
     let rec = cli.record.as_deref();
-    if !cli.no_cache && !matches!(cli.command, Command::Replay { .. }) {
+    if rec.is_some() && cli.offline {
+        return Err(
+            Usage("--record records a run over the network, and --offline sends nothing").into(),
+        );
+    }
+    // A recording starts cold, so that it holds every exchange its replay needs
+    // (the replay knows nothing a cache taught).
+    if !cli.no_cache && rec.is_none() && !matches!(cli.command, Command::Replay { .. }) {
         // A cache that cannot be opened (a read-only home) only costs speed.
         match cache::Cache::open(cli.cache_dir.as_deref()) {
             Ok(c) => {

@@ -133,9 +133,10 @@ pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<
     let path = recording.dir.join("exchanges.http");
     std::fs::write(&path, scenario.render()?)
         .with_context(|| format!("writing {}", path.display()))?;
+    let n = scenario.exchanges.len();
     eprintln!(
-        "regpeek: recorded {} exchanges in {} (passwords and tokens scrubbed)",
-        scenario.exchanges.len(),
+        "regpeek: recorded {n} exchange{} in {} (passwords and tokens scrubbed)",
+        if n == 1 { "" } else { "s" },
         path.display()
     );
     Ok(result?)
