@@ -2556,3 +2556,46 @@ fn a_batch_against_a_busy_registry_holds_every_worker_back() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    // `regpeek … | head` : the reader has gone before regpeek writes. No panic, no
+    // error message, success (as with `cat`'s SIGPIPE, minus the signal).
+    let info = &lab().info;
+    let rich = format!("{}/lab/rich:v1", info.plain());
+    let multi = format!("{}/lab/multi:v1", info.plain());
+    let many = format!("{}/lab/many-tags", info.plain());
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["completions", "bash"],
+        vec!["ref", "nginx"],
+        vec!["--help"],
+        vec!["inspect", &rich],
+        vec!["inspect", &rich, "-o", "table"],
+        vec!["manifest", &rich],
+        vec!["config", &rich],
+        vec!["digest", &rich],
+        vec!["platforms", &multi, "-o", "table"],
+        vec!["tags", &many],
+        vec!["inspect", &rich, &multi],
+        vec!["diff", &rich, &multi],
+    ];
+    for args in runs {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_regpeek"))
+            .args(&args)
+            .env("HOME", empty_home())
+            .env_remove("XDG_CACHE_HOME")
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+        // `diff` exits 1 when the images differ, whether or not anyone reads it.
+        let expected = if args[0] == "diff" { 1 } else { 0 };
+        assert_eq!(out.status.code(), Some(expected), "{args:?}: {err}");
+    }
+}

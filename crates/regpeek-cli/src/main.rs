@@ -55,10 +55,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            if let Some(io) = err.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            if broken_pipe(&err) {
+                // The reader went away (`regpeek … | head`): nothing to say.
+                return ExitCode::SUCCESS;
             }
             // Error text carries server-controlled strings: escape it for the terminal.
             eprintln!("regpeek: error: {}", output::safe_line(&format!("{err:#}")));
@@ -71,6 +70,21 @@ fn main() -> ExitCode {
             ExitCode::from(error_code)
         }
     }
+}
+
+/// Whether `err` comes from writing to a pipe nobody reads any more, however it was
+/// wrapped on the way (context, serde_json's writer).
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let kind = if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            Some(io.kind())
+        } else {
+            cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// A usage error found after parsing (arguments clap cannot judge alone): exit 2,
@@ -339,7 +353,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "regpeek", &mut out);
+            // Into memory first: clap_complete panics when its writer fails (a closed
+            // pipe, `regpeek completions bash | head`); ours ends quietly.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "regpeek", &mut script);
+            out.write_all(&script)?;
         }
         Command::Ref { reference, common } => {
             let r = parse_reference(reference)?;
@@ -358,12 +376,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             warn(&ia.warnings);
             warn(&ib.warnings);
             let d = diff::compare(a, &ia, b, &ib);
-            if tty && !output::jq_enabled() {
-                diff::print_human(&mut out, &d, color)?;
+            let printed = if tty && !output::jq_enabled() {
+                diff::print_human(&mut out, &d, color)
             } else {
-                output::print_json(&mut out, &d, tty, color)?;
+                output::print_json(&mut out, &d, tty, color)
             }
-            out.flush()?;
+            .and_then(|()| Ok(out.flush()?));
+            match printed {
+                // Nobody reads the diff any more; the status still tells the answer.
+                Err(e) if broken_pipe(&e) => {}
+                other => other?,
+            }
             return Ok(if d.equal {
                 ExitCode::SUCCESS
             } else {
