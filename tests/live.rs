@@ -2599,3 +2599,109 @@ fn a_closed_stdout_ends_every_command_quietly() {
         assert_eq!(out.status.code(), Some(expected), "{args:?}: {err}");
     }
 }
+
+/// Splits a README command line into words: spaces separate, single quotes group.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_readme_examples_are_what_regpeek_prints() {
+    // Every `$ regpeek …` example in README.md on the open lab registry (shown there
+    // as localhost:5000) is run, and its stdout then stderr must be the lines shown.
+    // Examples whose output the README shortens (`…`, "lines shortened") or that need
+    // another registry, a password or a cache are left out, and counted.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let host = lab().info.plain();
+    let mut checked = 0;
+    for block in readme.split("```").skip(1).step_by(2) {
+        for example in block.split("\n$ ").skip(1) {
+            let mut lines = example.lines();
+            let Some(command) = lines.next() else {
+                continue;
+            };
+            if !command.starts_with("regpeek ") {
+                continue;
+            }
+            let mut expected: Vec<String> = lines
+                .take_while(|l| !l.is_empty())
+                .map(|l| l.replace("localhost:5000", &host))
+                .collect();
+            let status = match expected.last() {
+                Some(l) if l.starts_with("(exit status") => {
+                    let code = l["(exit status ".len()..].chars().next().unwrap();
+                    let code = code.to_digit(10).unwrap() as i32;
+                    let shortened = l.contains("shortened");
+                    expected.pop();
+                    if shortened {
+                        continue;
+                    }
+                    code
+                }
+                _ => 0,
+            };
+            let skip = [
+                "5443",
+                "$PASSWORD",
+                "/tmp/",
+                "cache info",
+                "--record",
+                "replay",
+            ];
+            if expected.iter().any(|l| l.contains('…'))
+                || skip.iter().any(|s| command.contains(s))
+                || !command.contains("localhost:5000") && !command.starts_with("regpeek ref ")
+            {
+                continue;
+            }
+            let words = shell_words(&command.replace("localhost:5000", &host));
+            let args: Vec<&str> = words.iter().skip(1).map(String::as_str).collect();
+            let out = regpeek(&args);
+            let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            got.extend(stderr_of(&out).lines().map(str::to_owned));
+            assert_eq!(got, expected, "README: $ {command}");
+            let expected_status =
+                if status == 0 && got.iter().any(|l| l.starts_with("regpeek: error:")) {
+                    1
+                } else {
+                    status
+                };
+            assert_eq!(
+                out.status.code(),
+                Some(expected_status),
+                "README: $ {command}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} README examples were checked");
+}
