@@ -2705,3 +2705,62 @@ fn the_readme_examples_are_what_regpeek_prints() {
     }
     assert!(checked >= 10, "only {checked} README examples were checked");
 }
+
+#[test]
+fn endless_huge_and_exploding_inputs_are_refused() {
+    // Files the user points at can be devices, enormous, or YAML whose aliases
+    // multiply: each ends at once with a clear error, never all memory or a hang.
+    let dir = empty_home();
+    let big = dir.join("big.txt");
+    std::fs::write(&big, vec![b'a'; 17 << 20]).unwrap();
+    let mut laughs = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut prev = 'a';
+    for n in 'b'..='j' {
+        let items = vec![format!("*{prev}"); 9].join(", ");
+        laughs.push_str(&format!("{n}: &{n} [{items}]\n"));
+        prev = n;
+    }
+    laughs.push_str(&format!("services:\n  x:\n    image: *{prev}\n"));
+    let laughs_path = dir.join("compose.yml");
+    std::fs::write(&laughs_path, laughs).unwrap();
+    let docker = dir.join(".docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", docker.join("config.json")).unwrap();
+    let target = "127.0.0.1:9/x";
+    let runs: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec!["digest", target, "--authfile", "/dev/zero"],
+            vec![],
+            "larger than 4 MiB",
+        ),
+        (
+            vec!["digest", target],
+            vec![("DOCKER_CONFIG", docker.to_str().unwrap())],
+            "larger than 4 MiB",
+        ),
+        (
+            vec!["digest", target, "--ca-file", "/dev/zero"],
+            vec![],
+            "larger than 4 MiB",
+        ),
+        (
+            vec!["digest", "--file", big.to_str().unwrap()],
+            vec![],
+            "larger than 16 MiB",
+        ),
+        (
+            vec!["digest", "--from", laughs_path.to_str().unwrap()],
+            vec![],
+            "aliases expand it",
+        ),
+    ];
+    for (args, env, says) in runs {
+        let out = regpeek_in(&args, &env, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains(says),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+}

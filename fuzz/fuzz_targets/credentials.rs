@@ -7,6 +7,11 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../crates/regpeek-cli/src/creds.rs"]
 mod creds;
 
+// What creds.rs reads its files with.
+#[allow(dead_code, clippy::all)]
+#[path = "../../crates/regpeek-cli/src/files.rs"]
+mod files;
+
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir().join(format!("regpeek-fuzz-creds-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);

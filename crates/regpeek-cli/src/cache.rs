@@ -27,6 +27,10 @@ use serde::{Deserialize, Serialize};
 /// The default size bound of the blob store.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The largest file the cache reads back (bigger than any manifest or config the
+/// core accepts); anything else there is not ours.
+const MAX_FILE: u64 = 64 << 20;
+
 /// One cache directory.
 pub struct Cache {
     dir: PathBuf,
@@ -82,7 +86,7 @@ impl Cache {
     /// Content by digest, if held and intact (a bad file is removed).
     pub fn get(&self, digest: &Digest) -> Option<Vec<u8>> {
         let path = self.blob_path(digest)?;
-        let bytes = std::fs::read(&path).ok()?;
+        let bytes = crate::files::read(&path, MAX_FILE).ok()?;
         if Digest::sha256(&bytes) != *digest {
             let _ = std::fs::remove_file(&path);
             return None;
@@ -128,7 +132,7 @@ impl Cache {
     }
 
     fn index(&self) -> Index {
-        std::fs::read(self.dir.join("index.json"))
+        crate::files::read(&self.dir.join("index.json"), MAX_FILE)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
@@ -214,7 +218,7 @@ impl Cache {
 
     /// The tokens and registry knowledge kept from earlier runs.
     pub fn tokens(&self) -> TokenCache {
-        std::fs::read_to_string(self.dir.join("tokens.json"))
+        crate::files::read_text(&self.dir.join("tokens.json"), MAX_FILE)
             .map(|t| TokenCache::from_json(&t))
             .unwrap_or_default()
     }

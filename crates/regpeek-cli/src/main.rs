@@ -8,6 +8,7 @@ mod batch;
 mod cache;
 mod creds;
 mod diff;
+mod files;
 mod jq;
 mod mirrors;
 mod output;

@@ -145,8 +145,8 @@ pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<
 /// Loads a recording; its flow's outcome, offline, and the settings to print it with.
 pub fn replay(dir: &Path) -> Result<(Scenario, Result<Outcome, regpeek_proto::Error>)> {
     let path = dir.join("exchanges.http");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::files::read_text(&path, 64 << 20)
+        .with_context(|| format!("reading {}", path.display()))?;
     let scenario =
         Scenario::parse(&text).with_context(|| format!("{} is not a recording", path.display()))?;
     let replayed = regpeek_replay::run(&scenario, TokenCache::new(), regpeek_replay::replay_now())

@@ -50,8 +50,8 @@ pub fn read_cert_dir(dir: &Path, tls: &mut TlsOptions) -> Result<()> {
             .unwrap_or_default();
         match ext {
             "crt" => {
-                let pem =
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let pem = crate::files::read(path, crate::files::MAX_CONFIG)
+                    .with_context(|| format!("reading {}", path.display()))?;
                 tls.extra_roots.push((path.display().to_string(), pem));
             }
             "cert" => {
@@ -66,10 +66,10 @@ pub fn read_cert_dir(dir: &Path, tls: &mut TlsOptions) -> Result<()> {
                 if tls.client_cert.is_some() {
                     bail!("{}: more than one client certificate", dir.display());
                 }
-                let cert_pem =
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                let key_pem =
-                    std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
+                let cert_pem = crate::files::read(path, crate::files::MAX_CONFIG)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let key_pem = crate::files::read(&key, crate::files::MAX_CONFIG)
+                    .with_context(|| format!("reading {}", key.display()))?;
                 tls.client_cert = Some((path.display().to_string(), cert_pem, key_pem));
             }
             "key" if !path.with_extension("cert").exists() => {
@@ -111,7 +111,8 @@ pub fn options_for(
         read_cert_dir(d, &mut tls)?;
     }
     if let Some(f) = ca_file {
-        let pem = std::fs::read(f).with_context(|| format!("reading CA file {}", f.display()))?;
+        let pem = crate::files::read(f, crate::files::MAX_CONFIG)
+            .with_context(|| format!("reading CA file {}", f.display()))?;
         tls.extra_roots.push((f.display().to_string(), pem));
     }
     Ok((tls, dir))
