@@ -2727,7 +2727,8 @@ fn endless_huge_and_exploding_inputs_are_refused() {
     std::fs::create_dir_all(&docker).unwrap();
     std::os::unix::fs::symlink("/dev/zero", docker.join("config.json")).unwrap();
     let target = "127.0.0.1:9/x";
-    let runs: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    type Run<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let runs: Vec<Run> = vec![
         (
             vec!["digest", target, "--authfile", "/dev/zero"],
             vec![],
