@@ -396,8 +396,9 @@ fn bearer_401() -> http::Response<Vec<u8>> {
     )
 }
 
-#[test]
-fn a_learnt_challenge_gets_the_token_before_the_first_request() {
+/// A flow for `registry.example/team/app:v1` that met the Bearer challenge, got
+/// `token` and the manifest: what a caller then keeps is in its token cache.
+fn first_run_with_token(token: &str) -> Run {
     let mut r = Run::new(
         "registry.example/team/app:v1",
         Options::new(Goal::Manifest(None)),
@@ -405,10 +406,17 @@ fn a_learnt_challenge_gets_the_token_before_the_first_request() {
     r.send();
     r.respond(bearer_401());
     r.send();
-    r.respond(response(200, &[], br#"{"token":"t","expires_in":300}"#));
+    let reply = format!(r#"{{"token":"{token}","expires_in":300}}"#);
+    r.respond(response(200, &[], reply.as_bytes()));
     r.send();
     r.respond(manifest_ok());
     r.done().unwrap();
+    r
+}
+
+#[test]
+fn a_learnt_challenge_gets_the_token_before_the_first_request() {
+    let r = first_run_with_token("t");
     // Through the JSON a caller writes to disk, tokens dropped: the challenge stays.
     let json = r.flow.tokens.to_json(t0());
     assert!(json.contains("auth.example"), "{json}");
@@ -441,17 +449,7 @@ fn send_auth(r: &mut Run) -> (String, Option<String>) {
 #[test]
 fn a_cached_token_the_registry_rejects_is_dropped_and_fetched_again_once() {
     // A first run learns the challenge and a token, kept as a caller keeps them.
-    let mut r = Run::new(
-        "registry.example/team/app:v1",
-        Options::new(Goal::Manifest(None)),
-    );
-    r.send();
-    r.respond(bearer_401());
-    r.send();
-    r.respond(response(200, &[], br#"{"token":"old","expires_in":300}"#));
-    r.send();
-    r.respond(manifest_ok());
-    r.done().unwrap();
+    let r = first_run_with_token("old");
     let json = r.flow.tokens.to_json(t0());
     let rejected = response(
         401,
