@@ -1981,6 +1981,15 @@ fn diff_compares_two_images_with_diff_exit_codes() {
         "{screen:?}"
     );
     assert!(screen.contains("layers shared"), "{screen}");
+    // Changed values of any type, as compact JSON.
+    assert!(
+        screen.contains(r#"~ cmd ["serve","--port","8080"] → ["/bin/sh"]"#),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(r#"~ working dir "/srv/app" → null"#),
+        "{screen}"
+    );
 }
 
 // --- --jq ------------------------------------------------------------------------

@@ -307,22 +307,20 @@ pub fn print_human(out: &mut impl Write, d: &Diff, color: bool) -> Result<()> {
             )?;
         }
     }
-    for (name, c) in [("entrypoint", &d.entrypoint), ("cmd", &d.cmd)] {
-        if let Some(c) = c {
-            writeln!(
-                out,
-                "{}",
-                tilde(format!("{name} {} → {}", json(&c.a), json(&c.b)))
-            )?;
-        }
+    // Both sides as compact JSON, whatever the field's type.
+    fn sides<T: serde::Serialize>(c: &Option<Change<T>>) -> Option<(String, String)> {
+        use erased::Show as _;
+        c.as_ref().map(|c| (c.a.show(), c.b.show()))
     }
-    for (name, c) in [("user", &d.user), ("working dir", &d.working_dir)] {
-        if let Some(c) = c {
-            writeln!(
-                out,
-                "{}",
-                tilde(format!("{name} {} → {}", json(&c.a), json(&c.b)))
-            )?;
+    let changes = [
+        ("entrypoint", sides(&d.entrypoint)),
+        ("cmd", sides(&d.cmd)),
+        ("user", sides(&d.user)),
+        ("working dir", sides(&d.working_dir)),
+    ];
+    for (name, c) in changes {
+        if let Some((a, b)) = c {
+            writeln!(out, "{}", tilde(format!("{name} {a} → {b}")))?;
         }
     }
     for l in &d.layers.removed {

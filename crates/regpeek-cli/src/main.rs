@@ -307,9 +307,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         _ => false,
     };
-    if table && cli.jq.is_some() {
-        return Err(Usage("-o table and --jq do not go together").into());
-    }
     if let Some(expr) = &cli.jq {
         if matches!(
             cli.command,
@@ -324,6 +321,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         output::set_jq(expr);
+    }
+    if table {
+        refuse_table_with_jq()?;
     }
     if let Some(job) = batch::Job::from_command(&cli.command)? {
         return batch::run(job, &mut out);
@@ -453,9 +453,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let insp = inspect(reference, common, Goal::Inspect(platform), rec, command)?;
             warn_platform_mismatch(&insp, explicit.as_ref());
-            if *output == args::OutputFormat::Table {
-                refuse_table_with_jq()?;
-            }
             if *output == args::OutputFormat::Table && command == "inspect" {
                 warn(&insp.warnings);
                 let value = serde_json::to_value(summary::inspect_output(&insp))?;
@@ -491,11 +488,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "tags" | "catalog" => {
                     let listing = outcome.into_listing()?;
                     let name = scenario.get("reference").unwrap_or_default();
-                    let format = match scenario.get("output") {
-                        Some("json") => ListFormat::Json,
-                        Some("table") => ListFormat::Table,
-                        _ => ListFormat::Lines,
-                    };
+                    let format = ListFormat::from_name(scenario.get("output"));
+                    if format == ListFormat::Table {
+                        refuse_table_with_jq()?;
+                    }
                     print_listing(&mut out, command, name, format, &listing, tty, color)?;
                 }
                 "referrers" => {
@@ -530,18 +526,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let filter = list_filter(list)?;
             let (options, client) = prepare(&r, common, goal)?;
-            let recording = rec.map(|dir| {
-                let mut rec = record::Recording::new(dir, "tags", &r.name(), &options);
-                rec.set(
-                    "output",
-                    match list_format(list) {
-                        ListFormat::Json => "json",
-                        ListFormat::Table => "table",
-                        ListFormat::Lines => "lines",
-                    },
-                );
-                rec
-            });
+            let recording = listing_recording(rec, "tags", &r.name(), &options, list);
             let flow = Flow::new(r.clone(), options, cached_tokens());
             let mut listing = record::run(&client, flow, recording)?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
@@ -570,18 +555,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let target = registry_target(registry)?;
             let (options, client) = prepare(&target, common, goal)?;
-            let recording = rec.map(|dir| {
-                let mut rec = record::Recording::new(dir, "catalog", target.registry(), &options);
-                rec.set(
-                    "output",
-                    match list_format(list) {
-                        ListFormat::Json => "json",
-                        ListFormat::Table => "table",
-                        ListFormat::Lines => "lines",
-                    },
-                );
-                rec
-            });
+            let recording = listing_recording(rec, "catalog", target.registry(), &options, list);
             let flow = Flow::catalog(target.registry(), options, cached_tokens())?;
             let mut listing = record::run(&client, flow, recording)?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
@@ -942,7 +916,6 @@ fn print_rows<T: serde::Serialize>(
     match format {
         args::OutputFormat::Json => output::print_json(out, &rows, tty, color),
         args::OutputFormat::Table => {
-            refuse_table_with_jq()?;
             let table: Vec<Vec<String>> = rows.iter().map(cells).collect();
             output::print_columns(out, header, &table)
         }
@@ -1393,6 +1366,41 @@ enum ListFormat {
     Table,
 }
 
+impl ListFormat {
+    /// Its name in a recording's `output` setting.
+    fn name(self) -> &'static str {
+        match self {
+            ListFormat::Json => "json",
+            ListFormat::Table => "table",
+            ListFormat::Lines => "lines",
+        }
+    }
+
+    /// From a recording's `output` setting; lines when absent.
+    fn from_name(name: Option<&str>) -> ListFormat {
+        [ListFormat::Json, ListFormat::Table]
+            .into_iter()
+            .find(|f| Some(f.name()) == name)
+            .unwrap_or(ListFormat::Lines)
+    }
+}
+
+/// With `--record DIR`, the recording of a tag or catalog listing, its output format
+/// kept for `replay`.
+fn listing_recording(
+    dir: Option<&std::path::Path>,
+    command: &str,
+    subject: &str,
+    options: &Options,
+    list: &args::ListArgs,
+) -> Option<record::Recording> {
+    dir.map(|dir| {
+        let mut rec = record::Recording::new(dir, command, subject, options);
+        rec.set("output", list_format(list).name());
+        rec
+    })
+}
+
 fn list_format(list: &args::ListArgs) -> ListFormat {
     match (list.json, list.output) {
         (true, _) | (_, Some(args::OutputFormat::Json)) => ListFormat::Json,
@@ -1412,7 +1420,6 @@ fn print_listing(
     color: bool,
 ) -> Result<()> {
     if format == ListFormat::Table {
-        refuse_table_with_jq()?;
         let header = if command == "catalog" {
             "REPOSITORY"
         } else {
