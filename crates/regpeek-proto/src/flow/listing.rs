@@ -60,21 +60,27 @@ impl Flow {
         let Some(next) = next else {
             return Ok(self.listing_done(true));
         };
+        self.step = Step::Page(self.follow(next, &subject)?);
+        self.issue(now)
+    }
+
+    /// `next`, if it may be followed: on the registry's origin, not a page seen
+    /// before, within [`MAX_PAGES`]. `what` names the listing in the error.
+    pub(super) fn follow(&self, next: Url, what: &dyn std::fmt::Display) -> Result<Url, Error> {
         if !same_origin(&next, &self.base) {
             return Err(Error::InvalidListing {
                 detail: format!(
-                    "{subject}: next page {} is on another origin",
+                    "{what}: next page {} is on another origin",
                     strip_query(&next)
                 ),
             });
         }
         if self.result.seen_pages.contains(&next) || self.result.seen_pages.len() >= MAX_PAGES {
             return Err(Error::InvalidListing {
-                detail: format!("{subject}: pagination loops or exceeds {MAX_PAGES} pages"),
+                detail: format!("{what}: pagination loops or exceeds {MAX_PAGES} pages"),
             });
         }
-        self.step = Step::Page(next);
-        self.issue(now)
+        Ok(next)
     }
 
     fn listing_done(&mut self, complete: bool) -> (State, Action) {

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use url::Url;
 
-use super::check::{check_size, content_type, same_origin, strip_query, verify};
-use super::{Action, Flow, Goal, MAX_PAGES, Next, Outcome, State, Step};
+use super::check::{check_size, content_type};
+use super::{Action, Flow, Goal, Next, Outcome, State, Step};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::inspection::{Referrer, ReferrerSource, Referrers};
@@ -74,36 +74,34 @@ impl Flow {
     ) -> Next {
         let what = format!("referrers of {subject}");
         let next = super::listing::next_page(resp.headers(), url, &what)?;
+        self.keep_referrers(resp, ReferrerSource::Api)?;
+        self.result.seen_pages.push(url.clone());
+        match next {
+            Some(next) => {
+                let url = self.follow(next, &what)?;
+                self.step = Step::Referrers { subject, url };
+                self.issue(now)
+            }
+            None => self.next_attestation(now),
+        }
+    }
+
+    /// The wanted entries of an index of referrers, kept with where they came from.
+    fn keep_referrers(
+        &mut self,
+        resp: http::Response<Vec<u8>>,
+        source: ReferrerSource,
+    ) -> Result<(), Error> {
         for d in self.index_entries(resp)? {
             if self.wanted(&d) {
                 self.result.referrers.push(Referrer {
                     descriptor: d,
-                    source: ReferrerSource::Api,
+                    source,
                     predicate_types: Vec::new(),
                 });
             }
         }
-        self.result.seen_pages.push(url.clone());
-        match next {
-            Some(next) if same_origin(&next, &self.base) => {
-                if self.result.seen_pages.contains(&next)
-                    || self.result.seen_pages.len() >= MAX_PAGES
-                {
-                    return Err(Error::InvalidListing {
-                        detail: format!("referrers of {subject}: pagination loops"),
-                    });
-                }
-                self.step = Step::Referrers { subject, url: next };
-                self.issue(now)
-            }
-            Some(next) => Err(Error::InvalidListing {
-                detail: format!(
-                    "referrers of {subject}: next page {} is on another origin",
-                    strip_query(&next)
-                ),
-            }),
-            None => self.next_attestation(now),
-        }
+        Ok(())
     }
 
     /// The `sha256-<hex>` fallback tag: an index of referrers.
@@ -112,15 +110,7 @@ impl Flow {
         now: SystemTime,
         resp: http::Response<Vec<u8>>,
     ) -> Next {
-        for d in self.index_entries(resp)? {
-            if self.wanted(&d) {
-                self.result.referrers.push(Referrer {
-                    descriptor: d,
-                    source: ReferrerSource::TagSchema,
-                    predicate_types: Vec::new(),
-                });
-            }
-        }
+        self.keep_referrers(resp, ReferrerSource::TagSchema)?;
         self.next_attestation(now)
     }
 
@@ -145,11 +135,7 @@ impl Flow {
         desc: &Descriptor,
         resp: http::Response<Vec<u8>>,
     ) -> Next {
-        let subject = self.subject();
-        check_size(resp.body(), self.limits.manifest, subject.clone())?;
-        verify(desc, resp.body(), subject)?;
-        let ctype = content_type(resp.headers()).or_else(|| Some(desc.media_type.clone()));
-        let predicate_types = match parse_manifest(ctype.as_deref(), resp.body())? {
+        let predicate_types = match self.manifest_of(desc, resp)?.1 {
             Manifest::Image(m) => m
                 .layers
                 .iter()

@@ -218,13 +218,19 @@ fn every_request_carries_the_deadline() {
     }
 }
 
-#[test]
-fn a_failing_mirror_falls_back_to_the_registry() {
-    let mut options = Options::new(Goal::Manifest(None));
+/// Options for `goal` with one Docker Hub mirror, without credentials.
+fn with_mirror(goal: Goal, mirror: &str) -> Options {
+    let mut options = Options::new(goal);
     options.mirrors = vec![Mirror {
-        url: Url::parse("http://127.0.0.1:5001/").unwrap(),
+        url: Url::parse(mirror).unwrap(),
         credentials: None,
     }];
+    options
+}
+
+#[test]
+fn a_failing_mirror_falls_back_to_the_registry() {
+    let options = with_mirror(Goal::Manifest(None), "http://127.0.0.1:5001/");
     let mut r = Run::new("nginx:1", options);
     assert_eq!(
         r.send().1,
@@ -247,12 +253,8 @@ fn a_failing_mirror_falls_back_to_the_registry() {
 
 #[test]
 fn a_mirror_that_answers_is_named() {
-    let mut options = Options::new(Goal::Manifest(None));
-    let mirror = Url::parse("https://mirror.example/").unwrap();
-    options.mirrors = vec![Mirror {
-        url: mirror.clone(),
-        credentials: None,
-    }];
+    let options = with_mirror(Goal::Manifest(None), "https://mirror.example/");
+    let mirror = options.mirrors[0].url.clone();
     let mut r = Run::new("nginx:1", options);
     assert_eq!(
         r.send().1,
@@ -265,15 +267,11 @@ fn a_mirror_that_answers_is_named() {
 
 #[test]
 fn mirrors_are_for_images_only() {
-    let mut options = Options::new(Goal::Tags {
+    let goal = Goal::Tags {
         limit: None,
         page_size: None,
-    });
-    options.mirrors = vec![Mirror {
-        url: Url::parse("https://mirror.example/").unwrap(),
-        credentials: None,
-    }];
-    let mut r = Run::new("nginx", options);
+    };
+    let mut r = Run::new("nginx", with_mirror(goal, "https://mirror.example/"));
     assert_eq!(
         r.send().1,
         "https://registry-1.docker.io/v2/library/nginx/tags/list"

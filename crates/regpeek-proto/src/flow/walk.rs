@@ -113,13 +113,24 @@ impl Flow {
         depth: u8,
         resp: http::Response<Vec<u8>>,
     ) -> Next {
+        let (body, manifest) = self.manifest_of(desc, resp)?;
+        self.after_manifest(now, desc.digest.clone(), body, manifest, depth)
+    }
+
+    /// A manifest fetched by its descriptor: within the size limit, matching the
+    /// descriptor's digest, parsed by its content type (else the descriptor's).
+    pub(super) fn manifest_of(
+        &self,
+        desc: &Descriptor,
+        resp: http::Response<Vec<u8>>,
+    ) -> Result<(Vec<u8>, Manifest), Error> {
         let subject = self.subject();
         check_size(resp.body(), self.limits.manifest, subject.clone())?;
         verify(desc, resp.body(), subject)?;
         let ctype = content_type(resp.headers()).or_else(|| Some(desc.media_type.clone()));
         let body = resp.into_body();
         let manifest = parse_manifest(ctype.as_deref(), &body)?;
-        self.after_manifest(now, desc.digest.clone(), body, manifest, depth)
+        Ok((body, manifest))
     }
 
     /// What follows a manifest: an index leads to a platform, an image to its config
