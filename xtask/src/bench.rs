@@ -145,6 +145,16 @@ pub fn bench(args: &[String]) -> Result<()> {
         }
         cmd
     };
+    // The manifest and the config of lab/rich: the floor of both the inspect and the
+    // config (whose blob the registry redirects to the CDN; curl follows).
+    let rich_floor = curl_get(&[
+        format!("http://{}/v2/lab/rich/manifests/v1", i.plain()),
+        format!(
+            "http://{}/v2/lab/rich/blobs/{}",
+            i.plain(),
+            seeded.rich.config.digest
+        ),
+    ]);
     let scenarios: Vec<(&str, Vec<Tool>, usize)> = vec![
         (
             "single-arch image, open registry",
@@ -162,14 +172,7 @@ pub fn bench(args: &[String]) -> Result<()> {
                     "skopeo (lists tags)",
                     s(&["inspect", "--tls-verify=false", &format!("docker://{rich}")]),
                 ),
-                floor(curl_get(&[
-                    format!("http://{}/v2/lab/rich/manifests/v1", i.plain()),
-                    format!(
-                        "http://{}/v2/lab/rich/blobs/{}",
-                        i.plain(),
-                        seeded.rich.config.digest
-                    ),
-                ])),
+                floor(rich_floor.clone()),
                 regpeek_tool(
                     "regpeek cold",
                     s(&["--no-cache", "inspect", "--plain-http", &rich]),
@@ -263,14 +266,7 @@ pub fn bench(args: &[String]) -> Result<()> {
                         &format!("docker://{rich}"),
                     ]),
                 ),
-                floor(curl_get(&[
-                    format!("http://{}/v2/lab/rich/manifests/v1", i.plain()),
-                    format!(
-                        "http://{}/v2/lab/rich/blobs/{}",
-                        i.plain(),
-                        seeded.rich.config.digest
-                    ),
-                ])),
+                floor(rich_floor.clone()),
                 regpeek_tool(
                     "regpeek cold",
                     s(&["--no-cache", "config", "--plain-http", &rich]),

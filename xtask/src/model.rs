@@ -641,36 +641,18 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
                     "a registry that keeps resetting: three retries, then the transport error",
                 ),
             ],
-            vec![
-                ex(
-                    head(),
-                    fail(
-                        "reset",
-                        "connection reset or closed: Connection reset by peer (os error 104)",
-                    ),
-                ),
-                ex(
-                    head(),
-                    fail(
-                        "reset",
-                        "connection reset or closed: Connection reset by peer (os error 104)",
-                    ),
-                ),
-                ex(
-                    head(),
-                    fail(
-                        "reset",
-                        "connection reset or closed: Connection reset by peer (os error 104)",
-                    ),
-                ),
-                ex(
-                    head(),
-                    fail(
-                        "reset",
-                        "connection reset or closed: Connection reset by peer (os error 104)",
-                    ),
-                ),
-            ],
+            // The first try and three retries, each reset.
+            (0..4)
+                .map(|_| {
+                    ex(
+                        head(),
+                        fail(
+                            "reset",
+                            "connection reset or closed: Connection reset by peer (os error 104)",
+                        ),
+                    )
+                })
+                .collect(),
         ),
     ));
     out.push(("model-timeout-not-retried", scenario(

@@ -121,6 +121,19 @@ fn respond(
     Ok(())
 }
 
+/// A 200 with [`MANIFEST`] and its digest (for `HEAD`, the head alone).
+fn serve_manifest(stream: &mut TcpStream, method: &str, content_type: &str) -> Result<()> {
+    let digest = crate::image::sha256(MANIFEST);
+    let body: &[u8] = if method == "HEAD" { b"" } else { MANIFEST };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {content_type}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\n\r\n",
+        MANIFEST.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    Ok(())
+}
+
 /// Writes `bytes` one a second, until done, the client leaves or [`MAX_HOLD`] passes.
 fn drip(stream: &mut TcpStream, bytes: &[u8]) -> Result<()> {
     let start = Instant::now();
@@ -220,18 +233,7 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
             )],
             b"",
         ),
-        "expires" => {
-            let digest = crate::image::sha256(MANIFEST);
-            let body: &[u8] = if method == "HEAD" { b"" } else { MANIFEST };
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\n\r\n",
-                manifest_type.1,
-                MANIFEST.len()
-            );
-            stream.write_all(head.as_bytes())?;
-            stream.write_all(body)?;
-            Ok(())
-        }
+        "expires" => serve_manifest(&mut stream, &method, &manifest_type.1),
         "reset" => {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n";
             stream.write_all(head.as_bytes())?;
@@ -276,16 +278,7 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
                     b"",
                 );
             }
-            let digest = crate::image::sha256(MANIFEST);
-            let body: &[u8] = if method == "HEAD" { b"" } else { MANIFEST };
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\n\r\n",
-                manifest_type.1,
-                MANIFEST.len()
-            );
-            stream.write_all(head.as_bytes())?;
-            stream.write_all(body)?;
-            Ok(())
+            serve_manifest(&mut stream, &method, &manifest_type.1)
         }
         "slow-retry" => respond(
             &mut stream,

@@ -283,14 +283,7 @@ pub fn multi() -> Index {
         d["platform"] = p;
         entries.push(d);
     }
-    let index = Blob::new(
-        media::OCI_INDEX,
-        canonical_pretty(&json!({
-            "schemaVersion": 2,
-            "mediaType": media::OCI_INDEX,
-            "manifests": entries,
-        })),
-    );
+    let index = oci_index(entries);
     let mut children = vec![att];
     children.extend(images);
     Index { index, children }
@@ -392,14 +385,7 @@ pub fn referrers_of(subject: &Image) -> Referring {
             d
         })
         .collect();
-    let index = Blob::new(
-        media::OCI_INDEX,
-        canonical_pretty(&json!({
-            "schemaVersion": 2,
-            "mediaType": media::OCI_INDEX,
-            "manifests": entries,
-        })),
-    );
+    let index = oci_index(entries);
     Referring {
         artifacts: vec![signature, sbom],
         index,
@@ -449,6 +435,18 @@ impl Seeded {
         }
         Ok(())
     }
+}
+
+/// An OCI image index of `manifests`.
+fn oci_index(manifests: Vec<Value>) -> Blob {
+    Blob::new(
+        media::OCI_INDEX,
+        canonical_pretty(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_INDEX,
+            "manifests": manifests,
+        })),
+    )
 }
 
 /// `v` as JSON with every object's keys sorted, whatever serde_json's
