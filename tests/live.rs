@@ -324,10 +324,10 @@ fn errors_are_one_clear_line() {
 
 #[test]
 fn unreachable_registry_is_a_clear_error() {
-    let port = regpeek_lab::free_port().unwrap();
-    let err = fails(&["inspect", &format!("127.0.0.1:{port}/x"), "--plain-http"]);
+    let dead = lab().info.dead();
+    let err = fails(&["inspect", &format!("{dead}/x"), "--plain-http"]);
     assert!(err.contains("cannot connect"), "{err}");
-    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(err.contains(&dead), "{err}");
 }
 
 #[test]
@@ -1230,13 +1230,13 @@ fn login_and_logout() {
 fn docker_hub_mirrors_are_tried_in_order() {
     let info = &lab().info;
     let home = empty_home();
-    let dead = regpeek_lab::free_port().unwrap();
+    let dead = info.dead();
     let conf = home.join("registries.conf");
     write(
         &conf,
         &format!(
             "[[registry]]\nprefix = \"docker.io\"\nlocation = \"registry-1.docker.io\"\n\n\
-             [[registry.mirror]]\nlocation = \"127.0.0.1:{dead}\"\ninsecure = true\n\n\
+             [[registry.mirror]]\nlocation = \"{dead}\"\ninsecure = true\n\n\
              [[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n",
             info.plain()
         ),
@@ -1253,7 +1253,7 @@ fn docker_hub_mirrors_are_tried_in_order() {
     );
     let err = stderr_of(&out);
     assert!(
-        err.contains(&format!("mirror http://127.0.0.1:{dead}/ failed")),
+        err.contains(&format!("mirror http://{dead}/ failed")),
         "{err}"
     );
     assert!(

@@ -99,13 +99,6 @@ pub fn ensure_packages() -> Result<()> {
     Ok(())
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released):
-/// only for "a dead port" in tests. Lab servers get theirs from [`Ports::random`].
-pub fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
 /// A fresh scratch directory under the system temp dir.
 pub fn scratch_dir(label: &str) -> Result<PathBuf> {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -364,6 +357,13 @@ impl Ports {
     /// (Ports picked by the OS with bind-and-drop come from the ephemeral range, where
     /// any client connection may take them before the server binds.)
     pub fn random() -> Result<Ports> {
+        Ports::held().map(|(ports, _released)| ports)
+    }
+
+    /// [`Ports::random`], with the listeners that held the ports while they were picked
+    /// (one pair, on 127.0.0.1 and 127.0.0.2, per port, in [`Ports::named`] order), so a
+    /// caller can keep one taken with no moment in which another program could take it.
+    fn held() -> Result<(Ports, Vec<(TcpListener, TcpListener)>)> {
         let (low, _) = ephemeral_range();
         let (from, to) = if low > 12_000 {
             (10_000u32, u32::from(low))
@@ -400,7 +400,7 @@ impl Ports {
             bail!("could not find 13 free ports between {from} and {to}");
         }
         let p = |i: usize| picked[i];
-        Ok(Ports {
+        let ports = Ports {
             plain: p(0),
             token: p(1),
             basic: p(2),
@@ -414,7 +414,8 @@ impl Ports {
             cdn_https: p(10),
             dead: p(11),
             proxy: p(12),
-        })
+        };
+        Ok((ports, held))
     }
 
     /// Every port with its name (for `lab.json`).
@@ -516,6 +517,12 @@ impl LabInfo {
     /// `127.0.0.1:PORT` of the token registry whose issuer is down.
     pub fn issuer_down(&self) -> String {
         format!("127.0.0.1:{}", self.ports.issuer_down)
+    }
+    /// `127.0.0.1:PORT` where nothing listens: picked with the others, below the
+    /// ephemeral range, so neither an outgoing connection nor a test server bound to
+    /// port 0 can take it while the lab runs.
+    pub fn dead(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.dead)
     }
     /// The token realm.
     pub fn realm(&self) -> String {
@@ -1160,6 +1167,16 @@ http {{
 mod tests {
     use super::*;
 
+    /// Tests that pick ports take turns: while one holds its picks, another's bind of
+    /// a port it was just given could fail (a CI run did, once).
+    static PICKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn picking() -> std::sync::MutexGuard<'static, ()> {
+        PICKING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Pids of live processes whose command line mentions `needle`.
     fn processes_mentioning(needle: &str) -> Vec<u32> {
         let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -1176,6 +1193,7 @@ mod tests {
 
     #[test]
     fn ports_are_distinct_and_outside_the_ephemeral_range() {
+        let _turn = picking();
         let (low, high) = ephemeral_range();
         for _ in 0..20 {
             let p = Ports::random().unwrap();
@@ -1263,11 +1281,27 @@ mod tests {
             panic!("{REGISTRY_BIN} is missing: run `cargo xtask test` (it installs it as root)");
         }
         let dir = scratch_dir("failed-start").unwrap();
-        let ports = Ports::random().unwrap();
-        // The third registry cannot bind: the first two have started by then.
-        let _squatter = TcpListener::bind(("127.0.0.1", ports.basic)).unwrap();
-        let result = Lab::start_in(&dir, ports, Keep::Detached, None);
-        assert!(result.is_err(), "the start should fail on the taken port");
+        let _turn = picking();
+        let (ports, mut held) = Ports::held().unwrap();
+        // The third registry cannot bind: the first two have started by then. Its port
+        // stays held from the pick on (binding it again after the pick raced with
+        // whoever picks ports at the same time).
+        let _squatter = held.swap_remove(2);
+        assert_eq!(
+            _squatter.0.local_addr().unwrap().port(),
+            ports.basic,
+            "held() keeps the named() order"
+        );
+        drop(held);
+        let basic = ports.basic;
+        let Err(e) = Lab::start_in(&dir, ports, Keep::Detached, None) else {
+            panic!("the start should fail on the taken port");
+        };
+        eprintln!("the start failed as it should: {e:#}");
+        assert!(
+            format!("{e:#}").contains(&basic.to_string()),
+            "failed, but not on the taken port {basic}: {e:#}"
+        );
         assert!(!dir.join("lab.json").exists(), "lab.json left behind");
         let needle = dir.to_str().unwrap();
         let left = processes_mentioning(needle);
