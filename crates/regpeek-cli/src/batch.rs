@@ -369,7 +369,7 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
         tokens: Mutex::new(crate::cached_tokens()),
         clients: Mutex::new(HashMap::new()),
         slow_until: Mutex::new(HashMap::new()),
-        known: Mutex::new(BTreeMap::new()),
+        known: Arc::new(Mutex::new(BTreeMap::new())),
     };
     let progress = progress_bar(unique.len());
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
@@ -427,9 +427,9 @@ struct Shared {
     clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
     /// A registry that answered 429: nobody asks it again before then.
     slow_until: Mutex<HashMap<String, Instant>>,
-    /// Manifests and configs fetched by this batch, by digest: later references whose
-    /// tags point at the same content need one HEAD.
-    known: Mutex<BTreeMap<regpeek_proto::Digest, Vec<u8>>>,
+    /// Manifests and configs fetched by this batch, by digest, for later references
+    /// that share them (looked up, never copied per reference).
+    known: crate::Held,
 }
 
 fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
@@ -485,12 +485,7 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
         }
     };
     options.goal = goal;
-    options.known = crate::known_for(&r);
-    if let Ok(k) = shared.known.lock() {
-        options
-            .known
-            .extend(k.iter().map(|(d, b)| (d.clone(), b.clone())));
-    }
+    options.known = crate::known_for(&r, Some(shared.known.clone()));
     // A registry that asked to slow down is left alone until then.
     let wait = shared
         .slow_until

@@ -153,27 +153,20 @@ impl Cache {
         Digest::parse(self.index().tags.get(&key)?).ok()
     }
 
-    /// Everything held for a reference: for a tag, what its last digest used; for a
-    /// digest, what an inspection of it used.
-    pub fn known(&self, r: &Reference) -> BTreeMap<Digest, Vec<u8>> {
+    /// The digest a reference resolved to when an inspection at this registry and
+    /// repository last kept what it fetched: for a tag, where it pointed; for a digest,
+    /// the digest itself once inspected here (content-addressed bytes kept for another
+    /// repository say nothing of whether this one has them).
+    pub fn resolved(&self, r: &Reference) -> Option<Digest> {
         let top = match r.digest() {
-            Some(d) => Some(d.clone()),
-            None => self.tag(r),
-        };
-        let Some(top) = top else {
-            return BTreeMap::new();
+            Some(d) => d.clone(),
+            None => self.tag(r)?,
         };
         let index = self.index();
-        let chain = index
+        index
             .chains
-            .get(&format!("{}@{top}", r.name()))
-            .cloned()
-            .unwrap_or_default();
-        chain
-            .iter()
-            .filter_map(|d| Digest::parse(d).ok())
-            .filter_map(|d| self.get(&d).map(|b| (d, b)))
-            .collect()
+            .contains_key(&format!("{}@{top}", r.name()))
+            .then_some(top)
     }
 
     /// Keeps what an inspection fetched, and where its tag pointed.

@@ -1150,14 +1150,11 @@ fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Clien
     options.deadline = deadline(common)?;
     options.seed = seed();
     options.offline = offline();
-    if let (Some(c), true) = (
-        CACHE.get(),
-        matches!(
-            options.goal,
-            Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
-        ),
+    if matches!(
+        options.goal,
+        Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
     ) {
-        options.known = c.known(r);
+        options.known = known_for(r, None);
     }
     let image_goal = matches!(
         options.goal,
@@ -1188,9 +1185,27 @@ fn cached_tokens() -> TokenCache {
     CACHE.get().map(cache::Cache::tokens).unwrap_or_default()
 }
 
-/// What the cache holds for a reference (nothing without a cache).
-fn known_for(r: &Reference) -> std::collections::BTreeMap<regpeek_proto::Digest, Vec<u8>> {
-    CACHE.get().map(|c| c.known(r)).unwrap_or_default()
+/// Content held in memory by a batch, by digest.
+type Held = Arc<std::sync::Mutex<std::collections::BTreeMap<regpeek_proto::Digest, Vec<u8>>>>;
+
+/// What the caller holds for a reference: content from `held` (a batch's), then from
+/// the cache, read only when the flow asks; and where the cache saw the reference
+/// resolve at this repository.
+fn known_for(r: &Reference, held: Option<Held>) -> regpeek_proto::Known {
+    let cache = CACHE.get();
+    if cache.is_none() && held.is_none() {
+        return regpeek_proto::Known::default();
+    }
+    let known = regpeek_proto::Known::lookup(move |d| {
+        let from_batch = held
+            .as_ref()
+            .and_then(|h| h.lock().ok().and_then(|m| m.get(d).cloned()));
+        from_batch.or_else(|| cache?.get(d))
+    });
+    match cache.and_then(|c| c.resolved(r)) {
+        Some(d) => known.resolved(d),
+        None => known,
+    }
 }
 
 /// Keeps what an inspection fetched in the cache.

@@ -102,8 +102,8 @@ pub use auth::{Credentials, Secret, TokenCache};
 pub use digest::{Digest, DigestError};
 pub use error::{Error, Identity, Peer, Subject, TimeoutStage, TransportErrorKind};
 pub use flow::{
-    Action, Flow, Goal, IDLE_TIMEOUT, Limits, Mirror, Options, Outcome, RequestKind, Security,
-    Transmit,
+    Action, Flow, Goal, IDLE_TIMEOUT, Known, Limits, Mirror, Options, Outcome, RequestKind,
+    Security, Transmit,
 };
 /// The HTTP types requests and responses are made of, re-exported.
 pub use http;

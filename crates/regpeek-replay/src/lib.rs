@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 use regpeek_proto::manifest::{Manifest, media};
 use regpeek_proto::{
-    Action, Credentials, Flow, Goal, Options, Outcome, Platform, Reference, Security, TimeoutStage,
-    TokenCache, TransportErrorKind,
+    Action, Credentials, Flow, Goal, Known, Options, Outcome, Platform, Reference, Security,
+    TimeoutStage, TokenCache, TransportErrorKind,
 };
 
 use regpeek_proto::RequestKind;
@@ -50,14 +50,10 @@ const KEPT: &[&str] = &[
 
 /// Builds the flow a scenario's settings describe.
 pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
-    flow_known(s, tokens, BTreeMap::new())
+    flow_known(s, tokens, Known::default())
 }
 
-fn flow_known(
-    s: &Scenario,
-    tokens: TokenCache,
-    known: BTreeMap<regpeek_proto::Digest, Vec<u8>>,
-) -> Result<(Flow, Options)> {
+fn flow_known(s: &Scenario, tokens: TokenCache, known: Known) -> Result<(Flow, Options)> {
     let platform = s
         .get("platform")
         .map(|p| Platform::parse(p, "amd64"))
@@ -181,13 +177,14 @@ pub struct Replayed {
 
 /// Replays a scenario to its end, failing if a request deviates or an exchange is left.
 pub fn run(s: &Scenario, tokens: TokenCache, now: SystemTime) -> Result<Replayed> {
-    run_known(s, tokens, BTreeMap::new(), now)
+    run_known(s, tokens, Known::default(), now)
 }
 
 /// Replays a scenario found among `fixtures`, with what its settings say the caller
 /// already holds: `learnt-from: NAME` replays that scenario first and keeps what the
 /// registry taught (its challenge, plain http) but not its tokens; `known-from: NAME`
-/// holds every body of that scenario as known content (a warm cache).
+/// holds every body of that scenario as known content (a warm cache), and what its
+/// first manifest answered as the digest the reference resolved to then.
 pub fn replay_in(s: &Scenario, fixtures: &std::path::Path) -> Result<String> {
     let load = |name: &str| -> Result<Scenario> {
         let path = fixtures.join(name).join("exchanges.http");
@@ -202,25 +199,30 @@ pub fn replay_in(s: &Scenario, fixtures: &std::path::Path) -> Result<String> {
         let later = replay_now() + Duration::from_secs(365 * 86_400);
         tokens = TokenCache::from_json(&first.tokens.to_json(later));
     }
-    let mut known = BTreeMap::new();
+    let mut known = Known::default();
     if let Some(name) = s.get("known-from") {
+        let mut held = BTreeMap::new();
+        let mut top = None;
         for ex in load(name)?.exchanges {
-            if let Reply::Response { body, .. } = ex.reply {
+            if let Reply::Response { status, body, .. } = ex.reply {
                 if !body.is_empty() {
-                    known.insert(regpeek_proto::Digest::sha256(&body), body);
+                    let digest = regpeek_proto::Digest::sha256(&body);
+                    if status == 200 && ex.request.url.contains("/manifests/") {
+                        top.get_or_insert(digest.clone());
+                    }
+                    held.insert(digest, body);
                 }
             }
+        }
+        known = Known::from_map(held);
+        if let Some(top) = top {
+            known = known.resolved(top);
         }
     }
     run_known(s, tokens, known, replay_now()).map(|r| r.transcript)
 }
 
-fn run_known(
-    s: &Scenario,
-    tokens: TokenCache,
-    known: BTreeMap<regpeek_proto::Digest, Vec<u8>>,
-    now: SystemTime,
-) -> Result<Replayed> {
+fn run_known(s: &Scenario, tokens: TokenCache, known: Known, now: SystemTime) -> Result<Replayed> {
     let (mut flow, _) = flow_known(s, tokens, known)?;
     let mut t = String::new();
     let mut exchanges = s.exchanges.iter().enumerate();

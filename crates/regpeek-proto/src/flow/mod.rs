@@ -34,7 +34,7 @@ mod walk;
 
 pub use action::{Action, Outcome, RequestKind, Transmit};
 pub(crate) use check::retry_after;
-pub use options::{Goal, Limits, Mirror, Options, Security};
+pub use options::{Goal, Known, Limits, Mirror, Options, Security};
 
 /// Redirect hops allowed for one request.
 pub(crate) const MAX_REDIRECTS: u8 = 5;
@@ -194,7 +194,7 @@ pub struct Flow {
     limits: Limits,
     deadline: Option<SystemTime>,
     seed: u64,
-    known: std::collections::BTreeMap<Digest, Vec<u8>>,
+    known: Known,
     offline: bool,
     tokens: TokenCache,
     endpoints: Vec<Endpoint>,
@@ -505,8 +505,8 @@ impl Flow {
 
     /// The step a goal starts with.
     fn first_step(&self) -> Result<Step, Error> {
-        // With content known from a cache, a tag is revalidated with one HEAD.
-        let revalidate = !self.known.is_empty() && self.reference.digest().is_none();
+        // A tag the caller saw resolve before is revalidated with one HEAD.
+        let revalidate = self.known.resolved_to().is_some() && self.reference.digest().is_none();
         Ok(match &self.goal {
             Goal::Digest(None) => Step::Top { head: true },
             Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }

@@ -1,6 +1,7 @@
 //! What a caller asks of a [`Flow`](super::Flow): goal, scheme policy, limits, credentials.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use url::Url;
@@ -148,11 +149,10 @@ pub struct Options {
     /// with each request, ends with [`Error::Timeout`](crate::Error::Timeout) once it
     /// has passed, and reports a retry that would wait past it at once.
     pub deadline: Option<SystemTime>,
-    /// Manifests and config blobs the caller already holds, by digest (from a cache of
-    /// its own). The flow uses them instead of fetching, after checking each against
-    /// its digest; a reference by tag is still revalidated with one `HEAD`, and one
-    /// pinned by digest needs no request at all.
-    pub known: BTreeMap<Digest, Vec<u8>>,
+    /// What the caller already holds (from a cache of its own): manifests and config
+    /// blobs by digest, and where this reference resolved when last inspected. See
+    /// [`Known`].
+    pub known: Known,
     /// Send nothing: answer from `known` (and cached tokens), or end with
     /// [`Error::Offline`](crate::Error::Offline) naming what is missing.
     pub offline: bool,
@@ -172,9 +172,83 @@ impl Options {
             limits: Limits::default(),
             mirrors: Vec::new(),
             deadline: None,
-            known: BTreeMap::new(),
+            known: Known::default(),
             offline: false,
             seed: 0,
         }
+    }
+}
+
+/// Content the caller already holds, asked for by digest when the flow is about to
+/// fetch it. Whatever the lookup returns is used only if it hashes to that digest: a
+/// corrupt or truncated entry is fetched again, never trusted.
+///
+/// The lookup serves what lies *below* a top-level manifest the registry has
+/// confirmed (platform manifests, configs, attestations), so a cache shared by many
+/// repositories or a whole batch can sit behind it. The top-level manifest itself is
+/// taken from it only as [`Known::resolved`] allows: content-addressed bytes say
+/// nothing about whether *this* repository has them.
+///
+/// ```
+/// use regpeek_proto::{Digest, Known};
+/// let manifest = br#"{"schemaVersion":2}"#.to_vec();
+/// let digest = Digest::sha256(&manifest);
+/// // A cache of one entry; the tag pointed at it when last seen, so the flow
+/// // revalidates the tag with one HEAD and, unchanged, sends nothing more.
+/// let known = Known::from_map([(digest.clone(), manifest)].into()).resolved(digest);
+/// # let _ = known;
+/// ```
+#[derive(Clone, Default)]
+pub struct Known {
+    lookup: Option<Lookup>,
+    resolved: Option<Digest>,
+}
+
+/// Bytes by digest, shared by the clones of a [`Known`].
+type Lookup = Arc<dyn Fn(&Digest) -> Option<Vec<u8>> + Send + Sync>;
+
+impl Known {
+    /// Content found by `lookup` (a cache read, say), asked for one digest at a time
+    /// and only when needed.
+    pub fn lookup(lookup: impl Fn(&Digest) -> Option<Vec<u8>> + Send + Sync + 'static) -> Known {
+        Known {
+            lookup: Some(Arc::new(lookup)),
+            resolved: None,
+        }
+    }
+
+    /// Content held in a map.
+    pub fn from_map(map: BTreeMap<Digest, Vec<u8>>) -> Known {
+        Known::lookup(move |d| map.get(d).cloned())
+    }
+
+    /// When last inspected at this registry and repository, the reference resolved to
+    /// `digest`. A tag is then revalidated with one `HEAD` (and, unchanged, everything
+    /// else comes from the lookup); a reference pinned to this digest needs no request
+    /// at all. Without it, the top-level manifest is always fetched: a `HEAD` first
+    /// would only add a round trip for content the caller most likely lacks.
+    pub fn resolved(mut self, digest: Digest) -> Known {
+        self.resolved = Some(digest);
+        self
+    }
+
+    /// The content of `digest`, if the lookup has it and it hashes to that digest.
+    pub(crate) fn get(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let bytes = (self.lookup.as_ref()?)(digest)?;
+        (digest.algorithm().digest(&bytes) == *digest).then_some(bytes)
+    }
+
+    /// The digest [`Known::resolved`] gave.
+    pub(crate) fn resolved_to(&self) -> Option<&Digest> {
+        self.resolved.as_ref()
+    }
+}
+
+impl std::fmt::Debug for Known {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Known")
+            .field("lookup", &self.lookup.is_some())
+            .field("resolved", &self.resolved)
+            .finish()
     }
 }

@@ -38,20 +38,20 @@ impl Flow {
     /// hashes to its digest: a corrupt entry is never trusted, the flow fetches instead).
     fn answer_from_known(&mut self, now: SystemTime) -> Option<Next> {
         let digest = match &self.step {
-            Step::Top { .. } => self.reference.digest().cloned()?,
+            // Only what the caller saw this repository serve: the bytes of a digest
+            // say nothing of whether this repository has it.
+            Step::Top { .. } => self
+                .reference
+                .digest()
+                .filter(|d| self.known.resolved_to() == Some(*d))
+                .cloned()?,
             Step::Child { desc, .. } | Step::Config(desc) | Step::Attestation(desc) => {
                 desc.digest.clone()
             }
             _ => return None,
         };
         let bytes = self.known.get(&digest)?;
-        if digest.algorithm().digest(bytes) != digest {
-            return None;
-        }
-        let resp = http::Response::builder()
-            .status(200)
-            .body(bytes.clone())
-            .ok()?;
+        let resp = http::Response::builder().status(200).body(bytes).ok()?;
         Some(match self.step.clone() {
             Step::Top { .. } => {
                 self.step = Step::Top { head: false };

@@ -535,10 +535,10 @@ fn tokens_survive_json_and_never_hold_a_password() {
     );
 }
 
-fn known_manifest() -> std::collections::BTreeMap<Digest, Vec<u8>> {
-    [(Digest::sha256(MANIFEST), MANIFEST.to_vec())]
-        .into_iter()
-        .collect()
+/// The manifest held, and seen as what the reference resolved to.
+fn known_manifest() -> Known {
+    let digest = Digest::sha256(MANIFEST);
+    Known::from_map([(digest.clone(), MANIFEST.to_vec())].into()).resolved(digest)
 }
 
 #[test]
@@ -582,13 +582,48 @@ fn known_content_saves_requests() {
     assert_eq!(r.send().0, "GET");
 }
 
+/// Held content the caller never saw this repository serve: a pinned digest is
+/// fetched (the repository may not have it), and a tag is fetched with no HEAD first
+/// (which would only add a round trip); what lies below comes from the lookup.
+#[test]
+fn content_held_from_elsewhere_serves_only_below_the_top() {
+    let digest = Digest::sha256(MANIFEST);
+    let config = Digest::sha256(b"{}");
+    let held = Known::from_map(
+        [
+            (digest.clone(), MANIFEST.to_vec()),
+            (config.clone(), b"{}".to_vec()),
+        ]
+        .into(),
+    );
+    let mut options = Options::new(Goal::Manifest(None));
+    options.known = held.clone();
+    let mut r = Run::new(&format!("registry.example/other/app@{digest}"), options);
+    assert_eq!(r.send().0, "GET", "a digest from another repository");
+
+    let mut options = Options::new(Goal::Inspect(Platform::new("linux", "amd64", None)));
+    options.known = held;
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    assert_eq!(r.send().0, "GET", "no HEAD for a tag never seen");
+    r.respond(response(
+        200,
+        &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+        MANIFEST,
+    ));
+    let i = r.done().unwrap().into_image().unwrap();
+    assert_eq!(
+        i.config.unwrap().digest,
+        config,
+        "the config from the lookup"
+    );
+}
+
 #[test]
 fn corrupt_known_content_is_never_trusted() {
     let digest = Digest::sha256(MANIFEST);
     let mut options = Options::new(Goal::Manifest(None));
-    options.known = [(digest.clone(), b"{\"truncated".to_vec())]
-        .into_iter()
-        .collect();
+    options.known = Known::from_map([(digest.clone(), b"{\"truncated".to_vec())].into())
+        .resolved(digest.clone());
     let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
     assert_eq!(r.send().0, "GET", "a corrupt entry is fetched again");
 }

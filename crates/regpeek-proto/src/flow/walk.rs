@@ -21,12 +21,10 @@ impl Flow {
         if !matches!(self.goal, Goal::Digest(None)) {
             // A revalidation: when the tag still points at content the caller holds,
             // everything else comes from it; otherwise the manifest is fetched.
-            let held = header_digest.as_ref().and_then(|d| {
-                self.known
-                    .get(d)
-                    .filter(|b| d.algorithm().digest(b) == *d)
-                    .map(|b| (d.clone(), b.clone()))
-            });
+            // (The HEAD has just confirmed the repository has it.)
+            let held = header_digest
+                .as_ref()
+                .and_then(|d| Some((d.clone(), self.known.get(d)?)));
             self.step = Step::Top { head: false };
             let Some((digest, bytes)) = held else {
                 return self.issue(now);
