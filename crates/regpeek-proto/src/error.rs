@@ -437,7 +437,7 @@ fn fmt_status(status: u16, code: &Option<String>, message: &Option<String>) -> S
 impl Error {
     /// True when the caller misused the library or gave bad input, rather than the
     /// registry or network failing.
-    pub fn is_caller_error(&self) -> bool {
+    pub(crate) fn is_caller_error(&self) -> bool {
         matches!(
             self,
             Error::InvalidReference(_) | Error::InvalidPlatform(_) | Error::Misuse(_)

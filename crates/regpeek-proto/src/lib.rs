@@ -112,9 +112,7 @@ pub use inspection::{
 };
 pub use list::Listing;
 pub use platform::{Platform, PlatformError};
-pub use reference::{
-    DOCKER_HUB, DOCKER_HUB_ALIASES, DOCKER_HUB_CONFIG_KEY, Reference, ReferenceError, is_docker_hub,
-};
+pub use reference::{DOCKER_HUB, DOCKER_HUB_CONFIG_KEY, Reference, ReferenceError, is_docker_hub};
 /// The URL type of [`Mirror::url`], re-exported.
 pub use url;
 

@@ -14,13 +14,13 @@ pub const DOCKER_HUB: &str = "docker.io";
 pub(crate) const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Every name that means Docker Hub, in references, credential files and mirror
 /// configurations.
-pub const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, DOCKER_HUB_INDEX, DOCKER_HUB_API];
+pub(crate) const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, DOCKER_HUB_INDEX, DOCKER_HUB_API];
 /// Docker Hub's legacy index host; in a reference it means `docker.io`.
 const DOCKER_HUB_INDEX: &str = "index.docker.io";
 /// Docker Hub's key in Docker's `config.json`.
 pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
-/// True for any of Docker Hub's names ([`DOCKER_HUB_ALIASES`]).
+/// True for any of Docker Hub's names: `docker.io`, `index.docker.io`, `registry-1.docker.io`.
 pub fn is_docker_hub(host: &str) -> bool {
     DOCKER_HUB_ALIASES.contains(&host)
 }
