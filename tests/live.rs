@@ -1276,8 +1276,14 @@ fn docker_hub_mirrors_are_tried_in_order() {
     assert_eq!(v["Variant"], "v7");
 }
 
-/// Runs regpeek on a pseudo-terminal with extra environment variables.
-fn on_a_terminal_env(args: &[&str], env: &[(&str, &str)]) -> String {
+/// Runs regpeek on a pseudo-terminal (`script`, from Debian's essential bsdutils) with
+/// `env` set, answering each `(prompt, line)` in turn: the line is typed once the
+/// prompt is on the screen, and half a second later (the prompt is written just
+/// before echo is turned off; typed ahead, the terminal would echo what a later
+/// prompt hides). Returns the screen.
+fn on_a_terminal_with(args: &[&str], env: &[(&str, &str)], answers: &[(&str, &str)]) -> String {
+    use std::io::{Read as _, Write as _};
+    use std::sync::{Arc, Mutex};
     let cmd = std::iter::once(env!("CARGO_BIN_EXE_regpeek").to_owned())
         .chain(args.iter().map(|a| format!("'{a}'")))
         .collect::<Vec<_>>()
@@ -1286,47 +1292,62 @@ fn on_a_terminal_env(args: &[&str], env: &[(&str, &str)]) -> String {
     c.args(["-qec", &cmd, "/dev/null"])
         .env("HOME", empty_home())
         .env_remove("NO_COLOR")
-        .stdin(std::process::Stdio::null());
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     for (k, v) in env {
         c.env(k, v);
     }
-    let out = c
-        .output()
-        .expect("script (bsdutils) is needed for terminal tests");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs regpeek on a pseudo-terminal (`script`, from Debian's essential bsdutils),
-/// typing each line of `input` 1.5 s after the previous (prompts come within
-/// milliseconds).
-fn on_a_terminal(args: &[&str], input: &str) -> String {
-    let cmd = std::iter::once(env!("CARGO_BIN_EXE_regpeek").to_owned())
-        .chain(args.iter().map(|a| format!("'{a}'")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .env("HOME", empty_home())
-        .env_remove("NO_COLOR")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    let mut child = c
         .spawn()
         .expect("script (bsdutils) is needed for terminal tests");
+    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let screen = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
     let mut stdin = child.stdin.take().unwrap();
-    // Each line is typed 1.5 s after the previous one, as a person answers prompts
-    // (typed ahead, the terminal would echo what a later prompt hides).
-    let lines: Vec<String> = input.split_inclusive('\n').map(str::to_owned).collect();
-    std::thread::spawn(move || {
-        use std::io::Write as _;
-        for line in lines {
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            let _ = stdin.write_all(line.as_bytes());
-            let _ = stdin.flush();
+    let mut seen = 0;
+    for (prompt, line) in answers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let text = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+            if let Some(at) = text.get(seen..).and_then(|rest| rest.find(prompt)) {
+                seen += at + prompt.len();
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no prompt {prompt:?} within 30 s: {text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-    });
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = stdin.write_all(line.as_bytes());
+        let _ = stdin.write_all(b"\n");
+        let _ = stdin.flush();
+    }
+    drop(stdin);
+    let _ = child.wait();
+    reader.join().unwrap();
+    let screen = screen.lock().unwrap();
+    String::from_utf8_lossy(&screen).into_owned()
+}
+
+/// [`on_a_terminal_with`] without environment.
+fn on_a_terminal(args: &[&str], answers: &[(&str, &str)]) -> String {
+    on_a_terminal_with(args, &[], answers)
+}
+
+/// [`on_a_terminal_with`], typing nothing.
+fn on_a_terminal_env(args: &[&str], env: &[(&str, &str)]) -> String {
+    on_a_terminal_with(args, env, &[])
 }
 
 #[test]
@@ -1334,7 +1355,7 @@ fn password_prompt_and_colour_on_a_terminal() {
     let info = &lab().info;
     let screen = on_a_terminal(
         &["digest", &t("private/rich:v1"), "--creds", "lab-user"],
-        &format!("{}\n", info.password),
+        &[("Password for lab-user@", &info.password)],
     );
     assert!(screen.contains("Password for lab-user@"), "{screen}");
     assert!(
@@ -1346,7 +1367,7 @@ fn password_prompt_and_colour_on_a_terminal() {
         "the password was echoed: {screen}"
     );
 
-    let screen = on_a_terminal(&["inspect", &r("lab/rich:v1")], "");
+    let screen = on_a_terminal(&["inspect", &r("lab/rich:v1")], &[]);
     assert!(
         screen.contains("\x1b[34;1m\"Name\"\x1b[0m"),
         "coloured keys on a terminal: {screen:?}"
@@ -1971,7 +1992,7 @@ fn diff_compares_two_images_with_diff_exit_codes() {
     let out = regpeek(&["diff", &rich, &format!("{plain}/lab/rich:nope")]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     // On a terminal: a readable, coloured diff.
-    let screen = on_a_terminal(&["diff", &rich, &multi, "--platform", "linux/amd64"], "");
+    let screen = on_a_terminal(&["diff", &rich, &multi, "--platform", "linux/amd64"], &[]);
     assert!(
         screen.contains("--- ") && screen.contains("+++ "),
         "{screen}"
@@ -2066,7 +2087,7 @@ fn command_flags_may_come_before_the_command() {
 fn a_manifest_on_a_terminal_keeps_the_served_key_order() {
     let rich = format!("{}/lab/rich:v1", lab().info.plain());
     let raw = String::from_utf8(ok(&["manifest", &rich])).unwrap();
-    let screen = on_a_terminal(&["manifest", &rich], "");
+    let screen = on_a_terminal(&["manifest", &rich], &[]);
     let keys = |text: &str| -> Vec<String> {
         let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         v.as_object()
@@ -2192,7 +2213,10 @@ fn login_on_a_terminal_asks_for_the_user_then_the_password() {
     // `script` runs login on a pseudo-terminal; the user and password are typed.
     let screen = on_a_terminal(
         &["login", &info.token()],
-        &format!("lab-user\n{}\n", info.password),
+        &[
+            ("Username for ", "lab-user"),
+            ("Password for lab-user@", &info.password),
+        ],
     );
     assert!(screen.contains("Username for "), "{screen}");
     assert!(screen.contains("Password for lab-user@"), "{screen}");
@@ -2573,9 +2597,10 @@ fn a_digest_held_for_one_repository_is_still_asked_of_another() {
 fn a_batch_against_a_busy_registry_holds_every_worker_back() {
     // Two workers. After the first reference (alone, as every registry's first is),
     // one worker asks for `slow`, the other for `trigger`, which begins a busy spell
-    // of 429s with `Retry-After: 4`. `slow` is answered 1 s into the spell: its
+    // of 429s with `Retry-After: 5`. `slow` is answered 2 s into the spell: its
     // worker must then wait out the spell the other worker was told of, not ask
-    // for the next reference and be refused too. Exactly one 429 in all.
+    // for the next reference and be refused too. Exactly one 429 in all. (The 2 s
+    // are the margin for the other worker to hear of its 429 first.)
     let host = hostile().addr();
     let refs: Vec<String> = ["first", "slow", "trigger", "a", "b", "c"]
         .iter()

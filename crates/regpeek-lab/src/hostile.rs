@@ -151,9 +151,9 @@ fn drip(stream: &mut TcpStream, bytes: &[u8]) -> Result<()> {
 /// When `busy`'s one spell began.
 static BUSY_SINCE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 /// How long `busy` answers 429, and the `Retry-After` it gives.
-pub const BUSY_SPELL: Duration = Duration::from_secs(4);
+pub const BUSY_SPELL: Duration = Duration::from_secs(5);
 /// How long after the spell began `busy` answers a request for the tag `slow`.
-pub const BUSY_SLOW: Duration = Duration::from_secs(1);
+pub const BUSY_SLOW: Duration = Duration::from_secs(2);
 
 fn busy_since() -> Option<Instant> {
     BUSY_SINCE.lock().ok().and_then(|s| *s)
