@@ -1232,7 +1232,7 @@ mod tests {
             panic!("owned")
         };
         let wrapper = child.id();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         while sleeping().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -1248,7 +1248,7 @@ mod tests {
             .args(["-INT", &wrapper.to_string()])
             .status()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         while !sleeping().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -1260,7 +1260,7 @@ mod tests {
 
         // And when the owner lets go (or dies), the watcher stops it.
         let proc = Proc::spawn(Keep::Owned, &dir.join("log"), "sleep", &[&marker]).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         while sleeping().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
