@@ -304,8 +304,10 @@ fn errors_are_one_clear_line() {
         "attestations are not offered: {err}"
     );
 
-    let err = fails(&["inspect", &r("lab/rich:v1"), "--platform", "linux//x"]);
-    assert!(err.contains("invalid platform"), "{err}");
+    // A value that cannot be right is a usage error: exit 2, before any request.
+    let out = regpeek(&["inspect", &r("lab/rich:v1"), "--platform", "linux//x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("invalid platform"), "{out:?}");
 
     let err = fails(&["inspect", &r("lab/rich:v1"), "--creds", "nopassword"]);
     assert!(
@@ -1773,11 +1775,16 @@ fn bad_arguments_get_clear_errors() {
         (&["catalog", "localhost:5000/lab/rich"], "not a repository"),
         (
             &["tags", "localhost:5000/x", "--filter", "("],
-            "not a valid regular expression",
+            "not a valid regular expression: unclosed group",
+        ),
+        (
+            &["digest", "localhost:5000/x", "--platform", "linux/arm/v7/x"],
+            "invalid platform",
         ),
     ] {
+        // Usage errors, found before any request: exit 2, as clap's own.
         let out = regpeek(args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr_of(&out));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
         assert!(
             stderr_of(&out).contains(says),
             "{args:?}: {}",
@@ -2045,16 +2052,19 @@ fn jq_filters_every_json_output() {
     );
     let platforms = String::from_utf8(ok(&["platforms", &multi, "--jq", ".[].Platform"])).unwrap();
     assert_eq!(platforms.lines().count(), 3, "{platforms}");
+    // Nothing listens at `dead`: these are found before any request.
+    let dead = format!("{}/x", lab().info.dead());
     for (args, says) in [
-        (vec!["inspect", &multi, "--jq", ".["], "does not parse"),
+        (vec!["inspect", &dead, "--jq", ".["], "does not parse"),
         (
-            vec!["inspect", &multi, "--jq", "nosuchfilter"],
+            vec!["inspect", &dead, "--jq", "nosuchfilter"],
             "does not compile",
         ),
-        (vec!["digest", &multi, "--jq", "."], "prints none"),
+        (vec!["digest", &dead, "--jq", "."], "prints none"),
     ] {
+        // Usage errors: exit 2.
         let out = regpeek(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(
             stderr_of(&out).contains(says),
             "{args:?}: {}",

@@ -8,10 +8,10 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
 use jaq_json::Val;
 
-/// Runs `expr` over the JSON `input` and prints every result.
-pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
-    let input = jaq_json::read::parse_single(input)
-        .map_err(|e| anyhow!("--jq: the output is not JSON: {e}"))?;
+type Filter = jaq_core::Filter<data::JustLut<Val>>;
+
+/// Parses and compiles `expr` (jq's definitions, then the standard library).
+fn compile(expr: &str) -> Result<Filter> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -26,7 +26,7 @@ pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
     let modules = Loader::new(defs)
         .load(&arena, program)
         .map_err(|errs| anyhow!("--jq {expr:?} does not parse ({} error(s))", errs.len()))?;
-    let filter = Compiler::default()
+    Compiler::default()
         .with_funs(funs)
         .compile(modules)
         .map_err(|errs| {
@@ -38,7 +38,19 @@ pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
                 "--jq {expr:?} does not compile: unknown {}",
                 names.join(", ")
             )
-        })?;
+        })
+}
+
+/// Checks that `expr` parses and compiles, before any request is made for its input.
+pub fn check(expr: &str) -> Result<()> {
+    compile(expr).map(drop)
+}
+
+/// Runs `expr` over the JSON `input` and prints every result.
+pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
+    let input = jaq_json::read::parse_single(input)
+        .map_err(|e| anyhow!("--jq: the output is not JSON: {e}"))?;
+    let filter = compile(expr)?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
     for value in filter.id.run((ctx, input)).map(unwrap_valr) {
         match value {

@@ -88,14 +88,19 @@ fn broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// A usage error found after parsing (arguments clap cannot judge alone): exit 2,
-/// like clap's own.
+/// A usage error found after parsing (arguments clap cannot judge alone: flags that
+/// do not go together, values that cannot be right): exit 2, like clap's own.
 #[derive(Debug)]
-struct Usage(&'static str);
+struct Usage(String);
+
+/// A [`Usage`] error.
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    Usage(message.into()).into()
+}
 
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(&self.0)
     }
 }
 
@@ -276,9 +281,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = stdout.lock();
     let rec = cli.record.as_deref();
     if rec.is_some() && cli.offline {
-        return Err(
-            Usage("--record records a run over the network, and --offline sends nothing").into(),
-        );
+        return Err(usage(
+            "--record records a run over the network, and --offline sends nothing",
+        ));
     }
     // A recording starts cold, so that it holds every exchange its replay needs
     // (the replay knows nothing a cache taught).
@@ -294,9 +299,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     OFFLINE.store(cli.offline, std::sync::atomic::Ordering::Relaxed);
     if cli.offline && CACHE.get().is_none() {
-        return Err(
-            Usage("--offline answers from the cache, and the cache is off (--no-cache)").into(),
-        );
+        return Err(usage(
+            "--offline answers from the cache, and the cache is off (--no-cache)",
+        ));
     }
     let table = match &cli.command {
         Command::Inspect { output, .. }
@@ -316,10 +321,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 | Command::Login { .. }
                 | Command::Logout { .. }
         ) {
-            bail!(
-                "--jq applies to JSON output; this command prints none (for a digest: `regpeek inspect REF --jq .Digest`)"
-            );
+            return Err(usage(
+                "--jq applies to JSON output; this command prints none (for a digest: `regpeek inspect REF --jq .Digest`)",
+            ));
         }
+        jq::check(expr).map_err(|e| usage(format!("{e:#}")))?;
         output::set_jq(expr);
     }
     if table {
@@ -549,9 +555,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .trim_end_matches('/')
                 .contains('/')
             {
-                bail!(
+                return Err(usage(format!(
                     "catalog lists a registry's repositories: give a registry host such as `localhost:5000`, not a repository ({registry:?}); `regpeek tags {registry}` lists its tags"
-                );
+                )));
             }
             let target = registry_target(registry)?;
             let (options, client) = prepare(&target, common, goal)?;
@@ -702,12 +708,11 @@ fn platform(common: &Common) -> Result<Platform> {
         }
     };
     if spelled.eq_ignore_ascii_case("all") {
-        return Err(Usage(
+        return Err(usage(
             "--platform all works with `inspect` (and `platforms`); here, name one platform",
-        )
-        .into());
+        ));
     }
-    Ok(Platform::parse(&spelled, &host.architecture)?)
+    Platform::parse(&spelled, &host.architecture).map_err(|e| usage(e.to_string()))
 }
 
 /// Parses a reference as typed, accepting skopeo's `docker://` transport prefix and
@@ -777,7 +782,7 @@ fn security(common: &Common) -> Security {
 fn single(references: &[String]) -> Result<&String> {
     references
         .first()
-        .ok_or_else(|| Usage("give an image reference (or several, or --file, or --from)").into())
+        .ok_or_else(|| usage("give an image reference (or several, or --file, or --from)"))
 }
 
 /// Every platform of an image, inspected in parallel on the shared connections with
@@ -925,7 +930,7 @@ fn print_rows<T: serde::Serialize>(
 /// `-o table` prints no JSON for `--jq` to read.
 fn refuse_table_with_jq() -> Result<()> {
     if output::jq_enabled() {
-        return Err(Usage("-o table and --jq do not go together").into());
+        return Err(usage("-o table and --jq do not go together"));
     }
     Ok(())
 }
@@ -935,8 +940,15 @@ fn list_filter(list: &args::ListArgs) -> Result<Option<regex::Regex>> {
     list.filter
         .as_deref()
         .map(|f| {
-            regex::Regex::new(f)
-                .with_context(|| format!("--filter {f:?} is not a valid regular expression"))
+            regex::Regex::new(f).map_err(|e| {
+                // The parser's message draws the pattern over lines; its last says why.
+                let text = e.to_string();
+                let why = text.lines().rev().find(|l| !l.trim().is_empty());
+                let why = why.unwrap_or_default().trim_start_matches("error: ");
+                usage(format!(
+                    "--filter {f:?} is not a valid regular expression: {why}"
+                ))
+            })
         })
         .transpose()
 }
@@ -994,7 +1006,9 @@ fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
 /// names its registry and repository (for namespaced credentials).
 fn registry_target(registry: &str) -> Result<Reference> {
     if registry.trim().is_empty() {
-        bail!("no registry given: name one, such as `docker.io` or `localhost:5000`");
+        return Err(usage(
+            "no registry given: name one, such as `docker.io` or `localhost:5000`",
+        ));
     }
     let host = registry
         .trim_start_matches("https://")
@@ -1050,14 +1064,16 @@ fn resolve_credentials(r: &Reference, common: &Common) -> Result<creds::Found> {
     }
     if let Some(c) = &common.creds {
         if c.is_empty() || c.starts_with(':') {
-            bail!("--creds has an empty user name: give USER[:PASSWORD]");
+            return Err(usage(
+                "--creds has an empty user name: give USER[:PASSWORD]",
+            ));
         }
         let (user, pass) = match c.split_once(':') {
             Some((u, p)) => (u.to_owned(), p.to_owned()),
             None => (c.clone(), prompt_password(c, r.registry())?),
         };
         if user.is_empty() {
-            bail!("--creds has an empty user name");
+            return Err(usage("--creds has an empty user name"));
         }
         return flag(Some(Credentials::basic(user, pass)), "--creds");
     }
