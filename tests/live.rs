@@ -2538,33 +2538,47 @@ fn two_batches_sharing_a_cache_both_succeed() {
 fn a_batch_fetches_shared_content_once() {
     // Six tags of one image: each tag's manifest is asked for once (one request: the
     // batch cannot know where a tag points, and a HEAD first would cost a second
-    // round trip for every image it does not hold); the config, once for all.
+    // round trip for every image it does not hold); the config, once for all: held
+    // in memory without a cache, read back from a cold cache with one.
     let refs: Vec<String> = (0..6)
         .map(|i| format!("{}/lab/many-tags:t{i:03}", lab().info.plain()))
         .collect();
-    let mut args = vec!["--no-cache", "--plain-http", "-v", "inspect", "--jobs", "1"];
-    args.extend(refs.iter().map(String::as_str));
-    let out = regpeek(&args);
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let sent = requests(&out);
-    let manifests = sent.iter().filter(|r| r.contains("/manifests/")).count();
-    let blobs = sent.iter().filter(|r| r.contains("/blobs/")).count();
-    assert_eq!(manifests, 6, "one request per tag: {sent:?}");
-    assert!(
-        sent.iter().all(|r| r.starts_with("GET ")),
-        "no HEAD before a GET: {sent:?}"
-    );
-    assert_eq!(blobs, 2, "the config and its CDN redirect, once: {sent:?}");
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert!(
-        lines
-            .iter()
-            .all(|l| l["Digest"] == lines[0]["Digest"] && l["Env"] == lines[0]["Env"])
-    );
+    let cache = empty_home().join("cache");
+    for cache_flags in [
+        vec!["--no-cache"],
+        vec!["--cache-dir", cache.to_str().unwrap()],
+    ] {
+        let mut args = cache_flags.clone();
+        args.extend(["--plain-http", "-v", "inspect", "--jobs", "1"]);
+        args.extend(refs.iter().map(String::as_str));
+        let out = regpeek(&args);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let sent = requests(&out);
+        let manifests = sent.iter().filter(|r| r.contains("/manifests/")).count();
+        let blobs = sent.iter().filter(|r| r.contains("/blobs/")).count();
+        assert_eq!(
+            manifests, 6,
+            "{cache_flags:?}: one request per tag: {sent:?}"
+        );
+        assert!(
+            sent.iter().all(|r| r.starts_with("GET ")),
+            "{cache_flags:?}: no HEAD before a GET: {sent:?}"
+        );
+        assert_eq!(
+            blobs, 2,
+            "{cache_flags:?}: the config and its CDN redirect, once: {sent:?}"
+        );
+        let lines: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["Digest"] == lines[0]["Digest"] && l["Env"] == lines[0]["Env"])
+        );
+    }
 }
 
 /// Content one repository served never answers for another: bytes held by digest

@@ -370,6 +370,7 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
         clients: Mutex::new(HashMap::new()),
         slow_until: Mutex::new(HashMap::new()),
         known: Arc::new(Mutex::new(BTreeMap::new())),
+        held_bytes: AtomicUsize::new(0),
     };
     let progress = progress_bar(unique.len());
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
@@ -430,6 +431,37 @@ struct Shared {
     /// Manifests and configs fetched by this batch, by digest, for later references
     /// that share them (looked up, never copied per reference).
     known: crate::Held,
+    /// The bytes in `known`.
+    held_bytes: AtomicUsize,
+}
+
+/// How much content a batch holds in memory for its later references, when there is
+/// no cache on disk to hold it.
+const MAX_HELD: usize = 64 << 20;
+
+/// Keeps what later references may share: platform manifests and configs (a top-level
+/// manifest is always asked for again, so it is not kept). With a cache, the cache
+/// already has them; without, memory does, up to [`MAX_HELD`].
+fn hold(shared: &Shared, insp: &regpeek_proto::Inspection) {
+    if crate::CACHE.get().is_some() {
+        return;
+    }
+    let Ok(mut held) = shared.known.lock() else {
+        return;
+    };
+    let manifest = insp
+        .manifest
+        .as_ref()
+        .and_then(|m| Some((&m.digest, m.raw.as_ref()?)));
+    let config = insp.config.as_ref().map(|c| (&c.digest, &c.raw));
+    for (digest, raw) in manifest.into_iter().chain(config) {
+        let total = shared.held_bytes.load(Ordering::Relaxed);
+        if total + raw.len() > MAX_HELD || held.contains_key(digest) {
+            continue;
+        }
+        held.insert(digest.clone(), raw.clone());
+        shared.held_bytes.store(total + raw.len(), Ordering::Relaxed);
+    }
 }
 
 fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
@@ -515,19 +547,7 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
     }
     let insp = result?.into_image()?;
     crate::remember(&insp);
-    if let Ok(mut k) = shared.known.lock() {
-        if let Some(raw) = &insp.raw {
-            k.insert(insp.digest.clone(), raw.clone());
-        }
-        if let Some(m) = &insp.manifest {
-            if let Some(raw) = &m.raw {
-                k.insert(m.digest.clone(), raw.clone());
-            }
-        }
-        if let Some(c) = &insp.config {
-            k.insert(c.digest.clone(), c.raw.clone());
-        }
-    }
+    hold(shared, &insp);
     Ok(match job.command {
         "digest" => {
             let digest = match (&explicit, &insp.manifest) {
