@@ -156,7 +156,9 @@ fn inspect_rich_v2s2_image() {
     assert_eq!(v["Volumes"], serde_json::json!(["/cache", "/data"]));
     assert_eq!(v["StopSignal"], "SIGQUIT");
     assert_eq!(v["History"], 4);
-    assert_eq!(v["Platforms"], Value::Null);
+    // A single-platform image: its own platform, from its config.
+    assert_eq!(v["Platform"], "linux/amd64");
+    assert_eq!(v["Platforms"], serde_json::json!(["linux/amd64"]));
     let layers: Vec<&str> = img.layers.iter().map(|l| l.digest.as_str()).collect();
     assert_eq!(v["Layers"], serde_json::json!(layers));
     assert_eq!(v["LayersData"][2]["Size"], img.layers[2].bytes.len());

@@ -460,7 +460,9 @@ fn hold(shared: &Shared, insp: &regpeek_proto::Inspection) {
             continue;
         }
         held.insert(digest.clone(), raw.clone());
-        shared.held_bytes.store(total + raw.len(), Ordering::Relaxed);
+        shared
+            .held_bytes
+            .store(total + raw.len(), Ordering::Relaxed);
     }
 }
 

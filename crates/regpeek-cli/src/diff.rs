@@ -114,17 +114,7 @@ fn change<T: PartialEq + Clone>(a: T, b: T) -> Option<Change<T>> {
 fn platforms(i: &Inspection) -> BTreeSet<String> {
     match &i.index {
         Some(idx) => idx.platforms().iter().map(|p| p.to_string()).collect(),
-        None => i
-            .config
-            .as_ref()
-            .and_then(|c| c.config.as_ref())
-            .filter(|c| !c.os.is_empty() && !c.architecture.is_empty())
-            .map(|c| {
-                regpeek_proto::Platform::new(&c.os, &c.architecture, c.variant.as_deref())
-                    .to_string()
-            })
-            .into_iter()
-            .collect(),
+        None => crate::summary::platform_of(i).into_iter().collect(),
     }
 }
 

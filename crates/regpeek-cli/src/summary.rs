@@ -96,25 +96,26 @@ pub struct PlatformRow {
     pub attestation: bool,
 }
 
+/// The platform inspected: the one chosen from an index, else a single image's own
+/// (from its config; none when the config names no os and architecture).
+pub fn platform_of(insp: &Inspection) -> Option<String> {
+    if let Some(p) = &insp.platform {
+        return Some(p.to_string());
+    }
+    let c = insp.config.as_ref()?.config.as_ref()?;
+    (!c.os.is_empty() && !c.architecture.is_empty()).then(|| {
+        regpeek_proto::Platform::new(&c.os, &c.architecture, c.variant.as_deref()).to_string()
+    })
+}
+
 /// The row for one inspected platform; `attested` says whether the index holds an
 /// attestation manifest for it.
 pub fn platform_row(insp: &Inspection, attested: bool) -> PlatformRow {
     let m = insp.manifest.as_ref();
     let parsed = m.and_then(|m| m.manifest.as_ref());
     let cfg = insp.config.as_ref().and_then(|c| c.config.as_ref());
-    let platform = insp
-        .platform
-        .as_ref()
-        .map(|p| p.to_string())
-        .or_else(|| {
-            cfg.map(|c| match &c.variant {
-                Some(v) if !v.is_empty() => format!("{}/{}/{v}", c.os, c.architecture),
-                _ => format!("{}/{}", c.os, c.architecture),
-            })
-        })
-        .unwrap_or_default();
     PlatformRow {
-        platform,
+        platform: platform_of(insp).unwrap_or_default(),
         digest: m.map_or_else(|| insp.digest.to_string(), |m| m.digest.to_string()),
         size: compressed_size(parsed),
         layers: match parsed {
@@ -212,11 +213,11 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         manifest_media_type: image.map(|m| m.media_type.clone()),
         config_digest: insp.config.as_ref().map(|c| c.digest.to_string()),
         size: compressed_size(parsed),
-        platform: insp.platform.as_ref().map(|p| p.to_string()),
-        platforms: insp
-            .index
-            .as_ref()
-            .map(|idx| idx.platforms().iter().map(|p| p.to_string()).collect()),
+        platform: platform_of(insp),
+        platforms: match &insp.index {
+            Some(idx) => Some(idx.platforms().iter().map(|p| p.to_string()).collect()),
+            None => platform_of(insp).map(|p| vec![p]),
+        },
         attestations: insp.index.as_ref().map_or(0, |i| {
             i.manifests.iter().filter(|d| d.is_attestation()).count()
         }),
