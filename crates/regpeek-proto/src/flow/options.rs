@@ -209,7 +209,12 @@ type Lookup = Arc<dyn Fn(&Digest) -> Option<Vec<u8>> + Send + Sync>;
 
 impl Known {
     /// Content found by `lookup` (a cache read, say), asked for one digest at a time
-    /// and only when needed.
+    /// and only when needed. It is called from inside [`Flow::poll_action`] and
+    /// [`Flow::handle_response`](crate::Flow::handle_response), so it should be quick:
+    /// a map, or a small local file (an async driver with slow storage loads what it
+    /// needs beforehand).
+    ///
+    /// [`Flow::poll_action`]: crate::Flow::poll_action
     pub fn lookup(lookup: impl Fn(&Digest) -> Option<Vec<u8>> + Send + Sync + 'static) -> Known {
         Known {
             lookup: Some(Arc::new(lookup)),
