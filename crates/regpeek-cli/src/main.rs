@@ -659,14 +659,12 @@ fn warn(warnings: &[String]) {
 }
 
 fn host_platform() -> Platform {
-    let arch = Platform::go_arch(std::env::consts::ARCH);
-    let variant = (arch == "arm").then(arm_variant).flatten();
-    let spelled = match variant {
-        Some(v) => format!("linux/{arch}/{v}"),
-        None => format!("linux/{arch}"),
-    };
-    // Parsing normalises (armhf, aarch64, …) as containerd does.
-    Platform::parse(&spelled, arch).unwrap_or_else(|_| Platform::new("linux", arch, None))
+    let host = Platform::host();
+    match (host.architecture == "arm").then(arm_variant).flatten() {
+        // Parsing normalises, as containerd does.
+        Some(v) => Platform::parse(&format!("linux/arm/{v}"), "arm").unwrap_or(host),
+        None => host,
+    }
 }
 
 /// The ARM variant of this CPU, as containerd reads it from `/proc/cpuinfo`.

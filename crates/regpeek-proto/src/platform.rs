@@ -57,10 +57,11 @@ const KNOWN_OS: &[&str] = &[
 ];
 
 impl Platform {
-    /// Go's (and so the registries') name for a Rust `std::env::consts::ARCH`:
-    /// `x86_64` → `amd64`, `aarch64` → `arm64`.
-    pub fn go_arch(rust_arch: &str) -> &str {
-        go_arch(rust_arch)
+    /// The platform this program was built for, as registries name it
+    /// (`linux/amd64`, `linux/arm64`): what `docker pull` picks on this machine. Built
+    /// for 32-bit ARM it says `linux/arm/v7`; the CPU may tell a finer variant.
+    pub fn host() -> Platform {
+        Platform::new("linux", go_arch(std::env::consts::ARCH), None).normalized()
     }
 
     /// A platform from its parts.
@@ -417,6 +418,19 @@ mod tests {
         let mut want2 = want.clone();
         want2.os_features = vec!["win32k".into()];
         assert!(select(std::slice::from_ref(&e), &want2).is_some());
+    }
+
+    #[test]
+    fn the_host_platform_is_named_as_registries_name_it() {
+        let host = Platform::host().to_string();
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(host, "linux/amd64");
+        }
+        assert_eq!(
+            Platform::parse(&host, "amd64").unwrap().to_string(),
+            host,
+            "already normalised"
+        );
     }
 
     #[test]
