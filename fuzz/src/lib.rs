@@ -13,9 +13,12 @@
 use std::time::{Duration, SystemTime};
 
 use regpeek_proto::{
-    Action, Credentials, Flow, Goal, Options, Platform, Reference, Security, TimeoutStage,
-    TokenCache, TransportErrorKind,
+    Action, Credentials, Digest, Flow, Goal, Known, Options, Platform, Reference, Security,
+    TimeoutStage, TokenCache, TransportErrorKind,
 };
+
+/// A manifest a warm cache holds for the flow target (its config is `{}`).
+const KNOWN_MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
 
 /// References the flow target chooses from.
 pub const REFERENCES: &[&str] = &[
@@ -137,6 +140,23 @@ pub fn flow_for(settings: &[u8]) -> Flow {
         options.deadline = Some(start() + Duration::from_secs(u64::from(at(4))));
     }
     options.seed = u64::from(at(6));
+    // What a cache holds: a manifest and its config, and the empty blob that one of
+    // the references is pinned to; seen resolved to one of them, or not at all.
+    if at(8) % 4 > 0 {
+        let manifest = KNOWN_MANIFEST.as_bytes().to_vec();
+        let top = match at(8) % 4 {
+            1 => Digest::sha256(&manifest),
+            _ => Digest::sha256(b""),
+        };
+        let held: std::collections::BTreeMap<Digest, Vec<u8>> = [
+            (Digest::sha256(&manifest), manifest),
+            (Digest::sha256(b"{}"), b"{}".to_vec()),
+            (Digest::sha256(b""), Vec::new()),
+        ]
+        .into();
+        options.known = Known::from_map(held).resolved(top);
+        options.offline = at(8) % 4 == 3;
+    }
     Flow::new(reference, options, TokenCache::new())
 }
 
