@@ -44,7 +44,7 @@ fn a_deviating_request_fails_the_replay() {
 #[test]
 fn an_unused_exchange_fails_the_replay() {
     let text = "reference: localhost:5000/a:v1\ngoal: digest\nsecurity: http\n\n\
-        >>> HEAD http://localhost:5000/v2/a/manifests/v1\n\n<<< 400\n\n\
+        >>> HEAD http://localhost:5000/v2/a/manifests/v1\n\n<<< 500\n\n\
         >>> GET http://localhost:5000/v2/\n\n<<< 200\n\n";
     let s = Scenario::parse(text).unwrap();
     // The accept header is significant; copy what the flow really sends.

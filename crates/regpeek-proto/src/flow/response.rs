@@ -30,12 +30,6 @@ impl Flow {
         if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.base) {
             return self.on_challenge(now, resp.headers(), sent, false);
         }
-        if status == StatusCode::NOT_FOUND && matches!(self.step, Step::Top { head: true }) {
-            // A HEAD has no error body: ask again with GET, once, for the registry's
-            // error code (MANIFEST_UNKNOWN, NAME_UNKNOWN). Not a pull on Docker Hub.
-            self.step = Step::Top { head: false };
-            return self.issue(now);
-        }
         // No referrers API (distribution 2.8 and others): the tag schema instead; no
         // fallback tag: nothing refers to the image that way.
         match (&self.step, status.as_u16()) {
@@ -64,6 +58,16 @@ impl Flow {
                     peer,
                     &shown,
                 );
+            }
+            if matches!(self.step, Step::Top { head: true })
+                && matches!(status.as_u16(), 400 | 403 | 404 | 405 | 501)
+            {
+                // A HEAD has no error body, and some registries and proxies do not
+                // answer HEAD at all (405, 501): ask again with GET, once, for the
+                // content or the registry's error code (MANIFEST_UNKNOWN, NAME_UNKNOWN,
+                // DENIED). Never after a 429: on Docker Hub a GET is a pull.
+                self.step = Step::Top { head: false };
+                return self.issue(now);
             }
             return Err(self.status_error(&url, &resp));
         }

@@ -665,3 +665,36 @@ fn a_token_server_with_a_slow_clock_does_not_loop() {
         "asked for another token: {url}"
     );
 }
+
+/// A registry or proxy that does not answer HEAD (405, 501) is asked with GET, and the
+/// digest is the hash of what it serves; after a 429 it is not (a GET is a pull on
+/// Docker Hub).
+#[test]
+fn a_head_the_registry_refuses_is_asked_again_with_get() {
+    for status in [405, 501, 404] {
+        let mut r = Run::new(
+            "registry.example/team/app:v1",
+            Options::new(Goal::Digest(None)),
+        );
+        assert_eq!(r.send().0, "HEAD");
+        r.respond(response(status, &[], b""));
+        assert_eq!(r.send().0, "GET", "after HEAD {status}");
+        r.respond(response(
+            200,
+            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+            MANIFEST,
+        ));
+        let i = r.done().unwrap().into_image().unwrap();
+        assert_eq!(i.digest, Digest::sha256(MANIFEST), "after HEAD {status}");
+    }
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Digest(None)),
+    );
+    r.send();
+    r.respond(response(429, &[("retry-after", "21600")], b""));
+    assert!(
+        matches!(r.done(), Err(Error::RateLimited { .. })),
+        "no GET after a pull limit"
+    );
+}
