@@ -2269,6 +2269,38 @@ fn requests(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// A registry on the IPv6 loopback (`[::1]:PORT`, through a relay of our own): the
+/// bracketed host in URLs, Docker's loopback rule (https tried, then plain http), and
+/// a token from a realm on another host.
+#[test]
+fn a_registry_on_the_ipv6_loopback() {
+    let relay_to = |target: String| {
+        let listener = std::net::TcpListener::bind("[::1]:0")
+            .expect("the IPv6 loopback [::1] is needed for this test (disabled on this machine?)");
+        regpeek_lab::relay::start(listener, target.parse().unwrap(), std::time::Duration::ZERO)
+            .unwrap()
+    };
+    let plain = relay_to(lab().info.plain());
+    let host = plain.addr.to_string();
+    assert!(host.starts_with("[::1]:"), "{host}");
+    let out = ok(&["--no-cache", "digest", &format!("{host}/lab/rich:v1")]);
+    assert_eq!(
+        String::from_utf8_lossy(&out).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+    let token = relay_to(lab().info.token());
+    let multi = format!("{}/public/multi:v1", token.addr);
+    let v = json(&ok(&[
+        "--no-cache",
+        "inspect",
+        &multi,
+        "--platform",
+        "linux/arm64",
+    ]));
+    assert_eq!(v["Platform"], "linux/arm64/v8", "{v}");
+    assert_eq!(v["Name"], format!("{}/public/multi", token.addr), "{v}");
+}
+
 #[test]
 fn a_warm_cache_needs_one_head_and_a_pinned_digest_none() {
     let cache = empty_home().join("cache");
