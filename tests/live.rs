@@ -1427,6 +1427,14 @@ fn a_silent_registry_ends_at_the_deadline() {
 }
 
 #[test]
+fn a_silent_token_server_ends_at_the_deadline() {
+    let r = format!("{}/silent-token:v1", hostile().addr());
+    let e = fails_within(&["digest", &r], 2);
+    assert!(e.contains("timed out waiting for the response"), "{e}");
+    assert!(e.contains("/token-silent"), "names the token server: {e}");
+}
+
+#[test]
 fn a_silent_registry_is_dropped_after_10s_idle_even_without_a_deadline() {
     let r = format!("{}/silent:v1", hostile().addr());
     let start = std::time::Instant::now();

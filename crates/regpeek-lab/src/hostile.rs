@@ -8,6 +8,7 @@
 //! | repository | what the server does |
 //! |---|---|
 //! | `silent` | reads the request, never answers |
+//! | `silent-token` | a bearer challenge whose token server never answers |
 //! | `drip` | sends the response head one byte a second |
 //! | `drip-body` | sends the head, then the body one byte a second |
 //! | `endless-headers` | sends header lines without end |
@@ -16,7 +17,7 @@
 //! | `expires` | bearer auth whose token reply says `expires_in: u64::MAX` |
 //! | `reset` | the head and 10 of 1000 body bytes, then closes |
 //! | `slow-retry` | 503 with `Retry-After: 20` |
-//! | `busy` | a 4 s spell of 429 (`Retry-After: 4`) begun by the tag `trigger`; the tag `slow` answered 1 s into it; the manifest otherwise |
+//! | `busy` | a 5 s spell of 429 (`Retry-After: 5`) begun by the tag `trigger`; the tag `slow` answered 2 s into it; the manifest otherwise |
 //!
 //! [`Hostile::never_accepts`] is a listener whose accept queue is full: connecting
 //! to it hangs.
@@ -134,6 +135,20 @@ fn serve_manifest(stream: &mut TcpStream, method: &str, content_type: &str) -> R
     Ok(())
 }
 
+/// Keeps the connection open and says nothing, until the client leaves or
+/// [`MAX_HOLD`] passes.
+fn silent(stream: &mut TcpStream) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < MAX_HOLD {
+        stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+        match stream.read(&mut [0u8; 1]) {
+            Ok(0) => break,
+            _ => continue,
+        }
+    }
+    Ok(())
+}
+
 /// Writes `bytes` one a second, until done, the client leaves or [`MAX_HOLD`] passes.
 fn drip(stream: &mut TcpStream, bytes: &[u8]) -> Result<()> {
     let start = Instant::now();
@@ -163,6 +178,9 @@ pub static BUSY_REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::Ato
 
 fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
     let (method, path, auth) = read_head(&mut stream)?;
+    if path.starts_with("/token-silent") {
+        return silent(&mut stream);
+    }
     if path.starts_with("/token") {
         let body = br#"{"token":"hostile-token","expires_in":18446744073709551615,"issued_at":"2024-01-02T03:04:05+9999999999999999:00"}"#;
         return respond(
@@ -181,18 +199,17 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
         "application/vnd.oci.image.manifest.v1+json".to_owned(),
     );
     match name {
-        "silent" => {
-            let start = Instant::now();
-            while start.elapsed() < MAX_HOLD {
-                // Keep the connection open; stop once the client has gone.
-                stream.set_read_timeout(Some(Duration::from_millis(200)))?;
-                match stream.read(&mut [0u8; 1]) {
-                    Ok(0) => break,
-                    _ => continue,
-                }
-            }
-            Ok(())
-        }
+        "silent" => silent(&mut stream),
+        // A registry whose token server never answers.
+        "silent-token" => respond(
+            &mut stream,
+            "401 Unauthorized",
+            &[(
+                "WWW-Authenticate",
+                format!(r#"Bearer realm="http://{addr}/token-silent",service="hostile",scope="repository:silent-token:pull""#),
+            )],
+            b"",
+        ),
         "drip" => drip(
             &mut stream,
             b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 2\r\n\r\n{}",
