@@ -1280,6 +1280,47 @@ fn docker_hub_mirrors_are_tried_in_order() {
     assert_eq!(v["Variant"], "v7");
 }
 
+/// A Docker Hub mirror that wants a client certificate of its own (the lab's mTLS
+/// registry, with its certs.d directory): the certificate goes to the mirror, and only
+/// there. Through the lab's loopback-only proxy, as above.
+#[test]
+fn a_mirror_with_a_client_certificate_of_its_own() {
+    let info = &lab().info;
+    let home = empty_home();
+    let certs = home.join(".config/containers/certs.d").join(info.mtls());
+    for f in ["ca.crt", "client.cert", "client.key"] {
+        write(
+            &certs.join(f),
+            &std::fs::read_to_string(info.cert_dir().join(f)).unwrap(),
+        );
+    }
+    let conf = home.join("registries.conf");
+    write(
+        &conf,
+        &format!(
+            "[[registry]]\nprefix = \"docker.io\"\nlocation = \"registry-1.docker.io\"\n\n\
+             [[registry.mirror]]\nlocation = \"{}\"\n",
+            info.mtls()
+        ),
+    );
+    let proxy = info.proxy();
+    let env = [
+        ("HOME", home.to_str().unwrap()),
+        ("CONTAINERS_REGISTRIES_CONF", conf.to_str().unwrap()),
+        ("HTTPS_PROXY", proxy.as_str()),
+    ];
+    let out = ok_in(&["--no-cache", "digest", "rich:v1", "-v"], &env, None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab().seeded.rich.manifest.digest
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("answered by mirror https://{}/", info.mtls())),
+        "{err}"
+    );
+}
+
 /// Runs regpeek on a pseudo-terminal (`script`, from Debian's essential bsdutils) with
 /// `env` set, answering each `(prompt, line)` in turn: the line is typed once the
 /// prompt is on the screen, and half a second later (the prompt is written just

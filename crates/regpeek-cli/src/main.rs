@@ -1287,7 +1287,13 @@ fn add_mirrors(
         };
         let found = creds::lookup(&host, r.repository(), &env)?;
         let (mirror_tls, _) = tls::options_for(&host, &host, None, None, insecure(common))?;
-        tls.extra_roots.extend(mirror_tls.extra_roots);
+        // Its CAs are trusted for what it redirects to as well; its client
+        // certificate is shown to it alone.
+        tls.extra_roots
+            .extend(mirror_tls.extra_roots.iter().cloned());
+        if mirror_tls.client_cert.is_some() {
+            tls.per_host.push((host.clone(), mirror_tls));
+        }
         if common.verbose > 0 {
             eprintln!(
                 "regpeek: mirror {} (from {}), credentials: {}",

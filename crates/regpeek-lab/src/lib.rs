@@ -1031,7 +1031,7 @@ impl Lab {
     }
 
     /// Pushes the standard content: the open registry gets `lab/*` (with 150 tags and
-    /// 40 layers) and `library/rich`, `library/multi` (to act as a Docker Hub mirror), the token registry `public/*` and `private/*`, the Basic one `lab/*`.
+    /// 40 layers) and `library/rich`, `library/multi` (to act as a Docker Hub mirror), the token registry `public/*` and `private/*`, the Basic one (whose storage the mTLS one shares) `lab/*` and `library/*`.
     pub fn seed(&self) -> Result<()> {
         let t = self.info.targets()?;
         self.seeded.push(&t.plain, "lab", true)?;
@@ -1040,6 +1040,9 @@ impl Lab {
         self.seeded.push(&t.token, "public", true)?;
         self.seeded.push(&t.token, "private", false)?;
         self.seeded.push(&t.basic, "lab", false)?;
+        // The mTLS registry shares the Basic one's storage: a mirror that wants a
+        // client certificate.
+        self.seeded.push(&t.basic, "library", false)?;
         Ok(())
     }
 

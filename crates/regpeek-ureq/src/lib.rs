@@ -106,6 +106,10 @@ pub struct TlsOptions {
     pub client_cert: Option<(String, Vec<u8>, Vec<u8>)>,
     /// Skip certificate verification entirely. Callers must warn the user loudly.
     pub insecure: bool,
+    /// Settings for particular servers, used instead of these for every request to
+    /// them: `host[:port]` as the request URL spells its authority (a registry mirror
+    /// with a client certificate of its own, say). Each gets its own connection pool.
+    pub per_host: Vec<(String, TlsOptions)>,
 }
 
 /// A sink for trace lines (`-v`); secrets are already redacted.
@@ -139,6 +143,8 @@ impl Default for ClientOptions {
 /// A blocking client: one `ureq` agent (one keep-alive pool) for every request of a run.
 pub struct Client {
     agent: ureq::Agent,
+    /// Agents for the servers of [`TlsOptions::per_host`].
+    per_host: Vec<(String, ureq::Agent)>,
     idle: Duration,
     trace: Option<Trace>,
 }
@@ -176,7 +182,22 @@ impl Client {
     /// Builds the agent: status codes are data, redirects are left to the core, the
     /// system's trust roots are used, plus any extra CAs.
     pub fn new(options: &ClientOptions) -> Result<Client, Error> {
-        let tls = &options.tls;
+        let per_host = options
+            .tls
+            .per_host
+            .iter()
+            .map(|(host, tls)| Ok((host.clone(), Client::agent(options, tls)?)))
+            .collect::<Result<_, Error>>()?;
+        Ok(Client {
+            agent: Client::agent(options, &options.tls)?,
+            per_host,
+            idle: options.idle_timeout,
+            trace: options.trace.clone(),
+        })
+    }
+
+    /// One agent: its own pool, with `tls` on every connection.
+    fn agent(options: &ClientOptions, tls: &TlsOptions) -> Result<ureq::Agent, Error> {
         let roots = if tls.extra_roots.is_empty() {
             RootCerts::PlatformVerifier
         } else {
@@ -236,16 +257,11 @@ impl Client {
                 .chain(Mark(TimeoutStage::TlsHandshake))
                 .chain(RustlsConnector::default())
                 .chain(Mark(TimeoutStage::Response));
-        let agent = ureq::Agent::with_parts(
+        Ok(ureq::Agent::with_parts(
             config,
             connector,
             ureq::unversioned::resolver::DefaultResolver::default(),
-        );
-        Ok(Client {
-            agent,
-            idle: options.idle_timeout,
-            trace: options.trace.clone(),
-        })
+        ))
     }
 
     /// Runs one inspection to the end and gives the token cache back.
@@ -418,7 +434,13 @@ impl Client {
         budget: Option<Duration>,
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
         use ureq::RequestExt as _;
-        req.with_agent(&self.agent)
+        let authority = req.uri().authority().map(|a| a.as_str());
+        let agent = self
+            .per_host
+            .iter()
+            .find(|(host, _)| authority.is_some_and(|a| a.eq_ignore_ascii_case(host)))
+            .map_or(&self.agent, |(_, agent)| agent);
+        req.with_agent(agent)
             .configure()
             .timeout_connect(Some(connect))
             .timeout_global(budget)
