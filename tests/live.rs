@@ -1044,6 +1044,21 @@ fn credential_flags() {
     );
 }
 
+/// A fresh `$HOME` whose `~/.config/containers/certs.d/<mTLS registry>` holds the lab
+/// CA and the client certificate and key.
+fn home_with_mtls_certs_d() -> std::path::PathBuf {
+    let info = &lab().info;
+    let home = empty_home();
+    let d = home.join(".config/containers/certs.d").join(info.mtls());
+    for f in ["ca.crt", "client.cert", "client.key"] {
+        write(
+            &d.join(f),
+            &std::fs::read_to_string(info.cert_dir().join(f)).unwrap(),
+        );
+    }
+    home
+}
+
 #[test]
 fn client_certificates_and_certs_d() {
     let info = &lab().info;
@@ -1055,14 +1070,7 @@ fn client_certificates_and_certs_d() {
         lab().seeded.rich.manifest.digest
     );
     // Found without flags in ~/.config/containers/certs.d/<host:port>.
-    let home = empty_home();
-    let d = home.join(".config/containers/certs.d").join(info.mtls());
-    for f in ["ca.crt", "client.cert", "client.key"] {
-        write(
-            &d.join(f),
-            &std::fs::read_to_string(info.cert_dir().join(f)).unwrap(),
-        );
-    }
+    let home = home_with_mtls_certs_d();
     let out = ok_in(
         &["digest", &m, "-v"],
         &[("HOME", home.to_str().unwrap())],
@@ -1286,14 +1294,7 @@ fn docker_hub_mirrors_are_tried_in_order() {
 #[test]
 fn a_mirror_with_a_client_certificate_of_its_own() {
     let info = &lab().info;
-    let home = empty_home();
-    let certs = home.join(".config/containers/certs.d").join(info.mtls());
-    for f in ["ca.crt", "client.cert", "client.key"] {
-        write(
-            &certs.join(f),
-            &std::fs::read_to_string(info.cert_dir().join(f)).unwrap(),
-        );
-    }
+    let home = home_with_mtls_certs_d();
     let conf = home.join("registries.conf");
     write(
         &conf,

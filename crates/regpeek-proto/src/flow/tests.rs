@@ -605,11 +605,7 @@ fn content_held_from_elsewhere_serves_only_below_the_top() {
     options.known = held;
     let mut r = Run::new("registry.example/team/app:v1", options);
     assert_eq!(r.send().0, "GET", "no HEAD for a tag never seen");
-    r.respond(response(
-        200,
-        &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
-        MANIFEST,
-    ));
+    r.respond(manifest_ok());
     let i = r.done().unwrap().into_image().unwrap();
     assert_eq!(
         i.config.unwrap().digest,
@@ -679,11 +675,7 @@ fn a_head_the_registry_refuses_is_asked_again_with_get() {
         assert_eq!(r.send().0, "HEAD");
         r.respond(response(status, &[], b""));
         assert_eq!(r.send().0, "GET", "after HEAD {status}");
-        r.respond(response(
-            200,
-            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
-            MANIFEST,
-        ));
+        r.respond(manifest_ok());
         let i = r.done().unwrap().into_image().unwrap();
         assert_eq!(i.digest, Digest::sha256(MANIFEST), "after HEAD {status}");
     }
