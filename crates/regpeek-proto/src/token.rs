@@ -458,13 +458,22 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
-    #[test]
-    fn token_request_carries_service_scopes_and_basic() {
+    /// The realm `reg.example` names in its challenge, and pull scopes on two
+    /// repositories.
+    fn realm_and_two_scopes() -> (BearerRealm, Vec<Scope>) {
         let cs = parse_challenges([r#"Bearer realm="https://auth.example/token",service="reg""#])
             .unwrap();
         let reg = Url::parse("https://reg.example").unwrap();
         let realm = BearerRealm::from_challenge(&cs[0], &reg, true).unwrap();
-        let scopes = Scope::parse_list("repository:a/b:pull repository:c:pull");
+        (
+            realm,
+            Scope::parse_list("repository:a/b:pull repository:c:pull"),
+        )
+    }
+
+    #[test]
+    fn token_request_carries_service_scopes_and_basic() {
+        let (realm, scopes) = realm_and_two_scopes();
         let req =
             token_request(&realm, &scopes, Some(&Credentials::basic("u", "p")), false).unwrap();
         assert_eq!(
@@ -476,11 +485,7 @@ mod tests {
 
     #[test]
     fn identity_tokens_use_the_oauth2_post_flow() {
-        let cs = parse_challenges([r#"Bearer realm="https://auth.example/token",service="reg""#])
-            .unwrap();
-        let reg = Url::parse("https://reg.example").unwrap();
-        let realm = BearerRealm::from_challenge(&cs[0], &reg, true).unwrap();
-        let scopes = Scope::parse_list("repository:a/b:pull repository:c:pull");
+        let (realm, scopes) = realm_and_two_scopes();
         let creds = Credentials::IdentityToken {
             username: Some("bob".into()),
             token: Secret::new("refresh-me"),

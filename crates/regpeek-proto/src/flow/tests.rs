@@ -394,16 +394,20 @@ fn bearer_401() -> http::Response<Vec<u8>> {
     )
 }
 
-/// A flow for `registry.example/team/app:v1` that met the Bearer challenge, got
-/// `token` and the manifest: what a caller then keeps is in its token cache.
-fn first_run_with_token(token: &str) -> Run {
-    let mut r = Run::new(
-        "registry.example/team/app:v1",
-        Options::new(Goal::Manifest(None)),
-    );
+/// A flow for `registry.example/team/app:v1` that met the Bearer challenge and has
+/// just sent its token request.
+fn at_token_request(options: Options) -> Run {
+    let mut r = Run::new("registry.example/team/app:v1", options);
     r.send();
     r.respond(bearer_401());
     r.send();
+    r
+}
+
+/// A flow for `registry.example/team/app:v1` that met the Bearer challenge, got
+/// `token` and the manifest: what a caller then keeps is in its token cache.
+fn first_run_with_token(token: &str) -> Run {
+    let mut r = at_token_request(Options::new(Goal::Manifest(None)));
     let reply = format!(r#"{{"token":"{token}","expires_in":300}}"#);
     r.respond(response(200, &[], reply.as_bytes()));
     r.send();
@@ -515,10 +519,7 @@ fn a_loopback_host_known_to_speak_plain_http_is_not_probed_again() {
 fn tokens_survive_json_and_never_hold_a_password() {
     let mut options = Options::new(Goal::Manifest(None));
     options.credentials = Some(Credentials::basic("alice", "s3cret-password"));
-    let mut r = Run::new("registry.example/team/app:v1", options);
-    r.send();
-    r.respond(bearer_401());
-    r.send();
+    let mut r = at_token_request(options);
     r.respond(response(200, &[], br#"{"token":"tok-1","expires_in":300}"#));
     let json = r.flow.tokens.to_json(t0());
     assert!(json.contains("tok-1"), "{json}");
@@ -643,13 +644,7 @@ fn offline_answers_from_known_content_or_says_what_is_missing() {
 fn a_token_server_with_a_slow_clock_does_not_loop() {
     // issued_at an hour ago with expires_in 300: by our clock already expired. The
     // token is used anyway (a minute at least) instead of being asked for again.
-    let mut r = Run::new(
-        "registry.example/team/app:v1",
-        Options::new(Goal::Manifest(None)),
-    );
-    r.send();
-    r.respond(bearer_401());
-    r.send();
+    let mut r = at_token_request(Options::new(Goal::Manifest(None)));
     r.respond(response(
         200,
         &[],
