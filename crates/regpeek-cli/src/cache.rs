@@ -148,9 +148,7 @@ impl Cache {
 
     /// The digest a tag pointed at when last seen (never trusted without a `HEAD`).
     pub fn tag(&self, r: &Reference) -> Option<Digest> {
-        let tag = r.display_tag()?;
-        let key = format!("{}:{tag}", r.name());
-        Digest::parse(self.index().tags.get(&key)?).ok()
+        tag_in(&self.index(), r)
     }
 
     /// The digest a reference resolved to when an inspection at this registry and
@@ -158,11 +156,11 @@ impl Cache {
     /// the digest itself once inspected here (content-addressed bytes kept for another
     /// repository say nothing of whether this one has them).
     pub fn resolved(&self, r: &Reference) -> Option<Digest> {
+        let index = self.index();
         let top = match r.digest() {
             Some(d) => d.clone(),
-            None => self.tag(r)?,
+            None => tag_in(&index, r)?,
         };
-        let index = self.index();
         index
             .chains
             .contains_key(&format!("{}@{top}", r.name()))
@@ -282,4 +280,11 @@ fn default_dir() -> Option<PathBuf> {
     var("XDG_CACHE_HOME")
         .or_else(|| var("HOME").map(|h| h.join(".cache")))
         .map(|d| d.join("regpeek"))
+}
+
+/// Where `index` says the tag of `r` pointed when last seen.
+fn tag_in(index: &Index, r: &Reference) -> Option<Digest> {
+    let tag = r.display_tag()?;
+    let key = format!("{}:{tag}", r.name());
+    Digest::parse(index.tags.get(&key)?).ok()
 }

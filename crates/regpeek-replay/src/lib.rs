@@ -48,6 +48,16 @@ const KEPT: &[&str] = &[
     "ratelimit-remaining",
 ];
 
+/// A secret as a recording's settings give it: scrubbed to `<redacted>`, the replay
+/// stands in its own.
+fn unredacted(secret: &str) -> &str {
+    if secret == "<redacted>" {
+        REPLAY_PASSWORD
+    } else {
+        secret
+    }
+}
+
 /// Builds the flow a scenario's settings describe.
 pub fn flow(s: &Scenario, tokens: TokenCache) -> Result<(Flow, Options)> {
     flow_known(s, tokens, Known::default())
@@ -101,21 +111,12 @@ fn flow_known(s: &Scenario, tokens: TokenCache, known: Known) -> Result<(Flow, O
     }
     if let Some(c) = s.get("credentials") {
         let (user, pass) = c.split_once(':').context("credentials: USER:PASSWORD")?;
-        let pass = if pass == "<redacted>" {
-            REPLAY_PASSWORD
-        } else {
-            pass
-        };
-        options.credentials = Some(Credentials::basic(user, pass));
+        options.credentials = Some(Credentials::basic(user, unredacted(pass)));
     }
     if let Some(c) = s.get("identity-token") {
         // `user:token` or `:token`.
         let (user, token) = c.split_once(':').context("identity-token: [USER]:TOKEN")?;
-        let token = if token == "<redacted>" {
-            REPLAY_PASSWORD
-        } else {
-            token
-        };
+        let token = unredacted(token);
         options.credentials = Some(Credentials::IdentityToken {
             username: (!user.is_empty()).then(|| user.to_owned()),
             token: regpeek_proto::Secret::new(token),

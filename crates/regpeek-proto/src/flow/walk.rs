@@ -202,31 +202,29 @@ impl Flow {
             Manifest::Image(_) if matches!(self.goal, Goal::Referrers { .. }) => {
                 self.start_referrers(now, digest)
             }
-            Manifest::Image(ref image) => {
-                let config = image.config.clone();
+            Manifest::Image(_) | Manifest::Schema1(_) => {
+                // Only an image manifest has a config blob (schema 1 carries its config
+                // in its history).
+                let config = match &manifest {
+                    Manifest::Image(image) if matches!(self.goal, Goal::Inspect(_)) => {
+                        Some(image.config.clone())
+                    }
+                    _ => None,
+                };
                 self.result.manifest = Some(FetchedManifest {
                     digest,
-                    media_type: image.media_type.clone(),
+                    media_type: manifest.media_type().to_owned(),
                     size: body.len() as u64,
                     raw: Some(body),
                     manifest: Some(manifest),
                 });
-                if matches!(self.goal, Goal::Inspect(_)) {
-                    self.step = Step::Config(config);
-                    self.issue(now)
-                } else {
-                    self.done()
+                match config {
+                    Some(config) => {
+                        self.step = Step::Config(config);
+                        self.issue(now)
+                    }
+                    None => self.done(),
                 }
-            }
-            Manifest::Schema1(ref s) => {
-                self.result.manifest = Some(FetchedManifest {
-                    digest,
-                    media_type: s.media_type.clone(),
-                    size: body.len() as u64,
-                    raw: Some(body),
-                    manifest: Some(manifest),
-                });
-                self.done()
             }
         }
     }
