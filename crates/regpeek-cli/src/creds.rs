@@ -91,7 +91,7 @@ impl Env {
 /// Where credentials were found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A command-line flag.
+    /// A command-line flag (or, for `login`, the terminal prompt).
     Flag(&'static str),
     /// `$DOCKER_AUTH_CONFIG`.
     DockerAuthConfigEnv,
@@ -111,12 +111,36 @@ pub enum Source {
     },
     /// Nothing found: anonymous.
     Anonymous,
+    /// The credential helper configured for this registry could not be used (missing,
+    /// failing, hanging, or printing garbage): anonymous, and this says why.
+    Unusable {
+        /// `docker-credential-<name>`.
+        name: String,
+        /// The file that configured it.
+        path: PathBuf,
+        /// What went wrong (never a secret: helpers' output is not quoted).
+        why: String,
+    },
+}
+
+impl Source {
+    /// For a helper that could not be used: the one warning that says so.
+    fn unusable_warning(&self) -> Option<String> {
+        let Source::Unusable { path, why, .. } = self else {
+            return None;
+        };
+        Some(format!(
+            "{why} (configured in {}); going on without its credentials",
+            path.display()
+        ))
+    }
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Flag(flag) => write!(f, "the {flag} flag"),
+            Source::Flag(flag) if flag.starts_with('-') => write!(f, "the {flag} flag"),
+            Source::Flag(other) => write!(f, "the {other}"),
             Source::DockerAuthConfigEnv => write!(f, "$DOCKER_AUTH_CONFIG"),
             Source::File { path, key } => write!(f, "{} (key {key:?})", path.display()),
             Source::Helper { name, path } => {
@@ -127,6 +151,11 @@ impl fmt::Display for Source {
                 )
             }
             Source::Anonymous => write!(f, "none (anonymous)"),
+            Source::Unusable { name, path, .. } => write!(
+                f,
+                "none: credential helper docker-credential-{name} (from {}) could not be used",
+                path.display()
+            ),
         }
     }
 }
@@ -138,9 +167,32 @@ pub struct Found {
     pub credentials: Option<Credentials>,
     /// Their source.
     pub source: Source,
+    /// A credential helper that could not be used on the way (the command goes on
+    /// without it, as skopeo does): said once, as a warning.
+    pub warning: Option<String>,
 }
 
 impl Found {
+    /// `credentials` from `source`, after passing over the helper in `unusable`.
+    fn new(credentials: Option<Credentials>, source: Source, unusable: Option<Source>) -> Found {
+        let warning = unusable.as_ref().and_then(Source::unusable_warning);
+        Found {
+            credentials,
+            source,
+            warning,
+        }
+    }
+
+    /// Anonymous: nothing found, or only a helper that could not be used.
+    fn anonymous(unusable: Option<Source>) -> Found {
+        let warning = unusable.as_ref().and_then(Source::unusable_warning);
+        Found {
+            credentials: None,
+            source: unusable.unwrap_or(Source::Anonymous),
+            warning,
+        }
+    }
+
     /// What kind of credential this is, for `auth show` (never the secret).
     pub fn kind(&self) -> &'static str {
         match &self.credentials {
@@ -323,14 +375,15 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
             if let Some((k, entry)) = find_auth(auths, &[key], registry) {
                 let path = PathBuf::from("$DOCKER_AUTH_CONFIG");
                 if let Some(c) = parse_entry(entry, &path, k)? {
-                    return Ok(Found {
-                        credentials: Some(c),
-                        source: Source::DockerAuthConfigEnv,
-                    });
+                    return Ok(Found::new(Some(c), Source::DockerAuthConfigEnv, None));
                 }
             }
         }
     }
+
+    // A helper that cannot be used is passed over (said once, as a warning), as
+    // skopeo does: one broken `credsStore` must not block every registry.
+    let mut unusable: Option<Source> = None;
 
     // 2. containers' auth.json: credHelpers, then namespaced `auths` keys.
     let mut candidates: Vec<String> = Vec::new();
@@ -344,29 +397,35 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
             continue;
         };
         if let Some(helper) = helper_for(&doc, registry, false) {
-            if let Some(found) = from_helper(&helper, registry, &path, env)? {
-                return Ok(found);
+            match from_helper(&helper, registry, &path, env) {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err(e) => {
+                    unusable.get_or_insert(Source::Unusable {
+                        name: helper,
+                        path: path.clone(),
+                        why: format!("{e:#}"),
+                    });
+                }
             }
         }
         if let Some(auths) = doc.get("auths").and_then(Value::as_object) {
             if let Some((k, entry)) = find_auth(auths, &candidates, registry) {
                 if let Some(c) = parse_entry(entry, &path, k)? {
-                    return Ok(Found {
-                        credentials: Some(c),
-                        source: Source::File {
+                    return Ok(Found::new(
+                        Some(c),
+                        Source::File {
                             path,
                             key: k.clone(),
                         },
-                    });
+                        unusable,
+                    ));
                 }
             }
         }
     }
     if env.auth_file.is_some() {
-        return Ok(Found {
-            credentials: None,
-            source: Source::Anonymous,
-        });
+        return Ok(Found::anonymous(unusable));
     }
 
     // 3. Docker's config.json: credHelpers[key], else credsStore, else `auths`.
@@ -376,35 +435,44 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
             let auths = doc.get("auths").and_then(Value::as_object);
             let entry = auths.and_then(|a| find_auth(a, &[key], registry));
             if let Some(helper) = helper_for(&doc, registry, true) {
-                if let Some(mut found) = from_helper(&helper, registry, &path, env)? {
-                    // A helper's `<token>` user gets its name from `auths` when known.
-                    if let (Some(Credentials::IdentityToken { username, .. }), Some((_, e))) =
-                        (&mut found.credentials, entry)
-                    {
-                        *username = e.get("username").and_then(Value::as_str).map(str::to_owned);
+                match from_helper(&helper, registry, &path, env) {
+                    Ok(Some(mut found)) => {
+                        // A helper's `<token>` user gets its name from `auths` when known.
+                        if let (Some(Credentials::IdentityToken { username, .. }), Some((_, e))) =
+                            (&mut found.credentials, entry)
+                        {
+                            *username =
+                                e.get("username").and_then(Value::as_str).map(str::to_owned);
+                        }
+                        return Ok(found);
                     }
-                    return Ok(found);
+                    Ok(None) => {}
+                    Err(e) => {
+                        unusable.get_or_insert(Source::Unusable {
+                            name: helper,
+                            path: path.clone(),
+                            why: format!("{e:#}"),
+                        });
+                    }
                 }
             }
             if let Some((k, e)) = entry {
                 if let Some(c) = parse_entry(e, &path, k)? {
-                    return Ok(Found {
-                        credentials: Some(c),
-                        source: Source::File {
+                    return Ok(Found::new(
+                        Some(c),
+                        Source::File {
                             path,
                             key: k.clone(),
                         },
-                    });
+                        unusable,
+                    ));
                 }
             }
         }
     }
 
     // 4. Anonymous.
-    Ok(Found {
-        credentials: None,
-        source: Source::Anonymous,
-    })
+    Ok(Found::anonymous(unusable))
 }
 
 /// The server URL a helper is asked about.
@@ -443,6 +511,7 @@ fn from_helper(name: &str, registry: &str, path: &Path, env: &Env) -> Result<Opt
             name: name.to_owned(),
             path: path.to_owned(),
         },
+        warning: None,
     }))
 }
 
@@ -457,12 +526,9 @@ pub fn run_helper(name: &str, action: &str, input: &str, env: &Env) -> Result<Op
     }
     let timeout = env.helper_timeout;
     let program = format!("docker-credential-{name}");
-    let path = env
-        .helper_dirs
-        .iter()
-        .map(|d| d.join(&program))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from(&program));
+    let Some(path) = helper_program(name, env) else {
+        bail!("credential helper {program} is configured but not found on PATH")
+    };
     let mut child = match Command::new(&path)
         .arg(action)
         .stdin(Stdio::piped())
@@ -524,6 +590,56 @@ pub fn run_helper(name: &str, action: &str, input: &str, env: &Env) -> Result<Op
         .map(|l| l.chars().take(200).collect::<String>())
         .unwrap_or_else(|| status.to_string());
     bail!("credential helper {program} {action} failed: {detail}")
+}
+
+/// Refuses, before anything is checked or stored, a `login` whose credentials would
+/// go to a credential helper that cannot be run (configured in `config.json` but not
+/// installed): saying so, and where else they could go.
+pub fn check_store(registry: &str, env: &Env) -> Result<()> {
+    if env.auth_file.is_some() {
+        return Ok(());
+    }
+    let Some(path) = env.docker_file() else {
+        return Ok(());
+    };
+    let Some(doc) = read_json(&path)? else {
+        return Ok(());
+    };
+    let Some(helper) = helper_for(&doc, registry, true) else {
+        return Ok(());
+    };
+    if helper_program(&helper, env).is_some() {
+        return Ok(());
+    }
+    let field = if doc
+        .get("credHelpers")
+        .and_then(Value::as_object)
+        .is_some_and(|h| h.keys().any(|k| normalize_key(k) == registry))
+    {
+        "credHelpers"
+    } else {
+        "credsStore"
+    };
+    bail!(
+        "credentials for {registry} would be stored by credential helper docker-credential-{helper} ({field} in {}), which is not found on PATH; nothing was checked or stored. Install the helper, remove {field:?} from that file to store them in it, or store them elsewhere with --authfile FILE",
+        path.display()
+    )
+}
+
+/// Where `docker-credential-<name>` is: the test directories, then `$PATH`.
+fn helper_program(name: &str, env: &Env) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let program = format!("docker-credential-{name}");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    env.helper_dirs
+        .iter()
+        .cloned()
+        .chain(std::env::split_paths(&path))
+        .map(|d| d.join(&program))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Stores credentials where docker would: the configured helper, else `auths` in

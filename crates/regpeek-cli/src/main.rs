@@ -112,12 +112,18 @@ enum CredsUsed {
     None,
     Flag,
     Stored(String),
+    /// Anonymous because this credential helper could not be used.
+    Unusable(String),
 }
 
 static CREDS_USED: std::sync::Mutex<Option<CredsUsed>> = std::sync::Mutex::new(None);
 
 fn remember_credentials(_registry: &str, found: &creds::Found) {
     let used = match (&found.credentials, &found.source) {
+        (None, creds::Source::Unusable { name, path, .. }) => CredsUsed::Unusable(format!(
+            "credential helper docker-credential-{name} (configured in {})",
+            path.display()
+        )),
         (None, _) => CredsUsed::None,
         (Some(_), creds::Source::Flag(_)) => CredsUsed::Flag,
         (Some(_), source) => CredsUsed::Stored(source.to_string()),
@@ -206,7 +212,15 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         .downcast_ref::<regpeek_ureq::RunError>()
         .map(|r| &r.error)
         .or_else(|| err.downcast_ref::<E>())?;
+    let unusable = match credentials_used() {
+        Some(CredsUsed::Unusable(helper)) => Some(helper),
+        _ => None,
+    };
     Some(match e {
+        E::AuthRequired { .. } | E::Denied { .. } if unusable.is_some() => format!(
+            "the registry wants credentials, and the {} that should give them could not be used (see the warning above); fix it, or pass --creds USER[:PASSWORD]",
+            unusable.unwrap_or_default()
+        ),
         E::AuthRequired { .. } => {
             "pass credentials with --creds USER[:PASSWORD], or store them with `regpeek login`"
                 .into()
@@ -593,15 +607,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Login { registry, common } => {
             let r = registry_target(registry)?;
-            let (user, password) = login_credentials(&r, common)?;
-            // The flow gets exactly the credentials being checked, nothing stored.
-            let mut checking = common.clone();
-            checking.creds = None;
-            checking.username = None;
-            checking.password_stdin = false;
-            checking.no_creds = true;
-            let (mut options, client) = prepare(&r, &checking, Goal::Login)?;
-            options.credentials = Some(Credentials::basic(&user, &password));
+            let env = creds::Env::from_process(common.authfile.clone());
+            // Where they would be stored must work before anything is asked or checked.
+            creds::check_store(r.registry(), &env)?;
+            let (user, password, flag) = login_credentials(&r, common)?;
+            // The flow gets exactly the credentials being checked, nothing stored, and
+            // no cached token answers for them (the core asks the registry afresh).
+            let checked = creds::Found {
+                credentials: Some(Credentials::basic(&user, &password)),
+                source: creds::Source::Flag(flag),
+                warning: None,
+            };
+            let (options, client) = prepare_as(&r, common, Goal::Login, Some(checked))?;
             let flow = Flow::login(r.registry(), options, cached_tokens())?;
             let (result, tokens) = client.run(flow);
             keep_tokens(&tokens);
@@ -615,7 +632,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     r.registry()
                 );
             }
-            let env = creds::Env::from_process(common.authfile.clone());
             let dest = creds::store(r.registry(), &user, &password, &env)?;
             writeln!(
                 out,
@@ -650,6 +666,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a warning of ours once per run, however many references meet it.
+fn warn_once(warning: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut said) = SAID.lock() else { return };
+    if !said.iter().any(|w| w == warning) {
+        said.push(warning.to_owned());
+        eprintln!("regpeek: warning: {}", output::safe_line(warning));
+    }
 }
 
 fn warn(warnings: &[String]) {
@@ -1049,6 +1075,7 @@ fn resolve_credentials(r: &Reference, common: &Common) -> Result<creds::Found> {
         Ok(Found {
             credentials,
             source: Source::Flag(flag),
+            warning: None,
         })
     };
     if common.no_creds {
@@ -1090,7 +1117,8 @@ fn resolve_credentials(r: &Reference, common: &Common) -> Result<creds::Found> {
     )
 }
 
-fn login_credentials(r: &Reference, common: &Common) -> Result<(String, String)> {
+/// The user and password `login` checks, and the flag (or prompt) they came from.
+fn login_credentials(r: &Reference, common: &Common) -> Result<(String, String, &'static str)> {
     let asked = common.creds.is_some() || common.username.is_some();
     if !asked && std::io::stdin().is_terminal() {
         // As `docker login`: ask for the user, then the password without echo.
@@ -1104,22 +1132,39 @@ fn login_credentials(r: &Reference, common: &Common) -> Result<(String, String)>
             bail!("no user name given");
         }
         let password = prompt_password(&user, r.registry())?;
-        return Ok((user, password));
+        return Ok((user, password, "terminal prompt"));
     }
     match resolve_credentials(r, common)? {
         creds::Found {
             credentials: Some(Credentials::Basic { username, password }),
-            source: creds::Source::Flag(_),
-        } => Ok((username, password.expose().to_owned())),
+            source: creds::Source::Flag(flag),
+            ..
+        } => Ok((username, password.expose().to_owned(), flag)),
         _ => bail!("login needs --creds USER[:PASSWORD] or --username USER [--password-stdin]"),
     }
 }
 
 /// Options and a client for one registry: credentials, scheme, TLS, trace.
 fn prepare(r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Client)> {
+    prepare_as(r, common, goal, None)
+}
+
+/// [`prepare`], with these credentials instead of the ones the flags and files give.
+fn prepare_as(
+    r: &Reference,
+    common: &Common,
+    goal: Goal,
+    credentials: Option<creds::Found>,
+) -> Result<(Options, Client)> {
     let mut options = Options::new(goal);
-    let found = resolve_credentials(r, common)?;
+    let found = match credentials {
+        Some(found) => found,
+        None => resolve_credentials(r, common)?,
+    };
     remember_credentials(r.registry(), &found);
+    if let Some(w) = &found.warning {
+        warn_once(w);
+    }
     if common.verbose > 0 {
         // "none (anonymous)" already says what kind it is.
         match found.credentials {

@@ -149,29 +149,34 @@ pub fn docker_hub_mirrors() -> Result<Vec<Mirror>> {
 mod tests {
     use super::*;
 
-    fn file(name: &str, text: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("regpeek-mirrors-{}-{name}", std::process::id()));
+    /// `text` as the file `name` in a scratch directory (removed with the guard).
+    fn file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::Builder::new()
+            .prefix("regpeek-mirrors-")
+            .tempdir()
+            .unwrap();
+        let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
-        p
+        (dir, p)
     }
 
     #[test]
     fn daemon_json() {
-        let p = file(
+        let (_dir, p) = file(
             "daemon.json",
             r#"{"registry-mirrors":["https://mirror.example","http://127.0.0.1:5000/"],"debug":true}"#,
         );
         let m = from_daemon_json(&p).unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(m[1].url.as_str(), "http://127.0.0.1:5000/");
-        let p = file("bad.json", r#"{"registry-mirrors":["ftp://x"]}"#);
+        let (_dir, p) = file("bad.json", r#"{"registry-mirrors":["ftp://x"]}"#);
         assert!(
             from_daemon_json(&p)
                 .unwrap_err()
                 .to_string()
                 .contains("invalid registry mirror")
         );
-        let p = file("broken.json", "{");
+        let (_dir, p) = file("broken.json", "{");
         assert!(
             from_daemon_json(&p)
                 .unwrap_err()
@@ -187,7 +192,7 @@ mod tests {
 
     #[test]
     fn registries_conf() {
-        let p = file(
+        let (_dir, p) = file(
             "registries.conf",
             r#"
 unqualified-search-registries = ["docker.io"]
@@ -216,7 +221,7 @@ location = "not-for-hub.example"
             urls,
             ["https://mirror.example:5000/", "http://127.0.0.1:5001/"]
         );
-        let p = file("broken.conf", "[[registry]\n");
+        let (_dir, p) = file("broken.conf", "[[registry]\n");
         assert!(
             from_registries_conf(&p)
                 .unwrap_err()

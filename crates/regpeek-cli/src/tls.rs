@@ -122,23 +122,22 @@ pub fn options_for(
 mod tests {
     use super::*;
 
-    fn dir(files: &[(&str, &str)]) -> PathBuf {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "regpeek-certsd-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&d).unwrap();
+    /// A scratch certs.d directory holding `files` (removed with the guard).
+    fn dir(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+        let scratch = tempfile::Builder::new()
+            .prefix("regpeek-certsd-")
+            .tempdir()
+            .unwrap();
+        let d = scratch.path().to_owned();
         for (name, text) in files {
             std::fs::write(d.join(name), text).unwrap();
         }
-        d
+        (scratch, d)
     }
 
     #[test]
     fn certs_d_files() {
-        let d = dir(&[
+        let (_scratch, d) = dir(&[
             ("ca.crt", "A"),
             ("other.crt", "B"),
             ("client.cert", "C"),
@@ -151,12 +150,12 @@ mod tests {
         let (_, cert, key) = tls.client_cert.unwrap();
         assert_eq!((cert.as_slice(), key.as_slice()), (&b"C"[..], &b"K"[..]));
 
-        let d = dir(&[("client.cert", "C")]);
+        let (_scratch, d) = dir(&[("client.cert", "C")]);
         let err = read_cert_dir(&d, &mut TlsOptions::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("client certificate without its key"), "{err}");
-        let d = dir(&[("client.key", "K")]);
+        let (_scratch, d) = dir(&[("client.key", "K")]);
         let err = read_cert_dir(&d, &mut TlsOptions::default())
             .unwrap_err()
             .to_string();

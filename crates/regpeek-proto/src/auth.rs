@@ -67,14 +67,21 @@ impl Credentials {
         }
     }
 
-    /// The identity used in token cache keys: a user name, never a secret.
+    /// What token cache keys are made from: the user and the secret, so that a token
+    /// fetched with one password never answers for another (a wrong password must be
+    /// refused by the registry, not accepted from the cache). Only a truncated hash of
+    /// it is ever kept ([`crate::token::identity_key`]).
     pub(crate) fn identity(&self) -> String {
         match self {
-            Credentials::Basic { username, .. } => username.clone(),
-            Credentials::Bearer(_) => "<registry-token>".to_owned(),
-            Credentials::IdentityToken { username, .. } => username
-                .clone()
-                .unwrap_or_else(|| "<identity-token>".to_owned()),
+            Credentials::Basic { username, password } => {
+                format!("basic\0{username}\0{}", password.expose())
+            }
+            Credentials::Bearer(t) => format!("registry-token\0{}", t.expose()),
+            Credentials::IdentityToken { username, token } => format!(
+                "identity-token\0{}\0{}",
+                username.as_deref().unwrap_or_default(),
+                token.expose()
+            ),
         }
     }
 

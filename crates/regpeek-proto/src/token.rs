@@ -205,13 +205,17 @@ struct StoredToken {
     expires_at: u64,
 }
 
-/// A hash of who asked, for token keys: a user name is not a secret, but it need not be
-/// written down either.
+/// A short hash of who asked (user and secret, see `Credentials::identity`), for token
+/// keys: tokens fetched with other credentials never match, and what is written down
+/// names neither the user nor the secret. 64 bits: enough to tell apart the few
+/// identities one cache sees, too few to be more than a guess-checker for a password,
+/// and the file that holds it holds live tokens and is private (0600) anyway.
 pub(crate) fn identity_key(identity: &str) -> String {
     if identity.is_empty() {
         return String::new();
     }
-    let d = crate::digest::Digest::sha256(identity.as_bytes()).to_string();
+    let salted = format!("regpeek token identity v2\0{identity}");
+    let d = crate::digest::Digest::sha256(salted.as_bytes()).to_string();
     d.chars().take(7 + 16).collect()
 }
 

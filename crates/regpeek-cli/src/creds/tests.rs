@@ -67,6 +67,7 @@ fn show(registry: &str, repo: &str, env: &Env) -> String {
             let src = match &f.source {
                 Source::File { key, .. } => format!("file key {key}"),
                 Source::Helper { name, .. } => format!("helper {name}"),
+                Source::Unusable { why, .. } => format!("unusable helper: {why}"),
                 other => other.to_string(),
             };
             format!("{what} via {src}")
@@ -181,6 +182,8 @@ fn identity_and_registry_tokens() {
 
 #[test]
 fn helpers_found_not_found_garbage_hang() {
+    // A helper that cannot be used is passed over, anonymously (with a warning the
+    // caller prints), never an error that blocks the command.
     let h = Home::new();
     h.write(
         ".docker/config.json",
@@ -211,21 +214,21 @@ fn helpers_found_not_found_garbage_hang() {
     );
     assert_eq!(
         show("garbage.example", "a", &env),
-        "error: credential helper docker-credential-regpeek-test printed something that is not JSON credentials"
+        "anonymous via unusable helper: credential helper docker-credential-regpeek-test printed something that is not JSON credentials"
     );
     let started = Instant::now();
     assert_eq!(
         show("hang.example", "a", &env),
-        "error: credential helper docker-credential-regpeek-test did not answer within 5s"
+        "anonymous via unusable helper: credential helper docker-credential-regpeek-test did not answer within 5s"
     );
     assert!(started.elapsed() < Duration::from_secs(15));
     assert_eq!(
         show("broken.example", "a", &env),
-        "error: credential helper docker-credential-regpeek-test get failed: keychain is locked"
+        "anonymous via unusable helper: credential helper docker-credential-regpeek-test get failed: keychain is locked"
     );
     assert_eq!(
         show("missing.example", "a", &env),
-        "error: credential helper docker-credential-no-such-helper is configured but not found on PATH"
+        "anonymous via unusable helper: credential helper docker-credential-no-such-helper is configured but not found on PATH"
     );
 }
 
@@ -483,4 +486,36 @@ fn namespaced_keys_match_only_their_namespace() {
         show("reg.example", "public/app", &env),
         "anonymous via none (anonymous)"
     );
+}
+
+#[test]
+fn a_broken_helper_falls_back_to_an_inline_entry_and_warns_once_per_lookup() {
+    let h = Home::new();
+    h.write(
+        ".docker/config.json",
+        &format!(
+            r#"{{"credsStore":"nonexist","auths":{{"inline.example":{{"auth":"{}"}}}}}}"#,
+            b64("inline:pw")
+        ),
+    );
+    let env = h.env();
+    let found = lookup("inline.example", "a", &env).unwrap();
+    assert!(matches!(found.source, Source::File { .. }));
+    let warning = found.warning.expect("a warning names the helper");
+    assert!(
+        warning.contains("docker-credential-nonexist") && warning.contains("config.json"),
+        "{warning}"
+    );
+    let found = lookup("open.example", "a", &env).unwrap();
+    assert!(found.credentials.is_none());
+    assert!(matches!(found.source, Source::Unusable { ref name, .. } if name == "nonexist"));
+    assert!(found.warning.is_some());
+    // login refuses up front, naming the helper and the way out.
+    let e = check_store("open.example", &env).unwrap_err().to_string();
+    assert!(e.contains("docker-credential-nonexist"), "{e}");
+    assert!(e.contains("credsStore") && e.contains("--authfile"), "{e}");
+    // With --authfile, the helper is not where credentials go.
+    let mut with_file = env.clone();
+    with_file.auth_file = Some(h.dir.join("auth.json"));
+    check_store("open.example", &with_file).unwrap();
 }

@@ -23,7 +23,11 @@ impl Flow {
         let url = self.step_url()?;
         if let HostAuth::Bearer { realm, scopes } = &self.auth {
             let key = self.token_key(realm, scopes);
-            if self.tokens.get(&key, now).is_none() {
+            // A login checks the credentials it was given: only a token this flow
+            // fetched with them proves anything, never one from the cache.
+            let login = matches!(self.goal, super::Goal::Login);
+            let unproven = login && self.fetched.as_ref() != Some(&key);
+            if unproven || self.tokens.get(&key, now).is_none() {
                 let post = self
                     .credentials
                     .as_ref()
@@ -106,7 +110,7 @@ impl Flow {
         })
     }
 
-    /// Who is asking, in token cache keys: a user name, never a secret.
+    /// Who is asking, in token cache keys (hashed before use, see `identity_key`).
     pub(super) fn identity(&self) -> String {
         self.credentials
             .as_ref()

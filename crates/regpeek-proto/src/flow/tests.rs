@@ -685,3 +685,68 @@ fn a_head_the_registry_refuses_is_asked_again_with_get() {
         "no GET after a pull limit"
     );
 }
+
+/// A second flow towards a bearer registry for `goal`, with `user:password`, after a
+/// first one for the same goal with `alice:good` got its token.
+fn after_a_good_run(goal: Goal, user: &str, password: &str) -> Run {
+    let flow = |credentials: Credentials, tokens: TokenCache| {
+        let mut options = Options::new(goal.clone());
+        options.credentials = Some(credentials);
+        match goal {
+            Goal::Login => Flow::login("registry.example", options, tokens).unwrap(),
+            _ => Flow::new(
+                Reference::parse("registry.example/team/app:v1").unwrap(),
+                options,
+                tokens,
+            ),
+        }
+    };
+    let mut r = Run::with(flow(Credentials::basic("alice", "good"), TokenCache::new()));
+    r.send();
+    r.respond(bearer_401());
+    r.send();
+    r.respond(response(
+        200,
+        &[],
+        br#"{"token":"alice-tok","expires_in":300}"#,
+    ));
+    let (_, auth) = send_auth(&mut r);
+    assert_eq!(auth.as_deref(), Some("Bearer alice-tok"));
+    r.respond(match goal {
+        Goal::Login => response(200, &[], b"{}"),
+        _ => manifest_ok(),
+    });
+    r.done().unwrap();
+    let tokens = TokenCache::from_json(&r.flow.tokens.to_json(t0()));
+    Run::with(flow(Credentials::basic(user, password), tokens))
+}
+
+#[test]
+fn a_login_is_checked_by_the_registry_never_by_a_cached_token() {
+    // The same user and password again: still a token request, which proves them.
+    let mut r = after_a_good_run(Goal::Login, "alice", "good");
+    assert!(r.send().1.starts_with("https://auth.example/token?"));
+    // A wrong password: a token request, refused, and the login fails.
+    let mut r = after_a_good_run(Goal::Login, "alice", "WRONG");
+    let (url, auth) = send_auth(&mut r);
+    assert!(url.starts_with("https://auth.example/token?"), "{url}");
+    assert!(auth.is_some_and(|a| a.starts_with("Basic ")));
+    r.respond(response(401, &[], b""));
+    assert!(
+        matches!(r.done(), Err(Error::BadCredentials { .. })),
+        "a refused password is never a successful login"
+    );
+}
+
+#[test]
+fn a_token_fetched_with_other_credentials_never_answers_for_these() {
+    // The cached token was fetched with alice's good password: the flow with a
+    // wrong one asks the token server again instead of sending it.
+    let mut r = after_a_good_run(Goal::Manifest(None), "alice", "WRONG");
+    let (url, auth) = send_auth(&mut r);
+    assert!(url.starts_with("https://auth.example/token?"), "{url}");
+    assert_ne!(auth.as_deref(), Some("Bearer alice-tok"));
+    // Another user's flow does not get it either.
+    let mut r = after_a_good_run(Goal::Manifest(None), "bob", "good");
+    assert!(r.send().1.starts_with("https://auth.example/token?"));
+}

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use regpeek_lab::Lab;
+
+mod trust;
 use serde_json::{Value, json};
 
 /// The lab `cargo xtask test` brought up (`REGPEEK_LAB`), or one started here.
@@ -17,24 +19,35 @@ fn lab() -> &'static Lab {
     })
 }
 
+/// A scratch directory, removed when dropped (on a failed test too, as the panic
+/// unwinds): the live suite leaves nothing behind in the temp dir.
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
 /// An empty directory to serve as `$HOME`, so no developer's real credentials, certs.d
 /// or proxies leak into a test.
-fn empty_home() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "regpeek-live-home-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn empty_home() -> Scratch {
+    Scratch(
+        tempfile::Builder::new()
+            .prefix("regpeek-live-home-")
+            .tempdir()
+            .expect("creating a scratch $HOME"),
+    )
 }
 
 /// `regpeek` in an isolated environment: a fresh `$HOME`, no proxies, no credential
 /// variables. `env` adds variables, `stdin` feeds standard input.
 fn regpeek_in(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpeek"));
-    cmd.args(args).env("HOME", empty_home());
+    // Lives until regpeek has ended (the explicit `HOME` of `env` wins over it).
+    let home = empty_home();
+    cmd.args(args).env("HOME", &*home);
     for var in [
         "HTTPS_PROXY",
         "HTTP_PROXY",
@@ -1046,7 +1059,7 @@ fn credential_flags() {
 
 /// A fresh `$HOME` whose `~/.config/containers/certs.d/<mTLS registry>` holds the lab
 /// CA and the client certificate and key.
-fn home_with_mtls_certs_d() -> std::path::PathBuf {
+fn home_with_mtls_certs_d() -> Scratch {
     let info = &lab().info;
     let home = empty_home();
     let d = home.join(".config/containers/certs.d").join(info.mtls());
@@ -1334,9 +1347,10 @@ fn on_a_terminal_with(args: &[&str], env: &[(&str, &str)], answers: &[(&str, &st
         .chain(args.iter().map(|a| format!("'{a}'")))
         .collect::<Vec<_>>()
         .join(" ");
+    let home = empty_home();
     let mut c = Command::new("script");
     c.args(["-qec", &cmd, "/dev/null"])
-        .env("HOME", empty_home())
+        .env("HOME", &*home)
         .env_remove("NO_COLOR")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -1603,12 +1617,8 @@ fn references_the_flow_cannot_request_are_refused_before_any_network() {
 /// Records `args` into a fresh directory, then replays it offline; both must print
 /// the same thing and exit the same way, and the recording holds no secret.
 fn record_then_replay(args: &[&str]) -> (Output, Output, String) {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "regpeek-record-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    let scratch = empty_home();
+    let dir = scratch.join("recording");
     let mut all = vec!["--record", dir.to_str().unwrap()];
     all.extend_from_slice(args);
     let live = regpeek(&all);
@@ -1648,7 +1658,8 @@ fn a_recording_replays_offline_to_the_same_output() {
     }
 
     // A warm cache does not leak into a recording: it starts cold, and replays.
-    let cache = empty_home().join("cache");
+    let cache_home = empty_home();
+    let cache = cache_home.join("cache");
     let rich = format!("{}/lab/rich:v1", info.plain());
     ok(&["--cache-dir", cache.to_str().unwrap(), "inspect", &rich]);
     let (live, _, text) =
@@ -2250,7 +2261,8 @@ fn referrers_include_buildkit_attestations_with_their_predicate_types() {
 
 #[test]
 fn man_pages_and_table_listings() {
-    let dir = empty_home().join("man");
+    let dir_home = empty_home();
+    let dir = dir_home.join("man");
     ok(&["man", dir.to_str().unwrap()]);
     for page in [
         "regpeek.1",
@@ -2353,7 +2365,8 @@ fn a_registry_on_the_ipv6_loopback() {
 
 #[test]
 fn a_warm_cache_needs_one_head_and_a_pinned_digest_none() {
-    let cache = empty_home().join("cache");
+    let cache_home = empty_home();
+    let cache = cache_home.join("cache");
     let dir = cache.to_str().unwrap();
     // The token registry behind a relay of our own, which counts the requests that
     // reach the registry on the wire (regpeek's own trace is checked as well).
@@ -2423,7 +2436,8 @@ fn a_warm_cache_needs_one_head_and_a_pinned_digest_none() {
 
 #[test]
 fn a_corrupt_cache_entry_is_fetched_again() {
-    let cache = empty_home().join("cache");
+    let cache_home = empty_home();
+    let cache = cache_home.join("cache");
     let dir = cache.to_str().unwrap();
     let rich = format!("{}/lab/rich:v1", lab().info.plain());
     let first = ok(&["--cache-dir", dir, "inspect", &rich]);
@@ -2452,7 +2466,8 @@ fn a_corrupt_cache_entry_is_fetched_again() {
 fn cached_tokens_are_private_and_hold_no_password() {
     use std::os::unix::fs::PermissionsExt as _;
     let info = &lab().info;
-    let cache = empty_home().join("cache");
+    let cache_home = empty_home();
+    let cache = cache_home.join("cache");
     let dir = cache.to_str().unwrap();
     ok(&[
         "--cache-dir",
@@ -2483,7 +2498,8 @@ fn cached_tokens_are_private_and_hold_no_password() {
             .contains("\"token\":\"ey")
     );
     // --no-cache writes nothing.
-    let other = empty_home().join("nocache");
+    let other_home = empty_home();
+    let other = other_home.join("nocache");
     ok(&[
         "--cache-dir",
         other.to_str().unwrap(),
@@ -2593,7 +2609,8 @@ fn a_batch_reads_files_compose_kubernetes_and_dockerfiles() {
 
 #[test]
 fn two_batches_sharing_a_cache_both_succeed() {
-    let cache = empty_home().join("cache");
+    let cache_home = empty_home();
+    let cache = cache_home.join("cache");
     let dir = cache.to_str().unwrap().to_owned();
     let refs: Vec<String> = ["public/rich:v1", "public/multi:v1", "public/many-layers:v1"]
         .iter()
@@ -2627,7 +2644,8 @@ fn a_batch_fetches_shared_content_once() {
     let refs: Vec<String> = (0..6)
         .map(|i| format!("{}/lab/many-tags:t{i:03}", lab().info.plain()))
         .collect();
-    let cache = empty_home().join("cache");
+    let cache_home = empty_home();
+    let cache = cache_home.join("cache");
     for cache_flags in [
         vec!["--no-cache"],
         vec!["--cache-dir", cache.to_str().unwrap()],
@@ -2693,7 +2711,8 @@ fn a_digest_held_for_one_repository_is_still_asked_of_another() {
     let error = lines[1]["Error"].as_str().unwrap_or_default();
     assert!(error.contains("UNKNOWN"), "{lines:?}");
 
-    let dir = empty_home().join("cache");
+    let dir_home = empty_home();
+    let dir = dir_home.join("cache");
     let dir = dir.to_str().unwrap();
     ok(&["--cache-dir", dir, "--plain-http", "inspect", &there]);
     let out = regpeek(&["--cache-dir", dir, "--plain-http", "inspect", &elsewhere]);
@@ -2763,9 +2782,10 @@ fn a_closed_stdout_ends_every_command_quietly() {
     for args in runs {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
+        let home = empty_home();
         let out = Command::new(env!("CARGO_BIN_EXE_regpeek"))
             .args(&args)
-            .env("HOME", empty_home())
+            .env("HOME", &*home)
             .env_remove("XDG_CACHE_HOME")
             .stdin(std::process::Stdio::null())
             .stdout(writer)

@@ -1,0 +1,171 @@
+//! Trust where features meet (issue 13): a login is checked by the registry and
+//! never by a cached token, a broken credential helper does not block anything, and
+//! nothing regpeek prints or records holds a secret.
+
+use super::*;
+
+fn config_bytes(home: &std::path::Path) -> Option<Vec<u8>> {
+    std::fs::read(home.join(".docker/config.json")).ok()
+}
+
+#[test]
+fn a_wrong_password_never_logs_in_nor_replaces_a_stored_one() {
+    let info = &lab().info;
+    let (user, good) = creds()
+        .split_once(':')
+        .map(|(u, p)| (u.to_owned(), p.to_owned()))
+        .unwrap();
+    // Both auth schemes: the token registry (where a cached token once answered the
+    // check) and Basic over TLS.
+    for (registry, tls) in [(info.token(), None), (info.basic(), Some(ca()))] {
+        let home = empty_home();
+        let env = [("HOME", home.to_str().unwrap())];
+        let with_tls = |mut args: Vec<String>| {
+            if let Some(ca) = &tls {
+                args.extend(["--ca-file".to_owned(), ca.clone()]);
+            }
+            args
+        };
+        let login = |password: &str, verbose: bool| {
+            let mut args = vec!["login".to_owned(), registry.clone()];
+            args.extend([
+                "--username".to_owned(),
+                user.clone(),
+                "--password-stdin".to_owned(),
+            ]);
+            if verbose {
+                args.push("-v".into());
+            }
+            let args = with_tls(args);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            regpeek_in(&args, &env, Some(&format!("{password}\n")))
+        };
+        let out = login(&good, false);
+        assert!(out.status.success(), "{registry}: {}", stderr_of(&out));
+        let stored = config_bytes(&home).expect("stored after a good login");
+
+        let out = login("WRONG", true);
+        let err = stderr_of(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{registry}: a wrong password must fail: {err}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Login succeeded"));
+        assert!(err.contains("rejected"), "{registry}: {err}");
+        assert!(
+            err.contains("the --username flag"),
+            "{registry}: -v names the real source: {err}"
+        );
+        assert!(!err.contains("--no-creds"), "{registry}: {err}");
+        assert!(
+            !err.contains("WRONG"),
+            "{registry}: the password is never printed: {err}"
+        );
+        assert_eq!(
+            config_bytes(&home).as_deref(),
+            Some(&stored[..]),
+            "{registry}: the stored entry is untouched after a refused login"
+        );
+
+        // Nor does a token fetched with the good password answer for a wrong one.
+        let image = format!(
+            "{registry}/{}",
+            if tls.is_some() {
+                "lab/rich:v1"
+            } else {
+                "private/rich:v1"
+            }
+        );
+        let args = with_tls(vec![
+            "digest".into(),
+            image.clone(),
+            "--creds".into(),
+            format!("{user}:WRONG"),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = regpeek_in(&args, &env, None);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{image} with a wrong password: {}",
+            stderr_of(&out)
+        );
+        // The stored (good) credentials still work.
+        let args = with_tls(vec!["digest".into(), image]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok_in(&args, &env, None);
+    }
+}
+
+#[test]
+fn a_missing_credential_helper_warns_once_and_goes_on_anonymously() {
+    let info = &lab().info;
+    let home = empty_home();
+    write(
+        &home.join(".docker/config.json"),
+        r#"{"credsStore":"nonexist"}"#,
+    );
+    let env = [("HOME", home.to_str().unwrap())];
+    let helper = "docker-credential-nonexist";
+
+    // An open registry: answered, with one warning naming the helper, alone or in
+    // a batch.
+    for args in [
+        vec!["digest".to_owned(), r("lab/rich:v1")],
+        vec![
+            "digest".to_owned(),
+            r("lab/rich:v1"),
+            r("lab/multi:v1"),
+            r("lab/rich:v1"),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ok_in(&args, &env, None);
+        let err = stderr_of(&out);
+        assert_eq!(
+            err.matches(helper).count(),
+            1,
+            "one warning naming the helper: {err}"
+        );
+        assert!(err.contains("regpeek: warning: "), "{err}");
+        assert!(err.contains("config.json"), "{err}");
+    }
+
+    // A registry that wants credentials: the error's hint names the helper.
+    let out = regpeek_in(&["digest", &t("private/rich:v1")], &env, None);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("hint: ") && l.contains(helper)),
+        "the hint names the helper that could not give credentials: {err}"
+    );
+
+    // login refuses clearly, before anything is sent or stored.
+    let before = config_bytes(&home);
+    let out = regpeek_in(&["login", &info.token(), "--creds", &creds()], &env, None);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(helper) && err.contains("credsStore"), "{err}");
+    assert!(
+        err.contains("--authfile"),
+        "says where else they can go: {err}"
+    );
+    assert_eq!(config_bytes(&home), before);
+    // ... and with --authfile, the login goes there.
+    let file = home.join("auth.json");
+    ok_in(
+        &[
+            "login",
+            &info.token(),
+            "--creds",
+            &creds(),
+            "--authfile",
+            file.to_str().unwrap(),
+        ],
+        &env,
+        None,
+    );
+    assert!(file.exists());
+}
