@@ -87,7 +87,56 @@ fn regpeek_in(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outpu
             .write_all(text.as_bytes())
             .unwrap();
     }
-    child.wait_with_output().expect("running regpeek")
+    let out = child.wait_with_output().expect("running regpeek");
+    assert_no_secret(
+        &format!("the output of regpeek {args:?}"),
+        &format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    );
+    out
+}
+
+/// Fails when `text` (something regpeek printed or wrote) holds a secret of the lab:
+/// its password, its identity token, a JWT its token issuer signed, or what the
+/// hostile registry's `leaky` repository hands out and echoes. Every run of the live
+/// suite goes through here (its stdout and stderr), and so does every recording.
+fn assert_no_secret(what: &str, text: &str) {
+    static JWT: OnceLock<regex::Regex> = OnceLock::new();
+    let jwt = JWT.get_or_init(|| {
+        regex::Regex::new(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.").unwrap()
+    });
+    let info = &lab().info;
+    let mut secrets = vec![info.password.clone(), info.identity_token()];
+    secrets.extend(regpeek_lab::hostile::LEAKY_SECRETS.map(String::from));
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{what} holds a secret ({}…): {text}",
+            &secret[..4]
+        );
+    }
+    assert!(!jwt.is_match(text), "{what} holds a token: {text}");
+}
+
+/// Every file under `dir`, scanned with [`assert_no_secret`].
+fn assert_no_secret_in_dir(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            assert_no_secret_in_dir(&path);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            assert_no_secret(
+                &path.display().to_string(),
+                &String::from_utf8_lossy(&bytes),
+            );
+        }
+    }
 }
 
 fn regpeek(args: &[&str]) -> Output {
@@ -1624,6 +1673,7 @@ fn record_then_replay(args: &[&str]) -> (Output, Output, String) {
     let live = regpeek(&all);
     let text = std::fs::read_to_string(dir.join("exchanges.http"))
         .unwrap_or_else(|e| panic!("no recording for {args:?}: {e}"));
+    assert_no_secret_in_dir(&dir);
     let replayed = regpeek(&["replay", dir.to_str().unwrap()]);
     assert_eq!(
         String::from_utf8_lossy(&live.stdout),

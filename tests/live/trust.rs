@@ -169,3 +169,46 @@ fn a_missing_credential_helper_warns_once_and_goes_on_anonymously() {
     );
     assert!(file.exists());
 }
+
+#[test]
+fn secrets_a_registry_hands_out_or_echoes_reach_no_trace_error_or_recording() {
+    // `leaky`: a token reply with four secrets, an `Authorization` echoed back in a
+    // header, a cookie, and a config behind a signed redirect. Every output of these
+    // runs is scanned by `regpeek_in`, and every recording here.
+    let image = format!("{}/leaky:v1", hostile().addr());
+    for command in ["inspect", "digest", "manifest", "config"] {
+        let out = regpeek(&["-v", "--no-cache", "--plain-http", command, &image]);
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{command}: {err}");
+        // The trace shows what happened, with the secrets' places marked.
+        if command == "inspect" {
+            assert!(err.contains("< location: http://"), "{err}");
+            assert!(err.contains("X-Amz-Signature=REDACTED"), "{err}");
+            assert!(
+                err.contains("x-echo-authorization: Bearer <redacted>"),
+                "{err}"
+            );
+            assert!(err.contains("set-cookie: <redacted>"), "{err}");
+        }
+        let scratch = empty_home();
+        let dir = scratch.join("rec");
+        let out = regpeek(&[
+            "-v",
+            "--plain-http",
+            "--record",
+            dir.to_str().unwrap(),
+            command,
+            &image,
+        ]);
+        assert!(
+            out.status.success(),
+            "{command} --record: {}",
+            stderr_of(&out)
+        );
+        let text = std::fs::read_to_string(dir.join("exchanges.http")).unwrap();
+        assert!(text.contains("<scrubbed-refresh-token>"), "{text}");
+        assert_no_secret_in_dir(&dir);
+        let replayed = regpeek(&["replay", dir.to_str().unwrap()]);
+        assert!(replayed.status.success(), "{}", stderr_of(&replayed));
+    }
+}

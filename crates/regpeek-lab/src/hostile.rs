@@ -17,6 +17,8 @@
 //! | `expires` | bearer auth whose token reply says `expires_in: u64::MAX` |
 //! | `reset` | the head and 10 of 1000 body bytes, then closes |
 //! | `slow-retry` | 503 with `Retry-After: 20` |
+//! | `leaky` | bearer auth whose token reply holds four secrets ([`LEAKY_SECRETS`]), a manifest answer that echoes the request's `Authorization` in a header and a cookie, and a config blob behind a `307` to a signed URL (`X-Amz-Signature`, `sig`, `token` in the query) |
+//! | `limited` | `429` with `Retry-After: 3600` |
 //! | `busy` | a 5 s spell of 429 (`Retry-After: 5`) begun by the tag `trigger`; the tag `slow` answered 2 s into it; the manifest otherwise |
 //!
 //! [`Hostile::never_accepts`] is a listener whose accept queue is full: connecting
@@ -84,8 +86,8 @@ impl Hostile {
     }
 }
 
-/// Reads the request head (at most 64 KiB); `(method, path, has Authorization)`.
-fn read_head(stream: &mut TcpStream) -> Result<(String, String, bool)> {
+/// Reads the request head (at most 64 KiB); `(method, path, Authorization)`.
+fn read_head(stream: &mut TcpStream) -> Result<(String, String, Option<String>)> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
@@ -99,9 +101,11 @@ fn read_head(stream: &mut TcpStream) -> Result<(String, String, bool)> {
     let mut words = text.split_whitespace();
     let method = words.next().unwrap_or_default().to_owned();
     let path = words.next().unwrap_or_default().to_owned();
-    let auth = text
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+    let auth = text.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization")
+            .then(|| value.trim().to_owned())
+    });
     Ok((method, path, auth))
 }
 
@@ -163,6 +167,92 @@ fn drip(stream: &mut TcpStream, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Every secret `leaky` hands out or echoes: none may appear in a trace, an error or a
+/// recording.
+pub const LEAKY_SECRETS: [&str; 7] = [
+    "LEAKY-TOKEN-0d1f",
+    "LEAKY-ACCESS-TOKEN-5e2a",
+    "LEAKY-REFRESH-TOKEN-77c3",
+    "LEAKY-ID-TOKEN-9b41",
+    "LEAKY-SIGNATURE-c0de",
+    "LEAKY-QUERY-TOKEN-f00d",
+    "LEAKY-COOKIE-beef",
+];
+
+/// Serves the `leaky` repository and its token server.
+fn leaky(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+) -> Result<()> {
+    let [token, access, refresh, id, signature, query_token, cookie] = LEAKY_SECRETS;
+    if path.starts_with("/token-leaky") {
+        let body = format!(
+            r#"{{"token":"{token}","access_token":"{access}","refresh_token":"{refresh}","id_token":"{id}","expires_in":300}}"#
+        );
+        return respond(
+            stream,
+            "200 OK",
+            &[("Content-Type", "application/json".into())],
+            body.as_bytes(),
+        );
+    }
+    if path.starts_with("/cdn-leaky") {
+        return respond(
+            stream,
+            "200 OK",
+            &[("Content-Type", "application/octet-stream".into())],
+            b"{}",
+        );
+    }
+    let Some(authorization) = authorization else {
+        return respond(
+            stream,
+            "401 Unauthorized",
+            &[(
+                "WWW-Authenticate",
+                format!(
+                    r#"Bearer realm="http://{addr}/token-leaky",service="hostile",scope="repository:leaky:pull""#
+                ),
+            )],
+            b"",
+        );
+    };
+    let echo = [
+        ("X-Echo-Authorization", authorization.to_owned()),
+        ("Set-Cookie", format!("session={cookie}; HttpOnly")),
+    ];
+    if path.contains("/blobs/") {
+        let location = format!(
+            "http://{addr}/cdn-leaky/blob?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={signature}&sig={signature}&token={query_token}"
+        );
+        let mut headers = echo.to_vec();
+        headers.push(("Location", location));
+        return respond(stream, "307 Temporary Redirect", &headers, b"");
+    }
+    let digest = crate::image::sha256(MANIFEST);
+    let mut headers = echo.to_vec();
+    headers.push((
+        "Content-Type",
+        "application/vnd.oci.image.manifest.v1+json".into(),
+    ));
+    headers.push(("Docker-Content-Digest", digest));
+    let body: &[u8] = if method == "HEAD" { b"" } else { MANIFEST };
+    if method == "HEAD" {
+        // The head of a GET: its length, no body.
+        let mut head = "HTTP/1.1 200 OK\r\nConnection: close\r\n".to_owned();
+        for (k, v) in &headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", MANIFEST.len()));
+        stream.write_all(head.as_bytes())?;
+        return Ok(());
+    }
+    respond(stream, "200 OK", &headers, body)
+}
+
 /// When `busy`'s one spell began.
 static BUSY_SINCE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 /// How long `busy` answers 429, and the `Retry-After` it gives.
@@ -177,7 +267,11 @@ fn busy_since() -> Option<Instant> {
 pub static BUSY_REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
-    let (method, path, auth) = read_head(&mut stream)?;
+    let (method, path, authorization) = read_head(&mut stream)?;
+    let auth = authorization.is_some();
+    if path.starts_with("/token-leaky") || path.starts_with("/cdn-leaky") {
+        return leaky(&mut stream, addr, &method, &path, None);
+    }
     if path.starts_with("/token-silent") {
         return silent(&mut stream);
     }
@@ -297,6 +391,13 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
             }
             serve_manifest(&mut stream, &method, &manifest_type.1)
         }
+        "leaky" => leaky(&mut stream, addr, &method, &path, authorization.as_deref()),
+        "limited" => respond(
+            &mut stream,
+            "429 Too Many Requests",
+            &[("Retry-After", "3600".into())],
+            b"",
+        ),
         "slow-retry" => respond(
             &mut stream,
             "503 Service Unavailable",

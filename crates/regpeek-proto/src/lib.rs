@@ -93,6 +93,7 @@ mod inspection;
 mod list;
 pub mod manifest;
 mod platform;
+pub mod redact;
 mod reference;
 mod time;
 mod token;

@@ -20,6 +20,7 @@ use regpeek_proto::{
 };
 
 use regpeek_proto::RequestKind;
+use regpeek_proto::redact;
 
 use crate::fixture::{Exchange, Reply, Request, Scenario};
 
@@ -498,7 +499,11 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
 /// lose their tokens, and `user:password` settings keep only the user.
 pub struct Recorder {
     scenario: Scenario,
+    /// Tokens from token replies, numbered in the order they came.
     tokens: Vec<String>,
+    /// Every other secret a request carried (a Basic credential, a registry token),
+    /// scrubbed wherever a server echoes it.
+    sent: Vec<String>,
 }
 
 impl Recorder {
@@ -518,12 +523,23 @@ impl Recorder {
                 exchanges: Vec::new(),
             },
             tokens: Vec::new(),
+            sent: Vec::new(),
         }
     }
 
     /// The scrubbed form of a request, to pass to [`Recorder::response`] or
     /// [`Recorder::failure`] once it is answered.
-    pub fn request(&self, req: &http::Request<Vec<u8>>) -> Request {
+    pub fn request(&mut self, req: &http::Request<Vec<u8>>) -> Request {
+        for (k, v) in req.headers() {
+            if redact::is_secret_header(k.as_str()) {
+                for secret in redact::authorization_secrets(&String::from_utf8_lossy(v.as_bytes()))
+                {
+                    if !self.sent.contains(&secret) {
+                        self.sent.push(secret);
+                    }
+                }
+            }
+        }
         let mut headers = header_pairs(req.headers(), SIGNIFICANT);
         for (k, v) in &mut headers {
             if k == "authorization" {
@@ -532,9 +548,14 @@ impl Recorder {
         }
         Request {
             method: req.method().to_string(),
-            url: scrub_url(&req.uri().to_string()),
+            url: redact::url(&req.uri().to_string()),
             headers,
         }
+    }
+
+    /// Every secret seen so far: sent ones and tokens handed out.
+    fn secrets(&self) -> Vec<String> {
+        self.tokens.iter().chain(&self.sent).cloned().collect()
     }
 
     /// Records a response (its token, if a token reply, is scrubbed).
@@ -545,16 +566,25 @@ impl Recorder {
         resp: &http::Response<Vec<u8>>,
     ) -> Result<()> {
         let mut body = resp.body().clone();
-        let mut keep: Vec<&str> = KEPT.to_vec();
         if kind == RequestKind::Token && resp.status() == 200 {
-            body = scrub_token_reply(&body, &mut self.tokens)?;
+            body = scrub_token_reply(&body, &mut self.tokens, &mut self.sent)?;
+        }
+        // A server may echo what it was sent (or hand out) anywhere: in any header
+        // kept, and in any body that is text.
+        let secrets = self.secrets();
+        if let Ok(text) = std::str::from_utf8(&body) {
+            let scrubbed = redact::echoes(text, &secrets);
+            if scrubbed != text {
+                body = scrubbed.into_bytes();
+            }
+        }
+        let mut keep: Vec<&str> = KEPT.to_vec();
+        if body != *resp.body() {
             keep.retain(|k| *k != "content-length");
         }
         let mut headers = header_pairs(resp.headers(), &keep);
         for (k, v) in &mut headers {
-            if k == "location" || k == "link" {
-                *v = scrub_url(v);
-            }
+            *v = redact::echoes(&redact::header(k, v.as_bytes()), &secrets);
         }
         self.scenario.exchanges.push(Exchange {
             request,
@@ -584,30 +614,6 @@ impl Recorder {
     }
 }
 
-/// Query values other than the token protocol's and pagination's own become
-/// `REDACTED` (signed blob URLs carry credentials there). The placeholder needs no
-/// escaping, so a replayed flow follows a scrubbed `Location` to the scrubbed URL.
-fn scrub_url(url: &str) -> String {
-    const SAFE: [&str; 5] = ["service", "scope", "client_id", "n", "last"];
-    let Some((base, rest)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    // A `Link` value goes on after the URL: `<…?a=b>; rel="next"`.
-    let (query, tail) = match rest.find('>') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if SAFE.contains(&k) => format!("{k}={v}"),
-            Some((k, _)) => format!("{k}=REDACTED"),
-            None => kv.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}{tail}", parts.join("&"))
-}
-
 fn scrub_authorization(v: &str, tokens: &[String]) -> String {
     match v.split_once(' ') {
         Some(("Bearer", tok)) => match tokens.iter().position(|t| t == tok) {
@@ -619,13 +625,24 @@ fn scrub_authorization(v: &str, tokens: &[String]) -> String {
     }
 }
 
-fn scrub_token_reply(body: &[u8], tokens: &mut Vec<String>) -> Result<Vec<u8>> {
+/// A token reply with its secrets replaced: bearer tokens numbered into `tokens`,
+/// the others (refresh and ID tokens) kept in `others` to be scrubbed where echoed.
+fn scrub_token_reply(
+    body: &[u8],
+    tokens: &mut Vec<String>,
+    others: &mut Vec<String>,
+) -> Result<Vec<u8>> {
     let mut v: serde_json::Value =
         serde_json::from_slice(body).context("token reply is not JSON")?;
     let obj = v.as_object_mut().context("token reply is not an object")?;
-    for key in ["token", "access_token"] {
-        if let Some(serde_json::Value::String(tok)) = obj.get(key) {
-            let tok = tok.clone();
+    for key in redact::TOKEN_FIELDS {
+        let Some(serde_json::Value::String(tok)) = obj.get(key) else {
+            continue;
+        };
+        let tok = tok.clone();
+        // The bearer tokens are numbered, so that the replay can tell which one a
+        // request carries; the others (refresh and ID tokens) only need to be gone.
+        let stand_in = if matches!(key, "token" | "access_token") {
             let n = match tokens.iter().position(|t| *t == tok) {
                 Some(i) => i + 1,
                 None => {
@@ -633,15 +650,16 @@ fn scrub_token_reply(body: &[u8], tokens: &mut Vec<String>) -> Result<Vec<u8>> {
                     tokens.len()
                 }
             };
-            obj.insert(key.into(), format!("<scrubbed-token-{n}>").into());
-        }
+            format!("<scrubbed-token-{n}>")
+        } else {
+            others.push(tok);
+            format!("<scrubbed-{}>", key.replace('_', "-"))
+        };
+        obj.insert(key.into(), stand_in.into());
     }
     // Recording time is volatile; the replay clock is not.
     if obj.contains_key("issued_at") {
         obj.insert("issued_at".into(), "2026-01-01T00:00:00Z".into());
-    }
-    if obj.contains_key("refresh_token") {
-        obj.insert("refresh_token".into(), "<scrubbed-refresh-token>".into());
     }
     Ok(serde_json::to_vec(&v)?)
 }
@@ -651,16 +669,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_recorder_scrubs_what_a_server_echoes() {
+        let mut rec = Recorder::new(Vec::new());
+        let req = http::Request::get("https://reg.example/v2/a/manifests/v1?sig=abcd")
+            .header("authorization", "Basic dXNlcjpodW50ZXIy")
+            .body(Vec::new())
+            .unwrap();
+        let request = rec.request(&req);
+        assert_eq!(
+            request.url,
+            "https://reg.example/v2/a/manifests/v1?sig=REDACTED"
+        );
+        let resp = http::Response::builder()
+            .status(401)
+            .header("www-authenticate", "Basic realm=\"dXNlcjpodW50ZXIy\"")
+            .header("location", "https://u:p@cdn.example/b?X-Amz-Signature=s")
+            .body(br#"{"errors":[{"message":"hunter2 is wrong"}]}"#.to_vec())
+            .unwrap();
+        rec.response(request, RequestKind::Manifest, &resp).unwrap();
+        let text = rec.finish().render().unwrap();
+        for secret in ["dXNlcjpodW50ZXIy", "hunter2", "u:p@", "=s\n"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+
+    #[test]
     fn scrubbing() {
-        let mut tokens = Vec::new();
+        let (mut tokens, mut others) = (Vec::new(), Vec::new());
         let body = scrub_token_reply(
-            br#"{"token":"abc","access_token":"abc","expires_in":60}"#,
+            br#"{"token":"abc","access_token":"abc","refresh_token":"rrr","id_token":"iii","expires_in":60}"#,
             &mut tokens,
+            &mut others,
         )
         .unwrap();
         let text = String::from_utf8(body).unwrap();
-        assert!(!text.contains("abc"), "{text}");
+        for secret in ["abc", "rrr", "iii"] {
+            assert!(!text.contains(secret), "{text}");
+        }
         assert!(text.contains("<scrubbed-token-1>"));
+        assert!(text.contains("<scrubbed-refresh-token>") && text.contains("<scrubbed-id-token>"));
+        assert_eq!(tokens, ["abc"], "only bearer tokens are numbered");
         assert_eq!(
             scrub_authorization("Bearer abc", &tokens),
             "Bearer <scrubbed-token-1>"
@@ -674,13 +722,13 @@ mod tests {
             "Basic <redacted>"
         );
         assert_eq!(
-            scrub_url("https://cdn.example/b?X-Amz-Signature=s3cr3t&n=2"),
+            redact::url("https://cdn.example/b?X-Amz-Signature=s3cr3t&n=2"),
             "https://cdn.example/b?X-Amz-Signature=REDACTED&n=2"
         );
         assert_eq!(
-            scrub_url(r#"</v2/a/tags/list?last=b&sig=x>; rel="next""#),
+            redact::url(r#"</v2/a/tags/list?last=b&sig=x>; rel="next""#),
             r#"</v2/a/tags/list?last=b&sig=REDACTED>; rel="next""#
         );
-        assert_eq!(scrub_url("https://a/b"), "https://a/b");
+        assert_eq!(redact::url("https://a/b"), "https://a/b");
     }
 }

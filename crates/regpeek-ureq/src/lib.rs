@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use regpeek_proto::{
     Action, Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TimeoutStage, TokenCache, Transmit,
-    TransportErrorKind,
+    TransportErrorKind, redact,
 };
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::transport::{
@@ -361,14 +361,24 @@ impl Client {
                 source: "the deadline has passed".into(),
             });
         }
+        // What this request carries that the server could echo back.
+        let mut secrets = Vec::new();
         if self.trace.is_some() {
             self.trace(&format!(
                 "> {} {}",
                 request.method(),
-                redact_url(&request.uri().to_string())
+                redact::url(&request.uri().to_string())
             ));
             for (k, v) in request.headers() {
-                self.trace(&format!("> {k}: {}", redact_header(k.as_str(), v)));
+                if redact::is_secret_header(k.as_str()) {
+                    secrets.extend(redact::authorization_secrets(&String::from_utf8_lossy(
+                        v.as_bytes(),
+                    )));
+                }
+                self.trace(&format!(
+                    "> {k}: {}",
+                    redact::header(k.as_str(), v.as_bytes())
+                ));
             }
         }
         let (parts, body) = request.into_parts();
@@ -418,7 +428,8 @@ impl Client {
         if self.trace.is_some() {
             self.trace(&format!("< {:?} {}", parts.version, parts.status));
             for (k, v) in &parts.headers {
-                self.trace(&format!("< {k}: {}", redact_header(k.as_str(), v)));
+                let shown = redact::header(k.as_str(), v.as_bytes());
+                self.trace(&format!("< {k}: {}", redact::echoes(&shown, &secrets)));
             }
             self.trace(&format!("< ({} body bytes)", bytes.len()));
         }
@@ -538,54 +549,9 @@ fn classify_tls(e: &rustls::Error) -> TransportErrorKind {
     }
 }
 
-/// Header values safe to show: credentials and cookies become `<redacted>` (the scheme
-/// is kept).
-pub fn redact_header(name: &str, value: &http::HeaderValue) -> String {
-    let v = value.to_str().unwrap_or("<binary>");
-    match name.to_ascii_lowercase().as_str() {
-        "authorization" | "proxy-authorization" => match v.split_once(' ') {
-            Some((scheme, _)) => format!("{scheme} <redacted>"),
-            None => "<redacted>".to_owned(),
-        },
-        "cookie" | "set-cookie" => "<redacted>".to_owned(),
-        _ => v.to_owned(),
-    }
-}
-
-/// A URL safe to show: query values other than the token protocol's own are redacted
-/// (signed blob URLs carry credentials in the query).
-pub fn redact_url(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let safe = ["service", "scope", "client_id", "n", "last"];
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if safe.contains(&k) => format!("{k}={v}"),
-            Some((k, _)) => format!("{k}=<redacted>"),
-            None => kv.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", parts.join("&"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction() {
-        let v = http::HeaderValue::from_static("Bearer abc.def");
-        assert_eq!(redact_header("Authorization", &v), "Bearer <redacted>");
-        let v = http::HeaderValue::from_static("application/json");
-        assert_eq!(redact_header("content-type", &v), "application/json");
-        assert_eq!(
-            redact_url("https://cdn/x?X-Amz-Signature=s3cr3t&scope=repository:a:pull"),
-            "https://cdn/x?X-Amz-Signature=<redacted>&scope=repository:a:pull"
-        );
-        assert_eq!(redact_url("https://a/b"), "https://a/b");
-    }
 
     #[test]
     fn a_bad_ca_file_is_a_clear_error() {

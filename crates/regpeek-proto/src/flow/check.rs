@@ -16,13 +16,7 @@ pub(super) fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// The URL without its query (signed URLs carry secrets there).
-pub(super) fn strip_query(u: &Url) -> String {
-    let mut u = u.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    u.to_string()
-}
+pub(super) use crate::redact::without_query as strip_query;
 
 pub(super) fn check_size(body: &[u8], limit: usize, subject: Subject) -> Result<(), Error> {
     if body.len() > limit {
