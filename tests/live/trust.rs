@@ -212,3 +212,56 @@ fn secrets_a_registry_hands_out_or_echoes_reach_no_trace_error_or_recording() {
         assert!(replayed.status.success(), "{}", stderr_of(&replayed));
     }
 }
+
+#[test]
+fn parallel_runs_lose_no_cache_update() {
+    // 150 tags, 32 workers each, two processes at once, one cache: every tag is then
+    // answered offline, so every update of the cache index survived.
+    let scratch = empty_home();
+    let cache = scratch.join("cache");
+    let list = scratch.join("tags.txt");
+    let tags: Vec<String> = (0..regpeek_lab::image::MANY_TAGS)
+        .map(|i| r(&format!("lab/many-tags:t{i:03}")))
+        .collect();
+    write(&list, &tags.join("\n"));
+    let (cache, list) = (cache.to_str().unwrap(), list.to_str().unwrap());
+    let run = || {
+        regpeek(&[
+            "--cache-dir",
+            cache,
+            "digest",
+            "--jobs",
+            "32",
+            "--file",
+            list,
+        ])
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(run);
+        let b = s.spawn(run);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for out in [a, b] {
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(lines(&out.stdout).len(), tags.len());
+    }
+    let info = json(&ok(&["--cache-dir", cache, "cache", "info"]));
+    assert_eq!(info["Tags"], tags.len(), "{info}");
+    let out = regpeek(&[
+        "--cache-dir",
+        cache,
+        "--offline",
+        "digest",
+        "--jobs",
+        "8",
+        "--file",
+        list,
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let answered = lines(&out.stdout);
+    assert_eq!(answered.len(), tags.len());
+    assert!(
+        answered.iter().all(|l| l.contains("sha256:")),
+        "{answered:?}"
+    );
+}

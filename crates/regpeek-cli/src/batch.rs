@@ -495,7 +495,7 @@ fn one(job: &Job, shared: &Shared, input: &str) -> Value {
 }
 
 fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
-    let r = crate::parse_reference(input)?;
+    let r = crate::offline_pinned(crate::parse_reference(input)?)?;
     let explicit = crate::explicit_platform(job.common)?;
     let goal = match job.command {
         "inspect" | "config" => Goal::Inspect(crate::platform(job.common)?),

@@ -12,6 +12,14 @@
 //!
 //! The directory is 0700. The core decides what to ask for; this module only keeps
 //! files.
+//!
+//! `index.json` and `tokens.json` are read, changed and written back by many workers
+//! at once (a batch's threads, and other regpeek processes): every such update holds
+//! an exclusive lock on the `lock` file (flock(2): the kernel drops it when its holder
+//! dies, so no dead process can hold it), and re-reads the file under the lock, so no
+//! update is lost. Readers need no lock: files are replaced by rename, never torn. A
+//! lock still held after [`LOCK_WAIT`] (a stopped process) makes that one update give
+//! up, since the cache only saves requests: nothing waits forever.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -58,6 +66,9 @@ pub struct Info {
 }
 
 static TMP: AtomicU32 = AtomicU32::new(0);
+
+/// The longest an update waits for another's lock before giving up.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Cache {
     /// The cache in `dir`, or the default place.
@@ -146,6 +157,40 @@ impl Cache {
         )
     }
 
+    /// Runs a read-modify-write of the cache's shared files while holding its lock.
+    fn locked<T>(&self, update: impl FnOnce() -> Result<T>) -> Result<T> {
+        let path = self.dir.join("lock");
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                    "{} is held by another process for more than {}s; this update is skipped",
+                    path.display(),
+                    LOCK_WAIT.as_secs()
+                ),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("locking {}", path.display()));
+                }
+            }
+        }
+        let result = update();
+        // Also released when `file` is closed; said here for the reader.
+        let _ = file.unlock();
+        result
+    }
+
     /// The digest a tag pointed at when last seen (never trusted without a `HEAD`).
     pub fn tag(&self, r: &Reference) -> Option<Digest> {
         tag_in(&self.index(), r)
@@ -185,26 +230,11 @@ impl Cache {
             chain.push(c.digest.to_string());
         }
         let r = &insp.reference;
-        let mut index = self.index();
-        if let (Some(tag), None) = (r.tag(), r.digest()) {
-            index
-                .tags
-                .insert(format!("{}:{tag}", r.name()), insp.digest.to_string());
-        } else if r.tag().is_none() && r.digest().is_none() {
-            index
-                .tags
-                .insert(format!("{}:latest", r.name()), insp.digest.to_string());
-        }
-        if !chain.is_empty() {
-            let key = format!("{}@{}", r.name(), insp.digest);
-            let entry = index.chains.entry(key).or_default();
-            for d in chain {
-                if !entry.contains(&d) {
-                    entry.push(d);
-                }
-            }
-        }
-        self.save_index(&index)
+        self.locked(|| {
+            let mut index = self.index();
+            record(&mut index, r, &insp.digest, chain);
+            self.save_index(&index)
+        })
     }
 
     /// The tokens and registry knowledge kept from earlier runs.
@@ -214,10 +244,15 @@ impl Cache {
             .unwrap_or_default()
     }
 
-    /// Keeps tokens (0600) for later runs.
-    pub fn save_tokens(&self, tokens: &TokenCache) -> Result<()> {
-        let json = tokens.to_json(SystemTime::now());
-        self.write_atomic(&self.dir.join("tokens.json"), json.as_bytes(), 0o600)
+    /// Changes the kept tokens (0600) under the lock: `change` sees what is on disk
+    /// now, with every other run's updates.
+    pub fn update_tokens(&self, change: impl FnOnce(&mut TokenCache)) -> Result<()> {
+        self.locked(|| {
+            let mut tokens = self.tokens();
+            change(&mut tokens);
+            let json = tokens.to_json(SystemTime::now());
+            self.write_atomic(&self.dir.join("tokens.json"), json.as_bytes(), 0o600)
+        })
     }
 
     fn blobs(&self) -> Vec<(PathBuf, u64, SystemTime)> {
@@ -280,6 +315,32 @@ fn default_dir() -> Option<PathBuf> {
     var("XDG_CACHE_HOME")
         .or_else(|| var("HOME").map(|h| h.join(".cache")))
         .map(|d| d.join("regpeek"))
+}
+
+/// Notes in `index` where the tag of `r` pointed, and the content its inspection used.
+fn record(index: &mut Index, r: &Reference, top: &Digest, chain: Vec<String>) {
+    if let (Some(tag), None) = (r.tag(), r.digest()) {
+        index
+            .tags
+            .insert(format!("{}:{tag}", r.name()), top.to_string());
+    } else if r.tag().is_none() && r.digest().is_none() {
+        index
+            .tags
+            .insert(format!("{}:latest", r.name()), top.to_string());
+    }
+    // Even with nothing fetched (a digest learnt by `HEAD`), the key says that this
+    // repository served `top`: a digest command for it needs no request again.
+    {
+        let entry = index
+            .chains
+            .entry(format!("{}@{top}", r.name()))
+            .or_default();
+        for d in chain {
+            if !entry.contains(&d) {
+                entry.push(d);
+            }
+        }
+    }
 }
 
 /// Where `index` says the tag of `r` pointed when last seen.

@@ -644,9 +644,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let env = creds::Env::from_process(common.authfile.clone());
             // Tokens obtained with those credentials go too.
             if let Some(c) = CACHE.get() {
-                let mut tokens = c.tokens();
-                tokens.forget_host(r.api_host());
-                let _ = c.save_tokens(&tokens);
+                c.update_tokens(|tokens| tokens.forget_host(r.api_host()))?;
             }
             if creds::erase(r.registry(), &env)? {
                 writeln!(out, "Removed credentials for {}", r.registry())?;
@@ -1275,10 +1273,10 @@ fn remember(insp: &regpeek_proto::Inspection) {
     }
 }
 
-/// Keeps this run's tokens for later runs (merged into what is there).
+/// Keeps this run's tokens for later runs, merged into what other runs kept meanwhile.
 fn keep_tokens(tokens: &TokenCache) {
     if let Some(c) = CACHE.get() {
-        let _ = c.save_tokens(tokens);
+        let _ = c.update_tokens(|kept| kept.merge(tokens));
     }
 }
 
@@ -1355,6 +1353,22 @@ fn add_mirrors(
     Ok(())
 }
 
+/// Offline, a tag cannot be revalidated: it is taken as the digest the cache saw it
+/// point at (which may be stale, and says so). Online, or for a digest, `r` itself.
+fn offline_pinned(r: Reference) -> Result<Reference> {
+    let (true, None, Some(c)) = (offline(), r.digest(), CACHE.get()) else {
+        return Ok(r);
+    };
+    let digest = c
+        .tag(&r)
+        .with_context(|| format!("{}: not in the cache, and offline", r.familiar()))?;
+    eprintln!(
+        "regpeek: offline: {} taken from the cache as {digest} (it may have moved since)",
+        r.familiar()
+    );
+    parse_reference(&format!("{}@{digest}", r.name()))
+}
+
 fn inspect(
     reference: &str,
     common: &Common,
@@ -1362,18 +1376,7 @@ fn inspect(
     record: Option<&std::path::Path>,
     command: &str,
 ) -> Result<regpeek_proto::Inspection> {
-    let mut r = parse_reference(reference)?;
-    if let (true, None, Some(c)) = (offline(), r.digest(), CACHE.get()) {
-        // Offline, a tag cannot be revalidated: take the digest it had (may be stale).
-        let digest = c
-            .tag(&r)
-            .with_context(|| format!("{}: not in the cache, and offline", r.familiar()))?;
-        eprintln!(
-            "regpeek: offline: {} taken from the cache as {digest} (it may have moved since)",
-            r.familiar()
-        );
-        r = parse_reference(&format!("{}@{digest}", r.name()))?;
-    }
+    let r = offline_pinned(parse_reference(reference)?)?;
     let (options, client) = prepare(&r, common, goal)?;
     let recording =
         record.map(|dir| record::Recording::new(dir, command, &r.canonical(), &options));

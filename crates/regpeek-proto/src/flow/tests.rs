@@ -750,3 +750,21 @@ fn a_token_fetched_with_other_credentials_never_answers_for_these() {
     let mut r = after_a_good_run(Goal::Manifest(None), "bob", "good");
     assert!(r.send().1.starts_with("https://auth.example/token?"));
 }
+
+#[test]
+fn the_digest_of_a_digest_seen_here_needs_no_request_even_offline() {
+    let digest = Digest::sha256(MANIFEST);
+    for offline in [false, true] {
+        let mut options = Options::new(Goal::Digest(None));
+        options.known = Known::lookup(|_| None).resolved(digest.clone());
+        options.offline = offline;
+        let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
+        let i = r.done().unwrap().into_image().unwrap();
+        assert_eq!(i.digest, digest);
+    }
+    // Not seen here: asked (offline: refused, naming what is missing).
+    let mut options = Options::new(Goal::Digest(None));
+    options.offline = true;
+    let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
+    assert!(matches!(r.done(), Err(Error::Offline { .. })));
+}
