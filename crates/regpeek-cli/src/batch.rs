@@ -156,10 +156,10 @@ pub fn dockerfile_images(text: &str) -> Result<Vec<String>> {
                 let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
                 let Some(image) = rest.first() else { continue };
                 let image = substitute(image, &args);
-                if let (Some(as_kw), Some(stage)) = (rest.get(1), rest.get(2)) {
-                    if as_kw.eq_ignore_ascii_case("as") {
-                        stages.push(stage.to_ascii_lowercase());
-                    }
+                if let (Some(as_kw), Some(stage)) = (rest.get(1), rest.get(2))
+                    && as_kw.eq_ignore_ascii_case("as")
+                {
+                    stages.push(stage.to_ascii_lowercase());
                 }
                 let lower = image.to_ascii_lowercase();
                 if lower == "scratch"
@@ -242,12 +242,12 @@ pub fn yaml_images(text: &str) -> Result<Vec<String>> {
             Yaml::Hash(h) => {
                 for (k, v) in h {
                     let key = k.as_str().unwrap_or_default();
-                    if matches!(key, "containers" | "initContainers" | "ephemeralContainers") {
-                        if let Yaml::Array(list) = v {
-                            for c in list {
-                                if let Some(image) = merged(c, "image").and_then(Yaml::as_str) {
-                                    push(image);
-                                }
+                    if matches!(key, "containers" | "initContainers" | "ephemeralContainers")
+                        && let Yaml::Array(list) = v
+                    {
+                        for c in list {
+                            if let Some(image) = merged(c, "image").and_then(Yaml::as_str) {
+                                push(image);
                             }
                         }
                     }
@@ -532,15 +532,15 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
     }
     let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
     let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
-        if let Ok(resp) = reply {
-            if resp.status() == 429 {
-                // The flow waits as long itself (at most 30 s; 1 s when unsaid).
-                let after = regpeek_proto::retry_after(resp.headers())
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(30));
-                if let Ok(mut m) = shared.slow_until.lock() {
-                    m.insert(registry.clone(), Instant::now() + after);
-                }
+        if let Ok(resp) = reply
+            && resp.status() == 429
+        {
+            // The flow waits as long itself (at most 30 s; 1 s when unsaid).
+            let after = regpeek_proto::retry_after(resp.headers())
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(30));
+            if let Ok(mut m) = shared.slow_until.lock() {
+                m.insert(registry.clone(), Instant::now() + after);
             }
         }
     });

@@ -219,11 +219,11 @@ impl Cache {
             self.put(&insp.digest, raw)?;
             chain.push(insp.digest.to_string());
         }
-        if let Some(m) = &insp.manifest {
-            if let Some(raw) = &m.raw {
-                self.put(&m.digest, raw)?;
-                chain.push(m.digest.to_string());
-            }
+        if let Some(m) = &insp.manifest
+            && let Some(raw) = &m.raw
+        {
+            self.put(&m.digest, raw)?;
+            chain.push(m.digest.to_string());
         }
         if let Some(c) = &insp.config {
             self.put(&c.digest, &c.raw)?;

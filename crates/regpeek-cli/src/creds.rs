@@ -409,19 +409,18 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
                 }
             }
         }
-        if let Some(auths) = doc.get("auths").and_then(Value::as_object) {
-            if let Some((k, entry)) = find_auth(auths, &candidates, registry) {
-                if let Some(c) = parse_entry(entry, &path, k)? {
-                    return Ok(Found::new(
-                        Some(c),
-                        Source::File {
-                            path,
-                            key: k.clone(),
-                        },
-                        unusable,
-                    ));
-                }
-            }
+        if let Some(auths) = doc.get("auths").and_then(Value::as_object)
+            && let Some((k, entry)) = find_auth(auths, &candidates, registry)
+            && let Some(c) = parse_entry(entry, &path, k)?
+        {
+            return Ok(Found::new(
+                Some(c),
+                Source::File {
+                    path,
+                    key: k.clone(),
+                },
+                unusable,
+            ));
         }
     }
     if env.auth_file.is_some() {
@@ -429,45 +428,44 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
     }
 
     // 3. Docker's config.json: credHelpers[key], else credsStore, else `auths`.
-    if let Some(path) = env.docker_file() {
-        if let Some(doc) = read_json(&path)? {
-            let key = docker_key(registry);
-            let auths = doc.get("auths").and_then(Value::as_object);
-            let entry = auths.and_then(|a| find_auth(a, &[key], registry));
-            if let Some(helper) = helper_for(&doc, registry, true) {
-                match from_helper(&helper, registry, &path, env) {
-                    Ok(Some(mut found)) => {
-                        // A helper's `<token>` user gets its name from `auths` when known.
-                        if let (Some(Credentials::IdentityToken { username, .. }), Some((_, e))) =
-                            (&mut found.credentials, entry)
-                        {
-                            *username =
-                                e.get("username").and_then(Value::as_str).map(str::to_owned);
-                        }
-                        return Ok(found);
+    if let Some(path) = env.docker_file()
+        && let Some(doc) = read_json(&path)?
+    {
+        let key = docker_key(registry);
+        let auths = doc.get("auths").and_then(Value::as_object);
+        let entry = auths.and_then(|a| find_auth(a, &[key], registry));
+        if let Some(helper) = helper_for(&doc, registry, true) {
+            match from_helper(&helper, registry, &path, env) {
+                Ok(Some(mut found)) => {
+                    // A helper's `<token>` user gets its name from `auths` when known.
+                    if let (Some(Credentials::IdentityToken { username, .. }), Some((_, e))) =
+                        (&mut found.credentials, entry)
+                    {
+                        *username = e.get("username").and_then(Value::as_str).map(str::to_owned);
                     }
-                    Ok(None) => {}
-                    Err(e) => {
-                        unusable.get_or_insert(Source::Unusable {
-                            name: helper,
-                            path: path.clone(),
-                            why: format!("{e:#}"),
-                        });
-                    }
+                    return Ok(found);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    unusable.get_or_insert(Source::Unusable {
+                        name: helper,
+                        path: path.clone(),
+                        why: format!("{e:#}"),
+                    });
                 }
             }
-            if let Some((k, e)) = entry {
-                if let Some(c) = parse_entry(e, &path, k)? {
-                    return Ok(Found::new(
-                        Some(c),
-                        Source::File {
-                            path,
-                            key: k.clone(),
-                        },
-                        unusable,
-                    ));
-                }
-            }
+        }
+        if let Some((k, e)) = entry
+            && let Some(c) = parse_entry(e, &path, k)?
+        {
+            return Ok(Found::new(
+                Some(c),
+                Source::File {
+                    path,
+                    key: k.clone(),
+                },
+                unusable,
+            ));
         }
     }
 

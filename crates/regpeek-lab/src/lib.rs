@@ -286,10 +286,10 @@ fn wait_http(
             .timeout_global(Some(Duration::from_secs(1)))
             .build()
             .call();
-        if let Ok(r) = probe {
-            if ok_statuses.contains(&r.status().as_u16()) {
-                return Ok(());
-            }
+        if let Ok(r) = probe
+            && ok_statuses.contains(&r.status().as_u16())
+        {
+            return Ok(());
         }
         if !proc.running() || Instant::now() > deadline {
             bail!(

@@ -220,13 +220,12 @@ impl Platform {
         if e.os != self.os || e.architecture != self.architecture || e.variant != self.variant {
             return false;
         }
-        if self.os == "windows" {
-            if let (Some(want), Some(have)) = (&self.os_version, &e.os_version) {
-                let major_minor_build =
-                    |v: &str| v.split('.').take(3).collect::<Vec<_>>().join(".");
-                if major_minor_build(want) != major_minor_build(have) {
-                    return false;
-                }
+        if self.os == "windows"
+            && let (Some(want), Some(have)) = (&self.os_version, &e.os_version)
+        {
+            let major_minor_build = |v: &str| v.split('.').take(3).collect::<Vec<_>>().join(".");
+            if major_minor_build(want) != major_minor_build(have) {
+                return false;
             }
         }
         e.os_features.iter().all(|f| self.os_features.contains(f))

@@ -335,12 +335,12 @@ fn check_host(registry: &str) -> Result<(), String> {
             None => (registry, None, false),
         },
     };
-    if let Some(p) = port {
-        if !matches!(p.parse::<u16>(), Ok(1..)) {
-            return Err(format!(
-                "invalid port {p:?} in registry host {registry:?} (allowed: 1 to 65535)"
-            ));
-        }
+    if let Some(p) = port
+        && !matches!(p.parse::<u16>(), Ok(1..))
+    {
+        return Err(format!(
+            "invalid port {p:?} in registry host {registry:?} (allowed: 1 to 65535)"
+        ));
     }
     let url = url::Url::parse(&format!("https://{registry}/v2/"))
         .map_err(|e| format!("invalid registry host {registry:?}: {e}"))

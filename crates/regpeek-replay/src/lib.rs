@@ -206,14 +206,14 @@ pub fn replay_in(s: &Scenario, fixtures: &std::path::Path) -> Result<String> {
         let mut held = BTreeMap::new();
         let mut top = None;
         for ex in load(name)?.exchanges {
-            if let Reply::Response { status, body, .. } = ex.reply {
-                if !body.is_empty() {
-                    let digest = regpeek_proto::Digest::sha256(&body);
-                    if status == 200 && ex.request.url.contains("/manifests/") {
-                        top.get_or_insert(digest.clone());
-                    }
-                    held.insert(digest, body);
+            if let Reply::Response { status, body, .. } = ex.reply
+                && !body.is_empty()
+            {
+                let digest = regpeek_proto::Digest::sha256(&body);
+                if status == 200 && ex.request.url.contains("/manifests/") {
+                    top.get_or_insert(digest.clone());
                 }
+                held.insert(digest, body);
             }
         }
         known = Known::from_map(held);

@@ -50,12 +50,12 @@ impl Flow {
         self.result.items.extend(entries);
         let (limit, _) = self.goal.listing().unwrap_or_default();
         let next = next_page(resp.headers(), url, &subject)?;
-        if let Some(l) = limit {
-            if self.result.items.len() >= l {
-                let more = self.result.items.len() > l || next.is_some();
-                self.result.items.truncate(l);
-                return Ok(self.listing_done(!more));
-            }
+        if let Some(l) = limit
+            && self.result.items.len() >= l
+        {
+            let more = self.result.items.len() > l || next.is_some();
+            self.result.items.truncate(l);
+            return Ok(self.listing_done(!more));
         }
         let Some(next) = next else {
             return Ok(self.listing_done(true));

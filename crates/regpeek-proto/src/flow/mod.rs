@@ -358,17 +358,17 @@ impl Flow {
         }
         // The deadline is checked before any request goes out; a response that came in
         // time is still used.
-        if let (Action::Send(t), Some(deadline)) = (&action, self.deadline) {
-            if now >= deadline {
-                let (peer, url) = self.describe_target(&t.request);
-                self.state = State::Done;
-                return Action::Done(Err(Error::Timeout {
-                    peer,
-                    url,
-                    stage: TimeoutStage::Connect,
-                    status: None,
-                }));
-            }
+        if let (Action::Send(t), Some(deadline)) = (&action, self.deadline)
+            && now >= deadline
+        {
+            let (peer, url) = self.describe_target(&t.request);
+            self.state = State::Done;
+            return Action::Done(Err(Error::Timeout {
+                peer,
+                url,
+                stage: TimeoutStage::Connect,
+                status: None,
+            }));
         }
         action
     }

@@ -49,14 +49,14 @@ impl Flow {
             self.step = Step::Top { head: false };
             return self.issue(now);
         };
-        if let Some(want) = self.reference.digest() {
-            if *want != digest {
-                return Err(Error::DigestMismatch {
-                    subject: self.subject(),
-                    expected: want.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
+        if let Some(want) = self.reference.digest()
+            && *want != digest
+        {
+            return Err(Error::DigestMismatch {
+                subject: self.subject(),
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            });
         }
         self.result.digest = Some(digest);
         self.result.media_type = media_type;
