@@ -265,3 +265,134 @@ fn parallel_runs_lose_no_cache_update() {
         "{answered:?}"
     );
 }
+
+/// Runs regpeek, reading its stdout as it comes: each line with the time it came.
+fn timed_lines(args: &[&str]) -> (Vec<(std::time::Duration, String)>, Output) {
+    use std::io::BufRead as _;
+    let home = empty_home();
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_regpeek"))
+        .args(args)
+        .env("HOME", &*home)
+        .env_remove("XDG_CACHE_HOME")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running regpeek");
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<(std::time::Duration, String)> = std::io::BufReader::new(stdout)
+        .lines()
+        .map(|l| (start.elapsed(), l.unwrap()))
+        .collect();
+    let out = child.wait_with_output().unwrap();
+    assert_no_secret("a batch's output", &stderr_of(&out));
+    (lines, out)
+}
+
+#[test]
+fn one_silent_registry_does_not_sink_a_batch() {
+    // Good references on the lab, then one on a registry that never answers and one
+    // on a server that never accepts: each bad one ends at its own deadline as an
+    // Error line; the good ones are answered (and printed) as if alone.
+    let good: Vec<String> = [
+        "lab/rich:v1",
+        "lab/multi:v1",
+        "lab/many-tags:t001",
+        "lab/many-tags:t002",
+    ]
+    .iter()
+    .map(|p| r(p))
+    .collect();
+    let silent = format!("{}/silent:v1", hostile().addr());
+    let never = format!("{}/app:v1", hostile().never_accepts());
+    let mut args = vec![
+        "--no-cache",
+        "digest",
+        "--plain-http",
+        "--jobs",
+        "2",
+        "--timeout",
+        "3",
+    ];
+    args.extend(good.iter().map(String::as_str));
+    args.extend([silent.as_str(), never.as_str()]);
+    let (lines, out) = timed_lines(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(lines.len(), good.len() + 2, "{lines:?}");
+    for (took, line) in &lines[..good.len()] {
+        assert!(
+            line.contains("sha256:") && !line.contains("Error"),
+            "{line}"
+        );
+        assert!(
+            *took < std::time::Duration::from_millis(2500),
+            "a good reference waited for the silent ones ({took:?}): {line}"
+        );
+    }
+    for (took, line) in &lines[good.len()..] {
+        assert!(line.contains("\"Error\""), "{line}");
+        assert!(
+            *took < std::time::Duration::from_millis(3000 + 2500),
+            "the bad ones end at their deadline ({took:?}): {line}"
+        );
+    }
+}
+
+#[test]
+fn a_429_holds_back_only_its_own_registry_and_never_past_the_deadline() {
+    // `limited` answers 429 with Retry-After: 3600: its references end at once as
+    // rate-limit errors saying when to retry; the lab's are answered meanwhile.
+    let limited: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|t| format!("{}/limited:{t}", hostile().addr()))
+        .collect();
+    let good = [r("lab/rich:v1"), r("lab/multi:v1"), r("lab/many-tags:t003")];
+    let mut args = vec![
+        "--no-cache",
+        "digest",
+        "--plain-http",
+        "--jobs",
+        "2",
+        "--timeout",
+        "20",
+    ];
+    args.extend(limited.iter().map(String::as_str));
+    args.extend(good.iter().map(String::as_str));
+    let (lines, out) = timed_lines(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(lines.len(), limited.len() + good.len(), "{lines:?}");
+    let (_, last) = lines.last().unwrap();
+    for (took, line) in &lines {
+        assert!(
+            *took < std::time::Duration::from_secs(5),
+            "nothing waits out the hour, nor a 30 s cap ({took:?}): {line}"
+        );
+    }
+    for (_, line) in &lines[..limited.len()] {
+        assert!(line.contains("429"), "{line}");
+        assert!(line.contains("retry"), "says when to retry: {line}");
+    }
+    for (_, line) in &lines[limited.len()..] {
+        assert!(
+            line.contains("sha256:") && !line.contains("Error"),
+            "{line}"
+        );
+    }
+    assert!(last.contains("sha256:"));
+    // Alone, a Retry-After past the deadline is a rate-limit error at once too.
+    let out = regpeek(&[
+        "--no-cache",
+        "digest",
+        "--plain-http",
+        "--timeout",
+        "20",
+        &limited[0],
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rate limited") && err.contains("retry after 3600"),
+        "{err}"
+    );
+}

@@ -338,83 +338,110 @@ fn check_alias_expansion(text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs a batch and prints one JSON object per input line.
+/// Runs a batch and prints one JSON object per input line, each as soon as it and
+/// every line before it are known.
+///
+/// Each registry is served by workers of its own (`--jobs` of them), so that a
+/// registry that never answers, or asks to slow down, holds up only its own
+/// references; each reference has its own deadline, counted from when it starts.
+/// A registry's first reference goes alone: its challenge and token serve the others.
 pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
     // Identical references are inspected once.
     let mut unique: Vec<String> = Vec::new();
+    let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
     for r in &job.references {
-        if !unique.contains(r) {
-            unique.push(r.clone());
+        match unique.iter().position(|u| u == r) {
+            Some(i) => slot_of.push(i),
+            None => {
+                slot_of.push(unique.len());
+                unique.push(r.clone());
+            }
         }
     }
-    // The first reference of each registry first: its challenge and token serve the
-    // others.
-    let registry_of = |r: &str| {
-        crate::parse_reference(r)
-            .map(|r| r.registry().to_owned())
-            .unwrap_or_default()
-    };
-    let mut seen = Vec::new();
-    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    // References by registry, in input order (an unparsable one fails on its own).
+    let mut registries: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, r) in unique.iter().enumerate() {
-        let reg = registry_of(r);
-        if seen.contains(&reg) {
-            rest.push(i);
-        } else {
-            seen.push(reg);
-            first.push(i);
+        let reg = crate::parse_reference(r)
+            .map(|r| r.registry().to_owned())
+            .unwrap_or_default();
+        match registries.iter_mut().find(|(name, _)| *name == reg) {
+            Some((_, list)) => list.push(i),
+            None => registries.push((reg, vec![i])),
         }
     }
     let shared = Shared {
         tokens: Mutex::new(crate::cached_tokens()),
         clients: Mutex::new(HashMap::new()),
-        slow_until: Mutex::new(HashMap::new()),
+        held_until: Mutex::new(HashMap::new()),
         known: Arc::new(Mutex::new(BTreeMap::new())),
         held_bytes: AtomicUsize::new(0),
     };
     let progress = progress_bar(unique.len());
+    let jobs = job.jobs.max(1);
+    // Registries served at once: bounded, so that a file naming thousands of
+    // registries does not start thousands of threads.
+    let lanes = Lanes::new((MAX_THREADS / jobs).max(1));
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
-    for wave in [first, rest] {
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Value)>();
-        std::thread::scope(|s| {
-            for _ in 0..job.jobs.min(wave.len()).max(1) {
-                let tx = tx.clone();
-                let (wave, next, shared, unique, job) = (&wave, &next, &shared, &unique, &job);
-                s.spawn(move || {
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = wave.get(k) else { break };
-                        let value = one(job, shared, &unique[i]);
-                        let _ = tx.send((i, value));
+    let (mut next, mut failed) = (0, false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Value)>();
+    let printed: Result<()> = std::thread::scope(|s| {
+        for (_, refs) in &registries {
+            let tx = tx.clone();
+            let (shared, unique, job, lanes) = (&shared, &unique, &job, &lanes);
+            s.spawn(move || {
+                let _lane = lanes.take();
+                let Some((first, rest)) = refs.split_first() else {
+                    return;
+                };
+                if tx
+                    .send((*first, one(job, shared, &unique[*first])))
+                    .is_err()
+                {
+                    return;
+                }
+                let next = AtomicUsize::new(0);
+                std::thread::scope(|s| {
+                    for _ in 0..jobs.min(rest.len()) {
+                        let (tx, next) = (tx.clone(), &next);
+                        s.spawn(move || {
+                            while let Some(&i) = rest.get(next.fetch_add(1, Ordering::Relaxed)) {
+                                if tx.send((i, one(job, shared, &unique[i]))).is_err() {
+                                    break;
+                                }
+                            }
+                        });
                     }
                 });
+            });
+        }
+        drop(tx);
+        for (i, value) in rx {
+            if let Some(p) = &progress {
+                p.inc(1);
             }
-            drop(tx);
-            for (i, value) in rx {
-                if let Some(p) = &progress {
-                    p.inc(1);
+            results[i] = Some(value);
+            // Every line whose turn has come is written now, not at the end.
+            while let Some(Some(value)) = slot_of.get(next).map(|&u| &results[u]) {
+                failed |= value.get("Error").is_some();
+                let mut line = || -> Result<()> {
+                    crate::output::print_json(out, value, false, false)?;
+                    out.flush()?;
+                    Ok(())
+                };
+                match &progress {
+                    Some(p) => p.suspend(line)?,
+                    None => line()?,
                 }
-                results[i] = Some(value);
+                next += 1;
             }
-        });
-    }
+        }
+        Ok(())
+    });
     if let Some(p) = progress {
         p.finish_and_clear();
     }
+    printed?;
     crate::keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
-    let index: BTreeMap<&str, usize> = unique
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.as_str(), i))
-        .collect();
-    let mut failed = false;
-    for r in &job.references {
-        let value = results[index[r.as_str()]].clone().unwrap_or(Value::Null);
-        failed |= value.get("Error").is_some();
-        crate::output::print_json(out, &value, false, false)?;
-    }
-    out.flush()?;
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -422,18 +449,61 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
     })
 }
 
+/// The most worker threads a batch starts (registries served at once × `--jobs`).
+const MAX_THREADS: usize = 256;
+
+/// A counting semaphore: how many registries are served at once.
+struct Lanes {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Lanes {
+    fn new(n: usize) -> Lanes {
+        Lanes {
+            free: Mutex::new(n),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits for a free lane; it is given back when the guard drops.
+    fn take(&self) -> Lane<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Lane(self)
+    }
+}
+
+/// A lane in use; given back on drop.
+struct Lane<'a>(&'a Lanes);
+
+impl Drop for Lane<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 struct Shared {
     tokens: Mutex<TokenCache>,
     /// One client (one keep-alive pool) per registry, with its options.
     clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
-    /// A registry that answered 429: nobody asks it again before then.
-    slow_until: Mutex<HashMap<String, Instant>>,
+    /// A registry that answered 429: nobody asks it again before then (as it said,
+    /// uncapped: a reference whose deadline or wait cap ends first fails at once).
+    held_until: Mutex<HashMap<String, (Instant, String)>>,
     /// Manifests and configs fetched by this batch, by digest, for later references
     /// that share them (looked up, never copied per reference).
     known: crate::Held,
     /// The bytes in `known`.
     held_bytes: AtomicUsize,
 }
+
+/// The longest a reference waits for a registry that asked to slow down (the
+/// flow's own cap on `Retry-After`).
+const MAX_HOLD: Duration = Duration::from_secs(30);
 
 /// How much content a batch holds in memory for its later references, when there is
 /// no cache on disk to hold it.
@@ -520,14 +590,25 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
     };
     options.goal = goal;
     options.known = crate::known_for(&r, Some(shared.known.clone()));
-    // A registry that asked to slow down is left alone until then.
-    let wait = shared
-        .slow_until
+    // Each reference has the whole --timeout, from when it starts.
+    let started = Instant::now();
+    options.deadline = crate::deadline_from(job.common, std::time::SystemTime::now())?;
+    // A registry that asked to slow down is left alone until then; a reference that
+    // cannot wait that long ends now, saying when to retry.
+    let held = shared
+        .held_until
         .lock()
         .ok()
-        .and_then(|m| m.get(&registry).copied())
-        .and_then(|t| t.checked_duration_since(Instant::now()));
-    if let Some(wait) = wait {
+        .and_then(|m| m.get(&registry).cloned())
+        .and_then(|(t, said)| Some((t.checked_duration_since(started)?, said)));
+    if let Some((wait, said)) = held {
+        let budget = crate::timeout_budget(job.common)?;
+        if wait > MAX_HOLD || budget.is_some_and(|b| wait >= b) {
+            bail!(
+                "{registry} asked to slow down (HTTP 429, Retry-After: {said}); not asked again before the deadline: retry in {} s",
+                wait.as_secs().max(1)
+            );
+        }
         std::thread::sleep(wait);
     }
     let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
@@ -535,12 +616,20 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
         if let Ok(resp) = reply
             && resp.status() == 429
         {
-            // The flow waits as long itself (at most 30 s; 1 s when unsaid).
-            let after = regpeek_proto::retry_after(resp.headers())
-                .unwrap_or(Duration::from_secs(1))
-                .min(Duration::from_secs(30));
-            if let Ok(mut m) = shared.slow_until.lock() {
-                m.insert(registry.clone(), Instant::now() + after);
+            // Held as long as the registry said (1 s when unsaid, about the flow's own
+            // first backoff); the flow decides its own wait.
+            let said = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("unsaid")
+                .to_owned();
+            let after =
+                regpeek_proto::retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
+            if let (Ok(mut m), Some(until)) =
+                (shared.held_until.lock(), Instant::now().checked_add(after))
+            {
+                m.insert(registry.clone(), (until, said));
             }
         }
     });

@@ -1284,8 +1284,21 @@ fn keep_tokens(tokens: &TokenCache) {
 static STARTED: std::sync::LazyLock<std::time::SystemTime> =
     std::sync::LazyLock::new(std::time::SystemTime::now);
 
-/// The command's deadline from `--timeout` (`0`: none).
+/// The command's deadline from `--timeout` (`0`: none), counted from the start.
 fn deadline(common: &Common) -> Result<Option<std::time::SystemTime>> {
+    deadline_from(common, *STARTED)
+}
+
+/// `--timeout` counted from `start` (a batch gives each reference its own).
+fn deadline_from(
+    common: &Common,
+    start: std::time::SystemTime,
+) -> Result<Option<std::time::SystemTime>> {
+    Ok(timeout_budget(common)?.and_then(|b| start.checked_add(b)))
+}
+
+/// `--timeout` as a duration (`None` for `0`: no deadline).
+fn timeout_budget(common: &Common) -> Result<Option<std::time::Duration>> {
     let secs = common.timeout;
     if secs == 0.0 {
         return Ok(None);
@@ -1294,7 +1307,7 @@ fn deadline(common: &Common) -> Result<Option<std::time::SystemTime>> {
         .ok()
         .filter(|d| *d <= std::time::Duration::from_secs(365 * 86_400))
         .with_context(|| format!("--timeout {secs}: give seconds from 0 to 31536000"))?;
-    Ok(STARTED.checked_add(budget))
+    Ok(Some(budget))
 }
 
 /// A seed for retry jitter that differs between processes.

@@ -44,6 +44,15 @@ impl Flow {
         }
         if !status.is_success() {
             if let Some(after) = self.retry_delay(&resp) {
+                // A registry that asks for a pause past the deadline is a rate limit,
+                // reported at once with when to retry (not a timeout waited for).
+                let past_deadline = after
+                    .and_then(|a| now.checked_add(a))
+                    .zip(self.deadline)
+                    .is_some_and(|(until, deadline)| until >= deadline);
+                if status == StatusCode::TOO_MANY_REQUESTS && past_deadline {
+                    return Err(self.status_error(&url, &resp));
+                }
                 let peer = if same_origin(&url, &self.base) {
                     Peer::Registry
                 } else {
