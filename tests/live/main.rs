@@ -2323,6 +2323,31 @@ fn man_pages_and_table_listings() {
         let text = std::fs::read_to_string(dir.join(page)).unwrap_or_default();
         assert!(text.contains(".TH"), "{page} is not a man page");
     }
+    let main = std::fs::read_to_string(dir.join("regpeek.1")).unwrap();
+    assert!(
+        main.contains("regpeek \\- Inspect container images"),
+        "the NAME line names the program once: {main}"
+    );
+    for section in [
+        ".SH EXAMPLES",
+        ".SH EXIT STATUS",
+        ".SH OPTIONS",
+        ".SH SUBCOMMANDS",
+    ] {
+        assert!(main.contains(section), "regpeek.1 has no {section}");
+    }
+    // Rendered by man(1), if it is here, without a warning.
+    if let Ok(out) = Command::new("man")
+        .args(["--warnings", "-l", "-P", "cat"])
+        .arg(dir.join("regpeek.1"))
+        .env("MANWIDTH", "100")
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if out.status.success() {
+            assert!(text.contains("EXIT STATUS"), "{text}");
+        }
+    }
     let repo = format!("{}/lab/many-tags", lab().info.plain());
     let table = String::from_utf8(ok(&["tags", &repo, "-o", "table", "--limit", "3"])).unwrap();
     assert_eq!(

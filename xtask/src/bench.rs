@@ -102,8 +102,7 @@ pub fn bench(args: &[String]) -> Result<()> {
             bail!("{bin} is missing: apt-get install time curl");
         }
     }
-    crate::run(crate::cargo().args(["build", "--quiet", "--release", "-p", "regpeek-cli"]))?;
-    let regpeek = crate::project_root().join("target/release/regpeek");
+    let regpeek = crate::build_bin(&["--release", "-p", "regpeek-cli"], "regpeek")?;
     let skopeo = PathBuf::from("/usr/bin/skopeo");
     let curl = PathBuf::from("/bin/sh");
     let rtt = Duration::from_millis(rtt_ms);

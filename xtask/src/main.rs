@@ -11,7 +11,7 @@
 //! - `model`: rewrite the hand-modelled `fixtures/model-*` scenarios.
 //! - `bench [--rtt MS] [--runs N]`: regpeek against skopeo and a curl floor behind a delay relay.
 //! - `fuzz [--secs N] [TARGET…]`: every fuzz target in turn, seeded from the fixtures.
-//! - `man`: the man pages (clap_mangen, through the CLI) in `target/man/`.
+//! - `man`: the man pages (clap_mangen, through the CLI) in the target directory's `man/`.
 
 mod bench;
 mod fuzz;
@@ -61,22 +61,126 @@ pub(crate) fn project_root() -> PathBuf {
         .to_owned()
 }
 
+/// The variables `cargo run` sets for the program it runs (this one). An inner cargo
+/// must not see them: build scripts that watch them (ring's watches
+/// `CARGO_MANIFEST_DIR`) would be rebuilt each time, and the outer cargo's next
+/// `cargo xtask` would rebuild them back.
+const RUN_VARIABLES: [&str; 6] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_RUSTC_CURRENT_DIR",
+];
+
 pub(crate) fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for var in RUN_VARIABLES {
+        cmd.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var.to_str().is_some_and(|v| v.starts_with("CARGO_PKG_")) {
+            cmd.env_remove(var);
+        }
+    }
+    cmd
 }
 
+/// Runs `cmd`, which shows its own progress (cargo's bar on a terminal), and says how
+/// long it took.
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
-    eprintln!("xtask: running {cmd:?}");
-    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    let shown = shown(cmd);
+    eprintln!("xtask: $ {shown}");
+    let start = std::time::Instant::now();
+    let status = cmd.status().with_context(|| format!("starting {shown}"))?;
     if !status.success() {
-        bail!("{cmd:?} failed with {status}");
+        bail!("{shown} failed with {status}");
     }
+    eprintln!(
+        "xtask: done in {:.1} s: {shown}",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
+/// A command as a user would type it (program name, then arguments).
+fn shown(cmd: &Command) -> String {
+    let program = Path::new(cmd.get_program()).file_name().map_or_else(
+        || cmd.get_program().to_string_lossy(),
+        |n| n.to_string_lossy(),
+    );
+    std::iter::once(program.into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds a binary with cargo (progress shown as cargo shows it) and returns where
+/// cargo put it, wherever `CARGO_TARGET_DIR` or a config sends the target directory.
+pub(crate) fn build_bin(args: &[&str], bin: &str) -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .stdout(std::process::Stdio::piped());
+    let shown = shown(&cmd);
+    eprintln!("xtask: $ {shown}");
+    let start = std::time::Instant::now();
+    let out = cmd
+        .spawn()
+        .and_then(|c| c.wait_with_output())
+        .with_context(|| format!("starting {shown}"))?;
+    if !out.status.success() {
+        bail!("{shown} failed with {}", out.status);
+    }
+    eprintln!(
+        "xtask: done in {:.1} s: {shown}",
+        start.elapsed().as_secs_f64()
+    );
+    executable(&String::from_utf8_lossy(&out.stdout), bin)
+        .with_context(|| format!("cargo built no executable named {bin}"))
+}
+
+/// The path of the executable `bin` in cargo's JSON messages.
+fn executable(messages: &str, bin: &str) -> Option<PathBuf> {
+    messages
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+}
+
+/// The target directory, as cargo resolves it (`CARGO_TARGET_DIR`, config, default).
+pub(crate) fn target_dir() -> Result<PathBuf> {
+    target_dir_of(cargo())
+}
+
+/// [`target_dir`], asking this `cargo` command.
+fn target_dir_of(mut cargo: Command) -> Result<PathBuf> {
+    let out = cargo
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed with {}", out.status);
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata names no target directory")
+}
+
 fn build_regpeek() -> Result<PathBuf> {
-    run(cargo().args(["build", "--quiet", "-p", "regpeek-cli"]))?;
-    Ok(project_root().join("target/debug/regpeek"))
+    build_bin(&["-p", "regpeek-cli"], "regpeek")
 }
 
 fn demo() -> Result<()> {
@@ -112,10 +216,10 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask man`: regpeek.1 and one page per command, in target/man/.
+/// `cargo xtask man`: regpeek.1 and one page per command, in the target dir's `man/`.
 fn man() -> Result<()> {
     let regpeek = build_regpeek()?;
-    let dir = project_root().join("target/man");
+    let dir = target_dir()?.join("man");
     run(Command::new(&regpeek).arg("man").arg(&dir))?;
     eprintln!(
         "xtask: man pages in {} (try: man {}/regpeek.1)",
@@ -130,53 +234,78 @@ fn lab_dir() -> PathBuf {
 }
 
 /// `cargo xtask test`: packages, lab up + seed, fmt, clippy, tests, lab down (always).
+/// Each phase says when it starts and how long it took; cargo shows its own progress.
 fn test() -> Result<()> {
-    regpeek_lab::ensure_packages()?;
-    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args([
-        "clippy",
-        "--quiet",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    let start = std::time::Instant::now();
+    phase("packages", regpeek_lab::ensure_packages)?;
+    phase("format", || {
+        run(cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
+    phase("clippy", || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
     // The library crates' docs build without a warning (broken links, missing docs).
-    run(cargo()
-        .args([
-            "doc",
-            "--quiet",
-            "--no-deps",
-            "-p",
-            "regpeek-proto",
-            "-p",
-            "regpeek-ureq",
-            "-p",
-            "regpeek-replay",
-        ])
-        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    phase("docs", || {
+        run(cargo()
+            .args([
+                "doc",
+                "--no-deps",
+                "-p",
+                "regpeek-proto",
+                "-p",
+                "regpeek-ureq",
+                "-p",
+                "regpeek-replay",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
     // Build before the lab is up so the lab does not idle through a long compile.
-    run(cargo().args([
-        "test",
-        "--workspace",
-        "--all-targets",
-        "--no-run",
-        "--quiet",
-    ]))?;
+    phase("build tests", || {
+        run(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))
+    })?;
     let _ = lab_down();
     stop_lab_on_interrupt();
     // Stops the lab however this function ends: error, panic or success.
     let _guard = LabGuard;
-    lab_up()?;
-    lab_seed()?;
+    phase("lab up", || {
+        lab_up()?;
+        lab_seed()
+    })?;
     let state = lab_dir().join("lab.json");
-    run(cargo()
-        .args(["test", "--workspace", "--all-targets"])
-        .env("INSTA_UPDATE", "no")
-        .env("REGPEEK_LAB", &state))?;
-    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    phase("tests", || {
+        run(cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("INSTA_UPDATE", "no")
+            .env("REGPEEK_LAB", &state))
+    })?;
+    phase("doctests", || {
+        run(cargo().args(["test", "--workspace", "--doc"]))
+    })?;
+    eprintln!(
+        "xtask: all checks passed in {:.0} s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+/// One phase of a chore: a line when it starts, and one with its time when it ends.
+fn phase(name: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
+    eprintln!("xtask: == {name}");
+    let start = std::time::Instant::now();
+    let result = work();
+    let took = start.elapsed().as_secs_f64();
+    match &result {
+        Ok(()) => eprintln!("xtask: == {name}: ok in {took:.1} s"),
+        Err(_) => eprintln!("xtask: == {name}: FAILED after {took:.1} s"),
+    }
+    result
 }
 
 /// Stops the detached lab when dropped (also while unwinding from a panic).
@@ -305,4 +434,43 @@ fn lab_status() -> Result<()> {
     }
     println!("status:       all {} processes running", info.pids.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_cargo_does_not_see_what_cargo_run_set_for_xtask() {
+        // `cargo test` sets CARGO_MANIFEST_DIR and CARGO_PKG_NAME for this process,
+        // as `cargo run` does for xtask: the inner cargo must not inherit them.
+        let cmd = cargo();
+        let removed: Vec<String> = cmd
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for var in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_PKG_VERSION"] {
+            assert!(
+                removed.iter().any(|r| r == var),
+                "{var} reaches the inner cargo"
+            );
+        }
+    }
+
+    #[test]
+    fn binaries_and_the_target_dir_are_where_cargo_says() {
+        let messages = r#"{"reason":"compiler-artifact","target":{"name":"regpeek_proto"},"executable":null}
+{"reason":"compiler-artifact","target":{"name":"regpeek"},"executable":"/elsewhere/debug/regpeek"}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            executable(messages, "regpeek"),
+            Some(PathBuf::from("/elsewhere/debug/regpeek"))
+        );
+        assert_eq!(executable(messages, "other"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let mut elsewhere = cargo();
+        elsewhere.env("CARGO_TARGET_DIR", dir.path());
+        assert_eq!(target_dir_of(elsewhere).unwrap(), dir.path());
+    }
 }

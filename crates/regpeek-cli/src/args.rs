@@ -14,7 +14,7 @@ pub const VERSION: &str = concat!(
 
 /// Inspect container images in remote registries without pulling them.
 #[derive(Debug, Parser)]
-#[command(name = "regpeek", version = VERSION, about, max_term_width = 100)]
+#[command(name = "regpeek", version = VERSION, max_term_width = 100)]
 pub struct Cli {
     /// Also write what the command exchanged with the registry, scrubbed of passwords
     /// and tokens, to DIR/exchanges.http: attach it to a bug report, or run it back

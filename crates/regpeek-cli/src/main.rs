@@ -369,8 +369,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Man { dir } => {
             let cmd = <Cli as clap::CommandFactory>::command();
             std::fs::create_dir_all(dir)?;
-            clap_mangen::generate_to(cmd, dir)
+            clap_mangen::generate_to(cmd.clone(), dir)
                 .with_context(|| format!("writing man pages to {}", dir.display()))?;
+            // The main page again, with the sections a user looks for first.
+            let page = dir.join("regpeek.1");
+            let mut text = Vec::new();
+            output::man_page(cmd, &mut text)?;
+            std::fs::write(&page, text).with_context(|| format!("writing {}", page.display()))?;
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -291,3 +291,53 @@ mod safety_tests {
         assert_eq!(safe_line(&"e".repeat(MAX_LINE)), "e".repeat(MAX_LINE));
     }
 }
+
+/// What `regpeek.1` shows beyond clap's sections: examples, and what the exit status
+/// means (as in the README).
+const MAN_EXTRA: &str = r#".SH EXAMPLES
+.TP
+\fBregpeek inspect nginx\fR
+Digest, platforms, layers, env, labels and entrypoint of Docker Hub's nginx for this machine's platform, as JSON.
+.TP
+\fBregpeek inspect ghcr.io/org/app:v1 \-\-platform linux/arm64 \-o table\fR
+One platform of a multi\-platform image, as a table.
+.TP
+\fBregpeek digest nginx:1.27\fR
+The digest a pull would resolve to (one \fBHEAD\fR request; no pull counted).
+.TP
+\fBregpeek inspect \-\-file images.txt \-\-jobs 16\fR
+Many images at once: one JSON object per line, in input order.
+.TP
+\fBregpeek tags \-\-sort semver \-\-filter '^1\\.' nginx\fR
+Tags of a repository, filtered and in version order.
+.TP
+\fBregpeek diff app:v1 app:v2\fR
+What changed between two images.
+.TP
+\fBregpeek login registry.example \-\-username alice \-\-password\-stdin < pw.txt\fR
+Check credentials with the registry, then store them where docker would.
+.SH EXIT STATUS
+.TP
+\fB0\fR
+Success (for \fBdiff\fR: the images are the same).
+.TP
+\fB1\fR
+An error: the registry or network failed, refused, or sent something wrong; a reference is invalid; in a batch, at least one reference failed (the others are still printed). For \fBdiff\fR: the images differ.
+.TP
+\fB2\fR
+A usage error: flags that do not go together or cannot be right (nothing was sent). For \fBdiff\fR: any error.
+"#;
+
+/// The main man page: clap's sections, then examples and exit status.
+pub fn man_page(cmd: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(cmd);
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    out.extend_from_slice(MAN_EXTRA.as_bytes());
+    man.render_version_section(out)?;
+    Ok(())
+}
