@@ -733,7 +733,7 @@ fn bad_credentials_and_broken_auth_are_clear_errors() {
         ),
         (
             vec!["inspect".into(), t("private/rich:v1")],
-            "not found or access denied",
+            "access denied to anonymous requests: it needs credentials, or does not exist: UNAUTHORIZED: authentication required",
         ),
         (
             vec![

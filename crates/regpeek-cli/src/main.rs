@@ -764,24 +764,11 @@ fn parse_reference(input: &str) -> Result<Reference> {
     Ok(Reference::parse(bare)?)
 }
 
-/// Warns, as docker does, when a single-platform image is not the platform asked for.
+/// Warns, as docker does, when a single-platform image is not the platform asked for
+/// (the core's judgement: [`regpeek_proto::Inspection::platform_matched`]).
 fn warn_platform_mismatch(insp: &regpeek_proto::Inspection, asked: Option<&Platform>) {
-    let (Some(asked), None) = (asked, &insp.index) else {
-        return;
-    };
-    let Some(config) = insp.config.as_ref().and_then(|c| c.config.as_ref()) else {
-        return;
-    };
-    let (os, arch) = (config.os.as_str(), config.architecture.as_str());
-    if os.is_empty() || arch.is_empty() {
-        return;
-    }
-    let variant = config.variant.as_deref();
-    let image = Platform::new(os, arch, variant);
-    let same = image.os == asked.os
-        && image.architecture == asked.architecture
-        && (asked.variant.is_none() || image.variant == asked.variant);
-    if !same {
+    if let (Some(asked), Some(false), Some(image)) = (asked, insp.platform_matched, &insp.platform)
+    {
         eprintln!(
             "regpeek: warning: the image's platform ({image}) does not match the requested platform ({asked})"
         );

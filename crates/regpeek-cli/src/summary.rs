@@ -99,13 +99,7 @@ pub struct PlatformRow {
 /// The platform inspected: the one chosen from an index, else a single image's own
 /// (from its config; none when the config names no os and architecture).
 pub fn platform_of(insp: &Inspection) -> Option<String> {
-    if let Some(p) = &insp.platform {
-        return Some(p.to_string());
-    }
-    let c = insp.config.as_ref()?.config.as_ref()?;
-    (!c.os.is_empty() && !c.architecture.is_empty()).then(|| {
-        regpeek_proto::Platform::new(&c.os, &c.architecture, c.variant.as_deref()).to_string()
-    })
+    insp.platform.as_ref().map(ToString::to_string)
 }
 
 /// The row for one inspected platform; `attested` says whether the index holds an
@@ -214,10 +208,9 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         config_digest: insp.config.as_ref().map(|c| c.digest.to_string()),
         size: compressed_size(parsed),
         platform: platform_of(insp),
-        platforms: match &insp.index {
-            Some(idx) => Some(idx.platforms().iter().map(|p| p.to_string()).collect()),
-            None => platform_of(insp).map(|p| vec![p]),
-        },
+        platforms: Some(insp.platforms())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.iter().map(ToString::to_string).collect()),
         attestations: insp.index.as_ref().map_or(0, |i| {
             i.manifests.iter().filter(|d| d.is_attestation()).count()
         }),

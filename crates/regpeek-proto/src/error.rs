@@ -88,6 +88,45 @@ impl fmt::Display for Identity {
     }
 }
 
+/// A driver's own error, kept with the flow's [`Error::Transport`] or
+/// [`Error::Timeout`] it led to (and returned by their `source()`), so that a driver
+/// need not wrap the flow's error in a type of its own to keep it. Compared by
+/// identity.
+#[derive(Debug, Clone)]
+pub struct DriverError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl DriverError {
+    /// Wraps a driver's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        DriverError(std::sync::Arc::new(error))
+    }
+
+    /// The error as the driver handed it over (downcast it to the driver's type).
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl PartialEq for DriverError {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DriverError {}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DriverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// Everything that can end an inspection without a result. Each variant holds what
 /// happened as data; `Display` is for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,17 +159,21 @@ pub enum Error {
         identity: Identity,
     },
     /// Access was refused even after authenticating; registries such as Docker Hub
-    /// answer this way for repositories that do not exist, too.
-    #[error("{subject}: not found or access denied{}", fmt_code(.code, .message))]
+    /// answer this way for repositories that do not exist, too. With `anonymous`,
+    /// no credentials were given: the registry most likely wants some (as opposed to
+    /// refusing the ones given).
+    #[error("{subject}: {}{}", if *.anonymous { "access denied to anonymous requests: it needs credentials, or does not exist" } else { "not found or access denied" }, fmt_code(.code, .message))]
     Denied {
         /// What was asked for.
         subject: Subject,
         /// The HTTP status (401 or 403).
         status: u16,
-        /// The registry's first error code, if it sent one.
+        /// The registry's first error code, if it sent one (`UNAUTHORIZED`, `DENIED`).
         code: Option<String>,
         /// Its message.
         message: Option<String>,
+        /// No credentials were sent: read it as "needs credentials".
+        anonymous: bool,
     },
     /// The registry's challenge names no scheme we can answer.
     #[error("{registry} asks for unsupported authentication ({})", .schemes.join(", "))]
@@ -287,8 +330,8 @@ pub enum Error {
         /// URL (no query).
         url: String,
     },
-    /// The transport could not complete a request (reported by the driver; drivers
-    /// keep their own error as the source of theirs).
+    /// The transport could not complete a request (reported by the driver, with its
+    /// own error when it gave one through [`Flow::handle_transport_error_with`](crate::Flow::handle_transport_error_with)).
     #[error("{peer} {url}: {kind}")]
     Transport {
         /// Which server.
@@ -297,6 +340,9 @@ pub enum Error {
         url: String,
         /// How it failed.
         kind: TransportErrorKind,
+        /// The driver's own error, as it handed it over (also [`std::error::Error::source`]).
+        #[source]
+        source: Option<DriverError>,
     },
     /// The deadline passed (or the connection sat idle too long) at `stage`.
     #[error("{peer} {url}: timed out {stage}{}", .status.map(|s| format!(" after HTTP {s}")).unwrap_or_default())]
@@ -309,6 +355,9 @@ pub enum Error {
         stage: TimeoutStage,
         /// For [`TimeoutStage::RetryWait`]: the status that asked for the retry.
         status: Option<u16>,
+        /// The driver's own error, when the timeout was its report.
+        #[source]
+        source: Option<DriverError>,
     },
     /// Offline, and what the flow needs is not among the known content.
     #[error("{subject}: not in the cache, and offline")]
@@ -379,6 +428,13 @@ pub enum TransportErrorKind {
     Reset,
     /// A timeout, and where it happened. Not retried: the deadline is the caller's.
     Timeout(TimeoutStage),
+    /// The body is longer than the `Transmit`'s `max_body`: the cheapest way for a
+    /// driver to say so (no need to hand over `max_body + 1` bytes). The flow reports
+    /// it as [`Error::BodyTooLarge`].
+    TooLarge,
+    /// The driver cannot speak TLS, and the request is for `https://` (see
+    /// [`Options::tls`](crate::Options::tls)).
+    NoTls,
     /// Anything else (a malformed response head, headers too large, …).
     Other,
 }
@@ -395,6 +451,8 @@ impl fmt::Display for TransportErrorKind {
             TransportErrorKind::Connect => f.write_str("cannot connect"),
             TransportErrorKind::Reset => f.write_str("connection reset or closed early"),
             TransportErrorKind::Timeout(stage) => write!(f, "timed out {stage}"),
+            TransportErrorKind::TooLarge => f.write_str("the response body is too large"),
+            TransportErrorKind::NoTls => f.write_str("this transport cannot speak TLS (https)"),
             TransportErrorKind::Other => f.write_str("the response could not be read"),
         }
     }

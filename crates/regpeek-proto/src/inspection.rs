@@ -23,8 +23,14 @@ pub struct Inspection {
     pub raw: Option<Vec<u8>>,
     /// The index, when the reference points at one.
     pub index: Option<ImageIndex>,
-    /// The platform chosen from the index.
+    /// The image's platform: the index entry chosen, or for a single-platform image
+    /// what its config says (once the config is fetched).
     pub platform: Option<Platform>,
+    /// Whether [`Inspection::platform`] is the platform the goal asked for (or one
+    /// that runs in its place, as containerd matches): `Some(false)` when a
+    /// single-platform image is not what was asked for; `None` when no platform was
+    /// asked, or the image's is unknown.
+    pub platform_matched: Option<bool>,
     /// The image manifest: the chosen platform's, or the top-level one.
     pub manifest: Option<FetchedManifest>,
     /// The image config blob.
@@ -35,6 +41,17 @@ pub struct Inspection {
     pub mirror: Option<url::Url>,
     /// Mirrors tried first that failed, with why.
     pub skipped_mirrors: Vec<(url::Url, crate::Error)>,
+}
+
+impl Inspection {
+    /// The platforms the image offers: an index's (attestations left out), or the
+    /// single platform of an image that is not an index.
+    pub fn platforms(&self) -> Vec<Platform> {
+        match &self.index {
+            Some(index) => index.platforms(),
+            None => self.platform.iter().cloned().collect(),
+        }
+    }
 }
 
 /// A fetched (or, for `Goal::Digest`, only located) image manifest.

@@ -101,7 +101,7 @@ mod uri;
 
 pub use auth::{Credentials, Secret, TokenCache};
 pub use digest::{Digest, DigestError};
-pub use error::{Error, Identity, Peer, Subject, TimeoutStage, TransportErrorKind};
+pub use error::{DriverError, Error, Identity, Peer, Subject, TimeoutStage, TransportErrorKind};
 pub use flow::{
     Action, Flow, Goal, IDLE_TIMEOUT, Known, Limits, Mirror, Options, Outcome, RequestKind,
     Security, Transmit,

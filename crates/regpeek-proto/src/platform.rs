@@ -108,6 +108,20 @@ impl Platform {
         Ok(p.normalized())
     }
 
+    /// Whether an image built for `image` answers a request for this platform, as
+    /// containerd matches: both normalised (`arm` is `arm/v7`, `aarch64` is `arm64`),
+    /// the same OS, and the image's architecture and variant this one's or one of its
+    /// fallbacks (an `arm64` machine runs `arm/v7`); a variant left out on either side
+    /// matches any.
+    pub fn matches(&self, image: &Platform) -> bool {
+        let image = image.normalized();
+        self.fallbacks().iter().any(|f| {
+            f.os == image.os
+                && f.architecture == image.architecture
+                && (f.variant.is_none() || image.variant.is_none() || f.variant == image.variant)
+        })
+    }
+
     /// containerd's normalisation: `x86_64`→`amd64`, `aarch64`→`arm64` (v8 implied),
     /// `armhf`→`arm/v7`, `arm` without variant → `v7`, `macos`→`darwin`, and so on.
     pub(crate) fn normalized(&self) -> Platform {

@@ -19,6 +19,7 @@ pub(crate) fn token_request(
     scopes: &[Scope],
     credentials: Option<&Credentials>,
     force_get: bool,
+    client_id: &str,
 ) -> Result<http::Request<Vec<u8>>, Error> {
     let invalid = |_| Error::InvalidChallenge(format!("bad realm {:?}", realm.realm.as_str()));
     let mut realm_url = realm.realm.clone();
@@ -28,7 +29,7 @@ pub(crate) fn token_request(
         form.append_pair("grant_type", "refresh_token");
         form.append_pair("refresh_token", token.expose());
         form.append_pair("service", realm.service.as_deref().unwrap_or_default());
-        form.append_pair("client_id", "regpeek");
+        form.append_pair("client_id", client_id);
         let scope: Vec<String> = scopes.iter().map(Scope::to_string).collect();
         form.append_pair("scope", &scope.join(" "));
         let uri = crate::uri::to_uri(&realm_url).map_err(invalid)?;
@@ -49,7 +50,7 @@ pub(crate) fn token_request(
         for s in scopes {
             q.append_pair("scope", &s.to_string());
         }
-        q.append_pair("client_id", "regpeek");
+        q.append_pair("client_id", client_id);
     }
     let mut req = http::Request::get(crate::uri::to_uri(&url).map_err(invalid)?);
     let basic = match credentials {
@@ -478,8 +479,14 @@ mod tests {
     #[test]
     fn token_request_carries_service_scopes_and_basic() {
         let (realm, scopes) = realm_and_two_scopes();
-        let req =
-            token_request(&realm, &scopes, Some(&Credentials::basic("u", "p")), false).unwrap();
+        let req = token_request(
+            &realm,
+            &scopes,
+            Some(&Credentials::basic("u", "p")),
+            false,
+            "regpeek",
+        )
+        .unwrap();
         assert_eq!(
             req.uri().to_string(),
             "https://auth.example/token?service=reg&scope=repository%3Aa%2Fb%3Apull&scope=repository%3Ac%3Apull&client_id=regpeek"
@@ -494,7 +501,7 @@ mod tests {
             username: Some("bob".into()),
             token: Secret::new("refresh-me"),
         };
-        let req = token_request(&realm, &scopes, Some(&creds), false).unwrap();
+        let req = token_request(&realm, &scopes, Some(&creds), false, "regpeek").unwrap();
         assert_eq!(req.method(), "POST");
         assert_eq!(req.uri().to_string(), "https://auth.example/token");
         assert_eq!(
@@ -502,7 +509,7 @@ mod tests {
             "grant_type=refresh_token&refresh_token=refresh-me&service=reg&client_id=regpeek&scope=repository%3Aa%2Fb%3Apull+repository%3Ac%3Apull"
         );
         assert!(!format!("{creds:?}").contains("refresh-me"));
-        let get = token_request(&realm, &scopes, Some(&creds), true).unwrap();
+        let get = token_request(&realm, &scopes, Some(&creds), true, "regpeek").unwrap();
         assert_eq!(get.method(), "GET");
         assert_eq!(get.headers()["authorization"], "Basic Ym9iOnJlZnJlc2gtbWU=");
     }

@@ -317,6 +317,8 @@ const KINDS: &[(&str, TransportErrorKind)] = &[
         "timeout-body",
         TransportErrorKind::Timeout(TimeoutStage::Body),
     ),
+    ("too-large", TransportErrorKind::TooLarge),
+    ("no-tls", TransportErrorKind::NoTls),
     ("other", TransportErrorKind::Other),
 ];
 
@@ -444,7 +446,12 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
         let _ = writeln!(t, "index: [{}]", entries.join(", "));
     }
     if let Some(p) = &i.platform {
-        let _ = writeln!(t, "platform: {p}");
+        let matched = match i.platform_matched {
+            Some(true) => " (as asked)",
+            Some(false) => " (NOT the platform asked for)",
+            None => "",
+        };
+        let _ = writeln!(t, "platform: {p}{matched}");
     }
     if let Some(m) = &i.manifest {
         let _ = writeln!(

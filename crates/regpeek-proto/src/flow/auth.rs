@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
+use http::StatusCode;
 use http::header::WWW_AUTHENTICATE;
-use http::{HeaderMap, StatusCode};
 
 use super::check::{check_size, retry_after};
 use super::{Flow, HostAuth, MAX_RETRIES, MAX_WAIT, Next, Retry, SentAuth};
@@ -15,7 +15,7 @@ impl Flow {
     /// `GET /v2/` answered: a 401 carries the challenge the resource's 401 lacked.
     pub(super) fn on_ping(&mut self, now: SystemTime, resp: http::Response<Vec<u8>>) -> Next {
         if resp.status() == StatusCode::UNAUTHORIZED {
-            return self.on_challenge(now, resp.headers(), SentAuth::None, true);
+            return self.on_challenge(now, &resp, SentAuth::None, true);
         }
         Err(Error::UnexpectedStatus {
             subject: self.subject(),
@@ -77,10 +77,11 @@ impl Flow {
     pub(super) fn on_challenge(
         &mut self,
         now: SystemTime,
-        headers: &HeaderMap,
+        resp: &http::Response<Vec<u8>>,
         sent: SentAuth,
         from_ping: bool,
     ) -> Next {
+        let headers = resp.headers();
         let registry = self.host();
         let values: Vec<&str> = headers
             .get_all(WWW_AUTHENTICATE)
@@ -106,11 +107,15 @@ impl Flow {
             });
         };
         self.auth_tries += 1;
+        // What the registry said, kept (`UNAUTHORIZED`, "authentication required").
+        let said = crate::error::parse_registry_errors(resp.body());
+        let said = said.first();
         let refused = |flow: &Flow| Error::Denied {
             subject: flow.subject(),
             status: 401,
-            code: None,
-            message: None,
+            code: said.map(|e| e.code.clone()).filter(|c| !c.is_empty()),
+            message: said.map(|e| e.message.clone()).filter(|m| !m.is_empty()),
+            anonymous: flow.credentials.is_none(),
         };
         if challenge.is_basic() {
             if !matches!(self.credentials, Some(Credentials::Basic { .. })) {

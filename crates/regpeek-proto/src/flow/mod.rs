@@ -196,6 +196,14 @@ pub struct Flow {
     seed: u64,
     known: Known,
     offline: bool,
+    /// Whether the driver speaks TLS ([`Options::tls`]).
+    tls: bool,
+    client_id: String,
+    user_agent: Option<http::HeaderValue>,
+    /// The driver's own error for the failure being handled, if it gave one.
+    failure: Option<crate::error::DriverError>,
+    /// The body cap of the request handed out last.
+    last_limit: usize,
     tokens: TokenCache,
     endpoints: Vec<Endpoint>,
     /// Index into `endpoints` of the one in use.
@@ -246,9 +254,9 @@ impl Flow {
                 });
             }
         }
-        let security = match options.security {
-            Security::Auto if reference.is_loopback() => Security::HttpsThenHttp,
-            Security::Auto => Security::Https,
+        let security = match options.security.resolve(&reference) {
+            // A driver without TLS cannot take part in Docker's https probe.
+            Security::HttpsThenHttp if !options.tls => Security::Http,
             s => s,
         };
         let scheme = if security == Security::Http {
@@ -278,6 +286,13 @@ impl Flow {
             seed: options.seed,
             known: options.known,
             offline: options.offline,
+            tls: options.tls,
+            client_id: options.client_id,
+            user_agent: options
+                .user_agent
+                .and_then(|u| http::HeaderValue::from_str(&u).ok()),
+            failure: None,
+            last_limit: 0,
             tokens,
             endpoints,
             endpoint: 0,
@@ -350,6 +365,18 @@ impl Flow {
             Some(action) => action,
             None => self.step(now, Input::Poll),
         };
+        if let (Action::Send(t), false) = (&action, self.tls)
+            && t.request.uri().scheme() == Some(&http::uri::Scheme::HTTPS)
+        {
+            let (peer, url) = self.describe_target(&t.request);
+            self.state = State::Done;
+            return Action::Done(Err(Error::Transport {
+                peer,
+                url,
+                kind: TransportErrorKind::NoTls,
+                source: None,
+            }));
+        }
         if self.offline && matches!(action, Action::Send(_)) {
             self.state = State::Done;
             return Action::Done(Err(Error::Offline {
@@ -368,7 +395,17 @@ impl Flow {
                 url,
                 stage: TimeoutStage::Connect,
                 status: None,
+                source: None,
             }));
+        }
+        let mut action = action;
+        if let Action::Send(t) = &mut action {
+            self.last_limit = t.max_body;
+            if let Some(agent) = &self.user_agent {
+                t.request
+                    .headers_mut()
+                    .insert(http::header::USER_AGENT, agent.clone());
+            }
         }
         action
     }
@@ -380,11 +417,27 @@ impl Flow {
         self.queued = Some(action);
     }
 
-    /// Reports that the last `Transmit` failed below HTTP. Drivers keep their own error
-    /// (as the source of theirs); the flow needs only its kind.
+    /// Reports that the last `Transmit` failed below HTTP; the flow needs only its
+    /// kind. To keep the driver's own error with the flow's, use
+    /// [`Flow::handle_transport_error_with`].
     pub fn handle_transport_error(&mut self, now: SystemTime, kind: TransportErrorKind) {
         let action = self.step(now, Input::Failure(kind));
         self.queued = Some(action);
+    }
+
+    /// [`Flow::handle_transport_error`], keeping `error` (the driver's own): if the
+    /// flow ends on this failure, its [`Error::Transport`] or [`Error::Timeout`]
+    /// carries it as a [`DriverError`](crate::DriverError) (and as its `source()`);
+    /// if the flow retries, it is dropped.
+    pub fn handle_transport_error_with(
+        &mut self,
+        now: SystemTime,
+        kind: TransportErrorKind,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) {
+        self.failure = Some(crate::error::DriverError::new(error));
+        self.handle_transport_error(now, kind);
+        self.failure = None;
     }
 
     /// Runs the transition function and keeps the new state.

@@ -96,6 +96,20 @@ pub enum Security {
     HttpsThenHttp,
 }
 
+impl Security {
+    /// What this policy means for `reference`: [`Security::Auto`] becomes
+    /// [`Security::HttpsThenHttp`] for a loopback registry and [`Security::Https`]
+    /// otherwise; the others stay as they are. The flow applies it; a caller that
+    /// shows what would be spoken (`regpeek ref`) asks the same question here.
+    pub fn resolve(self, reference: &crate::Reference) -> Security {
+        match self {
+            Security::Auto if reference.is_loopback() => Security::HttpsThenHttp,
+            Security::Auto => Security::Https,
+            s => s,
+        }
+    }
+}
+
 /// Body size caps handed out with each request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -159,6 +173,18 @@ pub struct Options {
     /// Seeds the jitter of retry backoffs, so that runs are reproducible in tests and
     /// different between processes in production (pass something random there).
     pub seed: u64,
+    /// Whether the driver can speak TLS (default `true`). A driver without it says
+    /// so here: a loopback registry under [`Security::Auto`] is then spoken to over
+    /// plain http at once (no https probe a plain driver could not answer honestly),
+    /// and a request that needs `https://` ends the flow with
+    /// [`TransportErrorKind::NoTls`](crate::TransportErrorKind::NoTls) before it is
+    /// handed out.
+    pub tls: bool,
+    /// The `client_id` sent to token servers (default `regpeek`): name your program.
+    pub client_id: String,
+    /// A `User-Agent` for every request, set by the flow itself; `None` (the default)
+    /// leaves the header to the driver.
+    pub user_agent: Option<String>,
 }
 
 impl Options {
@@ -175,6 +201,9 @@ impl Options {
             known: Known::default(),
             offline: false,
             seed: 0,
+            tls: true,
+            client_id: "regpeek".to_owned(),
+            user_agent: None,
         }
     }
 }

@@ -178,7 +178,13 @@ impl Flow {
         let HostAuth::Bearer { realm, scopes } = &self.auth else {
             return Err(Error::Misuse("token request without a bearer challenge"));
         };
-        let req = token_request(realm, scopes, self.credentials.as_ref(), !post)?;
+        let req = token_request(
+            realm,
+            scopes,
+            self.credentials.as_ref(),
+            !post,
+            &self.client_id,
+        )?;
         let state = State::Token {
             key,
             scopes: scopes.clone(),

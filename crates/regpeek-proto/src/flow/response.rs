@@ -28,7 +28,7 @@ impl Flow {
             return self.on_redirect(now, &url, hops, resp.headers());
         }
         if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.base) {
-            return self.on_challenge(now, resp.headers(), sent, false);
+            return self.on_challenge(now, &resp, sent, false);
         }
         // No referrers API (distribution 2.8 and others): the tag schema instead; no
         // fallback tag: nothing refers to the image that way.
@@ -127,6 +127,7 @@ impl Flow {
                 status: s,
                 code,
                 message,
+                anonymous: self.credentials.is_none(),
             },
             s @ 400..=599 => Error::Registry {
                 subject,

@@ -63,14 +63,26 @@ impl Flow {
         if idempotent && retryable && self.retries < MAX_RETRIES {
             return self.schedule_retry(now, None, None, retry, peer, &url);
         }
+        let source = self.failure.take();
         Err(match kind {
             TransportErrorKind::Timeout(stage) => Error::Timeout {
                 peer,
                 url,
                 stage,
                 status: None,
+                source,
             },
-            kind => Error::Transport { peer, url, kind },
+            // A driver that read no further than the cap says so without the bytes.
+            TransportErrorKind::TooLarge => Error::BodyTooLarge {
+                subject: self.subject(),
+                limit: self.last_limit,
+            },
+            kind => Error::Transport {
+                peer,
+                url,
+                kind,
+                source,
+            },
         })
     }
 
@@ -110,6 +122,7 @@ impl Flow {
                 url: url.to_owned(),
                 stage: TimeoutStage::RetryWait,
                 status,
+                source: None,
             });
         };
         Ok((State::Backoff { until, retry }, Action::Wait(until)))

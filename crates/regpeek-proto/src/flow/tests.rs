@@ -768,3 +768,153 @@ fn the_digest_of_a_digest_seen_here_needs_no_request_even_offline() {
     let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
     assert!(matches!(r.done(), Err(Error::Offline { .. })));
 }
+
+#[test]
+fn a_single_platform_image_says_its_platform_and_whether_it_was_asked_for() {
+    const CONFIG: &[u8] = br#"{"architecture":"amd64","os":"linux"}"#;
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[]}}"#,
+        Digest::sha256(CONFIG),
+        CONFIG.len()
+    );
+    let run = |asked: &str| {
+        let goal = Goal::Inspect(Platform::parse(asked, "amd64").unwrap());
+        let mut r = Run::new("registry.example/team/app:v1", Options::new(goal));
+        r.send();
+        r.respond(response(
+            200,
+            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+            manifest.as_bytes(),
+        ));
+        r.send();
+        r.respond(response(200, &[], CONFIG));
+        r.done().unwrap().into_image().unwrap()
+    };
+    let i = run("linux/arm64");
+    assert_eq!(i.platform, Some(Platform::new("linux", "amd64", None)));
+    assert_eq!(
+        i.platform_matched,
+        Some(false),
+        "arm64 was asked, amd64 came"
+    );
+    assert_eq!(i.platforms(), [Platform::new("linux", "amd64", None)]);
+    assert_eq!(run("linux/amd64").platform_matched, Some(true));
+}
+
+#[test]
+fn platforms_match_as_containerd_does() {
+    let p = |s: &str| Platform::parse(s, "amd64").unwrap();
+    assert!(p("linux/arm").matches(&Platform::new("linux", "arm", Some("v7"))));
+    assert!(p("linux/arm/v7").matches(&Platform::new("linux", "arm", None)));
+    assert!(p("linux/arm64").matches(&Platform::new("linux", "aarch64", None)));
+    assert!(
+        p("linux/arm64").matches(&p("linux/arm/v7")),
+        "arm64 runs arm/v7"
+    );
+    assert!(!p("linux/arm/v7").matches(&p("linux/arm64")));
+    assert!(!p("linux/amd64").matches(&p("windows/amd64")));
+    assert!(!p("linux/arm/v6").matches(&p("linux/arm/v7")));
+}
+
+#[test]
+fn an_anonymous_refusal_keeps_what_the_registry_said() {
+    let mut r = at_token_request(Options::new(Goal::Manifest(None)));
+    r.respond(response(200, &[], br#"{"token":"anon","expires_in":300}"#));
+    r.send();
+    r.respond(response(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:team/app:pull",error="insufficient_scope""#,
+        )],
+        br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+    ));
+    match r.done() {
+        Err(Error::Denied {
+            code,
+            message,
+            anonymous,
+            ..
+        }) => {
+            assert_eq!(code.as_deref(), Some("UNAUTHORIZED"));
+            assert_eq!(message.as_deref(), Some("authentication required"));
+            assert!(anonymous, "no credentials were given: it needs some");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn drivers_can_keep_their_error_signal_a_large_body_and_do_without_tls() {
+    #[derive(Debug)]
+    struct Mine;
+    impl std::fmt::Display for Mine {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("my driver's own words")
+        }
+    }
+    impl std::error::Error for Mine {}
+    // The driver's error comes back attached, and as the source.
+    let mut r = Run::new("registry.example/a:v1", Options::new(Goal::Manifest(None)));
+    r.send();
+    r.flow
+        .handle_transport_error_with(r.now, TransportErrorKind::Resolve, Mine);
+    let e = r.done().unwrap_err();
+    let Error::Transport {
+        source: Some(s), ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert!(s.get().downcast_ref::<Mine>().is_some());
+    assert_eq!(
+        std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .as_deref(),
+        Some("my driver's own words")
+    );
+    // Too large, without the bytes.
+    let mut r = Run::new("registry.example/a:v1", Options::new(Goal::Manifest(None)));
+    r.send();
+    r.fail(TransportErrorKind::TooLarge);
+    assert!(
+        matches!(r.done(), Err(Error::BodyTooLarge { limit, .. }) if limit == Limits::default().manifest)
+    );
+    // No TLS: a loopback registry is spoken to over http at once; https is refused
+    // before it is handed out.
+    let mut o = Options::new(Goal::Manifest(None));
+    o.tls = false;
+    let mut r = Run::new("localhost:5000/a:v1", o.clone());
+    assert_eq!(r.send().1, "http://localhost:5000/v2/a/manifests/v1");
+    let mut r = Run::new("registry.example/a:v1", o);
+    assert!(matches!(
+        r.done(),
+        Err(Error::Transport {
+            kind: TransportErrorKind::NoTls,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_client_id_and_user_agent_are_the_callers() {
+    let mut o = Options::new(Goal::Manifest(None));
+    o.client_id = "my-tool".into();
+    o.user_agent = Some("my-tool/1.0".into());
+    let mut r = Run::new("registry.example/team/app:v1", o);
+    let agent = |r: &mut Run| match r.poll() {
+        Action::Send(t) => (
+            t.request.uri().to_string(),
+            t.request.headers()[http::header::USER_AGENT]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        ),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(agent(&mut r).1, "my-tool/1.0");
+    r.respond(bearer_401());
+    let (url, ua) = agent(&mut r);
+    assert!(url.contains("client_id=my-tool"), "{url}");
+    assert_eq!(ua, "my-tool/1.0");
+}

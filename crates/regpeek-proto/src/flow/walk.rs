@@ -242,6 +242,15 @@ impl Flow {
         } else {
             None
         };
+        // A single-platform image's platform is what its config says.
+        if let (None, Some(c)) = (&self.result.platform, &config)
+            && !c.os.is_empty()
+            && !c.architecture.is_empty()
+        {
+            let mut p = crate::Platform::new(&c.os, &c.architecture, c.variant.as_deref());
+            p.os_version = c.os_version.clone();
+            self.result.platform = Some(p);
+        }
         self.result.config = Some(FetchedConfig {
             digest: desc.digest.clone(),
             media_type: desc.media_type.clone(),
@@ -258,9 +267,15 @@ impl Flow {
             return Err(Error::Misuse("finished without a digest"));
         };
         let ep = &self.endpoints[self.endpoint];
+        let platform_matched = self
+            .goal
+            .platform()
+            .zip(r.platform.as_ref())
+            .map(|(asked, found)| asked.matches(found));
         let inspection = Inspection {
             reference: self.reference.clone(),
             digest,
+            platform_matched,
             media_type: r.media_type.unwrap_or_default(),
             size: r.size,
             raw: r.raw,
