@@ -80,6 +80,53 @@
 //! assert_eq!(inspection.config.unwrap().raw, b"{}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Writing a driver
+//! A driver performs each [`Transmit`] and reports what happened; the flow decides
+//! everything else. Three drivers live in the repository: `regpeek-ureq` (blocking,
+//! TLS), `examples/async-tokio` (tokio and hyper) and `examples/std-http1` (blocking
+//! HTTP/1.1 over `std::net` alone, written from this checklist; its lab tests show
+//! each item at work, and a test checks that it cites every item):
+//!
+//! 1. **Do not follow redirects; treat every status as data.** Hand 3xx, 4xx and 5xx
+//!    responses to [`Flow::handle_response`] as they are: the flow follows redirects
+//!    itself (dropping `Authorization` across origins), answers challenges and retries.
+//! 2. **Add `Host`, `Content-Length` (when there is a body) and `User-Agent`.** The
+//!    flow sets `Accept`, `Authorization`, `Content-Type` (on the token `POST`) and,
+//!    when [`Options::user_agent`] is set, `User-Agent`; the connection's own headers
+//!    (`Host`, `Content-Length`, `Connection`, `Transfer-Encoding`) are the driver's.
+//! 3. **Read no body for `HEAD`** (nor for 1xx, 204 and 304): its `Content-Length`
+//!    announces the body a `GET` would get.
+//! 4. **Honour [`Transmit::max_body`].** Read at most `max_body + 1` bytes and hand
+//!    them over, or, cheaper, report [`TransportErrorKind::TooLarge`] as soon as a
+//!    `Content-Length` or the bytes read pass `max_body` (nothing to allocate).
+//! 5. **Honour [`Transmit::time_left`]:** the whole request (connect, send, response,
+//!    body) within it, and no socket idle for longer than [`IDLE_TIMEOUT`].
+//! 6. **Map failures to [`TransportErrorKind`]**, keeping your own error with
+//!    [`Flow::handle_transport_error_with`] (it comes back as the source of the flow's
+//!    error):
+//!
+//!    | what failed | kind |
+//!    |---|---|
+//!    | name resolution | `Resolve` |
+//!    | connect: refused, unreachable | `Connect` (retried) |
+//!    | reset, closed early, unexpected EOF, broken pipe | `Reset` (retried) |
+//!    | `io::ErrorKind::TimedOut` / `WouldBlock` from a timeout you set | `Timeout(stage)`: `Connect`, `TlsHandshake`, `Response` (head), `Body` |
+//!    | TLS: the peer does not speak TLS | `Tls` (allows Docker's http fallback on loopback) |
+//!    | TLS: untrusted certificate | `Certificate` |
+//!    | TLS: handshake refused (an alert) | `TlsRefused` |
+//!    | a body over `max_body` | `TooLarge` |
+//!    | an `https://` request and no TLS in this driver | `NoTls` (or set [`Options::tls`] to `false`, and the flow never asks) |
+//!    | anything else (a malformed response head) | `Other` |
+//!
+//! 7. **Redact what you log.** Query strings of signed URLs and `Authorization` carry
+//!    secrets: [`redact::url`] and [`redact::header`] apply the one policy the project
+//!    uses.
+//! 8. **Pass a random [`Options::seed`]** for retry jitter; with std alone:
+//!    `std::hash::RandomState::new().hash_one(std::time::SystemTime::now())`.
+//! 9. **Hand the [`TokenCache`] from flow to flow** ([`Flow::into_tokens`], then the
+//!    next [`Flow::new`]): tokens and what each registry taught (its challenge, plain
+//!    http on loopback) save round trips; persist it with [`TokenCache::to_json`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

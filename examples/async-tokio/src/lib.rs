@@ -1,5 +1,5 @@
-//! The regpeek core driven from async Rust: tokio and hyper, plain http, one shared
-//! connection pool for every flow. It shows that the sans-IO core needs nothing from
+//! The regpeek core driven from async Rust: tokio and hyper, plain http (so
+//! `Options::tls` is `false`), one shared connection pool for every flow. It shows that the sans-IO core needs nothing from
 //! its transport but "send this, within this time, read at most this much".
 //!
 //! ```no_run
@@ -8,7 +8,7 @@
 //! let client = regpeek_async_example::client();
 //! let reference = Reference::parse("localhost:5000/app:v1")?;
 //! let mut options = Options::new(Goal::Digest(None));
-//! options.security = regpeek_proto::Security::Http;
+//! options.tls = false; // plain http: a loopback registry is spoken to over http at once
 //! let flow = Flow::new(reference, options, TokenCache::new());
 //! let (outcome, _tokens) = regpeek_async_example::run(&client, flow).await;
 //! println!("{}", outcome?.into_image()?.digest);
@@ -52,42 +52,114 @@ pub async fn run(client: &HttpClient, mut flow: Flow) -> (Result<Outcome, Error>
                 let budget = send.time_left(now);
                 let exchange = perform(client, send.request, send.max_body);
                 let result = match budget {
-                    Some(b) => tokio::time::timeout(b, exchange)
-                        .await
-                        .unwrap_or(Err(TransportErrorKind::Timeout(TimeoutStage::Response))),
+                    Some(b) => tokio::time::timeout(b, exchange).await.unwrap_or_else(|_| {
+                        Err(Failed {
+                            kind: TransportErrorKind::Timeout(TimeoutStage::Response),
+                            error: "the deadline passed".into(),
+                        })
+                    }),
                     None => exchange.await,
                 };
                 match result {
                     Ok(response) => flow.handle_response(SystemTime::now(), response),
-                    Err(kind) => flow.handle_transport_error(SystemTime::now(), kind),
+                    // The kind for the flow; hyper's own error kept with its error.
+                    Err(Failed { kind, error }) => {
+                        flow.handle_transport_error_with(SystemTime::now(), kind, Driver(error))
+                    }
                 }
             }
         }
     }
 }
 
-/// Performs one request, reading at most `max_body + 1` body bytes.
+/// A failed exchange: the kind the flow is told, and what hyper said.
+struct Failed {
+    kind: TransportErrorKind,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// hyper's error, handed to the flow to keep (`Error::Transport`'s source).
+#[derive(Debug)]
+struct Driver(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Driver {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The kind of a failure, from hyper's error and the I/O error beneath it.
+fn kind_of(e: &(dyn std::error::Error + 'static), connecting: bool) -> TransportErrorKind {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as E;
+            return match io.kind() {
+                E::TimedOut if connecting => TransportErrorKind::Timeout(TimeoutStage::Connect),
+                E::TimedOut => TransportErrorKind::Timeout(TimeoutStage::Response),
+                E::ConnectionRefused | E::HostUnreachable | E::NetworkUnreachable => {
+                    TransportErrorKind::Connect
+                }
+                _ if connecting && io.to_string().contains("dns") => TransportErrorKind::Resolve,
+                _ if connecting => TransportErrorKind::Connect,
+                _ => TransportErrorKind::Reset,
+            };
+        }
+        if let Some(h) = c.downcast_ref::<hyper::Error>() {
+            if h.is_timeout() {
+                return TransportErrorKind::Timeout(TimeoutStage::Response);
+            }
+            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                return TransportErrorKind::Reset;
+            }
+            if h.is_parse() || h.is_parse_status() {
+                return TransportErrorKind::Other;
+            }
+        }
+        cause = c.source();
+    }
+    if connecting {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::Reset
+    }
+}
+
+/// Performs one request, reading at most `max_body` body bytes; a longer body is
+/// reported as too large, without its bytes.
 async fn perform(
     client: &HttpClient,
     request: http::Request<Vec<u8>>,
     max_body: usize,
-) -> Result<http::Response<Vec<u8>>, TransportErrorKind> {
+) -> Result<http::Response<Vec<u8>>, Failed> {
     let (parts, body) = request.into_parts();
     let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-    let response = client.request(request).await.map_err(|e| {
-        if e.is_connect() {
-            TransportErrorKind::Connect
-        } else {
-            TransportErrorKind::Reset
-        }
+    let response = client.request(request).await.map_err(|e| Failed {
+        kind: kind_of(&e, e.is_connect()),
+        error: Box::new(e),
     })?;
     let (parts, body) = response.into_parts();
-    // At most one byte over the cap: the flow then reports the body as too large.
-    let limited = Limited::new(body, max_body.saturating_add(1));
+    let limited = Limited::new(body, max_body);
     let bytes = match limited.collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => vec![0; max_body.saturating_add(1)],
-        Err(_) => return Err(TransportErrorKind::Reset),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Failed {
+                kind: TransportErrorKind::TooLarge,
+                error: e,
+            });
+        }
+        Err(e) => {
+            return Err(Failed {
+                kind: kind_of(&*e, false),
+                error: e,
+            });
+        }
     };
     Ok(http::Response::from_parts(parts, bytes))
 }

@@ -56,3 +56,40 @@ async fn fifty_concurrent_inspections_agree_with_the_blocking_driver() {
         );
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn failures_map_to_their_kinds_and_a_huge_body_is_never_allocated() {
+    let lab = regpeek_lab::Lab::shared()
+        .unwrap_or_else(|e| panic!("cannot start the lab for the async example: {e:#}"));
+    let hostile = regpeek_lab::hostile::Hostile::start().unwrap();
+    let client = regpeek_async_example::client();
+    let run = |r: String| {
+        let mut o = Options::new(Goal::Manifest(None));
+        o.tls = false;
+        let flow = Flow::new(Reference::parse(&r).unwrap(), o, TokenCache::new());
+        let client = &client;
+        async move { regpeek_async_example::run(client, flow).await.0 }
+    };
+    // A 1 GiB manifest: too large, at once.
+    let started = std::time::Instant::now();
+    let e = run(format!("{}/huge:v1", hostile.addr()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, regpeek_proto::Error::BodyTooLarge { .. }),
+        "{e:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Nothing listens: a refused connection (retried, then reported), hyper's error kept.
+    let e = run(format!("{}/app:v1", lab.info.dead()))
+        .await
+        .unwrap_err();
+    match e {
+        regpeek_proto::Error::Transport {
+            kind: regpeek_proto::TransportErrorKind::Connect,
+            source: Some(_),
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+}
