@@ -279,12 +279,23 @@ fn test() -> Result<()> {
         lab_seed()
     })?;
     let state = lab_dir().join("lab.json");
+    let before = scratch_entries();
     phase("tests", || {
         run(cargo()
             .args(["test", "--workspace", "--all-targets"])
             .env("INSTA_UPDATE", "no")
             .env("REGPEEK_LAB", &state))
     })?;
+    // Tests clean up after themselves: nothing of theirs is left in the temp dir.
+    let left: Vec<String> = scratch_entries().difference(&before).cloned().collect();
+    if !left.is_empty() {
+        bail!(
+            "the tests left {} entries in {}: {}",
+            left.len(),
+            std::env::temp_dir().display(),
+            left.join(", ")
+        );
+    }
     phase("doctests", || {
         run(cargo().args(["test", "--workspace", "--doc"]))
     })?;
@@ -293,6 +304,18 @@ fn test() -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The temp dir's entries that tests of this project create (`regpeek-*`).
+fn scratch_entries() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with("regpeek-"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One phase of a chore: a line when it starts, and one with its time when it ends.

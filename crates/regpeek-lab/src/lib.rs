@@ -1219,7 +1219,11 @@ mod tests {
     /// a background job): the wrapper's trap stops the process.
     #[test]
     fn an_interrupted_owner_leaves_no_owned_process() {
-        let dir = scratch_dir("sigint").unwrap();
+        let scratch = tempfile::Builder::new()
+            .prefix("regpeek-lab-sigint-")
+            .tempdir()
+            .unwrap();
+        let dir = scratch.path().to_owned();
         let marker = format!("{}.4242", std::process::id());
         let sleeping = || -> Vec<u32> {
             processes_mentioning(&marker)
@@ -1283,7 +1287,11 @@ mod tests {
         if !Path::new(REGISTRY_BIN).exists() {
             panic!("{REGISTRY_BIN} is missing: run `cargo xtask test` (it installs it as root)");
         }
-        let dir = scratch_dir("failed-start").unwrap();
+        let scratch = tempfile::Builder::new()
+            .prefix("regpeek-lab-failed-start-")
+            .tempdir()
+            .unwrap();
+        let dir = scratch.path().to_owned();
         let _turn = picking();
         let (ports, mut held) = Ports::held().unwrap();
         // The third registry cannot bind: the first two have started by then. Its port
@@ -1306,6 +1314,5 @@ mod tests {
         let needle = dir.to_str().unwrap();
         let left = processes_mentioning(needle);
         assert!(left.is_empty(), "processes left running: {left:?}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
