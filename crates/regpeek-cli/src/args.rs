@@ -70,9 +70,13 @@ pub enum Command {
     /// One row per platform of an image: platform, manifest digest, compressed size,
     /// layers, created, attestation (the same as `inspect --platform all`).
     Platforms {
-        /// Image reference.
-        reference: String,
-        /// Output format.
+        /// Image references (more than one, or --file, --from: JSON lines, one per
+        /// reference, each with its `Platforms` rows).
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        /// Output format (`table`: one reference only).
         #[arg(short, long, value_name = "FORMAT", default_value = "json")]
         output: OutputFormat,
         #[command(flatten)]

@@ -1,11 +1,19 @@
-//! Many references in one call: `inspect A B C`, `--file F`, `--from compose.yaml`.
+//! One pipeline for every command that takes image references: `inspect`,
+//! `manifest`, `config`, `digest` and `platforms`, with one reference or many
+//! (`inspect A B C`, `--file F`, `--from compose.yaml`). A reference is a batch of one.
 //!
-//! Flows run in parallel (`--jobs`), one client (so one connection pool) per registry
-//! and one token cache for the run: the first reference of each registry goes first,
-//! so a registry is challenged and a repository's token fetched once; identical
-//! references are inspected once; a 429 from a registry holds back every worker that
-//! would ask it next. Output: one JSON object per line, in input order; a failure is
-//! `{"Reference": …, "Error": …}` and the others go on; exit 1 if any failed.
+//! Flows run in parallel (`--jobs` per registry), one client (so one connection pool)
+//! per registry and one token cache for the run: the first reference of each registry
+//! goes first, so a registry is challenged and a repository's token fetched once;
+//! identical references are inspected once; a 429 from a registry holds back every
+//! worker that would ask it next.
+//!
+//! Output: one reference typed alone prints as itself (the summary, the exact bytes,
+//! the bare digest, rows); several (or `--file`, `--from`) print one JSON object per
+//! line, in input order, each as soon as it and those before it are known; a failure
+//! is `{"Reference": …, "Error": …}` and the others go on; exit 1 if any failed.
+//! What cannot apply to several (`-o table`) is refused with exit 2 before anything
+//! is sent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -16,51 +24,133 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use regpeek_proto::{Flow, Goal, Options, TokenCache};
+use regpeek_proto::{Flow, Goal, Inspection, Options, TokenCache};
 use regpeek_ureq::Client;
 use serde_json::{Map, Value};
 
-use crate::args::{BatchArgs, Command, Common};
+use crate::args::{BatchArgs, Command, Common, OutputFormat};
+use crate::summary::PlatformRow;
 
-/// What a batch does.
+/// What is printed for each reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `inspect`: the summary (JSON).
+    Summary,
+    /// `inspect -o table`: the summary as field and value.
+    Table,
+    /// `inspect --raw`: the top-level manifest or index as served.
+    Raw,
+    /// `manifest`: the manifest as served (with `--platform`, that platform's).
+    Manifest,
+    /// `config`, `inspect --config`: the config blob as stored.
+    Config,
+    /// `digest`.
+    Digest,
+    /// `platforms`, `inspect --platform all`: one row per platform.
+    Platforms(OutputFormat),
+}
+
+impl Shape {
+    /// Its name in a recording's settings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Summary => "inspect",
+            Shape::Table => "inspect-table",
+            Shape::Raw => "inspect-raw",
+            Shape::Manifest => "manifest",
+            Shape::Config => "config",
+            Shape::Digest => "digest",
+            Shape::Platforms(OutputFormat::Json) => "platforms",
+            Shape::Platforms(OutputFormat::Table) => "platforms-table",
+        }
+    }
+
+    /// From a recording's settings (`command`).
+    pub fn from_name(name: &str) -> Option<Shape> {
+        [
+            Shape::Summary,
+            Shape::Table,
+            Shape::Raw,
+            Shape::Manifest,
+            Shape::Config,
+            Shape::Digest,
+            Shape::Platforms(OutputFormat::Json),
+            Shape::Platforms(OutputFormat::Table),
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+/// The references of a command and how to answer them.
 pub struct Job<'a> {
-    command: &'static str,
+    shape: Shape,
     references: Vec<String>,
+    /// One reference, typed alone: printed as itself, not as a JSON line.
+    single: bool,
     common: &'a Common,
     jobs: usize,
 }
 
 impl<'a> Job<'a> {
-    /// A batch when the command names more than one reference (or a file of them).
+    /// The job of a command that takes image references; `None` for the others.
     pub fn from_command(command: &'a Command) -> Result<Option<Job<'a>>> {
-        let (name, refs, batch, common) = match command {
+        let (shape, refs, batch, common) = match command {
             Command::Inspect {
                 references,
                 batch,
+                raw,
+                config,
+                output,
                 common,
                 ..
-            } if common.platform.as_deref() != Some("all") => {
-                ("inspect", references, batch, common)
+            } => {
+                let shape = if common.platform.as_deref() == Some("all") {
+                    Shape::Platforms(*output)
+                } else if *raw {
+                    Shape::Raw
+                } else if *config {
+                    Shape::Config
+                } else if *output == OutputFormat::Table {
+                    Shape::Table
+                } else {
+                    Shape::Summary
+                };
+                (shape, references, batch, common)
             }
+            Command::Platforms {
+                references,
+                batch,
+                output,
+                common,
+            } => (Shape::Platforms(*output), references, batch, common),
             Command::Manifest {
                 references,
                 batch,
                 common,
-            } => ("manifest", references, batch, common),
+            } => (Shape::Manifest, references, batch, common),
             Command::Config {
                 references,
                 batch,
                 common,
-            } => ("config", references, batch, common),
+            } => (Shape::Config, references, batch, common),
             Command::Digest {
                 references,
                 batch,
                 common,
-            } => ("digest", references, batch, common),
+            } => (Shape::Digest, references, batch, common),
             _ => return Ok(None),
         };
-        if refs.len() <= 1 && batch.file.is_none() && batch.from.is_none() {
-            return Ok(None);
+        let single = refs.len() == 1 && batch.file.is_none() && batch.from.is_none();
+        if refs.is_empty() && batch.file.is_none() && batch.from.is_none() {
+            return Err(crate::usage(
+                "give an image reference (or several, or --file, or --from)",
+            ));
+        }
+        if !single && matches!(shape, Shape::Table | Shape::Platforms(OutputFormat::Table)) {
+            return Err(crate::usage(
+                "-o table shows one image; with several references (or --file, --from) the output is JSON lines, one per reference (filter them with --jq)",
+            ));
         }
         let mut all = refs.clone();
         all.extend(collect(batch)?);
@@ -68,12 +158,21 @@ impl<'a> Job<'a> {
             bail!("no image references found");
         }
         Ok(Some(Job {
-            command: name,
+            shape,
             references: all,
+            single,
             common,
             jobs: batch.jobs as usize,
         }))
     }
+}
+
+/// What one reference gave.
+pub enum Answer {
+    /// An image (or its digest).
+    Image(Box<Inspection>),
+    /// Every platform of an image.
+    Platforms(Vec<PlatformRow>),
 }
 
 /// References from `--file` and `--from`.
@@ -345,7 +444,26 @@ fn check_alias_expansion(text: &str) -> Result<()> {
 /// registry that never answers, or asks to slow down, holds up only its own
 /// references; each reference has its own deadline, counted from when it starts.
 /// A registry's first reference goes alone: its challenge and token serve the others.
-pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
+pub fn run(
+    job: Job,
+    out: &mut impl Write,
+    record: Option<&Path>,
+    tty: bool,
+    color: bool,
+) -> Result<ExitCode> {
+    if job.single {
+        let shared = Shared::new();
+        let result = answer(&job, &shared, &job.references[0], record);
+        crate::keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
+        print_single(out, &job, result?, tty, color)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if record.is_some() {
+        return Err(crate::usage(
+            "--record records one reference at a time: several references (or --file, --from) cannot be recorded yet",
+        ));
+    }
     // Identical references are inspected once.
     let mut unique: Vec<String> = Vec::new();
     let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
@@ -369,13 +487,7 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
             None => registries.push((reg, vec![i])),
         }
     }
-    let shared = Shared {
-        tokens: Mutex::new(crate::cached_tokens()),
-        clients: Mutex::new(HashMap::new()),
-        held_until: Mutex::new(HashMap::new()),
-        known: Arc::new(Mutex::new(BTreeMap::new())),
-        held_bytes: AtomicUsize::new(0),
-    };
+    let shared = Shared::new();
     let progress = progress_bar(unique.len());
     let jobs = job.jobs.max(1);
     // Registries served at once: bounded, so that a file naming thousands of
@@ -487,6 +599,19 @@ impl Drop for Lane<'_> {
     }
 }
 
+impl Shared {
+    /// A fresh run's: tokens from the cache, nothing else yet.
+    fn new() -> Shared {
+        Shared {
+            tokens: Mutex::new(crate::cached_tokens()),
+            clients: Mutex::new(HashMap::new()),
+            held_until: Mutex::new(HashMap::new()),
+            known: Arc::new(Mutex::new(BTreeMap::new())),
+            held_bytes: AtomicUsize::new(0),
+        }
+    }
+}
+
 struct Shared {
     tokens: Mutex<TokenCache>,
     /// One client (one keep-alive pool) per registry, with its options.
@@ -549,10 +674,12 @@ fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
 }
 
 /// One reference: its JSON line.
+/// One reference of several: its JSON line.
 fn one(job: &Job, shared: &Shared, input: &str) -> Value {
     let mut line = Map::new();
     line.insert("Reference".into(), Value::String(input.to_owned()));
-    match inspect_one(job, shared, input) {
+    let fields = answer(job, shared, input, None).and_then(|a| to_line(job, a));
+    match fields {
         Ok(Value::Object(fields)) => line.extend(fields),
         Ok(other) => {
             line.insert("Result".into(), other);
@@ -564,14 +691,138 @@ fn one(job: &Job, shared: &Shared, input: &str) -> Value {
     Value::Object(line)
 }
 
-fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
-    let r = crate::offline_pinned(crate::parse_reference(input)?)?;
-    let explicit = crate::explicit_platform(job.common)?;
-    let goal = match job.command {
-        "inspect" | "config" => Goal::Inspect(crate::platform(job.common)?),
-        "manifest" => Goal::Manifest(explicit.clone()),
-        _ => Goal::Digest(explicit.clone()),
+/// The fields of one reference's JSON line.
+fn to_line(job: &Job, answer: Answer) -> Result<Value> {
+    let insp = match answer {
+        Answer::Platforms(rows) => return Ok(serde_json::json!({ "Platforms": rows })),
+        Answer::Image(insp) => insp,
     };
+    let explicit = crate::explicit_platform(job.common)?.is_some();
+    Ok(match job.shape {
+        Shape::Digest => serde_json::json!({ "Digest": chosen_digest(&insp, explicit) }),
+        Shape::Manifest | Shape::Raw => {
+            let raw = chosen_manifest(&insp, explicit && job.shape == Shape::Manifest)?;
+            serde_json::json!({ "Manifest": serde_json::from_slice::<Value>(&raw)? })
+        }
+        Shape::Config => {
+            let config = image_config(&insp)?;
+            serde_json::json!({ "Config": serde_json::from_slice::<Value>(config)? })
+        }
+        Shape::Summary | Shape::Table | Shape::Platforms(_) => {
+            serde_json::to_value(crate::summary::inspect_output(&insp))?
+        }
+    })
+}
+
+/// Prints the answer for a reference typed alone, as itself.
+fn print_single(
+    out: &mut impl Write,
+    job: &Job,
+    answer: Answer,
+    tty: bool,
+    color: bool,
+) -> Result<()> {
+    let insp = match answer {
+        Answer::Platforms(rows) => {
+            let format = match job.shape {
+                Shape::Platforms(f) => f,
+                _ => OutputFormat::Json,
+            };
+            return crate::print_platforms(out, &rows, format, tty, color);
+        }
+        Answer::Image(insp) => insp,
+    };
+    let explicit = crate::explicit_platform(job.common)?;
+    print_image(out, job.shape, &insp, explicit.as_ref(), tty, color)
+}
+
+/// Prints an image as `shape` asks (also for `replay`); `explicit` is the platform
+/// `--platform` named, if any.
+pub fn print_image(
+    out: &mut impl Write,
+    shape: Shape,
+    insp: &Inspection,
+    explicit: Option<&regpeek_proto::Platform>,
+    tty: bool,
+    color: bool,
+) -> Result<()> {
+    crate::warn(&insp.warnings);
+    if matches!(shape, Shape::Summary | Shape::Table | Shape::Config) {
+        crate::warn_platform_mismatch(insp, explicit);
+    }
+    match shape {
+        Shape::Digest => {
+            writeln!(out, "{}", chosen_digest(insp, explicit.is_some()))?;
+            Ok(())
+        }
+        Shape::Manifest => {
+            let raw = chosen_manifest(insp, explicit.is_some())?;
+            crate::output::print_bytes(out, &raw, tty, color)
+        }
+        Shape::Raw => crate::output::print_bytes(out, &chosen_manifest(insp, false)?, tty, color),
+        Shape::Config => crate::output::print_bytes(out, image_config(insp)?, tty, color),
+        Shape::Table => {
+            let value = serde_json::to_value(crate::summary::inspect_output(insp))?;
+            crate::output::print_table(out, &value)
+        }
+        Shape::Summary | Shape::Platforms(_) => {
+            crate::output::print_json(out, &crate::summary::inspect_output(insp), tty, color)
+        }
+    }
+}
+
+/// The digest asked for: with `--platform`, that platform's manifest's.
+fn chosen_digest(insp: &Inspection, explicit: bool) -> String {
+    match (explicit, &insp.manifest) {
+        (true, Some(m)) => m.digest.to_string(),
+        _ => insp.digest.to_string(),
+    }
+}
+
+/// The manifest bytes asked for: with `--platform`, that platform's.
+fn chosen_manifest(insp: &Inspection, explicit: bool) -> Result<Vec<u8>> {
+    match (explicit, &insp.manifest) {
+        (true, Some(m)) => m.raw.clone(),
+        _ => insp.raw.clone(),
+    }
+    .context("the registry sent no manifest body")
+}
+
+/// The config blob's bytes, or why there is none.
+fn image_config(insp: &Inspection) -> Result<&[u8]> {
+    match &insp.config {
+        Some(c) => Ok(&c.raw),
+        None => bail!(
+            "{} is a {} and has no image config",
+            insp.reference.familiar(),
+            insp.manifest
+                .as_ref()
+                .map_or(insp.media_type.as_str(), |m| m.media_type.as_str())
+        ),
+    }
+}
+
+/// The goal that answers a shape.
+fn goal_of(job: &Job) -> Result<Goal> {
+    let explicit = crate::explicit_platform(job.common)?;
+    Ok(match job.shape {
+        Shape::Manifest => Goal::Manifest(explicit),
+        Shape::Digest => Goal::Digest(explicit),
+        Shape::Summary | Shape::Table | Shape::Raw | Shape::Config | Shape::Platforms(_) => {
+            Goal::Inspect(crate::platform(job.common)?)
+        }
+    })
+}
+
+/// Answers one reference: its flow (or, for platforms, its flows), run on the
+/// registry's shared client and tokens, within its own deadline and the registry's
+/// 429 hold; recorded into `record` when given.
+fn answer(job: &Job, shared: &Shared, input: &str, record: Option<&Path>) -> Result<Answer> {
+    if let Shape::Platforms(_) = job.shape {
+        return Ok(Answer::Platforms(crate::platforms(input, job.common)?));
+    }
+    let r = crate::offline_pinned(crate::parse_reference(input)?)?;
+    let goal = goal_of(job)?;
     let registry = r.registry().to_owned();
     let (client, mut options) = {
         let mut clients = shared
@@ -611,56 +862,57 @@ fn inspect_one(job: &Job, shared: &Shared, input: &str) -> Result<Value> {
         }
         std::thread::sleep(wait);
     }
-    let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
-    let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
-        if let Ok(resp) = reply
-            && resp.status() == 429
-        {
-            // Held as long as the registry said (1 s when unsaid, about the flow's own
-            // first backoff); the flow decides its own wait.
-            let said = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("unsaid")
-                .to_owned();
-            let after =
-                regpeek_proto::retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
-            if let (Ok(mut m), Some(until)) =
-                (shared.held_until.lock(), Instant::now().checked_add(after))
-            {
-                m.insert(registry.clone(), (until, said));
-            }
+    let recording = record.map(|dir| {
+        let mut rec =
+            crate::record::Recording::new(dir, job.shape.name(), &r.canonical(), &options);
+        if let Some(expr) = crate::output::jq_expr() {
+            rec.set("jq", expr);
         }
+        rec
     });
+    let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
+    let (result, tokens) = crate::record::run_recorded(
+        &client,
+        Flow::new(r, options, tokens),
+        recording,
+        &mut |resp| {
+            if resp.status() == 429 {
+                // Held as long as the registry said (1 s when unsaid, about the flow's
+                // own first backoff); the flow decides its own wait.
+                let said = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("unsaid")
+                    .to_owned();
+                let after =
+                    regpeek_proto::retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
+                if let (Ok(mut m), Some(until)) =
+                    (shared.held_until.lock(), Instant::now().checked_add(after))
+                {
+                    m.insert(registry.clone(), (until, said));
+                }
+            }
+        },
+    )?;
     if let Ok(mut t) = shared.tokens.lock() {
         t.merge(&tokens);
     }
     let insp = result?.into_image()?;
     crate::remember(&insp);
     hold(shared, &insp);
-    Ok(match job.command {
-        "digest" => {
-            let digest = match (&explicit, &insp.manifest) {
-                (Some(_), Some(m)) => m.digest.to_string(),
-                _ => insp.digest.to_string(),
-            };
-            serde_json::json!({ "Digest": digest })
+    if job.common.verbose > 0 {
+        for (mirror, e) in &insp.skipped_mirrors {
+            eprintln!(
+                "regpeek: mirror {mirror} failed: {}",
+                crate::output::safe_line(&e.to_string())
+            );
         }
-        "manifest" => {
-            let raw = match (&explicit, &insp.manifest) {
-                (Some(_), Some(m)) => m.raw.clone(),
-                _ => insp.raw.clone(),
-            }
-            .context("the registry sent no manifest body")?;
-            serde_json::json!({ "Manifest": serde_json::from_slice::<Value>(&raw)? })
+        if let Some(m) = &insp.mirror {
+            eprintln!("regpeek: answered by mirror {m}");
         }
-        "config" => {
-            let config = insp.config.context("the image has no config")?;
-            serde_json::json!({ "Config": serde_json::from_slice::<Value>(&config.raw)? })
-        }
-        _ => serde_json::to_value(crate::summary::inspect_output(&insp))?,
-    })
+    }
+    Ok(Answer::Image(Box::new(insp)))
 }
 
 #[cfg(test)]

@@ -345,8 +345,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if table {
         refuse_table_with_jq()?;
     }
+    // Every command that takes image references runs through one pipeline.
     if let Some(job) = batch::Job::from_command(&cli.command)? {
-        return batch::run(job, &mut out);
+        return batch::run(job, &mut out, rec, tty, color);
     }
     match &cli.command {
         Command::Cache { command } => {
@@ -440,74 +441,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             print_referrers(&mut out, &found, *output, tty, color)?;
         }
-        Command::Platforms {
-            reference,
-            output,
-            common,
-        } => {
-            let rows = platforms(reference, common)?;
-            print_platforms(&mut out, &rows, *output, tty, color)?;
-        }
-        Command::Inspect {
-            references,
-            common,
-            output,
-            ..
-        } if common.platform.as_deref() == Some("all") => {
-            let reference = single(references)?;
-            let rows = platforms(reference, common)?;
-            print_platforms(&mut out, &rows, *output, tty, color)?;
-        }
-        Command::Inspect {
-            references,
-            raw,
-            config,
-            no_tags: _,
-            output,
-            common,
-            batch: _,
-        } => {
-            let reference = single(references)?;
-            let explicit = explicit_platform(common)?;
-            let platform = platform(common)?;
-            // skopeo's --raw and --config print the bytes instead of the summary.
-            let command = match (raw, config) {
-                (true, _) => "manifest",
-                (_, true) => "config",
-                _ => "inspect",
-            };
-            let insp = inspect(reference, common, Goal::Inspect(platform), rec, command)?;
-            warn_platform_mismatch(&insp, explicit.as_ref());
-            if *output == args::OutputFormat::Table && command == "inspect" {
-                warn(&insp.warnings);
-                let value = serde_json::to_value(summary::inspect_output(&insp))?;
-                output::print_table(&mut out, &value)?;
-            } else {
-                print_image(&mut out, command, insp, false, tty, color)?;
-            }
-        }
-        Command::Manifest {
-            references, common, ..
-        } => {
-            let reference = single(references)?;
-            let explicit = explicit_platform(common)?;
-            let goal = Goal::Manifest(explicit.clone());
-            let insp = inspect(reference, common, goal, rec, "manifest")?;
-            print_image(&mut out, "manifest", insp, explicit.is_some(), tty, color)?;
-        }
-        Command::Config {
-            references, common, ..
-        } => {
-            let reference = single(references)?;
-            let explicit = explicit_platform(common)?;
-            let platform = platform(common)?;
-            let insp = inspect(reference, common, Goal::Inspect(platform), rec, "config")?;
-            warn_platform_mismatch(&insp, explicit.as_ref());
-            print_image(&mut out, "config", insp, false, tty, color)?;
-        }
         Command::Replay { dir } => {
             let (scenario, outcome) = record::replay(dir)?;
             let command = scenario.get("command").unwrap_or("inspect");
+            // The output flags the command was recorded with apply again.
+            if let (Some(expr), false) = (scenario.get("jq"), output::jq_enabled()) {
+                jq::check(expr).map_err(|e| usage(format!("{e:#}")))?;
+                output::set_jq(expr);
+            }
             let outcome = outcome?;
             match command {
                 "tags" | "catalog" => {
@@ -523,19 +464,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let Outcome::Referrers(found) = outcome else {
                         bail!("the recording did not end with a list of referrers");
                     };
-                    let format = args::OutputFormat::Json;
+                    let format = match scenario.get("output") {
+                        Some("table") => args::OutputFormat::Table,
+                        _ => args::OutputFormat::Json,
+                    };
+                    if format == args::OutputFormat::Table {
+                        refuse_table_with_jq()?;
+                    }
                     print_referrers(&mut out, &found, format, tty, color)?;
                 }
-                _ => {
-                    let explicit = scenario.get("platform").is_some();
-                    print_image(
-                        &mut out,
-                        command,
-                        outcome.into_image()?,
-                        explicit,
-                        tty,
-                        color,
-                    )?;
+                name => {
+                    let shape = batch::Shape::from_name(name).with_context(|| {
+                        format!("the recording is of an unknown command {name:?}")
+                    })?;
+                    let explicit = scenario
+                        .get("platform")
+                        .filter(|_| matches!(shape, batch::Shape::Manifest | batch::Shape::Digest))
+                        .map(|p| Platform::parse(p, "amd64"))
+                        .transpose()?;
+                    if shape == batch::Shape::Table {
+                        refuse_table_with_jq()?;
+                    }
+                    let insp = outcome.into_image()?;
+                    batch::print_image(&mut out, shape, &insp, explicit.as_ref(), tty, color)?;
                 }
             }
         }
@@ -657,14 +608,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(out, "Not logged in to {}", r.registry())?;
             }
         }
-        Command::Digest {
-            references, common, ..
-        } => {
-            let reference = single(references)?;
-            let explicit = explicit_platform(common)?;
-            let goal = Goal::Digest(explicit.clone());
-            let insp = inspect(reference, common, goal, rec, "digest")?;
-            print_image(&mut out, "digest", insp, explicit.is_some(), tty, color)?;
+        // Answered by the pipeline above.
+        Command::Inspect { .. }
+        | Command::Platforms { .. }
+        | Command::Manifest { .. }
+        | Command::Config { .. }
+        | Command::Digest { .. } => {
+            bail!("internal: a reference command reached the per-command dispatch")
         }
     }
     out.flush()?;
@@ -790,13 +740,6 @@ fn security(common: &Common) -> Security {
     } else {
         Security::Auto
     }
-}
-
-/// The one reference of a single-image command.
-fn single(references: &[String]) -> Result<&String> {
-    references
-        .first()
-        .ok_or_else(|| usage("give an image reference (or several, or --file, or --from)"))
 }
 
 /// Every platform of an image, inspected in parallel on the shared connections with
@@ -1403,47 +1346,6 @@ fn inspect(
         }
     }
     Ok(insp)
-}
-
-/// Prints what an image command asked for (also for `replay`).
-fn print_image(
-    out: &mut impl Write,
-    command: &str,
-    insp: regpeek_proto::Inspection,
-    explicit_platform: bool,
-    tty: bool,
-    color: bool,
-) -> Result<()> {
-    warn(&insp.warnings);
-    match command {
-        "manifest" => {
-            let bytes = match (explicit_platform, &insp.manifest) {
-                (true, Some(m)) => m.raw.clone(),
-                _ => insp.raw.clone(),
-            }
-            .context("the registry sent no manifest body")?;
-            output::print_bytes(out, &bytes, tty, color)
-        }
-        "config" => {
-            let Some(config) = insp.config else {
-                bail!(
-                    "{} is a {} and has no image config",
-                    insp.reference.familiar(),
-                    insp.manifest.map_or(insp.media_type, |m| m.media_type)
-                );
-            };
-            output::print_bytes(out, &config.raw, tty, color)
-        }
-        "digest" => {
-            let digest = match (explicit_platform, &insp.manifest) {
-                (true, Some(m)) => &m.digest,
-                _ => &insp.digest,
-            };
-            writeln!(out, "{digest}")?;
-            Ok(())
-        }
-        _ => output::print_json(out, &summary::inspect_output(&insp), tty, color),
-    }
 }
 
 /// How a listing is printed.

@@ -97,17 +97,35 @@ impl Recording {
     }
 }
 
-/// Runs `flow`, recording its exchanges when asked; the recording is written whether
-/// the flow succeeds or not (a failure is what bug reports are about).
+/// Runs `flow`, recording its exchanges when asked, and keeps its tokens.
 pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<Outcome> {
+    let (result, tokens) = run_recorded(client, flow, recording, &mut |_| {})?;
+    crate::keep_tokens(&tokens);
+    Ok(result?)
+}
+
+/// Runs `flow` on `client`, recording its exchanges into `recording` when given (the
+/// recording is written whether the flow succeeds or not), and shows every response
+/// to `seen`. Errs only when the recording cannot be written.
+pub fn run_recorded(
+    client: &Client,
+    flow: Flow,
+    recording: Option<Recording>,
+    seen: &mut dyn FnMut(&regpeek_proto::http::Response<Vec<u8>>),
+) -> Result<(Result<Outcome, regpeek_ureq::RunError>, TokenCache)> {
     let Some(recording) = recording else {
-        let (result, tokens) = client.run(flow);
-        crate::keep_tokens(&tokens);
-        return Ok(result?);
+        return Ok(client.run_observed(flow, &mut |_, reply| {
+            if let Ok(resp) = reply {
+                seen(resp);
+            }
+        }));
     };
     let mut recorder = Recorder::new(recording.settings.clone());
     let mut failure: Option<anyhow::Error> = None;
     let (result, tokens) = client.run_observed(flow, &mut |send, reply| {
+        if let Ok(resp) = reply {
+            seen(resp);
+        }
         if failure.is_some() {
             return;
         }
@@ -123,10 +141,15 @@ pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<
             failure = Some(e);
         }
     });
-    crate::keep_tokens(&tokens);
     if let Some(e) = failure {
         return Err(e.context("recording the exchanges"));
     }
+    write(&recording, recorder)?;
+    Ok((result, tokens))
+}
+
+/// Writes a finished recording into its directory.
+fn write(recording: &Recording, recorder: Recorder) -> Result<()> {
     let scenario = recorder.finish();
     std::fs::create_dir_all(&recording.dir)
         .with_context(|| format!("creating {}", recording.dir.display()))?;
@@ -139,7 +162,7 @@ pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<
         if n == 1 { "" } else { "s" },
         path.display()
     );
-    Ok(result?)
+    Ok(())
 }
 
 /// Loads a recording; its flow's outcome, offline, and the settings to print it with.
