@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use regpeek_lab::Lab;
 
+mod matrix;
 mod trust;
 use serde_json::{Value, json};
 
@@ -1694,7 +1695,14 @@ fn a_recording_replays_offline_to_the_same_output() {
         "{}",
         String::from_utf8_lossy(&live.stderr)
     );
-    assert!(text.contains("credentials: lab-user:<redacted>"), "{text}");
+    assert!(
+        text.contains(r#""--creds","lab-user:<redacted>""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"basic:lab-user"#),
+        "the kind of credentials used: {text}"
+    );
     assert!(
         !text.contains(&info.password),
         "the password leaked into the recording"

@@ -50,38 +50,6 @@ pub enum Shape {
     Platforms(OutputFormat),
 }
 
-impl Shape {
-    /// Its name in a recording's settings.
-    pub fn name(self) -> &'static str {
-        match self {
-            Shape::Summary => "inspect",
-            Shape::Table => "inspect-table",
-            Shape::Raw => "inspect-raw",
-            Shape::Manifest => "manifest",
-            Shape::Config => "config",
-            Shape::Digest => "digest",
-            Shape::Platforms(OutputFormat::Json) => "platforms",
-            Shape::Platforms(OutputFormat::Table) => "platforms-table",
-        }
-    }
-
-    /// From a recording's settings (`command`).
-    pub fn from_name(name: &str) -> Option<Shape> {
-        [
-            Shape::Summary,
-            Shape::Table,
-            Shape::Raw,
-            Shape::Manifest,
-            Shape::Config,
-            Shape::Digest,
-            Shape::Platforms(OutputFormat::Json),
-            Shape::Platforms(OutputFormat::Table),
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
-    }
-}
-
 /// The references of a command and how to answer them.
 pub struct Job<'a> {
     shape: Shape,
@@ -444,25 +412,14 @@ fn check_alias_expansion(text: &str) -> Result<()> {
 /// registry that never answers, or asks to slow down, holds up only its own
 /// references; each reference has its own deadline, counted from when it starts.
 /// A registry's first reference goes alone: its challenge and token serve the others.
-pub fn run(
-    job: Job,
-    out: &mut impl Write,
-    record: Option<&Path>,
-    tty: bool,
-    color: bool,
-) -> Result<ExitCode> {
+pub fn run(job: Job, out: &mut impl Write, tty: bool, color: bool) -> Result<ExitCode> {
     if job.single {
         let shared = Shared::new();
-        let result = answer(&job, &shared, &job.references[0], record);
+        let result = answer(&job, &shared, &job.references[0]);
         crate::keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
         print_single(out, &job, result?, tty, color)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
-    }
-    if record.is_some() {
-        return Err(crate::usage(
-            "--record records one reference at a time: several references (or --file, --from) cannot be recorded yet",
-        ));
     }
     // Identical references are inspected once.
     let mut unique: Vec<String> = Vec::new();
@@ -678,7 +635,7 @@ fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
 fn one(job: &Job, shared: &Shared, input: &str) -> Value {
     let mut line = Map::new();
     line.insert("Reference".into(), Value::String(input.to_owned()));
-    let fields = answer(job, shared, input, None).and_then(|a| to_line(job, a));
+    let fields = answer(job, shared, input).and_then(|a| to_line(job, a));
     match fields {
         Ok(Value::Object(fields)) => line.extend(fields),
         Ok(other) => {
@@ -817,7 +774,7 @@ fn goal_of(job: &Job) -> Result<Goal> {
 /// Answers one reference: its flow (or, for platforms, its flows), run on the
 /// registry's shared client and tokens, within its own deadline and the registry's
 /// 429 hold; recorded into `record` when given.
-fn answer(job: &Job, shared: &Shared, input: &str, record: Option<&Path>) -> Result<Answer> {
+fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
     if let Shape::Platforms(_) = job.shape {
         return Ok(Answer::Platforms(crate::platforms(input, job.common)?));
     }
@@ -862,39 +819,28 @@ fn answer(job: &Job, shared: &Shared, input: &str, record: Option<&Path>) -> Res
         }
         std::thread::sleep(wait);
     }
-    let recording = record.map(|dir| {
-        let mut rec =
-            crate::record::Recording::new(dir, job.shape.name(), &r.canonical(), &options);
-        if let Some(expr) = crate::output::jq_expr() {
-            rec.set("jq", expr);
-        }
-        rec
-    });
     let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
-    let (result, tokens) = crate::record::run_recorded(
-        &client,
-        Flow::new(r, options, tokens),
-        recording,
-        &mut |resp| {
-            if resp.status() == 429 {
-                // Held as long as the registry said (1 s when unsaid, about the flow's
-                // own first backoff); the flow decides its own wait.
-                let said = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("unsaid")
-                    .to_owned();
-                let after =
-                    regpeek_proto::retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
-                if let (Ok(mut m), Some(until)) =
-                    (shared.held_until.lock(), Instant::now().checked_add(after))
-                {
-                    m.insert(registry.clone(), (until, said));
-                }
+    let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
+        if let Ok(resp) = reply
+            && resp.status() == 429
+        {
+            // Held as long as the registry said (1 s when unsaid, about the flow's own
+            // first backoff); the flow decides its own wait.
+            let said = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("unsaid")
+                .to_owned();
+            let after =
+                regpeek_proto::retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
+            if let (Ok(mut m), Some(until)) =
+                (shared.held_until.lock(), Instant::now().checked_add(after))
+            {
+                m.insert(registry.clone(), (until, said));
             }
-        },
-    )?;
+        }
+    });
     if let Ok(mut t) = shared.tokens.lock() {
         t.merge(&tokens);
     }

@@ -32,7 +32,14 @@ use crate::args::{AuthCommand, Cli, Command, Common};
 fn main() -> ExitCode {
     // The command's deadline counts from here.
     let _ = *STARTED;
-    let cli = match Cli::try_parse_from(hoist_command_flags(std::env::args_os().collect())) {
+    execute(std::env::args_os().collect())
+}
+
+/// Parses a command line, runs it and says how it ended (also for the command line a
+/// recording holds, run again by `replay`).
+fn execute(argv: Vec<std::ffi::OsString>) -> ExitCode {
+    let argv = hoist_command_flags(argv);
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and --version go to stdout and succeed; usage errors say `regpeek:`
@@ -53,7 +60,15 @@ fn main() -> ExitCode {
     } else {
         1
     };
-    match run(cli) {
+    let mut result = run(cli, &argv[1..]);
+    // A recording is written however the command ended.
+    if let Some(recording) = RECORDING.get()
+        && let Err(e) = recording.finish()
+        && result.is_ok()
+    {
+        result = Err(e);
+    }
+    match result {
         Ok(code) => code,
         Err(err) => {
             if broken_pipe(&err) {
@@ -286,22 +301,51 @@ fn hint(err: &anyhow::Error) -> Option<String> {
     })
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+/// What stands between this run's clients and the network: a recording (`--record`)
+/// or a replay (`replay`).
+static EXCHANGES: std::sync::OnceLock<Arc<dyn regpeek_ureq::Exchanges>> =
+    std::sync::OnceLock::new();
+/// `--record DIR`: written when the command ends.
+static RECORDING: std::sync::OnceLock<Arc<record::Recording>> = std::sync::OnceLock::new();
+
+fn run(mut cli: Cli, argv: &[std::ffi::OsString]) -> Result<ExitCode> {
+    if let Some(dir) = &cli.record {
+        let unrecordable = match &cli.command {
+            Command::Login { .. } | Command::Logout { .. } | Command::Auth { .. } => {
+                Some("credentials: login, logout and auth change or show stored secrets")
+            }
+            Command::Cache { .. } => Some("the cache: it sends no request"),
+            Command::Completions { .. } | Command::Man { .. } => Some("help texts"),
+            Command::Replay { .. } => Some("a replay: it sends no request"),
+            _ => None,
+        };
+        if let Some(what) = unrecordable {
+            return Err(usage(format!("--record cannot record {what}")));
+        }
+        let recording = Arc::new(record::Recording::start(dir, argv)?);
+        let _ = RECORDING.set(recording.clone());
+        let _ = EXCHANGES.set(recording);
+    }
+    if let Command::Replay { dir } = &cli.command {
+        return replay(dir);
+    }
+    if EXCHANGES.get().is_some() {
+        // A recording starts cold, so that it holds every exchange its replay needs;
+        // a replay knows nothing a cache taught.
+        cli.no_cache = true;
+    }
     let stdout = std::io::stdout();
     let tty = stdout.is_terminal();
     let color = tty
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
     let mut out = stdout.lock();
-    let rec = cli.record.as_deref();
-    if rec.is_some() && cli.offline {
+    if cli.record.is_some() && cli.offline {
         return Err(usage(
             "--record records a run over the network, and --offline sends nothing",
         ));
     }
-    // A recording starts cold, so that it holds every exchange its replay needs
-    // (the replay knows nothing a cache taught).
-    if !cli.no_cache && rec.is_none() && !matches!(cli.command, Command::Replay { .. }) {
+    if !cli.no_cache {
         // A cache that cannot be opened (a read-only home) only costs speed.
         match cache::Cache::open(cli.cache_dir.as_deref()) {
             Ok(c) => {
@@ -347,7 +391,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     // Every command that takes image references runs through one pipeline.
     if let Some(job) = batch::Job::from_command(&cli.command)? {
-        return batch::run(job, &mut out, rec, tty, color);
+        return batch::run(job, &mut out, tty, color);
     }
     match &cli.command {
         Command::Cache { command } => {
@@ -398,8 +442,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Diff { a, b, common } => {
             let platform = platform(common)?;
-            let ia = inspect(a, common, Goal::Inspect(platform.clone()), None, "inspect")?;
-            let ib = inspect(b, common, Goal::Inspect(platform), None, "inspect")?;
+            let ia = inspect(a, common, Goal::Inspect(platform.clone()))?;
+            let ib = inspect(b, common, Goal::Inspect(platform))?;
             warn(&ia.warnings);
             warn(&ib.warnings);
             let d = diff::compare(a, &ia, b, &ib);
@@ -432,64 +476,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 artifact_type: artifact_type.clone(),
             };
             let (options, client) = prepare(&r, common, goal)?;
-            let recording =
-                rec.map(|dir| record::Recording::new(dir, "referrers", &r.canonical(), &options));
             let flow = Flow::new(r, options, cached_tokens());
-            let outcome = record::run(&client, flow, recording)?;
+            let outcome = finish(client.run(flow))?;
             let Outcome::Referrers(found) = outcome else {
                 bail!("the flow ended without a list of referrers");
             };
             print_referrers(&mut out, &found, *output, tty, color)?;
         }
-        Command::Replay { dir } => {
-            let (scenario, outcome) = record::replay(dir)?;
-            let command = scenario.get("command").unwrap_or("inspect");
-            // The output flags the command was recorded with apply again.
-            if let (Some(expr), false) = (scenario.get("jq"), output::jq_enabled()) {
-                jq::check(expr).map_err(|e| usage(format!("{e:#}")))?;
-                output::set_jq(expr);
-            }
-            let outcome = outcome?;
-            match command {
-                "tags" | "catalog" => {
-                    let listing = outcome.into_listing()?;
-                    let name = scenario.get("reference").unwrap_or_default();
-                    let format = ListFormat::from_name(scenario.get("output"));
-                    if format == ListFormat::Table {
-                        refuse_table_with_jq()?;
-                    }
-                    print_listing(&mut out, command, name, format, &listing, tty, color)?;
-                }
-                "referrers" => {
-                    let Outcome::Referrers(found) = outcome else {
-                        bail!("the recording did not end with a list of referrers");
-                    };
-                    let format = match scenario.get("output") {
-                        Some("table") => args::OutputFormat::Table,
-                        _ => args::OutputFormat::Json,
-                    };
-                    if format == args::OutputFormat::Table {
-                        refuse_table_with_jq()?;
-                    }
-                    print_referrers(&mut out, &found, format, tty, color)?;
-                }
-                name => {
-                    let shape = batch::Shape::from_name(name).with_context(|| {
-                        format!("the recording is of an unknown command {name:?}")
-                    })?;
-                    let explicit = scenario
-                        .get("platform")
-                        .filter(|_| matches!(shape, batch::Shape::Manifest | batch::Shape::Digest))
-                        .map(|p| Platform::parse(p, "amd64"))
-                        .transpose()?;
-                    if shape == batch::Shape::Table {
-                        refuse_table_with_jq()?;
-                    }
-                    let insp = outcome.into_image()?;
-                    batch::print_image(&mut out, shape, &insp, explicit.as_ref(), tty, color)?;
-                }
-            }
-        }
+        Command::Replay { .. } => bail!("internal: replay reached the per-command dispatch"),
         Command::Tags {
             repository,
             list,
@@ -502,9 +496,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let filter = list_filter(list)?;
             let (options, client) = prepare(&r, common, goal)?;
-            let recording = listing_recording(rec, "tags", &r.name(), &options, list);
             let flow = Flow::new(r.clone(), options, cached_tokens());
-            let mut listing = record::run(&client, flow, recording)?.into_listing()?;
+            let mut listing = finish(client.run(flow))?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
             let format = list_format(list);
             print_listing(&mut out, "tags", &r.name(), format, &listing, tty, color)?;
@@ -531,9 +524,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let target = registry_target(registry)?;
             let (options, client) = prepare(&target, common, goal)?;
-            let recording = listing_recording(rec, "catalog", target.registry(), &options, list);
             let flow = Flow::catalog(target.registry(), options, cached_tokens())?;
-            let mut listing = record::run(&client, flow, recording)?.into_listing()?;
+            let mut listing = finish(client.run(flow))?.into_listing()?;
             arrange(&mut listing.items, list.sort, filter.as_ref());
             let name = target.registry().to_owned();
             let format = list_format(list);
@@ -576,9 +568,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let (options, client) = prepare_as(&r, common, Goal::Login, Some(checked))?;
             let flow = Flow::login(r.registry(), options, cached_tokens())?;
-            let (result, tokens) = client.run(flow);
-            keep_tokens(&tokens);
-            let outcome = finish((result, tokens))?;
+            let outcome = finish(client.run(flow))?;
             if let Outcome::LoggedIn {
                 authenticated: false,
             } = outcome
@@ -1001,9 +991,17 @@ fn read_password_stdin() -> Result<String> {
     Ok(pw)
 }
 
-/// Flags first, then the credential files and helpers, then anonymous.
+/// Flags first, then the credential files and helpers, then anonymous (in a replay:
+/// what the recorded run used).
 fn resolve_credentials(r: &Reference, common: &Common) -> Result<creds::Found> {
     use creds::{Found, Source};
+    if let Some(recorded) = REPLAY_CREDENTIALS.get() {
+        return Ok(Found {
+            credentials: recorded.get(r.registry()).cloned().flatten(),
+            source: Source::Flag("recording"),
+            warning: None,
+        });
+    }
     let flag = |credentials, flag| {
         Ok(Found {
             credentials,
@@ -1094,6 +1092,9 @@ fn prepare_as(
         Some(found) => found,
         None => resolve_credentials(r, common)?,
     };
+    if let Some(recording) = RECORDING.get() {
+        recording.note_credentials(r.registry(), found.credentials.as_ref());
+    }
     remember_credentials(r.registry(), &found);
     if let Some(w) = &found.warning {
         warn_once(w);
@@ -1152,12 +1153,15 @@ fn prepare_as(
         options.goal,
         Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_)
     );
-    if r.registry() == regpeek_proto::DOCKER_HUB && image_goal {
+    // A replay asks only what the recorded run asked: no mirrors of this machine's.
+    if r.registry() == regpeek_proto::DOCKER_HUB && image_goal && REPLAY_CREDENTIALS.get().is_none()
+    {
         add_mirrors(r, common, &mut options, &mut tls)?;
     }
     let client = Client::new(&ClientOptions {
         tls,
         trace,
+        exchanges: EXCHANGES.get().cloned(),
         ..ClientOptions::default()
     })?;
     Ok((options, client))
@@ -1254,8 +1258,38 @@ fn seed() -> u64 {
     (u64::from(std::process::id()) << 32) ^ u64::from(nanos)
 }
 
+/// A flow's outcome; its tokens are kept for later runs.
 fn finish(run: (Result<Outcome, regpeek_ureq::RunError>, TokenCache)) -> Result<Outcome> {
+    keep_tokens(&run.1);
     Ok(run.0?)
+}
+
+/// In a replay: per registry, the credentials the recorded run used (stand-ins for
+/// the secrets). The machine's own credential files play no part.
+static REPLAY_CREDENTIALS: std::sync::OnceLock<
+    std::collections::BTreeMap<String, Option<Credentials>>,
+> = std::sync::OnceLock::new();
+
+/// `replay DIR`: the recorded command line, run again with the recording answering
+/// in the network's place; its exit code as it was.
+fn replay(dir: &std::path::Path) -> Result<ExitCode> {
+    let recorded = record::load(dir)?;
+    let _ = REPLAY_CREDENTIALS.set(recorded.credentials);
+    let replaying = Arc::new(recorded.exchanges);
+    if EXCHANGES.set(replaying.clone()).is_err() {
+        return Err(usage("a replay cannot be recorded"));
+    }
+    let mut argv = vec![std::ffi::OsString::from("regpeek")];
+    argv.extend(recorded.argv);
+    let code = execute(argv);
+    let unused = replaying.unused();
+    if unused > 0 {
+        eprintln!(
+            "regpeek: replay: {unused} recorded exchange{} never asked for (the command went another way)",
+            if unused == 1 { " was" } else { "s were" }
+        );
+    }
+    Ok(code)
 }
 
 /// Docker Hub mirrors from registries.conf and daemon.json, tried by the core before
@@ -1317,19 +1351,12 @@ fn offline_pinned(r: Reference) -> Result<Reference> {
     parse_reference(&format!("{}@{digest}", r.name()))
 }
 
-fn inspect(
-    reference: &str,
-    common: &Common,
-    goal: Goal,
-    record: Option<&std::path::Path>,
-    command: &str,
-) -> Result<regpeek_proto::Inspection> {
+/// One image, as `diff` compares them.
+fn inspect(reference: &str, common: &Common, goal: Goal) -> Result<regpeek_proto::Inspection> {
     let r = offline_pinned(parse_reference(reference)?)?;
     let (options, client) = prepare(&r, common, goal)?;
-    let recording =
-        record.map(|dir| record::Recording::new(dir, command, &r.canonical(), &options));
     let flow = Flow::new(r, options, cached_tokens());
-    let insp = record::run(&client, flow, recording)?.into_image()?;
+    let insp = finish(client.run(flow))?.into_image()?;
     if let Some(c) = CACHE.get() {
         let _ = c.remember(&insp);
         c.prune(cache::DEFAULT_MAX_BYTES);
@@ -1354,41 +1381,6 @@ enum ListFormat {
     Lines,
     Json,
     Table,
-}
-
-impl ListFormat {
-    /// Its name in a recording's `output` setting.
-    fn name(self) -> &'static str {
-        match self {
-            ListFormat::Json => "json",
-            ListFormat::Table => "table",
-            ListFormat::Lines => "lines",
-        }
-    }
-
-    /// From a recording's `output` setting; lines when absent.
-    fn from_name(name: Option<&str>) -> ListFormat {
-        [ListFormat::Json, ListFormat::Table]
-            .into_iter()
-            .find(|f| Some(f.name()) == name)
-            .unwrap_or(ListFormat::Lines)
-    }
-}
-
-/// With `--record DIR`, the recording of a tag or catalog listing, its output format
-/// kept for `replay`.
-fn listing_recording(
-    dir: Option<&std::path::Path>,
-    command: &str,
-    subject: &str,
-    options: &Options,
-    list: &args::ListArgs,
-) -> Option<record::Recording> {
-    dir.map(|dir| {
-        let mut rec = record::Recording::new(dir, command, subject, options);
-        rec.set("output", list_format(list).name());
-        rec
-    })
 }
 
 fn list_format(list: &args::ListArgs) -> ListFormat {

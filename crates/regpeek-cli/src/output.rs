@@ -20,11 +20,6 @@ pub fn set_jq(expr: &str) {
     let _ = JQ.set(expr.to_owned());
 }
 
-/// The `--jq` expression, when given.
-pub fn jq_expr() -> Option<&'static str> {
-    JQ.get().map(String::as_str)
-}
-
 /// True when `--jq` was given.
 pub fn jq_enabled() -> bool {
     JQ.get().is_some()

@@ -1,178 +1,338 @@
-//! `--record DIR` and `regpeek replay DIR`: a run's exchanges as a scrubbed fixture
-//! (the format of `fixtures/`), and that fixture served back to the same flow offline.
+//! `--record DIR` and `regpeek replay DIR`: recording wraps the transport, not the
+//! command. A recorder stands between every client of the run and the network
+//! ([`regpeek_ureq::Exchanges`]) and keeps each exchange, scrubbed, whatever the
+//! command (one reference or a batch, `platforms`, `diff`, `tags`, …); the command
+//! line is kept with it, and the files `--file` and `--from` name are copied into
+//! `DIR/inputs/`. `replay DIR` runs that command line again, with the recording
+//! answering in the network's place ([`regpeek_replay::Pool`]): the same stdout and
+//! exit code, output flags included.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use anyhow::{Context, Result};
-use regpeek_proto::{Credentials, Flow, Goal, Options, Outcome, Security, TokenCache};
-use regpeek_replay::Recorder;
-use regpeek_replay::fixture::Scenario;
-use regpeek_ureq::Client;
+use anyhow::{Context, Result, bail};
+use regpeek_proto::{Credentials, http};
+use regpeek_replay::fixture::{Reply, Scenario};
+use regpeek_replay::{Pool, Recorder};
+use regpeek_ureq::{Exchanges, TransportFailure};
 
-/// What to record, and where.
+/// The setting that holds the recorded command line (JSON array of arguments).
+const ARGV: &str = "argv";
+/// The setting that says which of those arguments name a file in `inputs/`.
+const INPUTS: &str = "inputs";
+
+/// What a recording keeps in place of a secret.
+const STAND_IN: &str = "<redacted>";
+
+/// `user:password` → `user:<redacted>` (a lone user stays: it was prompted for).
+fn scrub_creds(creds: &str) -> String {
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{user}:{STAND_IN}"),
+        None => creds.to_owned(),
+    }
+}
+
+/// The setting that holds, per registry, what kind of credentials the run used.
+const CREDENTIALS: &str = "registry-credentials";
+
+/// A run being recorded.
 pub struct Recording {
-    /// The directory to write `exchanges.http` into.
-    pub dir: PathBuf,
-    /// The fixture's settings, which let `replay` rebuild the flow and the output.
-    pub settings: Vec<(String, String)>,
+    dir: PathBuf,
+    recorder: Mutex<Option<Recorder>>,
+    /// Why an exchange could not be recorded, if one could not.
+    broken: Mutex<Option<String>>,
+    /// Per registry, the kind of credentials used (never a secret).
+    credentials: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
-impl Recording {
-    /// Settings describing `command` on `target` with `options`; secrets are never
-    /// written, only who they belong to.
-    pub fn new(dir: &Path, command: &str, target: &str, options: &Options) -> Recording {
-        let mut s: Vec<(String, String)> = vec![
-            ("command".into(), command.into()),
-            ("reference".into(), target.into()),
-        ];
-        let (goal, platform, listing) = match &options.goal {
-            Goal::Inspect(p) => ("inspect", Some(p), None),
-            Goal::Manifest(p) => ("manifest", p.as_ref(), None),
-            Goal::Digest(p) => ("digest", p.as_ref(), None),
-            Goal::Tags { limit, page_size } => ("tags", None, Some((limit, page_size))),
-            Goal::Catalog { limit, page_size } => ("catalog", None, Some((limit, page_size))),
-            Goal::Referrers { platform, .. } => ("referrers", platform.as_ref(), None),
-            _ => ("login", None, None),
-        };
-        s.push(("goal".into(), goal.into()));
-        if let Some(p) = platform {
-            s.push(("platform".into(), p.to_string()));
-        }
-        if let Some((limit, page_size)) = listing {
-            if let Some(l) = limit {
-                s.push(("limit".into(), l.to_string()));
-            }
-            if let Some(n) = page_size {
-                s.push(("page-size".into(), n.to_string()));
-            }
-        }
-        let security = match options.security {
-            Security::Http => "http",
-            Security::Https => "https",
-            Security::HttpsThenHttp => "https-then-http",
-            _ => "auto",
-        };
-        s.push(("security".into(), security.into()));
-        if let Goal::Referrers {
-            artifact_type: Some(t),
-            ..
-        } = &options.goal
-        {
-            s.push(("artifact-type".into(), t.clone()));
-        }
-        match &options.credentials {
-            Some(Credentials::Basic { username, .. }) => {
-                s.push(("credentials".into(), format!("{username}:<redacted>")));
-            }
-            Some(Credentials::IdentityToken { username, .. }) => s.push((
-                "identity-token".into(),
-                format!("{}:<redacted>", username.as_deref().unwrap_or_default()),
-            )),
-            Some(Credentials::Bearer(_)) => {
-                s.push(("registry-token".into(), "<redacted>".into()));
-            }
-            _ => {}
-        }
-        if !options.mirrors.is_empty() {
-            let urls: Vec<String> = options.mirrors.iter().map(|m| m.url.to_string()).collect();
-            s.push(("mirrors".into(), urls.join(" ")));
-        }
-        s.push((
-            "description".into(),
-            format!("regpeek {command} {target}, recorded with --record"),
-        ));
-        s.push((
-            "source".into(),
-            format!("recorded by regpeek {}", env!("CARGO_PKG_VERSION")),
-        ));
-        Recording {
-            dir: dir.to_owned(),
-            settings: s,
-        }
-    }
-
-    /// Adds a setting (output format and the like).
-    pub fn set(&mut self, key: &str, value: &str) {
-        self.settings.push((key.into(), value.into()));
-    }
-}
-
-/// Runs `flow`, recording its exchanges when asked, and keeps its tokens.
-pub fn run(client: &Client, flow: Flow, recording: Option<Recording>) -> Result<Outcome> {
-    let (result, tokens) = run_recorded(client, flow, recording, &mut |_| {})?;
-    crate::keep_tokens(&tokens);
-    Ok(result?)
-}
-
-/// Runs `flow` on `client`, recording its exchanges into `recording` when given (the
-/// recording is written whether the flow succeeds or not), and shows every response
-/// to `seen`. Errs only when the recording cannot be written.
-pub fn run_recorded(
-    client: &Client,
-    flow: Flow,
-    recording: Option<Recording>,
-    seen: &mut dyn FnMut(&regpeek_proto::http::Response<Vec<u8>>),
-) -> Result<(Result<Outcome, regpeek_ureq::RunError>, TokenCache)> {
-    let Some(recording) = recording else {
-        return Ok(client.run_observed(flow, &mut |_, reply| {
-            if let Ok(resp) = reply {
-                seen(resp);
-            }
-        }));
-    };
-    let mut recorder = Recorder::new(recording.settings.clone());
-    let mut failure: Option<anyhow::Error> = None;
-    let (result, tokens) = client.run_observed(flow, &mut |send, reply| {
-        if let Ok(resp) = reply {
-            seen(resp);
-        }
-        if failure.is_some() {
+impl Exchanges for Recording {
+    fn observe(
+        &self,
+        request: &regpeek_proto::Transmit,
+        reply: Result<&http::Response<Vec<u8>>, &TransportFailure>,
+    ) {
+        let mut guard = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(recorder) = guard.as_mut() else {
             return;
-        }
-        let request = recorder.request(&send.request);
+        };
+        let scrubbed = recorder.request(&request.request);
         let step = match reply {
-            Ok(resp) => recorder.response(request, send.kind, resp),
+            Ok(resp) => recorder.response(scrubbed, request.kind, resp),
             Err(f) => {
-                recorder.failure(request, f.kind, &format!("{}: {}", f.kind, f.source));
+                recorder.failure(scrubbed, f.kind, &format!("{}: {}", f.kind, f.source));
                 Ok(())
             }
         };
         if let Err(e) = step {
-            failure = Some(e);
+            *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{e:#}"));
         }
-    });
-    if let Some(e) = failure {
-        return Err(e.context("recording the exchanges"));
     }
-    write(&recording, recorder)?;
-    Ok((result, tokens))
 }
 
-/// Writes a finished recording into its directory.
-fn write(recording: &Recording, recorder: Recorder) -> Result<()> {
-    let scenario = recorder.finish();
-    std::fs::create_dir_all(&recording.dir)
-        .with_context(|| format!("creating {}", recording.dir.display()))?;
-    let path = recording.dir.join("exchanges.http");
-    std::fs::write(&path, scenario.render()?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    let n = scenario.exchanges.len();
-    eprintln!(
-        "regpeek: recorded {n} exchange{} in {} (passwords and tokens scrubbed)",
-        if n == 1 { "" } else { "s" },
-        path.display()
-    );
-    Ok(())
+impl Recording {
+    /// Starts recording `argv` (the arguments after the program name) into `dir`: the
+    /// files that `--file` and `--from` name are copied into `dir/inputs/` and the
+    /// kept command line points there. Standard input cannot be kept: refused.
+    pub fn start(dir: &Path, argv: &[OsString]) -> Result<Recording> {
+        let mut kept: Vec<String> = Vec::new();
+        // Which of `kept` name a file kept in `inputs/`.
+        let mut files: Vec<usize> = Vec::new();
+        let mut args = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .peekable();
+        let inputs = dir.join("inputs");
+        let mut copied = 0;
+        let mut copy = |path: &str| -> Result<String> {
+            if path == "-" {
+                return Err(crate::usage(
+                    "--record cannot keep references read from standard input (--file -): name a file",
+                ));
+            }
+            let source = Path::new(path);
+            let bytes = crate::files::read(source, 16 << 20)
+                .with_context(|| format!("reading {path} to keep it with the recording"))?;
+            std::fs::create_dir_all(&inputs)
+                .with_context(|| format!("creating {}", inputs.display()))?;
+            copied += 1;
+            let name = source
+                .file_name()
+                .map_or_else(|| "input".into(), |n| n.to_string_lossy().into_owned());
+            let kept = inputs.join(format!("{copied}-{name}"));
+            std::fs::write(&kept, bytes).with_context(|| format!("writing {}", kept.display()))?;
+            Ok(format!("inputs/{copied}-{name}"))
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--record" => {
+                    args.next();
+                }
+                // Secrets never reach the recording: the user stays, the replay sends
+                // a stand-in (its answers come from the recording anyway).
+                "--creds" => {
+                    kept.push(arg);
+                    if let Some(c) = args.next() {
+                        kept.push(scrub_creds(&c));
+                    }
+                }
+                "--registry-token" => {
+                    kept.push(arg);
+                    args.next();
+                    kept.push(STAND_IN.into());
+                }
+                _ if arg.starts_with("--creds=") => {
+                    kept.push(format!("--creds={}", scrub_creds(&arg["--creds=".len()..])));
+                }
+                _ if arg.starts_with("--registry-token=") => {
+                    kept.push(format!("--registry-token={STAND_IN}"));
+                }
+                "--file" | "--from" => {
+                    kept.push(arg);
+                    if let Some(path) = args.next() {
+                        files.push(kept.len());
+                        kept.push(copy(&path)?);
+                    }
+                }
+                _ if arg.starts_with("--record=") => {}
+                _ if arg.starts_with("--file=") || arg.starts_with("--from=") => {
+                    let (flag, path) = arg.split_once('=').unwrap_or_default();
+                    files.push(kept.len());
+                    kept.push(format!("{flag}={}", copy(path)?));
+                }
+                _ => kept.push(arg),
+            }
+        }
+        let settings = vec![
+            (ARGV.to_owned(), serde_json::to_string(&kept)?),
+            (INPUTS.to_owned(), serde_json::to_string(&files)?),
+            (
+                "description".to_owned(),
+                format!("regpeek {}, recorded with --record", kept.join(" ")),
+            ),
+            (
+                "source".to_owned(),
+                format!("recorded by regpeek {}", env!("CARGO_PKG_VERSION")),
+            ),
+        ];
+        Ok(Recording {
+            dir: dir.to_owned(),
+            recorder: Mutex::new(Some(Recorder::new(settings))),
+            broken: Mutex::new(None),
+            credentials: Mutex::new(std::collections::BTreeMap::new()),
+        })
+    }
+
+    /// Notes which kind of credentials went to `registry` (so that the replay sends
+    /// the same kind, whatever the machine it runs on holds).
+    pub fn note_credentials(&self, registry: &str, credentials: Option<&Credentials>) {
+        let kind = match credentials {
+            None => "anonymous".to_owned(),
+            Some(Credentials::Basic { username, .. }) => format!("basic:{username}"),
+            Some(Credentials::IdentityToken { username, .. }) => {
+                format!("identity-token:{}", username.as_deref().unwrap_or_default())
+            }
+            Some(Credentials::Bearer(_)) => "registry-token".to_owned(),
+            Some(_) => "anonymous".to_owned(),
+        };
+        self.credentials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(registry.to_owned(), kind);
+    }
+
+    /// Writes what was recorded (also after a failed command: a failure is what bug
+    /// reports are about).
+    pub fn finish(&self) -> Result<()> {
+        if let Some(why) = self.broken.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bail!("recording the exchanges: {why}");
+        }
+        let Some(recorder) = self
+            .recorder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
+        let mut scenario = recorder.finish();
+        let credentials = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        scenario
+            .settings
+            .push((CREDENTIALS.into(), serde_json::to_string(&*credentials)?));
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let path = self.dir.join("exchanges.http");
+        std::fs::write(&path, scenario.render()?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        let n = scenario.exchanges.len();
+        eprintln!(
+            "regpeek: recorded {n} exchange{} in {} (passwords and tokens scrubbed)",
+            if n == 1 { "" } else { "s" },
+            path.display()
+        );
+        Ok(())
+    }
 }
 
-/// Loads a recording; its flow's outcome, offline, and the settings to print it with.
-pub fn replay(dir: &Path) -> Result<(Scenario, Result<Outcome, regpeek_proto::Error>)> {
+/// A recording answering in the network's place.
+pub struct Replaying(Pool);
+
+impl Exchanges for Replaying {
+    fn answer(
+        &self,
+        request: &regpeek_proto::Transmit,
+    ) -> Option<Result<http::Response<Vec<u8>>, TransportFailure>> {
+        let req = &request.request;
+        Some(match self.0.answer(req) {
+            Some(Reply::Response {
+                status,
+                headers,
+                body,
+            }) => {
+                let mut b = http::Response::builder().status(status);
+                for (k, v) in headers {
+                    b = b.header(k, v);
+                }
+                b.body(body).map_err(|e| TransportFailure {
+                    kind: regpeek_proto::TransportErrorKind::Other,
+                    source: e.into(),
+                })
+            }
+            Some(Reply::Failure { kind, message }) => Err(TransportFailure {
+                kind: regpeek_replay::parse_kind(&kind),
+                source: message.into(),
+            }),
+            None => Err(TransportFailure {
+                kind: regpeek_proto::TransportErrorKind::Other,
+                source: format!(
+                    "the recording holds no answer for {} {}",
+                    req.method(),
+                    regpeek_proto::redact::url(&req.uri().to_string())
+                )
+                .into(),
+            }),
+        })
+    }
+}
+
+impl Replaying {
+    /// Exchanges of the recording that the replay never asked for.
+    pub fn unused(&self) -> usize {
+        self.0.unused()
+    }
+}
+
+/// A recording: its command line and what answers in the network's place.
+pub struct Replay {
+    /// The recorded arguments (after the program name), their files in the recording.
+    pub argv: Vec<OsString>,
+    /// The recorded exchanges.
+    pub exchanges: Replaying,
+    /// Per registry, the credentials the recorded run used, secrets as stand-ins.
+    pub credentials: std::collections::BTreeMap<String, Option<Credentials>>,
+}
+
+/// The stand-in credentials of a recorded kind.
+fn stand_in(kind: &str) -> Option<Credentials> {
+    let secret = || regpeek_proto::Secret::new(STAND_IN);
+    match kind.split_once(':') {
+        Some(("basic", user)) => Some(Credentials::basic(user, STAND_IN)),
+        Some(("identity-token", user)) => Some(Credentials::IdentityToken {
+            username: (!user.is_empty()).then(|| user.to_owned()),
+            token: secret(),
+        }),
+        _ if kind == "registry-token" => Some(Credentials::Bearer(secret())),
+        _ => None,
+    }
+}
+
+/// Loads the recording in `dir`.
+pub fn load(dir: &Path) -> Result<Replay> {
     let path = dir.join("exchanges.http");
     let text = crate::files::read_text(&path, 64 << 20)
         .with_context(|| format!("reading {}", path.display()))?;
     let scenario =
         Scenario::parse(&text).with_context(|| format!("{} is not a recording", path.display()))?;
-    let replayed = regpeek_replay::run(&scenario, TokenCache::new(), regpeek_replay::replay_now())
-        .with_context(|| format!("replaying {}", path.display()))?;
-    Ok((scenario, replayed.outcome))
+    let argv: Vec<String> = match scenario.get(ARGV) {
+        Some(json) => serde_json::from_str(json)
+            .with_context(|| format!("{}: the recorded command line is garbled", path.display()))?,
+        None => bail!(
+            "{} holds no command line: it was made by an older regpeek (or is a fixture); record it again",
+            path.display()
+        ),
+    };
+    // Files the command read were kept beside the recording.
+    let files: Vec<usize> = match scenario.get(INPUTS) {
+        Some(json) => serde_json::from_str(json)
+            .with_context(|| format!("{}: the list of kept inputs is garbled", path.display()))?,
+        None => Vec::new(),
+    };
+    let argv = argv
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if !files.contains(&i) {
+                return OsString::from(a);
+            }
+            match a.split_once('=') {
+                Some((flag, rel)) if flag.starts_with("--") => {
+                    let mut s = OsString::from(format!("{flag}="));
+                    s.push(dir.join(rel));
+                    s
+                }
+                _ => dir.join(&a).into_os_string(),
+            }
+        })
+        .collect();
+    let kinds: std::collections::BTreeMap<String, String> = match scenario.get(CREDENTIALS) {
+        Some(json) => serde_json::from_str(json)
+            .with_context(|| format!("{}: the credential kinds are garbled", path.display()))?,
+        None => Default::default(),
+    };
+    Ok(Replay {
+        argv,
+        exchanges: Replaying(Pool::new(&scenario)),
+        credentials: kinds.into_iter().map(|(r, k)| (r, stand_in(&k))).collect(),
+    })
 }

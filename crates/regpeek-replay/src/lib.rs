@@ -501,6 +501,66 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
     t
 }
 
+/// A recording served back to any number of flows, in any order: each request is
+/// answered by the first exchange not yet used whose method, URL and kind of
+/// `Authorization` (none, or its scheme) match. A command run again against its
+/// recording makes the same requests, so its flows get the same answers, however
+/// its workers interleave.
+pub struct Pool {
+    exchanges: std::sync::Mutex<Vec<(Exchange, bool)>>,
+}
+
+impl Pool {
+    /// Serves `scenario`'s exchanges.
+    pub fn new(scenario: &Scenario) -> Pool {
+        Pool {
+            exchanges: std::sync::Mutex::new(
+                scenario
+                    .exchanges
+                    .iter()
+                    .cloned()
+                    .map(|e| (e, false))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The recorded reply to `request`, or `None` when the recording holds none.
+    pub fn answer(&self, request: &http::Request<Vec<u8>>) -> Option<Reply> {
+        let url = redact::url(&request.uri().to_string());
+        let scheme =
+            |v: Option<&str>| v.map(|v| v.split(' ').next().unwrap_or_default().to_owned());
+        let sent = scheme(
+            request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let mut exchanges = self.exchanges.lock().unwrap_or_else(|e| e.into_inner());
+        let (exchange, used) = exchanges.iter_mut().find(|(e, used)| {
+            let recorded = scheme(
+                e.request
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k == "authorization")
+                    .map(|(_, v)| v.as_str()),
+            );
+            !*used
+                && e.request.method == request.method().as_str()
+                && e.request.url == url
+                && recorded == sent
+        })?;
+        *used = true;
+        Some(exchange.reply.clone())
+    }
+
+    /// Exchanges never asked for (a replay that went another way).
+    pub fn unused(&self) -> usize {
+        let exchanges = self.exchanges.lock().unwrap_or_else(|e| e.into_inner());
+        exchanges.iter().filter(|(_, used)| !used).count()
+    }
+}
+
 /// Builds a scrubbed scenario from what a driver observed: requests lose their
 /// `Authorization` values (bearer tokens become `<scrubbed-token-N>`), token replies
 /// lose their tokens, and `user:password` settings keep only the user.

@@ -127,6 +127,30 @@ pub struct ClientOptions {
     pub tls: TlsOptions,
     /// Where to send the HTTP trace, if anywhere.
     pub trace: Option<Trace>,
+    /// What stands between the flows and the network, if anything: a recorder that
+    /// sees every exchange, or a replay that answers instead of the network.
+    pub exchanges: Option<Arc<dyn Exchanges>>,
+}
+
+/// Stands between a client's flows and the network: sees every exchange (a
+/// recorder), or answers requests itself (a replay). Shared by every flow of the
+/// client, so it wraps the transport, whatever command runs over it.
+pub trait Exchanges: Send + Sync {
+    /// An answer instead of the network's (`None`: send the request).
+    fn answer(
+        &self,
+        _request: &Transmit,
+    ) -> Option<Result<http::Response<Vec<u8>>, TransportFailure>> {
+        None
+    }
+
+    /// An exchange that went over the network.
+    fn observe(
+        &self,
+        _request: &Transmit,
+        _reply: Result<&http::Response<Vec<u8>>, &TransportFailure>,
+    ) {
+    }
 }
 
 impl Default for ClientOptions {
@@ -136,6 +160,7 @@ impl Default for ClientOptions {
             idle_timeout: IDLE_TIMEOUT,
             tls: TlsOptions::default(),
             trace: None,
+            exchanges: None,
         }
     }
 }
@@ -147,6 +172,7 @@ pub struct Client {
     per_host: Vec<(String, ureq::Agent)>,
     idle: Duration,
     trace: Option<Trace>,
+    exchanges: Option<Arc<dyn Exchanges>>,
 }
 
 thread_local! {
@@ -193,6 +219,7 @@ impl Client {
             per_host,
             idle: options.idle_timeout,
             trace: options.trace.clone(),
+            exchanges: options.exchanges.clone(),
         })
     }
 
@@ -313,7 +340,18 @@ impl Client {
                         kind: send.kind,
                         deadline: send.deadline,
                     };
-                    match self.perform_within(send.request, send.max_body, budget) {
+                    let answered = self.exchanges.as_ref().and_then(|x| x.answer(&probe));
+                    let reply = match answered {
+                        Some(reply) => reply,
+                        None => {
+                            let reply = self.perform_within(send.request, send.max_body, budget);
+                            if let Some(x) = &self.exchanges {
+                                x.observe(&probe, reply.as_ref());
+                            }
+                            reply
+                        }
+                    };
+                    match reply {
                         Ok(response) => {
                             observe(&probe, Ok(&response));
                             last_failure = None;
