@@ -247,3 +247,57 @@ fn any_command_that_talks_to_a_registry_is_recorded_and_replayed() {
         assert!(!dir.exists());
     }
 }
+
+#[test]
+fn each_command_lists_and_takes_only_its_own_flags() {
+    let help = String::from_utf8(ok(&["login", "--help"])).unwrap();
+    for own in [
+        "--username",
+        "--password-stdin",
+        "--password",
+        "--authfile",
+        "--ca-file",
+    ] {
+        assert!(help.contains(own), "login --help lacks {own}: {help}");
+    }
+    for foreign in [
+        "--platform",
+        "--override-os",
+        "--registry-token",
+        "--no-creds",
+        "--jobs",
+    ] {
+        assert!(
+            !help.contains(foreign),
+            "login --help lists {foreign}: {help}"
+        );
+    }
+    let out = regpeek(&["login", "localhost:5000", "--platform", "linux/amd64"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let help = String::from_utf8(ok(&["logout", "--help"])).unwrap();
+    assert!(
+        !help.contains("--creds") && !help.contains("--timeout"),
+        "{help}"
+    );
+
+    // docker's and skopeo's `login -u USER -p PASSWORD`, with docker's warning.
+    let info = &lab().info;
+    let home = empty_home();
+    let env = [("HOME", home.to_str().unwrap())];
+    let (user, password) = creds()
+        .split_once(':')
+        .map(|(u, p)| (u.to_owned(), p.to_owned()))
+        .unwrap();
+    let out = regpeek_in(
+        &["login", &info.token(), "-u", &user, "-p", &password],
+        &env,
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("--password-stdin"),
+        "the warning: {}",
+        stderr_of(&out)
+    );
+    ok_in(&["digest", &t("private/rich:v1")], &env, None);
+}

@@ -200,7 +200,7 @@ pub enum Command {
         #[arg(default_value = "docker.io")]
         registry: String,
         #[command(flatten)]
-        common: Common,
+        args: LoginArgs,
     },
     /// Remove stored credentials for a registry.
     Logout {
@@ -208,7 +208,7 @@ pub enum Command {
         #[arg(default_value = "docker.io")]
         registry: String,
         #[command(flatten)]
-        common: Common,
+        args: LogoutArgs,
     },
 }
 
@@ -234,7 +234,7 @@ pub enum AuthCommand {
         /// Registry host or image reference.
         registry: String,
         #[command(flatten)]
-        common: Common,
+        args: AuthArgs,
     },
 }
 
@@ -358,6 +358,168 @@ pub struct Common {
     /// Trace HTTP on stderr (secrets redacted).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+impl Common {
+    /// No flag given: what each command's own flags start from.
+    fn unset() -> Common {
+        Common {
+            platform: None,
+            creds: None,
+            username: None,
+            password_stdin: false,
+            registry_token: None,
+            no_creds: false,
+            authfile: None,
+            plain_http: false,
+            ca_file: None,
+            cert_dir: None,
+            insecure: false,
+            timeout: 30.0,
+            tls_verify: None,
+            override_os: None,
+            override_arch: None,
+            override_variant: None,
+            verbose: 0,
+        }
+    }
+}
+
+/// `login`'s flags: the credentials to check and store, where to store them, and how
+/// to reach the registry (no platform, no stored-credential switches).
+#[derive(Debug, Args, Clone)]
+pub struct LoginArgs {
+    /// Credentials to check and store (a password is prompted for on a terminal when
+    /// missing).
+    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with = "username")]
+    pub creds: Option<String>,
+    /// User name (as `docker login -u`); the password comes from --password-stdin,
+    /// --password or a prompt.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub username: Option<String>,
+    /// The password on the command line (as `docker login -p`; insecure: it stays in
+    /// your shell history and in the process list; prefer --password-stdin).
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "PASSWORD",
+        requires = "username",
+        conflicts_with = "password_stdin"
+    )]
+    pub password: Option<String>,
+    /// Read the password from standard input (with --username).
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// containers auth file to store them in, instead of Docker's config.json (default
+    /// $REGISTRY_AUTH_FILE).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Speak plain http to the registry (loopback registries fall back to it anyway).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Trust this PEM CA bundle, in addition to the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// certs.d-style directory for this registry.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Do not verify the registry's TLS certificate (dangerous; says so on stderr).
+    #[arg(long)]
+    pub insecure: bool,
+    /// skopeo's spelling of --insecure.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Give up after this many seconds (0 = no deadline).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Trace HTTP on stderr (secrets redacted).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl LoginArgs {
+    /// As the common flags (`--password` becomes `--creds USER:PASSWORD`).
+    pub fn common(&self) -> Common {
+        let creds = match (&self.username, &self.password) {
+            (Some(u), Some(p)) => Some(format!("{u}:{p}")),
+            _ => self.creds.clone(),
+        };
+        Common {
+            username: if self.password.is_some() {
+                None
+            } else {
+                self.username.clone()
+            },
+            creds,
+            password_stdin: self.password_stdin,
+            authfile: self.authfile.clone(),
+            plain_http: self.plain_http,
+            ca_file: self.ca_file.clone(),
+            cert_dir: self.cert_dir.clone(),
+            insecure: self.insecure,
+            tls_verify: self.tls_verify,
+            timeout: self.timeout,
+            verbose: self.verbose,
+            ..Common::unset()
+        }
+    }
+}
+
+/// `logout`'s flags.
+#[derive(Debug, Args, Clone)]
+pub struct LogoutArgs {
+    /// containers auth file to remove them from, instead of Docker's config.json
+    /// (default $REGISTRY_AUTH_FILE).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+impl LogoutArgs {
+    /// As the common flags.
+    pub fn common(&self) -> Common {
+        Common {
+            authfile: self.authfile.clone(),
+            ..Common::unset()
+        }
+    }
+}
+
+/// `auth show`'s flags: where credentials would come from.
+#[derive(Debug, Args, Clone)]
+pub struct AuthArgs {
+    /// Credentials, as other commands take them.
+    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with_all = ["username", "registry_token", "no_creds"])]
+    pub creds: Option<String>,
+    /// User name; the password comes from --password-stdin or a prompt.
+    #[arg(long, value_name = "USER", conflicts_with_all = ["registry_token", "no_creds"])]
+    pub username: Option<String>,
+    /// Read the password from standard input (with --username).
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// A registry bearer token.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "no_creds")]
+    pub registry_token: Option<String>,
+    /// Ignore every stored credential.
+    #[arg(long)]
+    pub no_creds: bool,
+    /// containers auth file to read instead of the default ones.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+impl AuthArgs {
+    /// As the common flags.
+    pub fn common(&self) -> Common {
+        Common {
+            creds: self.creds.clone(),
+            username: self.username.clone(),
+            password_stdin: self.password_stdin,
+            registry_token: self.registry_token.clone(),
+            no_creds: self.no_creds,
+            authfile: self.authfile.clone(),
+            ..Common::unset()
+        }
+    }
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

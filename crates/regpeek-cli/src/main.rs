@@ -532,8 +532,9 @@ fn run(mut cli: Cli, argv: &[std::ffi::OsString]) -> Result<ExitCode> {
             print_listing(&mut out, "catalog", &name, format, &listing, tty, color)?;
         }
         Command::Auth {
-            command: AuthCommand::Show { registry, common },
+            command: AuthCommand::Show { registry, args },
         } => {
+            let common = &args.common();
             let r = registry_target(registry)?;
             let found = resolve_credentials(&r, common)?;
             writeln!(out, "registry: {}", r.registry())?;
@@ -553,7 +554,14 @@ fn run(mut cli: Cli, argv: &[std::ffi::OsString]) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Login { registry, common } => {
+        Command::Login { registry, args } => {
+            if args.password.is_some() {
+                // As docker says it.
+                eprintln!(
+                    "regpeek: warning: a password given with --password (-p) stays in your shell history and the process list; use --password-stdin"
+                );
+            }
+            let common = &args.common();
             let r = registry_target(registry)?;
             let env = creds::Env::from_process(common.authfile.clone());
             // Where they would be stored must work before anything is asked or checked.
@@ -585,7 +593,8 @@ fn run(mut cli: Cli, argv: &[std::ffi::OsString]) -> Result<ExitCode> {
                 r.registry()
             )?;
         }
-        Command::Logout { registry, common } => {
+        Command::Logout { registry, args } => {
+            let common = &args.common();
             let r = registry_target(registry)?;
             let env = creds::Env::from_process(common.authfile.clone());
             // Tokens obtained with those credentials go too.

@@ -84,8 +84,13 @@ impl std::fmt::Display for RunError {
 }
 
 impl std::error::Error for RunError {
-    /// The underlying error itself: the core's message already says the kind.
+    /// The underlying error itself: the core's message already says the kind. Not
+    /// for a timeout, whose stage the core names in words (ureq's own names, such as
+    /// `timeout: global`, say nothing more to a user).
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if matches!(self.error, regpeek_proto::Error::Timeout { .. }) {
+            return None;
+        }
         self.transport
             .as_ref()
             .map(|t| &*t.source as &(dyn std::error::Error + 'static))
