@@ -759,13 +759,7 @@ fn platforms(reference: &str, common: &Common) -> Result<Vec<summary::PlatformRo
         return Ok(vec![summary::platform_row(&insp?.into_image()?, false)]);
     };
     // BuildKit attestations point at their image with this annotation.
-    let attested: Vec<&str> = index
-        .manifests
-        .iter()
-        .filter(|d| d.is_attestation())
-        .filter_map(|d| d.annotations.get("vnd.docker.reference.digest"))
-        .map(String::as_str)
-        .collect();
+    let attested: Vec<&str> = index.manifests.iter().filter_map(|d| d.attests()).collect();
     let entries: Vec<_> = index
         .manifests
         .iter()
@@ -1158,10 +1152,7 @@ fn prepare_as(
     ) {
         options.known = known_for(r, None);
     }
-    let image_goal = matches!(
-        options.goal,
-        Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_)
-    );
+    let image_goal = options.goal.uses_mirrors();
     // A replay asks only what the recorded run asked: no mirrors of this machine's.
     if r.registry() == regpeek_proto::DOCKER_HUB && image_goal && REPLAY_CREDENTIALS.get().is_none()
     {

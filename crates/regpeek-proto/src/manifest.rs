@@ -76,6 +76,15 @@ impl Descriptor {
                 .as_ref()
                 .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
     }
+
+    /// For a BuildKit attestation entry: the digest of the image manifest it is about
+    /// (its `vnd.docker.reference.digest` annotation). `None` for anything else.
+    pub fn attests(&self) -> Option<&str> {
+        self.is_attestation()
+            .then(|| self.annotations.get("vnd.docker.reference.digest"))
+            .flatten()
+            .map(String::as_str)
+    }
 }
 
 /// An image manifest (Docker v2 schema 2 or OCI).

@@ -232,7 +232,7 @@ impl Flow {
     /// cache; take it back with [`Flow::into_tokens`].
     pub fn new(reference: Reference, options: Options, tokens: TokenCache) -> Flow {
         let mut endpoints: Vec<Endpoint> = Vec::new();
-        if options.goal.is_image() {
+        if options.goal.uses_mirrors() {
             for m in &options.mirrors {
                 let mut origin = m.url.clone();
                 origin.set_path("/");

@@ -63,11 +63,12 @@ impl Goal {
         }
     }
 
-    pub(super) fn is_image(&self) -> bool {
-        matches!(
-            self,
-            Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
-        )
+    /// Whether pull-through mirrors ([`Options::mirrors`]) stand in for the registry:
+    /// for what a pull fetches (`Digest`, `Manifest`, `Inspect`), as Docker uses its
+    /// `registry-mirrors`; never for listings or referrers, which a mirror does not
+    /// keep (an empty answer from one would hide the registry's).
+    pub fn uses_mirrors(&self) -> bool {
+        matches!(self, Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_))
     }
 
     pub(super) fn listing(&self) -> Option<(Option<usize>, Option<u32>)> {
@@ -156,7 +157,7 @@ pub struct Options {
     /// Body caps.
     pub limits: Limits,
     /// Pull-through mirrors to try, in order, before the registry itself (for the
-    /// image goals: `Digest`, `Manifest`, `Inspect`). Any failure on a mirror moves on
+    /// goals that [`Goal::uses_mirrors`]). Any failure on a mirror moves on
     /// to the next one, and finally to the registry.
     pub mirrors: Vec<Mirror>,
     /// When the whole command must be over (`None`: no deadline). The flow hands it out

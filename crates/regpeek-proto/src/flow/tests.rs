@@ -918,3 +918,42 @@ fn the_client_id_and_user_agent_are_the_callers() {
     assert!(url.contains("client_id=my-tool"), "{url}");
     assert_eq!(ua, "my-tool/1.0");
 }
+
+#[test]
+fn mirrors_stand_in_for_pulls_only() {
+    for goal in [Goal::Digest(None), Goal::Manifest(None)] {
+        assert!(goal.uses_mirrors());
+        let mut r = Run::new("nginx:1", with_mirror(goal, "http://127.0.0.1:5001/"));
+        assert!(r.send().1.starts_with("http://127.0.0.1:5001/"));
+    }
+    let referrers = Goal::Referrers {
+        platform: None,
+        artifact_type: None,
+    };
+    for goal in [referrers, Goal::Tags { limit: None, page_size: None }] {
+        assert!(!goal.uses_mirrors());
+        let mut r = Run::new("nginx:1", with_mirror(goal.clone(), "http://127.0.0.1:5001/"));
+        let url = r.send().1;
+        assert!(url.starts_with("https://registry-1.docker.io/"), "{goal:?}: {url}");
+    }
+}
+
+#[test]
+fn an_attestation_says_which_image_it_is_about() {
+    let parsed = crate::manifest::parse_manifest(
+        Some(crate::manifest::media::OCI_INDEX),
+        br#"{"schemaVersion":2,"manifests":[
+        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"platform":{"architecture":"amd64","os":"linux"}},
+        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":1,"platform":{"architecture":"unknown","os":"unknown"},
+         "annotations":{"vnd.docker.reference.type":"attestation-manifest","vnd.docker.reference.digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}]}"#,
+    )
+    .unwrap();
+    let crate::manifest::Manifest::Index(index) = parsed else {
+        panic!("an index")
+    };
+    assert_eq!(index.manifests[0].attests(), None);
+    assert_eq!(
+        index.manifests[1].attests(),
+        Some("sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+    );
+}

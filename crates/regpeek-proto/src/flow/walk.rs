@@ -175,10 +175,7 @@ impl Flow {
                     self.result.attestations = index
                         .manifests
                         .iter()
-                        .filter(|d| d.is_attestation())
-                        .filter(|d| {
-                            d.annotations.get("vnd.docker.reference.digest") == Some(&target)
-                        })
+                        .filter(|d| d.attests() == Some(target.as_str()))
                         .cloned()
                         .collect();
                 }
