@@ -263,7 +263,7 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         }
         E::Registry {
             code: Some(code), ..
-        } if code == "MANIFEST_UNKNOWN" || code == "NAME_UNKNOWN" => {
+        } if code.is_not_found() => {
             "check the repository name and tag; `regpeek ref REF` shows what is asked for".into()
         }
         E::RateLimited { .. } => "the registry asked for a longer pause than regpeek waits \

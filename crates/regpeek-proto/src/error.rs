@@ -88,6 +88,87 @@ impl fmt::Display for Identity {
     }
 }
 
+/// A registry's error code (OCI distribution spec, "Error codes"), as typed data;
+/// codes the spec does not name are kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RegistryCode {
+    /// `BLOB_UNKNOWN`: no such blob in the repository.
+    BlobUnknown,
+    /// `DIGEST_INVALID`: what was sent does not match its digest.
+    DigestInvalid,
+    /// `MANIFEST_BLOB_UNKNOWN`: a manifest names a blob the repository lacks.
+    ManifestBlobUnknown,
+    /// `MANIFEST_INVALID`.
+    ManifestInvalid,
+    /// `MANIFEST_UNKNOWN`: no such manifest (tag or digest) in the repository.
+    ManifestUnknown,
+    /// `NAME_INVALID`: the repository name is not valid.
+    NameInvalid,
+    /// `NAME_UNKNOWN`: no such repository.
+    NameUnknown,
+    /// `SIZE_INVALID`.
+    SizeInvalid,
+    /// `UNAUTHORIZED`: authentication required.
+    Unauthorized,
+    /// `DENIED`: access to the resource is denied.
+    Denied,
+    /// `UNSUPPORTED`: the operation is not supported.
+    Unsupported,
+    /// `TOOMANYREQUESTS`.
+    TooManyRequests,
+    /// Any other code, as sent.
+    Other(String),
+}
+
+impl RegistryCode {
+    const NAMED: [(&'static str, RegistryCode); 12] = [
+        ("BLOB_UNKNOWN", RegistryCode::BlobUnknown),
+        ("DIGEST_INVALID", RegistryCode::DigestInvalid),
+        ("MANIFEST_BLOB_UNKNOWN", RegistryCode::ManifestBlobUnknown),
+        ("MANIFEST_INVALID", RegistryCode::ManifestInvalid),
+        ("MANIFEST_UNKNOWN", RegistryCode::ManifestUnknown),
+        ("NAME_INVALID", RegistryCode::NameInvalid),
+        ("NAME_UNKNOWN", RegistryCode::NameUnknown),
+        ("SIZE_INVALID", RegistryCode::SizeInvalid),
+        ("UNAUTHORIZED", RegistryCode::Unauthorized),
+        ("DENIED", RegistryCode::Denied),
+        ("UNSUPPORTED", RegistryCode::Unsupported),
+        ("TOOMANYREQUESTS", RegistryCode::TooManyRequests),
+    ];
+
+    /// A code as a registry spells it (case as sent; the spec's are upper case).
+    pub(crate) fn parse(code: &str) -> RegistryCode {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == code)
+            .map_or_else(|| RegistryCode::Other(code.to_owned()), |(_, c)| c.clone())
+    }
+
+    /// Whether the code says the thing asked for does not exist (a manifest or a
+    /// repository).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            RegistryCode::ManifestUnknown | RegistryCode::NameUnknown
+        )
+    }
+}
+
+impl fmt::Display for RegistryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryCode::Other(code) => f.write_str(code),
+            known => f.write_str(
+                Self::NAMED
+                    .iter()
+                    .find(|(_, c)| c == known)
+                    .map_or("", |(n, _)| n),
+            ),
+        }
+    }
+}
+
 /// A driver's own error, kept with the flow's [`Error::Transport`] or
 /// [`Error::Timeout`] it led to (and returned by their `source()`), so that a driver
 /// need not wrap the flow's error in a type of its own to keep it. Compared by
@@ -142,6 +223,11 @@ pub enum Error {
     /// The flow was driven out of order (a bug in the driver).
     #[error("flow misuse: {0}")]
     Misuse(&'static str),
+    /// An invariant of the core itself broke (a bug in regpeek, not the caller's nor
+    /// the registry's). Like a registry's fault, it moves a flow on to the next
+    /// endpoint.
+    #[error("internal error in regpeek: {0} (please report it)")]
+    Internal(&'static str),
 
     // --- Access ---
     /// The registry (or its token server) wants credentials and none were given.
@@ -169,7 +255,7 @@ pub enum Error {
         /// The HTTP status (401 or 403).
         status: u16,
         /// The registry's first error code, if it sent one (`UNAUTHORIZED`, `DENIED`).
-        code: Option<String>,
+        code: Option<RegistryCode>,
         /// Its message.
         message: Option<String>,
         /// No credentials were sent: read it as "needs credentials".
@@ -210,7 +296,7 @@ pub enum Error {
         /// HTTP status.
         status: u16,
         /// The first error code, e.g. `MANIFEST_UNKNOWN`.
-        code: Option<String>,
+        code: Option<RegistryCode>,
         /// Its message.
         message: Option<String>,
         /// True when the reference named no tag and `latest` was asked for.
@@ -468,7 +554,7 @@ fn fmt_platforms(ps: &[Platform]) -> String {
         .join(", ")
 }
 
-fn fmt_code(code: &Option<String>, message: &Option<String>) -> String {
+fn fmt_code(code: &Option<RegistryCode>, message: &Option<String>) -> String {
     match (code, message) {
         (Some(c), Some(m)) => format!(": {c}: {m}"),
         (Some(c), None) => format!(": {c}"),
@@ -477,10 +563,10 @@ fn fmt_code(code: &Option<String>, message: &Option<String>) -> String {
     }
 }
 
-fn fmt_status(status: u16, code: &Option<String>, message: &Option<String>) -> String {
+fn fmt_status(status: u16, code: &Option<RegistryCode>, message: &Option<String>) -> String {
     match (code, message) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
+        (Some(c), None) => c.to_string(),
         (None, Some(m)) => m.clone(),
         (None, None) => {
             let reason = http::StatusCode::from_u16(status)

@@ -148,7 +148,9 @@ mod uri;
 
 pub use auth::{Credentials, Secret, TokenCache};
 pub use digest::{Digest, DigestError};
-pub use error::{DriverError, Error, Identity, Peer, Subject, TimeoutStage, TransportErrorKind};
+pub use error::{
+    DriverError, Error, Identity, Peer, RegistryCode, Subject, TimeoutStage, TransportErrorKind,
+};
 pub use flow::{
     Action, Flow, Goal, IDLE_TIMEOUT, Known, Limits, Mirror, Options, Outcome, RequestKind,
     Security, Transmit,

@@ -39,7 +39,7 @@ pub(crate) fn token_request(
                 "application/x-www-form-urlencoded",
             )
             .body(form.finish().into_bytes())
-            .map_err(|_| Error::Misuse("cannot build the token request"));
+            .map_err(|_| Error::Internal("cannot build the token request"));
     }
     let mut url = realm_url;
     {
@@ -68,7 +68,7 @@ pub(crate) fn token_request(
         req = req.header(http::header::AUTHORIZATION, h);
     }
     req.body(Vec::new())
-        .map_err(|_| Error::Misuse("cannot build the token request"))
+        .map_err(|_| Error::Internal("cannot build the token request"))
 }
 
 /// A parsed token reply.

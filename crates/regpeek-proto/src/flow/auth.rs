@@ -113,7 +113,9 @@ impl Flow {
         let refused = |flow: &Flow| Error::Denied {
             subject: flow.subject(),
             status: 401,
-            code: said.map(|e| e.code.clone()).filter(|c| !c.is_empty()),
+            code: said
+                .filter(|e| !e.code.is_empty())
+                .map(|e| crate::error::RegistryCode::parse(&e.code)),
             message: said.map(|e| e.message.clone()).filter(|m| !m.is_empty()),
             anonymous: flow.credentials.is_none(),
         };

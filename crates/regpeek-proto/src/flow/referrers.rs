@@ -164,7 +164,7 @@ impl Flow {
             ),
             None => (
                 State::Done,
-                Action::Done(Err(Error::Misuse("referrers without a subject"))),
+                Action::Done(Err(Error::Internal("referrers without a subject"))),
             ),
         }
     }

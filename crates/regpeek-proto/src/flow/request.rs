@@ -72,7 +72,7 @@ impl Flow {
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
             Step::Attestation(desc) => self.on_attestation(now, &desc, resp),
-            _ => Err(Error::Misuse("known content for a step without a digest")),
+            _ => Err(Error::Internal("known content for a step without a digest")),
         })
     }
 
@@ -176,7 +176,7 @@ impl Flow {
 
     pub(super) fn token_request(&self, key: TokenKey, post: bool) -> Next {
         let HostAuth::Bearer { realm, scopes } = &self.auth else {
-            return Err(Error::Misuse("token request without a bearer challenge"));
+            return Err(Error::Internal("token request without a bearer challenge"));
         };
         let req = token_request(
             realm,
@@ -206,7 +206,7 @@ impl Flow {
         })?;
         let req = http::Request::get(uri)
             .body(Vec::new())
-            .map_err(|_| Error::Misuse("cannot build the ping request"))?;
+            .map_err(|_| Error::Internal("cannot build the ping request"))?;
         Ok((
             State::Ping,
             self.transmit(req, self.limits.small, RequestKind::Ping),

@@ -108,7 +108,9 @@ impl Flow {
         let subject = self.subject();
         let errors = parse_registry_errors(resp.body());
         let first = errors.first();
-        let code = first.map(|e| e.code.clone()).filter(|c| !c.is_empty());
+        let code = first
+            .filter(|e| !e.code.is_empty())
+            .map(|e| crate::error::RegistryCode::parse(&e.code));
         let message = first.map(|e| e.message.clone()).filter(|m| !m.is_empty());
         let header = |name: &str| {
             resp.headers()

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::error::RegistryCode;
 use crate::error::TransportErrorKind as K;
 
 const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
@@ -836,7 +837,12 @@ fn an_anonymous_refusal_keeps_what_the_registry_said() {
             anonymous,
             ..
         }) => {
-            assert_eq!(code.as_deref(), Some("UNAUTHORIZED"));
+            assert_eq!(code, Some(RegistryCode::Unauthorized));
+            assert_eq!(RegistryCode::Unauthorized.to_string(), "UNAUTHORIZED");
+            assert_eq!(
+                RegistryCode::parse("X_CUSTOM"),
+                RegistryCode::Other("X_CUSTOM".into())
+            );
             assert_eq!(message.as_deref(), Some("authentication required"));
             assert!(anonymous, "no credentials were given: it needs some");
         }
@@ -930,11 +936,23 @@ fn mirrors_stand_in_for_pulls_only() {
         platform: None,
         artifact_type: None,
     };
-    for goal in [referrers, Goal::Tags { limit: None, page_size: None }] {
+    for goal in [
+        referrers,
+        Goal::Tags {
+            limit: None,
+            page_size: None,
+        },
+    ] {
         assert!(!goal.uses_mirrors());
-        let mut r = Run::new("nginx:1", with_mirror(goal.clone(), "http://127.0.0.1:5001/"));
+        let mut r = Run::new(
+            "nginx:1",
+            with_mirror(goal.clone(), "http://127.0.0.1:5001/"),
+        );
         let url = r.send().1;
-        assert!(url.starts_with("https://registry-1.docker.io/"), "{goal:?}: {url}");
+        assert!(
+            url.starts_with("https://registry-1.docker.io/"),
+            "{goal:?}: {url}"
+        );
     }
 }
 

@@ -37,7 +37,7 @@ impl Flow {
             }
             let resp = r
                 .body(bytes)
-                .map_err(|_| Error::Misuse("a response from known content"))?;
+                .map_err(|_| Error::Internal("a response from known content"))?;
             return self.on_top_get(now, resp);
         }
         let wants_index = self.goal.platform().is_some()
@@ -261,7 +261,7 @@ impl Flow {
     pub(super) fn done(&mut self) -> Next {
         let r = std::mem::take(&mut self.result);
         let Some(digest) = r.digest else {
-            return Err(Error::Misuse("finished without a digest"));
+            return Err(Error::Internal("finished without a digest"));
         };
         let ep = &self.endpoints[self.endpoint];
         let platform_matched = self
