@@ -1,5 +1,5 @@
 //! Where credentials come from, the way docker, podman and skopeo users already keep
-//! them (PROTOCOL.md §4): containers' `auth.json`, Docker's `config.json` with its
+//! them (docs/protocol.md §4): containers' `auth.json`, Docker's `config.json` with its
 //! credential helpers, then anonymous. The core only ever receives the result.
 //!
 //! Errors name the file, key or helper, never a secret.

@@ -1,4 +1,4 @@
-//! TLS conventions users already have (PROTOCOL.md §10): `certs.d` directories
+//! TLS conventions users already have (docs/protocol.md §10): `certs.d` directories
 //! (`*.crt` extra CAs, `*.cert` + `*.key` client certificates), `--cert-dir`,
 //! `--ca-file`, `--insecure`.
 

@@ -1,4 +1,4 @@
-//! Credentials, token scopes and realm safety (PROTOCOL.md §3); the token exchange
+//! Credentials, token scopes and realm safety (docs/protocol.md §3); the token exchange
 //! itself is in `token.rs`.
 
 use std::fmt;
@@ -180,7 +180,7 @@ pub(crate) struct BearerRealm {
 
 impl BearerRealm {
     /// Reads realm and service from a `Bearer` challenge, checking the realm is safe to
-    /// send credentials to for a registry at `registry` (PROTOCOL.md §3.5, §11).
+    /// send credentials to for a registry at `registry` (docs/protocol.md §3.5, §11).
     pub(crate) fn from_challenge(
         challenge: &Challenge,
         registry: &Url,

@@ -1,5 +1,5 @@
 //! Image config blobs (OCI and Docker), read leniently: every field may be absent or
-//! `null`, unknown fields are ignored (PROTOCOL.md §7).
+//! `null`, unknown fields are ignored (docs/protocol.md §7).
 
 use std::collections::BTreeMap;
 

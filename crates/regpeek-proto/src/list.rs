@@ -1,4 +1,4 @@
-//! Tag and catalog listings: page bodies and `Link` pagination (PROTOCOL.md §2).
+//! Tag and catalog listings: page bodies and `Link` pagination (docs/protocol.md §2).
 
 use url::Url;
 

@@ -1,5 +1,5 @@
 //! Manifests and indexes: Docker v2 schema 2, Docker manifest lists, OCI manifests and
-//! indexes, and legacy schema 1 (PROTOCOL.md §5).
+//! indexes, and legacy schema 1 (docs/protocol.md §5).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! Platforms (`linux/arm64/v8`): parsing, containerd's normalisation and best-match
-//! selection from an index (PROTOCOL.md §6).
+//! selection from an index (docs/protocol.md §6).
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
 //! Image references (`nginx`, `ghcr.io/o/r:tag`, `[::1]:5000/x@sha256:…`), parsed and
-//! normalised the way distribution's `reference` package does (PROTOCOL.md §1).
+//! normalised the way distribution's `reference` package does (docs/protocol.md §1).
 
 use std::fmt;
 use std::sync::LazyLock;

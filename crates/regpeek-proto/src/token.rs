@@ -1,4 +1,4 @@
-//! The bearer token exchange (PROTOCOL.md §3.3, §3.4): the token request, token
+//! The bearer token exchange (docs/protocol.md §3.3, §3.4): the token request, token
 //! replies, and the caller-owned token cache.
 
 use std::collections::BTreeMap;
