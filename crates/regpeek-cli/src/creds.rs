@@ -5,10 +5,10 @@
 //! Errors name the file, key or helper, never a secret.
 
 use std::fmt;
-use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
@@ -216,9 +216,7 @@ pub fn docker_key(registry: &str) -> String {
 
 /// `https://host:port/v1/` → `host:port`; Docker Hub's names → `docker.io`.
 fn normalize_key(key: &str) -> String {
-    let k = key
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
+    let k = crate::flags::without_scheme(key);
     let host = k.split('/').next().unwrap_or(k);
     if is_docker_hub(host) {
         DOCKER_HUB.to_owned()
@@ -473,262 +471,12 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
     Ok(Found::anonymous(unusable))
 }
 
-/// The server URL a helper is asked about.
-pub fn helper_server_url(registry: &str) -> String {
-    docker_key(registry)
-}
+mod helper;
+mod store;
 
-fn from_helper(name: &str, registry: &str, path: &Path, env: &Env) -> Result<Option<Found>> {
-    let server = helper_server_url(registry);
-    let reply = run_helper(name, "get", &server, env)?;
-    let Some(stdout) = reply else { return Ok(None) };
-    let v: Value = serde_json::from_slice(&stdout).map_err(|_| {
-        anyhow::anyhow!("credential helper docker-credential-{name} printed something that is not JSON credentials")
-    })?;
-    let user = v
-        .get("Username")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let secret = v.get("Secret").and_then(Value::as_str).unwrap_or_default();
-    if secret.is_empty() {
-        bail!("credential helper docker-credential-{name} returned no Secret for {server}");
-    }
-    let credentials = if user == "<token>" {
-        Credentials::IdentityToken {
-            username: None,
-            token: Secret::new(secret),
-        }
-    } else if user.is_empty() {
-        bail!("credential helper docker-credential-{name} returned no Username for {server}");
-    } else {
-        Credentials::basic(user, secret)
-    };
-    Ok(Some(Found {
-        credentials: Some(credentials),
-        source: Source::Helper {
-            name: name.to_owned(),
-            path: path.to_owned(),
-        },
-        warning: None,
-    }))
-}
-
-/// Runs `docker-credential-<name> <action>` with `input` on stdin. `Ok(None)` when the
-/// helper says it has no credentials.
-pub fn run_helper(name: &str, action: &str, input: &str, env: &Env) -> Result<Option<Vec<u8>>> {
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        bail!("invalid credential helper name {name:?}");
-    }
-    let timeout = env.helper_timeout;
-    let program = format!("docker-credential-{name}");
-    let Some(path) = helper_program(name, env) else {
-        bail!("credential helper {program} is configured but not found on PATH")
-    };
-    let mut child = match Command::new(&path)
-        .arg(action)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("credential helper {program} is configured but not found on PATH")
-        }
-        Err(e) => return Err(e).with_context(|| format!("starting credential helper {program}")),
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    // Read output on threads so a chatty helper cannot block on a full pipe.
-    // Both were set to `Stdio::piped()` above: taking them cannot fail.
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.by_ref().take(1 << 20).read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = err.by_ref().take(1 << 16).read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "credential helper {program} did not answer within {}s",
-                timeout.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = out_t.join().unwrap_or_default();
-    let stderr = err_t.join().unwrap_or_default();
-    if status.success() {
-        return Ok(Some(stdout));
-    }
-    let text = String::from_utf8_lossy(&stdout);
-    if text.contains("credentials not found") {
-        return Ok(None);
-    }
-    let detail = text
-        .lines()
-        .chain(String::from_utf8_lossy(&stderr).lines())
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.chars().take(200).collect::<String>())
-        .unwrap_or_else(|| status.to_string());
-    bail!("credential helper {program} {action} failed: {detail}")
-}
-
-/// Refuses, before anything is checked or stored, a `login` whose credentials would
-/// go to a credential helper that cannot be run (configured in `config.json` but not
-/// installed): saying so, and where else they could go.
-pub fn check_store(registry: &str, env: &Env) -> Result<()> {
-    if env.auth_file.is_some() {
-        return Ok(());
-    }
-    let Some(path) = env.docker_file() else {
-        return Ok(());
-    };
-    let Some(doc) = read_json(&path)? else {
-        return Ok(());
-    };
-    let Some(helper) = helper_for(&doc, registry, true) else {
-        return Ok(());
-    };
-    if helper_program(&helper, env).is_some() {
-        return Ok(());
-    }
-    let field = if doc
-        .get("credHelpers")
-        .and_then(Value::as_object)
-        .is_some_and(|h| h.keys().any(|k| normalize_key(k) == registry))
-    {
-        "credHelpers"
-    } else {
-        "credsStore"
-    };
-    bail!(
-        "credentials for {registry} would be stored by credential helper docker-credential-{helper} ({field} in {}), which is not found on PATH; nothing was checked or stored. Install the helper, remove {field:?} from that file to store them in it, or store them elsewhere with --authfile FILE",
-        path.display()
-    )
-}
-
-/// Where `docker-credential-<name>` is: the test directories, then `$PATH`.
-fn helper_program(name: &str, env: &Env) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let program = format!("docker-credential-{name}");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    env.helper_dirs
-        .iter()
-        .cloned()
-        .chain(std::env::split_paths(&path))
-        .map(|d| d.join(&program))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// Stores credentials where docker would: the configured helper, else `auths` in
-/// `config.json` (created 0600). Returns where they went.
-pub fn store(registry: &str, username: &str, password: &str, env: &Env) -> Result<String> {
-    // `--authfile` / `$REGISTRY_AUTH_FILE` is where the next command reads: write there
-    // (containers' format: the registry host as the key), as podman does.
-    let (path, key, helpers) = match &env.auth_file {
-        Some(file) => (file.clone(), registry.to_owned(), false),
-        None => (
-            env.docker_file()
-                .context("no $HOME or $DOCKER_CONFIG to store credentials in")?,
-            docker_key(registry),
-            true,
-        ),
-    };
-    let mut doc = read_json(&path)?.unwrap_or_else(|| serde_json::json!({}));
-    if let Some(helper) = helpers.then(|| helper_for(&doc, registry, true)).flatten() {
-        let input = serde_json::json!({"ServerURL": key, "Username": username, "Secret": password});
-        run_helper(&helper, "store", &input.to_string(), env)?.with_context(|| {
-            format!("credential helper docker-credential-{helper} store failed")
-        })?;
-        return Ok(format!("credential helper docker-credential-{helper}"));
-    }
-    let auth = STANDARD.encode(format!("{username}:{password}"));
-    let obj = doc
-        .as_object_mut()
-        .context("config.json is not an object")?;
-    let auths = obj.entry("auths").or_insert_with(|| serde_json::json!({}));
-    let auths = auths
-        .as_object_mut()
-        .context("config.json: auths is not an object")?;
-    auths.insert(key, serde_json::json!({ "auth": auth }));
-    write_private(&path, &doc)?;
-    Ok(path.display().to_string())
-}
-
-/// Removes stored credentials (helper `erase`, or the `auths` entry). True if any were.
-pub fn erase(registry: &str, env: &Env) -> Result<bool> {
-    let (path, helpers) = match &env.auth_file {
-        Some(file) => (file.clone(), false),
-        None => (
-            env.docker_file().context("no $HOME or $DOCKER_CONFIG")?,
-            true,
-        ),
-    };
-    let Some(mut doc) = read_json(&path)? else {
-        return Ok(false);
-    };
-    let key = docker_key(registry);
-    if let Some(helper) = helpers.then(|| helper_for(&doc, registry, true)).flatten() {
-        return Ok(run_helper(&helper, "erase", &key, env)?.is_some());
-    }
-    let mut removed = false;
-    if let Some(auths) = doc.get_mut("auths").and_then(Value::as_object_mut) {
-        let keys: Vec<String> = auths
-            .keys()
-            .filter(|k| normalize_key(k) == registry)
-            .cloned()
-            .collect();
-        for k in keys {
-            auths.remove(&k);
-            removed = true;
-        }
-    }
-    if removed {
-        write_private(&path, &doc)?;
-    }
-    Ok(removed)
-}
-
-fn write_private(path: &Path, doc: &Value) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(doc)?)?;
-    f.sync_all()?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
-}
+pub use helper::run_helper;
+use helper::{from_helper, helper_program};
+pub use store::{check_store, erase, store};
 
 #[cfg(test)]
 mod tests;

@@ -12,71 +12,115 @@ const NUMBER: &str = "\x1b[36m";
 const LITERAL: &str = "\x1b[35m";
 const RESET: &str = "\x1b[0m";
 
-/// The `--jq` expression, when given: every JSON output goes through it.
-static JQ: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Sets the `--jq` expression for this run.
-pub fn set_jq(expr: &str) {
-    let _ = JQ.set(expr.to_owned());
+/// How this run prints: to a terminal or not, in colour or not, through `--jq` or
+/// not. Resolved once from the command line and the environment (part of the
+/// session), so every command prints the same way.
+#[derive(Debug, Clone, Default)]
+pub struct Printer {
+    /// Standard output is a terminal: JSON is pretty-printed.
+    pub tty: bool,
+    /// Colour too (a terminal, and neither `NO_COLOR` nor `TERM=dumb`).
+    pub color: bool,
+    /// The `--jq` expression every JSON output goes through, when given.
+    pub jq: Option<String>,
 }
 
-/// True when `--jq` was given.
-pub fn jq_enabled() -> bool {
-    JQ.get().is_some()
-}
+impl Printer {
+    /// This process's standard output, and `--jq`.
+    pub fn for_stdout(jq: Option<String>) -> Printer {
+        use std::io::IsTerminal as _;
+        let tty = std::io::stdout().is_terminal();
+        let color = tty
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+        Printer { tty, color, jq }
+    }
 
-/// Prints a value: pretty (and coloured when asked) on a terminal, compact otherwise;
-/// through `--jq` when given.
-pub fn print_json(
-    out: &mut impl Write,
-    value: &impl Serialize,
-    tty: bool,
-    color: bool,
-) -> Result<()> {
-    if let Some(expr) = JQ.get() {
-        return crate::jq::print(out, expr, &serde_json::to_vec(value)?);
-    }
-    if !tty {
-        serde_json::to_writer(&mut *out, value)?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    let pretty = serde_json::to_string_pretty(value)?;
-    if color {
-        writeln!(out, "{}", colorize(&pretty))?;
-    } else {
-        writeln!(out, "{pretty}")?;
-    }
-    Ok(())
-}
-
-/// Prints stored bytes: exactly as they are when piped. On a terminal, JSON that is
-/// already laid out is coloured as it is; one-line JSON is pretty-printed first; other
-/// bytes have their control characters escaped (they come from the registry).
-pub fn print_bytes(out: &mut impl Write, bytes: &[u8], tty: bool, color: bool) -> Result<()> {
-    if let Some(expr) = JQ.get() {
-        return crate::jq::print(out, expr, bytes);
-    }
-    if tty {
-        if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
-            let text = String::from_utf8_lossy(bytes);
-            if !text.trim().contains('\n') {
-                return print_json(out, &value, tty, color);
-            }
-            // JSON text can still hold DEL, C1 and bidi controls inside strings.
-            let text = escape_controls(text.trim_end(), true);
-            match color {
-                true => writeln!(out, "{}", colorize(&text))?,
-                false => writeln!(out, "{text}")?,
-            }
+    /// Prints a value: pretty (and coloured when asked) on a terminal, compact
+    /// otherwise; through `--jq` when given.
+    pub fn json(&self, out: &mut impl Write, value: &impl Serialize) -> Result<()> {
+        if let Some(expr) = &self.jq {
+            return crate::jq::print(out, expr, &serde_json::to_vec(value)?);
+        }
+        if !self.tty {
+            serde_json::to_writer(&mut *out, value)?;
+            writeln!(out)?;
             return Ok(());
         }
-        let text = String::from_utf8_lossy(bytes);
-        write!(out, "{}", escape_controls(&text, true))?;
-        return Ok(());
+        let pretty = serde_json::to_string_pretty(value)?;
+        if self.color {
+            writeln!(out, "{}", colorize(&pretty))?;
+        } else {
+            writeln!(out, "{pretty}")?;
+        }
+        Ok(())
     }
-    out.write_all(bytes)?;
-    Ok(())
+
+    /// One JSON line (of a batch): compact whatever the terminal, through `--jq`.
+    pub fn line(&self, out: &mut impl Write, value: &impl Serialize) -> Result<()> {
+        Printer {
+            tty: false,
+            color: false,
+            jq: self.jq.clone(),
+        }
+        .json(out, value)
+    }
+
+    /// Prints stored bytes: exactly as they are when piped. On a terminal, JSON that
+    /// is already laid out is coloured as it is; one-line JSON is pretty-printed first;
+    /// other bytes have their control characters escaped (they come from the registry).
+    pub fn bytes(&self, out: &mut impl Write, bytes: &[u8]) -> Result<()> {
+        if let Some(expr) = &self.jq {
+            return crate::jq::print(out, expr, bytes);
+        }
+        if self.tty {
+            if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
+                let text = String::from_utf8_lossy(bytes);
+                if !text.trim().contains('\n') {
+                    return self.json(out, &value);
+                }
+                // JSON text can still hold DEL, C1 and bidi controls inside strings.
+                let text = escape_controls(text.trim_end(), true);
+                match self.color {
+                    true => writeln!(out, "{}", colorize(&text))?,
+                    false => writeln!(out, "{text}")?,
+                }
+                return Ok(());
+            }
+            let text = String::from_utf8_lossy(bytes);
+            write!(out, "{}", escape_controls(&text, true))?;
+            return Ok(());
+        }
+        out.write_all(bytes)?;
+        Ok(())
+    }
+
+    /// Prints rows as JSON (through `--jq` when given) or, with `-o table`, as
+    /// columns under `header`, one `cells` call a row.
+    pub fn rows<T: Serialize>(
+        &self,
+        out: &mut impl Write,
+        rows: &[T],
+        format: crate::args::OutputFormat,
+        header: &[&str],
+        cells: impl Fn(&T) -> Vec<String>,
+    ) -> Result<()> {
+        match format {
+            crate::args::OutputFormat::Json => self.json(out, &rows),
+            crate::args::OutputFormat::Table => {
+                let table: Vec<Vec<String>> = rows.iter().map(cells).collect();
+                print_columns(out, header, &table)
+            }
+        }
+    }
+
+    /// `-o table` prints no JSON for `--jq` to read.
+    pub fn refuse_table_with_jq(&self) -> Result<()> {
+        if self.jq.is_some() {
+            return Err(crate::errors::usage("-o table and --jq do not go together"));
+        }
+        Ok(())
+    }
 }
 
 /// Aligned columns with a header row; every cell is escaped for the terminal.
@@ -260,10 +304,14 @@ mod tests {
     #[test]
     fn piped_bytes_are_exact() {
         let mut out = Vec::new();
-        print_bytes(&mut out, b"{ \"a\" : 1 }", false, false).unwrap();
+        Printer::default()
+            .bytes(&mut out, b"{ \"a\" : 1 }")
+            .unwrap();
         assert_eq!(out, b"{ \"a\" : 1 }");
         let mut out = Vec::new();
-        print_json(&mut out, &serde_json::json!({"b": [1, 2]}), false, false).unwrap();
+        Printer::default()
+            .json(&mut out, &serde_json::json!({"b": [1, 2]}))
+            .unwrap();
         assert_eq!(out, b"{\"b\":[1,2]}\n");
     }
 }

@@ -86,7 +86,7 @@ impl Recording {
         let mut copied = 0;
         let mut copy = |path: &str| -> Result<String> {
             if path == "-" {
-                return Err(crate::usage(
+                return Err(crate::errors::usage(
                     "--record cannot keep references read from standard input (--file -): name a file",
                 ));
             }

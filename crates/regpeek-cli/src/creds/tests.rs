@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::*;
+use std::time::Instant;
 
 struct Home {
     dir: PathBuf,

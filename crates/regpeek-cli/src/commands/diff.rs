@@ -1,0 +1,70 @@
+//! `diff A B`: two images compared (exit 0 equal, 1 different, 2 on error, as diff(1)).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use regpeek_proto::{Flow, Goal};
+
+use crate::args::Common;
+use crate::flags::{parse_reference, platform};
+use crate::output;
+use crate::session::Session;
+
+/// `diff A B`.
+pub fn diff(
+    session: &Session,
+    a: &str,
+    b: &str,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let platform = platform(common)?;
+    let ia = inspect(session, a, common, Goal::Inspect(platform.clone()))?;
+    let ib = inspect(session, b, common, Goal::Inspect(platform))?;
+    session.warn(&ia.warnings);
+    session.warn(&ib.warnings);
+    let d = crate::diff::compare(a, &ia, b, &ib);
+    let printed = if session.out.tty && session.out.jq.is_none() {
+        crate::diff::print_human(out, &d, session.out.color)
+    } else {
+        session.out.json(out, &d)
+    }
+    .and_then(|()| Ok(out.flush()?));
+    match printed {
+        // Nobody reads the diff any more; the status still tells the answer.
+        Err(e) if crate::errors::broken_pipe(&e) => {}
+        other => other?,
+    }
+    Ok(if d.equal {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// One image, as `diff` compares them.
+fn inspect(
+    session: &Session,
+    reference: &str,
+    common: &Common,
+    goal: Goal,
+) -> Result<regpeek_proto::Inspection> {
+    let r = session.offline_pinned(parse_reference(reference)?)?;
+    let (options, client) = session.prepare(&r, common, goal)?;
+    let flow = Flow::new(r, options, session.cached_tokens());
+    let insp = session.finish(client.run(flow))?.into_image()?;
+    session.remember(&insp);
+    if common.verbose > 0 {
+        for (mirror, e) in &insp.skipped_mirrors {
+            eprintln!(
+                "regpeek: mirror {mirror} failed: {}",
+                output::safe_line(&e.to_string())
+            );
+        }
+        if let Some(m) = &insp.mirror {
+            eprintln!("regpeek: answered by mirror {m}");
+        }
+    }
+    Ok(insp)
+}

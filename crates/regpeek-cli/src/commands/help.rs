@@ -1,0 +1,49 @@
+//! `man`, `completions` and `ref`: what needs no registry.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::args::{Cli, Common};
+use crate::flags::{parse_reference, security};
+use crate::session::Session;
+use crate::{output, summary};
+
+/// `man DIR`: regpeek.1 and one page per command.
+pub fn man(dir: &Path) -> Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    std::fs::create_dir_all(dir)?;
+    clap_mangen::generate_to(cmd.clone(), dir)
+        .with_context(|| format!("writing man pages to {}", dir.display()))?;
+    // The main page again, with the sections a user looks for first.
+    let page = dir.join("regpeek.1");
+    let mut text = Vec::new();
+    output::man_page(cmd, &mut text)?;
+    std::fs::write(&page, text).with_context(|| format!("writing {}", page.display()))
+}
+
+/// `completions SHELL`.
+pub fn completions(shell: clap_complete::Shell, out: &mut impl Write) -> Result<()> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Into memory first: clap_complete panics when its writer fails (a closed pipe,
+    // `regpeek completions bash | head`); ours ends quietly.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "regpeek", &mut script);
+    out.write_all(&script)?;
+    Ok(())
+}
+
+/// `ref REF`: how a reference is read, and where it would go (the core's scheme rule).
+pub fn reference(
+    session: &Session,
+    reference: &str,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<()> {
+    let r = parse_reference(reference)?;
+    let security = security(common).resolve(&r);
+    session
+        .out
+        .json(out, &summary::reference_output(reference, &r, security))
+}

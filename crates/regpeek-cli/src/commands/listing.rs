@@ -1,0 +1,226 @@
+//! `tags` and `catalog`: listings, followed across pages, filtered and sorted.
+
+use std::io::Write;
+
+use anyhow::Result;
+use regpeek_proto::{Flow, Goal};
+
+use crate::args::{self, Common, ListArgs};
+use crate::errors::usage;
+use crate::flags::{parse_reference, registry_target};
+use crate::output;
+use crate::session::Session;
+
+/// `tags REPOSITORY`.
+pub fn tags(
+    session: &Session,
+    repository: &str,
+    list: &ListArgs,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<()> {
+    let r = parse_reference(repository)?;
+    let goal = Goal::Tags {
+        limit: list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+        page_size: list.page_size,
+    };
+    let filter = list_filter(list)?;
+    let (options, client) = session.prepare(&r, common, goal)?;
+    let flow = Flow::new(r.clone(), options, session.cached_tokens());
+    let mut listing = session.finish(client.run(flow))?.into_listing()?;
+    arrange(&mut listing.items, list.sort, filter.as_ref());
+    print_listing(session, out, "tags", &r.name(), list_format(list), &listing)
+}
+
+/// `catalog REGISTRY`.
+pub fn catalog(
+    session: &Session,
+    registry: &str,
+    list: &ListArgs,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<()> {
+    let goal = Goal::Catalog {
+        limit: list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+        page_size: list.page_size,
+    };
+    let filter = list_filter(list)?;
+    if crate::flags::without_scheme(registry).contains('/') {
+        return Err(usage(format!(
+            "catalog lists a registry's repositories: give a registry host such as `localhost:5000`, not a repository ({registry:?}); `regpeek tags {registry}` lists its tags"
+        )));
+    }
+    let target = registry_target(registry)?;
+    let (options, client) = session.prepare(&target, common, goal)?;
+    let flow = Flow::catalog(target.registry(), options, session.cached_tokens())?;
+    let mut listing = session.finish(client.run(flow))?.into_listing()?;
+    arrange(&mut listing.items, list.sort, filter.as_ref());
+    let name = target.registry().to_owned();
+    print_listing(session, out, "catalog", &name, list_format(list), &listing)
+}
+
+/// How a listing is printed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ListFormat {
+    Lines,
+    Json,
+    Table,
+}
+
+fn list_format(list: &args::ListArgs) -> ListFormat {
+    match (list.json, list.output) {
+        (true, _) | (_, Some(args::OutputFormat::Json)) => ListFormat::Json,
+        (_, Some(args::OutputFormat::Table)) => ListFormat::Table,
+        _ => ListFormat::Lines,
+    }
+}
+
+/// `--filter`, compiled.
+fn list_filter(list: &args::ListArgs) -> Result<Option<regex::Regex>> {
+    list.filter
+        .as_deref()
+        .map(|f| {
+            regex::Regex::new(f).map_err(|e| {
+                // The parser's message draws the pattern over lines; its last says why.
+                let text = e.to_string();
+                let why = text.lines().rev().find(|l| !l.trim().is_empty());
+                let why = why.unwrap_or_default().trim_start_matches("error: ");
+                usage(format!(
+                    "--filter {f:?} is not a valid regular expression: {why}"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Filters and orders listing entries as `--filter` and `--sort` ask.
+fn arrange(items: &mut Vec<String>, sort: args::SortOrder, filter: Option<&regex::Regex>) {
+    if let Some(re) = filter {
+        items.retain(|i| re.is_match(i));
+    }
+    match sort {
+        args::SortOrder::Registry => {}
+        args::SortOrder::Lexical => items.sort(),
+        args::SortOrder::Semver => items.sort_by(|a, b| version_order(a, b)),
+    }
+}
+
+/// Versions first, by their numbers (`v1.2.10` after `1.2.9`; a pre-release such as
+/// `1.0.0-rc1` before `1.0.0`); names that are not versions after them, lexically.
+fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn parse(t: &str) -> Option<(Vec<u64>, Option<&str>)> {
+        let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
+        let (core, pre) = match t.split_once(['-', '+']) {
+            Some((c, p)) => (c, Some(p)),
+            None => (t, None),
+        };
+        let nums: Option<Vec<u64>> = core.split('.').map(|n| n.parse().ok()).collect();
+        nums.filter(|n| !n.is_empty()).map(|n| (n, pre))
+    }
+    match (parse(a), parse(b)) {
+        (Some((na, pa)), Some((nb, pb))) => {
+            let len = na.len().max(nb.len());
+            let pad = |n: &Vec<u64>| -> Vec<u64> {
+                let mut n = n.clone();
+                n.resize(len, 0);
+                n
+            };
+            pad(&na)
+                .cmp(&pad(&nb))
+                .then_with(|| match (pa, pb) {
+                    (None, None) => na.len().cmp(&nb.len()),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (Some(x), Some(y)) => x.cmp(y),
+                })
+                .then_with(|| a.cmp(b))
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// Prints a tag or catalog listing (also for `replay`).
+fn print_listing(
+    session: &Session,
+    out: &mut impl Write,
+    command: &str,
+    name: &str,
+    format: ListFormat,
+    listing: &regpeek_proto::Listing,
+) -> Result<()> {
+    if format == ListFormat::Table {
+        let header = if command == "catalog" {
+            "REPOSITORY"
+        } else {
+            "TAG"
+        };
+        let rows: Vec<Vec<String>> = listing.items.iter().map(|i| vec![i.clone()]).collect();
+        output::print_columns(out, &[header], &rows)?;
+    } else if format == ListFormat::Json || session.out.jq.is_some() {
+        let value = if command == "catalog" {
+            serde_json::json!({"Registry": name, "Repositories": listing.items})
+        } else {
+            serde_json::json!({"Repository": name, "Tags": listing.items})
+        };
+        session.out.json(out, &value)?;
+    } else {
+        for item in &listing.items {
+            writeln!(out, "{}", output::safe_line(item))?;
+        }
+    }
+    if !listing.complete {
+        eprintln!(
+            "regpeek: stopped after --limit {}; the registry has more",
+            listing.items.len()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semver_order() {
+        let mut tags: Vec<String> = [
+            "latest",
+            "1.10.0",
+            "v1.2.10",
+            "1.2.9",
+            "1.0.0",
+            "1.0.0-rc1",
+            "2",
+            "1.2",
+            "alpine",
+            "1.0.0-beta",
+        ]
+        .map(String::from)
+        .to_vec();
+        arrange(&mut tags, args::SortOrder::Semver, None);
+        assert_eq!(
+            tags,
+            [
+                "1.0.0-beta",
+                "1.0.0-rc1",
+                "1.0.0",
+                "1.2",
+                "1.2.9",
+                "v1.2.10",
+                "1.10.0",
+                "2",
+                "alpine",
+                "latest"
+            ]
+        );
+        let re = regex::Regex::new(r"^1\.").unwrap();
+        arrange(&mut tags, args::SortOrder::Lexical, Some(&re));
+        assert_eq!(
+            tags,
+            ["1.0.0", "1.0.0-beta", "1.0.0-rc1", "1.10.0", "1.2", "1.2.9"]
+        );
+    }
+}

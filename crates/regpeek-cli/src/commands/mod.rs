@@ -1,0 +1,73 @@
+//! One module per command; [`run`] dispatches a parsed command line to it, within a
+//! [`Session`]. Every command that takes image references goes through one pipeline
+//! ([`crate::pipeline`]): a reference is a batch of one.
+
+pub mod auth;
+mod cache;
+mod diff;
+mod help;
+mod listing;
+mod referrers;
+pub mod replay;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use crate::args::{AuthCommand, Cli, Command};
+use crate::pipeline;
+use crate::session::Session;
+
+/// Runs the command of `cli` in `session`, printing to `out`.
+pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCode> {
+    if let Some(job) = pipeline::Job::from_command(&cli.command, session)? {
+        return pipeline::run(job, out);
+    }
+    match &cli.command {
+        Command::Cache { command } => cache::cache(session, command, out)?,
+        Command::Man { dir } => help::man(dir)?,
+        Command::Completions { shell } => help::completions(*shell, out)?,
+        Command::Ref { reference, common } => help::reference(session, reference, common, out)?,
+        Command::Diff { a, b, common } => return diff::diff(session, a, b, common, out),
+        Command::Referrers {
+            reference,
+            artifact_type,
+            output,
+            common,
+        } => referrers::referrers(
+            session,
+            reference,
+            artifact_type.as_deref(),
+            *output,
+            common,
+            out,
+        )?,
+        Command::Tags {
+            repository,
+            list,
+            common,
+        } => listing::tags(session, repository, list, common, out)?,
+        Command::Catalog {
+            registry,
+            list,
+            common,
+        } => listing::catalog(session, registry, list, common, out)?,
+        Command::Auth {
+            command: AuthCommand::Show { registry, args },
+        } => auth::show(session, registry, args, out)?,
+        Command::Login { registry, args } => auth::login(session, registry, args, out)?,
+        Command::Logout { registry, args } => auth::logout(session, registry, args, out)?,
+        Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
+        // The pipeline answered these above.
+        Command::Inspect { .. }
+        | Command::Platforms { .. }
+        | Command::Manifest { .. }
+        | Command::Config { .. }
+        | Command::Digest { .. } => {
+            bail!("internal: a reference command reached the per-command dispatch")
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,86 @@
+//! Next steps for the user after an error, chosen by the error's type and data, never
+//! its text.
+
+use crate::session::{CredsUsed, Session};
+
+/// A next step for the user, for errors that have an obvious one: chosen by the
+/// error's type and data, never its text.
+pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
+    use regpeek_proto::{Error as E, Peer, TimeoutStage, TransportErrorKind as K};
+    let e = err
+        .downcast_ref::<regpeek_ureq::RunError>()
+        .map(|r| &r.error)
+        .or_else(|| err.downcast_ref::<E>())?;
+    let unusable = match session.credentials_used() {
+        Some(CredsUsed::Unusable(helper)) => Some(helper),
+        _ => None,
+    };
+    Some(match e {
+        E::AuthRequired { .. } | E::Denied { .. } if unusable.is_some() => format!(
+            "the registry wants credentials, and the {} that should give them could not be used (see the warning above); fix it, or pass --creds USER[:PASSWORD]",
+            unusable.unwrap_or_default()
+        ),
+        E::AuthRequired { .. } => {
+            "pass credentials with --creds USER[:PASSWORD], or store them with `regpeek login`"
+                .into()
+        }
+        E::BadCredentials {
+            identity: regpeek_proto::Identity::RegistryToken,
+            ..
+        } => "the token given with --registry-token was refused".into(),
+        E::BadCredentials {
+            identity: regpeek_proto::Identity::IdentityToken(_),
+            registry,
+        } => format!(
+            "the stored identity token was refused: run `regpeek logout {registry}` and log in again, or pass --no-creds"
+        ),
+        E::BadCredentials { registry, .. } => match session.credentials_used() {
+            Some(CredsUsed::Stored(source)) => format!(
+                "the stored credentials come from {source}: run `regpeek logout {registry}` and log in again, or pass --no-creds"
+            ),
+            _ => "check the user name and password given with --creds".into(),
+        },
+        E::Denied { .. } if matches!(session.credentials_used(), Some(CredsUsed::None)) => {
+            "no credentials were sent: pass --creds USER[:PASSWORD] or run `regpeek login`; \
+             a repository that does not exist is refused the same way"
+                .into()
+        }
+        E::Registry {
+            code: Some(code), ..
+        } if code.is_not_found() => {
+            "check the repository name and tag; `regpeek ref REF` shows what is asked for".into()
+        }
+        E::RateLimited { .. } => "the registry asked for a longer pause than regpeek waits \
+             (30 s); for Docker Hub, `regpeek login` raises the pull limit"
+            .into(),
+        E::Timeout {
+            stage: TimeoutStage::RetryWait,
+            ..
+        } => "the registry asked to wait past the deadline; raise it with --timeout SECS \
+              (0 = none)"
+            .into(),
+        E::Timeout { .. } => "the registry or network is too slow or unresponsive; raise the \
+                              deadline with --timeout SECS (0 = none)"
+            .into(),
+        E::Transport { kind: K::Tls, .. } => {
+            "use --plain-http for a registry that speaks plain http".into()
+        }
+        E::Transport {
+            kind: K::Certificate,
+            ..
+        } => "trust its CA with --ca-file FILE or a certs.d directory (--cert-dir DIR)".into(),
+        E::Transport {
+            kind: K::TlsRefused,
+            ..
+        } => "does it want a client certificate? give one with --cert-dir DIR".into(),
+        E::Transport {
+            peer: Peer::TokenServer,
+            ..
+        } => "the registry sends clients to this token server, which is unreachable".into(),
+        E::Transport {
+            kind: K::Connect | K::Resolve,
+            ..
+        } => "is the registry up, and is the host and port right?".into(),
+        _ => return None,
+    })
+}

@@ -1,0 +1,566 @@
+//! One pipeline for every command that takes image references: `inspect`,
+//! `manifest`, `config`, `digest` and `platforms`, with one reference or many
+//! (`inspect A B C`, `--file F`, `--from compose.yaml`). A reference is a batch of one.
+//!
+//! Flows run in parallel (`--jobs` per registry), one client (so one connection pool)
+//! per registry and one token cache for the run: the first reference of each registry
+//! goes first, so a registry is challenged and a repository's token fetched once;
+//! identical references are inspected once; a 429 from a registry holds back every
+//! worker that would ask it next.
+//!
+//! Output: one reference typed alone prints as itself (the summary, the exact bytes,
+//! the bare digest, rows); several (or `--file`, `--from`) print one JSON object per
+//! line, in input order, each as soon as it and those before it are known; a failure
+//! is `{"Reference": …, "Error": …}` and the others go on; exit 1 if any failed.
+//! What cannot apply to several (`-o table`) is refused with exit 2 before anything
+//! is sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use regpeek_proto::{Flow, Goal, Inspection, Options, TokenCache};
+use regpeek_ureq::Client;
+use serde_json::{Map, Value};
+
+use crate::args::{Command, Common, OutputFormat};
+use crate::session::Session;
+use crate::summary::{self, PlatformRow};
+
+mod print;
+
+use print::{print_single, to_line};
+
+/// What is printed for each reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `inspect`: the summary (JSON).
+    Summary,
+    /// `inspect -o table`: the summary as field and value.
+    Table,
+    /// `inspect --raw`: the top-level manifest or index as served.
+    Raw,
+    /// `manifest`: the manifest as served (with `--platform`, that platform's).
+    Manifest,
+    /// `config`, `inspect --config`: the config blob as stored.
+    Config,
+    /// `digest`.
+    Digest,
+    /// `platforms`, `inspect --platform all`: one row per platform.
+    Platforms(OutputFormat),
+}
+
+/// The references of a command and how to answer them.
+pub struct Job<'a> {
+    shape: Shape,
+    references: Vec<String>,
+    /// One reference, typed alone: printed as itself, not as a JSON line.
+    single: bool,
+    common: &'a Common,
+    session: &'a Session,
+    jobs: usize,
+}
+
+impl<'a> Job<'a> {
+    /// The job of a command that takes image references; `None` for the others.
+    pub fn from_command(command: &'a Command, session: &'a Session) -> Result<Option<Job<'a>>> {
+        let (shape, refs, batch, common) = match command {
+            Command::Inspect {
+                references,
+                batch,
+                raw,
+                config,
+                output,
+                common,
+                ..
+            } => {
+                let shape = if common.platform.as_deref() == Some("all") {
+                    Shape::Platforms(*output)
+                } else if *raw {
+                    Shape::Raw
+                } else if *config {
+                    Shape::Config
+                } else if *output == OutputFormat::Table {
+                    Shape::Table
+                } else {
+                    Shape::Summary
+                };
+                (shape, references, batch, common)
+            }
+            Command::Platforms {
+                references,
+                batch,
+                output,
+                common,
+            } => (Shape::Platforms(*output), references, batch, common),
+            Command::Manifest {
+                references,
+                batch,
+                common,
+            } => (Shape::Manifest, references, batch, common),
+            Command::Config {
+                references,
+                batch,
+                common,
+            } => (Shape::Config, references, batch, common),
+            Command::Digest {
+                references,
+                batch,
+                common,
+            } => (Shape::Digest, references, batch, common),
+            _ => return Ok(None),
+        };
+        let single = refs.len() == 1 && batch.file.is_none() && batch.from.is_none();
+        if refs.is_empty() && batch.file.is_none() && batch.from.is_none() {
+            return Err(crate::errors::usage(
+                "give an image reference (or several, or --file, or --from)",
+            ));
+        }
+        if !single && matches!(shape, Shape::Table | Shape::Platforms(OutputFormat::Table)) {
+            return Err(crate::errors::usage(
+                "-o table shows one image; with several references (or --file, --from) the output is JSON lines, one per reference (filter them with --jq)",
+            ));
+        }
+        let mut all = refs.clone();
+        all.extend(crate::inputs::collect(batch)?);
+        if all.is_empty() {
+            bail!("no image references found");
+        }
+        Ok(Some(Job {
+            shape,
+            references: all,
+            single,
+            common,
+            session,
+            jobs: batch.jobs as usize,
+        }))
+    }
+}
+
+/// What one reference gave.
+pub enum Answer {
+    /// An image (or its digest).
+    Image(Box<Inspection>),
+    /// Every platform of an image.
+    Platforms(Vec<PlatformRow>),
+}
+
+/// Runs a batch and prints one JSON object per input line, each as soon as it and
+/// every line before it are known.
+///
+/// Each registry is served by workers of its own (`--jobs` of them), so that a
+/// registry that never answers, or asks to slow down, holds up only its own
+/// references; each reference has its own deadline, counted from when it starts.
+/// A registry's first reference goes alone: its challenge and token serve the others.
+pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
+    let session = job.session;
+    if job.single {
+        let shared = Shared::new(session);
+        let result = answer(&job, &shared, &job.references[0]);
+        session.keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
+        print_single(out, &job, result?)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Identical references are inspected once.
+    let mut unique: Vec<String> = Vec::new();
+    let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
+    for r in &job.references {
+        match unique.iter().position(|u| u == r) {
+            Some(i) => slot_of.push(i),
+            None => {
+                slot_of.push(unique.len());
+                unique.push(r.clone());
+            }
+        }
+    }
+    // References by registry, in input order (an unparsable one fails on its own).
+    let mut registries: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in unique.iter().enumerate() {
+        let reg = crate::flags::parse_reference(r)
+            .map(|r| r.registry().to_owned())
+            .unwrap_or_default();
+        match registries.iter_mut().find(|(name, _)| *name == reg) {
+            Some((_, list)) => list.push(i),
+            None => registries.push((reg, vec![i])),
+        }
+    }
+    let shared = Shared::new(session);
+    let progress = progress_bar(unique.len());
+    let jobs = job.jobs.max(1);
+    // Registries served at once: bounded, so that a file naming thousands of
+    // registries does not start thousands of threads.
+    let lanes = Lanes::new((MAX_THREADS / jobs).max(1));
+    let mut results: Vec<Option<Value>> = vec![None; unique.len()];
+    let (mut next, mut failed) = (0, false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Value)>();
+    let printed: Result<()> = std::thread::scope(|s| {
+        for (_, refs) in &registries {
+            let tx = tx.clone();
+            let (shared, unique, job, lanes) = (&shared, &unique, &job, &lanes);
+            s.spawn(move || {
+                let _lane = lanes.take();
+                let Some((first, rest)) = refs.split_first() else {
+                    return;
+                };
+                if tx
+                    .send((*first, one(job, shared, &unique[*first])))
+                    .is_err()
+                {
+                    return;
+                }
+                let next = AtomicUsize::new(0);
+                std::thread::scope(|s| {
+                    for _ in 0..jobs.min(rest.len()) {
+                        let (tx, next) = (tx.clone(), &next);
+                        s.spawn(move || {
+                            while let Some(&i) = rest.get(next.fetch_add(1, Ordering::Relaxed)) {
+                                if tx.send((i, one(job, shared, &unique[i]))).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                });
+            });
+        }
+        drop(tx);
+        for (i, value) in rx {
+            if let Some(p) = &progress {
+                p.inc(1);
+            }
+            results[i] = Some(value);
+            // Every line whose turn has come is written now, not at the end.
+            while let Some(Some(value)) = slot_of.get(next).map(|&u| &results[u]) {
+                failed |= value.get("Error").is_some();
+                let mut line = || -> Result<()> {
+                    session.out.line(out, value)?;
+                    out.flush()?;
+                    Ok(())
+                };
+                match &progress {
+                    Some(p) => p.suspend(line)?,
+                    None => line()?,
+                }
+                next += 1;
+            }
+        }
+        Ok(())
+    });
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    printed?;
+    session.keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The most worker threads a batch starts (registries served at once × `--jobs`).
+const MAX_THREADS: usize = 256;
+
+/// A counting semaphore: how many registries are served at once.
+struct Lanes {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Lanes {
+    fn new(n: usize) -> Lanes {
+        Lanes {
+            free: Mutex::new(n),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits for a free lane; it is given back when the guard drops.
+    fn take(&self) -> Lane<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Lane(self)
+    }
+}
+
+/// A lane in use; given back on drop.
+struct Lane<'a>(&'a Lanes);
+
+impl Drop for Lane<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Shared {
+    /// A fresh run's: tokens from the cache, nothing else yet.
+    fn new(session: &Session) -> Shared {
+        Shared {
+            tokens: Mutex::new(session.cached_tokens()),
+            clients: Mutex::new(HashMap::new()),
+            held_until: Mutex::new(HashMap::new()),
+            known: Arc::new(Mutex::new(BTreeMap::new())),
+            held_bytes: AtomicUsize::new(0),
+        }
+    }
+}
+
+struct Shared {
+    tokens: Mutex<TokenCache>,
+    /// One client (one keep-alive pool) per registry, with its options.
+    clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
+    /// A registry that answered 429: nobody asks it again before then (as it said,
+    /// uncapped: a reference whose deadline or wait cap ends first fails at once).
+    held_until: Mutex<HashMap<String, (Instant, String)>>,
+    /// Manifests and configs fetched by this batch, by digest, for later references
+    /// that share them (looked up, never copied per reference).
+    known: crate::session::Held,
+    /// The bytes in `known`.
+    held_bytes: AtomicUsize,
+}
+
+/// The longest a reference waits for a registry that asked to slow down (the
+/// flow's own cap on `Retry-After`).
+const MAX_HOLD: Duration = Duration::from_secs(30);
+
+/// How much content a batch holds in memory for its later references, when there is
+/// no cache on disk to hold it.
+const MAX_HELD: usize = 64 << 20;
+
+/// Keeps what later references may share: platform manifests and configs (a top-level
+/// manifest is always asked for again, so it is not kept). With a cache, the cache
+/// already has them; without, memory does, up to [`MAX_HELD`].
+fn hold(session: &Session, shared: &Shared, insp: &regpeek_proto::Inspection) {
+    if session.cache.is_some() {
+        return;
+    }
+    let Ok(mut held) = shared.known.lock() else {
+        return;
+    };
+    let manifest = insp
+        .manifest
+        .as_ref()
+        .and_then(|m| Some((&m.digest, m.raw.as_ref()?)));
+    let config = insp.config.as_ref().map(|c| (&c.digest, &c.raw));
+    for (digest, raw) in manifest.into_iter().chain(config) {
+        let total = shared.held_bytes.load(Ordering::Relaxed);
+        if total + raw.len() > MAX_HELD || held.contains_key(digest) {
+            continue;
+        }
+        held.insert(digest.clone(), raw.clone());
+        shared
+            .held_bytes
+            .store(total + raw.len(), Ordering::Relaxed);
+    }
+}
+
+fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// One reference: its JSON line.
+/// One reference of several: its JSON line.
+fn one(job: &Job, shared: &Shared, input: &str) -> Value {
+    let mut line = Map::new();
+    line.insert("Reference".into(), Value::String(input.to_owned()));
+    let fields = answer(job, shared, input).and_then(|a| to_line(job, a));
+    match fields {
+        Ok(Value::Object(fields)) => line.extend(fields),
+        Ok(other) => {
+            line.insert("Result".into(), other);
+        }
+        Err(e) => {
+            line.insert("Error".into(), Value::String(format!("{e:#}")));
+        }
+    }
+    Value::Object(line)
+}
+
+/// The goal that answers a shape.
+fn goal_of(job: &Job) -> Result<Goal> {
+    let explicit = crate::flags::explicit_platform(job.common)?;
+    Ok(match job.shape {
+        Shape::Manifest => Goal::Manifest(explicit),
+        Shape::Digest => Goal::Digest(explicit),
+        Shape::Summary | Shape::Table | Shape::Raw | Shape::Config | Shape::Platforms(_) => {
+            Goal::Inspect(crate::flags::platform(job.common)?)
+        }
+    })
+}
+
+/// Answers one reference: its flow (or, for platforms, its flows), run on the
+/// registry's shared client and tokens, within its own deadline and the registry's
+/// 429 hold; recorded into `record` when given.
+fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
+    if let Shape::Platforms(_) = job.shape {
+        return Ok(Answer::Platforms(platforms(
+            job.session,
+            input,
+            job.common,
+        )?));
+    }
+    let r = job
+        .session
+        .offline_pinned(crate::flags::parse_reference(input)?)?;
+    let goal = goal_of(job)?;
+    let registry = r.registry().to_owned();
+    let (client, mut options) = {
+        let mut clients = shared
+            .clients
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+        match clients.get(&registry) {
+            Some((c, o)) => (c.clone(), o.clone()),
+            None => {
+                let (o, c) = job.session.prepare(&r, job.common, goal.clone())?;
+                let c = Arc::new(c);
+                clients.insert(registry.clone(), (c.clone(), o.clone()));
+                (c, o)
+            }
+        }
+    };
+    options.goal = goal;
+    options.known = job.session.known_for(&r, Some(shared.known.clone()));
+    // Each reference has the whole --timeout, from when it starts.
+    let started = Instant::now();
+    options.deadline = crate::session::deadline_from(job.common, std::time::SystemTime::now())?;
+    // A registry that asked to slow down is left alone until then; a reference that
+    // cannot wait that long ends now, saying when to retry.
+    let held = shared
+        .held_until
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&registry).cloned())
+        .and_then(|(t, said)| Some((t.checked_duration_since(started)?, said)));
+    if let Some((wait, said)) = held {
+        let budget = crate::session::timeout_budget(job.common)?;
+        if wait > MAX_HOLD || budget.is_some_and(|b| wait >= b) {
+            bail!(
+                "{registry} asked to slow down (HTTP 429, Retry-After: {said}); not asked again before the deadline: retry in {} s",
+                wait.as_secs().max(1)
+            );
+        }
+        std::thread::sleep(wait);
+    }
+    let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
+    let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
+        if let Ok(resp) = reply
+            && resp.status() == 429
+        {
+            // Held as long as the registry said (1 s when unsaid, about the flow's own
+            // first backoff); the flow decides its own wait.
+            let said = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("unsaid")
+                .to_owned();
+            let after =
+                regpeek_proto::retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
+            if let (Ok(mut m), Some(until)) =
+                (shared.held_until.lock(), Instant::now().checked_add(after))
+            {
+                m.insert(registry.clone(), (until, said));
+            }
+        }
+    });
+    if let Ok(mut t) = shared.tokens.lock() {
+        t.merge(&tokens);
+    }
+    let insp = result?.into_image()?;
+    job.session.remember(&insp);
+    hold(job.session, shared, &insp);
+    if job.common.verbose > 0 {
+        for (mirror, e) in &insp.skipped_mirrors {
+            eprintln!(
+                "regpeek: mirror {mirror} failed: {}",
+                crate::output::safe_line(&e.to_string())
+            );
+        }
+        if let Some(m) = &insp.mirror {
+            eprintln!("regpeek: answered by mirror {m}");
+        }
+    }
+    Ok(Answer::Image(Box::new(insp)))
+}
+
+/// Every platform of an image, inspected in parallel on the shared connections with
+/// the token the index was fetched with; a single-platform image gives one row.
+fn platforms(session: &Session, reference: &str, common: &Common) -> Result<Vec<PlatformRow>> {
+    let r = crate::flags::parse_reference(reference)?;
+    let (options, client) = session.prepare(&r, common, Goal::Manifest(None))?;
+    let (top, tokens) = client.run(Flow::new(
+        r.clone(),
+        options.clone(),
+        session.cached_tokens(),
+    ));
+    session.keep_tokens(&tokens);
+    let top = top?.into_image()?;
+    session.warn(&top.warnings);
+    let pinned = |digest: &regpeek_proto::Digest| {
+        crate::flags::parse_reference(&format!("{}@{digest}", r.name()))
+    };
+    let Some(index) = &top.index else {
+        let mut o = options.clone();
+        o.goal = Goal::Inspect(crate::flags::host_platform());
+        let (insp, _) = client.run(Flow::new(pinned(&top.digest)?, o, tokens));
+        return Ok(vec![summary::platform_row(&insp?.into_image()?, false)]);
+    };
+    // BuildKit attestations point at their image with this annotation.
+    let attested: Vec<&str> = index.manifests.iter().filter_map(|d| d.attests()).collect();
+    let entries: Vec<_> = index
+        .manifests
+        .iter()
+        .filter(|d| !d.is_attestation())
+        .filter_map(|d| d.platform.clone().map(|p| (d, p)))
+        .collect();
+    let mut rows = Vec::with_capacity(entries.len());
+    for chunk in entries.chunks(8) {
+        let results: Vec<Result<PlatformRow>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(desc, platform)| {
+                    let (client, tokens, options) = (&client, tokens.clone(), options.clone());
+                    let attested = attested.contains(&desc.digest.to_string().as_str());
+                    let reference = pinned(&desc.digest);
+                    s.spawn(move || -> Result<PlatformRow> {
+                        let mut o = options;
+                        o.goal = Goal::Inspect(platform.clone());
+                        let (insp, _) = client.run(Flow::new(reference?, o, tokens));
+                        let mut row = summary::platform_row(&insp?.into_image()?, attested);
+                        row.platform = platform.to_string();
+                        Ok(row)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker thread panicked")))
+                })
+                .collect()
+        });
+        for r in results {
+            rows.push(r?);
+        }
+    }
+    Ok(rows)
+}

@@ -1,0 +1,154 @@
+//! Printing what a reference gave: as itself (one reference typed alone) or as the
+//! fields of its JSON line (several).
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use regpeek_proto::Inspection;
+use serde_json::Value;
+
+use super::{Answer, Job, Shape};
+use crate::args::OutputFormat;
+use crate::session::Session;
+use crate::summary::PlatformRow;
+
+/// The fields of one reference's JSON line.
+pub(super) fn to_line(job: &Job, answer: Answer) -> Result<Value> {
+    let insp = match answer {
+        Answer::Platforms(rows) => return Ok(serde_json::json!({ "Platforms": rows })),
+        Answer::Image(insp) => insp,
+    };
+    let explicit = crate::flags::explicit_platform(job.common)?.is_some();
+    Ok(match job.shape {
+        Shape::Digest => serde_json::json!({ "Digest": chosen_digest(&insp, explicit) }),
+        Shape::Manifest | Shape::Raw => {
+            let raw = chosen_manifest(&insp, explicit && job.shape == Shape::Manifest)?;
+            serde_json::json!({ "Manifest": serde_json::from_slice::<Value>(&raw)? })
+        }
+        Shape::Config => {
+            let config = image_config(&insp)?;
+            serde_json::json!({ "Config": serde_json::from_slice::<Value>(config)? })
+        }
+        Shape::Summary | Shape::Table | Shape::Platforms(_) => {
+            serde_json::to_value(crate::summary::inspect_output(&insp))?
+        }
+    })
+}
+
+/// Prints the answer for a reference typed alone, as itself.
+pub(super) fn print_single(out: &mut impl Write, job: &Job, answer: Answer) -> Result<()> {
+    let insp = match answer {
+        Answer::Platforms(rows) => {
+            let format = match job.shape {
+                Shape::Platforms(f) => f,
+                _ => OutputFormat::Json,
+            };
+            return print_platforms(job.session, out, &rows, format);
+        }
+        Answer::Image(insp) => insp,
+    };
+    let explicit = crate::flags::explicit_platform(job.common)?;
+    print_image(job.session, out, job.shape, &insp, explicit.as_ref())
+}
+
+/// Prints an image as `shape` asks (also for `replay`); `explicit` is the platform
+/// `--platform` named, if any.
+fn print_image(
+    session: &Session,
+    out: &mut impl Write,
+    shape: Shape,
+    insp: &Inspection,
+    explicit: Option<&regpeek_proto::Platform>,
+) -> Result<()> {
+    session.warn(&insp.warnings);
+    if matches!(shape, Shape::Summary | Shape::Table | Shape::Config) {
+        warn_platform_mismatch(insp, explicit);
+    }
+    match shape {
+        Shape::Digest => {
+            writeln!(out, "{}", chosen_digest(insp, explicit.is_some()))?;
+            Ok(())
+        }
+        Shape::Manifest => {
+            let raw = chosen_manifest(insp, explicit.is_some())?;
+            session.out.bytes(out, &raw)
+        }
+        Shape::Raw => session.out.bytes(out, &chosen_manifest(insp, false)?),
+        Shape::Config => session.out.bytes(out, image_config(insp)?),
+        Shape::Table => {
+            let value = serde_json::to_value(crate::summary::inspect_output(insp))?;
+            crate::output::print_table(out, &value)
+        }
+        Shape::Summary | Shape::Platforms(_) => {
+            session.out.json(out, &crate::summary::inspect_output(insp))
+        }
+    }
+}
+
+/// The digest asked for: with `--platform`, that platform's manifest's.
+fn chosen_digest(insp: &Inspection, explicit: bool) -> String {
+    match (explicit, &insp.manifest) {
+        (true, Some(m)) => m.digest.to_string(),
+        _ => insp.digest.to_string(),
+    }
+}
+
+/// The manifest bytes asked for: with `--platform`, that platform's.
+fn chosen_manifest(insp: &Inspection, explicit: bool) -> Result<Vec<u8>> {
+    match (explicit, &insp.manifest) {
+        (true, Some(m)) => m.raw.clone(),
+        _ => insp.raw.clone(),
+    }
+    .context("the registry sent no manifest body")
+}
+
+/// The config blob's bytes, or why there is none.
+fn image_config(insp: &Inspection) -> Result<&[u8]> {
+    match &insp.config {
+        Some(c) => Ok(&c.raw),
+        None => bail!(
+            "{} is a {} and has no image config",
+            insp.reference.familiar(),
+            insp.manifest
+                .as_ref()
+                .map_or(insp.media_type.as_str(), |m| m.media_type.as_str())
+        ),
+    }
+}
+
+fn print_platforms(
+    session: &Session,
+    out: &mut impl Write,
+    rows: &[PlatformRow],
+    format: OutputFormat,
+) -> Result<()> {
+    let header = [
+        "PLATFORM",
+        "DIGEST",
+        "SIZE",
+        "LAYERS",
+        "CREATED",
+        "ATTESTATION",
+    ];
+    session.out.rows(out, rows, format, &header, |r| {
+        vec![
+            r.platform.clone(),
+            r.digest.clone(),
+            r.size.map_or_else(|| "-".into(), crate::output::human_size),
+            r.layers.to_string(),
+            r.created.clone().unwrap_or_else(|| "-".into()),
+            if r.attestation { "yes" } else { "no" }.into(),
+        ]
+    })
+}
+
+/// Warns, as docker does, when a single-platform image is not the platform asked for
+/// (the core's judgement: [`regpeek_proto::Inspection::platform_matched`]).
+fn warn_platform_mismatch(insp: &Inspection, asked: Option<&regpeek_proto::Platform>) {
+    if let (Some(asked), Some(false), Some(image)) = (asked, insp.platform_matched, &insp.platform)
+    {
+        eprintln!(
+            "regpeek: warning: the image's platform ({image}) does not match the requested platform ({asked})"
+        );
+    }
+}

@@ -1,0 +1,510 @@
+//! The session: everything a command line resolves once (the cache, `--offline`, the
+//! deadline's start, what stands between the clients and the network for `--record`
+//! and `replay`, how output is printed) and the decisions built on it (credentials,
+//! TLS and options for a registry), passed down to every command. No process-wide
+//! mutable state: a replay runs its recorded command line in a session of its own.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use regpeek_proto::{Credentials, Goal, Options, Outcome, Reference, TokenCache};
+use regpeek_ureq::{Client, ClientOptions, Exchanges};
+
+use crate::args::{Cli, Command, Common, OutputFormat};
+use crate::errors::usage;
+use crate::output::Printer;
+use crate::{cache, creds, flags, mirrors, output, record, tls};
+
+/// Where the credentials of this run came from, for hints after a refusal.
+#[derive(Clone)]
+pub enum CredsUsed {
+    None,
+    Flag,
+    Stored(String),
+    /// Anonymous because this credential helper could not be used.
+    Unusable(String),
+}
+
+/// What a command line resolved to, for every command to use.
+pub struct Session {
+    /// The cache across runs (none with `--no-cache`, `--record`, or in a replay).
+    pub cache: Option<Arc<cache::Cache>>,
+    /// `--offline`: nothing is sent; answers come from the cache.
+    pub offline: bool,
+    /// When the command started: its deadline counts from here.
+    pub started: SystemTime,
+    /// What stands between the clients and the network: a recording or a replay.
+    pub exchanges: Option<Arc<dyn Exchanges>>,
+    /// `--record DIR`: written when the command ends.
+    pub recording: Option<Arc<record::Recording>>,
+    /// In a replay: per registry, the credentials the recorded run used (stand-ins
+    /// for the secrets); the machine's own credential files play no part.
+    pub replay_credentials: Option<BTreeMap<String, Option<Credentials>>>,
+    /// How output is printed.
+    pub out: Printer,
+    /// Where the credentials of the last registry came from, for hints.
+    creds_used: Mutex<Option<CredsUsed>>,
+    /// Warnings already said once.
+    warned: Mutex<Vec<String>>,
+}
+
+/// What a replay brings to the session of the command line it runs again.
+pub struct Replayed {
+    /// The recording, answering in the network's place.
+    pub exchanges: Arc<record::Replaying>,
+    /// Per registry, the credentials the recorded run used (stand-ins).
+    pub credentials: BTreeMap<String, Option<Credentials>>,
+}
+
+/// Content held in memory by a batch, by digest.
+pub type Held = Arc<Mutex<BTreeMap<regpeek_proto::Digest, Vec<u8>>>>;
+
+impl Session {
+    /// A session with nothing resolved yet: no cache, online, printing to stdout.
+    pub fn new(started: SystemTime, out: Printer) -> Session {
+        Session {
+            cache: None,
+            offline: false,
+            started,
+            exchanges: None,
+            recording: None,
+            replay_credentials: None,
+            out,
+            creds_used: Mutex::new(None),
+            warned: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Options and a client for one registry: credentials, scheme, TLS, trace.
+    pub fn prepare(&self, r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Client)> {
+        self.prepare_as(r, common, goal, None)
+    }
+
+    /// [`prepare`], with these credentials instead of the ones the flags and files give.
+    pub fn prepare_as(
+        &self,
+        r: &Reference,
+        common: &Common,
+        goal: Goal,
+        credentials: Option<creds::Found>,
+    ) -> Result<(Options, Client)> {
+        let mut options = Options::new(goal);
+        let found = match credentials {
+            Some(found) => found,
+            None => self.resolve_credentials(r, common)?,
+        };
+        if let Some(recording) = self.recording.as_ref() {
+            recording.note_credentials(r.registry(), found.credentials.as_ref());
+        }
+        self.remember_credentials(&found);
+        if let Some(w) = &found.warning {
+            self.warn_once(w);
+        }
+        if common.verbose > 0 {
+            // "none (anonymous)" already says what kind it is.
+            match found.credentials {
+                None => eprintln!(
+                    "regpeek: credentials for {}: {}",
+                    r.registry(),
+                    found.source
+                ),
+                Some(_) => eprintln!(
+                    "regpeek: credentials for {}: {} ({})",
+                    r.registry(),
+                    found.source,
+                    found.kind()
+                ),
+            }
+        }
+        options.credentials = found.credentials;
+        options.security = flags::security(common);
+        let (mut tls, dir) = tls::options_for(
+            r.registry(),
+            r.api_host(),
+            common.cert_dir.as_deref(),
+            common.ca_file.as_deref(),
+            flags::insecure(common),
+        )?;
+        if flags::insecure(common) {
+            eprintln!(
+                "regpeek: warning: TLS certificate verification is OFF for {} (--insecure)",
+                r.api_host()
+            );
+        }
+        if let (Some(d), true) = (&dir, common.verbose > 0) {
+            eprintln!(
+                "regpeek: TLS settings for {} from {}",
+                r.api_host(),
+                d.display()
+            );
+        }
+        let trace: Option<regpeek_ureq::Trace> = (common.verbose > 0).then(|| {
+            Arc::new(|line: &str| eprintln!("{}", output::safe_line(line))) as regpeek_ureq::Trace
+        });
+        options.deadline = self.deadline(common)?;
+        options.seed = self.seed();
+        options.offline = self.offline;
+        if matches!(
+            options.goal,
+            Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
+        ) {
+            options.known = self.known_for(r, None);
+        }
+        let image_goal = options.goal.uses_mirrors();
+        // A replay asks only what the recorded run asked: no mirrors of this machine's.
+        if r.registry() == regpeek_proto::DOCKER_HUB
+            && image_goal
+            && self.replay_credentials.as_ref().is_none()
+        {
+            self.add_mirrors(r, common, &mut options, &mut tls)?;
+        }
+        let client = Client::new(&ClientOptions {
+            tls,
+            trace,
+            exchanges: self.exchanges.clone(),
+            ..ClientOptions::default()
+        })?;
+        Ok((options, client))
+    }
+
+    /// Flags first, then the credential files and helpers, then anonymous (in a replay:
+    /// what the recorded run used).
+    pub fn resolve_credentials(&self, r: &Reference, common: &Common) -> Result<creds::Found> {
+        use creds::{Found, Source};
+        if let Some(recorded) = self.replay_credentials.as_ref() {
+            return Ok(Found {
+                credentials: recorded.get(r.registry()).cloned().flatten(),
+                source: Source::Flag("recording"),
+                warning: None,
+            });
+        }
+        let flag = |credentials, flag| {
+            Ok(Found {
+                credentials,
+                source: Source::Flag(flag),
+                warning: None,
+            })
+        };
+        if common.no_creds {
+            return flag(None, "--no-creds");
+        }
+        if let Some(t) = &common.registry_token {
+            return flag(
+                Some(Credentials::Bearer(regpeek_proto::Secret::new(t.clone()))),
+                "--registry-token",
+            );
+        }
+        if let Some(c) = &common.creds {
+            if c.is_empty() || c.starts_with(':') {
+                return Err(usage(
+                    "--creds has an empty user name: give USER[:PASSWORD]",
+                ));
+            }
+            let (user, pass) = match c.split_once(':') {
+                Some((u, p)) => (u.to_owned(), p.to_owned()),
+                None => (
+                    c.clone(),
+                    crate::commands::auth::prompt_password(c, r.registry())?,
+                ),
+            };
+            if user.is_empty() {
+                return Err(usage("--creds has an empty user name"));
+            }
+            return flag(Some(Credentials::basic(user, pass)), "--creds");
+        }
+        if let Some(user) = &common.username {
+            let pass = if common.password_stdin {
+                crate::commands::auth::read_password_stdin()?
+            } else {
+                crate::commands::auth::prompt_password(user, r.registry())?
+            };
+            return flag(Some(Credentials::basic(user.clone(), pass)), "--username");
+        }
+        creds::lookup(
+            r.registry(),
+            r.repository(),
+            &creds::Env::from_process(common.authfile.clone()),
+        )
+    }
+
+    fn remember_credentials(&self, found: &creds::Found) {
+        let used = match (&found.credentials, &found.source) {
+            (None, creds::Source::Unusable { name, path, .. }) => CredsUsed::Unusable(format!(
+                "credential helper docker-credential-{name} (configured in {})",
+                path.display()
+            )),
+            (None, _) => CredsUsed::None,
+            (Some(_), creds::Source::Flag(_)) => CredsUsed::Flag,
+            (Some(_), source) => CredsUsed::Stored(source.to_string()),
+        };
+        if let Ok(mut slot) = self.creds_used.lock() {
+            *slot = Some(used);
+        }
+    }
+
+    pub fn credentials_used(&self) -> Option<CredsUsed> {
+        self.creds_used.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Prints a warning of ours once per run, however many references meet it.
+    pub fn warn_once(&self, warning: &str) {
+        let Ok(mut said) = self.warned.lock() else {
+            return;
+        };
+        if !said.iter().any(|w| w == warning) {
+            said.push(warning.to_owned());
+            eprintln!("regpeek: warning: {}", output::safe_line(warning));
+        }
+    }
+
+    /// Tokens and registry knowledge from earlier runs (empty without a cache).
+    pub fn cached_tokens(&self) -> TokenCache {
+        self.cache.as_ref().map(|c| c.tokens()).unwrap_or_default()
+    }
+
+    /// What the caller holds for a reference: content from `held` (a batch's), then from
+    /// the cache, read only when the flow asks; and where the cache saw the reference
+    /// resolve at this repository.
+    pub fn known_for(&self, r: &Reference, held: Option<Held>) -> regpeek_proto::Known {
+        if self.cache.is_none() && held.is_none() {
+            return regpeek_proto::Known::default();
+        }
+        let resolved = self.cache.as_ref().and_then(|c| c.resolved(r));
+        let cache = self.cache.clone();
+        let known = regpeek_proto::Known::lookup(move |d| {
+            let from_batch = held
+                .as_ref()
+                .and_then(|h| h.lock().ok().and_then(|m| m.get(d).cloned()));
+            from_batch.or_else(|| cache.as_ref()?.get(d))
+        });
+        match resolved {
+            Some(d) => known.resolved(d),
+            None => known,
+        }
+    }
+
+    /// Keeps what an inspection fetched in the cache.
+    pub fn remember(&self, insp: &regpeek_proto::Inspection) {
+        if let Some(c) = self.cache.as_ref() {
+            let _ = c.remember(insp);
+            c.prune(cache::DEFAULT_MAX_BYTES);
+        }
+    }
+
+    /// Keeps this run's tokens for later runs, merged into what other runs kept meanwhile.
+    pub fn keep_tokens(&self, tokens: &TokenCache) {
+        if let Some(c) = self.cache.as_ref() {
+            let _ = c.update_tokens(|kept| kept.merge(tokens));
+        }
+    }
+
+    /// The command's deadline from `--timeout` (`0`: none), counted from the start.
+    pub fn deadline(&self, common: &Common) -> Result<Option<std::time::SystemTime>> {
+        deadline_from(common, self.started)
+    }
+
+    /// A seed for retry jitter that differs between processes.
+    pub fn seed(&self) -> u64 {
+        let nanos = self
+            .started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        (u64::from(std::process::id()) << 32) ^ u64::from(nanos)
+    }
+
+    /// A flow's outcome; its tokens are kept for later runs.
+    pub fn finish(
+        &self,
+        run: (Result<Outcome, regpeek_ureq::RunError>, TokenCache),
+    ) -> Result<Outcome> {
+        self.keep_tokens(&run.1);
+        Ok(run.0?)
+    }
+
+    /// Docker Hub mirrors from registries.conf and daemon.json, tried by the core before
+    /// Docker Hub itself. A mirror gets only credentials stored for its own host, never
+    /// Docker Hub's, and its certs.d CAs are trusted too.
+    fn add_mirrors(
+        &self,
+        r: &Reference,
+        common: &Common,
+        options: &mut Options,
+        tls: &mut regpeek_ureq::TlsOptions,
+    ) -> Result<()> {
+        let env = creds::Env::from_process(common.authfile.clone());
+        for mirror in mirrors::docker_hub_mirrors()? {
+            let Some(host) = mirror.url.host_str() else {
+                bail!("mirror {} has no host", mirror.url);
+            };
+            let host = match mirror.url.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.to_owned(),
+            };
+            let found = creds::lookup(&host, r.repository(), &env)?;
+            let (mirror_tls, _) =
+                tls::options_for(&host, &host, None, None, flags::insecure(common))?;
+            // Its CAs are trusted for what it redirects to as well; its client
+            // certificate is shown to it alone.
+            tls.extra_roots
+                .extend(mirror_tls.extra_roots.iter().cloned());
+            if mirror_tls.client_cert.is_some() {
+                tls.per_host.push((host.clone(), mirror_tls));
+            }
+            if common.verbose > 0 {
+                eprintln!(
+                    "regpeek: mirror {} (from {}), credentials: {}",
+                    mirror.url,
+                    mirror.source.display(),
+                    found.source
+                );
+            }
+            options.mirrors.push(regpeek_proto::Mirror {
+                url: mirror.url,
+                credentials: found.credentials,
+            });
+        }
+        Ok(())
+    }
+
+    /// Offline, a tag cannot be revalidated: it is taken as the digest the cache saw it
+    /// point at (which may be stale, and says so). Online, or for a digest, `r` itself.
+    pub fn offline_pinned(&self, r: Reference) -> Result<Reference> {
+        let (true, None, Some(c)) = (self.offline, r.digest(), self.cache.as_ref()) else {
+            return Ok(r);
+        };
+        let digest = c
+            .tag(&r)
+            .with_context(|| format!("{}: not in the cache, and offline", r.familiar()))?;
+        eprintln!(
+            "regpeek: offline: {} taken from the cache as {digest} (it may have moved since)",
+            r.familiar()
+        );
+        flags::parse_reference(&format!("{}@{digest}", r.name()))
+    }
+
+    /// The session of a parsed command line: its recording or replay, its cache, and
+    /// how it prints; refuses (exit 2) flags that cannot apply together.
+    pub fn open(
+        cli: &mut Cli,
+        argv: &[std::ffi::OsString],
+        started: SystemTime,
+        replayed: Option<Replayed>,
+    ) -> Result<Session> {
+        if let Some(expr) = &cli.jq {
+            if matches!(
+                cli.command,
+                Command::Digest { .. }
+                    | Command::Completions { .. }
+                    | Command::Auth { .. }
+                    | Command::Login { .. }
+                    | Command::Logout { .. }
+            ) {
+                return Err(usage(
+                    "--jq applies to JSON output; this command prints none (for a digest: `regpeek inspect REF --jq .Digest`)",
+                ));
+            }
+            crate::jq::check(expr).map_err(|e| usage(format!("{e:#}")))?;
+        }
+        let mut session = Session::new(started, Printer::for_stdout(cli.jq.clone()));
+        if let Some(dir) = &cli.record {
+            let unrecordable = match &cli.command {
+                Command::Login { .. } | Command::Logout { .. } | Command::Auth { .. } => {
+                    Some("credentials: login, logout and auth change or show stored secrets")
+                }
+                Command::Cache { .. } => Some("the cache: it sends no request"),
+                Command::Completions { .. } | Command::Man { .. } => Some("help texts"),
+                Command::Replay { .. } => Some("a replay: it sends no request"),
+                _ => None,
+            };
+            if let Some(what) = unrecordable {
+                return Err(usage(format!("--record cannot record {what}")));
+            }
+            if cli.offline {
+                return Err(usage(
+                    "--record records a run over the network, and --offline sends nothing",
+                ));
+            }
+            if replayed.is_some() {
+                return Err(usage("a replay cannot be recorded"));
+            }
+            let recording = Arc::new(record::Recording::start(dir, argv)?);
+            session.recording = Some(recording.clone());
+            session.exchanges = Some(recording);
+        }
+        if let Some(r) = replayed {
+            session.exchanges = Some(r.exchanges);
+            session.replay_credentials = Some(r.credentials);
+        }
+        if session.exchanges.is_some() {
+            // A recording starts cold, so that it holds every exchange its replay
+            // needs; a replay knows nothing a cache taught.
+            cli.no_cache = true;
+        }
+        if !cli.no_cache {
+            // A cache that cannot be opened (a read-only home) only costs speed.
+            match cache::Cache::open(cli.cache_dir.as_deref()) {
+                Ok(c) => session.cache = Some(Arc::new(c)),
+                Err(e) if cli.cache_dir.is_some() || cli.offline => return Err(e),
+                Err(_) => {}
+            }
+        }
+        session.offline = cli.offline;
+        if cli.offline && session.cache.is_none() {
+            return Err(usage(
+                "--offline answers from the cache, and the cache is off (--no-cache)",
+            ));
+        }
+        let table = match &cli.command {
+            Command::Inspect { output, .. }
+            | Command::Platforms { output, .. }
+            | Command::Referrers { output, .. } => *output == OutputFormat::Table,
+            Command::Tags { list, .. } | Command::Catalog { list, .. } => {
+                list.output == Some(OutputFormat::Table)
+            }
+            _ => false,
+        };
+        if table {
+            session.out.refuse_table_with_jq()?;
+        }
+        Ok(session)
+    }
+
+    /// Prints registry warnings (`Warning: 299`).
+    pub fn warn(&self, warnings: &[String]) {
+        for w in warnings {
+            eprintln!("regpeek: registry warning: {}", output::safe_line(w));
+        }
+    }
+
+    /// Writes the recording, if this run is recorded.
+    pub fn finish_recording(&self) -> Result<()> {
+        match &self.recording {
+            Some(r) => r.finish(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `--timeout` counted from `start` (a batch gives each reference its own).
+pub fn deadline_from(
+    common: &Common,
+    start: std::time::SystemTime,
+) -> Result<Option<std::time::SystemTime>> {
+    Ok(timeout_budget(common)?.and_then(|b| start.checked_add(b)))
+}
+
+/// `--timeout` as a duration (`None` for `0`: no deadline).
+pub fn timeout_budget(common: &Common) -> Result<Option<std::time::Duration>> {
+    let secs = common.timeout;
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    let budget = std::time::Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= std::time::Duration::from_secs(365 * 86_400))
+        .with_context(|| format!("--timeout {secs}: give seconds from 0 to 31536000"))?;
+    Ok(Some(budget))
+}
