@@ -132,6 +132,7 @@
 
 mod auth;
 mod challenge;
+mod codes;
 pub mod config;
 mod digest;
 mod error;

@@ -180,6 +180,10 @@ pub struct Client {
     exchanges: Option<Arc<dyn Exchanges>>,
 }
 
+mod classify;
+
+use classify::{classify, classify_body};
+
 thread_local! {
     /// How far the request on this thread got, for naming the stage of a timeout; set by
     /// [`Mark`] connectors (ureq's blocking calls run on the caller's thread).
@@ -512,24 +516,6 @@ fn clone_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
     copy
 }
 
-/// A failure while reading a body: a timeout, or a connection closed or reset early.
-fn classify_body(e: &std::io::Error) -> TransportErrorKind {
-    use std::io::ErrorKind as E;
-    let timeout = e.kind() == E::TimedOut
-        || e.get_ref()
-            .and_then(|i| i.downcast_ref::<ureq::Error>())
-            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
-    if timeout {
-        return TransportErrorKind::Timeout(TimeoutStage::Body);
-    }
-    match e.kind() {
-        E::UnexpectedEof | E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe => {
-            TransportErrorKind::Reset
-        }
-        _ => TransportErrorKind::Other,
-    }
-}
-
 /// The certificates in a PEM bundle (other items are skipped).
 pub fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
     ureq::tls::parse_pem(pem)
@@ -538,58 +524,6 @@ pub fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
             _ => None,
         })
         .collect()
-}
-
-fn classify(e: &ureq::Error, reached: TimeoutStage) -> TransportErrorKind {
-    use TransportErrorKind as K;
-    match e {
-        ureq::Error::Timeout(t) => K::Timeout(match t {
-            ureq::Timeout::Resolve => TimeoutStage::Connect,
-            // ureq's connect phase includes the TLS handshake: the mark tells.
-            ureq::Timeout::Connect if reached == TimeoutStage::TlsHandshake => reached,
-            ureq::Timeout::Connect => TimeoutStage::Connect,
-            ureq::Timeout::RecvBody => TimeoutStage::Body,
-            ureq::Timeout::SendRequest | ureq::Timeout::SendBody => TimeoutStage::Response,
-            _ => reached,
-        }),
-        ureq::Error::HostNotFound => K::Resolve,
-        ureq::Error::ConnectionFailed => K::Connect,
-        ureq::Error::Io(io) => {
-            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                return classify_tls(tls);
-            }
-            use std::io::ErrorKind as E;
-            match io.kind() {
-                E::ConnectionRefused | E::NotFound | E::AddrNotAvailable => K::Connect,
-                E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe | E::UnexpectedEof => {
-                    K::Reset
-                }
-                E::TimedOut | E::WouldBlock => K::Timeout(reached),
-                // rustls reports handshake failures as InvalidData inside io errors.
-                E::InvalidData if reached == TimeoutStage::TlsHandshake => K::Tls,
-                _ => K::Other,
-            }
-        }
-        ureq::Error::Rustls(e) => classify_tls(e),
-        ureq::Error::Tls(_) => K::Tls,
-        _ => K::Other,
-    }
-}
-
-/// A certificate the client refused is not a reason to try plain http; a server that
-/// does not speak TLS at all is.
-fn classify_tls(e: &rustls::Error) -> TransportErrorKind {
-    match e {
-        // The peer sent something that is not TLS at all: a plain-http server.
-        rustls::Error::InvalidMessage(_) => TransportErrorKind::Tls,
-        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
-            TransportErrorKind::Certificate
-        }
-        // The server refused the handshake (often: it wants a client certificate).
-        rustls::Error::AlertReceived(_) => TransportErrorKind::TlsRefused,
-        // Anything else TLS-related is not fixed by speaking plain http either.
-        _ => TransportErrorKind::Certificate,
-    }
 }
 
 #[cfg(test)]
