@@ -1,0 +1,79 @@
+//! Recordings for users: --record DIR, regpeek replay DIR.
+
+use super::*;
+
+#[test]
+fn a_recording_replays_offline_to_the_same_output() {
+    let info = &lab().info;
+    let private = t("private/multi:v1");
+    let (live, _, text) = record_then_replay(&["inspect", &private, "--creds", &info.creds()]);
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(
+        text.contains(r#""--creds","lab-user:<redacted>""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"basic:lab-user"#),
+        "the kind of credentials used: {text}"
+    );
+    assert!(
+        !text.contains(&info.password),
+        "the password leaked into the recording"
+    );
+    assert!(text.contains("<scrubbed-token-1>"), "{text}");
+    for line in text.lines().filter(|l| l.starts_with("authorization:")) {
+        assert!(
+            line.ends_with("<redacted>") || line.contains("<scrubbed-token-"),
+            "an Authorization value leaked: {line}"
+        );
+    }
+
+    // A warm cache does not leak into a recording: it starts cold, and replays.
+    let cache_home = empty_home();
+    let cache = cache_home.join("cache");
+    let rich = format!("{}/lab/rich:v1", info.plain());
+    ok(&["--cache-dir", cache.to_str().unwrap(), "inspect", &rich]);
+    let (live, _, text) =
+        record_then_replay(&["--cache-dir", cache.to_str().unwrap(), "inspect", &rich]);
+    assert!(live.status.success(), "{}", stderr_of(&live));
+    assert!(text.contains(">>> GET https://"), "the https probe: {text}");
+
+    // Listings, digests with a platform, and raw manifests too.
+    let (live, _, _) = record_then_replay(&["tags", &t("public/many-tags"), "--json"]);
+    assert!(String::from_utf8_lossy(&live.stdout).contains("\"t149\""));
+    let (live, _, _) = record_then_replay(&[
+        "digest",
+        &format!("{}/lab/multi:v1", info.plain()),
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(String::from_utf8_lossy(&live.stdout).starts_with("sha256:"));
+    record_then_replay(&["manifest", &format!("{}/lab/rich:v1", info.plain())]);
+}
+
+#[test]
+fn a_failing_command_is_recorded_too() {
+    let (live, replayed, text) =
+        record_then_replay(&["inspect", &format!("{}/lab/rich:nope", lab().info.plain())]);
+    assert_eq!(live.status.code(), Some(1));
+    assert!(text.contains("<<< 404"), "{text}");
+    let e = String::from_utf8_lossy(&replayed.stderr);
+    assert!(e.contains("MANIFEST_UNKNOWN"), "{e}");
+}
+
+#[test]
+fn replaying_something_that_is_not_a_recording_is_a_clear_error() {
+    let dir = empty_home();
+    let out = regpeek(&["replay", dir.to_str().unwrap()]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("exchanges.http"), "{e}");
+    std::fs::write(dir.join("exchanges.http"), "garbage\n>>> nonsense").unwrap();
+    let out = regpeek(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
