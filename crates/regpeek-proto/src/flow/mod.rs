@@ -225,6 +225,12 @@ pub struct Flow {
     state: State,
     /// An action decided by a `handle_*` call, handed out by the next poll.
     queued: Option<Action>,
+    /// Why the flow could not start (a mirror or registry URL that cannot be used):
+    /// the first poll ends it with this.
+    broken: Option<Error>,
+    /// Every transition taken, as the graph's rows name them (tests only).
+    #[cfg(test)]
+    taken: Vec<(&'static str, String, &'static str)>,
 }
 
 impl Flow {
@@ -309,10 +315,12 @@ impl Flow {
             result: Partial::default(),
             state: State::Start,
             queued: None,
+            broken: None,
+            #[cfg(test)]
+            taken: Vec::new(),
         };
         if let Err(e) = flow.enter(0) {
-            flow.state = State::Done;
-            flow.queued = Some(Action::Done(Err(e)));
+            flow.broken = Some(e);
         }
         flow
     }
@@ -359,55 +367,12 @@ impl Flow {
     /// The next thing to do. `now` is the caller's clock: it decides token freshness,
     /// waits and the deadline.
     pub fn poll_action(&mut self, now: SystemTime) -> Action {
-        let action = match self.queued.take() {
+        match self.queued.take() {
             // A wait decided earlier that is already over: go on at once.
             Some(Action::Wait(until)) if now >= until => self.step(now, Input::Poll),
             Some(action) => action,
             None => self.step(now, Input::Poll),
-        };
-        if let (Action::Send(t), false) = (&action, self.tls)
-            && t.request.uri().scheme() == Some(&http::uri::Scheme::HTTPS)
-        {
-            let (peer, url) = self.describe_target(&t.request);
-            self.state = State::Done;
-            return Action::Done(Err(Error::Transport {
-                peer,
-                url,
-                kind: TransportErrorKind::NoTls,
-                source: None,
-            }));
         }
-        if self.offline && matches!(action, Action::Send(_)) {
-            self.state = State::Done;
-            return Action::Done(Err(Error::Offline {
-                subject: self.subject(),
-            }));
-        }
-        // The deadline is checked before any request goes out; a response that came in
-        // time is still used.
-        if let (Action::Send(t), Some(deadline)) = (&action, self.deadline)
-            && now >= deadline
-        {
-            let (peer, url) = self.describe_target(&t.request);
-            self.state = State::Done;
-            return Action::Done(Err(Error::Timeout {
-                peer,
-                url,
-                stage: TimeoutStage::Connect,
-                status: None,
-                source: None,
-            }));
-        }
-        let mut action = action;
-        if let Action::Send(t) = &mut action {
-            self.last_limit = t.max_body;
-            if let Some(agent) = &self.user_agent {
-                t.request
-                    .headers_mut()
-                    .insert(http::header::USER_AGENT, agent.clone());
-            }
-        }
-        action
     }
 
     /// Hands back the response to the last `Transmit`. The body must be at most the
@@ -440,10 +405,19 @@ impl Flow {
         self.failure = None;
     }
 
-    /// Runs the transition function and keeps the new state.
+    /// Runs the transition function and keeps the new state: the only place the
+    /// state changes.
     fn step(&mut self, now: SystemTime, input: Input) -> Action {
         let state = std::mem::replace(&mut self.state, State::Done);
+        #[cfg(test)]
+        let before = (state.name(), tests::Seen::of(&state, &input, self));
         let (state, action) = self.transition(now, state, input);
+        #[cfg(test)]
+        self.taken.push(
+            before
+                .1
+                .taken(before.0, &state, &action, self.skipped.len()),
+        );
         self.state = state;
         action
     }
@@ -451,7 +425,10 @@ impl Flow {
     /// The one transition function: `(state, input) → (state, action)`.
     fn transition(&mut self, now: SystemTime, state: State, input: Input) -> (State, Action) {
         let next = match (state, input) {
-            (State::Start, Input::Poll) => self.issue(now),
+            (State::Start, Input::Poll) => match self.broken.take() {
+                Some(e) => Err(e),
+                None => self.issue(now),
+            },
             (State::Backoff { until, retry }, Input::Poll) if now < until => {
                 Ok((State::Backoff { until, retry }, Action::Wait(until)))
             }
@@ -481,10 +458,56 @@ impl Flow {
                 Err(Error::Misuse("no request was outstanding"))
             }
         };
-        match next {
+        let (state, action) = match next {
             Ok(next) => next,
             Err(e) => self.fail(now, e),
+        };
+        self.guard(now, state, action)
+    }
+
+    /// What every request must pass before it is handed out, checked as part of the
+    /// transition that produced it: a driver without TLS gets no `https://`, an
+    /// offline flow sends nothing, and nothing goes out past the deadline (a response
+    /// that came in time is still used). A request that passes gets the caller's
+    /// `User-Agent`, and its body cap is noted.
+    fn guard(&mut self, now: SystemTime, state: State, mut action: Action) -> (State, Action) {
+        let Action::Send(t) = &mut action else {
+            return (state, action);
+        };
+        let refusal = if !self.tls && t.request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            let (peer, url) = self.describe_target(t);
+            Some(Error::Transport {
+                peer,
+                url,
+                kind: TransportErrorKind::NoTls,
+                source: None,
+            })
+        } else if self.offline {
+            Some(Error::Offline {
+                subject: self.subject(),
+            })
+        } else if self.deadline.is_some_and(|d| now >= d) {
+            let (peer, url) = self.describe_target(t);
+            Some(Error::Timeout {
+                peer,
+                url,
+                stage: TimeoutStage::Connect,
+                status: None,
+                source: None,
+            })
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            return (State::Done, Action::Done(Err(e)));
         }
+        self.last_limit = t.max_body;
+        if let Some(agent) = &self.user_agent {
+            t.request
+                .headers_mut()
+                .insert(http::header::USER_AGENT, agent.clone());
+        }
+        (state, action)
     }
 
     /// Ends the flow with `e`, or, on a mirror, moves on to the next endpoint.
@@ -601,11 +624,12 @@ impl Flow {
     }
 
     /// Which server a request URL is on, and the URL without its query.
-    fn describe_target(&self, req: &http::Request<Vec<u8>>) -> (Peer, String) {
+    fn describe_target(&self, t: &Transmit) -> (Peer, String) {
+        let req = &t.request;
         let url = Url::parse(&req.uri().to_string()).ok();
         let peer = match &url {
             Some(u) if check::same_origin(u, &self.base) => Peer::Registry,
-            _ if matches!(self.state, State::Token { .. }) => Peer::TokenServer,
+            _ if t.kind == RequestKind::Token => Peer::TokenServer,
             _ => Peer::Redirect,
         };
         let shown = url

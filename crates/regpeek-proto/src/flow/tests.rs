@@ -975,3 +975,338 @@ fn an_attestation_says_which_image_it_is_about() {
         Some("sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
     );
 }
+
+// --- The graph's rows, walked ------------------------------------------------------
+
+/// What a transition's input was, in the words of the graph's table (recorded by
+/// `Flow::step` in tests).
+pub(super) struct Seen {
+    input: &'static str,
+    skipped: usize,
+}
+
+impl Seen {
+    pub(super) fn of(state: &State, input: &Input, flow: &Flow) -> Seen {
+        let challenge = |r: &http::Response<Vec<u8>>| {
+            let v = r
+                .headers()
+                .get(http::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if v.starts_with("bearer") {
+                "401 Bearer"
+            } else if v.starts_with("basic") {
+                "401 Basic"
+            } else {
+                "401 without a challenge"
+            }
+        };
+        let input = match (state, input) {
+            (State::Done, _) => "anything",
+            (State::Backoff { .. }, Input::Poll) => "poll",
+            (_, Input::Poll) => "poll",
+            (State::Resource { .. }, Input::Response(r)) => match r.status().as_u16() {
+                200..=299 => "2xx",
+                300..=399 => "3xx",
+                401 => challenge(r),
+                400 | 403..=405 | 501 if matches!(flow.step, Step::Top { head: true }) => {
+                    "400, 403, 404, 405, 501 to the top HEAD"
+                }
+                429 | 502..=504 => "429, 502, 503, 504",
+                _ => "an error status",
+            },
+            (State::Token { post, .. }, Input::Response(r)) => match r.status().as_u16() {
+                200 => "200",
+                404 | 405 if *post => "404 or 405 to the POST",
+                500..=599 => "5xx",
+                _ => "an error status",
+            },
+            (State::Ping, Input::Response(r)) if r.status() == 401 => challenge(r),
+            (_, Input::Response(_)) => "an error status",
+            (_, Input::Failure(TransportErrorKind::Tls))
+                if flow.security == Security::HttpsThenHttp =>
+            {
+                "loopback https, no TLS"
+            }
+            (_, Input::Failure(TransportErrorKind::Connect | TransportErrorKind::Reset)) => {
+                "refused or reset"
+            }
+            (_, Input::Failure(_)) => "a transport failure",
+        };
+        Seen {
+            input,
+            skipped: flow.skipped.len(),
+        }
+    }
+
+    /// The row this transition took: (from, input, to).
+    pub(super) fn taken(
+        self,
+        from: &'static str,
+        to: &State,
+        action: &Action,
+        skipped: usize,
+    ) -> (&'static str, String, &'static str) {
+        let input = match action {
+            _ if from == "Done" => "anything",
+            _ if skipped > self.skipped => "an error, on a mirror",
+            Action::Done(Err(Error::Offline { .. })) => "offline",
+            Action::Done(Err(Error::Transport {
+                kind: TransportErrorKind::NoTls,
+                ..
+            })) => "no TLS in the driver",
+            Action::Done(Err(Error::Timeout {
+                stage: TimeoutStage::Connect,
+                ..
+            })) if self.input != "a transport failure" => "past the deadline",
+            Action::Done(Err(_)) => "an error",
+            _ if from == "Backoff" && to.name() == "Backoff" => "poll before its time",
+            _ if from == "Backoff" => "poll at its time",
+            _ => self.input,
+        };
+        (from, input.to_owned(), to.name())
+    }
+}
+
+/// The rows of the graph's table: (from, input, to), backticks dropped.
+fn graph_rows() -> BTreeSet<(String, String, String)> {
+    include_str!("graph.md")
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| state") && !l.starts_with("|---"))
+        .map(|row| {
+            let cols: Vec<String> = row.split('|').map(|c| c.trim().replace('`', "")).collect();
+            (cols[1].clone(), cols[2].clone(), cols[3].clone())
+        })
+        .collect()
+}
+
+/// Runs `script` on a fresh flow for `reference` with `options`; returns the rows
+/// it took.
+fn rows_of(
+    reference: &str,
+    options: Options,
+    script: impl FnOnce(&mut Run),
+) -> Vec<(&'static str, String, &'static str)> {
+    let mut r = Run::new(reference, options);
+    script(&mut r);
+    r.flow.taken.clone()
+}
+
+#[test]
+fn every_row_of_the_graph_is_taken_and_nothing_else() {
+    let app = "registry.example/team/app:v1";
+    let manifest = || Options::new(Goal::Manifest(None));
+    let mut taken = Vec::new();
+    let send = |r: &mut Run| {
+        r.send();
+    };
+    // Bearer: a token after the 401, then the manifest; then the same flow again,
+    // knowing the challenge (a token first) and done at once from known content.
+    taken.extend(rows_of(app, manifest(), |r| {
+        send(r);
+        r.respond(bearer_401());
+        send(r);
+        r.respond(response(200, &[], br#"{"token":"t","expires_in":300}"#));
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+        let _ = r.done();
+    }));
+    let r = first_run_with_token("t");
+    let mut tokens = TokenCache::from_json(&r.flow.tokens.to_json(t0()));
+    tokens.entries.clear();
+    let mut r = Run::with(Flow::new(
+        Reference::parse(app).unwrap(),
+        manifest(),
+        tokens,
+    ));
+    send(&mut r);
+    taken.extend(r.flow.taken.clone());
+    let digest = Digest::sha256(MANIFEST);
+    let mut o = manifest();
+    o.known = known_manifest();
+    taken.extend(rows_of(
+        &format!("registry.example/team/app@{digest}"),
+        o,
+        |r| {
+            r.done().unwrap();
+        },
+    ));
+    // An index: the platform's manifest by digest (2xx → Resource), a token for it
+    // when the index came with a token it cannot reuse is covered by insufficient
+    // scope below; a redirect on the config; Basic; a bare 401 and the ping.
+    let mut o = Options::new(Goal::Inspect(Platform::new("linux", "amd64", None)));
+    o.credentials = Some(Credentials::basic("u", "p"));
+    taken.extend(rows_of(app, o, |r| {
+        send(r);
+        r.respond(response(401, &[("www-authenticate", "Basic realm=x")], b""));
+        send(r);
+        r.respond(manifest_ok());
+        send(r);
+        r.respond(response(
+            307,
+            &[("location", "https://cdn.example/blob")],
+            b"",
+        ));
+        send(r);
+        r.respond(response(200, &[], b"{}"));
+        r.done().unwrap();
+    }));
+    let mut o = manifest();
+    o.credentials = Some(Credentials::basic("u", "p"));
+    taken.extend(rows_of(app, o, |r| {
+        send(r);
+        r.respond(response(401, &[], b""));
+        send(r);
+        r.respond(response(401, &[("www-authenticate", "Basic realm=x")], b""));
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+    }));
+    taken.extend(rows_of(app, manifest(), |r| {
+        send(r);
+        r.respond(response(401, &[], b""));
+        send(r);
+        r.respond(bearer_401());
+        send(r);
+        r.respond(response(200, &[], br#"{"token":"t"}"#));
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+    }));
+    // A 2xx whose next step needs a token: the token ran out while the manifest came.
+    taken.extend(rows_of(
+        app,
+        Options::new(Goal::Inspect(Platform::new("linux", "amd64", None))),
+        |r| {
+            send(r);
+            r.respond(bearer_401());
+            send(r);
+            r.respond(response(200, &[], br#"{"token":"t","expires_in":60}"#));
+            send(r);
+            r.now += Duration::from_secs(55);
+            r.respond(manifest_ok());
+            assert!(r.send().1.starts_with("https://auth.example/token?"));
+            r.respond(response(200, &[], br#"{"token":"t2","expires_in":60}"#));
+            send(r);
+            r.respond(response(200, &[], b"{}"));
+            r.done().unwrap();
+        },
+    ));
+    // The top HEAD refused, then GET; 503 and backoff; refused connections and
+    // backoff; a ping refused and retried; the token server's 5xx and its reset.
+    taken.extend(rows_of(app, Options::new(Goal::Digest(None)), |r| {
+        send(r);
+        r.respond(response(405, &[], b""));
+        send(r);
+        r.respond(response(503, &[("retry-after", "2")], b""));
+        assert!(matches!(r.poll(), Action::Wait(_)));
+        // Polled again too early: still waiting.
+        assert!(matches!(r.poll(), Action::Wait(_)));
+        r.now += Duration::from_secs(2);
+        send(r);
+        r.fail(K::Reset);
+        let _ = r.poll();
+        r.now += Duration::from_secs(3);
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+    }));
+    taken.extend(rows_of(app, manifest(), |r| {
+        send(r);
+        r.respond(response(401, &[], b""));
+        send(r);
+        r.fail(K::Connect);
+        r.now += Duration::from_secs(3);
+        send(r);
+        r.respond(bearer_401());
+        send(r);
+        r.respond(response(502, &[], b""));
+        r.now += Duration::from_secs(3);
+        send(r);
+        r.fail(K::Reset);
+        r.now += Duration::from_secs(5);
+        send(r);
+        r.respond(response(200, &[], br#"{"token":"t"}"#));
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+    }));
+    // The OAuth2 POST refused: the GET flow.
+    let mut o = manifest();
+    o.credentials = Some(Credentials::IdentityToken {
+        username: None,
+        token: crate::auth::Secret::new("refresh"),
+    });
+    taken.extend(rows_of(app, o, |r| {
+        send(r);
+        r.respond(bearer_401());
+        send(r);
+        r.respond(response(405, &[], b""));
+        send(r);
+        r.respond(response(200, &[], br#"{"token":"t"}"#));
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+    }));
+    // Loopback without TLS: the same step over http.
+    taken.extend(rows_of("localhost:5000/app:v1", manifest(), |r| {
+        send(r);
+        r.fail(K::Tls);
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+    }));
+    // A mirror that fails: the registry itself; errors; the deadline; offline; a
+    // driver without TLS.
+    taken.extend(rows_of(
+        "nginx:1",
+        with_mirror(Goal::Manifest(None), "http://127.0.0.1:5001/"),
+        |r| {
+            send(r);
+            r.respond(response(500, &[], b""));
+            send(r);
+        },
+    ));
+    taken.extend(rows_of(app, manifest(), |r| {
+        send(r);
+        r.respond(response(404, &[], b""));
+        let _ = r.done();
+    }));
+    let mut o = manifest();
+    o.deadline = Some(t0());
+    taken.extend(rows_of(app, o, |r| {
+        let _ = r.done();
+    }));
+    let mut o = manifest();
+    o.offline = true;
+    taken.extend(rows_of(app, o, |r| {
+        let _ = r.done();
+    }));
+    let mut o = manifest();
+    o.tls = false;
+    taken.extend(rows_of(app, o, |r| {
+        let _ = r.done();
+    }));
+
+    let rows = graph_rows();
+    let matches = |(from, input, to): &(&str, String, &str)| {
+        rows.iter()
+            .any(|(f, i, t)| (f == from || f == "any") && i == input && t == to)
+    };
+    let unknown: Vec<_> = taken.iter().filter(|t| !matches(t)).collect();
+    assert!(
+        unknown.is_empty(),
+        "transitions the graph has no row for: {unknown:?}"
+    );
+    let untaken: Vec<_> = rows
+        .iter()
+        .filter(|(f, i, t)| {
+            !taken
+                .iter()
+                .any(|(from, input, to)| (f == from || f == "any") && i == input && t == to)
+        })
+        .collect();
+    assert!(untaken.is_empty(), "rows no walk took: {untaken:?}");
+}
