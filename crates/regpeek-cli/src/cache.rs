@@ -191,11 +191,6 @@ impl Cache {
         result
     }
 
-    /// The digest a tag pointed at when last seen (never trusted without a `HEAD`).
-    pub fn tag(&self, r: &Reference) -> Option<Digest> {
-        tag_in(&self.index(), r)
-    }
-
     /// The digest a reference resolved to when an inspection at this registry and
     /// repository last kept what it fetched: for a tag, where it pointed; for a digest,
     /// the digest itself once inspected here (content-addressed bytes kept for another

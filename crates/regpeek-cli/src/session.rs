@@ -369,22 +369,6 @@ impl Session {
         Ok(())
     }
 
-    /// Offline, a tag cannot be revalidated: it is taken as the digest the cache saw it
-    /// point at (which may be stale, and says so). Online, or for a digest, `r` itself.
-    pub fn offline_pinned(&self, r: Reference) -> Result<Reference> {
-        let (true, None, Some(c)) = (self.offline, r.digest(), self.cache.as_ref()) else {
-            return Ok(r);
-        };
-        let digest = c
-            .tag(&r)
-            .with_context(|| format!("{}: not in the cache, and offline", r.familiar()))?;
-        eprintln!(
-            "regpeek: offline: {} taken from the cache as {digest} (it may have moved since)",
-            r.familiar()
-        );
-        flags::parse_reference(&format!("{}@{digest}", r.name()))
-    }
-
     /// The session of a parsed command line: its recording or replay, its cache, and
     /// how it prints; refuses (exit 2) flags that cannot apply together.
     pub fn open(

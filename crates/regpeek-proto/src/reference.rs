@@ -234,6 +234,14 @@ impl Reference {
     }
 
     /// What goes after `/manifests/`: the digest when pinned (it wins over a tag), else the tag.
+    /// The same reference resolved to `digest` (its tag kept, for display).
+    pub(crate) fn pinned(&self, digest: Digest) -> Reference {
+        Reference {
+            digest: Some(digest),
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn manifest_reference(&self) -> String {
         match (&self.digest, self.display_tag()) {
             (Some(d), _) => d.to_string(),

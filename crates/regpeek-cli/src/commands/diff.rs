@@ -50,7 +50,7 @@ fn inspect(
     common: &Common,
     goal: Goal,
 ) -> Result<regpeek_proto::Inspection> {
-    let r = session.offline_pinned(parse_reference(reference)?)?;
+    let r = parse_reference(reference)?;
     let (options, client) = session.prepare(&r, common, goal)?;
     let flow = Flow::new(r, options, session.cached_tokens());
     let insp = session.finish(client.run(flow))?.into_image()?;

@@ -416,9 +416,9 @@ fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
             job.common,
         )?));
     }
-    let r = job
-        .session
-        .offline_pinned(crate::flags::parse_reference(input)?)?;
+    let r = crate::flags::parse_reference(input)?;
+    // Offline, the core takes a tag as the digest the cache saw; say which.
+    let offline_tag = (job.session.offline && r.digest().is_none()).then(|| r.familiar());
     let goal = goal_of(job)?;
     let registry = r.registry().to_owned();
     let (client, mut options) = {
@@ -485,6 +485,12 @@ fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
         t.merge(&tokens);
     }
     let insp = result?.into_image()?;
+    if let Some(tag) = offline_tag {
+        eprintln!(
+            "regpeek: offline: {tag} taken from the cache as {} (it may have moved since)",
+            insp.digest
+        );
+    }
     job.session.remember(&insp);
     hold(job.session, shared, &insp);
     if job.common.verbose > 0 {

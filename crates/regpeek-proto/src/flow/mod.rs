@@ -237,6 +237,16 @@ impl Flow {
     /// Starts an inspection of `reference` as `options` ask. `tokens` is the caller's
     /// cache; take it back with [`Flow::into_tokens`].
     pub fn new(reference: Reference, options: Options, tokens: TokenCache) -> Flow {
+        // Offline, a tag cannot be revalidated: it is taken as the digest the caller
+        // saw it resolve to here (which may be stale; the inspection names it).
+        let reference = match (
+            options.offline,
+            reference.digest(),
+            options.known.resolved_to(),
+        ) {
+            (true, None, Some(d)) => reference.pinned(d.clone()),
+            _ => reference,
+        };
         let mut endpoints: Vec<Endpoint> = Vec::new();
         if options.goal.uses_mirrors() {
             for m in &options.mirrors {

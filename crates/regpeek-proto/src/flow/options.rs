@@ -169,7 +169,9 @@ pub struct Options {
     /// [`Known`].
     pub known: Known,
     /// Send nothing: answer from `known` (and cached tokens), or end with
-    /// [`Error::Offline`](crate::Error::Offline) naming what is missing.
+    /// [`Error::Offline`](crate::Error::Offline) naming what is missing. A tag is taken
+    /// as the digest [`Known::resolved`] says it had (it cannot be revalidated); the
+    /// inspection's reference then carries that digest.
     pub offline: bool,
     /// Seeds the jitter of retry backoffs, so that runs are reproducible in tests and
     /// different between processes in production (pass something random there).

@@ -1310,3 +1310,25 @@ fn every_row_of_the_graph_is_taken_and_nothing_else() {
         .collect();
     assert!(untaken.is_empty(), "rows no walk took: {untaken:?}");
 }
+
+#[test]
+fn offline_a_tag_is_the_digest_it_was_last_seen_at() {
+    let digest = Digest::sha256(MANIFEST);
+    let mut options = Options::new(Goal::Manifest(None));
+    options.known = known_manifest();
+    options.offline = true;
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    let i = r.done().unwrap().into_image().unwrap();
+    assert_eq!(i.digest, digest);
+    assert_eq!(
+        i.reference.digest(),
+        Some(&digest),
+        "the inspection names it"
+    );
+    assert_eq!(i.reference.tag(), Some("v1"));
+    // Never seen: offline says what is missing.
+    let mut options = Options::new(Goal::Manifest(None));
+    options.offline = true;
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    assert!(matches!(r.done(), Err(Error::Offline { .. })));
+}
