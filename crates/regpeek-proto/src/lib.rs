@@ -153,7 +153,7 @@ pub use error::{
     DriverError, Error, Identity, Peer, RegistryCode, Subject, TimeoutStage, TransportErrorKind,
 };
 pub use flow::{
-    Action, Flow, Goal, IDLE_TIMEOUT, Known, Limits, Mirror, Options, Outcome, RequestKind,
+    Action, Flow, Goal, Hold, IDLE_TIMEOUT, Known, Limits, Mirror, Options, Outcome, RequestKind,
     Security, Transmit,
 };
 /// The HTTP types requests and responses are made of, re-exported.
@@ -166,25 +166,6 @@ pub use platform::{Platform, PlatformError};
 pub use reference::{DOCKER_HUB, DOCKER_HUB_CONFIG_KEY, Reference, ReferenceError, is_docker_hub};
 /// The URL type of [`Mirror::url`], re-exported.
 pub use url;
-
-/// A response's `Retry-After` as a duration: delta-seconds, or an HTTP-date measured
-/// against the response's own `Date` (no clock needed). The flow uses it for its own
-/// waits; a caller running many flows can use it to hold back the others.
-///
-/// ```
-/// use regpeek_proto::http::HeaderMap;
-/// use std::time::Duration;
-///
-/// let mut h = HeaderMap::new();
-/// h.insert("retry-after", "Wed, 21 Oct 2026 07:28:30 GMT".parse().unwrap());
-/// h.insert("date", "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap());
-/// assert_eq!(regpeek_proto::retry_after(&h), Some(Duration::from_secs(30)));
-/// h.insert("retry-after", "7".parse().unwrap());
-/// assert_eq!(regpeek_proto::retry_after(&h), Some(Duration::from_secs(7)));
-/// ```
-pub fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Duration> {
-    flow::retry_after(headers)
-}
 
 #[cfg(test)]
 mod reference_tests;

@@ -20,7 +20,6 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use regpeek_proto::{Flow, Goal, Inspection, Options, TokenCache};
@@ -307,7 +306,7 @@ impl Shared {
         Shared {
             tokens: Mutex::new(session.cached_tokens()),
             clients: Mutex::new(HashMap::new()),
-            held_until: Mutex::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
             known: Arc::new(Mutex::new(BTreeMap::new())),
             held_bytes: AtomicUsize::new(0),
         }
@@ -320,17 +319,13 @@ struct Shared {
     clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
     /// A registry that answered 429: nobody asks it again before then (as it said,
     /// uncapped: a reference whose deadline or wait cap ends first fails at once).
-    held_until: Mutex<HashMap<String, (Instant, String)>>,
+    holds: Mutex<HashMap<String, regpeek_proto::Hold>>,
     /// Manifests and configs fetched by this batch, by digest, for later references
     /// that share them (looked up, never copied per reference).
     known: crate::session::Held,
     /// The bytes in `known`.
     held_bytes: AtomicUsize,
 }
-
-/// The longest a reference waits for a registry that asked to slow down (the
-/// flow's own cap on `Retry-After`).
-const MAX_HOLD: Duration = Duration::from_secs(30);
 
 /// How much content a batch holds in memory for its later references, when there is
 /// no cache on disk to hold it.
@@ -439,21 +434,22 @@ fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
     options.goal = goal;
     options.known = job.session.known_for(&r, Some(shared.known.clone()));
     // Each reference has the whole --timeout, from when it starts.
-    let started = Instant::now();
-    options.deadline = crate::session::deadline_from(job.common, std::time::SystemTime::now())?;
-    // A registry that asked to slow down is left alone until then; a reference that
-    // cannot wait that long ends now, saying when to retry.
+    let now = std::time::SystemTime::now();
+    options.deadline = crate::session::deadline_from(job.common, now)?;
+    // A registry that asked to slow down is left alone until then (the core's Hold);
+    // a reference that cannot wait that long ends now, saying when to retry.
     let held = shared
-        .held_until
+        .holds
         .lock()
         .ok()
         .and_then(|m| m.get(&registry).cloned())
-        .and_then(|(t, said)| Some((t.checked_duration_since(started)?, said)));
-    if let Some((wait, said)) = held {
-        let budget = crate::session::timeout_budget(job.common)?;
-        if wait > MAX_HOLD || budget.is_some_and(|b| wait >= b) {
+        .filter(|h| h.until > now);
+    if let Some(hold) = held {
+        let wait = hold.until.duration_since(now).unwrap_or_default();
+        if !hold.waitable(now, options.deadline) {
             bail!(
-                "{registry} asked to slow down (HTTP 429, Retry-After: {said}); not asked again before the deadline: retry in {} s",
+                "{registry} asked to slow down (HTTP 429, Retry-After: {}); not asked again before the deadline: retry in {} s",
+                hold.retry_after.as_deref().unwrap_or("unsaid"),
                 wait.as_secs().max(1)
             );
         }
@@ -461,24 +457,11 @@ fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
     }
     let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
     let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
-        if let Ok(resp) = reply
-            && resp.status() == 429
-        {
-            // Held as long as the registry said (1 s when unsaid, about the flow's own
-            // first backoff); the flow decides its own wait.
-            let said = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("unsaid")
-                .to_owned();
-            let after =
-                regpeek_proto::retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
-            if let (Ok(mut m), Some(until)) =
-                (shared.held_until.lock(), Instant::now().checked_add(after))
-            {
-                m.insert(registry.clone(), (until, said));
-            }
+        let hold = reply
+            .ok()
+            .and_then(|resp| regpeek_proto::Hold::of(resp, std::time::SystemTime::now()));
+        if let (Some(hold), Ok(mut m)) = (hold, shared.holds.lock()) {
+            m.insert(registry.clone(), hold);
         }
     });
     if let Ok(mut t) = shared.tokens.lock() {

@@ -97,3 +97,43 @@ impl Outcome {
         }
     }
 }
+
+/// A registry's request to slow down (HTTP 429), which every client of that registry
+/// should obey, not only the flow that was told: a batch holds back its other
+/// requests to the registry until [`Hold::until`], as the flow itself would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// Until when.
+    pub until: SystemTime,
+    /// `Retry-After` as the registry sent it, if it did.
+    pub retry_after: Option<String>,
+}
+
+impl Hold {
+    /// The hold a response asks for: a 429, until its `Retry-After` (seconds, or an
+    /// HTTP-date against its `Date`), else for the flow's own first backoff (0.5 s).
+    pub fn of(response: &http::Response<Vec<u8>>, now: SystemTime) -> Option<Hold> {
+        if response.status() != http::StatusCode::TOO_MANY_REQUESTS {
+            return None;
+        }
+        let wait = super::retry_after(response.headers()).unwrap_or(super::FIRST_BACKOFF);
+        Some(Hold {
+            until: now.checked_add(wait)?,
+            retry_after: response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        })
+    }
+
+    /// Whether a request may wait for the hold to end: it ends before `deadline`, and
+    /// within what the flow itself waits for a `Retry-After` (30 s). Otherwise the
+    /// request is better refused at once, saying when to retry.
+    pub fn waitable(&self, now: SystemTime, deadline: Option<SystemTime>) -> bool {
+        let within_cap = now
+            .checked_add(super::MAX_WAIT)
+            .is_some_and(|cap| self.until <= cap);
+        within_cap && deadline.is_none_or(|d| self.until < d)
+    }
+}

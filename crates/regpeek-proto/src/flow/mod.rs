@@ -32,7 +32,7 @@ mod retry;
 mod tests;
 mod walk;
 
-pub use action::{Action, Outcome, RequestKind, Transmit};
+pub use action::{Action, Hold, Outcome, RequestKind, Transmit};
 pub(crate) use check::retry_after;
 pub use options::{Goal, Known, Limits, Mirror, Options, Security};
 
@@ -45,6 +45,9 @@ pub(crate) const MAX_PAGES: usize = 10_000;
 pub(crate) const MAX_RETRIES: u8 = 3;
 /// The longest `Retry-After` the flow waits for; longer ones are reported instead.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// The first retry's backoff, before jitter.
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// A connection that sends nothing for this long is dead, even before the deadline:
 /// drivers use it as their connect and per-read timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);

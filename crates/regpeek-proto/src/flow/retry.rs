@@ -131,7 +131,7 @@ impl Flow {
     /// 0.5 s, 1 s, 2 s for the first, second and third retry, each cut by a random 0
     /// to 50 % drawn from the caller's seed (so that many clients do not retry in step).
     fn backoff(&self) -> Duration {
-        let base = Duration::from_millis(500) * 2u32.pow(u32::from(self.retries.min(4)));
+        let base = super::FIRST_BACKOFF * 2u32.pow(u32::from(self.retries.min(4)));
         let r = splitmix64(self.seed ^ u64::from(self.retries).wrapping_mul(0x9e37_79b9));
         // `r % 501` thousandths of a half: 0 to 50 %.
         base - base / 2 * u32::try_from(r % 501).unwrap_or(0) / 500

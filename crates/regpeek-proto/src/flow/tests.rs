@@ -1332,3 +1332,26 @@ fn offline_a_tag_is_the_digest_it_was_last_seen_at() {
     let mut r = Run::new("registry.example/team/app:v1", options);
     assert!(matches!(r.done(), Err(Error::Offline { .. })));
 }
+
+#[test]
+fn a_429_is_a_hold_every_client_of_the_registry_obeys() {
+    let now = t0();
+    let hold = Hold::of(&response(429, &[("retry-after", "7")], b""), now).unwrap();
+    assert_eq!(hold.until, now + Duration::from_secs(7));
+    assert_eq!(hold.retry_after.as_deref(), Some("7"));
+    assert!(hold.waitable(now, None));
+    assert!(hold.waitable(now, Some(now + Duration::from_secs(8))));
+    assert!(
+        !hold.waitable(now, Some(now + Duration::from_secs(7))),
+        "past the deadline"
+    );
+    // Unsaid: the flow's own first backoff; hours: not worth waiting for.
+    let unsaid = Hold::of(&response(429, &[], b""), now).unwrap();
+    assert_eq!(unsaid.until, now + Duration::from_millis(500));
+    let hours = Hold::of(&response(429, &[("retry-after", "3600")], b""), now).unwrap();
+    assert!(!hours.waitable(now, None));
+    assert_eq!(
+        Hold::of(&response(503, &[("retry-after", "7")], b""), now),
+        None
+    );
+}
