@@ -208,7 +208,7 @@ fn demo() -> Result<()> {
         vec!["digest".into(), format!("{}/public/multi:v1", i.token())],
     ];
     for args in runs {
-        eprintln!("\n$ regpeek {}", args.join(" "));
+        eprintln!();
         run(Command::new(&regpeek).args(&args))?;
     }
     eprintln!("\nxtask: demo done; the lab stops now.");
