@@ -97,7 +97,7 @@ pub struct DriverError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
 
 impl DriverError {
     /// Wraps a driver's error.
-    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         DriverError(std::sync::Arc::new(error))
     }
 

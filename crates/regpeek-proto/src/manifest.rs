@@ -117,7 +117,7 @@ pub struct ImageIndex {
 
 impl ImageIndex {
     /// The platforms it offers, in index order, without attestations.
-    pub fn platforms(&self) -> Vec<crate::Platform> {
+    pub(crate) fn platforms(&self) -> Vec<crate::Platform> {
         crate::platform::offered(&self.manifests)
     }
 }
@@ -152,7 +152,7 @@ pub enum Manifest {
 
 impl Manifest {
     /// The media type.
-    pub fn media_type(&self) -> &str {
+    pub(crate) fn media_type(&self) -> &str {
         match self {
             Manifest::Image(m) => &m.media_type,
             Manifest::Index(i) => &i.media_type,

@@ -73,7 +73,7 @@ fn userinfo(url: &str) -> String {
 
 /// Whether a header's whole value is a secret (its scheme aside, for the
 /// `Authorization` kinds).
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
         "authorization"
@@ -103,9 +103,19 @@ pub fn header(name: &str, value: &[u8]) -> String {
     }
 }
 
+/// The secrets a request's headers carry (its `Authorization` and the like): what
+/// [`echoes`] hides wherever a server repeats them.
+pub fn secrets_of(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|(k, _)| is_secret_header(k.as_str()))
+        .flat_map(|(_, v)| authorization_secrets(&String::from_utf8_lossy(v.as_bytes())))
+        .collect()
+}
+
 /// The secrets an `Authorization` value carries: the credential after the scheme,
 /// and for Basic the password decoded (a server may echo either).
-pub fn authorization_secrets(value: &str) -> Vec<String> {
+pub(crate) fn authorization_secrets(value: &str) -> Vec<String> {
     use base64::Engine as _;
     let Some((scheme, credential)) = value.trim().split_once(' ') else {
         return vec![value.trim().to_owned()];

@@ -69,7 +69,8 @@ impl ReferenceError {
     }
 
     /// What is wrong, without the input.
-    pub fn reason(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn reason(&self) -> &str {
         &self.reason
     }
 }

@@ -103,14 +103,9 @@ impl Recorder {
     /// The scrubbed form of a request, to pass to [`Recorder::response`] or
     /// [`Recorder::failure`] once it is answered.
     pub fn request(&mut self, req: &http::Request<Vec<u8>>) -> Request {
-        for (k, v) in req.headers() {
-            if redact::is_secret_header(k.as_str()) {
-                for secret in redact::authorization_secrets(&String::from_utf8_lossy(v.as_bytes()))
-                {
-                    if !self.sent.contains(&secret) {
-                        self.sent.push(secret);
-                    }
-                }
+        for secret in redact::secrets_of(req.headers()) {
+            if !self.sent.contains(&secret) {
+                self.sent.push(secret);
             }
         }
         let mut headers = header_pairs(req.headers(), SIGNIFICANT);

@@ -416,12 +416,8 @@ impl Client {
                 request.method(),
                 redact::url(&request.uri().to_string())
             ));
+            secrets = redact::secrets_of(request.headers());
             for (k, v) in request.headers() {
-                if redact::is_secret_header(k.as_str()) {
-                    secrets.extend(redact::authorization_secrets(&String::from_utf8_lossy(
-                        v.as_bytes(),
-                    )));
-                }
                 self.trace(&format!(
                     "> {k}: {}",
                     redact::header(k.as_str(), v.as_bytes())

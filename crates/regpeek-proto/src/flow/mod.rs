@@ -367,11 +367,6 @@ impl Flow {
         ))
     }
 
-    /// The reference being inspected.
-    pub fn reference(&self) -> &Reference {
-        &self.reference
-    }
-
     /// Gives the token cache back, with whatever tokens this flow obtained.
     pub fn into_tokens(self) -> TokenCache {
         self.tokens
