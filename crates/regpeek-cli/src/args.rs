@@ -249,7 +249,8 @@ pub struct BatchArgs {
     /// defaults).
     #[arg(long, value_name = "PATH")]
     pub from: Option<PathBuf>,
-    /// How many references to inspect at once.
+    /// How many references to inspect at once on each registry (each registry has
+    /// workers of its own, so a slow one holds up only its own references).
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: u32,
 }
