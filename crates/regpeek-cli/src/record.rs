@@ -14,13 +14,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail};
 use regpeek_proto::{Credentials, http};
 use regpeek_replay::fixture::{Reply, Scenario};
-use regpeek_replay::{Pool, Recorder};
+use regpeek_replay::{Pool, RecordedCommand, Recorder};
 use regpeek_ureq::{Exchanges, TransportFailure};
-
-/// The setting that holds the recorded command line (JSON array of arguments).
-const ARGV: &str = "argv";
-/// The setting that says which of those arguments name a file in `inputs/`.
-const INPUTS: &str = "inputs";
 
 /// What a recording keeps in place of a secret.
 const STAND_IN: &str = "<redacted>";
@@ -32,9 +27,6 @@ fn scrub_creds(creds: &str) -> String {
         None => creds.to_owned(),
     }
 }
-
-/// The setting that holds, per registry, what kind of credentials the run used.
-const CREDENTIALS: &str = "registry-credentials";
 
 /// A run being recorded.
 pub struct Recording {
@@ -143,21 +135,15 @@ impl Recording {
                 _ => kept.push(arg),
             }
         }
-        let settings = vec![
-            (ARGV.to_owned(), serde_json::to_string(&kept)?),
-            (INPUTS.to_owned(), serde_json::to_string(&files)?),
-            (
-                "description".to_owned(),
-                format!("regpeek {}, recorded with --record", kept.join(" ")),
-            ),
-            (
-                "source".to_owned(),
-                format!("recorded by regpeek {}", env!("CARGO_PKG_VERSION")),
-            ),
-        ];
+        let command = RecordedCommand {
+            argv: kept,
+            inputs: files,
+            credentials: Default::default(),
+        };
+        let recorder = command.recorder(env!("CARGO_PKG_VERSION"))?;
         Ok(Recording {
             dir: dir.to_owned(),
-            recorder: Mutex::new(Some(Recorder::new(settings))),
+            recorder: Mutex::new(Some(recorder)),
             broken: Mutex::new(None),
             credentials: Mutex::new(std::collections::BTreeMap::new()),
         })
@@ -195,11 +181,8 @@ impl Recording {
         else {
             return Ok(());
         };
-        let mut scenario = recorder.finish();
         let credentials = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
-        scenario
-            .settings
-            .push((CREDENTIALS.into(), serde_json::to_string(&*credentials)?));
+        let scenario = RecordedCommand::finish(recorder, &credentials)?;
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let path = self.dir.join("exchanges.http");
@@ -294,20 +277,13 @@ pub fn load(dir: &Path) -> Result<Replay> {
         .with_context(|| format!("reading {}", path.display()))?;
     let scenario =
         Scenario::parse(&text).with_context(|| format!("{} is not a recording", path.display()))?;
-    let argv: Vec<String> = match scenario.get(ARGV) {
-        Some(json) => serde_json::from_str(json)
-            .with_context(|| format!("{}: the recorded command line is garbled", path.display()))?,
-        None => bail!(
-            "{} holds no command line: it was made by an older regpeek (or is a fixture); record it again",
-            path.display()
-        ),
-    };
+    let RecordedCommand {
+        argv,
+        inputs: files,
+        credentials: kinds,
+    } = RecordedCommand::of(&scenario)
+        .with_context(|| format!("{} cannot be replayed", path.display()))?;
     // Files the command read were kept beside the recording.
-    let files: Vec<usize> = match scenario.get(INPUTS) {
-        Some(json) => serde_json::from_str(json)
-            .with_context(|| format!("{}: the list of kept inputs is garbled", path.display()))?,
-        None => Vec::new(),
-    };
     let argv = argv
         .into_iter()
         .enumerate()
@@ -325,11 +301,6 @@ pub fn load(dir: &Path) -> Result<Replay> {
             }
         })
         .collect();
-    let kinds: std::collections::BTreeMap<String, String> = match scenario.get(CREDENTIALS) {
-        Some(json) => serde_json::from_str(json)
-            .with_context(|| format!("{}: the credential kinds are garbled", path.display()))?,
-        None => Default::default(),
-    };
     Ok(Replay {
         argv,
         exchanges: Replaying(Pool::new(&scenario)),

@@ -498,6 +498,8 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
     t
 }
 
+mod command;
 mod record;
 
+pub use command::RecordedCommand;
 pub use record::{Pool, Recorder};
