@@ -111,7 +111,9 @@ fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     fn parse(t: &str) -> Option<(Vec<u64>, Option<&str>)> {
         let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
-        let (core, pre) = match t.split_once(['-', '+']) {
+        // Build metadata (`+…`) plays no part in precedence (SemVer 2 §10).
+        let t = t.split_once('+').map_or(t, |(v, _)| v);
+        let (core, pre) = match t.split_once('-') {
             Some((c, p)) => (c, Some(p)),
             None => (t, None),
         };
@@ -132,13 +134,40 @@ fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
                     (None, None) => na.len().cmp(&nb.len()),
                     (Some(_), None) => Ordering::Less,
                     (None, Some(_)) => Ordering::Greater,
-                    (Some(x), Some(y)) => x.cmp(y),
+                    (Some(x), Some(y)) => prerelease_order(x, y),
                 })
                 .then_with(|| a.cmp(b))
         }
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => a.cmp(b),
+    }
+}
+
+/// Pre-release precedence as SemVer 2 §11 orders it: identifier by identifier,
+/// numbers numerically and below words, words in ASCII order, and a shorter list
+/// first when it is a prefix of the other (`rc.2` < `rc.10` < `rc.10.1`, `alpha` <
+/// `beta`, `1` < `alpha`).
+fn prerelease_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.split('.'), b.split('.'));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) => {
+                let order = match (p.parse::<u64>(), q.parse::<u64>()) {
+                    (Ok(m), Ok(n)) => m.cmp(&n),
+                    (Ok(_), Err(_)) => Ordering::Less,
+                    (Err(_), Ok(_)) => Ordering::Greater,
+                    (Err(_), Err(_)) => p.cmp(q),
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+        }
     }
 }
 
@@ -214,6 +243,38 @@ mod tests {
                 "2",
                 "alpine",
                 "latest"
+            ]
+        );
+        // SemVer 2 pre-releases: numbers as numbers, words after numbers; build
+        // metadata ignored.
+        let mut pre: Vec<String> = [
+            "1.0.0",
+            "1.0.0-rc.10",
+            "1.0.0-rc.2",
+            "1.0.0-beta",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta.11",
+            "1.0.0-beta.2",
+            "1.0.0+build.5",
+        ]
+        .map(String::from)
+        .to_vec();
+        arrange(&mut pre, args::SortOrder::Semver, None);
+        assert_eq!(
+            pre,
+            [
+                "1.0.0-alpha",
+                "1.0.0-alpha.1",
+                "1.0.0-alpha.beta",
+                "1.0.0-beta",
+                "1.0.0-beta.2",
+                "1.0.0-beta.11",
+                "1.0.0-rc.2",
+                "1.0.0-rc.10",
+                "1.0.0",
+                "1.0.0+build.5",
             ]
         );
         let re = regex::Regex::new(r"^1\.").unwrap();
