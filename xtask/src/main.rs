@@ -320,14 +320,23 @@ fn scratch_entries() -> std::collections::BTreeSet<String> {
 
 /// One phase of a chore: a line when it starts, and one with its time when it ends.
 fn phase(name: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
-    eprintln!("xtask: == {name}");
+    phase_to(&mut std::io::stderr(), name, work)
+}
+
+/// [`phase`], saying so to `log`.
+fn phase_to(
+    log: &mut impl std::io::Write,
+    name: &str,
+    work: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let _ = writeln!(log, "xtask: == {name}");
     let start = std::time::Instant::now();
     let result = work();
     let took = start.elapsed().as_secs_f64();
-    match &result {
-        Ok(()) => eprintln!("xtask: == {name}: ok in {took:.1} s"),
-        Err(_) => eprintln!("xtask: == {name}: FAILED after {took:.1} s"),
-    }
+    let _ = match &result {
+        Ok(()) => writeln!(log, "xtask: == {name}: ok in {took:.1} s"),
+        Err(_) => writeln!(log, "xtask: == {name}: FAILED after {took:.1} s"),
+    };
     result
 }
 
@@ -479,6 +488,25 @@ mod tests {
                 "{var} reaches the inner cargo"
             );
         }
+    }
+
+    #[test]
+    fn every_phase_says_when_it_starts_and_how_long_it_took() {
+        let mut log = Vec::new();
+        phase_to(&mut log, "clippy", || Ok(())).unwrap();
+        assert!(phase_to(&mut log, "tests", || anyhow::bail!("no")).is_err());
+        let log = String::from_utf8(log).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines[0], "xtask: == clippy");
+        assert!(lines[1].starts_with("xtask: == clippy: ok in ") && lines[1].ends_with(" s"));
+        assert_eq!(lines[2], "xtask: == tests");
+        assert!(
+            lines[3].starts_with("xtask: == tests: FAILED after "),
+            "{log}"
+        );
+        // Inner cargo calls show cargo's own progress: none is told to be quiet.
+        let source = include_str!("main.rs");
+        assert!(!source.contains(concat!("\"--", "quiet\"")));
     }
 
     #[test]
