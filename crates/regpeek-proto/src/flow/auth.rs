@@ -42,7 +42,7 @@ impl Flow {
             // The realm has no OAuth2 endpoint: the GET flow, as docker does.
             404 | 405 if post => self.token_request(key, false),
             // A token server's 5xx is retried like a registry's, never for the POST.
-            status @ 500..=599 if !post && self.retries < MAX_RETRIES => {
+            status @ 500..=599 if !post && self.state.at.retries < MAX_RETRIES => {
                 let after = retry_after(resp.headers()).filter(|d| *d <= MAX_WAIT);
                 self.schedule_retry(
                     now,
@@ -54,10 +54,10 @@ impl Flow {
                 )
             }
             200 => {
-                self.retries = 0;
+                self.state.at.retries = 0;
                 check_size(resp.body(), self.limits.small, Subject::TokenReply)?;
                 let reply = parse_token_reply(resp.body())?;
-                self.fetched = Some(key.clone());
+                self.state.at.fetched = Some(key.clone());
                 self.tokens.insert(key, &registry, scopes, &reply, now);
                 self.issue(now)
             }
@@ -91,13 +91,13 @@ impl Flow {
         let challenges =
             parse_challenges(values).map_err(|e| Error::InvalidChallenge(e.to_string()))?;
         if challenges.is_empty() {
-            if self.pinged || from_ping {
+            if self.state.at.pinged || from_ping {
                 return Err(Error::InvalidChallenge(format!(
                     "{registry} answered 401 without a WWW-Authenticate challenge"
                 )));
             }
             // Some registries (GCR) send no challenge on resource 401s: learn it at /v2/.
-            self.pinged = true;
+            self.state.at.pinged = true;
             return self.ping_request();
         }
         let Some(challenge) = preferred(&challenges) else {
@@ -106,7 +106,7 @@ impl Flow {
                 schemes: challenges.iter().map(|c| c.scheme.clone()).collect(),
             });
         };
-        self.auth_tries += 1;
+        self.state.at.auth_tries += 1;
         // What the registry said, kept (`UNAUTHORIZED`, "authentication required").
         let said = crate::error::parse_registry_errors(resp.body());
         let said = said.first();
@@ -159,7 +159,7 @@ impl Flow {
                 if let Some(k) = &key {
                     self.tokens.remove(k);
                 }
-                let fresh = key.is_some() && key == self.fetched;
+                let fresh = key.is_some() && key == self.state.at.fetched;
                 if fresh && challenge.param("error") == Some("invalid_token") {
                     return Err(Error::TokenRejected {
                         registry,
@@ -176,14 +176,14 @@ impl Flow {
                 // A token for the same scopes will not help (Docker Hub answers this way
                 // for missing and private repositories); otherwise one more token, once.
                 if (insufficient && !new_scope)
-                    || self.auth_tries > 2
-                    || (self.auth_tries > 1 && !insufficient)
+                    || self.state.at.auth_tries > 2
+                    || (self.state.at.auth_tries > 1 && !insufficient)
                 {
                     return Err(refused(self));
                 }
             }
             SentAuth::Basic | SentAuth::None => {
-                if self.auth_tries > 2 {
+                if self.state.at.auth_tries > 2 {
                     return Err(refused(self));
                 }
             }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use url::Url;
 
 use super::check::{check_size, same_origin, strip_query};
-use super::{Action, Flow, Goal, MAX_PAGES, Next, Outcome, State, Step};
+use super::{Action, Flow, Goal, MAX_PAGES, Next, Outcome, Step, Wait};
 use crate::error::Error;
 use crate::list::Listing;
 use crate::uri;
@@ -60,7 +60,7 @@ impl Flow {
         let Some(next) = next else {
             return Ok(self.listing_done(true));
         };
-        self.step = Step::Page(self.follow(next, &subject)?);
+        self.state.at.step = Step::Page(self.follow(next, &subject)?);
         self.issue(now)
     }
 
@@ -83,10 +83,10 @@ impl Flow {
         Ok(next)
     }
 
-    fn listing_done(&mut self, complete: bool) -> (State, Action) {
+    fn listing_done(&mut self, complete: bool) -> (Wait, Action) {
         let r = std::mem::take(&mut self.result);
         (
-            State::Done,
+            Wait::Done,
             Action::Done(Ok(Outcome::List(Listing {
                 items: r.items,
                 pages: r.seen_pages.len(),

@@ -54,7 +54,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the flow waits for. The table in [`Flow`]'s docs lists every transition.
 #[derive(Debug)]
-enum State {
+enum Wait {
     /// Nothing is out: the current step's request (or its token) is next.
     Start,
     /// A registry (or redirected) request is out.
@@ -76,7 +76,7 @@ enum State {
     Done,
 }
 
-impl State {
+impl Wait {
     /// Every state's name, as the graph in the docs spells it.
     #[cfg(test)]
     const NAMES: [&'static str; 6] = ["Start", "Resource", "Token", "Ping", "Backoff", "Done"];
@@ -84,12 +84,12 @@ impl State {
     #[cfg(test)]
     fn name(&self) -> &'static str {
         match self {
-            State::Start => "Start",
-            State::Resource { .. } => "Resource",
-            State::Token { .. } => "Token",
-            State::Ping => "Ping",
-            State::Backoff { .. } => "Backoff",
-            State::Done => "Done",
+            Wait::Start => "Start",
+            Wait::Resource { .. } => "Resource",
+            Wait::Token { .. } => "Token",
+            Wait::Ping => "Ping",
+            Wait::Backoff { .. } => "Backoff",
+            Wait::Done => "Done",
         }
     }
 }
@@ -103,7 +103,7 @@ enum Input {
 
 /// The next state and what to hand the driver, or an error that ends the flow (or
 /// moves it to the next mirror).
-type Next = Result<(State, Action), Error>;
+type Next = Result<(Wait, Action), Error>;
 
 /// What a retry sends again.
 #[derive(Debug)]
@@ -160,6 +160,46 @@ enum Step {
     Attestation(Descriptor),
 }
 
+/// Where a flow is: what it waits for, and the progress of its attempt at the
+/// current endpoint. Only [`Flow::step`]'s transition changes it.
+#[derive(Debug)]
+struct State {
+    wait: Wait,
+    at: Attempt,
+}
+
+/// One endpoint's attempt at the goal: which endpoint, where the walk is, and what it
+/// has tried there. A new endpoint (the next mirror, or the registry) starts afresh.
+#[derive(Debug)]
+struct Attempt {
+    /// Index into `endpoints` of the one in use.
+    endpoint: usize,
+    /// What is being fetched: the step of the manifest walk or listing.
+    step: Step,
+    /// Challenges answered for the current request.
+    auth_tries: u8,
+    /// Retries of the current request.
+    retries: u8,
+    /// `GET /v2/` was asked to learn a challenge.
+    pinged: bool,
+    /// The token this attempt fetched last (as opposed to one found in the cache).
+    fetched: Option<TokenKey>,
+}
+
+impl Attempt {
+    /// A fresh attempt at endpoint `endpoint`.
+    fn on(endpoint: usize) -> Attempt {
+        Attempt {
+            endpoint,
+            step: Step::Check,
+            auth_tries: 0,
+            retries: 0,
+            pinged: false,
+            fetched: None,
+        }
+    }
+}
+
 /// One place to ask: a mirror or the registry itself.
 #[derive(Debug, Clone)]
 struct Endpoint {
@@ -209,8 +249,6 @@ pub struct Flow {
     last_limit: usize,
     tokens: TokenCache,
     endpoints: Vec<Endpoint>,
-    /// Index into `endpoints` of the one in use.
-    endpoint: usize,
     /// Why earlier endpoints (mirrors) were left.
     skipped: Vec<(Url, Error)>,
     // The current endpoint's context.
@@ -218,13 +256,8 @@ pub struct Flow {
     security: Security,
     credentials: Option<Credentials>,
     auth: HostAuth,
-    step: Step,
-    auth_tries: u8,
-    retries: u8,
-    pinged: bool,
-    /// The token this flow fetched last (as opposed to one found in the cache).
-    fetched: Option<TokenKey>,
     result: Partial,
+    /// Where the flow is: what it waits for, and its attempt's progress.
     state: State,
     /// An action decided by a `handle_*` call, handed out by the next poll.
     queued: Option<Action>,
@@ -314,19 +347,16 @@ impl Flow {
             last_limit: 0,
             tokens,
             endpoints,
-            endpoint: 0,
             skipped: Vec::new(),
             base: Url::parse("https://invalid.invalid/").expect("a constant, valid URL"),
             security,
             credentials: None,
             auth: HostAuth::None,
-            step: Step::Check,
-            auth_tries: 0,
-            retries: 0,
-            pinged: false,
-            fetched: None,
             result: Partial::default(),
-            state: State::Start,
+            state: State {
+                wait: Wait::Start,
+                at: Attempt::on(0),
+            },
             queued: None,
             broken: None,
             #[cfg(test)]
@@ -416,36 +446,33 @@ impl Flow {
     /// Runs the transition function and keeps the new state: the only place the
     /// state changes.
     fn step(&mut self, now: SystemTime, input: Input) -> Action {
-        let state = std::mem::replace(&mut self.state, State::Done);
+        let wait = std::mem::replace(&mut self.state.wait, Wait::Done);
         #[cfg(test)]
-        let before = (state.name(), tests::Seen::of(&state, &input, self));
-        let (state, action) = self.transition(now, state, input);
+        let before = (wait.name(), tests::Seen::of(&wait, &input, self));
+        let (wait, action) = self.transition(now, wait, input);
         #[cfg(test)]
-        self.taken.push(
-            before
-                .1
-                .taken(before.0, &state, &action, self.skipped.len()),
-        );
-        self.state = state;
+        self.taken
+            .push(before.1.taken(before.0, &wait, &action, self.skipped.len()));
+        self.state.wait = wait;
         action
     }
 
     /// The one transition function: `(state, input) → (state, action)`.
-    fn transition(&mut self, now: SystemTime, state: State, input: Input) -> (State, Action) {
+    fn transition(&mut self, now: SystemTime, state: Wait, input: Input) -> (Wait, Action) {
         let next = match (state, input) {
-            (State::Start, Input::Poll) => match self.broken.take() {
+            (Wait::Start, Input::Poll) => match self.broken.take() {
                 Some(e) => Err(e),
                 None => self.issue(now),
             },
-            (State::Backoff { until, retry }, Input::Poll) if now < until => {
-                Ok((State::Backoff { until, retry }, Action::Wait(until)))
+            (Wait::Backoff { until, retry }, Input::Poll) if now < until => {
+                Ok((Wait::Backoff { until, retry }, Action::Wait(until)))
             }
-            (State::Backoff { retry, .. }, Input::Poll) => self.resend(now, retry),
-            (State::Resource { url, hops, sent }, Input::Response(r)) => {
+            (Wait::Backoff { retry, .. }, Input::Poll) => self.resend(now, retry),
+            (Wait::Resource { url, hops, sent }, Input::Response(r)) => {
                 self.on_resource(now, url, hops, sent, r)
             }
             (
-                State::Token {
+                Wait::Token {
                     key,
                     scopes,
                     realm,
@@ -453,16 +480,16 @@ impl Flow {
                 },
                 Input::Response(r),
             ) => self.on_token(now, key, &scopes, realm, post, r),
-            (State::Ping, Input::Response(r)) => self.on_ping(now, r),
+            (Wait::Ping, Input::Response(r)) => self.on_ping(now, r),
             (
-                state @ (State::Resource { .. } | State::Token { .. } | State::Ping),
+                state @ (Wait::Resource { .. } | Wait::Token { .. } | Wait::Ping),
                 Input::Failure(kind),
             ) => self.on_failure(now, state, kind),
-            (State::Done, _) => Err(Error::Misuse("the flow has already finished")),
-            (State::Resource { .. } | State::Token { .. } | State::Ping, Input::Poll) => Err(
+            (Wait::Done, _) => Err(Error::Misuse("the flow has already finished")),
+            (Wait::Resource { .. } | Wait::Token { .. } | Wait::Ping, Input::Poll) => Err(
                 Error::Misuse("poll_action called while a response was awaited"),
             ),
-            (State::Start | State::Backoff { .. }, Input::Response(_) | Input::Failure(_)) => {
+            (Wait::Start | Wait::Backoff { .. }, Input::Response(_) | Input::Failure(_)) => {
                 Err(Error::Misuse("no request was outstanding"))
             }
         };
@@ -478,7 +505,7 @@ impl Flow {
     /// offline flow sends nothing, and nothing goes out past the deadline (a response
     /// that came in time is still used). A request that passes gets the caller's
     /// `User-Agent`, and its body cap is noted.
-    fn guard(&mut self, now: SystemTime, state: State, mut action: Action) -> (State, Action) {
+    fn guard(&mut self, now: SystemTime, state: Wait, mut action: Action) -> (Wait, Action) {
         let Action::Send(t) = &mut action else {
             return (state, action);
         };
@@ -507,7 +534,7 @@ impl Flow {
             None
         };
         if let Some(e) = refusal {
-            return (State::Done, Action::Done(Err(e)));
+            return (Wait::Done, Action::Done(Err(e)));
         }
         self.last_limit = t.max_body;
         if let Some(agent) = &self.user_agent {
@@ -519,35 +546,31 @@ impl Flow {
     }
 
     /// Ends the flow with `e`, or, on a mirror, moves on to the next endpoint.
-    fn fail(&mut self, now: SystemTime, e: Error) -> (State, Action) {
-        let on_mirror = self.endpoints[self.endpoint].mirror.clone();
+    fn fail(&mut self, now: SystemTime, e: Error) -> (Wait, Action) {
+        let on_mirror = self.endpoints[self.state.at.endpoint].mirror.clone();
         match on_mirror {
             Some(mirror) if !e.is_caller_error() => {
                 self.skipped.push((mirror, e));
-                match self.enter(self.endpoint + 1) {
-                    Ok(()) => self.transition(now, State::Start, Input::Poll),
+                match self.enter(self.state.at.endpoint + 1) {
+                    Ok(()) => self.transition(now, Wait::Start, Input::Poll),
                     Err(e) => self.fail(now, e),
                 }
             }
-            _ => (State::Done, Action::Done(Err(e))),
+            _ => (Wait::Done, Action::Done(Err(e))),
         }
     }
 
     /// Makes endpoint `i` the current one, with a fresh context.
     fn enter(&mut self, i: usize) -> Result<(), Error> {
-        self.endpoint = i;
+        self.state.at = Attempt::on(i);
         let ep = self.endpoints[i].clone();
         self.security = ep.security;
         self.credentials = ep.credentials;
         self.auth = HostAuth::None;
-        self.auth_tries = 0;
-        self.retries = 0;
-        self.pinged = false;
-        self.fetched = None;
         self.result = Partial::default();
         self.base = ep.base?;
         self.apply_knowledge();
-        self.step = self.first_step()?;
+        self.state.at.step = self.first_step()?;
         Ok(())
     }
 
@@ -606,7 +629,7 @@ impl Flow {
 
     /// What the current step fetches, for errors.
     fn subject(&self) -> Subject {
-        match &self.step {
+        match &self.state.at.step {
             Step::Top { .. } => Subject::Manifest(self.reference.familiar()),
             Step::Child { desc, .. } => Subject::ManifestDigest(desc.digest.to_string()),
             Step::Config(d) => Subject::ConfigBlob(d.digest.to_string()),

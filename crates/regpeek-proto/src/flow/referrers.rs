@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use url::Url;
 
 use super::check::{check_size, content_type};
-use super::{Action, Flow, Goal, Next, Outcome, State, Step};
+use super::{Action, Flow, Goal, Next, Outcome, Step, Wait};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::inspection::{Referrer, ReferrerSource, Referrers};
@@ -48,7 +48,7 @@ impl Flow {
             reason,
         })?;
         self.result.subject = Some(subject.clone());
-        self.step = Step::Referrers { subject, url };
+        self.state.at.step = Step::Referrers { subject, url };
         self.issue(now)
     }
 
@@ -79,7 +79,7 @@ impl Flow {
         match next {
             Some(next) => {
                 let url = self.follow(next, &what)?;
-                self.step = Step::Referrers { subject, url };
+                self.state.at.step = Step::Referrers { subject, url };
                 self.issue(now)
             }
             None => self.next_attestation(now),
@@ -124,7 +124,7 @@ impl Flow {
             return Ok(self.referrers_done());
         }
         let desc = self.result.attestations.remove(0);
-        self.step = Step::Attestation(desc);
+        self.state.at.step = Step::Attestation(desc);
         self.issue(now)
     }
 
@@ -152,18 +152,18 @@ impl Flow {
         self.next_attestation(now)
     }
 
-    fn referrers_done(&mut self) -> (State, Action) {
+    fn referrers_done(&mut self) -> (Wait, Action) {
         let r = std::mem::take(&mut self.result);
         match r.subject {
             Some(subject) => (
-                State::Done,
+                Wait::Done,
                 Action::Done(Ok(Outcome::Referrers(Referrers {
                     subject,
                     items: r.referrers,
                 }))),
             ),
             None => (
-                State::Done,
+                Wait::Done,
                 Action::Done(Err(Error::Internal("referrers without a subject"))),
             ),
         }

@@ -8,7 +8,7 @@ use http::header::{ACCEPT, AUTHORIZATION};
 use url::Url;
 
 use super::check::{same_origin, strip_query};
-use super::{Action, Flow, HostAuth, Next, RequestKind, Retry, SentAuth, State, Step, Transmit};
+use super::{Action, Flow, HostAuth, Next, RequestKind, Retry, SentAuth, Step, Transmit, Wait};
 use crate::auth::{BearerRealm, Credentials, Scope, TokenKey, token_request};
 use crate::error::{Error, Identity};
 use crate::manifest::media;
@@ -26,7 +26,7 @@ impl Flow {
             // A login checks the credentials it was given: only a token this flow
             // fetched with them proves anything, never one from the cache.
             let login = matches!(self.goal, super::Goal::Login);
-            let unproven = login && self.fetched.as_ref() != Some(&key);
+            let unproven = login && self.state.at.fetched.as_ref() != Some(&key);
             if unproven || self.tokens.get(&key, now).is_none() {
                 let post = self
                     .credentials
@@ -41,7 +41,7 @@ impl Flow {
     /// The current step answered from known content, when the caller holds it (and it
     /// hashes to its digest: a corrupt entry is never trusted, the flow fetches instead).
     fn answer_from_known(&mut self, now: SystemTime) -> Option<Next> {
-        let digest = match &self.step {
+        let digest = match &self.state.at.step {
             // Only what the caller saw this repository serve: the bytes of a digest
             // say nothing of whether this repository has it.
             Step::Top { .. } => self
@@ -55,7 +55,8 @@ impl Flow {
             _ => return None,
         };
         let held = self.known.get(&digest);
-        if let (Step::Top { .. }, super::Goal::Digest(None), None) = (&self.step, &self.goal, &held)
+        if let (Step::Top { .. }, super::Goal::Digest(None), None) =
+            (&self.state.at.step, &self.goal, &held)
         {
             // The digest of a digest this repository was seen to serve: it is the
             // answer, and nothing needs asking (offline, or not).
@@ -64,9 +65,9 @@ impl Flow {
         }
         let bytes = held?;
         let resp = http::Response::builder().status(200).body(bytes).ok()?;
-        Some(match self.step.clone() {
+        Some(match self.state.at.step.clone() {
             Step::Top { .. } => {
-                self.step = Step::Top { head: false };
+                self.state.at.step = Step::Top { head: false };
                 self.on_top_get(now, resp)
             }
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
@@ -87,7 +88,7 @@ impl Flow {
 
     pub(super) fn step_url(&self) -> Result<Url, Error> {
         let repo = self.reference.repository();
-        let path = match &self.step {
+        let path = match &self.state.at.step {
             Step::Top { .. } => format!(
                 "/v2/{repo}/manifests/{}",
                 self.reference.manifest_reference()
@@ -185,7 +186,7 @@ impl Flow {
             !post,
             &self.client_id,
         )?;
-        let state = State::Token {
+        let state = Wait::Token {
             key,
             scopes: scopes.clone(),
             realm: strip_query(&realm.realm),
@@ -208,14 +209,14 @@ impl Flow {
             .body(Vec::new())
             .map_err(|_| Error::Internal("cannot build the ping request"))?;
         Ok((
-            State::Ping,
+            Wait::Ping,
             self.transmit(req, self.limits.small, RequestKind::Ping),
         ))
     }
 
     /// A request to `url` for the current step, `hops` redirects deep.
     pub(super) fn resource_request(&self, now: SystemTime, url: Url, hops: u8) -> Next {
-        let (method, kind, max_body) = match &self.step {
+        let (method, kind, max_body) = match &self.state.at.step {
             Step::Top { head: true } => (Method::HEAD, RequestKind::Manifest, self.limits.small),
             Step::Top { head: false }
             | Step::Child { .. }
@@ -232,7 +233,7 @@ impl Flow {
             reason,
         })?;
         let mut req = http::Request::builder().method(method).uri(target);
-        match (kind, &self.step) {
+        match (kind, &self.state.at.step) {
             // The referrers API answers with an OCI index.
             (_, Step::Referrers { .. }) => req = req.header(ACCEPT, media::OCI_INDEX),
             (RequestKind::Manifest, _) => req = req.header(ACCEPT, media::ACCEPT),
@@ -281,7 +282,7 @@ impl Flow {
             identity: self.refused_identity(),
         })?;
         Ok((
-            State::Resource { url, hops, sent },
+            Wait::Resource { url, hops, sent },
             self.transmit(request, max_body, kind),
         ))
     }

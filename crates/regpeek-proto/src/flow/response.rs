@@ -9,7 +9,7 @@ use http::header::RETRY_AFTER;
 use url::Url;
 
 use super::check::{collect_warnings, same_origin, strip_query};
-use super::{Action, Flow, Goal, HostAuth, Next, Outcome, Retry, SentAuth, State, Step};
+use super::{Action, Flow, Goal, HostAuth, Next, Outcome, Retry, SentAuth, Step, Wait};
 use crate::auth::Credentials;
 use crate::error::{Error, Peer, parse_registry_errors};
 
@@ -32,9 +32,9 @@ impl Flow {
         }
         // No referrers API (distribution 2.8 and others): the tag schema instead; no
         // fallback tag: nothing refers to the image that way.
-        match (&self.step, status.as_u16()) {
+        match (&self.state.at.step, status.as_u16()) {
             (Step::Referrers { subject, .. }, 400 | 404 | 405) => {
-                self.step = Step::ReferrersTag {
+                self.state.at.step = Step::ReferrersTag {
                     subject: subject.clone(),
                 };
                 return self.issue(now);
@@ -68,21 +68,21 @@ impl Flow {
                     &shown,
                 );
             }
-            if matches!(self.step, Step::Top { head: true })
+            if matches!(self.state.at.step, Step::Top { head: true })
                 && matches!(status.as_u16(), 400 | 403 | 404 | 405 | 501)
             {
                 // A HEAD has no error body, and some registries and proxies do not
                 // answer HEAD at all (405, 501): ask again with GET, once, for the
                 // content or the registry's error code (MANIFEST_UNKNOWN, NAME_UNKNOWN,
                 // DENIED). Never after a 429: on Docker Hub a GET is a pull.
-                self.step = Step::Top { head: false };
+                self.state.at.step = Step::Top { head: false };
                 return self.issue(now);
             }
             return Err(self.status_error(&url, &resp));
         }
-        self.auth_tries = 0;
-        self.retries = 0;
-        match self.step.clone() {
+        self.state.at.auth_tries = 0;
+        self.state.at.retries = 0;
+        match self.state.at.step.clone() {
             Step::Top { head: true } => self.on_top_head(now, &resp),
             Step::Top { head: false } => self.on_top_get(now, resp),
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
@@ -95,7 +95,7 @@ impl Flow {
                 let authenticated = !matches!(self.auth, HostAuth::None)
                     || matches!(self.credentials, Some(Credentials::Bearer(_)));
                 Ok((
-                    State::Done,
+                    Wait::Done,
                     Action::Done(Ok(Outcome::LoggedIn { authenticated })),
                 ))
             }
@@ -136,7 +136,7 @@ impl Flow {
                 status: s,
                 code,
                 message,
-                default_tag: matches!(self.step, Step::Top { .. })
+                default_tag: matches!(self.state.at.step, Step::Top { .. })
                     && self.reference.tag_is_default()
                     && status == StatusCode::NOT_FOUND
                     && !matches!(self.goal, Goal::Tags { .. }),

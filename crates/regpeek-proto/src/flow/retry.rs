@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::check::{retry_after, same_origin, strip_query};
-use super::{Action, Flow, MAX_RETRIES, MAX_WAIT, Next, Retry, Security, State, Step};
+use super::{Action, Flow, MAX_RETRIES, MAX_WAIT, Next, Retry, Security, Step, Wait};
 use crate::error::{Error, Peer, TimeoutStage, TransportErrorKind};
 
 impl Flow {
@@ -12,11 +12,11 @@ impl Flow {
     pub(super) fn on_failure(
         &mut self,
         now: SystemTime,
-        state: State,
+        state: Wait,
         kind: TransportErrorKind,
     ) -> Next {
         let (url, peer, retry) = match state {
-            State::Resource { url, hops, .. } => {
+            Wait::Resource { url, hops, .. } => {
                 let peer = if same_origin(&url, &self.base) {
                     Peer::Registry
                 } else {
@@ -24,15 +24,15 @@ impl Flow {
                 };
                 (strip_query(&url), peer, Retry::Resource { url, hops })
             }
-            State::Ping => (
+            Wait::Ping => (
                 self.ping_url().map(|u| strip_query(&u)).unwrap_or_default(),
                 Peer::Registry,
                 Retry::Ping,
             ),
-            State::Token {
+            Wait::Token {
                 realm, key, post, ..
             } => (realm, Peer::TokenServer, Retry::Token { key, post }),
-            State::Start | State::Backoff { .. } | State::Done => {
+            Wait::Start | Wait::Backoff { .. } | Wait::Done => {
                 return Err(Error::Misuse("no request was outstanding"));
             }
         };
@@ -48,7 +48,7 @@ impl Flow {
             let host = self.host();
             self.tokens.learn(&host, |k| k.plain_http = true);
             // The pages of a listing were resolved on the https origin.
-            if let Step::Page(page) = &mut self.step {
+            if let Step::Page(page) = &mut self.state.at.step {
                 let _ = page.set_scheme("http");
             }
             return self.issue(now);
@@ -60,7 +60,7 @@ impl Flow {
             kind,
             TransportErrorKind::Connect | TransportErrorKind::Reset
         );
-        if idempotent && retryable && self.retries < MAX_RETRIES {
+        if idempotent && retryable && self.state.at.retries < MAX_RETRIES {
             return self.schedule_retry(now, None, None, retry, peer, &url);
         }
         let source = self.failure.take();
@@ -91,7 +91,9 @@ impl Flow {
     /// or when the registry asks for a longer wait than [`MAX_WAIT`] (Docker Hub's pull
     /// limit says hours; spinning on it helps nobody).
     pub(super) fn retry_delay(&self, resp: &http::Response<Vec<u8>>) -> Option<Option<Duration>> {
-        if !matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) || self.retries >= MAX_RETRIES {
+        if !matches!(resp.status().as_u16(), 429 | 502 | 503 | 504)
+            || self.state.at.retries >= MAX_RETRIES
+        {
             return None;
         }
         match retry_after(resp.headers()) {
@@ -112,7 +114,7 @@ impl Flow {
         url: &str,
     ) -> Next {
         let delay = retry_after.unwrap_or_else(|| self.backoff());
-        self.retries += 1;
+        self.state.at.retries += 1;
         let until = now
             .checked_add(delay)
             .filter(|until| self.deadline.is_none_or(|d| *until < d));
@@ -125,14 +127,14 @@ impl Flow {
                 source: None,
             });
         };
-        Ok((State::Backoff { until, retry }, Action::Wait(until)))
+        Ok((Wait::Backoff { until, retry }, Action::Wait(until)))
     }
 
     /// 0.5 s, 1 s, 2 s for the first, second and third retry, each cut by a random 0
     /// to 50 % drawn from the caller's seed (so that many clients do not retry in step).
     fn backoff(&self) -> Duration {
-        let base = super::FIRST_BACKOFF * 2u32.pow(u32::from(self.retries.min(4)));
-        let r = splitmix64(self.seed ^ u64::from(self.retries).wrapping_mul(0x9e37_79b9));
+        let base = super::FIRST_BACKOFF * 2u32.pow(u32::from(self.state.at.retries.min(4)));
+        let r = splitmix64(self.seed ^ u64::from(self.state.at.retries).wrapping_mul(0x9e37_79b9));
         // `r % 501` thousandths of a half: 0 to 50 %.
         base - base / 2 * u32::try_from(r % 501).unwrap_or(0) / 500
     }

@@ -59,7 +59,7 @@ impl Run {
     }
 
     fn visit(&mut self) {
-        self.visited.insert(self.flow.state.name());
+        self.visited.insert(self.flow.state.wait.name());
     }
 
     fn poll(&mut self) -> Action {
@@ -113,8 +113,8 @@ fn graph_states() -> BTreeSet<String> {
 #[test]
 fn the_graph_names_every_state_and_nothing_else() {
     let documented = graph_states();
-    let real: BTreeSet<String> = State::NAMES.iter().map(|s| (*s).to_owned()).collect();
-    assert_eq!(documented, real, "graph.md and State disagree");
+    let real: BTreeSet<String> = Wait::NAMES.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(documented, real, "graph.md and Wait disagree");
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn a_walk_visits_every_state_in_the_graph() {
     r.done().unwrap();
     visited.extend(r.visited);
 
-    let want: BTreeSet<&str> = State::NAMES.into_iter().collect();
+    let want: BTreeSet<&str> = Wait::NAMES.into_iter().collect();
     assert_eq!(visited, want);
 }
 
@@ -986,7 +986,7 @@ pub(super) struct Seen {
 }
 
 impl Seen {
-    pub(super) fn of(state: &State, input: &Input, flow: &Flow) -> Seen {
+    pub(super) fn of(state: &Wait, input: &Input, flow: &Flow) -> Seen {
         let challenge = |r: &http::Response<Vec<u8>>| {
             let v = r
                 .headers()
@@ -1003,26 +1003,26 @@ impl Seen {
             }
         };
         let input = match (state, input) {
-            (State::Done, _) => "anything",
-            (State::Backoff { .. }, Input::Poll) => "poll",
+            (Wait::Done, _) => "anything",
+            (Wait::Backoff { .. }, Input::Poll) => "poll",
             (_, Input::Poll) => "poll",
-            (State::Resource { .. }, Input::Response(r)) => match r.status().as_u16() {
+            (Wait::Resource { .. }, Input::Response(r)) => match r.status().as_u16() {
                 200..=299 => "2xx",
                 300..=399 => "3xx",
                 401 => challenge(r),
-                400 | 403..=405 | 501 if matches!(flow.step, Step::Top { head: true }) => {
+                400 | 403..=405 | 501 if matches!(flow.state.at.step, Step::Top { head: true }) => {
                     "400, 403, 404, 405, 501 to the top HEAD"
                 }
                 429 | 502..=504 => "429, 502, 503, 504",
                 _ => "an error status",
             },
-            (State::Token { post, .. }, Input::Response(r)) => match r.status().as_u16() {
+            (Wait::Token { post, .. }, Input::Response(r)) => match r.status().as_u16() {
                 200 => "200",
                 404 | 405 if *post => "404 or 405 to the POST",
                 500..=599 => "5xx",
                 _ => "an error status",
             },
-            (State::Ping, Input::Response(r)) if r.status() == 401 => challenge(r),
+            (Wait::Ping, Input::Response(r)) if r.status() == 401 => challenge(r),
             (_, Input::Response(_)) => "an error status",
             (_, Input::Failure(TransportErrorKind::Tls))
                 if flow.security == Security::HttpsThenHttp =>
@@ -1044,7 +1044,7 @@ impl Seen {
     pub(super) fn taken(
         self,
         from: &'static str,
-        to: &State,
+        to: &Wait,
         action: &Action,
         skipped: usize,
     ) -> (&'static str, String, &'static str) {

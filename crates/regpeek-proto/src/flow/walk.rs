@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use super::check::{check_size, content_length, content_type, docker_digest, verify};
-use super::{Action, Flow, Goal, Next, Outcome, State, Step};
+use super::{Action, Flow, Goal, Next, Outcome, Step, Wait};
 use crate::config::parse_config;
 use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
@@ -25,7 +25,7 @@ impl Flow {
             let held = header_digest
                 .as_ref()
                 .and_then(|d| Some((d.clone(), self.known.get(d)?)));
-            self.step = Step::Top { head: false };
+            self.state.at.step = Step::Top { head: false };
             let Some((digest, bytes)) = held else {
                 return self.issue(now);
             };
@@ -46,7 +46,7 @@ impl Flow {
                 .is_some_and(|t| t == media::OCI_INDEX || t == media::DOCKER_LIST);
         let Some(digest) = header_digest.filter(|_| !wants_index) else {
             // No digest header (old registries), or an index to look into: GET it.
-            self.step = Step::Top { head: false };
+            self.state.at.step = Step::Top { head: false };
             return self.issue(now);
         };
         if let Some(want) = self.reference.digest()
@@ -190,7 +190,7 @@ impl Flow {
                     });
                     return self.done();
                 }
-                self.step = Step::Child {
+                self.state.at.step = Step::Child {
                     desc,
                     depth: depth + 1,
                 };
@@ -217,7 +217,7 @@ impl Flow {
                 });
                 match config {
                     Some(config) => {
-                        self.step = Step::Config(config);
+                        self.state.at.step = Step::Config(config);
                         self.issue(now)
                     }
                     None => self.done(),
@@ -263,7 +263,7 @@ impl Flow {
         let Some(digest) = r.digest else {
             return Err(Error::Internal("finished without a digest"));
         };
-        let ep = &self.endpoints[self.endpoint];
+        let ep = &self.endpoints[self.state.at.endpoint];
         let platform_matched = self
             .goal
             .platform()
@@ -285,7 +285,7 @@ impl Flow {
             skipped_mirrors: std::mem::take(&mut self.skipped),
         };
         Ok((
-            State::Done,
+            Wait::Done,
             Action::Done(Ok(Outcome::Image(Box::new(inspection)))),
         ))
     }
