@@ -3,9 +3,14 @@
 //! credential lookup, included as a module (it is a binary crate).
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code, clippy::all)]
+#[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../../crates/regpeek-cli/src/creds.rs"]
 mod creds;
+
+// How creds.rs reads registry names as typed.
+#[allow(dead_code, clippy::all)]
+#[path = "../../crates/regpeek-cli/src/names.rs"]
+mod names;
 
 // What creds.rs reads its files with.
 #[allow(dead_code, clippy::all)]

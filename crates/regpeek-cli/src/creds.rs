@@ -216,7 +216,7 @@ pub fn docker_key(registry: &str) -> String {
 
 /// `https://host:port/v1/` → `host:port`; Docker Hub's names → `docker.io`.
 fn normalize_key(key: &str) -> String {
-    let k = crate::flags::without_scheme(key);
+    let k = crate::names::without_scheme(key);
     let host = k.split('/').next().unwrap_or(k);
     if is_docker_hub(host) {
         DOCKER_HUB.to_owned()
@@ -471,7 +471,9 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
     Ok(Found::anonymous(unusable))
 }
 
+#[path = "creds/helper.rs"]
 mod helper;
+#[path = "creds/store.rs"]
 mod store;
 
 pub use helper::run_helper;

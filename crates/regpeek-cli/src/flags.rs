@@ -109,20 +109,11 @@ pub fn registry_target(registry: &str) -> Result<Reference> {
             "no registry given: name one, such as `docker.io` or `localhost:5000`",
         ));
     }
-    let host = without_scheme(registry);
+    let host = crate::names::without_scheme(registry);
     if host.contains('/') {
         return Ok(Reference::parse(host)?);
     }
     Ok(Reference::for_registry(registry)?)
-}
-
-/// `host`, `https://host/`, `http://host/path` → the part after the scheme, without a
-/// trailing `/`: the one place a scheme a user typed is taken off.
-pub fn without_scheme(input: &str) -> &str {
-    input
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
 }
 
 /// Lets a command's flags come before the command (`regpeek -v inspect X`, as docker

@@ -17,6 +17,7 @@ mod hints;
 mod inputs;
 mod jq;
 mod mirrors;
+mod names;
 mod output;
 mod pipeline;
 mod record;
