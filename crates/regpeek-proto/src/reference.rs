@@ -304,7 +304,7 @@ impl Reference {
 
     /// True for registries on loopback (`localhost`, `*.localhost`, `127.0.0.0/8`,
     /// `::1`), which Docker's rule lets fall back to plain http.
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         let host = match self.registry.strip_prefix('[') {
             Some(rest) => rest.split(']').next().unwrap_or_default(),
             None => self.registry.split(':').next().unwrap_or_default(),
