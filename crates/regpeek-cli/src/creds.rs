@@ -357,6 +357,28 @@ fn helper_for(doc: &Value, registry: &str, use_store: bool) -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// What helper `name` (configured in `path`) gives for `registry`; a helper that cannot
+/// be used is noted in `unusable` (the first one only) and passed over.
+fn ask_helper(
+    name: &str,
+    registry: &str,
+    path: &Path,
+    env: &Env,
+    unusable: &mut Option<Source>,
+) -> Option<Found> {
+    match from_helper(name, registry, path, env) {
+        Ok(found) => found,
+        Err(e) => {
+            unusable.get_or_insert(Source::Unusable {
+                name: name.to_owned(),
+                path: path.to_owned(),
+                why: format!("{e:#}"),
+            });
+            None
+        }
+    }
+}
+
 /// Looks up credentials for `registry` (normalised, e.g. `docker.io`) and `repository`.
 pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
     // 1. $DOCKER_AUTH_CONFIG: only `auth` entries.
@@ -394,18 +416,10 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
         let Some(doc) = read_json(&path)? else {
             continue;
         };
-        if let Some(helper) = helper_for(&doc, registry, false) {
-            match from_helper(&helper, registry, &path, env) {
-                Ok(Some(found)) => return Ok(found),
-                Ok(None) => {}
-                Err(e) => {
-                    unusable.get_or_insert(Source::Unusable {
-                        name: helper,
-                        path: path.clone(),
-                        why: format!("{e:#}"),
-                    });
-                }
-            }
+        if let Some(helper) = helper_for(&doc, registry, false)
+            && let Some(found) = ask_helper(&helper, registry, &path, env, &mut unusable)
+        {
+            return Ok(found);
         }
         if let Some(auths) = doc.get("auths").and_then(Value::as_object)
             && let Some((k, entry)) = find_auth(auths, &candidates, registry)
@@ -432,26 +446,16 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
         let key = docker_key(registry);
         let auths = doc.get("auths").and_then(Value::as_object);
         let entry = auths.and_then(|a| find_auth(a, &[key], registry));
-        if let Some(helper) = helper_for(&doc, registry, true) {
-            match from_helper(&helper, registry, &path, env) {
-                Ok(Some(mut found)) => {
-                    // A helper's `<token>` user gets its name from `auths` when known.
-                    if let (Some(Credentials::IdentityToken { username, .. }), Some((_, e))) =
-                        (&mut found.credentials, entry)
-                    {
-                        *username = e.get("username").and_then(Value::as_str).map(str::to_owned);
-                    }
-                    return Ok(found);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    unusable.get_or_insert(Source::Unusable {
-                        name: helper,
-                        path: path.clone(),
-                        why: format!("{e:#}"),
-                    });
-                }
+        if let Some(helper) = helper_for(&doc, registry, true)
+            && let Some(mut found) = ask_helper(&helper, registry, &path, env, &mut unusable)
+        {
+            // A helper's `<token>` user gets its name from `auths` when known.
+            if let (Some(Credentials::IdentityToken { username, .. }), Some((_, e))) =
+                (&mut found.credentials, entry)
+            {
+                *username = e.get("username").and_then(Value::as_str).map(str::to_owned);
             }
+            return Ok(found);
         }
         if let Some((k, e)) = entry
             && let Some(c) = parse_entry(e, &path, k)?

@@ -217,11 +217,7 @@ pub fn perform(
         })?;
         if len > max_body as u64 {
             // Item 4: too large, said without reading (or allocating) it.
-            let e = io::Error::new(io::ErrorKind::FileTooLarge, "body over the cap");
-            return Err(Failure {
-                kind: TransportErrorKind::TooLarge,
-                error: e,
-            });
+            return Err(over_the_cap());
         }
         read_some(&mut reader, len as usize, end, true)?
     } else {
@@ -338,11 +334,7 @@ fn read_chunked(
             return Ok(body);
         }
         if body.len().saturating_add(size) > max_body {
-            let e = io::Error::new(io::ErrorKind::FileTooLarge, "body over the cap");
-            return Err(Failure {
-                kind: TransportErrorKind::TooLarge,
-                error: e,
-            });
+            return Err(over_the_cap());
         }
         body.extend(read_some(reader, size, end, true)?);
         read_some_line(reader, end)?;
@@ -373,13 +365,17 @@ fn read_some_line(
 /// A body read to its end: too large when it went past `max_body`.
 fn too_large(body: Vec<u8>, max_body: usize) -> Result<Vec<u8>, Failure> {
     if body.len() > max_body {
-        let e = io::Error::new(io::ErrorKind::FileTooLarge, "body over the cap");
-        return Err(Failure {
-            kind: TransportErrorKind::TooLarge,
-            error: e,
-        });
+        return Err(over_the_cap());
     }
     Ok(body)
+}
+
+/// A body longer than the flow allows (item 4), said without its bytes.
+fn over_the_cap() -> Failure {
+    Failure {
+        kind: TransportErrorKind::TooLarge,
+        error: io::Error::new(io::ErrorKind::FileTooLarge, "body over the cap"),
+    }
 }
 
 #[cfg(test)]
