@@ -325,27 +325,8 @@ pub struct Common {
     /// $REGISTRY_AUTH_FILE).
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
-    /// Speak plain http to the registry (loopback registries fall back to it anyway).
-    #[arg(long)]
-    pub plain_http: bool,
-    /// Trust this PEM CA bundle, in addition to the system's roots.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-    /// certs.d-style directory for this registry (`*.crt` CAs, `*.cert`/`*.key` client
-    /// certificate), instead of the certs.d search.
-    #[arg(long, value_name = "DIR")]
-    pub cert_dir: Option<PathBuf>,
-    /// Do not verify the registry's TLS certificate (dangerous; says so on stderr).
-    #[arg(long)]
-    pub insecure: bool,
-    /// Give up after this many seconds for the whole command (0 = no deadline). A
-    /// connection that sends nothing for 10 s is dropped either way.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
-    pub timeout: f64,
-    /// `false` is skopeo's spelling of --insecure (no certificate checks, and plain
-    /// http when the registry does not speak TLS).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub tls_verify: Option<bool>,
+    #[command(flatten)]
+    pub reach: Reach,
     /// The OS to pick from a multi-platform image (skopeo's spelling; with
     /// --override-arch and --override-variant it stands for --platform).
     #[arg(long, value_name = "OS", conflicts_with = "platform")]
@@ -372,12 +353,14 @@ impl Common {
             registry_token: None,
             no_creds: false,
             authfile: None,
-            plain_http: false,
-            ca_file: None,
-            cert_dir: None,
-            insecure: false,
-            timeout: 30.0,
-            tls_verify: None,
+            reach: Reach {
+                plain_http: false,
+                ca_file: None,
+                cert_dir: None,
+                insecure: false,
+                timeout: 30.0,
+                tls_verify: None,
+            },
             override_os: None,
             override_arch: None,
             override_variant: None,
@@ -415,24 +398,8 @@ pub struct LoginArgs {
     /// $REGISTRY_AUTH_FILE).
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
-    /// Speak plain http to the registry (loopback registries fall back to it anyway).
-    #[arg(long)]
-    pub plain_http: bool,
-    /// Trust this PEM CA bundle, in addition to the system's roots.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-    /// certs.d-style directory for this registry.
-    #[arg(long, value_name = "DIR")]
-    pub cert_dir: Option<PathBuf>,
-    /// Do not verify the registry's TLS certificate (dangerous; says so on stderr).
-    #[arg(long)]
-    pub insecure: bool,
-    /// skopeo's spelling of --insecure.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub tls_verify: Option<bool>,
-    /// Give up after this many seconds (0 = no deadline).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub reach: Reach,
     /// Trace HTTP on stderr (secrets redacted).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -454,12 +421,7 @@ impl LoginArgs {
             creds,
             password_stdin: self.password_stdin,
             authfile: self.authfile.clone(),
-            plain_http: self.plain_http,
-            ca_file: self.ca_file.clone(),
-            cert_dir: self.cert_dir.clone(),
-            insecure: self.insecure,
-            tls_verify: self.tls_verify,
-            timeout: self.timeout,
+            reach: self.reach.clone(),
             verbose: self.verbose,
             ..Common::unset()
         }
@@ -521,6 +483,33 @@ impl AuthArgs {
             ..Common::unset()
         }
     }
+}
+
+/// How to reach a registry: scheme, trust, deadline (every command that sends a
+/// request takes these).
+#[derive(Debug, Args, Clone)]
+pub struct Reach {
+    /// Speak plain http to the registry (loopback registries fall back to it anyway).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Trust this PEM CA bundle, in addition to the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// certs.d-style directory for this registry (`*.crt` CAs, `*.cert`/`*.key` client
+    /// certificate), instead of the certs.d search.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Do not verify the registry's TLS certificate (dangerous; says so on stderr).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Give up after this many seconds for the whole command (0 = no deadline). A
+    /// connection that sends nothing for 10 s is dropped either way.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// `false` is skopeo's spelling of --insecure (no certificate checks, and plain
+    /// http when the registry does not speak TLS).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

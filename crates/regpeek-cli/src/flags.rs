@@ -86,15 +86,15 @@ pub fn parse_reference(input: &str) -> Result<Reference> {
 
 /// `--insecure`, or skopeo's `--tls-verify=false`.
 pub fn insecure(common: &Common) -> bool {
-    common.insecure || common.tls_verify == Some(false)
+    common.reach.insecure || common.reach.tls_verify == Some(false)
 }
 
 /// `--plain-http`; `--tls-verify=false` allows plain http too (skopeo's insecure
 /// registry); else Docker's rule (the core applies it).
 pub fn security(common: &Common) -> Security {
-    if common.plain_http {
+    if common.reach.plain_http {
         Security::Http
-    } else if common.tls_verify == Some(false) {
+    } else if common.reach.tls_verify == Some(false) {
         Security::HttpsThenHttp
     } else {
         Security::Auto

@@ -123,8 +123,8 @@ impl Session {
         let (mut tls, dir) = tls::options_for(
             r.registry(),
             r.api_host(),
-            common.cert_dir.as_deref(),
-            common.ca_file.as_deref(),
+            common.reach.cert_dir.as_deref(),
+            common.reach.ca_file.as_deref(),
             flags::insecure(common),
         )?;
         if flags::insecure(common) {
@@ -482,7 +482,7 @@ pub fn deadline_from(
 
 /// `--timeout` as a duration (`None` for `0`: no deadline).
 pub fn timeout_budget(common: &Common) -> Result<Option<std::time::Duration>> {
-    let secs = common.timeout;
+    let secs = common.reach.timeout;
     if secs == 0.0 {
         return Ok(None);
     }
