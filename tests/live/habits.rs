@@ -163,6 +163,39 @@ fn tags_can_be_filtered_and_sorted() {
     let tags: Vec<&str> = out.lines().collect();
     let want: Vec<String> = (140..150).map(|i| format!("t{i}")).collect();
     assert_eq!(tags, want);
+    // --limit applies to what --filter and --sort leave (it stopped the listing at
+    // the registry's first three tags, which the filter then emptied).
+    let out = regpeek(&[
+        "tags", &repo, "--filter", "^t14", "--sort", "semver", "--limit", "3",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(lines(&out.stdout), ["t140", "t141", "t142"]);
+    assert!(
+        stderr_of(&out).contains("stopped after --limit 3"),
+        "{}",
+        stderr_of(&out)
+    );
+    // Without --filter or --sort, --limit still stops paging early.
+    let out = regpeek(&["-v", "tags", &repo, "--limit", "2", "--page-size", "2"]);
+    assert_eq!(lines(&out.stdout).len(), 2);
+    assert_eq!(
+        stderr_of(&out).matches("> GET").count(),
+        2,
+        "one page (after the https probe)"
+    );
+}
+
+#[test]
+fn tags_can_leave_out_the_referrer_tags() {
+    let signed = format!("{}/lab/signed", lab().info.plain());
+    let all = lines(&ok(&["tags", &signed]));
+    assert!(all.iter().any(|t| t.starts_with("sha256-")), "{all:?}");
+    let kept = lines(&ok(&["tags", &signed, "--omit-digest-tags"]));
+    assert!(!kept.is_empty());
+    assert!(kept.iter().all(|t| !t.starts_with("sha256-")), "{kept:?}");
+    assert_eq!(kept.len() + 1, all.len());
+    let out = regpeek(&["catalog", &lab().info.plain(), "--omit-digest-tags"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
 
 #[test]

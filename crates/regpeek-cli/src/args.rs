@@ -257,7 +257,7 @@ pub struct BatchArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Stop after this many entries.
+    /// At most this many entries (after --filter and --sort, when given).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
     /// Ask the registry for pages of this size (`n=`).
@@ -277,6 +277,10 @@ pub struct ListArgs {
     /// Keep only entries matching this regular expression (Rust regex syntax).
     #[arg(long, value_name = "REGEX")]
     pub filter: Option<String>,
+    /// Leave out the `sha256-<hex>` tags that hold signatures and other referrers on
+    /// registries without the referrers API (tags only).
+    #[arg(long)]
+    pub omit_digest_tags: bool,
 }
 
 /// How results are printed.

@@ -21,14 +21,17 @@ pub fn tags(
 ) -> Result<()> {
     let r = parse_reference(repository)?;
     let goal = Goal::Tags {
-        limit: list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+        limit: registry_limit(list),
         page_size: list.page_size,
     };
     let filter = list_filter(list)?;
     let (options, client) = session.prepare(&r, common, goal)?;
     let flow = Flow::new(r.clone(), options, session.cached_tokens());
     let mut listing = session.finish(client.run(flow))?.into_listing()?;
-    arrange(&mut listing.items, list.sort, filter.as_ref());
+    if list.omit_digest_tags {
+        listing.items.retain(|t| !is_digest_tag(t));
+    }
+    arrange(&mut listing, list, filter.as_ref());
     print_listing(session, out, "tags", &r.name(), list_format(list), &listing)
 }
 
@@ -40,8 +43,13 @@ pub fn catalog(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<()> {
+    if list.omit_digest_tags {
+        return Err(usage(
+            "--omit-digest-tags applies to tags; a catalog lists repositories",
+        ));
+    }
     let goal = Goal::Catalog {
-        limit: list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+        limit: registry_limit(list),
         page_size: list.page_size,
     };
     let filter = list_filter(list)?;
@@ -54,7 +62,7 @@ pub fn catalog(
     let (options, client) = session.prepare(&target, common, goal)?;
     let flow = Flow::catalog(target.registry(), options, session.cached_tokens())?;
     let mut listing = session.finish(client.run(flow))?.into_listing()?;
-    arrange(&mut listing.items, list.sort, filter.as_ref());
+    arrange(&mut listing, list, filter.as_ref());
     let name = target.registry().to_owned();
     print_listing(session, out, "catalog", &name, list_format(list), &listing)
 }
@@ -93,8 +101,41 @@ fn list_filter(list: &args::ListArgs) -> Result<Option<regex::Regex>> {
         .transpose()
 }
 
+/// What to ask the registry for: `--limit` entries when they are the first the
+/// registry sends; everything when `--filter` or `--sort` decide which come first
+/// (the limit then applies to what they leave).
+fn registry_limit(list: &ListArgs) -> Option<usize> {
+    let arranged =
+        list.filter.is_some() || list.sort != args::SortOrder::Registry || list.omit_digest_tags;
+    list.limit
+        .filter(|_| !arranged)
+        .map(|l| usize::try_from(l).unwrap_or(usize::MAX))
+}
+
+/// The `sha256-<hex>` tags that hold referrers (signatures, SBOMs) on registries
+/// without the referrers API, and cosign's `.sig`/`.att`/`.sbom` suffixes of them.
+fn is_digest_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let hex = rest.split('.').next().unwrap_or_default();
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Filters, orders and cuts a listing as `--filter`, `--sort` and `--limit` ask, in
+/// that order.
+fn arrange(listing: &mut regpeek_proto::Listing, list: &ListArgs, filter: Option<&regex::Regex>) {
+    arrange_items(&mut listing.items, list.sort, filter);
+    if let Some(limit) = list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX))
+        && listing.items.len() > limit
+    {
+        listing.items.truncate(limit);
+        listing.complete = false;
+    }
+}
+
 /// Filters and orders listing entries as `--filter` and `--sort` ask.
-fn arrange(items: &mut Vec<String>, sort: args::SortOrder, filter: Option<&regex::Regex>) {
+fn arrange_items(items: &mut Vec<String>, sort: args::SortOrder, filter: Option<&regex::Regex>) {
     if let Some(re) = filter {
         items.retain(|i| re.is_match(i));
     }
@@ -229,7 +270,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        arrange(&mut tags, args::SortOrder::Semver, None);
+        arrange_items(&mut tags, args::SortOrder::Semver, None);
         assert_eq!(
             tags,
             [
@@ -261,7 +302,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        arrange(&mut pre, args::SortOrder::Semver, None);
+        arrange_items(&mut pre, args::SortOrder::Semver, None);
         assert_eq!(
             pre,
             [
@@ -278,7 +319,7 @@ mod tests {
             ]
         );
         let re = regex::Regex::new(r"^1\.").unwrap();
-        arrange(&mut tags, args::SortOrder::Lexical, Some(&re));
+        arrange_items(&mut tags, args::SortOrder::Lexical, Some(&re));
         assert_eq!(
             tags,
             ["1.0.0", "1.0.0-beta", "1.0.0-rc1", "1.10.0", "1.2", "1.2.9"]
