@@ -186,6 +186,27 @@ fn tags_can_be_filtered_and_sorted() {
 }
 
 #[test]
+fn full_references_as_crane_prints_them() {
+    let plain = lab().info.plain();
+    let repo = format!("{plain}/lab/many-tags");
+    assert_eq!(
+        lines(&ok(&["tags", &repo, "--limit", "2", "--full-ref"])),
+        [format!("{repo}:t000"), format!("{repo}:t001")]
+    );
+    let repos = lines(&ok(&["catalog", &plain, "--full-ref"]));
+    assert!(repos.contains(&format!("{plain}/lab/rich")), "{repos:?}");
+    let rich = format!("{plain}/lab/rich:v1");
+    let pinned = String::from_utf8(ok(&["digest", &rich, "--full-ref"])).unwrap();
+    let digest = String::from_utf8(ok(&["digest", &rich])).unwrap();
+    assert_eq!(pinned.trim(), format!("{plain}/lab/rich@{}", digest.trim()));
+    // The pinned reference works as a reference.
+    assert_eq!(
+        String::from_utf8(ok(&["digest", pinned.trim()])).unwrap(),
+        digest
+    );
+}
+
+#[test]
 fn tags_can_leave_out_the_referrer_tags() {
     let signed = format!("{}/lab/signed", lab().info.plain());
     let all = lines(&ok(&["tags", &signed]));

@@ -11,6 +11,8 @@ enum Want {
     Json,
     /// A bare digest line.
     Digest,
+    /// One `name@digest` line.
+    FullRef,
     /// One line of text (what `--jq` made of a document).
     Text,
     /// A table with this first header word.
@@ -64,6 +66,11 @@ fn cells() -> Vec<(Vec<&'static str>, Want, Want)> {
         (vec!["config"], Want::Json, Want::Lines("Config")),
         (vec!["digest"], Want::Digest, Want::Lines("Digest")),
         (
+            vec!["digest", "--full-ref"],
+            Want::FullRef,
+            Want::Lines("FullRef"),
+        ),
+        (
             vec!["digest", "--platform", "linux/arm64"],
             Want::Digest,
             Want::Lines("Digest"),
@@ -100,6 +107,10 @@ fn check(cell: &[&str], refs: &str, want: Want, out: &Output, n: usize) {
         Want::Digest => {
             assert_eq!(stdout.lines().count(), 1, "{what}");
             assert!(stdout.starts_with("sha256:"), "{what}: {stdout}");
+        }
+        Want::FullRef => {
+            assert_eq!(stdout.lines().count(), 1, "{what}");
+            assert!(stdout.contains("/lab/multi@sha256:"), "{what}: {stdout}");
         }
         Want::Text => {
             assert_eq!(stdout.lines().count(), 1, "{what}: {stdout}");

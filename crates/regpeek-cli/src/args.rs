@@ -134,6 +134,9 @@ pub enum Command {
         /// Image references (more than one: JSON lines).
         #[arg(value_name = "REFERENCE")]
         references: Vec<String>,
+        /// Print `name@digest` (as `crane digest --full-ref`), ready to pin.
+        #[arg(long)]
+        full_ref: bool,
         #[command(flatten)]
         batch: BatchArgs,
         #[command(flatten)]
@@ -281,6 +284,10 @@ pub struct ListArgs {
     /// registries without the referrers API (tags only).
     #[arg(long)]
     pub omit_digest_tags: bool,
+    /// Print whole references (`registry/repo:tag`, or `registry/repo` for a
+    /// catalog), as crane's `--full-ref`.
+    #[arg(long)]
+    pub full_ref: bool,
 }
 
 /// How results are printed.

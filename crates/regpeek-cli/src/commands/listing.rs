@@ -32,6 +32,11 @@ pub fn tags(
         listing.items.retain(|t| !is_digest_tag(t));
     }
     arrange(&mut listing, list, filter.as_ref());
+    if list.full_ref {
+        for tag in &mut listing.items {
+            *tag = format!("{}:{tag}", r.name());
+        }
+    }
     print_listing(session, out, "tags", &r.name(), list_format(list), &listing)
 }
 
@@ -64,6 +69,11 @@ pub fn catalog(
     let mut listing = session.finish(client.run(flow))?.into_listing()?;
     arrange(&mut listing, list, filter.as_ref());
     let name = target.registry().to_owned();
+    if list.full_ref {
+        for repo in &mut listing.items {
+            *repo = format!("{name}/{repo}");
+        }
+    }
     print_listing(session, out, "catalog", &name, list_format(list), &listing)
 }
 

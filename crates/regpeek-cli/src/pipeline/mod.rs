@@ -47,8 +47,11 @@ pub enum Shape {
     Manifest,
     /// `config`, `inspect --config`: the config blob as stored.
     Config,
-    /// `digest`.
-    Digest,
+    /// `digest` (`--full-ref`: as `name@digest`).
+    Digest {
+        /// Print `name@digest`.
+        full_ref: bool,
+    },
     /// `platforms`, `inspect --platform all`: one row per platform.
     Platforms(OutputFormat),
 }
@@ -108,9 +111,17 @@ impl<'a> Job<'a> {
             } => (Shape::Config, references, batch, common),
             Command::Digest {
                 references,
+                full_ref,
                 batch,
                 common,
-            } => (Shape::Digest, references, batch, common),
+            } => (
+                Shape::Digest {
+                    full_ref: *full_ref,
+                },
+                references,
+                batch,
+                common,
+            ),
             _ => return Ok(None),
         };
         let single = refs.len() == 1 && batch.file.is_none() && batch.from.is_none();
@@ -393,7 +404,7 @@ fn goal_of(job: &Job) -> Result<Goal> {
     let explicit = crate::flags::explicit_platform(job.common)?;
     Ok(match job.shape {
         Shape::Manifest => Goal::Manifest(explicit),
-        Shape::Digest => Goal::Digest(explicit),
+        Shape::Digest { .. } => Goal::Digest(explicit),
         Shape::Summary | Shape::Table | Shape::Raw | Shape::Config | Shape::Platforms(_) => {
             Goal::Inspect(crate::flags::platform(job.common)?)
         }

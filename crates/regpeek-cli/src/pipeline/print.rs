@@ -20,7 +20,14 @@ pub(super) fn to_line(job: &Job, answer: Answer) -> Result<Value> {
     };
     let explicit = crate::flags::explicit_platform(job.common)?.is_some();
     Ok(match job.shape {
-        Shape::Digest => serde_json::json!({ "Digest": chosen_digest(&insp, explicit) }),
+        Shape::Digest { full_ref: false } => {
+            serde_json::json!({ "Digest": chosen_digest(&insp, explicit) })
+        }
+        Shape::Digest { full_ref: true } => {
+            let digest = chosen_digest(&insp, explicit);
+            let full = format!("{}@{digest}", insp.reference.name());
+            serde_json::json!({ "Digest": digest, "FullRef": full })
+        }
         Shape::Manifest | Shape::Raw => {
             let raw = chosen_manifest(&insp, explicit && job.shape == Shape::Manifest)?;
             serde_json::json!({ "Manifest": serde_json::from_slice::<Value>(&raw)? })
@@ -65,8 +72,12 @@ fn print_image(
         warn_platform_mismatch(insp, explicit);
     }
     match shape {
-        Shape::Digest => {
-            writeln!(out, "{}", chosen_digest(insp, explicit.is_some()))?;
+        Shape::Digest { full_ref } => {
+            let digest = chosen_digest(insp, explicit.is_some());
+            match full_ref {
+                true => writeln!(out, "{}@{digest}", insp.reference.name())?,
+                false => writeln!(out, "{digest}")?,
+            }
             Ok(())
         }
         Shape::Manifest => {
