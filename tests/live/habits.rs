@@ -301,3 +301,29 @@ fn stored_credentials_that_are_refused_name_their_file() {
         "{e}"
     );
 }
+
+#[test]
+fn ratelimit_reads_the_pull_limit_with_a_head() {
+    let limits = format!("{}/limits:v1", hostile().addr());
+    let out = regpeek(&["-v", "--no-cache", "--plain-http", "ratelimit", &limits]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let v = json(&out.stdout);
+    assert_eq!(v["Limit"], 100, "{v}");
+    assert_eq!(v["Remaining"], 76, "{v}");
+    assert_eq!(v["WindowSeconds"], 21600, "{v}");
+    assert_eq!(v["Source"], "192.0.2.7", "{v}");
+    // A HEAD, which costs no pull; -v shows the headers as sent.
+    assert!(err.contains("> HEAD http://"), "{err}");
+    assert!(!err.contains("> GET"), "{err}");
+    assert!(err.contains("< ratelimit-remaining: 76;w=21600"), "{err}");
+    // Several (one a registry that states none): one line each.
+    let open = r("lab/rich:v1");
+    let out = regpeek(&["--no-cache", "--plain-http", "ratelimit", &limits, &open]);
+    let lines: Vec<Value> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert_eq!(lines[0]["RateLimit"]["Remaining"], 76);
+    assert_eq!(lines[1]["RateLimit"]["Limit"], Value::Null);
+}

@@ -75,6 +75,7 @@ fn cells() -> Vec<(Vec<&'static str>, Want, Want)> {
             Want::Digest,
             Want::Lines("Digest"),
         ),
+        (vec!["ratelimit"], Want::Json, Want::Lines("RateLimit")),
         (vec!["platforms"], Want::Json, Want::Lines("Platforms")),
         (
             vec!["platforms", "-o", "table"],

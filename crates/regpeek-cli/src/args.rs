@@ -142,6 +142,18 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// What a registry says of its pull limit (Docker Hub: pulls allowed and left),
+    /// asked with a `HEAD`, which costs no pull. Without a reference, Docker Hub's own
+    /// check image (`ratelimitpreview/test`).
+    Ratelimit {
+        /// Image references to ask about (default: Docker Hub's check image).
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// List a repository's tags, following pagination.
     Tags {
         /// Repository, e.g. `nginx`, `ghcr.io/org/app` (a tag or digest is ignored).

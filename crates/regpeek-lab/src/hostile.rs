@@ -19,6 +19,7 @@
 //! | `slow-retry` | 503 with `Retry-After: 20` |
 //! | `leaky` | bearer auth whose token reply holds four secrets ([`LEAKY_SECRETS`]), a manifest answer that echoes the request's `Authorization` in a header and a cookie, and a config blob behind a `307` to a signed URL (`X-Amz-Signature`, `sig`, `token` in the query) |
 //! | `limited` | `429` with `Retry-After: 3600` |
+//! | `limits` | the manifest, with Docker Hub's `ratelimit-limit`, `ratelimit-remaining` and `docker-ratelimit-source` headers |
 //! | `busy` | a 5 s spell of 429 (`Retry-After: 5`) begun by the tag `trigger`; the tag `slow` answered 2 s into it; the manifest otherwise |
 //!
 //! [`Hostile::never_accepts`] is a listener whose accept queue is full: connecting
@@ -128,10 +129,20 @@ fn respond(
 
 /// A 200 with [`MANIFEST`] and its digest (for `HEAD`, the head alone).
 fn serve_manifest(stream: &mut TcpStream, method: &str, content_type: &str) -> Result<()> {
+    serve_manifest_with(stream, method, content_type, "")
+}
+
+/// [`serve_manifest`], with more header lines (each ending in CRLF).
+fn serve_manifest_with(
+    stream: &mut TcpStream,
+    method: &str,
+    content_type: &str,
+    extra: &str,
+) -> Result<()> {
     let digest = crate::image::sha256(MANIFEST);
     let body: &[u8] = if method == "HEAD" { b"" } else { MANIFEST };
     let head = format!(
-        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {content_type}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {content_type}\r\nDocker-Content-Digest: {digest}\r\n{extra}Content-Length: {}\r\n\r\n",
         MANIFEST.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -392,6 +403,13 @@ fn serve(mut stream: TcpStream, addr: SocketAddr) -> Result<()> {
             serve_manifest(&mut stream, &method, &manifest_type.1)
         }
         "leaky" => leaky(&mut stream, addr, &method, &path, authorization.as_deref()),
+        // Docker Hub's pull-limit headers, on every manifest answer (HEAD too).
+        "limits" => serve_manifest_with(
+            &mut stream,
+            &method,
+            &manifest_type.1,
+            "ratelimit-limit: 100;w=21600\r\nratelimit-remaining: 76;w=21600\r\ndocker-ratelimit-source: 192.0.2.7\r\n",
+        ),
         "limited" => respond(
             &mut stream,
             "429 Too Many Requests",

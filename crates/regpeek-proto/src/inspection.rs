@@ -37,6 +37,9 @@ pub struct Inspection {
     pub config: Option<FetchedConfig>,
     /// `Warning: 299` texts the registry sent, deduplicated.
     pub warnings: Vec<String>,
+    /// What the registry said of its pull limit, if it said (Docker Hub does, on a
+    /// manifest `HEAD` too, which costs no pull).
+    pub rate_limit: Option<RateLimit>,
     /// The mirror that answered, when one did ([`Options::mirrors`](crate::Options)).
     pub mirror: Option<url::Url>,
     /// Mirrors tried first that failed, with why.
@@ -52,6 +55,18 @@ impl Inspection {
             None => self.platform.iter().cloned().collect(),
         }
     }
+}
+
+/// A registry's pull limit as its headers state it (values as sent, e.g.
+/// `100;w=21600`: 100 pulls per 21600 s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// `ratelimit-limit`.
+    pub limit: Option<String>,
+    /// `ratelimit-remaining`.
+    pub remaining: Option<String>,
+    /// `docker-ratelimit-source`: the address or account the limit counts against.
+    pub source: Option<String>,
 }
 
 /// A fetched (or, for `Goal::Digest`, only located) image manifest.

@@ -159,7 +159,7 @@ pub use flow::{
 /// The HTTP types requests and responses are made of, re-exported.
 pub use http;
 pub use inspection::{
-    FetchedConfig, FetchedManifest, Inspection, Referrer, ReferrerSource, Referrers,
+    FetchedConfig, FetchedManifest, Inspection, RateLimit, Referrer, ReferrerSource, Referrers,
 };
 pub use list::Listing;
 pub use platform::{Platform, PlatformError};

@@ -64,7 +64,8 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         | Command::Platforms { .. }
         | Command::Manifest { .. }
         | Command::Config { .. }
-        | Command::Digest { .. } => {
+        | Command::Digest { .. }
+        | Command::Ratelimit { .. } => {
             bail!("internal: a reference command reached the per-command dispatch")
         }
     }

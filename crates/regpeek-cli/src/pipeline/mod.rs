@@ -47,6 +47,8 @@ pub enum Shape {
     Manifest,
     /// `config`, `inspect --config`: the config blob as stored.
     Config,
+    /// `ratelimit`: the pull limit the registry states.
+    RateLimit,
     /// `digest` (`--full-ref`: as `name@digest`).
     Digest {
         /// Print `name@digest`.
@@ -55,6 +57,9 @@ pub enum Shape {
     /// `platforms`, `inspect --platform all`: one row per platform.
     Platforms(OutputFormat),
 }
+
+/// The image Docker documents for checking its pull limit.
+const DOCKER_HUB_CHECK: &str = "docker.io/ratelimitpreview/test:latest";
 
 /// The references of a command and how to answer them.
 pub struct Job<'a> {
@@ -122,7 +127,18 @@ impl<'a> Job<'a> {
                 batch,
                 common,
             ),
+            Command::Ratelimit {
+                references,
+                batch,
+                common,
+            } => (Shape::RateLimit, references, batch, common),
             _ => return Ok(None),
+        };
+        // `ratelimit` alone asks about Docker Hub.
+        let default = [DOCKER_HUB_CHECK.to_owned()];
+        let refs = match (shape, refs.is_empty(), &batch.file, &batch.from) {
+            (Shape::RateLimit, true, None, None) => &default[..],
+            _ => &refs[..],
         };
         let single = refs.len() == 1 && batch.file.is_none() && batch.from.is_none();
         if refs.is_empty() && batch.file.is_none() && batch.from.is_none() {
@@ -135,7 +151,7 @@ impl<'a> Job<'a> {
                 "-o table shows one image; with several references (or --file, --from) the output is JSON lines, one per reference (filter them with --jq)",
             ));
         }
-        let mut all = refs.clone();
+        let mut all = refs.to_vec();
         all.extend(crate::inputs::collect(batch)?);
         if all.is_empty() {
             bail!("no image references found");
@@ -405,6 +421,8 @@ fn goal_of(job: &Job) -> Result<Goal> {
     Ok(match job.shape {
         Shape::Manifest => Goal::Manifest(explicit),
         Shape::Digest { .. } => Goal::Digest(explicit),
+        // A HEAD: no pull counted.
+        Shape::RateLimit => Goal::Digest(None),
         Shape::Summary | Shape::Table | Shape::Raw | Shape::Config | Shape::Platforms(_) => {
             Goal::Inspect(crate::flags::platform(job.common)?)
         }

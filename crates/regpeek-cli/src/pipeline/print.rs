@@ -20,6 +20,7 @@ pub(super) fn to_line(job: &Job, answer: Answer) -> Result<Value> {
     };
     let explicit = crate::flags::explicit_platform(job.common)?.is_some();
     Ok(match job.shape {
+        Shape::RateLimit => serde_json::json!({ "RateLimit": rate_limit(&insp) }),
         Shape::Digest { full_ref: false } => {
             serde_json::json!({ "Digest": chosen_digest(&insp, explicit) })
         }
@@ -72,6 +73,15 @@ fn print_image(
         warn_platform_mismatch(insp, explicit);
     }
     match shape {
+        Shape::RateLimit => {
+            if insp.rate_limit.is_none() {
+                eprintln!(
+                    "regpeek: {} states no pull limit",
+                    insp.reference.registry()
+                );
+            }
+            session.out.json(out, &rate_limit(insp))
+        }
         Shape::Digest { full_ref } => {
             let digest = chosen_digest(insp, explicit.is_some());
             match full_ref {
@@ -162,4 +172,33 @@ fn warn_platform_mismatch(insp: &Inspection, asked: Option<&regpeek_proto::Platf
             "regpeek: warning: the image's platform ({image}) does not match the requested platform ({asked})"
         );
     }
+}
+
+/// The pull limit a registry stated, as JSON: `Limit` and `Remaining` as counts, with
+/// the window in seconds (`100;w=21600`), and the headers as sent.
+fn rate_limit(insp: &Inspection) -> Value {
+    let parse = |v: &Option<String>| {
+        v.as_deref().map(|v| {
+            let mut parts = v.split(';');
+            let count = parts.next().and_then(|n| n.trim().parse::<u64>().ok());
+            let window = parts
+                .find_map(|p| p.trim().strip_prefix("w="))
+                .and_then(|w| w.parse::<u64>().ok());
+            (count, window)
+        })
+    };
+    let r = insp.rate_limit.as_ref();
+    let limit = r.and_then(|r| parse(&r.limit));
+    let remaining = r.and_then(|r| parse(&r.remaining));
+    serde_json::json!({
+        "Registry": insp.reference.registry(),
+        "Limit": limit.and_then(|l| l.0),
+        "Remaining": remaining.and_then(|r| r.0),
+        "WindowSeconds": limit.and_then(|l| l.1).or(remaining.and_then(|r| r.1)),
+        "Source": r.and_then(|r| r.source.clone()),
+        "Headers": r.map(|r| serde_json::json!({
+            "ratelimit-limit": r.limit,
+            "ratelimit-remaining": r.remaining,
+        })),
+    })
 }

@@ -90,6 +90,25 @@ pub(super) fn collect_warnings(h: &HeaderMap, out: &mut Vec<String>) {
     }
 }
 
+/// What a registry says of its pull limit (Docker Hub's `ratelimit-limit`,
+/// `ratelimit-remaining`, `docker-ratelimit-source`), the last response's that said it.
+pub(super) fn collect_rate_limit(h: &HeaderMap, out: &mut Option<crate::RateLimit>) {
+    let get = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+    };
+    let (limit, remaining) = (get("ratelimit-limit"), get("ratelimit-remaining"));
+    if limit.is_none() && remaining.is_none() {
+        return;
+    }
+    *out = Some(crate::RateLimit {
+        limit,
+        remaining,
+        source: get("docker-ratelimit-source"),
+    });
+}
+
 /// `Retry-After` as a duration: delta-seconds, or an HTTP-date measured against the
 /// response's own `Date` (the core has no clock of its own).
 pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {

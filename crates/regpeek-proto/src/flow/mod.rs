@@ -221,6 +221,7 @@ struct Partial {
     manifest: Option<FetchedManifest>,
     config: Option<FetchedConfig>,
     warnings: Vec<String>,
+    rate_limit: Option<crate::RateLimit>,
     items: Vec<String>,
     /// Listing pages fetched so far, in order.
     seen_pages: Vec<Url>,

@@ -8,7 +8,7 @@ use http::StatusCode;
 use http::header::RETRY_AFTER;
 use url::Url;
 
-use super::check::{collect_warnings, same_origin, strip_query};
+use super::check::{collect_rate_limit, collect_warnings, same_origin, strip_query};
 use super::{Action, Flow, Goal, HostAuth, Next, Outcome, Retry, SentAuth, Step, Wait};
 use crate::auth::Credentials;
 use crate::error::{Error, Peer, parse_registry_errors};
@@ -23,6 +23,7 @@ impl Flow {
         resp: http::Response<Vec<u8>>,
     ) -> Next {
         collect_warnings(resp.headers(), &mut self.result.warnings);
+        collect_rate_limit(resp.headers(), &mut self.result.rate_limit);
         let status = resp.status();
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             return self.on_redirect(now, &url, hops, resp.headers());

@@ -281,6 +281,7 @@ impl Flow {
             manifest: r.manifest,
             config: r.config,
             warnings: r.warnings,
+            rate_limit: r.rate_limit,
             mirror: ep.mirror.clone(),
             skipped_mirrors: std::mem::take(&mut self.skipped),
         };
