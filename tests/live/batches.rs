@@ -273,10 +273,11 @@ fn a_closed_stdout_ends_every_command_quietly() {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
         let home = empty_home();
-        let out = Command::new(env!("CARGO_BIN_EXE_regpeek"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpeek"));
+        isolate(&mut cmd);
+        let out = cmd
             .args(&args)
             .env("HOME", &*home)
-            .env_remove("XDG_CACHE_HOME")
             .stdin(std::process::Stdio::null())
             .stdout(writer)
             .stderr(std::process::Stdio::piped())

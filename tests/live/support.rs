@@ -43,25 +43,7 @@ pub fn regpeek_in(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> O
     // Lives until regpeek has ended (the explicit `HOME` of `env` wins over it).
     let home = empty_home();
     cmd.args(args).env("HOME", &*home);
-    for var in [
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
-        "https_proxy",
-        "http_proxy",
-        "all_proxy",
-        "no_proxy",
-        "DOCKER_CONFIG",
-        "REGISTRY_AUTH_FILE",
-        "DOCKER_AUTH_CONFIG",
-        "XDG_RUNTIME_DIR",
-        "XDG_CONFIG_HOME",
-        // Each run's cache lives in its fresh $HOME: tests never share one by accident.
-        "XDG_CACHE_HOME",
-    ] {
-        cmd.env_remove(var);
-    }
+    isolate(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -265,6 +247,7 @@ pub fn on_a_terminal_with(args: &[&str], env: &[(&str, &str)], answers: &[(&str,
         .join(" ");
     let home = empty_home();
     let mut c = Command::new("script");
+    isolate(&mut c);
     c.args(["-qec", &cmd, "/dev/null"])
         .env("HOME", &*home)
         .env_remove("NO_COLOR")
@@ -418,4 +401,28 @@ pub fn shell_words(line: &str) -> Vec<String> {
         words.push(word);
     }
     words
+}
+
+/// Takes from a regpeek command every variable of the developer's environment that
+/// would change what it does: proxies, credential files, config and cache homes.
+pub fn isolate(cmd: &mut Command) {
+    for var in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+        "no_proxy",
+        "DOCKER_CONFIG",
+        "REGISTRY_AUTH_FILE",
+        "DOCKER_AUTH_CONFIG",
+        "XDG_RUNTIME_DIR",
+        "XDG_CONFIG_HOME",
+        // Each run's cache lives in its fresh $HOME: tests never share one by accident.
+        "XDG_CACHE_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
 }

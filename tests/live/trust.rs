@@ -271,10 +271,11 @@ fn timed_lines(args: &[&str]) -> (Vec<(std::time::Duration, String)>, Output) {
     use std::io::BufRead as _;
     let home = empty_home();
     let start = std::time::Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_regpeek"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpeek"));
+    isolate(&mut cmd);
+    let mut child = cmd
         .args(args)
         .env("HOME", &*home)
-        .env_remove("XDG_CACHE_HOME")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
