@@ -98,6 +98,101 @@ fn a_batch_reads_files_compose_kubernetes_and_dockerfiles() {
 }
 
 #[test]
+fn from_reads_files_as_their_own_tools_do() {
+    let plain = lab().info.plain();
+    let dir = empty_home();
+    let digests = |out: &Output| -> Vec<(String, String)> {
+        assert!(out.status.success(), "{}", stderr_of(out));
+        lines(&out.stdout)
+            .iter()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                assert!(v["Error"].is_null(), "{v}");
+                (
+                    v["Reference"].as_str().unwrap().to_owned(),
+                    v["Digest"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // Compose: a BOM and CRLF, variables from the environment (winning) and from the
+    // `.env` beside the file, defaults, `$$`, and an unset one that is warned about.
+    let compose = dir.join("compose.yaml");
+    write(
+        &compose,
+        "\u{feff}services:\r\n  web:\r\n    image: ${REG}/lab/${WEB:-rich}:v1\r\n  worker:\r\n    image: \"${REG}/lab/multi:${TAG:?set TAG}\"\r\n  cmd:\r\n    image: ${REG}/lab/rich:v1${UNSET}\r\n    command: echo $$HOME\r\n",
+    );
+    write(
+        &dir.join(".env"),
+        &format!("REG={plain}\nTAG=v1\nWEB=nope # the environment wins\n"),
+    );
+    let from = compose.to_str().unwrap();
+    let out = ok_in(&["digest", "--from", from], &[("WEB", "rich")], None);
+    let got = digests(&out);
+    let rich = lab().seeded.rich.manifest.digest.as_str();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], (format!("{plain}/lab/rich:v1"), rich.to_owned()));
+    assert_eq!(got[1].0, format!("{plain}/lab/multi:v1"));
+    let warned = stderr_of(&out);
+    assert!(warned.contains("\"UNSET\" variable is not set"), "{warned}");
+    // `${TAG:?…}` stops the run with compose's message when TAG is empty.
+    let out = regpeek_in(&["digest", "--from", from], &[("TAG", "")], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("required variable TAG is missing a value: set TAG"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // A Dockerfile on stdin, told by its content: ARG scope, COPY --from and
+    // RUN --mount=from, stage names and indexes skipped.
+    let dockerfile = format!(
+        "\u{feff}# syntax=docker/dockerfile:1\nARG REG={plain}\nFROM $REG/lab/rich:v1 AS build\nARG REG=elsewhere.invalid\nFROM $REG/lab/multi:v1\nCOPY --from=build /a /a\nCOPY --from=0 /b /b\nARG REG\nCOPY --from=$REG/lab/many-layers:v1 /c /c\nRUN --mount=type=bind,from=$REG/lab/rich:v1,target=/m true\n"
+    );
+    let out = ok_in(&["digest", "--from", "-"], &[], Some(&dockerfile));
+    let refs: Vec<String> = digests(&out).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(
+        refs,
+        [
+            format!("{plain}/lab/rich:v1"),
+            format!("{plain}/lab/multi:v1"),
+            format!("{plain}/lab/many-layers:v1"),
+        ]
+    );
+    // A BOM in --file too.
+    let out = ok_in(
+        &["digest", "--file", "-"],
+        &[],
+        Some(&format!("\u{feff}{plain}/lab/rich:v1\r\n")),
+    );
+    assert_eq!(digests(&out)[0].1, rich);
+    // Standard input is read once: two readers of it are refused (exit 2).
+    for args in [
+        vec!["digest", "--from", "-", "--file", "-"],
+        vec![
+            "digest",
+            "--file",
+            "-",
+            "--username",
+            "u",
+            "--password-stdin",
+        ],
+        vec![
+            "inspect",
+            "--from",
+            "-",
+            "--username",
+            "u",
+            "--password-stdin",
+        ],
+    ] {
+        let out = regpeek_in(&args, &[], Some("x\n"));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("standard input can be read once"));
+    }
+}
+
+#[test]
 fn two_batches_sharing_a_cache_both_succeed() {
     let cache_home = empty_home();
     let cache = cache_home.join("cache");

@@ -77,3 +77,59 @@ fn replaying_something_that_is_not_a_recording_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn a_recorded_compose_file_replays_without_its_environment() {
+    // What an interpolating compose file names depends on the environment and its
+    // `.env`; the recording keeps the images it resolved to, never the `.env`.
+    let plain = lab().info.plain();
+    let dir = empty_home();
+    let compose = dir.join("compose.yaml");
+    write(
+        &compose,
+        "services:\n  web:\n    image: ${REG}/lab/${WEB:-nope}:v1\n  db:\n    image: ${REG}/lab/multi:v1\n",
+    );
+    write(
+        &dir.join(".env"),
+        &format!("REG={plain}\nDB_PASSWORD=dotenv-secret-4711\n"),
+    );
+    let recording = dir.join("recording");
+    let args = [
+        "--record",
+        recording.to_str().unwrap(),
+        "digest",
+        "--from",
+        compose.to_str().unwrap(),
+    ];
+    let live = ok_in(&args, &[("WEB", "rich")], None);
+    assert_eq!(lines(&live.stdout).len(), 2, "{}", stderr_of(&live));
+    let replayed = regpeek(&["replay", recording.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&live.stdout),
+        String::from_utf8_lossy(&replayed.stdout),
+        "{}",
+        stderr_of(&replayed)
+    );
+    let mut kept = String::new();
+    for entry in std::fs::read_dir(recording.join("inputs")).unwrap() {
+        kept.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(kept.contains(&format!("{plain}/lab/rich:v1")), "{kept}");
+    assert!(
+        !kept.contains("dotenv-secret") && !kept.contains('$'),
+        "{kept}"
+    );
+    // Standard input cannot be kept: refused before anything is sent.
+    let out = regpeek_in(
+        &[
+            "--record",
+            recording.to_str().unwrap(),
+            "digest",
+            "--from",
+            "-",
+        ],
+        &[],
+        Some("FROM x\n"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}

@@ -259,9 +259,10 @@ pub struct BatchArgs {
     /// Read references from FILE, one a line (`-` for stdin; `#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Read the image references out of a compose file (`services.*.image`), Kubernetes
-    /// manifests (every container's `image`) or a Dockerfile (`FROM`, with `ARG`
-    /// defaults).
+    /// Read the image references out of a compose file (`services.*.image`, variables
+    /// interpolated from the environment and `.env` as compose does), Kubernetes
+    /// manifests (every container's `image`) or a Dockerfile (`FROM`, `COPY --from`,
+    /// `RUN --mount=from=`, with `ARG` defaults in BuildKit's scope); `-` for stdin.
     #[arg(long, value_name = "PATH")]
     pub from: Option<PathBuf>,
     /// How many references to inspect at once on each registry (each registry has

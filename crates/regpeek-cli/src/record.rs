@@ -76,15 +76,30 @@ impl Recording {
             .peekable();
         let inputs = dir.join("inputs");
         let mut copied = 0;
-        let mut copy = |path: &str| -> Result<String> {
+        let mut copy = |flag: &str, path: &str| -> Result<String> {
             if path == "-" {
                 return Err(crate::errors::usage(
-                    "--record cannot keep references read from standard input (--file -): name a file",
+                    "--record cannot keep references read from standard input (--file -, --from -): name a file",
                 ));
             }
             let source = Path::new(path);
-            let bytes = crate::files::read(source, 16 << 20)
-                .with_context(|| format!("reading {path} to keep it with the recording"))?;
+            let bytes = if flag == "--from" && crate::inputs::interpolates(source)? {
+                // What a compose file names depends on the environment and its
+                // `.env` (which may hold secrets): the recording keeps the images
+                // it resolved to, as a compose file of their own.
+                let found = crate::inputs::from(source)?;
+                let mut text = String::from("services:\n");
+                for (i, image) in found.references.iter().enumerate() {
+                    text.push_str(&format!(
+                        "  s{i}:\n    image: {}\n",
+                        serde_json::json!(image)
+                    ));
+                }
+                text.into_bytes()
+            } else {
+                crate::files::read(source, 16 << 20)
+                    .with_context(|| format!("reading {path} to keep it with the recording"))?
+            };
             std::fs::create_dir_all(&inputs)
                 .with_context(|| format!("creating {}", inputs.display()))?;
             copied += 1;
@@ -120,17 +135,18 @@ impl Recording {
                     kept.push(format!("--registry-token={STAND_IN}"));
                 }
                 "--file" | "--from" => {
-                    kept.push(arg);
                     if let Some(path) = args.next() {
+                        let path = copy(&arg, &path)?;
+                        kept.push(arg);
                         files.push(kept.len());
-                        kept.push(copy(&path)?);
+                        kept.push(path);
                     }
                 }
                 _ if arg.starts_with("--record=") => {}
                 _ if arg.starts_with("--file=") || arg.starts_with("--from=") => {
                     let (flag, path) = arg.split_once('=').unwrap_or_default();
                     files.push(kept.len());
-                    kept.push(format!("{flag}={}", copy(path)?));
+                    kept.push(format!("{flag}={}", copy(flag, path)?));
                 }
                 _ => kept.push(arg),
             }

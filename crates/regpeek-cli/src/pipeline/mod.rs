@@ -151,8 +151,23 @@ impl<'a> Job<'a> {
                 "-o table shows one image; with several references (or --file, --from) the output is JSON lines, one per reference (filter them with --jq)",
             ));
         }
+        let stdin = std::path::Path::new("-");
+        let readers = [
+            batch.file.as_deref() == Some(stdin),
+            batch.from.as_deref() == Some(stdin),
+            common.password_stdin,
+        ];
+        if readers.iter().filter(|r| **r).count() > 1 {
+            return Err(crate::errors::usage(
+                "standard input can be read once: give only one of --file -, --from - and --password-stdin",
+            ));
+        }
         let mut all = refs.to_vec();
-        all.extend(crate::inputs::collect(batch)?);
+        let collected = crate::inputs::collect(batch)?;
+        for warning in &collected.warnings {
+            session.warn_once(warning);
+        }
+        all.extend(collected.references);
         if all.is_empty() {
             bail!("no image references found");
         }

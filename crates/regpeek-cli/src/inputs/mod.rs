@@ -1,6 +1,10 @@
 //! Where a batch's references come from besides the command line: `--file` (one a
 //! line, `#` comments) and `--from` (compose files, Kubernetes manifests,
-//! Dockerfiles), all bounded against hostile input (size, alias bombs, `ARG` growth).
+//! Dockerfiles, read as their own tools read them), all bounded against hostile input
+//! (size, alias bombs, `ARG` growth). A UTF-8 BOM is accepted; `-` reads stdin.
+
+mod compose;
+mod dockerfile;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,48 +13,162 @@ use anyhow::{Context, Result, bail};
 
 use crate::args::BatchArgs;
 
+/// What `--file` and `--from` gave.
+pub struct Collected {
+    /// The references, in file order.
+    pub references: Vec<String>,
+    /// What the user should hear about (compose variables that were not set).
+    pub warnings: Vec<String>,
+}
+
 /// References from `--file` and `--from`.
-pub fn collect(batch: &BatchArgs) -> Result<Vec<String>> {
-    let mut out = Vec::new();
+pub fn collect(batch: &BatchArgs) -> Result<Collected> {
+    let mut out = Collected {
+        references: Vec::new(),
+        warnings: Vec::new(),
+    };
     if let Some(file) = &batch.file {
-        let text = if file == Path::new("-") {
-            read_capped(std::io::stdin().lock()).context("reading standard input")?
-        } else {
-            crate::files::read_text(file, MAX_INPUT)
-                .with_context(|| format!("reading {}", file.display()))?
-        };
+        let text = read_input(file)?;
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if !line.is_empty() {
-                out.push(line.to_owned());
+                out.references.push(line.to_owned());
             }
         }
     }
     if let Some(path) = &batch.from {
-        let text = crate::files::read_text(path, MAX_INPUT)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if name.contains("dockerfile") || name.contains("containerfile") {
-            out.extend(
-                dockerfile_images(&text).with_context(|| format!("reading {}", path.display()))?,
-            );
+        let found = from(path)?;
+        out.references.extend(found.references);
+        out.warnings.extend(found.warnings);
+    }
+    Ok(out)
+}
+
+/// Whether `--from path` reads a compose file that interpolates variables: what it
+/// names then depends on the environment and `.env`, which a recording does not keep.
+pub fn interpolates(path: &Path) -> Result<bool> {
+    let text = read_input(path)?;
+    Ok(kind(path, &text) == Kind::Yaml
+        && yaml_images(&text)?
+            .iter()
+            .any(|i| i.is_compose && i.text.contains('$')))
+}
+
+/// The references `--from path` names.
+pub fn from(path: &Path) -> Result<Collected> {
+    let mut out = Collected {
+        references: Vec::new(),
+        warnings: Vec::new(),
+    };
+    {
+        let text = read_input(path)?;
+        let context = || format!("reading {}", shown(path));
+        if kind(path, &text) == Kind::Dockerfile {
+            out.references
+                .extend(dockerfile::images(&text).with_context(context)?);
         } else {
-            out.extend(yaml_images(&text).with_context(|| format!("reading {}", path.display()))?);
+            // A compose file's variables: the environment, then `.env` beside it
+            // (the working directory's for stdin), as `docker compose` reads them.
+            let dir = match path.parent() {
+                Some(p) if path != Path::new("-") && !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let dotenv_path = dir.join(".env");
+            let dotenv = match crate::files::read_text(&dotenv_path, MAX_INPUT) {
+                Ok(text) => compose::dotenv(strip_bom(&text), &env)
+                    .with_context(|| format!("reading {}", dotenv_path.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("reading {}", dotenv_path.display()));
+                }
+            };
+            let vars = compose::Vars { env, dotenv };
+            let mut unset = Vec::new();
+            for image in yaml_images(&text).with_context(context)? {
+                let image = if image.is_compose {
+                    compose::interpolate(&image.text, &vars, &mut unset).with_context(context)?
+                } else {
+                    image.text
+                };
+                if !image.is_empty() && !out.references.contains(&image) {
+                    out.references.push(image);
+                }
+            }
+            out.warnings.extend(unset.into_iter().map(|name| {
+                format!(
+                    "{}: the {name:?} variable is not set; it stands for an empty string",
+                    shown(path)
+                )
+            }));
         }
     }
     Ok(out)
 }
 
+/// What `--from` reads.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    Dockerfile,
+    /// Compose files and Kubernetes manifests (told apart by their content).
+    Yaml,
+}
+
+/// A `--from` file's kind, from its name (`Dockerfile`, `Containerfile`,
+/// `*.dockerfile`, `*.yaml`), else from its content (stdin, odd names): a Dockerfile's
+/// first instruction is `FROM` or `ARG`.
+fn kind(path: &Path, text: &str) -> Kind {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if name.contains("dockerfile") || name.contains("containerfile") {
+        return Kind::Dockerfile;
+    }
+    if [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e)) {
+        return Kind::Yaml;
+    }
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    let word = first.split_whitespace().next().unwrap_or_default();
+    if word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("ARG") {
+        Kind::Dockerfile
+    } else {
+        Kind::Yaml
+    }
+}
+
+/// A path as the user gave it, `-` as "standard input".
+fn shown(path: &Path) -> String {
+    if path == Path::new("-") {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The text of `path` (`-`: stdin), bounded, its BOM removed.
+fn read_input(path: &Path) -> Result<String> {
+    let text = if path == Path::new("-") {
+        read_capped(std::io::stdin().lock()).context("reading standard input")?
+    } else {
+        crate::files::read_text(path, MAX_INPUT)
+            .with_context(|| format!("reading {}", path.display()))?
+    };
+    Ok(strip_bom(&text).to_owned())
+}
+
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// The most a list of references may hold: far beyond any real file, short of what
 /// would exhaust memory.
 const MAX_INPUT: u64 = 16 << 20;
-
-/// The longest an `ARG` value may grow by substitution (a reference is far shorter).
-const MAX_ARG: usize = 4096;
 
 /// All of `input` as UTF-8, refused beyond [`MAX_INPUT`].
 fn read_capped(input: impl std::io::Read) -> Result<String> {
@@ -58,119 +176,32 @@ fn read_capped(input: impl std::io::Read) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("not UTF-8 text"))
 }
 
-/// `FROM` images of a Dockerfile, `ARG` defaults substituted (as Docker does, also
-/// in later `ARG`s), stage names and `scratch` skipped.
-pub fn dockerfile_images(text: &str) -> Result<Vec<String>> {
-    let mut args: HashMap<String, String> = HashMap::new();
-    let mut stages: Vec<String> = Vec::new();
-    let mut out = Vec::new();
-    // Line continuations join lines.
-    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
-    for line in joined.lines() {
-        let line = line.trim();
-        if line.starts_with('#') || line.is_empty() {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let Some(instr) = words.next() else { continue };
-        match instr.to_ascii_uppercase().as_str() {
-            "ARG" => {
-                for w in words {
-                    if let Some((k, v)) = w.split_once('=') {
-                        let v = substitute(v.trim_matches('"'), &args);
-                        if v.len() > MAX_ARG {
-                            bail!("ARG {k} grows past {MAX_ARG} characters");
-                        }
-                        args.insert(k.to_owned(), v);
-                    }
-                }
-            }
-            "FROM" => {
-                let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
-                let Some(image) = rest.first() else { continue };
-                let image = substitute(image, &args);
-                if let (Some(as_kw), Some(stage)) = (rest.get(1), rest.get(2))
-                    && as_kw.eq_ignore_ascii_case("as")
-                {
-                    stages.push(stage.to_ascii_lowercase());
-                }
-                let lower = image.to_ascii_lowercase();
-                if lower == "scratch"
-                    || stages[..stages.len().saturating_sub(usize::from(
-                        rest.get(1).is_some_and(|k| k.eq_ignore_ascii_case("as")),
-                    ))]
-                        .contains(&lower)
-                {
-                    continue;
-                }
-                if !image.is_empty() && !out.contains(&image) {
-                    out.push(image);
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// `$NAME` and `${NAME}` replaced by `ARG` defaults (unknown names become empty).
-fn substitute(word: &str, args: &HashMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut chars = word.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '$' {
-            out.push(c);
-            continue;
-        }
-        let braced = chars.peek() == Some(&'{');
-        if braced {
-            chars.next();
-        }
-        let mut name = String::new();
-        while let Some(&n) = chars.peek() {
-            if n.is_ascii_alphanumeric() || n == '_' {
-                name.push(n);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        if braced {
-            // `${NAME:-default}` and friends: the default after `:-`.
-            let mut tail = String::new();
-            for n in chars.by_ref() {
-                if n == '}' {
-                    break;
-                }
-                tail.push(n);
-            }
-            match (args.get(&name), tail.strip_prefix(":-")) {
-                (Some(v), _) if !v.is_empty() => out.push_str(v),
-                (_, Some(default)) => out.push_str(default),
-                (Some(v), None) => out.push_str(v),
-                _ => {}
-            }
-        } else if let Some(v) = args.get(&name) {
-            out.push_str(v);
-        }
-    }
-    out
+/// An `image` found in YAML.
+#[derive(Debug)]
+pub struct YamlImage {
+    /// As written.
+    pub text: String,
+    /// From a compose file's `services`, so interpolated as compose does.
+    pub is_compose: bool,
 }
 
 /// Images of a compose file (`services.*.image`) or of Kubernetes manifests (every
 /// `image` of `containers`, `initContainers` and `ephemeralContainers`, in every
 /// document, any kind).
-pub fn yaml_images(text: &str) -> Result<Vec<String>> {
+pub fn yaml_images(text: &str) -> Result<Vec<YamlImage>> {
     use yaml_rust2::{Yaml, YamlLoader};
     check_alias_expansion(text)?;
     let docs = YamlLoader::load_from_str(text).map_err(|e| anyhow::anyhow!("not YAML: {e}"))?;
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |s: &str| {
-        if !s.is_empty() && !out.iter().any(|o| o == s) {
-            out.push(s.to_owned());
+    let mut out: Vec<YamlImage> = Vec::new();
+    let mut push = |s: &str, is_compose: bool| {
+        if !s.is_empty() && !out.iter().any(|o| o.text == s) {
+            out.push(YamlImage {
+                text: s.to_owned(),
+                is_compose,
+            });
         }
     };
-    fn walk(y: &Yaml, push: &mut dyn FnMut(&str)) {
+    fn walk(y: &Yaml, push: &mut dyn FnMut(&str, bool)) {
         match y {
             Yaml::Hash(h) => {
                 for (k, v) in h {
@@ -180,7 +211,7 @@ pub fn yaml_images(text: &str) -> Result<Vec<String>> {
                     {
                         for c in list {
                             if let Some(image) = merged(c, "image").and_then(Yaml::as_str) {
-                                push(image);
+                                push(image, false);
                             }
                         }
                     }
@@ -195,7 +226,7 @@ pub fn yaml_images(text: &str) -> Result<Vec<String>> {
         if let Yaml::Hash(services) = &doc["services"] {
             for (_, svc) in services {
                 if let Some(image) = merged(svc, "image").and_then(Yaml::as_str) {
-                    push(image);
+                    push(image, true);
                 }
             }
         } else {
@@ -275,24 +306,20 @@ fn check_alias_expansion(text: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn texts(images: Vec<YamlImage>) -> Vec<String> {
+        images.into_iter().map(|i| i.text).collect()
+    }
+
     #[test]
-    fn dockerfile_from_lines() {
-        let text = "ARG BASE=debian\nARG TAG=12\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nRUN go build\nFROM ${BASE}:${TAG}-slim\nCOPY --from=build /x /x\nFROM build AS test\nFROM scratch\nFROM ghcr.io/org/app:${VERSION:-1.0} \\\n  AS final\n";
-        assert_eq!(
-            dockerfile_images(text).unwrap(),
-            ["golang:1.22", "debian:12-slim", "ghcr.io/org/app:1.0"]
-        );
-        // ARG values see earlier ARGs, as in Docker.
-        let text = "ARG REGISTRY=ghcr.io\nARG IMAGE=${REGISTRY}/org/app\nFROM $IMAGE:v1\n";
-        assert_eq!(dockerfile_images(text).unwrap(), ["ghcr.io/org/app:v1"]);
-        // ... and cannot grow without bound.
-        let mut text = String::from("ARG A0=xxxxxxxx\n");
-        for i in 1..40 {
-            text.push_str(&format!("ARG A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1));
-        }
-        text.push_str("FROM $A39\n");
-        let err = dockerfile_images(&text).unwrap_err().to_string();
-        assert!(err.contains("grows past"), "{err}");
+    fn kinds_from_names_then_content() {
+        let df = "# syntax=docker/dockerfile:1\n\nfrom alpine\n";
+        assert_eq!(kind(Path::new("Dockerfile.prod"), ""), Kind::Dockerfile);
+        assert_eq!(kind(Path::new("app.Containerfile"), ""), Kind::Dockerfile);
+        assert_eq!(kind(Path::new("compose.yaml"), df), Kind::Yaml);
+        assert_eq!(kind(Path::new("-"), df), Kind::Dockerfile);
+        assert_eq!(kind(Path::new("-"), "ARG X=1\nFROM $X"), Kind::Dockerfile);
+        assert_eq!(kind(Path::new("-"), "services: {}\n"), Kind::Yaml);
+        assert_eq!(strip_bom("\u{feff}FROM x"), "FROM x");
     }
 
     #[test]
@@ -311,7 +338,7 @@ mod tests {
         // Anchors as compose files use them are fine.
         let compose = "x-base: &base\n  image: nginx:1.27\n  restart: always\nservices:\n  web:\n    <<: *base\n  api:\n    image: &api ghcr.io/org/api:v2\n  worker:\n    image: *api\n";
         assert_eq!(
-            yaml_images(compose).unwrap(),
+            texts(yaml_images(compose).unwrap()),
             ["nginx:1.27", "ghcr.io/org/api:v2"]
         );
     }
@@ -328,10 +355,13 @@ mod tests {
     #[test]
     fn compose_and_kubernetes() {
         let compose = "services:\n  web:\n    image: nginx:1.27\n  db:\n    image: postgres:16\n  built:\n    build: .\n";
-        assert_eq!(yaml_images(compose).unwrap(), ["nginx:1.27", "postgres:16"]);
+        assert_eq!(
+            texts(yaml_images(compose).unwrap()),
+            ["nginx:1.27", "postgres:16"]
+        );
         let k8s = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: init\n          image: busybox:1.36\n      containers:\n        - name: app\n          image: ghcr.io/org/app:v1\n---\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n            - image: alpine:3.20\n          ephemeralContainers:\n            - image: debug:1\n";
         assert_eq!(
-            yaml_images(k8s).unwrap(),
+            texts(yaml_images(k8s).unwrap()),
             [
                 "busybox:1.36",
                 "ghcr.io/org/app:v1",
