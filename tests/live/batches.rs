@@ -144,6 +144,31 @@ fn from_reads_files_as_their_own_tools_do() {
         stderr_of(&out)
     );
 
+    // A `.env` is read only for a compose file that needs it: one compose would
+    // refuse does not break a Kubernetes manifest beside it.
+    let other = dir.join("k8s");
+    std::fs::create_dir_all(&other).unwrap();
+    write(&other.join(".env"), "1BAD=x\n");
+    let k8s = other.join("pod.yaml");
+    write(
+        &k8s,
+        &format!("kind: Pod\nspec:\n  containers:\n    - image: {plain}/lab/rich:v1\n"),
+    );
+    assert_eq!(
+        digests(&ok_in(
+            &["digest", "--from", k8s.to_str().unwrap()],
+            &[],
+            None
+        ))
+        .len(),
+        1
+    );
+    let broken = other.join("compose.yml");
+    write(&broken, "services:\n  a:\n    image: $REG/lab/rich:v1\n");
+    let out = regpeek_in(&["digest", "--from", broken.to_str().unwrap()], &[], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains(".env"), "{}", stderr_of(&out));
+
     // A Dockerfile on stdin, told by its content: ARG scope, COPY --from and
     // RUN --mount=from, stage names and indexes skipped.
     let dockerfile = format!(

@@ -60,50 +60,63 @@ pub fn from(path: &Path) -> Result<Collected> {
         references: Vec::new(),
         warnings: Vec::new(),
     };
-    {
-        let text = read_input(path)?;
-        let context = || format!("reading {}", shown(path));
-        if kind(path, &text) == Kind::Dockerfile {
-            out.references
-                .extend(dockerfile::images(&text).with_context(context)?);
+    let text = read_input(path)?;
+    let context = || format!("reading {}", shown(path));
+    if kind(path, &text) == Kind::Dockerfile {
+        out.references
+            .extend(dockerfile::images(&text).with_context(context)?);
+        return Ok(out);
+    }
+    let images = yaml_images(&text).with_context(context)?;
+    // Variables are read (and `.env` with them) only when a compose image has one:
+    // a Kubernetes manifest never depends on a `.env` that happens to lie beside it.
+    let vars = if images.iter().any(|i| i.is_compose && i.text.contains('$')) {
+        compose_vars(path)?
+    } else {
+        compose::Vars {
+            env: HashMap::new(),
+            dotenv: HashMap::new(),
+        }
+    };
+    let mut unset = Vec::new();
+    for image in images {
+        let image = if image.is_compose {
+            compose::interpolate(&image.text, &vars, &mut unset).with_context(context)?
         } else {
-            // A compose file's variables: the environment, then `.env` beside it
-            // (the working directory's for stdin), as `docker compose` reads them.
-            let dir = match path.parent() {
-                Some(p) if path != Path::new("-") && !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let env: HashMap<String, String> = std::env::vars().collect();
-            let dotenv_path = dir.join(".env");
-            let dotenv = match crate::files::read_text(&dotenv_path, MAX_INPUT) {
-                Ok(text) => compose::dotenv(strip_bom(&text), &env)
-                    .with_context(|| format!("reading {}", dotenv_path.display()))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-                Err(e) => {
-                    return Err(e).with_context(|| format!("reading {}", dotenv_path.display()));
-                }
-            };
-            let vars = compose::Vars { env, dotenv };
-            let mut unset = Vec::new();
-            for image in yaml_images(&text).with_context(context)? {
-                let image = if image.is_compose {
-                    compose::interpolate(&image.text, &vars, &mut unset).with_context(context)?
-                } else {
-                    image.text
-                };
-                if !image.is_empty() && !out.references.contains(&image) {
-                    out.references.push(image);
-                }
-            }
-            out.warnings.extend(unset.into_iter().map(|name| {
-                format!(
-                    "{}: the {name:?} variable is not set; it stands for an empty string",
-                    shown(path)
-                )
-            }));
+            image.text
+        };
+        if !image.is_empty() && !out.references.contains(&image) {
+            out.references.push(image);
         }
     }
+    out.warnings.extend(unset.into_iter().map(|name| {
+        format!(
+            "{}: the {name:?} variable is not set; it stands for an empty string",
+            shown(path)
+        )
+    }));
     Ok(out)
+}
+
+/// A compose file's variables: the environment (what is valid UTF-8 of it), then the
+/// `.env` beside the file (the working directory's for stdin), as `docker compose`
+/// reads them.
+fn compose_vars(path: &Path) -> Result<compose::Vars> {
+    let dir = match path.parent() {
+        Some(p) if path != Path::new("-") && !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let env: HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let dotenv_path = dir.join(".env");
+    let dotenv = match crate::files::read_text(&dotenv_path, MAX_INPUT) {
+        Ok(text) => compose::dotenv(strip_bom(&text), &env)
+            .with_context(|| format!("reading {}", dotenv_path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dotenv_path.display())),
+    };
+    Ok(compose::Vars { env, dotenv })
 }
 
 /// What `--from` reads.
