@@ -329,26 +329,8 @@ pub struct Common {
     /// machine's, on linux).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    /// Credentials for the registry (a password is prompted for on a terminal when
-    /// missing).
-    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with_all = ["username", "registry_token", "no_creds"])]
-    pub creds: Option<String>,
-    /// User name; the password comes from --password-stdin or a prompt.
-    #[arg(long, value_name = "USER", conflicts_with_all = ["registry_token", "no_creds"])]
-    pub username: Option<String>,
-    /// Read the password from standard input (with --username).
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
-    /// A registry bearer token, sent as is.
-    #[arg(long, value_name = "TOKEN", conflicts_with = "no_creds")]
-    pub registry_token: Option<String>,
-    /// Ignore every stored credential: anonymous.
-    #[arg(long)]
-    pub no_creds: bool,
-    /// containers auth file to read instead of the default ones (default
-    /// $REGISTRY_AUTH_FILE).
-    #[arg(long, value_name = "FILE")]
-    pub authfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialFlags,
     #[command(flatten)]
     pub reach: Reach,
     /// The OS to pick from a multi-platform image (skopeo's spelling; with
@@ -371,12 +353,7 @@ impl Common {
     fn unset() -> Common {
         Common {
             platform: None,
-            creds: None,
-            username: None,
-            password_stdin: false,
-            registry_token: None,
-            no_creds: false,
-            authfile: None,
+            credentials: CredentialFlags::default(),
             reach: Reach {
                 plain_http: false,
                 ca_file: None,
@@ -437,14 +414,17 @@ impl LoginArgs {
             _ => self.creds.clone(),
         };
         Common {
-            username: if self.password.is_some() {
-                None
-            } else {
-                self.username.clone()
+            credentials: CredentialFlags {
+                username: if self.password.is_some() {
+                    None
+                } else {
+                    self.username.clone()
+                },
+                creds,
+                password_stdin: self.password_stdin,
+                authfile: self.authfile.clone(),
+                ..CredentialFlags::default()
             },
-            creds,
-            password_stdin: self.password_stdin,
-            authfile: self.authfile.clone(),
             reach: self.reach.clone(),
             verbose: self.verbose,
             ..Common::unset()
@@ -465,16 +445,21 @@ impl LogoutArgs {
     /// As the common flags.
     pub fn common(&self) -> Common {
         Common {
-            authfile: self.authfile.clone(),
+            credentials: CredentialFlags {
+                authfile: self.authfile.clone(),
+                ..CredentialFlags::default()
+            },
             ..Common::unset()
         }
     }
 }
 
-/// `auth show`'s flags: where credentials would come from.
-#[derive(Debug, Args, Clone)]
-pub struct AuthArgs {
-    /// Credentials, as other commands take them.
+/// The credentials a command that talks to a registry uses: given on the command
+/// line, or looked up in the credential files (`auth show` takes the same flags).
+#[derive(Debug, Args, Clone, Default)]
+pub struct CredentialFlags {
+    /// Credentials for the registry (a password is prompted for on a terminal when
+    /// missing).
     #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with_all = ["username", "registry_token", "no_creds"])]
     pub creds: Option<String>,
     /// User name; the password comes from --password-stdin or a prompt.
@@ -483,27 +468,30 @@ pub struct AuthArgs {
     /// Read the password from standard input (with --username).
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
-    /// A registry bearer token.
+    /// A registry bearer token, sent as is.
     #[arg(long, value_name = "TOKEN", conflicts_with = "no_creds")]
     pub registry_token: Option<String>,
-    /// Ignore every stored credential.
+    /// Ignore every stored credential: anonymous.
     #[arg(long)]
     pub no_creds: bool,
-    /// containers auth file to read instead of the default ones.
+    /// containers auth file to read instead of the default ones (default
+    /// $REGISTRY_AUTH_FILE).
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
+}
+
+/// `auth show`'s flags: where credentials would come from.
+#[derive(Debug, Args, Clone)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    pub credentials: CredentialFlags,
 }
 
 impl AuthArgs {
     /// As the common flags.
     pub fn common(&self) -> Common {
         Common {
-            creds: self.creds.clone(),
-            username: self.username.clone(),
-            password_stdin: self.password_stdin,
-            registry_token: self.registry_token.clone(),
-            no_creds: self.no_creds,
-            authfile: self.authfile.clone(),
+            credentials: self.credentials.clone(),
             ..Common::unset()
         }
     }

@@ -187,16 +187,16 @@ impl Session {
                 warning: None,
             })
         };
-        if common.no_creds {
+        if common.credentials.no_creds {
             return flag(None, "--no-creds");
         }
-        if let Some(t) = &common.registry_token {
+        if let Some(t) = &common.credentials.registry_token {
             return flag(
                 Some(Credentials::Bearer(regpeek_proto::Secret::new(t.clone()))),
                 "--registry-token",
             );
         }
-        if let Some(c) = &common.creds {
+        if let Some(c) = &common.credentials.creds {
             if c.is_empty() || c.starts_with(':') {
                 return Err(usage(
                     "--creds has an empty user name: give USER[:PASSWORD]",
@@ -214,8 +214,8 @@ impl Session {
             }
             return flag(Some(Credentials::basic(user, pass)), "--creds");
         }
-        if let Some(user) = &common.username {
-            let pass = if common.password_stdin {
+        if let Some(user) = &common.credentials.username {
+            let pass = if common.credentials.password_stdin {
                 crate::commands::auth::read_password_stdin()?
             } else {
                 crate::commands::auth::prompt_password(user, r.registry())?
@@ -225,7 +225,7 @@ impl Session {
         creds::lookup(
             r.registry(),
             r.repository(),
-            &creds::Env::from_process(common.authfile.clone()),
+            &creds::Env::from_process(common.credentials.authfile.clone()),
         )
     }
 
@@ -334,7 +334,7 @@ impl Session {
         options: &mut Options,
         tls: &mut regpeek_ureq::TlsOptions,
     ) -> Result<()> {
-        let env = creds::Env::from_process(common.authfile.clone());
+        let env = creds::Env::from_process(common.credentials.authfile.clone());
         for mirror in mirrors::docker_hub_mirrors()? {
             let Some(host) = mirror.url.host_str() else {
                 bail!("mirror {} has no host", mirror.url);

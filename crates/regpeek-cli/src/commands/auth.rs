@@ -27,7 +27,7 @@ pub fn login(
     }
     let common = &args.common();
     let r = registry_target(registry)?;
-    let env = creds::Env::from_process(common.authfile.clone());
+    let env = creds::Env::from_process(common.credentials.authfile.clone());
     // Where they would be stored must work before anything is asked or checked.
     creds::check_store(r.registry(), &env)?;
     let (user, password, flag) = login_credentials(session, &r, common)?;
@@ -68,7 +68,7 @@ pub fn logout(
 ) -> Result<()> {
     let common = &args.common();
     let r = registry_target(registry)?;
-    let env = creds::Env::from_process(common.authfile.clone());
+    let env = creds::Env::from_process(common.credentials.authfile.clone());
     if let Some(c) = &session.cache {
         c.update_tokens(|tokens| tokens.forget_host(r.api_host()))?;
     }
@@ -140,7 +140,7 @@ fn login_credentials(
     r: &Reference,
     common: &Common,
 ) -> Result<(String, String, &'static str)> {
-    let asked = common.creds.is_some() || common.username.is_some();
+    let asked = common.credentials.creds.is_some() || common.credentials.username.is_some();
     if !asked && std::io::stdin().is_terminal() {
         // As `docker login`: ask for the user, then the password without echo.
         eprint!("Username for {}: ", r.registry());

@@ -155,7 +155,7 @@ impl<'a> Job<'a> {
         let readers = [
             batch.file.as_deref() == Some(stdin),
             batch.from.as_deref() == Some(stdin),
-            common.password_stdin,
+            common.credentials.password_stdin,
         ];
         if readers.iter().filter(|r| **r).count() > 1 {
             return Err(crate::errors::usage(
