@@ -239,20 +239,8 @@ fn read_head(
     let mut lines = Vec::new();
     let mut total = 0;
     loop {
-        reader
-            .get_ref()
-            .set_read_timeout(Some(patience(end, stage)?))
-            .map_err(|e| failure(e, stage))?;
-        let mut line = Vec::new();
-        let n = reader
-            .by_ref()
-            .take((MAX_HEAD - total) as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| failure(e, stage))?;
-        total += n;
-        if n == 0 {
-            return Err(failure(io::ErrorKind::UnexpectedEof.into(), stage));
-        }
+        let line = read_line(reader, end, stage, MAX_HEAD - total + 1)?;
+        total += line.len();
         if total > MAX_HEAD {
             let e = io::Error::new(io::ErrorKind::InvalidData, "response head too large");
             return Err(failure(e, stage));
@@ -345,7 +333,18 @@ fn read_some_line(
     reader: &mut BufReader<TcpStream>,
     end: Option<Instant>,
 ) -> Result<String, Failure> {
-    let stage = TimeoutStage::Body;
+    let line = read_line(reader, end, TimeoutStage::Body, 4096)?;
+    Ok(String::from_utf8_lossy(&line).trim_end().to_owned())
+}
+
+/// One line, its `\n` included, of at most `limit` bytes, within the deadline; the
+/// end of the stream before its first byte is an error.
+fn read_line(
+    reader: &mut BufReader<TcpStream>,
+    end: Option<Instant>,
+    stage: TimeoutStage,
+    limit: usize,
+) -> Result<Vec<u8>, Failure> {
     reader
         .get_ref()
         .set_read_timeout(Some(patience(end, stage)?))
@@ -353,13 +352,13 @@ fn read_some_line(
     let mut line = Vec::new();
     let n = reader
         .by_ref()
-        .take(4096)
+        .take(limit as u64)
         .read_until(b'\n', &mut line)
         .map_err(|e| failure(e, stage))?;
     if n == 0 {
         return Err(failure(io::ErrorKind::UnexpectedEof.into(), stage));
     }
-    Ok(String::from_utf8_lossy(&line).trim_end().to_owned())
+    Ok(line)
 }
 
 /// A body read to its end: too large when it went past `max_body`.
