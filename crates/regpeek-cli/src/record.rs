@@ -83,19 +83,8 @@ impl Recording {
                 ));
             }
             let source = Path::new(path);
-            let bytes = if flag == "--from" && crate::inputs::interpolates(source)? {
-                // What a compose file names depends on the environment and its
-                // `.env` (which may hold secrets): the recording keeps the images
-                // it resolved to, as a compose file of their own.
-                let found = crate::inputs::from(source)?;
-                let mut text = String::from("services:\n");
-                for (i, image) in found.references.iter().enumerate() {
-                    text.push_str(&format!(
-                        "  s{i}:\n    image: {}\n",
-                        serde_json::json!(image)
-                    ));
-                }
-                text.into_bytes()
+            let bytes = if flag == "--from" {
+                crate::inputs::kept_from(source)?
             } else {
                 crate::files::read(source, 16 << 20)
                     .with_context(|| format!("reading {path} to keep it with the recording"))?

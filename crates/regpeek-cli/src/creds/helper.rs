@@ -88,7 +88,7 @@ pub fn run_helper(name: &str, action: &str, input: &str, env: &Env) -> Result<Op
         let _ = stdin.write_all(input.as_bytes());
     }
     // Read output on threads so a chatty helper cannot block on a full pipe.
-    // Both were set to `Stdio::piped()` above: taking them cannot fail.
+    // infallible: both were set to `Stdio::piped()` above and are taken only here.
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
     let out_t = std::thread::spawn(move || {

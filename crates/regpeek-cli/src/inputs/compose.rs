@@ -55,51 +55,29 @@ fn expand(
             }
             let (name, op) = inner.split_at(name_len);
             let value = lookup(name);
-            let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
             let (op, arg) = ["-", ":-", "?", ":?", "+", ":+"]
                 .iter()
                 .filter_map(|o| op.strip_prefix(o).map(|a| (*o, a)))
                 .max_by_key(|(o, _)| o.len())
                 .unwrap_or(("", op));
-            match op {
+            // `:-`, `:?` and `:+` treat an empty value as unset; `-`, `?`, `+` do not.
+            let missing = match &value {
+                None => true,
+                Some(v) => op.starts_with(':') && v.is_empty(),
+            };
+            match op.trim_start_matches(':') {
                 "" if arg.is_empty() => match value {
                     Some(v) => out.push_str(&v),
                     None => note_unset(name, unset),
                 },
-                ":-" | "-" => {
-                    let use_default = if op == ":-" {
-                        !set_nonempty
-                    } else {
-                        value.is_none()
-                    };
-                    if use_default {
-                        out.push_str(&expand(arg, lookup, unset)?);
-                    } else {
-                        out.push_str(value.as_deref().unwrap_or_default());
-                    }
+                "-" if missing => out.push_str(&expand(arg, lookup, unset)?),
+                "?" if missing => {
+                    let message = expand(arg, lookup, unset)?;
+                    bail!("required variable {name} is missing a value: {message}");
                 }
-                ":?" | "?" => {
-                    let missing = if op == ":?" {
-                        !set_nonempty
-                    } else {
-                        value.is_none()
-                    };
-                    if missing {
-                        let message = expand(arg, lookup, unset)?;
-                        bail!("required variable {name} is missing a value: {message}");
-                    }
-                    out.push_str(value.as_deref().unwrap_or_default());
-                }
-                ":+" | "+" => {
-                    let use_alternative = if op == ":+" {
-                        set_nonempty
-                    } else {
-                        value.is_some()
-                    };
-                    if use_alternative {
-                        out.push_str(&expand(arg, lookup, unset)?);
-                    }
-                }
+                "-" | "?" => out.push_str(value.as_deref().unwrap_or_default()),
+                "+" if !missing => out.push_str(&expand(arg, lookup, unset)?),
+                "+" => {}
                 _ => return Err(invalid()),
             }
         } else {

@@ -44,33 +44,59 @@ pub fn collect(batch: &BatchArgs) -> Result<Collected> {
     Ok(out)
 }
 
-/// Whether `--from path` reads a compose file that interpolates variables: what it
-/// names then depends on the environment and `.env`, which a recording does not keep.
-pub fn interpolates(path: &Path) -> Result<bool> {
-    let text = read_input(path)?;
-    Ok(kind(path, &text) == Kind::Yaml
-        && yaml_images(&text)?
-            .iter()
-            .any(|i| i.is_compose && i.text.contains('$')))
+/// What a recording keeps of the file `--from path` names: its bytes as they are,
+/// except for a compose file that interpolates variables. What that names depends on
+/// the environment and the `.env` beside it (which may hold secrets), neither of which
+/// is kept, so it is kept as a compose file of the images it resolved to.
+pub fn kept_from(path: &Path) -> Result<Vec<u8>> {
+    let bytes = crate::files::read(path, MAX_INPUT)
+        .with_context(|| format!("reading {} to keep it with the recording", path.display()))?;
+    // What does not read here fails the replay as it fails the live run: kept as is.
+    let Ok(text) = std::str::from_utf8(&bytes).map(strip_bom) else {
+        return Ok(bytes);
+    };
+    if kind(path, text) == Kind::Dockerfile {
+        return Ok(bytes);
+    }
+    let Ok(images) = yaml_images(text) else {
+        return Ok(bytes);
+    };
+    if !images.iter().any(YamlImage::interpolates) {
+        return Ok(bytes);
+    }
+    let mut kept = String::from("services:\n");
+    for (i, image) in resolve(path, images)?.references.iter().enumerate() {
+        kept.push_str(&format!(
+            "  s{i}:\n    image: {}\n",
+            serde_json::json!(image)
+        ));
+    }
+    Ok(kept.into_bytes())
 }
 
 /// The references `--from path` names.
 pub fn from(path: &Path) -> Result<Collected> {
+    let text = read_input(path)?;
+    if kind(path, &text) == Kind::Dockerfile {
+        let references = dockerfile::images(&text).with_context(|| reading(path))?;
+        return Ok(Collected {
+            references,
+            warnings: Vec::new(),
+        });
+    }
+    let images = yaml_images(&text).with_context(|| reading(path))?;
+    resolve(path, images)
+}
+
+/// The references of the YAML file `path`: compose images interpolated, each once.
+fn resolve(path: &Path, images: Vec<YamlImage>) -> Result<Collected> {
     let mut out = Collected {
         references: Vec::new(),
         warnings: Vec::new(),
     };
-    let text = read_input(path)?;
-    let context = || format!("reading {}", shown(path));
-    if kind(path, &text) == Kind::Dockerfile {
-        out.references
-            .extend(dockerfile::images(&text).with_context(context)?);
-        return Ok(out);
-    }
-    let images = yaml_images(&text).with_context(context)?;
     // Variables are read (and `.env` with them) only when a compose image has one:
     // a Kubernetes manifest never depends on a `.env` that happens to lie beside it.
-    let vars = if images.iter().any(|i| i.is_compose && i.text.contains('$')) {
+    let vars = if images.iter().any(YamlImage::interpolates) {
         compose_vars(path)?
     } else {
         compose::Vars {
@@ -81,7 +107,7 @@ pub fn from(path: &Path) -> Result<Collected> {
     let mut unset = Vec::new();
     for image in images {
         let image = if image.is_compose {
-            compose::interpolate(&image.text, &vars, &mut unset).with_context(context)?
+            compose::interpolate(&image.text, &vars, &mut unset).with_context(|| reading(path))?
         } else {
             image.text
         };
@@ -96,6 +122,10 @@ pub fn from(path: &Path) -> Result<Collected> {
         )
     }));
     Ok(out)
+}
+
+fn reading(path: &Path) -> String {
+    format!("reading {}", shown(path))
 }
 
 /// A compose file's variables: the environment (what is valid UTF-8 of it), then the
@@ -196,6 +226,13 @@ pub struct YamlImage {
     pub text: String,
     /// From a compose file's `services`, so interpolated as compose does.
     pub is_compose: bool,
+}
+
+impl YamlImage {
+    /// Whether compose interpolation changes it.
+    fn interpolates(&self) -> bool {
+        self.is_compose && self.text.contains('$')
+    }
 }
 
 /// Images of a compose file (`services.*.image`) or of Kubernetes manifests (every
