@@ -6,7 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use regpeek_replay::fixture::Scenario;
-use regpeek_replay::replay;
+use regpeek_replay::{MANIFEST_ACCEPT, replay};
 
 #[test]
 fn fixtures() {
@@ -49,10 +49,7 @@ fn an_unused_exchange_fails_the_replay() {
     let s = Scenario::parse(text).unwrap();
     // The accept header is significant; copy what the flow really sends.
     let mut s2 = s.clone();
-    s2.exchanges[0].request.headers = vec![(
-        "accept".into(),
-        regpeek_proto::manifest::media::ACCEPT.into(),
-    )];
+    s2.exchanges[0].request.headers = vec![("accept".into(), MANIFEST_ACCEPT.into())];
     let err = replay(&s2).unwrap_err();
     assert!(err.to_string().contains("was never requested"), "{err}");
 }
@@ -127,7 +124,8 @@ fn token_cache_is_reused_until_expiry() {
     use std::time::Duration;
 
     let first = load("model-bearer-anonymous");
-    let (_, tokens) = replay_with(&first, regpeek_proto::TokenCache::new(), replay_now()).unwrap();
+    let (_, tokens) =
+        replay_with(&first, regpeek_proto::TokenCache::default(), replay_now()).unwrap();
     assert_eq!(tokens.len(), 1);
 
     // Same repository 3 minutes later: straight to the manifest with the cached token.

@@ -1,13 +1,12 @@
 #![no_main]
 //! Manifests and indexes under every content type, and platform selection.
 use libfuzzer_sys::fuzz_target;
-use regpeek_proto::manifest::media;
 
 const TYPES: &[Option<&str>] = &[
     None,
-    Some(media::OCI_MANIFEST),
-    Some(media::OCI_INDEX),
-    Some(media::DOCKER_MANIFEST),
+    Some("application/vnd.oci.image.manifest.v1+json"),
+    Some("application/vnd.oci.image.index.v1+json"),
+    Some("application/vnd.docker.distribution.manifest.v2+json"),
     Some("application/vnd.docker.distribution.manifest.list.v2+json"),
     Some("application/vnd.docker.distribution.manifest.v1+prettyjws"),
     Some("application/json"),

@@ -93,12 +93,11 @@ pub fn flow_for(settings: &[u8]) -> Flow {
             artifact_type: (at(5) % 3 == 0).then(|| "application/spdx+json".to_owned()),
         },
         7 => {
-            return Flow::login(
-                "localhost:5000",
+            return Flow::new(
+                Reference::for_registry("localhost:5000").expect("a valid registry"),
                 Options::new(Goal::Login),
-                TokenCache::new(),
-            )
-            .expect("a valid registry");
+                TokenCache::default(),
+            );
         }
         0 => Goal::Inspect(platform),
         1 => Goal::Manifest(None),
@@ -114,11 +113,14 @@ pub fn flow_for(settings: &[u8]) -> Flow {
     let mut options = Options::new(goal);
     options.credentials = match at(2) % 4 {
         0 => None,
-        1 => Some(Credentials::basic("alice", "pw")),
-        2 => Some(Credentials::Bearer(regpeek_proto::Secret::new("tok"))),
+        1 => Some(Credentials::Basic {
+            username: "alice".into(),
+            password: "pw".into(),
+        }),
+        2 => Some(Credentials::Bearer(regpeek_proto::Secret::from("tok"))),
         _ => Some(Credentials::IdentityToken {
             username: None,
-            token: regpeek_proto::Secret::new("refresh"),
+            token: regpeek_proto::Secret::from("refresh"),
         }),
     };
     options.security = match at(3) % 4 {
@@ -154,10 +156,11 @@ pub fn flow_for(settings: &[u8]) -> Flow {
             (Digest::sha256(b""), Vec::new()),
         ]
         .into();
-        options.known = Known::from_map(held).resolved(top);
+        options.known = Known::lookup(move |d| held.get(d).cloned());
+        options.known.resolved = Some(top);
         options.offline = at(8) % 4 == 3;
     }
-    Flow::new(reference, options, TokenCache::new())
+    Flow::new(reference, options, TokenCache::default())
 }
 
 /// The clock the flow target starts at.

@@ -13,6 +13,7 @@
 //! - `fuzz [--secs N] [TARGET…]`: every fuzz target in turn, seeded from the fixtures.
 //! - `man`: the man pages (clap_mangen, through the CLI) in the target directory's `man/`.
 
+mod api;
 mod bench;
 mod fuzz;
 mod model;
@@ -47,8 +48,11 @@ fn real_main() -> Result<()> {
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("man") => man(),
+        Some("api") => api::api(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz|man>");
+            eprintln!(
+                "usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz|man|api>"
+            );
             std::process::exit(2);
         }
     }

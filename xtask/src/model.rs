@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use regpeek_lab::image::{self, Image};
-use regpeek_proto::manifest::media::ACCEPT;
+use regpeek_replay::MANIFEST_ACCEPT as ACCEPT;
 use regpeek_replay::fixture::{Exchange, Reply, Request, Scenario};
 
 fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> Request {

@@ -318,10 +318,6 @@ fn record(index: &mut Index, r: &Reference, top: &Digest, chain: Vec<String>) {
         index
             .tags
             .insert(format!("{}:{tag}", r.name()), top.to_string());
-    } else if r.tag().is_none() && r.digest().is_none() {
-        index
-            .tags
-            .insert(format!("{}:latest", r.name()), top.to_string());
     }
     // Even with nothing fetched (a digest learnt by `HEAD`), the key says that this
     // repository served `top`: a digest command for it needs no request again.
@@ -340,7 +336,7 @@ fn record(index: &mut Index, r: &Reference, top: &Digest, chain: Vec<String>) {
 
 /// Where `index` says the tag of `r` pointed when last seen.
 fn tag_in(index: &Index, r: &Reference) -> Option<Digest> {
-    let tag = r.display_tag()?;
+    let tag = r.tag()?;
     let key = format!("{}:{tag}", r.name());
     Digest::parse(index.tags.get(&key)?).ok()
 }

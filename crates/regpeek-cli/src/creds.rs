@@ -16,7 +16,11 @@ use base64::engine::general_purpose::STANDARD;
 use regpeek_proto::{Credentials, Secret};
 use serde_json::Value;
 
-use regpeek_proto::{DOCKER_HUB, DOCKER_HUB_CONFIG_KEY, is_docker_hub};
+use regpeek_proto::{DOCKER_HUB, Reference};
+
+/// Docker Hub's key in Docker's `config.json` (docs/protocol.md §8), which `docker
+/// login` writes for `docker.io`.
+pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
 /// The environment credential lookup reads; injected so tests use temp dirs.
 #[derive(Debug, Clone, Default)]
@@ -205,6 +209,14 @@ impl Found {
     }
 }
 
+/// Basic credentials from a user name and a password.
+pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Credentials {
+    Credentials::Basic {
+        username: username.into(),
+        password: regpeek_proto::Secret::from(password.into()),
+    }
+}
+
 /// The Docker `config.json` key for a registry.
 pub fn docker_key(registry: &str) -> String {
     if registry == DOCKER_HUB {
@@ -218,10 +230,9 @@ pub fn docker_key(registry: &str) -> String {
 fn normalize_key(key: &str) -> String {
     let k = crate::names::without_scheme(key);
     let host = k.split('/').next().unwrap_or(k);
-    if is_docker_hub(host) {
-        DOCKER_HUB.to_owned()
-    } else {
-        host.to_owned()
+    match Reference::for_registry(host) {
+        Ok(r) => r.registry().to_owned(),
+        Err(_) => host.to_owned(),
     }
 }
 
@@ -296,14 +307,14 @@ fn parse_entry(entry: &Value, path: &Path, key: &str) -> Result<Option<Credentia
     if let Some(tok) = field("identitytoken") {
         return Ok(Some(Credentials::IdentityToken {
             username,
-            token: Secret::new(tok),
+            token: Secret::from(tok),
         }));
     }
     if let Some(tok) = field("registrytoken") {
-        return Ok(Some(Credentials::Bearer(Secret::new(tok))));
+        return Ok(Some(Credentials::Bearer(Secret::from(tok))));
     }
     match (username, password) {
-        (Some(u), Some(p)) => Ok(Some(Credentials::basic(u, p))),
+        (Some(u), Some(p)) => Ok(Some(basic(u, p))),
         (Some(_), None) => bail!(
             "{}: auths[{key:?}] has a username but no password",
             path.display()

@@ -7,12 +7,30 @@ use regpeek_proto::{Platform, Reference, Security};
 use crate::args::Common;
 use crate::errors::usage;
 
+/// The platform this program was built for, as registries name it (`linux/amd64`,
+/// `linux/arm64`): what `docker pull` picks on this machine. On 32-bit ARM the CPU
+/// tells the variant (`linux/arm/v7` when it does not).
 pub fn host_platform() -> Platform {
-    let host = Platform::host();
+    // Parsing normalises, as containerd does (`arm` alone is `arm/v7`).
+    let parse = |s: &str| Platform::parse(s, "amd64");
+    let arch = go_arch(std::env::consts::ARCH);
+    let host =
+        parse(&format!("linux/{arch}")).unwrap_or_else(|_| Platform::new("linux", arch, None));
     match (host.architecture == "arm").then(arm_variant).flatten() {
-        // Parsing normalises, as containerd does.
-        Some(v) => Platform::parse(&format!("linux/arm/{v}"), "arm").unwrap_or(host),
+        Some(v) => parse(&format!("linux/arm/{v}")).unwrap_or(host),
         None => host,
+    }
+}
+
+/// Go's name (which registries use) for a Rust `std::env::consts::ARCH`.
+fn go_arch(rust_arch: &str) -> &str {
+    match rust_arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        "loongarch64" => "loong64",
+        other => other,
     }
 }
 
@@ -181,4 +199,26 @@ pub fn hoist_command_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStr
     out.extend(moved);
     out.extend(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_platform_is_named_as_registries_name_it() {
+        assert_eq!(go_arch("x86_64"), "amd64");
+        assert_eq!(go_arch("aarch64"), "arm64");
+        assert_eq!(go_arch("x86"), "386");
+        assert_eq!(go_arch("riscv64"), "riscv64");
+        let host = host_platform().to_string();
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(host, "linux/amd64");
+        }
+        assert_eq!(
+            Platform::parse(&host, "amd64").unwrap().to_string(),
+            host,
+            "already normalised"
+        );
+    }
 }

@@ -83,7 +83,10 @@ pub fn from_registries_conf(path: &Path) -> Result<Vec<Mirror>> {
     };
     let conf: RegistriesConf = toml::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
-    let hub = regpeek_proto::is_docker_hub;
+    let hub = |name: &str| {
+        regpeek_proto::Reference::for_registry(name)
+            .is_ok_and(|r| r.registry() == regpeek_proto::DOCKER_HUB)
+    };
     let mut out = Vec::new();
     for entry in conf.registry {
         let name = entry

@@ -263,9 +263,9 @@ pub struct Replay {
 
 /// The stand-in credentials of a recorded kind.
 fn stand_in(kind: &str) -> Option<Credentials> {
-    let secret = || regpeek_proto::Secret::new(STAND_IN);
+    let secret = || regpeek_proto::Secret::from(STAND_IN);
     match kind.split_once(':') {
-        Some(("basic", user)) => Some(Credentials::basic(user, STAND_IN)),
+        Some(("basic", user)) => Some(crate::creds::basic(user, STAND_IN)),
         Some(("identity-token", user)) => Some(Credentials::IdentityToken {
             username: (!user.is_empty()).then(|| user.to_owned()),
             token: secret(),

@@ -192,7 +192,7 @@ impl Session {
         }
         if let Some(t) = &common.credentials.registry_token {
             return flag(
-                Some(Credentials::Bearer(regpeek_proto::Secret::new(t.clone()))),
+                Some(Credentials::Bearer(regpeek_proto::Secret::from(t.clone()))),
                 "--registry-token",
             );
         }
@@ -212,7 +212,7 @@ impl Session {
             if user.is_empty() {
                 return Err(usage("--creds has an empty user name"));
             }
-            return flag(Some(Credentials::basic(user, pass)), "--creds");
+            return flag(Some(crate::creds::basic(user, pass)), "--creds");
         }
         if let Some(user) = &common.credentials.username {
             let pass = if common.credentials.password_stdin {
@@ -220,7 +220,7 @@ impl Session {
             } else {
                 crate::commands::auth::prompt_password(user, r.registry())?
             };
-            return flag(Some(Credentials::basic(user.clone(), pass)), "--username");
+            return flag(Some(crate::creds::basic(user.clone(), pass)), "--username");
         }
         creds::lookup(
             r.registry(),
@@ -273,16 +273,14 @@ impl Session {
         }
         let resolved = self.cache.as_ref().and_then(|c| c.resolved(r));
         let cache = self.cache.clone();
-        let known = regpeek_proto::Known::lookup(move |d| {
+        let mut known = regpeek_proto::Known::lookup(move |d| {
             let from_batch = held
                 .as_ref()
                 .and_then(|h| h.lock().ok().and_then(|m| m.get(d).cloned()));
             from_batch.or_else(|| cache.as_ref()?.get(d))
         });
-        match resolved {
-            Some(d) => known.resolved(d),
-            None => known,
-        }
+        known.resolved = resolved;
+        known
     }
 
     /// Keeps what an inspection fetched in the cache.

@@ -200,7 +200,7 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
 
     InspectOutput {
         name: r.name(),
-        tag: r.display_tag().map(str::to_owned),
+        tag: r.tag().map(str::to_owned),
         digest: insp.digest.to_string(),
         media_type: insp.media_type.clone(),
         manifest_digest: image.map(|m| m.digest.to_string()),
@@ -259,11 +259,11 @@ pub fn reference_output(input: &str, r: &Reference, security: Security) -> RefOu
     };
     RefOutput {
         input: input.to_owned(),
-        canonical: r.canonical(),
+        canonical: r.to_string(),
         familiar: r.familiar(),
         registry: r.registry().to_owned(),
         repository: r.repository().to_owned(),
-        tag: r.display_tag().map(str::to_owned),
+        tag: r.tag().map(str::to_owned),
         digest: r.digest().map(|d| d.to_string()),
         api_base: format!("{scheme}://{}", r.api_host()),
         http_fallback: security == Security::HttpsThenHttp,

@@ -7,12 +7,19 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
-/// OCI and Docker media types used by the lab: the core's manifest and config types,
-/// plus the layer types only the lab writes.
+/// The OCI and Docker media types the lab writes (OCI image spec `media-types.md`,
+/// Docker image manifest v2 schema 2).
 pub mod media {
-    pub use regpeek_proto::manifest::media::{
-        DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
-    };
+    /// OCI image manifest.
+    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    /// OCI image index.
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    /// OCI image config.
+    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    /// Docker image manifest, schema 2.
+    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    /// Docker image config.
+    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
     /// OCI gzip layer.
     pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";

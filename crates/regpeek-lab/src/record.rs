@@ -16,7 +16,7 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
             settings: settings.clone(),
             exchanges: Vec::new(),
         },
-        TokenCache::new(),
+        TokenCache::default(),
     )?;
     let mut recorder = Recorder::new(settings);
     let mut failed: Option<anyhow::Error> = None;

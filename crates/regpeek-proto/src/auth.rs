@@ -13,16 +13,24 @@ use crate::error::Error;
 pub use crate::token::TokenCache;
 pub(crate) use crate::token::{TokenKey, parse_token_reply, token_request};
 
-/// A secret string. Its `Debug` never shows the value and it has no `Display`.
+/// A secret string, made with `Secret::from("…")`. Its `Debug` never shows the value
+/// and it has no `Display`.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Secret(pub(crate) String);
 
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
     }
+}
 
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
+
+impl Secret {
     /// The secret itself; call only where it is sent.
     pub fn expose(&self) -> &str {
         &self.0
@@ -59,11 +67,12 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Username and password.
-    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+    /// Username and password (tests' shorthand).
+    #[cfg(test)]
+    pub(crate) fn basic(username: &str, password: &str) -> Self {
         Credentials::Basic {
             username: username.into(),
-            password: Secret::new(password),
+            password: password.into(),
         }
     }
 

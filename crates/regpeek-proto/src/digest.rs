@@ -4,6 +4,8 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha256, Sha512};
 
+use crate::error::ParseError;
+
 /// A hash algorithm a registry may name in a digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Algorithm {
@@ -58,60 +60,34 @@ pub struct Digest {
     hex: String,
 }
 
-/// Why a digest string was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DigestError {
-    /// There is no `:` between algorithm and hex.
-    #[error("digest {0:?} has no algorithm prefix")]
-    NoAlgorithm(String),
-    /// The algorithm is well formed but not one we can verify.
-    #[error("unsupported digest algorithm {0:?}")]
-    UnsupportedAlgorithm(String),
-    /// The algorithm part does not follow the digest grammar.
-    #[error("invalid digest algorithm {0:?}")]
-    InvalidAlgorithm(String),
-    /// The hex part has the wrong length for its algorithm.
-    #[error("{algorithm} digest must have {expected} hex characters, found {found}")]
-    BadLength {
-        /// The algorithm.
-        algorithm: &'static str,
-        /// Hex characters required.
-        expected: usize,
-        /// Hex characters found.
-        found: usize,
-    },
-    /// The hex part has characters other than lowercase hex.
-    #[error("digest hex must be lowercase hexadecimal")]
-    BadHex,
-}
-
 impl Digest {
     /// Parses `alg:hex`, checking the length and case of the hex for the algorithm.
-    pub fn parse(s: &str) -> Result<Digest, DigestError> {
+    pub fn parse(s: &str) -> Result<Digest, ParseError> {
+        let err = |reason: String| ParseError::new("digest", s, reason);
         let (alg, hex) = s
             .split_once(':')
-            .ok_or_else(|| DigestError::NoAlgorithm(s.to_owned()))?;
+            .ok_or_else(|| err(format!("digest {s:?} has no algorithm prefix")))?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
             "sha512" => Algorithm::Sha512,
             _ if valid_algorithm(alg) => {
-                return Err(DigestError::UnsupportedAlgorithm(alg.to_owned()));
+                return Err(err(format!("unsupported digest algorithm {alg:?}")));
             }
-            _ => return Err(DigestError::InvalidAlgorithm(alg.to_owned())),
+            _ => return Err(err(format!("invalid digest algorithm {alg:?}"))),
         };
         if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(DigestError::BadHex);
+            return Err(err("digest hex must be lowercase hexadecimal".into()));
         }
         if hex.len() != algorithm.hex_len() {
-            return Err(DigestError::BadLength {
-                algorithm: algorithm.name(),
-                expected: algorithm.hex_len(),
-                found: hex.len(),
-            });
+            return Err(err(format!(
+                "{} digest must have {} hex characters, found {}",
+                algorithm.name(),
+                algorithm.hex_len(),
+                hex.len()
+            )));
         }
         if hex.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(DigestError::BadHex);
+            return Err(err("digest hex must be lowercase hexadecimal".into()));
         }
         Ok(Digest {
             algorithm,

@@ -3,8 +3,32 @@
 
 use std::fmt;
 
-use crate::platform::{Platform, PlatformError};
-use crate::reference::ReferenceError;
+use crate::platform::Platform;
+
+/// Why a reference, platform or digest string was rejected; shown as
+/// `invalid <what> "<input>": <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {input:?}: {reason}")]
+pub struct ParseError {
+    what: &'static str,
+    input: String,
+    reason: String,
+}
+
+impl ParseError {
+    pub(crate) fn new(what: &'static str, input: &str, reason: impl Into<String>) -> Self {
+        ParseError {
+            what,
+            input: input.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// What is wrong, without the input.
+    pub(crate) fn reason(&self) -> &str {
+        &self.reason
+    }
+}
 
 /// What a request was for, in errors.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -90,7 +114,8 @@ impl fmt::Display for Identity {
 
 /// A driver's own error, kept with the flow's [`Error::Transport`] or
 /// [`Error::Timeout`] it led to (and returned by their `source()`), so that a driver
-/// need not wrap the flow's error in a type of its own to keep it. Compared by
+/// need not wrap the flow's error in a type of its own to keep it. It derefs to the
+/// error as the driver handed it over (`e.downcast_ref::<io::Error>()`). Compared by
 /// identity.
 #[derive(Debug, Clone)]
 pub struct DriverError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
@@ -100,9 +125,12 @@ impl DriverError {
     pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         DriverError(std::sync::Arc::new(error))
     }
+}
 
-    /// The error as the driver handed it over (downcast it to the driver's type).
-    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+impl std::ops::Deref for DriverError {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
         &*self.0
     }
 }
@@ -133,12 +161,9 @@ impl std::error::Error for DriverError {
 #[non_exhaustive]
 pub enum Error {
     // --- The caller's fault ---
-    /// The reference does not parse.
+    /// A reference, platform or digest does not parse.
     #[error(transparent)]
-    InvalidReference(#[from] ReferenceError),
-    /// The platform does not parse.
-    #[error(transparent)]
-    InvalidPlatform(#[from] PlatformError),
+    Invalid(#[from] ParseError),
     /// The flow was driven out of order (a bug in the driver).
     #[error("flow misuse: {0}")]
     Misuse(&'static str),
@@ -501,10 +526,7 @@ impl Error {
     /// True when the caller misused the library or gave bad input, rather than the
     /// registry or network failing.
     pub(crate) fn is_caller_error(&self) -> bool {
-        matches!(
-            self,
-            Error::InvalidReference(_) | Error::InvalidPlatform(_) | Error::Misuse(_)
-        )
+        matches!(self, Error::Invalid(_) | Error::Misuse(_))
     }
 }
 

@@ -22,7 +22,7 @@
 //!   returning [`Action::Wait`], and reports a wait that would pass the deadline at once.
 //! - **Scheme, mirrors and login are decided here**: Docker's loopback rule
 //!   ([`Security::Auto`]), pull-through mirrors with fallback ([`Options::mirrors`]),
-//!   the registry-level check ([`Flow::login`]).
+//!   the registry-level check ([`Goal::Login`]).
 //! - **Credentials are inputs.** Reading credential files is the caller's job.
 //!
 //! Out of scope: TLS, connection pooling, proxies, and enforcing timeouts on sockets
@@ -63,7 +63,7 @@
 //! let reference = Reference::parse("localhost:5000/app:v1")?;
 //! let mut options = Options::new(Goal::Inspect(Platform::parse("linux/amd64", "amd64")?));
 //! options.deadline = Some(SystemTime::now() + Duration::from_secs(30));
-//! let mut flow = Flow::new(reference, options, TokenCache::new());
+//! let mut flow = Flow::new(reference, options, TokenCache::default());
 //! let inspection = loop {
 //!     let now = SystemTime::now();
 //!     match flow.poll_action(now) {
@@ -148,9 +148,10 @@ mod token;
 mod uri;
 
 pub use auth::{Credentials, Secret, TokenCache};
-pub use digest::{Digest, DigestError};
+pub use digest::Digest;
 pub use error::{
-    DriverError, Error, Identity, Peer, RegistryCode, Subject, TimeoutStage, TransportErrorKind,
+    DriverError, Error, Identity, ParseError, Peer, RegistryCode, Subject, TimeoutStage,
+    TransportErrorKind,
 };
 pub use flow::{
     Action, Flow, Goal, Hold, IDLE_TIMEOUT, Known, Limits, Mirror, Options, Outcome, RequestKind,
@@ -162,8 +163,8 @@ pub use inspection::{
     FetchedConfig, FetchedManifest, Inspection, RateLimit, Referrer, ReferrerSource, Referrers,
 };
 pub use list::Listing;
-pub use platform::{Platform, PlatformError};
-pub use reference::{DOCKER_HUB, DOCKER_HUB_CONFIG_KEY, Reference, ReferenceError, is_docker_hub};
+pub use platform::Platform;
+pub use reference::{DOCKER_HUB, Reference};
 /// The URL type of [`Mirror::url`], re-exported.
 pub use url;
 
@@ -203,7 +204,7 @@ pub mod fuzzing {
     /// Parses a token reply, caches it at `now` and reads it back; the token.
     pub fn token_reply(body: &[u8], now: SystemTime) -> Option<String> {
         let reply = crate::auth::parse_token_reply(body).ok()?;
-        let mut cache = crate::TokenCache::new();
+        let mut cache = crate::TokenCache::default();
         let key = crate::auth::TokenKey {
             realm: "https://auth.example/token".into(),
             service: "s".into(),

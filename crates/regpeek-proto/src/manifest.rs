@@ -11,21 +11,21 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::platform::Platform;
 
-/// Media type constants.
-pub mod media {
+/// The media types the core reads, and the `Accept` it sends for manifests.
+pub(crate) mod media {
     /// OCI image manifest.
-    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     /// OCI image index.
-    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
     /// OCI image config.
-    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    pub(crate) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
     /// Docker image manifest, schema 2.
-    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
     /// Docker manifest list.
     pub(crate) const DOCKER_LIST: &str =
         "application/vnd.docker.distribution.manifest.list.v2+json";
     /// Docker image config.
-    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+    pub(crate) const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
     /// Docker schema 1 (unsigned).
     pub(crate) const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
     /// Docker schema 1, signed.
@@ -33,7 +33,7 @@ pub mod media {
         "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
     /// The `Accept` value for manifest requests: every type we can read, v2/OCI first.
-    pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    pub(crate) const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
         application/vnd.docker.distribution.manifest.list.v2+json, \
         application/vnd.oci.image.manifest.v1+json, \
         application/vnd.docker.distribution.manifest.v2+json, \

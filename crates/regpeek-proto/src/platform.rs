@@ -1,6 +1,7 @@
 //! Platforms (`linux/arm64/v8`): parsing, containerd's normalisation and best-match
 //! selection from an index (docs/protocol.md §6).
 
+use crate::error::ParseError;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -29,14 +30,6 @@ pub struct Platform {
     pub os_features: Vec<String>,
 }
 
-/// Why a platform string was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid platform {input:?}: {reason}")]
-pub struct PlatformError {
-    input: String,
-    reason: &'static str,
-}
-
 const KNOWN_OS: &[&str] = &[
     "aix",
     "android",
@@ -57,13 +50,6 @@ const KNOWN_OS: &[&str] = &[
 ];
 
 impl Platform {
-    /// The platform this program was built for, as registries name it
-    /// (`linux/amd64`, `linux/arm64`): what `docker pull` picks on this machine. Built
-    /// for 32-bit ARM it says `linux/arm/v7`; the CPU may tell a finer variant.
-    pub fn host() -> Platform {
-        Platform::new("linux", go_arch(std::env::consts::ARCH), None).normalized()
-    }
-
     /// A platform from its parts.
     pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
         Platform {
@@ -77,11 +63,8 @@ impl Platform {
 
     /// Parses `os[/arch[/variant]]`, or a lone `arch` (the OS is then `linux`), and
     /// normalises it. A lone OS takes `default_arch`.
-    pub fn parse(input: &str, default_arch: &str) -> Result<Platform, PlatformError> {
-        let err = |reason| PlatformError {
-            input: input.to_owned(),
-            reason,
-        };
+    pub fn parse(input: &str, default_arch: &str) -> Result<Platform, ParseError> {
+        let err = |reason: &str| ParseError::new("platform", input, reason);
         let parts: Vec<&str> = input.split('/').collect();
         if parts.len() > 3 {
             return Err(err("expected os[/arch[/variant]]"));
@@ -256,18 +239,6 @@ impl fmt::Display for Platform {
     }
 }
 
-/// Go's name for a Rust `std::env::consts::ARCH`.
-pub(crate) fn go_arch(rust_arch: &str) -> &str {
-    match rust_arch {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
-
 /// Picks the index entry that best matches `wanted`: the entry matching the earliest
 /// fallback wins, ties go to index order; attestation entries and entries without a
 /// platform are never chosen.
@@ -431,26 +402,5 @@ mod tests {
         let mut want2 = want.clone();
         want2.os_features = vec!["win32k".into()];
         assert!(select(std::slice::from_ref(&e), &want2).is_some());
-    }
-
-    #[test]
-    fn the_host_platform_is_named_as_registries_name_it() {
-        let host = Platform::host().to_string();
-        if cfg!(target_arch = "x86_64") {
-            assert_eq!(host, "linux/amd64");
-        }
-        assert_eq!(
-            Platform::parse(&host, "amd64").unwrap().to_string(),
-            host,
-            "already normalised"
-        );
-    }
-
-    #[test]
-    fn go_arch_names() {
-        assert_eq!(go_arch("x86_64"), "amd64");
-        assert_eq!(go_arch("aarch64"), "arm64");
-        assert_eq!(go_arch("powerpc64"), "ppc64le");
-        assert_eq!(go_arch("riscv64"), "riscv64");
     }
 }

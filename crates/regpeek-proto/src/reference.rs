@@ -6,7 +6,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::digest::{Digest, DigestError};
+use crate::digest::Digest;
+use crate::error::ParseError;
 
 /// The registry Docker Hub references normalise to.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -17,11 +18,9 @@ pub(crate) const DOCKER_HUB_API: &str = "registry-1.docker.io";
 pub(crate) const DOCKER_HUB_ALIASES: [&str; 3] = [DOCKER_HUB, DOCKER_HUB_INDEX, DOCKER_HUB_API];
 /// Docker Hub's legacy index host; in a reference it means `docker.io`.
 const DOCKER_HUB_INDEX: &str = "index.docker.io";
-/// Docker Hub's key in Docker's `config.json`.
-pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
 /// True for any of Docker Hub's names: `docker.io`, `index.docker.io`, `registry-1.docker.io`.
-pub fn is_docker_hub(host: &str) -> bool {
+fn is_docker_hub(host: &str) -> bool {
     DOCKER_HUB_ALIASES.contains(&host)
 }
 /// The tag used when a reference names neither a tag nor a digest.
@@ -43,7 +42,8 @@ static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$").unwrap()
 });
 
-/// A parsed, normalised image reference.
+/// A parsed, normalised image reference. It displays as its fully qualified form,
+/// `docker.io/library/nginx:latest`; [`Reference::familiar`] gives the short one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reference {
     registry: String,
@@ -52,34 +52,11 @@ pub struct Reference {
     digest: Option<Digest>,
 }
 
-/// Why a reference was rejected; shown as `invalid reference "<input>": <reason>`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid reference {input:?}: {reason}")]
-pub struct ReferenceError {
-    input: String,
-    reason: String,
-}
-
-impl ReferenceError {
-    fn new(input: &str, reason: impl Into<String>) -> Self {
-        ReferenceError {
-            input: input.to_owned(),
-            reason: reason.into(),
-        }
-    }
-
-    /// What is wrong, without the input.
-    #[cfg(test)]
-    pub(crate) fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
 impl Reference {
     /// Parses a reference as `docker pull` would, filling in `docker.io`, `library/` and
     /// (for display) `latest`.
-    pub fn parse(input: &str) -> Result<Reference, ReferenceError> {
-        let err = |reason: &str| ReferenceError::new(input, reason);
+    pub fn parse(input: &str) -> Result<Reference, ParseError> {
+        let err = |reason: &str| ParseError::new("reference", input, reason);
         if input.is_empty() {
             return Err(err("reference is empty"));
         }
@@ -160,12 +137,12 @@ impl Reference {
             Some(d) => {
                 if !DIGEST.is_match(d) {
                     let why = match Digest::parse(d) {
-                        Err(e) => e.to_string(),
+                        Err(e) => e.reason().to_owned(),
                         Ok(_) => "invalid digest".to_owned(),
                     };
                     return Err(err(&why));
                 }
-                Some(Digest::parse(d).map_err(|e: DigestError| err(&e.to_string()))?)
+                Some(Digest::parse(d).map_err(|e| err(e.reason()))?)
             }
         };
         Ok(Reference {
@@ -177,8 +154,9 @@ impl Reference {
     }
 
     /// A registry with no repository (`ghcr.io`, `localhost:5000`, `https://reg/`), for
-    /// a catalog listing or a login check; Docker Hub's names become `docker.io`.
-    pub fn for_registry(registry: &str) -> Result<Reference, ReferenceError> {
+    /// a catalog listing or a login check; Docker Hub's names (`index.docker.io`,
+    /// `registry-1.docker.io`) become [`DOCKER_HUB`].
+    pub fn for_registry(registry: &str) -> Result<Reference, ParseError> {
         let host = registry
             .trim_start_matches("https://")
             .trim_start_matches("http://")
@@ -189,15 +167,29 @@ impl Reference {
             host
         };
         if !DOMAIN.is_match(host) {
-            return Err(ReferenceError::new(registry, "invalid registry host"));
+            return Err(ParseError::new(
+                "reference",
+                registry,
+                "invalid registry host",
+            ));
         }
-        check_host(host).map_err(|why| ReferenceError::new(registry, why))?;
+        check_host(host).map_err(|why| ParseError::new("reference", registry, why))?;
         Ok(Reference {
             registry: host.to_owned(),
             repository: String::new(),
             tag: None,
             digest: None,
         })
+    }
+
+    /// The registry alone, without repository, tag or digest.
+    pub(crate) fn registry_only(&self) -> Reference {
+        Reference {
+            registry: self.registry.clone(),
+            repository: String::new(),
+            tag: None,
+            digest: None,
+        }
     }
 
     /// The normalised registry, e.g. `docker.io` or `localhost:5000`.
@@ -210,13 +202,10 @@ impl Reference {
         &self.repository
     }
 
-    /// The tag as written, if any.
+    /// The tag: the one written, or `latest` when the reference names neither a tag
+    /// nor a digest (as `docker pull` reads it). `None` for a reference pinned by
+    /// digest alone.
     pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
-    }
-
-    /// The tag to show: the written one, or `latest` when there is neither tag nor digest.
-    pub fn display_tag(&self) -> Option<&str> {
         match (&self.tag, &self.digest) {
             (Some(t), _) => Some(t),
             (None, None) => Some(DEFAULT_TAG),
@@ -244,7 +233,7 @@ impl Reference {
     }
 
     pub(crate) fn manifest_reference(&self) -> String {
-        match (&self.digest, self.display_tag()) {
+        match (&self.digest, self.tag()) {
             (Some(d), _) => d.to_string(),
             (None, Some(t)) => t.to_owned(),
             (None, None) => DEFAULT_TAG.to_owned(),
@@ -256,8 +245,8 @@ impl Reference {
         format!("{}/{}", self.registry, self.repository)
     }
 
-    /// The fully qualified form: `docker.io/library/nginx:latest`.
-    pub fn canonical(&self) -> String {
+    /// The fully qualified form: `docker.io/library/nginx:latest` (what `Display` writes).
+    fn canonical(&self) -> String {
         self.with_name(self.name())
     }
 
@@ -282,7 +271,7 @@ impl Reference {
     }
 
     fn with_name(&self, mut name: String) -> String {
-        if let Some(t) = self.display_tag() {
+        if let Some(t) = self.tag() {
             name.push(':');
             name.push_str(t);
         }

@@ -6,7 +6,7 @@ const H: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85
 
 fn check(input: &str, expect: &str) {
     let got = match Reference::parse(input) {
-        Ok(r) => format!("{} | {}", r.canonical(), r.familiar()),
+        Ok(r) => format!("{r} | {}", r.familiar()),
         Err(e) => format!("error: {}", e.reason()),
     };
     assert_eq!(got, expect, "input: {input:?}");

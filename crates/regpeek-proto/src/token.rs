@@ -157,7 +157,7 @@ pub(crate) struct CachedToken {
 /// host taught (its challenge, and for loopback hosts that they speak plain http), so
 /// that a later flow can get its token before its first request and skip the https
 /// probe. The caller owns it and hands it to each [`Flow`](crate::Flow); expiry is
-/// judged by the time the caller passes in.
+/// judged by the time the caller passes in. Start with `TokenCache::default()`.
 #[derive(Debug, Clone, Default)]
 pub struct TokenCache {
     pub(crate) entries: BTreeMap<TokenKey, CachedToken>,
@@ -231,11 +231,6 @@ fn fresh(e: &CachedToken, now: SystemTime) -> bool {
 }
 
 impl TokenCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Stores a token; its expiry counts from `issued_at` when given, else from `now`.
     pub(crate) fn insert(
         &mut self,
@@ -376,7 +371,7 @@ impl TokenCache {
                 },
                 CachedToken {
                     registry: t.registry,
-                    token: Secret::new(t.token),
+                    token: Secret::from(t.token),
                     expires_at,
                     scopes,
                 },
@@ -499,7 +494,7 @@ mod tests {
         let (realm, scopes) = realm_and_two_scopes();
         let creds = Credentials::IdentityToken {
             username: Some("bob".into()),
-            token: Secret::new("refresh-me"),
+            token: Secret::from("refresh-me"),
         };
         let req = token_request(&realm, &scopes, Some(&creds), false, "regpeek").unwrap();
         assert_eq!(req.method(), "POST");
@@ -517,7 +512,7 @@ mod tests {
     #[test]
     fn cache_expiry_and_find() {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let mut c = TokenCache::new();
+        let mut c = TokenCache::default();
         let key = TokenKey {
             realm: "https://a/t".into(),
             service: "s".into(),

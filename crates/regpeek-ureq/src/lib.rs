@@ -10,7 +10,7 @@
 //! let client = Client::new(&ClientOptions::default())?;
 //! let reference = Reference::parse("nginx")?;
 //! let goal = Goal::Inspect(Platform::parse("linux/amd64", "amd64")?);
-//! let (result, _tokens) = client.inspect(reference, Options::new(goal), TokenCache::new());
+//! let (result, _tokens) = client.inspect(reference, Options::new(goal), TokenCache::default());
 //! println!("{}", result?.into_image()?.digest);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

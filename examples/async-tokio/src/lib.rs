@@ -9,7 +9,7 @@
 //! let reference = Reference::parse("localhost:5000/app:v1")?;
 //! let mut options = Options::new(Goal::Digest(None));
 //! options.tls = false; // plain http: a loopback registry is spoken to over http at once
-//! let flow = Flow::new(reference, options, TokenCache::new());
+//! let flow = Flow::new(reference, options, TokenCache::default());
 //! let (outcome, _tokens) = regpeek_async_example::run(&client, flow).await;
 //! println!("{}", outcome?.into_image()?.digest);
 //! # Ok(()) }

@@ -18,7 +18,7 @@ async fn main() -> std::process::ExitCode {
             let reference = Reference::parse(&format!("{registry}/{r}"))?;
             let mut options = Options::new(Goal::Inspect(Platform::new("linux", "amd64", None)));
             options.security = Security::Http;
-            let flow = Flow::new(reference, options, TokenCache::new());
+            let flow = Flow::new(reference, options, TokenCache::default());
             let (outcome, _) = regpeek_async_example::run(client, flow).await;
             Ok::<_, Box<dyn std::error::Error>>(outcome?.into_image()?.digest)
         }

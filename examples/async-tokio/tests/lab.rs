@@ -31,7 +31,7 @@ async fn fifty_concurrent_inspections_agree_with_the_blocking_driver() {
         .iter()
         .map(|r| {
             let reference = Reference::parse(&format!("{host}/{r}")).unwrap();
-            let flow = Flow::new(reference, options(), TokenCache::new());
+            let flow = Flow::new(reference, options(), TokenCache::default());
             let client = &client;
             async move { regpeek_async_example::run(client, flow).await.0 }
         })
@@ -46,7 +46,7 @@ async fn fifty_concurrent_inspections_agree_with_the_blocking_driver() {
             .into_image()
             .unwrap();
         let reference = Reference::parse(&format!("{host}/{r}")).unwrap();
-        let (sync, _) = blocking.inspect(reference, options(), TokenCache::new());
+        let (sync, _) = blocking.inspect(reference, options(), TokenCache::default());
         let sync_image = sync.unwrap().into_image().unwrap();
         assert_eq!(async_image.digest, sync_image.digest, "{r}");
         assert_eq!(
@@ -66,7 +66,7 @@ async fn failures_map_to_their_kinds_and_a_huge_body_is_never_allocated() {
     let run = |r: String| {
         let mut o = Options::new(Goal::Manifest(None));
         o.tls = false;
-        let flow = Flow::new(Reference::parse(&r).unwrap(), o, TokenCache::new());
+        let flow = Flow::new(Reference::parse(&r).unwrap(), o, TokenCache::default());
         let client = &client;
         async move { regpeek_async_example::run(client, flow).await.0 }
     };

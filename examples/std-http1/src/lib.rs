@@ -7,7 +7,7 @@
 //! let mut options = Options::new(Goal::Digest(None));
 //! options.tls = false; // this driver speaks plain http only
 //! options.seed = regpeek_std_http1_example::seed();
-//! let flow = Flow::new(Reference::parse("localhost:5000/app:v1")?, options, TokenCache::new());
+//! let flow = Flow::new(Reference::parse("localhost:5000/app:v1")?, options, TokenCache::default());
 //! let (outcome, _tokens) = regpeek_std_http1_example::run(flow, None);
 //! println!("{}", outcome?.into_image()?.digest);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -34,12 +34,12 @@ pub fn login(
     // The flow gets exactly the credentials being checked, nothing stored, and no
     // cached token answers for them (the core asks the registry afresh).
     let checked = creds::Found {
-        credentials: Some(Credentials::basic(&user, &password)),
+        credentials: Some(crate::creds::basic(&user, &password)),
         source: creds::Source::Flag(flag),
         warning: None,
     };
     let (options, client) = session.prepare_as(&r, common, Goal::Login, Some(checked))?;
-    let flow = Flow::login(r.registry(), options, session.cached_tokens())?;
+    let flow = Flow::new(r.clone(), options, session.cached_tokens());
     let outcome = session.finish(client.run(flow))?;
     if let Outcome::LoggedIn {
         authenticated: false,

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use regpeek_proto::{Flow, Goal};
+use regpeek_proto::{Flow, Goal, Listing, Outcome};
 
 use crate::args::{self, Common, ListArgs};
 use crate::errors::usage;
@@ -27,7 +27,7 @@ pub fn tags(
     let filter = list_filter(list)?;
     let (options, client) = session.prepare(&r, common, goal)?;
     let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    let mut listing = session.finish(client.run(flow))?.into_listing()?;
+    let mut listing = listing_of(session.finish(client.run(flow))?)?;
     if list.omit_digest_tags {
         listing.items.retain(|t| !is_digest_tag(t));
     }
@@ -65,8 +65,8 @@ pub fn catalog(
     }
     let target = registry_target(registry)?;
     let (options, client) = session.prepare(&target, common, goal)?;
-    let flow = Flow::catalog(target.registry(), options, session.cached_tokens())?;
-    let mut listing = session.finish(client.run(flow))?.into_listing()?;
+    let flow = Flow::new(target.clone(), options, session.cached_tokens());
+    let mut listing = listing_of(session.finish(client.run(flow))?)?;
     arrange(&mut listing, list, filter.as_ref());
     let name = target.registry().to_owned();
     if list.full_ref {
@@ -219,6 +219,14 @@ fn prerelease_order(a: &str, b: &str) -> std::cmp::Ordering {
                 }
             }
         }
+    }
+}
+
+/// The listing a tags or catalog flow ends with.
+fn listing_of(outcome: Outcome) -> Result<Listing> {
+    match outcome {
+        Outcome::List(l) => Ok(l),
+        other => anyhow::bail!("internal error: a listing flow ended with {other:?}"),
     }
 }
 

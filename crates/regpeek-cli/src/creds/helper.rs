@@ -40,12 +40,12 @@ pub(super) fn from_helper(
     let credentials = if user == "<token>" {
         Credentials::IdentityToken {
             username: None,
-            token: Secret::new(secret),
+            token: Secret::from(secret),
         }
     } else if user.is_empty() {
         bail!("credential helper docker-credential-{name} returned no Username for {server}");
     } else {
-        Credentials::basic(user, secret)
+        crate::creds::basic(user, secret)
     };
     Ok(Some(Found {
         credentials: Some(credentials),

@@ -425,7 +425,7 @@ fn store_and_erase_write_config_json_privately() {
     // Docker Hub is stored under its historical key.
     store("docker.io", "hub", "pw", &env).unwrap();
     let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert!(doc["auths"][regpeek_proto::DOCKER_HUB_CONFIG_KEY]["auth"].is_string());
+    assert!(doc["auths"][super::DOCKER_HUB_CONFIG_KEY]["auth"].is_string());
 }
 
 #[test]

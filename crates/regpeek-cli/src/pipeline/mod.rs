@@ -480,25 +480,13 @@ fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
     // Each reference has the whole --timeout, from when it starts.
     let now = std::time::SystemTime::now();
     options.deadline = crate::session::deadline_from(job.common, now)?;
-    // A registry that asked to slow down is left alone until then (the core's Hold);
-    // a reference that cannot wait that long ends now, saying when to retry.
-    let held = shared
+    // A registry that asked to slow down is left alone until then: the core waits
+    // out the hold, or ends the reference at once saying when to retry.
+    options.hold = shared
         .holds
         .lock()
         .ok()
-        .and_then(|m| m.get(&registry).cloned())
-        .filter(|h| h.until > now);
-    if let Some(hold) = held {
-        let wait = hold.until.duration_since(now).unwrap_or_default();
-        if !hold.waitable(now, options.deadline) {
-            bail!(
-                "{registry} asked to slow down (HTTP 429, Retry-After: {}); not asked again before the deadline: retry in {} s",
-                hold.retry_after.as_deref().unwrap_or("unsaid"),
-                wait.as_secs().max(1)
-            );
-        }
-        std::thread::sleep(wait);
-    }
+        .and_then(|m| m.get(&registry).cloned());
     let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
     let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
         let hold = reply

@@ -88,19 +88,12 @@ impl Outcome {
             _ => Err(Error::Misuse("this flow has no inspection")),
         }
     }
-
-    /// The listing, for `Tags` and `Catalog` goals.
-    pub fn into_listing(self) -> Result<Listing, Error> {
-        match self {
-            Outcome::List(l) => Ok(l),
-            _ => Err(Error::Misuse("this flow has no listing")),
-        }
-    }
 }
 
 /// A registry's request to slow down (HTTP 429), which every client of that registry
-/// should obey, not only the flow that was told: a batch holds back its other
-/// requests to the registry until [`Hold::until`], as the flow itself would.
+/// should obey, not only the flow that was told: a batch hands it to its other flows
+/// to that registry as [`Options::hold`](crate::Options::hold), and they wait, or
+/// refuse at once, as the flow itself would.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
     /// Until when.
@@ -130,7 +123,7 @@ impl Hold {
     /// Whether a request may wait for the hold to end: it ends before `deadline`, and
     /// within what the flow itself waits for a `Retry-After` (30 s). Otherwise the
     /// request is better refused at once, saying when to retry.
-    pub fn waitable(&self, now: SystemTime, deadline: Option<SystemTime>) -> bool {
+    pub(crate) fn waitable(&self, now: SystemTime, deadline: Option<SystemTime>) -> bool {
         let within_cap = now
             .checked_add(super::MAX_WAIT)
             .is_some_and(|cap| self.until <= cap);

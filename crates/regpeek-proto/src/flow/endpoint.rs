@@ -58,7 +58,8 @@ impl Flow {
     /// The step a goal starts with.
     pub(super) fn first_step(&self) -> Result<Step, Error> {
         // A tag the caller saw resolve before is revalidated with one HEAD.
-        let revalidate = self.known.resolved_to().is_some() && self.reference.digest().is_none();
+        let revalidate =
+            self.known.resolved.as_ref().is_some() && self.reference.digest().is_none();
         Ok(match &self.goal {
             Goal::Digest(None) => Step::Top { head: true },
             Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }

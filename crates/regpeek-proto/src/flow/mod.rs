@@ -245,6 +245,8 @@ pub struct Flow {
     tls: bool,
     client_id: String,
     user_agent: Option<http::HeaderValue>,
+    /// [`Options::hold`], until it has been waited out.
+    hold: Option<Hold>,
     /// The driver's own error for the failure being handled, if it gave one.
     failure: Option<crate::error::DriverError>,
     /// The body cap of the request handed out last.
@@ -272,15 +274,26 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// Starts an inspection of `reference` as `options` ask. `tokens` is the caller's
-    /// cache; take it back with [`Flow::into_tokens`].
+    /// Starts a flow for `reference` towards the goal `options` ask. `tokens` is the
+    /// caller's cache; take it back with [`Flow::into_tokens`].
+    ///
+    /// [`Goal::Login`] and [`Goal::Catalog`] concern the reference's registry alone:
+    /// give it as [`Reference::for_registry`] reads it (`ghcr.io`, `localhost:5000`).
+    /// Docker Hub has no catalog API; its catalog flow ends at once with
+    /// [`Error::Unsupported`].
     pub fn new(reference: Reference, options: Options, tokens: TokenCache) -> Flow {
+        let registry_only = matches!(options.goal, Goal::Login | Goal::Catalog { .. });
+        let reference = if registry_only {
+            reference.registry_only()
+        } else {
+            reference
+        };
         // Offline, a tag cannot be revalidated: it is taken as the digest the caller
         // saw it resolve to here (which may be stale; the inspection names it).
         let reference = match (
             options.offline,
             reference.digest(),
-            options.known.resolved_to(),
+            options.known.resolved.as_ref(),
         ) {
             (true, None, Some(d)) => reference.pinned(d.clone()),
             _ => reference,
@@ -345,6 +358,7 @@ impl Flow {
             user_agent: options
                 .user_agent
                 .and_then(|u| http::HeaderValue::from_str(&u).ok()),
+            hold: options.hold,
             failure: None,
             last_limit: 0,
             tokens,
@@ -364,39 +378,14 @@ impl Flow {
             #[cfg(test)]
             taken: Vec::new(),
         };
-        if let Err(e) = flow.enter(0) {
+        if matches!(flow.goal, Goal::Catalog { .. }) && flow.reference.registry() == DOCKER_HUB {
+            flow.broken = Some(Error::Unsupported(
+                "Docker Hub has no catalog API; list a repository's tags instead".into(),
+            ));
+        } else if let Err(e) = flow.enter(0) {
             flow.broken = Some(e);
         }
         flow
-    }
-
-    /// Starts a catalog listing of `registry` (`ghcr.io`, `localhost:5000`); `goal` in
-    /// `options` must be [`Goal::Catalog`]. Docker Hub has no catalog API.
-    pub fn catalog(registry: &str, options: Options, tokens: TokenCache) -> Result<Flow, Error> {
-        if !matches!(options.goal, Goal::Catalog { .. }) {
-            return Err(Error::Misuse("Flow::catalog needs Goal::Catalog"));
-        }
-        let reference = Reference::for_registry(registry)?;
-        if reference.registry() == DOCKER_HUB {
-            return Err(Error::Unsupported(
-                "Docker Hub has no catalog API; list a repository's tags instead".into(),
-            ));
-        }
-        Ok(Flow::new(reference, options, tokens))
-    }
-
-    /// Starts a login check at `registry`: `GET /v2/` with the credentials (for a
-    /// bearer registry, a token without scope), as `docker login` does. `goal` in
-    /// `options` must be [`Goal::Login`].
-    pub fn login(registry: &str, options: Options, tokens: TokenCache) -> Result<Flow, Error> {
-        if !matches!(options.goal, Goal::Login) {
-            return Err(Error::Misuse("Flow::login needs Goal::Login"));
-        }
-        Ok(Flow::new(
-            Reference::for_registry(registry)?,
-            options,
-            tokens,
-        ))
     }
 
     /// Gives the token cache back, with whatever tokens this flow obtained.
@@ -462,9 +451,10 @@ impl Flow {
     /// The one transition function: `(state, input) → (state, action)`.
     fn transition(&mut self, now: SystemTime, state: Wait, input: Input) -> (Wait, Action) {
         let next = match (state, input) {
-            (Wait::Start, Input::Poll) => match self.broken.take() {
-                Some(e) => Err(e),
-                None => self.issue(now),
+            (Wait::Start, Input::Poll) => match (self.broken.take(), self.hold.take()) {
+                (Some(e), _) => Err(e),
+                (None, Some(hold)) if hold.until > now => self.held(now, hold),
+                (None, _) => self.issue(now),
             },
             (Wait::Backoff { until, retry }, Input::Poll) if now < until => {
                 Ok((Wait::Backoff { until, retry }, Action::Wait(until)))
@@ -500,6 +490,21 @@ impl Flow {
             Err(e) => self.fail(now, e),
         };
         self.guard(now, state, action)
+    }
+
+    /// Before the first request, a registry's hold ([`Options::hold`]): wait it out
+    /// when it ends in time, else end now with a rate-limit error.
+    fn held(&mut self, now: SystemTime, hold: Hold) -> Next {
+        if hold.waitable(now, self.deadline) {
+            let until = hold.until;
+            self.hold = Some(hold);
+            return Ok((Wait::Start, Action::Wait(until)));
+        }
+        Err(Error::RateLimited {
+            subject: self.subject(),
+            retry_after: hold.retry_after,
+            remaining: None,
+        })
     }
 
     /// What every request must pass before it is handed out, checked as part of the

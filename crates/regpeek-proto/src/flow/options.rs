@@ -1,6 +1,5 @@
 //! What a caller asks of a [`Flow`](super::Flow): goal, scheme policy, limits, credentials.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -41,10 +40,11 @@ pub enum Goal {
         artifact_type: Option<String>,
     },
     /// Check that the credentials are accepted (`GET /v2/` with auth, a token without
-    /// scope): what `regpeek login` verifies before storing anything.
+    /// scope): what `regpeek login` verifies before storing anything. The flow's
+    /// reference names the registry ([`Reference::for_registry`](crate::Reference::for_registry)).
     Login,
     /// List the registry's repositories (`/v2/_catalog`), following `Link` pagination.
-    /// Build the flow with [`Flow::catalog`](crate::Flow::catalog).
+    /// The flow's reference names the registry ([`Reference::for_registry`](crate::Reference::for_registry)).
     Catalog {
         /// Stop after this many repositories.
         limit: Option<usize>,
@@ -188,6 +188,12 @@ pub struct Options {
     /// A `User-Agent` for every request, set by the flow itself; `None` (the default)
     /// leaves the header to the driver.
     pub user_agent: Option<String>,
+    /// A pause the registry asked of every client (a 429 another flow saw,
+    /// [`Hold::of`](crate::Hold::of)). The flow sends nothing before it ends; when it
+    /// outlasts the deadline, or the 30 s the flow itself would wait for a
+    /// `Retry-After`, the flow ends at once with
+    /// [`Error::RateLimited`](crate::Error::RateLimited), saying when to retry.
+    pub hold: Option<crate::Hold>,
 }
 
 impl Options {
@@ -207,6 +213,7 @@ impl Options {
             tls: true,
             client_id: "regpeek".to_owned(),
             user_agent: None,
+            hold: None,
         }
     }
 }
@@ -227,13 +234,21 @@ impl Options {
 /// let digest = Digest::sha256(&manifest);
 /// // A cache of one entry; the tag pointed at it when last seen, so the flow
 /// // revalidates the tag with one HEAD and, unchanged, sends nothing more.
-/// let known = Known::from_map([(digest.clone(), manifest)].into()).resolved(digest);
+/// let held = std::collections::BTreeMap::from([(digest.clone(), manifest)]);
+/// let mut known = Known::lookup(move |d| held.get(d).cloned());
+/// known.resolved = Some(digest);
 /// # let _ = known;
 /// ```
 #[derive(Clone, Default)]
 pub struct Known {
     lookup: Option<Lookup>,
-    resolved: Option<Digest>,
+    /// When last inspected at this registry and repository, the reference resolved
+    /// to this digest. A tag is then revalidated with one `HEAD` (and, unchanged,
+    /// everything else comes from the lookup); a reference pinned to this digest needs
+    /// no request at all. Without it, the top-level manifest is always fetched: a
+    /// `HEAD` first would only add a round trip for content the caller most likely
+    /// lacks.
+    pub resolved: Option<Digest>,
 }
 
 /// Bytes by digest, shared by the clones of a [`Known`].
@@ -254,30 +269,16 @@ impl Known {
         }
     }
 
-    /// Content held in a map.
-    pub fn from_map(map: BTreeMap<Digest, Vec<u8>>) -> Known {
+    /// Content held in a map (the tests' shorthand for a lookup).
+    #[cfg(test)]
+    pub(crate) fn from_map(map: std::collections::BTreeMap<Digest, Vec<u8>>) -> Known {
         Known::lookup(move |d| map.get(d).cloned())
-    }
-
-    /// When last inspected at this registry and repository, the reference resolved to
-    /// `digest`. A tag is then revalidated with one `HEAD` (and, unchanged, everything
-    /// else comes from the lookup); a reference pinned to this digest needs no request
-    /// at all. Without it, the top-level manifest is always fetched: a `HEAD` first
-    /// would only add a round trip for content the caller most likely lacks.
-    pub fn resolved(mut self, digest: Digest) -> Known {
-        self.resolved = Some(digest);
-        self
     }
 
     /// The content of `digest`, if the lookup has it and it hashes to that digest.
     pub(crate) fn get(&self, digest: &Digest) -> Option<Vec<u8>> {
         let bytes = (self.lookup.as_ref()?)(digest)?;
         (digest.algorithm().digest(&bytes) == *digest).then_some(bytes)
-    }
-
-    /// The digest [`Known::resolved`] gave.
-    pub(crate) fn resolved_to(&self) -> Option<&Digest> {
-        self.resolved.as_ref()
     }
 }
 

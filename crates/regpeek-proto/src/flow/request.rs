@@ -47,7 +47,7 @@ impl Flow {
             Step::Top { .. } => self
                 .reference
                 .digest()
-                .filter(|d| self.known.resolved_to() == Some(*d))
+                .filter(|d| self.known.resolved.as_ref() == Some(*d))
                 .cloned()?,
             Step::Child { desc, .. } | Step::Config(desc) | Step::Attestation(desc) => {
                 desc.digest.clone()

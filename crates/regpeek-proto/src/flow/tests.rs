@@ -43,7 +43,7 @@ impl Run {
         let flow = Flow::new(
             Reference::parse(reference).unwrap(),
             options,
-            TokenCache::new(),
+            TokenCache::default(),
         );
         Run::with(flow)
     }
@@ -313,12 +313,12 @@ fn loopback_registries_fall_back_to_http_only_when_tls_is_not_spoken() {
 
 #[test]
 fn login_checks_the_registry_itself() {
-    let flow = Flow::login(
-        "localhost:5000",
+    // A repository given with the login goal is dropped: the check is the registry's.
+    let flow = Flow::new(
+        Reference::parse("localhost:5000/team/app:v1").unwrap(),
         Options::new(Goal::Login),
-        TokenCache::new(),
-    )
-    .unwrap();
+        TokenCache::default(),
+    );
     let mut r = Run::with(flow);
     assert_eq!(
         r.send(),
@@ -331,7 +331,14 @@ fn login_checks_the_registry_itself() {
             authenticated: false
         }
     );
-    assert!(Flow::login("x", Options::new(Goal::Manifest(None)), TokenCache::new()).is_err());
+    // Docker Hub has no catalog: that flow ends before it sends anything.
+    let hub = Reference::for_registry("index.docker.io").unwrap();
+    let catalog = Goal::Catalog {
+        limit: None,
+        page_size: None,
+    };
+    let mut r = Run::with(Flow::new(hub, Options::new(catalog), TokenCache::default()));
+    assert!(matches!(r.done(), Err(Error::Unsupported(_))));
 }
 
 #[test]
@@ -540,7 +547,9 @@ fn tokens_survive_json_and_never_hold_a_password() {
 /// The manifest held, and seen as what the reference resolved to.
 fn known_manifest() -> Known {
     let digest = Digest::sha256(MANIFEST);
-    Known::from_map([(digest.clone(), MANIFEST.to_vec())].into()).resolved(digest)
+    let mut known = Known::from_map([(digest.clone(), MANIFEST.to_vec())].into());
+    known.resolved = Some(digest);
+    known
 }
 
 #[test]
@@ -620,8 +629,8 @@ fn content_held_from_elsewhere_serves_only_below_the_top() {
 fn corrupt_known_content_is_never_trusted() {
     let digest = Digest::sha256(MANIFEST);
     let mut options = Options::new(Goal::Manifest(None));
-    options.known = Known::from_map([(digest.clone(), b"{\"truncated".to_vec())].into())
-        .resolved(digest.clone());
+    options.known = Known::from_map([(digest.clone(), b"{\"truncated".to_vec())].into());
+    options.known.resolved = Some(digest.clone());
     let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
     assert_eq!(r.send().0, "GET", "a corrupt entry is fetched again");
 }
@@ -694,7 +703,11 @@ fn after_a_good_run(goal: Goal, user: &str, password: &str) -> Run {
         let mut options = Options::new(goal.clone());
         options.credentials = Some(credentials);
         match goal {
-            Goal::Login => Flow::login("registry.example", options, tokens).unwrap(),
+            Goal::Login => Flow::new(
+                Reference::for_registry("registry.example").unwrap(),
+                options,
+                tokens,
+            ),
             _ => Flow::new(
                 Reference::parse("registry.example/team/app:v1").unwrap(),
                 options,
@@ -702,7 +715,10 @@ fn after_a_good_run(goal: Goal, user: &str, password: &str) -> Run {
             ),
         }
     };
-    let mut r = Run::with(flow(Credentials::basic("alice", "good"), TokenCache::new()));
+    let mut r = Run::with(flow(
+        Credentials::basic("alice", "good"),
+        TokenCache::default(),
+    ));
     r.send();
     r.respond(bearer_401());
     r.send();
@@ -757,7 +773,8 @@ fn the_digest_of_a_digest_seen_here_needs_no_request_even_offline() {
     let digest = Digest::sha256(MANIFEST);
     for offline in [false, true] {
         let mut options = Options::new(Goal::Digest(None));
-        options.known = Known::lookup(|_| None).resolved(digest.clone());
+        options.known = Known::lookup(|_| None);
+        options.known.resolved = Some(digest.clone());
         options.offline = offline;
         let mut r = Run::new(&format!("registry.example/team/app@{digest}"), options);
         let i = r.done().unwrap().into_image().unwrap();
@@ -872,7 +889,7 @@ fn drivers_can_keep_their_error_signal_a_large_body_and_do_without_tls() {
     else {
         panic!("{e:?}")
     };
-    assert!(s.get().downcast_ref::<Mine>().is_some());
+    assert!(s.downcast_ref::<Mine>().is_some());
     assert_eq!(
         std::error::Error::source(&e)
             .map(|s| s.to_string())
@@ -1061,6 +1078,7 @@ impl Seen {
                 ..
             })) if self.input != "a transport failure" => "past the deadline",
             Action::Done(Err(_)) => "an error",
+            Action::Wait(_) if from == "Start" => "poll during a registry's hold",
             _ if from == "Backoff" && to.name() == "Backoff" => "poll before its time",
             _ if from == "Backoff" => "poll at its time",
             _ => self.input,
@@ -1237,7 +1255,7 @@ fn every_row_of_the_graph_is_taken_and_nothing_else() {
     let mut o = manifest();
     o.credentials = Some(Credentials::IdentityToken {
         username: None,
-        token: crate::auth::Secret::new("refresh"),
+        token: crate::auth::Secret::from("refresh"),
     });
     taken.extend(rows_of(app, o, |r| {
         send(r);
@@ -1288,6 +1306,14 @@ fn every_row_of_the_graph_is_taken_and_nothing_else() {
     o.tls = false;
     taken.extend(rows_of(app, o, |r| {
         let _ = r.done();
+    }));
+    // A registry's hold: waited out, then the request.
+    let mut o = manifest();
+    o.hold = Hold::of(&response(429, &[("retry-after", "2")], b""), t0());
+    taken.extend(rows_of(app, o, |r| {
+        assert!(matches!(r.poll(), Action::Wait(_)));
+        r.now += Duration::from_secs(2);
+        send(r);
     }));
 
     let rows = graph_rows();
@@ -1354,4 +1380,40 @@ fn a_429_is_a_hold_every_client_of_the_registry_obeys() {
         Hold::of(&response(503, &[("retry-after", "7")], b""), now),
         None
     );
+
+    // Handed to another flow: it sends nothing before the hold ends, then goes on.
+    let mut options = Options::new(Goal::Manifest(None));
+    options.hold = Some(hold.clone());
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    let until = now + Duration::from_secs(7);
+    assert!(matches!(r.poll(), Action::Wait(t) if t == until));
+    r.now += Duration::from_secs(3);
+    assert!(
+        matches!(r.poll(), Action::Wait(t) if t == until),
+        "polled early"
+    );
+    r.now += Duration::from_secs(4);
+    assert_eq!(r.send().0, "GET");
+    // A hold past the deadline, or past the 30 s the flow waits, ends it at once,
+    // with the registry's Retry-After, and nothing sent.
+    for (hold, deadline) in [(hold, Some(now + Duration::from_secs(5))), (hours, None)] {
+        let mut options = Options::new(Goal::Manifest(None));
+        options.hold = Some(hold.clone());
+        options.deadline = deadline;
+        let mut r = Run::new("registry.example/team/app:v1", options);
+        match r.done() {
+            Err(Error::RateLimited { retry_after, .. }) => {
+                assert_eq!(retry_after, hold.retry_after)
+            }
+            other => panic!("expected a rate-limit error, got {other:?}"),
+        }
+    }
+    // A hold already over is no hold.
+    let mut options = Options::new(Goal::Manifest(None));
+    options.hold = Hold::of(
+        &response(429, &[("retry-after", "1")], b""),
+        now - Duration::from_secs(5),
+    );
+    let mut r = Run::new("registry.example/team/app:v1", options);
+    assert_eq!(r.send().0, "GET");
 }
