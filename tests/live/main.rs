@@ -15,6 +15,7 @@ mod conventions;
 mod habits;
 mod hostile;
 mod matrix;
+mod pin;
 mod recordings;
 mod support;
 mod trust;

@@ -142,6 +142,34 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Pin image references to digests, in place: Dockerfiles (`FROM`, the `ARG`
+    /// default a `FROM` names, `COPY --from`), compose files, Kubernetes manifests,
+    /// GitHub Actions workflows and reference lists. Only the references change; every
+    /// other byte stays. Digests are learnt with `HEAD`, which Docker Hub does not count
+    /// as a pull.
+    Pin {
+        /// Files to pin (all resolved before any is written).
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// The kind of every FILE, instead of telling it from its name and content.
+        #[arg(long, value_enum)]
+        kind: Option<crate::inputs::places::FileKind>,
+        /// Write nothing; print the diff pin would apply, and exit 1 when a reference
+        /// is unpinned, its pin stale, or its digest unknown (for CI).
+        #[arg(long, conflicts_with = "diff")]
+        check: bool,
+        /// Print the diff pin would apply; write nothing.
+        #[arg(long)]
+        diff: bool,
+        /// Rewrite pins whose tag has moved (without it they are only reported).
+        #[arg(long)]
+        update: bool,
+        /// How many tags to resolve at once on each registry.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+        jobs: u32,
+        #[command(flatten)]
+        common: Common,
+    },
     /// What a registry says of its pull limit (Docker Hub: pulls allowed and left),
     /// asked with a `HEAD`, which costs no pull. Without a reference, Docker Hub's own
     /// check image (`ratelimitpreview/test`).

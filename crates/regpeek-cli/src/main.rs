@@ -19,6 +19,7 @@ mod jq;
 mod mirrors;
 mod names;
 mod output;
+mod pinning;
 mod pipeline;
 mod record;
 mod session;

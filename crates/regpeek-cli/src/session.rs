@@ -399,6 +399,9 @@ impl Session {
                 Command::Cache { .. } => Some("the cache: it sends no request"),
                 Command::Completions { .. } | Command::Man { .. } => Some("help texts"),
                 Command::Replay { .. } => Some("a replay: it sends no request"),
+                Command::Pin { .. } => Some(
+                    "pin: it rewrites files, which a replay could not keep (`regpeek digest --file F --record DIR` records the lookups)",
+                ),
                 _ => None,
             };
             if let Some(what) = unrecordable {

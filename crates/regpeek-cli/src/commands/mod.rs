@@ -7,6 +7,7 @@ mod cache;
 mod diff;
 mod help;
 mod listing;
+mod pin;
 mod referrers;
 pub mod replay;
 
@@ -58,6 +59,26 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         } => auth::show(session, registry, args, out)?,
         Command::Login { registry, args } => auth::login(session, registry, args, out)?,
         Command::Logout { registry, args } => auth::logout(session, registry, args, out)?,
+        Command::Pin {
+            files,
+            kind,
+            check,
+            diff,
+            update,
+            jobs,
+            common,
+        } => {
+            let args = pin::Pin {
+                files,
+                kind: *kind,
+                check: *check,
+                diff: *diff,
+                update: *update,
+                jobs: *jobs,
+                common,
+            };
+            return pin::pin(session, &args, out);
+        }
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.
         Command::Inspect { .. }

@@ -4,8 +4,11 @@
 //! stage names and indexes, `COPY --from=` and `RUN --mount=…,from=`.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use anyhow::{Result, bail};
+
+use super::places::{Edit, Place};
 
 /// The longest an `ARG` value may grow by substitution (a reference is far shorter).
 const MAX_ARG: usize = 4096;
@@ -14,74 +17,107 @@ const MAX_ARG: usize = 4096;
 /// `COPY --from=` and `RUN --mount=from=` images; stage names, stage indexes and
 /// `scratch` are not images.
 pub fn images(text: &str) -> Result<Vec<String>> {
-    let mut global: HashMap<String, String> = HashMap::new();
-    // The `ARG`s of the stage being read; `None` before the first `FROM`.
-    let mut stage: Option<HashMap<String, String>> = None;
-    let mut stages: Vec<String> = Vec::new();
     let mut out: Vec<String> = Vec::new();
-    let mut push = |image: String, stages: &[String]| {
-        let lower = image.to_ascii_lowercase();
-        if image.is_empty()
-            || lower == "scratch"
-            || stages.contains(&lower)
-            || image.parse::<usize>().is_ok()
-            || out.contains(&image)
-        {
-            return;
+    for place in places(text)? {
+        let image = !matches!(place.edit, Edit::NotAnImage(_)) && !place.image.is_empty();
+        if image && !out.contains(&place.image) {
+            out.push(place.image);
         }
-        out.push(image);
-    };
-    for line in logical_lines(text) {
-        let mut words = line.split_whitespace();
+    }
+    Ok(out)
+}
+
+/// An `ARG` value: what it expands to, and where it is written when it is a literal
+/// (no `$`), so that a `FROM $NAME` can be pinned where the name is set.
+#[derive(Clone)]
+struct Arg {
+    value: String,
+    literal: Option<(usize, Range<usize>)>,
+}
+
+/// Every image place of a Dockerfile, in file order: `FROM` images (pinned where
+/// written, or at the default of the one global `ARG` they name), `COPY --from=` and
+/// `RUN --mount=from=` images, and what is no image (`scratch`, stage names and
+/// indexes) or cannot be pinned in place (several `ARG`s, an `ARG` without a
+/// literal default), each with why.
+pub fn places(text: &str) -> Result<Vec<Place>> {
+    let mut global: HashMap<String, Arg> = HashMap::new();
+    // The `ARG`s of the stage being read; `None` before the first `FROM`.
+    let mut stage: Option<HashMap<String, Arg>> = None;
+    let mut stages: Vec<String> = Vec::new();
+    let mut out: Vec<Place> = Vec::new();
+    for logical in logical_lines(text) {
+        let mut words = logical.words.iter();
         let Some(instr) = words.next() else { continue };
-        match instr.to_ascii_uppercase().as_str() {
+        match instr.text.to_ascii_uppercase().as_str() {
             "ARG" => {
                 for w in words {
-                    let (name, value) = match w.split_once('=') {
+                    let (name, value) = match w.text.split_once('=') {
                         Some((k, v)) => (k, Some(v)),
-                        None => (w, None),
+                        None => (w.text.as_str(), None),
                     };
                     let scope = stage.as_ref().unwrap_or(&global);
-                    let value = match value {
-                        Some(v) => Some(substitute(unquote(v), scope)),
+                    let arg = match value {
+                        Some(v) => {
+                            let inner = unquoted_span(v, w.start + name.len() + 1);
+                            let value = substitute(unquote(v), scope);
+                            let literal = (!v.contains('$')).then_some((logical.line, inner));
+                            Some(Arg { value, literal })
+                        }
                         // `ARG NAME` in a stage brings the global default in.
                         None if stage.is_some() => global.get(name).cloned(),
                         None => None,
                     };
-                    if value.as_ref().is_some_and(|v| v.len() > MAX_ARG) {
+                    if arg.as_ref().is_some_and(|a| a.value.len() > MAX_ARG) {
                         bail!("ARG {name} grows past {MAX_ARG} characters");
                     }
                     let scope = stage.as_mut().unwrap_or(&mut global);
-                    match value {
-                        Some(v) => scope.insert(name.to_owned(), v),
+                    match arg {
+                        Some(a) => scope.insert(name.to_owned(), a),
                         None => scope.remove(name),
                     };
                 }
             }
             "FROM" => {
-                let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
+                let rest: Vec<&Word> = words.filter(|w| !w.text.starts_with("--")).collect();
                 let Some(image) = rest.first() else { continue };
                 // FROM lines see only the global ARGs.
-                push(substitute(image, &global), &stages);
+                let span = image.start..image.start + image.text.len();
+                out.push(place(
+                    logical.line,
+                    "FROM",
+                    &image.text,
+                    span,
+                    &global,
+                    &stages,
+                ));
                 if let (Some(as_kw), Some(name)) = (rest.get(1), rest.get(2))
-                    && as_kw.eq_ignore_ascii_case("as")
+                    && as_kw.text.eq_ignore_ascii_case("as")
                 {
-                    stages.push(name.to_ascii_lowercase());
+                    stages.push(name.text.to_ascii_lowercase());
                 }
                 stage = Some(HashMap::new());
             }
             "COPY" | "RUN" => {
                 let scope = stage.as_ref().unwrap_or(&global);
-                for flag in words.take_while(|w| w.starts_with("--")) {
-                    let from = if let Some(v) = flag.strip_prefix("--from=") {
-                        Some(v)
-                    } else if let Some(mount) = flag.strip_prefix("--mount=") {
-                        mount.split(',').find_map(|kv| kv.strip_prefix("from="))
+                for w in words.take_while(|w| w.text.starts_with("--")) {
+                    let from = if let Some(v) = w.text.strip_prefix("--from=") {
+                        Some(("COPY --from", "--from=".len(), v))
+                    } else if let Some(mount) = w.text.strip_prefix("--mount=") {
+                        let mut at = "--mount=".len();
+                        mount.split(',').find_map(|kv| {
+                            let found =
+                                kv.strip_prefix("from=").map(|v| ("RUN --mount", at + 5, v));
+                            at += kv.len() + 1;
+                            found
+                        })
                     } else {
                         None
                     };
-                    if let Some(from) = from {
-                        push(substitute(unquote(from), scope), &stages);
+                    if let Some((context, offset, value)) = from {
+                        let span = unquoted_span(value, w.start + offset);
+                        let written = unquote(value);
+                        out.push(place(logical.line, context, written, span, scope, &stages));
                     }
                 }
             }
@@ -91,14 +127,110 @@ pub fn images(text: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The instructions of a Dockerfile, one string each: parser directives read, the
-/// escape character honoured, continuations joined (comment lines inside them dropped,
-/// as BuildKit does), heredoc bodies skipped, comments and blank lines left out.
-fn logical_lines(text: &str) -> Vec<String> {
+/// The place of an image written as `word` at `span`, with the `ARG`s in `scope`.
+fn place(
+    line: usize,
+    context: &str,
+    word: &str,
+    span: Range<usize>,
+    scope: &HashMap<String, Arg>,
+    stages: &[String],
+) -> Place {
+    let image = substitute(word, scope);
+    let lower = image.to_ascii_lowercase();
+    let (line, edit) = if image.is_empty() {
+        (
+            line,
+            Edit::Cannot(format!("{word} is empty: no ARG gives it a value")),
+        )
+    } else if lower == "scratch" {
+        (line, Edit::NotAnImage("scratch is the empty image".into()))
+    } else if stages.contains(&lower) {
+        (line, Edit::NotAnImage(format!("{image} names a stage")))
+    } else if image.parse::<usize>().is_ok() {
+        (line, Edit::NotAnImage(format!("{image} is a stage index")))
+    } else if !word.contains('$') {
+        (line, Edit::At(span))
+    } else {
+        match lone_arg(word).and_then(|name| Some((name, scope.get(name)?))) {
+            Some((
+                _,
+                Arg {
+                    literal: Some((at, span)),
+                    ..
+                },
+            )) => (*at, Edit::At(span.clone())),
+            Some((name, _)) => (
+                line,
+                Edit::Cannot(format!(
+                    "ARG {name} is built from other ARGs; pin them where they are set"
+                )),
+            ),
+            None => (
+                line,
+                Edit::Cannot(format!(
+                    "{word} is built from several ARGs (or one without a default)"
+                )),
+            ),
+        }
+    };
+    Place {
+        line,
+        context: context.to_owned(),
+        image,
+        edit,
+    }
+}
+
+/// `NAME` when `word` is exactly `$NAME` or `${NAME}`.
+fn lone_arg(word: &str) -> Option<&str> {
+    let name = word
+        .strip_prefix("${")
+        .and_then(|w| w.strip_suffix('}'))
+        .or_else(|| word.strip_prefix('$'))?;
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then_some(name)
+}
+
+/// The span of `value` (written at `start`) without its quotes.
+fn unquoted_span(value: &str, start: usize) -> Range<usize> {
+    let inner = unquote(value);
+    let lead = value.find(inner).unwrap_or(0);
+    start + lead..start + lead + inner.len()
+}
+
+/// A word of an instruction and where it starts in the file.
+struct Word {
+    text: String,
+    start: usize,
+}
+
+/// An instruction: its first physical line (1-based) and its words.
+struct Logical {
+    line: usize,
+    words: Vec<Word>,
+}
+
+/// The instructions of a Dockerfile: parser directives read, the escape character
+/// honoured, continuations joined (comment lines inside them dropped, as BuildKit
+/// does), heredoc bodies skipped, comments and blank lines left out. Each word keeps
+/// its byte offset in `text`.
+fn logical_lines(text: &str) -> Vec<Logical> {
     let mut escape = '\\';
-    let mut lines = text.lines().peekable();
+    // Physical lines: (1-based number, byte offset, content without its line break).
+    let mut lines = text
+        .split_inclusive('\n')
+        .scan(0usize, |offset, raw| {
+            let at = *offset;
+            *offset += raw.len();
+            let content = raw.strip_suffix('\n').unwrap_or(raw);
+            Some((at, content.strip_suffix('\r').unwrap_or(content)))
+        })
+        .enumerate()
+        .map(|(i, (at, content))| (i + 1, at, content))
+        .peekable();
     // Parser directives: `# key=value` lines before anything else.
-    while let Some(line) = lines.peek() {
+    while let Some((_, _, line)) = lines.peek() {
         let Some(body) = line.trim().strip_prefix('#') else {
             break;
         };
@@ -115,9 +247,10 @@ fn logical_lines(text: &str) -> Vec<String> {
         lines.next();
     }
     let mut out = Vec::new();
-    let mut current = String::new();
+    let mut current: Option<Logical> = None;
+    let mut joined = String::new();
     let mut heredocs: Vec<String> = Vec::new();
-    for line in lines {
+    for (number, at, line) in lines {
         if let Some(end) = heredocs.first() {
             if line.trim_start_matches('\t') == end {
                 heredocs.remove(0);
@@ -125,25 +258,50 @@ fn logical_lines(text: &str) -> Vec<String> {
             continue;
         }
         let trimmed = line.trim();
-        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+        if trimmed.starts_with('#') || (current.is_none() && trimmed.is_empty()) {
             continue;
         }
-        if !current.is_empty() && trimmed.starts_with('#') {
+        let (body, continues) = match trimmed.strip_suffix(escape) {
+            Some(body) => (body, true),
+            None => (trimmed, false),
+        };
+        let logical = current.get_or_insert_with(|| Logical {
+            line: number,
+            words: Vec::new(),
+        });
+        let base = at + (trimmed.as_ptr() as usize - line.as_ptr() as usize);
+        logical.words.extend(words_of(body, base));
+        joined.push_str(body);
+        joined.push(' ');
+        if continues {
             continue;
         }
-        if let Some(body) = trimmed.strip_suffix(escape) {
-            current.push_str(body);
-            current.push(' ');
-            continue;
-        }
-        current.push_str(trimmed);
-        heredocs = heredoc_ends(&current);
-        out.push(std::mem::take(&mut current));
+        heredocs = heredoc_ends(&joined);
+        joined.clear();
+        out.extend(current.take());
     }
-    if !current.trim().is_empty() {
-        out.push(current);
-    }
+    out.extend(current.take().filter(|l| !l.words.is_empty()));
     out
+}
+
+/// The whitespace-separated words of `text`, which starts at byte `base`.
+fn words_of(text: &str, base: usize) -> Vec<Word> {
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                words.push(Word {
+                    text: text[s..i].to_owned(),
+                    start: base + s,
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    words
 }
 
 /// The terminators of the heredocs an instruction opens (`<<EOF`, `<<-EOF`, `<<"EOF"`).
@@ -171,7 +329,7 @@ fn unquote(value: &str) -> &str {
 
 /// `$NAME`, `${NAME}`, `${NAME:-default}` and `${NAME:+alternative}` expanded from
 /// `args` (unknown names become empty), as BuildKit does.
-fn substitute(word: &str, args: &HashMap<String, String>) -> String {
+fn substitute(word: &str, args: &HashMap<String, Arg>) -> String {
     let mut out = String::new();
     let mut chars = word.chars().peekable();
     while let Some(c) = chars.next() {
@@ -192,7 +350,10 @@ fn substitute(word: &str, args: &HashMap<String, String>) -> String {
                 break;
             }
         }
-        let value = args.get(&name).filter(|v| !v.is_empty());
+        let value = args
+            .get(&name)
+            .map(|a| a.value.as_str())
+            .filter(|v| !v.is_empty());
         if braced {
             let mut tail = String::new();
             for n in chars.by_ref() {

@@ -1,6 +1,7 @@
 //! One pipeline for every command that takes image references: `inspect`,
-//! `manifest`, `config`, `digest` and `platforms`, with one reference or many
-//! (`inspect A B C`, `--file F`, `--from compose.yaml`). A reference is a batch of one.
+//! `manifest`, `config`, `digest`, `ratelimit` and `platforms`, with one reference or
+//! many (`inspect A B C`, `--file F`, `--from compose.yaml`), and the lookups of `pin`
+//! ([`digests`]). A reference is a batch of one.
 //!
 //! Flows run in parallel (`--jobs` per registry), one client (so one connection pool)
 //! per registry and one token cache for the run: the first reference of each registry
@@ -70,6 +71,8 @@ pub struct Job<'a> {
     common: &'a Common,
     session: &'a Session,
     jobs: usize,
+    /// Digests by `HEAD` only ([`regpeek_proto::Options::pull_free`]).
+    pull_free: bool,
 }
 
 impl<'a> Job<'a> {
@@ -178,6 +181,7 @@ impl<'a> Job<'a> {
             common,
             session,
             jobs: batch.jobs as usize,
+            pull_free: false,
         }))
     }
 }
@@ -207,6 +211,60 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    let failed = batch(&job, |value| {
+        session.out.line(out, value)?;
+        out.flush()?;
+        Ok(())
+    })?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The digests `references` resolve to now (with `--platform`, that platform's), in
+/// order, each an error of its own, through the same batch as `digest A B C`:
+/// workers per registry, the cache, holds, deadlines. Pull-free (`HEAD` only) unless
+/// a platform is asked, which reads the index.
+pub fn digests(
+    session: &Session,
+    common: &Common,
+    references: Vec<String>,
+    jobs: usize,
+) -> Result<Vec<Result<regpeek_proto::Digest, String>>> {
+    let pull_free = crate::flags::explicit_platform(common)?.is_none();
+    let job = Job {
+        shape: Shape::Digest { full_ref: false },
+        references,
+        single: false,
+        common,
+        session,
+        jobs,
+        pull_free,
+    };
+    let mut out = Vec::with_capacity(job.references.len());
+    batch(&job, |value| {
+        out.push(
+            match (
+                value.get("Digest").and_then(Value::as_str),
+                value.get("Error"),
+            ) {
+                (Some(d), _) => regpeek_proto::Digest::parse(d).map_err(|e| e.to_string()),
+                (None, Some(Value::String(e))) => Err(e.clone()),
+                _ => Err("no digest in the answer".to_owned()),
+            },
+        );
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Runs the references of `job` as a batch, handing `each` one JSON object per input
+/// reference, in input order, each as soon as it and every one before it are known.
+/// True when any failed.
+fn batch(job: &Job, mut each: impl FnMut(&Value) -> Result<()>) -> Result<bool> {
+    let session = job.session;
     // Identical references are inspected once.
     let mut unique: Vec<String> = Vec::new();
     let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
@@ -278,14 +336,9 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
             // Every line whose turn has come is written now, not at the end.
             while let Some(Some(value)) = slot_of.get(next).map(|&u| &results[u]) {
                 failed |= value.get("Error").is_some();
-                let mut line = || -> Result<()> {
-                    session.out.line(out, value)?;
-                    out.flush()?;
-                    Ok(())
-                };
                 match &progress {
-                    Some(p) => p.suspend(line)?,
-                    None => line()?,
+                    Some(p) => p.suspend(|| each(value))?,
+                    None => each(value)?,
                 }
                 next += 1;
             }
@@ -297,11 +350,7 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
     }
     printed?;
     session.keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(failed)
 }
 
 /// The most worker threads a batch starts (registries served at once × `--jobs`).
@@ -476,6 +525,7 @@ fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
         }
     };
     options.goal = goal;
+    options.pull_free = job.pull_free;
     options.known = job.session.known_for(&r, Some(shared.known.clone()));
     // Each reference has the whole --timeout, from when it starts.
     let now = std::time::SystemTime::now();

@@ -62,6 +62,9 @@ impl Flow {
             self.known.resolved.as_ref().is_some() && self.reference.digest().is_none();
         Ok(match &self.goal {
             Goal::Digest(None) => Step::Top { head: true },
+            // Pull-free, a platform's digest comes from an index the caller holds:
+            // the HEAD says which.
+            Goal::Digest(_) if self.pull_free => Step::Top { head: true },
             Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
                 if revalidate =>
             {

@@ -247,6 +247,8 @@ pub struct Flow {
     user_agent: Option<http::HeaderValue>,
     /// [`Options::hold`], until it has been waited out.
     hold: Option<Hold>,
+    /// [`Options::pull_free`].
+    pull_free: bool,
     /// The driver's own error for the failure being handled, if it gave one.
     failure: Option<crate::error::DriverError>,
     /// The body cap of the request handed out last.
@@ -359,6 +361,7 @@ impl Flow {
                 .user_agent
                 .and_then(|u| http::HeaderValue::from_str(&u).ok()),
             hold: options.hold,
+            pull_free: options.pull_free,
             failure: None,
             last_limit: 0,
             tokens,
@@ -528,6 +531,14 @@ impl Flow {
             Some(Error::Offline {
                 subject: self.subject(),
             })
+        } else if self.pull_free
+            && t.kind == RequestKind::Manifest
+            && t.request.method() == http::Method::GET
+        {
+            Some(Error::Unsupported(format!(
+                "{}: the digest would take a manifest GET (no Docker-Content-Digest on HEAD, or an index to descend), which Docker Hub counts as a pull; only HEAD is sent here",
+                self.subject()
+            )))
         } else if self.deadline.is_some_and(|d| now >= d) {
             let (peer, url) = self.describe_target(t);
             Some(Error::Timeout {

@@ -194,6 +194,14 @@ pub struct Options {
     /// `Retry-After`, the flow ends at once with
     /// [`Error::RateLimited`](crate::Error::RateLimited), saying when to retry.
     pub hold: Option<crate::Hold>,
+    /// Learn digests with `HEAD` only, never a manifest `GET` (which Docker Hub counts
+    /// as a pull; a `HEAD` it does not). Where a `GET` would be needed (a registry
+    /// that sends no `Docker-Content-Digest` on `HEAD`, an index to descend for a
+    /// platform the caller does not already hold), the flow ends with
+    /// [`Error::Unsupported`](crate::Error::Unsupported) instead; a refused `HEAD` is
+    /// reported as its status, without the `GET` that would fetch the registry's
+    /// error code. For [`Goal::Digest`].
+    pub pull_free: bool,
 }
 
 impl Options {
@@ -214,6 +222,7 @@ impl Options {
             client_id: "regpeek".to_owned(),
             user_agent: None,
             hold: None,
+            pull_free: false,
         }
     }
 }

@@ -71,6 +71,7 @@ impl Flow {
             }
             if matches!(self.state.at.step, Step::Top { head: true })
                 && matches!(status.as_u16(), 400 | 403 | 404 | 405 | 501)
+                && !self.pull_free
             {
                 // A HEAD has no error body, and some registries and proxies do not
                 // answer HEAD at all (405, 501): ask again with GET, once, for the

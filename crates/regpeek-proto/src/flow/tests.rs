@@ -1417,3 +1417,72 @@ fn a_429_is_a_hold_every_client_of_the_registry_obeys() {
     let mut r = Run::new("registry.example/team/app:v1", options);
     assert_eq!(r.send().0, "GET");
 }
+
+#[test]
+fn a_pull_free_flow_never_gets_a_manifest() {
+    let app = "registry.example/team/app:v1";
+    let digest = Digest::sha256(MANIFEST);
+    let pull_free = |platform: Option<Platform>| {
+        let mut o = Options::new(Goal::Digest(platform));
+        o.pull_free = true;
+        o
+    };
+    // The digest from HEAD: one request.
+    let mut r = Run::new(app, pull_free(None));
+    assert_eq!(r.send().0, "HEAD");
+    let d = digest.to_string();
+    r.respond(response(200, &[("docker-content-digest", d.as_str())], b""));
+    assert_eq!(r.done().unwrap().into_image().unwrap().digest, digest);
+    // No digest on HEAD: an error, not the GET a plain Digest flow sends.
+    let mut r = Run::new(app, pull_free(None));
+    r.send();
+    r.respond(response(
+        200,
+        &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+        b"",
+    ));
+    match r.done() {
+        Err(Error::Unsupported(why)) => assert!(why.contains("counts as a pull"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // A HEAD refused: its status, without the GET that would fetch the error code.
+    let mut r = Run::new(app, pull_free(None));
+    r.send();
+    r.respond(response(404, &[], b""));
+    assert!(matches!(r.done(), Err(Error::Registry { status: 404, .. })));
+    // A platform of an index is read from the index: not pull-free, unless known.
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+        MANIFEST.len()
+    );
+    let index_digest = Digest::sha256(index.as_bytes());
+    let id = index_digest.to_string();
+    let index_head = || {
+        response(
+            200,
+            &[
+                ("docker-content-digest", id.as_str()),
+                ("content-type", "application/vnd.oci.image.index.v1+json"),
+            ],
+            b"",
+        )
+    };
+    let amd64 = Platform::parse("linux/amd64", "amd64").unwrap();
+    let mut r = Run::new(app, pull_free(Some(amd64.clone())));
+    assert_eq!(r.send().0, "HEAD");
+    r.respond(index_head());
+    assert!(matches!(r.done(), Err(Error::Unsupported(_))));
+    let mut o = pull_free(Some(amd64));
+    o.known = Known::from_map([(index_digest.clone(), index.into_bytes())].into());
+    o.known.resolved = Some(index_digest.clone());
+    let mut r = Run::new(app, o);
+    assert_eq!(r.send().0, "HEAD");
+    r.respond(index_head());
+    let i = r.done().unwrap().into_image().unwrap();
+    assert_eq!(i.digest, index_digest);
+    assert_eq!(
+        i.manifest.unwrap().digest,
+        digest,
+        "the platform's, from the index"
+    );
+}

@@ -1,0 +1,250 @@
+//! Where a file names images, with the bytes they are written at: compose files,
+//! Kubernetes manifests, GitHub Actions workflows and plain reference lists (the
+//! Dockerfile's are in `dockerfile.rs`). `--from` reads the images, `pin` rewrites
+//! them in place.
+
+use std::ops::Range;
+
+use anyhow::Result;
+
+use super::marked::Yaml;
+
+/// One image named by a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// The 1-based line it is written on (for an `ARG` default, the `ARG`'s).
+    pub line: usize,
+    /// What names it: `FROM`, `service web`, `container app`, `job build`, …
+    pub context: String,
+    /// The image, as the file's tool reads it (compose variables are interpolated
+    /// later; Dockerfile `ARG`s already are).
+    pub image: String,
+    /// Whether and where it can be rewritten.
+    pub edit: Edit,
+}
+
+/// What `pin` may do with a place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// The reference is written at these bytes, as it reads.
+    At(Range<usize>),
+    /// Not an image at all (`scratch`, a stage name or index): nothing to pin.
+    NotAnImage(String),
+    /// An image that cannot be rewritten in place, and why.
+    Cannot(String),
+}
+
+/// What kind of file names the images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileKind {
+    Dockerfile,
+    Compose,
+    Kubernetes,
+    Actions,
+    /// One reference a line, `#` comments (what `--file` reads).
+    List,
+}
+
+/// The places of a YAML file, its kind told by its content: compose (`services`),
+/// GitHub Actions (`jobs` with `runs-on` or `steps`), else Kubernetes manifests (every
+/// `containers`, `initContainers` and `ephemeralContainers` list, in every document).
+pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<Place>)> {
+    let y = Yaml::parse(text)?;
+    let kind = kind.unwrap_or_else(|| yaml_kind(&y));
+    let mut out = Vec::new();
+    let mut push = |id: usize, context: String, prefix: &str| {
+        let Some(value) = y.str(id) else { return };
+        let Some(image) = value.strip_prefix(prefix) else {
+            return;
+        };
+        let line = match &y.nodes[id] {
+            super::marked::Node::Scalar { line, .. } => *line,
+            _ => 0,
+        };
+        let edit = match y.span(id, text) {
+            _ if image.is_empty() => return,
+            Ok(span) => Edit::At(span.start + prefix.len()..span.end),
+            Err(why) => Edit::Cannot(why),
+        };
+        // An alias names the same bytes twice: one place.
+        if out
+            .iter()
+            .any(|p: &Place| p.edit == edit && matches!(edit, Edit::At(_)))
+        {
+            return;
+        }
+        out.push(Place {
+            line,
+            context,
+            image: image.to_owned(),
+            edit,
+        });
+    };
+    for &doc in &y.docs {
+        match kind {
+            FileKind::Compose => {
+                let Some(services) = y.get(doc, "services") else {
+                    continue;
+                };
+                for &(name, svc) in y.pairs(services) {
+                    if let Some(image) = y.get(svc, "image") {
+                        push(image, format!("service {}", y.str(name).unwrap_or("?")), "");
+                    }
+                }
+            }
+            FileKind::Actions => {
+                let Some(jobs) = y.get(doc, "jobs") else {
+                    continue;
+                };
+                for &(name, job) in y.pairs(jobs) {
+                    let name = y.str(name).unwrap_or("?");
+                    if let Some(c) = y.get(job, "container") {
+                        let image = y.get(c, "image").unwrap_or(c);
+                        push(image, format!("job {name} container"), "");
+                    }
+                    if let Some(services) = y.get(job, "services") {
+                        for &(svc, def) in y.pairs(services) {
+                            let image = y.get(def, "image").unwrap_or(def);
+                            let svc = y.str(svc).unwrap_or("?");
+                            push(image, format!("job {name} service {svc}"), "");
+                        }
+                    }
+                    for &step in y.get(job, "steps").map_or(&[][..], |s| y.items(s)) {
+                        if let Some(uses) = y.get(step, "uses") {
+                            push(uses, format!("job {name} step"), "docker://");
+                        }
+                    }
+                }
+            }
+            _ => kubernetes(&y, doc, &mut push),
+        }
+    }
+    Ok((kind, out))
+}
+
+/// Every container image below `root`, each node visited once (aliases may share).
+fn kubernetes(y: &Yaml, root: usize, push: &mut dyn FnMut(usize, String, &str)) {
+    let mut seen = vec![false; y.nodes.len()];
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        if std::mem::replace(&mut seen[id], true) {
+            continue;
+        }
+        let mut children: Vec<usize> = Vec::new();
+        for &(k, v) in y.pairs(id) {
+            let key = y.str(k).unwrap_or_default();
+            if matches!(key, "containers" | "initContainers" | "ephemeralContainers") {
+                for &c in y.items(v) {
+                    if let Some(image) = y.get(c, "image") {
+                        let name = y.get(c, "name").and_then(|n| y.str(n)).unwrap_or("?");
+                        push(image, format!("{} {name}", container_word(key)), "");
+                    }
+                }
+            }
+            children.push(v);
+        }
+        children.extend_from_slice(y.items(id));
+        // Depth first, in file order.
+        stack.extend(children.into_iter().rev());
+    }
+}
+
+fn container_word(key: &str) -> &'static str {
+    match key {
+        "initContainers" => "init container",
+        "ephemeralContainers" => "ephemeral container",
+        _ => "container",
+    }
+}
+
+fn yaml_kind(y: &Yaml) -> FileKind {
+    let has = |key: &str| y.docs.iter().any(|&d| y.get(d, key).is_some());
+    if has("services") && !has("jobs") {
+        return FileKind::Compose;
+    }
+    let actions = y.docs.iter().any(|&d| {
+        y.get(d, "jobs").is_some_and(|jobs| {
+            y.pairs(jobs)
+                .iter()
+                .any(|&(_, j)| y.get(j, "runs-on").is_some() || y.get(j, "steps").is_some())
+        })
+    });
+    if actions {
+        FileKind::Actions
+    } else {
+        FileKind::Kubernetes
+    }
+}
+
+/// The places of a reference list: one a line, `#` comments and blank lines skipped.
+pub fn list_places(text: &str) -> Vec<Place> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let code = raw.split('#').next().unwrap_or_default();
+        let trimmed = code.trim();
+        if !trimmed.is_empty() {
+            let start = offset + (trimmed.as_ptr() as usize - raw.as_ptr() as usize);
+            out.push(Place {
+                line: i + 1,
+                context: "line".into(),
+                image: trimmed.to_owned(),
+                edit: Edit::At(start..start + trimmed.len()),
+            });
+        }
+        offset += raw.len();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at<'a>(text: &'a str, p: &Place) -> &'a str {
+        match &p.edit {
+            Edit::At(r) => &text[r.clone()],
+            other => panic!("{p:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compose_actions_kubernetes_lists() {
+        let compose = "services:\n  web:\n    image: nginx:1.27\n  db:\n    image: \"postgres:16\"\n  built:\n    build: .\n";
+        let (kind, places) = yaml_places(compose, None).unwrap();
+        assert_eq!(kind, FileKind::Compose);
+        assert_eq!(places.len(), 2);
+        assert_eq!(
+            (places[1].line, places[1].context.as_str()),
+            (5, "service db")
+        );
+        assert_eq!(at(compose, &places[1]), "postgres:16");
+
+        let gha = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    container: node:20\n    services:\n      redis:\n        image: redis:7\n    steps:\n      - uses: actions/checkout@v4\n      - uses: docker://alpine:3.20\n  other:\n    runs-on: x\n    container:\n      image: golang:1.22\n";
+        let (kind, places) = yaml_places(gha, None).unwrap();
+        assert_eq!(kind, FileKind::Actions);
+        let shown: Vec<&str> = places.iter().map(|p| at(gha, p)).collect();
+        assert_eq!(shown, ["node:20", "redis:7", "alpine:3.20", "golang:1.22"]);
+
+        let k8s = "kind: Pod\nspec:\n  initContainers:\n    - name: init\n      image: busybox:1.36\n  containers:\n    - name: app\n      image: ghcr.io/org/app:v1\n---\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n            - image: alpine:3.20\n";
+        let (kind, places) = yaml_places(k8s, None).unwrap();
+        assert_eq!(kind, FileKind::Kubernetes);
+        let shown: Vec<(&str, &str)> = places
+            .iter()
+            .map(|p| (p.context.as_str(), at(k8s, p)))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("init container init", "busybox:1.36"),
+                ("container app", "ghcr.io/org/app:v1"),
+                ("container ?", "alpine:3.20")
+            ]
+        );
+
+        let list = "# base images\nnginx:1.27\n\n  redis:7  # cache\r\nalpine\n";
+        let places = list_places(list);
+        let shown: Vec<(usize, &str)> = places.iter().map(|p| (p.line, at(list, p))).collect();
+        assert_eq!(shown, [(2, "nginx:1.27"), (4, "redis:7"), (5, "alpine")]);
+    }
+}

@@ -1,0 +1,283 @@
+//! What `pin` changes in a file, with no I/O: the image places of the file
+//! ([`crate::inputs`]), each looked up, and the new bytes, where only references
+//! change (by byte span, never by re-serialising: comments, quoting, anchors, CRLF, a
+//! BOM and a missing final newline stay as they were).
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use anyhow::Result;
+use regpeek_proto::{Digest, Reference};
+use serde_json::{Value, json};
+
+use crate::inputs::dockerfile;
+use crate::inputs::places::{self, Edit, FileKind, Place};
+
+/// What happened, or would happen, at one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The digest is (or would be) written next to the tag.
+    Pinned,
+    /// Already pinned to the digest its tag has now.
+    Current,
+    /// Already pinned, but its tag has moved (written only with `--update`).
+    Moved,
+    /// A moved pin rewritten (`--update`).
+    Updated,
+    /// A digest without a tag: nothing to check it against.
+    DigestOnly,
+    /// Not an image (`scratch`, a stage).
+    Skipped,
+    /// An image that cannot be rewritten in place.
+    Cannot,
+    /// Its digest could not be learnt.
+    Failed,
+}
+
+impl Status {
+    fn name(self) -> &'static str {
+        match self {
+            Status::Pinned => "pinned",
+            Status::Current => "current",
+            Status::Moved => "moved",
+            Status::Updated => "updated",
+            Status::DigestOnly => "digest-only",
+            Status::Skipped => "skipped",
+            Status::Cannot => "cannot",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// Whether `--check` fails on it: something to pin, a stale pin, or no answer.
+    pub fn is_stale(self) -> bool {
+        matches!(
+            self,
+            Status::Pinned | Status::Moved | Status::Updated | Status::Failed
+        )
+    }
+}
+
+/// One place and what became of it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub line: usize,
+    pub context: String,
+    /// As written in the file (for a place that cannot be rewritten: as it reads).
+    pub written: String,
+    pub digest: Option<Digest>,
+    pub status: Status,
+    pub reason: Option<String>,
+}
+
+impl Row {
+    /// The JSON line `pin` prints for it.
+    pub fn to_json(&self, file: &str) -> Value {
+        let mut v = json!({
+            "File": file,
+            "Line": self.line,
+            "Context": self.context,
+            "Reference": self.written,
+            "Status": self.status.name(),
+        });
+        if let Some(d) = &self.digest {
+            v["Digest"] = json!(d.to_string());
+        }
+        if let Some(r) = &self.reason {
+            v["Reason"] = json!(r);
+        }
+        v
+    }
+
+    /// `file:line: …` for a place that needs the user's eyes, else `None`.
+    pub fn warning(&self, file: &str) -> Option<String> {
+        let why = self.reason.as_deref().unwrap_or_default();
+        let at = format!("{file}:{}: {} {}", self.line, self.context, self.written);
+        match self.status {
+            Status::Cannot => Some(format!("{at}: not pinned: {why}")),
+            Status::Failed => Some(format!("{at}: {why}")),
+            Status::Moved => Some(format!(
+                "{at}: its tag has moved to {} (--update writes it)",
+                self.digest
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A file's places: the kind (given, or told from its name and content), and each
+/// image place with its span in `text` (which may start with a BOM).
+pub fn places_of(name: &str, text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<Place>)> {
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let body = &text[bom..];
+    let kind = kind.unwrap_or_else(|| kind_of(name, body));
+    let (kind, mut found) = match kind {
+        FileKind::Dockerfile => (kind, dockerfile::places(body)?),
+        FileKind::List => (kind, places::list_places(body)),
+        _ => places::yaml_places(body, Some(kind))?,
+    };
+    for place in &mut found {
+        if let Edit::At(span) = &mut place.edit {
+            *span = span.start + bom..span.end + bom;
+        }
+        // A compose variable names it: the value is set elsewhere (.env, the shell).
+        if kind == FileKind::Compose && place.image.contains('$') {
+            place.edit = Edit::Cannot(
+                "it is set by a compose variable; pin the value where the variable is set".into(),
+            );
+        }
+    }
+    Ok((kind, found))
+}
+
+/// A file's kind from its name (`Dockerfile`, `*.Containerfile`, a workflow under
+/// `.github/workflows/`, `*.yaml`, `*.txt`), else its content.
+pub fn kind_of(name: &str, text: &str) -> FileKind {
+    let lower = name.to_ascii_lowercase();
+    let file = lower.rsplit('/').next().unwrap_or(&lower);
+    if file.contains("dockerfile") || file.contains("containerfile") {
+        return FileKind::Dockerfile;
+    }
+    if file.ends_with(".txt") || file.ends_with(".list") {
+        return FileKind::List;
+    }
+    let yaml_name = [".yaml", ".yml", ".json"].iter().any(|e| file.ends_with(e));
+    if yaml_name && lower.contains(".github/workflows/") {
+        return FileKind::Actions;
+    }
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    let word = first.split_whitespace().next().unwrap_or_default();
+    if !yaml_name && (word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("ARG")) {
+        return FileKind::Dockerfile;
+    }
+    // YAML that is a mapping; a list of references reads as one plain scalar.
+    let mapping = first.contains(": ") || first.ends_with(':') || first.starts_with('{');
+    if yaml_name || mapping || first == "---" {
+        match places::yaml_places(text, None) {
+            Ok((kind, _)) => kind,
+            Err(_) => FileKind::List,
+        }
+    } else {
+        FileKind::List
+    }
+}
+
+/// What a place asks to be looked up: its reference without the digest
+/// (`nginx:1.27` for `nginx:1.27@sha256:…`), or why it needs none.
+pub fn lookup_key(text: &str, place: &Place) -> Result<String, (Status, String)> {
+    let span = match &place.edit {
+        Edit::At(span) => span,
+        Edit::NotAnImage(why) => return Err((Status::Skipped, why.clone())),
+        Edit::Cannot(why) => return Err((Status::Cannot, why.clone())),
+    };
+    let written = &text[span.clone()];
+    let r = Reference::parse(written).map_err(|e| (Status::Cannot, e.to_string()))?;
+    let without = written.split('@').next().unwrap_or(written);
+    if r.digest().is_some() && !has_tag(without) {
+        // `name@digest`, no tag: nothing says what it should follow.
+        return Err((
+            Status::DigestOnly,
+            "pinned by digest alone: no tag to follow".into(),
+        ));
+    }
+    Ok(without.to_owned())
+}
+
+/// Whether `name` (no digest) ends in a tag: a `:` after the last `/`.
+fn has_tag(name: &str) -> bool {
+    name.rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+}
+
+/// The new text of a file and a row per place: each reference that resolves gets
+/// `@digest` (a moved one only with `update`), looked up by `digest_of` (keyed by
+/// [`lookup_key`]). Places sharing bytes (one `ARG` default for two `FROM`s) are
+/// edited once.
+pub fn plan(
+    text: &str,
+    found: &[Place],
+    digest_of: &dyn Fn(&str) -> Result<Digest, String>,
+    update: bool,
+) -> (String, Vec<Row>) {
+    let mut edits: BTreeMap<usize, (Range<usize>, String)> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for place in found {
+        let written = match &place.edit {
+            Edit::At(span) => text[span.clone()].to_owned(),
+            _ => place.image.clone(),
+        };
+        let mut row = Row {
+            line: place.line,
+            context: place.context.clone(),
+            written: written.clone(),
+            digest: None,
+            status: Status::Pinned,
+            reason: None,
+        };
+        let key = match lookup_key(text, place) {
+            Ok(key) => key,
+            Err((status, why)) => {
+                row.status = status;
+                row.reason = Some(why);
+                rows.push(row);
+                continue;
+            }
+        };
+        let Edit::At(span) = &place.edit else {
+            continue;
+        };
+        match digest_of(&key) {
+            Err(why) => {
+                row.status = Status::Failed;
+                row.reason = Some(why);
+            }
+            Ok(digest) => {
+                let pinned = written
+                    .split_once('@')
+                    .and_then(|(_, d)| Digest::parse(d).ok());
+                row.status = match pinned {
+                    None => Status::Pinned,
+                    Some(old) if old == digest => Status::Current,
+                    Some(_) if update => Status::Updated,
+                    Some(_) => Status::Moved,
+                };
+                if matches!(row.status, Status::Pinned | Status::Updated) {
+                    // An untagged reference follows `latest`: say so, or the next
+                    // run would read `name@digest` as pinned by digest alone.
+                    let tag = if has_tag(&key) { "" } else { ":latest" };
+                    edits.insert(span.start, (span.clone(), format!("{key}{tag}@{digest}")));
+                }
+                row.digest = Some(digest);
+            }
+        }
+        rows.push(row);
+    }
+    let mut out = String::with_capacity(text.len() + edits.len() * 72);
+    let mut at = 0;
+    for (span, new) in edits.values() {
+        out.push_str(&text[at..span.start]);
+        out.push_str(new);
+        at = span.end;
+    }
+    out.push_str(&text[at..]);
+    (out, rows)
+}
+
+/// The unified diff from `old` to `new`, as `diff -u` and `git diff` show it.
+pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,296 @@
+//! `pin`: files of every kind rewritten in place against the lab, only in their
+//! references, with `HEAD`s only; a moved tag; failures that leave every file as it
+//! was; what pin refuses.
+
+use super::*;
+use std::path::Path;
+
+/// Removes what pin adds: every `@sha256:<hex>` (and `:latest` before one).
+fn unpinned(text: &str) -> String {
+    let re = regex::Regex::new(r"(:latest)?@sha256:[0-9a-f]{64}").unwrap();
+    re.replace_all(text, "").into_owned()
+}
+
+/// A repository of its own on the open registry, with `rich` pushed as `v1`.
+fn fresh_repo(name: &str) -> (regpeek_lab::push::Target, String) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let repo = format!("pin/{name}-{}-{nanos}", std::process::id());
+    let target = regpeek_lab::push::Target::open(&format!("http://{}", lab().info.plain()));
+    target
+        .image(&repo, &regpeek_lab::image::rich(), &["v1"])
+        .unwrap();
+    (target, repo)
+}
+
+fn files(dir: &Path, moving: &str) -> Vec<(&'static str, String)> {
+    let multi = r("lab/multi:v1");
+    let rich = r("lab/rich:v1");
+    vec![
+        (
+            "Dockerfile",
+            format!(
+                "\u{feff}# syntax=docker/dockerfile:1\r\nARG BASE={rich}\r\nFROM {multi} AS build\r\nRUN echo hi\r\nFROM $BASE\r\nCOPY --from=build /a /a\r\nCOPY --from={moving} /b /b\r\nFROM scratch"
+            ),
+        ),
+        (
+            "compose.yaml",
+            format!(
+                "# services\nx-base: &base\n  image: {rich} # shared\n  restart: always\n\nservices:\n  web:\n    <<: *base\n  api: {{image: '{multi}'}}\n  moving:\n    image: \"{moving}\"\n  env:\n    image: ${{IMAGE:-{rich}}}"
+            ),
+        ),
+        (
+            "k8s.yaml",
+            format!(
+                "kind: Pod\nspec:\n  containers:\n    - name: app\n      image: {rich}\n---\nkind: Job\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: init\n          image: {multi}\n"
+            ),
+        ),
+        (
+            ".github/workflows/ci.yml",
+            format!(
+                "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    container: {rich}\n    steps:\n      - uses: docker://{multi}\n"
+            ),
+        ),
+        ("images.txt", format!("{rich}  # the rich one\n\n{moving}\n")),
+    ]
+    .into_iter()
+    .inspect(|(name, text)| {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    })
+    .collect()
+}
+
+#[test]
+fn pin_rewrites_only_references_with_heads_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = empty_home();
+    let (target, repo) = fresh_repo("every-kind");
+    let moving = r(&format!("{repo}:v1"));
+    let inputs = files(&dir, &moving);
+    std::fs::set_permissions(
+        dir.join("compose.yaml"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let paths: Vec<String> = inputs
+        .iter()
+        .map(|(name, _)| dir.join(name).display().to_string())
+        .collect();
+    let home = dir.display().to_string();
+    let env = [("HOME", home.as_str())];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["pin", "--plain-http", "-v"];
+        args.extend_from_slice(extra);
+        args.extend(paths.iter().map(String::as_str));
+        regpeek_in(&args, &env, None)
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // Learnt with HEAD only: one per distinct tag, no manifest GET (a pull on Docker Hub).
+    let sent = requests(&out);
+    assert!(
+        !sent
+            .iter()
+            .any(|r| r.starts_with("GET") && r.contains("/manifests/")),
+        "{sent:?}"
+    );
+    let heads = sent.iter().filter(|r| r.starts_with("HEAD")).count();
+    assert_eq!(heads, 3, "{sent:?}");
+    let rich = &lab().seeded.rich.manifest.digest;
+    let multi = &lab().seeded.multi.index.digest;
+    for (name, before) in &inputs {
+        let after = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(unpinned(&after), *before, "{name}: only references change");
+        assert_ne!(after, *before, "{name}: something was pinned");
+        assert!(
+            after.contains(&format!("{}@{rich}", r("lab/rich:v1"))),
+            "{name}: {after}"
+        );
+    }
+    let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    assert!(
+        compose.contains(&format!("'{}@{multi}'", r("lab/multi:v1"))),
+        "{compose}"
+    );
+    assert!(
+        compose.contains("${IMAGE:-"),
+        "a compose variable is left alone"
+    );
+    let mode = std::fs::metadata(dir.join("compose.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640, "the mode is kept");
+    let report: Vec<Value> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    let env_row = report
+        .iter()
+        .find(|v| v["Context"] == "service env")
+        .expect("the interpolated image is reported");
+    assert_eq!(env_row["Status"], "cannot");
+    assert_eq!(env_row["Line"], 13);
+    assert!(
+        stderr_of(&out).contains("compose.yaml:13: service env"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Pinned and warm: --check passes with one HEAD per distinct tag, and writes nothing.
+    let pinned: Vec<String> = inputs
+        .iter()
+        .map(|(name, _)| std::fs::read_to_string(dir.join(name)).unwrap())
+        .collect();
+    let out = run(&["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(out.stdout.is_empty(), "no diff");
+    let sent = requests(&out);
+    assert_eq!(sent.len(), 3, "warm: one HEAD per distinct tag: {sent:?}");
+    assert!(sent.iter().all(|r| r.starts_with("HEAD")), "{sent:?}");
+
+    // The tag moves: reported, checked, and written only with --update.
+    target
+        .image(&repo, &regpeek_lab::image::many_layers(2), &["v1"])
+        .unwrap();
+    let out = run(&["--check"]);
+    assert_eq!(out.status.code(), Some(1), "a moved tag fails the check");
+    assert!(
+        stderr_of(&out).contains("its tag has moved"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    for ((name, _), before) in inputs.iter().zip(&pinned) {
+        let now = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(
+            now, *before,
+            "{name}: a moved tag is not rewritten without --update"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"Status\":\"moved\""));
+    let out = run(&["--diff", "--update"]);
+    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        diff.contains("--- a/") && diff.contains(&format!("{repo}:v1@")),
+        "{diff}"
+    );
+    let new = lab_many_layers_digest();
+    let out = run(&["--update"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    for ((name, _), before) in inputs.iter().zip(&pinned) {
+        let now = std::fs::read_to_string(dir.join(name)).unwrap();
+        let old_pin = Regex::new(&format!(
+            "{}@sha256:[0-9a-f]{{64}}",
+            regex::escape(&format!("{repo}:v1"))
+        ))
+        .unwrap();
+        let expected = old_pin.replace_all(before, format!("{repo}:v1@{new}").as_str());
+        assert_eq!(now, expected, "{name}: only the moved pin changes");
+    }
+}
+
+type Regex = regex::Regex;
+
+fn lab_many_layers_digest() -> String {
+    regpeek_lab::image::many_layers(2).manifest.digest
+}
+
+#[test]
+fn pin_writes_nothing_when_a_reference_cannot_be_resolved() {
+    let dir = empty_home();
+    let good = r("lab/rich:v1");
+    let down = format!("{}/team/app:v1", lab().info.dead());
+    let private = t("private/rich:v1");
+    let compose = format!(
+        "services:\n  good:\n    image: {good}\n  down:\n    image: {down}\n  private:\n    image: {private}\n"
+    );
+    let dockerfile = format!("FROM {good}\n");
+    write(&dir.join("compose.yaml"), &compose);
+    write(&dir.join("Dockerfile"), &dockerfile);
+    let before = std::fs::metadata(dir.join("Dockerfile"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let c = dir.join("compose.yaml").display().to_string();
+    let d = dir.join("Dockerfile").display().to_string();
+    let out = regpeek(&["pin", "--plain-http", "--timeout", "20", &d, &c]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains(&format!("{c}:5: service down")), "{err}");
+    assert!(err.contains(&format!("{c}:7: service private")), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("compose.yaml")).unwrap(),
+        compose
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+        dockerfile
+    );
+    let after = std::fs::metadata(dir.join("Dockerfile"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "not even rewritten with the same bytes");
+    let report: Vec<Value> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    let statuses: Vec<&str> = report
+        .iter()
+        .map(|v| v["Status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["pinned", "pinned", "failed", "failed"],
+        "{report:?}"
+    );
+    assert_no_secret("pin", &err);
+    // --check says the same, and fails.
+    let out = regpeek(&["pin", "--check", "--plain-http", "--timeout", "20", &d, &c]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("compose.yaml")).unwrap(),
+        compose
+    );
+}
+
+#[test]
+fn pin_refuses_what_it_cannot_do() {
+    let dir = empty_home();
+    write(
+        &dir.join("Dockerfile"),
+        &format!("FROM {}\n", r("lab/rich:v1")),
+    );
+    let d = dir.join("Dockerfile").display().to_string();
+    let rec = dir.join("rec").display().to_string();
+    for (args, says) in [
+        (vec!["pin", "-"], "standard input"),
+        (
+            vec!["--record", &rec, "pin", &d],
+            "--record cannot record pin",
+        ),
+        (vec!["--jq", ".Status", "pin", "--diff", &d], "--jq"),
+        (vec!["pin", "--check", "--diff", &d], "cannot be used with"),
+        (vec!["pin"], "required"),
+    ] {
+        let out = regpeek(&args);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&d).unwrap(),
+        format!("FROM {}\n", r("lab/rich:v1"))
+    );
+    // --jq filters the report.
+    let out = ok(&["--jq", ".Status", "pin", "--plain-http", &d]);
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "pinned");
+}
