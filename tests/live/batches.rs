@@ -130,9 +130,23 @@ fn from_reads_files_as_their_own_tools_do() {
     let out = ok_in(&["digest", "--from", from], &[("WEB", "rich")], None);
     let got = digests(&out);
     let rich = lab().seeded.rich.manifest.digest.as_str();
-    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got.len(), 3, "one line per place, duplicates too: {got:?}");
     assert_eq!(got[0], (format!("{plain}/lab/rich:v1"), rich.to_owned()));
     assert_eq!(got[1].0, format!("{plain}/lab/multi:v1"));
+    assert_eq!(got[2], got[0], "the same image at another place");
+    // Each line says where the file names it.
+    let sources: Vec<String> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes())["Source"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            format!("{from}:3 service web"),
+            format!("{from}:5 service worker"),
+            format!("{from}:7 service cmd"),
+        ]
+    );
     let warned = stderr_of(&out);
     assert!(warned.contains("\"UNSET\" variable is not set"), "{warned}");
     // `${TAG:?…}` stops the run with compose's message when TAG is empty.
@@ -182,6 +196,20 @@ fn from_reads_files_as_their_own_tools_do() {
             format!("{plain}/lab/rich:v1"),
             format!("{plain}/lab/multi:v1"),
             format!("{plain}/lab/many-layers:v1"),
+            format!("{plain}/lab/rich:v1"),
+        ]
+    );
+    let sources: Vec<String> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes())["Source"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "standard input:3 FROM",
+            "standard input:5 FROM",
+            "standard input:9 COPY --from",
+            "standard input:10 RUN --mount",
         ]
     );
     // A BOM in --file too.
@@ -532,9 +560,10 @@ fn endless_huge_and_exploding_inputs_are_refused() {
             "larger than 16 MiB",
         ),
         (
+            // Aliases are shared, never copied: read at once, naming no image.
             vec!["digest", "--from", laughs_path.to_str().unwrap()],
             vec![],
-            "aliases expand it",
+            "no image references found",
         ),
     ];
     for (args, env, says) in runs {

@@ -103,6 +103,12 @@ fn a_recorded_compose_file_replays_without_its_environment() {
     ];
     let live = ok_in(&args, &[("WEB", "rich")], None);
     assert_eq!(lines(&live.stdout).len(), 2, "{}", stderr_of(&live));
+    // The replay names the file, and its lines, as the live run did.
+    let source = format!("\"Source\":\"{}:3 service web\"", compose.display());
+    assert!(
+        String::from_utf8_lossy(&live.stdout).contains(&source),
+        "{source}"
+    );
     let replayed = regpeek(&["replay", recording.to_str().unwrap()]);
     assert_eq!(
         String::from_utf8_lossy(&live.stdout),

@@ -68,8 +68,9 @@ impl Recording {
     /// kept command line points there. Standard input cannot be kept: refused.
     pub fn start(dir: &Path, argv: &[OsString]) -> Result<Recording> {
         let mut kept: Vec<String> = Vec::new();
-        // Which of `kept` name a file kept in `inputs/`.
+        // Which of `kept` name a file kept in `inputs/`, and their names as given.
         let mut files: Vec<usize> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         let mut args = argv
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -125,10 +126,11 @@ impl Recording {
                 }
                 "--file" | "--from" => {
                     if let Some(path) = args.next() {
-                        let path = copy(&arg, &path)?;
+                        let copied = copy(&arg, &path)?;
                         kept.push(arg);
                         files.push(kept.len());
-                        kept.push(path);
+                        kept.push(copied);
+                        names.push(path);
                     }
                 }
                 _ if arg.starts_with("--record=") => {}
@@ -136,6 +138,7 @@ impl Recording {
                     let (flag, path) = arg.split_once('=').unwrap_or_default();
                     files.push(kept.len());
                     kept.push(format!("{flag}={}", copy(flag, path)?));
+                    names.push(path.to_owned());
                 }
                 _ => kept.push(arg),
             }
@@ -143,6 +146,7 @@ impl Recording {
         let command = RecordedCommand {
             argv: kept,
             inputs: files,
+            names,
             credentials: Default::default(),
         };
         let recorder = command.recorder(env!("CARGO_PKG_VERSION"))?;
@@ -255,6 +259,8 @@ impl Replaying {
 pub struct Replay {
     /// The recorded arguments (after the program name), their files in the recording.
     pub argv: Vec<OsString>,
+    /// The kept files, by the names the recorded command line gave them.
+    pub names: std::collections::HashMap<std::path::PathBuf, String>,
     /// The recorded exchanges.
     pub exchanges: Replaying,
     /// Per registry, the credentials the recorded run used, secrets as stand-ins.
@@ -285,10 +291,21 @@ pub fn load(dir: &Path) -> Result<Replay> {
     let RecordedCommand {
         argv,
         inputs: files,
+        names: given,
         credentials: kinds,
     } = RecordedCommand::of(&scenario)
         .with_context(|| format!("{} cannot be replayed", path.display()))?;
-    // Files the command read were kept beside the recording.
+    // Files the command read were kept beside the recording; they are shown by the
+    // names the recorded run gave them.
+    let mut names = std::collections::HashMap::new();
+    for (&i, name) in files.iter().zip(&given) {
+        let rel = argv
+            .get(i)
+            .map(|a| a.split_once('=').map_or(a.as_str(), |(_, r)| r));
+        if let Some(rel) = rel {
+            names.insert(dir.join(rel), name.clone());
+        }
+    }
     let argv = argv
         .into_iter()
         .enumerate()
@@ -308,6 +325,7 @@ pub fn load(dir: &Path) -> Result<Replay> {
         .collect();
     Ok(Replay {
         argv,
+        names,
         exchanges: Replaying(Pool::new(&scenario)),
         credentials: kinds.into_iter().map(|(r, k)| (r, stand_in(&k))).collect(),
     })

@@ -42,6 +42,8 @@ pub struct Session {
     /// In a replay: per registry, the credentials the recorded run used (stand-ins
     /// for the secrets); the machine's own credential files play no part.
     pub replay_credentials: Option<BTreeMap<String, Option<Credentials>>>,
+    /// In a replay: the kept input files, by the names the recorded run gave them.
+    pub replay_names: std::collections::HashMap<std::path::PathBuf, String>,
     /// How output is printed.
     pub out: Printer,
     /// Where the credentials of the last registry came from, for hints.
@@ -56,6 +58,8 @@ pub struct Replayed {
     pub exchanges: Arc<record::Replaying>,
     /// Per registry, the credentials the recorded run used (stand-ins).
     pub credentials: BTreeMap<String, Option<Credentials>>,
+    /// The kept input files, by the names the recorded run gave them.
+    pub names: std::collections::HashMap<std::path::PathBuf, String>,
 }
 
 /// Content held in memory by a batch, by digest.
@@ -71,6 +75,7 @@ impl Session {
             exchanges: None,
             recording: None,
             replay_credentials: None,
+            replay_names: Default::default(),
             out,
             creds_used: Mutex::new(None),
             warned: Mutex::new(Vec::new()),
@@ -248,6 +253,16 @@ impl Session {
         self.creds_used.lock().ok().and_then(|s| s.clone())
     }
 
+    /// How a file the command line names is shown: as given (in a replay, as the
+    /// recorded run gave it, not where the recording keeps it).
+    pub fn shown(&self, path: &std::path::Path) -> String {
+        match self.replay_names.get(path) {
+            Some(name) => name.clone(),
+            None if path == std::path::Path::new("-") => "standard input".to_owned(),
+            None => path.display().to_string(),
+        }
+    }
+
     /// Prints a warning of ours once per run, however many references meet it.
     pub fn warn_once(&self, warning: &str) {
         let Ok(mut said) = self.warned.lock() else {
@@ -422,6 +437,7 @@ impl Session {
         if let Some(r) = replayed {
             session.exchanges = Some(r.exchanges);
             session.replay_credentials = Some(r.credentials);
+            session.replay_names = r.names;
         }
         if session.exchanges.is_some() {
             // A recording starts cold, so that it holds every exchange its replay

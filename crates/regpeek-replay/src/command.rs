@@ -13,6 +13,8 @@ use crate::fixture::Scenario;
 const ARGV: &str = "argv";
 /// The setting that says which of those arguments name a file kept with the recording.
 const INPUTS: &str = "inputs";
+/// The setting that names the kept files as the command line gave them.
+const INPUT_NAMES: &str = "input-names";
 /// The setting that holds, per registry, what kind of credentials the run used.
 const CREDENTIALS: &str = "registry-credentials";
 
@@ -23,6 +25,9 @@ pub struct RecordedCommand {
     pub argv: Vec<String>,
     /// Which of `argv` name a file kept with the recording (relative to it).
     pub inputs: Vec<usize>,
+    /// The paths of those files as the recorded command line gave them (in the order
+    /// of `inputs`), so that a replay names them as the recorded run did.
+    pub names: Vec<String>,
     /// Per registry, the kind of credentials it got: `anonymous`, `basic:USER`,
     /// `identity-token:USER`, `registry-token` (never a secret).
     pub credentials: BTreeMap<String, String>,
@@ -35,6 +40,7 @@ impl RecordedCommand {
         Ok(Recorder::new(vec![
             (ARGV.to_owned(), serde_json::to_string(&self.argv)?),
             (INPUTS.to_owned(), serde_json::to_string(&self.inputs)?),
+            (INPUT_NAMES.to_owned(), serde_json::to_string(&self.names)?),
             (
                 "description".to_owned(),
                 format!("regpeek {}, recorded with --record", self.argv.join(" ")),
@@ -71,6 +77,13 @@ impl RecordedCommand {
             }
             None => Vec::new(),
         };
+        // Older recordings have none: a replay then names the kept files.
+        let names = match scenario.get(INPUT_NAMES) {
+            Some(json) => {
+                serde_json::from_str(json).context("the names of the kept inputs are garbled")?
+            }
+            None => Vec::new(),
+        };
         let credentials = match scenario.get(CREDENTIALS) {
             Some(json) => serde_json::from_str(json).context("the credential kinds are garbled")?,
             None => BTreeMap::new(),
@@ -78,6 +91,7 @@ impl RecordedCommand {
         Ok(RecordedCommand {
             argv,
             inputs,
+            names,
             credentials,
         })
     }
@@ -96,6 +110,7 @@ mod tests {
                 "inputs/1-refs.txt".into(),
             ],
             inputs: vec![2],
+            names: vec!["refs.txt".into()],
             credentials: [("ghcr.io".to_owned(), "basic:alice".to_owned())].into(),
         };
         let scenario =

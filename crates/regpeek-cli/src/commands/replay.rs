@@ -23,6 +23,7 @@ pub fn replay(dir: &Path, execute: Execute) -> Result<ExitCode> {
         Some(crate::session::Replayed {
             exchanges: replaying.clone(),
             credentials: recorded.credentials,
+            names: recorded.names,
         }),
     );
     let unused = replaying.unused();

@@ -15,7 +15,8 @@ const MAX_ARG: usize = 4096;
 
 /// Images of a Dockerfile, each once, in the order they first appear: `FROM` images,
 /// `COPY --from=` and `RUN --mount=from=` images; stage names, stage indexes and
-/// `scratch` are not images.
+/// `scratch` are not images (what `--from` reads, less its places).
+#[cfg(test)]
 pub fn images(text: &str) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for place in places(text)? {

@@ -15,41 +15,57 @@ use anyhow::{Context, Result};
 
 use crate::args::BatchArgs;
 
-/// What `--file` and `--from` gave.
+/// What `--file` and `--from` gave: one reference per place it is written, so that
+/// each place is reported (the pipeline inspects each distinct reference once).
 pub struct Collected {
     /// The references, in file order.
     pub references: Vec<String>,
+    /// Where each was read: `file:line`, and for `--from` what names it
+    /// (`compose.yaml:4 service web`, `Dockerfile:3 FROM`).
+    pub sources: Vec<String>,
     /// What the user should hear about (compose variables that were not set).
     pub warnings: Vec<String>,
 }
 
-/// References from `--file` and `--from`.
-pub fn collect(batch: &BatchArgs) -> Result<Collected> {
+impl Collected {
+    fn push(&mut self, reference: String, source: String) {
+        self.references.push(reference);
+        self.sources.push(source);
+    }
+}
+
+/// References from `--file` and `--from`; `shown` names a path as the user gave it.
+pub fn collect(batch: &BatchArgs, shown: &dyn Fn(&Path) -> String) -> Result<Collected> {
     let mut out = Collected {
         references: Vec::new(),
+        sources: Vec::new(),
         warnings: Vec::new(),
     };
     if let Some(file) = &batch.file {
         let text = read_input(file)?;
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or_default().trim();
-            if !line.is_empty() {
-                out.references.push(line.to_owned());
+        let name = shown(file);
+        for (i, line) in text.lines().enumerate() {
+            let line_ref = line.split('#').next().unwrap_or_default().trim();
+            if !line_ref.is_empty() {
+                out.push(line_ref.to_owned(), format!("{name}:{}", i + 1));
             }
         }
     }
     if let Some(path) = &batch.from {
-        let found = from(path)?;
+        let found = from(path, &shown(path))?;
         out.references.extend(found.references);
+        out.sources.extend(found.sources);
         out.warnings.extend(found.warnings);
     }
     Ok(out)
 }
 
 /// What a recording keeps of the file `--from path` names: its bytes as they are,
-/// except for a compose file that interpolates variables. What that names depends on
-/// the environment and the `.env` beside it (which may hold secrets), neither of which
-/// is kept, so it is kept as a compose file of the images it resolved to.
+/// except for a compose file whose images interpolate variables. What those name
+/// depends on the environment and the `.env` beside it (which may hold secrets),
+/// neither of which is kept: the file is kept with each such image replaced, in
+/// place, by what it resolved to (so lines and names stay), and nothing else of the
+/// environment.
 pub fn kept_from(path: &Path) -> Result<Vec<u8>> {
     let bytes = crate::files::read(path, MAX_INPUT)
         .with_context(|| format!("reading {} to keep it with the recording", path.display()))?;
@@ -60,45 +76,61 @@ pub fn kept_from(path: &Path) -> Result<Vec<u8>> {
     if kind(path, text) == Kind::Dockerfile {
         return Ok(bytes);
     }
-    let Ok(images) = yaml_images(text) else {
+    let Ok((places::FileKind::Compose, found)) = places::yaml_places(text, None) else {
         return Ok(bytes);
     };
-    if !images.iter().any(YamlImage::interpolates) {
+    if !found.iter().any(|p| p.image.contains('$')) {
         return Ok(bytes);
     }
-    let mut kept = String::from("services:\n");
-    for (i, image) in resolve(path, images)?.references.iter().enumerate() {
-        kept.push_str(&format!(
-            "  s{i}:\n    image: {}\n",
-            serde_json::json!(image)
-        ));
+    let vars = compose_vars(path)?;
+    let mut kept = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut spans: Vec<&places::Place> = found.iter().filter(|p| p.image.contains('$')).collect();
+    spans.sort_by_key(|p| match &p.edit {
+        places::Edit::At(span) => span.start,
+        _ => 0,
+    });
+    for place in spans {
+        let resolved = compose::interpolate(&place.image, &vars, &mut Vec::new())?;
+        match &place.edit {
+            places::Edit::At(span) if span.start >= at => {
+                kept.push_str(&text[at..span.start]);
+                kept.push_str(&resolved);
+                at = span.end;
+            }
+            // Written so that it cannot be replaced in place: the variable's value
+            // is not kept, and the replay says so as the live run could not.
+            _ => {}
+        }
     }
+    kept.push_str(&text[at..]);
     Ok(kept.into_bytes())
 }
 
-/// The references `--from path` names.
-pub fn from(path: &Path) -> Result<Collected> {
+/// The references `--from path` names (`name`: the path as the user gave it), one
+/// per place.
+pub fn from(path: &Path, name: &str) -> Result<Collected> {
     let text = read_input(path)?;
-    if kind(path, &text) == Kind::Dockerfile {
-        let references = dockerfile::images(&text).with_context(|| reading(path))?;
-        return Ok(Collected {
-            references,
-            warnings: Vec::new(),
-        });
-    }
-    let images = yaml_images(&text).with_context(|| reading(path))?;
-    resolve(path, images)
-}
-
-/// The references of the YAML file `path`: compose images interpolated, each once.
-fn resolve(path: &Path, images: Vec<YamlImage>) -> Result<Collected> {
     let mut out = Collected {
         references: Vec::new(),
+        sources: Vec::new(),
         warnings: Vec::new(),
     };
+    let source = |p: &places::Place| format!("{name}:{} {}", p.line, p.context);
+    if kind(path, &text) == Kind::Dockerfile {
+        for place in dockerfile::places(&text).with_context(|| reading(name))? {
+            if !matches!(place.edit, places::Edit::NotAnImage(_)) && !place.image.is_empty() {
+                let s = source(&place);
+                out.push(place.image, s);
+            }
+        }
+        return Ok(out);
+    }
+    let (kind, found) = places::yaml_places(&text, None).with_context(|| reading(name))?;
+    let compose = kind == places::FileKind::Compose;
     // Variables are read (and `.env` with them) only when a compose image has one:
     // a Kubernetes manifest never depends on a `.env` that happens to lie beside it.
-    let vars = if images.iter().any(YamlImage::interpolates) {
+    let vars = if compose && found.iter().any(|p| p.image.contains('$')) {
         compose_vars(path)?
     } else {
         compose::Vars {
@@ -107,27 +139,25 @@ fn resolve(path: &Path, images: Vec<YamlImage>) -> Result<Collected> {
         }
     };
     let mut unset = Vec::new();
-    for image in images {
-        let image = if image.is_compose {
-            compose::interpolate(&image.text, &vars, &mut unset).with_context(|| reading(path))?
+    for place in &found {
+        let image = if compose {
+            compose::interpolate(&place.image, &vars, &mut unset).with_context(|| reading(name))?
         } else {
-            image.text
+            place.image.clone()
         };
-        if !image.is_empty() && !out.references.contains(&image) {
-            out.references.push(image);
+        if !image.is_empty() {
+            out.push(image, source(place));
         }
     }
-    out.warnings.extend(unset.into_iter().map(|name| {
-        format!(
-            "{}: the {name:?} variable is not set; it stands for an empty string",
-            shown(path)
-        )
+    unset.dedup();
+    out.warnings.extend(unset.into_iter().map(|var| {
+        format!("{name}: the {var:?} variable is not set; it stands for an empty string")
     }));
     Ok(out)
 }
 
-fn reading(path: &Path) -> String {
-    format!("reading {}", shown(path))
+fn reading(name: &str) -> String {
+    format!("reading {name}")
 }
 
 /// A compose file's variables: the environment (what is valid UTF-8 of it), then the
@@ -187,15 +217,6 @@ fn kind(path: &Path, text: &str) -> Kind {
     }
 }
 
-/// A path as the user gave it, `-` as "standard input".
-fn shown(path: &Path) -> String {
-    if path == Path::new("-") {
-        "standard input".to_owned()
-    } else {
-        path.display().to_string()
-    }
-}
-
 /// The text of `path` (`-`: stdin), bounded, its BOM removed.
 fn read_input(path: &Path) -> Result<String> {
     let text = if path == Path::new("-") {
@@ -221,45 +242,23 @@ fn read_capped(input: impl std::io::Read) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("not UTF-8 text"))
 }
 
-/// An `image` found in YAML.
-#[derive(Debug)]
-pub struct YamlImage {
-    /// As written.
-    pub text: String,
-    /// From a compose file's `services`, so interpolated as compose does.
-    pub is_compose: bool,
-}
-
-impl YamlImage {
-    /// Whether compose interpolation changes it.
-    fn interpolates(&self) -> bool {
-        self.is_compose && self.text.contains('$')
-    }
-}
-
-/// Images of a compose file (`services.*.image`) or of Kubernetes manifests (every
-/// `image` of `containers`, `initContainers` and `ephemeralContainers`, in every
-/// document, any kind), or a GitHub Actions workflow, each once.
-pub fn yaml_images(text: &str) -> Result<Vec<YamlImage>> {
-    let (kind, found) = places::yaml_places(text, None)?;
-    let mut out: Vec<YamlImage> = Vec::new();
-    for place in found {
-        if !out.iter().any(|o| o.text == place.image) {
-            out.push(YamlImage {
-                text: place.image,
-                is_compose: kind == places::FileKind::Compose,
-            });
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn texts(images: Vec<YamlImage>) -> Vec<String> {
-        images.into_iter().map(|i| i.text).collect()
+    /// The images of a YAML file, each once.
+    fn yaml_images(text: &str) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for p in places::yaml_places(text, None)?.1 {
+            if !out.contains(&p.image) {
+                out.push(p.image);
+            }
+        }
+        Ok(out)
+    }
+
+    fn texts(images: Vec<String>) -> Vec<String> {
+        images
     }
 
     #[test]

@@ -66,6 +66,8 @@ const DOCKER_HUB_CHECK: &str = "docker.io/ratelimitpreview/test:latest";
 pub struct Job<'a> {
     shape: Shape,
     references: Vec<String>,
+    /// Where each reference was read (`--file`, `--from`); `None` when typed.
+    sources: Vec<Option<String>>,
     /// One reference, typed alone: printed as itself, not as a JSON line.
     single: bool,
     common: &'a Common,
@@ -166,10 +168,12 @@ impl<'a> Job<'a> {
             ));
         }
         let mut all = refs.to_vec();
-        let collected = crate::inputs::collect(batch)?;
+        let collected = crate::inputs::collect(batch, &|p| session.shown(p))?;
         for warning in &collected.warnings {
             session.warn_once(warning);
         }
+        let mut sources = vec![None; all.len()];
+        sources.extend(collected.sources.into_iter().map(Some));
         all.extend(collected.references);
         if all.is_empty() {
             bail!("no image references found");
@@ -177,6 +181,7 @@ impl<'a> Job<'a> {
         Ok(Some(Job {
             shape,
             references: all,
+            sources,
             single,
             common,
             session,
@@ -211,8 +216,22 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let failed = batch(&job, |value| {
-        session.out.line(out, value)?;
+    let failed = batch(&job, |i, value| {
+        match job.sources.get(i).cloned().flatten() {
+            // `Source` follows `Reference`: where the file names it.
+            Some(source) => {
+                let mut line = Map::new();
+                let fields = value.as_object().into_iter().flatten();
+                for (k, v) in fields {
+                    line.insert(k.clone(), v.clone());
+                    if k == "Reference" {
+                        line.insert("Source".into(), Value::String(source.clone()));
+                    }
+                }
+                session.out.line(out, &Value::Object(line))?;
+            }
+            None => session.out.line(out, value)?,
+        }
         out.flush()?;
         Ok(())
     })?;
@@ -236,6 +255,7 @@ pub fn digests(
     let pull_free = crate::flags::explicit_platform(common)?.is_none();
     let job = Job {
         shape: Shape::Digest { full_ref: false },
+        sources: Vec::new(),
         references,
         single: false,
         common,
@@ -244,7 +264,7 @@ pub fn digests(
         pull_free,
     };
     let mut out = Vec::with_capacity(job.references.len());
-    batch(&job, |value| {
+    batch(&job, |_, value| {
         out.push(
             match (
                 value.get("Digest").and_then(Value::as_str),
@@ -261,9 +281,9 @@ pub fn digests(
 }
 
 /// Runs the references of `job` as a batch, handing `each` one JSON object per input
-/// reference, in input order, each as soon as it and every one before it are known.
-/// True when any failed.
-fn batch(job: &Job, mut each: impl FnMut(&Value) -> Result<()>) -> Result<bool> {
+/// reference (with its index), in input order, each as soon as it and every one
+/// before it are known. True when any failed.
+fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result<bool> {
     let session = job.session;
     // Identical references are inspected once.
     let mut unique: Vec<String> = Vec::new();
@@ -337,8 +357,8 @@ fn batch(job: &Job, mut each: impl FnMut(&Value) -> Result<()>) -> Result<bool> 
             while let Some(Some(value)) = slot_of.get(next).map(|&u| &results[u]) {
                 failed |= value.get("Error").is_some();
                 match &progress {
-                    Some(p) => p.suspend(|| each(value))?,
-                    None => each(value)?,
+                    Some(p) => p.suspend(|| each(next, value))?,
+                    None => each(next, value)?,
                 }
                 next += 1;
             }
