@@ -271,3 +271,148 @@ fn pin_refuses_what_it_cannot_do() {
     let out = ok(&["--jq", ".Status", "pin", "--plain-http", &d]);
     assert_eq!(String::from_utf8_lossy(&out).trim(), "pinned");
 }
+
+#[test]
+fn outdated_offers_newer_tags_on_the_same_track() {
+    let dir = empty_home();
+    let v = |tag: &str| r(&format!("lab/versions:{tag}"));
+    let rich = &lab().seeded.rich.manifest.digest;
+    let stale = &lab().seeded.many_layers.manifest.digest;
+    let compose = format!(
+        "services:\n  web:\n    image: {}\n  cache:\n    image: {}\n  pinned:\n    image: {}@{stale}\n",
+        v("1.25.3"),
+        v("1.25.3-alpine3.19"),
+        v("latest"),
+    );
+    let file = dir.join("compose.yaml");
+    write(&file, &compose);
+    let f = file.display().to_string();
+    let (one_five, two) = (v("1.25"), v("2.0.0"));
+    let out = regpeek(&["outdated", "--plain-http", "-v", &f, &one_five, &two]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // Tag lists and HEADs only: nothing counts as a pull.
+    let sent = requests(&out);
+    assert!(
+        !sent
+            .iter()
+            .any(|r| r.starts_with("GET") && r.contains("/manifests/")),
+        "{sent:?}"
+    );
+    assert_eq!(
+        sent.iter().filter(|r| r.contains("/tags/list")).count(),
+        1,
+        "{sent:?}"
+    );
+    let rows: Vec<Value> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let newer = |row: &Value| {
+        (
+            row["Patch"].as_str().map(str::to_owned),
+            row["Minor"].as_str().map(str::to_owned),
+            row["Major"].as_str().map(str::to_owned),
+        )
+    };
+    let s = |t: &str| Some(t.to_owned());
+    assert_eq!(rows[0]["Source"], format!("{f}:3 service web"));
+    assert_eq!(newer(&rows[0]), (s("1.25.10"), s("1.27.1"), s("2.0.0")));
+    assert_eq!(
+        newer(&rows[1]),
+        (s("1.25.5-alpine3.20"), None, None),
+        "the variant's own track"
+    );
+    assert_eq!(rows[2]["Tag"], "latest");
+    assert_eq!(rows[2]["Moved"], true, "a pin of a moved non-version tag");
+    assert_eq!(rows[2]["Digest"], rich.as_str());
+    assert_eq!(
+        newer(&rows[3]),
+        (None, s("1.26"), None),
+        "the same precision"
+    );
+    assert_eq!(
+        rows[4]["Outdated"], false,
+        "no pre-release offered to a release"
+    );
+    assert!(rows[3]["Source"].is_null());
+    // --exit-code: 1 when anything is outdated; 0 for the newest.
+    let out = regpeek(&["outdated", "--plain-http", "--exit-code", &f]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = regpeek(&["outdated", "--plain-http", "--exit-code", &two]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // A table, and --jq on the lines; a repository that does not exist is an error.
+    let table = String::from_utf8(ok(&[
+        "outdated",
+        "--plain-http",
+        "-o",
+        "table",
+        &v("1.25.3"),
+    ]))
+    .unwrap();
+    let head: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        head,
+        [
+            "REFERENCE",
+            "TAG",
+            "PATCH",
+            "MINOR",
+            "MAJOR",
+            "SOURCE",
+            "NOTE"
+        ]
+    );
+    assert!(
+        table.contains("1.25.10") && table.contains("1.27.1"),
+        "{table}"
+    );
+    let out = ok(&["outdated", "--plain-http", "--jq", ".Major", &v("1.25.3")]);
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "2.0.0");
+    let out = regpeek(&["outdated", "--plain-http", &r("nope/missing:1.0")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"Error\""));
+    let out = regpeek(&["outdated", "-o", "table", "--jq", ".", &two]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn outdated_is_recorded_and_replayed_with_its_files() {
+    let dir = empty_home();
+    let file = dir.join("Dockerfile");
+    write(
+        &file,
+        &format!(
+            "FROM {}\nFROM {}\n",
+            r("lab/versions:1.25.3"),
+            r("lab/versions:1.26")
+        ),
+    );
+    let f = file.display().to_string();
+    let rec = dir.join("recording");
+    let live = regpeek(&[
+        "--record",
+        rec.to_str().unwrap(),
+        "outdated",
+        "--plain-http",
+        "--exit-code",
+        &f,
+    ]);
+    assert_eq!(live.status.code(), Some(1), "{}", stderr_of(&live));
+    let text = String::from_utf8_lossy(&live.stdout).into_owned();
+    assert!(
+        text.contains(&format!("\"Source\":\"{f}:1 FROM\"")),
+        "{text}"
+    );
+    // The file is gone: the replay reads the copy the recording kept, and names it
+    // as the live run did.
+    std::fs::remove_file(&file).unwrap();
+    let replayed = regpeek(&["replay", rec.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&replayed.stdout),
+        text,
+        "{}",
+        stderr_of(&replayed)
+    );
+    assert_eq!(replayed.status.code(), Some(1));
+}

@@ -170,6 +170,25 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Newer tags for each tagged reference, on its track (the same variant and
+    /// precision): the newest patch, minor and major, from the repository's tag list;
+    /// for a pinned reference, whether its tag has moved. Files (Dockerfiles, compose
+    /// files, Kubernetes manifests, workflows, lists) are read for their references.
+    Outdated {
+        /// Files to read references from, or references.
+        #[arg(value_name = "FILE|REF")]
+        targets: Vec<String>,
+        /// Exit 1 when anything is outdated (a newer tag, or a moved pin).
+        #[arg(long)]
+        exit_code: bool,
+        /// Output format: JSON lines (default), or `table`.
+        #[arg(short, long, value_name = "FORMAT")]
+        output: Option<OutputFormat>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// What a registry says of its pull limit (Docker Hub: pulls allowed and left),
     /// asked with a `HEAD`, which costs no pull. Without a reference, Docker Hub's own
     /// check image (`ratelimitpreview/test`).

@@ -25,6 +25,7 @@ mod record;
 mod session;
 mod summary;
 mod tls;
+mod versions;
 
 use std::process::ExitCode;
 use std::time::SystemTime;

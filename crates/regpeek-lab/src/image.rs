@@ -320,6 +320,25 @@ pub fn many_tag_names() -> Vec<String> {
     (0..MANY_TAGS).map(|i| format!("t{i:03}")).collect()
 }
 
+/// The tags of `lab/versions`: versions of every shape `outdated` reads (patch,
+/// minor and major steps, two precisions, a variant family, a pre-release) and a name
+/// that is none.
+pub const VERSION_TAGS: &[&str] = &[
+    "1.24.0",
+    "1.25.3",
+    "1.25.4",
+    "1.25.10",
+    "1.26.0",
+    "1.27.1",
+    "2.0.0",
+    "2.1.0-rc.1",
+    "1.25",
+    "1.26",
+    "1.25.3-alpine3.19",
+    "1.25.5-alpine3.20",
+    "latest",
+];
+
 /// The standard lab content.
 pub struct Seeded {
     /// `lab/rich:v1`.
@@ -419,7 +438,8 @@ impl Seeded {
 
     /// Pushes the open registry's content under `prefix` (`lab`, `public`, `private`):
     /// `<prefix>/rich`, `<prefix>/multi` (tags `v1`, `latest`), and with `all`, also
-    /// `<prefix>/many-tags` (150 tags) and `<prefix>/many-layers`.
+    /// `<prefix>/many-tags` (150 tags), `<prefix>/many-layers` and `<prefix>/versions`
+    /// ([`VERSION_TAGS`]).
     pub fn push(
         &self,
         target: &crate::push::Target,
@@ -433,6 +453,7 @@ impl Seeded {
             let names = many_tag_names();
             let tags: Vec<&str> = names.iter().map(String::as_str).collect();
             target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
+            target.image(&format!("{prefix}/versions"), &self.rich, VERSION_TAGS)?;
             let signed = format!("{prefix}/signed");
             target.image(&signed, &self.rich, &["v1"])?;
             for a in &self.signed.artifacts {

@@ -40,6 +40,21 @@ pub fn tags(
     print_listing(session, out, "tags", &r.name(), list_format(list), &listing)
 }
 
+/// Every tag of the repository `r` names, across pages (for `outdated`).
+pub fn tag_list(
+    session: &Session,
+    common: &Common,
+    r: &regpeek_proto::Reference,
+) -> Result<Vec<String>> {
+    let goal = Goal::Tags {
+        limit: None,
+        page_size: None,
+    };
+    let (options, client) = session.prepare(r, common, goal)?;
+    let flow = Flow::new(r.clone(), options, session.cached_tokens());
+    Ok(listing_of(session.finish(client.run(flow))?)?.items)
+}
+
 /// `catalog REGISTRY`.
 pub fn catalog(
     session: &Session,
@@ -152,73 +167,7 @@ fn arrange_items(items: &mut Vec<String>, sort: args::SortOrder, filter: Option<
     match sort {
         args::SortOrder::Registry => {}
         args::SortOrder::Lexical => items.sort(),
-        args::SortOrder::Semver => items.sort_by(|a, b| version_order(a, b)),
-    }
-}
-
-/// Versions first, by their numbers (`v1.2.10` after `1.2.9`; a pre-release such as
-/// `1.0.0-rc1` before `1.0.0`); names that are not versions after them, lexically.
-fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    fn parse(t: &str) -> Option<(Vec<u64>, Option<&str>)> {
-        let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
-        // Build metadata (`+…`) plays no part in precedence (SemVer 2 §10).
-        let t = t.split_once('+').map_or(t, |(v, _)| v);
-        let (core, pre) = match t.split_once('-') {
-            Some((c, p)) => (c, Some(p)),
-            None => (t, None),
-        };
-        let nums: Option<Vec<u64>> = core.split('.').map(|n| n.parse().ok()).collect();
-        nums.filter(|n| !n.is_empty()).map(|n| (n, pre))
-    }
-    match (parse(a), parse(b)) {
-        (Some((na, pa)), Some((nb, pb))) => {
-            let len = na.len().max(nb.len());
-            let pad = |n: &Vec<u64>| -> Vec<u64> {
-                let mut n = n.clone();
-                n.resize(len, 0);
-                n
-            };
-            pad(&na)
-                .cmp(&pad(&nb))
-                .then_with(|| match (pa, pb) {
-                    (None, None) => na.len().cmp(&nb.len()),
-                    (Some(_), None) => Ordering::Less,
-                    (None, Some(_)) => Ordering::Greater,
-                    (Some(x), Some(y)) => prerelease_order(x, y),
-                })
-                .then_with(|| a.cmp(b))
-        }
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => a.cmp(b),
-    }
-}
-
-/// Pre-release precedence as SemVer 2 §11 orders it: identifier by identifier,
-/// numbers numerically and below words, words in ASCII order, and a shorter list
-/// first when it is a prefix of the other (`rc.2` < `rc.10` < `rc.10.1`, `alpha` <
-/// `beta`, `1` < `alpha`).
-fn prerelease_order(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (mut x, mut y) = (a.split('.'), b.split('.'));
-    loop {
-        match (x.next(), y.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(p), Some(q)) => {
-                let order = match (p.parse::<u64>(), q.parse::<u64>()) {
-                    (Ok(m), Ok(n)) => m.cmp(&n),
-                    (Ok(_), Err(_)) => Ordering::Less,
-                    (Err(_), Ok(_)) => Ordering::Greater,
-                    (Err(_), Err(_)) => p.cmp(q),
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-        }
+        args::SortOrder::Semver => items.sort_by(|a, b| crate::versions::order(a, b)),
     }
 }
 

@@ -7,6 +7,7 @@ mod cache;
 mod diff;
 mod help;
 mod listing;
+mod outdated;
 mod pin;
 mod referrers;
 pub mod replay;
@@ -78,6 +79,22 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
                 common,
             };
             return pin::pin(session, &args, out);
+        }
+        Command::Outdated {
+            targets,
+            exit_code,
+            output,
+            batch,
+            common,
+        } => {
+            let args = outdated::Outdated {
+                targets,
+                exit_code: *exit_code,
+                output: output.unwrap_or(crate::args::OutputFormat::Json),
+                batch,
+                common,
+            };
+            return outdated::outdated(session, &args, out);
         }
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.

@@ -1,0 +1,271 @@
+//! `outdated FILE…|REF…`: for each tagged reference, the newer tags of its repository
+//! on the same track (newest patch, minor and major; [`crate::versions`]), learnt from
+//! tag lists; for a pinned reference, whether its tag has moved (a `HEAD`). Never a
+//! manifest `GET`: nothing counts as a pull.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use regpeek_proto::Reference;
+use serde_json::{Value, json};
+
+use crate::args::{BatchArgs, Common, OutputFormat};
+use crate::inputs::places::Edit;
+use crate::session::Session;
+use crate::versions::{Newer, Version};
+
+/// What `outdated` is asked.
+pub struct Outdated<'a> {
+    pub targets: &'a [String],
+    pub exit_code: bool,
+    pub output: OutputFormat,
+    pub batch: &'a BatchArgs,
+    pub common: &'a Common,
+}
+
+/// One reference to look at, and where it was read.
+struct Entry {
+    reference: String,
+    source: Option<String>,
+}
+
+pub fn outdated(session: &Session, args: &Outdated, out: &mut impl Write) -> Result<ExitCode> {
+    if args.output == OutputFormat::Table {
+        session.out.refuse_table_with_jq()?;
+    }
+    let entries = entries(session, args)?;
+    if entries.is_empty() {
+        anyhow::bail!("no image references found");
+    }
+    // One tag list per repository, and one HEAD per pinned tag, all at once.
+    let parsed: Vec<Result<Reference, String>> = entries
+        .iter()
+        .map(|e| crate::flags::parse_reference(&e.reference).map_err(|e| format!("{e:#}")))
+        .collect();
+    let mut repos: Vec<String> = Vec::new();
+    let mut pinned: Vec<String> = Vec::new();
+    for r in parsed.iter().flatten() {
+        let Some(tag) = r.tag() else { continue };
+        if Version::parse(tag).is_some() && !repos.contains(&r.name()) {
+            repos.push(r.name());
+        }
+        let key = format!("{}:{tag}", r.name());
+        if r.digest().is_some() && !pinned.contains(&key) {
+            pinned.push(key);
+        }
+    }
+    let lists = tag_lists(session, args.common, &repos, args.batch.jobs as usize);
+    let digests: HashMap<String, Result<regpeek_proto::Digest, String>> = if pinned.is_empty() {
+        HashMap::new()
+    } else {
+        let found = crate::pipeline::digests(
+            session,
+            args.common,
+            pinned.clone(),
+            args.batch.jobs as usize,
+        )?;
+        pinned.into_iter().zip(found).collect()
+    };
+    let mut rows = Vec::new();
+    let (mut failed, mut stale) = (false, false);
+    for (entry, r) in entries.iter().zip(parsed) {
+        let mut row = json!({ "Reference": entry.reference });
+        if let Some(s) = &entry.source {
+            row["Source"] = json!(s);
+        }
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                failed = true;
+                row["Error"] = json!(e);
+                rows.push(row);
+                continue;
+            }
+        };
+        let Some(tag) = r.tag() else {
+            row["Note"] = json!("pinned by digest alone: no tag to follow");
+            rows.push(row);
+            continue;
+        };
+        row["Tag"] = json!(tag);
+        match Version::parse(tag) {
+            Some(current) => match &lists[&r.name()] {
+                Ok(tags) => {
+                    let newer = crate::versions::newer(&current, tags);
+                    stale |= newer.any();
+                    add_newer(&mut row, &newer);
+                }
+                Err(e) => {
+                    failed = true;
+                    row["Error"] = json!(e);
+                }
+            },
+            None => row["Note"] = json!("not a version: only a pinned digest is checked"),
+        }
+        if let Some(digest) = r.digest() {
+            match &digests[&format!("{}:{tag}", r.name())] {
+                Ok(now) => {
+                    row["Moved"] = json!(now != digest);
+                    row["Digest"] = json!(now.to_string());
+                    stale |= now != digest;
+                }
+                Err(e) => {
+                    failed = true;
+                    row["Error"] = json!(e);
+                }
+            }
+        }
+        rows.push(row);
+    }
+    print(session, out, args.output, &rows)?;
+    Ok(if failed || (args.exit_code && stale) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn add_newer(row: &mut Value, newer: &Newer) {
+    row["Patch"] = json!(newer.patch);
+    row["Minor"] = json!(newer.minor);
+    row["Major"] = json!(newer.major);
+    row["Outdated"] = json!(newer.any());
+}
+
+/// The references of the command line (a path that names a file is read for its
+/// images, as `pin` reads it), then `--file` and `--from`.
+fn entries(session: &Session, args: &Outdated) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for target in args.targets {
+        let path = Path::new(target);
+        if !path.is_file() {
+            out.push(Entry {
+                reference: target.clone(),
+                source: None,
+            });
+            continue;
+        }
+        let shown = session.shown(path);
+        let bytes = crate::files::read(path, 16 << 20)
+            .map_err(|e| anyhow::anyhow!("reading {shown}: {e}"))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: not UTF-8 text"))?;
+        let (_, places) = crate::pinning::places_of(&shown, &text, None)?;
+        for place in places {
+            let written = match &place.edit {
+                Edit::NotAnImage(_) => continue,
+                Edit::At(span) => text[span.clone()].to_owned(),
+                Edit::Cannot(_) => place.image.clone(),
+            };
+            let source = format!("{shown}:{} {}", place.line, place.context);
+            if written.contains('$') {
+                session.warn_once(&format!(
+                    "{source}: {written} is set by a variable; skipped"
+                ));
+                continue;
+            }
+            out.push(Entry {
+                reference: written,
+                source: Some(source),
+            });
+        }
+    }
+    let collected = crate::inputs::collect(args.batch, &|p| session.shown(p))?;
+    for warning in &collected.warnings {
+        session.warn_once(warning);
+    }
+    for (reference, source) in collected.references.into_iter().zip(collected.sources) {
+        out.push(Entry {
+            reference,
+            source: Some(source),
+        });
+    }
+    Ok(out)
+}
+
+/// The tags of each repository (`registry/repository`), `jobs` at a time.
+fn tag_lists(
+    session: &Session,
+    common: &Common,
+    repos: &[String],
+    jobs: usize,
+) -> HashMap<String, Result<Vec<String>, String>> {
+    let mut out = HashMap::new();
+    for chunk in repos.chunks(jobs.max(1)) {
+        let found: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|repo| {
+                    s.spawn(move || {
+                        let r = crate::flags::parse_reference(repo)?;
+                        super::listing::tag_list(session, common, &r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(result) => result.map_err(|e| format!("{e:#}")),
+                    Err(_) => Err("a worker panicked".to_owned()),
+                })
+                .collect()
+        });
+        out.extend(chunk.iter().cloned().zip(found));
+    }
+    out
+}
+
+fn print(
+    session: &Session,
+    out: &mut impl Write,
+    format: OutputFormat,
+    rows: &[Value],
+) -> Result<()> {
+    match format {
+        OutputFormat::Json => {
+            for row in rows {
+                session.out.line(out, row)?;
+            }
+        }
+        OutputFormat::Table => {
+            let cell = |v: &Value, k: &str| match &v[k] {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                _ => String::new(),
+            };
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|v| {
+                    let note = match (&v["Error"], v["Moved"].as_bool()) {
+                        (Value::String(e), _) => e.clone(),
+                        (_, Some(true)) => "tag moved".into(),
+                        _ => cell(v, "Note"),
+                    };
+                    ["Reference", "Tag", "Patch", "Minor", "Major", "Source"]
+                        .iter()
+                        .map(|k| cell(v, k))
+                        .chain([note])
+                        .collect()
+                })
+                .collect();
+            crate::output::print_columns(
+                out,
+                &[
+                    "REFERENCE",
+                    "TAG",
+                    "PATCH",
+                    "MINOR",
+                    "MAJOR",
+                    "SOURCE",
+                    "NOTE",
+                ],
+                &table,
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
