@@ -416,3 +416,45 @@ fn outdated_is_recorded_and_replayed_with_its_files() {
     );
     assert_eq!(replayed.status.code(), Some(1));
 }
+
+#[test]
+fn base_says_when_a_rebuild_is_due() {
+    let (fresh, stale) = (r("lab/based:fresh"), r("lab/based:stale"));
+    let rich = &lab().seeded.rich.manifest.digest;
+    let out = regpeek(&["base", "--plain-http", &fresh]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let v = json(&out.stdout);
+    assert_eq!(v["Base"], r("lab/rich:v1"));
+    assert_eq!(
+        (v["BaseDigest"].as_str(), v["Rebuild"].as_bool()),
+        (Some(rich.as_str()), Some(false))
+    );
+    // On a digest its base's tag no longer has: exit 1, and what the tag has now.
+    let (live, _, _) = record_then_replay(&["base", "--plain-http", &fresh, &stale]);
+    assert_eq!(live.status.code(), Some(1), "{}", stderr_of(&live));
+    let rows: Vec<Value> = lines(&live.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert_eq!(rows[1]["Rebuild"], true);
+    assert_eq!(rows[1]["Current"], rich.as_str());
+    // An image that names no base, or no image at all: exit 2, saying why.
+    let out = regpeek(&["base", "--plain-http", &r("lab/rich:v1"), &fresh]);
+    assert_eq!(out.status.code(), Some(2));
+    let rows: Vec<Value> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert!(
+        rows[0]["Error"]
+            .as_str()
+            .unwrap()
+            .contains("says nothing of its base"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1]["Rebuild"], false, "the others are still answered");
+    let out = regpeek(&["base", "--plain-http", &r("nope/x:1")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = regpeek(&["base", "not a reference!"]);
+    assert_eq!(out.status.code(), Some(2));
+}

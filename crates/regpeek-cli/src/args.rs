@@ -189,6 +189,18 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Whether each image was built on a base that has since moved, as its
+    /// `org.opencontainers.image.base.name` and `.base.digest` annotations say. Exit
+    /// 0: up to date; 1: a rebuild is due; 2: it could not be told.
+    Base {
+        /// Image references.
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// What a registry says of its pull limit (Docker Hub: pulls allowed and left),
     /// asked with a `HEAD`, which costs no pull. Without a reference, Docker Hub's own
     /// check image (`ratelimitpreview/test`).

@@ -60,8 +60,9 @@ fn execute(argv: Vec<std::ffi::OsString>, replayed: Option<session::Replayed>) -
             return ExitCode::from(2);
         }
     };
-    // `diff` exits 2 on error, as diff(1) does (1 means "they differ").
-    let error_code = if matches!(cli.command, Command::Diff { .. }) {
+    // `diff` and `base` exit 2 on error, as diff(1) does (1 means "they differ", "a
+    // rebuild is due").
+    let error_code = if matches!(cli.command, Command::Diff { .. } | Command::Base { .. }) {
         2
     } else {
         1

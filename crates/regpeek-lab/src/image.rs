@@ -310,6 +310,26 @@ pub fn many_layers(n: usize) -> Image {
     })
 }
 
+/// An OCI image that says, in its manifest's annotations, which image it was built
+/// on (`org.opencontainers.image.base.name` and `.base.digest`), as BuildKit writes
+/// them: what `regpeek base` reads.
+pub fn based_on(base_name: &str, base_digest: &str) -> Image {
+    let mut img = build(&Spec {
+        docker: false,
+        platform: ("linux", "amd64", None),
+        runtime: json!({"Cmd": ["/app"]}),
+        layers: vec![vec![("app", b"built on a base\n".to_vec())]],
+        extra: json!({"created": "2024-01-02T03:04:05Z"}),
+    });
+    let mut manifest: Value = serde_json::from_slice(&img.manifest.bytes).expect("our own JSON");
+    manifest["annotations"] = json!({
+        "org.opencontainers.image.base.name": base_name,
+        "org.opencontainers.image.base.digest": base_digest,
+    });
+    img.manifest = Blob::new(media::OCI_MANIFEST, canonical_pretty(&manifest));
+    img
+}
+
 /// How many tags `lab/many-tags` has.
 pub const MANY_TAGS: usize = 150;
 /// How many layers `lab/many-layers` has.

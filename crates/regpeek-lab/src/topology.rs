@@ -402,6 +402,18 @@ impl Lab {
         // The mTLS registry shares the Basic one's storage: a mirror that wants a
         // client certificate.
         self.seeded.push(&t.basic, "library", false)?;
+        // `lab/based`: built on `lab/rich:v1` as it is (`fresh`), and on a digest the
+        // tag no longer has (`stale`): a rebuild is due.
+        let base = format!("{}/lab/rich:v1", self.info.plain());
+        let rich = &self.seeded.rich.manifest.digest;
+        let old = &self.seeded.many_layers.manifest.digest;
+        t.plain.image(
+            "lab/based",
+            &crate::image::based_on(&base, rich),
+            &["fresh"],
+        )?;
+        t.plain
+            .image("lab/based", &crate::image::based_on(&base, old), &["stale"])?;
         Ok(())
     }
 

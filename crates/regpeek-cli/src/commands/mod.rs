@@ -3,6 +3,7 @@
 //! ([`crate::pipeline`]): a reference is a batch of one.
 
 pub mod auth;
+mod base;
 mod cache;
 mod diff;
 mod help;
@@ -96,6 +97,11 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             };
             return outdated::outdated(session, &args, out);
         }
+        Command::Base {
+            references,
+            batch,
+            common,
+        } => return base::base(session, references, batch, common, out),
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.
         Command::Inspect { .. }

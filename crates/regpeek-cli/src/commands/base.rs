@@ -1,0 +1,135 @@
+//! `base IMAGE…`: whether each image was built on a base that has since moved (as
+//! `regctl image check-base` does). The image's manifest (that of `--platform`, else
+//! this machine's, for an index) names its base in the OCI annotations
+//! `org.opencontainers.image.base.name` and `.base.digest`; the base's tag is asked
+//! where it points now. Exit 0: every image is on its base as it is; 1: a rebuild is
+//! due; 2: something could not be told (as `diff` and diff(1) use them).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use regpeek_proto::{Flow, Goal, Inspection, manifest::Manifest};
+use serde_json::{Value, json};
+
+use crate::args::{BatchArgs, Common};
+use crate::session::Session;
+
+/// The annotation that names the base image.
+const BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// The annotation that gives the base's digest when the image was built.
+const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+pub fn base(
+    session: &Session,
+    references: &[String],
+    batch: &BatchArgs,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let mut entries: Vec<(String, Option<String>)> =
+        references.iter().map(|r| (r.clone(), None)).collect();
+    let collected = crate::inputs::collect(batch, &|p| session.shown(p))?;
+    for warning in &collected.warnings {
+        session.warn_once(warning);
+    }
+    entries.extend(
+        collected
+            .references
+            .into_iter()
+            .zip(collected.sources.into_iter().map(Some)),
+    );
+    if entries.is_empty() {
+        return Err(crate::errors::usage(
+            "give an image reference (or several, or --file, or --from)",
+        ));
+    }
+    let (mut failed, mut due) = (false, false);
+    for (reference, source) in entries {
+        let mut row = json!({ "Reference": reference });
+        if let Some(s) = source {
+            row["Source"] = json!(s);
+        }
+        match check(session, common, &reference) {
+            Ok(found) => {
+                due |= found["Rebuild"] == true;
+                if let (Some(row), Value::Object(found)) = (row.as_object_mut(), found) {
+                    row.extend(found);
+                }
+            }
+            Err(e) => {
+                failed = true;
+                row["Error"] = json!(format!("{e:#}"));
+            }
+        }
+        session.out.line(out, &row)?;
+        out.flush()?;
+    }
+    Ok(ExitCode::from(match (failed, due) {
+        (true, _) => 2,
+        (false, true) => 1,
+        (false, false) => 0,
+    }))
+}
+
+/// One image: its base as recorded and as it is now.
+fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
+    let r = crate::flags::parse_reference(reference)?;
+    let platform = crate::flags::platform(common)?;
+    let image = run(session, common, &r, Goal::Manifest(Some(platform.clone())))?;
+    let notes = annotations(&image);
+    let Some(name) = notes.get(BASE_NAME) else {
+        bail!(
+            "{} says nothing of its base (no {BASE_NAME} annotation)",
+            r.familiar()
+        );
+    };
+    let recorded = notes.get(BASE_DIGEST).with_context(|| {
+        format!(
+            "{} names its base {name} but not its digest ({BASE_DIGEST})",
+            r.familiar()
+        )
+    })?;
+    let base = crate::flags::parse_reference(name)
+        .with_context(|| format!("the base {name:?} the image names"))?;
+    // The base's index and the platform's manifest: either may be what was recorded.
+    let platform = image.platform.clone().unwrap_or(platform);
+    let now = run(session, common, &base, Goal::Digest(Some(platform)))?;
+    let mut current = vec![now.digest.to_string()];
+    current.extend(now.manifest.as_ref().map(|m| m.digest.to_string()));
+    Ok(json!({
+        "Base": name,
+        "BaseDigest": recorded,
+        "Current": current[0],
+        "Rebuild": !current.contains(recorded),
+    }))
+}
+
+fn run(
+    session: &Session,
+    common: &Common,
+    r: &regpeek_proto::Reference,
+    goal: Goal,
+) -> Result<Inspection> {
+    let (options, client) = session.prepare(r, common, goal)?;
+    let flow = Flow::new(r.clone(), options, session.cached_tokens());
+    Ok(session.finish(client.run(flow))?.into_image()?)
+}
+
+/// The annotations that may name the base: the platform's manifest's, then the
+/// index entry's, then the index's.
+fn annotations(i: &Inspection) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(index) = &i.index {
+        out.extend(index.annotations.clone());
+        let chosen = i.manifest.as_ref().map(|m| &m.digest);
+        if let Some(entry) = index.manifests.iter().find(|d| Some(&d.digest) == chosen) {
+            out.extend(entry.annotations.clone());
+        }
+    }
+    if let Some(Manifest::Image(m)) = i.manifest.as_ref().and_then(|m| m.manifest.as_ref()) {
+        out.extend(m.annotations.clone());
+    }
+    out
+}
