@@ -458,3 +458,42 @@ fn base_says_when_a_rebuild_is_due() {
     let out = regpeek(&["base", "not a reference!"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn pin_diff_is_recorded_and_replayed_with_its_files() {
+    let dir = empty_home();
+    let file = dir.join("Dockerfile");
+    let text = format!(
+        "FROM {}\r\nFROM {}\r\n",
+        r("lab/rich:v1"),
+        r("lab/multi:v1")
+    );
+    write(&file, &text);
+    let f = file.display().to_string();
+    for mode in ["--diff", "--check"] {
+        let rec = dir.join(format!("rec{mode}"));
+        let live = regpeek(&[
+            "--record",
+            rec.to_str().unwrap(),
+            "pin",
+            mode,
+            "--plain-http",
+            &f,
+        ]);
+        let diff = String::from_utf8_lossy(&live.stdout).into_owned();
+        assert!(
+            diff.starts_with(&format!("--- a/{f}\n+++ b/{f}\n")),
+            "{diff}"
+        );
+        // The replay reads the kept copy, names it as the live run did, writes nothing.
+        let replayed = regpeek(&["replay", rec.to_str().unwrap()]);
+        assert_eq!(
+            String::from_utf8_lossy(&replayed.stdout),
+            diff,
+            "{}",
+            stderr_of(&replayed)
+        );
+        assert_eq!(replayed.status.code(), live.status.code());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    }
+}

@@ -100,16 +100,16 @@ impl Recording {
             std::fs::write(&kept, bytes).with_context(|| format!("writing {}", kept.display()))?;
             Ok(format!("inputs/{copied}-{name}"))
         };
-        // `outdated` reads the files among its arguments: they are kept too.
+        // `outdated` and `pin` read the files among their arguments: kept too.
         let mut reads_files = false;
         while let Some(arg) = args.next() {
             match arg.as_str() {
-                "outdated" if !reads_files => {
+                "outdated" | "pin" if !reads_files => {
                     reads_files = true;
                     kept.push(arg);
                 }
                 _ if reads_files && !arg.starts_with('-') && Path::new(&arg).is_file() => {
-                    let copied = copy("outdated", &arg)?;
+                    let copied = copy("FILE", &arg)?;
                     files.push(kept.len());
                     kept.push(copied);
                     names.push(arg);

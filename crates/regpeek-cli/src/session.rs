@@ -414,8 +414,8 @@ impl Session {
                 Command::Cache { .. } => Some("the cache: it sends no request"),
                 Command::Completions { .. } | Command::Man { .. } => Some("help texts"),
                 Command::Replay { .. } => Some("a replay: it sends no request"),
-                Command::Pin { .. } => Some(
-                    "pin: it rewrites files, which a replay could not keep (`regpeek digest --file F --record DIR` records the lookups)",
+                Command::Pin { check, diff, .. } if !check && !diff => Some(
+                    "pin as it writes files (a replay would rewrite the recording's copies): record `pin --diff` or `pin --check`",
                 ),
                 _ => None,
             };

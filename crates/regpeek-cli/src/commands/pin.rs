@@ -55,7 +55,7 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
     }
     let mut read = Vec::new();
     for path in args.files {
-        let shown = path.display().to_string();
+        let shown = session.shown(path);
         let bytes =
             crate::files::read(path, MAX_FILE).with_context(|| format!("reading {shown}"))?;
         let old =
