@@ -497,3 +497,42 @@ fn pin_diff_is_recorded_and_replayed_with_its_files() {
         assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
     }
 }
+
+#[test]
+fn from_platform_in_a_file_picks_that_platform() {
+    let multi = r("lab/multi:v1");
+    let arm64 = String::from_utf8(ok(&[
+        "digest",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &multi,
+    ]))
+    .unwrap();
+    let index = &lab().seeded.multi.index.digest;
+    let dockerfile = format!(
+        "FROM --platform=linux/arm64 {multi} AS a\nFROM {multi}\nFROM --platform=$BUILDPLATFORM {multi}\n"
+    );
+    let out = ok_in(
+        &["digest", "--plain-http", "--from", "-"],
+        &[],
+        Some(&dockerfile),
+    );
+    let rows: Vec<Value> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    let digests: Vec<&str> = rows.iter().map(|v| v["Digest"].as_str().unwrap()).collect();
+    assert_eq!(
+        digests,
+        [arm64.trim(), index.as_str(), index.as_str()],
+        "{rows:?}"
+    );
+    let compose = format!("services:\n  a:\n    image: {multi}\n    platform: linux/arm64\n");
+    let out = ok_in(
+        &["inspect", "--plain-http", "--from", "-"],
+        &[],
+        Some(&compose),
+    );
+    assert_eq!(json(&out.stdout)["Architecture"], "arm64");
+}

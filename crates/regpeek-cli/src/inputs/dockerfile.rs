@@ -80,18 +80,20 @@ pub fn places(text: &str) -> Result<Vec<Place>> {
                 }
             }
             "FROM" => {
-                let rest: Vec<&Word> = words.filter(|w| !w.text.starts_with("--")).collect();
+                let (flags, rest): (Vec<&Word>, Vec<&Word>) =
+                    words.partition(|w| w.text.starts_with("--"));
                 let Some(image) = rest.first() else { continue };
                 // FROM lines see only the global ARGs.
                 let span = image.start..image.start + image.text.len();
-                out.push(place(
-                    logical.line,
-                    "FROM",
-                    &image.text,
-                    span,
-                    &global,
-                    &stages,
-                ));
+                let mut found = place(logical.line, "FROM", &image.text, span, &global, &stages);
+                // `--platform=linux/arm64` picks that platform; `$BUILDPLATFORM` and
+                // the like are the build's own, which the command's platform stands for.
+                found.platform = flags
+                    .iter()
+                    .find_map(|f| f.text.strip_prefix("--platform="))
+                    .map(|p| substitute(unquote(p), &global))
+                    .filter(|p| !p.is_empty() && !p.contains('$'));
+                out.push(found);
                 if let (Some(as_kw), Some(name)) = (rest.get(1), rest.get(2))
                     && as_kw.text.eq_ignore_ascii_case("as")
                 {
@@ -180,6 +182,7 @@ fn place(
         context: context.to_owned(),
         image,
         edit,
+        platform: None,
     }
 }
 

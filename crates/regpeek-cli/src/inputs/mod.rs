@@ -23,14 +23,18 @@ pub struct Collected {
     /// Where each was read: `file:line`, and for `--from` what names it
     /// (`compose.yaml:4 service web`, `Dockerfile:3 FROM`).
     pub sources: Vec<String>,
+    /// The platform the file asks of each (`FROM --platform=`, compose's
+    /// `platform:`), when it asks one.
+    pub platforms: Vec<Option<String>>,
     /// What the user should hear about (compose variables that were not set).
     pub warnings: Vec<String>,
 }
 
 impl Collected {
-    fn push(&mut self, reference: String, source: String) {
+    fn push(&mut self, reference: String, source: String, platform: Option<String>) {
         self.references.push(reference);
         self.sources.push(source);
+        self.platforms.push(platform);
     }
 }
 
@@ -39,6 +43,7 @@ pub fn collect(batch: &BatchArgs, shown: &dyn Fn(&Path) -> String) -> Result<Col
     let mut out = Collected {
         references: Vec::new(),
         sources: Vec::new(),
+        platforms: Vec::new(),
         warnings: Vec::new(),
     };
     if let Some(file) = &batch.file {
@@ -47,7 +52,7 @@ pub fn collect(batch: &BatchArgs, shown: &dyn Fn(&Path) -> String) -> Result<Col
         for (i, line) in text.lines().enumerate() {
             let line_ref = line.split('#').next().unwrap_or_default().trim();
             if !line_ref.is_empty() {
-                out.push(line_ref.to_owned(), format!("{name}:{}", i + 1));
+                out.push(line_ref.to_owned(), format!("{name}:{}", i + 1), None);
             }
         }
     }
@@ -55,6 +60,7 @@ pub fn collect(batch: &BatchArgs, shown: &dyn Fn(&Path) -> String) -> Result<Col
         let found = from(path, &shown(path))?;
         out.references.extend(found.references);
         out.sources.extend(found.sources);
+        out.platforms.extend(found.platforms);
         out.warnings.extend(found.warnings);
     }
     Ok(out)
@@ -114,6 +120,7 @@ pub fn from(path: &Path, name: &str) -> Result<Collected> {
     let mut out = Collected {
         references: Vec::new(),
         sources: Vec::new(),
+        platforms: Vec::new(),
         warnings: Vec::new(),
     };
     let source = |p: &places::Place| format!("{name}:{} {}", p.line, p.context);
@@ -121,7 +128,7 @@ pub fn from(path: &Path, name: &str) -> Result<Collected> {
         for place in dockerfile::places(&text).with_context(|| reading(name))? {
             if !matches!(place.edit, places::Edit::NotAnImage(_)) && !place.image.is_empty() {
                 let s = source(&place);
-                out.push(place.image, s);
+                out.push(place.image, s, place.platform);
             }
         }
         return Ok(out);
@@ -146,7 +153,7 @@ pub fn from(path: &Path, name: &str) -> Result<Collected> {
             place.image.clone()
         };
         if !image.is_empty() {
-            out.push(image, source(place));
+            out.push(image, source(place), place.platform.clone());
         }
     }
     unset.dedup();

@@ -21,6 +21,8 @@ pub struct Place {
     pub image: String,
     /// Whether and where it can be rewritten.
     pub edit: Edit,
+    /// The platform the file asks of it (`FROM --platform=linux/arm64`), when literal.
+    pub platform: Option<String>,
 }
 
 /// What `pin` may do with a place.
@@ -52,7 +54,7 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
     let y = Yaml::parse(text)?;
     let kind = kind.unwrap_or_else(|| yaml_kind(&y));
     let mut out = Vec::new();
-    let mut push = |id: usize, context: String, prefix: &str| {
+    let mut push = |id: usize, context: String, prefix: &str, platform: Option<&str>| {
         let Some(value) = y.str(id) else { return };
         let Some(image) = value.strip_prefix(prefix) else {
             return;
@@ -78,6 +80,7 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
             context,
             image: image.to_owned(),
             edit,
+            platform: platform.map(str::to_owned),
         });
     };
     for &doc in &y.docs {
@@ -88,7 +91,10 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
                 };
                 for &(name, svc) in y.pairs(services) {
                     if let Some(image) = y.get(svc, "image") {
-                        push(image, format!("service {}", y.str(name).unwrap_or("?")), "");
+                        // `platform: linux/arm64` is the one compose pulls.
+                        let platform = y.get(svc, "platform").and_then(|p| y.str(p));
+                        let name = y.str(name).unwrap_or("?");
+                        push(image, format!("service {name}"), "", platform);
                     }
                 }
             }
@@ -100,18 +106,18 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
                     let name = y.str(name).unwrap_or("?");
                     if let Some(c) = y.get(job, "container") {
                         let image = y.get(c, "image").unwrap_or(c);
-                        push(image, format!("job {name} container"), "");
+                        push(image, format!("job {name} container"), "", None);
                     }
                     if let Some(services) = y.get(job, "services") {
                         for &(svc, def) in y.pairs(services) {
                             let image = y.get(def, "image").unwrap_or(def);
                             let svc = y.str(svc).unwrap_or("?");
-                            push(image, format!("job {name} service {svc}"), "");
+                            push(image, format!("job {name} service {svc}"), "", None);
                         }
                     }
                     for &step in y.get(job, "steps").map_or(&[][..], |s| y.items(s)) {
                         if let Some(uses) = y.get(step, "uses") {
-                            push(uses, format!("job {name} step"), "docker://");
+                            push(uses, format!("job {name} step"), "docker://", None);
                         }
                     }
                 }
@@ -123,7 +129,7 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
 }
 
 /// Every container image below `root`, each node visited once (aliases may share).
-fn kubernetes(y: &Yaml, root: usize, push: &mut dyn FnMut(usize, String, &str)) {
+fn kubernetes(y: &Yaml, root: usize, push: &mut dyn FnMut(usize, String, &str, Option<&str>)) {
     let mut seen = vec![false; y.nodes.len()];
     let mut stack = vec![root];
     while let Some(id) = stack.pop() {
@@ -137,7 +143,7 @@ fn kubernetes(y: &Yaml, root: usize, push: &mut dyn FnMut(usize, String, &str)) 
                 for &c in y.items(v) {
                     if let Some(image) = y.get(c, "image") {
                         let name = y.get(c, "name").and_then(|n| y.str(n)).unwrap_or("?");
-                        push(image, format!("{} {name}", container_word(key)), "");
+                        push(image, format!("{} {name}", container_word(key)), "", None);
                     }
                 }
             }
@@ -190,6 +196,7 @@ pub fn list_places(text: &str) -> Vec<Place> {
                 context: "line".into(),
                 image: trimmed.to_owned(),
                 edit: Edit::At(start..start + trimmed.len()),
+                platform: None,
             });
         }
         offset += raw.len();

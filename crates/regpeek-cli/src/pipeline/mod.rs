@@ -68,6 +68,9 @@ pub struct Job<'a> {
     references: Vec<String>,
     /// Where each reference was read (`--file`, `--from`); `None` when typed.
     sources: Vec<Option<String>>,
+    /// The platform the file asks of each (`FROM --platform=`, compose's
+    /// `platform:`), which it is answered for; `None`: the command's.
+    platforms: Vec<Option<regpeek_proto::Platform>>,
     /// One reference, typed alone: printed as itself, not as a JSON line.
     single: bool,
     common: &'a Common,
@@ -173,7 +176,20 @@ impl<'a> Job<'a> {
             session.warn_once(warning);
         }
         let mut sources = vec![None; all.len()];
-        sources.extend(collected.sources.into_iter().map(Some));
+        sources.extend(collected.sources.iter().cloned().map(Some));
+        let mut platforms = vec![None; all.len()];
+        for (source, asked) in collected.sources.iter().zip(&collected.platforms) {
+            platforms.push(asked.as_deref().and_then(|p| {
+                match regpeek_proto::Platform::parse(p, "amd64") {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        session
+                            .warn_once(&format!("{source}: {e}; the command's platform is used"));
+                        None
+                    }
+                }
+            }));
+        }
         all.extend(collected.references);
         if all.is_empty() {
             bail!("no image references found");
@@ -182,6 +198,7 @@ impl<'a> Job<'a> {
             shape,
             references: all,
             sources,
+            platforms,
             single,
             common,
             session,
@@ -210,7 +227,7 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
     let session = job.session;
     if job.single {
         let shared = Shared::new(session);
-        let result = answer(&job, &shared, &job.references[0]);
+        let result = answer(&job, &shared, &job.references[0], None);
         session.keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
         print_single(out, &job, result?)?;
         out.flush()?;
@@ -256,6 +273,7 @@ pub fn digests(
     let job = Job {
         shape: Shape::Digest { full_ref: false },
         sources: Vec::new(),
+        platforms: Vec::new(),
         references,
         single: false,
         common,
@@ -285,21 +303,22 @@ pub fn digests(
 /// before it are known. True when any failed.
 fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result<bool> {
     let session = job.session;
-    // Identical references are inspected once.
-    let mut unique: Vec<String> = Vec::new();
+    // Identical references (for the same platform) are inspected once.
+    let mut unique: Vec<(String, Option<regpeek_proto::Platform>)> = Vec::new();
     let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
-    for r in &job.references {
-        match unique.iter().position(|u| u == r) {
+    for (i, r) in job.references.iter().enumerate() {
+        let key = (r.clone(), job.platforms.get(i).cloned().flatten());
+        match unique.iter().position(|u| *u == key) {
             Some(i) => slot_of.push(i),
             None => {
                 slot_of.push(unique.len());
-                unique.push(r.clone());
+                unique.push(key);
             }
         }
     }
     // References by registry, in input order (an unparsable one fails on its own).
     let mut registries: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, r) in unique.iter().enumerate() {
+    for (i, (r, _)) in unique.iter().enumerate() {
         let reg = crate::flags::parse_reference(r)
             .map(|r| r.registry().to_owned())
             .unwrap_or_default();
@@ -483,10 +502,15 @@ fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
 
 /// One reference: its JSON line.
 /// One reference of several: its JSON line.
-fn one(job: &Job, shared: &Shared, input: &str) -> Value {
+fn one(
+    job: &Job,
+    shared: &Shared,
+    (input, platform): &(String, Option<regpeek_proto::Platform>),
+) -> Value {
     let mut line = Map::new();
     line.insert("Reference".into(), Value::String(input.to_owned()));
-    let fields = answer(job, shared, input).and_then(|a| to_line(job, a));
+    let fields = answer(job, shared, input, platform.as_ref())
+        .and_then(|a| to_line(job, a, platform.is_some()));
     match fields {
         Ok(Value::Object(fields)) => line.extend(fields),
         Ok(other) => {
@@ -499,16 +523,23 @@ fn one(job: &Job, shared: &Shared, input: &str) -> Value {
     Value::Object(line)
 }
 
-/// The goal that answers a shape.
-fn goal_of(job: &Job) -> Result<Goal> {
-    let explicit = crate::flags::explicit_platform(job.common)?;
+/// The goal that answers a shape, for the platform the file asks (`asked`), else the
+/// command's.
+fn goal_of(job: &Job, asked: Option<&regpeek_proto::Platform>) -> Result<Goal> {
+    let explicit = match asked {
+        Some(p) => Some(p.clone()),
+        None => crate::flags::explicit_platform(job.common)?,
+    };
     Ok(match job.shape {
         Shape::Manifest => Goal::Manifest(explicit),
         Shape::Digest { .. } => Goal::Digest(explicit),
         // A HEAD: no pull counted.
         Shape::RateLimit => Goal::Digest(None),
         Shape::Summary | Shape::Table | Shape::Raw | Shape::Config | Shape::Platforms(_) => {
-            Goal::Inspect(crate::flags::platform(job.common)?)
+            Goal::Inspect(match explicit {
+                Some(p) => p,
+                None => crate::flags::platform(job.common)?,
+            })
         }
     })
 }
@@ -516,7 +547,12 @@ fn goal_of(job: &Job) -> Result<Goal> {
 /// Answers one reference: its flow (or, for platforms, its flows), run on the
 /// registry's shared client and tokens, within its own deadline and the registry's
 /// 429 hold; recorded into `record` when given.
-fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
+fn answer(
+    job: &Job,
+    shared: &Shared,
+    input: &str,
+    asked: Option<&regpeek_proto::Platform>,
+) -> Result<Answer> {
     if let Shape::Platforms(_) = job.shape {
         return Ok(Answer::Platforms(platforms(
             job.session,
@@ -527,7 +563,7 @@ fn answer(job: &Job, shared: &Shared, input: &str) -> Result<Answer> {
     let r = crate::flags::parse_reference(input)?;
     // Offline, the core takes a tag as the digest the cache saw; say which.
     let offline_tag = (job.session.offline && r.digest().is_none()).then(|| r.familiar());
-    let goal = goal_of(job)?;
+    let goal = goal_of(job, asked)?;
     let registry = r.registry().to_owned();
     let (client, mut options) = {
         let mut clients = shared

@@ -13,12 +13,13 @@ use crate::session::Session;
 use crate::summary::PlatformRow;
 
 /// The fields of one reference's JSON line.
-pub(super) fn to_line(job: &Job, answer: Answer) -> Result<Value> {
+/// `asked`: the file asked a platform of this reference (as `--platform` would).
+pub(super) fn to_line(job: &Job, answer: Answer, asked: bool) -> Result<Value> {
     let insp = match answer {
         Answer::Platforms(rows) => return Ok(serde_json::json!({ "Platforms": rows })),
         Answer::Image(insp) => insp,
     };
-    let explicit = crate::flags::explicit_platform(job.common)?.is_some();
+    let explicit = asked || crate::flags::explicit_platform(job.common)?.is_some();
     Ok(match job.shape {
         Shape::RateLimit => serde_json::json!({ "RateLimit": rate_limit(&insp) }),
         Shape::Digest { full_ref: false } => {
