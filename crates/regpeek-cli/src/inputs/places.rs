@@ -128,8 +128,12 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
     Ok((kind, out))
 }
 
+/// What a place is pushed with: its node, context, the prefix before the image
+/// (`docker://`), and the platform asked of it.
+type Push<'a> = dyn FnMut(usize, String, &str, Option<&str>) + 'a;
+
 /// Every container image below `root`, each node visited once (aliases may share).
-fn kubernetes(y: &Yaml, root: usize, push: &mut dyn FnMut(usize, String, &str, Option<&str>)) {
+fn kubernetes(y: &Yaml, root: usize, push: &mut Push) {
     let mut seen = vec![false; y.nodes.len()];
     let mut stack = vec![root];
     while let Some(id) = stack.pop() {
