@@ -20,6 +20,8 @@ struct Sample {
     max_rss_kib: u64,
     requests: u64,
     connections: u64,
+    /// Manifest `HEAD`s and `GET`s (Docker Hub counts the GETs as pulls).
+    manifests: (u64, u64),
 }
 
 struct Tool {
@@ -31,6 +33,7 @@ struct Tool {
 fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
     let mut times = Vec::with_capacity(runs);
     let (mut rss, mut requests, mut connections) = (0u64, 0u64, 0u64);
+    let mut manifests = (0u64, 0u64);
     for _ in 0..runs {
         for r in &lab.relays {
             r.counters.reset();
@@ -68,6 +71,10 @@ fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
             (c + rc, q + rq)
         });
         (connections, requests) = (c, q);
+        manifests = lab.relays.iter().fold((0, 0), |(h, g), r| {
+            let (rh, rg) = r.counters.manifests();
+            (h + rh, g + rg)
+        });
         times.push(elapsed.as_secs_f64() * 1000.0);
     }
     times.sort_by(|a, b| a.total_cmp(b));
@@ -76,6 +83,7 @@ fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
         max_rss_kib: rss,
         requests,
         connections,
+        manifests,
     })
 }
 
@@ -303,6 +311,53 @@ pub fn bench(args: &[String]) -> Result<()> {
         1,
     );
 
+    // pin: a compose file of 50 services naming 30 distinct tags, its digests learnt
+    // (`--diff`: nothing written, the same work each run), cold and warm.
+    let services: Vec<String> = (0..50)
+        .map(|n| format!("{}/lab/many-tags:t{:03}", i.plain(), n % 30))
+        .collect();
+    let compose_dir =
+        std::env::temp_dir().join(format!("regpeek-bench-pin-{}", std::process::id()));
+    std::fs::create_dir_all(&compose_dir)?;
+    let compose = compose_dir.join("compose.yaml");
+    let mut text = String::from("services:\n");
+    for (n, image) in services.iter().enumerate() {
+        text.push_str(&format!("  s{n}:\n    image: {image}\n"));
+    }
+    std::fs::write(&compose, text)?;
+    let compose_arg = compose.display().to_string();
+    let pin_cache = compose_dir.join("cache").display().to_string();
+    let pin_loop = format!(
+        "for r in {}; do skopeo inspect --tls-verify=false --no-tags --format '{{{{.Digest}}}}' docker://$r >/dev/null || exit 1; done",
+        services.join(" ")
+    );
+    let pin_case = (
+        "pin 50 services, 30 tags",
+        vec![
+            Tool {
+                name: "skopeo digest loop",
+                program: curl.clone(),
+                args: vec!["-c".into(), pin_loop],
+            },
+            regpeek_tool(
+                "regpeek pin cold",
+                s(&["--no-cache", "pin", "--diff", "--plain-http", &compose_arg]),
+            ),
+            regpeek_tool(
+                "regpeek pin warm",
+                s(&[
+                    "--cache-dir",
+                    &pin_cache,
+                    "pin",
+                    "--diff",
+                    "--plain-http",
+                    &compose_arg,
+                ]),
+            ),
+        ],
+        runs.min(3),
+    );
+
     // Prime the warm cache.
     for args in [
         s(&["--cache-dir", &cache_arg, "inspect", "--plain-http", &rich]),
@@ -316,6 +371,14 @@ pub fn bench(args: &[String]) -> Result<()> {
             &multi,
         ]),
         s(&["--cache-dir", &cache_arg, "config", "--plain-http", &rich]),
+        s(&[
+            "--cache-dir",
+            &pin_cache,
+            "pin",
+            "--diff",
+            "--plain-http",
+            &compose_arg,
+        ]),
     ] {
         crate::run(
             Command::new(&regpeek)
@@ -329,10 +392,19 @@ pub fn bench(args: &[String]) -> Result<()> {
          ratios: lower is better\n"
     );
     println!(
-        "{:<36} {:<22} {:>5} {:>5} {:>9} {:>6} {:>9} {:>8} {:>8}",
-        "scenario", "tool", "reqs", "conns", "wall ms", "RTTs", "/skopeo", "/floor", "RSS MiB"
+        "{:<36} {:<22} {:>5} {:>5} {:>9} {:>9} {:>6} {:>9} {:>8} {:>8}",
+        "scenario",
+        "tool",
+        "reqs",
+        "conns",
+        "mHEAD/GET",
+        "wall ms",
+        "RTTs",
+        "/skopeo",
+        "/floor",
+        "RSS MiB"
     );
-    for (name, tools, n) in scenarios.into_iter().chain([batch_case]) {
+    for (name, tools, n) in scenarios.into_iter().chain([batch_case, pin_case]) {
         let samples: Vec<(String, Sample)> = tools
             .iter()
             .map(|t| measure(&lab, t, n).map(|s| (t.name.to_owned(), s)))
@@ -353,11 +425,12 @@ pub fn bench(args: &[String]) -> Result<()> {
                 )
             };
             println!(
-                "{:<36} {:<22} {:>5} {:>5} {:>9.1} {:>6.1} {:>9} {:>8} {:>8.1}",
+                "{:<36} {:<22} {:>5} {:>5} {:>9} {:>9.1} {:>6.1} {:>9} {:>8} {:>8.1}",
                 name,
                 tool,
                 sample.requests,
                 sample.connections,
+                format!("{}/{}", sample.manifests.0, sample.manifests.1),
                 sample.median_ms,
                 sample.median_ms / rtt_ms as f64,
                 ratio(base),
@@ -367,5 +440,6 @@ pub fn bench(args: &[String]) -> Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(&compose_dir);
     Ok(())
 }

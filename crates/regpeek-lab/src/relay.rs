@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub struct Counters {
     connections: AtomicU64,
     requests: AtomicU64,
+    manifest_heads: AtomicU64,
+    manifest_gets: AtomicU64,
 }
 
 impl Counters {
@@ -26,10 +28,45 @@ impl Counters {
         )
     }
 
+    /// `(HEAD, GET)` requests for manifests since the last reset: what Docker Hub
+    /// does not count as a pull, and what it does.
+    pub fn manifests(&self) -> (u64, u64) {
+        (
+            self.manifest_heads.load(Ordering::Relaxed),
+            self.manifest_gets.load(Ordering::Relaxed),
+        )
+    }
+
     /// Starts counting from zero.
     pub fn reset(&self) {
-        self.connections.store(0, Ordering::Relaxed);
-        self.requests.store(0, Ordering::Relaxed);
+        for c in [
+            &self.connections,
+            &self.requests,
+            &self.manifest_heads,
+            &self.manifest_gets,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts the request lines in a chunk a client sent.
+    fn count(&self, chunk: &[u8]) {
+        for line in chunk.split(|b| *b == b'\n') {
+            let Some(line) = line.strip_suffix(b" HTTP/1.1\r") else {
+                continue;
+            };
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let line = String::from_utf8_lossy(line);
+            let mut words = line.split(' ');
+            let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            if path.contains("/manifests/") {
+                match method {
+                    "HEAD" => self.manifest_heads.fetch_add(1, Ordering::Relaxed),
+                    "GET" => self.manifest_gets.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+            }
+        }
     }
 }
 
@@ -78,11 +115,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration, count: Option<A
                 Ok(n) => {
                     if let Some(c) = &count {
                         // A request line ends with the protocol: count those.
-                        let n_requests = buf[..n]
-                            .windows(10)
-                            .filter(|w| *w == b"HTTP/1.1\r\n")
-                            .count();
-                        c.requests.fetch_add(n_requests as u64, Ordering::Relaxed);
+                        c.count(&buf[..n]);
                     }
                     if tx
                         .send((Instant::now() + delay, buf[..n].to_vec()))

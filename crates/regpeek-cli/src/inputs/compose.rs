@@ -138,7 +138,8 @@ fn matching_brace(text: &str) -> Option<usize> {
 /// expanded from the environment and the lines before.
 pub fn dotenv(text: &str, env: &HashMap<String, String>) -> Result<HashMap<String, String>> {
     let mut vars: HashMap<String, String> = HashMap::new();
-    for (n, line) in text.lines().enumerate() {
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -155,7 +156,16 @@ pub fn dotenv(text: &str, env: &HashMap<String, String>) -> Result<HashMap<Strin
         if name_len(key) != key.len() || key.is_empty() {
             bail!("line {}: {key:?} is not a variable name", n + 1);
         }
-        let raw = raw.trim_start();
+        let mut raw = raw.trim_start().to_owned();
+        // A quoted value may go on over several lines, as compose reads them.
+        if let Some(quote) = raw.chars().next().filter(|c| matches!(c, '\'' | '"')) {
+            while !closes(&raw[1..], quote) {
+                let Some((_, more)) = lines.next() else { break };
+                raw.push('\n');
+                raw.push_str(more);
+            }
+        }
+        let raw = raw.as_str();
         let lookup = |name: &str| env.get(name).or_else(|| vars.get(name)).cloned();
         let mut ignored = Vec::new();
         let value = if let Some(body) = raw.strip_prefix('\'') {
@@ -196,6 +206,23 @@ pub fn dotenv(text: &str, env: &HashMap<String, String>) -> Result<HashMap<Strin
         vars.insert(key.to_owned(), value);
     }
     Ok(vars)
+}
+
+/// Whether `body` (a value after its opening `quote`) holds the closing quote: any
+/// `'`, or a `"` no backslash escapes.
+fn closes(body: &str, quote: char) -> bool {
+    if quote == '\'' {
+        return body.contains('\'');
+    }
+    let mut escaped = false;
+    for c in body.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return true,
+            _ => escaped = false,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -271,5 +298,16 @@ mod tests {
         assert_eq!(got["SPACED"], "x");
         assert!(dotenv("A='x\n", &env).is_err());
         assert!(dotenv("NOT A NAME=1\n", &env).is_err());
+        // Quoted values over several lines, as compose reads them.
+        let text = "CERT=\"-----BEGIN-----\nabc \\\" d\n-----END-----\"\nKEY='one\ntwo'\nTAG=1.27\nOPEN=\"never closed\nX=1\n";
+        let err = dotenv(text, &env).unwrap_err().to_string();
+        assert!(err.contains("unterminated double quote"), "{err}");
+        let got = dotenv(&text.replace("OPEN=\"never closed\n", ""), &env).unwrap();
+        assert_eq!(got["CERT"], "-----BEGIN-----\nabc \" d\n-----END-----");
+        assert_eq!(got["KEY"], "one\ntwo");
+        assert_eq!(
+            got["TAG"], "1.27",
+            "the line after a multi-line value is read"
+        );
     }
 }
