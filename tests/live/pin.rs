@@ -536,3 +536,45 @@ fn from_platform_in_a_file_picks_that_platform() {
     );
     assert_eq!(json(&out.stdout)["Architecture"], "arm64");
 }
+
+#[test]
+fn pin_kind_and_platform_flags() {
+    let dir = empty_home();
+    let multi = r("lab/multi:v1");
+    // A name that says nothing: --kind says it is a compose file.
+    let file = dir.join("deploy.conf");
+    let text = format!("services:\n  a:\n    image: {multi}\n");
+    write(&file, &text);
+    let f = file.display().to_string();
+    let out = regpeek(&["pin", "--plain-http", "--kind", "compose", "--diff", &f]);
+    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+    let index = &lab().seeded.multi.index.digest;
+    assert!(
+        diff.contains(&format!("+    image: {multi}@{index}")),
+        "{diff}"
+    );
+    // --platform pins that platform's manifest (reading the index: not pull-free).
+    let arm64 = String::from_utf8(ok(&[
+        "digest",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &multi,
+    ]))
+    .unwrap();
+    let out = regpeek(&[
+        "pin",
+        "--plain-http",
+        "--kind",
+        "compose",
+        "--platform",
+        "linux/arm64",
+        &f,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let now = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        now,
+        text.replace(&multi, &format!("{multi}@{}", arm64.trim()))
+    );
+}
