@@ -244,3 +244,30 @@ fn verbose_trace_goes_to_stderr_and_redacts() {
     // An open registry never challenges, so the credentials are never sent.
     assert!(!err.contains("authorization"), "{err}");
 }
+
+#[test]
+fn history_matches_steps_to_layers() {
+    let rich = &lab().seeded.rich;
+    let rows = json(&ok(&["history", "--plain-http", &r("lab/rich:v1")]));
+    let rows = rows.as_array().unwrap();
+    // Newest first: the empty ENV step, then one COPY per layer, the base layer last.
+    assert_eq!(rows.len(), rich.layers.len() + 1, "{rows:?}");
+    assert_eq!(rows[0]["CreatedBy"], "ENV lab=1");
+    assert_eq!(rows[0]["EmptyLayer"], true);
+    assert!(rows[0]["Layer"].is_null());
+    for (row, layer) in rows[1..].iter().zip(rich.layers.iter().rev()) {
+        assert_eq!(row["Layer"], layer.digest.as_str(), "{row}");
+        assert_eq!(row["Size"], layer.bytes.len() as u64, "{row}");
+        assert_eq!(row["EmptyLayer"], false);
+    }
+    assert_eq!(rows.last().unwrap()["CreatedBy"], "COPY layer0 /");
+    // An index: the history of the platform's image.
+    let arm = json(&ok(&[
+        "history",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &r("lab/multi:v1"),
+    ]));
+    assert!(!arm.as_array().unwrap().is_empty());
+}

@@ -87,6 +87,29 @@ fn cells() -> Vec<(Vec<&'static str>, Want, Want)> {
             Want::Text,
             Want::Lines(""),
         ),
+        (vec!["history"], Want::Json, Want::Lines("History")),
+        (
+            vec!["history", "-o", "table"],
+            Want::Table("CREATED"),
+            Want::Refused,
+        ),
+        (
+            vec!["history", "--jq", ".[0].CreatedBy"],
+            Want::Text,
+            Want::Lines(""),
+        ),
+        // Always JSON lines (and a table of any number of rows).
+        (vec!["outdated"], Want::Lines("Tag"), Want::Lines("Tag")),
+        (
+            vec!["outdated", "-o", "table"],
+            Want::Table("REFERENCE"),
+            Want::Table("REFERENCE"),
+        ),
+        (
+            vec!["outdated", "--jq", ".Tag"],
+            Want::Lines(""),
+            Want::Lines(""),
+        ),
     ]
 }
 
@@ -221,6 +244,7 @@ fn any_command_that_talks_to_a_registry_is_recorded_and_replayed() {
             "table".into(),
         ],
         vec!["referrers".into(), r("lab/multi:v1")],
+        vec!["base".into(), r("lab/based:fresh"), r("lab/based:stale")],
         vec![
             "digest".into(),
             t("private/rich:v1"),

@@ -82,6 +82,23 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// The image's history, newest first, as `docker history` shows it: each step of
+    /// the config's history with its instruction, matched to the layer it made
+    /// (digest, compressed size); steps that made no layer are marked. From the
+    /// manifest and config alone: no layer is read.
+    History {
+        /// Image references (more than one, or --file, --from: JSON lines, one per
+        /// reference, each with its `History` rows).
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        /// Output format (`table`: one reference only).
+        #[arg(short, long, value_name = "FORMAT", default_value = "json")]
+        output: OutputFormat,
+        #[command(flatten)]
+        common: Common,
+    },
     /// List what refers to an image: signatures, SBOMs and other OCI 1.1 referrers (the
     /// referrers API, else the `sha256-<hex>` tag schema), and BuildKit attestations
     /// with their in-toto predicate types.

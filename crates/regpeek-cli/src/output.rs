@@ -148,6 +148,9 @@ pub fn print_columns(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]
             })
             .collect::<Vec<_>>()
             .join("  ")
+            // Empty cells at the end leave no trailing blanks.
+            .trim_end()
+            .to_owned()
     };
     writeln!(out, "{}", line(header.to_vec()))?;
     for row in &cells {

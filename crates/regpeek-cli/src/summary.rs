@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context as _;
 use regpeek_proto::manifest::Manifest;
 use regpeek_proto::{Inspection, Reference, Security};
 use serde::Serialize;
@@ -268,4 +269,60 @@ pub fn reference_output(input: &str, r: &Reference, security: Security) -> RefOu
         api_base: format!("{scheme}://{}", r.api_host()),
         http_fallback: security == Security::HttpsThenHttp,
     }
+}
+
+/// One step of `regpeek history`.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HistoryRow {
+    pub created: Option<String>,
+    pub created_by: Option<String>,
+    pub comment: Option<String>,
+    /// The step made no layer.
+    pub empty_layer: bool,
+    /// The layer it made, and its compressed size.
+    pub layer: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// The config's history, newest first, each step that made a layer matched to the
+/// next layer of the manifest in order (as `docker history` does). Layers the history
+/// does not account for get a row of their own, with nothing known of their step.
+pub fn history(insp: &Inspection) -> anyhow::Result<Vec<HistoryRow>> {
+    let config = insp
+        .config
+        .as_ref()
+        .and_then(|c| c.config.as_ref())
+        .with_context(|| format!("{} has no image config", insp.reference.familiar()))?;
+    let layers: &[regpeek_proto::manifest::Descriptor] =
+        match insp.manifest.as_ref().and_then(|m| m.manifest.as_ref()) {
+            Some(Manifest::Image(m)) => &m.layers,
+            _ => &[],
+        };
+    let mut layers = layers.iter();
+    let mut rows: Vec<HistoryRow> = config
+        .history
+        .iter()
+        .map(|h| {
+            let layer = if h.empty_layer { None } else { layers.next() };
+            HistoryRow {
+                created: h.created.clone(),
+                created_by: h.created_by.clone(),
+                comment: h.comment.clone(),
+                empty_layer: h.empty_layer,
+                layer: layer.map(|d| d.digest.to_string()),
+                size: layer.map(|d| d.size),
+            }
+        })
+        .collect();
+    rows.extend(layers.map(|d| HistoryRow {
+        created: None,
+        created_by: None,
+        comment: None,
+        empty_layer: false,
+        layer: Some(d.digest.to_string()),
+        size: Some(d.size),
+    }));
+    rows.reverse();
+    Ok(rows)
 }

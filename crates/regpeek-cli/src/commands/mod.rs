@@ -106,6 +106,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         // The pipeline answered these above.
         Command::Inspect { .. }
         | Command::Platforms { .. }
+        | Command::History { .. }
         | Command::Manifest { .. }
         | Command::Config { .. }
         | Command::Digest { .. }

@@ -57,6 +57,8 @@ pub enum Shape {
     },
     /// `platforms`, `inspect --platform all`: one row per platform.
     Platforms(OutputFormat),
+    /// `history`: the config's history, matched to layers.
+    History(OutputFormat),
 }
 
 /// The image Docker documents for checking its pull limit.
@@ -112,6 +114,12 @@ impl<'a> Job<'a> {
                 output,
                 common,
             } => (Shape::Platforms(*output), references, batch, common),
+            Command::History {
+                references,
+                batch,
+                output,
+                common,
+            } => (Shape::History(*output), references, batch, common),
             Command::Manifest {
                 references,
                 batch,
@@ -154,7 +162,13 @@ impl<'a> Job<'a> {
                 "give an image reference (or several, or --file, or --from)",
             ));
         }
-        if !single && matches!(shape, Shape::Table | Shape::Platforms(OutputFormat::Table)) {
+        let table = matches!(
+            shape,
+            Shape::Table
+                | Shape::Platforms(OutputFormat::Table)
+                | Shape::History(OutputFormat::Table)
+        );
+        if !single && table {
             return Err(crate::errors::usage(
                 "-o table shows one image; with several references (or --file, --from) the output is JSON lines, one per reference (filter them with --jq)",
             ));
@@ -535,12 +549,15 @@ fn goal_of(job: &Job, asked: Option<&regpeek_proto::Platform>) -> Result<Goal> {
         Shape::Digest { .. } => Goal::Digest(explicit),
         // A HEAD: no pull counted.
         Shape::RateLimit => Goal::Digest(None),
-        Shape::Summary | Shape::Table | Shape::Raw | Shape::Config | Shape::Platforms(_) => {
-            Goal::Inspect(match explicit {
-                Some(p) => p,
-                None => crate::flags::platform(job.common)?,
-            })
-        }
+        Shape::Summary
+        | Shape::Table
+        | Shape::Raw
+        | Shape::Config
+        | Shape::Platforms(_)
+        | Shape::History(_) => Goal::Inspect(match explicit {
+            Some(p) => p,
+            None => crate::flags::platform(job.common)?,
+        }),
     })
 }
 

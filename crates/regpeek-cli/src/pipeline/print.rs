@@ -41,6 +41,7 @@ pub(super) fn to_line(job: &Job, answer: Answer, asked: bool) -> Result<Value> {
         Shape::Summary | Shape::Table | Shape::Platforms(_) => {
             serde_json::to_value(crate::summary::inspect_output(&insp))?
         }
+        Shape::History(_) => serde_json::json!({ "History": crate::summary::history(&insp)? }),
     })
 }
 
@@ -103,6 +104,24 @@ fn print_image(
         }
         Shape::Summary | Shape::Platforms(_) => {
             session.out.json(out, &crate::summary::inspect_output(insp))
+        }
+        Shape::History(format) => {
+            let rows = crate::summary::history(insp)?;
+            let header = ["CREATED", "LAYER", "SIZE", "CREATED BY", "COMMENT"];
+            session.out.rows(out, &rows, format, &header, |r| {
+                vec![
+                    r.created.clone().unwrap_or_else(|| "-".into()),
+                    match (&r.layer, r.empty_layer) {
+                        (Some(d), _) => d.chars().skip(7).take(12).collect(),
+                        (None, true) => "(empty)".into(),
+                        (None, false) => "<missing>".into(),
+                    },
+                    r.size
+                        .map_or_else(|| "0 B".into(), crate::output::human_size),
+                    r.created_by.clone().unwrap_or_default(),
+                    r.comment.clone().unwrap_or_default(),
+                ]
+            })
         }
     }
 }
