@@ -12,6 +12,7 @@ mod basics;
 mod batches;
 mod cache;
 mod conventions;
+mod files;
 mod habits;
 mod hostile;
 mod matrix;

@@ -99,6 +99,57 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Write one blob of an image's repository (a layer, a config) to stdout, its bytes
+    /// verified against the digest before any is written (as `crane blob`).
+    Blob {
+        /// The image (its repository holds the blob).
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        /// The blob's digest.
+        #[arg(value_name = "DIGEST")]
+        digest: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write one file of an image to stdout, exactly, without pulling the image: layers
+    /// are read from the top down to the one that holds (or deletes) the path, each
+    /// verified before anything of it is written; links are followed inside the image.
+    Cat {
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        /// The file's path in the image.
+        #[arg(value_name = "PATH")]
+        path: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List an image's files as a container sees them (whiteouts and opaque
+    /// directories applied), with mode, owner, size, mtime and the layer each comes
+    /// from; or one layer's own entries with `--layer`.
+    Ls {
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        /// Only this path, or what lies below it.
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
+        /// One layer's own entries, whiteouts included: its index (0 is the base) or
+        /// digest.
+        #[arg(long, value_name = "N|DIGEST")]
+        layer: Option<String>,
+        /// Output format: JSON lines (default), or `table` (`ls -l`).
+        #[arg(short, long, value_name = "FORMAT")]
+        output: Option<OutputFormat>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The distribution and version of each image, from its `os-release` (or its
+    /// release files, busybox), read out of its layers without pulling them.
+    Os {
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// List what refers to an image: signatures, SBOMs and other OCI 1.1 referrers (the
     /// referrers API, else the `sha256-<hex>` tag schema), and BuildKit attestations
     /// with their in-toto predicate types.

@@ -16,6 +16,7 @@ mod flags;
 mod hints;
 mod inputs;
 mod jq;
+mod layers;
 mod mirrors;
 mod names;
 mod output;

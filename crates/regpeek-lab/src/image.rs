@@ -86,6 +86,125 @@ pub fn layer(media_type: &str, files: &[(&str, &[u8])]) -> (Blob, String) {
     )
 }
 
+/// An entry of a [`layer_of`] layer.
+#[derive(Debug, Clone)]
+pub enum Node<'a> {
+    /// A regular file and its bytes.
+    File(&'a str, &'a [u8]),
+    /// A directory.
+    Dir(&'a str),
+    /// A symbolic link at the first path to the second.
+    Symlink(&'a str, &'a str),
+    /// A hard link at the first path to the second.
+    Hardlink(&'a str, &'a str),
+}
+
+/// A gzip-compressed tar layer of any entries (whiteouts are files named `.wh.…`),
+/// every metadata fixed: mode 0644 (0755 for directories), uid and gid 0, mtime
+/// 2024-01-02.
+pub fn layer_of(media_type: &str, nodes: &[Node]) -> Blob {
+    let mut tar = tar::Builder::new(Vec::new());
+    for node in nodes {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_704_164_645);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mode(0o644);
+        h.set_size(0);
+        let (path, data): (&str, &[u8]) = match node {
+            Node::File(p, d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(d.len() as u64);
+                (p, d)
+            }
+            Node::Dir(p) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                (p, &[])
+            }
+            Node::Symlink(p, target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_link_name(target).expect("short test links");
+                (p, &[])
+            }
+            Node::Hardlink(p, target) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_link_name(target).expect("short test links");
+                (p, &[])
+            }
+        };
+        h.set_path(path).expect("short test paths");
+        h.set_cksum();
+        tar.append(&h, data).expect("in-memory tar");
+    }
+    let raw = tar.into_inner().expect("in-memory tar");
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&raw).expect("in-memory gzip");
+    Blob::new(media_type, gz.finish().expect("in-memory gzip"))
+}
+
+/// `lab/fs`: three layers that exercise a container's view of its files. The base
+/// has a merged-usr layout (`bin` → `usr/bin`), an `os-release` reached through a
+/// link (`etc/os-release` → `../usr/lib/os-release`), a directory `opt/old` and a
+/// file `tmp/gone`; the middle layer deletes `tmp/gone` (a whiteout), makes `opt/old`
+/// opaque with one new file, and hard-links `usr/bin/sh2` to `usr/bin/sh`; the top
+/// layer changes `etc/motd` and adds a link that tries to leave the root.
+pub fn fs_image() -> Image {
+    let oci = media::OCI_LAYER;
+    let base = layer_of(
+        oci,
+        &[
+            Node::Dir("usr"),
+            Node::Dir("usr/bin"),
+            Node::File("usr/bin/sh", b"#!shell\n"),
+            Node::Symlink("bin", "usr/bin"),
+            Node::Dir("usr/lib"),
+            Node::File(
+                "usr/lib/os-release",
+                b"NAME=\"Lab Linux\"\nID=lablinux\nVERSION_ID=\"3.1\"\nPRETTY_NAME=\"Lab Linux 3.1 (test)\"\n",
+            ),
+            Node::Dir("etc"),
+            Node::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Node::File("etc/motd", b"old motd\n"),
+            Node::Dir("opt"),
+            Node::Dir("opt/old"),
+            Node::File("opt/old/a", b"a\n"),
+            Node::Dir("tmp"),
+            Node::File("tmp/gone", b"deleted above\n"),
+        ],
+    );
+    let middle = layer_of(
+        oci,
+        &[
+            Node::File("tmp/.wh.gone", b""),
+            Node::File("opt/old/.wh..wh..opq", b""),
+            Node::File("opt/old/b", b"b\n"),
+            Node::Hardlink("usr/bin/sh2", "usr/bin/sh"),
+        ],
+    );
+    let top = layer_of(
+        oci,
+        &[
+            Node::File("etc/motd", b"new motd\n"),
+            Node::Symlink("etc/escape", "../../../../etc/motd"),
+        ],
+    );
+    let mut img = build(&Spec {
+        docker: false,
+        platform: ("linux", "amd64", None),
+        runtime: json!({"Cmd": ["/bin/sh"]}),
+        layers: vec![],
+        extra: json!({"created": "2024-01-02T03:04:05Z"}),
+    });
+    let layers = vec![base, middle, top];
+    let mut manifest: Value = serde_json::from_slice(&img.manifest.bytes).expect("our own JSON");
+    manifest["layers"] = json!(layers.iter().map(Blob::descriptor).collect::<Vec<_>>());
+    img.manifest = Blob::new(media::OCI_MANIFEST, canonical_pretty(&manifest));
+    img.layers = layers;
+    img
+}
+
 /// One image: manifest, config and layers.
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -474,6 +593,7 @@ impl Seeded {
             let tags: Vec<&str> = names.iter().map(String::as_str).collect();
             target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
             target.image(&format!("{prefix}/versions"), &self.rich, VERSION_TAGS)?;
+            target.image(&format!("{prefix}/fs"), &fs_image(), &["v1"])?;
             let signed = format!("{prefix}/signed");
             target.image(&signed, &self.rich, &["v1"])?;
             for a in &self.signed.artifacts {

@@ -40,6 +40,8 @@ pub enum Subject {
     ManifestDigest(String),
     /// The config blob with this digest.
     ConfigBlob(String),
+    /// A blob with this digest (`Goal::Blob`).
+    Blob(String),
     /// The tag list of a repository (`registry/repository`).
     TagList(String),
     /// The catalog of a registry.
@@ -58,6 +60,7 @@ impl fmt::Display for Subject {
             Subject::Manifest(r) => write!(f, "manifest {r}"),
             Subject::ManifestDigest(d) => write!(f, "manifest {d}"),
             Subject::ConfigBlob(d) => write!(f, "config blob {d}"),
+            Subject::Blob(d) => write!(f, "blob {d}"),
             Subject::TagList(n) => write!(f, "tag list of {n}"),
             Subject::Catalog(r) => write!(f, "catalog of {r}"),
             Subject::Login(r) => write!(f, "login to {r}"),

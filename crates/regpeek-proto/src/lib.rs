@@ -127,6 +127,14 @@
 //! 9. **Hand the [`TokenCache`] from flow to flow** ([`Flow::into_tokens`], then the
 //!    next [`Flow::new`]): tokens and what each registry taught (its challenge, plain
 //!    http on loopback) save round trips; persist it with [`TokenCache::to_json`].
+//!
+//! Streaming blobs is optional. A driver that offers [`Goal::Blob`] (layers, which
+//! can be gigabytes) honours [`Transmit::stream`]: on a `2xx` it hands the flow the
+//! response with an empty body and keeps the body for its caller, who reads it as
+//! it arrives and checks it against the digest before using any of it
+//! (`regpeek-ureq`'s `Client::run_blob`). A driver that does not stream reads the
+//! body as for anything else, and the flow refuses a blob over
+//! [`Transmit::max_body`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -66,6 +66,23 @@ pub struct TransportFailure {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+/// The body of a blob ([`Client::run_blob`]), to be read as it arrives: not yet
+/// checked against its digest. Reading it may fail as any transfer can.
+pub struct Blob(ureq::Body);
+
+impl Blob {
+    /// A reader of the body (no more than the registry sends).
+    pub fn into_reader(self) -> impl std::io::Read + Send + 'static {
+        self.0.into_reader()
+    }
+}
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Blob(..)")
+    }
+}
+
 /// Why a flow run by [`Client::run`] ended without an outcome: the core's error, with
 /// the transport's own error (ureq's, or the body reader's) as its source when the last
 /// request failed below HTTP.
@@ -319,10 +336,37 @@ impl Client {
     /// request as sent (with `Authorization`: scrub it) and its response or failure.
     pub fn run_observed(
         &self,
-        mut flow: Flow,
+        flow: Flow,
         observe: &mut Observer<'_>,
     ) -> (Result<Outcome, RunError>, TokenCache) {
+        let (result, tokens) = self.drive(flow, observe);
+        (result.map(|(outcome, _)| outcome), tokens)
+    }
+
+    /// Runs a [`Goal::Blob`](regpeek_proto::Goal::Blob) flow and hands back the blob's
+    /// body to read, unverified: check it against the digest before using any of it.
+    /// Not recorded, nor answered from a recording.
+    pub fn run_blob(&self, flow: Flow) -> (Result<(Outcome, Blob), RunError>, TokenCache) {
+        let (result, tokens) = self.drive(flow, &mut |_, _| {});
+        let result = result.and_then(|(outcome, body)| match body {
+            Some(body) => Ok((outcome, Blob(body))),
+            None => Err(RunError {
+                error: regpeek_proto::Error::Internal("a blob flow ended without its body"),
+                transport: None,
+            }),
+        });
+        (result, tokens)
+    }
+
+    /// The driver loop: `observe` sees every exchange; a streamed `2xx` keeps its body
+    /// for the caller.
+    fn drive(
+        &self,
+        mut flow: Flow,
+        observe: &mut Observer<'_>,
+    ) -> (Result<(Outcome, Option<ureq::Body>), RunError>, TokenCache) {
         let mut last_failure: Option<TransportFailure> = None;
+        let mut streamed: Option<ureq::Body> = None;
         loop {
             match flow.poll_action(SystemTime::now()) {
                 Action::Done(result) => {
@@ -334,7 +378,7 @@ impl Client {
                         };
                         RunError { error, transport }
                     });
-                    return (result, flow.into_tokens());
+                    return (result.map(|o| (o, streamed)), flow.into_tokens());
                 }
                 Action::Wait(until) => {
                     let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
@@ -347,11 +391,18 @@ impl Client {
                         request: clone_request(&send.request),
                         max_body: send.max_body,
                         kind: send.kind,
+                        stream: send.stream,
                         deadline: send.deadline,
                     };
                     let answered = self.exchanges.as_ref().and_then(|x| x.answer(&probe));
                     let reply = match answered {
                         Some(reply) => reply,
+                        None if send.stream => self
+                            .perform_streaming(send.request, send.max_body, budget)
+                            .map(|(response, body)| {
+                                streamed = body;
+                                response
+                            }),
                         None => {
                             let reply = self.perform_within(send.request, send.max_body, budget);
                             if let Some(x) = &self.exchanges {
@@ -402,6 +453,35 @@ impl Client {
         max_body: usize,
         budget: Option<Duration>,
     ) -> Result<http::Response<Vec<u8>>, TransportFailure> {
+        let (secrets, response) = self.send_traced(request, budget)?;
+        self.read_traced(response, max_body, &secrets)
+    }
+
+    /// [`Client::perform_within`] for a streamed request: a `2xx` comes back with an
+    /// empty body, its body kept for the caller; anything else is read as usual.
+    fn perform_streaming(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_body: usize,
+        budget: Option<Duration>,
+    ) -> Result<(http::Response<Vec<u8>>, Option<ureq::Body>), TransportFailure> {
+        let (secrets, response) = self.send_traced(request, budget)?;
+        if !response.status().is_success() {
+            return Ok((self.read_traced(response, max_body, &secrets)?, None));
+        }
+        let (parts, body) = response.into_parts();
+        self.trace_head(&parts, &secrets);
+        self.trace("< (body streamed to the caller)");
+        Ok((http::Response::from_parts(parts, Vec::new()), Some(body)))
+    }
+
+    /// Sends `request` (traced, redacted), within `budget`; what it carries that a
+    /// server could echo comes back with the response.
+    fn send_traced(
+        &self,
+        request: http::Request<Vec<u8>>,
+        budget: Option<Duration>,
+    ) -> Result<(Vec<String>, http::Response<ureq::Body>), TransportFailure> {
         if budget.is_some_and(|b| b.is_zero()) {
             return Err(TransportFailure {
                 kind: TransportErrorKind::Timeout(TimeoutStage::Connect),
@@ -434,7 +514,7 @@ impl Client {
             let req = http::Request::from_parts(parts, body);
             self.configured(req, connect, budget)
         };
-        let mut response = result.map_err(|e| {
+        let response = result.map_err(|e| {
             let failure = TransportFailure {
                 kind: classify(&e, STAGE.with(Cell::get)),
                 source: Box::new(e),
@@ -447,6 +527,16 @@ impl Client {
             }
             failure
         })?;
+        Ok((secrets, response))
+    }
+
+    /// Reads at most `max_body + 1` body bytes of `response` (traced).
+    fn read_traced(
+        &self,
+        mut response: http::Response<ureq::Body>,
+        max_body: usize,
+        secrets: &[String],
+    ) -> Result<http::Response<Vec<u8>>, TransportFailure> {
         let mut bytes = Vec::new();
         let limit = u64::try_from(max_body)
             .unwrap_or(u64::MAX)
@@ -468,15 +558,19 @@ impl Client {
                 failure
             })?;
         let (parts, _) = response.into_parts();
+        self.trace_head(&parts, secrets);
+        self.trace(&format!("< ({} body bytes)", bytes.len()));
+        Ok(http::Response::from_parts(parts, bytes))
+    }
+
+    fn trace_head(&self, parts: &http::response::Parts, secrets: &[String]) {
         if self.trace.is_some() {
             self.trace(&format!("< {:?} {}", parts.version, parts.status));
             for (k, v) in &parts.headers {
                 let shown = redact::header(k.as_str(), v.as_bytes());
-                self.trace(&format!("< {k}: {}", redact::echoes(&shown, &secrets)));
+                self.trace(&format!("< {k}: {}", redact::echoes(&shown, secrets)));
             }
-            self.trace(&format!("< ({} body bytes)", bytes.len()));
         }
-        Ok(http::Response::from_parts(parts, bytes))
     }
 }
 

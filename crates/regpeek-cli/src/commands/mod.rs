@@ -6,6 +6,7 @@ pub mod auth;
 mod base;
 mod cache;
 mod diff;
+mod files;
 mod help;
 mod listing;
 mod outdated;
@@ -102,6 +103,35 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             batch,
             common,
         } => return base::base(session, references, batch, common, out),
+        Command::Blob {
+            image,
+            digest,
+            common,
+        } => return files::blob(session, image, digest, common, out),
+        Command::Cat {
+            image,
+            path,
+            common,
+        } => return files::cat(session, image, path, common, out),
+        Command::Ls {
+            image,
+            path,
+            layer,
+            output,
+            common,
+        } => {
+            let format = output.unwrap_or(crate::args::OutputFormat::Json);
+            return files::ls(
+                session,
+                image,
+                path.as_deref(),
+                layer.as_deref(),
+                format,
+                common,
+                out,
+            );
+        }
+        Command::Os { images, common } => return files::os(session, images, common, out),
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.
         Command::Inspect { .. }

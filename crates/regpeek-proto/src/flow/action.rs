@@ -32,6 +32,10 @@ pub struct Transmit {
     pub max_body: usize,
     /// What the request is for.
     pub kind: RequestKind,
+    /// The body is the caller's to stream ([`Goal::Blob`](crate::Goal::Blob)): on a
+    /// `2xx`, hand the flow the response with an empty body and keep reading the
+    /// body yourself; any other status is read as usual, within `max_body`.
+    pub stream: bool,
     /// The command's deadline, if it has one ([`Options::deadline`](crate::Options)).
     /// Give the whole request (connect, TLS, response and body) at most
     /// [`time_left`](Transmit::time_left), and treat a connection idle for
@@ -73,6 +77,14 @@ pub enum Outcome {
     List(Listing),
     /// From the `Referrers` goal.
     Referrers(Referrers),
+    /// From `Blob`: the registry is sending the blob; its body is the caller's to read
+    /// (and to check against `digest`: nothing of it is verified yet).
+    Blob {
+        /// The blob asked for.
+        digest: crate::Digest,
+        /// Its size, when the response said (`Content-Length`).
+        size: Option<u64>,
+    },
     /// From `Login`: the registry accepted the credentials (or needs none).
     LoggedIn {
         /// True when the registry asked for authentication at all.

@@ -71,6 +71,7 @@ impl Flow {
                 Step::Top { head: true }
             }
             Goal::Login => Step::Check,
+            Goal::Blob(d) => Step::Blob(d.clone()),
             Goal::Tags { .. } | Goal::Catalog { .. } => Step::Page(self.first_page()?),
             _ => Step::Top { head: false },
         })
@@ -82,6 +83,7 @@ impl Flow {
             Step::Top { .. } => Subject::Manifest(self.reference.familiar()),
             Step::Child { desc, .. } => Subject::ManifestDigest(desc.digest.to_string()),
             Step::Config(d) => Subject::ConfigBlob(d.digest.to_string()),
+            Step::Blob(d) => Subject::Blob(d.to_string()),
             Step::Page(_) if matches!(self.goal, Goal::Catalog { .. }) => {
                 Subject::Catalog(self.reference.registry().to_owned())
             }

@@ -159,6 +159,8 @@ enum Step {
     },
     /// An attestation manifest of the index, for its predicate types.
     Attestation(Descriptor),
+    /// A blob the caller streams (`Goal::Blob`).
+    Blob(Digest),
 }
 
 /// Where a flow is: what it waits for, and the progress of its attempt at the

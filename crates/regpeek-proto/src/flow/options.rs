@@ -43,6 +43,13 @@ pub enum Goal {
     /// scope): what `regpeek login` verifies before storing anything. The flow's
     /// reference names the registry ([`Reference::for_registry`](crate::Reference::for_registry)).
     Login,
+    /// One blob of the reference's repository, by digest (a layer, a config, an
+    /// attestation's statement), for the caller to stream: its request's
+    /// [`Transmit::stream`](crate::Transmit::stream) is set, and on a `2xx` (after
+    /// auth and redirects, as for anything else) the flow ends with
+    /// [`Outcome::Blob`](crate::Outcome::Blob) and the caller reads the body itself,
+    /// checking it against the digest before using any of it.
+    Blob(Digest),
     /// List the registry's repositories (`/v2/_catalog`), following `Link` pagination.
     /// The flow's reference names the registry ([`Reference::for_registry`](crate::Reference::for_registry)).
     Catalog {
@@ -59,7 +66,7 @@ impl Goal {
             Goal::Digest(p) | Goal::Manifest(p) => p.as_ref(),
             Goal::Referrers { platform, .. } => platform.as_ref(),
             Goal::Inspect(p) => Some(p),
-            Goal::Tags { .. } | Goal::Catalog { .. } | Goal::Login => None,
+            Goal::Tags { .. } | Goal::Catalog { .. } | Goal::Login | Goal::Blob(_) => None,
         }
     }
 
@@ -68,7 +75,10 @@ impl Goal {
     /// `registry-mirrors`; never for listings or referrers, which a mirror does not
     /// keep (an empty answer from one would hide the registry's).
     pub fn uses_mirrors(&self) -> bool {
-        matches!(self, Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_))
+        matches!(
+            self,
+            Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Blob(_)
+        )
     }
 
     pub(super) fn listing(&self) -> Option<(Option<usize>, Option<u32>)> {

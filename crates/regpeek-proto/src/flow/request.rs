@@ -95,6 +95,7 @@ impl Flow {
             ),
             Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
             Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
+            Step::Blob(d) => format!("/v2/{repo}/blobs/{d}"),
             Step::Page(url) | Step::Referrers { url, .. } => return Ok(url.clone()),
             Step::Check => "/v2/".to_owned(),
             Step::ReferrersTag { subject } => format!(
@@ -171,6 +172,7 @@ impl Flow {
             request,
             max_body,
             kind,
+            stream: kind == RequestKind::Blob && matches!(self.state.at.step, Step::Blob(_)),
             deadline: self.deadline,
         })
     }
@@ -224,6 +226,8 @@ impl Flow {
             | Step::ReferrersTag { .. }
             | Step::Attestation(_) => (Method::GET, RequestKind::Manifest, self.limits.manifest),
             Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
+            // Only an error body is read into memory; the blob is the caller's.
+            Step::Blob(_) => (Method::GET, RequestKind::Blob, self.limits.small),
             Step::Page(_) => (Method::GET, RequestKind::List, self.limits.list),
             Step::Check => (Method::GET, RequestKind::Ping, self.limits.small),
         };

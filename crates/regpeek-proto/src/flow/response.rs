@@ -89,6 +89,13 @@ impl Flow {
             Step::Top { head: false } => self.on_top_get(now, resp),
             Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
+            Step::Blob(digest) => {
+                let size = resp
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok());
+                Ok((Wait::Done, Action::Done(Ok(Outcome::Blob { digest, size }))))
+            }
             Step::Page(page) => self.on_page(now, &url, page, resp),
             Step::Referrers { subject, .. } => self.on_referrers_page(now, &url, subject, resp),
             Step::ReferrersTag { .. } => self.on_referrers_tag(now, resp),

@@ -1486,3 +1486,63 @@ fn a_pull_free_flow_never_gets_a_manifest() {
         "the platform's, from the index"
     );
 }
+
+#[test]
+fn a_blob_is_the_callers_to_stream() {
+    let digest = Digest::sha256(b"layer bytes");
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Blob(digest.clone())),
+    );
+    let Action::Send(t) = r.poll() else {
+        panic!("a request")
+    };
+    assert!(t.stream, "the blob request is streamed");
+    assert_eq!(t.request.method(), "GET");
+    assert_eq!(
+        t.request.uri().to_string(),
+        format!("https://registry.example/v2/team/app/blobs/{digest}")
+    );
+    // Auth as for anything else: a bearer challenge, a token, the blob again.
+    r.respond(bearer_401());
+    r.send();
+    r.respond(response(200, &[], br#"{"token":"t","expires_in":300}"#));
+    let Action::Send(t) = r.poll() else {
+        panic!("the blob again")
+    };
+    assert!(t.stream && t.request.headers().contains_key("authorization"));
+    // A redirect to a CDN: streamed too, without the registry's Authorization.
+    r.respond(response(
+        307,
+        &[("location", "https://cdn.example/blob?sig=x")],
+        b"",
+    ));
+    let Action::Send(t) = r.poll() else {
+        panic!("the CDN")
+    };
+    assert!(t.stream && !t.request.headers().contains_key("authorization"));
+    r.respond(response(200, &[("content-length", "11")], b""));
+    assert_eq!(
+        r.done().unwrap(),
+        Outcome::Blob {
+            digest,
+            size: Some(11)
+        }
+    );
+    // An error status is read, and reported as for anything else.
+    let mut r = Run::new(
+        "registry.example/team/app:v1",
+        Options::new(Goal::Blob(Digest::sha256(b"x"))),
+    );
+    r.send();
+    r.respond(response(
+        404,
+        &[("content-type", "application/json")],
+        br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#,
+    ));
+    let err = r.done().unwrap_err().to_string();
+    assert!(
+        err.contains("blob sha256:") && err.contains("BLOB_UNKNOWN"),
+        "{err}"
+    );
+}

@@ -1,0 +1,512 @@
+//! Looking inside an image without pulling it: `blob`, `cat`, `ls` and `os`. Layers
+//! are streamed and verified by [`crate::layers`]; nothing of a layer is printed
+//! before the whole layer has hashed to its digest. `cat` and `os` read layers from
+//! the top down, only as far as the one that decides.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, Write};
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use anyhow::{Context, Result, bail};
+use regpeek_proto::manifest::{Descriptor, Manifest};
+use regpeek_proto::{Digest, Goal, Reference};
+use serde_json::{Value, json};
+
+use crate::args::{Common, OutputFormat};
+use crate::layers::{self, Entry, Kind, Take};
+use crate::session::Session;
+
+/// The most symbolic links one lookup follows.
+const MAX_HOPS: usize = 40;
+
+/// `blob IMAGE DIGEST`: one blob's bytes, verified before any is written.
+pub fn blob(
+    session: &Session,
+    image: &str,
+    digest: &str,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let r = crate::flags::parse_reference(image)?;
+    let digest = Digest::parse(digest).map_err(|e| crate::errors::usage(e.to_string()))?;
+    let body = layers::open(session, common, &r, &digest)?;
+    let mut hashing = layers::Hashing::new(body, &digest, layers::MAX_UNPACKED)?;
+    let mut spool = layers::spool();
+    std::io::copy(&mut hashing, &mut spool).context("reading the blob")?;
+    hashing.verify(&digest, None)?;
+    spool.rewind()?;
+    std::io::copy(&mut spool, out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The layers of the image `r` names (for an index, the platform's), base first.
+fn layers_of(session: &Session, common: &Common, r: &Reference) -> Result<Vec<Descriptor>> {
+    let platform = crate::flags::platform(common)?;
+    let (options, client) = session.prepare(r, common, Goal::Manifest(Some(platform)))?;
+    let flow = regpeek_proto::Flow::new(r.clone(), options, session.cached_tokens());
+    let insp = session.finish(client.run(flow))?.into_image()?;
+    match insp.manifest.and_then(|m| m.manifest) {
+        Some(Manifest::Image(m)) => Ok(m.layers),
+        Some(_) => bail!("{} has no image manifest to read layers from", r.familiar()),
+        None => bail!("the registry sent no manifest for {}", r.familiar()),
+    }
+}
+
+/// What the top-most layer that mentions a path says of it.
+enum Decision {
+    /// A regular file: its bytes, verified.
+    File(tempfile::SpooledTempFile),
+    Dir,
+    Symlink(String),
+    Hardlink(String),
+    /// A symbolic link at a leading part of the path (`bin` for `bin/sh`).
+    Through {
+        at: String,
+        target: String,
+    },
+    /// Deleted (a whiteout, or under an opaque directory).
+    Deleted,
+    NotADirectory(String),
+    Other(char),
+}
+
+/// Scans one layer for `path`; `None` when the layer says nothing of it.
+fn scan(body: impl Read, desc: &Descriptor, path: &str) -> Result<Option<Decision>> {
+    let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
+    let mut exact: Option<Decision> = None;
+    let mut through: Option<Decision> = None;
+    let mut deleted = false;
+    layers::read_layer(body, desc, |e: &Entry| {
+        if let Some((gone, opaque)) = layers::whiteout(&e.path) {
+            let under = path.starts_with(&format!("{gone}/")) || gone.is_empty();
+            deleted |= under || (!opaque && path == gone);
+            return Take::Skip;
+        }
+        if e.path == path {
+            // A later entry for the same path wins.
+            *spool.borrow_mut() = None;
+            exact = match &e.kind {
+                Kind::File => {
+                    let s = Rc::new(RefCell::new(layers::spool()));
+                    *spool.borrow_mut() = Some(s.clone());
+                    return Take::Bytes(Box::new(layers::SharedSpool(s)));
+                }
+                Kind::Dir => Some(Decision::Dir),
+                Kind::Symlink(t) => Some(Decision::Symlink(t.clone())),
+                Kind::Hardlink(t) => Some(Decision::Hardlink(t.clone())),
+                Kind::Other(c) => Some(Decision::Other(*c)),
+            };
+        } else if path.starts_with(&format!("{}/", e.path)) {
+            through = match &e.kind {
+                Kind::Dir => None,
+                Kind::Symlink(t) => Some(Decision::Through {
+                    at: e.path.clone(),
+                    target: t.clone(),
+                }),
+                _ => Some(Decision::NotADirectory(e.path.clone())),
+            };
+        }
+        Take::Skip
+    })?;
+    if let Some(s) = spool.borrow_mut().take() {
+        let mut file = Rc::try_unwrap(s)
+            .map_err(|_| anyhow::anyhow!("internal: the spool is still shared"))?
+            .into_inner();
+        file.rewind()?;
+        return Ok(Some(Decision::File(file)));
+    }
+    Ok(exact.or(through).or(deleted.then_some(Decision::Deleted)))
+}
+
+/// Where a link at `at` pointing to `target` leads, inside the image's root.
+fn follow(at: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return layers::normalize(target);
+    }
+    let dir = at.rsplit_once('/').map_or("", |(d, _)| d);
+    layers::normalize(&format!("{dir}/{target}"))
+}
+
+/// What a lookup found.
+enum Found {
+    File(tempfile::SpooledTempFile),
+    /// No layer has it.
+    Missing,
+    /// Deleted by this layer (a whiteout, or an opaque directory above it).
+    Deleted(usize),
+}
+
+impl Found {
+    /// The file, or an error saying why there is none.
+    fn file(self, path: &str, r: &Reference) -> Result<tempfile::SpooledTempFile> {
+        match self {
+            Found::File(f) => Ok(f),
+            Found::Missing => bail!("{path}: no such file in {}", r.familiar()),
+            Found::Deleted(i) => bail!(
+                "{path}: deleted in layer {i} of {} (a whiteout or an opaque directory)",
+                r.familiar()
+            ),
+        }
+    }
+
+    fn into_file(self) -> Option<tempfile::SpooledTempFile> {
+        match self {
+            Found::File(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// A file's bytes, read from the top layer down to the one that decides, links
+/// followed inside the root (at most [`MAX_HOPS`]).
+fn find(
+    session: &Session,
+    common: &Common,
+    r: &Reference,
+    layers: &[Descriptor],
+    wanted: &str,
+) -> Result<Found> {
+    let mut path = layers::normalize(wanted);
+    let mut hops = 0;
+    let mut top = layers.len();
+    'lookup: loop {
+        if path.is_empty() {
+            bail!("/ is a directory");
+        }
+        for i in (0..top).rev() {
+            let desc = &layers[i];
+            if let Err(why) = layers::packing(&desc.media_type) {
+                session.warn_once(&format!("layer {i} skipped: {why}"));
+                continue;
+            }
+            let body = layers::open(session, common, r, &desc.digest)?;
+            let decision =
+                scan(body, desc, &path).with_context(|| format!("layer {i} ({})", desc.digest))?;
+            let next = match decision {
+                None => continue,
+                Some(Decision::File(f)) => return Ok(Found::File(f)),
+                Some(Decision::Dir) => bail!("/{path} is a directory"),
+                Some(Decision::Deleted) => return Ok(Found::Deleted(i)),
+                Some(Decision::NotADirectory(at)) => bail!("/{at} is not a directory"),
+                Some(Decision::Other(t)) => bail!("/{path} is not a regular file (tar type {t:?})"),
+                Some(Decision::Symlink(target)) => (follow(&path, &target), layers.len()),
+                // A hard link names a file of the same layer or a lower one.
+                Some(Decision::Hardlink(target)) => (target, i + 1),
+                Some(Decision::Through { at, target }) => {
+                    let rest = &path[at.len() + 1..];
+                    (format!("{}/{rest}", follow(&at, &target)), layers.len())
+                }
+            };
+            hops += 1;
+            if hops > MAX_HOPS {
+                bail!("/{wanted}: more than {MAX_HOPS} links to follow");
+            }
+            (path, top) = next;
+            continue 'lookup;
+        }
+        return Ok(Found::Missing);
+    }
+}
+
+/// `cat IMAGE PATH`: a file's exact bytes.
+pub fn cat(
+    session: &Session,
+    image: &str,
+    path: &str,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let r = crate::flags::parse_reference(image)?;
+    let layers = layers_of(session, common, &r)?;
+    let mut file = find(session, common, &r, &layers, path)?.file(path, &r)?;
+    std::io::copy(&mut file, out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `os IMAGE…`: the distribution and version.
+pub fn os(
+    session: &Session,
+    images: &[String],
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let mut failed = false;
+    for image in images {
+        let mut row = json!({ "Reference": image });
+        match os_of(session, common, image) {
+            Ok(found) => {
+                if let (Some(row), Value::Object(found)) = (row.as_object_mut(), found) {
+                    row.extend(found);
+                }
+            }
+            Err(e) => {
+                failed = true;
+                row["Error"] = json!(format!("{e:#}"));
+            }
+        }
+        session.out.line(out, &row)?;
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {
+    let r = crate::flags::parse_reference(image)?;
+    let layers = layers_of(session, common, &r)?;
+    if layers.is_empty() {
+        return Ok(
+            json!({"ID": "scratch", "VersionID": null, "PrettyName": "scratch (no layers)", "Source": null}),
+        );
+    }
+    let text = |path: &str| -> Result<Option<String>> {
+        Ok(
+            match find(session, common, &r, &layers, path)?.into_file() {
+                Some(mut f) => {
+                    let mut s = String::new();
+                    Read::by_ref(&mut f)
+                        .take(64 << 10)
+                        .read_to_string(&mut s)
+                        .ok();
+                    Some(s)
+                }
+                None => None,
+            },
+        )
+    };
+    let missing = |e: &anyhow::Error| {
+        e.to_string().contains("is a directory") || e.to_string().contains("not a")
+    };
+    for path in ["etc/os-release", "usr/lib/os-release"] {
+        match text(path) {
+            Ok(Some(body)) => {
+                let vars = os_release(&body);
+                return Ok(json!({
+                    "ID": vars.get("ID"),
+                    "VersionID": vars.get("VERSION_ID"),
+                    "PrettyName": vars.get("PRETTY_NAME"),
+                    "Source": format!("/{path}"),
+                }));
+            }
+            Ok(None) => {}
+            Err(e) if missing(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for (path, id, name) in [
+        ("etc/alpine-release", "alpine", "Alpine Linux"),
+        ("etc/debian_version", "debian", "Debian GNU/Linux"),
+        ("etc/redhat-release", "rhel", ""),
+    ] {
+        if let Some(body) = text(path).ok().flatten() {
+            let version = body.trim().to_owned();
+            let pretty = if name.is_empty() {
+                version.clone()
+            } else {
+                format!("{name} {version}")
+            };
+            return Ok(
+                json!({"ID": id, "VersionID": version, "PrettyName": pretty, "Source": format!("/{path}")}),
+            );
+        }
+    }
+    if text("bin/busybox").ok().flatten().is_some() {
+        return Ok(
+            json!({"ID": "busybox", "VersionID": null, "PrettyName": "BusyBox", "Source": "/bin/busybox"}),
+        );
+    }
+    Ok(
+        json!({"ID": null, "VersionID": null, "PrettyName": null, "Source": null, "Note": "no os-release or release file: scratch-like (a static binary, perhaps)"}),
+    )
+}
+
+/// `KEY=value` lines of an os-release file, quotes removed.
+fn os_release(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            (k.trim().to_owned(), v.replace("\\\"", "\""))
+        })
+        .collect()
+}
+
+/// `ls IMAGE [PATH]`: the merged file system as a container sees it (or one layer's
+/// own entries, whiteouts included, with `--layer`).
+pub fn ls(
+    session: &Session,
+    image: &str,
+    path: Option<&str>,
+    layer: Option<&str>,
+    format: OutputFormat,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    if format == OutputFormat::Table {
+        session.out.refuse_table_with_jq()?;
+    }
+    let r = crate::flags::parse_reference(image)?;
+    let layers = layers_of(session, common, &r)?;
+    let prefix = path.map(layers::normalize).unwrap_or_default();
+    let mut rows: Vec<(Entry, usize, Option<&'static str>)> = Vec::new();
+    let chosen: Option<usize> = match layer {
+        None => None,
+        Some(l) => Some(match l.parse::<usize>() {
+            Ok(n) if n < layers.len() => n,
+            Ok(n) => {
+                return Err(crate::errors::usage(format!(
+                    "--layer {n}: the image has {} layers (0 is the base)",
+                    layers.len()
+                )));
+            }
+            Err(_) => layers
+                .iter()
+                .position(|d| {
+                    d.digest.to_string() == l
+                        || d.digest
+                            .to_string()
+                            .split(':')
+                            .nth(1)
+                            .is_some_and(|h| h.starts_with(l))
+                })
+                .with_context(|| format!("--layer {l}: no layer has that digest"))?,
+        }),
+    };
+    let mut merged: BTreeMap<String, (Entry, usize)> = BTreeMap::new();
+    for (i, desc) in layers.iter().enumerate() {
+        if chosen.is_some_and(|c| c != i) {
+            continue;
+        }
+        if let Err(why) = layers::packing(&desc.media_type) {
+            session.warn_once(&format!("layer {i} skipped: {why}"));
+            continue;
+        }
+        let body = layers::open(session, common, &r, &desc.digest)?;
+        let mut own: Vec<Entry> = Vec::new();
+        layers::read_layer(body, desc, |e| {
+            own.push(e.clone());
+            Take::Skip
+        })
+        .with_context(|| format!("layer {i} ({})", desc.digest))?;
+        if chosen.is_some() {
+            for e in own {
+                let marker = layers::whiteout(&e.path)
+                    .map(|(_, opaque)| if opaque { "opaque" } else { "whiteout" });
+                rows.push((e, i, marker));
+            }
+            continue;
+        }
+        // This layer's whiteouts hide what lies below; then its entries are laid on.
+        for e in &own {
+            if let Some((gone, opaque)) = layers::whiteout(&e.path) {
+                let under = format!("{gone}/");
+                // An opaque directory keeps itself and hides what lies below it; a
+                // whiteout deletes the path and everything under it.
+                merged.retain(|p, _| {
+                    let below = gone.is_empty() || p.starts_with(&under);
+                    !(below || !opaque && *p == gone)
+                });
+            }
+        }
+        for e in own {
+            if layers::whiteout(&e.path).is_none() {
+                merged.insert(e.path.clone(), (e, i));
+            }
+        }
+    }
+    if chosen.is_none() {
+        rows = merged.into_values().map(|(e, i)| (e, i, None)).collect();
+    }
+    let shown = |p: &str| prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}/"));
+    let rows: Vec<Value> = rows
+        .iter()
+        .filter(|(e, _, _)| shown(&e.path))
+        .map(|(e, i, marker)| entry_json(e, *i, &layers[*i].digest, *marker))
+        .collect();
+    match format {
+        OutputFormat::Json => {
+            for row in &rows {
+                session.out.line(out, row)?;
+            }
+        }
+        OutputFormat::Table => {
+            let table: Vec<Vec<String>> = rows.iter().map(ls_l).collect();
+            crate::output::print_columns(
+                out,
+                &["MODE", "UID:GID", "SIZE", "MTIME", "LAYER", "PATH"],
+                &table,
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn entry_json(e: &Entry, layer: usize, digest: &Digest, marker: Option<&str>) -> Value {
+    let (kind, target) = match &e.kind {
+        Kind::File => ("file", None),
+        Kind::Dir => ("dir", None),
+        Kind::Symlink(t) => ("symlink", Some(t.clone())),
+        Kind::Hardlink(t) => ("hardlink", Some(format!("/{t}"))),
+        Kind::Other(_) => ("other", None),
+    };
+    let mtime = jiff::Timestamp::from_second(e.mtime as i64)
+        .map(|t| t.to_string())
+        .ok();
+    json!({
+        "Path": format!("/{}", e.path),
+        "Type": marker.unwrap_or(kind),
+        "Target": target,
+        "Mode": format!("{:04o}", e.mode & 0o7777),
+        "Uid": e.uid,
+        "Gid": e.gid,
+        "Size": e.size,
+        "Mtime": mtime,
+        "Layer": layer,
+        "LayerDigest": digest.to_string(),
+    })
+}
+
+/// A row as `ls -l` shows it.
+fn ls_l(v: &Value) -> Vec<String> {
+    let t = v["Type"].as_str().unwrap_or("");
+    let mode = u32::from_str_radix(v["Mode"].as_str().unwrap_or("0"), 8).unwrap_or(0);
+    let kind = match t {
+        "dir" => 'd',
+        "symlink" => 'l',
+        "whiteout" | "opaque" => 'w',
+        "other" => '?',
+        _ => '-',
+    };
+    let mut s = String::from(kind);
+    for shift in [6, 3, 0] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    let path = match v["Target"].as_str() {
+        Some(target) => format!("{} -> {target}", v["Path"].as_str().unwrap_or("")),
+        None => v["Path"].as_str().unwrap_or("").to_owned(),
+    };
+    vec![
+        s,
+        format!("{}:{}", v["Uid"], v["Gid"]),
+        v["Size"].to_string(),
+        v["Mtime"].as_str().unwrap_or("").to_owned(),
+        v["Layer"].to_string(),
+        path,
+    ]
+}

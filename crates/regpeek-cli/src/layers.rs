@@ -1,0 +1,374 @@
+//! Reading layers without pulling the image: one layer blob streamed from the
+//! registry through its digest, a decompressor and a tar reader, never held whole in
+//! memory. Nothing unverified is used: what a caller keeps of a layer (a file's
+//! bytes, its entries) is handed over only once the whole layer has hashed to its
+//! digest and size. Bounds a hostile image cannot pass: the compressed size its
+//! descriptor states, decompressed bytes (absolute, and as a ratio to the compressed
+//! ones: a gzip bomb), entries, path length; truncated streams and lying tar headers
+//! fail the tar reader or the digest.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, bail};
+use regpeek_proto::manifest::Descriptor;
+use regpeek_proto::{Digest, Flow, Goal, Reference};
+use sha2::Digest as _;
+
+use crate::args::Common;
+use crate::session::Session;
+
+/// The most a layer may decompress to.
+pub const MAX_UNPACKED: u64 = 8 << 30;
+/// The most a layer may decompress to per compressed byte (gzip tops out near 1032
+/// for runs of one byte; real layers are far below 100).
+pub const MAX_RATIO: u64 = 250;
+/// The most entries a layer may hold.
+pub const MAX_ENTRIES: u64 = 1_000_000;
+/// The longest path an entry may have.
+pub const MAX_PATH: usize = 4096;
+/// What a file read out of a layer may hold in memory before it spills to a
+/// temporary file.
+pub const IN_MEMORY: usize = 8 << 20;
+
+/// How a layer's bytes are packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    Tar,
+    Gzip,
+}
+
+/// The packing of a layer by its media type; `Err` says why it is not read.
+pub fn packing(media_type: &str) -> Result<Packing, String> {
+    let t = media_type.to_ascii_lowercase();
+    if t.contains("nondistributable") || t.contains("foreign") {
+        return Err(format!(
+            "{media_type}: a foreign layer, not served by the registry"
+        ));
+    }
+    if t.ends_with("+zstd") || t.ends_with(".zstd") {
+        return Err(format!(
+            "{media_type}: zstd layers cannot be read by this build"
+        ));
+    }
+    if t.ends_with("+gzip") || t.ends_with(".gzip") || t.ends_with(".tar.gzip") {
+        return Ok(Packing::Gzip);
+    }
+    if t.ends_with(".tar") || t.ends_with("tar") {
+        return Ok(Packing::Tar);
+    }
+    Err(format!("{media_type}: not a layer regpeek can read"))
+}
+
+/// One entry of a layer, as its tar header says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Normalised: no leading `/` or `./`, no `.` or `..` components.
+    pub path: String,
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    pub mtime: u64,
+}
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink(String),
+    /// A hard link to another path of the image.
+    Hardlink(String),
+    Other(char),
+}
+
+/// What a visitor asks of the entry it was shown.
+pub enum Take {
+    /// Nothing more.
+    Skip,
+    /// Its bytes, to `sink` (verified with the layer before the caller uses them).
+    Bytes(Box<dyn Write>),
+}
+
+/// A blob of `r`'s repository, streamed: `(body, size the registry said)`.
+pub fn open(
+    session: &Session,
+    common: &Common,
+    r: &Reference,
+    digest: &Digest,
+) -> Result<Box<dyn Read + Send>> {
+    let (options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
+    let flow = Flow::new(r.clone(), options, session.cached_tokens());
+    let (result, tokens) = client.run_blob(flow);
+    session.keep_tokens(&tokens);
+    let (_, body) = result?;
+    Ok(Box::new(body.into_reader()))
+}
+
+/// Hashes what is read through it, and stops past `limit` bytes.
+pub struct Hashing<R> {
+    inner: R,
+    hasher: Hasher,
+    read: u64,
+    limit: u64,
+}
+
+enum Hasher {
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl<R: Read> Hashing<R> {
+    /// `inner`, which must hash to `digest`, `limit` bytes at most.
+    pub fn new(inner: R, digest: &Digest, limit: u64) -> Result<Self> {
+        let hasher = match digest.to_string().split(':').next() {
+            Some("sha256") => Hasher::Sha256(sha2::Sha256::new()),
+            Some("sha512") => Hasher::Sha512(sha2::Sha512::new()),
+            _ => bail!("{digest}: an algorithm regpeek cannot check"),
+        };
+        Ok(Hashing {
+            inner,
+            hasher,
+            read: 0,
+            limit,
+        })
+    }
+
+    /// Reads what is left, then says whether all of it hashed to `digest` (and, when
+    /// given, was exactly `size` bytes).
+    pub fn verify(mut self, digest: &Digest, size: Option<u64>) -> Result<()> {
+        std::io::copy(&mut self, &mut std::io::sink()).context("reading the rest of the blob")?;
+        let hex = match self.hasher {
+            Hasher::Sha256(h) => hex(&h.finalize()),
+            Hasher::Sha512(h) => hex(&h.finalize()),
+        };
+        let got = format!(
+            "{}:{hex}",
+            digest.to_string().split(':').next().unwrap_or("")
+        );
+        if got != digest.to_string() {
+            bail!(
+                "blob {digest} does not match its digest (it hashes to {got}): nothing of it is used"
+            );
+        }
+        if let Some(size) = size.filter(|s| *s != self.read) {
+            bail!(
+                "blob {digest} is {} bytes where its descriptor says {size}: nothing of it is used",
+                self.read
+            );
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.limit {
+            return Err(std::io::Error::other(format!(
+                "the blob is larger than the {} bytes it was said to be",
+                self.limit
+            )));
+        }
+        match &mut self.hasher {
+            Hasher::Sha256(h) => h.update(&buf[..n]),
+            Hasher::Sha512(h) => h.update(&buf[..n]),
+        }
+        Ok(n)
+    }
+}
+
+/// Counts decompressed bytes and stops at the caps: absolute, and per compressed byte
+/// read so far (with a floor, for the first blocks).
+struct Unpacked<R> {
+    inner: R,
+    read: u64,
+    compressed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Unpacked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        let compressed = self.compressed.load(std::sync::atomic::Ordering::Relaxed);
+        let cap = MAX_UNPACKED.min(compressed.saturating_mul(MAX_RATIO).max(64 << 20));
+        if self.read > cap {
+            return Err(std::io::Error::other(format!(
+                "the layer unpacks to more than {cap} bytes ({} per compressed byte at most, {MAX_UNPACKED} in all): refused as a decompression bomb",
+                MAX_RATIO
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// Shares the compressed count with [`Unpacked`].
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads the layer `desc` from `body`: each entry is shown to `visit`, which may ask
+/// for its bytes; the whole layer is then hashed to the end and checked against the
+/// descriptor before this returns `Ok`. On `Err`, nothing handed to a sink may be used.
+pub fn read_layer(
+    body: impl Read,
+    desc: &Descriptor,
+    mut visit: impl FnMut(&Entry) -> Take,
+) -> Result<()> {
+    let packing = packing(&desc.media_type).map_err(anyhow::Error::msg)?;
+    let mut hashing = Hashing::new(body, &desc.digest, desc.size)?;
+    {
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counting = Counting {
+            inner: &mut hashing,
+            count: count.clone(),
+        };
+        let unpacked: Box<dyn Read> = match packing {
+            Packing::Gzip => Box::new(flate2::read::GzDecoder::new(counting)),
+            Packing::Tar => Box::new(counting),
+        };
+        let unpacked = Unpacked {
+            inner: unpacked,
+            read: 0,
+            compressed: count,
+        };
+        let mut archive = tar::Archive::new(unpacked);
+        let mut n = 0u64;
+        for entry in archive
+            .entries()
+            .context("reading the layer's tar stream")?
+        {
+            let mut entry = entry.context("reading the layer's tar stream")?;
+            n += 1;
+            if n > MAX_ENTRIES {
+                bail!("the layer has more than {MAX_ENTRIES} entries: refused");
+            }
+            let Some(e) = describe(&entry)? else { continue };
+            if let Take::Bytes(mut sink) = visit(&e) {
+                std::io::copy(&mut entry, &mut sink).context("reading a file of the layer")?;
+                sink.flush()?;
+            }
+        }
+    }
+    hashing.verify(&desc.digest, Some(desc.size))
+}
+
+fn describe<R: Read>(entry: &tar::Entry<R>) -> Result<Option<Entry>> {
+    let raw = entry.path_bytes();
+    if raw.len() > MAX_PATH {
+        bail!("an entry's path is longer than {MAX_PATH} bytes: refused");
+    }
+    let path = normalize(&String::from_utf8_lossy(&raw));
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let h = entry.header();
+    let link = || -> Result<String> {
+        let l = entry.link_name_bytes().context("a link without a target")?;
+        if l.len() > MAX_PATH {
+            bail!("a link target is longer than {MAX_PATH} bytes: refused");
+        }
+        Ok(String::from_utf8_lossy(&l).into_owned())
+    };
+    let t = h.entry_type();
+    let kind = if t.is_file() || t == tar::EntryType::Continuous {
+        Kind::File
+    } else if t.is_dir() {
+        Kind::Dir
+    } else if t.is_symlink() {
+        Kind::Symlink(link()?)
+    } else if t.is_hard_link() {
+        Kind::Hardlink(normalize(&link()?))
+    } else if t.is_pax_global_extensions()
+        || t.is_pax_local_extensions()
+        || t.is_gnu_longname()
+        || t.is_gnu_longlink()
+    {
+        return Ok(None);
+    } else {
+        Kind::Other(t.as_byte() as char)
+    };
+    Ok(Some(Entry {
+        path,
+        kind,
+        mode: h.mode().unwrap_or(0),
+        uid: h.uid().unwrap_or(0),
+        gid: h.gid().unwrap_or(0),
+        size: entry.size(),
+        mtime: h.mtime().unwrap_or(0),
+    }))
+}
+
+/// A path in the image: no leading `/` or `./`, no empty, `.` or `..` components
+/// (`..` stops at the root, as in a container).
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// The path a whiteout entry deletes (`dir/.wh.name` → `dir/name`), or for an opaque
+/// directory marker (`dir/.wh..wh..opq`) the directory whose lower contents it hides.
+pub fn whiteout(path: &str) -> Option<(String, bool)> {
+    let (dir, name) = match path.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", path),
+    };
+    let join = |n: &str| {
+        if dir.is_empty() {
+            n.to_owned()
+        } else {
+            format!("{dir}/{n}")
+        }
+    };
+    if name == ".wh..wh..opq" {
+        return Some((dir.to_owned(), true));
+    }
+    name.strip_prefix(".wh.").map(|n| (join(n), false))
+}
+
+/// A buffer for bytes that are not to be used until their layer is verified: memory
+/// up to [`IN_MEMORY`], then a temporary file.
+pub fn spool() -> tempfile::SpooledTempFile {
+    tempfile::spooled_tempfile(IN_MEMORY)
+}
+
+/// A [`Write`] into a shared spool, for a [`Take::Bytes`] sink.
+pub struct SharedSpool(pub std::rc::Rc<std::cell::RefCell<tempfile::SpooledTempFile>>);
+
+impl Write for SharedSpool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests;

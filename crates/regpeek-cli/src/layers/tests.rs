@@ -1,0 +1,185 @@
+use std::io::Write as _;
+
+use super::*;
+
+const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+fn gzip(raw: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(raw).unwrap();
+    gz.finish().unwrap()
+}
+
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        // Written as is (absolute, `..`): what a hostile layer may hold.
+        h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append(&h, *data).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+fn desc(media_type: &str, bytes: &[u8]) -> Descriptor {
+    serde_json::from_value(serde_json::json!({
+        "mediaType": media_type,
+        "digest": Digest::sha256(bytes).to_string(),
+        "size": bytes.len(),
+    }))
+    .unwrap()
+}
+
+/// Reads `blob` as the layer `d`, keeping every file's bytes; `Err` as a string.
+fn read(blob: &[u8], d: &Descriptor) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let kept: Rc<RefCell<Vec<(String, Buffer)>>> = Rc::default();
+    let k = kept.clone();
+    read_layer(blob, d, |e| {
+        if e.kind != Kind::File {
+            return Take::Skip;
+        }
+        let buf = Rc::new(RefCell::new(Vec::new()));
+        k.borrow_mut().push((e.path.clone(), buf.clone()));
+        Take::Bytes(Box::new(Shared(buf)))
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    let out = kept
+        .borrow()
+        .iter()
+        .map(|(p, b)| (p.clone(), b.borrow().clone()))
+        .collect();
+    Ok(out)
+}
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// A file's bytes as a sink wrote them.
+type Buffer = Rc<RefCell<Vec<u8>>>;
+
+struct Shared(Buffer);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_layer_is_read_and_verified() {
+    let blob = gzip(&tar_of(&[
+        ("./etc/os-release", b"ID=x\n"),
+        ("/usr/../bin/sh", b"#!"),
+    ]));
+    let got = read(&blob, &desc(GZIP, &blob)).unwrap();
+    assert_eq!(
+        got,
+        [
+            ("etc/os-release".to_owned(), b"ID=x\n".to_vec()),
+            ("bin/sh".to_owned(), b"#!".to_vec())
+        ]
+    );
+    // Plain tar too.
+    let raw = tar_of(&[("a", b"1")]);
+    let plain = "application/vnd.oci.image.layer.v1.tar";
+    assert_eq!(read(&raw, &desc(plain, &raw)).unwrap().len(), 1);
+}
+
+#[test]
+fn nothing_unverified_is_used() {
+    let blob = gzip(&tar_of(&[("secret", b"tampered")]));
+    let mut d = desc(GZIP, &blob);
+    d.digest = Digest::sha256(b"something else");
+    let err = read(&blob, &d).unwrap_err();
+    assert!(err.contains("does not match its digest"), "{err}");
+    // A size that lies, longer or shorter.
+    let mut d = desc(GZIP, &blob);
+    d.size += 10;
+    assert!(
+        read(&blob, &d)
+            .unwrap_err()
+            .contains("bytes where its descriptor says")
+    );
+    let mut d = desc(GZIP, &blob);
+    d.size -= 10;
+    assert!(read(&blob, &d).unwrap_err().contains("larger than"));
+    // Truncated: the gzip stream or the tar stream breaks, or the digest does.
+    let cut = &blob[..blob.len() / 2];
+    let mut d = desc(GZIP, &blob);
+    d.size = cut.len() as u64;
+    assert!(read(cut, &d).is_err());
+    // A tar header that claims more data than follows.
+    let mut raw = tar_of(&[("f", b"12345678")]);
+    raw[124..135].copy_from_slice(b"00004000000"); // 1 MiB, in octal
+    let mut h = tar::Header::new_gnu();
+    h.as_mut_bytes().copy_from_slice(&raw[..512]);
+    h.set_cksum();
+    raw[..512].copy_from_slice(h.as_bytes());
+    let blob = gzip(&raw[..1024]);
+    assert!(read(&blob, &desc(GZIP, &blob)).is_err());
+}
+
+#[test]
+fn a_decompression_bomb_is_refused() {
+    // 200 MiB of zeros compress to about 200 KiB: a ratio near 1000.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut h = tar::Header::new_gnu();
+    h.set_path("zeros").unwrap();
+    h.set_size(200 << 20);
+    h.set_cksum();
+    gz.write_all(h.as_bytes()).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        gz.write_all(&chunk).unwrap();
+    }
+    let blob = gz.finish().unwrap();
+    let err = read(&blob, &desc(GZIP, &blob)).unwrap_err();
+    assert!(err.contains("decompression bomb"), "{err}");
+}
+
+#[test]
+fn paths_whiteouts_and_packings() {
+    assert_eq!(normalize("/a/./b/../c//d"), "a/c/d");
+    assert_eq!(normalize("../../etc/passwd"), "etc/passwd");
+    assert_eq!(whiteout("tmp/.wh.gone"), Some(("tmp/gone".into(), false)));
+    assert_eq!(whiteout(".wh.top"), Some(("top".into(), false)));
+    assert_eq!(
+        whiteout("opt/old/.wh..wh..opq"),
+        Some(("opt/old".into(), true))
+    );
+    assert_eq!(whiteout("etc/motd"), None);
+    assert_eq!(packing(GZIP), Ok(Packing::Gzip));
+    assert_eq!(
+        packing("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+        Ok(Packing::Gzip)
+    );
+    assert!(
+        packing("application/vnd.oci.image.layer.v1.tar+zstd")
+            .unwrap_err()
+            .contains("zstd")
+    );
+    assert!(
+        packing("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip")
+            .unwrap_err()
+            .contains("foreign")
+    );
+    let long = format!("{}x", "a/".repeat(MAX_PATH));
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_cksum();
+    tar.append_data(&mut h, &long, &[][..]).unwrap();
+    let blob = gzip(&tar.into_inner().unwrap());
+    assert!(
+        read(&blob, &desc(GZIP, &blob))
+            .unwrap_err()
+            .contains("longer than")
+    );
+}

@@ -1,0 +1,150 @@
+//! Looking inside images without pulling them: `cat`, `ls`, `os`, `blob` on the lab's
+//! `lab/fs` (links, a whiteout, an opaque directory, a hard link, a link that tries
+//! to leave the root) and `lab/rich`.
+
+use super::*;
+
+fn fs() -> String {
+    r("lab/fs:v1")
+}
+
+fn cat(path: &str) -> Output {
+    regpeek(&["cat", "--plain-http", "-v", &fs(), path])
+}
+
+/// Which of `lab/fs`'s layers regpeek asked for (0 is the base), in order.
+fn layers_read(out: &Output) -> Vec<usize> {
+    let layers = regpeek_lab::image::fs_image().layers;
+    requests(out)
+        .iter()
+        .filter_map(|r| layers.iter().position(|l| r.contains(&l.digest)))
+        .collect()
+}
+
+#[test]
+fn cat_writes_a_file_as_a_container_sees_it() {
+    let out = cat("/etc/motd");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "new motd\n",
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(
+        layers_read(&out),
+        [2],
+        "a file in the top layer costs the top layer alone"
+    );
+    for (path, want) in [
+        // Through a relative link, and a link at a leading directory (`bin`).
+        ("/etc/os-release", "ID=lablinux"),
+        ("/bin/sh", "#!shell\n"),
+        ("usr/bin/sh2", "#!shell\n"),
+        // A link that climbs past the root stays inside it.
+        ("/etc/escape", "new motd\n"),
+        ("/opt/old/b", "b\n"),
+    ] {
+        let out = cat(path);
+        assert!(out.status.success(), "{path}: {}", stderr_of(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(want),
+            "{path}"
+        );
+    }
+    for (path, says) in [
+        ("/tmp/gone", "deleted in layer 1"),
+        ("/opt/old/a", "deleted in layer 1"),
+        ("/etc", "is a directory"),
+        ("/nope", "no such file"),
+        ("/etc/motd/x", "not a directory"),
+    ] {
+        let out = cat(path);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{path}: {err}");
+        assert!(out.stdout.is_empty(), "{path}");
+        assert!(err.contains(says), "{path}: {err}");
+    }
+    // The rich image's file, byte for byte.
+    let out = ok(&["cat", "--plain-http", &r("lab/rich:v1"), "srv/app/app.sh"]);
+    assert_eq!(out, b"#!/bin/sh\necho hi\n");
+}
+
+#[test]
+fn ls_shows_the_merged_file_system() {
+    let out = ok(&["ls", "--plain-http", &fs()]);
+    let rows: Vec<Value> = lines(&out).iter().map(|l| json(l.as_bytes())).collect();
+    let paths: Vec<&str> = rows.iter().map(|v| v["Path"].as_str().unwrap()).collect();
+    assert!(
+        paths.contains(&"/opt/old/b") && paths.contains(&"/etc/motd"),
+        "{paths:?}"
+    );
+    assert!(!paths.contains(&"/tmp/gone"), "a whiteout deletes");
+    assert!(
+        !paths.contains(&"/opt/old/a"),
+        "an opaque directory hides what lies below"
+    );
+    assert!(!paths.iter().any(|p| p.contains(".wh.")), "{paths:?}");
+    let row = |p: &str| rows.iter().find(|v| v["Path"] == p).unwrap().clone();
+    assert_eq!(row("/etc/motd")["Layer"], 2);
+    assert_eq!(row("/bin")["Type"], "symlink");
+    assert_eq!(row("/bin")["Target"], "usr/bin");
+    assert_eq!(row("/usr/bin/sh2")["Type"], "hardlink");
+    assert_eq!(row("/usr/lib")["Mode"], "0755");
+    // A path narrows it; --layer shows one layer's own entries, whiteouts included.
+    let out = ok(&["ls", "--plain-http", &fs(), "/opt"]);
+    assert_eq!(lines(&out).len(), 3, "{}", String::from_utf8_lossy(&out));
+    let out = ok(&["ls", "--plain-http", "--layer", "1", &fs()]);
+    let types: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| json(l.as_bytes())["Type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["whiteout", "opaque", "file", "hardlink"]);
+    let table =
+        String::from_utf8(ok(&["ls", "--plain-http", "-o", "table", &fs(), "/bin"])).unwrap();
+    assert!(table.starts_with("MODE"), "{table}");
+    assert!(
+        table.contains("lrwxrwxrwx") && table.contains("/bin -> usr/bin"),
+        "{table}"
+    );
+    let out = regpeek(&["ls", "--plain-http", "--layer", "7", &fs()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn os_blob_and_refusals() {
+    let out = ok(&["os", "--plain-http", &fs(), &r("lab/rich:v1")]);
+    let rows: Vec<Value> = lines(&out).iter().map(|l| json(l.as_bytes())).collect();
+    assert_eq!(rows[0]["ID"], "lablinux");
+    assert_eq!(rows[0]["VersionID"], "3.1");
+    assert_eq!(rows[0]["PrettyName"], "Lab Linux 3.1 (test)");
+    assert_eq!(rows[1]["ID"], "lab");
+    // A blob, verified: the rich image's config, byte for byte.
+    let rich = &lab().seeded.rich;
+    let out = ok(&[
+        "blob",
+        "--plain-http",
+        &r("lab/rich:v1"),
+        &rich.config.digest,
+    ]);
+    assert_eq!(out, rich.config.bytes);
+    let out = regpeek(&["blob", "--plain-http", &r("lab/rich:v1"), "sha256:nothex"]);
+    assert_eq!(out.status.code(), Some(2));
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let out = regpeek(&["blob", "--plain-http", &r("lab/rich:v1"), &missing]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("BLOB_UNKNOWN"),
+        "{}",
+        stderr_of(&out)
+    );
+    // Layers are streamed, not recorded: --record says so.
+    let dir = empty_home();
+    let rec = dir.join("rec");
+    let out = regpeek(&["--record", rec.to_str().unwrap(), "cat", &fs(), "/etc/motd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("streamed, not kept"),
+        "{}",
+        stderr_of(&out)
+    );
+}
