@@ -148,3 +148,63 @@ fn os_blob_and_refusals() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn sbom_and_provenance_are_read_without_pulling() {
+    let image = r("lab/attested:v1");
+    let out = ok(&["sbom", "--plain-http", &image]);
+    let rows: Vec<Value> = lines(&out).iter().map(|l| json(l.as_bytes())).collect();
+    let names: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|v| (v["Name"].as_str().unwrap(), v["Format"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("openssl", "cyclonedx"),
+            ("busybox", "spdx"),
+            ("musl", "spdx")
+        ]
+    );
+    assert_eq!(
+        rows[1]["Purl"],
+        "pkg:apk/alpine/busybox@1.36.1-r2?arch=x86_64"
+    );
+    assert_eq!(rows[1]["License"], "GPL-2.0-only");
+    assert_eq!(rows[0]["Source"], "referrer-tag");
+    let raw = ok(&["sbom", "--plain-http", "--raw", &image]);
+    let docs: Vec<Value> = lines(&raw).iter().map(|l| json(l.as_bytes())).collect();
+    assert_eq!(docs[1]["Document"]["spdxVersion"], "SPDX-2.3");
+    let table = String::from_utf8(ok(&["sbom", "--plain-http", "-o", "table", &image])).unwrap();
+    assert!(
+        table.starts_with("NAME") && table.contains("musl"),
+        "{table}"
+    );
+
+    let p = json(&ok(&["provenance", "--plain-http", &image]));
+    assert_eq!(p["Format"], "slsa-provenance-v0.2");
+    assert_eq!(p["SourceRepository"], "https://github.com/example/app.git");
+    assert_eq!(p["Commit"], "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(p["BuildArgs"], serde_json::json!({"VERSION": "1.2.3"}));
+    // No layer is read: the statements are small blobs of the attestation manifest.
+    let out = regpeek(&["provenance", "--plain-http", "-v", &image]);
+    let fetched: Vec<String> = requests(&out)
+        .into_iter()
+        .filter(|r| r.contains("/blobs/"))
+        .collect();
+    let layer = &regpeek_lab::image::attested("x", "sha256:0").0.children[0].layers[0].digest;
+    assert!(
+        !fetched.iter().any(|r| r.contains(layer.as_str())),
+        "{fetched:?}"
+    );
+    // An image with neither says so; base reads the provenance when no annotation names it.
+    let out = regpeek(&["sbom", "--plain-http", &r("lab/rich:v1")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("carries no SBOM"));
+    let v = json(&ok(&["base", "--plain-http", &image]));
+    assert_eq!(
+        (v["From"].as_str(), v["Rebuild"].as_bool()),
+        (Some("provenance"), Some(false))
+    );
+    assert_eq!(v["Base"], r("lab/rich:v1"));
+}

@@ -150,6 +150,35 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// The packages each image's SBOM lists (name, version, purl, licence), read from
+    /// its BuildKit attestations (SPDX, CycloneDX) and the SBOMs attached to it as
+    /// referrers, without pulling its layers.
+    Sbom {
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<String>,
+        /// The documents themselves, one JSON line each.
+        #[arg(long)]
+        raw: bool,
+        /// Output format: JSON lines (default), or `table`.
+        #[arg(short, long, value_name = "FORMAT")]
+        output: Option<OutputFormat>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// How each image was built, from its SLSA provenance attestation (v0.2 or v1):
+    /// builder, source repository, commit, build arguments and materials.
+    Provenance {
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<String>,
+        /// The documents themselves, one JSON line each.
+        #[arg(long)]
+        raw: bool,
+        /// Output format: JSON lines (default), or `table`.
+        #[arg(short, long, value_name = "FORMAT")]
+        output: Option<OutputFormat>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// List what refers to an image: signatures, SBOMs and other OCI 1.1 referrers (the
     /// referrers API, else the `sha256-<hex>` tag schema), and BuildKit attestations
     /// with their in-toto predicate types.

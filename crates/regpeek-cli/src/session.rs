@@ -417,7 +417,11 @@ impl Session {
                 Command::Blob { .. }
                 | Command::Cat { .. }
                 | Command::Ls { .. }
-                | Command::Os { .. } => Some("layers and blobs: they are streamed, not kept"),
+                | Command::Os { .. }
+                | Command::Sbom { .. }
+                | Command::Provenance { .. } => {
+                    Some("layers and blobs: they are streamed, not kept")
+                }
                 Command::Pin { check, diff, .. } if !check && !diff => Some(
                     "pin as it writes files (a replay would rewrite the recording's copies): record `pin --diff` or `pin --check`",
                 ),

@@ -382,6 +382,136 @@ fn attestation(subject: &Image) -> Image {
     }
 }
 
+/// The predicate types of the statements `lab/attested` carries.
+pub const SPDX: &str = "https://spdx.dev/Document";
+/// SLSA provenance v0.2, as BuildKit writes it.
+pub const SLSA_02: &str = "https://slsa.dev/provenance/v0.2";
+
+/// `lab/attested`: an index of one linux/amd64 image and its BuildKit attestation
+/// manifest, which holds an SPDX SBOM (two packages) and SLSA v0.2 provenance (its
+/// builder, source, commit, build arguments and materials, the base image among
+/// them, named `base`); plus a CycloneDX SBOM attached as a referrer of the image
+/// (through the `sha256-<hex>` tag): what `regpeek sbom` and `provenance` read.
+pub fn attested(base: &str, base_digest: &str) -> (Index, Referring) {
+    let image = platform_image("linux", "amd64", None);
+    // BuildKit's purl of an image: `pkg:docker/REPOSITORY@TAG`.
+    let purl_name = match base.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => format!("{repo}@{tag}"),
+        _ => base.to_owned(),
+    };
+    let subject = json!([{"name": "lab/attested", "digest": {"sha256": image.manifest.digest.trim_start_matches("sha256:")}}]);
+    let spdx = json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": SPDX,
+        "subject": subject,
+        "predicate": {
+            "spdxVersion": "SPDX-2.3",
+            "name": "lab/attested",
+            "packages": [
+                {"name": "busybox", "versionInfo": "1.36.1-r2", "licenseConcluded": "GPL-2.0-only",
+                 "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:apk/alpine/busybox@1.36.1-r2?arch=x86_64"}]},
+                {"name": "musl", "versionInfo": "1.2.4-r2", "licenseDeclared": "MIT",
+                 "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64"}]}
+            ]
+        }
+    });
+    let provenance = json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": SLSA_02,
+        "subject": subject,
+        "predicate": {
+            "builder": {"id": "https://github.com/example/app/actions/runs/1"},
+            "buildType": "https://mobyproject.org/buildkit@v1",
+            "materials": [
+                {"uri": format!("pkg:docker/{purl_name}?platform=linux%2Famd64"), "digest": {"sha256": base_digest.trim_start_matches("sha256:")}},
+                {"uri": "https://github.com/example/app.git#refs/heads/main", "digest": {"sha1": "0123456789abcdef0123456789abcdef01234567"}}
+            ],
+            "invocation": {
+                "configSource": {"uri": "https://github.com/example/app.git#refs/heads/main", "digest": {"sha1": "0123456789abcdef0123456789abcdef01234567"}, "entryPoint": "Dockerfile"},
+                "parameters": {"frontend": "dockerfile.v0", "args": {"build-arg:VERSION": "1.2.3", "label:team": "lab"}}
+            },
+            "metadata": {"https://mobyproject.org/buildkit@v1#metadata": {"vcs": {"source": "https://github.com/example/app.git", "revision": "0123456789abcdef0123456789abcdef01234567"}}}
+        }
+    });
+    let statements: Vec<(Blob, &str)> = [(spdx, SPDX), (provenance, SLSA_02)]
+        .into_iter()
+        .map(|(s, t)| (Blob::new(media::IN_TOTO, canonical(&s)), t))
+        .collect();
+    let config = Blob::new(
+        media::OCI_CONFIG,
+        canonical(
+            &json!({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}}),
+        ),
+    );
+    let layers: Vec<Value> = statements
+        .iter()
+        .map(|(b, t)| {
+            let mut d = b.descriptor();
+            d["annotations"] = json!({"in-toto.io/predicate-type": t});
+            d
+        })
+        .collect();
+    let att = Image {
+        manifest: Blob::new(
+            media::OCI_MANIFEST,
+            canonical_pretty(&json!({
+                "schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+                "config": config.descriptor(), "layers": layers,
+            })),
+        ),
+        config,
+        layers: statements.into_iter().map(|(b, _)| b).collect(),
+    };
+    let mut att_desc = att.manifest.descriptor();
+    att_desc["platform"] = json!({"architecture": "unknown", "os": "unknown"});
+    att_desc["annotations"] = json!({
+        "vnd.docker.reference.type": "attestation-manifest",
+        "vnd.docker.reference.digest": image.manifest.digest,
+    });
+    let mut image_desc = image.manifest.descriptor();
+    image_desc["platform"] = json!({"architecture": "amd64", "os": "linux"});
+    let index = oci_index(vec![image_desc, att_desc]);
+    // A CycloneDX SBOM attached as a referrer, found through the tag schema.
+    let empty = Blob::new("application/vnd.oci.empty.v1+json", b"{}".to_vec());
+    let bom = Blob::new(
+        CYCLONEDX_TYPE,
+        canonical(&json!({
+            "bomFormat": "CycloneDX", "specVersion": "1.5",
+            "components": [{"type": "library", "name": "openssl", "version": "3.1.4", "purl": "pkg:apk/alpine/openssl@3.1.4", "licenses": [{"license": {"id": "Apache-2.0"}}]}]
+        })),
+    );
+    let artifact = Image {
+        manifest: Blob::new(
+            media::OCI_MANIFEST,
+            canonical_pretty(&json!({
+                "schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+                "artifactType": CYCLONEDX_TYPE,
+                "config": empty.descriptor(), "layers": [bom.descriptor()],
+                "subject": image.manifest.descriptor(),
+            })),
+        ),
+        config: empty,
+        layers: vec![bom],
+    };
+    let mut d = artifact.manifest.descriptor();
+    d["artifactType"] = json!(CYCLONEDX_TYPE);
+    let referring = Referring {
+        index: oci_index(vec![d]),
+        tag: image.manifest.digest.replace(':', "-"),
+        artifacts: vec![artifact],
+    };
+    (
+        Index {
+            index,
+            children: vec![image, att],
+        },
+        referring,
+    )
+}
+
+/// A CycloneDX SBOM's artifact type.
+pub const CYCLONEDX_TYPE: &str = "application/vnd.cyclonedx+json";
+
 /// The multi-arch OCI index (`lab/multi`): linux/amd64, linux/arm64/v8, linux/arm/v7
 /// and an attestation for the amd64 image, listed first as BuildKit sometimes does.
 pub fn multi() -> Index {

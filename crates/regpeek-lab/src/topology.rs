@@ -414,6 +414,15 @@ impl Lab {
         )?;
         t.plain
             .image("lab/based", &crate::image::based_on(&base, old), &["stale"])?;
+        // `lab/attested`: attestations and a referrer SBOM; its provenance names
+        // `lab/rich:v1` as it is, its base.
+        let (index, referring) = crate::image::attested(&base, rich);
+        t.plain.index("lab/attested", &index, &["v1"])?;
+        for a in &referring.artifacts {
+            t.plain.image("lab/attested", a, &[])?;
+        }
+        t.plain
+            .manifest("lab/attested", &referring.index, &referring.tag)?;
         Ok(())
     }
 

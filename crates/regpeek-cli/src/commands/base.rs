@@ -79,18 +79,26 @@ fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
     let platform = crate::flags::platform(common)?;
     let image = run(session, common, &r, Goal::Manifest(Some(platform.clone())))?;
     let notes = annotations(&image);
-    let Some(name) = notes.get(BASE_NAME) else {
-        bail!(
-            "{} says nothing of its base (no {BASE_NAME} annotation)",
-            r.familiar()
-        );
-    };
-    let recorded = notes.get(BASE_DIGEST).with_context(|| {
-        format!(
+    let (name, recorded, from) = match (notes.get(BASE_NAME), notes.get(BASE_DIGEST)) {
+        (Some(name), Some(digest)) => (name.clone(), digest.clone(), "annotations"),
+        (Some(name), None) => bail!(
             "{} names its base {name} but not its digest ({BASE_DIGEST})",
             r.familiar()
-        )
-    })?;
+        ),
+        // No annotation: the one image its provenance lists among its materials.
+        (None, _) => {
+            let want = super::attest::Want::Provenance;
+            let docs = super::attest::documents(session, common, &r, want)?;
+            match docs.iter().find_map(super::attest::base_from) {
+                Some((name, digest)) => (name, digest, "provenance"),
+                None => bail!(
+                    "{} says nothing of its base (no {BASE_NAME} annotation, and no provenance that names one image among its materials)",
+                    r.familiar()
+                ),
+            }
+        }
+    };
+    let (name, recorded) = (&name, &recorded);
     let base = crate::flags::parse_reference(name)
         .with_context(|| format!("the base {name:?} the image names"))?;
     // The base's index and the platform's manifest: either may be what was recorded.
@@ -103,6 +111,7 @@ fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
         "BaseDigest": recorded,
         "Current": current[0],
         "Rebuild": !current.contains(recorded),
+        "From": from,
     }))
 }
 

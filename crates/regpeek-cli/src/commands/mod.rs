@@ -2,6 +2,7 @@
 //! [`Session`]. Every command that takes image references goes through one pipeline
 //! ([`crate::pipeline`]): a reference is a batch of one.
 
+mod attest;
 pub mod auth;
 mod base;
 mod cache;
@@ -132,6 +133,40 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             );
         }
         Command::Os { images, common } => return files::os(session, images, common, out),
+        Command::Sbom {
+            images,
+            raw,
+            output,
+            common,
+        } => {
+            let format = output.unwrap_or(crate::args::OutputFormat::Json);
+            return attest::run(
+                session,
+                attest::Want::Sbom,
+                images,
+                *raw,
+                format,
+                common,
+                out,
+            );
+        }
+        Command::Provenance {
+            images,
+            raw,
+            output,
+            common,
+        } => {
+            let format = output.unwrap_or(crate::args::OutputFormat::Json);
+            return attest::run(
+                session,
+                attest::Want::Provenance,
+                images,
+                *raw,
+                format,
+                common,
+                out,
+            );
+        }
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.
         Command::Inspect { .. }
