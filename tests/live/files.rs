@@ -137,16 +137,36 @@ fn os_blob_and_refusals() {
         "{}",
         stderr_of(&out)
     );
-    // Layers are streamed, not recorded: --record says so.
-    let dir = empty_home();
-    let rec = dir.join("rec");
-    let out = regpeek(&["--record", rec.to_str().unwrap(), "cat", &fs(), "/etc/motd"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("streamed, not kept"),
-        "{}",
-        stderr_of(&out)
-    );
+}
+
+#[test]
+fn looking_inside_is_recorded_and_replayed() {
+    // The recording keeps the layers (base64 in the fixture format); the replay
+    // prints the same bytes, verified again, with no network.
+    let (fs, attested, rich) = (fs(), r("lab/attested:v1"), r("lab/rich:v1"));
+    let config = lab().seeded.rich.config.digest.clone();
+    let runs: [(Vec<&str>, bool); 7] = [
+        (vec!["cat", "--plain-http", &fs, "/etc/os-release"], true),
+        (vec!["ls", "--plain-http", "-o", "table", &fs], true),
+        (vec!["os", "--plain-http", &fs], true),
+        (vec!["blob", "--plain-http", &rich, &config], true),
+        (vec!["sbom", "--plain-http", &attested], true),
+        (vec!["provenance", "--plain-http", &attested], true),
+        (vec!["cat", "--plain-http", &fs, "/tmp/gone"], false),
+    ];
+    for (args, succeeds) in runs {
+        let (live, _, text) = record_then_replay(&args);
+        assert_eq!(
+            live.status.success(),
+            succeeds,
+            "{args:?}: {}",
+            stderr_of(&live)
+        );
+        assert!(
+            text.contains("/blobs/"),
+            "{args:?}: the blobs are in the recording"
+        );
+    }
 }
 
 #[test]
@@ -201,6 +221,17 @@ fn sbom_and_provenance_are_read_without_pulling() {
     let out = regpeek(&["sbom", "--plain-http", &r("lab/rich:v1")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("carries no SBOM"));
+    // --from as everywhere.
+    let dir = empty_home();
+    let compose = dir.join("compose.yaml");
+    write(&compose, &format!("services:\n  a:\n    image: {image}\n"));
+    let out = ok(&[
+        "provenance",
+        "--plain-http",
+        "--from",
+        compose.to_str().unwrap(),
+    ]);
+    assert_eq!(lines(&out).len(), 1);
     let v = json(&ok(&["base", "--plain-http", &image]));
     assert_eq!(
         (v["From"].as_str(), v["Rebuild"].as_bool()),

@@ -145,8 +145,10 @@ pub enum Command {
     /// The distribution and version of each image, from its `os-release` (or its
     /// release files, busybox), read out of its layers without pulling them.
     Os {
-        #[arg(value_name = "IMAGE", required = true)]
+        #[arg(value_name = "IMAGE")]
         images: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -154,8 +156,10 @@ pub enum Command {
     /// its BuildKit attestations (SPDX, CycloneDX) and the SBOMs attached to it as
     /// referrers, without pulling its layers.
     Sbom {
-        #[arg(value_name = "IMAGE", required = true)]
+        #[arg(value_name = "IMAGE")]
         images: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         /// The documents themselves, one JSON line each.
         #[arg(long)]
         raw: bool,
@@ -168,8 +172,10 @@ pub enum Command {
     /// How each image was built, from its SLSA provenance attestation (v0.2 or v1):
     /// builder, source repository, commit, build arguments and materials.
     Provenance {
-        #[arg(value_name = "IMAGE", required = true)]
+        #[arg(value_name = "IMAGE")]
         images: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         /// The documents themselves, one JSON line each.
         #[arg(long)]
         raw: bool,

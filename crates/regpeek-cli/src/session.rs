@@ -414,14 +414,6 @@ impl Session {
                 Command::Cache { .. } => Some("the cache: it sends no request"),
                 Command::Completions { .. } | Command::Man { .. } => Some("help texts"),
                 Command::Replay { .. } => Some("a replay: it sends no request"),
-                Command::Blob { .. }
-                | Command::Cat { .. }
-                | Command::Ls { .. }
-                | Command::Os { .. }
-                | Command::Sbom { .. }
-                | Command::Provenance { .. } => {
-                    Some("layers and blobs: they are streamed, not kept")
-                }
                 Command::Pin { check, diff, .. } if !check && !diff => Some(
                     "pin as it writes files (a replay would rewrite the recording's copies): record `pin --diff` or `pin --check`",
                 ),

@@ -119,10 +119,25 @@ impl Scenario {
                 if body.ends_with('\n') {
                     body.pop();
                 }
+                let mut headers = headers;
+                let encoded = headers
+                    .iter()
+                    .position(|(k, v)| k == BODY_ENCODING && v == "base64");
+                let body = match encoded {
+                    Some(i) => {
+                        headers.remove(i);
+                        let packed: String = body.split_whitespace().collect();
+                        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, packed)
+                            .with_context(|| {
+                            format!("{method} {url}: a base64 body that does not decode")
+                        })?
+                    }
+                    None => body.into_bytes(),
+                };
                 Reply::Response {
                     status,
                     headers,
-                    body: body.into_bytes(),
+                    body,
                 }
             } else {
                 bail!("expected '<<< STATUS' or '!!! KIND', found {status_line:?}");
@@ -166,18 +181,37 @@ impl Scenario {
                     for (k, v) in headers {
                         writeln!(out, "{k}: {v}")?;
                     }
-                    writeln!(out)?;
-                    let text = std::str::from_utf8(body).context("binary body")?;
-                    if text.lines().any(|l| l.starts_with(">>> ")) {
-                        bail!("body has a line starting with '>>> '");
+                    // A body that is not text (a layer), or that would read as the next
+                    // exchange, is written in base64, 76 characters a line.
+                    let text = std::str::from_utf8(body)
+                        .ok()
+                        .filter(|t| !t.lines().any(|l| l.starts_with(">>> ")));
+                    match text {
+                        Some(text) => {
+                            writeln!(out)?;
+                            writeln!(out, "{text}")?;
+                        }
+                        None => {
+                            writeln!(out, "{BODY_ENCODING}: base64")?;
+                            writeln!(out)?;
+                            let packed = base64::Engine::encode(
+                                &base64::engine::general_purpose::STANDARD,
+                                body,
+                            );
+                            for chunk in packed.as_bytes().chunks(76) {
+                                writeln!(out, "{}", String::from_utf8_lossy(chunk))?;
+                            }
+                        }
                     }
-                    writeln!(out, "{text}")?;
                 }
             }
         }
         Ok(out)
     }
 }
+
+/// The pseudo-header that marks a body written in base64 (never sent or received).
+const BODY_ENCODING: &str = "x-regpeek-body-encoding";
 
 /// Header lines up to (and eating) the blank line that ends them.
 fn read_headers<'a>(lines: &mut impl Iterator<Item = &'a str>) -> Result<Vec<(String, String)>> {
@@ -202,6 +236,38 @@ fn split_header(line: &str) -> Result<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_that_are_not_text_round_trip_in_base64() {
+        let exchange = |body: Vec<u8>| Exchange {
+            request: Request {
+                method: "GET".into(),
+                url: "http://localhost/v2/x/blobs/sha256:0".into(),
+                headers: vec![],
+            },
+            reply: Reply::Response {
+                status: 200,
+                headers: vec![("content-type".into(), "application/octet-stream".into())],
+                body,
+            },
+        };
+        let gzip: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let s = Scenario {
+            settings: vec![("reference".into(), "localhost/x".into())],
+            exchanges: vec![
+                exchange(gzip),
+                exchange(b"text\n>>> GET not an exchange\n".to_vec()),
+                exchange(b"plain text".to_vec()),
+            ],
+        };
+        let text = s.render().unwrap();
+        assert_eq!(
+            text.matches("x-regpeek-body-encoding: base64").count(),
+            2,
+            "{text}"
+        );
+        assert_eq!(Scenario::parse(&text).unwrap(), s);
+    }
 
     #[test]
     fn round_trip_keeps_exact_bodies() {

@@ -68,14 +68,17 @@ pub struct TransportFailure {
 
 /// The body of a blob ([`Client::run_blob`]), to be read as it arrives: not yet
 /// checked against its digest. Reading it may fail as any transfer can.
-pub struct Blob(ureq::Body);
+pub struct Blob(Box<dyn std::io::Read + Send>);
 
 impl Blob {
     /// A reader of the body (no more than the registry sends).
     pub fn into_reader(self) -> impl std::io::Read + Send + 'static {
-        self.0.into_reader()
+        self.0
     }
 }
+
+/// The most of a streamed blob a recording keeps (it holds the body whole).
+pub const MAX_RECORDED_BLOB: usize = 64 << 20;
 
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -349,7 +352,7 @@ impl Client {
     pub fn run_blob(&self, flow: Flow) -> (Result<(Outcome, Blob), RunError>, TokenCache) {
         let (result, tokens) = self.drive(flow, &mut |_, _| {});
         let result = result.and_then(|(outcome, body)| match body {
-            Some(body) => Ok((outcome, Blob(body))),
+            Some(body) => Ok((outcome, body)),
             None => Err(RunError {
                 error: regpeek_proto::Error::Internal("a blob flow ended without its body"),
                 transport: None,
@@ -364,9 +367,9 @@ impl Client {
         &self,
         mut flow: Flow,
         observe: &mut Observer<'_>,
-    ) -> (Result<(Outcome, Option<ureq::Body>), RunError>, TokenCache) {
+    ) -> (Result<(Outcome, Option<Blob>), RunError>, TokenCache) {
         let mut last_failure: Option<TransportFailure> = None;
-        let mut streamed: Option<ureq::Body> = None;
+        let mut streamed: Option<Blob> = None;
         loop {
             match flow.poll_action(SystemTime::now()) {
                 Action::Done(result) => {
@@ -395,12 +398,39 @@ impl Client {
                         deadline: send.deadline,
                     };
                     let answered = self.exchanges.as_ref().and_then(|x| x.answer(&probe));
+                    // A recording or a replay holds a streamed body whole: the caller
+                    // reads it from memory, and the flow gets the head alone.
+                    let mut kept = |reply: Result<http::Response<Vec<u8>>, TransportFailure>| {
+                        reply.map(|response| {
+                            if !send.stream || !response.status().is_success() {
+                                return response;
+                            }
+                            let (parts, body) = response.into_parts();
+                            streamed = Some(Blob(Box::new(std::io::Cursor::new(body))));
+                            http::Response::from_parts(parts, Vec::new())
+                        })
+                    };
                     let reply = match answered {
-                        Some(reply) => reply,
+                        Some(reply) => kept(reply),
+                        None if send.stream && self.exchanges.is_some() => {
+                            let reply =
+                                self.perform_within(send.request, MAX_RECORDED_BLOB, budget);
+                            let reply = match reply {
+                                Ok(r) if r.body().len() > MAX_RECORDED_BLOB => Err(TransportFailure {
+                                    kind: TransportErrorKind::TooLarge,
+                                    source: format!("a blob over the {MAX_RECORDED_BLOB} bytes a recording keeps").into(),
+                                }),
+                                other => other,
+                            };
+                            if let Some(x) = &self.exchanges {
+                                x.observe(&probe, reply.as_ref());
+                            }
+                            kept(reply)
+                        }
                         None if send.stream => self
                             .perform_streaming(send.request, send.max_body, budget)
                             .map(|(response, body)| {
-                                streamed = body;
+                                streamed = body.map(|b| Blob(Box::new(b.into_reader())));
                                 response
                             }),
                         None => {

@@ -24,6 +24,26 @@ use crate::args::{AuthCommand, Cli, Command};
 use crate::pipeline;
 use crate::session::Session;
 
+/// The images of a command line: typed, then from `--file` and `--from`.
+fn images_of(
+    session: &Session,
+    typed: &[String],
+    batch: &crate::args::BatchArgs,
+) -> Result<Vec<String>> {
+    let mut images = typed.to_vec();
+    let collected = crate::inputs::collect(batch, &|p| session.shown(p))?;
+    for warning in &collected.warnings {
+        session.warn_once(warning);
+    }
+    images.extend(collected.references);
+    if images.is_empty() {
+        return Err(crate::errors::usage(
+            "give an image reference (or several, or --file, or --from)",
+        ));
+    }
+    Ok(images)
+}
+
 /// Runs the command of `cli` in `session`, printing to `out`.
 pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCode> {
     if let Some(job) = pipeline::Job::from_command(&cli.command, session)? {
@@ -132,18 +152,27 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
                 out,
             );
         }
-        Command::Os { images, common } => return files::os(session, images, common, out),
+        Command::Os {
+            images,
+            batch,
+            common,
+        } => {
+            let images = images_of(session, images, batch)?;
+            return files::os(session, &images, common, out);
+        }
         Command::Sbom {
             images,
+            batch,
             raw,
             output,
             common,
         } => {
             let format = output.unwrap_or(crate::args::OutputFormat::Json);
+            let images = images_of(session, images, batch)?;
             return attest::run(
                 session,
                 attest::Want::Sbom,
-                images,
+                &images,
                 *raw,
                 format,
                 common,
@@ -152,15 +181,17 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         }
         Command::Provenance {
             images,
+            batch,
             raw,
             output,
             common,
         } => {
             let format = output.unwrap_or(crate::args::OutputFormat::Json);
+            let images = images_of(session, images, batch)?;
             return attest::run(
                 session,
                 attest::Want::Provenance,
-                images,
+                &images,
                 *raw,
                 format,
                 common,
