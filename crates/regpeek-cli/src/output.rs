@@ -392,3 +392,32 @@ pub fn man_page(cmd: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
     man.render_version_section(out)?;
     Ok(())
 }
+
+/// One reference's JSON line: its `Reference` (and `Source`, when read from a file),
+/// then the fields of what was found, or its `Error`; true when it failed.
+pub fn answer_line(
+    reference: &str,
+    source: Option<&str>,
+    found: anyhow::Result<Value>,
+) -> (Value, bool) {
+    let mut line = serde_json::Map::new();
+    line.insert("Reference".into(), Value::String(reference.to_owned()));
+    if let Some(s) = source {
+        line.insert("Source".into(), Value::String(s.to_owned()));
+    }
+    let failed = match found {
+        Ok(Value::Object(fields)) => {
+            line.extend(fields);
+            false
+        }
+        Ok(other) => {
+            line.insert("Result".into(), other);
+            false
+        }
+        Err(e) => {
+            line.insert("Error".into(), Value::String(format!("{e:#}")));
+            true
+        }
+    };
+    (Value::Object(line), failed)
+}

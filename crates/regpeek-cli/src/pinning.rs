@@ -112,7 +112,7 @@ impl Row {
 pub fn places_of(name: &str, text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<Place>)> {
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let body = &text[bom..];
-    let kind = kind.unwrap_or_else(|| kind_of(name, body));
+    let kind = kind.unwrap_or_else(|| places::kind_of(name, body));
     let (kind, mut found) = match kind {
         FileKind::Dockerfile => (kind, dockerfile::places(body)?),
         FileKind::List => (kind, places::list_places(body)),
@@ -130,42 +130,6 @@ pub fn places_of(name: &str, text: &str, kind: Option<FileKind>) -> Result<(File
         }
     }
     Ok((kind, found))
-}
-
-/// A file's kind from its name (`Dockerfile`, `*.Containerfile`, a workflow under
-/// `.github/workflows/`, `*.yaml`, `*.txt`), else its content.
-pub fn kind_of(name: &str, text: &str) -> FileKind {
-    let lower = name.to_ascii_lowercase();
-    let file = lower.rsplit('/').next().unwrap_or(&lower);
-    if file.contains("dockerfile") || file.contains("containerfile") {
-        return FileKind::Dockerfile;
-    }
-    if file.ends_with(".txt") || file.ends_with(".list") {
-        return FileKind::List;
-    }
-    let yaml_name = [".yaml", ".yml", ".json"].iter().any(|e| file.ends_with(e));
-    if yaml_name && lower.contains(".github/workflows/") {
-        return FileKind::Actions;
-    }
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .unwrap_or_default();
-    let word = first.split_whitespace().next().unwrap_or_default();
-    if !yaml_name && (word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("ARG")) {
-        return FileKind::Dockerfile;
-    }
-    // YAML that is a mapping; a list of references reads as one plain scalar.
-    let mapping = first.contains(": ") || first.ends_with(':') || first.starts_with('{');
-    if yaml_name || mapping || first == "---" {
-        match places::yaml_places(text, None) {
-            Ok((kind, _)) => kind,
-            Err(_) => FileKind::List,
-        }
-    } else {
-        FileKind::List
-    }
 }
 
 /// What a place asks to be looked up: its reference without the digest

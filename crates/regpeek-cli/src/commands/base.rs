@@ -47,22 +47,10 @@ pub fn base(
     }
     let (mut failed, mut due) = (false, false);
     for (reference, source) in entries {
-        let mut row = json!({ "Reference": reference });
-        if let Some(s) = source {
-            row["Source"] = json!(s);
-        }
-        match check(session, common, &reference) {
-            Ok(found) => {
-                due |= found["Rebuild"] == true;
-                if let (Some(row), Value::Object(found)) = (row.as_object_mut(), found) {
-                    row.extend(found);
-                }
-            }
-            Err(e) => {
-                failed = true;
-                row["Error"] = json!(format!("{e:#}"));
-            }
-        }
+        let found = check(session, common, &reference);
+        let (row, fails) = crate::output::answer_line(&reference, source.as_deref(), found);
+        due |= row["Rebuild"] == true;
+        failed |= fails;
         session.out.line(out, &row)?;
         out.flush()?;
     }

@@ -236,18 +236,8 @@ pub fn os(
 ) -> Result<ExitCode> {
     let mut failed = false;
     for image in images {
-        let mut row = json!({ "Reference": image });
-        match os_of(session, common, image) {
-            Ok(found) => {
-                if let (Some(row), Value::Object(found)) = (row.as_object_mut(), found) {
-                    row.extend(found);
-                }
-            }
-            Err(e) => {
-                failed = true;
-                row["Error"] = json!(format!("{e:#}"));
-            }
-        }
+        let (row, fails) = crate::output::answer_line(image, None, os_of(session, common, image));
+        failed |= fails;
         session.out.line(out, &row)?;
     }
     out.flush()?;

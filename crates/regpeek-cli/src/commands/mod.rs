@@ -166,37 +166,21 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             raw,
             output,
             common,
-        } => {
-            let format = output.unwrap_or(crate::args::OutputFormat::Json);
-            let images = images_of(session, images, batch)?;
-            return attest::run(
-                session,
-                attest::Want::Sbom,
-                &images,
-                *raw,
-                format,
-                common,
-                out,
-            );
         }
-        Command::Provenance {
+        | Command::Provenance {
             images,
             batch,
             raw,
             output,
             common,
         } => {
+            let want = match &cli.command {
+                Command::Sbom { .. } => attest::Want::Sbom,
+                _ => attest::Want::Provenance,
+            };
             let format = output.unwrap_or(crate::args::OutputFormat::Json);
             let images = images_of(session, images, batch)?;
-            return attest::run(
-                session,
-                attest::Want::Provenance,
-                &images,
-                *raw,
-                format,
-                common,
-                out,
-            );
+            return attest::run(session, want, &images, *raw, format, common, out);
         }
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.

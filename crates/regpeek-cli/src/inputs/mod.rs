@@ -79,10 +79,10 @@ pub fn kept_from(path: &Path) -> Result<Vec<u8>> {
     let Ok(text) = std::str::from_utf8(&bytes).map(strip_bom) else {
         return Ok(bytes);
     };
-    if kind(path, text) == Kind::Dockerfile {
+    if places::kind_of(&path.display().to_string(), text) != places::FileKind::Compose {
         return Ok(bytes);
     }
-    let Ok((places::FileKind::Compose, found)) = places::yaml_places(text, None) else {
+    let Ok((_, found)) = places::yaml_places(text, Some(places::FileKind::Compose)) else {
         return Ok(bytes);
     };
     if !found.iter().any(|p| p.image.contains('$')) {
@@ -124,16 +124,14 @@ pub fn from(path: &Path, name: &str) -> Result<Collected> {
         warnings: Vec::new(),
     };
     let source = |p: &places::Place| format!("{name}:{} {}", p.line, p.context);
-    if kind(path, &text) == Kind::Dockerfile {
-        for place in dockerfile::places(&text).with_context(|| reading(name))? {
-            if !matches!(place.edit, places::Edit::NotAnImage(_)) && !place.image.is_empty() {
-                let s = source(&place);
-                out.push(place.image, s, place.platform);
-            }
-        }
-        return Ok(out);
-    }
-    let (kind, found) = places::yaml_places(&text, None).with_context(|| reading(name))?;
+    let (kind, found) = match places::kind_of(&path.display().to_string(), &text) {
+        places::FileKind::Dockerfile => (
+            places::FileKind::Dockerfile,
+            dockerfile::places(&text).with_context(|| reading(name))?,
+        ),
+        places::FileKind::List => (places::FileKind::List, places::list_places(&text)),
+        kind => places::yaml_places(&text, Some(kind)).with_context(|| reading(name))?,
+    };
     let compose = kind == places::FileKind::Compose;
     // Variables are read (and `.env` with them) only when a compose image has one:
     // a Kubernetes manifest never depends on a `.env` that happens to lie beside it.
@@ -147,6 +145,9 @@ pub fn from(path: &Path, name: &str) -> Result<Collected> {
     };
     let mut unset = Vec::new();
     for place in &found {
+        if matches!(place.edit, places::Edit::NotAnImage(_)) {
+            continue;
+        }
         let image = if compose {
             compose::interpolate(&place.image, &vars, &mut unset).with_context(|| reading(name))?
         } else {
@@ -186,42 +187,6 @@ fn compose_vars(path: &Path) -> Result<compose::Vars> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", dotenv_path.display())),
     };
     Ok(compose::Vars { env, dotenv })
-}
-
-/// What `--from` reads.
-#[derive(Debug, PartialEq)]
-enum Kind {
-    Dockerfile,
-    /// Compose files and Kubernetes manifests (told apart by their content).
-    Yaml,
-}
-
-/// A `--from` file's kind, from its name (`Dockerfile`, `Containerfile`,
-/// `*.dockerfile`, `*.yaml`), else from its content (stdin, odd names): a Dockerfile's
-/// first instruction is `FROM` or `ARG`.
-fn kind(path: &Path, text: &str) -> Kind {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if name.contains("dockerfile") || name.contains("containerfile") {
-        return Kind::Dockerfile;
-    }
-    if [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e)) {
-        return Kind::Yaml;
-    }
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .unwrap_or_default();
-    let word = first.split_whitespace().next().unwrap_or_default();
-    if word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("ARG") {
-        Kind::Dockerfile
-    } else {
-        Kind::Yaml
-    }
 }
 
 /// The text of `path` (`-`: stdin), bounded, its BOM removed.
@@ -269,14 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn kinds_from_names_then_content() {
-        let df = "# syntax=docker/dockerfile:1\n\nfrom alpine\n";
-        assert_eq!(kind(Path::new("Dockerfile.prod"), ""), Kind::Dockerfile);
-        assert_eq!(kind(Path::new("app.Containerfile"), ""), Kind::Dockerfile);
-        assert_eq!(kind(Path::new("compose.yaml"), df), Kind::Yaml);
-        assert_eq!(kind(Path::new("-"), df), Kind::Dockerfile);
-        assert_eq!(kind(Path::new("-"), "ARG X=1\nFROM $X"), Kind::Dockerfile);
-        assert_eq!(kind(Path::new("-"), "services: {}\n"), Kind::Yaml);
+    fn a_bom_is_dropped() {
         assert_eq!(strip_bom("\u{feff}FROM x"), "FROM x");
     }
 

@@ -186,6 +186,44 @@ fn yaml_kind(y: &Yaml) -> FileKind {
     }
 }
 
+/// A file's kind from its name (`Dockerfile`, `*.Containerfile`, a workflow under
+/// `.github/workflows/`, `*.yaml`, `*.txt`), else its content.
+pub fn kind_of(name: &str, text: &str) -> FileKind {
+    let lower = name.to_ascii_lowercase();
+    let file = lower.rsplit('/').next().unwrap_or(&lower);
+    if file.contains("dockerfile") || file.contains("containerfile") {
+        return FileKind::Dockerfile;
+    }
+    if file.ends_with(".txt") || file.ends_with(".list") {
+        return FileKind::List;
+    }
+    let yaml_name = [".yaml", ".yml", ".json"].iter().any(|e| file.ends_with(e));
+    if yaml_name && lower.contains(".github/workflows/") {
+        return FileKind::Actions;
+    }
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    let word = first.split_whitespace().next().unwrap_or_default();
+    if !yaml_name && (word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("ARG")) {
+        return FileKind::Dockerfile;
+    }
+    // YAML that is a mapping; a list of references reads as one plain scalar.
+    let mapping = first.contains(": ") || first.ends_with(':') || first.starts_with('{');
+    if yaml_name || mapping || first == "---" {
+        match yaml_places(text, None) {
+            Ok((kind, _)) => kind,
+            // Named YAML: read as YAML, to say what is wrong with it.
+            Err(_) if yaml_name => FileKind::Kubernetes,
+            Err(_) => FileKind::List,
+        }
+    } else {
+        FileKind::List
+    }
+}
+
 /// The places of a reference list: one a line, `#` comments and blank lines skipped.
 pub fn list_places(text: &str) -> Vec<Place> {
     let mut out = Vec::new();

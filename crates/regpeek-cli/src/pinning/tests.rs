@@ -155,23 +155,29 @@ fn kubernetes_actions_and_lists() {
 
 #[test]
 fn kinds_from_names_and_content() {
-    assert_eq!(kind_of("Dockerfile.prod", ""), FileKind::Dockerfile);
+    assert_eq!(places::kind_of("Dockerfile.prod", ""), FileKind::Dockerfile);
     assert_eq!(
-        kind_of("x/.github/workflows/ci.yml", "on: push\n"),
+        places::kind_of("x/.github/workflows/ci.yml", "on: push\n"),
         FileKind::Actions
     );
-    assert_eq!(kind_of("images.txt", "services: {}"), FileKind::List);
-    assert_eq!(kind_of("-", "FROM alpine\n"), FileKind::Dockerfile);
     assert_eq!(
-        kind_of("-", "services:\n  a:\n    image: x\n"),
+        places::kind_of("images.txt", "services: {}"),
+        FileKind::List
+    );
+    assert_eq!(places::kind_of("-", "FROM alpine\n"), FileKind::Dockerfile);
+    assert_eq!(
+        places::kind_of("-", "services:\n  a:\n    image: x\n"),
         FileKind::Compose
     );
     assert_eq!(
-        kind_of("-", "jobs:\n  a:\n    runs-on: x\n"),
+        places::kind_of("-", "jobs:\n  a:\n    runs-on: x\n"),
         FileKind::Actions
     );
-    assert_eq!(kind_of("-", "kind: Pod\n"), FileKind::Kubernetes);
-    assert_eq!(kind_of("refs", "nginx:1.27\nredis:7\n"), FileKind::List);
+    assert_eq!(places::kind_of("-", "kind: Pod\n"), FileKind::Kubernetes);
+    assert_eq!(
+        places::kind_of("refs", "nginx:1.27\nredis:7\n"),
+        FileKind::List
+    );
 }
 
 /// The property: pin changes nothing but references. Over many generated files of

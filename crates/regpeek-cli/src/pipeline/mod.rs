@@ -521,20 +521,9 @@ fn one(
     shared: &Shared,
     (input, platform): &(String, Option<regpeek_proto::Platform>),
 ) -> Value {
-    let mut line = Map::new();
-    line.insert("Reference".into(), Value::String(input.to_owned()));
     let fields = answer(job, shared, input, platform.as_ref())
         .and_then(|a| to_line(job, a, platform.is_some()));
-    match fields {
-        Ok(Value::Object(fields)) => line.extend(fields),
-        Ok(other) => {
-            line.insert("Result".into(), other);
-        }
-        Err(e) => {
-            line.insert("Error".into(), Value::String(format!("{e:#}")));
-        }
-    }
-    Value::Object(line)
+    crate::output::answer_line(input, None, fields).0
 }
 
 /// The goal that answers a shape, for the platform the file asks (`asked`), else the
