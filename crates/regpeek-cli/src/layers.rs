@@ -240,7 +240,8 @@ pub fn read_layer(
             count: count.clone(),
         };
         let unpacked: Box<dyn Read> = match packing {
-            Packing::Gzip => Box::new(flate2::read::GzDecoder::new(counting)),
+            // Every member: pigz and eStargz write several.
+            Packing::Gzip => Box::new(flate2::read::MultiGzDecoder::new(counting)),
             Packing::Tar => Box::new(counting),
         };
         let unpacked = Unpacked {

@@ -86,6 +86,16 @@ fn a_layer_is_read_and_verified() {
             ("bin/sh".to_owned(), b"#!".to_vec())
         ]
     );
+    // Several gzip members (pigz, eStargz): every one is read.
+    let raw = tar_of(&[("a", b"1"), ("b", b"2")]);
+    let mut blob = gzip(&raw[..512 * 2]);
+    blob.extend(gzip(&raw[512 * 2..]));
+    let names: Vec<String> = read(&blob, &desc(GZIP, &blob))
+        .unwrap()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
     // Plain tar too.
     let raw = tar_of(&[("a", b"1")]);
     let plain = "application/vnd.oci.image.layer.v1.tar";
