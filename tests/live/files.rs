@@ -239,3 +239,60 @@ fn sbom_and_provenance_are_read_without_pulling() {
     );
     assert_eq!(v["Base"], r("lab/rich:v1"));
 }
+
+#[test]
+fn estargz_layers_are_read_in_part() {
+    let esgz = r("lab/esgz:v1");
+    let layer = regpeek_lab::image::estargz_image().layers[0].clone();
+    let out = regpeek(&["cat", "--plain-http", "-v", &esgz, "/data/big.txt"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
+    );
+    // Every request for the layer is a Range: the footer, the TOC, then the file's
+    // four chunks (each through the registry and its redirect); never the whole layer.
+    let err = stderr_of(&out);
+    let trace: Vec<&str> = err.lines().collect();
+    let gets: Vec<usize> = (0..trace.len())
+        .filter(|&i| trace[i].starts_with("> GET") && trace[i].contains(&layer.digest))
+        .collect();
+    assert_eq!(gets.len(), 6, "footer, TOC, four chunks: {err}");
+    for i in gets {
+        assert!(
+            trace[i + 1..]
+                .iter()
+                .take(3)
+                .any(|l| l.starts_with("> range: bytes=")),
+            "{}",
+            trace[i]
+        );
+    }
+    // A link through the TOC; a listing from the TOC alone (not the TOC's own file).
+    let out = ok(&["cat", "--plain-http", &esgz, "/etc/os-release"]);
+    assert_eq!(out, b"ID=esgz\nVERSION_ID=1\n");
+    let out = ok(&["ls", "--plain-http", &esgz]);
+    let paths: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| json(l.as_bytes())["Path"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        paths.contains(&"/data/big.txt".to_owned())
+            && !paths.iter().any(|p| p.contains("stargz.index")),
+        "{paths:?}"
+    );
+    // A TOC that does not match its annotated digest is not trusted.
+    let out = regpeek(&[
+        "cat",
+        "--plain-http",
+        &r("lab/esgz:badtoc"),
+        "/data/big.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr_of(&out).contains("does not match the digest its layer annotates"),
+        "{}",
+        stderr_of(&out)
+    );
+}

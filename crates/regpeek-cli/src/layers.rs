@@ -91,19 +91,33 @@ pub enum Take {
     Bytes(Box<dyn Write>),
 }
 
-/// A blob of `r`'s repository, streamed: `(body, size the registry said)`.
+/// A blob of `r`'s repository, streamed.
 pub fn open(
     session: &Session,
     common: &Common,
     r: &Reference,
     digest: &Digest,
 ) -> Result<Box<dyn Read + Send>> {
-    let (options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
+    Ok(open_range(session, common, r, digest, None)?.0)
+}
+
+/// [`open`], of the bytes `range` names (first and last included) when given: the
+/// body, and whether it is that range (`false`: the registry sent the whole blob).
+pub fn open_range(
+    session: &Session,
+    common: &Common,
+    r: &Reference,
+    digest: &Digest,
+    range: Option<(u64, u64)>,
+) -> Result<(Box<dyn Read + Send>, bool)> {
+    let (mut options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
+    options.range = range;
     let flow = Flow::new(r.clone(), options, session.cached_tokens());
     let (result, tokens) = client.run_blob(flow);
     session.keep_tokens(&tokens);
-    let (_, body) = result?;
-    Ok(Box::new(body.into_reader()))
+    let (outcome, body) = result?;
+    let partial = matches!(outcome, regpeek_proto::Outcome::Blob { partial: true, .. });
+    Ok((Box::new(body.into_reader()), partial))
 }
 
 /// Hashes what is read through it, and stops past `limit` bytes.

@@ -11,6 +11,7 @@ mod commands;
 mod creds;
 mod diff;
 mod errors;
+mod estargz;
 mod files;
 mod flags;
 mod hints;

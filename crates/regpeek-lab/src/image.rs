@@ -144,6 +144,156 @@ pub fn layer_of(media_type: &str, nodes: &[Node]) -> Blob {
     Blob::new(media_type, gz.finish().expect("in-memory gzip"))
 }
 
+/// An eStargz layer of `nodes` (containerd's stargz-snapshotter format): each
+/// tar header, and each `chunk`-byte piece of a file, in a gzip member of its own;
+/// then the TOC (`stargz.index.json`) in a member of its own; then the 51-byte
+/// footer that says where the TOC starts. The blob carries the TOC's digest as the
+/// `containerd.io/snapshot/stargz/toc.digest` annotation of its descriptor.
+pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
+    let member = |bytes: &[u8]| {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(bytes).expect("in-memory gzip");
+        gz.finish().expect("in-memory gzip")
+    };
+    let header = |path: &str, kind: tar::EntryType, size: u64, link: Option<&str>| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_mtime(1_704_164_645);
+        if let Some(l) = link {
+            h.set_link_name(l).expect("short test links");
+        }
+        h.set_path(path).expect("short test paths");
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    };
+    let mut out = Vec::new();
+    let mut toc = Vec::new();
+    for node in nodes {
+        match node {
+            Node::File(path, data) => {
+                out.extend(member(&header(
+                    path,
+                    tar::EntryType::Regular,
+                    data.len() as u64,
+                    None,
+                )));
+                let pieces: Vec<&[u8]> = data.chunks(chunk.max(1)).collect();
+                let pad = (512 - data.len() % 512) % 512;
+                for (i, piece) in pieces.iter().enumerate() {
+                    let offset = out.len();
+                    let mut bytes = piece.to_vec();
+                    if i + 1 == pieces.len() {
+                        bytes.extend(std::iter::repeat_n(0u8, pad));
+                    }
+                    out.extend(member(&bytes));
+                    let mut e = json!({
+                        "name": path, "offset": offset, "chunkOffset": i * chunk,
+                        "chunkSize": if pieces.len() > 1 { piece.len() } else { 0 },
+                        "chunkDigest": sha256(piece),
+                    });
+                    if i == 0 {
+                        e["type"] = json!("reg");
+                        e["size"] = json!(data.len());
+                        e["digest"] = json!(sha256(data));
+                        e["mode"] = json!(0o644);
+                    } else {
+                        e["type"] = json!("chunk");
+                    }
+                    toc.push(e);
+                }
+            }
+            Node::Dir(path) => {
+                out.extend(member(&header(path, tar::EntryType::Directory, 0, None)));
+                toc.push(json!({"name": path, "type": "dir", "mode": 0o755}));
+            }
+            Node::Symlink(path, target) => {
+                out.extend(member(&header(
+                    path,
+                    tar::EntryType::Symlink,
+                    0,
+                    Some(target),
+                )));
+                toc.push(
+                    json!({"name": path, "type": "symlink", "linkName": target, "mode": 0o777}),
+                );
+            }
+            Node::Hardlink(path, target) => {
+                out.extend(member(&header(path, tar::EntryType::Link, 0, Some(target))));
+                toc.push(json!({"name": path, "type": "hardlink", "linkName": target}));
+            }
+        }
+    }
+    let index = canonical(&json!({"version": 1, "entries": toc}));
+    let toc_digest = sha256(&index);
+    let toc_offset = out.len();
+    let mut tar_toc = header(
+        "stargz.index.json",
+        tar::EntryType::Regular,
+        index.len() as u64,
+        None,
+    );
+    tar_toc.extend(&index);
+    tar_toc.extend(std::iter::repeat_n(
+        0u8,
+        (512 - index.len() % 512) % 512 + 1024,
+    ));
+    out.extend(member(&tar_toc));
+    // The footer: an empty gzip member whose extra field says where the TOC starts.
+    out.extend([
+        0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 26, 0, b'S', b'G', 22, 0,
+    ]);
+    out.extend(format!("{toc_offset:016x}STARGZ").as_bytes());
+    out.extend([0x01, 0x00, 0x00, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+    (Blob::new(media::OCI_LAYER, out), toc_digest)
+}
+
+/// `lab/esgz`: one eStargz layer (a link to `os-release`, a directory, and a file of
+/// several 16-byte chunks), for `cat` that reads the TOC and the chunks it needs.
+pub fn estargz_image() -> Image {
+    estargz_image_annotated(None)
+}
+
+/// [`estargz_image`], its layer annotated with `toc` instead of its TOC's digest
+/// (`lab/esgz:badtoc`: a TOC that must not be trusted).
+pub fn estargz_image_annotated(toc_override: Option<&str>) -> Image {
+    let (layer, toc) = estargz_layer(
+        &[
+            Node::Dir("etc"),
+            Node::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Node::Dir("usr"),
+            Node::Dir("usr/lib"),
+            Node::File("usr/lib/os-release", b"ID=esgz\nVERSION_ID=1\n"),
+            Node::File(
+                "data/big.txt",
+                b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
+            ),
+            Node::File("data/other.txt", b"not asked for\n"),
+        ],
+        16,
+    );
+    let mut img = build(&Spec {
+        docker: false,
+        platform: ("linux", "amd64", None),
+        runtime: json!({"Cmd": ["/bin/sh"]}),
+        layers: vec![],
+        extra: json!({"created": "2024-01-02T03:04:05Z"}),
+    });
+    let mut desc = layer.descriptor();
+    let toc = toc_override.map_or(toc, str::to_owned);
+    desc["annotations"] = json!({"containerd.io/snapshot/stargz/toc.digest": toc});
+    let mut manifest: Value = serde_json::from_slice(&img.manifest.bytes).expect("our own JSON");
+    manifest["layers"] = json!([desc]);
+    img.manifest = Blob::new(media::OCI_MANIFEST, canonical_pretty(&manifest));
+    img.layers = vec![layer];
+    img
+}
+
 /// `lab/fs`: three layers that exercise a container's view of its files. The base
 /// has a merged-usr layout (`bin` → `usr/bin`), an `os-release` reached through a
 /// link (`etc/os-release` → `../usr/lib/os-release`), a directory `opt/old` and a
@@ -724,6 +874,13 @@ impl Seeded {
             target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
             target.image(&format!("{prefix}/versions"), &self.rich, VERSION_TAGS)?;
             target.image(&format!("{prefix}/fs"), &fs_image(), &["v1"])?;
+            target.image(&format!("{prefix}/esgz"), &estargz_image(), &["v1"])?;
+            let bad = format!("sha256:{}", "0".repeat(64));
+            target.image(
+                &format!("{prefix}/esgz"),
+                &estargz_image_annotated(Some(&bad)),
+                &["badtoc"],
+            )?;
             let signed = format!("{prefix}/signed");
             target.image(&signed, &self.rich, &["v1"])?;
             for a in &self.signed.artifacts {

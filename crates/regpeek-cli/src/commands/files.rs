@@ -73,34 +73,46 @@ enum Decision {
     Other(char),
 }
 
-/// Scans one layer for `path`; `None` when the layer says nothing of it.
-fn scan(body: impl Read, desc: &Descriptor, path: &str) -> Result<Option<Decision>> {
-    let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
-    let mut exact: Option<Decision> = None;
-    let mut through: Option<Decision> = None;
-    let mut deleted = false;
-    layers::read_layer(body, desc, |e: &Entry| {
+/// What the entries of one layer say of `path`, seen one at a time (a later entry
+/// for the same path wins; an exact entry wins over a deleting one).
+struct Judge<'a> {
+    path: &'a str,
+    exact: Option<Decision>,
+    through: Option<Decision>,
+    deleted: bool,
+}
+
+impl<'a> Judge<'a> {
+    fn new(path: &'a str) -> Self {
+        Judge {
+            path,
+            exact: None,
+            through: None,
+            deleted: false,
+        }
+    }
+
+    /// Takes in one entry; true when it is the regular file asked for (whose bytes
+    /// the caller then keeps, as [`Decision::File`]).
+    fn see(&mut self, e: &Entry) -> bool {
+        let path = self.path;
         if let Some((gone, opaque)) = layers::whiteout(&e.path) {
-            let under = path.starts_with(&format!("{gone}/")) || gone.is_empty();
-            deleted |= under || (!opaque && path == gone);
-            return Take::Skip;
+            let under = gone.is_empty() || path.starts_with(&format!("{gone}/"));
+            self.deleted |= under || (!opaque && path == gone);
+            return false;
         }
         if e.path == path {
-            // A later entry for the same path wins.
-            *spool.borrow_mut() = None;
-            exact = match &e.kind {
-                Kind::File => {
-                    let s = Rc::new(RefCell::new(layers::spool()));
-                    *spool.borrow_mut() = Some(s.clone());
-                    return Take::Bytes(Box::new(layers::SharedSpool(s)));
-                }
+            self.exact = match &e.kind {
+                Kind::File => None,
                 Kind::Dir => Some(Decision::Dir),
                 Kind::Symlink(t) => Some(Decision::Symlink(t.clone())),
                 Kind::Hardlink(t) => Some(Decision::Hardlink(t.clone())),
                 Kind::Other(c) => Some(Decision::Other(*c)),
             };
-        } else if path.starts_with(&format!("{}/", e.path)) {
-            through = match &e.kind {
+            return e.kind == Kind::File;
+        }
+        if path.starts_with(&format!("{}/", e.path)) {
+            self.through = match &e.kind {
                 Kind::Dir => None,
                 Kind::Symlink(t) => Some(Decision::Through {
                     at: e.path.clone(),
@@ -108,6 +120,31 @@ fn scan(body: impl Read, desc: &Descriptor, path: &str) -> Result<Option<Decisio
                 }),
                 _ => Some(Decision::NotADirectory(e.path.clone())),
             };
+        }
+        false
+    }
+
+    /// The layer's say, when the file itself was not found in it.
+    fn verdict(self) -> Option<Decision> {
+        self.exact
+            .or(self.through)
+            .or(self.deleted.then_some(Decision::Deleted))
+    }
+}
+
+/// Scans one layer for `path`; `None` when the layer says nothing of it.
+fn scan(body: impl Read, desc: &Descriptor, path: &str) -> Result<Option<Decision>> {
+    let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
+    let mut judge = Judge::new(path);
+    layers::read_layer(body, desc, |e: &Entry| {
+        // A later entry for the same path wins.
+        if e.path == path {
+            *spool.borrow_mut() = None;
+        }
+        if judge.see(e) {
+            let s = Rc::new(RefCell::new(layers::spool()));
+            *spool.borrow_mut() = Some(s.clone());
+            return Take::Bytes(Box::new(layers::SharedSpool(s)));
         }
         Take::Skip
     })?;
@@ -118,7 +155,40 @@ fn scan(body: impl Read, desc: &Descriptor, path: &str) -> Result<Option<Decisio
         file.rewind()?;
         return Ok(Some(Decision::File(file)));
     }
-    Ok(exact.or(through).or(deleted.then_some(Decision::Deleted)))
+    Ok(judge.verdict())
+}
+
+/// [`scan`] for an eStargz layer from its TOC and the file's chunks alone (`Range`
+/// reads); `Ok(None)` when the layer is no eStargz or the registry ignores `Range`.
+fn scan_toc(
+    session: &Session,
+    common: &Common,
+    r: &Reference,
+    desc: &Descriptor,
+    path: &str,
+) -> Result<Option<Option<Decision>>> {
+    let Some(toc) = crate::estargz::toc(session, common, r, desc)? else {
+        return Ok(None);
+    };
+    let mut judge = Judge::new(path);
+    let mut file = false;
+    for e in toc.as_entries() {
+        if e.path == path {
+            file = false;
+        }
+        file |= judge.see(&e);
+    }
+    if !file {
+        return Ok(Some(judge.verdict()));
+    }
+    let mut spool = layers::spool();
+    match crate::estargz::read_file(session, common, r, desc, &toc, path, &mut spool)? {
+        Some(()) => {
+            spool.rewind()?;
+            Ok(Some(Some(Decision::File(spool))))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Where a link at `at` pointing to `target` leads, inside the image's root.
@@ -182,9 +252,15 @@ fn find(
                 session.warn_once(&format!("layer {i} skipped: {why}"));
                 continue;
             }
-            let body = layers::open(session, common, r, &desc.digest)?;
-            let decision =
-                scan(body, desc, &path).with_context(|| format!("layer {i} ({})", desc.digest))?;
+            let within = || format!("layer {i} ({})", desc.digest);
+            // An eStargz layer: its TOC and the file's chunks alone.
+            let decision = match scan_toc(session, common, r, desc, &path).with_context(within)? {
+                Some(decision) => decision,
+                None => {
+                    let body = layers::open(session, common, r, &desc.digest)?;
+                    scan(body, desc, &path).with_context(within)?
+                }
+            };
             let next = match decision {
                 None => continue,
                 Some(Decision::File(f)) => return Ok(Found::File(f)),
@@ -383,13 +459,26 @@ pub fn ls(
             session.warn_once(&format!("layer {i} skipped: {why}"));
             continue;
         }
-        let body = layers::open(session, common, &r, &desc.digest)?;
-        let mut own: Vec<Entry> = Vec::new();
-        layers::read_layer(body, desc, |e| {
-            own.push(e.clone());
-            Take::Skip
-        })
-        .with_context(|| format!("layer {i} ({})", desc.digest))?;
+        let within = || format!("layer {i} ({})", desc.digest);
+        // An eStargz layer: its TOC alone says what it holds.
+        let own: Vec<Entry> =
+            match crate::estargz::toc(session, common, &r, desc).with_context(within)? {
+                Some(toc) => toc.as_entries(),
+                None => {
+                    let body = layers::open(session, common, &r, &desc.digest)?;
+                    let estargz = desc.annotations.contains_key(crate::estargz::TOC_DIGEST);
+                    let mut own = Vec::new();
+                    layers::read_layer(body, desc, |e| {
+                        // The TOC of an eStargz layer read whole is no file of the image.
+                        if !(estargz && e.path == "stargz.index.json") {
+                            own.push(e.clone());
+                        }
+                        Take::Skip
+                    })
+                    .with_context(within)?;
+                    own
+                }
+            };
         if chosen.is_some() {
             for e in own {
                 let marker = layers::whiteout(&e.path)

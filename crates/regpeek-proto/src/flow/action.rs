@@ -82,8 +82,12 @@ pub enum Outcome {
     Blob {
         /// The blob asked for.
         digest: crate::Digest,
-        /// Its size, when the response said (`Content-Length`).
+        /// Its size, when the response said (`Content-Length`): of the range, when
+        /// `partial`.
         size: Option<u64>,
+        /// The body is the range asked for ([`Options::range`](crate::Options::range),
+        /// a `206`); `false`: the whole blob.
+        partial: bool,
     },
     /// From `Login`: the registry accepted the credentials (or needs none).
     LoggedIn {

@@ -251,6 +251,8 @@ pub struct Flow {
     hold: Option<Hold>,
     /// [`Options::pull_free`].
     pull_free: bool,
+    /// [`Options::range`].
+    range: Option<(u64, u64)>,
     /// The driver's own error for the failure being handled, if it gave one.
     failure: Option<crate::error::DriverError>,
     /// The body cap of the request handed out last.
@@ -364,6 +366,7 @@ impl Flow {
                 .and_then(|u| http::HeaderValue::from_str(&u).ok()),
             hold: options.hold,
             pull_free: options.pull_free,
+            range: options.range,
             failure: None,
             last_limit: 0,
             tokens,

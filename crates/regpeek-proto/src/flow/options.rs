@@ -212,6 +212,10 @@ pub struct Options {
     /// reported as its status, without the `GET` that would fetch the registry's
     /// error code. For [`Goal::Digest`].
     pub pull_free: bool,
+    /// For [`Goal::Blob`]: only these bytes of the blob, first and last included (an
+    /// HTTP `Range`). A registry that honours it answers `206`; one that ignores it
+    /// sends the whole blob ([`Outcome::Blob`](crate::Outcome::Blob) says which).
+    pub range: Option<(u64, u64)>,
 }
 
 impl Options {
@@ -233,6 +237,7 @@ impl Options {
             user_agent: None,
             hold: None,
             pull_free: false,
+            range: None,
         }
     }
 }

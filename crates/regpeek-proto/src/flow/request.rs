@@ -242,6 +242,11 @@ impl Flow {
             (_, Step::Referrers { .. }) => req = req.header(ACCEPT, media::OCI_INDEX),
             (RequestKind::Manifest, _) => req = req.header(ACCEPT, media::ACCEPT),
             (RequestKind::List, _) => req = req.header(ACCEPT, "application/json"),
+            (_, Step::Blob(_)) => {
+                if let Some((first, last)) = self.range {
+                    req = req.header(http::header::RANGE, format!("bytes={first}-{last}"));
+                }
+            }
             _ => {}
         }
         let mut sent = SentAuth::None;

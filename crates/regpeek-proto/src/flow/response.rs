@@ -94,7 +94,15 @@ impl Flow {
                     .headers()
                     .get(http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse().ok());
-                Ok((Wait::Done, Action::Done(Ok(Outcome::Blob { digest, size }))))
+                let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
+                Ok((
+                    Wait::Done,
+                    Action::Done(Ok(Outcome::Blob {
+                        digest,
+                        size,
+                        partial,
+                    })),
+                ))
             }
             Step::Page(page) => self.on_page(now, &url, page, resp),
             Step::Referrers { subject, .. } => self.on_referrers_page(now, &url, subject, resp),

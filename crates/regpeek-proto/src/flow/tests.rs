@@ -1525,10 +1525,30 @@ fn a_blob_is_the_callers_to_stream() {
     assert_eq!(
         r.done().unwrap(),
         Outcome::Blob {
-            digest,
-            size: Some(11)
+            digest: digest.clone(),
+            size: Some(11),
+            partial: false,
         }
     );
+    // A range: asked of the registry and of the CDN alike; a 206 says it was honoured.
+    let mut o = Options::new(Goal::Blob(digest.clone()));
+    o.range = Some((100, 199));
+    let mut r = Run::new("registry.example/team/app:v1", o);
+    let Action::Send(t) = r.poll() else {
+        panic!("a request")
+    };
+    assert_eq!(t.request.headers()["range"], "bytes=100-199");
+    r.respond(response(
+        307,
+        &[("location", "https://cdn.example/blob")],
+        b"",
+    ));
+    let Action::Send(t) = r.poll() else {
+        panic!("the CDN")
+    };
+    assert_eq!(t.request.headers()["range"], "bytes=100-199");
+    r.respond(response(206, &[("content-length", "100")], b""));
+    assert!(matches!(r.done(), Ok(Outcome::Blob { partial: true, .. })));
     // An error status is read, and reported as for anything else.
     let mut r = Run::new(
         "registry.example/team/app:v1",
