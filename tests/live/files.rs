@@ -296,3 +296,26 @@ fn estargz_layers_are_read_in_part() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_registry_that_ignores_range_is_read_whole() {
+    // The token registry's CDN ignores Range: the eStargz layer is streamed whole,
+    // and the file is the same.
+    let out = regpeek(&[
+        "cat",
+        "--plain-http",
+        "-v",
+        &t("public/esgz:v1"),
+        "/data/big.txt",
+    ]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
+    );
+    assert!(
+        err.contains("> range: bytes=") && err.contains("< HTTP/1.1 200 OK"),
+        "{err}"
+    );
+}

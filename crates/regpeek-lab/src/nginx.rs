@@ -58,6 +58,9 @@ http {{
     listen 127.0.0.2:{cdn_token};
     access_log {d}/cdn.log cdn;
     root {d}/token-data;
+    # A CDN that ignores Range (a 200 with the whole blob): eStargz readers fall
+    # back to reading the layer whole.
+    max_ranges 0;
   }}
   server {{
     listen 127.0.0.2:{cdn_https} ssl;
