@@ -57,6 +57,7 @@ fn cat_writes_a_file_as_a_container_sees_it() {
         ("/etc", "is a directory"),
         ("/nope", "no such file"),
         ("/etc/motd/x", "not a directory"),
+        ("/etc/loop1", "more than 40 links"),
     ] {
         let out = cat(path);
         let err = stderr_of(&out);

@@ -299,7 +299,8 @@ pub fn estargz_image_annotated(toc_override: Option<&str>) -> Image {
 /// link (`etc/os-release` → `../usr/lib/os-release`), a directory `opt/old` and a
 /// file `tmp/gone`; the middle layer deletes `tmp/gone` (a whiteout), makes `opt/old`
 /// opaque with one new file, and hard-links `usr/bin/sh2` to `usr/bin/sh`; the top
-/// layer changes `etc/motd` and adds a link that tries to leave the root.
+/// layer changes `etc/motd` and adds a link that tries to leave the root, and two
+/// links that point at each other.
 pub fn fs_image() -> Image {
     let oci = media::OCI_LAYER;
     let base = layer_of(
@@ -338,6 +339,8 @@ pub fn fs_image() -> Image {
         &[
             Node::File("etc/motd", b"new motd\n"),
             Node::Symlink("etc/escape", "../../../../etc/motd"),
+            Node::Symlink("etc/loop1", "loop2"),
+            Node::Symlink("etc/loop2", "/etc/loop1"),
         ],
     );
     let mut img = build(&Spec {
