@@ -320,3 +320,56 @@ fn a_registry_that_ignores_range_is_read_whole() {
         "{err}"
     );
 }
+
+#[test]
+fn an_oci_layout_on_disk_is_read_like_a_registry() {
+    let dir = empty_home();
+    let layout = dir.join("out");
+    let fs_image = regpeek_lab::image::fs_image();
+    let rich = regpeek_lab::image::rich();
+    regpeek_lab::image::write_oci_layout(&layout, &[("v1", &fs_image), ("rich", &rich)]).unwrap();
+    let spec = |tag: &str| format!("oci:{}:{tag}", layout.display());
+    let (fs, rich_ref) = (spec("v1"), spec("rich"));
+    // The same flow, answered from disk: digests, files, listings, history.
+    let digest = String::from_utf8(ok(&["digest", &fs])).unwrap();
+    assert_eq!(digest.trim(), fs_image.manifest.digest);
+    assert_eq!(
+        ok(&["cat", &fs, "/etc/os-release"]),
+        ok(&["cat", "--plain-http", &r("lab/fs:v1"), "/etc/os-release"])
+    );
+    assert_eq!(
+        ok(&["ls", &fs]).len(),
+        ok(&["ls", "--plain-http", &r("lab/fs:v1")]).len()
+    );
+    let v = json(&ok(&["inspect", &rich_ref]));
+    assert_eq!(v["Digest"], rich.manifest.digest.as_str());
+    assert!(!ok(&["history", &rich_ref]).is_empty());
+    // A local build against what is deployed: the same image, no difference.
+    let out = regpeek(&["diff", &fs, "--plain-http", &r("lab/fs:v1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = regpeek(&["diff", &rich_ref, "--plain-http", &r("lab/fs:v1")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    // Several, --file, tags.
+    let out = ok(&["digest", &fs, &rich_ref]);
+    assert_eq!(lines(&out).len(), 2);
+    let tags = String::from_utf8(ok(&["tags", &format!("oci:{}", layout.display())])).unwrap();
+    assert_eq!(tags.lines().collect::<Vec<_>>(), ["v1", "rich"]);
+    // What is not there, or not a layout.
+    let out = regpeek(&["digest", &spec("nope")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("MANIFEST_UNKNOWN"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = regpeek(&["digest", &format!("oci:{}", dir.display())]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("not an OCI image layout"),
+        "{}",
+        stderr_of(&out)
+    );
+    let rec = dir.join("rec");
+    let out = regpeek(&["--record", rec.to_str().unwrap(), "digest", &fs]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -84,9 +84,11 @@ pub fn platform(common: &Common) -> Result<Platform> {
 /// refusing its other transports clearly.
 pub fn parse_reference(input: &str) -> Result<Reference> {
     let bare = input.strip_prefix("docker://").unwrap_or(input);
+    if let Some(layout) = bare.strip_prefix("oci:") {
+        return crate::local::reference(layout);
+    }
     if let Some((transport, _)) = bare.split_once(':') {
         let known = [
-            "oci",
             "oci-archive",
             "dir",
             "docker-archive",
@@ -95,7 +97,7 @@ pub fn parse_reference(input: &str) -> Result<Reference> {
         ];
         if known.contains(&transport) {
             bail!(
-                "{transport}: is a skopeo transport for local images; regpeek reads registries only (docker://REF or just REF)"
+                "{transport}: is a skopeo transport regpeek does not read yet (it reads registries, docker://REF or just REF, and OCI layouts, oci:DIR[:TAG])"
             );
         }
     }

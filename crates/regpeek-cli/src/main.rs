@@ -18,6 +18,7 @@ mod hints;
 mod inputs;
 mod jq;
 mod layers;
+mod local;
 mod mirrors;
 mod names;
 mod output;

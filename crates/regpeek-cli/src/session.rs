@@ -165,10 +165,21 @@ impl Session {
         {
             self.add_mirrors(r, common, &mut options, &mut tls)?;
         }
+        // A local layout answers from disk, in the network's place.
+        let exchanges = if r.registry() == crate::local::REGISTRY {
+            if self.exchanges.is_some() {
+                return Err(usage(
+                    "a local layout (oci:DIR) is read from disk: there is nothing to record or replay",
+                ));
+            }
+            Some(Arc::new(crate::local::Layouts) as Arc<dyn Exchanges>)
+        } else {
+            self.exchanges.clone()
+        };
         let client = Client::new(&ClientOptions {
             tls,
             trace,
-            exchanges: self.exchanges.clone(),
+            exchanges,
             ..ClientOptions::default()
         })?;
         Ok((options, client))

@@ -358,6 +358,25 @@ pub fn fs_image() -> Image {
     img
 }
 
+/// Writes `images` (each under its tag) as an OCI image layout in `dir`: `oci-layout`,
+/// `index.json` (each tag an `org.opencontainers.image.ref.name`) and `blobs/sha256/`.
+pub fn write_oci_layout(dir: &std::path::Path, images: &[(&str, &Image)]) -> std::io::Result<()> {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs)?;
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    let mut manifests = Vec::new();
+    for (tag, img) in images {
+        for b in img.layers.iter().chain([&img.config, &img.manifest]) {
+            std::fs::write(blobs.join(b.digest.trim_start_matches("sha256:")), &b.bytes)?;
+        }
+        let mut d = img.manifest.descriptor();
+        d["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        manifests.push(d);
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": manifests});
+    std::fs::write(dir.join("index.json"), canonical_pretty(&index))
+}
+
 /// One image: manifest, config and layers.
 #[derive(Debug, Clone)]
 pub struct Image {
