@@ -4,7 +4,7 @@
 //! own digest. A registry that ignores `Range` (a `200` where a `206` was asked)
 //! gives `None`, and the caller reads the layer whole instead.
 //!
-//! The format (containerd's stargz-snapshotter, `estargz` package): a gzip stream of
+//! The format (docs/protocol.md §8.3; containerd's stargz-snapshotter): a gzip stream of
 //! members, each file's contents starting a member of their own; then a member
 //! holding a tar with one entry, `stargz.index.json` (the TOC); then a 51-byte footer,
 //! an empty gzip member whose header's extra field holds the TOC's offset as 16 hex

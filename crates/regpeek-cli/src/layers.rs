@@ -5,7 +5,8 @@
 //! digest and size. Bounds a hostile image cannot pass: the compressed size its
 //! descriptor states, decompressed bytes (absolute, and as a ratio to the compressed
 //! ones: a gzip bomb), entries, path length; truncated streams and lying tar headers
-//! fail the tar reader or the digest.
+//! fail the tar reader or the digest. Layers, whiteouts and opaque directories:
+//! docs/protocol.md §8.2.
 
 use std::io::{Read, Write};
 

@@ -2,7 +2,7 @@
 //! (as skopeo names it). The core's flow is the same as for a registry; this driver
 //! answers its requests from the layout (`index.json`, `blobs/ALG/HEX`), through the
 //! ureq client's [`Exchanges`] hook, so nothing goes to the network. It is also the
-//! proof that the core runs behind any transport.
+//! proof that the core runs behind any transport. The layout: docs/protocol.md §8.6.
 //!
 //! A layout is named in a reference as the registry [`REGISTRY`] and a repository
 //! that spells the layout's absolute directory in hex (a valid repository name,

@@ -3,6 +3,7 @@
 //! index's attestation manifest (SPDX and CycloneDX SBOMs, SLSA provenance v0.2 and
 //! v1), and SBOMs attached as referrers (SPDX and CycloneDX artifact types). Each
 //! document is a blob, fetched and checked against its digest before it is read.
+//! Formats and field paths: docs/protocol.md §8.4.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;

@@ -3,7 +3,8 @@
 //! this machine's, for an index) names its base in the OCI annotations
 //! `org.opencontainers.image.base.name` and `.base.digest`; the base's tag is asked
 //! where it points now. Exit 0: every image is on its base as it is; 1: a rebuild is
-//! due; 2: something could not be told (as `diff` and diff(1) use them).
+//! due; 2: something could not be told (as `diff` and diff(1) use them). The
+//! annotations: docs/protocol.md §8.5.
 
 use std::collections::BTreeMap;
 use std::io::Write;
