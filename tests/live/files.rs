@@ -192,7 +192,7 @@ fn sbom_and_provenance_are_read_without_pulling() {
         "pkg:apk/alpine/busybox@1.36.1-r2?arch=x86_64"
     );
     assert_eq!(rows[1]["License"], "GPL-2.0-only");
-    assert_eq!(rows[0]["Source"], "referrer-tag");
+    assert_eq!(rows[0]["From"], "referrer-tag");
     let raw = ok(&["sbom", "--plain-http", "--raw", &image]);
     let docs: Vec<Value> = lines(&raw).iter().map(|l| json(l.as_bytes())).collect();
     assert_eq!(docs[1]["Document"]["spdxVersion"], "SPDX-2.3");
@@ -233,6 +233,8 @@ fn sbom_and_provenance_are_read_without_pulling() {
         compose.to_str().unwrap(),
     ]);
     assert_eq!(lines(&out).len(), 1);
+    let source = format!("{}:3 service a", compose.display());
+    assert_eq!(json(&out)["Source"], source.as_str());
     let v = json(&ok(&["base", "--plain-http", &image]));
     assert_eq!(
         (v["From"].as_str(), v["Rebuild"].as_bool()),

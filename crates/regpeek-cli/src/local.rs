@@ -60,6 +60,40 @@ fn layout_dir(repository: &str) -> Option<PathBuf> {
 pub struct Layouts;
 
 impl Exchanges for Layouts {
+    /// A blob as a file to read, never held whole.
+    fn answer_stream(&self, request: &Transmit) -> Option<regpeek_ureq::StreamedAnswer> {
+        let path = request.request.uri().path();
+        let rest = path.strip_prefix("/v2/")?;
+        let (repo, what) = rest.split_once('/')?;
+        let digest = what.strip_prefix("blobs/")?;
+        let opened = layout_dir(repo)
+            .context("not a layout")
+            .and_then(|dir| blob_path(&dir, digest))
+            .and_then(|p| {
+                let file =
+                    std::fs::File::open(&p).with_context(|| format!("opening {}", p.display()))?;
+                let len = file.metadata()?.len();
+                Ok((file, len))
+            });
+        Some(Ok(match opened {
+            Ok((file, len)) => {
+                let head = ok("application/octet-stream", Some(digest), Vec::new(), true);
+                let (mut parts, _) = head.into_parts();
+                parts
+                    .headers
+                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+                (
+                    http::Response::from_parts(parts, Vec::new()),
+                    Box::new(file) as Box<dyn std::io::Read + Send>,
+                )
+            }
+            Err(e) => (
+                error(404, &format!("BLOB_UNKNOWN: {e:#}")),
+                Box::new(std::io::empty()) as _,
+            ),
+        }))
+    }
+
     fn answer(
         &self,
         request: &Transmit,
@@ -130,13 +164,18 @@ fn respond(path: &str, head: bool) -> Result<http::Response<Vec<u8>>> {
 }
 
 fn blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
+    read(&blob_path(dir, digest)?)
+}
+
+/// Where the layout keeps `digest`: `blobs/ALG/HEX` (nothing else can be named).
+fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf> {
     let (alg, hex) = digest.split_once(':').context("not a digest")?;
     if !hex.bytes().all(|b| b.is_ascii_hexdigit())
         || !alg.bytes().all(|b| b.is_ascii_alphanumeric())
     {
         bail!("not a digest");
     }
-    read(&dir.join("blobs").join(alg).join(hex))
+    Ok(dir.join("blobs").join(alg).join(hex))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

@@ -77,6 +77,10 @@ impl Blob {
     }
 }
 
+/// A response head and the body to read as it comes ([`Exchanges::answer_stream`]).
+pub type StreamedAnswer =
+    Result<(http::Response<Vec<u8>>, Box<dyn std::io::Read + Send>), TransportFailure>;
+
 /// The most of a streamed blob a recording keeps (it holds the body whole).
 pub const MAX_RECORDED_BLOB: usize = 64 << 20;
 
@@ -166,6 +170,14 @@ pub trait Exchanges: Send + Sync {
         &self,
         _request: &Transmit,
     ) -> Option<Result<http::Response<Vec<u8>>, TransportFailure>> {
+        None
+    }
+
+    /// For a streamed request ([`Transmit::stream`]): a response head and the body to
+    /// read as it comes, instead of the network's (`None`: [`Exchanges::answer`], then
+    /// the network). A local layout answers its blobs from files this way, never
+    /// holding one whole.
+    fn answer_stream(&self, _request: &Transmit) -> Option<StreamedAnswer> {
         None
     }
 
@@ -397,6 +409,29 @@ impl Client {
                         stream: send.stream,
                         deadline: send.deadline,
                     };
+                    let streamed_answer = match (&self.exchanges, send.stream) {
+                        (Some(x), true) => x.answer_stream(&probe),
+                        _ => None,
+                    };
+                    if let Some(reply) = streamed_answer {
+                        match reply {
+                            Ok((response, body)) => {
+                                if response.status().is_success() {
+                                    streamed = Some(Blob(body));
+                                }
+                                observe(&probe, Ok(&response));
+                                last_failure = None;
+                                flow.handle_response(SystemTime::now(), response);
+                            }
+                            Err(failure) => {
+                                observe(&probe, Err(&failure));
+                                let kind = failure.kind;
+                                last_failure = Some(failure);
+                                flow.handle_transport_error(SystemTime::now(), kind);
+                            }
+                        }
+                        continue;
+                    }
                     let answered = self.exchanges.as_ref().and_then(|x| x.answer(&probe));
                     // A recording or a replay holds a streamed body whole: the caller
                     // reads it from memory, and the flow gets the head alone.

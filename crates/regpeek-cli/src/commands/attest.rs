@@ -79,7 +79,7 @@ pub enum Want {
 pub fn run(
     session: &Session,
     want: Want,
-    images: &[String],
+    images: &[(String, Option<String>)],
     raw: bool,
     format: OutputFormat,
     common: &Common,
@@ -95,7 +95,8 @@ pub fn run(
     }
     let mut failed = false;
     let mut rows: Vec<Value> = Vec::new();
-    for image in images {
+    for (image, source) in images {
+        let start = rows.len();
         let found =
             crate::flags::parse_reference(image).and_then(|r| documents(session, common, &r, want));
         match found {
@@ -111,7 +112,7 @@ pub fn run(
             Ok(docs) => {
                 for doc in docs {
                     if raw {
-                        rows.push(json!({"Reference": image, "Format": doc.kind.name(), "Source": doc.source, "Document": doc.body}));
+                        rows.push(json!({"Reference": image, "Format": doc.kind.name(), "From": doc.source, "Document": doc.body}));
                     } else if want == Want::Sbom {
                         for p in packages(&doc) {
                             let mut row = json!({"Reference": image});
@@ -119,7 +120,7 @@ pub fn run(
                                 row.extend(p);
                             }
                             row["Format"] = json!(doc.kind.name());
-                            row["Source"] = json!(doc.source);
+                            row["From"] = json!(doc.source);
                             rows.push(row);
                         }
                     } else {
@@ -129,7 +130,7 @@ pub fn run(
                         {
                             row.extend(p);
                         }
-                        row["Source"] = json!(doc.source);
+                        row["From"] = json!(doc.source);
                         rows.push(row);
                     }
                 }
@@ -137,6 +138,21 @@ pub fn run(
             Err(e) => {
                 failed = true;
                 rows.push(json!({"Reference": image, "Error": format!("{e:#}")}));
+            }
+        }
+        // Where a --file or --from line named the image, after its `Reference`.
+        if let Some(source) = source {
+            for row in &mut rows[start..] {
+                if let Some(fields) = row.as_object_mut() {
+                    let rest: Vec<(String, Value)> = std::mem::take(fields).into_iter().collect();
+                    for (k, v) in rest {
+                        let is_reference = k == "Reference";
+                        fields.insert(k, v);
+                        if is_reference {
+                            fields.insert("Source".into(), json!(source));
+                        }
+                    }
+                }
             }
         }
     }

@@ -306,13 +306,14 @@ pub fn cat(
 /// `os IMAGE…`: the distribution and version.
 pub fn os(
     session: &Session,
-    images: &[String],
+    images: &[(String, Option<String>)],
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let mut failed = false;
-    for image in images {
-        let (row, fails) = crate::output::answer_line(image, None, os_of(session, common, image));
+    for (image, source) in images {
+        let found = os_of(session, common, image);
+        let (row, fails) = crate::output::answer_line(image, source.as_deref(), found);
         failed |= fails;
         session.out.line(out, &row)?;
     }
@@ -329,7 +330,7 @@ fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {
     let layers = layers_of(session, common, &r)?;
     if layers.is_empty() {
         return Ok(
-            json!({"ID": "scratch", "VersionID": null, "PrettyName": "scratch (no layers)", "Source": null}),
+            json!({"ID": "scratch", "VersionID": null, "PrettyName": "scratch (no layers)", "ReleaseFile": null}),
         );
     }
     let text = |path: &str| -> Result<Option<String>> {
@@ -358,7 +359,7 @@ fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {
                     "ID": vars.get("ID"),
                     "VersionID": vars.get("VERSION_ID"),
                     "PrettyName": vars.get("PRETTY_NAME"),
-                    "Source": format!("/{path}"),
+                    "ReleaseFile": format!("/{path}"),
                 }));
             }
             Ok(None) => {}
@@ -379,17 +380,17 @@ fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {
                 format!("{name} {version}")
             };
             return Ok(
-                json!({"ID": id, "VersionID": version, "PrettyName": pretty, "Source": format!("/{path}")}),
+                json!({"ID": id, "VersionID": version, "PrettyName": pretty, "ReleaseFile": format!("/{path}")}),
             );
         }
     }
     if text("bin/busybox").ok().flatten().is_some() {
         return Ok(
-            json!({"ID": "busybox", "VersionID": null, "PrettyName": "BusyBox", "Source": "/bin/busybox"}),
+            json!({"ID": "busybox", "VersionID": null, "PrettyName": "BusyBox", "ReleaseFile": "/bin/busybox"}),
         );
     }
     Ok(
-        json!({"ID": null, "VersionID": null, "PrettyName": null, "Source": null, "Note": "no os-release or release file: scratch-like (a static binary, perhaps)"}),
+        json!({"ID": null, "VersionID": null, "PrettyName": null, "ReleaseFile": null, "Note": "no os-release or release file: scratch-like (a static binary, perhaps)"}),
     )
 }
 

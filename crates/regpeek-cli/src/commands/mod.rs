@@ -29,13 +29,19 @@ fn images_of(
     session: &Session,
     typed: &[String],
     batch: &crate::args::BatchArgs,
-) -> Result<Vec<String>> {
-    let mut images = typed.to_vec();
+) -> Result<Vec<(String, Option<String>)>> {
+    let mut images: Vec<(String, Option<String>)> =
+        typed.iter().map(|t| (t.clone(), None)).collect();
     let collected = crate::inputs::collect(batch, &|p| session.shown(p))?;
     for warning in &collected.warnings {
         session.warn_once(warning);
     }
-    images.extend(collected.references);
+    images.extend(
+        collected
+            .references
+            .into_iter()
+            .zip(collected.sources.into_iter().map(Some)),
+    );
     if images.is_empty() {
         return Err(crate::errors::usage(
             "give an image reference (or several, or --file, or --from)",
