@@ -374,4 +374,21 @@ fn an_oci_layout_on_disk_is_read_like_a_registry() {
     let rec = dir.join("rec");
     let out = regpeek(&["--record", rec.to_str().unwrap(), "digest", &fs]);
     assert_eq!(out.status.code(), Some(2));
+    // The same layout in a tar file: oci-archive.
+    let archive = dir.join("out.tar");
+    let mut tar = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    tar.append_dir_all(".", &layout).unwrap();
+    tar.finish().unwrap();
+    drop(tar);
+    let spec = format!("oci-archive:{}:v1", archive.display());
+    let digest = String::from_utf8(ok(&["digest", &spec])).unwrap();
+    assert_eq!(digest.trim(), fs_image.manifest.digest);
+    assert_eq!(ok(&["cat", &spec, "/etc/motd"]), b"new motd\n");
+    let out = regpeek(&["digest", &format!("oci-archive:{}", layout.display())]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("not a file"),
+        "{}",
+        stderr_of(&out)
+    );
 }

@@ -85,11 +85,13 @@ pub fn platform(common: &Common) -> Result<Platform> {
 pub fn parse_reference(input: &str) -> Result<Reference> {
     let bare = input.strip_prefix("docker://").unwrap_or(input);
     if let Some(layout) = bare.strip_prefix("oci:") {
-        return crate::local::reference(layout);
+        return crate::local::reference(layout, false);
+    }
+    if let Some(archive) = bare.strip_prefix("oci-archive:") {
+        return crate::local::reference(archive, true);
     }
     if let Some((transport, _)) = bare.split_once(':') {
         let known = [
-            "oci-archive",
             "dir",
             "docker-archive",
             "docker-daemon",

@@ -1,5 +1,5 @@
-//! Local images as another transport: `oci:DIR[:TAG]`, an OCI image layout on disk
-//! (as skopeo names it). The core's flow is the same as for a registry; this driver
+//! Local images as another transport: `oci:DIR[:TAG]`, an OCI image layout on disk,
+//! and `oci-archive:FILE[:TAG]`, one in a tar file (as skopeo names them). The core's flow is the same as for a registry; this driver
 //! answers its requests from the layout (`index.json`, `blobs/ALG/HEX`), through the
 //! ureq client's [`Exchanges`] hook, so nothing goes to the network. It is also the
 //! proof that the core runs behind any transport. The layout: docs/protocol.md §8.6.
@@ -22,15 +22,23 @@ const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The largest file answered (manifests, configs and layers are read whole here).
 const MAX_FILE: u64 = 4 << 30;
 
-/// `oci:DIR[:TAG]` as a reference the core can be given.
-pub fn reference(spec: &str) -> Result<Reference> {
+/// `oci:DIR[:TAG]` (`archive`: `oci-archive:FILE[:TAG]`) as a reference the core can
+/// be given.
+pub fn reference(spec: &str, archive: bool) -> Result<Reference> {
     let (dir, tag) = match spec.rsplit_once(':') {
         Some((d, t)) if !t.contains('/') && !t.is_empty() => (d, Some(t)),
         _ => (spec, None),
     };
-    let dir =
-        std::fs::canonicalize(dir).with_context(|| format!("oci:{dir}: no such directory"))?;
-    if !dir.join("index.json").is_file() {
+    let transport = if archive { "oci-archive" } else { "oci" };
+    let dir = std::fs::canonicalize(dir)
+        .with_context(|| format!("{transport}:{dir}: no such file or directory"))?;
+    if archive && !dir.is_file() {
+        bail!(
+            "oci-archive:{}: not a file (oci:DIR reads a layout directory)",
+            dir.display()
+        );
+    }
+    if !archive && !dir.join("index.json").is_file() {
         bail!(
             "oci:{}: not an OCI image layout (no index.json)",
             dir.display()
@@ -56,8 +64,92 @@ fn layout_dir(repository: &str) -> Option<PathBuf> {
     Some(PathBuf::from(String::from_utf8(bytes).ok()?))
 }
 
-/// Answers the flow's requests from the layouts its references name.
-pub struct Layouts;
+/// Where a layout's files are: a directory, or a tar file (indexed once per run).
+enum Store {
+    Dir(PathBuf),
+    Tar(PathBuf, std::sync::Arc<TarIndex>),
+}
+
+/// The files of a tar archive: path → (offset of the data, size).
+type TarIndex = std::collections::HashMap<String, (u64, u64)>;
+
+impl Store {
+    fn open(&self, rel: &str) -> Result<(Box<dyn std::io::Read + Send>, u64)> {
+        use std::io::{Read, Seek};
+        match self {
+            Store::Dir(dir) => {
+                let p = dir.join(rel);
+                let file =
+                    std::fs::File::open(&p).with_context(|| format!("opening {}", p.display()))?;
+                let len = file.metadata()?.len();
+                Ok((Box::new(file), len))
+            }
+            Store::Tar(path, index) => {
+                let &(at, len) = index
+                    .get(rel)
+                    .with_context(|| format!("{rel}: not in {}", path.display()))?;
+                let mut file = std::fs::File::open(path)?;
+                file.seek(std::io::SeekFrom::Start(at))?;
+                Ok((Box::new(file.take(len)), len))
+            }
+        }
+    }
+
+    fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let (mut r, len) = self.open(rel)?;
+        if len > MAX_FILE {
+            bail!("{rel}: larger than {MAX_FILE} bytes");
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        r.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// The files of the tar archive `path`, its headers read once (the data skipped).
+fn index_tar(path: &Path) -> Result<TarIndex> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut archive = tar::Archive::new(file);
+    let mut index = TarIndex::new();
+    for entry in archive.entries_with_seek().context("reading the archive")? {
+        let entry = entry.context("reading the archive")?;
+        if entry.header().entry_type().is_file() {
+            let name = crate::layers::normalize(&String::from_utf8_lossy(&entry.path_bytes()));
+            index.insert(name, (entry.raw_file_position(), entry.size()));
+        }
+    }
+    Ok(index)
+}
+
+/// Answers the flow's requests from the layouts its references name (archives
+/// indexed once per run).
+#[derive(Default)]
+pub struct Layouts {
+    tars: std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<TarIndex>>>,
+}
+
+impl Layouts {
+    fn store(&self, repository: &str) -> Result<Store> {
+        let path = layout_dir(repository).context("not a layout")?;
+        if path.is_dir() {
+            return Ok(Store::Dir(path));
+        }
+        let mut tars = self
+            .tars
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+        let index = match tars.get(&path) {
+            Some(i) => i.clone(),
+            None => {
+                let i = std::sync::Arc::new(index_tar(&path)?);
+                tars.insert(path.clone(), i.clone());
+                i
+            }
+        };
+        Ok(Store::Tar(path, index))
+    }
+}
 
 impl Exchanges for Layouts {
     /// A blob as a file to read, never held whole.
@@ -66,26 +158,17 @@ impl Exchanges for Layouts {
         let rest = path.strip_prefix("/v2/")?;
         let (repo, what) = rest.split_once('/')?;
         let digest = what.strip_prefix("blobs/")?;
-        let opened = layout_dir(repo)
-            .context("not a layout")
-            .and_then(|dir| blob_path(&dir, digest))
-            .and_then(|p| {
-                let file =
-                    std::fs::File::open(&p).with_context(|| format!("opening {}", p.display()))?;
-                let len = file.metadata()?.len();
-                Ok((file, len))
-            });
+        let opened = self
+            .store(repo)
+            .and_then(|store| store.open(&blob_path(digest)?));
         Some(Ok(match opened {
-            Ok((file, len)) => {
+            Ok((body, len)) => {
                 let head = ok("application/octet-stream", Some(digest), Vec::new(), true);
                 let (mut parts, _) = head.into_parts();
                 parts
                     .headers
                     .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
-                (
-                    http::Response::from_parts(parts, Vec::new()),
-                    Box::new(file) as Box<dyn std::io::Read + Send>,
-                )
+                (http::Response::from_parts(parts, Vec::new()), body)
             }
             Err(e) => (
                 error(404, &format!("BLOB_UNKNOWN: {e:#}")),
@@ -100,86 +183,80 @@ impl Exchanges for Layouts {
     ) -> Option<Result<http::Response<Vec<u8>>, TransportFailure>> {
         let path = request.request.uri().path().to_owned();
         let head = request.request.method() == http::Method::HEAD;
-        Some(Ok(
-            respond(&path, head).unwrap_or_else(|e| error(404, &format!("{e:#}")))
-        ))
+        Some(Ok(self
+            .respond(&path, head)
+            .unwrap_or_else(|e| error(404, &format!("{e:#}")))))
     }
 }
 
-fn respond(path: &str, head: bool) -> Result<http::Response<Vec<u8>>> {
-    if path == "/v2/" {
-        return Ok(ok("application/json", None, b"{}".to_vec(), head));
-    }
-    let rest = path.strip_prefix("/v2/").context("not an API path")?;
-    let (repo, what) = rest.split_once('/').context("no repository")?;
-    let dir = layout_dir(repo).context("not a layout")?;
-    let index: Value = serde_json::from_slice(&read(&dir.join("index.json"))?)
-        .context("index.json is not JSON")?;
-    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
-    if what == "tags/list" {
-        let tags: Vec<&str> = manifests
-            .iter()
-            .filter_map(|d| d["annotations"][REF_NAME].as_str())
-            .collect();
-        let body = serde_json::to_vec(&serde_json::json!({"name": repo, "tags": tags}))?;
-        return Ok(ok("application/json", None, body, head));
-    }
-    if let Some(reference) = what.strip_prefix("manifests/") {
-        let desc = if reference.contains(':') {
-            // By digest: any manifest the layout holds, its type read from it.
-            let bytes = blob(&dir, reference)?;
-            let media = serde_json::from_slice::<Value>(&bytes)?["mediaType"]
-                .as_str()
-                .unwrap_or("application/vnd.oci.image.manifest.v1+json")
-                .to_owned();
-            return Ok(ok(&media, Some(reference), bytes, head));
-        } else {
+impl Layouts {
+    fn respond(&self, path: &str, head: bool) -> Result<http::Response<Vec<u8>>> {
+        if path == "/v2/" {
+            return Ok(ok("application/json", None, b"{}".to_vec(), head));
+        }
+        let rest = path.strip_prefix("/v2/").context("not an API path")?;
+        let (repo, what) = rest.split_once('/').context("no repository")?;
+        let store = self.store(repo)?;
+        let index: Value =
+            serde_json::from_slice(&store.read("index.json")?).context("index.json is not JSON")?;
+        let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+        let blob = |digest: &str| store.read(&blob_path(digest)?);
+        if what == "tags/list" {
+            let tags: Vec<&str> = manifests
+                .iter()
+                .filter_map(|d| d["annotations"][REF_NAME].as_str())
+                .collect();
+            let body = serde_json::to_vec(&serde_json::json!({"name": repo, "tags": tags}))?;
+            return Ok(ok("application/json", None, body, head));
+        }
+        if let Some(reference) = what.strip_prefix("manifests/") {
+            if reference.contains(':') {
+                // By digest: any manifest the layout holds, its type read from it.
+                let bytes = blob(reference)?;
+                let media = serde_json::from_slice::<Value>(&bytes)?["mediaType"]
+                    .as_str()
+                    .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+                    .to_owned();
+                return Ok(ok(&media, Some(reference), bytes, head));
+            }
             let named = manifests
                 .iter()
                 .find(|d| d["annotations"][REF_NAME].as_str() == Some(reference));
             // `latest` asked of a layout holding one image without a name: that one.
-            match (named, manifests.as_slice()) {
+            let desc = match (named, manifests.as_slice()) {
                 (Some(d), _) => d.clone(),
                 (None, [only]) if reference == "latest" => only.clone(),
                 _ => return Ok(error(404, "MANIFEST_UNKNOWN")),
-            }
-        };
-        let digest = desc["digest"]
-            .as_str()
-            .context("a descriptor without a digest")?;
-        let media = desc["mediaType"]
-            .as_str()
-            .unwrap_or("application/vnd.oci.image.manifest.v1+json");
-        return Ok(ok(media, Some(digest), blob(&dir, digest)?, head));
+            };
+            let digest = desc["digest"]
+                .as_str()
+                .context("a descriptor without a digest")?;
+            let media = desc["mediaType"]
+                .as_str()
+                .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+            return Ok(ok(media, Some(digest), blob(digest)?, head));
+        }
+        if let Some(digest) = what.strip_prefix("blobs/") {
+            return Ok(ok(
+                "application/octet-stream",
+                Some(digest),
+                blob(digest)?,
+                head,
+            ));
+        }
+        Ok(error(404, "NAME_UNKNOWN"))
     }
-    if let Some(digest) = what.strip_prefix("blobs/") {
-        return Ok(ok(
-            "application/octet-stream",
-            Some(digest),
-            blob(&dir, digest)?,
-            head,
-        ));
-    }
-    Ok(error(404, "NAME_UNKNOWN"))
 }
 
-fn blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
-    read(&blob_path(dir, digest)?)
-}
-
-/// Where the layout keeps `digest`: `blobs/ALG/HEX` (nothing else can be named).
-fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf> {
+/// Where a layout keeps `digest`: `blobs/ALG/HEX` (nothing else can be named).
+fn blob_path(digest: &str) -> Result<String> {
     let (alg, hex) = digest.split_once(':').context("not a digest")?;
     if !hex.bytes().all(|b| b.is_ascii_hexdigit())
         || !alg.bytes().all(|b| b.is_ascii_alphanumeric())
     {
         bail!("not a digest");
     }
-    Ok(dir.join("blobs").join(alg).join(hex))
-}
-
-fn read(path: &Path) -> Result<Vec<u8>> {
-    crate::files::read(path, MAX_FILE).with_context(|| format!("reading {}", path.display()))
+    Ok(format!("blobs/{alg}/{hex}"))
 }
 
 fn ok(media: &str, digest: Option<&str>, body: Vec<u8>, head: bool) -> http::Response<Vec<u8>> {

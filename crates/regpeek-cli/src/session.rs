@@ -37,6 +37,8 @@ pub struct Session {
     pub started: SystemTime,
     /// What stands between the clients and the network: a recording or a replay.
     pub exchanges: Option<Arc<dyn Exchanges>>,
+    /// Local layouts and archives (`oci:`, `oci-archive:`), answering from disk.
+    pub layouts: Arc<crate::local::Layouts>,
     /// `--record DIR`: written when the command ends.
     pub recording: Option<Arc<record::Recording>>,
     /// In a replay: per registry, the credentials the recorded run used (stand-ins
@@ -73,6 +75,7 @@ impl Session {
             offline: false,
             started,
             exchanges: None,
+            layouts: Arc::default(),
             recording: None,
             replay_credentials: None,
             replay_names: Default::default(),
@@ -172,7 +175,7 @@ impl Session {
                     "a local layout (oci:DIR) is read from disk: there is nothing to record or replay",
                 ));
             }
-            Some(Arc::new(crate::local::Layouts) as Arc<dyn Exchanges>)
+            Some(self.layouts.clone() as Arc<dyn Exchanges>)
         } else {
             self.exchanges.clone()
         };
