@@ -392,3 +392,63 @@ fn an_oci_layout_on_disk_is_read_like_a_registry() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_docker_archive_is_read_as_docker_save_wrote_it() {
+    use std::io::Read as _;
+    let dir = empty_home();
+    let rich = regpeek_lab::image::rich();
+    // What `docker save` writes: manifest.json, the config, uncompressed layer tars.
+    let archive = dir.join("rich.tar");
+    let mut tar = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, bytes).unwrap();
+    };
+    let config = format!("{}.json", rich.config.digest.trim_start_matches("sha256:"));
+    add(&config, &rich.config.bytes);
+    let mut layers = Vec::new();
+    for (i, l) in rich.layers.iter().enumerate() {
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(&l.bytes[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        let name = format!("layer{i}/layer.tar");
+        add(&name, &raw);
+        layers.push(name);
+    }
+    let manifest =
+        serde_json::json!([{"Config": config, "RepoTags": ["lab/rich:v1"], "Layers": layers}]);
+    add("manifest.json", manifest.to_string().as_bytes());
+    tar.into_inner().unwrap();
+    let spec = format!("docker-archive:{}:lab/rich:v1", archive.display());
+    let registry = r("lab/rich:v1");
+    assert_eq!(
+        ok(&["config", &spec]),
+        ok(&["config", "--plain-http", &registry])
+    );
+    assert_eq!(
+        ok(&["cat", &spec, "/srv/app/app.sh"]),
+        b"#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(
+        lines(&ok(&["ls", &spec])).len(),
+        lines(&ok(&["ls", "--plain-http", &registry])).len()
+    );
+    // Its only image, without a name; and a name it does not hold.
+    let only = format!("docker-archive:{}", archive.display());
+    assert!(ok(&["history", &only]).starts_with(b"["));
+    let out = regpeek(&[
+        "digest",
+        &format!("docker-archive:{}:nope:1", archive.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("MANIFEST_UNKNOWN"),
+        "{}",
+        stderr_of(&out)
+    );
+}

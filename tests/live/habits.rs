@@ -44,7 +44,7 @@ fn skopeo_command_lines_keep_working() {
         stderr_of(&out)
     );
     // Other skopeo transports are refused clearly (oci: layouts are read).
-    let out = regpeek(&["inspect", "docker-archive:/tmp/image.tar"]);
+    let out = regpeek(&["inspect", "docker-daemon:nginx:latest"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr_of(&out).contains("a skopeo transport regpeek does not read yet"),

@@ -90,13 +90,11 @@ pub fn parse_reference(input: &str) -> Result<Reference> {
     if let Some(archive) = bare.strip_prefix("oci-archive:") {
         return crate::local::reference(archive, true);
     }
+    if let Some(archive) = bare.strip_prefix("docker-archive:") {
+        return crate::local::docker_archive(archive);
+    }
     if let Some((transport, _)) = bare.split_once(':') {
-        let known = [
-            "dir",
-            "docker-archive",
-            "docker-daemon",
-            "containers-storage",
-        ];
+        let known = ["dir", "docker-daemon", "containers-storage"];
         if known.contains(&transport) {
             bail!(
                 "{transport}: is a skopeo transport regpeek does not read yet (it reads registries, docker://REF or just REF, and OCI layouts, oci:DIR[:TAG])"

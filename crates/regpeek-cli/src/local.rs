@@ -1,5 +1,8 @@
 //! Local images as another transport: `oci:DIR[:TAG]`, an OCI image layout on disk,
-//! and `oci-archive:FILE[:TAG]`, one in a tar file (as skopeo names them). The core's flow is the same as for a registry; this driver
+//! `oci-archive:FILE[:TAG]`, one in a tar file, and `docker-archive:FILE[:NAME:TAG]`,
+//! what `docker save` writes (as skopeo names them). A docker archive is seen as a
+//! layout: each image's Docker manifest is made from its `manifest.json` entry (its
+//! config and its uncompressed layer tars, hashed once a run). The core's flow is the same as for a registry; this driver
 //! answers its requests from the layout (`index.json`, `blobs/ALG/HEX`), through the
 //! ureq client's [`Exchanges`] hook, so nothing goes to the network. It is also the
 //! proof that the core runs behind any transport. The layout: docs/protocol.md §8.6.
@@ -21,6 +24,34 @@ pub const REGISTRY: &str = "oci-layout.local";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The largest file answered (manifests, configs and layers are read whole here).
 const MAX_FILE: u64 = 4 << 30;
+
+/// `docker-archive:FILE[:NAME:TAG]` as a reference: the archive, and the image its
+/// `RepoTags` name (its only one, without a name).
+pub fn docker_archive(spec: &str) -> Result<Reference> {
+    let (file, name) = match spec.split_once(':') {
+        Some((f, n)) => (f, Some(n)),
+        None => (spec, None),
+    };
+    let tag = name.map(tag_for);
+    reference(
+        &format!("{file}:{}", tag.as_deref().unwrap_or("latest")),
+        true,
+    )
+}
+
+/// The tag a `RepoTags` name (`nginx:1.27`) is served under: what a tag may hold.
+fn tag_for(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect()
+}
 
 /// `oci:DIR[:TAG]` (`archive`: `oci-archive:FILE[:TAG]`) as a reference the core can
 /// be given.
@@ -70,8 +101,13 @@ enum Store {
     Tar(PathBuf, std::sync::Arc<TarIndex>),
 }
 
-/// The files of a tar archive: path → (offset of the data, size).
-type TarIndex = std::collections::HashMap<String, (u64, u64)>;
+/// The files of a tar archive: path → (offset of the data, size); and files made up
+/// for it (a docker archive's `index.json` and manifests).
+#[derive(Default)]
+struct TarIndex {
+    files: std::collections::HashMap<String, (u64, u64)>,
+    made: std::collections::HashMap<String, Vec<u8>>,
+}
 
 impl Store {
     fn open(&self, rel: &str) -> Result<(Box<dyn std::io::Read + Send>, u64)> {
@@ -85,7 +121,12 @@ impl Store {
                 Ok((Box::new(file), len))
             }
             Store::Tar(path, index) => {
+                if let Some(bytes) = index.made.get(rel) {
+                    let len = bytes.len() as u64;
+                    return Ok((Box::new(std::io::Cursor::new(bytes.clone())), len));
+                }
                 let &(at, len) = index
+                    .files
                     .get(rel)
                     .with_context(|| format!("{rel}: not in {}", path.display()))?;
                 let mut file = std::fs::File::open(path)?;
@@ -111,15 +152,113 @@ impl Store {
 fn index_tar(path: &Path) -> Result<TarIndex> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut archive = tar::Archive::new(file);
-    let mut index = TarIndex::new();
+    let mut index = TarIndex::default();
     for entry in archive.entries_with_seek().context("reading the archive")? {
         let entry = entry.context("reading the archive")?;
         if entry.header().entry_type().is_file() {
             let name = crate::layers::normalize(&String::from_utf8_lossy(&entry.path_bytes()));
-            index.insert(name, (entry.raw_file_position(), entry.size()));
+            index
+                .files
+                .insert(name, (entry.raw_file_position(), entry.size()));
         }
     }
+    if !index.files.contains_key("index.json") && index.files.contains_key("manifest.json") {
+        docker_layout(path, &mut index)?;
+    }
     Ok(index)
+}
+
+/// Makes a layout of a docker archive: a Docker manifest per `manifest.json` entry
+/// (config and layers named by their digests, the layers as uncompressed tars), and an
+/// `index.json` that names each by its `RepoTags` (as [`tag_for`] spells them).
+fn docker_layout(path: &Path, index: &mut TarIndex) -> Result<()> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path)?;
+    let mut digest_of = |rel: &str| -> Result<(String, u64)> {
+        let &(at, len) = index
+            .files
+            .get(rel)
+            .with_context(|| format!("{rel}: not in the archive"))?;
+        file.seek(std::io::SeekFrom::Start(at))?;
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        let mut rest = (&mut file).take(len);
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = rest.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            sha2::Digest::update(&mut hasher, &buf[..n]);
+        }
+        let hex: String = sha2::Digest::finalize(hasher)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok((format!("sha256:{hex}"), len))
+    };
+    let (at, len) = index.files["manifest.json"];
+    let mut raw = vec![0u8; usize::try_from(len.min(MAX_FILE))?];
+    let mut f = std::fs::File::open(path)?;
+    f.seek(std::io::SeekFrom::Start(at))?;
+    f.read_exact(&mut raw)?;
+    let entries: Vec<Value> =
+        serde_json::from_slice(&raw).context("manifest.json is not a list")?;
+    let mut manifests = Vec::new();
+    let mut aliases = Vec::new();
+    for entry in &entries {
+        let config = entry["Config"]
+            .as_str()
+            .context("an image without a Config")?;
+        let (config_digest, config_size) = digest_of(config)?;
+        aliases.push((config_digest.clone(), config.to_owned()));
+        let mut layers = Vec::new();
+        for l in entry["Layers"].as_array().into_iter().flatten() {
+            let l = l.as_str().context("a layer that is not a path")?;
+            let (d, size) = digest_of(l)?;
+            aliases.push((d.clone(), l.to_owned()));
+            layers.push(serde_json::json!({
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar",
+                "size": size, "digest": d,
+            }));
+        }
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config_size, "digest": config_digest},
+            "layers": layers,
+        }))?;
+        let digest = regpeek_proto::Digest::sha256(&manifest).to_string();
+        let tags: Vec<String> = entry["RepoTags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(tag_for))
+            .collect();
+        for tag in tags.iter().map(Some).chain(tags.is_empty().then_some(None)) {
+            let mut d = serde_json::json!({
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "size": manifest.len(), "digest": digest,
+            });
+            if let Some(t) = tag {
+                d["annotations"] = serde_json::json!({ REF_NAME: t });
+            }
+            manifests.push(d);
+        }
+        let hex = digest.trim_start_matches("sha256:").to_owned();
+        index.made.insert(format!("blobs/sha256/{hex}"), manifest);
+    }
+    for (digest, rel) in aliases {
+        let place = index.files[&rel];
+        index.files.insert(
+            format!("blobs/sha256/{}", digest.trim_start_matches("sha256:")),
+            place,
+        );
+    }
+    let layout = serde_json::json!({"schemaVersion": 2, "manifests": manifests});
+    index
+        .made
+        .insert("index.json".into(), serde_json::to_vec(&layout)?);
+    Ok(())
 }
 
 /// Answers the flow's requests from the layouts its references name (archives
@@ -135,6 +274,7 @@ impl Layouts {
         if path.is_dir() {
             return Ok(Store::Dir(path));
         }
+        // The archive: one index a run.
         let mut tars = self
             .tars
             .lock()
