@@ -413,26 +413,10 @@ impl Client {
                         (Some(x), true) => x.answer_stream(&probe),
                         _ => None,
                     };
-                    if let Some(reply) = streamed_answer {
-                        match reply {
-                            Ok((response, body)) => {
-                                if response.status().is_success() {
-                                    streamed = Some(Blob(body));
-                                }
-                                observe(&probe, Ok(&response));
-                                last_failure = None;
-                                flow.handle_response(SystemTime::now(), response);
-                            }
-                            Err(failure) => {
-                                observe(&probe, Err(&failure));
-                                let kind = failure.kind;
-                                last_failure = Some(failure);
-                                flow.handle_transport_error(SystemTime::now(), kind);
-                            }
-                        }
-                        continue;
-                    }
-                    let answered = self.exchanges.as_ref().and_then(|x| x.answer(&probe));
+                    let answered = match streamed_answer {
+                        Some(_) => None,
+                        None => self.exchanges.as_ref().and_then(|x| x.answer(&probe)),
+                    };
                     // A recording or a replay holds a streamed body whole: the caller
                     // reads it from memory, and the flow gets the head alone.
                     let mut kept = |reply: Result<http::Response<Vec<u8>>, TransportFailure>| {
@@ -445,9 +429,16 @@ impl Client {
                             http::Response::from_parts(parts, Vec::new())
                         })
                     };
-                    let reply = match answered {
-                        Some(reply) => kept(reply),
-                        None if send.stream && self.exchanges.is_some() => {
+                    let reply = match (streamed_answer, answered) {
+                        // A body to read as it comes (a local layout's file).
+                        (Some(reply), _) => reply.map(|(response, body)| {
+                            if response.status().is_success() {
+                                streamed = Some(Blob(body));
+                            }
+                            response
+                        }),
+                        (None, Some(reply)) => kept(reply),
+                        (None, None) if send.stream && self.exchanges.is_some() => {
                             let reply =
                                 self.perform_within(send.request, MAX_RECORDED_BLOB, budget);
                             let reply = match reply {
@@ -462,13 +453,13 @@ impl Client {
                             }
                             kept(reply)
                         }
-                        None if send.stream => self
+                        (None, None) if send.stream => self
                             .perform_streaming(send.request, send.max_body, budget)
                             .map(|(response, body)| {
                                 streamed = body.map(|b| Blob(Box::new(b.into_reader())));
                                 response
                             }),
-                        None => {
+                        (None, None) => {
                             let reply = self.perform_within(send.request, send.max_body, budget);
                             if let Some(x) = &self.exchanges {
                                 x.observe(&probe, reply.as_ref());
