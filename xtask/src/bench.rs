@@ -22,6 +22,8 @@ struct Sample {
     connections: u64,
     /// Manifest `HEAD`s and `GET`s (Docker Hub counts the GETs as pulls).
     manifests: (u64, u64),
+    /// Bytes the servers sent.
+    bytes: u64,
 }
 
 struct Tool {
@@ -34,6 +36,7 @@ fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
     let mut times = Vec::with_capacity(runs);
     let (mut rss, mut requests, mut connections) = (0u64, 0u64, 0u64);
     let mut manifests = (0u64, 0u64);
+    let mut bytes = 0u64;
     for _ in 0..runs {
         for r in &lab.relays {
             r.counters.reset();
@@ -75,6 +78,7 @@ fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
             let (rh, rg) = r.counters.manifests();
             (h + rh, g + rg)
         });
+        bytes = lab.relays.iter().map(|r| r.counters.bytes_down()).sum();
         times.push(elapsed.as_secs_f64() * 1000.0);
     }
     times.sort_by(|a, b| a.total_cmp(b));
@@ -84,6 +88,7 @@ fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
         requests,
         connections,
         manifests,
+        bytes,
     })
 }
 
@@ -358,6 +363,60 @@ pub fn bench(args: &[String]) -> Result<()> {
         runs.min(3),
     );
 
+    // Looking inside without pulling: a file of the top layer, the listing, an eStargz
+    // file; against skopeo copying the image to an OCI layout and tar reading it.
+    let fs = format!("{}/lab/fs:v1", i.plain());
+    let esgz = format!("{}/lab/esgz:v1", i.plain());
+    let scratch = std::env::temp_dir().join(format!("regpeek-bench-inside-{}", std::process::id()));
+    let copy = |image: &str, then: &str| {
+        format!(
+            "rm -rf {d} && skopeo copy -q --src-tls-verify=false docker://{image} oci:{d}:x >/dev/null && {then}",
+            d = scratch.display()
+        )
+    };
+    // The layers of the copy, base first, each through tar (as umoci raw unpack reads them).
+    let layers = format!(
+        "m=$(grep -o 'sha256:[0-9a-f]*' {d}/index.json | head -1 | cut -d: -f2) && for l in $(grep -o '\"digest\": *\"sha256:[0-9a-f]*' {d}/blobs/sha256/$m | tail -n +2 | grep -o '[0-9a-f]*$'); do tar -tzf {d}/blobs/sha256/$l; done >/dev/null",
+        d = scratch.display()
+    );
+    let inside_case = |name: &'static str, skopeo_then: String, ours: Vec<String>| {
+        (
+            name,
+            vec![
+                Tool {
+                    name: "skopeo copy + tar",
+                    program: curl.clone(),
+                    args: vec![
+                        "-c".into(),
+                        copy(
+                            if name.contains("eStargz") { &esgz } else { &fs },
+                            &skopeo_then,
+                        ),
+                    ],
+                },
+                regpeek_tool("regpeek", ours),
+            ],
+            runs.min(3),
+        )
+    };
+    let inside = vec![
+        inside_case(
+            "cat a top-layer file",
+            layers.clone(),
+            s(&["--no-cache", "cat", "--plain-http", &fs, "/etc/motd"]),
+        ),
+        inside_case(
+            "ls (3 layers)",
+            layers.clone(),
+            s(&["--no-cache", "ls", "--plain-http", &fs]),
+        ),
+        inside_case(
+            "cat an eStargz file",
+            layers.clone(),
+            s(&["--no-cache", "cat", "--plain-http", &esgz, "/data/big.txt"]),
+        ),
+    ];
+
     // Prime the warm cache.
     for args in [
         s(&["--cache-dir", &cache_arg, "inspect", "--plain-http", &rich]),
@@ -392,19 +451,24 @@ pub fn bench(args: &[String]) -> Result<()> {
          ratios: lower is better\n"
     );
     println!(
-        "{:<36} {:<22} {:>5} {:>5} {:>9} {:>9} {:>6} {:>9} {:>8} {:>8}",
+        "{:<36} {:<22} {:>5} {:>5} {:>9} {:>9} {:>9} {:>6} {:>9} {:>8} {:>8}",
         "scenario",
         "tool",
         "reqs",
         "conns",
         "mHEAD/GET",
+        "KiB down",
         "wall ms",
         "RTTs",
         "/skopeo",
         "/floor",
         "RSS MiB"
     );
-    for (name, tools, n) in scenarios.into_iter().chain([batch_case, pin_case]) {
+    for (name, tools, n) in scenarios
+        .into_iter()
+        .chain([batch_case, pin_case])
+        .chain(inside)
+    {
         let samples: Vec<(String, Sample)> = tools
             .iter()
             .map(|t| measure(&lab, t, n).map(|s| (t.name.to_owned(), s)))
@@ -425,12 +489,13 @@ pub fn bench(args: &[String]) -> Result<()> {
                 )
             };
             println!(
-                "{:<36} {:<22} {:>5} {:>5} {:>9} {:>9.1} {:>6.1} {:>9} {:>8} {:>8.1}",
+                "{:<36} {:<22} {:>5} {:>5} {:>9} {:>9.1} {:>9.1} {:>6.1} {:>9} {:>8} {:>8.1}",
                 name,
                 tool,
                 sample.requests,
                 sample.connections,
                 format!("{}/{}", sample.manifests.0, sample.manifests.1),
+                sample.bytes as f64 / 1024.0,
                 sample.median_ms,
                 sample.median_ms / rtt_ms as f64,
                 ratio(base),
@@ -441,5 +506,6 @@ pub fn bench(args: &[String]) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_dir_all(&compose_dir);
+    let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }

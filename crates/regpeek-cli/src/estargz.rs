@@ -27,6 +27,9 @@ pub const TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
 const FOOTER: u64 = 51;
 /// The largest TOC read.
 const MAX_TOC: u64 = 64 << 20;
+/// How much of a layer's end is asked for at first: the footer, and the TOC of most
+/// layers with it (one round trip, not two).
+const TAIL: u64 = 64 << 10;
 
 /// One entry of the TOC.
 #[derive(Debug, Clone, Deserialize)]
@@ -136,31 +139,38 @@ pub fn toc(
             desc.size
         );
     }
-    let Some(footer) = range(
+    // The tail of the layer in one request: the footer, and most often the whole TOC.
+    let tail_start = desc.size.saturating_sub(TAIL);
+    let Some(tail) = range(
         session,
         common,
         r,
         &desc.digest,
-        (desc.size - FOOTER, desc.size - 1),
+        (tail_start, desc.size - 1),
     )?
     else {
         return Ok(None);
     };
-    let offset = toc_offset(&footer).context("the eStargz footer")?;
+    let footer = &tail[tail.len() - FOOTER as usize..];
+    let offset = toc_offset(footer).context("the eStargz footer")?;
     if offset >= desc.size - FOOTER || desc.size - FOOTER - offset > MAX_TOC {
         bail!(
             "the eStargz footer points its TOC at {offset}, outside the layer (or past {MAX_TOC} bytes)"
         );
     }
-    let Some(packed) = range(
-        session,
-        common,
-        r,
-        &desc.digest,
-        (offset, desc.size - FOOTER - 1),
-    )?
-    else {
-        return Ok(None);
+    let packed = if offset >= tail_start {
+        tail[(offset - tail_start) as usize..tail.len() - FOOTER as usize].to_vec()
+    } else {
+        match range(
+            session,
+            common,
+            r,
+            &desc.digest,
+            (offset, desc.size - FOOTER - 1),
+        )? {
+            Some(packed) => packed,
+            None => return Ok(None),
+        }
     };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&packed[..]).take(MAX_TOC));
     let mut json = Vec::new();
@@ -223,30 +233,41 @@ pub fn read_file(
         bail!("/{path} is not in the layer's TOC");
     };
     let size = first.size;
+    // Where each chunk's member ends: where the next member an entry starts, or the TOC.
+    let end_of = |offset: u64| {
+        toc.entries
+            .iter()
+            .map(|e| e.offset)
+            .filter(|o| *o > offset)
+            .min()
+            .unwrap_or(toc.offset)
+    };
+    // The chunks of a file lie one after the other: one request for them all.
+    let span = (
+        first.offset,
+        end_of(chunks.last().map_or(first.offset, |c| c.offset)),
+    );
+    if span.0 >= span.1 || span.1 > toc.offset {
+        bail!("/{path}: chunks outside the layer");
+    }
+    let Some(packed) = range(session, common, r, &desc.digest, (span.0, span.1 - 1))? else {
+        return Ok(None);
+    };
     let mut whole = sha2::Sha256::default();
     let mut written = 0u64;
     for chunk in &chunks {
-        // A chunk's gzip member runs to the next member an entry starts, or the TOC.
-        let end = toc
-            .entries
-            .iter()
-            .map(|e| e.offset)
-            .filter(|o| *o > chunk.offset)
-            .min()
-            .unwrap_or(toc.offset);
-        if chunk.offset >= end {
-            bail!("/{path}: a chunk outside the layer");
+        let (from, to) = (chunk.offset, end_of(chunk.offset));
+        if from < span.0 || to > span.1 || from >= to {
+            bail!("/{path}: a chunk outside the file's span");
         }
-        let Some(packed) = range(session, common, r, &desc.digest, (chunk.offset, end - 1))? else {
-            return Ok(None);
-        };
+        let member = &packed[(from - span.0) as usize..(to - span.0) as usize];
         let len = if chunk.chunk_size > 0 {
             chunk.chunk_size
         } else {
             size - chunk.chunk_offset
         };
         let mut data = Vec::new();
-        flate2::read::GzDecoder::new(&packed[..])
+        flate2::read::GzDecoder::new(member)
             .take(len)
             .read_to_end(&mut data)
             .with_context(|| format!("/{path}: a chunk that does not unpack"))?;

@@ -17,6 +17,8 @@ pub struct Counters {
     requests: AtomicU64,
     manifest_heads: AtomicU64,
     manifest_gets: AtomicU64,
+    /// Bytes the servers sent (heads and bodies).
+    bytes_down: AtomicU64,
 }
 
 impl Counters {
@@ -37,6 +39,11 @@ impl Counters {
         )
     }
 
+    /// Bytes the servers sent since the last reset: what a client fetched.
+    pub fn bytes_down(&self) -> u64 {
+        self.bytes_down.load(Ordering::Relaxed)
+    }
+
     /// Starts counting from zero.
     pub fn reset(&self) {
         for c in [
@@ -44,6 +51,7 @@ impl Counters {
             &self.requests,
             &self.manifest_heads,
             &self.manifest_gets,
+            &self.bytes_down,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -96,16 +104,23 @@ pub fn start(listener: TcpListener, target: SocketAddr, rtt: Duration) -> std::i
             let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
                 continue;
             };
-            pump(client, server, one_way, Some(c.clone()));
-            pump(s2, c2, one_way, None);
+            pump(client, server, one_way, Some(c.clone()), None);
+            pump(s2, c2, one_way, None, Some(c.clone()));
         }
     });
     Ok(Relay { addr, counters })
 }
 
 /// Copies `from` to `to`, delivering each chunk `delay` after it was read (so a stream
-/// keeps its throughput and only gains latency). Counts request lines when asked.
-fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration, count: Option<Arc<Counters>>) {
+/// keeps its throughput and only gains latency). Counts request lines (`requests`), or
+/// the bytes that pass (`bytes`), when asked.
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    delay: Duration,
+    count: Option<Arc<Counters>>,
+    bytes: Option<Arc<Counters>>,
+) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
@@ -116,6 +131,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration, count: Option<A
                     if let Some(c) = &count {
                         // A request line ends with the protocol: count those.
                         c.count(&buf[..n]);
+                    }
+                    if let Some(c) = &bytes {
+                        c.bytes_down.fetch_add(n as u64, Ordering::Relaxed);
                     }
                     if tx
                         .send((Instant::now() + delay, buf[..n].to_vec()))
