@@ -452,3 +452,130 @@ fn a_docker_archive_is_read_as_docker_save_wrote_it() {
         stderr_of(&out)
     );
 }
+
+/// The files of an image as `skopeo copy` and `tar` (layers in order, whiteouts
+/// applied) leave them: path → (kind, link target), regular files and links only.
+fn unpacked_by_tar(
+    image: &str,
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+    let layout = dir.join("layout");
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .arg(format!("oci:{}:x", layout.display()))
+        .output()
+        .expect("skopeo is not installed: run `cargo xtask test` (installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let index = json(&std::fs::read(layout.join("index.json")).unwrap());
+    let manifest =
+        json(&std::fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap());
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let file = blob(layer["digest"].as_str().unwrap());
+        let listed = Command::new("tar").arg("-tzf").arg(&file).output().unwrap();
+        assert!(listed.status.success());
+        // Whiteouts first: they delete what the layers below put there.
+        for entry in String::from_utf8_lossy(&listed.stdout).lines() {
+            let entry = entry.trim_start_matches("./");
+            let (parent, name) = entry.rsplit_once('/').unwrap_or(("", entry));
+            if name == ".wh..wh..opq" {
+                for child in std::fs::read_dir(root.join(parent))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    let p = child.path();
+                    let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+                }
+            } else if let Some(gone) = name.strip_prefix(".wh.") {
+                let p = root.join(parent).join(gone);
+                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+            }
+        }
+        let unpacked = Command::new("tar")
+            .arg("-xzf")
+            .arg(&file)
+            .arg("-C")
+            .arg(&root)
+            .args([
+                "--exclude=.wh.*",
+                "--exclude=stargz.index.json",
+                "--no-same-owner",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            unpacked.status.success(),
+            "{}",
+            String::from_utf8_lossy(&unpacked.stderr)
+        );
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = format!("/{}", p.strip_prefix(&root).unwrap().display());
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).unwrap().display().to_string();
+                out.insert(rel, ("symlink".to_owned(), Some(target)));
+            } else if meta.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, ("file".to_owned(), None));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn ls_and_cat_agree_with_tar_over_the_layers() {
+    for image in ["lab/fs:v1", "lab/rich:v1", "lab/esgz:v1"] {
+        let image = r(image);
+        let dir = empty_home();
+        let by_tar = unpacked_by_tar(&image, &dir);
+        let listed = ok(&["ls", "--plain-http", &image]);
+        let ours: std::collections::BTreeMap<String, (String, Option<String>)> = lines(&listed)
+            .iter()
+            .map(|l| json(l.as_bytes()))
+            .filter(|v| v["Type"] != "dir")
+            .map(|v| {
+                // tar makes a hard link a file of its own.
+                let (kind, target) = match v["Type"].as_str().unwrap() {
+                    "hardlink" => ("file".to_owned(), None),
+                    k => (k.to_owned(), v["Target"].as_str().map(str::to_owned)),
+                };
+                (v["Path"].as_str().unwrap().to_owned(), (kind, target))
+            })
+            .collect();
+        assert_eq!(ours, by_tar, "{image}: ls and tar disagree");
+        for (path, (kind, _)) in &by_tar {
+            if kind == "file" {
+                let file = dir.join("root").join(path.trim_start_matches('/'));
+                let want = std::fs::read(&file).unwrap();
+                assert_eq!(
+                    ok(&["cat", "--plain-http", &image, path]),
+                    want,
+                    "{image} {path}"
+                );
+            }
+        }
+    }
+}
