@@ -87,6 +87,21 @@ pub fn fuzz(args: &[String]) -> Result<()> {
             ])
             .output()
             .with_context(|| format!("running cargo fuzz run {target}"))?;
+        // The credentials target writes into a scratch directory of its own, which
+        // libFuzzer's exit at the time limit leaves behind: removed here.
+        for entry in std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("regpeek-fuzz-")
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let stderr = String::from_utf8_lossy(&out.stderr);
         let execs = stderr
             .lines()
