@@ -342,6 +342,14 @@ impl Session {
         (u64::from(std::process::id()) << 32) ^ u64::from(nanos)
     }
 
+    /// One flow for `r` towards `goal`, run to its outcome on a client of its own
+    /// ([`Session::prepare`], then [`Session::finish`]).
+    pub fn run(&self, r: &Reference, common: &Common, goal: Goal) -> Result<Outcome> {
+        let (options, client) = self.prepare(r, common, goal)?;
+        let flow = regpeek_proto::Flow::new(r.clone(), options, self.cached_tokens());
+        self.finish(client.run(flow))
+    }
+
     /// A flow's outcome; its tokens are kept for later runs.
     pub fn finish(
         &self,

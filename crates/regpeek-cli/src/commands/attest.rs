@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use regpeek_proto::manifest::{Descriptor, Manifest};
-use regpeek_proto::{Flow, Goal, Outcome, Reference, ReferrerSource};
+use regpeek_proto::{Goal, Outcome, Reference, ReferrerSource};
 use serde_json::{Value, json};
 
 use crate::args::{Common, OutputFormat};
@@ -209,9 +209,7 @@ pub fn documents(
         platform: Some(platform),
         artifact_type: None,
     };
-    let (options, client) = session.prepare(r, common, goal)?;
-    let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    let Outcome::Referrers(found) = session.finish(client.run(flow))? else {
+    let Outcome::Referrers(found) = session.run(r, common, goal)? else {
         bail!("internal: a referrers flow ended with something else");
     };
     let mut out = Vec::new();
@@ -267,9 +265,7 @@ pub fn documents(
 }
 
 fn manifest_layers(session: &Session, common: &Common, r: &Reference) -> Result<Vec<Descriptor>> {
-    let (options, client) = session.prepare(r, common, Goal::Manifest(None))?;
-    let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    let insp = session.finish(client.run(flow))?.into_image()?;
+    let insp = session.run(r, common, Goal::Manifest(None))?.into_image()?;
     match insp.manifest.and_then(|m| m.manifest) {
         Some(Manifest::Image(m)) => Ok(m.layers),
         _ => bail!("{} is not an image manifest", r.familiar()),

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use regpeek_proto::{Flow, Goal, Inspection, manifest::Manifest};
+use regpeek_proto::{Goal, Inspection, manifest::Manifest};
 use serde_json::{Value, json};
 
 use crate::args::{BatchArgs, Common};
@@ -66,7 +66,9 @@ pub fn base(
 fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
     let r = crate::flags::parse_reference(reference)?;
     let platform = crate::flags::platform(common)?;
-    let image = run(session, common, &r, Goal::Manifest(Some(platform.clone())))?;
+    let image = session
+        .run(&r, common, Goal::Manifest(Some(platform.clone())))?
+        .into_image()?;
     let notes = annotations(&image);
     let (name, recorded, from) = match (notes.get(BASE_NAME), notes.get(BASE_DIGEST)) {
         (Some(name), Some(digest)) => (name.clone(), digest.clone(), "annotations"),
@@ -92,7 +94,9 @@ fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
         .with_context(|| format!("the base {name:?} the image names"))?;
     // The base's index and the platform's manifest: either may be what was recorded.
     let platform = image.platform.clone().unwrap_or(platform);
-    let now = run(session, common, &base, Goal::Digest(Some(platform)))?;
+    let now = session
+        .run(&base, common, Goal::Digest(Some(platform)))?
+        .into_image()?;
     let mut current = vec![now.digest.to_string()];
     current.extend(now.manifest.as_ref().map(|m| m.digest.to_string()));
     Ok(json!({
@@ -102,17 +106,6 @@ fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
         "Rebuild": !current.contains(recorded),
         "From": from,
     }))
-}
-
-fn run(
-    session: &Session,
-    common: &Common,
-    r: &regpeek_proto::Reference,
-    goal: Goal,
-) -> Result<Inspection> {
-    let (options, client) = session.prepare(r, common, goal)?;
-    let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    Ok(session.finish(client.run(flow))?.into_image()?)
 }
 
 /// The annotations that may name the base: the platform's manifest's, then the

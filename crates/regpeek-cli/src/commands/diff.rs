@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use regpeek_proto::{Flow, Goal};
+use regpeek_proto::Goal;
 
 use crate::args::Common;
 use crate::flags::{parse_reference, platform};
@@ -51,9 +51,7 @@ fn inspect(
     goal: Goal,
 ) -> Result<regpeek_proto::Inspection> {
     let r = parse_reference(reference)?;
-    let (options, client) = session.prepare(&r, common, goal)?;
-    let flow = Flow::new(r, options, session.cached_tokens());
-    let insp = session.finish(client.run(flow))?.into_image()?;
+    let insp = session.run(&r, common, goal)?.into_image()?;
     session.remember(&insp);
     if common.verbose > 0 {
         for (mirror, e) in &insp.skipped_mirrors {

@@ -45,9 +45,9 @@ pub fn blob(
 /// The layers of the image `r` names (for an index, the platform's), base first.
 fn layers_of(session: &Session, common: &Common, r: &Reference) -> Result<Vec<Descriptor>> {
     let platform = crate::flags::platform(common)?;
-    let (options, client) = session.prepare(r, common, Goal::Manifest(Some(platform)))?;
-    let flow = regpeek_proto::Flow::new(r.clone(), options, session.cached_tokens());
-    let insp = session.finish(client.run(flow))?.into_image()?;
+    let insp = session
+        .run(r, common, Goal::Manifest(Some(platform)))?
+        .into_image()?;
     match insp.manifest.and_then(|m| m.manifest) {
         Some(Manifest::Image(m)) => Ok(m.layers),
         Some(_) => bail!("{} has no image manifest to read layers from", r.familiar()),

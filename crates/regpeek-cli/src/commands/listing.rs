@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use regpeek_proto::{Flow, Goal, Listing, Outcome};
+use regpeek_proto::{Goal, Listing, Outcome};
 
 use crate::args::{self, Common, ListArgs};
 use crate::errors::usage;
@@ -25,9 +25,7 @@ pub fn tags(
         page_size: list.page_size,
     };
     let filter = list_filter(list)?;
-    let (options, client) = session.prepare(&r, common, goal)?;
-    let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    let mut listing = listing_of(session.finish(client.run(flow))?)?;
+    let mut listing = listing_of(session.run(&r, common, goal)?)?;
     if list.omit_digest_tags {
         listing.items.retain(|t| !is_digest_tag(t));
     }
@@ -50,9 +48,7 @@ pub fn tag_list(
         limit: None,
         page_size: None,
     };
-    let (options, client) = session.prepare(r, common, goal)?;
-    let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    Ok(listing_of(session.finish(client.run(flow))?)?.items)
+    Ok(listing_of(session.run(r, common, goal)?)?.items)
 }
 
 /// `catalog REGISTRY`.
@@ -79,9 +75,7 @@ pub fn catalog(
         )));
     }
     let target = registry_target(registry)?;
-    let (options, client) = session.prepare(&target, common, goal)?;
-    let flow = Flow::new(target.clone(), options, session.cached_tokens());
-    let mut listing = listing_of(session.finish(client.run(flow))?)?;
+    let mut listing = listing_of(session.run(&target, common, goal)?)?;
     arrange(&mut listing, list, filter.as_ref());
     let name = target.registry().to_owned();
     if list.full_ref {

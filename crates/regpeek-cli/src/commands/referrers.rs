@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::{Result, bail};
-use regpeek_proto::{Flow, Goal, Outcome};
+use regpeek_proto::{Goal, Outcome};
 
 use crate::args::{Common, OutputFormat};
 use crate::flags::{explicit_platform, parse_reference};
@@ -25,9 +25,7 @@ pub fn referrers(
         platform: explicit_platform(common)?,
         artifact_type: artifact_type.map(str::to_owned),
     };
-    let (options, client) = session.prepare(&r, common, goal)?;
-    let flow = Flow::new(r, options, session.cached_tokens());
-    let Outcome::Referrers(found) = session.finish(client.run(flow))? else {
+    let Outcome::Referrers(found) = session.run(&r, common, goal)? else {
         bail!("the flow ended without a list of referrers");
     };
     print_referrers(session, out, &found, format)
