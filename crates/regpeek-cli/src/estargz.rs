@@ -290,16 +290,12 @@ pub fn read_file(
         bail!("/{path}: its chunks hold {written} bytes where the TOC says {size}");
     }
     if let Some(d) = &first.digest {
-        let got = format!("sha256:{}", hex(&sha2::Digest::finalize(whole)));
+        let got = format!("sha256:{}", layers::hex(&sha2::Digest::finalize(whole)));
         if got != *d {
             bail!("/{path} does not match its digest: nothing of it is used");
         }
     }
     Ok(Some(()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

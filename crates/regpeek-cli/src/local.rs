@@ -75,12 +75,7 @@ pub fn reference(spec: &str, archive: bool) -> Result<Reference> {
             dir.display()
         );
     }
-    let hex: String = dir
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = crate::layers::hex(dir.as_os_str().as_encoded_bytes());
     let r = format!("{REGISTRY}/{hex}:{}", tag.unwrap_or("latest"));
     Reference::parse(&r).with_context(|| format!("oci:{}: a path too long to name", dir.display()))
 }
@@ -181,19 +176,8 @@ fn docker_layout(path: &Path, index: &mut TarIndex) -> Result<()> {
             .with_context(|| format!("{rel}: not in the archive"))?;
         file.seek(std::io::SeekFrom::Start(at))?;
         let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        let mut rest = (&mut file).take(len);
-        let mut buf = vec![0u8; 64 << 10];
-        loop {
-            let n = rest.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            sha2::Digest::update(&mut hasher, &buf[..n]);
-        }
-        let hex: String = sha2::Digest::finalize(hasher)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        std::io::copy(&mut (&mut file).take(len), &mut hasher)?;
+        let hex = crate::layers::hex(&sha2::Digest::finalize(hasher));
         Ok((format!("sha256:{hex}"), len))
     };
     let (at, len) = index.files["manifest.json"];
