@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use regpeek_proto::{Digest, Reference};
 use serde_json::{Value, json};
 
@@ -105,6 +105,22 @@ impl Row {
             _ => None,
         }
     }
+}
+
+/// The largest file read for its images (no Dockerfile or manifest comes near it).
+pub const MAX_FILE: u64 = 16 << 20;
+
+/// The text of the file at `path` (`shown` as the user named it) and its image
+/// places, as [`places_of`] finds them.
+pub fn read_places(
+    path: &std::path::Path,
+    shown: &str,
+    kind: Option<FileKind>,
+) -> Result<(String, Vec<Place>)> {
+    let bytes = crate::files::read(path, MAX_FILE).with_context(|| format!("reading {shown}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: not UTF-8 text"))?;
+    let (_, places) = places_of(shown, &text, kind).with_context(|| format!("reading {shown}"))?;
+    Ok((text, places))
 }
 
 /// A file's places: the kind (given, or told from its name and content), and each

@@ -149,11 +149,7 @@ fn entries(session: &Session, args: &Outdated) -> Result<Vec<Entry>> {
             continue;
         }
         let shown = session.shown(path);
-        let bytes = crate::files::read(path, 16 << 20)
-            .map_err(|e| anyhow::anyhow!("reading {shown}: {e}"))?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: not UTF-8 text"))?;
-        let (_, places) = crate::pinning::places_of(&shown, &text, None)?;
+        let (text, places) = crate::pinning::read_places(path, &shown, None)?;
         for place in places {
             let written = match &place.edit {
                 Edit::NotAnImage(_) => continue,

@@ -18,9 +18,6 @@ use crate::inputs::places::FileKind;
 use crate::pinning::{self, Row, Status};
 use crate::session::Session;
 
-/// Files larger than this are no Dockerfile or manifest: refused.
-const MAX_FILE: u64 = 16 << 20;
-
 /// What `pin` is asked to do with the files.
 pub struct Pin<'a> {
     pub files: &'a [PathBuf],
@@ -56,12 +53,7 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
     let mut read = Vec::new();
     for path in args.files {
         let shown = session.shown(path);
-        let bytes =
-            crate::files::read(path, MAX_FILE).with_context(|| format!("reading {shown}"))?;
-        let old =
-            String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: not UTF-8 text"))?;
-        let (_, places) = pinning::places_of(&shown, &old, args.kind)
-            .with_context(|| format!("reading {shown}"))?;
+        let (old, places) = pinning::read_places(path, &shown, args.kind)?;
         read.push((path.clone(), shown, old, places));
     }
     // Every distinct tag is asked once, for all files.
@@ -161,7 +153,7 @@ fn write_all(files: &[File]) -> Result<()> {
         staged.push((file, path, tmp));
     }
     for (file, path, _) in &staged {
-        let now = crate::files::read(path, MAX_FILE)
+        let now = crate::files::read(path, pinning::MAX_FILE)
             .with_context(|| format!("reading {}", file.shown))?;
         if now != file.old.as_bytes() {
             bail!(
