@@ -187,6 +187,20 @@ impl Found {
         }
     }
 
+    /// `credentials` from the entry `key` of the file at `path`.
+    fn in_file(
+        credentials: Credentials,
+        path: PathBuf,
+        key: &str,
+        unusable: Option<Source>,
+    ) -> Found {
+        let source = Source::File {
+            path,
+            key: key.to_owned(),
+        };
+        Found::new(Some(credentials), source, unusable)
+    }
+
     /// Anonymous: nothing found, or only a helper that could not be used.
     fn anonymous(unusable: Option<Source>) -> Found {
         let warning = unusable.as_ref().and_then(Source::unusable_warning);
@@ -436,14 +450,7 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
             && let Some((k, entry)) = find_auth(auths, &candidates, registry)
             && let Some(c) = parse_entry(entry, &path, k)?
         {
-            return Ok(Found::new(
-                Some(c),
-                Source::File {
-                    path,
-                    key: k.clone(),
-                },
-                unusable,
-            ));
+            return Ok(Found::in_file(c, path, k, unusable));
         }
     }
     if env.auth_file.is_some() {
@@ -471,14 +478,7 @@ pub fn lookup(registry: &str, repository: &str, env: &Env) -> Result<Found> {
         if let Some((k, e)) = entry
             && let Some(c) = parse_entry(e, &path, k)?
         {
-            return Ok(Found::new(
-                Some(c),
-                Source::File {
-                    path,
-                    key: k.clone(),
-                },
-                unusable,
-            ));
+            return Ok(Found::in_file(c, path, k, unusable));
         }
     }
 
