@@ -487,7 +487,8 @@ fn unpacked_by_tar(
     std::fs::create_dir_all(&root).unwrap();
     for layer in manifest["layers"].as_array().unwrap() {
         let file = blob(layer["digest"].as_str().unwrap());
-        let listed = Command::new("tar").arg("-tzf").arg(&file).output().unwrap();
+        // GNU tar finds the compression itself (gzip, zstd).
+        let listed = Command::new("tar").arg("-tf").arg(&file).output().unwrap();
         assert!(listed.status.success());
         // Whiteouts first: they delete what the layers below put there.
         for entry in String::from_utf8_lossy(&listed.stdout).lines() {
@@ -508,7 +509,7 @@ fn unpacked_by_tar(
             }
         }
         let unpacked = Command::new("tar")
-            .arg("-xzf")
+            .arg("-xf")
             .arg(&file)
             .arg("-C")
             .arg(&root)
@@ -547,8 +548,8 @@ fn unpacked_by_tar(
 
 #[test]
 fn ls_and_cat_agree_with_tar_over_the_layers() {
-    for image in ["lab/fs:v1", "lab/rich:v1", "lab/esgz:v1"] {
-        let image = r(image);
+    for (name, _) in regpeek_lab::image::file_images() {
+        let image = r(&format!("{name}:v1"));
         let dir = empty_home();
         let by_tar = unpacked_by_tar(&image, &dir);
         let listed = ok(&["ls", "--plain-http", &image]);
@@ -575,6 +576,203 @@ fn ls_and_cat_agree_with_tar_over_the_layers() {
                     want,
                     "{image} {path}"
                 );
+            }
+        }
+    }
+}
+
+/// The files of `image` as `skopeo copy` and `umoci raw unpack` leave them, in the
+/// shape of [`unpacked_by_tar`].
+fn unpacked_by_umoci(
+    image: &str,
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+    let layout = dir.join("umoci-layout");
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .arg(format!("oci:{}:x", layout.display()))
+        .output()
+        .expect("skopeo is not installed: run `cargo xtask test` (installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = dir.join("umoci-root");
+    let out = Command::new("umoci")
+        .args(["raw", "unpack", "--rootless", "--image"])
+        .arg(format!("{}:x", layout.display()))
+        .arg(&root)
+        .output()
+        .expect("umoci is not installed: run `cargo xtask test` (installs it)");
+    assert!(
+        out.status.success(),
+        "umoci: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut found = std::collections::BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = format!("/{}", p.strip_prefix(&root).unwrap().display());
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).unwrap().display().to_string();
+                found.insert(rel, ("symlink".to_owned(), Some(target)));
+            } else if meta.is_dir() {
+                stack.push(p);
+            } else {
+                found.insert(rel, ("file".to_owned(), None));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn ls_and_cat_agree_with_umoci() {
+    // umoci 0.4.7 (Debian 12) reads gzip and plain layers; zstd came later.
+    for (name, img) in regpeek_lab::image::file_images() {
+        if img.layers.iter().any(|l| l.media_type.ends_with("zstd")) {
+            continue;
+        }
+        let image = r(&format!("{name}:v1"));
+        let dir = empty_home();
+        let mut by_umoci = unpacked_by_umoci(&image, &dir);
+        // An eStargz layer's TOC is a tar entry of its own: umoci unpacks it, a
+        // lazy-pulling snapshotter hides it, and so does regpeek (README).
+        by_umoci.remove("/stargz.index.json");
+        let by_tar = unpacked_by_tar(&image, &dir);
+        assert_eq!(by_umoci, by_tar, "{image}: umoci and tar disagree");
+        for (path, (kind, _)) in &by_umoci {
+            if kind == "file" {
+                let want = std::fs::read(dir.join("umoci-root").join(path.trim_start_matches('/')))
+                    .unwrap();
+                assert_eq!(
+                    ok(&["cat", "--plain-http", &image, path]),
+                    want,
+                    "{image} {path}"
+                );
+            }
+        }
+    }
+}
+
+/// `ls` rows as JSON values, without the layer digest (a docker-archive holds its
+/// layers uncompressed, so their digests differ from the registry's).
+fn ls_rows(image: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["ls"];
+    args.extend(extra);
+    args.push(image);
+    lines(&ok(&args))
+        .iter()
+        .map(|l| {
+            let mut v = json(l.as_bytes());
+            v.as_object_mut().unwrap().remove("LayerDigest");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn every_lab_image_reads_the_same_from_the_registry_and_from_disk() {
+    // `lab seed` writes each image with files as an OCI layout, an oci-archive and a
+    // docker-archive too; every read command gives the same answer from each.
+    let layouts = lab().info.dir.join("layouts");
+    for (name, img) in regpeek_lab::image::file_images() {
+        let short = name.rsplit('/').next().unwrap();
+        let registry = r(&format!("{name}:v1"));
+        let on_disk = [
+            format!("oci:{}:{short}", layouts.join("oci").display()),
+            format!(
+                "oci-archive:{}:{short}",
+                layouts.join("images.oci.tar").display()
+            ),
+            format!(
+                "docker-archive:{}:{name}:v1",
+                layouts.join("images.docker.tar").display()
+            ),
+        ];
+        let want = ls_rows(&registry, &["--plain-http"]);
+        assert!(!want.is_empty(), "{registry}");
+        let os = |image: &str, extra: &[&str]| {
+            let mut args = vec!["os"];
+            args.extend(extra);
+            args.push(image);
+            let mut v = json(&ok(&args));
+            v.as_object_mut().unwrap().remove("Reference");
+            v
+        };
+        let want_os = os(&registry, &["--plain-http"]);
+        let want_config = ok(&["config", "--plain-http", &registry]);
+        let files: Vec<String> = want
+            .iter()
+            .filter(|v| v["Type"] == "file")
+            .map(|v| v["Path"].as_str().unwrap().to_owned())
+            .collect();
+        for local in &on_disk {
+            let mut rows = ls_rows(local, &[]);
+            if local.starts_with("docker-archive:") {
+                // `docker save` writes layers uncompressed: an eStargz layer becomes a
+                // plain tar, and its TOC a file like any other.
+                rows.retain(|v| v["Path"] != "/stargz.index.json");
+            }
+            assert_eq!(rows, want, "{local}");
+            assert_eq!(os(local, &[]), want_os, "{local}");
+            assert_eq!(ok(&["config", local]), want_config, "{local}");
+            if !local.starts_with("docker-archive:") {
+                let digest = String::from_utf8(ok(&["digest", local])).unwrap();
+                assert_eq!(digest.trim(), img.manifest.digest, "{local}");
+            }
+            for path in &files {
+                assert_eq!(
+                    ok(&["cat", local, path]),
+                    ok(&["cat", "--plain-http", &registry, path]),
+                    "{local} {path}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_layers_are_refused_with_a_clear_error() {
+    use regpeek_lab::image::HOSTILE_TAGS;
+    let says = [
+        "decompression bomb",
+        "a tar header states a size",
+        "the layer is truncated",
+        "does not match its digest",
+    ];
+    for (tag, says) in HOSTILE_TAGS.iter().zip(says) {
+        let image = r(&format!("lab/hostile:{tag}"));
+        for args in [
+            vec!["cat", "--plain-http", &image, "/etc/os-release"],
+            vec!["ls", "--plain-http", &image],
+            vec!["ls", "--plain-http", "--layer", "0", &image],
+            vec!["os", "--plain-http", &image],
+        ] {
+            let out = regpeek(&args);
+            let err = stderr_of(&out);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            if args[0] == "os" {
+                // A batch of one: its line says what failed, and nothing else is printed.
+                let v = json(&out.stdout);
+                assert!(v["Error"].as_str().unwrap().contains(says), "{args:?}: {v}");
+                assert!(v.get("ID").is_none(), "{args:?}: {v}");
+            } else {
+                assert!(
+                    stdout.is_empty(),
+                    "{args:?}: nothing unverified is printed: {stdout}"
+                );
+                assert!(err.contains(says), "{args:?}: {err}");
             }
         }
     }

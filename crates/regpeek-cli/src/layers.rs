@@ -27,6 +27,9 @@ pub const MAX_RATIO: u64 = 250;
 pub const MAX_ENTRIES: u64 = 1_000_000;
 /// The longest path an entry may have.
 pub const MAX_PATH: usize = 4096;
+/// The largest zstd window a layer may ask for (the decoder holds one window in
+/// memory; `zstd` uses 8 MiB at level 19, 128 MiB only with `--ultra -22` or `--long`).
+pub const MAX_ZSTD_WINDOW: u64 = 32 << 20;
 /// What a file read out of a layer may hold in memory before it spills to a
 /// temporary file.
 pub const IN_MEMORY: usize = 8 << 20;
@@ -36,6 +39,7 @@ pub const IN_MEMORY: usize = 8 << 20;
 pub enum Packing {
     Tar,
     Gzip,
+    Zstd,
 }
 
 /// The packing of a layer by its media type; `Err` says why it is not read.
@@ -47,9 +51,7 @@ pub fn packing(media_type: &str) -> Result<Packing, String> {
         ));
     }
     if t.ends_with("+zstd") || t.ends_with(".zstd") {
-        return Err(format!(
-            "{media_type}: zstd layers cannot be read by this build"
-        ));
+        return Ok(Packing::Zstd);
     }
     if t.ends_with("+gzip") || t.ends_with(".gzip") || t.ends_with(".tar.gzip") {
         return Ok(Packing::Gzip);
@@ -224,6 +226,81 @@ impl<R: Read> Read for Unpacked<R> {
     }
 }
 
+/// Every frame of a zstd stream, in order, with skippable frames skipped (zstd:chunked
+/// layers hold many frames, and their TOC in skippable ones); each frame's window is
+/// bounded by [`MAX_ZSTD_WINDOW`]. The frames are decoded by `ruzstd`.
+struct ZstdFrames<R> {
+    source: R,
+    decoder: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: std::io::BufRead> ZstdFrames<R> {
+    fn new(source: R) -> Self {
+        let mut decoder = ruzstd::decoding::FrameDecoder::new();
+        decoder.set_max_window_size(MAX_ZSTD_WINDOW);
+        ZstdFrames {
+            source,
+            decoder,
+            in_frame: false,
+        }
+    }
+}
+
+impl<R: std::io::BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+        let zstd = |e: FrameDecoderError| std::io::Error::other(format!("zstd: {e}"));
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.in_frame {
+                while self.decoder.can_collect() == 0 && !self.decoder.is_finished() {
+                    self.decoder
+                        .decode_blocks(
+                            &mut self.source,
+                            ruzstd::decoding::BlockDecodingStrategy::UptoBlocks(1),
+                        )
+                        .map_err(zstd)?;
+                }
+                let n = self.decoder.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.in_frame = false;
+            }
+            if self.source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            match self.decoder.init(&mut self.source) {
+                Ok(()) => self.in_frame = true,
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    let skipped = std::io::copy(
+                        &mut (&mut self.source).take(u64::from(length)),
+                        &mut std::io::sink(),
+                    )?;
+                    if skipped < u64::from(length) {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "zstd: the stream ends inside a skippable frame",
+                        ));
+                    }
+                }
+                Err(FrameDecoderError::WindowSizeTooBig { requested, max }) => {
+                    return Err(std::io::Error::other(format!(
+                        "zstd: a frame asks for a {requested}-byte window, more than the {max} bytes regpeek allows a layer"
+                    )));
+                }
+                Err(e) => return Err(zstd(e)),
+            }
+        }
+    }
+}
+
 /// Shares the compressed count with [`Unpacked`].
 struct Counting<R> {
     inner: R,
@@ -258,6 +335,7 @@ pub fn read_layer(
         let unpacked: Box<dyn Read> = match packing {
             // Every member: pigz and eStargz write several.
             Packing::Gzip => Box::new(flate2::read::MultiGzDecoder::new(counting)),
+            Packing::Zstd => Box::new(ZstdFrames::new(std::io::BufReader::new(counting))),
             Packing::Tar => Box::new(counting),
         };
         let unpacked = Unpacked {
@@ -267,23 +345,31 @@ pub fn read_layer(
         };
         let mut archive = tar::Archive::new(unpacked);
         let mut n = 0u64;
-        for entry in archive
-            .entries()
-            .context("reading the layer's tar stream")?
-        {
-            let mut entry = entry.context("reading the layer's tar stream")?;
+        for entry in archive.entries().map_err(tar_error)? {
+            let mut entry = entry.map_err(tar_error)?;
             n += 1;
             if n > MAX_ENTRIES {
                 bail!("the layer has more than {MAX_ENTRIES} entries: refused");
             }
             let Some(e) = describe(&entry)? else { continue };
             if let Take::Bytes(mut sink) = visit(&e) {
-                std::io::copy(&mut entry, &mut sink).context("reading a file of the layer")?;
+                std::io::copy(&mut entry, &mut sink).map_err(tar_error)?;
                 sink.flush()?;
             }
         }
     }
     hashing.verify(&desc.digest, Some(desc.size))
+}
+
+/// A failure of the tar stream, said plainly: a stream that ends early is truncated,
+/// or has a header whose size runs past its end.
+fn tar_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof || e.to_string().contains("unexpected EOF") {
+        return anyhow::anyhow!(
+            "reading the layer's tar stream: it ends before its entries do (the layer is truncated, or a tar header states a size its data does not have): {e}"
+        );
+    }
+    anyhow::Error::new(e).context("reading the layer's tar stream")
 }
 
 fn describe<R: Read>(entry: &tar::Entry<R>) -> Result<Option<Entry>> {

@@ -23,6 +23,8 @@ pub mod media {
 
     /// OCI gzip layer.
     pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    /// OCI zstd layer.
+    pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
     /// Docker gzip layer.
     pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     /// in-toto statement.
@@ -103,6 +105,28 @@ pub enum Node<'a> {
 /// every metadata fixed: mode 0644 (0755 for directories), uid and gid 0, mtime
 /// 2024-01-02.
 pub fn layer_of(media_type: &str, nodes: &[Node]) -> Blob {
+    let raw = tar_of(nodes);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&raw).expect("in-memory gzip");
+    Blob::new(media_type, gz.finish().expect("in-memory gzip"))
+}
+
+/// [`layer_of`] compressed with zstd as zstd:chunked layers are: the tar cut in two
+/// frames, with a skippable frame between them (RFC 8878 §3.1.2).
+pub fn zstd_layer_of(nodes: &[Node]) -> Blob {
+    use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+    let raw = tar_of(nodes);
+    let cut = raw.len() / 2;
+    let mut out = compress_to_vec(&raw[..cut], CompressionLevel::Fastest);
+    out.extend(0x184D_2A5Eu32.to_le_bytes());
+    out.extend(8u32.to_le_bytes());
+    out.extend(b"lab-skip");
+    out.extend(compress_to_vec(&raw[cut..], CompressionLevel::Fastest));
+    Blob::new(media::OCI_LAYER_ZSTD, out)
+}
+
+/// The tar stream of `nodes`, every metadata fixed (see [`layer_of`]).
+pub fn tar_of(nodes: &[Node]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     for node in nodes {
         let mut h = tar::Header::new_gnu();
@@ -138,10 +162,84 @@ pub fn layer_of(media_type: &str, nodes: &[Node]) -> Blob {
         h.set_cksum();
         tar.append(&h, data).expect("in-memory tar");
     }
-    let raw = tar.into_inner().expect("in-memory tar");
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&raw).expect("in-memory gzip");
-    Blob::new(media_type, gz.finish().expect("in-memory gzip"))
+    tar.into_inner().expect("in-memory tar")
+}
+
+/// The uncompressed tar stream of one of the lab's layers (every gzip member, every
+/// zstd frame).
+pub fn unpacked(layer: &Blob) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    if layer.media_type.ends_with("zstd") {
+        let mut rest = &layer.bytes[..];
+        while !rest.is_empty() {
+            let magic = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+            if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
+                let len = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes")) as usize;
+                rest = &rest[8 + len..];
+                continue;
+            }
+            let mut frame = ruzstd::decoding::StreamingDecoder::new(&mut rest)
+                .map_err(std::io::Error::other)?;
+            frame.read_to_end(&mut raw)?;
+        }
+    } else if layer.media_type.ends_with("gzip") {
+        flate2::read::MultiGzDecoder::new(&layer.bytes[..]).read_to_end(&mut raw)?;
+    } else {
+        raw.extend(&layer.bytes);
+    }
+    Ok(raw)
+}
+
+/// An OCI linux/amd64 image (`Cmd ["/bin/sh"]`, created 2024-01-02) of `layers`, base
+/// first, each with its descriptor (which may carry annotations): its config lists
+/// each layer's diff ID and one history entry per layer, as a builder writes them.
+pub fn image_of(layers: Vec<(Blob, Value)>) -> Image {
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|(b, _)| sha256(&unpacked(b).expect("the lab's own layers")))
+        .collect();
+    assemble(layers, diff_ids)
+}
+
+/// [`image_of`] with the diff IDs given.
+fn assemble(layers: Vec<(Blob, Value)>, diff_ids: Vec<String>) -> Image {
+    let history: Vec<Value> = (0..layers.len())
+        .map(|i| json!({"created": "2024-01-02T03:04:05Z", "created_by": format!("COPY layer{i} / # buildkit")}))
+        .collect();
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "created": "2024-01-02T03:04:05Z",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    });
+    let config = Blob::new(media::OCI_CONFIG, canonical(&config));
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_MANIFEST,
+        "config": config.descriptor(),
+        "layers": layers.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+    });
+    Image {
+        manifest: Blob::new(media::OCI_MANIFEST, canonical_pretty(&manifest)),
+        config,
+        layers: layers.into_iter().map(|(b, _)| b).collect(),
+    }
+}
+
+/// [`image_of`] layers with plain descriptors.
+fn plain(layers: Vec<Blob>) -> Image {
+    image_of(
+        layers
+            .into_iter()
+            .map(|b| {
+                let d = b.descriptor();
+                (b, d)
+            })
+            .collect(),
+    )
 }
 
 /// An eStargz layer of `nodes` (containerd's stargz-snapshotter format): each
@@ -150,6 +248,8 @@ pub fn layer_of(media_type: &str, nodes: &[Node]) -> Blob {
 /// footer that says where the TOC starts. The blob carries the TOC's digest as the
 /// `containerd.io/snapshot/stargz/toc.digest` annotation of its descriptor.
 pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
+    // What every tar header says (`h.set_mtime` below), as the TOC spells it.
+    const MODTIME: &str = "2024-01-02T03:04:05Z";
     let member = |bytes: &[u8]| {
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(bytes).expect("in-memory gzip");
@@ -159,10 +259,10 @@ pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_size(size);
-        h.set_mode(if kind == tar::EntryType::Directory {
-            0o755
-        } else {
-            0o644
+        h.set_mode(match kind {
+            tar::EntryType::Directory => 0o755,
+            tar::EntryType::Symlink => 0o777,
+            _ => 0o644,
         });
         h.set_mtime(1_704_164_645);
         if let Some(l) = link {
@@ -197,6 +297,7 @@ pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
                         "chunkSize": if pieces.len() > 1 { piece.len() } else { 0 },
                         "chunkDigest": sha256(piece),
                     });
+                    e["modtime"] = json!(MODTIME);
                     if i == 0 {
                         e["type"] = json!("reg");
                         e["size"] = json!(data.len());
@@ -210,7 +311,7 @@ pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
             }
             Node::Dir(path) => {
                 out.extend(member(&header(path, tar::EntryType::Directory, 0, None)));
-                toc.push(json!({"name": path, "type": "dir", "mode": 0o755}));
+                toc.push(json!({"name": path, "type": "dir", "mode": 0o755, "modtime": MODTIME}));
             }
             Node::Symlink(path, target) => {
                 out.extend(member(&header(
@@ -220,12 +321,12 @@ pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
                     Some(target),
                 )));
                 toc.push(
-                    json!({"name": path, "type": "symlink", "linkName": target, "mode": 0o777}),
+                    json!({"name": path, "type": "symlink", "linkName": target, "mode": 0o777, "modtime": MODTIME}),
                 );
             }
             Node::Hardlink(path, target) => {
                 out.extend(member(&header(path, tar::EntryType::Link, 0, Some(target))));
-                toc.push(json!({"name": path, "type": "hardlink", "linkName": target}));
+                toc.push(json!({"name": path, "type": "hardlink", "linkName": target, "mode": 0o644, "modtime": MODTIME}));
             }
         }
     }
@@ -277,21 +378,10 @@ pub fn estargz_image_annotated(toc_override: Option<&str>) -> Image {
         ],
         16,
     );
-    let mut img = build(&Spec {
-        docker: false,
-        platform: ("linux", "amd64", None),
-        runtime: json!({"Cmd": ["/bin/sh"]}),
-        layers: vec![],
-        extra: json!({"created": "2024-01-02T03:04:05Z"}),
-    });
     let mut desc = layer.descriptor();
     let toc = toc_override.map_or(toc, str::to_owned);
     desc["annotations"] = json!({"containerd.io/snapshot/stargz/toc.digest": toc});
-    let mut manifest: Value = serde_json::from_slice(&img.manifest.bytes).expect("our own JSON");
-    manifest["layers"] = json!([desc]);
-    img.manifest = Blob::new(media::OCI_MANIFEST, canonical_pretty(&manifest));
-    img.layers = vec![layer];
-    img
+    image_of(vec![(layer, desc)])
 }
 
 /// `lab/fs`: three layers that exercise a container's view of its files. The base
@@ -343,19 +433,111 @@ pub fn fs_image() -> Image {
             Node::Symlink("etc/loop2", "/etc/loop1"),
         ],
     );
-    let mut img = build(&Spec {
-        docker: false,
-        platform: ("linux", "amd64", None),
-        runtime: json!({"Cmd": ["/bin/sh"]}),
-        layers: vec![],
-        extra: json!({"created": "2024-01-02T03:04:05Z"}),
-    });
-    let layers = vec![base, middle, top];
-    let mut manifest: Value = serde_json::from_slice(&img.manifest.bytes).expect("our own JSON");
-    manifest["layers"] = json!(layers.iter().map(Blob::descriptor).collect::<Vec<_>>());
-    img.manifest = Blob::new(media::OCI_MANIFEST, canonical_pretty(&manifest));
-    img.layers = layers;
-    img
+    plain(vec![base, middle, top])
+}
+
+/// `lab/zstd`: a gzip base (`etc/os-release` → `../usr/lib/os-release`, `usr/bin/sh`,
+/// `tmp/gone`) under a zstd layer of two frames and a skippable frame, which deletes
+/// `tmp/gone`, changes `etc/motd` and adds `usr/bin/tool`.
+pub fn zstd_image() -> Image {
+    let base = layer_of(
+        media::OCI_LAYER,
+        &[
+            Node::Dir("etc"),
+            Node::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Node::File("etc/motd", b"gzip base\n"),
+            Node::Dir("usr"),
+            Node::Dir("usr/lib"),
+            Node::File("usr/lib/os-release", b"ID=zlab\nVERSION_ID=\"2\"\n"),
+            Node::Dir("usr/bin"),
+            Node::File("usr/bin/sh", b"#!shell\n"),
+            Node::Dir("tmp"),
+            Node::File("tmp/gone", b"deleted above\n"),
+        ],
+    );
+    let tool: Vec<u8> = (0..40_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    let top = zstd_layer_of(&[
+        Node::File("tmp/.wh.gone", b""),
+        Node::File("etc/motd", b"zstd on top\n"),
+        Node::File("usr/bin/tool", &tool),
+    ]);
+    plain(vec![base, top])
+}
+
+/// The tags of `lab/hostile`, each an image whose one layer a reader must refuse:
+/// `bomb` (a gzip layer that unpacks to 128 MiB of zeros from about 130 KiB),
+/// `lying` (a tar header that says 10 MiB where 100 bytes follow), `truncated` (a
+/// gzip stream cut short, served as stored), and `mismatch` (a layer whose stored
+/// bytes the lab overwrites after the push: the registry serves bytes that do not
+/// hash to the digest it was asked for).
+pub const HOSTILE_TAGS: [&str; 4] = ["bomb", "lying", "truncated", "mismatch"];
+
+/// The images of [`HOSTILE_TAGS`], in that order.
+pub fn hostile_images() -> Vec<Image> {
+    let member = |bytes: &[u8]| {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(bytes).expect("in-memory gzip");
+        gz.finish().expect("in-memory gzip")
+    };
+    let header = |path: &str, size: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(path).expect("short test paths");
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_mtime(1_704_164_645);
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    };
+    // Members are concatenated: one MiB of zeros, compressed once, written 128 times.
+    let mut bomb = member(&header("zeros", 128 << 20));
+    let mib = member(&vec![0u8; 1 << 20]);
+    for _ in 0..128 {
+        bomb.extend(&mib);
+    }
+    bomb.extend(member(&[0u8; 1024]));
+    let mut lying = header("big", 10 << 20);
+    lying.extend([b'x'; 100]);
+    lying.extend([0u8; 412 + 1024]);
+    let lying = member(&lying);
+    let whole = layer_of(
+        media::OCI_LAYER,
+        &[
+            Node::Dir("etc"),
+            Node::File("etc/os-release", b"ID=truncated\n"),
+            Node::File("etc/filler", &[7u8; 4096]),
+        ],
+    );
+    let truncated = whole.bytes[..whole.bytes.len() * 2 / 3].to_vec();
+    let mismatch = layer_of(
+        media::OCI_LAYER,
+        &[
+            Node::Dir("etc"),
+            Node::File("etc/os-release", b"ID=mismatch\n"),
+        ],
+    );
+    [bomb, lying, truncated, mismatch.bytes]
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let b = Blob::new(media::OCI_LAYER, bytes);
+            let d = b.descriptor();
+            // Made up: the layers cannot be unpacked (or should not be) to hash them.
+            let diff = sha256(format!("hostile layer {i}").as_bytes());
+            assemble(vec![(b, d)], vec![diff])
+        })
+        .collect()
+}
+
+/// Bytes of the same length as `bytes` that hash to something else: what the lab
+/// writes over a stored blob for `lab/hostile:mismatch`.
+pub fn corrupted(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if let Some(last) = out.last_mut() {
+        *last ^= 0xff;
+    }
+    out
 }
 
 /// Writes `images` (each under its tag) as an OCI image layout in `dir`: `oci-layout`,
@@ -375,6 +557,94 @@ pub fn write_oci_layout(dir: &std::path::Path, images: &[(&str, &Image)]) -> std
     }
     let index = json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": manifests});
     std::fs::write(dir.join("index.json"), canonical_pretty(&index))
+}
+
+/// Writes the OCI layout of [`write_oci_layout`] as one tar file (`oci-archive:`).
+pub fn write_oci_archive(file: &std::path::Path, images: &[(&str, &Image)]) -> std::io::Result<()> {
+    let dir = tempfile_dir(file)?;
+    write_oci_layout(&dir, images)?;
+    let mut tar = tar::Builder::new(std::fs::File::create(file)?);
+    tar.mode(tar::HeaderMode::Deterministic);
+    tar.append_dir_all(".", &dir)?;
+    tar.into_inner()?.sync_all()?;
+    std::fs::remove_dir_all(&dir)
+}
+
+/// A scratch directory next to `file`.
+fn tempfile_dir(file: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let dir = file.with_extension("layout.tmp");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Writes `images` (each under its `name:tag`) as `docker save` does (`docker-archive:`):
+/// `manifest.json`, each config as `<hex>.json`, each layer uncompressed as
+/// `<diff hex>/layer.tar`.
+pub fn write_docker_archive(
+    file: &std::path::Path,
+    images: &[(&str, &Image)],
+) -> std::io::Result<()> {
+    let mut tar = tar::Builder::new(std::fs::File::create(file)?);
+    let mut written = std::collections::BTreeSet::new();
+    let mut add = |tar: &mut tar::Builder<std::fs::File>, name: &str, bytes: &[u8]| {
+        if !written.insert(name.to_owned()) {
+            return Ok(());
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_704_164_645);
+        h.set_cksum();
+        tar.append_data(&mut h, name, bytes)
+    };
+    let mut manifest = Vec::new();
+    for (name, img) in images {
+        let config = format!("{}.json", img.config.digest.trim_start_matches("sha256:"));
+        add(&mut tar, &config, &img.config.bytes)?;
+        let mut layers = Vec::new();
+        for l in &img.layers {
+            let raw = unpacked(l)?;
+            let path = format!("{}/layer.tar", sha256(&raw).trim_start_matches("sha256:"));
+            add(&mut tar, &path, &raw)?;
+            layers.push(path);
+        }
+        manifest.push(json!({"Config": config, "RepoTags": [name], "Layers": layers}));
+    }
+    add(&mut tar, "manifest.json", &canonical(&json!(manifest)))?;
+    tar.into_inner()?.sync_all()
+}
+
+/// The lab's images with files in them, by repository (`lab/fs`…), each tagged `v1`:
+/// what `lab seed` also writes to disk as an OCI layout (tags `fs`, `esgz`…), an
+/// oci-archive and a docker-archive ([`write_layouts`]).
+pub fn file_images() -> Vec<(&'static str, Image)> {
+    vec![
+        ("lab/fs", fs_image()),
+        ("lab/esgz", estargz_image()),
+        ("lab/zstd", zstd_image()),
+        ("lab/rich", rich()),
+    ]
+}
+
+/// Writes [`file_images`] under `dir`: `oci/` (an OCI layout, each tagged by the last
+/// part of its name), `images.oci.tar` (the same as an oci-archive) and
+/// `images.docker.tar` (a docker-archive, each named `lab/…:v1`).
+pub fn write_layouts(dir: &std::path::Path) -> std::io::Result<()> {
+    let images = file_images();
+    let short: Vec<(&str, &Image)> = images
+        .iter()
+        .map(|(n, i)| (n.rsplit('/').next().unwrap_or(n), i))
+        .collect();
+    write_oci_layout(&dir.join("oci"), &short)?;
+    write_oci_archive(&dir.join("images.oci.tar"), &short)?;
+    let named: Vec<String> = images.iter().map(|(n, _)| format!("{n}:v1")).collect();
+    let named: Vec<(&str, &Image)> = named
+        .iter()
+        .map(String::as_str)
+        .zip(images.iter().map(|(_, i)| i))
+        .collect();
+    write_docker_archive(&dir.join("images.docker.tar"), &named)
 }
 
 /// One image: manifest, config and layers.
@@ -897,6 +1167,7 @@ impl Seeded {
             target.image(&format!("{prefix}/versions"), &self.rich, VERSION_TAGS)?;
             target.image(&format!("{prefix}/fs"), &fs_image(), &["v1"])?;
             target.image(&format!("{prefix}/esgz"), &estargz_image(), &["v1"])?;
+            target.image(&format!("{prefix}/zstd"), &zstd_image(), &["v1"])?;
             let bad = format!("sha256:{}", "0".repeat(64));
             target.image(
                 &format!("{prefix}/esgz"),

@@ -24,6 +24,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("time", "/usr/bin/time"),
     // The curl floor of `cargo xtask bench`.
     ("curl", "/usr/bin/curl"),
+    // The reference unpackers `ls` and `cat` are compared with: `umoci raw unpack`,
+    // and GNU tar over zstd layers.
+    ("umoci", "/usr/bin/umoci"),
+    ("zstd", "/usr/bin/zstd"),
 ];
 
 /// Installs missing lab packages with apt-get when running as root; otherwise fails

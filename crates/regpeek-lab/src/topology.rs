@@ -423,6 +423,31 @@ impl Lab {
         }
         t.plain
             .manifest("lab/attested", &referring.index, &referring.tag)?;
+        self.seed_hostile(&t.plain)?;
+        crate::image::write_layouts(&self.info.dir.join("layouts"))
+            .context("writing the lab's images to disk")
+    }
+
+    /// `lab/hostile`: [`crate::image::HOSTILE_TAGS`] pushed to the open registry; the
+    /// `mismatch` layer's stored bytes are then overwritten (same length, other bytes),
+    /// as a corrupted store or a lying mirror would serve them.
+    fn seed_hostile(&self, plain: &crate::push::Target) -> Result<()> {
+        use crate::image::{HOSTILE_TAGS, corrupted, hostile_images};
+        let images = hostile_images();
+        for (tag, img) in HOSTILE_TAGS.iter().zip(&images) {
+            plain.image("lab/hostile", img, &[tag])?;
+        }
+        let layer = &images[3].layers[0];
+        let hex = layer.digest.trim_start_matches("sha256:");
+        let stored = self
+            .info
+            .dir
+            .join("plain-data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data");
+        std::fs::write(&stored, corrupted(&layer.bytes))
+            .with_context(|| format!("overwriting {}", stored.display()))?;
         Ok(())
     }
 
