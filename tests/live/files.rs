@@ -107,8 +107,14 @@ fn ls_shows_the_merged_file_system() {
         table.contains("lrwxrwxrwx") && table.contains("/bin -> usr/bin"),
         "{table}"
     );
+    // A layer the image does not have is an error of that image.
     let out = regpeek(&["ls", "--plain-http", "--layer", "7", &fs()]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("has 3 layers"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -395,35 +401,11 @@ fn an_oci_layout_on_disk_is_read_like_a_registry() {
 
 #[test]
 fn a_docker_archive_is_read_as_docker_save_wrote_it() {
-    use std::io::Read as _;
     let dir = empty_home();
     let rich = regpeek_lab::image::rich();
     // What `docker save` writes: manifest.json, the config, uncompressed layer tars.
     let archive = dir.join("rich.tar");
-    let mut tar = tar::Builder::new(std::fs::File::create(&archive).unwrap());
-    let mut add = |name: &str, bytes: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, name, bytes).unwrap();
-    };
-    let config = format!("{}.json", rich.config.digest.trim_start_matches("sha256:"));
-    add(&config, &rich.config.bytes);
-    let mut layers = Vec::new();
-    for (i, l) in rich.layers.iter().enumerate() {
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(&l.bytes[..])
-            .read_to_end(&mut raw)
-            .unwrap();
-        let name = format!("layer{i}/layer.tar");
-        add(&name, &raw);
-        layers.push(name);
-    }
-    let manifest =
-        serde_json::json!([{"Config": config, "RepoTags": ["lab/rich:v1"], "Layers": layers}]);
-    add("manifest.json", manifest.to_string().as_bytes());
-    tar.into_inner().unwrap();
+    regpeek_lab::image::write_docker_archive(&archive, &[("lab/rich:v1", &rich)]).unwrap();
     let spec = format!("docker-archive:{}:lab/rich:v1", archive.display());
     let registry = r("lab/rich:v1");
     assert_eq!(
@@ -776,4 +758,136 @@ fn hostile_layers_are_refused_with_a_clear_error() {
             }
         }
     }
+}
+
+/// JSON lines without the `Source` field (which only `--file` and `--from` add).
+fn without_source(out: &[u8]) -> Vec<Value> {
+    lines(out)
+        .iter()
+        .map(|l| {
+            let mut v = json(l.as_bytes());
+            v.as_object_mut().unwrap().remove("Source");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn looking_inside_works_on_every_path() {
+    // A reference is a batch of one: each command answers the same for an image typed
+    // alone, among several, from --file, from --from, one job or several, live or in
+    // a recording's replay; an image that fails fails on its own line.
+    let images: Vec<String> = [
+        "lab/fs:v1",
+        "lab/zstd:v1",
+        "lab/esgz:v1",
+        "lab/hostile:truncated",
+    ]
+    .iter()
+    .map(|i| r(i))
+    .collect();
+    let dir = empty_home();
+    let list = dir.join("list.txt");
+    write(&list, &images.join("\n"));
+    let compose = dir.join("compose.yaml");
+    let services: String = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| format!("  s{i}:\n    image: {image}\n"))
+        .collect();
+    write(&compose, &format!("services:\n{services}"));
+    let (list, compose) = (list.to_str().unwrap(), compose.to_str().unwrap());
+    let commands: [(&str, &[&str]); 5] = [
+        ("cat", &["/etc/os-release"]),
+        ("ls", &["/etc"]),
+        ("os", &[]),
+        ("sbom", &[]),
+        ("base", &[]),
+    ];
+    for (cmd, tail) in commands {
+        let run = |refs: &[&str], extra: &[&str]| {
+            let mut args = vec![cmd, "--plain-http"];
+            args.extend(extra);
+            args.extend(refs);
+            args.extend(tail);
+            regpeek(&args)
+        };
+        let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+        let several = run(&refs, &[]);
+        let code = several.status.code();
+        assert!(
+            code == Some(1) || code == Some(2),
+            "{cmd}: {}",
+            stderr_of(&several)
+        );
+        let rows = without_source(&several.stdout);
+        // Each image's lines are its own, in the order given; the broken one says why.
+        let mut order: Vec<String> = rows
+            .iter()
+            .map(|v| v["Reference"].as_str().unwrap().to_owned())
+            .collect();
+        order.dedup();
+        assert_eq!(order, images, "{cmd}");
+        let failed = rows
+            .iter()
+            .find(|v| v["Reference"] == images[3].as_str())
+            .unwrap();
+        assert!(failed["Error"].is_string(), "{cmd}: {failed}");
+        // The same, from --file and from --from (with where each was named), and with
+        // one job at a time.
+        for (extra, source) in [
+            (vec!["--file", list], format!("{list}:1")),
+            (vec!["--from", compose], format!("{compose}:3 service s0")),
+        ] {
+            let out = run(&[], &extra);
+            assert_eq!(out.status.code(), code, "{cmd} {extra:?}");
+            assert_eq!(without_source(&out.stdout), rows, "{cmd} {extra:?}");
+            assert_eq!(
+                json(lines(&out.stdout)[0].as_bytes())["Source"],
+                source.as_str(),
+                "{cmd}"
+            );
+        }
+        let one_job = run(&refs, &["--jobs", "1"]);
+        assert_eq!(one_job.stdout, several.stdout, "{cmd} --jobs 1");
+        // One image typed alone answers as the batch did for it.
+        let alone = run(&refs[..1], &[]);
+        let first: Vec<&Value> = rows.iter().filter(|v| v["Reference"] == refs[0]).collect();
+        match cmd {
+            "cat" => assert_eq!(
+                String::from_utf8_lossy(&alone.stdout),
+                first[0]["Text"].as_str().unwrap(),
+                "{cmd}"
+            ),
+            "ls" => {
+                let mut want: Vec<Value> = first.iter().map(|v| (*v).clone()).collect();
+                for v in &mut want {
+                    v.as_object_mut().unwrap().remove("Reference");
+                }
+                assert_eq!(without_source(&alone.stdout), want, "{cmd}");
+            }
+            _ => assert_eq!(without_source(&alone.stdout), [first[0].clone()], "{cmd}"),
+        }
+        // Recorded and replayed: the same lines, the same exit status.
+        let mut args = vec![cmd, "--plain-http"];
+        args.extend(&refs);
+        args.extend(tail);
+        record_then_replay(&args);
+        let mut args = vec![cmd, "--plain-http", "--file", list];
+        args.extend(tail);
+        record_then_replay(&args);
+    }
+    // -o table shows one image; with several it is refused, not ignored.
+    let out = regpeek(&["ls", "--plain-http", "-o", "table", &images[0], &images[1]]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    // blob names one blob of one repository: a batch flag is refused.
+    let out = regpeek(&[
+        "blob",
+        "--plain-http",
+        "--file",
+        list,
+        &images[0],
+        "sha256:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }

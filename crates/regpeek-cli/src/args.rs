@@ -115,11 +115,13 @@ pub enum Command {
     /// are read from the top down to the one that holds (or deletes) the path, each
     /// verified before anything of it is written; links are followed inside the image.
     Cat {
-        #[arg(value_name = "IMAGE")]
-        image: String,
-        /// The file's path in the image.
-        #[arg(value_name = "PATH")]
-        path: String,
+        /// The image, then the file's path in it. Several images (or `--file`,
+        /// `--from`) print one JSON line each, with the file as `Text` (UTF-8) or
+        /// `Base64`, its `Size` and `Digest`.
+        #[arg(value_name = "IMAGE… PATH", required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -127,18 +129,20 @@ pub enum Command {
     /// directories applied), with mode, owner, size, mtime and the layer each comes
     /// from; or one layer's own entries with `--layer`.
     Ls {
-        #[arg(value_name = "IMAGE")]
-        image: String,
-        /// Only this path, or what lies below it.
-        #[arg(value_name = "PATH")]
-        path: Option<String>,
+        /// The image, then optionally a PATH (it starts with `/`) to list only it and
+        /// what lies below it. Several images (or `--file`, `--from`) lead each row
+        /// with its `Reference`.
+        #[arg(value_name = "IMAGE… [PATH]")]
+        args: Vec<String>,
         /// One layer's own entries, whiteouts included: its index (0 is the base) or
         /// digest.
         #[arg(long, value_name = "N|DIGEST")]
         layer: Option<String>,
-        /// Output format: JSON lines (default), or `table` (`ls -l`).
+        /// Output format: JSON lines (default), or `table` (`ls -l`; one image).
         #[arg(short, long, value_name = "FORMAT")]
         output: Option<OutputFormat>,
+        #[command(flatten)]
+        batch: BatchArgs,
         #[command(flatten)]
         common: Common,
     },

@@ -79,7 +79,7 @@ pub enum Want {
 pub fn run(
     session: &Session,
     want: Want,
-    images: &[(String, Option<String>)],
+    images: &super::Images,
     raw: bool,
     format: OutputFormat,
     common: &Common,
@@ -95,65 +95,50 @@ pub fn run(
     }
     let mut failed = false;
     let mut rows: Vec<Value> = Vec::new();
-    for (image, source) in images {
-        let start = rows.len();
-        let found =
-            crate::flags::parse_reference(image).and_then(|r| documents(session, common, &r, want));
-        match found {
+    let found = images.answer(|image| {
+        let r = crate::flags::parse_reference(image)?;
+        documents(session, common, &r, want)
+    });
+    for ((image, source), found) in images.list.iter().zip(found) {
+        // Each row's fields, without the image's `Reference` and `Source`.
+        let fields: Vec<Result<Value>> = match found {
             Ok(docs) if docs.is_empty() => {
-                failed = true;
                 let what = if want == Want::Sbom {
                     "SBOM"
                 } else {
                     "provenance"
                 };
-                rows.push(json!({"Reference": image, "Error": format!("{image} carries no {what} (no attestation, no referrer)")}));
+                vec![Err(anyhow::anyhow!(
+                    "{image} carries no {what} (no attestation, no referrer)"
+                ))]
             }
-            Ok(docs) => {
-                for doc in docs {
+            Ok(docs) => docs
+                .iter()
+                .flat_map(|doc| -> Vec<Result<Value>> {
+                    let with = |mut v: Value, format: bool| {
+                        if format {
+                            v["Format"] = json!(doc.kind.name());
+                        }
+                        v["From"] = json!(doc.source);
+                        Ok(v)
+                    };
                     if raw {
-                        rows.push(json!({"Reference": image, "Format": doc.kind.name(), "From": doc.source, "Document": doc.body}));
+                        vec![Ok(
+                            json!({"Format": doc.kind.name(), "From": doc.source, "Document": doc.body}),
+                        )]
                     } else if want == Want::Sbom {
-                        for p in packages(&doc) {
-                            let mut row = json!({"Reference": image});
-                            if let (Some(row), Value::Object(p)) = (row.as_object_mut(), p) {
-                                row.extend(p);
-                            }
-                            row["Format"] = json!(doc.kind.name());
-                            row["From"] = json!(doc.source);
-                            rows.push(row);
-                        }
+                        packages(doc).into_iter().map(|p| with(p, true)).collect()
                     } else {
-                        let mut row = json!({"Reference": image});
-                        if let (Some(row), Value::Object(p)) =
-                            (row.as_object_mut(), provenance(&doc))
-                        {
-                            row.extend(p);
-                        }
-                        row["From"] = json!(doc.source);
-                        rows.push(row);
+                        vec![with(provenance(doc), false)]
                     }
-                }
-            }
-            Err(e) => {
-                failed = true;
-                rows.push(json!({"Reference": image, "Error": format!("{e:#}")}));
-            }
-        }
-        // Where a --file or --from line named the image, after its `Reference`.
-        if let Some(source) = source {
-            for row in &mut rows[start..] {
-                if let Some(fields) = row.as_object_mut() {
-                    let rest: Vec<(String, Value)> = std::mem::take(fields).into_iter().collect();
-                    for (k, v) in rest {
-                        let is_reference = k == "Reference";
-                        fields.insert(k, v);
-                        if is_reference {
-                            fields.insert("Source".into(), json!(source));
-                        }
-                    }
-                }
-            }
+                })
+                .collect(),
+            Err(e) => vec![Err(e)],
+        };
+        for f in fields {
+            let (row, fails) = crate::output::answer_line(image, source.as_deref(), f);
+            failed |= fails;
+            rows.push(row);
         }
     }
     match format {

@@ -29,32 +29,16 @@ pub fn base(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
-    let mut entries: Vec<(String, Option<String>)> =
-        references.iter().map(|r| (r.clone(), None)).collect();
-    let collected = crate::inputs::collect(batch, &|p| session.shown(p))?;
-    for warning in &collected.warnings {
-        session.warn_once(warning);
-    }
-    entries.extend(
-        collected
-            .references
-            .into_iter()
-            .zip(collected.sources.into_iter().map(Some)),
-    );
-    if entries.is_empty() {
-        return Err(crate::errors::usage(
-            "give an image reference (or several, or --file, or --from)",
-        ));
-    }
+    let images = super::images_of(session, references, batch)?;
+    let found = images.answer(|reference| check(session, common, reference));
     let (mut failed, mut due) = (false, false);
-    for (reference, source) in entries {
-        let found = check(session, common, &reference);
-        let (row, fails) = crate::output::answer_line(&reference, source.as_deref(), found);
+    for ((reference, source), found) in images.list.iter().zip(found) {
+        let (row, fails) = crate::output::answer_line(reference, source.as_deref(), found);
         due |= row["Rebuild"] == true;
         failed |= fails;
         session.out.line(out, &row)?;
-        out.flush()?;
     }
+    out.flush()?;
     Ok(ExitCode::from(match (failed, due) {
         (true, _) => 2,
         (false, true) => 1,

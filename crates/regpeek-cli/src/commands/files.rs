@@ -18,6 +18,8 @@ use crate::args::{Common, OutputFormat};
 use crate::layers::{self, Entry, Kind, Take};
 use crate::session::Session;
 
+use super::Images;
+
 /// The most symbolic links one lookup follows.
 const MAX_HOPS: usize = 40;
 
@@ -287,32 +289,67 @@ fn find(
     }
 }
 
-/// `cat IMAGE PATH`: a file's exact bytes.
+/// The most of a file `cat` puts in a JSON line (several images): larger files are
+/// written alone, as bytes.
+const MAX_IN_LINE: u64 = 16 << 20;
+
+/// `cat IMAGE… PATH`: a file's exact bytes (one image typed alone), or for each image a
+/// JSON line with the file as `Text` (UTF-8) or `Base64`, its `Size` and `Digest`.
 pub fn cat(
     session: &Session,
-    image: &str,
+    images: &Images,
     path: &str,
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
-    let r = crate::flags::parse_reference(image)?;
-    let layers = layers_of(session, common, &r)?;
-    let mut file = find(session, common, &r, &layers, path)?.file(path, &r)?;
-    std::io::copy(&mut file, out)?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    let file_of = |image: &str| -> Result<tempfile::SpooledTempFile> {
+        let r = crate::flags::parse_reference(image)?;
+        let layers = layers_of(session, common, &r)?;
+        find(session, common, &r, &layers, path)?.file(path, &r)
+    };
+    if images.single {
+        let mut file = file_of(&images.list[0].0)?;
+        std::io::copy(&mut file, out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let found = images.answer(|image| {
+        let mut file = file_of(image)?;
+        let mut bytes = Vec::new();
+        Read::by_ref(&mut file)
+            .take(MAX_IN_LINE + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_IN_LINE {
+            bail!("/{}: larger than {MAX_IN_LINE} bytes, too large for a JSON line: cat it from one image", layers::normalize(path));
+        }
+        let mut row = json!({
+            "Path": format!("/{}", layers::normalize(path)),
+            "Size": bytes.len(),
+            "Digest": Digest::sha256(&bytes).to_string(),
+        });
+        match String::from_utf8(bytes) {
+            Ok(text) => row["Text"] = Value::String(text),
+            Err(e) => {
+                use base64::Engine as _;
+                row["Base64"] =
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()));
+            }
+        }
+        Ok(row)
+    });
+    lines_out(session, images, found, out)
 }
 
-/// `os IMAGE…`: the distribution and version.
-pub fn os(
+/// Prints one answer line per image (its `Reference`, `Source`, then what was found
+/// or its `Error`); exit 1 when any failed.
+fn lines_out(
     session: &Session,
-    images: &[(String, Option<String>)],
-    common: &Common,
+    images: &Images,
+    found: Vec<Result<Value>>,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let mut failed = false;
-    for (image, source) in images {
-        let found = os_of(session, common, image);
+    for ((image, source), found) in images.list.iter().zip(found) {
         let (row, fails) = crate::output::answer_line(image, source.as_deref(), found);
         failed |= fails;
         session.out.line(out, &row)?;
@@ -323,6 +360,17 @@ pub fn os(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `os IMAGE…`: the distribution and version.
+pub fn os(
+    session: &Session,
+    images: &Images,
+    common: &Common,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let found = images.answer(|image| os_of(session, common, image));
+    lines_out(session, images, found, out)
 }
 
 fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {
@@ -410,11 +458,12 @@ fn os_release(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `ls IMAGE [PATH]`: the merged file system as a container sees it (or one layer's
-/// own entries, whiteouts included, with `--layer`).
+/// `ls IMAGE… [PATH]`: the merged file system as a container sees it (or one layer's
+/// own entries, whiteouts included, with `--layer`); with several images (or
+/// `--file`, `--from`), each row led by its image's `Reference` (and `Source`).
 pub fn ls(
     session: &Session,
-    image: &str,
+    images: &Images,
     path: Option<&str>,
     layer: Option<&str>,
     format: OutputFormat,
@@ -423,7 +472,61 @@ pub fn ls(
 ) -> Result<ExitCode> {
     if format == OutputFormat::Table {
         session.out.refuse_table_with_jq()?;
+        if !images.single {
+            return Err(crate::errors::usage(
+                "-o table lists one image; several print JSON lines",
+            ));
+        }
     }
+    let found = images.answer(|image| ls_rows(session, common, image, path, layer));
+    if images.single {
+        let rows = found.into_iter().next().unwrap_or_else(|| Ok(Vec::new()))?;
+        match format {
+            OutputFormat::Json => {
+                for row in &rows {
+                    session.out.line(out, row)?;
+                }
+            }
+            OutputFormat::Table => {
+                let table: Vec<Vec<String>> = rows.iter().map(ls_l).collect();
+                crate::output::print_columns(
+                    out,
+                    &["MODE", "UID:GID", "SIZE", "MTIME", "LAYER", "PATH"],
+                    &table,
+                )?;
+            }
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    for ((image, source), found) in images.list.iter().zip(found) {
+        let rows = match found {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        for row in rows {
+            let (row, fails) = crate::output::answer_line(image, source.as_deref(), row);
+            failed |= fails;
+            session.out.line(out, &row)?;
+        }
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The rows `ls` prints for one image.
+fn ls_rows(
+    session: &Session,
+    common: &Common,
+    image: &str,
+    path: Option<&str>,
+    layer: Option<&str>,
+) -> Result<Vec<Value>> {
     let r = crate::flags::parse_reference(image)?;
     let layers = layers_of(session, common, &r)?;
     let prefix = path.map(layers::normalize).unwrap_or_default();
@@ -432,12 +535,11 @@ pub fn ls(
         None => None,
         Some(l) => Some(match l.parse::<usize>() {
             Ok(n) if n < layers.len() => n,
-            Ok(n) => {
-                return Err(crate::errors::usage(format!(
-                    "--layer {n}: the image has {} layers (0 is the base)",
-                    layers.len()
-                )));
-            }
+            Ok(n) => bail!(
+                "--layer {n}: {} has {} layers (0 is the base)",
+                r.familiar(),
+                layers.len()
+            ),
             Err(_) => layers
                 .iter()
                 .position(|d| {
@@ -448,7 +550,9 @@ pub fn ls(
                             .nth(1)
                             .is_some_and(|h| h.starts_with(l))
                 })
-                .with_context(|| format!("--layer {l}: no layer has that digest"))?,
+                .with_context(|| {
+                    format!("--layer {l}: no layer of {} has that digest", r.familiar())
+                })?,
         }),
     };
     let mut merged: BTreeMap<String, (Entry, usize)> = BTreeMap::new();
@@ -510,28 +614,11 @@ pub fn ls(
         rows = merged.into_values().map(|(e, i)| (e, i, None)).collect();
     }
     let shown = |p: &str| prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}/"));
-    let rows: Vec<Value> = rows
+    Ok(rows
         .iter()
         .filter(|(e, _, _)| shown(&e.path))
         .map(|(e, i, marker)| entry_json(e, *i, &layers[*i].digest, *marker))
-        .collect();
-    match format {
-        OutputFormat::Json => {
-            for row in &rows {
-                session.out.line(out, row)?;
-            }
-        }
-        OutputFormat::Table => {
-            let table: Vec<Vec<String>> = rows.iter().map(ls_l).collect();
-            crate::output::print_columns(
-                out,
-                &["MODE", "UID:GID", "SIZE", "MTIME", "LAYER", "PATH"],
-                &table,
-            )?;
-        }
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+        .collect())
 }
 
 fn entry_json(e: &Entry, layer: usize, digest: &Digest, marker: Option<&str>) -> Value {

@@ -24,30 +24,78 @@ use crate::args::{AuthCommand, Cli, Command};
 use crate::pipeline;
 use crate::session::Session;
 
-/// The images of a command line: typed, then from `--file` and `--from`.
-fn images_of(
+/// The images a command line names (typed, then from `--file` and `--from`, each with
+/// its `Source`), for the commands that look inside images: `os`, `cat`, `ls`,
+/// `sbom`, `provenance`, `base`.
+pub(crate) struct Images {
+    pub list: Vec<(String, Option<String>)>,
+    /// One image, typed alone: printed as itself where the command has such a shape.
+    pub single: bool,
+    /// `--jobs`: how many images are answered at once.
+    pub jobs: usize,
+}
+
+/// The images of a command line; a usage error when there are none.
+pub(crate) fn images_of(
     session: &Session,
     typed: &[String],
     batch: &crate::args::BatchArgs,
-) -> Result<Vec<(String, Option<String>)>> {
-    let mut images: Vec<(String, Option<String>)> =
-        typed.iter().map(|t| (t.clone(), None)).collect();
+) -> Result<Images> {
+    let mut list: Vec<(String, Option<String>)> = typed.iter().map(|t| (t.clone(), None)).collect();
     let collected = crate::inputs::collect(batch, &|p| session.shown(p))?;
     for warning in &collected.warnings {
         session.warn_once(warning);
     }
-    images.extend(
+    list.extend(
         collected
             .references
             .into_iter()
             .zip(collected.sources.into_iter().map(Some)),
     );
-    if images.is_empty() {
+    if list.is_empty() {
         return Err(crate::errors::usage(
             "give an image reference (or several, or --file, or --from)",
         ));
     }
-    Ok(images)
+    Ok(Images {
+        single: list.len() == 1 && batch.file.is_none() && batch.from.is_none(),
+        list,
+        jobs: batch.jobs as usize,
+    })
+}
+
+impl Images {
+    /// `one` of each image, `--jobs` at a time, in the order given.
+    pub fn answer<T: Send>(&self, one: impl Fn(&str) -> Result<T> + Sync) -> Vec<Result<T>> {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<Option<Result<T>>>> =
+            Mutex::new((0..self.list.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..self.jobs.clamp(1, self.list.len().max(1)) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((image, _)) = self.list.get(i) else {
+                            break;
+                        };
+                        let result = one(image);
+                        if let Ok(mut d) = done.lock() {
+                            d[i] = Some(result);
+                        }
+                    }
+                });
+            }
+        });
+        done.into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(anyhow::anyhow!("internal: an image was not answered")))
+            })
+            .collect()
+    }
 }
 
 /// Runs the command of `cli` in `session`, printing to `out`.
@@ -136,22 +184,40 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             common,
         } => return files::blob(session, image, digest, common, out),
         Command::Cat {
-            image,
-            path,
+            args,
+            batch,
             common,
-        } => return files::cat(session, image, path, common, out),
+        } => {
+            // The last argument is the path; the ones before it, images.
+            let Some((path, typed)) = args.split_last() else {
+                return Err(crate::errors::usage("give an image and a path"));
+            };
+            if typed.is_empty() && batch.file.is_none() && batch.from.is_none() {
+                return Err(crate::errors::usage(
+                    "give an image and a path (or --file or --from, and a path)",
+                ));
+            }
+            let images = images_of(session, typed, batch)?;
+            return files::cat(session, &images, path, common, out);
+        }
         Command::Ls {
-            image,
-            path,
+            args,
             layer,
             output,
+            batch,
             common,
         } => {
             let format = output.unwrap_or(crate::args::OutputFormat::Json);
+            // A last argument that starts with `/` is the path; the rest are images.
+            let (typed, path) = match args.split_last() {
+                Some((last, rest)) if last.starts_with('/') => (rest, Some(last.as_str())),
+                _ => (&args[..], None),
+            };
+            let images = images_of(session, typed, batch)?;
             return files::ls(
                 session,
-                image,
-                path.as_deref(),
+                &images,
+                path,
                 layer.as_deref(),
                 format,
                 common,
