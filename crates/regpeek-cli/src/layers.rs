@@ -34,6 +34,52 @@ pub const MAX_ZSTD_WINDOW: u64 = 32 << 20;
 /// temporary file.
 pub const IN_MEMORY: usize = 8 << 20;
 
+/// The most memory [`Index`] gives entries in all (as [`Entry::weight`] counts it).
+pub const MAX_INDEXED: usize = 16 << 20;
+
+/// What the layers read in this run hold (their entries, never their bytes), by
+/// digest, once each layer has verified: a lookup that a layer read before can answer
+/// is answered without fetching it again (`os` trying its release files, `cat` after
+/// a link, images of a batch that share a base). Bounded by [`MAX_INDEXED`] entries
+/// bytes in all; a layer past the bound is simply read again when asked.
+#[derive(Default)]
+pub struct Index {
+    layers: std::sync::Mutex<Held>,
+}
+
+/// The entries held, by digest, and their weight in all.
+type Held = (
+    std::collections::HashMap<String, std::sync::Arc<Vec<Entry>>>,
+    usize,
+);
+
+impl Index {
+    /// The entries of the layer `digest`, if this run has read it.
+    pub fn get(&self, digest: &Digest) -> Option<std::sync::Arc<Vec<Entry>>> {
+        let held = self.layers.lock().ok()?;
+        held.0.get(&digest.to_string()).cloned()
+    }
+
+    /// Keeps the entries of the verified layer `digest`, if there is room.
+    pub fn put(&self, digest: &Digest, entries: Vec<Entry>) -> std::sync::Arc<Vec<Entry>> {
+        let weight: usize = entries.iter().map(Entry::weight).sum();
+        let entries = std::sync::Arc::new(entries);
+        if let Ok(mut held) = self.layers.lock()
+            && held.1 + weight <= MAX_INDEXED
+            && !held.0.contains_key(&digest.to_string())
+        {
+            held.1 += weight;
+            held.0.insert(digest.to_string(), entries.clone());
+        }
+        entries
+    }
+}
+
+/// Whether `e` is one of the image's files: an eStargz layer's own TOC is not.
+pub fn of_the_image(desc: &Descriptor, e: &Entry) -> bool {
+    !(e.path == "stargz.index.json" && desc.annotations.contains_key(crate::estargz::TOC_DIGEST))
+}
+
 /// How a layer's bytes are packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Packing {
@@ -73,6 +119,17 @@ pub struct Entry {
     pub gid: u64,
     pub size: u64,
     pub mtime: u64,
+}
+
+impl Entry {
+    /// About what the entry holds in memory, in bytes.
+    pub fn weight(&self) -> usize {
+        let link = match &self.kind {
+            Kind::Symlink(t) | Kind::Hardlink(t) => t.len(),
+            _ => 0,
+        };
+        std::mem::size_of::<Entry>() + self.path.len() + link
+    }
 }
 
 /// What an entry is.

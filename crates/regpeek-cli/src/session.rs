@@ -52,6 +52,8 @@ pub struct Session {
     creds_used: Mutex<Option<CredsUsed>>,
     /// Warnings already said once.
     warned: Mutex<Vec<String>>,
+    /// What the layers read in this run hold, by digest (`cat`, `ls`, `os`).
+    pub layer_index: crate::layers::Index,
 }
 
 /// What a replay brings to the session of the command line it runs again.
@@ -82,6 +84,7 @@ impl Session {
             out,
             creds_used: Mutex::new(None),
             warned: Mutex::new(Vec::new()),
+            layer_index: crate::layers::Index::default(),
         }
     }
 

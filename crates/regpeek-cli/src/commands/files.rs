@@ -134,11 +134,46 @@ impl<'a> Judge<'a> {
     }
 }
 
-/// Scans one layer for `path`; `None` when the layer says nothing of it.
-fn scan(body: impl Read, desc: &Descriptor, path: &str) -> Result<Option<Decision>> {
+/// What `entries` (one layer's) say of `path`: `None` when the file's bytes are
+/// needed (it is a regular file of that layer), else the layer's say.
+fn judge_entries<'e>(
+    entries: impl IntoIterator<Item = &'e Entry>,
+    path: &str,
+) -> Option<Option<Decision>> {
+    let mut judge = Judge::new(path);
+    let mut file = false;
+    for e in entries {
+        if e.path == path {
+            file = false;
+        }
+        file |= judge.see(e);
+    }
+    (!file).then(|| judge.verdict())
+}
+
+/// Scans one layer for `path`; `None` when the layer says nothing of it. The layer's
+/// entries go to the run's index once it has verified.
+fn scan(
+    index: &layers::Index,
+    body: impl Read,
+    desc: &Descriptor,
+    path: &str,
+) -> Result<Option<Decision>> {
     let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
     let mut judge = Judge::new(path);
+    // Kept for the index while they fit in it.
+    let (mut entries, mut weight) = (Some(Vec::new()), 0);
     layers::read_layer(body, desc, |e: &Entry| {
+        if !layers::of_the_image(desc, e) {
+            return Take::Skip;
+        }
+        if let Some(all) = &mut entries {
+            weight += e.weight();
+            all.push(e.clone());
+            if weight > layers::MAX_INDEXED {
+                entries = None;
+            }
+        }
         // A later entry for the same path wins.
         if e.path == path {
             *spool.borrow_mut() = None;
@@ -150,6 +185,9 @@ fn scan(body: impl Read, desc: &Descriptor, path: &str) -> Result<Option<Decisio
         }
         Take::Skip
     })?;
+    if let Some(all) = entries {
+        index.put(&desc.digest, all);
+    }
     if let Some(s) = spool.borrow_mut().take() {
         let mut file = Rc::try_unwrap(s)
             .map_err(|_| anyhow::anyhow!("internal: the spool is still shared"))?
@@ -172,16 +210,9 @@ fn scan_toc(
     let Some(toc) = crate::estargz::toc(session, common, r, desc)? else {
         return Ok(None);
     };
-    let mut judge = Judge::new(path);
-    let mut file = false;
-    for e in toc.as_entries() {
-        if e.path == path {
-            file = false;
-        }
-        file |= judge.see(&e);
-    }
-    if !file {
-        return Ok(Some(judge.verdict()));
+    let entries = session.layer_index.put(&desc.digest, toc.as_entries());
+    if let Some(decision) = judge_entries(entries.iter(), path) {
+        return Ok(Some(decision));
     }
     let mut spool = layers::spool();
     match crate::estargz::read_file(session, common, r, desc, &toc, path, &mut spool)? {
@@ -255,13 +286,21 @@ fn find(
                 continue;
             }
             let within = || format!("layer {i} ({})", desc.digest);
-            // An eStargz layer: its TOC and the file's chunks alone.
-            let decision = match scan_toc(session, common, r, desc, &path).with_context(within)? {
+            // A layer this run has read: its entries say whether it must be fetched.
+            let known = session
+                .layer_index
+                .get(&desc.digest)
+                .and_then(|entries| judge_entries(entries.iter(), &path));
+            let decision = match known {
                 Some(decision) => decision,
-                None => {
-                    let body = layers::open(session, common, r, &desc.digest)?;
-                    scan(body, desc, &path).with_context(within)?
-                }
+                // An eStargz layer: its TOC and the file's chunks alone.
+                None => match scan_toc(session, common, r, desc, &path).with_context(within)? {
+                    Some(decision) => decision,
+                    None => {
+                        let body = layers::open(session, common, r, &desc.digest)?;
+                        scan(&session.layer_index, body, desc, &path).with_context(within)?
+                    }
+                },
             };
             let next = match decision {
                 None => continue,
@@ -565,27 +604,27 @@ fn ls_rows(
             continue;
         }
         let within = || format!("layer {i} ({})", desc.digest);
-        // An eStargz layer: its TOC alone says what it holds.
-        let own: Vec<Entry> =
-            match crate::estargz::toc(session, common, &r, desc).with_context(within)? {
-                Some(toc) => toc.as_entries(),
+        // A layer this run has read; else an eStargz layer's TOC; else the layer.
+        let own: std::sync::Arc<Vec<Entry>> = match session.layer_index.get(&desc.digest) {
+            Some(own) => own,
+            None => match crate::estargz::toc(session, common, &r, desc).with_context(within)? {
+                Some(toc) => session.layer_index.put(&desc.digest, toc.as_entries()),
                 None => {
                     let body = layers::open(session, common, &r, &desc.digest)?;
-                    let estargz = desc.annotations.contains_key(crate::estargz::TOC_DIGEST);
                     let mut own = Vec::new();
                     layers::read_layer(body, desc, |e| {
-                        // The TOC of an eStargz layer read whole is no file of the image.
-                        if !(estargz && e.path == "stargz.index.json") {
+                        if layers::of_the_image(desc, e) {
                             own.push(e.clone());
                         }
                         Take::Skip
                     })
                     .with_context(within)?;
-                    own
+                    session.layer_index.put(&desc.digest, own)
                 }
-            };
+            },
+        };
         if chosen.is_some() {
-            for e in own {
+            for e in own.iter().cloned() {
                 let marker = layers::whiteout(&e.path)
                     .map(|(_, opaque)| if opaque { "opaque" } else { "whiteout" });
                 rows.push((e, i, marker));
@@ -593,7 +632,7 @@ fn ls_rows(
             continue;
         }
         // This layer's whiteouts hide what lies below; then its entries are laid on.
-        for e in &own {
+        for e in own.iter() {
             if let Some((gone, opaque)) = layers::whiteout(&e.path) {
                 let under = format!("{gone}/");
                 // An opaque directory keeps itself and hides what lies below it; a
@@ -604,9 +643,9 @@ fn ls_rows(
                 });
             }
         }
-        for e in own {
+        for e in own.iter() {
             if layers::whiteout(&e.path).is_none() {
-                merged.insert(e.path.clone(), (e, i));
+                merged.insert(e.path.clone(), (e.clone(), i));
             }
         }
     }

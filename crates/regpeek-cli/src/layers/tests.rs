@@ -258,3 +258,30 @@ fn a_zstd_bomb_is_refused() {
     let e = read(&blob, &desc(ZSTD, &blob)).unwrap_err();
     assert!(e.contains("decompression bomb"), "{e}");
 }
+
+#[test]
+fn the_run_index_is_bounded_in_bytes() {
+    let entry = |path: String| Entry {
+        path,
+        kind: Kind::File,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime: 0,
+    };
+    let index = Index::default();
+    let small = Digest::sha256(b"small");
+    index.put(&small, vec![entry("etc/os-release".into())]);
+    assert_eq!(index.get(&small).unwrap()[0].path, "etc/os-release");
+    // Long paths weigh what they hold: a layer past the bound is not kept (and is
+    // read again when asked), and the ones kept before stay.
+    let big = Digest::sha256(b"big");
+    let long: Vec<Entry> = (0..5000)
+        .map(|i| entry(format!("{i}/{}", "p".repeat(MAX_PATH - 8))))
+        .collect();
+    assert!(long.iter().map(Entry::weight).sum::<usize>() > MAX_INDEXED);
+    assert_eq!(index.put(&big, long).len(), 5000);
+    assert!(index.get(&big).is_none());
+    assert!(index.get(&small).is_some());
+}
