@@ -180,6 +180,27 @@ pub fn open_range(
     Ok((Box::new(body.into_reader()), partial))
 }
 
+/// Copies the blob `digest` of `r`'s repository to `sink` (`size` bytes when given,
+/// else `limit` at most) and checks it: on `Err`, nothing written to `sink` may be
+/// used. `blob` spools to a temporary file, attestation documents to memory.
+pub fn read_blob(
+    session: &Session,
+    common: &Common,
+    r: &Reference,
+    digest: &Digest,
+    size: Option<u64>,
+    limit: u64,
+    sink: &mut impl Write,
+) -> Result<()> {
+    if let Some(size) = size.filter(|s| *s > limit) {
+        bail!("{digest}: a blob of {size} bytes, over the {limit} read");
+    }
+    let body = open(session, common, r, digest)?;
+    let mut hashing = Hashing::new(body, digest, size.unwrap_or(limit))?;
+    std::io::copy(&mut hashing, sink).context("reading the blob")?;
+    hashing.verify(digest, size)
+}
+
 /// Hashes what is read through it, and stops past `limit` bytes.
 pub struct Hashing<R> {
     inner: R,

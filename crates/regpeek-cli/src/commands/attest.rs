@@ -5,7 +5,7 @@
 //! document is a blob, fetched and checked against its digest before it is read.
 //! Formats and field paths: docs/protocol.md §8.4.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -264,21 +264,9 @@ fn read_document(
     r: &Reference,
     desc: &Descriptor,
 ) -> Result<Value> {
-    if desc.size > MAX_DOCUMENT {
-        bail!(
-            "{}: a document of {} bytes, over the {MAX_DOCUMENT} read",
-            desc.digest,
-            desc.size
-        );
-    }
-    let body = crate::layers::open(session, common, r, &desc.digest)?;
-    let mut hashing = crate::layers::Hashing::new(body, &desc.digest, desc.size)?;
     let mut bytes = Vec::new();
-    hashing
-        .by_ref()
-        .take(MAX_DOCUMENT + 1)
-        .read_to_end(&mut bytes)?;
-    hashing.verify(&desc.digest, Some(desc.size))?;
+    let (digest, size) = (&desc.digest, Some(desc.size));
+    crate::layers::read_blob(session, common, r, digest, size, MAX_DOCUMENT, &mut bytes)?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", desc.digest))
 }
 

@@ -33,11 +33,16 @@ pub fn blob(
 ) -> Result<ExitCode> {
     let r = crate::flags::parse_reference(image)?;
     let digest = Digest::parse(digest).map_err(|e| crate::errors::usage(e.to_string()))?;
-    let body = layers::open(session, common, &r, &digest)?;
-    let mut hashing = layers::Hashing::new(body, &digest, layers::MAX_UNPACKED)?;
     let mut spool = layers::spool();
-    std::io::copy(&mut hashing, &mut spool).context("reading the blob")?;
-    hashing.verify(&digest, None)?;
+    layers::read_blob(
+        session,
+        common,
+        &r,
+        &digest,
+        None,
+        layers::MAX_UNPACKED,
+        &mut spool,
+    )?;
     spool.rewind()?;
     std::io::copy(&mut spool, out)?;
     out.flush()?;
