@@ -367,6 +367,13 @@ pub fn bench(args: &[String]) -> Result<()> {
     // file; against skopeo copying the image to an OCI layout and tar reading it.
     let fs = format!("{}/lab/fs:v1", i.plain());
     let esgz = format!("{}/lab/esgz:v1", i.plain());
+    // A 96 MiB layer (incompressible) under a small one, pushed here, not in the seed.
+    let big_image = regpeek_lab::image::big_image(96);
+    lab.info
+        .targets()?
+        .plain
+        .image("lab/big", &big_image, &["v1"])?;
+    let big = format!("{}/lab/big:v1", i.plain());
     let scratch = std::env::temp_dir().join(format!("regpeek-bench-inside-{}", std::process::id()));
     let copy = |image: &str, then: &str| {
         format!(
@@ -389,7 +396,13 @@ pub fn bench(args: &[String]) -> Result<()> {
                     args: vec![
                         "-c".into(),
                         copy(
-                            if name.contains("eStargz") { &esgz } else { &fs },
+                            if name.contains("eStargz") {
+                                &esgz
+                            } else if name.contains("big") {
+                                &big
+                            } else {
+                                &fs
+                            },
                             &skopeo_then,
                         ),
                     ],
@@ -410,6 +423,36 @@ pub fn bench(args: &[String]) -> Result<()> {
             layers.clone(),
             s(&["--no-cache", "ls", "--plain-http", &fs]),
         ),
+        inside_case(
+            "cat /etc/os-release (lab/fs)",
+            layers.clone(),
+            s(&["--no-cache", "cat", "--plain-http", &fs, "/etc/os-release"]),
+        ),
+        inside_case(
+            "cat top-layer file, big",
+            layers.clone(),
+            s(&["--no-cache", "cat", "--plain-http", &big, "/etc/motd"]),
+        ),
+        inside_case(
+            "cat 96 MiB file, big",
+            layers.clone(),
+            s(&["--no-cache", "cat", "--plain-http", &big, "/opt/big.bin"]),
+        ),
+        {
+            // ls reads every layer: its floor is downloading them.
+            let (name, mut tools, n) = inside_case(
+                "ls (big: 96 MiB + 1 layer)",
+                layers.clone(),
+                s(&["--no-cache", "ls", "--plain-http", &big]),
+            );
+            let urls: Vec<String> = big_image
+                .layers
+                .iter()
+                .map(|l| format!("http://{}/v2/lab/big/blobs/{}", i.plain(), l.digest))
+                .collect();
+            tools.push(floor(curl_get(&urls)));
+            (name, tools, n)
+        },
         inside_case(
             "cat an eStargz file",
             layers.clone(),

@@ -466,6 +466,34 @@ pub fn zstd_image() -> Image {
     plain(vec![base, top])
 }
 
+/// `lab/big` (pushed by `cargo xtask bench`, not by `lab seed`): a base layer of
+/// `mib` MiB of incompressible bytes (`opt/big.bin`) under `etc/os-release`, and a
+/// small top layer (`etc/motd`): for peak RSS and bytes fetched on a layer of any size.
+pub fn big_image(mib: usize) -> Image {
+    // xorshift64*: deterministic, and gzip cannot shrink it.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut big = Vec::with_capacity(mib << 20);
+    while big.len() < mib << 20 {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        big.extend(x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    let fast = |nodes: &[Node]| {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(&tar_of(nodes)).expect("in-memory gzip");
+        Blob::new(media::OCI_LAYER, gz.finish().expect("in-memory gzip"))
+    };
+    let base = fast(&[
+        Node::Dir("etc"),
+        Node::File("etc/os-release", b"ID=big\nVERSION_ID=1\n"),
+        Node::Dir("opt"),
+        Node::File("opt/big.bin", &big),
+    ]);
+    let top = fast(&[Node::File("etc/motd", b"on top of a big layer\n")]);
+    plain(vec![base, top])
+}
+
 /// The tags of `lab/hostile`, each an image whose one layer a reader must refuse:
 /// `bomb` (a gzip layer that unpacks to 128 MiB of zeros from about 130 KiB),
 /// `lying` (a tar header that says 10 MiB where 100 bytes follow), `truncated` (a
