@@ -21,6 +21,7 @@ const TARGETS: &[&str] = &[
     "dates",
     "credentials",
     "flow",
+    "layer",
 ];
 
 /// Content types in the order the `manifest` target's first byte picks them.
@@ -173,6 +174,18 @@ fn seed(fixtures: &Path, corpus: &Path) -> Result<()> {
         r#"{"credHelpers":{"quay.io":""},"auths":{"docker.io":{"auth":"!!"}}}"#,
     ] {
         put(&c("credentials"), creds.as_bytes())?;
+    }
+    // Layers: the packing byte, a piece size, the blob (the lab's, and zstd's own).
+    for (packing, layer) in [
+        (1u8, regpeek_lab::image::fs_image().layers[1].bytes.clone()),
+        (1, regpeek_lab::image::estargz_image().layers[0].bytes.clone()),
+        (2, regpeek_lab::image::zstd_image().layers[1].bytes.clone()),
+        (2, include_bytes!("../../crates/regpeek-layer/testdata/frames.tar.zst").to_vec()),
+        (0, regpeek_lab::image::tar_of(&[regpeek_lab::image::Node::File("etc/x", b"x")])),
+    ] {
+        let mut input = vec![packing, 61];
+        input.extend(layer);
+        put(&c("layer"), &input)?;
     }
     put(&c("dates"), b"2024-01-02T03:04:05.5+02:00")?;
     put(&c("dates"), b"120\nSun, 06 Nov 1994 08:49:37 GMT")?;

@@ -54,6 +54,8 @@ pub struct Session {
     warned: Mutex<Vec<String>>,
     /// What the layers read in this run hold, by digest (`cat`, `ls`, `os`).
     pub layer_index: crate::layers::Index,
+    /// The run's clients, by registry (and whether Docker Hub's mirrors apply).
+    clients: Mutex<std::collections::HashMap<(String, bool), Arc<Client>>>,
 }
 
 /// What a replay brings to the session of the command line it runs again.
@@ -85,11 +87,17 @@ impl Session {
             creds_used: Mutex::new(None),
             warned: Mutex::new(Vec::new()),
             layer_index: crate::layers::Index::default(),
+            clients: Mutex::default(),
         }
     }
 
     /// Options and a client for one registry: credentials, scheme, TLS, trace.
-    pub fn prepare(&self, r: &Reference, common: &Common, goal: Goal) -> Result<(Options, Client)> {
+    pub fn prepare(
+        &self,
+        r: &Reference,
+        common: &Common,
+        goal: Goal,
+    ) -> Result<(Options, Arc<Client>)> {
         self.prepare_as(r, common, goal, None)
     }
 
@@ -100,7 +108,7 @@ impl Session {
         common: &Common,
         goal: Goal,
         credentials: Option<creds::Found>,
-    ) -> Result<(Options, Client)> {
+    ) -> Result<(Options, Arc<Client>)> {
         let mut options = Options::new(goal);
         let found = match credentials {
             Some(found) => found,
@@ -182,12 +190,25 @@ impl Session {
         } else {
             self.exchanges.clone()
         };
-        let client = Client::new(&ClientOptions {
+        // One client (one keep-alive pool) per registry for the whole run: a command
+        // that reads several layers, or looks several times, reuses its connections.
+        // The client depends only on the registry's TLS settings (and, on Docker Hub,
+        // its mirrors'), which a run does not change.
+        let key = (r.registry().to_owned(), image_goal);
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| anyhow::anyhow!("internal: a worker panicked"))?;
+        if let Some(client) = clients.get(&key) {
+            return Ok((options, client.clone()));
+        }
+        let client = Arc::new(Client::new(&ClientOptions {
             tls,
             trace,
             exchanges,
             ..ClientOptions::default()
-        })?;
+        })?);
+        clients.insert(key, client.clone());
         Ok((options, client))
     }
 

@@ -580,7 +580,6 @@ fn answer(
             Some((c, o)) => (c.clone(), o.clone()),
             None => {
                 let (o, c) = job.session.prepare(&r, job.common, goal.clone())?;
-                let c = Arc::new(c);
                 clients.insert(registry.clone(), (c.clone(), o.clone()));
                 (c, o)
             }
