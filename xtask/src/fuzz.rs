@@ -178,10 +178,19 @@ fn seed(fixtures: &Path, corpus: &Path) -> Result<()> {
     // Layers: the packing byte, a piece size, the blob (the lab's, and zstd's own).
     for (packing, layer) in [
         (1u8, regpeek_lab::image::fs_image().layers[1].bytes.clone()),
-        (1, regpeek_lab::image::estargz_image().layers[0].bytes.clone()),
+        (
+            1,
+            regpeek_lab::image::estargz_image().layers[0].bytes.clone(),
+        ),
         (2, regpeek_lab::image::zstd_image().layers[1].bytes.clone()),
-        (2, include_bytes!("../../crates/regpeek-layer/testdata/frames.tar.zst").to_vec()),
-        (0, regpeek_lab::image::tar_of(&[regpeek_lab::image::Node::File("etc/x", b"x")])),
+        (
+            2,
+            include_bytes!("../../crates/regpeek-layer/testdata/frames.tar.zst").to_vec(),
+        ),
+        (
+            0,
+            regpeek_lab::image::tar_of(&[regpeek_lab::image::Node::File("etc/x", b"x")]),
+        ),
     ] {
         let mut input = vec![packing, 61];
         input.extend(layer);

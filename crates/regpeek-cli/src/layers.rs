@@ -200,23 +200,48 @@ impl<R: Read> Read for Hashing<R> {
 /// Reads the layer `desc` from `body`, chunk by chunk through the sans-IO reader:
 /// each entry is shown to `visit`, which may ask for its bytes; the whole layer is
 /// hashed and checked against the descriptor before this returns `Ok`. On `Err`,
-/// nothing handed to a sink may be used.
+/// nothing handed to a sink may be used. The body is read on a thread of its own, a
+/// few chunks ahead, so that the network and the decompressor overlap.
 pub fn read_layer(
-    mut body: impl Read,
+    body: impl Read + Send,
     desc: &Descriptor,
     mut visit: impl FnMut(&Entry) -> Take,
 ) -> Result<()> {
+    /// Chunks read ahead: 8 × 64 KiB.
+    const AHEAD: usize = 8;
     let mut reader = regpeek_layer::Reader::new(&desc.media_type, &desc.digest, desc.size)?;
-    let mut chunk = vec![0u8; 64 << 10];
-    loop {
-        let n = match body.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(anyhow::Error::new(e).context("reading the layer")),
-        };
-        reader.feed(&chunk[..n], &mut visit)?;
-    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(AHEAD);
+    std::thread::scope(|s| -> Result<()> {
+        // Dropped when this returns, early too: the reading thread then stops.
+        let rx = rx;
+        s.spawn(move || {
+            let mut body = body;
+            loop {
+                let mut chunk = vec![0u8; 64 << 10];
+                let sent = match body.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        tx.send(Ok(chunk))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                };
+                // The reader gave up (an error): stop reading.
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        for chunk in &rx {
+            let chunk = chunk.context("reading the layer")?;
+            reader.feed(&chunk, &mut visit)?;
+        }
+        Ok(())
+    })?;
     reader.finish(&mut visit)?;
     Ok(())
 }

@@ -160,7 +160,7 @@ fn judge_entries<'e>(
 /// entries go to the run's index once it has verified.
 fn scan(
     index: &layers::Index,
-    body: impl Read,
+    body: impl Read + Send,
     desc: &Descriptor,
     path: &str,
 ) -> Result<Option<Decision>> {
