@@ -900,4 +900,40 @@ fn looking_inside_works_on_every_path() {
         "sha256:0",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    // Flags that cannot apply are refused, never ignored: --jq on the bytes of one
+    // file or of a blob, --platform on a blob named by digest.
+    let config = lab().seeded.rich.config.digest.clone();
+    let rich = r("lab/rich:v1");
+    for args in [
+        vec!["--jq", ".", "cat", "--plain-http", &images[0], "/etc/motd"],
+        vec!["--jq", ".", "blob", "--plain-http", &rich, &config],
+        vec![
+            "blob",
+            "--plain-http",
+            "--platform",
+            "linux/arm64",
+            &rich,
+            &config,
+        ],
+    ] {
+        let out = regpeek(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // --jq applies to each line of several.
+    let out = regpeek(&[
+        "--jq",
+        ".Size",
+        "cat",
+        "--plain-http",
+        &images[0],
+        &images[1],
+        "/etc/motd",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "9\n12\n",
+        "{}",
+        stderr_of(&out)
+    );
 }

@@ -114,6 +114,14 @@ impl Printer {
         }
     }
 
+    /// Refuses `--jq` (exit 2) where what is printed is no JSON; `why` says so.
+    pub fn refuse_jq(&self, why: &str) -> Result<()> {
+        if self.jq.is_some() {
+            return Err(crate::errors::usage(why.to_owned()));
+        }
+        Ok(())
+    }
+
     /// `-o table` prints no JSON for `--jq` to read.
     pub fn refuse_table_with_jq(&self) -> Result<()> {
         if self.jq.is_some() {

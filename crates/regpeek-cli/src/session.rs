@@ -440,6 +440,7 @@ impl Session {
             if matches!(
                 cli.command,
                 Command::Digest { .. }
+                    | Command::Blob { .. }
                     | Command::Completions { .. }
                     | Command::Auth { .. }
                     | Command::Login { .. }

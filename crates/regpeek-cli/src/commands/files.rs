@@ -33,6 +33,15 @@ pub fn blob(
 ) -> Result<ExitCode> {
     let r = crate::flags::parse_reference(image)?;
     let digest = Digest::parse(digest).map_err(|e| crate::errors::usage(e.to_string()))?;
+    if common.platform.is_some()
+        || common.override_os.is_some()
+        || common.override_arch.is_some()
+        || common.override_variant.is_some()
+    {
+        return Err(crate::errors::usage(
+            "blob names its blob by digest: --platform does not apply",
+        ));
+    }
     let mut spool = layers::spool();
     layers::read_blob(
         session,
@@ -352,6 +361,9 @@ pub fn cat(
         find(session, common, &r, &layers, path)?.file(path, &r)
     };
     if images.single {
+        session.out.refuse_jq(
+            "--jq reads JSON lines: cat of one image prints the file's bytes (several images, or --file, print JSON lines)",
+        )?;
         let mut file = file_of(&images.list[0].0)?;
         std::io::copy(&mut file, out)?;
         out.flush()?;
