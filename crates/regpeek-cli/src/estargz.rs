@@ -161,16 +161,13 @@ pub fn toc(
     let packed = if offset >= tail_start {
         tail[(offset - tail_start) as usize..tail.len() - FOOTER as usize].to_vec()
     } else {
-        match range(
-            session,
-            common,
-            r,
-            &desc.digest,
-            (offset, desc.size - FOOTER - 1),
-        )? {
-            Some(packed) => packed,
-            None => return Ok(None),
-        }
+        // Only the TOC's head, which the tail did not hold.
+        let Some(mut head) = range(session, common, r, &desc.digest, (offset, tail_start - 1))?
+        else {
+            return Ok(None);
+        };
+        head.extend_from_slice(&tail[..tail.len() - FOOTER as usize]);
+        head
     };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&packed[..]).take(MAX_TOC));
     let mut json = Vec::new();

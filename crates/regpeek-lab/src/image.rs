@@ -243,7 +243,8 @@ fn plain(layers: Vec<Blob>) -> Image {
 }
 
 /// An eStargz layer of `nodes` (containerd's stargz-snapshotter format): each
-/// tar header, and each `chunk`-byte piece of a file, in a gzip member of its own;
+/// tar header, and each `chunk`-byte piece of a file (64 KiB pieces for files past
+/// 4 KiB), in a gzip member of its own;
 /// then the TOC (`stargz.index.json`) in a member of its own; then the 51-byte
 /// footer that says where the TOC starts. The blob carries the TOC's digest as the
 /// `containerd.io/snapshot/stargz/toc.digest` annotation of its descriptor.
@@ -283,6 +284,8 @@ pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
                     data.len() as u64,
                     None,
                 )));
+                // Files past 4 KiB go in 64 KiB chunks (a TOC entry each).
+                let chunk = if data.len() > 4096 { 64 << 10 } else { chunk };
                 let pieces: Vec<&[u8]> = data.chunks(chunk.max(1)).collect();
                 let pad = (512 - data.len() % 512) % 512;
                 for (i, piece) in pieces.iter().enumerate() {
@@ -354,8 +357,9 @@ pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
     (Blob::new(media::OCI_LAYER, out), toc_digest)
 }
 
-/// `lab/esgz`: one eStargz layer (a link to `os-release`, a directory, and a file of
-/// several 16-byte chunks), for `cat` that reads the TOC and the chunks it needs.
+/// `lab/esgz`: one eStargz layer (a link to `os-release`, a directory, a file of
+/// several 16-byte chunks, and 256 KiB of incompressible filler in 64 KiB chunks), for
+/// `cat` that reads the TOC and the chunks it needs, and no more.
 pub fn estargz_image() -> Image {
     estargz_image_annotated(None)
 }
@@ -363,6 +367,15 @@ pub fn estargz_image() -> Image {
 /// [`estargz_image`], its layer annotated with `toc` instead of its TOC's digest
 /// (`lab/esgz:badtoc`: a TOC that must not be trusted).
 pub fn estargz_image_annotated(toc_override: Option<&str>) -> Image {
+    let mut x: u32 = 0x2545_F491;
+    let filler: Vec<u8> = (0..256 << 10)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
     let (layer, toc) = estargz_layer(
         &[
             Node::Dir("etc"),
@@ -375,6 +388,8 @@ pub fn estargz_image_annotated(toc_override: Option<&str>) -> Image {
                 b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
             ),
             Node::File("data/other.txt", b"not asked for\n"),
+            // Incompressible, so that the layer is far larger than what `cat` reads.
+            Node::File("data/filler.bin", &filler),
         ],
         16,
     );
