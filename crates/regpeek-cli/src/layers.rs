@@ -33,7 +33,19 @@ pub const MAX_INDEXED: usize = 16 << 20;
 #[derive(Default)]
 pub struct Index {
     layers: std::sync::Mutex<Held>,
+    /// The bytes of small regular files of the layers scanned for a path, by layer
+    /// digest and path, and their size in all ([`SMALL_FILES`] at most).
+    files: std::sync::Mutex<(FileBytes, usize)>,
 }
+
+/// Small files' bytes by (layer digest, path).
+type FileBytes = std::collections::HashMap<(String, String), std::sync::Arc<Vec<u8>>>;
+
+/// The largest file whose bytes a layer scan keeps for later lookups (an
+/// `os-release` reached through a link, a release file `os` tries next).
+pub const SMALL_FILE: u64 = 64 << 10;
+/// What the small files kept may hold in all, for the run.
+pub const SMALL_FILES: usize = 8 << 20;
 
 /// The entries held, by digest, and their weight in all.
 type Held = (
@@ -60,6 +72,27 @@ impl Index {
             held.0.insert(digest.to_string(), entries.clone());
         }
         entries
+    }
+
+    /// The bytes of the small file `path` of the verified layer `digest`, if kept.
+    pub fn file(&self, digest: &Digest, path: &str) -> Option<std::sync::Arc<Vec<u8>>> {
+        let held = self.files.lock().ok()?;
+        held.0.get(&(digest.to_string(), path.to_owned())).cloned()
+    }
+
+    /// Keeps the small files of the verified layer `digest`, while there is room.
+    pub fn put_files(&self, digest: &Digest, files: Vec<(String, Vec<u8>)>) {
+        let Ok(mut held) = self.files.lock() else {
+            return;
+        };
+        for (path, bytes) in files {
+            if held.1 + bytes.len() > SMALL_FILES {
+                break;
+            }
+            held.1 += bytes.len();
+            held.0
+                .insert((digest.to_string(), path), std::sync::Arc::new(bytes));
+        }
     }
 }
 

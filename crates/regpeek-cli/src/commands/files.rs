@@ -89,6 +89,26 @@ enum Decision {
     Other(char),
 }
 
+/// The most a layer scan keeps of small files (for [`layers::Index::put_files`]).
+const SMALL_PER_LAYER: u64 = 2 << 20;
+
+/// Bytes a sink writes and the scan reads back.
+type Shared = Rc<RefCell<Vec<u8>>>;
+
+/// A sink into a shared buffer.
+struct Kept(Shared);
+
+impl Write for Kept {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What the entries of one layer say of `path`, seen one at a time (a later entry
 /// for the same path wins; an exact entry wins over a deleting one).
 struct Judge<'a> {
@@ -175,8 +195,10 @@ fn scan(
 ) -> Result<Option<Decision>> {
     let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
     let mut judge = Judge::new(path);
-    // Kept for the index while they fit in it.
+    // Kept for the index while they fit in it: the entries, and small files' bytes.
     let (mut entries, mut weight) = (Some(Vec::new()), 0);
+    let small: Rc<RefCell<BTreeMap<String, Shared>>> = Rc::default();
+    let mut small_total = 0u64;
     layers::read_layer(body, desc, |e: &Entry| {
         if !layers::of_the_image(desc, e) {
             return Take::Skip;
@@ -189,6 +211,7 @@ fn scan(
             }
         }
         // A later entry for the same path wins.
+        small.borrow_mut().remove(&e.path);
         if e.path == path {
             *spool.borrow_mut() = None;
         }
@@ -197,11 +220,25 @@ fn scan(
             *spool.borrow_mut() = Some(s.clone());
             return Take::Bytes(Box::new(layers::SharedSpool(s)));
         }
+        if e.kind == Kind::File
+            && e.size <= layers::SMALL_FILE
+            && small_total + e.size <= SMALL_PER_LAYER
+        {
+            small_total += e.size;
+            let kept = Rc::new(RefCell::new(Vec::new()));
+            small.borrow_mut().insert(e.path.clone(), kept.clone());
+            return Take::Bytes(Box::new(Kept(kept)));
+        }
         Take::Skip
     })?;
     if let Some(all) = entries {
         index.put(&desc.digest, all);
     }
+    let files = std::mem::take(&mut *small.borrow_mut())
+        .into_iter()
+        .map(|(p, b)| (p, b.take()))
+        .collect();
+    index.put_files(&desc.digest, files);
     if let Some(s) = spool.borrow_mut().take() {
         let mut file = Rc::try_unwrap(s)
             .map_err(|_| anyhow::anyhow!("internal: the spool is still shared"))?
@@ -305,16 +342,31 @@ fn find(
                 .layer_index
                 .get(&desc.digest)
                 .and_then(|entries| judge_entries(entries.iter(), &path));
-            let decision = match known {
-                Some(decision) => decision,
-                // An eStargz layer: its TOC and the file's chunks alone.
-                None => match scan_toc(session, common, r, desc, &path).with_context(within)? {
-                    Some(decision) => decision,
-                    None => {
-                        let body = layers::open(session, common, r, &desc.digest)?;
-                        scan(&session.layer_index, body, desc, &path).with_context(within)?
+            // Its file's bytes, when the scan that indexed it kept them.
+            let kept = match known {
+                None if session.layer_index.get(&desc.digest).is_some() => {
+                    session.layer_index.file(&desc.digest, &path)
+                }
+                _ => None,
+            };
+            let decision = match (known, kept) {
+                (Some(decision), _) => decision,
+                (None, Some(bytes)) => {
+                    let mut f = layers::spool();
+                    f.write_all(&bytes)?;
+                    f.rewind()?;
+                    Some(Decision::File(f))
+                }
+                (None, None) => {
+                    match scan_toc(session, common, r, desc, &path).with_context(within)? {
+                        // An eStargz layer: its TOC and the file's chunks alone.
+                        Some(decision) => decision,
+                        None => {
+                            let body = layers::open(session, common, r, &desc.digest)?;
+                            scan(&session.layer_index, body, desc, &path).with_context(within)?
+                        }
                     }
-                },
+                }
             };
             let next = match decision {
                 None => continue,
