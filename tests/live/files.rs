@@ -450,13 +450,33 @@ fn a_docker_archive_is_read_as_docker_save_wrote_it() {
     );
 }
 
-/// The files of an image as `skopeo copy` and `tar` (layers in order, whiteouts
-/// applied) leave them: path → (kind, link target), regular files and links only.
-fn unpacked_by_tar(
-    image: &str,
-    dir: &std::path::Path,
+/// What a directory tree holds, as `ls` names it: path → (kind, link target), regular
+/// files and links only.
+fn files_under(
+    root: &std::path::Path,
 ) -> std::collections::BTreeMap<String, (String, Option<String>)> {
-    let layout = dir.join("layout");
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).unwrap().display().to_string();
+                out.insert(rel, ("symlink".to_owned(), Some(target)));
+            } else if meta.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, ("file".to_owned(), None));
+            }
+        }
+    }
+    out
+}
+
+/// `skopeo copy` of `image` to an OCI layout at `layout`, tag `x`.
+fn copy_to_layout(image: &str, layout: &std::path::Path) {
     let out = Command::new("skopeo")
         .args([
             "copy",
@@ -472,6 +492,16 @@ fn unpacked_by_tar(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The files of an image as `skopeo copy` and `tar` (layers in order, whiteouts
+/// applied) leave them: path → (kind, link target), regular files and links only.
+fn unpacked_by_tar(
+    image: &str,
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+    let layout = dir.join("layout");
+    copy_to_layout(image, &layout);
     let blob = |d: &str| {
         layout
             .join("blobs/sha256")
@@ -523,24 +553,7 @@ fn unpacked_by_tar(
             String::from_utf8_lossy(&unpacked.stderr)
         );
     }
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = entry.path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            let rel = format!("/{}", p.strip_prefix(&root).unwrap().display());
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&p).unwrap().display().to_string();
-                out.insert(rel, ("symlink".to_owned(), Some(target)));
-            } else if meta.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(rel, ("file".to_owned(), None));
-            }
-        }
-    }
-    out
+    files_under(&root)
 }
 
 #[test]
@@ -585,21 +598,7 @@ fn unpacked_by_umoci(
     dir: &std::path::Path,
 ) -> std::collections::BTreeMap<String, (String, Option<String>)> {
     let layout = dir.join("umoci-layout");
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "-q",
-            "--src-tls-verify=false",
-            &format!("docker://{image}"),
-        ])
-        .arg(format!("oci:{}:x", layout.display()))
-        .output()
-        .expect("skopeo is not installed: run `cargo xtask test` (installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    copy_to_layout(image, &layout);
     let root = dir.join("umoci-root");
     let out = Command::new("umoci")
         .args(["raw", "unpack", "--rootless", "--image"])
@@ -612,24 +611,7 @@ fn unpacked_by_umoci(
         "umoci: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut found = std::collections::BTreeMap::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = entry.path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            let rel = format!("/{}", p.strip_prefix(&root).unwrap().display());
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&p).unwrap().display().to_string();
-                found.insert(rel, ("symlink".to_owned(), Some(target)));
-            } else if meta.is_dir() {
-                stack.push(p);
-            } else {
-                found.insert(rel, ("file".to_owned(), None));
-            }
-        }
-    }
-    found
+    files_under(&root)
 }
 
 #[test]

@@ -443,24 +443,30 @@ pub fn cat(
                     Value::String(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()));
             }
         }
-        Ok(row)
+        Ok(vec![row])
     });
     lines_out(session, images, found, out)
 }
 
-/// Prints one answer line per image (its `Reference`, `Source`, then what was found
-/// or its `Error`); exit 1 when any failed.
+/// Prints each image's lines (its `Reference`, `Source`, then each row found, or its
+/// `Error`); exit 1 when any failed.
 fn lines_out(
     session: &Session,
     images: &Images,
-    found: Vec<Result<Value>>,
+    found: Vec<Result<Vec<Value>>>,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let mut failed = false;
     for ((image, source), found) in images.list.iter().zip(found) {
-        let (row, fails) = crate::output::answer_line(image, source.as_deref(), found);
-        failed |= fails;
-        session.out.line(out, &row)?;
+        let rows = match found {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        for row in rows {
+            let (row, fails) = crate::output::answer_line(image, source.as_deref(), row);
+            failed |= fails;
+            session.out.line(out, &row)?;
+        }
     }
     out.flush()?;
     Ok(if failed {
@@ -477,7 +483,7 @@ pub fn os(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
-    let found = images.answer(|image| os_of(session, common, image));
+    let found = images.answer(|image| os_of(session, common, image).map(|v| vec![v]));
     lines_out(session, images, found, out)
 }
 
@@ -607,24 +613,7 @@ pub fn ls(
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut failed = false;
-    for ((image, source), found) in images.list.iter().zip(found) {
-        let rows = match found {
-            Ok(rows) => rows.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e)],
-        };
-        for row in rows {
-            let (row, fails) = crate::output::answer_line(image, source.as_deref(), row);
-            failed |= fails;
-            session.out.line(out, &row)?;
-        }
-    }
-    out.flush()?;
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    lines_out(session, images, found, out)
 }
 
 /// The rows `ls` prints for one image.
