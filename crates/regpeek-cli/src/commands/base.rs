@@ -30,15 +30,19 @@ pub fn base(
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let images = super::images_of(session, references, batch)?;
-    let found = images.answer(|reference| check(session, common, reference));
     let (mut failed, mut due) = (false, false);
-    for ((reference, source), found) in images.list.iter().zip(found) {
-        let (row, fails) = crate::output::answer_line(reference, source.as_deref(), found);
-        due |= row["Rebuild"] == true;
-        failed |= fails;
-        session.out.line(out, &row)?;
-    }
-    out.flush()?;
+    images.each(
+        |reference| check(session, common, reference),
+        |i, found| {
+            let (reference, source) = &images.list[i];
+            let (row, fails) = crate::output::answer_line(reference, source.as_deref(), found);
+            due |= row["Rebuild"] == true;
+            failed |= fails;
+            session.out.line(out, &row)?;
+            out.flush()?;
+            Ok(())
+        },
+    )?;
     Ok(ExitCode::from(match (failed, due) {
         (true, _) => 2,
         (false, true) => 1,

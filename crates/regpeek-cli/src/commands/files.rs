@@ -421,14 +421,17 @@ pub fn cat(
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let found = images.answer(|image| {
+    let one = |image: &str| -> Result<Vec<Value>> {
         let mut file = file_of(image)?;
         let mut bytes = Vec::new();
         Read::by_ref(&mut file)
             .take(MAX_IN_LINE + 1)
             .read_to_end(&mut bytes)?;
         if bytes.len() as u64 > MAX_IN_LINE {
-            bail!("/{}: larger than {MAX_IN_LINE} bytes, too large for a JSON line: cat it from one image", layers::normalize(path));
+            bail!(
+                "/{}: larger than {MAX_IN_LINE} bytes, too large for a JSON line: cat it from one image",
+                layers::normalize(path)
+            );
         }
         let mut row = json!({
             "Path": format!("/{}", layers::normalize(path)),
@@ -444,20 +447,22 @@ pub fn cat(
             }
         }
         Ok(vec![row])
-    });
-    lines_out(session, images, found, out)
+    };
+    lines_out(session, images, one, out)
 }
 
-/// Prints each image's lines (its `Reference`, `Source`, then each row found, or its
-/// `Error`); exit 1 when any failed.
+/// Answers each image with `one` (`--jobs` at a time) and prints its lines as soon as
+/// the images before it are printed: its `Reference`, `Source`, then each row found,
+/// or its `Error`; exit 1 when any failed.
 fn lines_out(
     session: &Session,
     images: &Images,
-    found: Vec<Result<Vec<Value>>>,
+    one: impl Fn(&str) -> Result<Vec<Value>> + Sync,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let mut failed = false;
-    for ((image, source), found) in images.list.iter().zip(found) {
+    images.each(one, |i, found| {
+        let (image, source) = &images.list[i];
         let rows = match found {
             Ok(rows) => rows.into_iter().map(Ok).collect(),
             Err(e) => vec![Err(e)],
@@ -467,8 +472,9 @@ fn lines_out(
             failed |= fails;
             session.out.line(out, &row)?;
         }
-    }
-    out.flush()?;
+        out.flush()?;
+        Ok(())
+    })?;
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -483,8 +489,12 @@ pub fn os(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
-    let found = images.answer(|image| os_of(session, common, image).map(|v| vec![v]));
-    lines_out(session, images, found, out)
+    lines_out(
+        session,
+        images,
+        |image| os_of(session, common, image).map(|v| vec![v]),
+        out,
+    )
 }
 
 fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {
@@ -592,9 +602,9 @@ pub fn ls(
             ));
         }
     }
-    let found = images.answer(|image| ls_rows(session, common, image, path, layer));
+    let one = |image: &str| ls_rows(session, common, image, path, layer);
     if images.single {
-        let rows = found.into_iter().next().unwrap_or_else(|| Ok(Vec::new()))?;
+        let rows = one(&images.list[0].0)?;
         match format {
             OutputFormat::Json => {
                 for row in &rows {
@@ -613,7 +623,7 @@ pub fn ls(
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    lines_out(session, images, found, out)
+    lines_out(session, images, one, out)
 }
 
 /// The rows `ls` prints for one image.

@@ -65,36 +65,85 @@ pub(crate) fn images_of(
 }
 
 impl Images {
-    /// `one` of each image, `--jobs` at a time, in the order given.
+    /// `one` of each image, `--jobs` at a time, collected in the order given.
     pub fn answer<T: Send>(&self, one: impl Fn(&str) -> Result<T> + Sync) -> Vec<Result<T>> {
-        use std::sync::Mutex;
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let next = AtomicUsize::new(0);
-        let done: Mutex<Vec<Option<Result<T>>>> =
-            Mutex::new((0..self.list.len()).map(|_| None).collect());
+        let mut all = Vec::with_capacity(self.list.len());
+        // Collecting cannot fail.
+        let _ = self.each(one, |_, r| {
+            all.push(r);
+            Ok(())
+        });
+        all
+    }
+
+    /// `one` of each image, `--jobs` at a time, handed to `each` in the order given
+    /// as soon as the images before it are done: output streams, and at most twice
+    /// `--jobs` answers wait in memory. An `Err` of `each` (stdout closed) stops it.
+    pub fn each<T: Send>(
+        &self,
+        one: impl Fn(&str) -> Result<T> + Sync,
+        mut each: impl FnMut(usize, Result<T>) -> Result<()>,
+    ) -> Result<()> {
+        use std::collections::BTreeMap;
+        use std::sync::{Condvar, Mutex};
+        let len = self.list.len();
+        let jobs = self.jobs.clamp(1, len.max(1));
+        let window = jobs * 2;
+        // The next image to start, and how many have been handed to `each`.
+        let progress = Mutex::new((0usize, 0usize));
+        let moved = Condvar::new();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<T>)>();
+        let stop = |progress: &Mutex<(usize, usize)>| {
+            if let Ok(mut p) = progress.lock() {
+                p.0 = len;
+            }
+            moved.notify_all();
+        };
         std::thread::scope(|s| {
-            for _ in 0..self.jobs.clamp(1, self.list.len().max(1)) {
-                s.spawn(|| {
+            for _ in 0..jobs {
+                let tx = tx.clone();
+                let (progress, moved, one) = (&progress, &moved, &one);
+                s.spawn(move || {
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((image, _)) = self.list.get(i) else {
-                            break;
+                        let i = {
+                            let Ok(mut p) = progress.lock() else { break };
+                            while p.0 < len && p.0 >= p.1 + window {
+                                p = match moved.wait(p) {
+                                    Ok(p) => p,
+                                    Err(_) => return,
+                                };
+                            }
+                            if p.0 >= len {
+                                break;
+                            }
+                            p.0 += 1;
+                            p.0 - 1
                         };
-                        let result = one(image);
-                        if let Ok(mut d) = done.lock() {
-                            d[i] = Some(result);
+                        if tx.send((i, one(&self.list[i].0))).is_err() {
+                            break;
                         }
                     }
                 });
             }
-        });
-        done.into_inner()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(anyhow::anyhow!("internal: an image was not answered")))
-            })
-            .collect()
+            drop(tx);
+            let mut waiting: BTreeMap<usize, Result<T>> = BTreeMap::new();
+            let mut next = 0;
+            for (i, result) in &rx {
+                waiting.insert(i, result);
+                while let Some(result) = waiting.remove(&next) {
+                    if let Err(e) = each(next, result) {
+                        stop(&progress);
+                        return Err(e);
+                    }
+                    next += 1;
+                    if let Ok(mut p) = progress.lock() {
+                        p.1 = next;
+                    }
+                    moved.notify_all();
+                }
+            }
+            Ok(())
+        })
     }
 }
 
@@ -268,4 +317,68 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Images;
+
+    fn images(n: usize, jobs: usize) -> Images {
+        Images {
+            list: (0..n).map(|i| (i.to_string(), None)).collect(),
+            single: false,
+            jobs,
+        }
+    }
+
+    #[test]
+    fn answers_come_in_order_whatever_finishes_first() {
+        // Later images finish first; each is handed on in the order given, and no
+        // more than twice --jobs wait at once.
+        let imgs = images(40, 4);
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let mut seen = Vec::new();
+        let mut most_ahead = 0;
+        imgs.each(
+            |image| {
+                let i: usize = image.parse()?;
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(((40 - i) % 7) as u64));
+                Ok(i)
+            },
+            |i, r| {
+                assert_eq!(r.unwrap(), i);
+                let ahead = started.load(std::sync::atomic::Ordering::SeqCst) - seen.len();
+                most_ahead = most_ahead.max(ahead);
+                seen.push(i);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, (0..40).collect::<Vec<_>>());
+        assert!(most_ahead <= 8 + 1, "{most_ahead}");
+        assert_eq!(imgs.answer(|i| Ok(i.len())).len(), 40);
+    }
+
+    #[test]
+    fn a_failing_printer_stops_the_rest() {
+        let imgs = images(100, 3);
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let e = imgs
+            .each(
+                |_| {
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                },
+                |i, _| {
+                    if i == 5 {
+                        anyhow::bail!("stdout closed")
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.to_string(), "stdout closed");
+        assert!(done.into_inner() < 100);
+    }
 }
