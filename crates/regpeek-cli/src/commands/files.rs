@@ -626,6 +626,37 @@ pub fn ls(
     lines_out(session, images, one, out)
 }
 
+/// How many layers of one image `ls` reads at once.
+const LAYERS_AT_ONCE: usize = 4;
+
+/// What the layer `desc` (the image's `i`th) holds: from the run's index, else an
+/// eStargz layer's TOC, else the layer read whole; indexed once verified.
+fn layer_entries(
+    session: &Session,
+    common: &Common,
+    r: &Reference,
+    desc: &Descriptor,
+    i: usize,
+) -> Result<std::sync::Arc<Vec<Entry>>> {
+    if let Some(own) = session.layer_index.get(&desc.digest) {
+        return Ok(own);
+    }
+    let within = || format!("layer {i} ({})", desc.digest);
+    if let Some(toc) = crate::estargz::toc(session, common, r, desc).with_context(within)? {
+        return Ok(session.layer_index.put(&desc.digest, toc.as_entries()));
+    }
+    let body = layers::open(session, common, r, &desc.digest)?;
+    let mut own = Vec::new();
+    layers::read_layer(body, desc, |e| {
+        if layers::of_the_image(desc, e) {
+            own.push(e.clone());
+        }
+        Take::Skip
+    })
+    .with_context(within)?;
+    Ok(session.layer_index.put(&desc.digest, own))
+}
+
 /// The rows `ls` prints for one image.
 fn ls_rows(
     session: &Session,
@@ -662,35 +693,31 @@ fn ls_rows(
                 })?,
         }),
     };
+    // The layers to read: every one (or the one chosen) that regpeek can read. They
+    // are read several at a time (each is read whole anyway), then laid on in order.
+    let wanted: Vec<usize> = (0..layers.len())
+        .filter(|i| chosen.is_none_or(|c| c == *i))
+        .filter(|&i| match layers::packing(&layers[i].media_type) {
+            Ok(_) => true,
+            Err(why) => {
+                session.warn_once(&format!("layer {i} skipped: {why}"));
+                false
+            }
+        })
+        .collect();
+    let mut read: Vec<Result<std::sync::Arc<Vec<Entry>>>> = Vec::new();
+    super::in_order(
+        wanted.len(),
+        LAYERS_AT_ONCE,
+        |k| layer_entries(session, common, &r, &layers[wanted[k]], wanted[k]),
+        |_, entries| {
+            read.push(entries);
+            Ok(())
+        },
+    )?;
     let mut merged: BTreeMap<String, (Entry, usize)> = BTreeMap::new();
-    for (i, desc) in layers.iter().enumerate() {
-        if chosen.is_some_and(|c| c != i) {
-            continue;
-        }
-        if let Err(why) = layers::packing(&desc.media_type) {
-            session.warn_once(&format!("layer {i} skipped: {why}"));
-            continue;
-        }
-        let within = || format!("layer {i} ({})", desc.digest);
-        // A layer this run has read; else an eStargz layer's TOC; else the layer.
-        let own: std::sync::Arc<Vec<Entry>> = match session.layer_index.get(&desc.digest) {
-            Some(own) => own,
-            None => match crate::estargz::toc(session, common, &r, desc).with_context(within)? {
-                Some(toc) => session.layer_index.put(&desc.digest, toc.as_entries()),
-                None => {
-                    let body = layers::open(session, common, &r, &desc.digest)?;
-                    let mut own = Vec::new();
-                    layers::read_layer(body, desc, |e| {
-                        if layers::of_the_image(desc, e) {
-                            own.push(e.clone());
-                        }
-                        Take::Skip
-                    })
-                    .with_context(within)?;
-                    session.layer_index.put(&desc.digest, own)
-                }
-            },
-        };
+    for (&i, own) in wanted.iter().zip(read) {
+        let own = own?;
         if chosen.is_some() {
             for e in own.iter().cloned() {
                 let marker = layers::whiteout(&e.path)
