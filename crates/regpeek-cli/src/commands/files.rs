@@ -396,7 +396,7 @@ fn find(
 
 /// The most of a file `cat` puts in a JSON line (several images): larger files are
 /// written alone, as bytes.
-const MAX_IN_LINE: u64 = 16 << 20;
+const MAX_IN_LINE: u64 = 4 << 20;
 
 /// `cat IMAGE… PATH`: a file's exact bytes (one image typed alone), or for each image a
 /// JSON line with the file as `Text` (UTF-8) or `Base64`, its `Size` and `Digest`.
