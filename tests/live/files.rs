@@ -910,6 +910,22 @@ fn looking_inside_works_on_every_path() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+    // A platform flag that names no one platform is a usage error before any image
+    // is asked for, for one image or several alike.
+    for cmd in ["cat", "ls", "os", "sbom", "provenance", "base"] {
+        for platform in ["all", "not/a/platform/at/all"] {
+            for refs in [&images[..1], &images[..2]] {
+                let mut args = vec![cmd, "--plain-http", "--platform", platform];
+                args.extend(refs.iter().map(String::as_str));
+                if cmd == "cat" {
+                    args.push("/etc/motd");
+                }
+                let out = regpeek(&args);
+                assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+                assert!(out.stdout.is_empty(), "{args:?}");
+            }
+        }
+    }
     // --jq applies to each line of several.
     let out = regpeek(&[
         "--jq",

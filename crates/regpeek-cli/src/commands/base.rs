@@ -29,7 +29,7 @@ pub fn base(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
-    let images = super::images_of(session, references, batch)?;
+    let images = super::images_of(session, references, batch, common)?;
     let (mut failed, mut due) = (false, false);
     images.each(
         |reference| check(session, common, reference),

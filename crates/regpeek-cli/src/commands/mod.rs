@@ -35,12 +35,15 @@ pub(crate) struct Images {
     pub jobs: usize,
 }
 
-/// The images of a command line; a usage error when there are none.
+/// The images of a command line; a usage error (exit 2, before any image is asked
+/// for) when there are none, or when the platform flags name no one platform.
 pub(crate) fn images_of(
     session: &Session,
     typed: &[String],
     batch: &crate::args::BatchArgs,
+    common: &crate::args::Common,
 ) -> Result<Images> {
+    crate::flags::platform(common)?;
     let mut list: Vec<(String, Option<String>)> = typed.iter().map(|t| (t.clone(), None)).collect();
     let collected = crate::inputs::collect(batch, &|p| session.shown(p))?;
     for warning in &collected.warnings {
@@ -257,7 +260,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
                     "give an image and a path (or --file or --from, and a path)",
                 ));
             }
-            let images = images_of(session, typed, batch)?;
+            let images = images_of(session, typed, batch, common)?;
             return files::cat(session, &images, path, common, out);
         }
         Command::Ls {
@@ -273,7 +276,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
                 Some((last, rest)) if last.starts_with('/') => (rest, Some(last.as_str())),
                 _ => (&args[..], None),
             };
-            let images = images_of(session, typed, batch)?;
+            let images = images_of(session, typed, batch, common)?;
             return files::ls(
                 session,
                 &images,
@@ -289,7 +292,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             batch,
             common,
         } => {
-            let images = images_of(session, images, batch)?;
+            let images = images_of(session, images, batch, common)?;
             return files::os(session, &images, common, out);
         }
         Command::Sbom {
@@ -311,7 +314,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
                 _ => attest::Want::Provenance,
             };
             let format = output.unwrap_or(crate::args::OutputFormat::Json);
-            let images = images_of(session, images, batch)?;
+            let images = images_of(session, images, batch, common)?;
             return attest::run(session, want, &images, *raw, format, common, out);
         }
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
