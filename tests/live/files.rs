@@ -943,3 +943,39 @@ fn looking_inside_works_on_every_path() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn sbom_and_provenance_read_from_a_local_layout() {
+    // An index with its attestation manifest, copied to disk by skopeo: the same
+    // documents answer from the layout (the referrer SBOM stays in the registry).
+    let dir = empty_home();
+    let layout = dir.join("attested");
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{}", r("lab/attested:v1")),
+        ])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .output()
+        .expect("skopeo is not installed: run `cargo xtask test` (installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let local = format!("oci:{}:v1", layout.display());
+    let names = |out: &[u8]| -> Vec<String> {
+        lines(out)
+            .iter()
+            .map(|l| json(l.as_bytes())["Name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&ok(&["sbom", &local])), ["busybox", "musl"]);
+    let remote = names(&ok(&["sbom", "--plain-http", &r("lab/attested:v1")]));
+    assert_eq!(remote, ["openssl", "busybox", "musl"]);
+    let p = json(&ok(&["provenance", &local]));
+    assert_eq!(p["Commit"], "0123456789abcdef0123456789abcdef01234567");
+}
