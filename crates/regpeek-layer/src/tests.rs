@@ -362,3 +362,99 @@ fn paths_and_whiteouts() {
     assert_eq!(packing(ZSTD), Ok(Packing::Zstd));
     assert!(packing("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip").is_err());
 }
+
+/// Written by GNU tar 1.34 (`--format=pax` and `--format=gnu`, as in
+/// `testdata/README`): a 120-byte directory name, a file under it past 200 bytes of
+/// path, a symbolic link to it (a long link target), a hard link, an empty directory.
+const GNU_TARS: [&[u8]; 2] = [
+    include_bytes!("../testdata/pax.tar"),
+    include_bytes!("../testdata/gnu.tar"),
+];
+
+/// What the tar crate's own reader (the reference) makes of `raw`.
+fn by_the_tar_crate(raw: &[u8]) -> Vec<(String, Kind, Vec<u8>, u32, u64, u64, u64)> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut archive = tar::Archive::new(raw);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let h = entry.header().clone();
+        let path = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
+        if path.is_empty() {
+            continue;
+        }
+        let link = || String::from_utf8_lossy(&entry.link_name_bytes().unwrap()).into_owned();
+        let t = h.entry_type();
+        let kind = if t.is_file() {
+            Kind::File
+        } else if t.is_dir() {
+            Kind::Dir
+        } else if t.is_symlink() {
+            Kind::Symlink(link())
+        } else if t.is_hard_link() {
+            Kind::Hardlink(normalize(&link()))
+        } else {
+            Kind::Other(t.as_byte() as char)
+        };
+        let mut data = Vec::new();
+        if kind == Kind::File {
+            entry.read_to_end(&mut data).unwrap();
+        }
+        let uid = entry.header().uid().unwrap();
+        out.push((
+            path,
+            kind,
+            data,
+            h.mode().unwrap(),
+            uid,
+            h.gid().unwrap(),
+            h.mtime().unwrap(),
+        ));
+    }
+    out
+}
+
+#[test]
+fn gnu_tar_archives_read_as_the_tar_crate_reads_them() {
+    // A differential check against the reference reader, on archives GNU tar wrote.
+    for raw in GNU_TARS {
+        let want = by_the_tar_crate(raw);
+        assert!(
+            want.iter().any(|e| e.0.len() > 200),
+            "a long path is in the vector"
+        );
+        let digest = Digest::sha256(raw);
+        let mut reader = Reader::new(TAR, &digest, raw.len() as u64).unwrap();
+        let got: Rc<RefCell<Vec<(Entry, Buffer)>>> = Rc::default();
+        let g = got.clone();
+        let mut visit = move |e: &Entry| {
+            let buf: Buffer = Rc::default();
+            g.borrow_mut().push((e.clone(), buf.clone()));
+            if e.kind == Kind::File {
+                Take::Bytes(Box::new(Shared(buf)))
+            } else {
+                Take::Skip
+            }
+        };
+        for piece in raw.chunks(100) {
+            reader.feed(piece, &mut visit).unwrap();
+        }
+        reader.finish(&mut visit).unwrap();
+        let got: Vec<_> = got
+            .borrow()
+            .iter()
+            .map(|(e, b)| {
+                (
+                    e.path.clone(),
+                    e.kind.clone(),
+                    b.borrow().clone(),
+                    e.mode,
+                    e.uid,
+                    e.gid,
+                    e.mtime,
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+}
