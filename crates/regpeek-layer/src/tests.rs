@@ -371,8 +371,11 @@ const GNU_TARS: [&[u8]; 2] = [
     include_bytes!("../testdata/gnu.tar"),
 ];
 
+/// An entry as a test compares it: path, kind, bytes, mode, uid, gid, mtime.
+type Seen = (String, Kind, Vec<u8>, u32, u64, u64, u64);
+
 /// What the tar crate's own reader (the reference) makes of `raw`.
-fn by_the_tar_crate(raw: &[u8]) -> Vec<(String, Kind, Vec<u8>, u32, u64, u64, u64)> {
+fn by_the_tar_crate(raw: &[u8]) -> Vec<Seen> {
     use std::io::Read as _;
     let mut out = Vec::new();
     let mut archive = tar::Archive::new(raw);
@@ -440,7 +443,7 @@ fn gnu_tar_archives_read_as_the_tar_crate_reads_them() {
             reader.feed(piece, &mut visit).unwrap();
         }
         reader.finish(&mut visit).unwrap();
-        let got: Vec<_> = got
+        let got: Vec<Seen> = got
             .borrow()
             .iter()
             .map(|(e, b)| {
