@@ -165,8 +165,11 @@ fn looking_inside_is_recorded_and_replayed() {
     // prints the same bytes, verified again, with no network.
     let (fs, attested, rich) = (fs(), r("lab/attested:v1"), r("lab/rich:v1"));
     let config = lab().seeded.rich.config.digest.clone();
-    let runs: [(Vec<&str>, bool); 7] = [
+    let esgz = r("lab/esgz:v1");
+    let runs: [(Vec<&str>, bool); 8] = [
         (vec!["cat", "--plain-http", &fs, "/etc/os-release"], true),
+        // Range requests, the later ones straight to the CDN the first was sent to.
+        (vec!["cat", "--plain-http", &esgz, "/data/big.txt"], true),
         (vec!["ls", "--plain-http", "-o", "table", &fs], true),
         (vec!["os", "--plain-http", &fs], true),
         (vec!["blob", "--plain-http", &rich, &config], true),
@@ -272,29 +275,51 @@ fn estargz_layers_are_read_in_part() {
         String::from_utf8_lossy(&out.stdout),
         "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
     );
-    // Every request for the layer is a Range: its tail (the footer and the TOC), then
-    // the file's four chunks in one span; never the whole layer.
+    // Every request for the layer is a Range, answered 206: its footer, then its TOC
+    // exactly, then the file's chunks in one span; the footer's request alone goes
+    // through the registry (its redirect is remembered), and the filler is never read.
     let err = stderr_of(&out);
-    let trace: Vec<&str> = err.lines().collect();
-    let gets: Vec<usize> = (0..trace.len())
-        .filter(|&i| trace[i].starts_with("> GET") && trace[i].contains(&layer.digest))
-        .collect();
-    assert_eq!(gets.len(), 2, "the tail, then the chunks: {err}");
-    let mut asked = 0u64;
-    for i in gets {
-        let range = trace[i + 1..]
-            .iter()
-            .take(3)
-            .find_map(|l| l.strip_prefix("> range: bytes="))
-            .unwrap_or_else(|| panic!("no Range on {}", trace[i]));
-        let (first, last) = range.split_once('-').unwrap();
-        asked += last.parse::<u64>().unwrap() - first.parse::<u64>().unwrap() + 1;
+    let hex = layer.digest.trim_start_matches("sha256:");
+    let mut got: Vec<(String, u64)> = Vec::new();
+    let mut asked: Option<(String, u64)> = None;
+    for line in err.lines() {
+        if let Some(get) = line.strip_prefix("> GET ") {
+            asked = get.contains(hex).then(|| (get.to_owned(), 0));
+        } else if let (Some(range), Some(a)) =
+            (line.strip_prefix("> range: bytes="), asked.as_mut())
+        {
+            let (first, last) = range.split_once('-').unwrap();
+            a.1 = last.parse::<u64>().unwrap() - first.parse::<u64>().unwrap() + 1;
+        } else if line.starts_with("< HTTP/1.1 206") {
+            got.extend(asked.take());
+        } else if let (true, Some((url, n))) = (line.starts_with("< HTTP/1.1 "), asked.take()) {
+            assert!(
+                line.contains("307") && url.contains(&lab().info.plain()) && n > 0,
+                "only the footer's first request may be redirected: {err}"
+            );
+        }
     }
-    // The tail (64 KiB: the footer and the TOC) and the file's chunks; the 256 KiB of
-    // filler is never read.
+    // The footer says where the TOC starts: 16 hex digits before `STARGZ`.
+    let footer = String::from_utf8_lossy(&layer.bytes[layer.bytes.len() - 51..]).into_owned();
+    let at = footer.find("STARGZ").unwrap();
+    let toc_offset = u64::from_str_radix(&footer[at - 16..at], 16).unwrap();
     let size = layer.bytes.len() as u64;
+    let toc = size - 51 - toc_offset;
+    let sizes: Vec<u64> = got.iter().map(|(_, n)| *n).collect();
+    assert_eq!(sizes.len(), 3, "footer, TOC, chunks: {err}");
+    assert_eq!(sizes[..2], [51, toc], "{err}");
+    let registry = lab().info.plain();
+    assert!(
+        got.iter().all(|(url, _)| !url.contains(&registry)),
+        "straight to the CDN: {got:?}"
+    );
+    let read: u64 = sizes.iter().sum();
     assert!(size > 256 << 10, "{size}");
-    assert!(asked <= (64 << 10) + 1024, "{asked} of {size} bytes read");
+    assert!(
+        read * 10 <= (toc + sizes[2]) * 11,
+        "{read} bytes read for a TOC of {toc} and chunks of {}",
+        sizes[2]
+    );
     // A link through the TOC; a listing from the TOC alone (not the TOC's own file).
     let out = ok(&["cat", "--plain-http", &esgz, "/etc/os-release"]);
     assert_eq!(out, b"ID=esgz\nVERSION_ID=1\n");

@@ -27,9 +27,11 @@ pub const TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
 const FOOTER: u64 = 51;
 /// The largest TOC read.
 const MAX_TOC: u64 = 64 << 20;
-/// How much of a layer's end is asked for at first: the footer, and the TOC of most
-/// layers with it (one round trip, not two).
-const TAIL: u64 = 64 << 10;
+/// How much of a layer's end is asked for at first: the footer alone, so that no byte
+/// beyond the TOC and the file's chunks is read. The TOC and the chunks that follow go
+/// straight to where the registry sent the footer's request (a CDN), so this costs no
+/// round trip more than asking for a larger tail would behind a redirect.
+const TAIL: u64 = FOOTER;
 
 /// One entry of the TOC.
 #[derive(Debug, Clone, Deserialize)]
@@ -139,7 +141,7 @@ pub fn toc(
             desc.size
         );
     }
-    // The tail of the layer in one request: the footer, and most often the whole TOC.
+    // The tail of the layer: the footer (and, were TAIL larger, part of the TOC).
     let tail_start = desc.size.saturating_sub(TAIL);
     let Some(tail) = range(
         session,

@@ -122,11 +122,20 @@ pub fn open_range(
 ) -> Result<(Box<dyn Read + Send>, bool)> {
     let (mut options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
     options.range = range;
+    // Where the registry sent this blob before in the run: asked there first.
+    let key = format!("{}/{}@{digest}", r.registry(), r.repository());
+    options.location = session.blob_location(&key);
     let flow = Flow::new(r.clone(), options, session.cached_tokens());
     let (result, tokens) = client.run_blob(flow);
     session.keep_tokens(&tokens);
     let (outcome, body) = result?;
-    let partial = matches!(outcome, regpeek_proto::Outcome::Blob { partial: true, .. });
+    let (partial, location) = match outcome {
+        regpeek_proto::Outcome::Blob {
+            partial, location, ..
+        } => (partial, location),
+        _ => (false, None),
+    };
+    session.remember_blob_location(&key, location);
     Ok((Box::new(body.into_reader()), partial))
 }
 

@@ -56,6 +56,9 @@ pub struct Session {
     pub layer_index: crate::layers::Index,
     /// The run's clients, by registry (and whether Docker Hub's mirrors apply).
     clients: Mutex<std::collections::HashMap<(String, bool), Arc<Client>>>,
+    /// Where the registry sent each blob read in this run (`registry/repo@digest`):
+    /// in memory only, since a CDN's URL may be signed.
+    blob_locations: Mutex<std::collections::HashMap<String, regpeek_proto::url::Url>>,
 }
 
 /// What a replay brings to the session of the command line it runs again.
@@ -88,6 +91,7 @@ impl Session {
             warned: Mutex::new(Vec::new()),
             layer_index: crate::layers::Index::default(),
             clients: Mutex::default(),
+            blob_locations: Mutex::default(),
         }
     }
 
@@ -210,6 +214,23 @@ impl Session {
         })?);
         clients.insert(key, client.clone());
         Ok((options, client))
+    }
+
+    /// Where the registry sent the blob `key` (`registry/repo@digest`) earlier in this
+    /// run, if it did.
+    pub fn blob_location(&self, key: &str) -> Option<regpeek_proto::url::Url> {
+        self.blob_locations.lock().ok()?.get(key).cloned()
+    }
+
+    /// Notes where the blob `key` came from (or, with `None`, that it came from the
+    /// registry itself).
+    pub fn remember_blob_location(&self, key: &str, location: Option<regpeek_proto::url::Url>) {
+        if let Ok(mut held) = self.blob_locations.lock() {
+            match location {
+                Some(l) => held.insert(key.to_owned(), l),
+                None => held.remove(key),
+            };
+        }
     }
 
     /// Flags first, then the credential files and helpers, then anonymous (in a replay:

@@ -88,6 +88,11 @@ pub enum Outcome {
         /// The body is the range asked for ([`Options::range`](crate::Options::range),
         /// a `206`); `false`: the whole blob.
         partial: bool,
+        /// Where the body came from when the registry sent the flow elsewhere (a
+        /// redirect to a CDN): give it as [`Options::location`](crate::Options::location)
+        /// to ask there first for this blob again. It may be a signed URL: keep it
+        /// out of logs and files.
+        location: Option<url::Url>,
     },
     /// From `Login`: the registry accepted the credentials (or needs none).
     LoggedIn {

@@ -253,6 +253,10 @@ pub struct Flow {
     pull_free: bool,
     /// [`Options::range`].
     range: Option<(u64, u64)>,
+    /// [`Options::location`], until the first request takes it.
+    location: Option<Url>,
+    /// The request out is to [`Options::location`]: a failure goes to the registry.
+    via_location: bool,
     /// The driver's own error for the failure being handled, if it gave one.
     failure: Option<crate::error::DriverError>,
     /// The body cap of the request handed out last.
@@ -351,6 +355,7 @@ impl Flow {
             credentials: options.credentials,
             mirror: None,
         });
+        let is_blob = matches!(options.goal, Goal::Blob(_));
         let mut flow = Flow {
             reference,
             goal: options.goal,
@@ -367,6 +372,10 @@ impl Flow {
             hold: options.hold,
             pull_free: options.pull_free,
             range: options.range,
+            location: options
+                .location
+                .filter(|u| is_blob && matches!(u.scheme(), "http" | "https")),
+            via_location: false,
             failure: None,
             last_limit: 0,
             tokens,

@@ -216,6 +216,11 @@ pub struct Options {
     /// HTTP `Range`). A registry that honours it answers `206`; one that ignores it
     /// sends the whole blob ([`Outcome::Blob`](crate::Outcome::Blob) says which).
     pub range: Option<(u64, u64)>,
+    /// For [`Goal::Blob`]: where the registry sent this blob before (the `location`
+    /// of an earlier [`Outcome::Blob`](crate::Outcome::Blob), a CDN's signed URL).
+    /// It is asked first, without credentials; any failure there (an expired URL, a
+    /// refused connection) falls back to the registry, as if it had not been given.
+    pub location: Option<url::Url>,
 }
 
 impl Options {
@@ -238,6 +243,7 @@ impl Options {
             hold: None,
             pull_free: false,
             range: None,
+            location: None,
         }
     }
 }

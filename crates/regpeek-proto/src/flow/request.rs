@@ -20,6 +20,11 @@ impl Flow {
         if let Some(next) = self.answer_from_known(now) {
             return next;
         }
+        // A blob where the registry sent it before: asked there first, once.
+        if let (Step::Blob(_), Some(location)) = (&self.state.at.step, self.location.take()) {
+            self.via_location = true;
+            return self.resource_request(now, location, 1);
+        }
         let url = self.step_url()?;
         if let HostAuth::Bearer { realm, scopes } = &self.auth {
             let key = self.token_key(realm, scopes);

@@ -28,6 +28,10 @@ impl Flow {
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             return self.on_redirect(now, &url, hops, resp.headers());
         }
+        // A remembered location that no longer serves the blob: ask the registry.
+        if std::mem::take(&mut self.via_location) && !status.is_success() {
+            return self.issue(now);
+        }
         if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.base) {
             return self.on_challenge(now, &resp, sent, false);
         }
@@ -95,12 +99,14 @@ impl Flow {
                     .get(http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse().ok());
                 let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
+                let location = (!same_origin(&url, &self.base)).then_some(url);
                 Ok((
                     Wait::Done,
                     Action::Done(Ok(Outcome::Blob {
                         digest,
                         size,
                         partial,
+                        location,
                     })),
                 ))
             }

@@ -15,6 +15,10 @@ impl Flow {
         state: Wait,
         kind: TransportErrorKind,
     ) -> Next {
+        // A remembered location that cannot be reached: ask the registry.
+        if std::mem::take(&mut self.via_location) && matches!(state, Wait::Resource { .. }) {
+            return self.issue(now);
+        }
         let (url, peer, retry) = match state {
             Wait::Resource { url, hops, .. } => {
                 let peer = if same_origin(&url, &self.base) {

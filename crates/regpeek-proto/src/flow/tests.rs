@@ -1021,6 +1021,16 @@ impl Seen {
         };
         let input = match (state, input) {
             (Wait::Done, _) => "anything",
+            (Wait::Resource { .. }, Input::Response(r))
+                if flow.via_location
+                    && !r.status().is_success()
+                    && !r.status().is_redirection() =>
+            {
+                "an error status, or refused or reset, at a blob's remembered location"
+            }
+            (Wait::Resource { .. }, Input::Failure(_)) if flow.via_location => {
+                "an error status, or refused or reset, at a blob's remembered location"
+            }
             (Wait::Backoff { .. }, Input::Poll) => "poll",
             (_, Input::Poll) => "poll",
             (Wait::Resource { .. }, Input::Response(r)) => match r.status().as_u16() {
@@ -1315,6 +1325,16 @@ fn every_row_of_the_graph_is_taken_and_nothing_else() {
         r.now += Duration::from_secs(2);
         send(r);
     }));
+    // A blob's remembered location that has expired: the registry instead.
+    let mut o = Options::new(Goal::Blob(Digest::sha256(b"x")));
+    o.location = Some("https://cdn.example/blob?sig=x".parse().unwrap());
+    taken.extend(rows_of(app, o, |r| {
+        r.send();
+        r.respond(response(403, &[], b""));
+        r.send();
+        r.respond(response(200, &[], b""));
+        let _ = r.done();
+    }));
 
     let rows = graph_rows();
     let matches = |(from, input, to): &(&str, String, &str)| {
@@ -1528,6 +1548,7 @@ fn a_blob_is_the_callers_to_stream() {
             digest: digest.clone(),
             size: Some(11),
             partial: false,
+            location: Some("https://cdn.example/blob?sig=x".parse().unwrap()),
         }
     );
     // A range: asked of the registry and of the CDN alike; a 206 says it was honoured.
@@ -1565,4 +1586,57 @@ fn a_blob_is_the_callers_to_stream() {
         err.contains("blob sha256:") && err.contains("BLOB_UNKNOWN"),
         "{err}"
     );
+}
+
+#[test]
+fn a_remembered_location_is_asked_first_and_falls_back_to_the_registry() {
+    let digest = Digest::sha256(b"layer bytes");
+    let cdn: url::Url = "https://cdn.example/blob?sig=x".parse().unwrap();
+    let with_location = |range| {
+        let mut o = Options::new(Goal::Blob(digest.clone()));
+        o.location = Some(cdn.clone());
+        o.range = range;
+        o.credentials = Some(Credentials::basic("alice", "s3cret"));
+        Run::new("registry.example/team/app:v1", o)
+    };
+    // Served there: one request, no credentials, the range kept.
+    let mut r = with_location(Some((0, 9)));
+    let Action::Send(t) = r.poll() else {
+        panic!("a request")
+    };
+    assert_eq!(t.request.uri().to_string(), cdn.to_string());
+    assert!(t.stream && !t.request.headers().contains_key("authorization"));
+    assert_eq!(t.request.headers()["range"], "bytes=0-9");
+    r.respond(response(206, &[("content-length", "10")], b""));
+    assert!(matches!(
+        r.done(),
+        Ok(Outcome::Blob { partial: true, location: Some(l), .. }) if l == cdn
+    ));
+    // Expired (a 403), or out of reach: the registry, as if none had been given.
+    for fails in [true, false] {
+        let mut r = with_location(None);
+        r.send();
+        if fails {
+            r.respond(response(403, &[], b"<Error>Request has expired</Error>"));
+        } else {
+            r.fail(TransportErrorKind::Connect);
+        }
+        let Action::Send(t) = r.poll() else {
+            panic!("the registry")
+        };
+        assert_eq!(
+            t.request.uri().to_string(),
+            format!("https://registry.example/v2/team/app/blobs/{digest}")
+        );
+        r.respond(response(200, &[("content-length", "11")], b""));
+        assert!(matches!(r.done(), Ok(Outcome::Blob { location: None, .. })));
+    }
+    // Only a blob has a location to remember; anything else ignores it.
+    let mut o = Options::new(Goal::Digest(None));
+    o.location = Some(cdn.clone());
+    let mut r = Run::new("registry.example/team/app:v1", o);
+    let Action::Send(t) = r.poll() else {
+        panic!("a request")
+    };
+    assert!(t.request.uri().to_string().contains("/manifests/"));
 }
