@@ -281,12 +281,26 @@ pub fn read_layer(
         for chunk in &rx {
             let chunk = chunk.context("reading the layer")?;
             reader.feed(&chunk, &mut visit)?;
+            // Broken already: the rest is read only to tell a corrupted blob from a
+            // broken one, and not when much is left (a hostile layer of gigabytes).
+            if reader.failed() && desc.size.saturating_sub(reader.fed()) > MAX_READ_FOR_CAUSE {
+                return Ok(());
+            }
         }
         Ok(())
     })?;
+    if reader.failed() && reader.fed() < desc.size {
+        if let Some(e) = reader.into_error() {
+            return Err(e.into());
+        }
+        bail!("internal: a failed layer without its error");
+    }
     reader.finish(&mut visit)?;
     Ok(())
 }
+
+/// The most of a broken layer still read to check its digest.
+const MAX_READ_FOR_CAUSE: u64 = 16 << 20;
 
 /// A buffer for bytes that are not to be used until their layer is verified: memory
 /// up to [`IN_MEMORY`], then a temporary file.

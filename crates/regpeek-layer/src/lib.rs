@@ -321,6 +321,23 @@ impl Reader {
         }
     }
 
+    /// Whether the contents have already failed. What is left of the blob is only
+    /// hashed, to tell a corrupted blob (a digest mismatch) from a broken one; a
+    /// driver with much left to read may stop and take [`Reader::into_error`].
+    pub fn failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// How many bytes of the blob have been fed.
+    pub fn fed(&self) -> u64 {
+        self.read
+    }
+
+    /// The contents' failure, for a driver that stops reading once it is known.
+    pub fn into_error(self) -> Option<Error> {
+        self.failed
+    }
+
     /// Ends the blob: whether it all hashed to the digest and was exactly its size,
     /// and whether its tar stream was whole. Only on `Ok` may what the visitor was
     /// given be used.

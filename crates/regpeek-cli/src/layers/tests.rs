@@ -219,3 +219,40 @@ fn the_run_index_is_bounded_in_bytes() {
     assert!(index.get(&big).is_none());
     assert!(index.get(&small).is_some());
 }
+
+#[test]
+fn a_broken_layer_is_not_read_to_its_end() {
+    // A bad header first, then 40 MiB: the error is known at once, and the rest is
+    // not downloaded just to hash it (a hostile layer may be gigabytes).
+    let mut h = tar::Header::new_gnu();
+    h.set_path("a").unwrap();
+    h.set_size(0);
+    h.set_cksum();
+    let mut blob = h.as_bytes().to_vec();
+    blob[0] ^= 1;
+    blob.resize(40 << 20, 0);
+    let d = desc("application/vnd.oci.image.layer.v1.tar", &blob);
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    struct Counted<'a>(&'a [u8], std::sync::Arc<std::sync::atomic::AtomicU64>);
+    impl std::io::Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = std::io::Read::read(&mut self.0, buf)?;
+            self.1
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+    let e = read_layer(Counted(&blob, read.clone()), &d, |_| Take::Skip).unwrap_err();
+    assert!(format!("{e:#}").contains("checksum"), "{e:#}");
+    let read = read.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(read < 20 << 20, "{read} bytes read");
+    // A smaller one is read to its end, so that a corrupted blob says so.
+    let mut small = blob[..1 << 20].to_vec();
+    let d = desc("application/vnd.oci.image.layer.v1.tar", &small);
+    small[700] = 1;
+    let e = read_layer(&small[..], &d, |_| Take::Skip).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("does not match its digest"),
+        "{e:#}"
+    );
+}
