@@ -660,20 +660,25 @@ fn unpacked_by_umoci(
     files_under(&root)
 }
 
+/// JSON lines without the field `drop`.
+fn lines_without(out: &[u8], drop: &str) -> Vec<Value> {
+    lines(out)
+        .iter()
+        .map(|l| {
+            let mut v = json(l.as_bytes());
+            v.as_object_mut().unwrap().remove(drop);
+            v
+        })
+        .collect()
+}
+
 /// `ls` rows as JSON values, without the layer digest (a docker-archive holds its
 /// layers uncompressed, so their digests differ from the registry's).
 fn ls_rows(image: &str, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["ls"];
     args.extend(extra);
     args.push(image);
-    lines(&ok(&args))
-        .iter()
-        .map(|l| {
-            let mut v = json(l.as_bytes());
-            v.as_object_mut().unwrap().remove("LayerDigest");
-            v
-        })
-        .collect()
+    lines_without(&ok(&args), "LayerDigest")
 }
 
 #[test]
@@ -776,14 +781,7 @@ fn hostile_layers_are_refused_with_a_clear_error() {
 
 /// JSON lines without the `Source` field (which only `--file` and `--from` add).
 fn without_source(out: &[u8]) -> Vec<Value> {
-    lines(out)
-        .iter()
-        .map(|l| {
-            let mut v = json(l.as_bytes());
-            v.as_object_mut().unwrap().remove("Source");
-            v
-        })
-        .collect()
+    lines_without(out, "Source")
 }
 
 #[test]
