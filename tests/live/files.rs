@@ -505,14 +505,16 @@ fn files_under(
 
 /// `skopeo copy` of `image` to an OCI layout at `layout`, tag `x`.
 fn copy_to_layout(image: &str, layout: &std::path::Path) {
+    copy_with(&[], image, &format!("oci:{}:x", layout.display()));
+}
+
+/// `skopeo copy` with `flags` of `image` (in the lab) to `dest`.
+fn copy_with(flags: &[&str], image: &str, dest: &str) {
     let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "-q",
-            "--src-tls-verify=false",
-            &format!("docker://{image}"),
-        ])
-        .arg(format!("oci:{}:x", layout.display()))
+        .args(["copy", "-q", "--src-tls-verify=false"])
+        .args(flags)
+        .arg(format!("docker://{image}"))
+        .arg(dest)
         .output()
         .expect("skopeo is not installed: run `cargo xtask test` (installs it)");
     assert!(
@@ -962,21 +964,10 @@ fn sbom_and_provenance_read_from_a_local_layout() {
     // documents answer from the layout (the referrer SBOM stays in the registry).
     let dir = empty_home();
     let layout = dir.join("attested");
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "-q",
-            "--all",
-            "--src-tls-verify=false",
-            &format!("docker://{}", r("lab/attested:v1")),
-        ])
-        .arg(format!("oci:{}:v1", layout.display()))
-        .output()
-        .expect("skopeo is not installed: run `cargo xtask test` (installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    copy_with(
+        &["--all"],
+        &r("lab/attested:v1"),
+        &format!("oci:{}:v1", layout.display()),
     );
     let local = format!("oci:{}:v1", layout.display());
     let names = |out: &[u8]| -> Vec<String> {
