@@ -418,11 +418,22 @@ pub fn bench(args: &[String]) -> Result<()> {
             layers.clone(),
             s(&["--no-cache", "cat", "--plain-http", &fs, "/etc/motd"]),
         ),
-        inside_case(
-            "ls (3 layers)",
-            layers.clone(),
-            s(&["--no-cache", "ls", "--plain-http", &fs]),
-        ),
+        {
+            // ls reads every layer: its floor is downloading them (one curl, one
+            // connection, the manifest known).
+            let (name, mut tools, n) = inside_case(
+                "ls (3 layers)",
+                layers.clone(),
+                s(&["--no-cache", "ls", "--plain-http", &fs]),
+            );
+            let urls: Vec<String> = regpeek_lab::image::fs_image()
+                .layers
+                .iter()
+                .map(|l| format!("http://{}/v2/lab/fs/blobs/{}", i.plain(), l.digest))
+                .collect();
+            tools.push(floor(curl_get(&urls)));
+            (name, tools, n)
+        },
         inside_case(
             "cat /etc/os-release (lab/fs)",
             layers.clone(),
