@@ -412,28 +412,34 @@ pub fn bench(args: &[String]) -> Result<()> {
             runs.min(3),
         )
     };
+    // ls reads every layer: its floor is downloading them (one curl, one connection,
+    // the manifest known).
+    let ls_case = |name: &'static str, image: &str, repo: &str, img: &regpeek_lab::image::Image| {
+        let (name, mut tools, n) = inside_case(
+            name,
+            layers.clone(),
+            s(&["--no-cache", "ls", "--plain-http", image]),
+        );
+        let urls: Vec<String> = img
+            .layers
+            .iter()
+            .map(|l| format!("http://{}/v2/{repo}/blobs/{}", i.plain(), l.digest))
+            .collect();
+        tools.push(floor(curl_get(&urls)));
+        (name, tools, n)
+    };
     let inside = vec![
         inside_case(
             "cat a top-layer file",
             layers.clone(),
             s(&["--no-cache", "cat", "--plain-http", &fs, "/etc/motd"]),
         ),
-        {
-            // ls reads every layer: its floor is downloading them (one curl, one
-            // connection, the manifest known).
-            let (name, mut tools, n) = inside_case(
-                "ls (3 layers)",
-                layers.clone(),
-                s(&["--no-cache", "ls", "--plain-http", &fs]),
-            );
-            let urls: Vec<String> = regpeek_lab::image::fs_image()
-                .layers
-                .iter()
-                .map(|l| format!("http://{}/v2/lab/fs/blobs/{}", i.plain(), l.digest))
-                .collect();
-            tools.push(floor(curl_get(&urls)));
-            (name, tools, n)
-        },
+        ls_case(
+            "ls (3 layers)",
+            &fs,
+            "lab/fs",
+            &regpeek_lab::image::fs_image(),
+        ),
         inside_case(
             "cat /etc/os-release (lab/fs)",
             layers.clone(),
@@ -449,21 +455,7 @@ pub fn bench(args: &[String]) -> Result<()> {
             layers.clone(),
             s(&["--no-cache", "cat", "--plain-http", &big, "/opt/big.bin"]),
         ),
-        {
-            // ls reads every layer: its floor is downloading them.
-            let (name, mut tools, n) = inside_case(
-                "ls (big: 96 MiB + 1 layer)",
-                layers.clone(),
-                s(&["--no-cache", "ls", "--plain-http", &big]),
-            );
-            let urls: Vec<String> = big_image
-                .layers
-                .iter()
-                .map(|l| format!("http://{}/v2/lab/big/blobs/{}", i.plain(), l.digest))
-                .collect();
-            tools.push(floor(curl_get(&urls)));
-            (name, tools, n)
-        },
+        ls_case("ls (big: 96 MiB + 1 layer)", &big, "lab/big", &big_image),
         inside_case(
             "cat an eStargz file",
             layers.clone(),

@@ -11,12 +11,11 @@ use std::io::{Read, Write};
 use anyhow::{Context, Result, bail};
 use regpeek_proto::manifest::Descriptor;
 use regpeek_proto::{Digest, Flow, Goal, Reference};
-use sha2::Digest as _;
 
 use crate::args::Common;
 use crate::session::Session;
 
-pub use regpeek_layer::{Entry, Kind, MAX_UNPACKED, Take, normalize, packing, whiteout};
+pub use regpeek_layer::{Entry, Kind, MAX_UNPACKED, Take, hex, normalize, packing, whiteout};
 
 /// What a file read out of a layer may hold in memory before it spills to a
 /// temporary file.
@@ -154,89 +153,25 @@ pub fn read_blob(
     if let Some(size) = size.filter(|s| *s > limit) {
         bail!("{digest}: a blob of {size} bytes, over the {limit} read");
     }
-    let body = open(session, common, r, digest)?;
-    let mut hashing = Hashing::new(body, digest, size.unwrap_or(limit))?;
-    std::io::copy(&mut hashing, sink).context("reading the blob")?;
-    hashing.verify(digest, size)
-}
-
-/// Hashes what is read through it, and stops past `limit` bytes.
-pub struct Hashing<R> {
-    inner: R,
-    hasher: Hasher,
-    read: u64,
-    limit: u64,
-}
-
-enum Hasher {
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-}
-
-impl<R: Read> Hashing<R> {
-    /// `inner`, which must hash to `digest`, `limit` bytes at most.
-    pub fn new(inner: R, digest: &Digest, limit: u64) -> Result<Self> {
-        let hasher = match digest.to_string().split(':').next() {
-            Some("sha256") => Hasher::Sha256(sha2::Sha256::new()),
-            Some("sha512") => Hasher::Sha512(sha2::Sha512::new()),
-            _ => bail!("{digest}: an algorithm regpeek cannot check"),
+    let mut body = open(session, common, r, digest)?;
+    let mut check = regpeek_layer::Check::new(digest)?;
+    let cap = size.unwrap_or(limit);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match body.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(anyhow::Error::new(e).context("reading the blob")),
         };
-        Ok(Hashing {
-            inner,
-            hasher,
-            read: 0,
-            limit,
-        })
+        check.update(&chunk[..n]);
+        if check.read() > cap {
+            bail!("reading the blob: the blob is larger than the {cap} bytes it was said to be");
+        }
+        sink.write_all(&chunk[..n])?;
     }
-
-    /// Reads what is left, then says whether all of it hashed to `digest` (and, when
-    /// given, was exactly `size` bytes).
-    pub fn verify(mut self, digest: &Digest, size: Option<u64>) -> Result<()> {
-        std::io::copy(&mut self, &mut std::io::sink()).context("reading the rest of the blob")?;
-        let hex = match self.hasher {
-            Hasher::Sha256(h) => hex(&h.finalize()),
-            Hasher::Sha512(h) => hex(&h.finalize()),
-        };
-        let got = format!(
-            "{}:{hex}",
-            digest.to_string().split(':').next().unwrap_or("")
-        );
-        if got != digest.to_string() {
-            bail!(
-                "blob {digest} does not match its digest (it hashes to {got}): nothing of it is used"
-            );
-        }
-        if let Some(size) = size.filter(|s| *s != self.read) {
-            bail!(
-                "blob {digest} is {} bytes where its descriptor says {size}: nothing of it is used",
-                self.read
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Bytes as lowercase hex (a digest's, a path's).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        if self.read > self.limit {
-            return Err(std::io::Error::other(format!(
-                "the blob is larger than the {} bytes it was said to be",
-                self.limit
-            )));
-        }
-        match &mut self.hasher {
-            Hasher::Sha256(h) => h.update(&buf[..n]),
-            Hasher::Sha512(h) => h.update(&buf[..n]),
-        }
-        Ok(n)
-    }
+    check.finish(size)?;
+    Ok(())
 }
 
 /// Reads the layer `desc` from `body`, chunk by chunk through the sans-IO reader:

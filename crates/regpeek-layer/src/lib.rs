@@ -204,6 +204,73 @@ enum Hasher {
     Sha512(sha2::Sha512),
 }
 
+/// A blob's digest (and size) checked as its bytes go by: what [`Reader`] does for a
+/// layer, for any blob a caller streams itself (a config, an attestation document,
+/// `regpeek blob`).
+pub struct Check {
+    digest: Digest,
+    hasher: Hasher,
+    read: u64,
+}
+
+impl Check {
+    /// A check that the bytes hash to `digest` (sha256 or sha512).
+    pub fn new(digest: &Digest) -> Result<Check, Error> {
+        let hasher = match digest.to_string().split(':').next() {
+            Some("sha256") => Hasher::Sha256(sha2::Sha256::new()),
+            Some("sha512") => Hasher::Sha512(sha2::Sha512::new()),
+            _ => {
+                return Err(Error::new(format!(
+                    "{digest}: an algorithm regpeek cannot check"
+                )));
+            }
+        };
+        Ok(Check {
+            digest: digest.clone(),
+            hasher,
+            read: 0,
+        })
+    }
+
+    /// Takes the next bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.read += bytes.len() as u64;
+        match &mut self.hasher {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    /// How many bytes it has taken.
+    pub fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// Whether all the bytes hashed to the digest (and, when given, were exactly
+    /// `size` bytes).
+    pub fn finish(self, size: Option<u64>) -> Result<(), Error> {
+        let hex = match self.hasher {
+            Hasher::Sha256(h) => hex(&h.finalize()),
+            Hasher::Sha512(h) => hex(&h.finalize()),
+        };
+        let digest = self.digest.to_string();
+        let algorithm = digest.split(':').next().unwrap_or("");
+        let got = format!("{algorithm}:{hex}");
+        if got != digest {
+            return Err(Error::new(format!(
+                "blob {digest} does not match its digest (it hashes to {got}): nothing of it is used"
+            )));
+        }
+        if let Some(size) = size.filter(|s| *s != self.read) {
+            return Err(Error::new(format!(
+                "blob {digest} is {} bytes where its descriptor says {size}: nothing of it is used",
+                self.read
+            )));
+        }
+        Ok(())
+    }
+}
+
 enum Decoder {
     Tar,
     Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
@@ -212,16 +279,35 @@ enum Decoder {
 
 /// One layer being read; see the crate's documentation for how to drive it.
 pub struct Reader {
-    digest: Digest,
     size: u64,
-    hasher: Hasher,
-    read: u64,
+    check: Check,
     decoder: Decoder,
-    unpacked: u64,
-    tar: tarpush::Tar,
+    unpacked: Unpacked,
     /// The first failure; the rest of the blob is still hashed, so that a blob that
     /// does not match its digest is reported as that.
     failed: Option<Error>,
+}
+
+/// What the decompressor has given so far, and the tar parser it goes to.
+#[derive(Default)]
+struct Unpacked {
+    bytes: u64,
+    tar: tarpush::Tar,
+}
+
+impl Unpacked {
+    /// `bytes` unpacked from the first `compressed` bytes of the blob, within the
+    /// caps (absolute, and per compressed byte past a floor), to the tar parser.
+    fn take(&mut self, compressed: u64, bytes: &[u8], visit: &mut Visit) -> Result<(), Error> {
+        self.bytes += bytes.len() as u64;
+        let cap = MAX_UNPACKED.min(compressed.saturating_mul(MAX_RATIO).max(RATIO_FLOOR));
+        if self.bytes > cap {
+            return Err(Error::new(format!(
+                "reading the layer's tar stream: the layer unpacks to more than {cap} bytes ({MAX_RATIO} per compressed byte at most, {MAX_UNPACKED} in all): refused as a decompression bomb"
+            )));
+        }
+        self.tar.push(bytes, visit)
+    }
 }
 
 /// How much compressed input gzip is given at a time: it bounds what one step can
@@ -232,15 +318,7 @@ impl Reader {
     /// A reader for the layer of `media_type` that must hash to `digest` and be
     /// `size` bytes long.
     pub fn new(media_type: &str, digest: &Digest, size: u64) -> Result<Reader, Error> {
-        let hasher = match digest.to_string().split(':').next() {
-            Some("sha256") => Hasher::Sha256(sha2::Sha256::new()),
-            Some("sha512") => Hasher::Sha512(sha2::Sha512::new()),
-            _ => {
-                return Err(Error::new(format!(
-                    "{digest}: an algorithm regpeek cannot check"
-                )));
-            }
-        };
+        let check = Check::new(digest)?;
         let decoder = match packing(media_type).map_err(Error)? {
             Packing::Tar => Decoder::Tar,
             Packing::Gzip => {
@@ -249,13 +327,10 @@ impl Reader {
             Packing::Zstd => Decoder::Zstd(Box::default()),
         };
         Ok(Reader {
-            digest: digest.clone(),
             size,
-            hasher,
-            read: 0,
+            check,
             decoder,
-            unpacked: 0,
-            tar: tarpush::Tar::default(),
+            unpacked: Unpacked::default(),
             failed: None,
         })
     }
@@ -264,19 +339,15 @@ impl Reader {
     /// its size); a failure of its contents is kept for [`Reader::finish`], which
     /// says it unless the blob fails its digest, the likelier cause.
     pub fn feed(&mut self, chunk: &[u8], visit: &mut Visit) -> Result<(), Error> {
-        self.read += chunk.len() as u64;
-        if self.read > self.size {
+        self.check.update(chunk);
+        if self.check.read() > self.size {
             return Err(Error::new(format!(
                 "blob {} is larger than the {} bytes its descriptor says: nothing of it is used",
-                self.digest, self.size
+                self.check.digest, self.size
             )));
         }
-        match &mut self.hasher {
-            Hasher::Sha256(h) => h.update(chunk),
-            Hasher::Sha512(h) => h.update(chunk),
-        }
         if self.failed.is_none()
-            && !self.tar.ended()
+            && !self.unpacked.tar.ended()
             && let Err(e) = self.unpack(chunk, visit)
         {
             self.failed = Some(e);
@@ -287,21 +358,12 @@ impl Reader {
     fn unpack(&mut self, chunk: &[u8], visit: &mut Visit) -> Result<(), Error> {
         let Reader {
             decoder,
-            tar,
             unpacked,
-            read,
+            check,
             ..
         } = self;
-        let mut out = |bytes: &[u8]| -> Result<(), Error> {
-            *unpacked += bytes.len() as u64;
-            let cap = MAX_UNPACKED.min(read.saturating_mul(MAX_RATIO).max(RATIO_FLOOR));
-            if *unpacked > cap {
-                return Err(Error::new(format!(
-                    "reading the layer's tar stream: the layer unpacks to more than {cap} bytes ({MAX_RATIO} per compressed byte at most, {MAX_UNPACKED} in all): refused as a decompression bomb"
-                )));
-            }
-            tar.push(bytes, visit)
-        };
+        let compressed = check.read();
+        let mut out = |bytes: &[u8]| unpacked.take(compressed, bytes, visit);
         match decoder {
             Decoder::Tar => out(chunk),
             Decoder::Gzip(gz) => {
@@ -330,7 +392,7 @@ impl Reader {
 
     /// How many bytes of the blob have been fed.
     pub fn fed(&self) -> u64 {
-        self.read
+        self.check.read()
     }
 
     /// The contents' failure, for a driver that stops reading once it is known.
@@ -342,29 +404,11 @@ impl Reader {
     /// and whether its tar stream was whole. Only on `Ok` may what the visitor was
     /// given be used.
     pub fn finish(mut self, visit: &mut Visit) -> Result<(), Error> {
-        if self.failed.is_none() && !self.tar.ended() {
+        if self.failed.is_none() && !self.unpacked.tar.ended() {
             let ended = self.end_of_input(visit);
             self.failed = ended.err();
         }
-        let hex = match &self.hasher {
-            Hasher::Sha256(h) => hex(&h.clone().finalize()),
-            Hasher::Sha512(h) => hex(&h.clone().finalize()),
-        };
-        let algorithm = self.digest.to_string();
-        let algorithm = algorithm.split(':').next().unwrap_or("");
-        let got = format!("{algorithm}:{hex}");
-        if got != self.digest.to_string() {
-            return Err(Error::new(format!(
-                "blob {} does not match its digest (it hashes to {got}): nothing of it is used",
-                self.digest
-            )));
-        }
-        if self.read != self.size {
-            return Err(Error::new(format!(
-                "blob {} is {} bytes where its descriptor says {}: nothing of it is used",
-                self.digest, self.read, self.size
-            )));
-        }
+        self.check.finish(Some(self.size))?;
         match self.failed {
             Some(e) => Err(e),
             None => Ok(()),
@@ -386,19 +430,14 @@ impl Reader {
             }
         };
         if !rest.is_empty() {
-            self.unpack_tail(&rest, visit)?;
+            self.unpacked.take(self.check.read(), &rest, visit)?;
         }
-        self.tar.finish()
-    }
-
-    fn unpack_tail(&mut self, bytes: &[u8], visit: &mut Visit) -> Result<(), Error> {
-        self.unpacked += bytes.len() as u64;
-        self.tar.push(bytes, visit)
+        self.unpacked.tar.finish()
     }
 }
 
-/// Bytes as lowercase hex.
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex (a digest's).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -338,15 +338,13 @@ fn find(
             }
             let within = || format!("layer {i} ({})", desc.digest);
             // A layer this run has read: its entries say whether it must be fetched.
-            let known = session
-                .layer_index
-                .get(&desc.digest)
+            let indexed = session.layer_index.get(&desc.digest);
+            let known = indexed
+                .as_ref()
                 .and_then(|entries| judge_entries(entries.iter(), &path));
             // Its file's bytes, when the scan that indexed it kept them.
-            let kept = match known {
-                None if session.layer_index.get(&desc.digest).is_some() => {
-                    session.layer_index.file(&desc.digest, &path)
-                }
+            let kept = match (&indexed, &known) {
+                (Some(_), None) => session.layer_index.file(&desc.digest, &path),
                 _ => None,
             };
             let decision = match (known, kept) {
@@ -421,6 +419,7 @@ pub fn cat(
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    let shown = format!("/{}", layers::normalize(path));
     let one = |image: &str| -> Result<Vec<Value>> {
         let mut file = file_of(image)?;
         let mut bytes = Vec::new();
@@ -429,12 +428,11 @@ pub fn cat(
             .read_to_end(&mut bytes)?;
         if bytes.len() as u64 > MAX_IN_LINE {
             bail!(
-                "/{}: larger than {MAX_IN_LINE} bytes, too large for a JSON line: cat it from one image",
-                layers::normalize(path)
+                "{shown}: larger than {MAX_IN_LINE} bytes, too large for a JSON line: cat it from one image"
             );
         }
         let mut row = json!({
-            "Path": format!("/{}", layers::normalize(path)),
+            "Path": shown,
             "Size": bytes.len(),
             "Digest": Digest::sha256(&bytes).to_string(),
         });
