@@ -144,28 +144,13 @@ impl Tar {
         // The sum of the header's bytes, its checksum field counted as spaces;
         // signed by some old tars.
         let field = 148..156;
-        let unsigned: u32 = block
+        let (unsigned, signed) = block
             .iter()
             .enumerate()
-            .map(|(i, b)| {
-                if field.contains(&i) {
-                    32
-                } else {
-                    u32::from(*b)
-                }
-            })
-            .sum();
-        let signed: i64 = block
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                if field.contains(&i) {
-                    32
-                } else {
-                    i64::from(*b as i8)
-                }
-            })
-            .sum();
+            .fold((0u32, 0i64), |(u, s), (i, b)| match field.contains(&i) {
+                true => (u + 32, s + 32),
+                false => (u + u32::from(*b), s + i64::from(*b as i8)),
+            });
         if stored != unsigned && i64::from(stored) != signed {
             return Err(bad("a tar header's checksum does not match it"));
         }
