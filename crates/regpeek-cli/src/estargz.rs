@@ -27,11 +27,6 @@ pub const TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
 const FOOTER: u64 = 51;
 /// The largest TOC read.
 const MAX_TOC: u64 = 64 << 20;
-/// How much of a layer's end is asked for at first: the footer alone, so that no byte
-/// beyond the TOC and the file's chunks is read. The TOC and the chunks that follow go
-/// straight to where the registry sent the footer's request (a CDN), so this costs no
-/// round trip more than asking for a larger tail would behind a redirect.
-const TAIL: u64 = FOOTER;
 
 /// One entry of the TOC.
 #[derive(Debug, Clone, Deserialize)]
@@ -141,35 +136,22 @@ pub fn toc(
             desc.size
         );
     }
-    // The tail of the layer: the footer (and, were TAIL larger, part of the TOC).
-    let tail_start = desc.size.saturating_sub(TAIL);
-    let Some(tail) = range(
-        session,
-        common,
-        r,
-        &desc.digest,
-        (tail_start, desc.size - 1),
-    )?
-    else {
+    // The footer alone, then exactly the TOC it points at: no byte beyond the TOC and
+    // the file's chunks is read. The TOC and the chunks go straight to where the
+    // registry sent the footer's request (a CDN), so this costs no round trip more
+    // than asking for a larger tail at first would behind a redirect.
+    let toc_end = desc.size - FOOTER;
+    let Some(footer) = range(session, common, r, &desc.digest, (toc_end, desc.size - 1))? else {
         return Ok(None);
     };
-    let footer = &tail[tail.len() - FOOTER as usize..];
-    let offset = toc_offset(footer).context("the eStargz footer")?;
-    if offset >= desc.size - FOOTER || desc.size - FOOTER - offset > MAX_TOC {
+    let offset = toc_offset(&footer).context("the eStargz footer")?;
+    if offset >= toc_end || toc_end - offset > MAX_TOC {
         bail!(
             "the eStargz footer points its TOC at {offset}, outside the layer (or past {MAX_TOC} bytes)"
         );
     }
-    let packed = if offset >= tail_start {
-        tail[(offset - tail_start) as usize..tail.len() - FOOTER as usize].to_vec()
-    } else {
-        // Only the TOC's head, which the tail did not hold.
-        let Some(mut head) = range(session, common, r, &desc.digest, (offset, tail_start - 1))?
-        else {
-            return Ok(None);
-        };
-        head.extend_from_slice(&tail[..tail.len() - FOOTER as usize]);
-        head
+    let Some(packed) = range(session, common, r, &desc.digest, (offset, toc_end - 1))? else {
+        return Ok(None);
     };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&packed[..]).take(MAX_TOC));
     let mut json = Vec::new();
