@@ -31,6 +31,13 @@ pub mod media {
     pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 }
 
+/// One gzip member of `bytes`, at `level` (the lab's layers, eStargz members).
+fn gzip(bytes: &[u8], level: Compression) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), level);
+    gz.write_all(bytes).expect("in-memory gzip");
+    gz.finish().expect("in-memory gzip")
+}
+
 /// `sha256:<hex>` of bytes.
 pub fn sha256(bytes: &[u8]) -> String {
     regpeek_proto::Digest::sha256(bytes).to_string()
@@ -80,10 +87,8 @@ pub fn layer(media_type: &str, files: &[(&str, &[u8])]) -> (Blob, String) {
     }
     let raw = tar.into_inner().expect("in-memory tar");
     let diff_id = sha256(&raw);
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&raw).expect("in-memory gzip");
     (
-        Blob::new(media_type, gz.finish().expect("in-memory gzip")),
+        Blob::new(media_type, gzip(&raw, Compression::default())),
         diff_id,
     )
 }
@@ -106,9 +111,7 @@ pub enum Node<'a> {
 /// 2024-01-02.
 pub fn layer_of(media_type: &str, nodes: &[Node]) -> Blob {
     let raw = tar_of(nodes);
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&raw).expect("in-memory gzip");
-    Blob::new(media_type, gz.finish().expect("in-memory gzip"))
+    Blob::new(media_type, gzip(&raw, Compression::default()))
 }
 
 /// [`layer_of`] compressed with zstd as zstd:chunked layers are: the tar cut in two
@@ -251,11 +254,7 @@ fn plain(layers: Vec<Blob>) -> Image {
 pub fn estargz_layer(nodes: &[Node], chunk: usize) -> (Blob, String) {
     // What every tar header says (`h.set_mtime` below), as the TOC spells it.
     const MODTIME: &str = "2024-01-02T03:04:05Z";
-    let member = |bytes: &[u8]| {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        gz.write_all(bytes).expect("in-memory gzip");
-        gz.finish().expect("in-memory gzip")
-    };
+    let member = |bytes: &[u8]| gzip(bytes, Compression::default());
     let header = |path: &str, kind: tar::EntryType, size: u64, link: Option<&str>| {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
@@ -494,11 +493,8 @@ pub fn big_image(mib: usize) -> Image {
         x ^= x >> 27;
         big.extend(x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
     }
-    let fast = |nodes: &[Node]| {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-        gz.write_all(&tar_of(nodes)).expect("in-memory gzip");
-        Blob::new(media::OCI_LAYER, gz.finish().expect("in-memory gzip"))
-    };
+    let fast =
+        |nodes: &[Node]| Blob::new(media::OCI_LAYER, gzip(&tar_of(nodes), Compression::fast()));
     let base = fast(&[
         Node::Dir("etc"),
         Node::File("etc/os-release", b"ID=big\nVERSION_ID=1\n"),
@@ -519,11 +515,7 @@ pub const HOSTILE_TAGS: [&str; 4] = ["bomb", "lying", "truncated", "mismatch"];
 
 /// The images of [`HOSTILE_TAGS`], in that order.
 pub fn hostile_images() -> Vec<Image> {
-    let member = |bytes: &[u8]| {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
-        gz.write_all(bytes).expect("in-memory gzip");
-        gz.finish().expect("in-memory gzip")
-    };
+    let member = |bytes: &[u8]| gzip(bytes, Compression::best());
     let header = |path: &str, size: u64| {
         let mut h = tar::Header::new_gnu();
         h.set_path(path).expect("short test paths");
