@@ -267,6 +267,8 @@ fn test() -> Result<()> {
                 "regpeek-ureq",
                 "-p",
                 "regpeek-replay",
+                "-p",
+                "regpeek-client",
             ])
             .env("RUSTDOCFLAGS", "-D warnings"))
     })?;

@@ -129,7 +129,7 @@ pub fn registry_target(registry: &str) -> Result<Reference> {
             "no registry given: name one, such as `docker.io` or `localhost:5000`",
         ));
     }
-    let host = crate::names::without_scheme(registry);
+    let host = regpeek_client::names::without_scheme(registry);
     if host.contains('/') {
         return Ok(Reference::parse(host)?);
     }

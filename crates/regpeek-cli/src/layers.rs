@@ -1,260 +1,63 @@
-//! Reading layers without pulling the image: the blob streamed from the registry (or
-//! a local layout) and handed chunk by chunk to the sans-IO [`regpeek_layer::Reader`],
-//! which hashes, decompresses and parses it; nothing of a layer is used before the
-//! whole of it has hashed to its digest and size. Also: one blob read and verified
-//! ([`read_blob`]), the run's index of what the layers read hold ([`Index`]), and the
-//! spool where a file's bytes wait. Layers, whiteouts and opaque directories:
-//! docs/protocol.md §8.2.
+//! The run's side of the image model: a [`Session`] and the command's flags as the
+//! [`regpeek_client::image::Source`] its images read their manifests and blobs from.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
-use anyhow::{Context, Result, bail};
-use regpeek_proto::manifest::Descriptor;
+use anyhow::{Result, bail};
+use regpeek_client::image::Source;
+use regpeek_proto::manifest::{Descriptor, Manifest};
 use regpeek_proto::{Digest, Flow, Goal, Reference};
 
 use crate::args::Common;
 use crate::session::Session;
 
-pub use regpeek_layer::{Entry, Kind, MAX_UNPACKED, Take, hex, normalize, packing, whiteout};
-
-/// What a file read out of a layer may hold in memory before it spills to a
-/// temporary file.
-pub const IN_MEMORY: usize = 8 << 20;
-
-/// The most memory [`Index`] gives entries in all (as [`Entry::weight`] counts it).
-pub const MAX_INDEXED: usize = 16 << 20;
-
-/// What the layers read in this run hold (their entries, never their bytes), by
-/// digest, once each layer has verified: a lookup that a layer read before can answer
-/// is answered without fetching it again (`os` trying its release files, `cat` after
-/// a link, images of a batch that share a base). Bounded by [`MAX_INDEXED`] entries
-/// bytes in all; a layer past the bound is simply read again when asked.
-#[derive(Default)]
-pub struct Index {
-    layers: std::sync::Mutex<Held>,
-    /// The bytes of small regular files of the layers scanned for a path, by layer
-    /// digest and path, and their size in all ([`SMALL_FILES`] at most).
-    files: std::sync::Mutex<(FileBytes, usize)>,
+/// A session and the command's flags, as the source of images' content.
+pub struct Reading<'a> {
+    pub session: &'a Session,
+    pub common: &'a Common,
 }
 
-/// Small files' bytes by (layer digest, path).
-type FileBytes = std::collections::HashMap<(String, String), std::sync::Arc<Vec<u8>>>;
-
-/// The largest file whose bytes a layer scan keeps for later lookups (an
-/// `os-release` reached through a link, a release file `os` tries next).
-pub const SMALL_FILE: u64 = 64 << 10;
-/// What the small files kept may hold in all, for the run.
-pub const SMALL_FILES: usize = 8 << 20;
-
-/// The entries held, by digest, and their weight in all.
-type Held = (
-    std::collections::HashMap<String, std::sync::Arc<Vec<Entry>>>,
-    usize,
-);
-
-impl Index {
-    /// The entries of the layer `digest`, if this run has read it.
-    pub fn get(&self, digest: &Digest) -> Option<std::sync::Arc<Vec<Entry>>> {
-        let held = self.layers.lock().ok()?;
-        held.0.get(&digest.to_string()).cloned()
-    }
-
-    /// Keeps the entries of the verified layer `digest`, if there is room.
-    pub fn put(&self, digest: &Digest, entries: Vec<Entry>) -> std::sync::Arc<Vec<Entry>> {
-        let weight: usize = entries.iter().map(Entry::weight).sum();
-        let entries = std::sync::Arc::new(entries);
-        if let Ok(mut held) = self.layers.lock()
-            && held.1 + weight <= MAX_INDEXED
-            && !held.0.contains_key(&digest.to_string())
-        {
-            held.1 += weight;
-            held.0.insert(digest.to_string(), entries.clone());
+impl Source for Reading<'_> {
+    fn layers(&self, r: &Reference) -> Result<Vec<Descriptor>> {
+        let platform = crate::flags::platform(self.common)?;
+        let insp = self
+            .session
+            .run(r, self.common, Goal::Manifest(Some(platform)))?
+            .into_image()?;
+        match insp.manifest.and_then(|m| m.manifest) {
+            Some(Manifest::Image(m)) => Ok(m.layers),
+            Some(_) => bail!("{} has no image manifest to read layers from", r.familiar()),
+            None => bail!("the registry sent no manifest for {}", r.familiar()),
         }
-        entries
     }
 
-    /// The bytes of the small file `path` of the verified layer `digest`, if kept.
-    pub fn file(&self, digest: &Digest, path: &str) -> Option<std::sync::Arc<Vec<u8>>> {
-        let held = self.files.lock().ok()?;
-        held.0.get(&(digest.to_string(), path.to_owned())).cloned()
-    }
-
-    /// Keeps the small files of the verified layer `digest`, while there is room.
-    pub fn put_files(&self, digest: &Digest, files: Vec<(String, Vec<u8>)>) {
-        let Ok(mut held) = self.files.lock() else {
-            return;
+    fn blob(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        range: Option<(u64, u64)>,
+    ) -> Result<(Box<dyn Read + Send>, bool)> {
+        let (session, common) = (self.session, self.common);
+        let (mut options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
+        options.range = range;
+        // Where the registry sent this blob before in the run: asked there first.
+        let key = format!("{}/{}@{digest}", r.registry(), r.repository());
+        options.location = session.blob_location(&key);
+        let flow = Flow::new(r.clone(), options, session.cached_tokens());
+        let (result, tokens) = client.run_blob(flow);
+        session.keep_tokens(&tokens);
+        let (outcome, body) = result?;
+        let (partial, location) = match outcome {
+            regpeek_proto::Outcome::Blob {
+                partial, location, ..
+            } => (partial, location),
+            _ => (false, None),
         };
-        for (path, bytes) in files {
-            if held.1 + bytes.len() > SMALL_FILES {
-                break;
-            }
-            held.1 += bytes.len();
-            held.0
-                .insert((digest.to_string(), path), std::sync::Arc::new(bytes));
-        }
-    }
-}
-
-/// Whether `e` is one of the image's files: an eStargz layer's own TOC is not.
-pub fn of_the_image(desc: &Descriptor, e: &Entry) -> bool {
-    !(e.path == "stargz.index.json" && desc.annotations.contains_key(crate::estargz::TOC_DIGEST))
-}
-
-/// A blob of `r`'s repository, streamed.
-pub fn open(
-    session: &Session,
-    common: &Common,
-    r: &Reference,
-    digest: &Digest,
-) -> Result<Box<dyn Read + Send>> {
-    Ok(open_range(session, common, r, digest, None)?.0)
-}
-
-/// [`open`], of the bytes `range` names (first and last included) when given: the
-/// body, and whether it is that range (`false`: the registry sent the whole blob).
-pub fn open_range(
-    session: &Session,
-    common: &Common,
-    r: &Reference,
-    digest: &Digest,
-    range: Option<(u64, u64)>,
-) -> Result<(Box<dyn Read + Send>, bool)> {
-    let (mut options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
-    options.range = range;
-    // Where the registry sent this blob before in the run: asked there first.
-    let key = format!("{}/{}@{digest}", r.registry(), r.repository());
-    options.location = session.blob_location(&key);
-    let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    let (result, tokens) = client.run_blob(flow);
-    session.keep_tokens(&tokens);
-    let (outcome, body) = result?;
-    let (partial, location) = match outcome {
-        regpeek_proto::Outcome::Blob {
-            partial, location, ..
-        } => (partial, location),
-        _ => (false, None),
-    };
-    session.remember_blob_location(&key, location);
-    Ok((Box::new(body.into_reader()), partial))
-}
-
-/// Copies the blob `digest` of `r`'s repository to `sink` (`size` bytes when given,
-/// else `limit` at most) and checks it: on `Err`, nothing written to `sink` may be
-/// used. `blob` spools to a temporary file, attestation documents to memory.
-pub fn read_blob(
-    session: &Session,
-    common: &Common,
-    r: &Reference,
-    digest: &Digest,
-    size: Option<u64>,
-    limit: u64,
-    sink: &mut impl Write,
-) -> Result<()> {
-    if let Some(size) = size.filter(|s| *s > limit) {
-        bail!("{digest}: a blob of {size} bytes, over the {limit} read");
-    }
-    let mut body = open(session, common, r, digest)?;
-    let mut check = regpeek_layer::Check::new(digest)?;
-    let cap = size.unwrap_or(limit);
-    let mut chunk = vec![0u8; 64 << 10];
-    loop {
-        let n = match body.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(anyhow::Error::new(e).context("reading the blob")),
-        };
-        check.update(&chunk[..n]);
-        if check.read() > cap {
-            bail!("reading the blob: the blob is larger than the {cap} bytes it was said to be");
-        }
-        sink.write_all(&chunk[..n])?;
-    }
-    check.finish(size)?;
-    Ok(())
-}
-
-/// Reads the layer `desc` from `body`, chunk by chunk through the sans-IO reader:
-/// each entry is shown to `visit`, which may ask for its bytes; the whole layer is
-/// hashed and checked against the descriptor before this returns `Ok`. On `Err`,
-/// nothing handed to a sink may be used. The body is read on a thread of its own, a
-/// few chunks ahead, so that the network and the decompressor overlap.
-pub fn read_layer(
-    body: impl Read + Send,
-    desc: &Descriptor,
-    mut visit: impl FnMut(&Entry) -> Take,
-) -> Result<()> {
-    /// Chunks read ahead: 8 × 64 KiB.
-    const AHEAD: usize = 8;
-    let mut reader = regpeek_layer::Reader::new(&desc.media_type, &desc.digest, desc.size)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(AHEAD);
-    std::thread::scope(|s| -> Result<()> {
-        // Dropped when this returns, early too: the reading thread then stops.
-        let rx = rx;
-        s.spawn(move || {
-            let mut body = body;
-            loop {
-                let mut chunk = vec![0u8; 64 << 10];
-                let sent = match body.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        tx.send(Ok(chunk))
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        break;
-                    }
-                };
-                // The reader gave up (an error): stop reading.
-                if sent.is_err() {
-                    break;
-                }
-            }
-        });
-        for chunk in &rx {
-            let chunk = chunk.context("reading the layer")?;
-            reader.feed(&chunk, &mut visit)?;
-            // Broken already: the rest is read only to tell a corrupted blob from a
-            // broken one, and not when much is left (a hostile layer of gigabytes).
-            if reader.failed() && desc.size.saturating_sub(reader.fed()) > MAX_READ_FOR_CAUSE {
-                return Ok(());
-            }
-        }
-        Ok(())
-    })?;
-    if reader.failed() && reader.fed() < desc.size {
-        if let Some(e) = reader.into_error() {
-            return Err(e.into());
-        }
-        bail!("internal: a failed layer without its error");
-    }
-    reader.finish(&mut visit)?;
-    Ok(())
-}
-
-/// The most of a broken layer still read to check its digest.
-const MAX_READ_FOR_CAUSE: u64 = 16 << 20;
-
-/// A buffer for bytes that are not to be used until their layer is verified: memory
-/// up to [`IN_MEMORY`], then a temporary file.
-pub fn spool() -> tempfile::SpooledTempFile {
-    tempfile::spooled_tempfile(IN_MEMORY)
-}
-
-/// A [`Write`] into a shared spool, for a [`Take::Bytes`] sink.
-pub struct SharedSpool(pub std::rc::Rc<std::cell::RefCell<tempfile::SpooledTempFile>>);
-
-impl Write for SharedSpool {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
+        session.remember_blob_location(&key, location);
+        Ok((Box::new(body.into_reader()), partial))
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
+    fn warn(&self, text: &str) {
+        self.session.warn_once(text);
     }
 }
-
-#[cfg(test)]
-mod tests;

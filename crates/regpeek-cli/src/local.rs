@@ -75,7 +75,7 @@ pub fn reference(spec: &str, archive: bool) -> Result<Reference> {
             dir.display()
         );
     }
-    let hex = crate::layers::hex(dir.as_os_str().as_encoded_bytes());
+    let hex = regpeek_layer::hex(dir.as_os_str().as_encoded_bytes());
     let r = format!("{REGISTRY}/{hex}:{}", tag.unwrap_or("latest"));
     Reference::parse(&r).with_context(|| format!("oci:{}: a path too long to name", dir.display()))
 }
@@ -151,7 +151,7 @@ fn index_tar(path: &Path) -> Result<TarIndex> {
     for entry in archive.entries_with_seek().context("reading the archive")? {
         let entry = entry.context("reading the archive")?;
         if entry.header().entry_type().is_file() {
-            let name = crate::layers::normalize(&String::from_utf8_lossy(&entry.path_bytes()));
+            let name = regpeek_layer::normalize(&String::from_utf8_lossy(&entry.path_bytes()));
             index
                 .files
                 .insert(name, (entry.raw_file_position(), entry.size()));
@@ -177,7 +177,7 @@ fn docker_layout(path: &Path, index: &mut TarIndex) -> Result<()> {
         file.seek(std::io::SeekFrom::Start(at))?;
         let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
         std::io::copy(&mut (&mut file).take(len), &mut hasher)?;
-        let hex = crate::layers::hex(&sha2::Digest::finalize(hasher));
+        let hex = regpeek_layer::hex(&sha2::Digest::finalize(hasher));
         Ok((format!("sha256:{hex}"), len))
     };
     let (at, len) = index.files["manifest.json"];

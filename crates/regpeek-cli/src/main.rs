@@ -6,28 +6,21 @@
 //! is in its module.
 
 mod args;
-mod cache;
 mod commands;
-mod creds;
 mod diff;
 mod errors;
-mod estargz;
-mod files;
 mod flags;
 mod hints;
 mod inputs;
 mod jq;
 mod layers;
 mod local;
-mod mirrors;
-mod names;
 mod output;
 mod pinning;
 mod pipeline;
 mod record;
 mod session;
 mod summary;
-mod tls;
 mod versions;
 
 use std::process::ExitCode;

@@ -117,7 +117,8 @@ pub fn read_places(
     shown: &str,
     kind: Option<FileKind>,
 ) -> Result<(String, Vec<Place>)> {
-    let bytes = crate::files::read(path, MAX_FILE).with_context(|| format!("reading {shown}"))?;
+    let bytes = regpeek_client::bounded::read(path, MAX_FILE)
+        .with_context(|| format!("reading {shown}"))?;
     let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: not UTF-8 text"))?;
     let (_, places) = places_of(shown, &text, kind).with_context(|| format!("reading {shown}"))?;
     Ok((text, places))

@@ -87,7 +87,7 @@ impl Recording {
             let bytes = if flag == "--from" {
                 crate::inputs::kept_from(source)?
             } else {
-                crate::files::read(source, 16 << 20)
+                regpeek_client::bounded::read(source, 16 << 20)
                     .with_context(|| format!("reading {path} to keep it with the recording"))?
             };
             std::fs::create_dir_all(&inputs)
@@ -283,7 +283,7 @@ pub struct Replay {
 fn stand_in(kind: &str) -> Option<Credentials> {
     let secret = || regpeek_proto::Secret::from(STAND_IN);
     match kind.split_once(':') {
-        Some(("basic", user)) => Some(crate::creds::basic(user, STAND_IN)),
+        Some(("basic", user)) => Some(regpeek_client::creds::basic(user, STAND_IN)),
         Some(("identity-token", user)) => Some(Credentials::IdentityToken {
             username: (!user.is_empty()).then(|| user.to_owned()),
             token: secret(),
@@ -296,7 +296,7 @@ fn stand_in(kind: &str) -> Option<Credentials> {
 /// Loads the recording in `dir`.
 pub fn load(dir: &Path) -> Result<Replay> {
     let path = dir.join("exchanges.http");
-    let text = crate::files::read_text(&path, 64 << 20)
+    let text = regpeek_client::bounded::read_text(&path, 64 << 20)
         .with_context(|| format!("reading {}", path.display()))?;
     let scenario =
         Scenario::parse(&text).with_context(|| format!("{} is not a recording", path.display()))?;

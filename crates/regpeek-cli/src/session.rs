@@ -15,7 +15,8 @@ use regpeek_ureq::{Client, ClientOptions, Exchanges};
 use crate::args::{Cli, Command, Common, OutputFormat};
 use crate::errors::usage;
 use crate::output::Printer;
-use crate::{cache, creds, flags, mirrors, output, record, tls};
+use crate::{flags, output, record};
+use regpeek_client::{cache, creds, mirrors, tls};
 
 /// Where the credentials of this run came from, for hints after a refusal.
 #[derive(Clone)]
@@ -53,7 +54,7 @@ pub struct Session {
     /// Warnings already said once.
     warned: Mutex<Vec<String>>,
     /// What the layers read in this run hold, by digest (`cat`, `ls`, `os`).
-    pub layer_index: crate::layers::Index,
+    pub layer_index: regpeek_client::layers::Index,
     /// The run's clients, by registry (and whether Docker Hub's mirrors apply).
     clients: Mutex<std::collections::HashMap<(String, bool), Arc<Client>>>,
     /// Where the registry sent each blob read in this run (`registry/repo@digest`):
@@ -89,7 +90,7 @@ impl Session {
             out,
             creds_used: Mutex::new(None),
             warned: Mutex::new(Vec::new()),
-            layer_index: crate::layers::Index::default(),
+            layer_index: regpeek_client::layers::Index::default(),
             clients: Mutex::default(),
             blob_locations: Mutex::default(),
         }
@@ -276,7 +277,7 @@ impl Session {
             if user.is_empty() {
                 return Err(usage("--creds has an empty user name"));
             }
-            return flag(Some(crate::creds::basic(user, pass)), "--creds");
+            return flag(Some(regpeek_client::creds::basic(user, pass)), "--creds");
         }
         if let Some(user) = &common.credentials.username {
             let pass = if common.credentials.password_stdin {
@@ -284,7 +285,10 @@ impl Session {
             } else {
                 crate::commands::auth::prompt_password(user, r.registry())?
             };
-            return flag(Some(crate::creds::basic(user.clone(), pass)), "--username");
+            return flag(
+                Some(regpeek_client::creds::basic(user.clone(), pass)),
+                "--username",
+            );
         }
         creds::lookup(
             r.registry(),

@@ -266,7 +266,14 @@ fn read_document(
 ) -> Result<Value> {
     let mut bytes = Vec::new();
     let (digest, size) = (&desc.digest, Some(desc.size));
-    crate::layers::read_blob(session, common, r, digest, size, MAX_DOCUMENT, &mut bytes)?;
+    regpeek_client::layers::read_blob(
+        &crate::layers::Reading { session, common },
+        r,
+        digest,
+        size,
+        MAX_DOCUMENT,
+        &mut bytes,
+    )?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", desc.digest))
 }
 

@@ -7,9 +7,9 @@ use anyhow::{Context, Result, bail};
 use regpeek_proto::{Credentials, Flow, Goal, Outcome, Reference};
 
 use crate::args::{AuthArgs, Common, LoginArgs, LogoutArgs};
-use crate::creds;
 use crate::flags::registry_target;
 use crate::session::Session;
+use regpeek_client::creds;
 
 /// `login`: the credentials are checked by the registry (never by a cached token),
 /// then stored where docker would; nothing is stored when they are refused.
@@ -34,7 +34,7 @@ pub fn login(
     // The flow gets exactly the credentials being checked, nothing stored, and no
     // cached token answers for them (the core asks the registry afresh).
     let checked = creds::Found {
-        credentials: Some(crate::creds::basic(&user, &password)),
+        credentials: Some(regpeek_client::creds::basic(&user, &password)),
         source: creds::Source::Flag(flag),
         warning: None,
     };

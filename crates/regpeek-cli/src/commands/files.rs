@@ -3,25 +3,21 @@
 //! before the whole layer has hashed to its digest. `cat` and `os` read layers from
 //! the top down, only as far as the one that decides.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
 use std::process::ExitCode;
-use std::rc::Rc;
 
 use anyhow::{Context, Result, bail};
-use regpeek_proto::manifest::{Descriptor, Manifest};
-use regpeek_proto::{Digest, Goal, Reference};
+use regpeek_client::image::{Image, Miss, Node};
+use regpeek_client::layers;
+use regpeek_layer::{Entry, Kind};
+use regpeek_proto::Digest;
 use serde_json::{Value, json};
 
 use crate::args::{Common, OutputFormat};
-use crate::layers::{self, Entry, Kind, Take};
+use crate::layers::Reading;
 use crate::session::Session;
 
 use super::Images;
-
-/// The most symbolic links one lookup follows.
-const MAX_HOPS: usize = 40;
 
 /// `blob IMAGE DIGEST`: one blob's bytes, verified before any is written.
 pub fn blob(
@@ -44,8 +40,7 @@ pub fn blob(
     }
     let mut spool = layers::spool();
     layers::read_blob(
-        session,
-        common,
+        &Reading { session, common },
         &r,
         &digest,
         None,
@@ -56,340 +51,6 @@ pub fn blob(
     std::io::copy(&mut spool, out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The layers of the image `r` names (for an index, the platform's), base first.
-fn layers_of(session: &Session, common: &Common, r: &Reference) -> Result<Vec<Descriptor>> {
-    let platform = crate::flags::platform(common)?;
-    let insp = session
-        .run(r, common, Goal::Manifest(Some(platform)))?
-        .into_image()?;
-    match insp.manifest.and_then(|m| m.manifest) {
-        Some(Manifest::Image(m)) => Ok(m.layers),
-        Some(_) => bail!("{} has no image manifest to read layers from", r.familiar()),
-        None => bail!("the registry sent no manifest for {}", r.familiar()),
-    }
-}
-
-/// What the top-most layer that mentions a path says of it.
-enum Decision {
-    /// A regular file: its bytes, verified.
-    File(tempfile::SpooledTempFile),
-    Dir,
-    Symlink(String),
-    Hardlink(String),
-    /// A symbolic link at a leading part of the path (`bin` for `bin/sh`).
-    Through {
-        at: String,
-        target: String,
-    },
-    /// Deleted (a whiteout, or under an opaque directory).
-    Deleted,
-    NotADirectory(String),
-    Other(char),
-}
-
-/// The most a layer scan keeps of small files (for [`layers::Index::put_files`]).
-const SMALL_PER_LAYER: u64 = 2 << 20;
-
-/// Bytes a sink writes and the scan reads back.
-type Shared = Rc<RefCell<Vec<u8>>>;
-
-/// A sink into a shared buffer.
-struct Kept(Shared);
-
-impl Write for Kept {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// What the entries of one layer say of `path`, seen one at a time (a later entry
-/// for the same path wins; an exact entry wins over a deleting one).
-struct Judge<'a> {
-    path: &'a str,
-    exact: Option<Decision>,
-    through: Option<Decision>,
-    deleted: bool,
-}
-
-impl<'a> Judge<'a> {
-    fn new(path: &'a str) -> Self {
-        Judge {
-            path,
-            exact: None,
-            through: None,
-            deleted: false,
-        }
-    }
-
-    /// Takes in one entry; true when it is the regular file asked for (whose bytes
-    /// the caller then keeps, as [`Decision::File`]).
-    fn see(&mut self, e: &Entry) -> bool {
-        let path = self.path;
-        if let Some((gone, opaque)) = layers::whiteout(&e.path) {
-            let under = gone.is_empty() || path.starts_with(&format!("{gone}/"));
-            self.deleted |= under || (!opaque && path == gone);
-            return false;
-        }
-        if e.path == path {
-            self.exact = match &e.kind {
-                Kind::File => None,
-                Kind::Dir => Some(Decision::Dir),
-                Kind::Symlink(t) => Some(Decision::Symlink(t.clone())),
-                Kind::Hardlink(t) => Some(Decision::Hardlink(t.clone())),
-                Kind::Other(c) => Some(Decision::Other(*c)),
-            };
-            return e.kind == Kind::File;
-        }
-        if path.starts_with(&format!("{}/", e.path)) {
-            self.through = match &e.kind {
-                Kind::Dir => None,
-                Kind::Symlink(t) => Some(Decision::Through {
-                    at: e.path.clone(),
-                    target: t.clone(),
-                }),
-                _ => Some(Decision::NotADirectory(e.path.clone())),
-            };
-        }
-        false
-    }
-
-    /// The layer's say, when the file itself was not found in it.
-    fn verdict(self) -> Option<Decision> {
-        self.exact
-            .or(self.through)
-            .or(self.deleted.then_some(Decision::Deleted))
-    }
-}
-
-/// What `entries` (one layer's) say of `path`: `None` when the file's bytes are
-/// needed (it is a regular file of that layer), else the layer's say.
-fn judge_entries<'e>(
-    entries: impl IntoIterator<Item = &'e Entry>,
-    path: &str,
-) -> Option<Option<Decision>> {
-    let mut judge = Judge::new(path);
-    let mut file = false;
-    for e in entries {
-        if e.path == path {
-            file = false;
-        }
-        file |= judge.see(e);
-    }
-    (!file).then(|| judge.verdict())
-}
-
-/// Scans one layer for `path`; `None` when the layer says nothing of it. The layer's
-/// entries go to the run's index once it has verified.
-fn scan(
-    index: &layers::Index,
-    body: impl Read + Send,
-    desc: &Descriptor,
-    path: &str,
-) -> Result<Option<Decision>> {
-    let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
-    let mut judge = Judge::new(path);
-    // Kept for the index while they fit in it: the entries, and small files' bytes.
-    let (mut entries, mut weight) = (Some(Vec::new()), 0);
-    let small: Rc<RefCell<BTreeMap<String, Shared>>> = Rc::default();
-    let mut small_total = 0u64;
-    layers::read_layer(body, desc, |e: &Entry| {
-        if !layers::of_the_image(desc, e) {
-            return Take::Skip;
-        }
-        if let Some(all) = &mut entries {
-            weight += e.weight();
-            all.push(e.clone());
-            if weight > layers::MAX_INDEXED {
-                entries = None;
-            }
-        }
-        // A later entry for the same path wins.
-        small.borrow_mut().remove(&e.path);
-        if e.path == path {
-            *spool.borrow_mut() = None;
-        }
-        if judge.see(e) {
-            let s = Rc::new(RefCell::new(layers::spool()));
-            *spool.borrow_mut() = Some(s.clone());
-            return Take::Bytes(Box::new(layers::SharedSpool(s)));
-        }
-        if e.kind == Kind::File
-            && e.size <= layers::SMALL_FILE
-            && small_total + e.size <= SMALL_PER_LAYER
-        {
-            small_total += e.size;
-            let kept = Rc::new(RefCell::new(Vec::new()));
-            small.borrow_mut().insert(e.path.clone(), kept.clone());
-            return Take::Bytes(Box::new(Kept(kept)));
-        }
-        Take::Skip
-    })?;
-    if let Some(all) = entries {
-        index.put(&desc.digest, all);
-    }
-    let files = std::mem::take(&mut *small.borrow_mut())
-        .into_iter()
-        .map(|(p, b)| (p, b.take()))
-        .collect();
-    index.put_files(&desc.digest, files);
-    if let Some(s) = spool.borrow_mut().take() {
-        let mut file = Rc::try_unwrap(s)
-            .map_err(|_| anyhow::anyhow!("internal: the spool is still shared"))?
-            .into_inner();
-        file.rewind()?;
-        return Ok(Some(Decision::File(file)));
-    }
-    Ok(judge.verdict())
-}
-
-/// [`scan`] for an eStargz layer from its TOC and the file's chunks alone (`Range`
-/// reads); `Ok(None)` when the layer is no eStargz or the registry ignores `Range`.
-fn scan_toc(
-    session: &Session,
-    common: &Common,
-    r: &Reference,
-    desc: &Descriptor,
-    path: &str,
-) -> Result<Option<Option<Decision>>> {
-    let Some(toc) = crate::estargz::toc(session, common, r, desc)? else {
-        return Ok(None);
-    };
-    let entries = session.layer_index.put(&desc.digest, toc.as_entries());
-    if let Some(decision) = judge_entries(entries.iter(), path) {
-        return Ok(Some(decision));
-    }
-    let mut spool = layers::spool();
-    match crate::estargz::read_file(session, common, r, desc, &toc, path, &mut spool)? {
-        Some(()) => {
-            spool.rewind()?;
-            Ok(Some(Some(Decision::File(spool))))
-        }
-        None => Ok(None),
-    }
-}
-
-/// Where a link at `at` pointing to `target` leads, inside the image's root.
-fn follow(at: &str, target: &str) -> String {
-    if target.starts_with('/') {
-        return layers::normalize(target);
-    }
-    let dir = at.rsplit_once('/').map_or("", |(d, _)| d);
-    layers::normalize(&format!("{dir}/{target}"))
-}
-
-/// What a lookup found.
-enum Found {
-    File(tempfile::SpooledTempFile),
-    /// No layer has it.
-    Missing,
-    /// Deleted by this layer (a whiteout, or an opaque directory above it).
-    Deleted(usize),
-}
-
-impl Found {
-    /// The file, or an error saying why there is none.
-    fn file(self, path: &str, r: &Reference) -> Result<tempfile::SpooledTempFile> {
-        match self {
-            Found::File(f) => Ok(f),
-            Found::Missing => bail!("{path}: no such file in {}", r.familiar()),
-            Found::Deleted(i) => bail!(
-                "{path}: deleted in layer {i} of {} (a whiteout or an opaque directory)",
-                r.familiar()
-            ),
-        }
-    }
-
-    fn into_file(self) -> Option<tempfile::SpooledTempFile> {
-        match self {
-            Found::File(f) => Some(f),
-            _ => None,
-        }
-    }
-}
-
-/// A file's bytes, read from the top layer down to the one that decides, links
-/// followed inside the root (at most [`MAX_HOPS`]).
-fn find(
-    session: &Session,
-    common: &Common,
-    r: &Reference,
-    layers: &[Descriptor],
-    wanted: &str,
-) -> Result<Found> {
-    let mut path = layers::normalize(wanted);
-    let mut hops = 0;
-    let mut top = layers.len();
-    'lookup: loop {
-        if path.is_empty() {
-            bail!("/ is a directory");
-        }
-        for i in (0..top).rev() {
-            let desc = &layers[i];
-            if let Err(why) = layers::packing(&desc.media_type) {
-                session.warn_once(&format!("layer {i} skipped: {why}"));
-                continue;
-            }
-            let within = || format!("layer {i} ({})", desc.digest);
-            // A layer this run has read: its entries say whether it must be fetched.
-            let indexed = session.layer_index.get(&desc.digest);
-            let known = indexed
-                .as_ref()
-                .and_then(|entries| judge_entries(entries.iter(), &path));
-            // Its file's bytes, when the scan that indexed it kept them.
-            let kept = match (&indexed, &known) {
-                (Some(_), None) => session.layer_index.file(&desc.digest, &path),
-                _ => None,
-            };
-            let decision = match (known, kept) {
-                (Some(decision), _) => decision,
-                (None, Some(bytes)) => {
-                    let mut f = layers::spool();
-                    f.write_all(&bytes)?;
-                    f.rewind()?;
-                    Some(Decision::File(f))
-                }
-                (None, None) => {
-                    match scan_toc(session, common, r, desc, &path).with_context(within)? {
-                        // An eStargz layer: its TOC and the file's chunks alone.
-                        Some(decision) => decision,
-                        None => {
-                            let body = layers::open(session, common, r, &desc.digest)?;
-                            scan(&session.layer_index, body, desc, &path).with_context(within)?
-                        }
-                    }
-                }
-            };
-            let next = match decision {
-                None => continue,
-                Some(Decision::File(f)) => return Ok(Found::File(f)),
-                Some(Decision::Dir) => bail!("/{path} is a directory"),
-                Some(Decision::Deleted) => return Ok(Found::Deleted(i)),
-                Some(Decision::NotADirectory(at)) => bail!("/{at} is not a directory"),
-                Some(Decision::Other(t)) => bail!("/{path} is not a regular file (tar type {t:?})"),
-                Some(Decision::Symlink(target)) => (follow(&path, &target), layers.len()),
-                // A hard link names a file of the same layer or a lower one.
-                Some(Decision::Hardlink(target)) => (target, i + 1),
-                Some(Decision::Through { at, target }) => {
-                    let rest = &path[at.len() + 1..];
-                    (format!("{}/{rest}", follow(&at, &target)), layers.len())
-                }
-            };
-            hops += 1;
-            if hops > MAX_HOPS {
-                bail!("/{wanted}: more than {MAX_HOPS} links to follow");
-            }
-            (path, top) = next;
-            continue 'lookup;
-        }
-        return Ok(Found::Missing);
-    }
 }
 
 /// The most of a file `cat` puts in a JSON line (several images): larger files are
@@ -405,10 +66,11 @@ pub fn cat(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
+    let source = Reading { session, common };
     let file_of = |image: &str| -> Result<tempfile::SpooledTempFile> {
         let r = crate::flags::parse_reference(image)?;
-        let layers = layers_of(session, common, &r)?;
-        find(session, common, &r, &layers, path)?.file(path, &r)
+        let image = Image::open(&source, &session.layer_index, &r)?;
+        Ok(image.file(path)?.bytes)
     };
     if images.single {
         session.out.refuse_jq(
@@ -419,7 +81,7 @@ pub fn cat(
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let shown = format!("/{}", layers::normalize(path));
+    let shown = format!("/{}", regpeek_layer::normalize(path));
     let one = |image: &str| -> Result<Vec<Value>> {
         let mut file = file_of(image)?;
         let mut bytes = Vec::new();
@@ -497,87 +159,9 @@ pub fn os(
 
 fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {
     let r = crate::flags::parse_reference(image)?;
-    let layers = layers_of(session, common, &r)?;
-    if layers.is_empty() {
-        return Ok(
-            json!({"ID": "scratch", "VersionID": null, "PrettyName": "scratch (no layers)", "ReleaseFile": null}),
-        );
-    }
-    let text = |path: &str| -> Result<Option<String>> {
-        Ok(
-            match find(session, common, &r, &layers, path)?.into_file() {
-                Some(mut f) => {
-                    let mut s = String::new();
-                    Read::by_ref(&mut f)
-                        .take(64 << 10)
-                        .read_to_string(&mut s)
-                        .ok();
-                    Some(s)
-                }
-                None => None,
-            },
-        )
-    };
-    let missing = |e: &anyhow::Error| {
-        e.to_string().contains("is a directory") || e.to_string().contains("not a")
-    };
-    for path in ["etc/os-release", "usr/lib/os-release"] {
-        match text(path) {
-            Ok(Some(body)) => {
-                let vars = os_release(&body);
-                return Ok(json!({
-                    "ID": vars.get("ID"),
-                    "VersionID": vars.get("VERSION_ID"),
-                    "PrettyName": vars.get("PRETTY_NAME"),
-                    "ReleaseFile": format!("/{path}"),
-                }));
-            }
-            Ok(None) => {}
-            Err(e) if missing(&e) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    for (path, id, name) in [
-        ("etc/alpine-release", "alpine", "Alpine Linux"),
-        ("etc/debian_version", "debian", "Debian GNU/Linux"),
-        ("etc/redhat-release", "rhel", ""),
-    ] {
-        if let Some(body) = text(path).ok().flatten() {
-            let version = body.trim().to_owned();
-            let pretty = if name.is_empty() {
-                version.clone()
-            } else {
-                format!("{name} {version}")
-            };
-            return Ok(
-                json!({"ID": id, "VersionID": version, "PrettyName": pretty, "ReleaseFile": format!("/{path}")}),
-            );
-        }
-    }
-    if text("bin/busybox").ok().flatten().is_some() {
-        return Ok(
-            json!({"ID": "busybox", "VersionID": null, "PrettyName": "BusyBox", "ReleaseFile": "/bin/busybox"}),
-        );
-    }
-    Ok(
-        json!({"ID": null, "VersionID": null, "PrettyName": null, "ReleaseFile": null, "Note": "no os-release or release file: scratch-like (a static binary, perhaps)"}),
-    )
-}
-
-/// `KEY=value` lines of an os-release file, quotes removed.
-fn os_release(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(v);
-            (k.trim().to_owned(), v.replace("\\\"", "\""))
-        })
-        .collect()
+    let source = Reading { session, common };
+    let os = Image::open(&source, &session.layer_index, &r)?.os()?;
+    Ok(serde_json::to_value(os)?)
 }
 
 /// `ls IMAGE… [PATH]`: the merged file system as a container sees it (or one layer's
@@ -624,38 +208,9 @@ pub fn ls(
     lines_out(session, images, one, out)
 }
 
-/// How many layers of one image `ls` reads at once.
-const LAYERS_AT_ONCE: usize = 4;
-
-/// What the layer `desc` (the image's `i`th) holds: from the run's index, else an
-/// eStargz layer's TOC, else the layer read whole; indexed once verified.
-fn layer_entries(
-    session: &Session,
-    common: &Common,
-    r: &Reference,
-    desc: &Descriptor,
-    i: usize,
-) -> Result<std::sync::Arc<Vec<Entry>>> {
-    if let Some(own) = session.layer_index.get(&desc.digest) {
-        return Ok(own);
-    }
-    let within = || format!("layer {i} ({})", desc.digest);
-    if let Some(toc) = crate::estargz::toc(session, common, r, desc).with_context(within)? {
-        return Ok(session.layer_index.put(&desc.digest, toc.as_entries()));
-    }
-    let body = layers::open(session, common, r, &desc.digest)?;
-    let mut own = Vec::new();
-    layers::read_layer(body, desc, |e| {
-        if layers::of_the_image(desc, e) {
-            own.push(e.clone());
-        }
-        Take::Skip
-    })
-    .with_context(within)?;
-    Ok(session.layer_index.put(&desc.digest, own))
-}
-
-/// The rows `ls` prints for one image.
+/// The rows `ls` prints for one image: the merged file system (or one layer's own
+/// entries with `--layer`), under `path` when given. Links on the path are followed,
+/// and the last one too when the path ends in `/`, as `ls` does.
 fn ls_rows(
     session: &Session,
     common: &Common,
@@ -664,12 +219,11 @@ fn ls_rows(
     layer: Option<&str>,
 ) -> Result<Vec<Value>> {
     let r = crate::flags::parse_reference(image)?;
-    let layers = layers_of(session, common, &r)?;
-    let prefix = path.map(layers::normalize).unwrap_or_default();
-    let mut rows: Vec<(Entry, usize, Option<&'static str>)> = Vec::new();
-    let chosen: Option<usize> = match layer {
-        None => None,
-        Some(l) => Some(match l.parse::<usize>() {
+    let source = Reading { session, common };
+    let image = Image::open(&source, &session.layer_index, &r)?;
+    let layers = image.layers();
+    if let Some(l) = layer {
+        let chosen = match l.parse::<usize>() {
             Ok(n) if n < layers.len() => n,
             Ok(n) => bail!(
                 "--layer {n}: {} has {} layers (0 is the base)",
@@ -689,68 +243,46 @@ fn ls_rows(
                 .with_context(|| {
                     format!("--layer {l}: no layer of {} has that digest", r.familiar())
                 })?,
-        }),
-    };
-    // The layers to read: every one (or the one chosen) that regpeek can read. They
-    // are read several at a time (each is read whole anyway), then laid on in order.
-    let wanted: Vec<usize> = (0..layers.len())
-        .filter(|i| chosen.is_none_or(|c| c == *i))
-        .filter(|&i| match layers::packing(&layers[i].media_type) {
-            Ok(_) => true,
-            Err(why) => {
-                session.warn_once(&format!("layer {i} skipped: {why}"));
-                false
-            }
-        })
-        .collect();
-    let mut read: Vec<Result<std::sync::Arc<Vec<Entry>>>> = Vec::new();
-    super::in_order(
-        wanted.len(),
-        LAYERS_AT_ONCE,
-        |k| layer_entries(session, common, &r, &layers[wanted[k]], wanted[k]),
-        |_, entries| {
-            read.push(entries);
-            Ok(())
-        },
-    )?;
-    let mut merged: BTreeMap<String, (Entry, usize)> = BTreeMap::new();
-    for (&i, own) in wanted.iter().zip(read) {
-        let own = own?;
-        if chosen.is_some() {
-            for e in own.iter().cloned() {
-                let marker = layers::whiteout(&e.path)
+        };
+        if let Err(why) = layers::packing(&layers[chosen].media_type) {
+            bail!("layer {chosen} cannot be read: {why}");
+        }
+        // One layer's own entries, whiteouts included, under the path as written.
+        let prefix = path.map(regpeek_layer::normalize).unwrap_or_default();
+        let shown =
+            |p: &str| prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}/"));
+        let own = image.entries(chosen)?;
+        return Ok(own
+            .iter()
+            .filter(|e| shown(&e.path))
+            .map(|e| {
+                let marker = regpeek_layer::whiteout(&e.path)
                     .map(|(_, opaque)| if opaque { "opaque" } else { "whiteout" });
-                rows.push((e, i, marker));
-            }
-            continue;
-        }
-        // This layer's whiteouts hide what lies below; then its entries are laid on.
-        for e in own.iter() {
-            if let Some((gone, opaque)) = layers::whiteout(&e.path) {
-                let under = format!("{gone}/");
-                // An opaque directory keeps itself and hides what lies below it; a
-                // whiteout deletes the path and everything under it.
-                merged.retain(|p, _| {
-                    let below = gone.is_empty() || p.starts_with(&under);
-                    !(below || !opaque && *p == gone)
-                });
-            }
-        }
-        for e in own.iter() {
-            if layers::whiteout(&e.path).is_none() {
-                merged.insert(e.path.clone(), (e.clone(), i));
-            }
-        }
+                entry_json(e, chosen, &layers[chosen].digest, marker)
+            })
+            .collect());
     }
-    if chosen.is_none() {
-        rows = merged.into_values().map(|(e, i)| (e, i, None)).collect();
+    let tree = image.tree()?;
+    let row = |n: &Node| entry_json(&n.entry, n.layer, &layers[n.layer].digest, None);
+    let Some(asked) = path else {
+        return Ok(tree.nodes().map(row).collect());
+    };
+    let shown = format!("/{}", regpeek_layer::normalize(asked));
+    let at = match tree.resolve(asked, asked.ends_with('/')) {
+        Ok(at) => at,
+        Err(Miss::NotFound(_)) => bail!("{shown}: no such file or directory in {}", r.familiar()),
+        Err(Miss::NotADirectory(at)) => bail!("{shown}: /{at} is not a directory"),
+        Err(Miss::Loop) => bail!(
+            "{shown}: more than {} links to follow",
+            regpeek_client::image::overlay::MAX_HOPS
+        ),
+    };
+    let mut rows: Vec<Value> = tree.get(&at).map(row).into_iter().collect();
+    rows.extend(tree.under(&at).map(row));
+    if rows.is_empty() && !at.is_empty() {
+        bail!("{shown}: no such file or directory in {}", r.familiar());
     }
-    let shown = |p: &str| prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}/"));
-    Ok(rows
-        .iter()
-        .filter(|(e, _, _)| shown(&e.path))
-        .map(|(e, i, marker)| entry_json(e, *i, &layers[*i].digest, *marker))
-        .collect())
+    Ok(rows)
 }
 
 fn entry_json(e: &Entry, layer: usize, digest: &Digest, marker: Option<&str>) -> Value {

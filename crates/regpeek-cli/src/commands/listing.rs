@@ -69,7 +69,7 @@ pub fn catalog(
         page_size: list.page_size,
     };
     let filter = list_filter(list)?;
-    if crate::names::without_scheme(registry).contains('/') {
+    if regpeek_client::names::without_scheme(registry).contains('/') {
         return Err(usage(format!(
             "catalog lists a registry's repositories: give a registry host such as `localhost:5000`, not a repository ({registry:?}); `regpeek tags {registry}` lists its tags"
         )));

@@ -87,78 +87,8 @@ impl Images {
         one: impl Fn(&str) -> Result<T> + Sync,
         each: impl FnMut(usize, Result<T>) -> Result<()>,
     ) -> Result<()> {
-        in_order(self.list.len(), self.jobs, |i| one(&self.list[i].0), each)
+        regpeek_client::batch::in_order(self.list.len(), self.jobs, |i| one(&self.list[i].0), each)
     }
-}
-
-/// `one(i)` for each `i` below `len`, `jobs` at a time, handed to `each` in order as
-/// soon as those before are: at most twice `jobs` results wait in memory. An `Err` of
-/// `each` stops the rest.
-pub(crate) fn in_order<T: Send>(
-    len: usize,
-    jobs: usize,
-    one: impl Fn(usize) -> T + Sync,
-    mut each: impl FnMut(usize, T) -> Result<()>,
-) -> Result<()> {
-    use std::collections::BTreeMap;
-    use std::sync::{Condvar, Mutex};
-    let jobs = jobs.clamp(1, len.max(1));
-    let window = jobs * 2;
-    // The next to start, and how many have been handed to `each`.
-    let progress = Mutex::new((0usize, 0usize));
-    let moved = Condvar::new();
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
-    let stop = |progress: &Mutex<(usize, usize)>| {
-        if let Ok(mut p) = progress.lock() {
-            p.0 = len;
-        }
-        moved.notify_all();
-    };
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (progress, moved, one) = (&progress, &moved, &one);
-            s.spawn(move || {
-                loop {
-                    let i = {
-                        let Ok(mut p) = progress.lock() else { break };
-                        while p.0 < len && p.0 >= p.1 + window {
-                            p = match moved.wait(p) {
-                                Ok(p) => p,
-                                Err(_) => return,
-                            };
-                        }
-                        if p.0 >= len {
-                            break;
-                        }
-                        p.0 += 1;
-                        p.0 - 1
-                    };
-                    if tx.send((i, one(i))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut waiting: BTreeMap<usize, T> = BTreeMap::new();
-        let mut next = 0;
-        for (i, result) in &rx {
-            waiting.insert(i, result);
-            while let Some(result) = waiting.remove(&next) {
-                if let Err(e) = each(next, result) {
-                    stop(&progress);
-                    return Err(e);
-                }
-                next += 1;
-                if let Ok(mut p) = progress.lock() {
-                    p.1 = next;
-                }
-                moved.notify_all();
-            }
-        }
-        Ok(())
-    })
 }
 
 /// Runs the command of `cli` in `session`, printing to `out`.

@@ -153,7 +153,7 @@ fn write_all(files: &[File]) -> Result<()> {
         staged.push((file, path, tmp));
     }
     for (file, path, _) in &staged {
-        let now = crate::files::read(path, pinning::MAX_FILE)
+        let now = regpeek_client::bounded::read(path, pinning::MAX_FILE)
             .with_context(|| format!("reading {}", file.shown))?;
         if now != file.old.as_bytes() {
             bail!(

@@ -73,7 +73,7 @@ pub fn collect(batch: &BatchArgs, shown: &dyn Fn(&Path) -> String) -> Result<Col
 /// place, by what it resolved to (so lines and names stay), and nothing else of the
 /// environment.
 pub fn kept_from(path: &Path) -> Result<Vec<u8>> {
-    let bytes = crate::files::read(path, MAX_INPUT)
+    let bytes = regpeek_client::bounded::read(path, MAX_INPUT)
         .with_context(|| format!("reading {} to keep it with the recording", path.display()))?;
     // What does not read here fails the replay as it fails the live run: kept as is.
     let Ok(text) = std::str::from_utf8(&bytes).map(strip_bom) else {
@@ -180,7 +180,7 @@ fn compose_vars(path: &Path) -> Result<compose::Vars> {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let dotenv_path = dir.join(".env");
-    let dotenv = match crate::files::read_text(&dotenv_path, MAX_INPUT) {
+    let dotenv = match regpeek_client::bounded::read_text(&dotenv_path, MAX_INPUT) {
         Ok(text) => compose::dotenv(strip_bom(&text), &env)
             .with_context(|| format!("reading {}", dotenv_path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
@@ -194,7 +194,7 @@ fn read_input(path: &Path) -> Result<String> {
     let text = if path == Path::new("-") {
         read_capped(std::io::stdin().lock()).context("reading standard input")?
     } else {
-        crate::files::read_text(path, MAX_INPUT)
+        regpeek_client::bounded::read_text(path, MAX_INPUT)
             .with_context(|| format!("reading {}", path.display()))?
     };
     Ok(strip_bom(&text).to_owned())
@@ -210,7 +210,7 @@ const MAX_INPUT: u64 = 16 << 20;
 
 /// All of `input` as UTF-8, refused beyond [`MAX_INPUT`].
 fn read_capped(input: impl std::io::Read) -> Result<String> {
-    let bytes = crate::files::read_capped(input, MAX_INPUT)?;
+    let bytes = regpeek_client::bounded::read_capped(input, MAX_INPUT)?;
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("not UTF-8 text"))
 }
 

@@ -50,7 +50,7 @@ pub fn read_cert_dir(dir: &Path, tls: &mut TlsOptions) -> Result<()> {
             .unwrap_or_default();
         match ext {
             "crt" => {
-                let pem = crate::files::read(path, crate::files::MAX_CONFIG)
+                let pem = crate::bounded::read(path, crate::bounded::MAX_CONFIG)
                     .with_context(|| format!("reading {}", path.display()))?;
                 tls.extra_roots.push((path.display().to_string(), pem));
             }
@@ -66,9 +66,9 @@ pub fn read_cert_dir(dir: &Path, tls: &mut TlsOptions) -> Result<()> {
                 if tls.client_cert.is_some() {
                     bail!("{}: more than one client certificate", dir.display());
                 }
-                let cert_pem = crate::files::read(path, crate::files::MAX_CONFIG)
+                let cert_pem = crate::bounded::read(path, crate::bounded::MAX_CONFIG)
                     .with_context(|| format!("reading {}", path.display()))?;
-                let key_pem = crate::files::read(&key, crate::files::MAX_CONFIG)
+                let key_pem = crate::bounded::read(&key, crate::bounded::MAX_CONFIG)
                     .with_context(|| format!("reading {}", key.display()))?;
                 tls.client_cert = Some((path.display().to_string(), cert_pem, key_pem));
             }
@@ -111,7 +111,7 @@ pub fn options_for(
         read_cert_dir(d, &mut tls)?;
     }
     if let Some(f) = ca_file {
-        let pem = crate::files::read(f, crate::files::MAX_CONFIG)
+        let pem = crate::bounded::read(f, crate::bounded::MAX_CONFIG)
             .with_context(|| format!("reading CA file {}", f.display()))?;
         tls.extra_roots.push((f.display().to_string(), pem));
     }

@@ -251,7 +251,7 @@ fn normalize_key(key: &str) -> String {
 }
 
 fn read_json(path: &Path) -> Result<Option<Value>> {
-    let bytes = match crate::files::read(path, crate::files::MAX_CONFIG) {
+    let bytes = match crate::bounded::read(path, crate::bounded::MAX_CONFIG) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),

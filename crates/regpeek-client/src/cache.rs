@@ -58,10 +58,15 @@ struct Index {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Info {
+    /// The cache's directory.
     pub dir: String,
+    /// Manifests and configs kept, by digest.
     pub blobs: usize,
+    /// Their size in all.
     pub bytes: u64,
+    /// Tags whose digest is remembered.
     pub tags: usize,
+    /// Registries with kept tokens.
     pub tokens: usize,
 }
 
@@ -97,7 +102,7 @@ impl Cache {
     /// Content by digest, if held and intact (a bad file is removed).
     pub fn get(&self, digest: &Digest) -> Option<Vec<u8>> {
         let path = self.blob_path(digest)?;
-        let bytes = crate::files::read(&path, MAX_FILE).ok()?;
+        let bytes = crate::bounded::read(&path, MAX_FILE).ok()?;
         if Digest::sha256(&bytes) != *digest {
             let _ = std::fs::remove_file(&path);
             return None;
@@ -143,7 +148,7 @@ impl Cache {
     }
 
     fn index(&self) -> Index {
-        crate::files::read(&self.dir.join("index.json"), MAX_FILE)
+        crate::bounded::read(&self.dir.join("index.json"), MAX_FILE)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
@@ -234,7 +239,7 @@ impl Cache {
 
     /// The tokens and registry knowledge kept from earlier runs.
     pub fn tokens(&self) -> TokenCache {
-        crate::files::read_text(&self.dir.join("tokens.json"), MAX_FILE)
+        crate::bounded::read_text(&self.dir.join("tokens.json"), MAX_FILE)
             .map(|t| TokenCache::from_json(&t))
             .unwrap_or_default()
     }

@@ -24,7 +24,7 @@ pub struct Mirror {
 
 /// `registry-mirrors` from a `daemon.json`; a missing file has none.
 pub fn from_daemon_json(path: &Path) -> Result<Vec<Mirror>> {
-    let text = match crate::files::read_text(path, crate::files::MAX_CONFIG) {
+    let text = match crate::bounded::read_text(path, crate::bounded::MAX_CONFIG) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -76,7 +76,7 @@ struct MirrorEntry {
 
 /// Docker Hub's `[[registry.mirror]]` entries from a `registries.conf` (v2 format).
 pub fn from_registries_conf(path: &Path) -> Result<Vec<Mirror>> {
-    let text = match crate::files::read_text(path, crate::files::MAX_CONFIG) {
+    let text = match crate::bounded::read_text(path, crate::bounded::MAX_CONFIG) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),

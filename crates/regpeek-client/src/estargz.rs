@@ -17,9 +17,8 @@ use regpeek_proto::manifest::Descriptor;
 use regpeek_proto::{Digest, Reference};
 use serde::Deserialize;
 
-use crate::args::Common;
+use crate::image::Source;
 use crate::layers::{self, Entry, Kind};
-use crate::session::Session;
 
 /// The annotation that names an eStargz layer's TOC digest.
 pub const TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
@@ -28,8 +27,9 @@ const FOOTER: u64 = 51;
 /// The largest TOC read.
 const MAX_TOC: u64 = 64 << 20;
 
-/// One entry of the TOC.
+/// One entry of the TOC (the names are the format's own).
 #[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
 pub struct TocEntry {
     pub name: String,
     #[serde(rename = "type")]
@@ -60,6 +60,7 @@ pub struct TocEntry {
 
 /// A layer's TOC, and where it starts.
 pub struct Toc {
+    /// Its entries, chunks included.
     pub entries: Vec<TocEntry>,
     offset: u64,
 }
@@ -99,13 +100,12 @@ impl Toc {
 
 /// The bytes `first..=last` of the blob, or `None` when the registry sent it whole.
 fn range(
-    session: &Session,
-    common: &Common,
+    source: &dyn Source,
     r: &Reference,
     digest: &Digest,
     (first, last): (u64, u64),
 ) -> Result<Option<Vec<u8>>> {
-    let (body, partial) = layers::open_range(session, common, r, digest, Some((first, last)))?;
+    let (body, partial) = source.blob(r, digest, Some((first, last)))?;
     if !partial {
         return Ok(None);
     }
@@ -120,12 +120,7 @@ fn range(
 
 /// The TOC of the eStargz layer `desc`, checked against its annotated digest;
 /// `Ok(None)` when the layer is no eStargz, or the registry ignores `Range`.
-pub fn toc(
-    session: &Session,
-    common: &Common,
-    r: &Reference,
-    desc: &Descriptor,
-) -> Result<Option<Toc>> {
+pub fn toc(source: &dyn Source, r: &Reference, desc: &Descriptor) -> Result<Option<Toc>> {
     let Some(want) = desc.annotations.get(TOC_DIGEST) else {
         return Ok(None);
     };
@@ -141,7 +136,7 @@ pub fn toc(
     // registry sent the footer's request (a CDN), so this costs no round trip more
     // than asking for a larger tail at first would behind a redirect.
     let toc_end = desc.size - FOOTER;
-    let Some(footer) = range(session, common, r, &desc.digest, (toc_end, desc.size - 1))? else {
+    let Some(footer) = range(source, r, &desc.digest, (toc_end, desc.size - 1))? else {
         return Ok(None);
     };
     let offset = toc_offset(&footer).context("the eStargz footer")?;
@@ -150,7 +145,7 @@ pub fn toc(
             "the eStargz footer points its TOC at {offset}, outside the layer (or past {MAX_TOC} bytes)"
         );
     }
-    let Some(packed) = range(session, common, r, &desc.digest, (offset, toc_end - 1))? else {
+    let Some(packed) = range(source, r, &desc.digest, (offset, toc_end - 1))? else {
         return Ok(None);
     };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&packed[..]).take(MAX_TOC));
@@ -194,8 +189,7 @@ fn toc_offset(footer: &[u8]) -> Result<u64> {
 /// against its digest (and the whole against the file's); `Ok(None)` when the
 /// registry ignores `Range`.
 pub fn read_file(
-    session: &Session,
-    common: &Common,
+    source: &dyn Source,
     r: &Reference,
     desc: &Descriptor,
     toc: &Toc,
@@ -231,7 +225,7 @@ pub fn read_file(
     if span.0 >= span.1 || span.1 > toc.offset {
         bail!("/{path}: chunks outside the layer");
     }
-    let Some(packed) = range(session, common, r, &desc.digest, (span.0, span.1 - 1))? else {
+    let Some(packed) = range(source, r, &desc.digest, (span.0, span.1 - 1))? else {
         return Ok(None);
     };
     // The whole file's digest, when the TOC gives one.

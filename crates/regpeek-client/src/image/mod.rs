@@ -1,0 +1,345 @@
+//! The image model: an image's layers as the one file system a container sees, read
+//! without pulling the image. `ls` (the merged [`Tree`]), `cat` and `os` ([`Image::find`],
+//! top-down, reading only the layers that decide) answer from it, with the same
+//! overlay rules ([`overlay`]), so they cannot disagree.
+//!
+//! Layers come from a [`Source`] (the registry, a recording, a local layout); each is
+//! verified whole before anything of it is used, and what it holds is kept in the
+//! run's [`Index`], so no layer is read twice in a run.
+
+pub mod os;
+pub mod overlay;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, Write};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use regpeek_layer::{Entry, Kind, Take};
+use regpeek_proto::manifest::Descriptor;
+use regpeek_proto::{Digest, Reference};
+
+use crate::layers::{self, Index};
+pub use overlay::{Miss, Node, Outcome, Tree};
+
+/// Where an image's manifest and blobs come from. The front end implements it over
+/// its transports (the registry, a recording or a replay, a local layout).
+pub trait Source: Sync {
+    /// The layers of the image `r` names (for an index, the platform's), base first.
+    fn layers(&self, r: &Reference) -> Result<Vec<Descriptor>>;
+    /// A blob of `r`'s repository, streamed; with `range`, the bytes `first..=last`.
+    /// The flag says whether the body is that range (`false`: the whole blob).
+    fn blob(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        range: Option<(u64, u64)>,
+    ) -> Result<(Box<dyn Read + Send>, bool)>;
+    /// Tells the user something once per run (a layer that cannot be read).
+    fn warn(&self, text: &str);
+}
+
+/// How many layers of one image are read at once when all are needed.
+const LAYERS_AT_ONCE: usize = 4;
+/// The most a layer scan keeps of small files (for [`Index::put_files`]).
+const SMALL_PER_LAYER: u64 = 2 << 20;
+
+/// One image: its reference and layers, and where to read them.
+pub struct Image<'a> {
+    source: &'a dyn Source,
+    index: &'a Index,
+    reference: Reference,
+    layers: Vec<Descriptor>,
+}
+
+/// A file found in an image: its bytes (verified), and the layer that holds them.
+pub struct File {
+    /// The bytes: in memory, or a temporary file past [`layers::IN_MEMORY`].
+    pub bytes: tempfile::SpooledTempFile,
+    /// The layer whose entry it is.
+    pub layer: usize,
+    /// Its path in that layer (where links led).
+    pub path: String,
+}
+
+impl<'a> Image<'a> {
+    /// The image `r` names, its layers asked of `source`.
+    pub fn open(source: &'a dyn Source, index: &'a Index, r: &Reference) -> Result<Image<'a>> {
+        let layers = source.layers(r)?;
+        Ok(Image::with_layers(source, index, r, layers))
+    }
+
+    /// The image `r` names, whose layers the caller already has.
+    pub fn with_layers(
+        source: &'a dyn Source,
+        index: &'a Index,
+        r: &Reference,
+        layers: Vec<Descriptor>,
+    ) -> Image<'a> {
+        Image {
+            source,
+            index,
+            reference: r.clone(),
+            layers,
+        }
+    }
+
+    /// The image's layers, base first.
+    pub fn layers(&self) -> &[Descriptor] {
+        &self.layers
+    }
+
+    /// The image's reference.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// Whether layer `i` can be read (a foreign or unknown layer is passed over, said once).
+    fn readable(&self, i: usize) -> bool {
+        match layers::packing(&self.layers[i].media_type) {
+            Ok(_) => true,
+            Err(why) => {
+                self.source.warn(&format!("layer {i} skipped: {why}"));
+                false
+            }
+        }
+    }
+
+    /// What layer `i` holds: from the run's index, else an eStargz layer's TOC, else
+    /// the layer read whole; indexed once verified.
+    pub fn entries(&self, i: usize) -> Result<Arc<Vec<Entry>>> {
+        let desc = &self.layers[i];
+        if let Some(own) = self.index.get(&desc.digest) {
+            return Ok(own);
+        }
+        let within = || format!("layer {i} ({})", desc.digest);
+        let r = &self.reference;
+        if let Some(toc) = crate::estargz::toc(self.source, r, desc).with_context(within)? {
+            return Ok(self.index.put(&desc.digest, toc.as_entries()));
+        }
+        let body = self.source.blob(r, &desc.digest, None)?.0;
+        let mut own = Vec::new();
+        layers::read_layer(body, desc, |e| {
+            if layers::of_the_image(desc, e) {
+                own.push(e.clone());
+            }
+            Take::Skip
+        })
+        .with_context(within)?;
+        Ok(self.index.put(&desc.digest, own))
+    }
+
+    /// The entries of the layers `wanted` (readable ones), read several at a time.
+    pub fn entries_of(&self, wanted: &[usize]) -> Result<Vec<Arc<Vec<Entry>>>> {
+        let mut read = Vec::with_capacity(wanted.len());
+        crate::batch::in_order(
+            wanted.len(),
+            LAYERS_AT_ONCE,
+            |k| self.entries(wanted[k]),
+            |_, entries| {
+                read.push(entries);
+                Ok(())
+            },
+        )?;
+        read.into_iter().collect()
+    }
+
+    /// The merged file system: every readable layer laid on in order.
+    pub fn tree(&self) -> Result<Tree> {
+        let wanted: Vec<usize> = (0..self.layers.len())
+            .filter(|&i| self.readable(i))
+            .collect();
+        let mut tree = Tree::new();
+        for (&i, own) in wanted.iter().zip(self.entries_of(&wanted)?) {
+            tree.apply(i, &own);
+        }
+        Ok(tree)
+    }
+
+    /// What the layer `i` says of `path` for the judge `lookup` hands out: from the
+    /// index, its kept small file, an eStargz TOC and chunks, or the layer scanned.
+    fn judge(&self, i: usize, lookup: &overlay::Lookup) -> Result<Judged> {
+        let desc = &self.layers[i];
+        let path = lookup.path();
+        if let Some(entries) = self.index.get(&desc.digest) {
+            let mut judge = lookup.judge();
+            let file = entries.iter().fold(false, |file, e| {
+                let this = judge.see(e);
+                if e.path == path { this } else { file }
+            });
+            let (say, dirs) = judge.verdict();
+            if !file {
+                return Ok((say, dirs, None));
+            }
+            if let Some(bytes) = self.index.file(&desc.digest, path) {
+                let mut f = layers::spool();
+                f.write_all(&bytes)?;
+                f.rewind()?;
+                return Ok((say, dirs, Some(f)));
+            }
+        }
+        let within = || format!("layer {i} ({})", desc.digest);
+        let r = &self.reference;
+        if let Some(toc) = crate::estargz::toc(self.source, r, desc).with_context(within)? {
+            let entries = self.index.put(&desc.digest, toc.as_entries());
+            let mut judge = lookup.judge();
+            for e in entries.iter() {
+                judge.see(e);
+            }
+            let (say, dirs) = judge.verdict();
+            if say != Some(overlay::Say::File) {
+                return Ok((say, dirs, None));
+            }
+            let mut spool = layers::spool();
+            if crate::estargz::read_file(self.source, r, desc, &toc, path, &mut spool)
+                .with_context(within)?
+                .is_some()
+            {
+                spool.rewind()?;
+                return Ok((say, dirs, Some(spool)));
+            }
+        }
+        let body = self.source.blob(r, &desc.digest, None)?.0;
+        scan(self.index, body, desc, lookup).with_context(within)
+    }
+
+    /// Looks `path` up from the top layer down, links followed inside the image;
+    /// reads only the layers down to the one that decides.
+    pub fn find(&self, path: &str) -> Result<(Outcome, Option<File>)> {
+        let mut lookup = overlay::Lookup::new(path, self.layers.len());
+        while let Some(i) = lookup.layer() {
+            if !self.readable(i) {
+                lookup.take(None, Default::default());
+                continue;
+            }
+            let (say, dirs, bytes) = self.judge(i, &lookup)?;
+            let found_path = lookup.path().to_owned();
+            lookup.take(say, dirs);
+            if let (Some(Outcome::File { .. }), Some(bytes)) = (lookup.outcome(), bytes) {
+                let file = File {
+                    bytes,
+                    layer: i,
+                    path: found_path,
+                };
+                return Ok((
+                    lookup.outcome().cloned().unwrap_or(Outcome::Missing),
+                    Some(file),
+                ));
+            }
+        }
+        Ok((lookup.outcome().cloned().unwrap_or(Outcome::Missing), None))
+    }
+
+    /// The regular file at `path` (links followed), or an error saying why there is none.
+    pub fn file(&self, path: &str) -> Result<File> {
+        let shown = format!("/{}", regpeek_layer::normalize(path));
+        let name = self.reference.familiar();
+        match self.find(path)? {
+            (_, Some(file)) => Ok(file),
+            (Outcome::Missing, _) | (Outcome::File { .. }, None) => {
+                bail!("{shown}: no such file in {name}")
+            }
+            (Outcome::Deleted(i), _) => {
+                bail!("{shown}: deleted in layer {i} of {name} (a whiteout or an opaque directory)")
+            }
+            (Outcome::Dir(p), _) => bail!("/{p} is a directory"),
+            (Outcome::NotADirectory(at), _) => bail!("/{at} is not a directory"),
+            (Outcome::NotRegular(p, t), _) => bail!("/{p} is not a regular file (tar type {t:?})"),
+            (Outcome::Loop, _) => bail!("{shown}: more than {} links to follow", overlay::MAX_HOPS),
+        }
+    }
+}
+
+/// Bytes a sink writes and the scan reads back.
+type Buffer = Rc<RefCell<Vec<u8>>>;
+
+/// A sink into a shared buffer.
+struct Kept(Buffer);
+
+impl Write for Kept {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A layer's say of a path, the directories on the path down to it, and the file's
+/// bytes when it is a regular file of that layer.
+type Judged = (
+    Option<overlay::Say>,
+    BTreeSet<String>,
+    Option<tempfile::SpooledTempFile>,
+);
+
+/// Reads one layer for the path `lookup` asks of it, keeping the file's bytes when it
+/// is a regular file of this layer. The layer's entries and small files go to the
+/// run's index once it has verified.
+fn scan(
+    index: &Index,
+    body: impl Read + Send,
+    desc: &Descriptor,
+    lookup: &overlay::Lookup,
+) -> Result<Judged> {
+    let path = lookup.path();
+    let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
+    let mut judge = lookup.judge();
+    // Kept for the index while they fit in it: the entries, and small files' bytes.
+    let (mut entries, mut weight) = (Some(Vec::new()), 0);
+    let small: Rc<RefCell<BTreeMap<String, Buffer>>> = Rc::default();
+    let mut small_total = 0u64;
+    layers::read_layer(body, desc, |e: &Entry| {
+        if !layers::of_the_image(desc, e) {
+            return Take::Skip;
+        }
+        if let Some(all) = &mut entries {
+            weight += e.weight();
+            all.push(e.clone());
+            if weight > layers::MAX_INDEXED {
+                entries = None;
+            }
+        }
+        // A later entry for the same path wins.
+        small.borrow_mut().remove(&e.path);
+        if e.path == path {
+            *spool.borrow_mut() = None;
+        }
+        if judge.see(e) {
+            let s = Rc::new(RefCell::new(layers::spool()));
+            *spool.borrow_mut() = Some(s.clone());
+            return Take::Bytes(Box::new(layers::SharedSpool(s)));
+        }
+        if e.kind == Kind::File
+            && e.size <= layers::SMALL_FILE
+            && small_total + e.size <= SMALL_PER_LAYER
+        {
+            small_total += e.size;
+            let kept = Rc::new(RefCell::new(Vec::new()));
+            small.borrow_mut().insert(e.path.clone(), kept.clone());
+            return Take::Bytes(Box::new(Kept(kept)));
+        }
+        Take::Skip
+    })?;
+    if let Some(all) = entries {
+        index.put(&desc.digest, all);
+    }
+    let files = std::mem::take(&mut *small.borrow_mut())
+        .into_iter()
+        .map(|(p, b)| (p, b.take()))
+        .collect();
+    index.put_files(&desc.digest, files);
+    let (say, dirs) = judge.verdict();
+    if let Some(s) = spool.borrow_mut().take() {
+        let mut file = Rc::try_unwrap(s)
+            .map_err(|_| anyhow::anyhow!("internal: the spool is still shared"))?
+            .into_inner();
+        file.rewind()?;
+        return Ok((say, dirs, Some(file)));
+    }
+    Ok((say, dirs, None))
+}
