@@ -574,6 +574,8 @@ fn unpacked_by_tar(
                 "--exclude=.wh.*",
                 "--exclude=stargz.index.json",
                 "--no-same-owner",
+                // A file or a link over a directory replaces it, as unpackers do.
+                "--recursive-unlink",
             ])
             .output()
             .unwrap();
@@ -625,6 +627,20 @@ fn ls_and_cat_agree_with_umoci_and_tar_over_the_layers() {
             })
             .collect();
         assert_eq!(ours, by_tar, "{image}: ls and tar disagree");
+        // Sizes and link counts as `ls -l` reads them from the unpacked tree: a hard
+        // link is the file it shares (whose target an upper layer may have replaced).
+        for v in lines(&listed).iter().map(|l| json(l.as_bytes())) {
+            let path = v["Path"].as_str().unwrap();
+            if !matches!(v["Type"].as_str(), Some("file" | "hardlink")) {
+                continue;
+            }
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = std::fs::symlink_metadata(dir.join("root").join(&path[1..])).unwrap();
+            assert_eq!(v["Size"], meta.len(), "{image} {path}: size");
+            assert_eq!(v["Links"], meta.nlink(), "{image} {path}: links");
+            let mode = format!("{:04o}", meta.mode() & 0o7777);
+            assert_eq!(v["Mode"], mode, "{image} {path}: mode");
+        }
         for (path, (kind, _)) in &by_tar {
             if kind == "file" {
                 let file = dir.join("root").join(path.trim_start_matches('/'));

@@ -450,6 +450,69 @@ pub fn fs_image() -> Image {
     plain(vec![base, middle, top])
 }
 
+/// `lab/overlay`: three layers with every case of the overlay rules (docs/protocol.md
+/// §8.2) that unpackers and regpeek must agree on: a directory replaced by a file and
+/// by a symbolic link, each with and without a whiteout for the directory (BuildKit
+/// and umoci write one, other tools do not); the usr-merge (`lib` → `usr/lib` over a
+/// `lib` directory); a hard link whose target an upper layer replaces; an opaque
+/// directory; a file deleted, then written again.
+pub fn overlay_image() -> Image {
+    let oci = media::OCI_LAYER;
+    let base = layer_of(
+        oci,
+        &[
+            Node::Dir("usr"),
+            Node::Dir("usr/bin"),
+            Node::File("usr/bin/tool", b"tool v1\n"),
+            Node::Hardlink("usr/bin/tool-link", "usr/bin/tool"),
+            Node::Symlink("bin", "usr/bin"),
+            Node::Dir("usr/lib"),
+            Node::File("usr/lib/libc.so", b"libc in usr\n"),
+            Node::Dir("lib"),
+            Node::File("lib/libc.so", b"libc in lib\n"),
+            Node::Dir("lib64"),
+            Node::File("lib64/ld.so", b"ld in lib64\n"),
+            Node::Dir("srv"),
+            Node::Dir("srv/plain"),
+            Node::File("srv/plain/x", b"x\n"),
+            Node::Dir("srv/marked"),
+            Node::File("srv/marked/x", b"x\n"),
+            Node::Dir("opt"),
+            Node::Dir("opt/d"),
+            Node::File("opt/d/x", b"x\n"),
+            Node::File("opt/d/y", b"y\n"),
+            Node::Dir("etc"),
+            Node::File("etc/conf", b"conf v1\n"),
+        ],
+    );
+    let middle = layer_of(
+        oci,
+        &[
+            // Directories replaced: by a file and a link without a whiteout, and by a
+            // file and a link with one.
+            Node::File("srv/plain", b"now a file\n"),
+            Node::Symlink("lib", "usr/lib"),
+            Node::File("srv/.wh.marked", b""),
+            Node::File("srv/marked", b"now a file too\n"),
+            Node::File(".wh.lib64", b""),
+            Node::Dir("usr/lib64"),
+            Node::File("usr/lib64/ld.so", b"ld in usr/lib64\n"),
+            Node::Symlink("lib64", "usr/lib64"),
+            Node::File("opt/d/.wh..wh..opq", b""),
+            Node::File("opt/d/z", b"z\n"),
+            Node::File("etc/.wh.conf", b""),
+        ],
+    );
+    let top = layer_of(
+        oci,
+        &[
+            Node::File("usr/bin/tool", b"tool v2\n"),
+            Node::File("etc/conf", b"conf v3\n"),
+        ],
+    );
+    plain(vec![base, middle, top])
+}
+
 /// `lab/zstd`: a gzip base (`etc/os-release` → `../usr/lib/os-release`, `usr/bin/sh`,
 /// `tmp/gone`) under a zstd layer of two frames and a skippable frame, which deletes
 /// `tmp/gone`, changes `etc/motd` and adds `usr/bin/tool`.
@@ -656,6 +719,7 @@ pub fn write_docker_archive(
 pub fn file_images() -> Vec<(&'static str, Image)> {
     vec![
         ("lab/fs", fs_image()),
+        ("lab/overlay", overlay_image()),
         ("lab/esgz", estargz_image()),
         ("lab/zstd", zstd_image()),
         ("lab/rich", rich()),
@@ -1201,6 +1265,7 @@ impl Seeded {
             target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
             target.image(&format!("{prefix}/versions"), &self.rich, VERSION_TAGS)?;
             target.image(&format!("{prefix}/fs"), &fs_image(), &["v1"])?;
+            target.image(&format!("{prefix}/overlay"), &overlay_image(), &["v1"])?;
             target.image(&format!("{prefix}/esgz"), &estargz_image(), &["v1"])?;
             target.image(&format!("{prefix}/zstd"), &zstd_image(), &["v1"])?;
             let bad = format!("sha256:{}", "0".repeat(64));

@@ -263,7 +263,22 @@ fn ls_rows(
             .collect());
     }
     let tree = image.tree()?;
-    let row = |n: &Node| entry_json(&n.entry, n.layer, &layers[n.layer].digest, None);
+    // How many paths are each file (hard links), counted once for the listing.
+    let mut links: std::collections::HashMap<&(usize, String), usize> = Default::default();
+    for file in tree.nodes().filter_map(|n| n.file.as_ref()) {
+        *links.entry(file).or_default() += 1;
+    }
+    let row = |n: &Node| {
+        let mut v = entry_json(&n.entry, n.layer, &layers[n.layer].digest, None);
+        // A hard link is the file it shares: its size, and how many paths it has.
+        if let Some(size) = n.shared_size {
+            v["Size"] = json!(size);
+        }
+        if let Some(file) = &n.file {
+            v["Links"] = json!(links.get(file).copied().unwrap_or(1));
+        }
+        v
+    };
     let Some(asked) = path else {
         return Ok(tree.nodes().map(row).collect());
     };
@@ -314,23 +329,30 @@ fn entry_json(e: &Entry, layer: usize, digest: &Digest, marker: Option<&str>) ->
 fn ls_l(v: &Value) -> Vec<String> {
     let t = v["Type"].as_str().unwrap_or("");
     let mode = u32::from_str_radix(v["Mode"].as_str().unwrap_or("0"), 8).unwrap_or(0);
+    // A whiteout is a file in its layer's tar, and a hard link is a file.
     let kind = match t {
         "dir" => 'd',
         "symlink" => 'l',
-        "whiteout" | "opaque" => 'w',
         "other" => '?',
         _ => '-',
     };
     let mut s = String::from(kind);
-    for shift in [6, 3, 0] {
+    // The set-user-ID, set-group-ID and sticky bits take the execute places.
+    for (shift, special, set) in [(6, 0o4000, 's'), (3, 0o2000, 's'), (0, 0o1000, 't')] {
         let bits = (mode >> shift) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
         s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+        s.push(match (bits & 1 != 0, mode & special != 0) {
+            (true, true) => set,
+            (false, true) => set.to_ascii_uppercase(),
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
     }
-    let path = match v["Target"].as_str() {
-        Some(target) => format!("{} -> {target}", v["Path"].as_str().unwrap_or("")),
-        None => v["Path"].as_str().unwrap_or("").to_owned(),
+    // `->` is a symbolic link's; a hard link is shown as the file it is.
+    let path = match (t, v["Target"].as_str()) {
+        ("symlink", Some(target)) => format!("{} -> {target}", v["Path"].as_str().unwrap_or("")),
+        _ => v["Path"].as_str().unwrap_or("").to_owned(),
     };
     vec![
         s,
@@ -340,4 +362,29 @@ fn ls_l(v: &Value) -> Vec<String> {
         v["Layer"].to_string(),
         path,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn mode_of(kind: &str, mode: &str) -> String {
+        super::ls_l(&json!({"Type": kind, "Mode": mode, "Path": "/x", "Target": "/y"}))[0].clone()
+    }
+
+    #[test]
+    fn ls_l_shows_the_special_bits_and_hard_links_as_files() {
+        assert_eq!(mode_of("file", "4755"), "-rwsr-xr-x");
+        assert_eq!(mode_of("file", "2755"), "-rwxr-sr-x");
+        assert_eq!(mode_of("file", "6644"), "-rwSr-Sr--");
+        assert_eq!(mode_of("dir", "1777"), "drwxrwxrwt");
+        assert_eq!(mode_of("dir", "1770"), "drwxrwx--T");
+        assert_eq!(mode_of("hardlink", "0644"), "-rw-r--r--");
+        assert_eq!(mode_of("whiteout", "0644"), "-rw-r--r--");
+        let row = |kind| {
+            super::ls_l(&json!({"Type": kind, "Mode": "0777", "Path": "/x", "Target": "/y"}))
+        };
+        assert_eq!(row("hardlink")[5], "/x");
+        assert_eq!(row("symlink")[5], "/x -> /y");
+    }
 }
