@@ -18,6 +18,7 @@ mod hostile;
 mod matrix;
 mod pin;
 mod recordings;
+mod registries;
 mod support;
 mod trust;
 

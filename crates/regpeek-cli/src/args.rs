@@ -637,6 +637,11 @@ pub struct CredentialFlags {
     /// A registry bearer token, sent as is.
     #[arg(long, value_name = "TOKEN", conflicts_with = "no_creds")]
     pub registry_token: Option<String>,
+    /// Credentials for one registry of several (repeatable; a password missing is
+    /// prompted for on a terminal). --creds, --username and --registry-token are for
+    /// the one registry a command reaches.
+    #[arg(long, value_name = "HOST=USER[:PASSWORD]", conflicts_with = "no_creds")]
+    pub creds_for: Vec<String>,
     /// Ignore every stored credential: anonymous.
     #[arg(long)]
     pub no_creds: bool,

@@ -43,9 +43,11 @@ impl Source for Reading<'_> {
         // Where the registry sent this blob before in the run: asked there first.
         let key = format!("{}/{}@{digest}", r.registry(), r.repository());
         options.location = session.blob_location(&key);
-        let flow = Flow::new(r.clone(), options, session.cached_tokens());
+        let (turn, tokens) = session.turn(r);
+        let flow = Flow::new(r.clone(), options, tokens);
         let (result, tokens) = client.run_blob(flow);
         session.keep_tokens(&tokens);
+        drop(turn);
         let (outcome, body) = result?;
         let (partial, location) = match outcome {
             regpeek_proto::Outcome::Blob {

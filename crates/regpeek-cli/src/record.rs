@@ -20,6 +20,14 @@ use regpeek_ureq::{Exchanges, TransportFailure};
 /// What a recording keeps in place of a secret.
 const STAND_IN: &str = "<redacted>";
 
+/// `HOST=USER[:PASSWORD]` with the password replaced.
+fn scrub_creds_for(c: &str) -> String {
+    match c.split_once('=') {
+        Some((host, cred)) => format!("{host}={}", scrub_creds(cred)),
+        None => STAND_IN.to_owned(),
+    }
+}
+
 /// `user:password` → `user:<redacted>` (a lone user stays: it was prompted for).
 fn scrub_creds(creds: &str) -> String {
     match creds.split_once(':') {
@@ -129,6 +137,16 @@ impl Recording {
                     kept.push(arg);
                     args.next();
                     kept.push(STAND_IN.into());
+                }
+                "--creds-for" => {
+                    kept.push(arg);
+                    if let Some(c) = args.next() {
+                        kept.push(scrub_creds_for(&c));
+                    }
+                }
+                _ if arg.starts_with("--creds-for=") => {
+                    let c = &arg["--creds-for=".len()..];
+                    kept.push(format!("--creds-for={}", scrub_creds_for(c)));
                 }
                 _ if arg.starts_with("--creds=") => {
                     kept.push(format!("--creds={}", scrub_creds(&arg["--creds=".len()..])));

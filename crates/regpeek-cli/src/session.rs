@@ -16,6 +16,7 @@ use crate::args::{Cli, Command, Common, OutputFormat};
 use crate::errors::usage;
 use crate::output::Printer;
 use crate::{flags, output, record};
+use regpeek_client::registries::Registries;
 use regpeek_client::{cache, creds, mirrors, tls};
 
 /// Where the credentials of this run came from, for hints after a refusal.
@@ -55,11 +56,12 @@ pub struct Session {
     warned: Mutex<Vec<String>>,
     /// What the layers read in this run hold, by digest (`cat`, `ls`, `os`).
     pub layer_index: regpeek_client::layers::Index,
-    /// The run's clients, by registry (and whether Docker Hub's mirrors apply).
-    clients: Mutex<std::collections::HashMap<(String, bool), Arc<Client>>>,
-    /// Where the registry sent each blob read in this run (`registry/repo@digest`):
-    /// in memory only, since a CDN's URL may be signed.
-    blob_locations: Mutex<std::collections::HashMap<String, regpeek_proto::url::Url>>,
+    /// What the run knows of each registry: clients, credentials, tokens, holds.
+    pub registries: Registries,
+    /// The registry that --creds, --username or --registry-token are for: the one
+    /// registry the command reaches ([`Session::scope_credentials`]), else the first
+    /// that asks.
+    flagged_registry: Mutex<Option<String>>,
 }
 
 /// What a replay brings to the session of the command line it runs again.
@@ -91,8 +93,8 @@ impl Session {
             creds_used: Mutex::new(None),
             warned: Mutex::new(Vec::new()),
             layer_index: regpeek_client::layers::Index::default(),
-            clients: Mutex::default(),
-            blob_locations: Mutex::default(),
+            registries: Registries::default(),
+            flagged_registry: Mutex::new(None),
         }
     }
 
@@ -115,9 +117,15 @@ impl Session {
         credentials: Option<creds::Found>,
     ) -> Result<(Options, Arc<Client>)> {
         let mut options = Options::new(goal);
-        let found = match credentials {
-            Some(found) => found,
-            None => self.resolve_credentials(r, common)?,
+        // Resolved once per run: a password is read from stdin or a prompt at most
+        // once, and a helper runs once per registry and repository.
+        let (found, first) = match credentials {
+            Some(found) => (found, true),
+            None => self
+                .registries
+                .credentials(&self.credentials_key(r, common), || {
+                    self.resolve_credentials(r, common)
+                })?,
         };
         if let Some(recording) = self.recording.as_ref() {
             recording.note_credentials(r.registry(), found.credentials.as_ref());
@@ -126,7 +134,7 @@ impl Session {
         if let Some(w) = &found.warning {
             self.warn_once(w);
         }
-        if common.verbose > 0 {
+        if common.verbose > 0 && first {
             // "none (anonymous)" already says what kind it is.
             match found.credentials {
                 None => eprintln!(
@@ -200,37 +208,42 @@ impl Session {
         // The client depends only on the registry's TLS settings (and, on Docker Hub,
         // its mirrors'), which a run does not change.
         let key = (r.registry().to_owned(), image_goal);
-        let mut clients = self
-            .clients
-            .lock()
-            .map_err(|_| anyhow::anyhow!("internal: a worker panicked"))?;
-        if let Some(client) = clients.get(&key) {
-            return Ok((options, client.clone()));
-        }
-        let client = Arc::new(Client::new(&ClientOptions {
-            tls,
-            trace,
-            exchanges,
-            ..ClientOptions::default()
-        })?);
-        clients.insert(key, client.clone());
+        let client = self.registries.client(key, || {
+            Ok(Client::new(&ClientOptions {
+                tls,
+                trace,
+                exchanges,
+                ..ClientOptions::default()
+            })?)
+        })?;
         Ok((options, client))
     }
 
     /// Where the registry sent the blob `key` (`registry/repo@digest`) earlier in this
     /// run, if it did.
     pub fn blob_location(&self, key: &str) -> Option<regpeek_proto::url::Url> {
-        self.blob_locations.lock().ok()?.get(key).cloned()
+        self.registries.location(key)
     }
 
     /// Notes where the blob `key` came from (or, with `None`, that it came from the
     /// registry itself).
     pub fn remember_blob_location(&self, key: &str, location: Option<regpeek_proto::url::Url>) {
-        if let Ok(mut held) = self.blob_locations.lock() {
-            match location {
-                Some(l) => held.insert(key.to_owned(), l),
-                None => held.remove(key),
-            };
+        self.registries.remember_location(key, location);
+    }
+
+    /// What credentials are resolved once for: the registry when flags give them,
+    /// else the registry and repository (stored credentials may be per repository).
+    fn credentials_key(&self, r: &Reference, common: &Common) -> String {
+        let c = &common.credentials;
+        let flagged = c.no_creds
+            || c.registry_token.is_some()
+            || c.creds.is_some()
+            || c.username.is_some()
+            || creds_for(common, r.registry()).ok().flatten().is_some();
+        if flagged || self.replay_credentials.is_some() {
+            r.registry().to_owned()
+        } else {
+            format!("{}/{}", r.registry(), r.repository())
         }
     }
 
@@ -255,46 +268,115 @@ impl Session {
         if common.credentials.no_creds {
             return flag(None, "--no-creds");
         }
-        if let Some(t) = &common.credentials.registry_token {
-            return flag(
-                Some(Credentials::Bearer(regpeek_proto::Secret::from(t.clone()))),
-                "--registry-token",
-            );
-        }
-        if let Some(c) = &common.credentials.creds {
-            if c.is_empty() || c.starts_with(':') {
-                return Err(usage(
-                    "--creds has an empty user name: give USER[:PASSWORD]",
-                ));
-            }
-            let (user, pass) = match c.split_once(':') {
-                Some((u, p)) => (u.to_owned(), p.to_owned()),
-                None => (
-                    c.clone(),
-                    crate::commands::auth::prompt_password(c, r.registry())?,
-                ),
+        if let Some((user, pass)) = creds_for(common, r.registry())? {
+            let pass = match pass {
+                Some(p) => p,
+                None => crate::commands::auth::prompt_password(&user, r.registry())?,
             };
-            if user.is_empty() {
-                return Err(usage("--creds has an empty user name"));
-            }
-            return flag(Some(regpeek_client::creds::basic(user, pass)), "--creds");
+            return flag(Some(creds::basic(user, pass)), "--creds-for");
         }
-        if let Some(user) = &common.credentials.username {
-            let pass = if common.credentials.password_stdin {
-                crate::commands::auth::read_password_stdin()?
-            } else {
-                crate::commands::auth::prompt_password(user, r.registry())?
-            };
-            return flag(
-                Some(regpeek_client::creds::basic(user.clone(), pass)),
-                "--username",
-            );
+        if self.flags_are_for(r.registry(), common)? {
+            if let Some(t) = &common.credentials.registry_token {
+                return flag(
+                    Some(Credentials::Bearer(regpeek_proto::Secret::from(t.clone()))),
+                    "--registry-token",
+                );
+            }
+            if let Some(c) = &common.credentials.creds {
+                if c.is_empty() || c.starts_with(':') {
+                    return Err(usage(
+                        "--creds has an empty user name: give USER[:PASSWORD]",
+                    ));
+                }
+                let (user, pass) = match c.split_once(':') {
+                    Some((u, p)) => (u.to_owned(), p.to_owned()),
+                    None => (
+                        c.clone(),
+                        crate::commands::auth::prompt_password(c, r.registry())?,
+                    ),
+                };
+                if user.is_empty() {
+                    return Err(usage("--creds has an empty user name"));
+                }
+                return flag(Some(creds::basic(user, pass)), "--creds");
+            }
+            if let Some(user) = &common.credentials.username {
+                let pass = if common.credentials.password_stdin {
+                    crate::commands::auth::read_password_stdin()?
+                } else {
+                    crate::commands::auth::prompt_password(user, r.registry())?
+                };
+                return flag(Some(creds::basic(user.clone(), pass)), "--username");
+            }
         }
         creds::lookup(
             r.registry(),
             r.repository(),
             &creds::Env::from_process(common.credentials.authfile.clone()),
         )
+    }
+
+    /// Whether --creds, --username and --registry-token (when given) are for
+    /// `registry`: the registry [`Session::scope_credentials`] found, else the first
+    /// registry that asks claims them; any other gets its stored credentials.
+    fn flags_are_for(&self, registry: &str, common: &Common) -> Result<bool> {
+        let c = &common.credentials;
+        if c.registry_token.is_none() && c.creds.is_none() && c.username.is_none() {
+            return Ok(false);
+        }
+        let mut claimed = self
+            .flagged_registry
+            .lock()
+            .map_err(|_| anyhow::anyhow!("internal: a worker panicked"))?;
+        let owner = claimed.get_or_insert_with(|| registry.to_owned());
+        Ok(owner == registry)
+    }
+
+    /// Binds --creds, --username and --registry-token to the one registry that
+    /// `references` reach, before any request; refuses them (exit 2) when they reach
+    /// several, naming them: a password must never go to a registry it is not for.
+    /// Local layouts, and registries --creds-for names, need no flag.
+    pub fn scope_credentials<'r>(
+        &self,
+        common: &Common,
+        references: impl IntoIterator<Item = &'r str>,
+    ) -> Result<()> {
+        let c = &common.credentials;
+        let flag = if c.creds.is_some() {
+            "--creds"
+        } else if c.username.is_some() {
+            "--username"
+        } else if c.registry_token.is_some() {
+            "--registry-token"
+        } else {
+            return Ok(());
+        };
+        let mut registries = std::collections::BTreeSet::new();
+        for input in references {
+            // A reference that does not parse fails on its own line later.
+            let Ok(r) = flags::parse_reference(input) else {
+                continue;
+            };
+            if r.registry() == crate::local::REGISTRY || creds_for(common, r.registry())?.is_some()
+            {
+                continue;
+            }
+            registries.insert(r.registry().to_owned());
+        }
+        if registries.len() > 1 {
+            let names: Vec<&str> = registries.iter().map(String::as_str).collect();
+            return Err(usage(format!(
+                "{flag} is for one registry, and these references reach {}: {}; give each registry its own with --creds-for HOST=USER[:PASSWORD], or store them with `regpeek login HOST`",
+                names.len(),
+                names.join(", ")
+            )));
+        }
+        if let (Some(only), Ok(mut claimed)) =
+            (registries.into_iter().next(), self.flagged_registry.lock())
+        {
+            *claimed = Some(only);
+        }
+        Ok(())
     }
 
     fn remember_credentials(&self, found: &creds::Found) {
@@ -337,9 +419,13 @@ impl Session {
         }
     }
 
-    /// Tokens and registry knowledge from earlier runs (empty without a cache).
-    pub fn cached_tokens(&self) -> TokenCache {
-        self.cache.as_ref().map(|c| c.tokens()).unwrap_or_default()
+    /// A new flow's turn at `r`'s registry and repository (the first contact with each
+    /// goes alone: [`Registries::turn`]), and then what the run knows for it (from
+    /// earlier runs too, with the cache). Hold the
+    /// turn until the flow has ended and [`Session::keep_tokens`] has its tokens.
+    pub fn turn(&self, r: &Reference) -> (regpeek_client::registries::Turn, TokenCache) {
+        let turn = self.registries.turn(r.registry(), r.repository());
+        (turn, self.registries.tokens())
     }
 
     /// What the caller holds for a reference: content from `held` (a batch's), then from
@@ -369,10 +455,18 @@ impl Session {
         }
     }
 
-    /// Keeps this run's tokens for later runs, merged into what other runs kept meanwhile.
+    /// Keeps what a flow learnt for the rest of the run ([`Session::save_tokens`] keeps
+    /// it for later runs).
     pub fn keep_tokens(&self, tokens: &TokenCache) {
+        self.registries.learn(tokens);
+    }
+
+    /// Keeps the run's tokens and what its registries taught in the cache, merged into
+    /// what other runs kept meanwhile: once, when the command ends.
+    pub fn save_tokens(&self) {
         if let Some(c) = self.cache.as_ref() {
-            let _ = c.update_tokens(|kept| kept.merge(tokens));
+            let learnt = self.registries.tokens();
+            let _ = c.update_tokens(|kept| kept.merge(&learnt));
         }
     }
 
@@ -395,7 +489,8 @@ impl Session {
     /// ([`Session::prepare`], then [`Session::finish`]).
     pub fn run(&self, r: &Reference, common: &Common, goal: Goal) -> Result<Outcome> {
         let (options, client) = self.prepare(r, common, goal)?;
-        let flow = regpeek_proto::Flow::new(r.clone(), options, self.cached_tokens());
+        let (_turn, tokens) = self.turn(r);
+        let flow = regpeek_proto::Flow::new(r.clone(), options, tokens);
         self.finish(client.run(flow))
     }
 
@@ -524,6 +619,13 @@ impl Session {
                 Err(_) => {}
             }
         }
+        session.registries = Registries::new(
+            session
+                .cache
+                .as_ref()
+                .map(|c| c.tokens())
+                .unwrap_or_default(),
+        );
         session.offline = cli.offline;
         if cli.offline && session.cache.is_none() {
             return Err(usage(
@@ -580,4 +682,33 @@ pub fn timeout_budget(common: &Common) -> Result<Option<std::time::Duration>> {
         .filter(|d| *d <= std::time::Duration::from_secs(365 * 86_400))
         .with_context(|| format!("--timeout {secs}: give seconds from 0 to 31536000"))?;
     Ok(Some(budget))
+}
+
+/// The `--creds-for` entry for `registry` (its host as typed, Docker Hub's aliases
+/// folded): the user, and the password when given.
+fn creds_for(common: &Common, registry: &str) -> Result<Option<(String, Option<String>)>> {
+    for entry in &common.credentials.creds_for {
+        let Some((host, cred)) = entry.split_once('=') else {
+            return Err(usage(format!(
+                "--creds-for {}: give HOST=USER[:PASSWORD]",
+                entry.split(':').next().unwrap_or_default()
+            )));
+        };
+        let host = regpeek_client::names::without_scheme(host);
+        let named = Reference::for_registry(host)
+            .map(|r| r.registry().to_owned())
+            .unwrap_or_else(|_| host.to_owned());
+        if named != registry {
+            continue;
+        }
+        let (user, pass) = match cred.split_once(':') {
+            Some((u, p)) => (u.to_owned(), Some(p.to_owned())),
+            None => (cred.to_owned(), None),
+        };
+        if user.is_empty() {
+            return Err(usage(format!("--creds-for {host}: the user name is empty")));
+        }
+        return Ok(Some((user, pass)));
+    }
+    Ok(None)
 }

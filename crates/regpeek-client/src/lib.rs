@@ -16,4 +16,5 @@ pub mod image;
 pub mod layers;
 pub mod mirrors;
 pub mod names;
+pub mod registries;
 pub mod tls;

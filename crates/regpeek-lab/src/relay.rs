@@ -17,6 +17,9 @@ pub struct Counters {
     requests: AtomicU64,
     manifest_heads: AtomicU64,
     manifest_gets: AtomicU64,
+    /// Requests carrying `Authorization: Basic` (a password), and any `Authorization`.
+    basic: AtomicU64,
+    authorized: AtomicU64,
     /// Bytes the servers sent (heads and bodies).
     bytes_down: AtomicU64,
 }
@@ -39,6 +42,15 @@ impl Counters {
         )
     }
 
+    /// `(Basic, any)`: requests since the last reset that carried `Authorization:
+    /// Basic` (a password), and those that carried an `Authorization` of any scheme.
+    pub fn authorizations(&self) -> (u64, u64) {
+        (
+            self.basic.load(Ordering::Relaxed),
+            self.authorized.load(Ordering::Relaxed),
+        )
+    }
+
     /// Bytes the servers sent since the last reset: what a client fetched.
     pub fn bytes_down(&self) -> u64 {
         self.bytes_down.load(Ordering::Relaxed)
@@ -51,6 +63,8 @@ impl Counters {
             &self.requests,
             &self.manifest_heads,
             &self.manifest_gets,
+            &self.basic,
+            &self.authorized,
             &self.bytes_down,
         ] {
             c.store(0, Ordering::Relaxed);
@@ -60,6 +74,14 @@ impl Counters {
     /// Counts the request lines in a chunk a client sent.
     fn count(&self, chunk: &[u8]) {
         for line in chunk.split(|b| *b == b'\n') {
+            let lower = line.to_ascii_lowercase();
+            if let Some(value) = lower.strip_prefix(b"authorization:") {
+                self.authorized.fetch_add(1, Ordering::Relaxed);
+                if value.trim_ascii_start().starts_with(b"basic ") {
+                    self.basic.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
             let Some(line) = line.strip_suffix(b" HTTP/1.1\r") else {
                 continue;
             };

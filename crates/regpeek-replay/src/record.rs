@@ -43,7 +43,7 @@ impl Pool {
                 .and_then(|v| v.to_str().ok()),
         );
         let mut exchanges = self.exchanges.lock().unwrap_or_else(|e| e.into_inner());
-        let (exchange, used) = exchanges.iter_mut().find(|(e, used)| {
+        let exact = exchanges.iter().position(|(e, used)| {
             let recorded = scheme(
                 e.request
                     .headers
@@ -55,7 +55,19 @@ impl Pool {
                 && e.request.method == request.method().as_str()
                 && e.request.url == url
                 && recorded == sent
+        });
+        // A TLS handshake or a connection fails before any path is sent: it is the
+        // origin's answer, whichever request met it first. Which of a run's flows
+        // probes a host first depends on how its workers interleave, so a replay
+        // answers any request to that origin with the failure recorded there.
+        let at = exact.or_else(|| {
+            let asked = origin(&url)?;
+            exchanges.iter().position(|(e, _)| {
+                matches!(&e.reply, Reply::Failure { kind, .. } if kind == "tls" || kind == "connect")
+                    && origin(&e.request.url) == Some(asked)
+            })
         })?;
+        let (exchange, used) = &mut exchanges[at];
         *used = true;
         Some(exchange.reply.clone())
     }
@@ -65,6 +77,13 @@ impl Pool {
         let exchanges = self.exchanges.lock().unwrap_or_else(|e| e.into_inner());
         exchanges.iter().filter(|(_, used)| !used).count()
     }
+}
+
+/// `scheme://authority` of a URL.
+fn origin(url: &str) -> Option<&str> {
+    let rest = url.find("://")? + 3;
+    let end = url[rest..].find('/').map_or(url.len(), |i| rest + i);
+    Some(&url[..end])
 }
 
 /// Builds a scrubbed scenario from what a driver observed: requests lose their
@@ -259,6 +278,34 @@ mod tests {
         for secret in ["dXNlcjpodW50ZXIy", "hunter2", "u:p@", "=s\n"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
+    }
+
+    #[test]
+    fn a_failed_handshake_answers_any_request_to_its_origin() {
+        let get = |url: &str| http::Request::get(url).body(Vec::new()).unwrap();
+        let mut rec = Recorder::new(Vec::new());
+        let r = rec.request(&get("https://h:1/v2/a/tags/list"));
+        rec.failure(r, TransportErrorKind::Tls, "not TLS");
+        let r = rec.request(&get("http://h:1/v2/a/tags/list"));
+        let ok = http::Response::builder()
+            .status(200)
+            .body(Vec::new())
+            .unwrap();
+        rec.response(r, RequestKind::List, &ok).unwrap();
+        let r = rec.request(&get("http://h:1/v2/b/tags/list"));
+        rec.response(r, RequestKind::List, &ok).unwrap();
+        let pool = Pool::new(&rec.finish());
+        // The replay's workers probe in another order: b first.
+        let failed =
+            |r: Option<Reply>| matches!(r, Some(Reply::Failure { kind, .. }) if kind == "tls");
+        assert!(failed(pool.answer(&get("https://h:1/v2/b/tags/list"))));
+        assert!(failed(pool.answer(&get("https://h:1/v2/a/tags/list"))));
+        assert!(pool.answer(&get("http://h:1/v2/b/tags/list")).is_some());
+        assert!(pool.answer(&get("http://h:1/v2/a/tags/list")).is_some());
+        assert_eq!(pool.unused(), 0);
+        // Another origin, or a path never recorded on one that answered, has no answer.
+        assert!(pool.answer(&get("https://h:2/v2/a/tags/list")).is_none());
+        assert!(pool.answer(&get("http://h:1/v2/c/tags/list")).is_none());
     }
 
     #[test]

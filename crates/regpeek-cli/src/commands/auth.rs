@@ -39,8 +39,11 @@ pub fn login(
         warning: None,
     };
     let (options, client) = session.prepare_as(&r, common, Goal::Login, Some(checked))?;
-    let flow = Flow::new(r.clone(), options, session.cached_tokens());
-    let outcome = session.finish(client.run(flow))?;
+    let (turn, tokens) = session.turn(&r);
+    let flow = Flow::new(r.clone(), options, tokens);
+    let outcome = session.finish(client.run(flow));
+    drop(turn);
+    let outcome = outcome?;
     if let Outcome::LoggedIn {
         authenticated: false,
     } = outcome
@@ -69,6 +72,7 @@ pub fn logout(
     let common = &args.common();
     let r = registry_target(registry)?;
     let env = creds::Env::from_process(common.credentials.authfile.clone());
+    session.registries.forget_host(r.api_host());
     if let Some(c) = &session.cache {
         c.update_tokens(|tokens| tokens.forget_host(r.api_host()))?;
     }

@@ -20,6 +20,7 @@ pub fn diff(
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let platform = platform(common)?;
+    session.scope_credentials(common, [a, b])?;
     let ia = inspect(session, a, common, Goal::Inspect(platform.clone()))?;
     let ib = inspect(session, b, common, Goal::Inspect(platform))?;
     session.warn(&ia.warnings);

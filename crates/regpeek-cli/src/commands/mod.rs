@@ -60,6 +60,7 @@ pub(crate) fn images_of(
             "give an image reference (or several, or --file, or --from)",
         ));
     }
+    session.scope_credentials(common, list.iter().map(|(r, _)| r.as_str()))?;
     Ok(Images {
         single: list.len() == 1 && batch.file.is_none() && batch.from.is_none(),
         list,

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
-use regpeek_proto::{Flow, Goal, Inspection, Options, TokenCache};
+use regpeek_proto::{Flow, Goal, Inspection, Options};
 use regpeek_ureq::Client;
 use serde_json::{Map, Value};
 
@@ -208,6 +208,7 @@ impl<'a> Job<'a> {
         if all.is_empty() {
             bail!("no image references found");
         }
+        session.scope_credentials(common, all.iter().map(String::as_str))?;
         Ok(Some(Job {
             shape,
             references: all,
@@ -240,9 +241,8 @@ pub enum Answer {
 pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
     let session = job.session;
     if job.single {
-        let shared = Shared::new(session);
+        let shared = Shared::new();
         let result = answer(&job, &shared, &job.references[0], None);
-        session.keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
         print_single(out, &job, result?)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
@@ -284,6 +284,7 @@ pub fn digests(
     jobs: usize,
 ) -> Result<Vec<Result<regpeek_proto::Digest, String>>> {
     let pull_free = crate::flags::explicit_platform(common)?.is_none();
+    session.scope_credentials(common, references.iter().map(String::as_str))?;
     let job = Job {
         shape: Shape::Digest { full_ref: false },
         sources: Vec::new(),
@@ -316,7 +317,6 @@ pub fn digests(
 /// reference (with its index), in input order, each as soon as it and every one
 /// before it are known. True when any failed.
 fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result<bool> {
-    let session = job.session;
     // Identical references (for the same platform) are inspected once.
     let mut unique: Vec<(String, Option<regpeek_proto::Platform>)> = Vec::new();
     let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
@@ -341,7 +341,7 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
             None => registries.push((reg, vec![i])),
         }
     }
-    let shared = Shared::new(session);
+    let shared = Shared::new();
     let progress = progress_bar(unique.len());
     let jobs = job.jobs.max(1);
     // Registries served at once: bounded, so that a file naming thousands of
@@ -402,7 +402,6 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
         p.finish_and_clear();
     }
     printed?;
-    session.keep_tokens(&shared.tokens.lock().map(|t| t.clone()).unwrap_or_default());
     Ok(failed)
 }
 
@@ -445,25 +444,22 @@ impl Drop for Lane<'_> {
 }
 
 impl Shared {
-    /// A fresh run's: tokens from the cache, nothing else yet.
-    fn new(session: &Session) -> Shared {
+    /// A fresh batch's: nothing yet.
+    fn new() -> Shared {
         Shared {
-            tokens: Mutex::new(session.cached_tokens()),
             clients: Mutex::new(HashMap::new()),
-            holds: Mutex::new(HashMap::new()),
             known: Arc::new(Mutex::new(BTreeMap::new())),
             held_bytes: AtomicUsize::new(0),
         }
     }
 }
 
+/// What a batch shares beyond the run's [`crate::session::Session::registries`] (its
+/// tokens, and the 429 holds: a registry that answered 429 is asked nothing before
+/// then, by any worker).
 struct Shared {
-    tokens: Mutex<TokenCache>,
     /// One client (one keep-alive pool) per registry, with its options.
     clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
-    /// A registry that answered 429: nobody asks it again before then (as it said,
-    /// uncapped: a reference whose deadline or wait cap ends first fails at once).
-    holds: Mutex<HashMap<String, regpeek_proto::Hold>>,
     /// Manifests and configs fetched by this batch, by digest, for later references
     /// that share them (looked up, never copied per reference).
     known: crate::session::Held,
@@ -593,23 +589,19 @@ fn answer(
     options.deadline = crate::session::deadline_from(job.common, now)?;
     // A registry that asked to slow down is left alone until then: the core waits
     // out the hold, or ends the reference at once saying when to retry.
-    options.hold = shared
-        .holds
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&registry).cloned());
-    let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
+    let registries = &job.session.registries;
+    options.hold = registries.hold(&registry);
+    let (turn, tokens) = job.session.turn(&r);
     let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
         let hold = reply
             .ok()
             .and_then(|resp| regpeek_proto::Hold::of(resp, std::time::SystemTime::now()));
-        if let (Some(hold), Ok(mut m)) = (hold, shared.holds.lock()) {
-            m.insert(registry.clone(), hold);
+        if let Some(hold) = hold {
+            registries.hold_off(&registry, hold);
         }
     });
-    if let Ok(mut t) = shared.tokens.lock() {
-        t.merge(&tokens);
-    }
+    job.session.keep_tokens(&tokens);
+    drop(turn);
     let insp = result?.into_image()?;
     if let Some(tag) = offline_tag {
         eprintln!(
@@ -638,12 +630,10 @@ fn answer(
 fn platforms(session: &Session, reference: &str, common: &Common) -> Result<Vec<PlatformRow>> {
     let r = crate::flags::parse_reference(reference)?;
     let (options, client) = session.prepare(&r, common, Goal::Manifest(None))?;
-    let (top, tokens) = client.run(Flow::new(
-        r.clone(),
-        options.clone(),
-        session.cached_tokens(),
-    ));
+    let (turn, tokens) = session.turn(&r);
+    let (top, tokens) = client.run(Flow::new(r.clone(), options.clone(), tokens));
     session.keep_tokens(&tokens);
+    drop(turn);
     let top = top?.into_image()?;
     session.warn(&top.warnings);
     let pinned = |digest: &regpeek_proto::Digest| {

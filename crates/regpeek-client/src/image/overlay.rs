@@ -241,7 +241,7 @@ pub enum Say {
 
 /// What the entries of one layer say of a path, seen one at a time; the caller goes
 /// down the layers with one [`Judge`] each, handing each the directories the layers
-/// above it hold on the path ([`Judge::dirs_above`]).
+/// above it hold on the path (what the judge above returned from [`Judge::verdict`]).
 pub struct Judge<'a> {
     path: &'a str,
     /// The leading parts of the path that higher layers hold as directories: a

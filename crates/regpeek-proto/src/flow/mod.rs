@@ -566,7 +566,10 @@ impl Flow {
             None
         };
         if let Some(e) = refusal {
-            return (Wait::Done, Action::Done(Err(e)));
+            // One exit for every failure: on a mirror, the next endpoint (whose own
+            // first request is checked in turn), else the end.
+            let (state, action) = self.fail(now, e);
+            return self.guard(now, state, action);
         }
         self.last_limit = t.max_body;
         if let Some(agent) = &self.user_agent {

@@ -253,6 +253,44 @@ fn a_failing_mirror_falls_back_to_the_registry() {
 }
 
 #[test]
+fn a_mirror_a_driver_without_tls_cannot_reach_is_passed_over() {
+    // An https mirror refused before it is asked (no TLS in the driver) is a failure
+    // on that mirror like any other: the next endpoint is tried.
+    let mut options = with_mirror(Goal::Manifest(None), "https://mirror.example/");
+    options.mirrors.push(Mirror {
+        url: Url::parse("http://127.0.0.1:5001/").unwrap(),
+        credentials: None,
+    });
+    options.tls = false;
+    let mut r = Run::new("nginx:1", options);
+    assert_eq!(
+        r.send().1,
+        "http://127.0.0.1:5001/v2/library/nginx/manifests/1"
+    );
+    r.respond(manifest_ok());
+    let i = r.done().unwrap().into_image().unwrap();
+    assert_eq!(i.skipped_mirrors.len(), 1);
+    assert!(matches!(
+        i.skipped_mirrors[0].1,
+        Error::Transport {
+            kind: TransportErrorKind::NoTls,
+            ..
+        }
+    ));
+    // With no endpoint left that it can reach, the flow ends saying so.
+    let mut options = with_mirror(Goal::Manifest(None), "https://mirror.example/");
+    options.tls = false;
+    let mut r = Run::new("nginx:1", options);
+    assert!(matches!(
+        r.done(),
+        Err(Error::Transport {
+            kind: TransportErrorKind::NoTls,
+            ..
+        })
+    ));
+}
+
+#[test]
 fn a_mirror_that_answers_is_named() {
     let options = with_mirror(Goal::Manifest(None), "https://mirror.example/");
     let mirror = options.mirrors[0].url.clone();
@@ -1297,6 +1335,18 @@ fn every_row_of_the_graph_is_taken_and_nothing_else() {
             send(r);
         },
     ));
+    // An https mirror a driver without TLS cannot reach: passed over at once.
+    let mut o = with_mirror(Goal::Manifest(None), "https://mirror.example/");
+    o.mirrors.push(Mirror {
+        url: Url::parse("http://127.0.0.1:5001/").unwrap(),
+        credentials: None,
+    });
+    o.tls = false;
+    taken.extend(rows_of("nginx:1", o, |r| {
+        send(r);
+        r.respond(manifest_ok());
+        r.done().unwrap();
+    }));
     taken.extend(rows_of(app, manifest(), |r| {
         send(r);
         r.respond(response(404, &[], b""));

@@ -1,0 +1,192 @@
+//! What a run knows of each registry, learnt once and shared by every flow of the run:
+//! its client (one keep-alive pool), the credentials it gets (resolved once, so a
+//! password is read from stdin or a prompt at most once), what its challenge taught
+//! and the tokens it handed out, plain http on loopback, a 429 hold, and where it
+//! redirected each blob. This holds with the cache off (`--no-cache`, a recording, a
+//! replay) too: the cache on disk only makes it last across runs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+
+use anyhow::Result;
+use regpeek_proto::{Hold, TokenCache, url::Url};
+use regpeek_ureq::Client;
+
+use crate::creds::Found;
+
+/// The run's knowledge of its registries. Every method takes `&self`: workers share one.
+#[derive(Default)]
+pub struct Registries {
+    /// Tokens and what each host taught, merged from every flow of the run.
+    tokens: Mutex<TokenCache>,
+    /// Credentials by registry, resolved once.
+    credentials: Mutex<HashMap<String, Found>>,
+    /// Clients by key (the registry, and whether Docker Hub's mirrors apply).
+    clients: Mutex<HashMap<(String, bool), Arc<Client>>>,
+    /// A 429's hold by registry.
+    holds: Mutex<HashMap<String, Hold>>,
+    /// Where each blob (`registry/repo@digest`) was found, in memory only: a CDN's URL
+    /// may be signed.
+    locations: Mutex<HashMap<String, Url>>,
+    /// First contacts: by registry, and by registry and repository.
+    first: Mutex<HashMap<String, Arc<Gate>>>,
+}
+
+/// A first contact under way: closed until its flow has ended.
+#[derive(Default)]
+struct Gate {
+    done: Mutex<bool>,
+    opened: Condvar,
+}
+
+/// A flow's turn ([`Registries::turn`]): while it lives, flows waiting to learn from
+/// this one's first contact wait. Drop it once the flow has ended and what it learnt is
+/// in [`Registries::learn`].
+pub struct Turn(Vec<Arc<Gate>>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        for gate in &self.0 {
+            if let Ok(mut done) = gate.done.lock() {
+                *done = true;
+            }
+            gate.opened.notify_all();
+        }
+    }
+}
+
+impl Registries {
+    /// A run that starts knowing `tokens` (from the cache on disk, or nothing).
+    pub fn new(tokens: TokenCache) -> Registries {
+        Registries {
+            tokens: Mutex::new(tokens),
+            ..Registries::default()
+        }
+    }
+
+    /// The tokens and host knowledge of the run so far, for a new flow.
+    pub fn tokens(&self) -> TokenCache {
+        self.tokens.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Takes in what a flow learnt (its tokens, challenges, the plain-http fallback).
+    pub fn learn(&self, tokens: &TokenCache) {
+        if let Ok(mut t) = self.tokens.lock() {
+            t.merge(tokens);
+        }
+    }
+
+    /// A flow's turn at `registry` and `repository`. The first flow of the run to a
+    /// registry, and the first to each of its repositories, goes alone: the others wait
+    /// for it to end, then start with what it learnt (the scheme, the challenge, the
+    /// repository's token). So a run asks each of these once, whatever its workers do
+    /// at the same moment, and a replay meets the requests its recording holds.
+    pub fn turn(&self, registry: &str, repository: &str) -> Turn {
+        let mut mine = Vec::new();
+        for key in [registry.to_owned(), format!("{registry}/{repository}")] {
+            let (gate, first) = {
+                let Ok(mut gates) = self.first.lock() else {
+                    continue;
+                };
+                match gates.get(&key) {
+                    Some(g) => (g.clone(), false),
+                    None => {
+                        let g = Arc::new(Gate::default());
+                        gates.insert(key, g.clone());
+                        (g, true)
+                    }
+                }
+            };
+            if first {
+                mine.push(gate);
+                continue;
+            }
+            let Ok(mut done) = gate.done.lock() else {
+                continue;
+            };
+            while !*done {
+                done = match gate.opened.wait(done) {
+                    Ok(d) => d,
+                    Err(_) => break,
+                };
+            }
+        }
+        Turn(mine)
+    }
+
+    /// Forgets the tokens of `host` and what it taught (after a logout), so that the
+    /// run keeps none of them.
+    pub fn forget_host(&self, host: &str) {
+        if let Ok(mut t) = self.tokens.lock() {
+            t.forget_host(host);
+        }
+    }
+
+    /// The credentials for `key` (a registry, or a registry and repository): resolved
+    /// by `resolve` the first time it is asked in the run, then the same answer (the
+    /// flag: whether this call resolved them). Resolving holds the run's lock, so two
+    /// workers never prompt at once.
+    pub fn credentials(
+        &self,
+        key: &str,
+        resolve: impl FnOnce() -> Result<Found>,
+    ) -> Result<(Found, bool)> {
+        let mut known = self
+            .credentials
+            .lock()
+            .map_err(|_| anyhow::anyhow!("internal: a worker panicked"))?;
+        if let Some(found) = known.get(key) {
+            return Ok((found.clone(), false));
+        }
+        let found = resolve()?;
+        known.insert(key.to_owned(), found.clone());
+        Ok((found, true))
+    }
+
+    /// The run's client for `key`, made by `make` the first time.
+    pub fn client(
+        &self,
+        key: (String, bool),
+        make: impl FnOnce() -> Result<Client>,
+    ) -> Result<Arc<Client>> {
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| anyhow::anyhow!("internal: a worker panicked"))?;
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(make()?);
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// The hold a 429 of `registry` asked for, if any.
+    pub fn hold(&self, registry: &str) -> Option<Hold> {
+        self.holds.lock().ok()?.get(registry).cloned()
+    }
+
+    /// Notes a 429's hold of `registry`, for its later flows.
+    pub fn hold_off(&self, registry: &str, hold: Hold) {
+        if let Ok(mut m) = self.holds.lock() {
+            m.insert(registry.to_owned(), hold);
+        }
+    }
+
+    /// Where the registry sent the blob `key` (`registry/repo@digest`) earlier in this
+    /// run, if it did.
+    pub fn location(&self, key: &str) -> Option<Url> {
+        self.locations.lock().ok()?.get(key).cloned()
+    }
+
+    /// Notes where the blob `key` came from (or, with `None`, that it came from the
+    /// registry itself).
+    pub fn remember_location(&self, key: &str, location: Option<Url>) {
+        if let Ok(mut held) = self.locations.lock() {
+            match location {
+                Some(l) => held.insert(key.to_owned(), l),
+                None => held.remove(key),
+            };
+        }
+    }
+}
