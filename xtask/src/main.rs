@@ -18,6 +18,7 @@ mod bench;
 mod fuzz;
 mod model;
 mod record;
+mod shape;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,9 +50,11 @@ fn real_main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("man") => man(),
         Some("api") => api::api(&args[1..]),
+        Some("cycles") => shape::cycles_cli(),
+        Some("shape") => shape::shape_cli(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz|man|api>"
+                "usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz|man|api|cycles|shape>"
             );
             std::process::exit(2);
         }

@@ -203,6 +203,14 @@ pub fn hoist_command_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStr
     out
 }
 
+/// The batch lane of a reference: its registry (a reference that does not parse fails
+/// on its own, in a lane of its own kind).
+pub(crate) fn lane_of(reference: &str) -> String {
+    parse_reference(reference)
+        .map(|r| r.registry().to_owned())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,10 @@
 //! The run's side of the image model: a [`Session`] and the command's flags as the
-//! [`regpeek_client::image::Source`] its images read their manifests and blobs from.
+//! [`regpeek_client::source::Source`] its images read their manifests and blobs from.
 
 use std::io::Read;
 
 use anyhow::{Result, bail};
-use regpeek_client::image::Source;
+use regpeek_client::source::Source;
 use regpeek_proto::manifest::{Descriptor, Manifest};
 use regpeek_proto::{Digest, Flow, Goal, Reference};
 

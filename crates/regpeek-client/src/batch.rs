@@ -1,118 +1,214 @@
-//! The batch engine's core: many answers worked on at once, handed on in the order
-//! asked, with memory bounded by the number of workers, not of answers.
+//! The batch engine: every command that answers many references at once runs them
+//! here. References are grouped in lanes (one per registry), each lane served by
+//! workers of its own, so that a registry that never answers, or asks to slow down,
+//! holds up only its own references; answers are handed on in the order asked, each
+//! as soon as it and every one before it are known. A reference is a batch of one.
+//!
+//! Per-reference concerns (its deadline, counted from when it starts; the registry's
+//! first contact going alone, [`crate::registries::Registries::turn`]) belong to the
+//! work function; the engine only schedules.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use anyhow::Result;
 
-/// `one(i)` for each `i` below `len`, `jobs` at a time, handed to `each` in order as
-/// soon as those before are: at most twice `jobs` results wait in memory. An `Err` of
-/// `each` stops the rest.
-pub fn in_order<T: Send>(
-    len: usize,
+/// The most worker threads a batch starts (lanes served at once × jobs per lane).
+pub const MAX_THREADS: usize = 256;
+
+/// `one(i)` for every `i` in `0..lanes.len()`, where `lanes[i]` names the lane of item
+/// `i` (its registry): each lane has `jobs` workers, and at most
+/// [`MAX_THREADS`]` / jobs` lanes are served at once. `each` gets every answer in
+/// order, as soon as it and the answers before it are known; an `Err` of `each`
+/// (stdout closed) stops the workers before their next item and is returned.
+pub fn run<T: Send>(
+    lanes: &[String],
     jobs: usize,
     one: impl Fn(usize) -> T + Sync,
     mut each: impl FnMut(usize, T) -> Result<()>,
 ) -> Result<()> {
-    use std::collections::BTreeMap;
-    use std::sync::{Condvar, Mutex};
-    let jobs = jobs.clamp(1, len.max(1));
-    let window = jobs * 2;
-    // The next to start, and how many have been handed to `each`.
-    let progress = Mutex::new((0usize, 0usize));
-    let moved = Condvar::new();
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
-    let stop = |progress: &Mutex<(usize, usize)>| {
-        if let Ok(mut p) = progress.lock() {
-            p.0 = len;
+    let jobs = jobs.max(1);
+    // Items by lane, lanes in the order of their first item.
+    let mut grouped: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, lane) in lanes.iter().enumerate() {
+        match grouped.iter_mut().find(|(name, _)| *name == lane.as_str()) {
+            Some((_, items)) => items.push(i),
+            None => grouped.push((lane.as_str(), vec![i])),
         }
-        moved.notify_all();
-    };
+    }
+    let slots = Slots::new((MAX_THREADS / jobs).max(1));
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
     std::thread::scope(|s| {
-        for _ in 0..jobs {
+        for (_, items) in &grouped {
             let tx = tx.clone();
-            let (progress, moved, one) = (&progress, &moved, &one);
+            let (slots, stop, one) = (&slots, &stop, &one);
             s.spawn(move || {
-                loop {
-                    let i = {
-                        let Ok(mut p) = progress.lock() else { break };
-                        while p.0 < len && p.0 >= p.1 + window {
-                            p = match moved.wait(p) {
-                                Ok(p) => p,
-                                Err(_) => return,
-                            };
-                        }
-                        if p.0 >= len {
-                            break;
-                        }
-                        p.0 += 1;
-                        p.0 - 1
-                    };
-                    if tx.send((i, one(i))).is_err() {
-                        break;
+                let _slot = slots.take();
+                let next = AtomicUsize::new(0);
+                std::thread::scope(|s| {
+                    for _ in 0..jobs.min(items.len()) {
+                        let (tx, next) = (tx.clone(), &next);
+                        s.spawn(move || {
+                            while !stop.load(Ordering::Relaxed) {
+                                let Some(&i) = items.get(next.fetch_add(1, Ordering::Relaxed))
+                                else {
+                                    break;
+                                };
+                                if tx.send((i, one(i))).is_err() {
+                                    break;
+                                }
+                            }
+                        });
                     }
-                }
+                });
             });
         }
         drop(tx);
         let mut waiting: BTreeMap<usize, T> = BTreeMap::new();
         let mut next = 0;
-        for (i, result) in &rx {
-            waiting.insert(i, result);
-            while let Some(result) = waiting.remove(&next) {
-                if let Err(e) = each(next, result) {
-                    stop(&progress);
+        for (i, answer) in &rx {
+            waiting.insert(i, answer);
+            while let Some(answer) = waiting.remove(&next) {
+                if let Err(e) = each(next, answer) {
+                    stop.store(true, Ordering::Relaxed);
                     return Err(e);
                 }
                 next += 1;
-                if let Ok(mut p) = progress.lock() {
-                    p.1 = next;
-                }
-                moved.notify_all();
             }
         }
         Ok(())
     })
 }
 
+/// A counting semaphore: how many lanes are served at once.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits for a free slot; it is given back when the guard drops.
+    fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+/// A slot in use; given back on drop.
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::in_order;
+    use super::run;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     #[test]
     fn answers_come_in_order_whatever_finishes_first() {
-        // Later ones finish first; each is handed on in the order given, and no more
-        // than twice the jobs wait at once.
-        let started = std::sync::atomic::AtomicUsize::new(0);
+        // Later ones finish first; each is handed on in the order given.
+        let lanes: Vec<String> = (0..40).map(|i| format!("r{}", i % 3)).collect();
         let mut seen = Vec::new();
-        let mut most_ahead = 0;
-        in_order(
-            40,
+        run(
+            &lanes,
             4,
             |i| {
-                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                std::thread::sleep(std::time::Duration::from_millis(((40 - i) % 7) as u64));
+                std::thread::sleep(Duration::from_millis(((40 - i) % 7) as u64));
                 i
             },
             |i, r| {
                 assert_eq!(r, i);
-                let ahead = started.load(std::sync::atomic::Ordering::SeqCst) - seen.len();
-                most_ahead = most_ahead.max(ahead);
                 seen.push(i);
                 Ok(())
             },
         )
         .unwrap();
         assert_eq!(seen, (0..40).collect::<Vec<_>>());
-        assert!(most_ahead <= 8 + 1, "{most_ahead}");
+    }
+
+    #[test]
+    fn a_lane_that_never_answers_holds_up_only_itself() {
+        // Lane "slow" answers after the others have all been worked on: they are not
+        // made to wait for it, though their lines are handed on after its first.
+        let lanes: Vec<String> = ["slow", "fast", "fast", "fast", "slow"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let fast_done = AtomicUsize::new(0);
+        let mut order = Vec::new();
+        run(
+            &lanes,
+            1,
+            |i| {
+                if lanes[i] == "slow" {
+                    // Waits until every fast item has been worked on.
+                    while fast_done.load(Ordering::SeqCst) < 3 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                } else {
+                    fast_done.fetch_add(1, Ordering::SeqCst);
+                }
+                i
+            },
+            |i, _| {
+                order.push(i);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(order, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn each_lane_has_its_own_workers() {
+        let lanes: Vec<String> = (0..12).map(|i| format!("r{}", i % 2)).collect();
+        let running = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        run(
+            &lanes,
+            3,
+            |_| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        // Two lanes of three workers: never more than six at once.
+        assert!(most.into_inner() <= 6);
     }
 
     #[test]
     fn a_failing_consumer_stops_the_rest() {
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let e = in_order(
-            100,
+        let done = AtomicUsize::new(0);
+        let lanes = vec![String::new(); 100];
+        let e = run(
+            &lanes,
             3,
             |_| {
-                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                done.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(1));
             },
             |i, _| {
                 if i == 5 {

@@ -17,8 +17,8 @@ use regpeek_proto::manifest::Descriptor;
 use regpeek_proto::{Digest, Reference};
 use serde::Deserialize;
 
-use crate::image::Source;
 use crate::layers::{self, Entry, Kind};
+use crate::source::Source;
 
 /// The annotation that names an eStargz layer's TOC digest.
 pub const TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
@@ -277,6 +277,11 @@ pub fn read_file(
         whole.finish(None).map_err(|_| mismatch())?;
     }
     Ok(Some(()))
+}
+
+/// Whether `e` is one of the image's files: an eStargz layer's own TOC is not.
+pub fn of_the_image(desc: &Descriptor, e: &Entry) -> bool {
+    !(e.path == "stargz.index.json" && desc.annotations.contains_key(TOC_DIGEST))
 }
 
 #[cfg(test)]

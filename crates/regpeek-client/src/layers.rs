@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use regpeek_proto::manifest::Descriptor;
 use regpeek_proto::{Digest, Reference};
 
-use crate::image::Source;
+use crate::source::Source;
 
 pub use regpeek_layer::{Entry, Kind, MAX_UNPACKED, Take, hex, normalize, packing, whiteout};
 
@@ -92,11 +92,6 @@ impl Index {
                 .insert((digest.to_string(), path), std::sync::Arc::new(bytes));
         }
     }
-}
-
-/// Whether `e` is one of the image's files: an eStargz layer's own TOC is not.
-pub fn of_the_image(desc: &Descriptor, e: &Entry) -> bool {
-    !(e.path == "stargz.index.json" && desc.annotations.contains_key(crate::estargz::TOC_DIGEST))
 }
 
 /// Copies the blob `digest` of `r`'s repository to `sink` (`size` bytes when given,

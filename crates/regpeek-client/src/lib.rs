@@ -17,4 +17,5 @@ pub mod layers;
 pub mod mirrors;
 pub mod names;
 pub mod registries;
+pub mod source;
 pub mod tls;

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::image::{Blob, Image, Index};
+use crate::image::*;
 
 /// An agent for lab set-up traffic: status codes are data, no proxies (loopback only),
 /// and optionally the lab CA as the only trust root.
@@ -165,6 +165,52 @@ impl Target {
         }
         for t in tags {
             self.manifest(repo, &idx.index, t)?;
+        }
+        Ok(())
+    }
+}
+
+impl Seeded {
+    /// Builds the images (pure, deterministic).
+    pub fn build() -> Seeded {
+        let rich = rich();
+        Seeded {
+            signed: referrers_of(&rich),
+            rich,
+            multi: multi(),
+            many_layers: many_layers(MANY_LAYERS),
+        }
+    }
+
+    /// Pushes the open registry's content under `prefix` (`lab`, `public`, `private`):
+    /// `<prefix>/rich`, `<prefix>/multi` (tags `v1`, `latest`), and with `all`, also
+    /// `<prefix>/many-tags` (150 tags), `<prefix>/many-layers` and `<prefix>/versions`
+    /// ([`VERSION_TAGS`]).
+    pub fn push(&self, target: &Target, prefix: &str, all: bool) -> anyhow::Result<()> {
+        target.image(&format!("{prefix}/rich"), &self.rich, &["v1", "latest"])?;
+        target.index(&format!("{prefix}/multi"), &self.multi, &["v1", "latest"])?;
+        if all {
+            target.image(&format!("{prefix}/many-layers"), &self.many_layers, &["v1"])?;
+            let names = many_tag_names();
+            let tags: Vec<&str> = names.iter().map(String::as_str).collect();
+            target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
+            target.image(&format!("{prefix}/versions"), &self.rich, VERSION_TAGS)?;
+            target.image(&format!("{prefix}/fs"), &fs_image(), &["v1"])?;
+            target.image(&format!("{prefix}/overlay"), &overlay_image(), &["v1"])?;
+            target.image(&format!("{prefix}/esgz"), &estargz_image(), &["v1"])?;
+            target.image(&format!("{prefix}/zstd"), &zstd_image(), &["v1"])?;
+            let bad = format!("sha256:{}", "0".repeat(64));
+            target.image(
+                &format!("{prefix}/esgz"),
+                &estargz_image_annotated(Some(&bad)),
+                &["badtoc"],
+            )?;
+            let signed = format!("{prefix}/signed");
+            target.image(&signed, &self.rich, &["v1"])?;
+            for a in &self.signed.artifacts {
+                target.image(&signed, a, &[])?;
+            }
+            target.manifest(&signed, &self.signed.index, &self.signed.tag)?;
         }
         Ok(())
     }

@@ -10,8 +10,6 @@ use url::Url;
 
 use crate::challenge::Challenge;
 use crate::error::Error;
-pub use crate::token::TokenCache;
-pub(crate) use crate::token::{TokenKey, parse_token_reply, token_request};
 
 /// A secret string, made with `Secret::from("…")`. Its `Debug` never shows the value
 /// and it has no `Display`.

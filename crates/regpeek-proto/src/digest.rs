@@ -4,7 +4,7 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha256, Sha512};
 
-use crate::error::ParseError;
+use crate::parse_error::ParseError;
 
 /// A hash algorithm a registry may name in a digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

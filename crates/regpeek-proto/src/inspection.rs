@@ -51,7 +51,7 @@ impl Inspection {
     /// single platform of an image that is not an index.
     pub fn platforms(&self) -> Vec<Platform> {
         match &self.index {
-            Some(index) => index.platforms(),
+            Some(index) => crate::select::offered(&index.manifests),
             None => self.platform.iter().cloned().collect(),
         }
     }

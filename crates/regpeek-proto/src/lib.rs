@@ -148,14 +148,16 @@ mod flow;
 mod inspection;
 mod list;
 pub mod manifest;
+mod parse_error;
 mod platform;
 pub mod redact;
 mod reference;
+mod select;
 mod time;
 mod token;
 mod uri;
 
-pub use auth::{Credentials, Secret, TokenCache};
+pub use auth::{Credentials, Secret};
 pub use digest::Digest;
 pub use error::{
     DriverError, Error, Identity, ParseError, Peer, RegistryCode, Subject, TimeoutStage,
@@ -173,6 +175,7 @@ pub use inspection::{
 pub use list::Listing;
 pub use platform::Platform;
 pub use reference::{DOCKER_HUB, Reference};
+pub use token::TokenCache;
 /// The URL type of [`Mirror::url`], re-exported.
 pub use url;
 
@@ -211,9 +214,9 @@ pub mod fuzzing {
 
     /// Parses a token reply, caches it at `now` and reads it back; the token.
     pub fn token_reply(body: &[u8], now: SystemTime) -> Option<String> {
-        let reply = crate::auth::parse_token_reply(body).ok()?;
+        let reply = crate::token::parse_token_reply(body).ok()?;
         let mut cache = crate::TokenCache::default();
-        let key = crate::auth::TokenKey {
+        let key = crate::token::TokenKey {
             realm: "https://auth.example/token".into(),
             service: "s".into(),
             scopes: vec!["repository:a:pull".into()],
@@ -237,7 +240,7 @@ pub mod fuzzing {
         if let Ok(crate::manifest::Manifest::Index(index)) =
             crate::manifest::parse_manifest(content_type, body)
         {
-            let _ = index.platforms();
+            let _ = crate::select::offered(&index.manifests);
             for p in [
                 "linux/amd64",
                 "linux/arm/v7",
@@ -245,7 +248,7 @@ pub mod fuzzing {
                 "windows/amd64",
             ] {
                 if let Ok(wanted) = crate::Platform::parse(p, "amd64") {
-                    let _ = crate::platform::select(&index.manifests, &wanted);
+                    let _ = crate::select::select(&index.manifests, &wanted);
                 }
             }
         }

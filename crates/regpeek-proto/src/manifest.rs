@@ -115,13 +115,6 @@ pub struct ImageIndex {
     pub annotations: BTreeMap<String, String>,
 }
 
-impl ImageIndex {
-    /// The platforms it offers, in index order, without attestations.
-    pub(crate) fn platforms(&self) -> Vec<crate::Platform> {
-        crate::platform::offered(&self.manifests)
-    }
-}
-
 /// A legacy schema 1 manifest: recognised and summarised, not fetched further.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema1Manifest {

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::digest::Digest;
-use crate::error::ParseError;
+use crate::parse_error::ParseError;
 
 /// The registry Docker Hub references normalise to.
 pub const DOCKER_HUB: &str = "docker.io";

@@ -82,7 +82,6 @@ pub fn run(
     images: &super::Images,
     raw: bool,
     format: OutputFormat,
-    common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     if format == OutputFormat::Table {
@@ -94,59 +93,32 @@ pub fn run(
         }
     }
     let mut failed = false;
+    // The table needs every row for its widths; JSON lines stream, each image's as
+    // soon as it and the images before it are answered.
     let mut rows: Vec<Value> = Vec::new();
-    let found = images.answer(|image| {
-        let r = crate::flags::parse_reference(image)?;
-        documents(session, common, &r, want)
-    });
-    for ((image, source), found) in images.list.iter().zip(found) {
-        // Each row's fields, without the image's `Reference` and `Source`.
-        let fields: Vec<Result<Value>> = match found {
-            Ok(docs) if docs.is_empty() => {
-                let what = if want == Want::Sbom {
-                    "SBOM"
-                } else {
-                    "provenance"
-                };
-                vec![Err(anyhow::anyhow!(
-                    "{image} carries no {what} (no attestation, no referrer)"
-                ))]
-            }
-            Ok(docs) => docs
-                .iter()
-                .flat_map(|doc| -> Vec<Result<Value>> {
-                    let with = |mut v: Value, format: bool| {
-                        if format {
-                            v["Format"] = json!(doc.kind.name());
-                        }
-                        v["From"] = json!(doc.source);
-                        Ok(v)
-                    };
-                    if raw {
-                        vec![Ok(
-                            json!({"Format": doc.kind.name(), "From": doc.source, "Document": doc.body}),
-                        )]
-                    } else if want == Want::Sbom {
-                        packages(doc).into_iter().map(|p| with(p, true)).collect()
-                    } else {
-                        vec![with(provenance(doc), false)]
+    images.each(
+        |image, common| {
+            let r = crate::flags::parse_reference(image)?;
+            documents(session, common, &r, want)
+        },
+        |i, found| {
+            let (image, source) = &images.list[i];
+            for f in fields_of(image, want, raw, found) {
+                let (row, fails) = crate::output::answer_line(image, source.as_deref(), f);
+                failed |= fails;
+                match format {
+                    OutputFormat::Json => {
+                        session.out.line(out, &row)?;
+                        out.flush()?;
                     }
-                })
-                .collect(),
-            Err(e) => vec![Err(e)],
-        };
-        for f in fields {
-            let (row, fails) = crate::output::answer_line(image, source.as_deref(), f);
-            failed |= fails;
-            rows.push(row);
-        }
-    }
-    match format {
-        OutputFormat::Json => {
-            for row in &rows {
-                session.out.line(out, row)?;
+                    OutputFormat::Table => rows.push(row),
+                }
             }
-        }
+            Ok(())
+        },
+    )?;
+    match format {
+        OutputFormat::Json => {}
         OutputFormat::Table => {
             let cell = |v: &Value, k: &str| match &v[k] {
                 Value::String(s) => s.clone(),
@@ -179,6 +151,51 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The rows of one image's answer, without its `Reference` and `Source`: a package
+/// (or the provenance, or with `--raw` the document) per row, or why there is none.
+fn fields_of(
+    image: &str,
+    want: Want,
+    raw: bool,
+    found: Result<Vec<Document>>,
+) -> Vec<Result<Value>> {
+    // Each row's fields, without the image's `Reference` and `Source`.
+    match found {
+        Ok(docs) if docs.is_empty() => {
+            let what = if want == Want::Sbom {
+                "SBOM"
+            } else {
+                "provenance"
+            };
+            vec![Err(anyhow::anyhow!(
+                "{image} carries no {what} (no attestation, no referrer)"
+            ))]
+        }
+        Ok(docs) => docs
+            .iter()
+            .flat_map(|doc| -> Vec<Result<Value>> {
+                let with = |mut v: Value, format: bool| {
+                    if format {
+                        v["Format"] = json!(doc.kind.name());
+                    }
+                    v["From"] = json!(doc.source);
+                    Ok(v)
+                };
+                if raw {
+                    vec![Ok(
+                        json!({"Format": doc.kind.name(), "From": doc.source, "Document": doc.body}),
+                    )]
+                } else if want == Want::Sbom {
+                    packages(doc).into_iter().map(|p| with(p, true)).collect()
+                } else {
+                    vec![with(provenance(doc), false)]
+                }
+            })
+            .collect(),
+        Err(e) => vec![Err(e)],
+    }
 }
 
 /// The documents of the kind wanted that `r` (the platform's image, for an index)

@@ -113,31 +113,6 @@ pub fn show(
     Ok(())
 }
 
-/// Asks for a password without echo, when there is a terminal to ask on.
-pub fn prompt_password(user: &str, registry: &str) -> Result<String> {
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "no password for {user}: there is no terminal to ask on; use --username {user} --password-stdin"
-        );
-    }
-    Ok(rpassword::prompt_password(format!(
-        "Password for {user}@{registry}: "
-    ))?)
-}
-
-/// The password `--password-stdin` gives: one line of standard input.
-pub fn read_password_stdin() -> Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("reading the password from stdin")?;
-    let pw = line.trim_end_matches(['\n', '\r']).to_owned();
-    if pw.is_empty() {
-        bail!("--password-stdin: standard input held no password");
-    }
-    Ok(pw)
-}
-
 /// The user and password `login` checks, and the flag (or prompt) they came from.
 fn login_credentials(
     session: &Session,
@@ -156,7 +131,7 @@ fn login_credentials(
         if user.is_empty() {
             bail!("no user name given");
         }
-        let password = prompt_password(&user, r.registry())?;
+        let password = crate::session::credentials::prompt_password(&user, r.registry())?;
         return Ok((user, password, "terminal prompt"));
     }
     match session.resolve_credentials(r, common)? {

@@ -32,7 +32,7 @@ pub fn base(
     let images = super::images_of(session, references, batch, common)?;
     let (mut failed, mut due) = (false, false);
     images.each(
-        |reference| check(session, common, reference),
+        |reference, common| check(session, common, reference),
         |i, found| {
             let (reference, source) = &images.list[i];
             let (row, fails) = crate::output::answer_line(reference, source.as_deref(), found);

@@ -66,8 +66,8 @@ pub fn cat(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
-    let source = Reading { session, common };
-    let file_of = |image: &str| -> Result<tempfile::SpooledTempFile> {
+    let file_of = |image: &str, common: &Common| -> Result<tempfile::SpooledTempFile> {
+        let source = Reading { session, common };
         let r = crate::flags::parse_reference(image)?;
         let image = Image::open(&source, &session.layer_index, &r)?;
         Ok(image.file(path)?.bytes)
@@ -76,14 +76,14 @@ pub fn cat(
         session.out.refuse_jq(
             "--jq reads JSON lines: cat of one image prints the file's bytes (several images, or --file, print JSON lines)",
         )?;
-        let mut file = file_of(&images.list[0].0)?;
+        let mut file = file_of(&images.list[0].0, common)?;
         std::io::copy(&mut file, out)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let shown = format!("/{}", regpeek_layer::normalize(path));
-    let one = |image: &str| -> Result<Vec<Value>> {
-        let mut file = file_of(image)?;
+    let one = |image: &str, common: &Common| -> Result<Vec<Value>> {
+        let mut file = file_of(image, common)?;
         let mut bytes = Vec::new();
         Read::by_ref(&mut file)
             .take(MAX_IN_LINE + 1)
@@ -117,7 +117,7 @@ pub fn cat(
 fn lines_out(
     session: &Session,
     images: &Images,
-    one: impl Fn(&str) -> Result<Vec<Value>> + Sync,
+    one: impl Fn(&str, &Common) -> Result<Vec<Value>> + Sync,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let mut failed = false;
@@ -143,16 +143,11 @@ fn lines_out(
 }
 
 /// `os IMAGE…`: the distribution and version.
-pub fn os(
-    session: &Session,
-    images: &Images,
-    common: &Common,
-    out: &mut impl Write,
-) -> Result<ExitCode> {
+pub fn os(session: &Session, images: &Images, out: &mut impl Write) -> Result<ExitCode> {
     lines_out(
         session,
         images,
-        |image| os_of(session, common, image).map(|v| vec![v]),
+        |image, common| os_of(session, common, image).map(|v| vec![v]),
         out,
     )
 }
@@ -184,9 +179,9 @@ pub fn ls(
             ));
         }
     }
-    let one = |image: &str| ls_rows(session, common, image, path, layer);
+    let one = |image: &str, common: &Common| ls_rows(session, common, image, path, layer);
     if images.single {
-        let rows = one(&images.list[0].0)?;
+        let rows = one(&images.list[0].0, common)?;
         match format {
             OutputFormat::Json => {
                 for row in &rows {

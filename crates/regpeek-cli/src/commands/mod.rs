@@ -33,6 +33,9 @@ pub(crate) struct Images {
     pub single: bool,
     /// `--jobs`: how many images are answered at once.
     pub jobs: usize,
+    /// The command's flags; each image gets them with its own start
+    /// ([`crate::args::Common::starting_now`]): its deadline counts from there.
+    pub common: crate::args::Common,
 }
 
 /// The images of a command line; a usage error (exit 2, before any image is asked
@@ -65,30 +68,30 @@ pub(crate) fn images_of(
         single: list.len() == 1 && batch.file.is_none() && batch.from.is_none(),
         list,
         jobs: batch.jobs as usize,
+        common: common.clone(),
     })
 }
 
 impl Images {
-    /// `one` of each image, `--jobs` at a time, collected in the order given.
-    pub fn answer<T: Send>(&self, one: impl Fn(&str) -> Result<T> + Sync) -> Vec<Result<T>> {
-        let mut all = Vec::with_capacity(self.list.len());
-        // Collecting cannot fail.
-        let _ = self.each(one, |_, r| {
-            all.push(r);
-            Ok(())
-        });
-        all
-    }
-
-    /// `one` of each image, `--jobs` at a time, handed to `each` in the order given
-    /// as soon as the images before it are done: output streams, and at most twice
-    /// `--jobs` answers wait in memory. An `Err` of `each` (stdout closed) stops it.
+    /// `one` of each image through the batch engine (`--jobs` per registry), handed to
+    /// `each` in the order given as soon as the images before it are done: output
+    /// streams. An `Err` of `each` (stdout closed) stops it.
     pub fn each<T: Send>(
         &self,
-        one: impl Fn(&str) -> Result<T> + Sync,
+        one: impl Fn(&str, &crate::args::Common) -> Result<T> + Sync,
         each: impl FnMut(usize, Result<T>) -> Result<()>,
     ) -> Result<()> {
-        regpeek_client::batch::in_order(self.list.len(), self.jobs, |i| one(&self.list[i].0), each)
+        let lanes: Vec<String> = self
+            .list
+            .iter()
+            .map(|(r, _)| crate::flags::lane_of(r))
+            .collect();
+        regpeek_client::batch::run(
+            &lanes,
+            self.jobs,
+            |i| one(&self.list[i].0, &self.common.starting_now()),
+            each,
+        )
     }
 }
 
@@ -224,7 +227,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             common,
         } => {
             let images = images_of(session, images, batch, common)?;
-            return files::os(session, &images, common, out);
+            return files::os(session, &images, out);
         }
         Command::Sbom {
             images,
@@ -246,7 +249,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             };
             let format = output.unwrap_or(crate::args::OutputFormat::Json);
             let images = images_of(session, images, batch, common)?;
-            return attest::run(session, want, &images, *raw, format, common, out);
+            return attest::run(session, want, &images, *raw, format, out);
         }
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.
@@ -267,63 +270,34 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
 #[cfg(test)]
 mod tests {
     use super::Images;
-
-    fn images(n: usize, jobs: usize) -> Images {
-        Images {
-            list: (0..n).map(|i| (i.to_string(), None)).collect(),
-            single: false,
-            jobs,
-        }
-    }
+    use crate::flags::lane_of;
 
     #[test]
-    fn answers_come_in_order_whatever_finishes_first() {
-        // Later images finish first; each is handed on in the order given, and no
-        // more than twice --jobs wait at once.
-        let imgs = images(40, 4);
-        let started = std::sync::atomic::AtomicUsize::new(0);
-        let mut seen = Vec::new();
-        let mut most_ahead = 0;
+    fn images_run_in_lanes_by_registry_and_answer_in_order() {
+        assert_eq!(lane_of("a.example/x:1"), "a.example");
+        assert_eq!(lane_of("nginx"), "docker.io");
+        assert_eq!(lane_of("Not A Reference"), "");
+        let imgs = Images {
+            list: ["a.example/x", "b.example/y", "a.example/z", "bad ref"]
+                .iter()
+                .map(|r| (r.to_string(), None))
+                .collect(),
+            single: false,
+            jobs: 2,
+            common: crate::args::Common::unset(),
+        };
+        let mut got = Vec::new();
         imgs.each(
-            |image| {
-                let i: usize = image.parse()?;
-                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                std::thread::sleep(std::time::Duration::from_millis(((40 - i) % 7) as u64));
-                Ok(i)
-            },
-            |i, r| {
-                assert_eq!(r.unwrap(), i);
-                let ahead = started.load(std::sync::atomic::Ordering::SeqCst) - seen.len();
-                most_ahead = most_ahead.max(ahead);
-                seen.push(i);
+            |r, _| Ok(r.to_owned()),
+            |_, r| {
+                got.push(r?);
                 Ok(())
             },
         )
         .unwrap();
-        assert_eq!(seen, (0..40).collect::<Vec<_>>());
-        assert!(most_ahead <= 8 + 1, "{most_ahead}");
-        assert_eq!(imgs.answer(|i| Ok(i.len())).len(), 40);
-    }
-
-    #[test]
-    fn a_failing_printer_stops_the_rest() {
-        let imgs = images(100, 3);
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let e = imgs
-            .each(
-                |_| {
-                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    Ok(())
-                },
-                |i, _| {
-                    if i == 5 {
-                        anyhow::bail!("stdout closed")
-                    }
-                    Ok(())
-                },
-            )
-            .unwrap_err();
-        assert_eq!(e.to_string(), "stdout closed");
-        assert!(done.into_inner() < 100);
+        assert_eq!(
+            got,
+            ["a.example/x", "b.example/y", "a.example/z", "bad ref"]
+        );
     }
 }

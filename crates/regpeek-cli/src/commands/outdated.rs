@@ -182,7 +182,8 @@ fn entries(session: &Session, args: &Outdated) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// The tags of each repository (`registry/repository`), `jobs` at a time.
+/// The tags of each repository (`registry/repository`), through the batch engine
+/// (`jobs` per registry).
 fn tag_lists(
     session: &Session,
     common: &Common,
@@ -190,27 +191,21 @@ fn tag_lists(
     jobs: usize,
 ) -> HashMap<String, Result<Vec<String>, String>> {
     let mut out = HashMap::new();
-    for chunk in repos.chunks(jobs.max(1)) {
-        let found: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|repo| {
-                    s.spawn(move || {
-                        let r = crate::flags::parse_reference(repo)?;
-                        super::listing::tag_list(session, common, &r)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(result) => result.map_err(|e| format!("{e:#}")),
-                    Err(_) => Err("a worker panicked".to_owned()),
-                })
-                .collect()
-        });
-        out.extend(chunk.iter().cloned().zip(found));
-    }
+    let lanes: Vec<String> = repos.iter().map(|r| crate::flags::lane_of(r)).collect();
+    // Collecting cannot fail.
+    let _ = regpeek_client::batch::run(
+        &lanes,
+        jobs,
+        |i| {
+            crate::flags::parse_reference(&repos[i])
+                .and_then(|r| super::listing::tag_list(session, common, &r))
+                .map_err(|e| format!("{e:#}"))
+        },
+        |i, found| {
+            out.insert(repos[i].clone(), found);
+            Ok(())
+        },
+    );
     out
 }
 

@@ -29,8 +29,9 @@ use serde_json::{Map, Value};
 
 use crate::args::{Command, Common, OutputFormat};
 use crate::session::Session;
-use crate::summary::{self, PlatformRow};
+use crate::summary::PlatformRow;
 
+mod platforms;
 mod print;
 
 use print::{print_single, to_line};
@@ -313,11 +314,11 @@ pub fn digests(
     Ok(out)
 }
 
-/// Runs the references of `job` as a batch, handing `each` one JSON object per input
-/// reference (with its index), in input order, each as soon as it and every one
-/// before it are known. True when any failed.
+/// Runs the references of `job` through the batch engine (a lane per registry),
+/// handing `each` one JSON object per input reference (with its index), in input
+/// order, each as soon as it and every one before it are known. Identical references
+/// (for the same platform) are asked once. True when any failed.
 fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result<bool> {
-    // Identical references (for the same platform) are inspected once.
     let mut unique: Vec<(String, Option<regpeek_proto::Platform>)> = Vec::new();
     let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
     for (i, r) in job.references.iter().enumerate() {
@@ -330,63 +331,24 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
             }
         }
     }
-    // References by registry, in input order (an unparsable one fails on its own).
-    let mut registries: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, (r, _)) in unique.iter().enumerate() {
-        let reg = crate::flags::parse_reference(r)
-            .map(|r| r.registry().to_owned())
-            .unwrap_or_default();
-        match registries.iter_mut().find(|(name, _)| *name == reg) {
-            Some((_, list)) => list.push(i),
-            None => registries.push((reg, vec![i])),
-        }
-    }
+    let lanes: Vec<String> = unique
+        .iter()
+        .map(|(r, _)| crate::flags::lane_of(r))
+        .collect();
     let shared = Shared::new();
     let progress = progress_bar(unique.len());
-    let jobs = job.jobs.max(1);
-    // Registries served at once: bounded, so that a file naming thousands of
-    // registries does not start thousands of threads.
-    let lanes = Lanes::new((MAX_THREADS / jobs).max(1));
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
     let (mut next, mut failed) = (0, false);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Value)>();
-    let printed: Result<()> = std::thread::scope(|s| {
-        for (_, refs) in &registries {
-            let tx = tx.clone();
-            let (shared, unique, job, lanes) = (&shared, &unique, &job, &lanes);
-            s.spawn(move || {
-                let _lane = lanes.take();
-                let Some((first, rest)) = refs.split_first() else {
-                    return;
-                };
-                if tx
-                    .send((*first, one(job, shared, &unique[*first])))
-                    .is_err()
-                {
-                    return;
-                }
-                let next = AtomicUsize::new(0);
-                std::thread::scope(|s| {
-                    for _ in 0..jobs.min(rest.len()) {
-                        let (tx, next) = (tx.clone(), &next);
-                        s.spawn(move || {
-                            while let Some(&i) = rest.get(next.fetch_add(1, Ordering::Relaxed)) {
-                                if tx.send((i, one(job, shared, &unique[i]))).is_err() {
-                                    break;
-                                }
-                            }
-                        });
-                    }
-                });
-            });
-        }
-        drop(tx);
-        for (i, value) in rx {
+    let printed = regpeek_client::batch::run(
+        &lanes,
+        job.jobs,
+        |u| one(job, &shared, &unique[u]),
+        |u, value| {
             if let Some(p) = &progress {
                 p.inc(1);
             }
-            results[i] = Some(value);
-            // Every line whose turn has come is written now, not at the end.
+            results[u] = Some(value);
+            // Every line whose answer is known is written now, not at the end.
             while let Some(Some(value)) = slot_of.get(next).map(|&u| &results[u]) {
                 failed |= value.get("Error").is_some();
                 match &progress {
@@ -395,52 +357,14 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
                 }
                 next += 1;
             }
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     if let Some(p) = progress {
         p.finish_and_clear();
     }
     printed?;
     Ok(failed)
-}
-
-/// The most worker threads a batch starts (registries served at once × `--jobs`).
-const MAX_THREADS: usize = 256;
-
-/// A counting semaphore: how many registries are served at once.
-struct Lanes {
-    free: Mutex<usize>,
-    freed: std::sync::Condvar,
-}
-
-impl Lanes {
-    fn new(n: usize) -> Lanes {
-        Lanes {
-            free: Mutex::new(n),
-            freed: std::sync::Condvar::new(),
-        }
-    }
-
-    /// Waits for a free lane; it is given back when the guard drops.
-    fn take(&self) -> Lane<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        Lane(self)
-    }
-}
-
-/// A lane in use; given back on drop.
-struct Lane<'a>(&'a Lanes);
-
-impl Drop for Lane<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
-    }
 }
 
 impl Shared {
@@ -548,61 +472,25 @@ fn goal_of(job: &Job, asked: Option<&regpeek_proto::Platform>) -> Result<Goal> {
 
 /// Answers one reference: its flow (or, for platforms, its flows), run on the
 /// registry's shared client and tokens, within its own deadline and the registry's
-/// 429 hold; recorded into `record` when given.
+/// 429 hold.
 fn answer(
     job: &Job,
     shared: &Shared,
     input: &str,
     asked: Option<&regpeek_proto::Platform>,
 ) -> Result<Answer> {
+    // Each reference has the whole --timeout, from when it starts.
+    let started = std::time::SystemTime::now();
     if let Shape::Platforms(_) = job.shape {
-        return Ok(Answer::Platforms(platforms(
-            job.session,
-            input,
-            job.common,
+        return Ok(Answer::Platforms(platforms::platforms(
+            job, shared, input, started,
         )?));
     }
     let r = crate::flags::parse_reference(input)?;
     // Offline, the core takes a tag as the digest the cache saw; say which.
     let offline_tag = (job.session.offline && r.digest().is_none()).then(|| r.familiar());
-    let goal = goal_of(job, asked)?;
-    let registry = r.registry().to_owned();
-    let (client, mut options) = {
-        let mut clients = shared
-            .clients
-            .lock()
-            .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
-        match clients.get(&registry) {
-            Some((c, o)) => (c.clone(), o.clone()),
-            None => {
-                let (o, c) = job.session.prepare(&r, job.common, goal.clone())?;
-                clients.insert(registry.clone(), (c.clone(), o.clone()));
-                (c, o)
-            }
-        }
-    };
-    options.goal = goal;
-    options.pull_free = job.pull_free;
-    options.known = job.session.known_for(&r, Some(shared.known.clone()));
-    // Each reference has the whole --timeout, from when it starts.
-    let now = std::time::SystemTime::now();
-    options.deadline = crate::session::deadline_from(job.common, now)?;
-    // A registry that asked to slow down is left alone until then: the core waits
-    // out the hold, or ends the reference at once saying when to retry.
-    let registries = &job.session.registries;
-    options.hold = registries.hold(&registry);
-    let (turn, tokens) = job.session.turn(&r);
-    let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
-        let hold = reply
-            .ok()
-            .and_then(|resp| regpeek_proto::Hold::of(resp, std::time::SystemTime::now()));
-        if let Some(hold) = hold {
-            registries.hold_off(&registry, hold);
-        }
-    });
-    job.session.keep_tokens(&tokens);
-    drop(turn);
-    let insp = result?.into_image()?;
+    let (client, options) = flow_options(job, shared, &r, goal_of(job, asked)?, started)?;
+    let insp = run_flow(job, &client, r, options)?.into_image()?;
     if let Some(tag) = offline_tag {
         eprintln!(
             "regpeek: offline: {tag} taken from the cache as {} (it may have moved since)",
@@ -625,64 +513,60 @@ fn answer(
     Ok(Answer::Image(Box::new(insp)))
 }
 
-/// Every platform of an image, inspected in parallel on the shared connections with
-/// the token the index was fetched with; a single-platform image gives one row.
-fn platforms(session: &Session, reference: &str, common: &Common) -> Result<Vec<PlatformRow>> {
-    let r = crate::flags::parse_reference(reference)?;
-    let (options, client) = session.prepare(&r, common, Goal::Manifest(None))?;
-    let (turn, tokens) = session.turn(&r);
-    let (top, tokens) = client.run(Flow::new(r.clone(), options.clone(), tokens));
-    session.keep_tokens(&tokens);
-    drop(turn);
-    let top = top?.into_image()?;
-    session.warn(&top.warnings);
-    let pinned = |digest: &regpeek_proto::Digest| {
-        crate::flags::parse_reference(&format!("{}@{digest}", r.name()))
-    };
-    let Some(index) = &top.index else {
-        let mut o = options.clone();
-        o.goal = Goal::Inspect(crate::flags::host_platform());
-        let (insp, _) = client.run(Flow::new(pinned(&top.digest)?, o, tokens));
-        return Ok(vec![summary::platform_row(&insp?.into_image()?, false)]);
-    };
-    // BuildKit attestations point at their image with this annotation.
-    let attested: Vec<&str> = index.manifests.iter().filter_map(|d| d.attests()).collect();
-    let entries: Vec<_> = index
-        .manifests
-        .iter()
-        .filter(|d| !d.is_attestation())
-        .filter_map(|d| d.platform.clone().map(|p| (d, p)))
-        .collect();
-    let mut rows = Vec::with_capacity(entries.len());
-    for chunk in entries.chunks(8) {
-        let results: Vec<Result<PlatformRow>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|(desc, platform)| {
-                    let (client, tokens, options) = (&client, tokens.clone(), options.clone());
-                    let attested = attested.contains(&desc.digest.to_string().as_str());
-                    let reference = pinned(&desc.digest);
-                    s.spawn(move || -> Result<PlatformRow> {
-                        let mut o = options;
-                        o.goal = Goal::Inspect(platform.clone());
-                        let (insp, _) = client.run(Flow::new(reference?, o, tokens));
-                        let mut row = summary::platform_row(&insp?.into_image()?, attested);
-                        row.platform = platform.to_string();
-                        Ok(row)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker thread panicked")))
-                })
-                .collect()
-        });
-        for r in results {
-            rows.push(r?);
+/// The registry's client (one per registry for the batch) and the options of a flow
+/// for `r` towards `goal`: the batch's shared content, the deadline of a reference
+/// that started at `started`, and the registry's 429 hold (the core waits it out, or
+/// ends the reference at once saying when to retry).
+fn flow_options(
+    job: &Job,
+    shared: &Shared,
+    r: &regpeek_proto::Reference,
+    goal: Goal,
+    started: std::time::SystemTime,
+) -> Result<(Arc<Client>, Options)> {
+    let registry = r.registry().to_owned();
+    let (client, mut options) = {
+        let mut clients = shared
+            .clients
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+        match clients.get(&registry) {
+            Some((c, o)) => (c.clone(), o.clone()),
+            None => {
+                let (o, c) = job.session.prepare(r, job.common, goal.clone())?;
+                clients.insert(registry.clone(), (c.clone(), o.clone()));
+                (c, o)
+            }
         }
-    }
-    Ok(rows)
+    };
+    options.goal = goal;
+    options.pull_free = job.pull_free;
+    options.known = job.session.known_for(r, Some(shared.known.clone()));
+    options.deadline = crate::session::deadline_from(job.common, started)?;
+    options.hold = job.session.registries.hold(&registry);
+    Ok((client, options))
+}
+
+/// Runs one flow in its turn at the registry, noting a 429's hold for the registry's
+/// later flows and keeping what it learnt for the run.
+fn run_flow(
+    job: &Job,
+    client: &Client,
+    r: regpeek_proto::Reference,
+    options: Options,
+) -> Result<regpeek_proto::Outcome> {
+    let registries = &job.session.registries;
+    let registry = r.registry().to_owned();
+    let (turn, tokens) = job.session.turn(&r);
+    let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
+        let hold = reply
+            .ok()
+            .and_then(|resp| regpeek_proto::Hold::of(resp, std::time::SystemTime::now()));
+        if let Some(hold) = hold {
+            registries.hold_off(&registry, hold);
+        }
+    });
+    job.session.keep_tokens(&tokens);
+    drop(turn);
+    Ok(result?)
 }

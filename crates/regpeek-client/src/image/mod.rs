@@ -18,28 +18,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use regpeek_layer::{Entry, Kind, Take};
+use regpeek_proto::Reference;
 use regpeek_proto::manifest::Descriptor;
-use regpeek_proto::{Digest, Reference};
 
 use crate::layers::{self, Index};
+pub use crate::source::Source;
 pub use overlay::{Miss, Node, Outcome, Tree};
-
-/// Where an image's manifest and blobs come from. The front end implements it over
-/// its transports (the registry, a recording or a replay, a local layout).
-pub trait Source: Sync {
-    /// The layers of the image `r` names (for an index, the platform's), base first.
-    fn layers(&self, r: &Reference) -> Result<Vec<Descriptor>>;
-    /// A blob of `r`'s repository, streamed; with `range`, the bytes `first..=last`.
-    /// The flag says whether the body is that range (`false`: the whole blob).
-    fn blob(
-        &self,
-        r: &Reference,
-        digest: &Digest,
-        range: Option<(u64, u64)>,
-    ) -> Result<(Box<dyn Read + Send>, bool)>;
-    /// Tells the user something once per run (a layer that cannot be read).
-    fn warn(&self, text: &str);
-}
 
 /// How many layers of one image are read at once when all are needed.
 const LAYERS_AT_ONCE: usize = 4;
@@ -122,7 +106,7 @@ impl<'a> Image<'a> {
         let body = self.source.blob(r, &desc.digest, None)?.0;
         let mut own = Vec::new();
         layers::read_layer(body, desc, |e| {
-            if layers::of_the_image(desc, e) {
+            if crate::estargz::of_the_image(desc, e) {
                 own.push(e.clone());
             }
             Take::Skip
@@ -134,8 +118,9 @@ impl<'a> Image<'a> {
     /// The entries of the layers `wanted` (readable ones), read several at a time.
     pub fn entries_of(&self, wanted: &[usize]) -> Result<Vec<Arc<Vec<Entry>>>> {
         let mut read = Vec::with_capacity(wanted.len());
-        crate::batch::in_order(
-            wanted.len(),
+        // One registry: one lane of the batch engine.
+        crate::batch::run(
+            &vec![String::new(); wanted.len()],
             LAYERS_AT_ONCE,
             |k| self.entries(wanted[k]),
             |_, entries| {
@@ -294,7 +279,7 @@ fn scan(
     let small: Rc<RefCell<BTreeMap<String, Buffer>>> = Rc::default();
     let mut small_total = 0u64;
     layers::read_layer(body, desc, |e: &Entry| {
-        if !layers::of_the_image(desc, e) {
+        if !crate::estargz::of_the_image(desc, e) {
             return Take::Skip;
         }
         if let Some(all) = &mut entries {

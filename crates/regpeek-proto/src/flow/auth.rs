@@ -7,9 +7,10 @@ use http::header::WWW_AUTHENTICATE;
 
 use super::check::{check_size, retry_after};
 use super::{Flow, HostAuth, MAX_RETRIES, MAX_WAIT, Next, Retry, SentAuth};
-use crate::auth::{BearerRealm, Credentials, Scope, TokenKey, parse_token_reply, union_scopes};
+use crate::auth::{BearerRealm, Credentials, Scope, union_scopes};
 use crate::challenge::{parse_challenges, preferred};
 use crate::error::{Error, Peer, Subject};
+use crate::token::{TokenKey, parse_token_reply};
 
 impl Flow {
     /// `GET /v2/` answered: a 401 carries the challenge the resource's 401 lacked.

@@ -9,13 +9,14 @@ use std::time::{Duration, SystemTime};
 
 use url::Url;
 
-use crate::auth::{Credentials, Scope, TokenCache, TokenKey};
+use crate::auth::{Credentials, Scope};
 use crate::digest::Digest;
 use crate::error::{Error, Peer, Subject, TimeoutStage, TransportErrorKind};
 use crate::inspection::{FetchedConfig, FetchedManifest};
 use crate::manifest::{Descriptor, ImageIndex};
 use crate::platform::Platform;
 use crate::reference::{DOCKER_HUB, Reference};
+use crate::token::{TokenCache, TokenKey};
 use crate::uri;
 
 mod action;
@@ -456,7 +457,7 @@ impl Flow {
     fn step(&mut self, now: SystemTime, input: Input) -> Action {
         let wait = std::mem::replace(&mut self.state.wait, Wait::Done);
         #[cfg(test)]
-        let before = (wait.name(), tests::Seen::of(&wait, &input, self));
+        let before = (wait.name(), tests::graph::Seen::of(&wait, &input, self));
         let (wait, action) = self.transition(now, wait, input);
         #[cfg(test)]
         self.taken

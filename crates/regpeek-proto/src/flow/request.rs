@@ -9,9 +9,10 @@ use url::Url;
 
 use super::check::{same_origin, strip_query};
 use super::{Action, Flow, HostAuth, Next, RequestKind, Retry, SentAuth, Step, Transmit, Wait};
-use crate::auth::{BearerRealm, Credentials, Scope, TokenKey, token_request};
+use crate::auth::{BearerRealm, Credentials, Scope};
 use crate::error::{Error, Identity};
 use crate::manifest::media;
+use crate::token::{TokenKey, token_request};
 use crate::uri;
 
 impl Flow {

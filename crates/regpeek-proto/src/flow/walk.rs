@@ -11,7 +11,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::inspection::{FetchedConfig, FetchedManifest, Inspection};
 use crate::manifest::{Descriptor, Manifest, media, parse_manifest};
-use crate::platform::{offered, select};
+use crate::select::{offered, select};
 
 impl Flow {
     /// `HEAD` of the top-level manifest (`Goal::Digest` without a platform).

@@ -1,0 +1,135 @@
+//! The flags every command that talks to a registry shares: platform, credentials,
+//! how to reach the registry, the trace.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Platform to pick from a multi-platform image: os/arch[/variant] (default: this
+    /// machine's, on linux).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    #[command(flatten)]
+    pub credentials: CredentialFlags,
+    #[command(flatten)]
+    pub reach: Reach,
+    /// The OS to pick from a multi-platform image (skopeo's spelling; with
+    /// --override-arch and --override-variant it stands for --platform).
+    #[arg(long, value_name = "OS", conflicts_with = "platform")]
+    pub override_os: Option<String>,
+    /// The architecture to pick (skopeo's spelling).
+    #[arg(long, value_name = "ARCH", conflicts_with = "platform")]
+    pub override_arch: Option<String>,
+    /// The CPU variant to pick (skopeo's spelling).
+    #[arg(long, value_name = "VARIANT", conflicts_with = "platform")]
+    pub override_variant: Option<String>,
+    /// Trace HTTP on stderr (secrets redacted).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When the reference being answered started (`None`: the command's start): a
+    /// reference of a batch has the whole `--timeout` from here.
+    #[arg(skip)]
+    pub started: Option<std::time::SystemTime>,
+}
+
+impl Common {
+    /// No flag given: what each command's own flags start from.
+    pub(crate) fn unset() -> Common {
+        Common {
+            platform: None,
+            credentials: CredentialFlags::default(),
+            reach: Reach {
+                plain_http: false,
+                ca_file: None,
+                cert_dir: None,
+                insecure: false,
+                timeout: 30.0,
+                tls_verify: None,
+            },
+            override_os: None,
+            override_arch: None,
+            override_variant: None,
+            verbose: 0,
+            started: None,
+        }
+    }
+
+    /// These flags for a reference that starts now: its deadline counts from here.
+    pub fn starting_now(&self) -> Common {
+        Common {
+            started: Some(std::time::SystemTime::now()),
+            ..self.clone()
+        }
+    }
+}
+
+/// The credentials a command that talks to a registry uses: given on the command
+/// line, or looked up in the credential files (`auth show` takes the same flags).
+#[derive(Debug, Args, Clone, Default)]
+pub struct CredentialFlags {
+    /// Credentials for the registry (a password is prompted for on a terminal when
+    /// missing).
+    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with_all = ["username", "registry_token", "no_creds"])]
+    pub creds: Option<String>,
+    /// User name; the password comes from --password-stdin or a prompt.
+    #[arg(long, value_name = "USER", conflicts_with_all = ["registry_token", "no_creds"])]
+    pub username: Option<String>,
+    /// Read the password from standard input (with --username).
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// A registry bearer token, sent as is.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "no_creds")]
+    pub registry_token: Option<String>,
+    /// Credentials for one registry of several (repeatable; a password missing is
+    /// prompted for on a terminal). --creds, --username and --registry-token are for
+    /// the one registry a command reaches.
+    #[arg(long, value_name = "HOST=USER[:PASSWORD]", conflicts_with = "no_creds")]
+    pub creds_for: Vec<String>,
+    /// Ignore every stored credential: anonymous.
+    #[arg(long)]
+    pub no_creds: bool,
+    /// containers auth file to read instead of the default ones (default
+    /// $REGISTRY_AUTH_FILE).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+/// How to reach a registry: scheme, trust, deadline (every command that sends a
+/// request takes these).
+#[derive(Debug, Args, Clone)]
+pub struct Reach {
+    /// Speak plain http to the registry (loopback registries fall back to it anyway).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Trust this PEM CA bundle, in addition to the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// certs.d-style directory for this registry (`*.crt` CAs, `*.cert`/`*.key` client
+    /// certificate), instead of the certs.d search.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Do not verify the registry's TLS certificate (dangerous; says so on stderr).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Give up after this many seconds for the whole command (0 = no deadline). A
+    /// connection that sends nothing for 10 s is dropped either way.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// `false` is skopeo's spelling of --insecure (no certificate checks, and plain
+    /// http when the registry does not speak TLS).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let secs: f64 = s
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
+        return Err(format!("{s:?}: give seconds from 0 to 31536000"));
+    }
+    Ok(secs)
+}

@@ -1,0 +1,53 @@
+//! Docker Hub: its hosts, realm, scope and CDN (docs/protocol.md §1.3, §9).
+
+use super::*;
+
+pub(super) fn scenarios(out: &mut Vec<(&'static str, Scenario)>) {
+    let multi = image::multi();
+    let amd64 = &multi.children[1];
+    // Docker Hub: `docker` means docker.io/library/docker; the API host, the realm and
+    // the scope all follow from that (docs/protocol.md §1.3, §9).
+    let hub = "https://registry-1.docker.io/v2/library/docker";
+    let hub_realm = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/docker:pull""#;
+    let hub_token = "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fdocker%3Apull&client_id=regpeek";
+    let hub_cdn = format!(
+        "https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/{}/data?verify=1767225600-not-a-signature",
+        &amd64.config.digest[7..]
+    );
+    let hub_bearer = "Bearer hub-anon-token";
+    let rl = [
+        ("ratelimit-limit", "100;w=21600"),
+        ("ratelimit-remaining", "97;w=21600"),
+    ];
+    let mut index_headers = vec![
+        ("content-type", multi.index.media_type.as_str()),
+        ("docker-content-digest", multi.index.digest.as_str()),
+    ];
+    index_headers.extend(rl);
+    out.push(("model-dockerhub-library", scenario(
+        &[("reference", "docker"), ("goal", "inspect"),
+          ("description", "Docker Hub official image: library/ scope, registry-1.docker.io, auth.docker.io realm, 307 to the CDN without the token")],
+        vec![
+            ex(manifest_req(&format!("{hub}/manifests/latest"), None), unauthorized(hub_realm)),
+            ex(req("GET", hub_token, &[]), token(r#"{"token":"hub-anon-token","access_token":"hub-anon-token","expires_in":300,"issued_at":"2025-12-31T23:59:30.123456789Z"}"#)),
+            ex(manifest_req(&format!("{hub}/manifests/latest"), Some(hub_bearer)), resp(200, &index_headers, &multi.index.bytes)),
+            ex(manifest_req(&format!("{hub}/manifests/{}", amd64.manifest.digest), Some(hub_bearer)), ok_manifest(amd64)),
+            ex(blob_req(&format!("{hub}/blobs/{}", amd64.config.digest), Some(hub_bearer)), resp(307, &[("location", &hub_cdn)], b"")),
+            ex(blob_req(&hub_cdn, None), ok_blob(amd64)),
+        ],
+    )));
+
+    let missing = "https://registry-1.docker.io/v2/library/no-such-image-xyz";
+    let missing_realm = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/no-such-image-xyz:pull""#;
+    let missing_token = "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fno-such-image-xyz%3Apull&client_id=regpeek";
+    let hub_insufficient = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/no-such-image-xyz:pull",error="insufficient_scope""#;
+    out.push(("model-dockerhub-missing", scenario(
+        &[("reference", "no-such-image-xyz"), ("goal", "inspect"),
+          ("description", "Docker Hub answers the same 401 for missing and private repositories: 'not found or access denied', after one token")],
+        vec![
+            ex(manifest_req(&format!("{missing}/manifests/latest"), None), unauthorized(missing_realm)),
+            ex(req("GET", missing_token, &[]), token(r#"{"token":"hub-anon-token"}"#)),
+            ex(manifest_req(&format!("{missing}/manifests/latest"), Some(hub_bearer)), unauthorized(hub_insufficient)),
+        ],
+    )));
+}
