@@ -19,6 +19,7 @@ mod matrix;
 mod pin;
 mod recordings;
 mod registries;
+mod strangers;
 mod support;
 mod trust;
 

@@ -139,3 +139,57 @@ fn a_recorded_compose_file_replays_without_its_environment() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+#[test]
+fn a_recording_is_never_overwritten_unless_forced_and_a_refused_one_leaves_nothing() {
+    let scratch = empty_home();
+    let dir = scratch.join("rec");
+    let d = dir.to_str().unwrap();
+    let (a, b) = (r("lab/rich:v1"), r("lab/multi:v1"));
+    let first = regpeek(&["--record", d, "digest", &a]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
+    let kept = std::fs::read(dir.join("exchanges.http")).unwrap();
+    // Again into the same directory: refused before anything is sent, untouched.
+    let again = regpeek(&["--record", d, "digest", &b]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr_of(&again).contains("already holds a recording"),
+        "{}",
+        stderr_of(&again)
+    );
+    assert!(stderr_of(&again).contains("--force"));
+    assert!(again.stdout.is_empty());
+    assert_eq!(std::fs::read(dir.join("exchanges.http")).unwrap(), kept);
+    // --force replaces it.
+    let forced = regpeek(&["--record", d, "--force", "digest", &b]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr_of(&forced));
+    let text = std::fs::read_to_string(dir.join("exchanges.http")).unwrap();
+    assert!(text.contains("lab/multi"), "{text}");
+    assert!(
+        !text.contains("--force"),
+        "the kept command line has no --force: {text}"
+    );
+    // --force means nothing without --record.
+    assert_eq!(regpeek(&["--force", "digest", &a]).status.code(), Some(2));
+    // A recording refused as it starts (standard input cannot be kept) leaves no
+    // directory behind.
+    // (the list given first is kept before `--from -` is refused).
+    let none = scratch.join("never");
+    let list = scratch.join("refs.txt");
+    write(&list, &format!("{a}\n"));
+    let out = regpeek_in(
+        &[
+            "--record",
+            none.to_str().unwrap(),
+            "digest",
+            "--file",
+            list.to_str().unwrap(),
+            "--from",
+            "-",
+        ],
+        &[],
+        Some(&format!("{a}\n")),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(!none.exists());
+}

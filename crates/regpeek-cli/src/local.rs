@@ -80,6 +80,29 @@ pub fn reference(spec: &str, archive: bool) -> Result<Reference> {
     Reference::parse(&r).with_context(|| format!("oci:{}: a path too long to name", dir.display()))
 }
 
+/// The file or directory a command-line argument names as a local image (`oci:DIR`,
+/// `oci-archive:FILE`, `docker-archive:FILE`, or a reference on [`REGISTRY`]), as
+/// given (not resolved); `None` for anything else.
+pub fn path_of(arg: &str) -> Option<PathBuf> {
+    let bare = arg.strip_prefix("docker://").unwrap_or(arg);
+    if let Some(rest) = bare.strip_prefix("docker-archive:") {
+        return Some(PathBuf::from(rest.split_once(':').map_or(rest, |(f, _)| f)));
+    }
+    if let Some(rest) = bare
+        .strip_prefix("oci:")
+        .or_else(|| bare.strip_prefix("oci-archive:"))
+    {
+        let dir = match rest.rsplit_once(':') {
+            Some((d, t)) if !t.contains('/') && !t.is_empty() => d,
+            _ => rest,
+        };
+        return Some(PathBuf::from(dir));
+    }
+    let repo = bare.strip_prefix(REGISTRY)?.strip_prefix('/')?;
+    let hex = repo.split([':', '@']).next().unwrap_or_default();
+    Some(layout_dir(hex).unwrap_or_else(|| PathBuf::from(hex)))
+}
+
 /// The layout a repository of [`REGISTRY`] spells.
 fn layout_dir(repository: &str) -> Option<PathBuf> {
     let bytes: Option<Vec<u8>> = (0..repository.len())

@@ -63,6 +63,12 @@ fn execute(argv: Vec<std::ffi::OsString>, replayed: Option<session::Replayed>) -
     } else {
         1
     };
+    // A recording comes from a stranger: what it may not do is refused first.
+    if let Some(r) = &replayed
+        && let Err(err) = commands::replay::refuse_unsafe(&cli, &argv[1..], &r.dir)
+    {
+        return report(&err, None, 2);
+    }
     if let (Command::Replay { dir }, None) = (&cli.command, &cli.record) {
         return match commands::replay::replay(dir, execute) {
             Ok(code) => code,

@@ -73,8 +73,25 @@ impl Exchanges for Recording {
 impl Recording {
     /// Starts recording `argv` (the arguments after the program name) into `dir`: the
     /// files that `--file` and `--from` name are copied into `dir/inputs/` and the
-    /// kept command line points there. Standard input cannot be kept: refused.
-    pub fn start(dir: &Path, argv: &[OsString]) -> Result<Recording> {
+    /// kept command line points there. Standard input cannot be kept: refused. A
+    /// directory that already holds a recording is refused unless `force`; a refused
+    /// recording leaves no directory behind.
+    pub fn start(dir: &Path, argv: &[OsString], force: bool) -> Result<Recording> {
+        if dir.join("exchanges.http").exists() && !force {
+            return Err(crate::errors::usage(format!(
+                "--record {}: it already holds a recording; give another directory, or add --force to replace it",
+                dir.display()
+            )));
+        }
+        let existed = dir.exists();
+        let started = Recording::start_in(dir, argv);
+        if started.is_err() && !existed {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        started
+    }
+
+    fn start_in(dir: &Path, argv: &[OsString]) -> Result<Recording> {
         let mut kept: Vec<String> = Vec::new();
         // Which of `kept` name a file kept in `inputs/`, and their names as given.
         let mut files: Vec<usize> = Vec::new();
@@ -125,6 +142,7 @@ impl Recording {
                 "--record" => {
                     args.next();
                 }
+                "--force" => {}
                 // Secrets never reach the recording: the user stays, the replay sends
                 // a stand-in (its answers come from the recording anyway).
                 "--creds" => {

@@ -28,6 +28,9 @@ pub struct Cli {
     /// read nor written), so the recording holds every exchange.
     #[arg(long, global = true, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// With --record: replace the recording DIR already holds.
+    #[arg(long, global = true, requires = "record")]
+    pub force: bool,
     /// Filter JSON output through a jq expression (jaq): `--jq .Digest` prints the bare
     /// digest, as `jq -r` would.
     #[arg(long, global = true, value_name = "EXPR")]

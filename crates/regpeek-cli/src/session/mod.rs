@@ -65,6 +65,8 @@ pub struct Replayed {
     pub credentials: BTreeMap<String, Option<Credentials>>,
     /// The kept input files, by the names the recorded run gave them.
     pub names: std::collections::HashMap<std::path::PathBuf, String>,
+    /// The recording's directory: the only place a replayed command line may name.
+    pub dir: std::path::PathBuf,
 }
 
 /// Content held in memory by a batch, by digest.
@@ -424,7 +426,7 @@ impl Session {
             if replayed.is_some() {
                 return Err(usage("a replay cannot be recorded"));
             }
-            let recording = Arc::new(record::Recording::start(dir, argv)?);
+            let recording = Arc::new(record::Recording::start(dir, argv, cli.force)?);
             session.recording = Some(recording.clone());
             session.exchanges = Some(recording);
         }
