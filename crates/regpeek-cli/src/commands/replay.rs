@@ -96,10 +96,10 @@ pub fn refuse_unsafe(cli: &Cli, argv: &[OsString], dir: &Path) -> Result<()> {
             _ if FILE_FLAGS.contains(&arg.as_str()) => (arg.as_str(), args.get(i + 1).cloned()),
             _ => ("", None),
         };
-        if let Some(v) = value {
-            if v != "-" {
-                check(flag, Path::new(&v))?;
-            }
+        if let Some(v) = value
+            && v != "-"
+        {
+            check(flag, Path::new(&v))?;
         }
         // A local image anywhere: its layout or archive.
         if let Some(path) = crate::local::path_of(arg) {
