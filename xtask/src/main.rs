@@ -203,24 +203,43 @@ fn demo() -> Result<()> {
         i.plain(),
         i.token()
     );
-    let runs: Vec<Vec<String>> = vec![
-        vec!["inspect".into(), format!("{}/lab/multi:v1", i.plain())],
-        vec![
-            "inspect".into(),
-            format!("{}/lab/multi:v1", i.plain()),
-            "--platform".into(),
-            "linux/arm/v7".into(),
-        ],
-        vec!["inspect".into(), format!("{}/lab/rich:v1", i.plain())],
-        vec!["digest".into(), format!("{}/public/multi:v1", i.token())],
-    ];
-    for args in runs {
-        eprintln!();
-        run(Command::new(&regpeek).args(&args))?;
-    }
+    // A throwaway cache: the demo never writes to the user's own (its lab's ports
+    // and tokens mean nothing after it ends).
+    let cache = std::env::temp_dir().join(format!("regpeek-demo-cache-{}", std::process::id()));
+    let result = demo_runs(&i.plain(), &i.token(), &cache)
+        .into_iter()
+        .try_for_each(|args| {
+            eprintln!();
+            run(Command::new(&regpeek).args(&args))
+        });
+    let _ = std::fs::remove_dir_all(&cache);
+    result?;
     eprintln!("\nxtask: demo done; the lab stops now.");
     eprintln!("With internet access, try: regpeek inspect nginx");
     Ok(())
+}
+
+/// The demo's command lines against the lab's open (`plain`) and token (`token`)
+/// registries, each with `cache` as its cache.
+fn demo_runs(plain: &str, token: &str, cache: &Path) -> Vec<Vec<String>> {
+    let runs: Vec<Vec<String>> = vec![
+        vec!["inspect".into(), format!("{plain}/lab/multi:v1")],
+        vec![
+            "inspect".into(),
+            format!("{plain}/lab/multi:v1"),
+            "--platform".into(),
+            "linux/arm/v7".into(),
+        ],
+        vec!["inspect".into(), format!("{plain}/lab/rich:v1")],
+        vec!["digest".into(), format!("{token}/public/multi:v1")],
+    ];
+    runs.into_iter()
+        .map(|run| {
+            let mut args = vec!["--cache-dir".to_owned(), cache.display().to_string()];
+            args.extend(run);
+            args
+        })
+        .collect()
 }
 
 /// `cargo xtask man`: regpeek.1 and one page per command, in the target dir's `man/`.
@@ -480,6 +499,17 @@ fn lab_status() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_never_touches_the_users_cache() {
+        let cache = std::env::temp_dir().join("regpeek-demo-cache-1");
+        let runs = demo_runs("127.0.0.1:1", "127.0.0.1:2", &cache);
+        assert!(!runs.is_empty());
+        for args in runs {
+            assert_eq!(args[0], "--cache-dir", "{args:?}");
+            assert_eq!(args[1], cache.display().to_string());
+        }
+    }
 
     #[test]
     fn inner_cargo_does_not_see_what_cargo_run_set_for_xtask() {
