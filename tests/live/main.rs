@@ -15,6 +15,7 @@ mod conventions;
 mod files;
 mod habits;
 mod hostile;
+mod local;
 mod matrix;
 mod pin;
 mod recordings;

@@ -84,14 +84,8 @@ pub fn platform(common: &Common) -> Result<Platform> {
 /// refusing its other transports clearly.
 pub fn parse_reference(input: &str) -> Result<Reference> {
     let bare = input.strip_prefix("docker://").unwrap_or(input);
-    if let Some(layout) = bare.strip_prefix("oci:") {
-        return crate::local::reference(layout, false);
-    }
-    if let Some(archive) = bare.strip_prefix("oci-archive:") {
-        return crate::local::reference(archive, true);
-    }
-    if let Some(archive) = bare.strip_prefix("docker-archive:") {
-        return crate::local::docker_archive(archive);
+    if let Some(local) = crate::local::reference(bare) {
+        return local;
     }
     if let Some((transport, _)) = bare.split_once(':') {
         let known = ["dir", "docker-daemon", "containers-storage"];

@@ -102,7 +102,10 @@ fn report(err: &anyhow::Error, session: Option<&session::Session>, error_code: u
         return ExitCode::SUCCESS;
     }
     // Error text carries server-controlled strings: escape it for the terminal.
-    eprintln!("regpeek: error: {}", output::safe_line(&format!("{err:#}")));
+    eprintln!(
+        "regpeek: error: {}",
+        output::safe_line(&local::humane(&format!("{err:#}")))
+    );
     if let Some(hint) = session.and_then(|s| hints::hint(err, s)) {
         eprintln!("hint: {}", output::safe_line(&hint));
     }

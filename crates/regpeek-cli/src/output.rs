@@ -423,7 +423,10 @@ pub fn answer_line(
             false
         }
         Err(e) => {
-            line.insert("Error".into(), Value::String(format!("{e:#}")));
+            line.insert(
+                "Error".into(),
+                Value::String(crate::local::humane(&format!("{e:#}"))),
+            );
             true
         }
     };

@@ -199,9 +199,13 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         .filter(|v| !v.is_empty());
     let text = |s: Option<&String>| s.filter(|s| !s.is_empty()).cloned();
 
+    let shown = crate::local::shown_name(r);
     InspectOutput {
-        name: r.name(),
-        tag: r.tag().map(str::to_owned),
+        name: shown.as_ref().map_or_else(|| r.name(), |(n, _)| n.clone()),
+        tag: match shown {
+            Some((_, tag)) => tag,
+            None => r.tag().map(str::to_owned),
+        },
         digest: insp.digest.to_string(),
         media_type: insp.media_type.clone(),
         manifest_digest: image.map(|m| m.digest.to_string()),

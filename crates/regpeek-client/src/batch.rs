@@ -46,6 +46,16 @@ pub fn run<T: Send>(
             let (slots, stop, one) = (&slots, &stop, &one);
             s.spawn(move || {
                 let _slot = slots.take();
+                // The lane's first item goes alone: what it learns of the registry
+                // (scheme, challenge, token) serves the others, and the lane starts
+                // in input order whatever the scheduler does.
+                let Some((&first, rest)) = items.split_first() else {
+                    return;
+                };
+                if stop.load(Ordering::Relaxed) || tx.send((first, one(first))).is_err() {
+                    return;
+                }
+                let items = rest;
                 let next = AtomicUsize::new(0);
                 std::thread::scope(|s| {
                     for _ in 0..jobs.min(items.len()) {
@@ -176,6 +186,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(order, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_lanes_first_item_goes_alone_and_first() {
+        // Every other item of the lane starts after the first has ended.
+        let lanes: Vec<String> = vec!["r".into(); 4];
+        let events = std::sync::Mutex::new(Vec::new());
+        run(
+            &lanes,
+            4,
+            |i| {
+                events.lock().unwrap().push(format!("start {i}"));
+                if i == 0 {
+                    std::thread::sleep(Duration::from_millis(30));
+                    events.lock().unwrap().push("end 0".to_owned());
+                }
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        let events = events.into_inner().unwrap();
+        assert_eq!(events[..2], ["start 0", "end 0"], "{events:?}");
+        assert_eq!(events.len(), 5);
     }
 
     #[test]

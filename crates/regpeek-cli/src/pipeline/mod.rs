@@ -488,7 +488,8 @@ fn answer(
     }
     let r = crate::flags::parse_reference(input)?;
     // Offline, the core takes a tag as the digest the cache saw; say which.
-    let offline_tag = (job.session.offline && r.digest().is_none()).then(|| r.familiar());
+    let local = r.registry() == crate::local::REGISTRY;
+    let offline_tag = (job.session.offline && !local && r.digest().is_none()).then(|| r.familiar());
     let (client, options) = flow_options(job, shared, &r, goal_of(job, asked)?, started)?;
     let insp = run_flow(job, &client, r, options)?.into_image()?;
     if let Some(tag) = offline_tag {

@@ -27,7 +27,7 @@ pub(super) fn to_line(job: &Job, answer: Answer, asked: bool) -> Result<Value> {
         }
         Shape::Digest { full_ref: true } => {
             let digest = chosen_digest(&insp, explicit);
-            let full = format!("{}@{digest}", insp.reference.name());
+            let full = format!("{}@{digest}", full_name(&insp.reference));
             serde_json::json!({ "Digest": digest, "FullRef": full })
         }
         Shape::Manifest | Shape::Raw => {
@@ -87,7 +87,7 @@ fn print_image(
         Shape::Digest { full_ref } => {
             let digest = chosen_digest(insp, explicit.is_some());
             match full_ref {
-                true => writeln!(out, "{}@{digest}", insp.reference.name())?,
+                true => writeln!(out, "{}@{digest}", full_name(&insp.reference))?,
                 false => writeln!(out, "{digest}")?,
             }
             Ok(())
@@ -141,6 +141,12 @@ fn chosen_manifest(insp: &Inspection, explicit: bool) -> Result<Vec<u8>> {
         _ => insp.raw.clone(),
     }
     .context("the registry sent no manifest body")
+}
+
+/// The name `--full-ref` pins: the repository's, or a local image's as the user
+/// names it (`oci:/abs/dir`).
+fn full_name(r: &regpeek_proto::Reference) -> String {
+    crate::local::shown_name(r).map_or_else(|| r.name(), |(name, _)| name)
 }
 
 /// The config blob's bytes, or why there is none.

@@ -172,7 +172,8 @@ impl Session {
         });
         options.deadline = self.deadline(common)?;
         options.seed = self.seed();
-        options.offline = self.offline;
+        // A local image is read from disk, --offline or not.
+        options.offline = self.offline && r.registry() != crate::local::REGISTRY;
         if matches!(
             options.goal,
             Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
@@ -243,7 +244,10 @@ impl Session {
         };
         if !said.iter().any(|w| w == warning) {
             said.push(warning.to_owned());
-            eprintln!("regpeek: warning: {}", output::safe_line(warning));
+            eprintln!(
+                "regpeek: warning: {}",
+                output::safe_line(&crate::local::humane(warning))
+            );
         }
     }
 
@@ -260,11 +264,15 @@ impl Session {
     /// the cache, read only when the flow asks; and where the cache saw the reference
     /// resolve at this repository.
     pub fn known_for(&self, r: &Reference, held: Option<Held>) -> regpeek_proto::Known {
-        if self.cache.is_none() && held.is_none() {
+        // A local image is read from disk, never from the cache.
+        let cache = match r.registry() == crate::local::REGISTRY {
+            true => None,
+            false => self.cache.clone(),
+        };
+        if cache.is_none() && held.is_none() {
             return regpeek_proto::Known::default();
         }
-        let resolved = self.cache.as_ref().and_then(|c| c.resolved(r));
-        let cache = self.cache.clone();
+        let resolved = cache.as_ref().and_then(|c| c.resolved(r));
         let mut known = regpeek_proto::Known::lookup(move |d| {
             let from_batch = held
                 .as_ref()
@@ -277,6 +285,10 @@ impl Session {
 
     /// Keeps what an inspection fetched in the cache.
     pub fn remember(&self, insp: &regpeek_proto::Inspection) {
+        // A local image is on disk already: the cache keeps registries' content.
+        if insp.reference.registry() == crate::local::REGISTRY {
+            return;
+        }
         if let Some(c) = self.cache.as_ref() {
             let _ = c.remember(insp);
             c.prune(cache::DEFAULT_MAX_BYTES);

@@ -7,111 +7,24 @@
 //! ureq client's [`Exchanges`] hook, so nothing goes to the network. It is also the
 //! proof that the core runs behind any transport. The layout: docs/protocol.md §8.6.
 //!
-//! A layout is named in a reference as the registry [`REGISTRY`] and a repository
-//! that spells the layout's absolute directory in hex (a valid repository name,
-//! whatever the path holds): every command that takes references takes it.
+//! How a local image is named, to the core and to the user: [`names`].
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use regpeek_proto::{Reference, Transmit, http};
+use regpeek_proto::{Transmit, http};
 use regpeek_ureq::{Exchanges, TransportFailure};
 use serde_json::Value;
 
-/// The registry name that stands for local layouts.
-pub const REGISTRY: &str = "oci-layout.local";
+mod names;
+
+pub use names::{REGISTRY, humane, path_of, reference, shown_name};
+use names::{layout_of, tag_for};
+
 /// The tag the layout's `org.opencontainers.image.ref.name` annotations name.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The largest file answered (manifests, configs and layers are read whole here).
 const MAX_FILE: u64 = 4 << 30;
-
-/// `docker-archive:FILE[:NAME:TAG]` as a reference: the archive, and the image its
-/// `RepoTags` name (its only one, without a name).
-pub fn docker_archive(spec: &str) -> Result<Reference> {
-    let (file, name) = match spec.split_once(':') {
-        Some((f, n)) => (f, Some(n)),
-        None => (spec, None),
-    };
-    let tag = name.map(tag_for);
-    reference(
-        &format!("{file}:{}", tag.as_deref().unwrap_or("latest")),
-        true,
-    )
-}
-
-/// The tag a `RepoTags` name (`nginx:1.27`) is served under: what a tag may hold.
-fn tag_for(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(128)
-        .collect()
-}
-
-/// `oci:DIR[:TAG]` (`archive`: `oci-archive:FILE[:TAG]`) as a reference the core can
-/// be given.
-pub fn reference(spec: &str, archive: bool) -> Result<Reference> {
-    let (dir, tag) = match spec.rsplit_once(':') {
-        Some((d, t)) if !t.contains('/') && !t.is_empty() => (d, Some(t)),
-        _ => (spec, None),
-    };
-    let transport = if archive { "oci-archive" } else { "oci" };
-    let dir = std::fs::canonicalize(dir)
-        .with_context(|| format!("{transport}:{dir}: no such file or directory"))?;
-    if archive && !dir.is_file() {
-        bail!(
-            "oci-archive:{}: not a file (oci:DIR reads a layout directory)",
-            dir.display()
-        );
-    }
-    if !archive && !dir.join("index.json").is_file() {
-        bail!(
-            "oci:{}: not an OCI image layout (no index.json)",
-            dir.display()
-        );
-    }
-    let hex = regpeek_layer::hex(dir.as_os_str().as_encoded_bytes());
-    let r = format!("{REGISTRY}/{hex}:{}", tag.unwrap_or("latest"));
-    Reference::parse(&r).with_context(|| format!("oci:{}: a path too long to name", dir.display()))
-}
-
-/// The file or directory a command-line argument names as a local image (`oci:DIR`,
-/// `oci-archive:FILE`, `docker-archive:FILE`, or a reference on [`REGISTRY`]), as
-/// given (not resolved); `None` for anything else.
-pub fn path_of(arg: &str) -> Option<PathBuf> {
-    let bare = arg.strip_prefix("docker://").unwrap_or(arg);
-    if let Some(rest) = bare.strip_prefix("docker-archive:") {
-        return Some(PathBuf::from(rest.split_once(':').map_or(rest, |(f, _)| f)));
-    }
-    if let Some(rest) = bare
-        .strip_prefix("oci:")
-        .or_else(|| bare.strip_prefix("oci-archive:"))
-    {
-        let dir = match rest.rsplit_once(':') {
-            Some((d, t)) if !t.contains('/') && !t.is_empty() => d,
-            _ => rest,
-        };
-        return Some(PathBuf::from(dir));
-    }
-    let repo = bare.strip_prefix(REGISTRY)?.strip_prefix('/')?;
-    let hex = repo.split([':', '@']).next().unwrap_or_default();
-    Some(layout_dir(hex).unwrap_or_else(|| PathBuf::from(hex)))
-}
-
-/// The layout a repository of [`REGISTRY`] spells.
-fn layout_dir(repository: &str) -> Option<PathBuf> {
-    let bytes: Option<Vec<u8>> = (0..repository.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(repository.get(i..i + 2)?, 16).ok())
-        .collect();
-    let bytes = bytes?;
-    Some(PathBuf::from(String::from_utf8(bytes).ok()?))
-}
 
 /// Where a layout's files are: a directory, or a tar file (indexed once per run).
 enum Store {
@@ -239,7 +152,7 @@ fn docker_layout(path: &Path, index: &mut TarIndex) -> Result<()> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|t| t.as_str().map(tag_for))
+            .filter_map(|t| t.as_str().and_then(tag_for))
             .collect();
         for tag in tags.iter().map(Some).chain(tags.is_empty().then_some(None)) {
             let mut d = serde_json::json!({
@@ -277,8 +190,8 @@ pub struct Layouts {
 
 impl Layouts {
     fn store(&self, repository: &str) -> Result<Store> {
-        let path = layout_dir(repository).context("not a layout")?;
-        if path.is_dir() {
+        let (is_dir, path) = layout_of(repository).context("not a layout")?;
+        if is_dir {
             return Ok(Store::Dir(path));
         }
         // The archive: one index a run.
@@ -303,7 +216,7 @@ impl Exchanges for Layouts {
     fn answer_stream(&self, request: &Transmit) -> Option<regpeek_ureq::StreamedAnswer> {
         let path = request.request.uri().path();
         let rest = path.strip_prefix("/v2/")?;
-        let (repo, what) = rest.split_once('/')?;
+        let (repo, what) = api_path(rest)?;
         let digest = what.strip_prefix("blobs/")?;
         let opened = self
             .store(repo)
@@ -342,7 +255,7 @@ impl Layouts {
             return Ok(ok("application/json", None, b"{}".to_vec(), head));
         }
         let rest = path.strip_prefix("/v2/").context("not an API path")?;
-        let (repo, what) = rest.split_once('/').context("no repository")?;
+        let (repo, what) = api_path(rest).context("no repository")?;
         let store = self.store(repo)?;
         let index: Value =
             serde_json::from_slice(&store.read("index.json")?).context("index.json is not JSON")?;
@@ -369,11 +282,29 @@ impl Layouts {
             let named = manifests
                 .iter()
                 .find(|d| d["annotations"][REF_NAME].as_str() == Some(reference));
-            // `latest` asked of a layout holding one image without a name: that one.
+            // `latest` (what a local image typed without a tag asks) of a layout of
+            // one image: that one.
             let desc = match (named, manifests.as_slice()) {
                 (Some(d), _) => d.clone(),
                 (None, [only]) if reference == "latest" => only.clone(),
-                _ => return Ok(error(404, "MANIFEST_UNKNOWN")),
+                (None, all) => {
+                    let names: Vec<&str> = all
+                        .iter()
+                        .filter_map(|d| d["annotations"][REF_NAME].as_str())
+                        .collect();
+                    let mut listed: Vec<&str> = names.iter().copied().take(8).collect();
+                    if names.len() > listed.len() {
+                        listed.push("…");
+                    }
+                    let name = names::shown_repository(repo).unwrap_or_default();
+                    let message = format!(
+                        "no image named {reference}: {name} holds {} image{} ({}); name one as {name}:TAG",
+                        all.len(),
+                        if all.len() == 1 { "" } else { "s" },
+                        listed.join(", ")
+                    );
+                    return Ok(error_with(404, "MANIFEST_UNKNOWN", &message));
+                }
             };
             let digest = desc["digest"]
                 .as_str()
@@ -393,6 +324,14 @@ impl Layouts {
         }
         Ok(error(404, "NAME_UNKNOWN"))
     }
+}
+
+/// `REPO/manifests/…`, `REPO/blobs/…`, `REPO/tags/list` (after `/v2/`) as the repository
+/// (`<transport>/<hex>`: two components) and what is asked of it.
+fn api_path(rest: &str) -> Option<(&str, &str)> {
+    let (kind, after) = rest.split_once('/')?;
+    let (hex, what) = after.split_once('/')?;
+    Some((&rest[..kind.len() + 1 + hex.len()], what))
 }
 
 /// Where a layout keeps `digest`: `blobs/ALG/HEX` (nothing else can be named).
@@ -419,7 +358,12 @@ fn ok(media: &str, digest: Option<&str>, body: Vec<u8>, head: bool) -> http::Res
 }
 
 fn error(status: u16, code: &str) -> http::Response<Vec<u8>> {
-    let body = serde_json::json!({"errors": [{"code": code.split(':').next().unwrap_or("UNKNOWN"), "message": code}]});
+    error_with(status, code.split(':').next().unwrap_or("UNKNOWN"), code)
+}
+
+/// A registry error with its code and message.
+fn error_with(status: u16, code: &str, message: &str) -> http::Response<Vec<u8>> {
+    let body = serde_json::json!({"errors": [{"code": code, "message": message}]});
     let mut r = http::Response::new(serde_json::to_vec(&body).unwrap_or_default());
     *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::NOT_FOUND);
     r.headers_mut().insert(
