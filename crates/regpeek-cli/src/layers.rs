@@ -3,10 +3,10 @@
 
 use std::io::Read;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use regpeek_client::source::Source;
-use regpeek_proto::manifest::{Descriptor, Manifest};
-use regpeek_proto::{Digest, Flow, Goal, Reference};
+use regpeek_proto::manifest::Descriptor;
+use regpeek_proto::{Digest, Goal, Reference};
 
 use crate::args::Common;
 use crate::session::Session;
@@ -24,11 +24,7 @@ impl Source for Reading<'_> {
             .session
             .run(r, self.common, Goal::Manifest(Some(platform)))?
             .into_image()?;
-        match insp.manifest.and_then(|m| m.manifest) {
-            Some(Manifest::Image(m)) => Ok(m.layers),
-            Some(_) => bail!("{} has no image manifest to read layers from", r.familiar()),
-            None => bail!("the registry sent no manifest for {}", r.familiar()),
-        }
+        regpeek_client::source::layers_of(insp)
     }
 
     fn blob(
@@ -40,23 +36,7 @@ impl Source for Reading<'_> {
         let (session, common) = (self.session, self.common);
         let (mut options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
         options.range = range;
-        // Where the registry sent this blob before in the run: asked there first.
-        let key = format!("{}/{}@{digest}", r.registry(), r.repository());
-        options.location = session.blob_location(&key);
-        let (turn, tokens) = session.turn(r);
-        let flow = Flow::new(r.clone(), options, tokens);
-        let (result, tokens) = client.run_blob(flow);
-        session.keep_tokens(&tokens);
-        drop(turn);
-        let (outcome, body) = result?;
-        let (partial, location) = match outcome {
-            regpeek_proto::Outcome::Blob {
-                partial, location, ..
-            } => (partial, location),
-            _ => (false, None),
-        };
-        session.remember_blob_location(&key, location);
-        Ok((Box::new(body.into_reader()), partial))
+        session.registries.blob(&client, r.clone(), options)
     }
 
     fn warn(&self, text: &str) {

@@ -345,3 +345,28 @@ fn tag_in(index: &Index, r: &Reference) -> Option<Digest> {
     let key = format!("{}:{tag}", r.name());
     Digest::parse(index.tags.get(&key)?).ok()
 }
+/// Manifests and configs a batch keeps in memory for its later references, by digest
+/// (what the cache on disk would keep, when there is none).
+pub type InMemory = std::sync::Arc<std::sync::Mutex<BTreeMap<Digest, Vec<u8>>>>;
+
+/// What the core may take instead of fetching for `r` ([`regpeek_proto::Known`]): content
+/// from `in_memory`, then from `cache`, each read only when the flow asks for it; and
+/// the digest the cache saw `r` resolve to at its repository.
+pub fn known(
+    cache: Option<std::sync::Arc<Cache>>,
+    in_memory: Option<InMemory>,
+    r: &Reference,
+) -> regpeek_proto::Known {
+    if cache.is_none() && in_memory.is_none() {
+        return regpeek_proto::Known::default();
+    }
+    let resolved = cache.as_ref().and_then(|c| c.resolved(r));
+    let mut known = regpeek_proto::Known::lookup(move |d| {
+        let kept = in_memory
+            .as_ref()
+            .and_then(|m| m.lock().ok().and_then(|m| m.get(d).cloned()));
+        kept.or_else(|| cache.as_ref()?.get(d))
+    });
+    known.resolved = resolved;
+    known
+}

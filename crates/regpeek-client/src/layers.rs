@@ -30,7 +30,7 @@ pub const MAX_INDEXED: usize = 16 << 20;
 /// bytes in all; a layer past the bound is simply read again when asked.
 #[derive(Default)]
 pub struct Index {
-    layers: std::sync::Mutex<Held>,
+    layers: std::sync::Mutex<Kept>,
     /// The bytes of small regular files of the layers scanned for a path, by layer
     /// digest and path, and their size in all ([`SMALL_FILES`] at most).
     files: std::sync::Mutex<(FileBytes, usize)>,
@@ -46,7 +46,7 @@ pub const SMALL_FILE: u64 = 64 << 10;
 pub const SMALL_FILES: usize = 8 << 20;
 
 /// The entries held, by digest, and their weight in all.
-type Held = (
+type Kept = (
     std::collections::HashMap<String, std::sync::Arc<Vec<Entry>>>,
     usize,
 );

@@ -1,15 +1,41 @@
 #![deny(missing_docs)]
 //! regpeek's client layer: blocking, no command line, no stdout.
 //!
-//! Between the sans-IO core (`regpeek-proto`) and a front end: the user's
+//! Between the sans-IO core (`regpeek-proto`) and a front end: what a run knows of
+//! each registry ([`registries`]), the batch engine ([`batch`]), the user's
 //! credentials ([`creds`]), TLS conventions ([`tls`]), Docker Hub mirrors
-//! ([`mirrors`]), the cache across runs ([`cache`]), and the image model
-//! ([`image`]): one merged file system view of an image's layers, read without
-//! pulling it, that `ls`, `cat` and `os` all answer from.
+//! ([`mirrors`]), the cache across runs ([`cache`]), and the image model ([`image`]):
+//! one merged file system view of an image's layers, read without pulling it, that
+//! `ls`, `cat` and `os` all answer from. A program of one's own starts at
+//! [`client::Client`]:
+//!
+//! ```no_run
+//! use regpeek_client::client::{Client, Settings};
+//! use regpeek_proto::Reference;
+//!
+//! let client = Client::new(Settings::default());
+//! // Three images at once (a lane per registry), answered in order.
+//! let refs: Vec<Reference> = ["nginx:1.27", "alpine:3.20", "ghcr.io/org/app:v1"]
+//!     .iter()
+//!     .map(|r| Reference::parse(r))
+//!     .collect::<Result<_, _>>()?;
+//! client.inspect_all(&refs, |i, image| {
+//!     match image {
+//!         Ok(image) => println!("{} {}", refs[i], image.digest),
+//!         Err(e) => println!("{}: {e:#}", refs[i]),
+//!     }
+//!     Ok(())
+//! })?;
+//! // One file of an image, its layers read top-down, nothing pulled.
+//! let mut file = client.image(&refs[1])?.file("/etc/os-release")?.bytes;
+//! std::io::copy(&mut file, &mut std::io::stdout())?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod batch;
 pub mod bounded;
 pub mod cache;
+pub mod client;
 pub mod creds;
 pub mod estargz;
 pub mod image;

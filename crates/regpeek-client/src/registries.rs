@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Result;
-use regpeek_proto::{Hold, TokenCache, url::Url};
-use regpeek_ureq::Client;
+use regpeek_proto::{Flow, Hold, Options, Outcome, Reference, TokenCache, url::Url};
+use regpeek_ureq::{Blob, Client, RunError};
 
 use crate::creds::Found;
 
@@ -112,6 +112,73 @@ impl Registries {
             }
         }
         Turn(mine)
+    }
+
+    /// Runs one flow for `r` on `client` to its outcome: in its turn at the registry
+    /// ([`Registries::turn`]), starting with what the run knows, within the registry's
+    /// 429 hold (`options.hold`), noting a 429's hold for the registry's later flows,
+    /// and keeping what it learnt for the run.
+    pub fn run(
+        &self,
+        client: &Client,
+        r: Reference,
+        mut options: Options,
+    ) -> Result<Outcome, RunError> {
+        let registry = r.registry().to_owned();
+        options.hold = options.hold.or_else(|| self.hold(&registry));
+        let turn = self.turn(r.registry(), r.repository());
+        let flow = Flow::new(r, options, self.tokens());
+        let (result, tokens) = client.run_observed(flow, &mut |_, reply| {
+            let now = std::time::SystemTime::now();
+            if let Some(hold) = reply.ok().and_then(|resp| Hold::of(resp, now)) {
+                self.hold_off(&registry, hold);
+            }
+        });
+        self.learn(&tokens);
+        drop(turn);
+        result
+    }
+
+    /// Runs a [`Goal::Blob`](regpeek_proto::Goal::Blob) flow for `r` as [`Registries::run`]
+    /// does, asking first where the registry sent the blob earlier in the run and
+    /// remembering where it came from this time; the body is the caller's to read and
+    /// verify.
+    pub fn run_blob(
+        &self,
+        client: &Client,
+        r: Reference,
+        mut options: Options,
+    ) -> Result<(Outcome, Blob), RunError> {
+        let key = match &options.goal {
+            regpeek_proto::Goal::Blob(digest) => {
+                format!("{}/{}@{digest}", r.registry(), r.repository())
+            }
+            _ => String::new(),
+        };
+        options.location = self.location(&key);
+        options.hold = options.hold.or_else(|| self.hold(r.registry()));
+        let turn = self.turn(r.registry(), r.repository());
+        let (result, tokens) = client.run_blob(Flow::new(r, options, self.tokens()));
+        self.learn(&tokens);
+        drop(turn);
+        let (outcome, body) = result?;
+        if let Outcome::Blob { location, .. } = &outcome {
+            self.remember_location(&key, location.clone());
+        }
+        Ok((outcome, body))
+    }
+
+    /// [`Registries::run_blob`] as a [`Source`](crate::source::Source) hands it on:
+    /// the body to read, and whether it is the range asked for.
+    pub fn blob(
+        &self,
+        client: &Client,
+        r: Reference,
+        options: Options,
+    ) -> Result<(Box<dyn std::io::Read + Send>, bool)> {
+        let (outcome, body) = self.run_blob(client, r, options)?;
+        let partial = matches!(outcome, Outcome::Blob { partial: true, .. });
+        Ok((Box::new(body.into_reader()), partial))
     }
 
     /// Forgets the tokens of `host` and what it taught (after a logout), so that the

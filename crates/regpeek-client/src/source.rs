@@ -23,3 +23,15 @@ pub trait Source: Sync {
     /// Tells the user something once per run (a layer that cannot be read).
     fn warn(&self, text: &str);
 }
+
+/// The layers of the image an inspection found (for an index, the platform's), base
+/// first: what [`Source::layers`] answers.
+pub fn layers_of(insp: regpeek_proto::Inspection) -> Result<Vec<Descriptor>> {
+    use regpeek_proto::manifest::Manifest;
+    let name = insp.reference.familiar();
+    match insp.manifest.and_then(|m| m.manifest) {
+        Some(Manifest::Image(m)) => Ok(m.layers),
+        Some(_) => anyhow::bail!("{name} has no image manifest to read layers from"),
+        None => anyhow::bail!("the registry sent no manifest for {name}"),
+    }
+}

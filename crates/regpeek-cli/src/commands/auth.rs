@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result, bail};
-use regpeek_proto::{Credentials, Flow, Goal, Outcome, Reference};
+use regpeek_proto::{Credentials, Goal, Outcome, Reference};
 
 use crate::args::{AuthArgs, Common, LoginArgs, LogoutArgs};
 use crate::flags::registry_target;
@@ -39,11 +39,7 @@ pub fn login(
         warning: None,
     };
     let (options, client) = session.prepare_as(&r, common, Goal::Login, Some(checked))?;
-    let (turn, tokens) = session.turn(&r);
-    let flow = Flow::new(r.clone(), options, tokens);
-    let outcome = session.finish(client.run(flow));
-    drop(turn);
-    let outcome = outcome?;
+    let outcome = session.registries.run(&client, r.clone(), options)?;
     if let Outcome::LoggedIn {
         authenticated: false,
     } = outcome

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
-use regpeek_proto::{Flow, Goal, Inspection, Options};
+use regpeek_proto::{Goal, Inspection, Options};
 use regpeek_ureq::Client;
 use serde_json::{Map, Value};
 
@@ -373,7 +373,7 @@ impl Shared {
         Shared {
             clients: Mutex::new(HashMap::new()),
             known: Arc::new(Mutex::new(BTreeMap::new())),
-            held_bytes: AtomicUsize::new(0),
+            in_memory_bytes: AtomicUsize::new(0),
         }
     }
 }
@@ -386,23 +386,23 @@ struct Shared {
     clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
     /// Manifests and configs fetched by this batch, by digest, for later references
     /// that share them (looked up, never copied per reference).
-    known: crate::session::Held,
+    known: regpeek_client::cache::InMemory,
     /// The bytes in `known`.
-    held_bytes: AtomicUsize,
+    in_memory_bytes: AtomicUsize,
 }
 
 /// How much content a batch holds in memory for its later references, when there is
 /// no cache on disk to hold it.
-const MAX_HELD: usize = 64 << 20;
+const MAX_IN_MEMORY: usize = 64 << 20;
 
 /// Keeps what later references may share: platform manifests and configs (a top-level
 /// manifest is always asked for again, so it is not kept). With a cache, the cache
-/// already has them; without, memory does, up to [`MAX_HELD`].
-fn hold(session: &Session, shared: &Shared, insp: &regpeek_proto::Inspection) {
+/// already has them; without, memory does, up to [`MAX_IN_MEMORY`].
+fn keep_in_memory(session: &Session, shared: &Shared, insp: &regpeek_proto::Inspection) {
     if session.cache.is_some() {
         return;
     }
-    let Ok(mut held) = shared.known.lock() else {
+    let Ok(mut kept) = shared.known.lock() else {
         return;
     };
     let manifest = insp
@@ -411,13 +411,13 @@ fn hold(session: &Session, shared: &Shared, insp: &regpeek_proto::Inspection) {
         .and_then(|m| Some((&m.digest, m.raw.as_ref()?)));
     let config = insp.config.as_ref().map(|c| (&c.digest, &c.raw));
     for (digest, raw) in manifest.into_iter().chain(config) {
-        let total = shared.held_bytes.load(Ordering::Relaxed);
-        if total + raw.len() > MAX_HELD || held.contains_key(digest) {
+        let total = shared.in_memory_bytes.load(Ordering::Relaxed);
+        if total + raw.len() > MAX_IN_MEMORY || kept.contains_key(digest) {
             continue;
         }
-        held.insert(digest.clone(), raw.clone());
+        kept.insert(digest.clone(), raw.clone());
         shared
-            .held_bytes
+            .in_memory_bytes
             .store(total + raw.len(), Ordering::Relaxed);
     }
 }
@@ -499,7 +499,7 @@ fn answer(
         );
     }
     job.session.remember(&insp);
-    hold(job.session, shared, &insp);
+    keep_in_memory(job.session, shared, &insp);
     if job.common.verbose > 0 {
         for (mirror, e) in &insp.skipped_mirrors {
             eprintln!(
@@ -544,7 +544,6 @@ fn flow_options(
     options.pull_free = job.pull_free;
     options.known = job.session.known_for(r, Some(shared.known.clone()));
     options.deadline = crate::session::deadline_from(job.common, started)?;
-    options.hold = job.session.registries.hold(&registry);
     Ok((client, options))
 }
 
@@ -556,18 +555,5 @@ fn run_flow(
     r: regpeek_proto::Reference,
     options: Options,
 ) -> Result<regpeek_proto::Outcome> {
-    let registries = &job.session.registries;
-    let registry = r.registry().to_owned();
-    let (turn, tokens) = job.session.turn(&r);
-    let (result, tokens) = client.run_observed(Flow::new(r, options, tokens), &mut |_, reply| {
-        let hold = reply
-            .ok()
-            .and_then(|resp| regpeek_proto::Hold::of(resp, std::time::SystemTime::now()));
-        if let Some(hold) = hold {
-            registries.hold_off(&registry, hold);
-        }
-    });
-    job.session.keep_tokens(&tokens);
-    drop(turn);
-    Ok(result?)
+    Ok(job.session.registries.run(client, r, options)?)
 }

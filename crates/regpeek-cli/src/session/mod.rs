@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use regpeek_proto::{Credentials, Goal, Options, Outcome, Reference, TokenCache};
+use regpeek_proto::{Credentials, Goal, Options, Outcome, Reference};
 use regpeek_ureq::{Client, ClientOptions, Exchanges};
 
 use crate::args::{Cli, Command, Common, OutputFormat};
@@ -68,9 +68,6 @@ pub struct Replayed {
     /// The recording's directory: the only place a replayed command line may name.
     pub dir: std::path::PathBuf,
 }
-
-/// Content held in memory by a batch, by digest.
-pub type Held = Arc<Mutex<BTreeMap<regpeek_proto::Digest, Vec<u8>>>>;
 
 impl Session {
     /// A session with nothing resolved yet: no cache, online, printing to stdout.
@@ -215,18 +212,6 @@ impl Session {
         Ok((options, client))
     }
 
-    /// Where the registry sent the blob `key` (`registry/repo@digest`) earlier in this
-    /// run, if it did.
-    pub fn blob_location(&self, key: &str) -> Option<regpeek_proto::url::Url> {
-        self.registries.location(key)
-    }
-
-    /// Notes where the blob `key` came from (or, with `None`, that it came from the
-    /// registry itself).
-    pub fn remember_blob_location(&self, key: &str, location: Option<regpeek_proto::url::Url>) {
-        self.registries.remember_location(key, location);
-    }
-
     /// How a file the command line names is shown: as given (in a replay, as the
     /// recorded run gave it, not where the recording keeps it).
     pub fn shown(&self, path: &std::path::Path) -> String {
@@ -251,36 +236,20 @@ impl Session {
         }
     }
 
-    /// A new flow's turn at `r`'s registry and repository (the first contact with each
-    /// goes alone: [`Registries::turn`]), and then what the run knows for it (from
-    /// earlier runs too, with the cache). Hold the
-    /// turn until the flow has ended and [`Session::keep_tokens`] has its tokens.
-    pub fn turn(&self, r: &Reference) -> (regpeek_client::registries::Turn, TokenCache) {
-        let turn = self.registries.turn(r.registry(), r.repository());
-        (turn, self.registries.tokens())
-    }
-
     /// What the caller holds for a reference: content from `held` (a batch's), then from
     /// the cache, read only when the flow asks; and where the cache saw the reference
     /// resolve at this repository.
-    pub fn known_for(&self, r: &Reference, held: Option<Held>) -> regpeek_proto::Known {
+    pub fn known_for(
+        &self,
+        r: &Reference,
+        in_memory: Option<cache::InMemory>,
+    ) -> regpeek_proto::Known {
         // A local image is read from disk, never from the cache.
         let cache = match r.registry() == crate::local::REGISTRY {
             true => None,
             false => self.cache.clone(),
         };
-        if cache.is_none() && held.is_none() {
-            return regpeek_proto::Known::default();
-        }
-        let resolved = cache.as_ref().and_then(|c| c.resolved(r));
-        let mut known = regpeek_proto::Known::lookup(move |d| {
-            let from_batch = held
-                .as_ref()
-                .and_then(|h| h.lock().ok().and_then(|m| m.get(d).cloned()));
-            from_batch.or_else(|| cache.as_ref()?.get(d))
-        });
-        known.resolved = resolved;
-        known
+        cache::known(cache, in_memory, r)
     }
 
     /// Keeps what an inspection fetched in the cache.
@@ -293,12 +262,6 @@ impl Session {
             let _ = c.remember(insp);
             c.prune(cache::DEFAULT_MAX_BYTES);
         }
-    }
-
-    /// Keeps what a flow learnt for the rest of the run ([`Session::save_tokens`] keeps
-    /// it for later runs).
-    pub fn keep_tokens(&self, tokens: &TokenCache) {
-        self.registries.learn(tokens);
     }
 
     /// Keeps the run's tokens and what its registries taught in the cache, merged into
@@ -326,22 +289,11 @@ impl Session {
         (u64::from(std::process::id()) << 32) ^ u64::from(nanos)
     }
 
-    /// One flow for `r` towards `goal`, run to its outcome on a client of its own
-    /// ([`Session::prepare`], then [`Session::finish`]).
+    /// One flow for `r` towards `goal`, run to its outcome on the registry's client
+    /// ([`Session::prepare`], then [`Registries::run`]).
     pub fn run(&self, r: &Reference, common: &Common, goal: Goal) -> Result<Outcome> {
         let (options, client) = self.prepare(r, common, goal)?;
-        let (_turn, tokens) = self.turn(r);
-        let flow = regpeek_proto::Flow::new(r.clone(), options, tokens);
-        self.finish(client.run(flow))
-    }
-
-    /// A flow's outcome; its tokens are kept for later runs.
-    pub fn finish(
-        &self,
-        run: (Result<Outcome, regpeek_ureq::RunError>, TokenCache),
-    ) -> Result<Outcome> {
-        self.keep_tokens(&run.1);
-        Ok(run.0?)
+        Ok(self.registries.run(&client, r.clone(), options)?)
     }
 
     /// Docker Hub mirrors from registries.conf and daemon.json, tried by the core before
