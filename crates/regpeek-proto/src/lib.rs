@@ -11,12 +11,15 @@
 //!   the same outputs.
 //! - **Whole messages.** The flow deals in complete [`http`] requests and responses;
 //!   each [`Transmit`] carries a body cap the driver must honour (read at most
-//!   `max_body + 1` bytes; the flow rejects anything longer).
+//!   `max_body + 1` bytes; the flow rejects anything longer). The caps are
+//!   [`Options::limits`]; by default ([`Limits::default`]) manifests and indexes
+//!   4 MiB, configs 32 MiB, token replies, errors and pings 256 KiB, one page of a
+//!   listing 4 MiB.
 //! - **The flow follows redirects**, drops `Authorization` when the origin changes and
 //!   refuses https→http. Drivers must not follow redirects.
 //! - **Deadlines and retries are decided here.** With [`Options::deadline`] set, each
 //!   `Transmit` carries it: the driver gives the request at most
-//!   [`Transmit::time_left`] and drops a connection idle for [`IDLE_TIMEOUT`]. The flow
+//!   [`Transmit::time_left`] and drops a connection idle for [`IDLE_TIMEOUT`] (10 s). The flow
 //!   retries idempotent requests after 429/502/503/504, token-server 5xx and refused or
 //!   reset connections (3 times at most, backoff with jitter from [`Options::seed`]) by
 //!   returning [`Action::Wait`], and reports a wait that would pass the deadline at once.
@@ -95,16 +98,19 @@
 //!    flow sets `Accept`, `Authorization`, `Content-Type` (on the token `POST`) and,
 //!    when [`Options::user_agent`] is set, `User-Agent`; the connection's own headers
 //!    (`Host`, `Content-Length`, `Connection`, `Transfer-Encoding`) are the driver's.
-//! 3. **Read no body for `HEAD`** (nor for 1xx, 204 and 304): its `Content-Length`
-//!    announces the body a `GET` would get.
+//! 3. **Read no body for `HEAD`**, 204 and 304: a `HEAD`'s `Content-Length` announces
+//!    the body a `GET` would get. Skip interim responses (1xx, such as
+//!    `100 Continue`): read the next head, and hand the flow the final one only.
 //! 4. **Honour [`Transmit::max_body`].** Read at most `max_body + 1` bytes and hand
 //!    them over, or, cheaper, report [`TransportErrorKind::TooLarge`] as soon as a
 //!    `Content-Length` or the bytes read pass `max_body` (nothing to allocate).
 //! 5. **Honour [`Transmit::time_left`]:** the whole request (connect, send, response,
 //!    body) within it, and no socket idle for longer than [`IDLE_TIMEOUT`].
 //! 6. **Map failures to [`TransportErrorKind`]**, keeping your own error with
-//!    [`Flow::handle_transport_error_with`] (it comes back as the source of the flow's
-//!    error):
+//!    [`Flow::handle_transport_error_with`]. It comes back as the
+//!    [`source`](std::error::Error::source) of the flow's [`Error::Transport`] or
+//!    [`Error::Timeout`], whose `Display` says only what failed where: print the chain
+//!    (anyhow's `{:#}`, or walk `source()`) to show the reason.
 //!
 //!    | what failed | kind |
 //!    |---|---|
@@ -123,10 +129,22 @@
 //!    secrets: [`redact::url`] and [`redact::header`] apply the one policy the project
 //!    uses.
 //! 8. **Pass a random [`Options::seed`]** for retry jitter; with std alone:
+//!    `use std::hash::BuildHasher;` then
 //!    `std::hash::RandomState::new().hash_one(std::time::SystemTime::now())`.
 //! 9. **Hand the [`TokenCache`] from flow to flow** ([`Flow::into_tokens`], then the
 //!    next [`Flow::new`]): tokens and what each registry taught (its challenge, plain
-//!    http on loopback) save round trips; persist it with [`TokenCache::to_json`].
+//!    http on loopback) save round trips; persist it with
+//!    [`TokenCache::to_json`]`(now)` (tokens still fresh at `now`) and read it back
+//!    with [`TokenCache::from_json`].
+//! 10. **Say whether you speak TLS.** A driver without TLS (plain http only) sets
+//!     [`Options::tls`] to `false`: the flow then goes to a loopback registry over
+//!     plain http at once, refuses an `https://` request before handing it out, and
+//!     passes over an `https` mirror to the next endpoint. A TLS driver leaves it
+//!     `true` and reports a peer that does not speak TLS as `Tls`.
+//!
+//! A flow's result is [`Outcome`]: [`Outcome::into_image`] for the image goals, and
+//! for the others a `match` (`Outcome::List` for tags and catalogs,
+//! `Outcome::Referrers`, `Outcome::Blob`, `Outcome::LoggedIn`).
 //!
 //! Streaming blobs is optional. A driver that offers [`Goal::Blob`] (layers, which
 //! can be gigabytes) honours [`Transmit::stream`]: on a `2xx` it hands the flow the

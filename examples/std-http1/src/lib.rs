@@ -5,7 +5,7 @@
 //! ```no_run
 //! use regpeek_proto::{Flow, Goal, Options, Reference, TokenCache};
 //! let mut options = Options::new(Goal::Digest(None));
-//! options.tls = false; // this driver speaks plain http only
+//! options.tls = false; // this driver speaks plain http only (item 10)
 //! options.seed = regpeek_std_http1_example::seed();
 //! let flow = Flow::new(Reference::parse("localhost:5000/app:v1")?, options, TokenCache::default());
 //! let (outcome, _tokens) = regpeek_std_http1_example::run(flow, None);

@@ -50,8 +50,8 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// The first retry's backoff, before jitter.
 pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// A connection that sends nothing for this long is dead, even before the deadline:
-/// drivers use it as their connect and per-read timeout.
+/// A connection that sends nothing for this long (10 seconds) is dead, even before
+/// the deadline: drivers use it as their connect and per-read timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the flow waits for. The table in [`Flow`]'s docs lists every transition.
