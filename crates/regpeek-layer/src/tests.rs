@@ -21,9 +21,9 @@ type Files = Vec<(String, Kind, Vec<u8>)>;
 type Buffer = Rc<RefCell<Vec<u8>>>;
 
 /// A sink whose bytes the test reads back.
-struct Shared(Rc<RefCell<Vec<u8>>>);
+struct Sink(Rc<RefCell<Vec<u8>>>);
 
-impl std::io::Write for Shared {
+impl std::io::Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.borrow_mut().extend_from_slice(buf);
         Ok(buf.len())
@@ -45,7 +45,7 @@ fn read_in(media_type: &str, blob: &[u8], step: usize) -> Result<Files, String> 
         k.borrow_mut()
             .push((e.path.clone(), e.kind.clone(), buf.clone()));
         if e.kind == Kind::File {
-            Take::Bytes(Box::new(Shared(buf)))
+            Take::Bytes(Box::new(Sink(buf)))
         } else {
             Take::Skip
         }
@@ -434,7 +434,7 @@ fn gnu_tar_archives_read_as_the_tar_crate_reads_them() {
             let buf: Buffer = Rc::default();
             g.borrow_mut().push((e.clone(), buf.clone()));
             if e.kind == Kind::File {
-                Take::Bytes(Box::new(Shared(buf)))
+                Take::Bytes(Box::new(Sink(buf)))
             } else {
                 Take::Skip
             }

@@ -391,8 +391,7 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TimeoutStage {
-    /// Resolving the host or opening the TCP connection (or the next request was due
-    /// after the deadline).
+    /// Resolving the host or opening the TCP connection.
     Connect,
     /// The TLS handshake.
     TlsHandshake,
@@ -402,6 +401,9 @@ pub enum TimeoutStage {
     Body,
     /// Waiting to retry after 429/5xx or a reset connection.
     RetryWait,
+    /// The deadline passed before the next request was sent (the flow's, or the
+    /// driver's when no time was left to send it).
+    BeforeSending,
 }
 
 impl fmt::Display for TimeoutStage {
@@ -412,6 +414,7 @@ impl fmt::Display for TimeoutStage {
             TimeoutStage::Response => "waiting for the response",
             TimeoutStage::Body => "reading the body",
             TimeoutStage::RetryWait => "waiting to retry",
+            TimeoutStage::BeforeSending => "before the next request was sent",
         })
     }
 }

@@ -327,6 +327,10 @@ const KINDS: &[(&str, TransportErrorKind)] = &[
         "timeout-body",
         TransportErrorKind::Timeout(TimeoutStage::Body),
     ),
+    (
+        "timeout-before-sending",
+        TransportErrorKind::Timeout(TimeoutStage::BeforeSending),
+    ),
     ("too-large", TransportErrorKind::TooLarge),
     ("no-tls", TransportErrorKind::NoTls),
     ("other", TransportErrorKind::Other),

@@ -443,7 +443,7 @@ impl Client {
     ) -> Result<(Vec<String>, http::Response<ureq::Body>), TransportFailure> {
         if budget.is_some_and(|b| b.is_zero()) {
             return Err(TransportFailure {
-                kind: TransportErrorKind::Timeout(TimeoutStage::Connect),
+                kind: TransportErrorKind::Timeout(TimeoutStage::BeforeSending),
                 source: "the deadline has passed".into(),
             });
         }

@@ -242,7 +242,7 @@ pub enum Answer {
 pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
     let session = job.session;
     if job.single {
-        let shared = Shared::new();
+        let shared = BatchState::new();
         let result = answer(&job, &shared, &job.references[0], None);
         print_single(out, &job, result?)?;
         out.flush()?;
@@ -335,7 +335,7 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
         .iter()
         .map(|(r, _)| crate::flags::lane_of(r))
         .collect();
-    let shared = Shared::new();
+    let shared = BatchState::new();
     let progress = progress_bar(unique.len());
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
     let (mut next, mut failed) = (0, false);
@@ -367,10 +367,10 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
     Ok(failed)
 }
 
-impl Shared {
+impl BatchState {
     /// A fresh batch's: nothing yet.
-    fn new() -> Shared {
-        Shared {
+    fn new() -> BatchState {
+        BatchState {
             clients: Mutex::new(HashMap::new()),
             known: Arc::new(Mutex::new(BTreeMap::new())),
             in_memory_bytes: AtomicUsize::new(0),
@@ -381,7 +381,7 @@ impl Shared {
 /// What a batch shares beyond the run's [`crate::session::Session::registries`] (its
 /// tokens, and the 429 holds: a registry that answered 429 is asked nothing before
 /// then, by any worker).
-struct Shared {
+struct BatchState {
     /// One client (one keep-alive pool) per registry, with its options.
     clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
     /// Manifests and configs fetched by this batch, by digest, for later references
@@ -398,7 +398,7 @@ const MAX_IN_MEMORY: usize = 64 << 20;
 /// Keeps what later references may share: platform manifests and configs (a top-level
 /// manifest is always asked for again, so it is not kept). With a cache, the cache
 /// already has them; without, memory does, up to [`MAX_IN_MEMORY`].
-fn keep_in_memory(session: &Session, shared: &Shared, insp: &regpeek_proto::Inspection) {
+fn keep_in_memory(session: &Session, shared: &BatchState, insp: &regpeek_proto::Inspection) {
     if session.cache.is_some() {
         return;
     }
@@ -438,7 +438,7 @@ fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
 /// One reference of several: its JSON line.
 fn one(
     job: &Job,
-    shared: &Shared,
+    shared: &BatchState,
     (input, platform): &(String, Option<regpeek_proto::Platform>),
 ) -> Value {
     let fields = answer(job, shared, input, platform.as_ref())
@@ -475,7 +475,7 @@ fn goal_of(job: &Job, asked: Option<&regpeek_proto::Platform>) -> Result<Goal> {
 /// 429 hold.
 fn answer(
     job: &Job,
-    shared: &Shared,
+    shared: &BatchState,
     input: &str,
     asked: Option<&regpeek_proto::Platform>,
 ) -> Result<Answer> {
@@ -520,7 +520,7 @@ fn answer(
 /// ends the reference at once saying when to retry).
 fn flow_options(
     job: &Job,
-    shared: &Shared,
+    shared: &BatchState,
     r: &regpeek_proto::Reference,
     goal: Goal,
     started: std::time::SystemTime,

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 use regpeek_proto::Goal;
 
-use super::{Job, Shared, flow_options, run_flow};
+use super::{BatchState, Job, flow_options, run_flow};
 use crate::summary::{self, PlatformRow};
 
 /// How many platforms of one image are inspected at once.
@@ -17,7 +17,7 @@ const PLATFORMS_AT_ONCE: usize = 8;
 /// image gives one row.
 pub(super) fn platforms(
     job: &Job,
-    shared: &Shared,
+    shared: &BatchState,
     input: &str,
     started: SystemTime,
 ) -> Result<Vec<PlatformRow>> {

@@ -43,7 +43,7 @@ fn read(blob: &[u8], d: &Descriptor) -> Result<Vec<(String, Vec<u8>)>, String> {
         }
         let buf = Rc::new(RefCell::new(Vec::new()));
         k.borrow_mut().push((e.path.clone(), buf.clone()));
-        Take::Bytes(Box::new(Shared(buf)))
+        Take::Bytes(Box::new(Sink(buf)))
     })
     .map_err(|e| format!("{e:#}"))?;
     let out = kept
@@ -60,9 +60,9 @@ use std::rc::Rc;
 /// A file's bytes as a sink wrote them.
 type Buffer = Rc<RefCell<Vec<u8>>>;
 
-struct Shared(Buffer);
+struct Sink(Buffer);
 
-impl std::io::Write for Shared {
+impl std::io::Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.borrow_mut().extend_from_slice(buf);
         Ok(buf.len())

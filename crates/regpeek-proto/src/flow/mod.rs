@@ -559,7 +559,7 @@ impl Flow {
             Some(Error::Timeout {
                 peer,
                 url,
-                stage: TimeoutStage::Connect,
+                stage: TimeoutStage::BeforeSending,
                 status: None,
                 source: None,
             })

@@ -179,7 +179,7 @@ impl Seen {
                 ..
             })) => "no TLS in the driver",
             Action::Done(Err(Error::Timeout {
-                stage: TimeoutStage::Connect,
+                stage: TimeoutStage::BeforeSending,
                 ..
             })) if self.input != "a transport failure" => "past the deadline",
             Action::Done(Err(_)) => "an error",

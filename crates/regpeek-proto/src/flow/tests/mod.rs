@@ -111,7 +111,7 @@ fn the_deadline_ends_the_flow_before_the_next_request() {
     match r.done() {
         Err(Error::Timeout {
             peer: Peer::TokenServer,
-            stage: TimeoutStage::Connect,
+            stage: TimeoutStage::BeforeSending,
             ..
         }) => {}
         other => panic!("{other:?}"),
