@@ -168,7 +168,16 @@ fn jq_filters_every_json_output() {
             vec!["inspect", &dead, "--jq", "nosuchfilter"],
             "does not compile",
         ),
-        (vec!["digest", &dead, "--jq", "."], "prints none"),
+        (
+            vec![
+                "blob",
+                &dead,
+                &format!("sha256:{}", "a".repeat(64)),
+                "--jq",
+                ".",
+            ],
+            "prints none",
+        ),
     ] {
         // Usage errors: exit 2.
         let out = regpeek(&args);

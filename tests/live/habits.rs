@@ -198,12 +198,31 @@ fn full_references_as_crane_prints_them() {
     let rich = format!("{plain}/lab/rich:v1");
     let pinned = String::from_utf8(ok(&["digest", &rich, "--full-ref"])).unwrap();
     let digest = String::from_utf8(ok(&["digest", &rich])).unwrap();
-    assert_eq!(pinned.trim(), format!("{plain}/lab/rich@{}", digest.trim()));
-    // The pinned reference works as a reference.
+    // The tag kept, as `pin` writes it; --omit-tag gives crane's form.
     assert_eq!(
-        String::from_utf8(ok(&["digest", pinned.trim()])).unwrap(),
-        digest
+        pinned.trim(),
+        format!("{plain}/lab/rich:v1@{}", digest.trim())
     );
+    let bare = String::from_utf8(ok(&["digest", &rich, "--full-ref", "--omit-tag"])).unwrap();
+    assert_eq!(bare.trim(), format!("{plain}/lab/rich@{}", digest.trim()));
+    assert_eq!(
+        regpeek(&["digest", &rich, "--omit-tag"]).status.code(),
+        Some(2)
+    );
+    // Each pinned reference works as a reference.
+    for p in [&pinned, &bare] {
+        assert_eq!(
+            String::from_utf8(ok(&["digest", p.trim()])).unwrap(),
+            digest
+        );
+    }
+    // --jq reads a digest's fields, for one reference as for several.
+    let one = String::from_utf8(ok(&["digest", &rich, "--full-ref", "--jq", ".FullRef"])).unwrap();
+    assert_eq!(one, pinned);
+    let multi = format!("{plain}/lab/multi:v1");
+    let two = String::from_utf8(ok(&["digest", &rich, &multi, "--jq", ".Digest"])).unwrap();
+    assert_eq!(two.lines().next(), Some(digest.trim()));
+    assert_eq!(two.lines().count(), 2);
 }
 
 #[test]

@@ -52,7 +52,7 @@ fn local_images_are_named_as_typed_everywhere() {
     let full = String::from_utf8(ok(&["--cache-dir", c, "digest", "--full-ref", &fs])).unwrap();
     let full = full.trim();
     let digest = String::from_utf8(ok(&["--cache-dir", c, "digest", &fs])).unwrap();
-    assert_eq!(full, format!("oci:{}@{}", oci.display(), digest.trim()));
+    assert_eq!(full, format!("oci:{}:fs@{}", oci.display(), digest.trim()));
     let again = String::from_utf8(ok(&["--cache-dir", c, "digest", full])).unwrap();
     assert_eq!(again.trim(), digest.trim());
 

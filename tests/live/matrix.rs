@@ -71,6 +71,11 @@ fn cells() -> Vec<(Vec<&'static str>, Want, Want)> {
             Want::Lines("FullRef"),
         ),
         (
+            vec!["digest", "--jq", ".Digest"],
+            Want::Digest,
+            Want::Lines(""),
+        ),
+        (
             vec!["digest", "--platform", "linux/arm64"],
             Want::Digest,
             Want::Lines("Digest"),
@@ -134,7 +139,7 @@ fn check(cell: &[&str], refs: &str, want: Want, out: &Output, n: usize) {
         }
         Want::FullRef => {
             assert_eq!(stdout.lines().count(), 1, "{what}");
-            assert!(stdout.contains("/lab/multi@sha256:"), "{what}: {stdout}");
+            assert!(stdout.contains("/lab/multi:v1@sha256:"), "{what}: {stdout}");
         }
         Want::Text => {
             assert_eq!(stdout.lines().count(), 1, "{what}: {stdout}");

@@ -250,9 +250,12 @@ pub enum Command {
         /// Image references (more than one: JSON lines).
         #[arg(value_name = "REFERENCE")]
         references: Vec<String>,
-        /// Print `name@digest` (as `crane digest --full-ref`), ready to pin.
+        /// Print `name:tag@digest`, ready to pin (the tag kept, as `pin` writes it).
         #[arg(long)]
         full_ref: bool,
+        /// With --full-ref: `name@digest`, without the tag (as `crane digest --full-ref`).
+        #[arg(long, requires = "full_ref")]
+        omit_tag: bool,
         #[command(flatten)]
         batch: BatchArgs,
         #[command(flatten)]

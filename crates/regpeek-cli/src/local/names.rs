@@ -114,7 +114,13 @@ fn name_of_tag(tag: &str) -> Option<String> {
 /// `oci:DIR[:TAG]`, `oci:DIR@DIGEST`, `oci-archive:FILE[:TAG]`.
 fn layout(transport: Transport, spec: &str) -> Result<Reference> {
     let (path, which) = match spec.rsplit_once('@') {
-        Some((p, d)) if d.contains(':') => (p, Some(format!("@{d}"))),
+        // `DIR:TAG@DIGEST` (what --full-ref prints): the digest decides.
+        Some((p, d)) if d.contains(':') => match p.rsplit_once(':') {
+            Some((dir, t)) if !t.contains('/') && !t.is_empty() && !Path::new(p).exists() => {
+                (dir, Some(format!("@{d}")))
+            }
+            _ => (p, Some(format!("@{d}"))),
+        },
         _ => match spec.rsplit_once(':') {
             Some((p, t)) if !t.contains('/') && !t.is_empty() => (p, Some(format!(":{t}"))),
             _ => (spec, None),

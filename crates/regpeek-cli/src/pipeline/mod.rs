@@ -51,10 +51,12 @@ pub enum Shape {
     Config,
     /// `ratelimit`: the pull limit the registry states.
     RateLimit,
-    /// `digest` (`--full-ref`: as `name@digest`).
+    /// `digest` (`--full-ref`: as `name:tag@digest`).
     Digest {
-        /// Print `name@digest`.
+        /// Print `name:tag@digest`.
         full_ref: bool,
+        /// Without the tag: `name@digest`.
+        omit_tag: bool,
     },
     /// `platforms`, `inspect --platform all`: one row per platform.
     Platforms(OutputFormat),
@@ -134,11 +136,13 @@ impl<'a> Job<'a> {
             Command::Digest {
                 references,
                 full_ref,
+                omit_tag,
                 batch,
                 common,
             } => (
                 Shape::Digest {
                     full_ref: *full_ref,
+                    omit_tag: *omit_tag,
                 },
                 references,
                 batch,
@@ -287,7 +291,10 @@ pub fn digests(
     let pull_free = crate::flags::explicit_platform(common)?.is_none();
     session.scope_credentials(common, references.iter().map(String::as_str))?;
     let job = Job {
-        shape: Shape::Digest { full_ref: false },
+        shape: Shape::Digest {
+            full_ref: false,
+            omit_tag: false,
+        },
         sources: Vec::new(),
         platforms: Vec::new(),
         references,

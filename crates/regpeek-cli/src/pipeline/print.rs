@@ -22,14 +22,7 @@ pub(super) fn to_line(job: &Job, answer: Answer, asked: bool) -> Result<Value> {
     let explicit = asked || crate::flags::explicit_platform(job.common)?.is_some();
     Ok(match job.shape {
         Shape::RateLimit => serde_json::json!({ "RateLimit": rate_limit(&insp) }),
-        Shape::Digest { full_ref: false } => {
-            serde_json::json!({ "Digest": chosen_digest(&insp, explicit) })
-        }
-        Shape::Digest { full_ref: true } => {
-            let digest = chosen_digest(&insp, explicit);
-            let full = format!("{}@{digest}", full_name(&insp.reference));
-            serde_json::json!({ "Digest": digest, "FullRef": full })
-        }
+        Shape::Digest { full_ref, omit_tag } => digest_line(&insp, explicit, full_ref, omit_tag),
         Shape::Manifest | Shape::Raw => {
             let raw = chosen_manifest(&insp, explicit && job.shape == Shape::Manifest)?;
             serde_json::json!({ "Manifest": serde_json::from_slice::<Value>(&raw)? })
@@ -84,12 +77,14 @@ fn print_image(
             }
             session.out.json(out, &rate_limit(insp))
         }
-        Shape::Digest { full_ref } => {
-            let digest = chosen_digest(insp, explicit.is_some());
-            match full_ref {
-                true => writeln!(out, "{}@{digest}", full_name(&insp.reference))?,
-                false => writeln!(out, "{digest}")?,
+        Shape::Digest { full_ref, omit_tag } => {
+            let line = digest_line(insp, explicit.is_some(), full_ref, omit_tag);
+            if session.out.jq.is_some() {
+                // --jq reads the fields a batch line has.
+                return session.out.line(out, &line);
             }
+            let field = if full_ref { "FullRef" } else { "Digest" };
+            writeln!(out, "{}", line[field].as_str().unwrap_or_default())?;
             Ok(())
         }
         Shape::Manifest => {
@@ -143,10 +138,24 @@ fn chosen_manifest(insp: &Inspection, explicit: bool) -> Result<Vec<u8>> {
     .context("the registry sent no manifest body")
 }
 
-/// The name `--full-ref` pins: the repository's, or a local image's as the user
-/// names it (`oci:/abs/dir`).
-fn full_name(r: &regpeek_proto::Reference) -> String {
-    crate::local::shown_name(r).map_or_else(|| r.name(), |(name, _)| name)
+/// A digest answer's fields: `Digest`, and with `--full-ref` the reference pinned to
+/// it, `FullRef`: `name:tag@digest` (the tag kept, as `pin` writes it; `omit_tag`:
+/// `name@digest`), the name a local image's as the user names it (`oci:/abs/dir`).
+fn digest_line(insp: &Inspection, explicit: bool, full_ref: bool, omit_tag: bool) -> Value {
+    let digest = chosen_digest(insp, explicit);
+    if !full_ref {
+        return serde_json::json!({ "Digest": digest });
+    }
+    let r = &insp.reference;
+    let (name, tag) = match crate::local::shown_name(r) {
+        Some((name, tag)) => (name, tag),
+        None => (r.name(), r.tag().map(str::to_owned)),
+    };
+    let full = match tag.filter(|_| !omit_tag) {
+        Some(tag) => format!("{name}:{tag}@{digest}"),
+        None => format!("{name}@{digest}"),
+    };
+    serde_json::json!({ "Digest": digest, "FullRef": full })
 }
 
 /// The config blob's bytes, or why there is none.

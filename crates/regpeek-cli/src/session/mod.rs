@@ -352,15 +352,14 @@ impl Session {
         if let Some(expr) = &cli.jq {
             if matches!(
                 cli.command,
-                Command::Digest { .. }
-                    | Command::Blob { .. }
+                Command::Blob { .. }
                     | Command::Completions { .. }
                     | Command::Auth { .. }
                     | Command::Login { .. }
                     | Command::Logout { .. }
             ) {
                 return Err(usage(
-                    "--jq applies to JSON output; this command prints none (for a digest: `regpeek inspect REF --jq .Digest`)",
+                    "--jq applies to JSON output; this command prints none",
                 ));
             }
             crate::jq::check(expr).map_err(|e| usage(format!("{e:#}")))?;
