@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 
+mod actionable;
 mod answers;
 mod auth_modes;
 mod basics;

@@ -84,6 +84,18 @@ pub fn platform(common: &Common) -> Result<Platform> {
 /// refusing its other transports clearly.
 pub fn parse_reference(input: &str) -> Result<Reference> {
     let bare = input.strip_prefix("docker://").unwrap_or(input);
+    for scheme in ["http://", "https://"] {
+        if let Some(rest) = bare.strip_prefix(scheme) {
+            return Err(usage(format!(
+                "{input:?}: a reference has no scheme: drop {scheme:?} ({rest}){}",
+                if scheme == "http://" {
+                    ", and add --plain-http for a registry that speaks plain http"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
     if let Some(local) = crate::local::reference(bare) {
         return local;
     }

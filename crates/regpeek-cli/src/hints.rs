@@ -38,7 +38,10 @@ pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
             Some(CredsUsed::Stored(source)) => format!(
                 "the stored credentials come from {source}: run `regpeek logout {registry}` and log in again, or pass --no-creds"
             ),
-            _ => "check the user name and password given with --creds".into(),
+            Some(CredsUsed::Flag(flag)) if flag != "recording" => {
+                format!("check the user name and password given with {flag}")
+            }
+            _ => "check the user name and password given".into(),
         },
         E::Denied { .. } if matches!(session.credentials_used(), Some(CredsUsed::None)) => {
             "no credentials were sent: pass --creds USER[:PASSWORD] or run `regpeek login`; \
@@ -78,8 +81,20 @@ pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
             ..
         } => "the registry sends clients to this token server, which is unreachable".into(),
         E::Transport {
-            kind: K::Connect | K::Resolve,
+            kind: K::Resolve,
+            url,
             ..
+        } => {
+            let host = regpeek_proto::url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!(
+                "could not resolve host {host}: check its spelling, and that this machine can reach a DNS server"
+            )
+        }
+        E::Transport {
+            kind: K::Connect, ..
         } => "is the registry up, and is the host and port right?".into(),
         _ => return None,
     })

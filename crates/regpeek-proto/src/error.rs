@@ -460,7 +460,7 @@ impl fmt::Display for TransportErrorKind {
             }
             TransportErrorKind::Certificate => f.write_str("TLS certificate not trusted"),
             TransportErrorKind::TlsRefused => f.write_str("TLS handshake refused by the server"),
-            TransportErrorKind::Resolve => f.write_str("cannot resolve the host (offline?)"),
+            TransportErrorKind::Resolve => f.write_str("could not resolve the host"),
             TransportErrorKind::Connect => f.write_str("cannot connect"),
             TransportErrorKind::Reset => f.write_str("connection reset or closed early"),
             TransportErrorKind::Timeout(stage) => write!(f, "timed out {stage}"),

@@ -40,6 +40,11 @@ pub(crate) fn classify(e: &ureq::Error, reached: TimeoutStage) -> TransportError
                 return classify_tls(tls);
             }
             use std::io::ErrorKind as E;
+            // The system resolver's failure (getaddrinfo) comes as an uncategorised
+            // I/O error: its message is all that tells it.
+            if io.to_string().contains("failed to lookup address") {
+                return K::Resolve;
+            }
             match io.kind() {
                 E::ConnectionRefused | E::NotFound | E::AddrNotAvailable => K::Connect,
                 E::ConnectionReset | E::ConnectionAborted | E::BrokenPipe | E::UnexpectedEof => {

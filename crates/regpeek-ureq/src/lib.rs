@@ -566,19 +566,4 @@ fn clone_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bad_ca_file_is_a_clear_error() {
-        let opts = ClientOptions {
-            tls: TlsOptions {
-                extra_roots: vec![("/x/ca.pem".into(), b"not pem".to_vec())],
-                ..TlsOptions::default()
-            },
-            ..ClientOptions::default()
-        };
-        let e = Client::new(&opts).err().unwrap();
-        assert_eq!(e.to_string(), "CA file /x/ca.pem: no PEM certificate found");
-    }
-}
+mod tests;

@@ -19,6 +19,14 @@ pub fn tags(
     common: &Common,
     out: &mut impl Write,
 ) -> Result<()> {
+    let bare = repository.strip_prefix("docker://").unwrap_or(repository);
+    let last = bare.rsplit('/').next().unwrap_or(bare);
+    if crate::local::path_of(bare).is_none() && (last.contains(':') || bare.contains('@')) {
+        let name = parse_reference(repository).map_or_else(|_| repository.to_owned(), |r| r.name());
+        return Err(usage(format!(
+            "tags lists a repository's tags: give the repository without a tag or digest (`regpeek tags {name}`), as crane does"
+        )));
+    }
     let r = parse_reference(repository)?;
     let goal = Goal::Tags {
         limit: registry_limit(list),

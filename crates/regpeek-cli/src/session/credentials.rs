@@ -17,7 +17,8 @@ use crate::flags;
 #[derive(Clone)]
 pub enum CredsUsed {
     None,
-    Flag,
+    /// Given on the command line, with this flag.
+    Flag(&'static str),
     Stored(String),
     /// Anonymous because this credential helper could not be used.
     Unusable(String),
@@ -176,7 +177,7 @@ impl Session {
                 path.display()
             )),
             (None, _) => CredsUsed::None,
-            (Some(_), creds::Source::Flag(_)) => CredsUsed::Flag,
+            (Some(_), creds::Source::Flag(flag)) => CredsUsed::Flag(flag),
             (Some(_), source) => CredsUsed::Stored(source.to_string()),
         };
         if let Ok(mut slot) = self.creds_used.lock() {

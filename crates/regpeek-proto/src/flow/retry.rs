@@ -58,12 +58,18 @@ impl Flow {
             return self.issue(now);
         }
         // Idempotent requests (never the token POST) are tried again after a refused or
-        // reset connection.
+        // reset connection; a refused one on loopback ends at once, as skopeo's does (a
+        // local registry that is not up will not be in two seconds).
         let idempotent = !matches!(retry, Retry::Token { post: true, .. });
-        let retryable = matches!(
-            kind,
-            TransportErrorKind::Connect | TransportErrorKind::Reset
-        );
+        let loopback = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(crate::auth::is_loopback_host))
+            .unwrap_or(false);
+        let retryable = match kind {
+            TransportErrorKind::Connect => !loopback,
+            TransportErrorKind::Reset => true,
+            _ => false,
+        };
         if idempotent && retryable && self.state.at.retries < MAX_RETRIES {
             return self.schedule_retry(now, None, None, retry, peer, &url);
         }

@@ -330,6 +330,36 @@ fn refused_connections_are_retried_then_reported() {
             ..
         })
     ));
+    // On loopback, a refused connection ends the flow at once (nothing listens there),
+    // and a reset one is still retried.
+    for host in ["127.0.0.1:5000", "localhost:5000", "[::1]:5000"] {
+        let mut o = Options::new(Goal::Manifest(None));
+        o.tls = false;
+        let mut r = Run::new(&format!("{host}/a:v1"), o);
+        r.send();
+        r.fail(K::Reset);
+        assert!(
+            matches!(r.poll(), Action::Wait(_)),
+            "{host}: a reset is retried"
+        );
+        let mut r = Run::new(&format!("{host}/a:v1"), {
+            let mut o = Options::new(Goal::Manifest(None));
+            o.tls = false;
+            o
+        });
+        r.send();
+        r.fail(K::Connect);
+        assert!(
+            matches!(
+                r.done(),
+                Err(Error::Transport {
+                    kind: K::Connect,
+                    ..
+                })
+            ),
+            "{host}"
+        );
+    }
 }
 
 #[test]
