@@ -35,11 +35,13 @@ pub struct Settings {
     /// Told what the user should know (a credential helper that failed, a layer
     /// that cannot be read); nothing is printed otherwise.
     pub warn: Arc<dyn Fn(&str) + Send + Sync>,
+    /// The proxies requests go through (default: the environment's, as Go reads it).
+    pub proxies: Arc<crate::proxies::Proxies>,
 }
 
 impl Default for Settings {
     /// linux/amd64, 30 s per reference, 4 at once per registry, the user's
-    /// credential files, no cache, warnings dropped.
+    /// credential files and proxies, no cache, warnings dropped.
     fn default() -> Settings {
         Settings {
             platform: Platform::new("linux", "amd64", None),
@@ -48,6 +50,7 @@ impl Default for Settings {
             credentials: creds::Env::from_process(None),
             cache: None,
             warn: Arc::new(|_| {}),
+            proxies: Arc::new(crate::proxies::Proxies::from_process()),
         }
     }
 }
@@ -147,8 +150,10 @@ impl Client {
             .registries
             .client((r.registry().to_owned(), false), || {
                 let (tls, _) = tls::options_for(r.registry(), r.api_host(), None, None, false)?;
+                let proxies = self.settings.proxies.clone();
                 Ok(regpeek_ureq::Client::new(&regpeek_ureq::ClientOptions {
                     tls,
+                    proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
                     ..Default::default()
                 })?)
             })?;

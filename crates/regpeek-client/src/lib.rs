@@ -42,6 +42,7 @@ pub mod image;
 pub mod layers;
 pub mod mirrors;
 pub mod names;
+pub mod proxies;
 pub mod registries;
 pub mod source;
 pub mod tls;

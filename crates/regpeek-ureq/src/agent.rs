@@ -89,6 +89,9 @@ impl Client {
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(options.user_agent.as_str())
+            // Direct unless a request is given a proxy (ClientOptions::proxy_for):
+            // never ureq's own reading of the environment.
+            .proxy(None)
             .timeout_connect(Some(options.idle_timeout))
             .timeout_per_read(Some(options.idle_timeout))
             .timeout_per_write(Some(options.idle_timeout))

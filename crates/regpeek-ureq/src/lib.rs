@@ -17,14 +17,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-use std::cell::Cell;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use regpeek_proto::{
-    Action, Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TimeoutStage, TokenCache, Transmit,
-    TransportErrorKind, redact,
+    Action, Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TokenCache, Transmit,
+    TransportErrorKind,
 };
 
 /// Errors setting up the transport. Errors during a flow come back as
@@ -140,6 +138,11 @@ pub struct TlsOptions {
 /// A sink for trace lines (`-v`); secrets are already redacted.
 pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// The proxy a request URL goes through (`http://host:port`), or `None` for a direct
+/// connection: the caller's rule (the client's reads the environment as Go and curl
+/// do). Without one, every request is direct.
+pub type ProxyFor = Arc<dyn Fn(&http::Uri) -> Option<String> + Send + Sync>;
+
 /// Transport settings.
 #[derive(Clone)]
 pub struct ClientOptions {
@@ -155,6 +158,8 @@ pub struct ClientOptions {
     /// What stands between the flows and the network, if anything: a recorder that
     /// sees every exchange, or a replay that answers instead of the network.
     pub exchanges: Option<Arc<dyn Exchanges>>,
+    /// Which proxy each request goes through (none: direct).
+    pub proxy_for: Option<ProxyFor>,
 }
 
 /// Stands between a client's flows and the network: sees every exchange (a
@@ -194,6 +199,7 @@ impl Default for ClientOptions {
             tls: TlsOptions::default(),
             trace: None,
             exchanges: None,
+            proxy_for: None,
         }
     }
 }
@@ -206,15 +212,14 @@ pub struct Client {
     idle: Duration,
     trace: Option<Trace>,
     exchanges: Option<Arc<dyn Exchanges>>,
+    proxy_for: Option<ProxyFor>,
 }
 
 mod agent;
 mod classify;
+mod perform;
 
-use agent::STAGE;
 pub use agent::pem_certificates;
-
-use classify::{classify, classify_body};
 
 impl Client {
     /// Builds the agent: status codes are data, redirects are left to the core, the
@@ -232,6 +237,7 @@ impl Client {
             idle: options.idle_timeout,
             trace: options.trace.clone(),
             exchanges: options.exchanges.clone(),
+            proxy_for: options.proxy_for.clone(),
         })
     }
 
@@ -414,145 +420,6 @@ impl Client {
     ) -> Result<http::Response<Vec<u8>>, TransportFailure> {
         let (secrets, response) = self.send_traced(request, budget)?;
         self.read_traced(response, max_body, &secrets)
-    }
-
-    /// [`Client::perform_within`] for a streamed request: a `2xx` comes back with an
-    /// empty body, its body kept for the caller; anything else is read as usual.
-    fn perform_streaming(
-        &self,
-        request: http::Request<Vec<u8>>,
-        max_body: usize,
-        budget: Option<Duration>,
-    ) -> Result<(http::Response<Vec<u8>>, Option<ureq::Body>), TransportFailure> {
-        let (secrets, response) = self.send_traced(request, budget)?;
-        if !response.status().is_success() {
-            return Ok((self.read_traced(response, max_body, &secrets)?, None));
-        }
-        let (parts, body) = response.into_parts();
-        self.trace_head(&parts, &secrets);
-        self.trace("< (body streamed to the caller)");
-        Ok((http::Response::from_parts(parts, Vec::new()), Some(body)))
-    }
-
-    /// Sends `request` (traced, redacted), within `budget`; what it carries that a
-    /// server could echo comes back with the response.
-    fn send_traced(
-        &self,
-        request: http::Request<Vec<u8>>,
-        budget: Option<Duration>,
-    ) -> Result<(Vec<String>, http::Response<ureq::Body>), TransportFailure> {
-        if budget.is_some_and(|b| b.is_zero()) {
-            return Err(TransportFailure {
-                kind: TransportErrorKind::Timeout(TimeoutStage::BeforeSending),
-                source: "the deadline has passed".into(),
-            });
-        }
-        // What this request carries that the server could echo back.
-        let mut secrets = Vec::new();
-        if self.trace.is_some() {
-            self.trace(&format!(
-                "> {} {}",
-                request.method(),
-                redact::url(&request.uri().to_string())
-            ));
-            secrets = redact::secrets_of(request.headers());
-            for (k, v) in request.headers() {
-                self.trace(&format!(
-                    "> {k}: {}",
-                    redact::header(k.as_str(), v.as_bytes())
-                ));
-            }
-        }
-        let (parts, body) = request.into_parts();
-        let connect = budget.map_or(self.idle, |b| b.min(self.idle));
-        STAGE.with(|s| s.set(TimeoutStage::Response));
-        let result = if body.is_empty() {
-            let req = http::Request::from_parts(parts, ());
-            self.configured(req, connect, budget)
-        } else {
-            let req = http::Request::from_parts(parts, body);
-            self.configured(req, connect, budget)
-        };
-        let response = result.map_err(|e| {
-            let failure = TransportFailure {
-                kind: classify(&e, STAGE.with(Cell::get)),
-                source: Box::new(e),
-            };
-            if failure.kind == TransportErrorKind::Tls {
-                // Expected for a loopback registry speaking plain http: one quiet line.
-                self.trace(&format!("! {}", failure.kind));
-            } else {
-                self.trace(&format!("! {}: {}", failure.kind, failure.source));
-            }
-            failure
-        })?;
-        Ok((secrets, response))
-    }
-
-    /// Reads at most `max_body + 1` body bytes of `response` (traced).
-    fn read_traced(
-        &self,
-        mut response: http::Response<ureq::Body>,
-        max_body: usize,
-        secrets: &[String],
-    ) -> Result<http::Response<Vec<u8>>, TransportFailure> {
-        let mut bytes = Vec::new();
-        let limit = u64::try_from(max_body)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        response
-            .body_mut()
-            .as_reader()
-            .take(limit)
-            .read_to_end(&mut bytes)
-            .map_err(|e| {
-                let failure = TransportFailure {
-                    kind: classify_body(&e),
-                    source: Box::new(e),
-                };
-                self.trace(&format!(
-                    "! {} while reading the body: {}",
-                    failure.kind, failure.source
-                ));
-                failure
-            })?;
-        let (parts, _) = response.into_parts();
-        self.trace_head(&parts, secrets);
-        self.trace(&format!("< ({} body bytes)", bytes.len()));
-        Ok(http::Response::from_parts(parts, bytes))
-    }
-
-    fn trace_head(&self, parts: &http::response::Parts, secrets: &[String]) {
-        if self.trace.is_some() {
-            self.trace(&format!("< {:?} {}", parts.version, parts.status));
-            for (k, v) in &parts.headers {
-                let shown = redact::header(k.as_str(), v.as_bytes());
-                self.trace(&format!("< {k}: {}", redact::echoes(&shown, secrets)));
-            }
-        }
-    }
-}
-
-impl Client {
-    fn configured<S: ureq::AsSendBody>(
-        &self,
-        req: http::Request<S>,
-        connect: Duration,
-        budget: Option<Duration>,
-    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
-        use ureq::RequestExt as _;
-        let authority = req.uri().authority().map(|a| a.as_str());
-        let agent = self
-            .per_host
-            .iter()
-            .find(|(host, _)| authority.is_some_and(|a| a.eq_ignore_ascii_case(host)))
-            .map_or(&self.agent, |(_, agent)| agent);
-        req.with_agent(agent)
-            .configure()
-            .timeout_connect(Some(connect))
-            .timeout_global(budget)
-            .build()
-            .run()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Unit tests of the client: its set-up errors and how failures are classified.
 use super::*;
+use regpeek_proto::TimeoutStage;
 
 #[test]
 fn a_name_the_resolver_cannot_find_is_a_resolve_failure() {

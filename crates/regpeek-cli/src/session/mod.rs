@@ -51,6 +51,8 @@ pub struct Session {
     pub layer_index: regpeek_client::layers::Index,
     /// What the run knows of each registry: clients, credentials, tokens, holds.
     pub registries: Registries,
+    /// The proxies of the environment, read once.
+    proxies: Arc<regpeek_client::proxies::Proxies>,
     /// The registry that --creds, --username or --registry-token are for: the one
     /// registry the command reaches ([`Session::scope_credentials`]), else the first
     /// that asks.
@@ -86,6 +88,7 @@ impl Session {
             warned: Mutex::new(Vec::new()),
             layer_index: regpeek_client::layers::Index::default(),
             registries: Registries::default(),
+            proxies: Arc::new(regpeek_client::proxies::Proxies::from_process()),
             flagged_registry: Mutex::new(None),
         }
     }
@@ -201,11 +204,14 @@ impl Session {
         // The client depends only on the registry's TLS settings (and, on Docker Hub,
         // its mirrors'), which a run does not change.
         let key = (r.registry().to_owned(), image_goal);
+        let proxies = self.proxies.clone();
+        let proxy_for: regpeek_ureq::ProxyFor = Arc::new(move |uri| proxies.for_uri(uri));
         let client = self.registries.client(key, || {
             Ok(Client::new(&ClientOptions {
                 tls,
                 trace,
                 exchanges,
+                proxy_for: Some(proxy_for),
                 ..ClientOptions::default()
             })?)
         })?;
