@@ -36,7 +36,7 @@ impl Source for Reading<'_> {
         let (session, common) = (self.session, self.common);
         let (mut options, client) = session.prepare(r, common, Goal::Blob(digest.clone()))?;
         options.range = range;
-        session.registries.blob(&client, r.clone(), options)
+        session.registries.blob(&*client, r.clone(), options)
     }
 
     fn warn(&self, text: &str) {

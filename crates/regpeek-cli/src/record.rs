@@ -1,6 +1,6 @@
 //! `--record DIR` and `regpeek replay DIR`: recording wraps the transport, not the
-//! command. A recorder stands between every client of the run and the network
-//! ([`regpeek_ureq::Exchanges`]) and keeps each exchange, scrubbed, whatever the
+//! command. A recorder stands between every client of the run and the network (a
+//! [`regpeek_ureq::Transport`] around the network's) and keeps each exchange, scrubbed, whatever the
 //! command (one reference or a batch, `platforms`, `diff`, `tags`, …); the command
 //! line is kept with it, and the files `--file` and `--from` name are copied into
 //! `DIR/inputs/`. `replay DIR` runs that command line again, with the recording
@@ -9,13 +9,15 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use regpeek_proto::Transmit;
 use regpeek_proto::{Credentials, http};
-use regpeek_replay::fixture::{Reply, Scenario};
+use regpeek_replay::fixture::{Reply as Reply_, Scenario};
 use regpeek_replay::{Pool, RecordedCommand, Recorder};
-use regpeek_ureq::{Exchanges, TransportFailure};
+use regpeek_ureq::{Blob, Reply, Transport, TransportFailure};
 
 /// What a recording keeps in place of a secret.
 const STAND_IN: &str = "<redacted>";
@@ -46,7 +48,76 @@ pub struct Recording {
     credentials: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
-impl Exchanges for Recording {
+/// The most of a streamed blob a recording keeps (it holds the body whole).
+const MAX_RECORDED_BLOB: usize = 64 << 20;
+
+/// A transport recorded: every exchange of `inner` is kept by `recording`. A streamed
+/// body is read whole (up to [`MAX_RECORDED_BLOB`]) so the recording holds it, and the
+/// caller reads it from memory.
+pub struct Recorded {
+    /// What carries the requests (the network).
+    pub inner: Arc<dyn Transport>,
+    /// Where they are kept.
+    pub recording: Arc<Recording>,
+}
+
+impl Transport for Recorded {
+    fn send(&self, send: &Transmit, budget: Option<Duration>) -> Result<Reply, TransportFailure> {
+        let reply = self
+            .inner
+            .send(send, budget)
+            .and_then(|reply| match reply.body {
+                None => Ok((reply.response, None)),
+                Some(body) => {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(
+                        &mut std::io::Read::take(body.into_reader(), MAX_RECORDED_BLOB as u64 + 1),
+                        &mut bytes,
+                    )
+                    .map_err(|e| TransportFailure {
+                        kind: regpeek_proto::TransportErrorKind::Reset,
+                        source: e.into(),
+                    })?;
+                    if bytes.len() > MAX_RECORDED_BLOB {
+                        return Err(TransportFailure {
+                            kind: regpeek_proto::TransportErrorKind::TooLarge,
+                            source: format!(
+                                "a blob over the {MAX_RECORDED_BLOB} bytes a recording keeps"
+                            )
+                            .into(),
+                        });
+                    }
+                    Ok((reply.response, Some(bytes)))
+                }
+            });
+        match reply {
+            Ok((head, Some(body))) => {
+                let (parts, _) = head.into_parts();
+                let whole = http::Response::from_parts(parts.clone(), body.clone());
+                self.recording.observe(send, Ok(&whole));
+                Ok(Reply {
+                    response: http::Response::from_parts(parts, Vec::new()),
+                    body: Some(Blob::new(std::io::Cursor::new(body))),
+                })
+            }
+            Ok((response, None)) => {
+                self.recording.observe(send, Ok(&response));
+                Ok(Reply::whole(response))
+            }
+            Err(failure) => {
+                self.recording.observe(send, Err(&failure));
+                Err(failure)
+            }
+        }
+    }
+
+    fn trace(&self, line: &str) {
+        self.inner.trace(line);
+    }
+}
+
+impl Recording {
+    /// Keeps one exchange, scrubbed.
     fn observe(
         &self,
         request: &regpeek_proto::Transmit,
@@ -258,14 +329,11 @@ impl Recording {
 /// A recording answering in the network's place.
 pub struct Replaying(Pool);
 
-impl Exchanges for Replaying {
-    fn answer(
-        &self,
-        request: &regpeek_proto::Transmit,
-    ) -> Option<Result<http::Response<Vec<u8>>, TransportFailure>> {
-        let req = &request.request;
-        Some(match self.0.answer(req) {
-            Some(Reply::Response {
+impl Transport for Replaying {
+    fn send(&self, send: &Transmit, _budget: Option<Duration>) -> Result<Reply, TransportFailure> {
+        let req = &send.request;
+        let response = match self.0.answer(req) {
+            Some(Reply_::Response {
                 status,
                 headers,
                 body,
@@ -277,22 +345,35 @@ impl Exchanges for Replaying {
                 b.body(body).map_err(|e| TransportFailure {
                     kind: regpeek_proto::TransportErrorKind::Other,
                     source: e.into(),
-                })
+                })?
             }
-            Some(Reply::Failure { kind, message }) => Err(TransportFailure {
-                kind: regpeek_replay::parse_kind(&kind),
-                source: message.into(),
-            }),
-            None => Err(TransportFailure {
-                kind: regpeek_proto::TransportErrorKind::Other,
-                source: format!(
-                    "the recording holds no answer for {} {}",
-                    req.method(),
-                    regpeek_proto::redact::url(&req.uri().to_string())
-                )
-                .into(),
-            }),
-        })
+            Some(Reply_::Failure { kind, message }) => {
+                return Err(TransportFailure {
+                    kind: regpeek_replay::parse_kind(&kind),
+                    source: message.into(),
+                });
+            }
+            None => {
+                return Err(TransportFailure {
+                    kind: regpeek_proto::TransportErrorKind::Other,
+                    source: format!(
+                        "the recording holds no answer for {} {}",
+                        req.method(),
+                        regpeek_proto::redact::url(&req.uri().to_string())
+                    )
+                    .into(),
+                });
+            }
+        };
+        // A streamed body was recorded whole: the caller reads it from memory.
+        if send.stream && response.status().is_success() {
+            let (parts, body) = response.into_parts();
+            return Ok(Reply {
+                response: http::Response::from_parts(parts, Vec::new()),
+                body: Some(Blob::new(std::io::Cursor::new(body))),
+            });
+        }
+        Ok(Reply::whole(response))
     }
 }
 

@@ -85,7 +85,7 @@ impl Client {
         let (options, client) = self.prepare(r, goal, SystemTime::now())?;
         let insp = self
             .registries
-            .run(&client, r.clone(), options)?
+            .run(&*client, r.clone(), options)?
             .into_image()?;
         if let Some(c) = &self.settings.cache {
             let _ = c.remember(&insp);
@@ -131,7 +131,7 @@ impl Client {
         r: &Reference,
         goal: Goal,
         started: SystemTime,
-    ) -> Result<(Options, Arc<regpeek_ureq::Client>)> {
+    ) -> Result<(Options, Arc<dyn regpeek_ureq::Transport>)> {
         let mut options = Options::new(goal);
         let key = format!("{}/{}", r.registry(), r.repository());
         let (found, _) = self.registries.credentials(&key, || {
@@ -151,11 +151,12 @@ impl Client {
             .client((r.registry().to_owned(), false), || {
                 let (tls, _) = tls::options_for(r.registry(), r.api_host(), None, None, false)?;
                 let proxies = self.settings.proxies.clone();
-                Ok(regpeek_ureq::Client::new(&regpeek_ureq::ClientOptions {
+                let client = regpeek_ureq::Client::new(&regpeek_ureq::ClientOptions {
                     tls,
                     proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
                     ..Default::default()
-                })?)
+                })?;
+                Ok(Arc::new(client) as Arc<dyn regpeek_ureq::Transport>)
             })?;
         Ok((options, client))
     }
@@ -167,7 +168,7 @@ impl Source for Client {
         let (options, client) = self.prepare(r, goal, SystemTime::now())?;
         let insp = self
             .registries
-            .run(&client, r.clone(), options)?
+            .run(&*client, r.clone(), options)?
             .into_image()?;
         crate::source::layers_of(insp)
     }
@@ -181,7 +182,7 @@ impl Source for Client {
         let goal = Goal::Blob(digest.clone());
         let (mut options, client) = self.prepare(r, goal, SystemTime::now())?;
         options.range = range;
-        self.registries.blob(&client, r.clone(), options)
+        self.registries.blob(&*client, r.clone(), options)
     }
 
     fn warn(&self, text: &str) {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Result;
 use regpeek_proto::{Flow, Hold, Options, Outcome, Reference, TokenCache, url::Url};
-use regpeek_ureq::{Blob, Client, RunError};
+use regpeek_ureq::{Blob, RunError, Transport};
 
 use crate::creds::Found;
 
@@ -21,8 +21,8 @@ pub struct Registries {
     tokens: Mutex<TokenCache>,
     /// Credentials by registry, resolved once.
     credentials: Mutex<HashMap<String, Found>>,
-    /// Clients by key (the registry, and whether Docker Hub's mirrors apply).
-    clients: Mutex<HashMap<(String, bool), Arc<Client>>>,
+    /// Transports by key (the registry, and whether Docker Hub's mirrors apply).
+    clients: Mutex<HashMap<(String, bool), Arc<dyn Transport>>>,
     /// A 429's hold by registry.
     holds: Mutex<HashMap<String, Hold>>,
     /// Where each blob (`registry/repo@digest`) was found, in memory only: a CDN's URL
@@ -120,7 +120,7 @@ impl Registries {
     /// and keeping what it learnt for the run.
     pub fn run(
         &self,
-        client: &Client,
+        client: &dyn Transport,
         r: Reference,
         mut options: Options,
     ) -> Result<Outcome, RunError> {
@@ -128,7 +128,7 @@ impl Registries {
         options.hold = options.hold.or_else(|| self.hold(&registry));
         let turn = self.turn(r.registry(), r.repository());
         let flow = Flow::new(r, options, self.tokens());
-        let (result, tokens) = client.run_observed(flow, &mut |_, reply| {
+        let (result, tokens) = regpeek_ureq::drive(client, flow, &mut |_, reply| {
             let now = std::time::SystemTime::now();
             if let Some(hold) = reply.ok().and_then(|resp| Hold::of(resp, now)) {
                 self.hold_off(&registry, hold);
@@ -136,7 +136,7 @@ impl Registries {
         });
         self.learn(&tokens);
         drop(turn);
-        result
+        result.map(|(outcome, _)| outcome)
     }
 
     /// Runs a [`Goal::Blob`](regpeek_proto::Goal::Blob) flow for `r` as [`Registries::run`]
@@ -145,7 +145,7 @@ impl Registries {
     /// verify.
     pub fn run_blob(
         &self,
-        client: &Client,
+        client: &dyn Transport,
         r: Reference,
         mut options: Options,
     ) -> Result<(Outcome, Blob), RunError> {
@@ -158,7 +158,7 @@ impl Registries {
         options.location = self.location(&key);
         options.hold = options.hold.or_else(|| self.hold(r.registry()));
         let turn = self.turn(r.registry(), r.repository());
-        let (result, tokens) = client.run_blob(Flow::new(r, options, self.tokens()));
+        let (result, tokens) = regpeek_ureq::run_blob(client, Flow::new(r, options, self.tokens()));
         self.learn(&tokens);
         drop(turn);
         let (outcome, body) = result?;
@@ -172,7 +172,7 @@ impl Registries {
     /// the body to read, and whether it is the range asked for.
     pub fn blob(
         &self,
-        client: &Client,
+        client: &dyn Transport,
         r: Reference,
         options: Options,
     ) -> Result<(Box<dyn std::io::Read + Send>, bool)> {
@@ -210,12 +210,13 @@ impl Registries {
         Ok((found, true))
     }
 
-    /// The run's client for `key`, made by `make` the first time.
+    /// The run's transport for `key` (one keep-alive pool), made by `make` the first
+    /// time.
     pub fn client(
         &self,
         key: (String, bool),
-        make: impl FnOnce() -> Result<Client>,
-    ) -> Result<Arc<Client>> {
+        make: impl FnOnce() -> Result<Arc<dyn Transport>>,
+    ) -> Result<Arc<dyn Transport>> {
         let mut clients = self
             .clients
             .lock()
@@ -223,7 +224,7 @@ impl Registries {
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
-        let client = Arc::new(make()?);
+        let client = make()?;
         clients.insert(key, client.clone());
         Ok(client)
     }

@@ -1,7 +1,9 @@
 //! Blocking transport for regpeek: drives a [`regpeek_proto::Flow`] with a `ureq` agent.
 //!
 //! The core decides everything (auth, redirects, limits, digests); this crate only
-//! performs the requests it is handed. [`Client::run`] is the whole main loop.
+//! performs the requests it is handed. [`drive`] is the whole main loop, over any
+//! [`Transport`]: the network ([`Client`], whose [`Client::run`] drives it), or what
+//! a caller puts in its place.
 //!
 //! ```no_run
 //! use regpeek_proto::{Goal, Options, Platform, Reference, TokenCache};
@@ -18,11 +20,10 @@
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use regpeek_proto::{
-    Action, Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TokenCache, Transmit,
-    TransportErrorKind,
+    Flow, IDLE_TIMEOUT, Options, Outcome, Reference, TokenCache, Transmit, TransportErrorKind,
 };
 
 /// Errors setting up the transport. Errors during a flow come back as
@@ -65,18 +66,16 @@ pub struct TransportFailure {
 pub struct Blob(Box<dyn std::io::Read + Send>);
 
 impl Blob {
+    /// A body read from `reader` (a transport of one's own: a file, a buffer).
+    pub fn new(reader: impl std::io::Read + Send + 'static) -> Blob {
+        Blob(Box::new(reader))
+    }
+
     /// A reader of the body (no more than the registry sends).
     pub fn into_reader(self) -> impl std::io::Read + Send + 'static {
         self.0
     }
 }
-
-/// A response head and the body to read as it comes ([`Exchanges::answer_stream`]).
-pub type StreamedAnswer =
-    Result<(http::Response<Vec<u8>>, Box<dyn std::io::Read + Send>), TransportFailure>;
-
-/// The most of a streamed blob a recording keeps (it holds the body whole).
-pub const MAX_RECORDED_BLOB: usize = 64 << 20;
 
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,40 +154,8 @@ pub struct ClientOptions {
     pub tls: TlsOptions,
     /// Where to send the HTTP trace, if anywhere.
     pub trace: Option<Trace>,
-    /// What stands between the flows and the network, if anything: a recorder that
-    /// sees every exchange, or a replay that answers instead of the network.
-    pub exchanges: Option<Arc<dyn Exchanges>>,
     /// Which proxy each request goes through (none: direct).
     pub proxy_for: Option<ProxyFor>,
-}
-
-/// Stands between a client's flows and the network: sees every exchange (a
-/// recorder), or answers requests itself (a replay). Shared by every flow of the
-/// client, so it wraps the transport, whatever command runs over it.
-pub trait Exchanges: Send + Sync {
-    /// An answer instead of the network's (`None`: send the request).
-    fn answer(
-        &self,
-        _request: &Transmit,
-    ) -> Option<Result<http::Response<Vec<u8>>, TransportFailure>> {
-        None
-    }
-
-    /// For a streamed request ([`Transmit::stream`]): a response head and the body to
-    /// read as it comes, instead of the network's (`None`: [`Exchanges::answer`], then
-    /// the network). A local layout answers its blobs from files this way, never
-    /// holding one whole.
-    fn answer_stream(&self, _request: &Transmit) -> Option<StreamedAnswer> {
-        None
-    }
-
-    /// An exchange that went over the network.
-    fn observe(
-        &self,
-        _request: &Transmit,
-        _reply: Result<&http::Response<Vec<u8>>, &TransportFailure>,
-    ) {
-    }
 }
 
 impl Default for ClientOptions {
@@ -198,7 +165,6 @@ impl Default for ClientOptions {
             idle_timeout: IDLE_TIMEOUT,
             tls: TlsOptions::default(),
             trace: None,
-            exchanges: None,
             proxy_for: None,
         }
     }
@@ -211,12 +177,14 @@ pub struct Client {
     per_host: Vec<(String, ureq::Agent)>,
     idle: Duration,
     trace: Option<Trace>,
-    exchanges: Option<Arc<dyn Exchanges>>,
     proxy_for: Option<ProxyFor>,
 }
 
 mod agent;
 mod classify;
+mod transport;
+
+pub use transport::{Driven, Reply, Transport, drive, run_blob};
 mod perform;
 
 pub use agent::pem_certificates;
@@ -236,7 +204,6 @@ impl Client {
             per_host,
             idle: options.idle_timeout,
             trace: options.trace.clone(),
-            exchanges: options.exchanges.clone(),
             proxy_for: options.proxy_for.clone(),
         })
     }
@@ -256,145 +223,24 @@ impl Client {
         self.run_observed(flow, &mut |_, _| {})
     }
 
-    /// The main loop, telling `observe` about every exchange (for recordings): the
-    /// request as sent (with `Authorization`: scrub it) and its response or failure.
+    /// The main loop, telling `observe` about every exchange: the request as sent
+    /// (with `Authorization`: scrub it) and its response or failure.
     pub fn run_observed(
         &self,
         flow: Flow,
         observe: &mut Observer<'_>,
     ) -> (Result<Outcome, RunError>, TokenCache) {
-        let (result, tokens) = self.drive(flow, observe);
+        let (result, tokens) = drive(self, flow, observe);
         (result.map(|(outcome, _)| outcome), tokens)
     }
 
     /// Runs a [`Goal::Blob`](regpeek_proto::Goal::Blob) flow and hands back the blob's
     /// body to read, unverified: check it against the digest before using any of it.
-    /// Not recorded, nor answered from a recording.
     pub fn run_blob(&self, flow: Flow) -> (Result<(Outcome, Blob), RunError>, TokenCache) {
-        let (result, tokens) = self.drive(flow, &mut |_, _| {});
-        let result = result.and_then(|(outcome, body)| match body {
-            Some(body) => Ok((outcome, body)),
-            None => Err(RunError {
-                error: regpeek_proto::Error::Internal("a blob flow ended without its body"),
-                transport: None,
-            }),
-        });
-        (result, tokens)
+        run_blob(self, flow)
     }
 
-    /// The driver loop: `observe` sees every exchange; a streamed `2xx` keeps its body
-    /// for the caller.
-    fn drive(
-        &self,
-        mut flow: Flow,
-        observe: &mut Observer<'_>,
-    ) -> (Result<(Outcome, Option<Blob>), RunError>, TokenCache) {
-        let mut last_failure: Option<TransportFailure> = None;
-        let mut streamed: Option<Blob> = None;
-        loop {
-            match flow.poll_action(SystemTime::now()) {
-                Action::Done(result) => {
-                    let result = result.map_err(|error| {
-                        let transport = match error {
-                            regpeek_proto::Error::Transport { .. }
-                            | regpeek_proto::Error::Timeout { .. } => last_failure.take(),
-                            _ => None,
-                        };
-                        RunError { error, transport }
-                    });
-                    return (result.map(|o| (o, streamed)), flow.into_tokens());
-                }
-                Action::Wait(until) => {
-                    let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
-                    self.trace(&format!("! retrying in {:.1}s", wait.as_secs_f64()));
-                    std::thread::sleep(wait);
-                }
-                Action::Send(send) => {
-                    let budget = send.time_left(SystemTime::now());
-                    let probe = Transmit {
-                        request: clone_request(&send.request),
-                        max_body: send.max_body,
-                        kind: send.kind,
-                        stream: send.stream,
-                        deadline: send.deadline,
-                    };
-                    let streamed_answer = match (&self.exchanges, send.stream) {
-                        (Some(x), true) => x.answer_stream(&probe),
-                        _ => None,
-                    };
-                    let answered = match streamed_answer {
-                        Some(_) => None,
-                        None => self.exchanges.as_ref().and_then(|x| x.answer(&probe)),
-                    };
-                    // A recording or a replay holds a streamed body whole: the caller
-                    // reads it from memory, and the flow gets the head alone.
-                    let mut kept = |reply: Result<http::Response<Vec<u8>>, TransportFailure>| {
-                        reply.map(|response| {
-                            if !send.stream || !response.status().is_success() {
-                                return response;
-                            }
-                            let (parts, body) = response.into_parts();
-                            streamed = Some(Blob(Box::new(std::io::Cursor::new(body))));
-                            http::Response::from_parts(parts, Vec::new())
-                        })
-                    };
-                    let reply = match (streamed_answer, answered) {
-                        // A body to read as it comes (a local layout's file).
-                        (Some(reply), _) => reply.map(|(response, body)| {
-                            if response.status().is_success() {
-                                streamed = Some(Blob(body));
-                            }
-                            response
-                        }),
-                        (None, Some(reply)) => kept(reply),
-                        (None, None) if send.stream && self.exchanges.is_some() => {
-                            let reply =
-                                self.perform_within(send.request, MAX_RECORDED_BLOB, budget);
-                            let reply = match reply {
-                                Ok(r) if r.body().len() > MAX_RECORDED_BLOB => Err(TransportFailure {
-                                    kind: TransportErrorKind::TooLarge,
-                                    source: format!("a blob over the {MAX_RECORDED_BLOB} bytes a recording keeps").into(),
-                                }),
-                                other => other,
-                            };
-                            if let Some(x) = &self.exchanges {
-                                x.observe(&probe, reply.as_ref());
-                            }
-                            kept(reply)
-                        }
-                        (None, None) if send.stream => self
-                            .perform_streaming(send.request, send.max_body, budget)
-                            .map(|(response, body)| {
-                                streamed = body.map(|b| Blob(Box::new(b.into_reader())));
-                                response
-                            }),
-                        (None, None) => {
-                            let reply = self.perform_within(send.request, send.max_body, budget);
-                            if let Some(x) = &self.exchanges {
-                                x.observe(&probe, reply.as_ref());
-                            }
-                            reply
-                        }
-                    };
-                    match reply {
-                        Ok(response) => {
-                            observe(&probe, Ok(&response));
-                            last_failure = None;
-                            flow.handle_response(SystemTime::now(), response);
-                        }
-                        Err(failure) => {
-                            observe(&probe, Err(&failure));
-                            let kind = failure.kind;
-                            last_failure = Some(failure);
-                            flow.handle_transport_error(SystemTime::now(), kind);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn trace(&self, line: &str) {
+    pub(crate) fn trace(&self, line: &str) {
         if let Some(t) = &self.trace {
             t(line);
         }

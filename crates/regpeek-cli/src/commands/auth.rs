@@ -39,7 +39,7 @@ pub fn login(
         warning: None,
     };
     let (options, client) = session.prepare_as(&r, common, Goal::Login, Some(checked))?;
-    let outcome = session.registries.run(&client, r.clone(), options)?;
+    let outcome = session.registries.run(&*client, r.clone(), options)?;
     if let Outcome::LoggedIn {
         authenticated: false,
     } = outcome

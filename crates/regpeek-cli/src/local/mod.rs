@@ -4,16 +4,17 @@
 //! layout: each image's Docker manifest is made from its `manifest.json` entry (its
 //! config and its uncompressed layer tars, hashed once a run). The core's flow is the same as for a registry; this driver
 //! answers its requests from the layout (`index.json`, `blobs/ALG/HEX`), through the
-//! ureq client's [`Exchanges`] hook, so nothing goes to the network. It is also the
+//! [`Transport`] of its own, so nothing goes to the network. It is also the
 //! proof that the core runs behind any transport. The layout: docs/protocol.md §8.6.
 //!
 //! How a local image is named, to the core and to the user: [`names`].
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use regpeek_proto::{Transmit, http};
-use regpeek_ureq::{Exchanges, TransportFailure};
+use regpeek_ureq::{Blob, Reply, Transport, TransportFailure};
 use serde_json::Value;
 
 mod names;
@@ -211,41 +212,38 @@ impl Layouts {
     }
 }
 
-impl Exchanges for Layouts {
-    /// A blob as a file to read, never held whole.
-    fn answer_stream(&self, request: &Transmit) -> Option<regpeek_ureq::StreamedAnswer> {
-        let path = request.request.uri().path();
-        let rest = path.strip_prefix("/v2/")?;
-        let (repo, what) = api_path(rest)?;
-        let digest = what.strip_prefix("blobs/")?;
-        let opened = self
-            .store(repo)
-            .and_then(|store| store.open(&blob_path(digest)?));
-        Some(Ok(match opened {
-            Ok((body, len)) => {
-                let head = ok("application/octet-stream", Some(digest), Vec::new(), true);
-                let (mut parts, _) = head.into_parts();
-                parts
-                    .headers
-                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
-                (http::Response::from_parts(parts, Vec::new()), body)
-            }
-            Err(e) => (
-                error(404, &format!("BLOB_UNKNOWN: {e:#}")),
-                Box::new(std::io::empty()) as _,
-            ),
-        }))
-    }
-
-    fn answer(
-        &self,
-        request: &Transmit,
-    ) -> Option<Result<http::Response<Vec<u8>>, TransportFailure>> {
-        let path = request.request.uri().path().to_owned();
-        let head = request.request.method() == http::Method::HEAD;
-        Some(Ok(self
-            .respond(&path, head)
-            .unwrap_or_else(|e| error(404, &format!("{e:#}")))))
+impl Transport for Layouts {
+    /// Answers from disk: a blob as a file to read as it comes (never held whole),
+    /// anything else as the registry API would.
+    fn send(&self, send: &Transmit, _budget: Option<Duration>) -> Result<Reply, TransportFailure> {
+        let path = send.request.uri().path().to_owned();
+        if send.stream
+            && let Some((repo, what)) = path.strip_prefix("/v2/").and_then(api_path)
+            && let Some(digest) = what.strip_prefix("blobs/")
+        {
+            let opened = self
+                .store(repo)
+                .and_then(|store| store.open(&blob_path(digest)?));
+            return Ok(match opened {
+                Ok((body, len)) => {
+                    let head = ok("application/octet-stream", Some(digest), Vec::new(), true);
+                    let (mut parts, _) = head.into_parts();
+                    parts
+                        .headers
+                        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+                    Reply {
+                        response: http::Response::from_parts(parts, Vec::new()),
+                        body: Some(Blob::new(body)),
+                    }
+                }
+                Err(e) => Reply::whole(error(404, &format!("BLOB_UNKNOWN: {e:#}"))),
+            });
+        }
+        let head = send.request.method() == http::Method::HEAD;
+        Ok(Reply::whole(
+            self.respond(&path, head)
+                .unwrap_or_else(|e| error(404, &format!("{e:#}"))),
+        ))
     }
 }
 

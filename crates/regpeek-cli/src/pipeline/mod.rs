@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
 use regpeek_proto::{Goal, Inspection, Options};
-use regpeek_ureq::Client;
+use regpeek_ureq::Transport;
 use serde_json::{Map, Value};
 
 use crate::args::{Command, Common, OutputFormat};
@@ -385,12 +385,15 @@ impl BatchState {
     }
 }
 
+/// A registry's transport and the options its flows start from.
+type Prepared = (Arc<dyn Transport>, Options);
+
 /// What a batch shares beyond the run's [`crate::session::Session::registries`] (its
 /// tokens, and the 429 holds: a registry that answered 429 is asked nothing before
 /// then, by any worker).
 struct BatchState {
     /// One client (one keep-alive pool) per registry, with its options.
-    clients: Mutex<HashMap<String, (Arc<Client>, Options)>>,
+    clients: Mutex<HashMap<String, Prepared>>,
     /// Manifests and configs fetched by this batch, by digest, for later references
     /// that share them (looked up, never copied per reference).
     known: regpeek_client::cache::InMemory,
@@ -498,7 +501,7 @@ fn answer(
     let local = r.registry() == crate::local::REGISTRY;
     let offline_tag = (job.session.offline && !local && r.digest().is_none()).then(|| r.familiar());
     let (client, options) = flow_options(job, shared, &r, goal_of(job, asked)?, started)?;
-    let insp = run_flow(job, &client, r, options)?.into_image()?;
+    let insp = run_flow(job, &*client, r, options)?.into_image()?;
     if let Some(tag) = offline_tag {
         eprintln!(
             "regpeek: offline: {tag} taken from the cache as {} (it may have moved since)",
@@ -531,7 +534,7 @@ fn flow_options(
     r: &regpeek_proto::Reference,
     goal: Goal,
     started: std::time::SystemTime,
-) -> Result<(Arc<Client>, Options)> {
+) -> Result<(Arc<dyn Transport>, Options)> {
     let registry = r.registry().to_owned();
     let (client, mut options) = {
         let mut clients = shared
@@ -558,7 +561,7 @@ fn flow_options(
 /// later flows and keeping what it learnt for the run.
 fn run_flow(
     job: &Job,
-    client: &Client,
+    client: &dyn Transport,
     r: regpeek_proto::Reference,
     options: Options,
 ) -> Result<regpeek_proto::Outcome> {

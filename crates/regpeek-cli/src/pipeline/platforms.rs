@@ -23,7 +23,7 @@ pub(super) fn platforms(
 ) -> Result<Vec<PlatformRow>> {
     let r = crate::flags::parse_reference(input)?;
     let (client, options) = flow_options(job, shared, &r, Goal::Manifest(None), started)?;
-    let top = run_flow(job, &client, r.clone(), options.clone())?.into_image()?;
+    let top = run_flow(job, &*client, r.clone(), options.clone())?.into_image()?;
     job.session.warn(&top.warnings);
     let pinned = |digest: &regpeek_proto::Digest| {
         crate::flags::parse_reference(&format!("{}@{digest}", r.name()))
@@ -33,7 +33,7 @@ pub(super) fn platforms(
      -> Result<regpeek_proto::Inspection> {
         let mut o = options.clone();
         o.goal = Goal::Inspect(platform);
-        Ok(run_flow(job, &client, pinned(digest)?, o)?.into_image()?)
+        Ok(run_flow(job, &*client, pinned(digest)?, o)?.into_image()?)
     };
     let Some(index) = &top.index else {
         let insp = inspect(&top.digest, crate::flags::host_platform())?;

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use regpeek_proto::{Credentials, Goal, Options, Outcome, Reference};
-use regpeek_ureq::{Client, ClientOptions, Exchanges};
+use regpeek_ureq::{Client, ClientOptions, Transport};
 
 use crate::args::{Cli, Command, Common, OutputFormat};
 use crate::errors::usage;
@@ -30,8 +30,8 @@ pub struct Session {
     pub offline: bool,
     /// When the command started: its deadline counts from here.
     pub started: SystemTime,
-    /// What stands between the clients and the network: a recording or a replay.
-    pub exchanges: Option<Arc<dyn Exchanges>>,
+    /// In a replay: the recording, answering in the network's place.
+    pub replaying: Option<Arc<record::Replaying>>,
     /// Local layouts and archives (`oci:`, `oci-archive:`), answering from disk.
     pub layouts: Arc<crate::local::Layouts>,
     /// `--record DIR`: written when the command ends.
@@ -78,7 +78,7 @@ impl Session {
             cache: None,
             offline: false,
             started,
-            exchanges: None,
+            replaying: None,
             layouts: Arc::default(),
             recording: None,
             replay_credentials: None,
@@ -99,7 +99,7 @@ impl Session {
         r: &Reference,
         common: &Common,
         goal: Goal,
-    ) -> Result<(Options, Arc<Client>)> {
+    ) -> Result<(Options, Arc<dyn Transport>)> {
         self.prepare_as(r, common, goal, None)
     }
 
@@ -110,7 +110,7 @@ impl Session {
         common: &Common,
         goal: Goal,
         credentials: Option<creds::Found>,
-    ) -> Result<(Options, Arc<Client>)> {
+    ) -> Result<(Options, Arc<dyn Transport>)> {
         let mut options = Options::new(goal);
         // Resolved once per run: a password is read from stdin or a prompt at most
         // once, and a helper runs once per registry and repository.
@@ -188,32 +188,39 @@ impl Session {
         {
             self.add_mirrors(r, common, &mut options, &mut tls)?;
         }
-        // A local layout answers from disk, in the network's place.
-        let exchanges = if r.registry() == crate::local::REGISTRY {
-            if self.exchanges.is_some() {
-                return Err(usage(
-                    "a local layout (oci:DIR) is read from disk: there is nothing to record or replay",
-                ));
-            }
-            Some(self.layouts.clone() as Arc<dyn Exchanges>)
-        } else {
-            self.exchanges.clone()
-        };
-        // One client (one keep-alive pool) per registry for the whole run: a command
+        let local = r.registry() == crate::local::REGISTRY;
+        if local && (self.recording.is_some() || self.replaying.is_some()) {
+            return Err(usage(
+                "a local layout (oci:DIR) is read from disk: there is nothing to record or replay",
+            ));
+        }
+        // One transport (one keep-alive pool) per registry for the whole run: a command
         // that reads several layers, or looks several times, reuses its connections.
-        // The client depends only on the registry's TLS settings (and, on Docker Hub,
-        // its mirrors'), which a run does not change.
+        // It depends only on the registry's TLS settings (and, on Docker Hub, its
+        // mirrors'), which a run does not change. In the network's place: a local
+        // layout, or a replay; around it: a recording.
         let key = (r.registry().to_owned(), image_goal);
-        let proxies = self.proxies.clone();
-        let proxy_for: regpeek_ureq::ProxyFor = Arc::new(move |uri| proxies.for_uri(uri));
         let client = self.registries.client(key, || {
-            Ok(Client::new(&ClientOptions {
+            if local {
+                return Ok(self.layouts.clone() as Arc<dyn Transport>);
+            }
+            if let Some(replaying) = &self.replaying {
+                return Ok(replaying.clone() as Arc<dyn Transport>);
+            }
+            let proxies = self.proxies.clone();
+            let network: Arc<dyn Transport> = Arc::new(Client::new(&ClientOptions {
                 tls,
                 trace,
-                exchanges,
-                proxy_for: Some(proxy_for),
+                proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
                 ..ClientOptions::default()
-            })?)
+            })?);
+            Ok(match &self.recording {
+                Some(recording) => Arc::new(record::Recorded {
+                    inner: network,
+                    recording: recording.clone(),
+                }),
+                None => network,
+            })
         })?;
         Ok((options, client))
     }
@@ -299,7 +306,7 @@ impl Session {
     /// ([`Session::prepare`], then [`Registries::run`]).
     pub fn run(&self, r: &Reference, common: &Common, goal: Goal) -> Result<Outcome> {
         let (options, client) = self.prepare(r, common, goal)?;
-        Ok(self.registries.run(&client, r.clone(), options)?)
+        Ok(self.registries.run(&*client, r.clone(), options)?)
     }
 
     /// Docker Hub mirrors from registries.conf and daemon.json, tried by the core before
@@ -395,16 +402,14 @@ impl Session {
             if replayed.is_some() {
                 return Err(usage("a replay cannot be recorded"));
             }
-            let recording = Arc::new(record::Recording::start(dir, argv, cli.force)?);
-            session.recording = Some(recording.clone());
-            session.exchanges = Some(recording);
+            session.recording = Some(Arc::new(record::Recording::start(dir, argv, cli.force)?));
         }
         if let Some(r) = replayed {
-            session.exchanges = Some(r.exchanges);
+            session.replaying = Some(r.exchanges);
             session.replay_credentials = Some(r.credentials);
             session.replay_names = r.names;
         }
-        if session.exchanges.is_some() {
+        if session.recording.is_some() || session.replaying.is_some() {
             // A recording starts cold, so that it holds every exchange its replay
             // needs; a replay knows nothing a cache taught.
             cli.no_cache = true;
