@@ -1,6 +1,5 @@
-//! Looking inside images without pulling them: `cat`, `ls`, `os`, `blob` on the lab's
-//! `lab/fs` (links, a whiteout, an opaque directory, a hard link, a link that tries
-//! to leave the root) and `lab/rich`.
+//! Looking inside images without pulling them: `cat`, `ls`, `os`, `blob` on `lab/fs`
+//! (links, a whiteout, an opaque directory, hard links, an escaping link), `lab/rich`.
 
 use super::*;
 
@@ -33,21 +32,22 @@ fn cat_writes_a_file_as_a_container_sees_it() {
     assert_eq!(
         layers_read(&out),
         [2],
-        "a file in the top layer costs the top layer alone"
+        "a file in the top layer costs it alone"
     );
-    // A link is followed without reading any layer again: the layers above said
-    // nothing of the path it leads to, and the base's scan kept the small file.
-    let out = cat("/etc/os-release");
-    assert_eq!(layers_read(&out), [2, 1, 0], "{}", stderr_of(&out));
-    // A batch reads a layer once for all the images that share it (ls reads an
-    // image's layers several at a time: in any order).
+    // Below an undecided top, the layers are asked for together; a link needs no more.
+    let sorted = |mut v: Vec<usize>| {
+        v.sort();
+        v
+    };
+    let mut read = layers_read(&cat("/etc/os-release"));
+    assert_eq!(read.remove(0), 2, "the top layer first, alone");
+    assert_eq!(sorted(read), [0, 1]);
+    // A batch reads a layer once for all its images (ls: several at once, any order).
     let out = regpeek(&["ls", "--plain-http", "-v", "--jobs", "1", &fs(), &fs()]);
-    let mut read = layers_read(&out);
-    read.sort();
-    assert_eq!(read, [0, 1, 2], "{}", stderr_of(&out));
+    assert_eq!(sorted(layers_read(&out)), [0, 1, 2], "{}", stderr_of(&out));
     // The second image reads nothing more.
     let out = regpeek(&["os", "--plain-http", "-v", "--jobs", "1", &fs(), &fs()]);
-    assert_eq!(layers_read(&out), [2, 1, 0], "{}", stderr_of(&out));
+    assert_eq!(sorted(layers_read(&out)), [0, 1, 2], "{}", stderr_of(&out));
     for (path, want) in [
         // Through a relative link, and a link at a leading directory (`bin`).
         ("/etc/os-release", "ID=lablinux"),

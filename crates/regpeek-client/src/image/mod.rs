@@ -27,6 +27,8 @@ pub use overlay::{Miss, Node, Outcome, Tree};
 
 /// How many layers of one image are read at once when all are needed.
 const LAYERS_AT_ONCE: usize = 4;
+/// How many layers a lookup asks for ahead, below the one it reads.
+const LAYERS_AHEAD: usize = 8;
 /// The most a layer scan keeps of small files (for [`Index::put_files`]).
 const SMALL_PER_LAYER: u64 = 2 << 20;
 
@@ -145,7 +147,13 @@ impl<'a> Image<'a> {
 
     /// What the layer `i` says of `path` for the judge `lookup` hands out: from the
     /// index, its kept small file, an eStargz TOC and chunks, or the layer scanned.
-    fn judge(&self, i: usize, lookup: &overlay::Lookup) -> Result<Judged> {
+    /// `opened`: the layer's body, when it was asked for ahead ([`Image::find`]).
+    fn judge(
+        &self,
+        i: usize,
+        lookup: &overlay::Lookup,
+        opened: Option<Box<dyn Read + Send>>,
+    ) -> Result<Judged> {
         let desc = &self.layers[i];
         let path = lookup.path();
         if let Some(entries) = self.index.get(&desc.digest) {
@@ -186,35 +194,78 @@ impl<'a> Image<'a> {
                 return Ok((say, dirs, Some(spool)));
             }
         }
-        let body = self.source.blob(r, &desc.digest, None)?.0;
+        let body = match opened {
+            Some(body) => body,
+            None => self.source.blob(r, &desc.digest, None)?.0,
+        };
         scan(self.index, body, desc, lookup).with_context(within)
     }
 
     /// Looks `path` up from the top layer down, links followed inside the image;
-    /// reads only the layers down to the one that decides.
+    /// reads only the layers down to the one that decides. The top layer is read
+    /// alone (a file there costs nothing more); when it does not decide, the layers
+    /// below that may still be needed are asked for together ([`LAYERS_AHEAD`] at
+    /// most, not yet indexed) and read top-down as they arrive: a file in the base of
+    /// a small image costs two rounds of requests, not one per layer.
     pub fn find(&self, path: &str) -> Result<(Outcome, Option<File>)> {
-        let mut lookup = overlay::Lookup::new(path, self.layers.len());
-        while let Some(i) = lookup.layer() {
-            if !self.readable(i) {
-                lookup.take(None, Default::default());
-                continue;
-            }
-            let (say, dirs, bytes) = self.judge(i, &lookup)?;
-            let found_path = lookup.path().to_owned();
-            lookup.take(say, dirs);
-            if let (Some(Outcome::File { .. }), Some(bytes)) = (lookup.outcome(), bytes) {
-                let file = File {
-                    bytes,
-                    layer: i,
-                    path: found_path,
+        std::thread::scope(|s| {
+            let mut opening: BTreeMap<usize, std::sync::mpsc::Receiver<_>> = BTreeMap::new();
+            let mut asked_ahead = false;
+            let mut lookup = overlay::Lookup::new(path, self.layers.len());
+            while let Some(i) = lookup.layer() {
+                if !self.readable(i) {
+                    lookup.take(None, Default::default());
+                    continue;
+                }
+                // A body asked for ahead serves the layer's first read.
+                let opened = match opening.remove(&i).map(|rx| rx.recv()) {
+                    Some(Ok(body)) => Some(body?),
+                    _ => None,
                 };
-                return Ok((
-                    lookup.outcome().cloned().unwrap_or(Outcome::Missing),
-                    Some(file),
-                ));
+                let (say, dirs, bytes) = self.judge(i, &lookup, opened)?;
+                let found_path = lookup.path().to_owned();
+                lookup.take(say, dirs);
+                if let (Some(Outcome::File { .. }), Some(bytes)) = (lookup.outcome(), bytes) {
+                    let file = File {
+                        bytes,
+                        layer: i,
+                        path: found_path,
+                    };
+                    return Ok((
+                        lookup.outcome().cloned().unwrap_or(Outcome::Missing),
+                        Some(file),
+                    ));
+                }
+                if lookup.outcome().is_none() && !asked_ahead {
+                    asked_ahead = true;
+                    for k in self.ahead(i) {
+                        let (tx, rx) = std::sync::mpsc::channel();
+                        let (source, r) = (self.source, &self.reference);
+                        let digest = &self.layers[k].digest;
+                        s.spawn(move || {
+                            let _ = tx.send(source.blob(r, digest, None).map(|(body, _)| body));
+                        });
+                        opening.insert(k, rx);
+                    }
+                }
             }
-        }
-        Ok((lookup.outcome().cloned().unwrap_or(Outcome::Missing), None))
+            Ok((lookup.outcome().cloned().unwrap_or(Outcome::Missing), None))
+        })
+    }
+
+    /// The layers below `i` worth asking for ahead: readable, not yet indexed, read
+    /// whole (not eStargz, whose reads are ranges), nearest first.
+    fn ahead(&self, i: usize) -> Vec<usize> {
+        (0..i)
+            .rev()
+            .filter(|&k| {
+                let d = &self.layers[k];
+                layers::packing(&d.media_type).is_ok()
+                    && self.index.get(&d.digest).is_none()
+                    && !d.annotations.contains_key(crate::estargz::TOC_DIGEST)
+            })
+            .take(LAYERS_AHEAD)
+            .collect()
     }
 
     /// The regular file at `path` (links followed), or an error saying why there is none.
