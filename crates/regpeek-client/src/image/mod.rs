@@ -204,7 +204,7 @@ impl<'a> Image<'a> {
     /// Looks `path` up from the top layer down, links followed inside the image;
     /// reads only the layers down to the one that decides. The top layer is read
     /// alone (a file there costs nothing more); when it does not decide, the layers
-    /// below that may still be needed are asked for together ([`LAYERS_AHEAD`] at
+    /// below that may still be needed are asked for together (eight at
     /// most, not yet indexed) and read top-down as they arrive: a file in the base of
     /// a small image costs two rounds of requests, not one per layer.
     pub fn find(&self, path: &str) -> Result<(Outcome, Option<File>)> {
