@@ -344,7 +344,13 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
         .collect();
     let shared = BatchState::new();
     let progress = progress_bar(unique.len());
+    // Each answer waits until its lines are written, then goes: memory holds the
+    // answers ahead of the next line, not every answer of the batch.
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
+    let mut lines_left = vec![0usize; unique.len()];
+    for &u in &slot_of {
+        lines_left[u] += 1;
+    }
     let (mut next, mut failed) = (0, false);
     let printed = regpeek_client::batch::run(
         &lanes,
@@ -356,13 +362,20 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
             }
             results[u] = Some(value);
             // Every line whose answer is known is written now, not at the end.
-            while let Some(Some(value)) = slot_of.get(next).map(|&u| &results[u]) {
+            while let Some(&at) = slot_of.get(next) {
+                let Some(value) = results[at].as_ref() else {
+                    break;
+                };
                 failed |= value.get("Error").is_some();
                 match &progress {
                     Some(p) => p.suspend(|| each(next, value))?,
                     None => each(next, value)?,
                 }
                 next += 1;
+                lines_left[at] -= 1;
+                if lines_left[at] == 0 {
+                    results[at] = None;
+                }
             }
             Ok(())
         },
