@@ -12,6 +12,7 @@ mod auth_modes;
 mod basics;
 mod batches;
 mod cache;
+mod cat_messages;
 mod conventions;
 mod files;
 mod habits;

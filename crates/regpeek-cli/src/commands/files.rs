@@ -89,9 +89,17 @@ pub fn cat(
             .take(MAX_IN_LINE + 1)
             .read_to_end(&mut bytes)?;
         if bytes.len() as u64 > MAX_IN_LINE {
-            bail!(
-                "{shown}: larger than {MAX_IN_LINE} bytes, too large for a JSON line: cat it from one image"
-            );
+            // Too large for a JSON line: its size and digest, without its content.
+            let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+            sha2::Digest::update(&mut hasher, &bytes);
+            let rest = std::io::copy(&mut file, &mut hasher)?;
+            let hex = regpeek_layer::hex(&sha2::Digest::finalize(hasher));
+            return Ok(vec![json!({
+                "Path": shown,
+                "Size": bytes.len() as u64 + rest,
+                "Digest": format!("sha256:{hex}"),
+                "Note": format!("the content is left out: over {MAX_IN_LINE} bytes for a JSON line; cat it from one image"),
+            })]);
         }
         let mut row = json!({
             "Path": shown,

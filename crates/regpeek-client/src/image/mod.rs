@@ -207,7 +207,7 @@ impl<'a> Image<'a> {
     /// below that may still be needed are asked for together (eight at
     /// most, not yet indexed) and read top-down as they arrive: a file in the base of
     /// a small image costs two rounds of requests, not one per layer.
-    pub fn find(&self, path: &str) -> Result<(Outcome, Option<File>)> {
+    pub fn find(&self, path: &str) -> Result<Found> {
         std::thread::scope(|s| {
             let mut opening: BTreeMap<usize, std::sync::mpsc::Receiver<_>> = BTreeMap::new();
             let mut asked_ahead = false;
@@ -231,10 +231,11 @@ impl<'a> Image<'a> {
                         layer: i,
                         path: found_path,
                     };
-                    return Ok((
-                        lookup.outcome().cloned().unwrap_or(Outcome::Missing),
-                        Some(file),
-                    ));
+                    return Ok(Found {
+                        outcome: lookup.outcome().cloned().unwrap_or(Outcome::Missing),
+                        file: Some(file),
+                        resolved: lookup.path().to_owned(),
+                    });
                 }
                 if lookup.outcome().is_none() && !asked_ahead {
                     asked_ahead = true;
@@ -249,7 +250,11 @@ impl<'a> Image<'a> {
                     }
                 }
             }
-            Ok((lookup.outcome().cloned().unwrap_or(Outcome::Missing), None))
+            Ok(Found {
+                outcome: lookup.outcome().cloned().unwrap_or(Outcome::Missing),
+                file: None,
+                resolved: lookup.path().to_owned(),
+            })
         })
     }
 
@@ -268,24 +273,44 @@ impl<'a> Image<'a> {
             .collect()
     }
 
-    /// The regular file at `path` (links followed), or an error saying why there is none.
+    /// The regular file at `path` (links followed), or an error saying why there is none
+    /// in the user's terms: a directory names how to list it, a path through a file is
+    /// not a directory (a trailing `/` too), and a dangling link says where it led.
     pub fn file(&self, path: &str) -> Result<File> {
-        let shown = format!("/{}", regpeek_layer::normalize(path));
+        let normal = regpeek_layer::normalize(path);
+        let shown = format!("/{normal}");
         let name = self.reference.familiar();
-        match self.find(path)? {
+        let found = self.find(path)?;
+        let led = (found.resolved != normal && !found.resolved.is_empty())
+            .then(|| format!(" (links lead to /{}, which does not exist)", found.resolved))
+            .unwrap_or_default();
+        match (found.outcome, found.file) {
+            (_, Some(_)) if path.ends_with('/') => bail!("{shown}/: not a directory in {name}"),
             (_, Some(file)) => Ok(file),
             (Outcome::Missing, _) | (Outcome::File { .. }, None) => {
-                bail!("{shown}: no such file in {name}")
+                bail!("{shown}: no such file in {name}{led}")
             }
             (Outcome::Deleted(i), _) => {
                 bail!("{shown}: deleted in layer {i} of {name} (a whiteout or an opaque directory)")
             }
-            (Outcome::Dir(p), _) => bail!("/{p} is a directory"),
-            (Outcome::NotADirectory(at), _) => bail!("/{at} is not a directory"),
+            (Outcome::Dir(_), _) => {
+                bail!("{shown} is a directory in {name}: list it with `regpeek ls {name} {shown}`")
+            }
+            (Outcome::NotADirectory(at), _) => bail!("/{at} is not a directory in {name}"),
             (Outcome::NotRegular(p, t), _) => bail!("/{p} is not a regular file (tar type {t:?})"),
             (Outcome::Loop, _) => bail!("{shown}: more than {} links to follow", overlay::MAX_HOPS),
         }
     }
+}
+
+/// What a lookup found ([`Image::find`]).
+pub struct Found {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The file, when it is a regular one.
+    pub file: Option<File>,
+    /// The path the links on the way led to (normalised, no leading `/`).
+    pub resolved: String,
 }
 
 /// Bytes a sink writes and the scan reads back.

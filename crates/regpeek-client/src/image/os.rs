@@ -8,7 +8,7 @@ use std::io::Read;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{Image, Outcome};
+use super::Image;
 
 /// What an image says of its distribution (skopeo has no such answer; the field names
 /// follow os-release).
@@ -44,8 +44,8 @@ impl Image<'_> {
         }
         // A file's text; `None` when the image has no regular file there.
         let text = |path: &str| -> Result<Option<String>> {
-            match self.find(path)? {
-                (_, Some(mut f)) => {
+            match self.find(path)?.file {
+                Some(mut f) => {
                     let mut s = String::new();
                     Read::by_ref(&mut f.bytes)
                         .take(64 << 10)
@@ -53,8 +53,7 @@ impl Image<'_> {
                         .ok();
                     Ok(Some(s))
                 }
-                (Outcome::Loop, _) => Ok(None),
-                _ => Ok(None),
+                None => Ok(None),
             }
         };
         for path in ["etc/os-release", "usr/lib/os-release"] {
