@@ -281,9 +281,11 @@ impl<'a> Image<'a> {
         let shown = format!("/{normal}");
         let name = self.reference.familiar();
         let found = self.find(path)?;
-        let led = (found.resolved != normal && !found.resolved.is_empty())
-            .then(|| format!(" (links lead to /{}, which does not exist)", found.resolved))
-            .unwrap_or_default();
+        let led = if found.resolved != normal && !found.resolved.is_empty() {
+            format!(" (links lead to /{}, which does not exist)", found.resolved)
+        } else {
+            String::new()
+        };
         match (found.outcome, found.file) {
             (_, Some(_)) if path.ends_with('/') => bail!("{shown}/: not a directory in {name}"),
             (_, Some(file)) => Ok(file),
