@@ -71,3 +71,27 @@ fn a_batch_keeps_the_size_and_digest_of_a_file_too_large_for_a_line() {
     assert!(rows[1]["Error"].as_str().unwrap().contains("no such file"));
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_layer_that_cannot_be_read_gets_a_hint_by_its_kind() {
+    for (tag, hint) in [
+        ("bomb", "refuses to unpack this layer"),
+        ("lying", "the layer ends early"),
+        ("truncated", "the layer ends early"),
+        ("mismatch", "other bytes than the digest names"),
+    ] {
+        let out = regpeek(&[
+            "cat",
+            "--plain-http",
+            &r(&format!("lab/hostile:{tag}")),
+            "/x",
+        ]);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{tag}: {err}");
+        assert!(
+            err.contains(&format!("hint: {}", "")),
+            "{tag}: no hint: {err}"
+        );
+        assert!(err.contains(hint), "{tag}: {err}");
+    }
+}

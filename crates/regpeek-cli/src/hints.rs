@@ -7,6 +7,12 @@ use crate::session::{CredsUsed, Session};
 /// error's type and data, never its text.
 pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
     use regpeek_proto::{Error as E, Peer, TimeoutStage, TransportErrorKind as K};
+    if let Some(layer) = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<regpeek_layer::Error>())
+    {
+        return layer_hint(layer);
+    }
     let e = err
         .downcast_ref::<regpeek_ureq::RunError>()
         .map(|r| &r.error)
@@ -96,6 +102,17 @@ pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
         E::Transport {
             kind: K::Connect, ..
         } => "is the registry up, and is the host and port right?".into(),
+        _ => return None,
+    })
+}
+
+/// A next step after a layer could not be read, by the kind of failure.
+fn layer_hint(e: &regpeek_layer::Error) -> Option<String> {
+    use regpeek_layer::Error as L;
+    Some(match e {
+        L::Bomb { .. } => "regpeek refuses to unpack this layer (memory stays bounded); `regpeek blob IMAGE DIGEST` writes its compressed bytes as they are".into(),
+        L::DigestMismatch { .. } | L::SizeMismatch { .. } => "the registry served other bytes than the digest names (a corrupt or tampered blob, or something rewriting it on the way): nothing of it was used; tell the registry's operator".into(),
+        L::Truncated { .. } => "the layer ends early: the network or the registry cut it short (try again), or the image was built with a tar header that lies".into(),
         _ => return None,
     })
 }

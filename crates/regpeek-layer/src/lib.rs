@@ -71,21 +71,82 @@ pub const MAX_PATH: usize = 4096;
 /// memory; `zstd` uses 8 MiB at level 19, 128 MiB only with `--ultra -22` or `--long`).
 pub const MAX_ZSTD_WINDOW: u64 = 32 << 20;
 
-/// Why a layer cannot be read, said for a person.
+/// Why a layer cannot be read: typed, so that a caller chooses what to say next by
+/// kind; `Display` says it for a person.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Error(String);
+#[non_exhaustive]
+pub enum Error {
+    /// The layer unpacks past its caps (an absolute one, and one per compressed byte):
+    /// refused as a decompression bomb.
+    #[error(
+        "reading the layer's tar stream: the layer unpacks to more than {cap} bytes ({MAX_RATIO} per compressed byte at most, {MAX_UNPACKED} in all): refused as a decompression bomb"
+    )]
+    Bomb {
+        /// The cap it passed.
+        cap: u64,
+    },
+    /// The blob does not hash to its digest.
+    #[error("blob {digest} does not match its digest (it hashes to {got}): nothing of it is used")]
+    DigestMismatch {
+        /// The digest asked for.
+        digest: String,
+        /// What the bytes hash to.
+        got: String,
+    },
+    /// The blob is not the size its descriptor says (`read`: how many bytes came; more
+    /// than `size` when it was cut off for being too long).
+    #[error("blob {digest} {}: nothing of it is used", size_said(*.read, *.size))]
+    SizeMismatch {
+        /// The digest asked for.
+        digest: String,
+        /// The size the descriptor says.
+        size: u64,
+        /// How many bytes came (past `size`: at least that many).
+        read: u64,
+    },
+    /// The stream ends before its entries do: the layer is truncated, or a tar header
+    /// states a size its data does not have.
+    #[error(
+        "reading the layer's tar stream: it ends before its entries do (the layer is truncated, or a tar header states a size its data does not have): {at}"
+    )]
+    Truncated {
+        /// Where it ended.
+        at: String,
+    },
+    /// A tar header, or the gzip or zstd stream, does not parse.
+    #[error("reading the layer's tar stream: {what}")]
+    Malformed {
+        /// What does not parse, and how.
+        what: String,
+    },
+    /// A layer format or digest algorithm this reader does not read.
+    #[error("{what}")]
+    Unsupported {
+        /// What it is.
+        what: String,
+    },
+}
+
+/// A size mismatch's count of bytes, for its message.
+fn size_said(read: u64, size: u64) -> String {
+    if read > size {
+        format!("is larger than the {size} bytes its descriptor says")
+    } else {
+        format!("is {read} bytes where its descriptor says {size}")
+    }
+}
 
 impl Error {
-    fn new(message: impl Into<String>) -> Error {
-        Error(message.into())
+    /// A stream that ends too soon.
+    fn truncated(at: impl Into<String>) -> Error {
+        Error::Truncated { at: at.into() }
     }
 
-    /// A stream that ends too soon: the layer is truncated, or a header lies.
-    fn truncated(what: &str) -> Error {
-        Error(format!(
-            "reading the layer's tar stream: it ends before its entries do (the layer is truncated, or a tar header states a size its data does not have): {what}"
-        ))
+    /// Something in the stream that does not parse.
+    fn malformed(what: impl std::fmt::Display) -> Error {
+        Error::Malformed {
+            what: what.to_string(),
+        }
     }
 }
 
@@ -220,9 +281,9 @@ impl Check {
             Some("sha256") => Hasher::Sha256(sha2::Sha256::new()),
             Some("sha512") => Hasher::Sha512(sha2::Sha512::new()),
             _ => {
-                return Err(Error::new(format!(
-                    "{digest}: an algorithm regpeek cannot check"
-                )));
+                return Err(Error::Unsupported {
+                    what: format!("{digest}: an algorithm regpeek cannot check"),
+                });
             }
         };
         Ok(Check {
@@ -257,15 +318,14 @@ impl Check {
         let algorithm = digest.split(':').next().unwrap_or("");
         let got = format!("{algorithm}:{hex}");
         if got != digest {
-            return Err(Error::new(format!(
-                "blob {digest} does not match its digest (it hashes to {got}): nothing of it is used"
-            )));
+            return Err(Error::DigestMismatch { digest, got });
         }
         if let Some(size) = size.filter(|s| *s != self.read) {
-            return Err(Error::new(format!(
-                "blob {digest} is {} bytes where its descriptor says {size}: nothing of it is used",
-                self.read
-            )));
+            return Err(Error::SizeMismatch {
+                digest,
+                size,
+                read: self.read,
+            });
         }
         Ok(())
     }
@@ -302,9 +362,7 @@ impl Unpacked {
         self.bytes += bytes.len() as u64;
         let cap = MAX_UNPACKED.min(compressed.saturating_mul(MAX_RATIO).max(RATIO_FLOOR));
         if self.bytes > cap {
-            return Err(Error::new(format!(
-                "reading the layer's tar stream: the layer unpacks to more than {cap} bytes ({MAX_RATIO} per compressed byte at most, {MAX_UNPACKED} in all): refused as a decompression bomb"
-            )));
+            return Err(Error::Bomb { cap });
         }
         self.tar.push(bytes, visit)
     }
@@ -319,7 +377,7 @@ impl Reader {
     /// `size` bytes long.
     pub fn new(media_type: &str, digest: &Digest, size: u64) -> Result<Reader, Error> {
         let check = Check::new(digest)?;
-        let decoder = match packing(media_type).map_err(Error)? {
+        let decoder = match packing(media_type).map_err(|what| Error::Unsupported { what })? {
             Packing::Tar => Decoder::Tar,
             Packing::Gzip => {
                 Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(Vec::new())))
@@ -341,10 +399,11 @@ impl Reader {
     pub fn feed(&mut self, chunk: &[u8], visit: &mut Visit) -> Result<(), Error> {
         self.check.update(chunk);
         if self.check.read() > self.size {
-            return Err(Error::new(format!(
-                "blob {} is larger than the {} bytes its descriptor says: nothing of it is used",
-                self.check.digest, self.size
-            )));
+            return Err(Error::SizeMismatch {
+                digest: self.check.digest.to_string(),
+                size: self.size,
+                read: self.check.read(),
+            });
         }
         if self.failed.is_none()
             && !self.unpacked.tar.ended()
@@ -368,9 +427,8 @@ impl Reader {
             Decoder::Tar => out(chunk),
             Decoder::Gzip(gz) => {
                 for step in chunk.chunks(GZIP_STEP) {
-                    gz.write_all(step).map_err(|e| {
-                        Error::new(format!("reading the layer's tar stream: gzip: {e}"))
-                    })?;
+                    gz.write_all(step)
+                        .map_err(|e| Error::malformed(format!("gzip: {e}")))?;
                     let bytes = std::mem::take(gz.get_mut());
                     out(&bytes)?;
                     // The buffer's room is kept for the next step.
@@ -421,7 +479,7 @@ impl Reader {
             Decoder::Tar => Vec::new(),
             Decoder::Gzip(gz) => {
                 gz.try_finish()
-                    .map_err(|e| Error::truncated(&format!("gzip: {e}")))?;
+                    .map_err(|e| Error::truncated(format!("gzip: {e}")))?;
                 std::mem::take(gz.get_mut())
             }
             Decoder::Zstd(z) => {

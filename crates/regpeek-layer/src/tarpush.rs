@@ -52,7 +52,7 @@ struct Overrides {
 }
 
 fn bad(what: impl std::fmt::Display) -> Error {
-    Error::new(format!("reading the layer's tar stream: {what}"))
+    Error::malformed(what)
 }
 
 impl Tar {

@@ -461,3 +461,57 @@ fn gnu_tar_archives_read_as_the_tar_crate_reads_them() {
         assert_eq!(got, want);
     }
 }
+
+/// Each failure has its kind, so a caller chooses what to say by type, not text.
+#[test]
+fn failures_are_typed() {
+    let kind = |media_type: &str, blob: &[u8], digest: &Digest, size: u64| {
+        let mut visit = |_: &Entry| Take::Skip;
+        let mut reader = match Reader::new(media_type, digest, size) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        match reader.feed(blob, &mut visit) {
+            Err(e) => e,
+            Ok(()) => reader.finish(&mut visit).unwrap_err(),
+        }
+    };
+    let whole =
+        |media: &str, blob: &[u8]| kind(media, blob, &Digest::sha256(blob), blob.len() as u64);
+    // A bomb.
+    let mut zeros = header("zeros", b'0', 70 << 20);
+    zeros.resize(512 + (70 << 20) + 1024, 0);
+    assert!(matches!(whole(GZIP, &gzip(&zeros)), Error::Bomb { .. }));
+    // A digest mismatch, and sizes that are not the descriptor's.
+    let blob = gzip(&every_kind());
+    let other = Digest::sha256(b"x");
+    assert!(matches!(
+        kind(GZIP, &blob, &other, blob.len() as u64),
+        Error::DigestMismatch { .. }
+    ));
+    let e = kind(GZIP, &blob, &Digest::sha256(&blob), blob.len() as u64 - 1);
+    assert!(
+        matches!(e, Error::SizeMismatch { read, size, .. } if read > size),
+        "{e}"
+    );
+    assert!(e.to_string().contains("is larger than the"), "{e}");
+    let e = kind(GZIP, &blob, &Digest::sha256(&blob), blob.len() as u64 + 1);
+    assert!(
+        matches!(e, Error::SizeMismatch { read, size, .. } if read < size),
+        "{e}"
+    );
+    // Truncation, a malformed header, an unsupported format.
+    let mut lying = header("big", b'0', 10 << 20);
+    lying.extend([b'x'; 100]);
+    assert!(matches!(whole(TAR, &lying), Error::Truncated { .. }));
+    let mut bad = header("a", b'0', 1);
+    bad[0] ^= 1;
+    assert!(matches!(whole(TAR, &bad), Error::Malformed { .. }));
+    let e = kind(
+        "application/vnd.example.unknown",
+        b"",
+        &Digest::sha256(b""),
+        0,
+    );
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+}

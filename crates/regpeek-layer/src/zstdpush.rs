@@ -43,7 +43,7 @@ impl Default for Frames {
 }
 
 fn zstd(e: impl std::fmt::Display) -> Error {
-    Error::new(format!("reading the layer's tar stream: zstd: {e}"))
+    Error::malformed(format!("zstd: {e}"))
 }
 
 impl Frames {
