@@ -25,5 +25,6 @@ mod registries;
 mod strangers;
 mod support;
 mod trust;
+mod tty;
 
 use support::*;

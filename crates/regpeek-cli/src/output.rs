@@ -56,6 +56,22 @@ impl Printer {
         Ok(())
     }
 
+    /// The output format a command prints when `-o` is not given: its table on a
+    /// terminal (when `table_fits`: a table can show the answer), JSON lines when piped
+    /// or filtered with `--jq`.
+    pub fn format_or_default(
+        &self,
+        asked: Option<crate::args::OutputFormat>,
+        table_fits: bool,
+    ) -> crate::args::OutputFormat {
+        use crate::args::OutputFormat as F;
+        asked.unwrap_or(if self.tty && self.jq.is_none() && table_fits {
+            F::Table
+        } else {
+            F::Json
+        })
+    }
+
     /// One JSON line (of a batch): compact whatever the terminal, through `--jq`.
     pub fn line(&self, out: &mut impl Write, value: &impl Serialize) -> Result<()> {
         Printer {

@@ -160,6 +160,9 @@ pub enum Command {
     Os {
         #[arg(value_name = "IMAGE")]
         images: Vec<String>,
+        /// Output format: JSON lines, or `table` (the default on a terminal).
+        #[arg(short, long, value_name = "FORMAT")]
+        output: Option<OutputFormat>,
         #[command(flatten)]
         batch: BatchArgs,
         #[command(flatten)]

@@ -135,14 +135,29 @@ pub fn run(
                     &["Builder", "SourceRepository", "Commit", "Format"],
                 ),
             };
+            // Several images: each row says whose it is.
+            let several = !images.single;
             let table: Vec<Vec<String>> = rows
                 .iter()
-                .map(|v| match &v["Error"] {
-                    Value::String(e) => vec![e.clone()],
-                    _ => keys.iter().map(|k| cell(v, k)).collect(),
+                .map(|v| {
+                    let mut row = if several {
+                        vec![cell(v, "Reference")]
+                    } else {
+                        vec![]
+                    };
+                    match &v["Error"] {
+                        Value::String(e) => row.push(e.clone()),
+                        _ => row.extend(keys.iter().map(|k| cell(v, k))),
+                    }
+                    row
                 })
                 .collect();
-            crate::output::print_columns(out, header, &table)?;
+            let header: Vec<&str> = several
+                .then_some("REFERENCE")
+                .into_iter()
+                .chain(header.iter().copied())
+                .collect();
+            crate::output::print_columns(out, &header, &table)?;
         }
     }
     out.flush()?;

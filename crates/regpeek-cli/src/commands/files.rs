@@ -150,14 +150,58 @@ fn lines_out(
     })
 }
 
-/// `os IMAGE…`: the distribution and version.
-pub fn os(session: &Session, images: &Images, out: &mut impl Write) -> Result<ExitCode> {
-    lines_out(
-        session,
-        images,
-        |image, common| os_of(session, common, image).map(|v| vec![v]),
-        out,
-    )
+/// `os IMAGE…`: the distribution and version; JSON lines, or a table (a
+/// `REFERENCE` column first when there are several images).
+pub fn os(
+    session: &Session,
+    images: &Images,
+    format: OutputFormat,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let one = |image: &str, common: &Common| os_of(session, common, image).map(|v| vec![v]);
+    if format == OutputFormat::Json {
+        return lines_out(session, images, one, out);
+    }
+    session.out.refuse_table_with_jq()?;
+    let mut failed = false;
+    let mut table = Vec::new();
+    images.each(one, |i, found| {
+        let (image, _) = &images.list[i];
+        let mut row = if images.single {
+            vec![]
+        } else {
+            vec![image.clone()]
+        };
+        match found {
+            Ok(rows) => {
+                let v = &rows[0];
+                let cell = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                let pretty = match v["Note"].as_str() {
+                    Some(note) => note.to_owned(),
+                    None => cell("PrettyName"),
+                };
+                row.extend([cell("ID"), cell("VersionID"), pretty]);
+            }
+            Err(e) => {
+                failed = true;
+                row.push(format!("error: {e:#}"));
+            }
+        }
+        table.push(row);
+        Ok(())
+    })?;
+    let header: &[&str] = if images.single {
+        &["ID", "VERSION", "NAME"]
+    } else {
+        &["REFERENCE", "ID", "VERSION", "NAME"]
+    };
+    crate::output::print_columns(out, header, &table)?;
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn os_of(session: &Session, common: &Common, image: &str) -> Result<Value> {

@@ -164,7 +164,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             let args = outdated::Outdated {
                 targets,
                 exit_code: *exit_code,
-                output: output.unwrap_or(crate::args::OutputFormat::Json),
+                output: session.out.format_or_default(*output, true),
                 batch,
                 common,
             };
@@ -204,13 +204,14 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             batch,
             common,
         } => {
-            let format = output.unwrap_or(crate::args::OutputFormat::Json);
             // A last argument that starts with `/` is the path; the rest are images.
             let (typed, path) = match args.split_last() {
                 Some((last, rest)) if last.starts_with('/') => (rest, Some(last.as_str())),
                 _ => (&args[..], None),
             };
             let images = images_of(session, typed, batch, common)?;
+            // `ls -l`'s table shows one image.
+            let format = session.out.format_or_default(*output, images.single);
             return files::ls(
                 session,
                 &images,
@@ -223,11 +224,13 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         }
         Command::Os {
             images,
+            output,
             batch,
             common,
         } => {
             let images = images_of(session, images, batch, common)?;
-            return files::os(session, &images, out);
+            let format = session.out.format_or_default(*output, true);
+            return files::os(session, &images, format, out);
         }
         Command::Sbom {
             images,
@@ -247,7 +250,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
                 Command::Sbom { .. } => attest::Want::Sbom,
                 _ => attest::Want::Provenance,
             };
-            let format = output.unwrap_or(crate::args::OutputFormat::Json);
+            let format = session.out.format_or_default(*output, !*raw);
             let images = images_of(session, images, batch, common)?;
             return attest::run(session, want, &images, *raw, format, out);
         }
