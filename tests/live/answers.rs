@@ -203,6 +203,10 @@ fn command_flags_may_come_before_the_command() {
         stderr_of(&out)
     );
     assert!(!stderr_of(&out).contains("corrupt"), "{}", stderr_of(&out));
+    // A counted flag repeated (`-vv`) before the command too.
+    let out = regpeek(&["-vv", "digest", &rich]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("> HEAD "), "{}", stderr_of(&out));
     // Each command's help lists its own flags only.
     let help = String::from_utf8(ok(&["completions", "--help"])).unwrap();
     assert!(!help.contains("--creds"), "{help}");

@@ -158,10 +158,18 @@ pub fn hoist_command_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStr
             Some((n, _)) => (n, true),
             None => (flag, false),
         };
+        // `-vv`: one counted short flag, repeated.
+        let repeated = |a: &&&clap::Arg| {
+            let shorts: Vec<char> = name.chars().skip(1).collect();
+            shorts.len() > 1
+                && !name.starts_with("--")
+                && matches!(a.get_action(), clap::ArgAction::Count)
+                && shorts.iter().all(|c| a.get_short() == Some(*c))
+        };
         args.iter()
             .find(|a| match name.strip_prefix("--") {
                 Some(long) => a.get_long() == Some(long),
-                None => name.len() == 2 && a.get_short() == name.chars().nth(1),
+                None => name.len() == 2 && a.get_short() == name.chars().nth(1) || repeated(a),
             })
             .map(|a| !inline && a.get_action().takes_values())
     };
