@@ -93,3 +93,66 @@ fn a_layer_that_cannot_be_read_gets_a_hint_by_its_kind() {
         assert!(err.contains(hint), "{tag}: {err}");
     }
 }
+
+#[test]
+fn bytes_go_to_a_file_or_a_pipe_and_binary_never_to_a_terminal() {
+    let rich = r("lab/rich:v1");
+    let config = lab().seeded.rich.config.clone();
+    let layer = lab().seeded.rich.layers[0].clone();
+    // crane's form, REPO@DIGEST, and IMAGE DIGEST give the same bytes.
+    let repo = r("lab/rich");
+    let a = ok(&["blob", "--plain-http", &format!("{repo}@{}", config.digest)]);
+    let b = ok(&["blob", "--plain-http", &rich, &config.digest]);
+    assert_eq!(a, config.bytes);
+    assert_eq!(b, config.bytes);
+    assert_eq!(
+        regpeek(&["blob", "--plain-http", &rich]).status.code(),
+        Some(2)
+    );
+    // --output writes the file (its directory holds nothing else afterwards).
+    let dir = empty_home();
+    let dest = dir.join("layer.tgz");
+    ok(&[
+        "blob",
+        "--plain-http",
+        &rich,
+        &layer.digest,
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&dest).unwrap(), layer.bytes);
+    let entries = std::fs::read_dir(&*dir).unwrap().count();
+    assert_eq!(entries, 1, "a temporary file was left behind");
+    let motd = dir.join("motd");
+    ok(&[
+        "cat",
+        "--plain-http",
+        &r("lab/fs:v1"),
+        "/etc/motd",
+        "--output",
+        motd.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "new motd\n");
+    // --output is for one image.
+    let fs = r("lab/fs:v1");
+    let out = regpeek(&[
+        "cat",
+        "--plain-http",
+        &fs,
+        &fs,
+        "/etc/motd",
+        "-o",
+        motd.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    // A binary blob is not written to a terminal, unless asked with -o -; text is.
+    let screen = on_a_terminal(&["blob", "--plain-http", &rich, &layer.digest], &[]);
+    assert!(screen.contains("binary"), "{screen}");
+    let screen = on_a_terminal(
+        &["blob", "--plain-http", &rich, &layer.digest, "-o", "-"],
+        &[],
+    );
+    assert!(!screen.contains("binary"), "{screen}");
+    let screen = on_a_terminal(&["cat", "--plain-http", &fs, "/etc/motd"], &[]);
+    assert!(screen.contains("new motd"), "{screen}");
+}

@@ -111,12 +111,17 @@ pub enum Command {
     /// Write one blob of an image's repository (a layer, a config) to stdout, its bytes
     /// verified against the digest before any is written (as `crane blob`).
     Blob {
-        /// The image (its repository holds the blob).
+        /// The image (its repository holds the blob), or `REPO@DIGEST` (crane's form)
+        /// without DIGEST.
         #[arg(value_name = "IMAGE")]
         image: String,
         /// The blob's digest.
         #[arg(value_name = "DIGEST")]
-        digest: String,
+        digest: Option<String>,
+        /// Write the bytes to FILE (atomically: a temporary file renamed), or `-` for
+        /// standard output even on a terminal.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -129,6 +134,10 @@ pub enum Command {
         /// `Base64`, its `Size` and `Digest`.
         #[arg(value_name = "IMAGE… PATH", required = true)]
         args: Vec<String>,
+        /// Write the file to FILE (atomically: a temporary file renamed), or `-` for
+        /// standard output even on a terminal (one image).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         batch: BatchArgs,
         #[command(flatten)]

@@ -19,16 +19,30 @@ use crate::session::Session;
 
 use super::Images;
 
-/// `blob IMAGE DIGEST`: one blob's bytes, verified before any is written.
+/// `blob IMAGE DIGEST` (or `blob REPO@DIGEST`): one blob's bytes, verified before any
+/// is written.
 pub fn blob(
     session: &Session,
     image: &str,
-    digest: &str,
+    digest: Option<&str>,
+    output: Option<&std::path::Path>,
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let r = crate::flags::parse_reference(image)?;
-    let digest = Digest::parse(digest).map_err(|e| crate::errors::usage(e.to_string()))?;
+    let (r, digest) = match (digest, r.digest()) {
+        (Some(d), _) => (
+            r,
+            Digest::parse(d).map_err(|e| crate::errors::usage(e.to_string()))?,
+        ),
+        // crane's form: the digest names the blob, in the repository.
+        (None, Some(d)) => (crate::flags::parse_reference(&r.name())?, d.clone()),
+        (None, None) => {
+            return Err(crate::errors::usage(
+                "give the blob's digest: blob IMAGE DIGEST, or blob REPO@DIGEST",
+            ));
+        }
+    };
     if common.platform.is_some()
         || common.override_os.is_some()
         || common.override_arch.is_some()
@@ -48,9 +62,53 @@ pub fn blob(
         &mut spool,
     )?;
     spool.rewind()?;
-    std::io::copy(&mut spool, out)?;
-    out.flush()?;
+    deliver(session, spool, output, out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes verified bytes where the user asked: `output` (atomically: a temporary file
+/// beside it, renamed), `-` or nothing for standard output. Binary bytes are not
+/// written to a terminal unless asked for with `-o -`.
+fn deliver(
+    session: &Session,
+    mut bytes: tempfile::SpooledTempFile,
+    output: Option<&std::path::Path>,
+    out: &mut impl Write,
+) -> Result<()> {
+    match output {
+        Some(path) if path != std::path::Path::new("-") => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("writing {}", path.display()))?;
+            std::io::copy(&mut bytes, &mut tmp)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            return Ok(());
+        }
+        Some(_) => {}
+        None if session.out.tty => {
+            let mut head = Vec::new();
+            Read::by_ref(&mut bytes)
+                .take(8 << 10)
+                .read_to_end(&mut head)?;
+            bytes.rewind()?;
+            let binary = head.contains(&0)
+                || std::str::from_utf8(&head).is_err_and(|e| e.error_len().is_some());
+            if binary {
+                return Err(crate::errors::usage(
+                    "these bytes are binary and standard output is a terminal: write them with -o FILE, or -o - to see them anyway",
+                ));
+            }
+        }
+        None => {}
+    }
+    std::io::copy(&mut bytes, out)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// The most of a file `cat` puts in a JSON line (several images): larger files are
@@ -63,6 +121,7 @@ pub fn cat(
     session: &Session,
     images: &Images,
     path: &str,
+    output: Option<&std::path::Path>,
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
@@ -76,9 +135,8 @@ pub fn cat(
         session.out.refuse_jq(
             "--jq reads JSON lines: cat of one image prints the file's bytes (several images, or --file, print JSON lines)",
         )?;
-        let mut file = file_of(&images.list[0].0, common)?;
-        std::io::copy(&mut file, out)?;
-        out.flush()?;
+        let file = file_of(&images.list[0].0, common)?;
+        deliver(session, file, output, out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let shown = format!("/{}", regpeek_layer::normalize(path));

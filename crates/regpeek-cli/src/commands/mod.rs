@@ -178,10 +178,21 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         Command::Blob {
             image,
             digest,
+            output,
             common,
-        } => return files::blob(session, image, digest, common, out),
+        } => {
+            return files::blob(
+                session,
+                image,
+                digest.as_deref(),
+                output.as_deref(),
+                common,
+                out,
+            );
+        }
         Command::Cat {
             args,
+            output,
             batch,
             common,
         } => {
@@ -195,7 +206,12 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
                 ));
             }
             let images = images_of(session, typed, batch, common)?;
-            return files::cat(session, &images, path, common, out);
+            if output.is_some() && !images.single {
+                return Err(crate::errors::usage(
+                    "--output writes one file: several images print JSON lines",
+                ));
+            }
+            return files::cat(session, &images, path, output.as_deref(), common, out);
         }
         Command::Ls {
             args,
