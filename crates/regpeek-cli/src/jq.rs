@@ -47,13 +47,19 @@ pub fn check(expr: &str) -> Result<()> {
 }
 
 /// Runs `expr` over the JSON `input` and prints every result.
-pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
+/// `terminal`: standard output is a terminal, where a bare string's control and bidi
+/// characters are escaped (piped, it stays exact).
+pub fn print(out: &mut impl Write, expr: &str, input: &[u8], terminal: bool) -> Result<()> {
     let input = jaq_json::read::parse_single(input)
         .map_err(|e| anyhow!("--jq: the output is not JSON: {e}"))?;
     let filter = compile(expr)?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
     for value in filter.id.run((ctx, input)).map(unwrap_valr) {
         match value {
+            Ok(Val::TStr(s)) if terminal => {
+                let text = String::from_utf8_lossy(&s);
+                writeln!(out, "{}", crate::output::escape_controls(&text, true))?;
+            }
             Ok(Val::TStr(s)) => {
                 out.write_all(&s)?;
                 writeln!(out)?;
@@ -69,9 +75,20 @@ pub fn print(out: &mut impl Write, expr: &str, input: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_bare_string_is_escaped_on_a_terminal_and_exact_when_piped() {
+        let input = br#"{"Label":"a\u001b[2Jb\u202ec\nd"}"#;
+        let mut piped = Vec::new();
+        print(&mut piped, ".Label", input, false).unwrap();
+        assert_eq!(String::from_utf8(piped).unwrap(), "a\u{1b}[2Jb\u{202e}c\nd\n");
+        let mut screen = Vec::new();
+        print(&mut screen, ".Label", input, true).unwrap();
+        assert_eq!(String::from_utf8(screen).unwrap(), "a\\x1b[2Jb\\u{202e}c\nd\n");
+    }
+
     fn run(expr: &str, input: &str) -> Result<String> {
         let mut out = Vec::new();
-        print(&mut out, expr, input.as_bytes())?;
+        print(&mut out, expr, input.as_bytes(), false)?;
         Ok(String::from_utf8(out).unwrap())
     }
 

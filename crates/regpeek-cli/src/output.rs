@@ -40,7 +40,7 @@ impl Printer {
     /// otherwise; through `--jq` when given.
     pub fn json(&self, out: &mut impl Write, value: &impl Serialize) -> Result<()> {
         if let Some(expr) = &self.jq {
-            return crate::jq::print(out, expr, &serde_json::to_vec(value)?);
+            return crate::jq::print(out, expr, &serde_json::to_vec(value)?, self.tty);
         }
         if !self.tty {
             serde_json::to_writer(&mut *out, value)?;
@@ -74,6 +74,9 @@ impl Printer {
 
     /// One JSON line (of a batch): compact whatever the terminal, through `--jq`.
     pub fn line(&self, out: &mut impl Write, value: &impl Serialize) -> Result<()> {
+        if let Some(expr) = &self.jq {
+            return crate::jq::print(out, expr, &serde_json::to_vec(value)?, self.tty);
+        }
         Printer {
             tty: false,
             color: false,
@@ -87,7 +90,7 @@ impl Printer {
     /// other bytes have their control characters escaped (they come from the registry).
     pub fn bytes(&self, out: &mut impl Write, bytes: &[u8]) -> Result<()> {
         if let Some(expr) = &self.jq {
-            return crate::jq::print(out, expr, bytes);
+            return crate::jq::print(out, expr, bytes, self.tty);
         }
         if self.tty {
             if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
