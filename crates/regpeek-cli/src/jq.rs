@@ -80,10 +80,16 @@ mod tests {
         let input = br#"{"Label":"a\u001b[2Jb\u202ec\nd"}"#;
         let mut piped = Vec::new();
         print(&mut piped, ".Label", input, false).unwrap();
-        assert_eq!(String::from_utf8(piped).unwrap(), "a\u{1b}[2Jb\u{202e}c\nd\n");
+        assert_eq!(
+            String::from_utf8(piped).unwrap(),
+            "a\u{1b}[2Jb\u{202e}c\nd\n"
+        );
         let mut screen = Vec::new();
         print(&mut screen, ".Label", input, true).unwrap();
-        assert_eq!(String::from_utf8(screen).unwrap(), "a\\x1b[2Jb\\u{202e}c\nd\n");
+        assert_eq!(
+            String::from_utf8(screen).unwrap(),
+            "a\\x1b[2Jb\\u{202e}c\nd\n"
+        );
     }
 
     fn run(expr: &str, input: &str) -> Result<String> {

@@ -103,6 +103,31 @@ pub fn run(
         },
         |i, found| {
             let (image, source) = &images.list[i];
+            if raw {
+                // The documents themselves, one per line, ready for grype, trivy or
+                // spdx-tools; what is missing is said on stderr.
+                match found {
+                    Ok(docs) if !docs.is_empty() => {
+                        for doc in docs {
+                            session.out.line(out, &doc.body)?;
+                        }
+                        out.flush()?;
+                    }
+                    found => {
+                        failed = true;
+                        for e in fields_of(image, want, raw, found)
+                            .into_iter()
+                            .filter_map(Result::err)
+                        {
+                            eprintln!(
+                                "regpeek: error: {}",
+                                crate::output::safe_line(&crate::local::humane(&format!("{e:#}")))
+                            );
+                        }
+                    }
+                }
+                return Ok(());
+            }
             for f in fields_of(image, want, raw, found) {
                 let (row, fails) = crate::output::answer_line(image, source.as_deref(), f);
                 failed |= fails;
