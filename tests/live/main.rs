@@ -18,6 +18,7 @@ mod files;
 mod habits;
 mod hostile;
 mod local;
+mod ls_flags;
 mod matrix;
 mod pin;
 mod recordings;

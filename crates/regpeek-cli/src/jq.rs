@@ -47,18 +47,23 @@ pub fn check(expr: &str) -> Result<()> {
 }
 
 /// Runs `expr` over the JSON `input` and prints every result.
-/// `terminal`: standard output is a terminal, where a bare string's control and bidi
-/// characters are escaped (piped, it stays exact).
-pub fn print(out: &mut impl Write, expr: &str, input: &[u8], terminal: bool) -> Result<()> {
+/// `escape`: how a bare string is made safe for a terminal (`None`: piped, it stays
+/// exact).
+pub fn print(
+    out: &mut impl Write,
+    expr: &str,
+    input: &[u8],
+    escape: Option<&dyn Fn(&str) -> String>,
+) -> Result<()> {
     let input = jaq_json::read::parse_single(input)
         .map_err(|e| anyhow!("--jq: the output is not JSON: {e}"))?;
     let filter = compile(expr)?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
     for value in filter.id.run((ctx, input)).map(unwrap_valr) {
         match value {
-            Ok(Val::TStr(s)) if terminal => {
+            Ok(Val::TStr(s)) if escape.is_some() => {
                 let text = String::from_utf8_lossy(&s);
-                writeln!(out, "{}", crate::output::escape_controls(&text, true))?;
+                writeln!(out, "{}", escape.map(|e| e(&text)).unwrap_or_default())?;
             }
             Ok(Val::TStr(s)) => {
                 out.write_all(&s)?;
@@ -79,13 +84,14 @@ mod tests {
     fn a_bare_string_is_escaped_on_a_terminal_and_exact_when_piped() {
         let input = br#"{"Label":"a\u001b[2Jb\u202ec\nd"}"#;
         let mut piped = Vec::new();
-        print(&mut piped, ".Label", input, false).unwrap();
+        print(&mut piped, ".Label", input, None).unwrap();
         assert_eq!(
             String::from_utf8(piped).unwrap(),
             "a\u{1b}[2Jb\u{202e}c\nd\n"
         );
         let mut screen = Vec::new();
-        print(&mut screen, ".Label", input, true).unwrap();
+        let escape = |s: &str| crate::output::escape_controls(s, true);
+        print(&mut screen, ".Label", input, Some(&escape)).unwrap();
         assert_eq!(
             String::from_utf8(screen).unwrap(),
             "a\\x1b[2Jb\\u{202e}c\nd\n"
@@ -94,7 +100,7 @@ mod tests {
 
     fn run(expr: &str, input: &str) -> Result<String> {
         let mut out = Vec::new();
-        print(&mut out, expr, input.as_bytes(), false)?;
+        print(&mut out, expr, input.as_bytes(), None)?;
         Ok(String::from_utf8(out).unwrap())
     }
 

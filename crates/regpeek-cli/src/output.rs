@@ -40,7 +40,7 @@ impl Printer {
     /// otherwise; through `--jq` when given.
     pub fn json(&self, out: &mut impl Write, value: &impl Serialize) -> Result<()> {
         if let Some(expr) = &self.jq {
-            return crate::jq::print(out, expr, &serde_json::to_vec(value)?, self.tty);
+            return crate::jq::print(out, expr, &serde_json::to_vec(value)?, self.escape());
         }
         if !self.tty {
             serde_json::to_writer(&mut *out, value)?;
@@ -72,10 +72,18 @@ impl Printer {
         })
     }
 
+    /// How `--jq`'s bare strings are made safe: escaped on a terminal, exact piped.
+    fn escape(&self) -> Option<&'static dyn Fn(&str) -> String> {
+        fn on_terminal(s: &str) -> String {
+            escape_controls(s, true)
+        }
+        self.tty.then_some(&on_terminal as &dyn Fn(&str) -> String)
+    }
+
     /// One JSON line (of a batch): compact whatever the terminal, through `--jq`.
     pub fn line(&self, out: &mut impl Write, value: &impl Serialize) -> Result<()> {
         if let Some(expr) = &self.jq {
-            return crate::jq::print(out, expr, &serde_json::to_vec(value)?, self.tty);
+            return crate::jq::print(out, expr, &serde_json::to_vec(value)?, self.escape());
         }
         Printer {
             tty: false,
@@ -90,7 +98,7 @@ impl Printer {
     /// other bytes have their control characters escaped (they come from the registry).
     pub fn bytes(&self, out: &mut impl Write, bytes: &[u8]) -> Result<()> {
         if let Some(expr) = &self.jq {
-            return crate::jq::print(out, expr, bytes, self.tty);
+            return crate::jq::print(out, expr, bytes, self.escape());
         }
         if self.tty {
             if let Ok(value) = serde_json::from_slice::<Value>(bytes) {

@@ -146,6 +146,7 @@ pub enum Command {
     /// List an image's files as a container sees them (whiteouts and opaque
     /// directories applied), with mode, owner, size, mtime and the layer each comes
     /// from; or one layer's own entries with `--layer`.
+    #[command(disable_help_flag = true)]
     Ls {
         /// The image, then optionally a PATH (it starts with `/`) to list only it and
         /// what lies below it. Several images (or `--file`, `--from`) lead each row
@@ -156,9 +157,22 @@ pub enum Command {
         /// digest.
         #[arg(long, value_name = "N|DIGEST")]
         layer: Option<String>,
-        /// Output format: JSON lines (default), or `table` (`ls -l`; one image).
+        /// Output format: JSON lines, or `table` (`ls -l`; one image; the default on
+        /// a terminal).
         #[arg(short, long, value_name = "FORMAT")]
         output: Option<OutputFormat>,
+        /// List the entry PATH names itself, not what lies below it.
+        #[arg(short = 'd', long)]
+        directory: bool,
+        /// How many levels below PATH (or the root) to list: 1 is its own entries.
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
+        /// Sizes as `ls -h` prints them (4.0K, 12M) in the table.
+        #[arg(short = 'h', long)]
+        human_readable: bool,
+        /// Print help (`-h` is --human-readable, as in `ls`).
+        #[arg(long, action = clap::ArgAction::Help)]
+        help: Option<bool>,
         #[command(flatten)]
         batch: BatchArgs,
         #[command(flatten)]

@@ -10,6 +10,7 @@ mod diff;
 mod files;
 mod help;
 mod listing;
+mod ls;
 mod outdated;
 mod pin;
 mod referrers;
@@ -217,26 +218,39 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             args,
             layer,
             output,
+            directory,
+            depth,
+            human_readable,
             batch,
             common,
+            ..
         } => {
-            // A last argument that starts with `/` is the path; the rest are images.
+            // The last argument is the path when it starts with `/`, or when it does
+            // not parse as a reference (a note says so); the ones before it, images.
             let (typed, path) = match args.split_last() {
                 Some((last, rest)) if last.starts_with('/') => (rest, Some(last.as_str())),
+                Some((last, rest))
+                    if !rest.is_empty() && crate::flags::parse_reference(last).is_err() =>
+                {
+                    eprintln!(
+                        "regpeek: note: taking {} as a path in the image (it is not a reference)",
+                        crate::output::safe_line(last)
+                    );
+                    (rest, Some(last.as_str()))
+                }
                 _ => (&args[..], None),
             };
             let images = images_of(session, typed, batch, common)?;
             // `ls -l`'s table shows one image.
             let format = session.out.format_or_default(*output, images.single);
-            return files::ls(
-                session,
-                &images,
+            let listing = ls::Listing {
                 path,
-                layer.as_deref(),
-                format,
-                common,
-                out,
-            );
+                layer: layer.as_deref(),
+                directory: *directory,
+                depth: *depth,
+                human: *human_readable,
+            };
+            return ls::ls(session, &images, &listing, format, common, out);
         }
         Command::Os {
             images,
