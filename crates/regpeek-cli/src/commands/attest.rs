@@ -440,9 +440,30 @@ fn build_args(args: &Value) -> Value {
 }
 
 /// The base image a provenance statement names, when it names exactly one image
-/// among its materials (`pkg:docker/NAME@…` or `?…`): `(reference, digest)`.
+/// among its materials (`pkg:docker/NAME@…` or `?…`): `(reference, digest)`. The
+/// BuildKit frontend that ran the build (`# syntax=`, BuildKit's `source` or
+/// `cmdline` argument, or `docker/dockerfile` itself) is a material but no base.
 pub fn base_from(doc: &Document) -> Option<(String, String)> {
     let p = provenance(doc);
+    let args = match doc.kind {
+        Kind::Provenance1 => &doc.body["buildDefinition"]["externalParameters"]["request"]["args"],
+        _ => &doc.body["invocation"]["parameters"]["args"],
+    };
+    let repository = |name: &str| {
+        regpeek_proto::Reference::parse(name)
+            .map(|r| r.name())
+            .unwrap_or_else(|_| name.to_owned())
+    };
+    let frontends: Vec<String> = ["source", "cmdline"]
+        .iter()
+        .filter_map(|k| args[*k].as_str())
+        .map(repository)
+        .chain(
+            ["docker/dockerfile", "docker/dockerfile-upstream"]
+                .iter()
+                .map(|n| repository(n)),
+        )
+        .collect();
     let images: Vec<(String, String)> = p["Materials"]
         .as_array()?
         .iter()
@@ -456,6 +477,7 @@ pub fn base_from(doc: &Document) -> Option<(String, String)> {
             };
             Some((name, m["Digest"].as_str()?.to_owned()))
         })
+        .filter(|(name, _)| !frontends.contains(&repository(name)))
         .collect();
     match images.as_slice() {
         [one] => Some(one.clone()),
@@ -529,6 +551,36 @@ mod tests {
         assert_eq!(p["Materials"][1]["Digest"], "sha256:22");
         // Two images used: which one is the base cannot be told.
         assert_eq!(base_from(&v1), None);
+        // The frontend `# syntax=` named is a material, not a base.
+        let with_frontend = doc(
+            Kind::Provenance02,
+            json!({
+                "invocation": {"parameters": {"args": {"source": "docker/dockerfile:1.7"}}},
+                "materials": [
+                    {"uri": "pkg:docker/docker/dockerfile@1.7?platform=linux%2Famd64", "digest": {"sha256": "44"}},
+                    {"uri": "pkg:docker/alpine@3.20?platform=linux%2Famd64", "digest": {"sha256": "55"}}
+                ]
+            }),
+        );
+        assert_eq!(
+            base_from(&with_frontend),
+            Some(("alpine:3.20".to_owned(), "sha256:55".to_owned()))
+        );
+        // A custom frontend, named by BuildKit's `cmdline` argument, as well.
+        let custom = doc(
+            Kind::Provenance02,
+            json!({
+                "invocation": {"parameters": {"args": {"cmdline": "example.com/fe:2"}}},
+                "materials": [
+                    {"uri": "pkg:docker/example.com/fe@2", "digest": {"sha256": "66"}},
+                    {"uri": "pkg:docker/debian@12", "digest": {"sha256": "77"}}
+                ]
+            }),
+        );
+        assert_eq!(
+            base_from(&custom).map(|b| b.0),
+            Some("debian:12".to_owned())
+        );
         let one = doc(
             Kind::Provenance02,
             json!({"materials": [{"uri": "pkg:docker/docker.io/library/alpine@3.20?platform=linux%2Famd64", "digest": {"sha256": "33"}}]}),
