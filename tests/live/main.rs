@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 mod actionable;
 mod answers;
 mod auth_modes;
+mod base_flags;
 mod basics;
 mod batches;
 mod cache;

@@ -341,6 +341,14 @@ pub enum Command {
         /// Image references.
         #[arg(value_name = "REFERENCE")]
         references: Vec<String>,
+        /// The base, for images that do not say theirs (as regctl's `check-base
+        /// --base/--digest`): with `@DIGEST`, what they were built on; without, an
+        /// image is on its base as it is when the base's layers are its first layers.
+        #[arg(long, value_name = "IMAGE[@DIGEST]")]
+        base: Option<String>,
+        /// Output format: JSON lines, or `table` (the default on a terminal).
+        #[arg(short, long, value_name = "FORMAT")]
+        output: Option<OutputFormat>,
         #[command(flatten)]
         batch: BatchArgs,
         #[command(flatten)]

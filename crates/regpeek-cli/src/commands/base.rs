@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use regpeek_proto::{Goal, Inspection, manifest::Manifest};
 use serde_json::{Value, json};
 
-use crate::args::{BatchArgs, Common};
+use crate::args::{BatchArgs, Common, OutputFormat};
 use crate::session::Session;
 
 /// The annotation that names the base image.
@@ -25,24 +25,54 @@ const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 pub fn base(
     session: &Session,
     references: &[String],
+    stated: Option<&str>,
+    format: OutputFormat,
     batch: &BatchArgs,
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let images = super::images_of(session, references, batch, common)?;
+    if let Some(b) = stated {
+        crate::flags::parse_reference(b)
+            .map_err(|e| crate::errors::usage(format!("--base {b}: {e:#}")))?;
+    }
+    if format == OutputFormat::Table {
+        session.out.refuse_table_with_jq()?;
+    }
     let (mut failed, mut due) = (false, false);
+    let mut table = Vec::new();
     images.each(
-        |reference, common| check(session, common, reference),
+        |reference, common| check(session, common, reference, stated),
         |i, found| {
             let (reference, source) = &images.list[i];
             let (row, fails) = crate::output::answer_line(reference, source.as_deref(), found);
             due |= row["Rebuild"] == true;
             failed |= fails;
-            session.out.line(out, &row)?;
-            out.flush()?;
+            match format {
+                OutputFormat::Json => {
+                    session.out.line(out, &row)?;
+                    out.flush()?;
+                }
+                OutputFormat::Table => {
+                    let cell = |k: &str| match &row[k] {
+                        Value::String(s) => s.clone(),
+                        Value::Bool(b) => b.to_string(),
+                        _ => String::new(),
+                    };
+                    let last = match row["Error"].as_str() {
+                        Some(e) => e.to_owned(),
+                        None => cell("From"),
+                    };
+                    table.push(vec![cell("Reference"), cell("Base"), cell("Rebuild"), last]);
+                }
+            }
             Ok(())
         },
     )?;
+    if format == OutputFormat::Table {
+        crate::output::print_columns(out, &["REFERENCE", "BASE", "REBUILD", "FROM"], &table)?;
+        out.flush()?;
+    }
     Ok(ExitCode::from(match (failed, due) {
         (true, _) => 2,
         (false, true) => 1,
@@ -51,7 +81,12 @@ pub fn base(
 }
 
 /// One image: its base as recorded and as it is now.
-fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
+fn check(
+    session: &Session,
+    common: &Common,
+    reference: &str,
+    stated: Option<&str>,
+) -> Result<Value> {
     let r = crate::flags::parse_reference(reference)?;
     let platform = crate::flags::platform(common)?;
     let image = session
@@ -68,10 +103,15 @@ fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
         (None, _) => {
             let want = super::attest::Want::Provenance;
             let docs = super::attest::documents(session, common, &r, want)?;
-            match docs.iter().find_map(super::attest::base_from) {
-                Some((name, digest)) => (name, digest, "provenance"),
-                None => bail!(
-                    "{} says nothing of its base (no {BASE_NAME} annotation, and no provenance that names one image among its materials)",
+            match (docs.iter().find_map(super::attest::base_from), stated) {
+                (Some((name, digest)), _) => (name, digest, "provenance"),
+                // What the user states: the digest it was built on, else its layers.
+                (None, Some(b)) => match b.rsplit_once('@') {
+                    Some((name, digest)) => (name.to_owned(), digest.to_owned(), "--base"),
+                    None => return by_layers(session, common, &image, b, platform),
+                },
+                (None, None) => bail!(
+                    "{} says nothing of its base (no {BASE_NAME} annotation, and no provenance that names one image among its materials); state it with --base IMAGE[@DIGEST]",
                     r.familiar()
                 ),
             }
@@ -93,6 +133,39 @@ fn check(session: &Session, common: &Common, reference: &str) -> Result<Value> {
         "Current": current[0],
         "Rebuild": !current.contains(recorded),
         "From": from,
+    }))
+}
+
+/// With a base stated without its digest: the image is on the base as it is when the
+/// base's layers (for the image's platform) are its own first layers, as regctl tells.
+fn by_layers(
+    session: &Session,
+    common: &Common,
+    image: &Inspection,
+    stated: &str,
+    platform: regpeek_proto::Platform,
+) -> Result<Value> {
+    let base = crate::flags::parse_reference(stated)?;
+    let platform = image.platform.clone().unwrap_or(platform);
+    let now = session
+        .run(&base, common, Goal::Manifest(Some(platform)))?
+        .into_image()?;
+    let layers = |i: &Inspection| -> Vec<String> {
+        match i.manifest.as_ref().and_then(|m| m.manifest.as_ref()) {
+            Some(Manifest::Image(m)) => m.layers.iter().map(|d| d.digest.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (mine, theirs) = (layers(image), layers(&now));
+    if theirs.is_empty() {
+        bail!("the base {stated} has no layers to compare");
+    }
+    Ok(json!({
+        "Base": stated,
+        "BaseDigest": null,
+        "Current": now.digest.to_string(),
+        "Rebuild": !mine.starts_with(&theirs),
+        "From": "--base (layers)",
     }))
 }
 

@@ -173,9 +173,15 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         }
         Command::Base {
             references,
+            base,
+            output,
             batch,
             common,
-        } => return base::base(session, references, batch, common, out),
+        } => {
+            let format = session.out.format_or_default(*output, true);
+            let stated = base.as_deref();
+            return base::base(session, references, stated, format, batch, common, out);
+        }
         Command::Blob {
             image,
             digest,
