@@ -21,6 +21,7 @@ mod hostile;
 mod local;
 mod ls_flags;
 mod matrix;
+mod outdated_answers;
 mod pin;
 mod recordings;
 mod registries;

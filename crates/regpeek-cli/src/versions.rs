@@ -179,11 +179,18 @@ pub fn newer(current: &Version, tags: &[String]) -> Newer {
         .filter(|(v, _)| v.precedence(current) == Ordering::Greater)
         .collect();
     candidates.sort_by(|(a, ta), (b, tb)| a.precedence(b).then_with(|| ta.cmp(tb)));
+    // The newest that `keep` keeps; among tags of that same version, the one with the
+    // current tag's exact variant (`1.25.3-alpine3.19` → `1.25.4-alpine3.19`, not
+    // `-alpine3.20`), else the last in order.
     let newest = |keep: &dyn Fn(&Version) -> bool| {
-        candidates
+        let (best, _) = candidates.iter().rev().find(|(v, _)| keep(v))?;
+        let same: Vec<&(Version, &String)> = candidates
             .iter()
-            .rev()
-            .find(|(v, _)| keep(v))
+            .filter(|(v, _)| keep(v) && v.precedence(best) == Ordering::Equal)
+            .collect();
+        same.iter()
+            .find(|(v, _)| v.variant == current.variant)
+            .or(same.last())
             .map(|(_, t)| (*t).clone())
     };
     let n = &current.nums;
@@ -252,6 +259,21 @@ mod tests {
                 "latest"
             ]
         );
+    }
+
+    #[test]
+    fn the_exact_same_variant_wins_among_tags_of_one_version() {
+        let all = tags(&[
+            "1.25.3-alpine3.19",
+            "1.25.4-alpine3.18",
+            "1.25.4-alpine3.19",
+            "1.25.4-alpine3.20",
+            "1.26.0-alpine3.20",
+        ]);
+        let n = newer(&Version::parse("1.25.3-alpine3.19").unwrap(), &all);
+        assert_eq!(n.patch.as_deref(), Some("1.25.4-alpine3.19"));
+        // No tag with the same variant at that version: the last of them.
+        assert_eq!(n.minor.as_deref(), Some("1.26.0-alpine3.20"));
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub fn outdated(session: &Session, args: &Outdated, out: &mut impl Write) -> Res
         row["Tag"] = json!(tag);
         match Version::parse(tag) {
             Some(current) => match &lists[&r.name()] {
+                Ok(tags) if !tags.iter().any(|t| t == tag) => {
+                    failed = true;
+                    row["Error"] = json!(format!("no such tag: {} has no tag {tag}", r.name()));
+                }
                 Ok(tags) => {
                     let newer = crate::versions::newer(&current, tags);
                     stale |= newer.any();
