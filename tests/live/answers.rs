@@ -212,6 +212,12 @@ fn command_flags_may_come_before_the_command() {
     assert!(!help.contains("--creds"), "{help}");
     let out = regpeek(&["-v", "completions", "bash"]);
     assert_eq!(out.status.code(), Some(2));
+    // `replay` runs a recording: it lists no --record (nor other global flags).
+    let help = String::from_utf8(ok(&["replay", "--help"])).unwrap();
+    assert!(
+        !help.contains("--record <DIR>") && !help.contains("--jq"),
+        "{help}"
+    );
 }
 
 #[test]

@@ -395,6 +395,9 @@ pub enum Command {
     },
     /// Run a recording made with --record back, offline, and print what the command
     /// printed then.
+    #[command(
+        help_template = "{about-with-newline}\n{usage-heading} regpeek replay <DIR>\n\nArguments:\n{positionals}\n"
+    )]
     Replay {
         /// The directory given to --record.
         dir: PathBuf,
