@@ -18,3 +18,42 @@ fn a_tag_the_repository_lacks_is_an_error_line() {
     );
     assert_eq!(rows[1]["Patch"], "1.25.10", "{rows:?}");
 }
+
+/// `pin --check` is a CI gate: a reference pin cannot write is still unpinned, so the
+/// gate fails, naming its file and line; one already pinned, or `scratch`, does not.
+#[test]
+fn pin_check_fails_on_a_reference_it_cannot_write() {
+    let dir = empty_home();
+    let compose = dir.join("compose.yaml");
+    write(
+        &compose,
+        &format!(
+            "services:\n  a:\n    image: ${{IMAGE:-{}}}\n",
+            r("lab/rich:v1")
+        ),
+    );
+    let c = compose.display().to_string();
+    let out = regpeek(&["pin", "--check", "--plain-http", &c]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("compose.yaml:3"), "{err}");
+    assert!(err.contains("not pinned, and pin cannot write it"), "{err}");
+    // Pinned (through the variable's default too), and `scratch`: the gate passes.
+    let digest = String::from_utf8(ok(&["digest", "--plain-http", &r("lab/rich:v1")])).unwrap();
+    let dockerfile = dir.join("Dockerfile");
+    write(
+        &dockerfile,
+        &format!(
+            "FROM scratch\nFROM {}@{}\n",
+            r("lab/rich:v1"),
+            digest.trim()
+        ),
+    );
+    let out = regpeek(&[
+        "pin",
+        "--check",
+        "--plain-http",
+        dockerfile.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}

@@ -169,9 +169,11 @@ fn pin_rewrites_only_references_with_heads_alone() {
             "{name}: only the moved pin changes"
         );
     }
-    // Pinned and warm: --check passes with one HEAD per distinct tag.
+    // Pinned and warm: one HEAD per distinct tag, no diff; --check still fails on the
+    // compose variable pin cannot write (an unpinned reference), naming it.
     let out = run(&["--check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("compose.yaml:13"), "{}", stderr_of(&out));
     assert!(out.stdout.is_empty(), "no diff");
     let sent = requests(&out);
     assert_eq!(sent.len(), 2, "warm: one HEAD per distinct tag: {sent:?}");

@@ -106,7 +106,19 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
         }
         out.flush()?;
         let stale = rows().any(|r| r.status.is_stale());
-        return Ok(if (args.check && stale) || failed > 0 {
+        // A reference pin cannot write (a block scalar, a compose variable, an ARG
+        // chain) is still not pinned: --check fails on it, each named above (file:line).
+        let unwritable = rows()
+            .filter(|r| r.status == Status::Cannot && !r.written.contains("@sha"))
+            .count();
+        if args.check && unwritable > 0 {
+            eprintln!(
+                "regpeek: pin --check: {unwritable} reference{} not pinned, and pin cannot write {} (see above)",
+                if unwritable == 1 { " is" } else { "s are" },
+                if unwritable == 1 { "it" } else { "them" }
+            );
+        }
+        return Ok(if (args.check && (stale || unwritable > 0)) || failed > 0 {
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
