@@ -228,9 +228,10 @@ fn pin_writes_nothing_when_a_reference_cannot_be_resolved() {
         .collect();
     assert_eq!(
         statuses,
-        ["pinned", "pinned", "failed", "failed"],
-        "{report:?}"
+        ["resolved", "resolved", "failed", "failed"],
+        "nothing was written, so nothing says pinned: {report:?}"
     );
+    assert!(report.iter().all(|v| v["Written"] == false), "{report:?}");
     assert_no_secret("pin", &err);
     // --check says the same, and fails.
     let out = regpeek(&["pin", "--check", "--plain-http", "--timeout", "20", &d, &c]);

@@ -127,9 +127,18 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
     if failed == 0 {
         write_all(&files)?;
     }
+    // All or nothing: when nothing was written, no line says `pinned`; each says what
+    // was resolved, and that it was not written.
+    let written = failed == 0;
     for file in &files {
         for row in &file.rows {
-            session.out.line(out, &row.to_json(&file.shown))?;
+            let mut line = row.to_json(&file.shown);
+            let changes = matches!(row.status, Status::Pinned | Status::Updated);
+            if changes && !written {
+                line["Status"] = "resolved".into();
+            }
+            line["Written"] = (changes && written).into();
+            session.out.line(out, &line)?;
         }
     }
     out.flush()?;
