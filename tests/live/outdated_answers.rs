@@ -57,3 +57,35 @@ fn pin_check_fails_on_a_reference_it_cannot_write() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
+
+/// A compose variable resolves as `--from` resolves it (the environment, then the
+/// `.env` beside the file), and a recording keeps what it resolved to, never the `.env`.
+#[test]
+fn outdated_reads_compose_variables_as_from_does() {
+    let dir = empty_home();
+    let compose = dir.join("compose.yaml");
+    write(
+        &compose,
+        "services:\n  a:\n    image: ${IMG:-nothing.invalid/x:1}\n  b:\n    image: ${OTHER:-lab/none}\n",
+    );
+    // The .env names the image (and the default of `b` does not matter here).
+    write(
+        &dir.join(".env"),
+        &format!(
+            "IMG={}\nOTHER={}\n",
+            r("lab/versions:1.25.3"),
+            r("lab/versions:2.0.0")
+        ),
+    );
+    let c = compose.display().to_string();
+    let (recorded, replayed, _) = record_then_replay(&["outdated", "--plain-http", &c]);
+    let rows: Vec<serde_json::Value> = lines(&recorded.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", stderr_of(&recorded));
+    assert_eq!(rows[0]["Reference"], r("lab/versions:1.25.3"));
+    assert_eq!(rows[0]["Patch"], "1.25.10");
+    assert_eq!(rows[1]["Tag"], "2.0.0");
+    assert_eq!(recorded.stdout, replayed.stdout, "{}", stderr_of(&replayed));
+}

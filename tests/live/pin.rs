@@ -173,7 +173,11 @@ fn pin_rewrites_only_references_with_heads_alone() {
     // compose variable pin cannot write (an unpinned reference), naming it.
     let out = run(&["--check"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
-    assert!(stderr_of(&out).contains("compose.yaml:13"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("compose.yaml:13"),
+        "{}",
+        stderr_of(&out)
+    );
     assert!(out.stdout.is_empty(), "no diff");
     let sent = requests(&out);
     assert_eq!(sent.len(), 2, "warm: one HEAD per distinct tag: {sent:?}");

@@ -173,14 +173,16 @@ impl Recording {
             .peekable();
         let inputs = dir.join("inputs");
         let mut copied = 0;
-        let mut copy = |flag: &str, path: &str| -> Result<String> {
+        // `resolved`: a compose file is kept with its variables resolved (what `--from`
+        // and `outdated` read), the environment never.
+        let mut copy = |resolved: bool, path: &str| -> Result<String> {
             if path == "-" {
                 return Err(crate::errors::usage(
                     "--record cannot keep references read from standard input (--file -, --from -): name a file",
                 ));
             }
             let source = Path::new(path);
-            let bytes = if flag == "--from" {
+            let bytes = if resolved {
                 crate::inputs::kept_from(source)?
             } else {
                 regpeek_client::bounded::read(source, 16 << 20)
@@ -198,14 +200,16 @@ impl Recording {
         };
         // `outdated` and `pin` read the files among their arguments: kept too.
         let mut reads_files = false;
+        let mut outdated = false;
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "outdated" | "pin" if !reads_files => {
                     reads_files = true;
+                    outdated = arg == "outdated";
                     kept.push(arg);
                 }
                 _ if reads_files && !arg.starts_with('-') && Path::new(&arg).is_file() => {
-                    let copied = copy("FILE", &arg)?;
+                    let copied = copy(outdated, &arg)?;
                     files.push(kept.len());
                     kept.push(copied);
                     names.push(arg);
@@ -245,7 +249,7 @@ impl Recording {
                 }
                 "--file" | "--from" => {
                     if let Some(path) = args.next() {
-                        let copied = copy(&arg, &path)?;
+                        let copied = copy(arg == "--from", &path)?;
                         kept.push(arg);
                         files.push(kept.len());
                         kept.push(copied);
@@ -256,7 +260,7 @@ impl Recording {
                 _ if arg.starts_with("--file=") || arg.starts_with("--from=") => {
                     let (flag, path) = arg.split_once('=').unwrap_or_default();
                     files.push(kept.len());
-                    kept.push(format!("{flag}={}", copy(flag, path)?));
+                    kept.push(format!("{flag}={}", copy(flag == "--from", path)?));
                     names.push(path.to_owned());
                 }
                 _ => kept.push(arg),

@@ -154,16 +154,27 @@ fn entries(session: &Session, args: &Outdated) -> Result<Vec<Entry>> {
         }
         let shown = session.shown(path);
         let (text, places) = crate::pinning::read_places(path, &shown, None)?;
+        let compose = crate::inputs::places::kind_of(&shown, &text)
+            == crate::inputs::places::FileKind::Compose;
         for place in places {
-            let written = match &place.edit {
+            let mut written = match &place.edit {
                 Edit::NotAnImage(_) => continue,
                 Edit::At(span) => text[span.clone()].to_owned(),
                 Edit::Cannot(_) => place.image.clone(),
             };
             let source = format!("{shown}:{} {}", place.line, place.context);
-            if written.contains('$') {
+            // A compose variable resolves as `--from` resolves it.
+            if written.contains('$') && compose {
+                let (resolved, unset) = crate::inputs::resolve_compose_image(path, &written)?;
+                for name in unset {
+                    session.warn_once(&format!("{source}: ${name} is not set"));
+                }
+                written = resolved;
+            }
+            if written.contains('$') || written.is_empty() {
                 session.warn_once(&format!(
-                    "{source}: {written} is set by a variable; skipped"
+                    "{source}: {} is set by a variable; skipped",
+                    place.image
                 ));
                 continue;
             }

@@ -171,6 +171,15 @@ fn reading(name: &str) -> String {
 /// A compose file's variables: the environment (what is valid UTF-8 of it), then the
 /// `.env` beside the file (the working directory's for stdin), as `docker compose`
 /// reads them.
+/// A compose file's image that interpolates variables, as `--from` resolves it: from
+/// the environment and the `.env` beside the file; the names of unset variables.
+pub fn resolve_compose_image(path: &Path, image: &str) -> Result<(String, Vec<String>)> {
+    let vars = compose_vars(path)?;
+    let mut unset = Vec::new();
+    let resolved = compose::interpolate(image, &vars, &mut unset)?;
+    Ok((resolved, unset))
+}
+
 fn compose_vars(path: &Path) -> Result<compose::Vars> {
     let dir = match path.parent() {
         Some(p) if path != Path::new("-") && !p.as_os_str().is_empty() => p,
