@@ -89,3 +89,32 @@ fn outdated_reads_compose_variables_as_from_does() {
     assert_eq!(rows[1]["Tag"], "2.0.0");
     assert_eq!(recorded.stdout, replayed.stdout, "{}", stderr_of(&replayed));
 }
+
+/// `pin` rewrites only files it knows: a reference list is one named `.txt` (or given
+/// `--kind list`); anything else it cannot tell is refused, naming it. A file with no
+/// image in it says so.
+#[test]
+fn pin_refuses_a_file_it_does_not_know_and_says_when_one_holds_no_image() {
+    let dir = empty_home();
+    let notes = dir.join("NOTES");
+    write(&notes, &format!("{}\n", r("lab/rich:v1")));
+    let n = notes.display().to_string();
+    let out = regpeek(&["pin", "--diff", "--plain-http", &n]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("NOTES: not a kind of file pin knows"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = regpeek(&["pin", "--diff", "--plain-http", "--kind", "list", &n]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("@sha256:"));
+    let empty = dir.join("compose.yaml");
+    write(&empty, "services:\n  a:\n    build: .\n");
+    let out = regpeek(&["pin", "--diff", "--plain-http", empty.to_str().unwrap()]);
+    assert!(
+        stderr_of(&out).contains("no image reference found"),
+        "{}",
+        stderr_of(&out)
+    );
+}

@@ -116,12 +116,13 @@ pub fn read_places(
     path: &std::path::Path,
     shown: &str,
     kind: Option<FileKind>,
-) -> Result<(String, Vec<Place>)> {
+) -> Result<(String, FileKind, Vec<Place>)> {
     let bytes = regpeek_client::bounded::read(path, MAX_FILE)
         .with_context(|| format!("reading {shown}"))?;
     let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: not UTF-8 text"))?;
-    let (_, places) = places_of(shown, &text, kind).with_context(|| format!("reading {shown}"))?;
-    Ok((text, places))
+    let (kind, places) =
+        places_of(shown, &text, kind).with_context(|| format!("reading {shown}"))?;
+    Ok((text, kind, places))
 }
 
 /// A file's places: the kind (given, or told from its name and content), and each

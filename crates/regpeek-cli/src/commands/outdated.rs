@@ -153,7 +153,7 @@ fn entries(session: &Session, args: &Outdated) -> Result<Vec<Entry>> {
             continue;
         }
         let shown = session.shown(path);
-        let (text, places) = crate::pinning::read_places(path, &shown, None)?;
+        let (text, _, places) = crate::pinning::read_places(path, &shown, None)?;
         let compose = crate::inputs::places::kind_of(&shown, &text)
             == crate::inputs::places::FileKind::Compose;
         for place in places {

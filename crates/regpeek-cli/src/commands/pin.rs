@@ -53,7 +53,21 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
     let mut read = Vec::new();
     for path in args.files {
         let shown = session.shown(path);
-        let (old, places) = pinning::read_places(path, &shown, args.kind)?;
+        let (old, kind, places) = pinning::read_places(path, &shown, args.kind)?;
+        // A list of references is named so (`.txt`) or asked for (`--kind list`):
+        // anything else pin does not know is refused, never rewritten as a list.
+        let named_list = shown.to_ascii_lowercase().ends_with(".txt");
+        if kind == crate::inputs::places::FileKind::List && args.kind.is_none() && !named_list {
+            return Err(usage(format!(
+                "{shown}: not a kind of file pin knows (a Dockerfile, a compose file, Kubernetes manifests, a GitHub Actions workflow, or a .txt list of references); give --kind if it is one"
+            )));
+        }
+        if !places
+            .iter()
+            .any(|p| !matches!(p.edit, crate::inputs::places::Edit::NotAnImage(_)))
+        {
+            session.warn_once(&format!("{shown}: no image reference found"));
+        }
         read.push((path.clone(), shown, old, places));
     }
     // Every distinct tag is asked once, for all files.
