@@ -92,9 +92,11 @@ impl Transport for Recorded {
             });
         match reply {
             Ok((head, Some(body))) => {
+                // Kept whole; then the caller reads the same bytes, not a copy.
                 let (parts, _) = head.into_parts();
-                let whole = http::Response::from_parts(parts.clone(), body.clone());
+                let whole = http::Response::from_parts(parts, body);
                 self.recording.observe(send, Ok(&whole));
+                let (parts, body) = whole.into_parts();
                 Ok(Reply {
                     response: http::Response::from_parts(parts, Vec::new()),
                     body: Some(Blob::new(std::io::Cursor::new(body))),

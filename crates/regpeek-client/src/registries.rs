@@ -122,20 +122,17 @@ impl Registries {
         &self,
         client: &dyn Transport,
         r: Reference,
-        mut options: Options,
+        options: Options,
     ) -> Result<Outcome, RunError> {
         let registry = r.registry().to_owned();
-        options.hold = options.hold.or_else(|| self.hold(&registry));
-        let turn = self.turn(r.registry(), r.repository());
-        let flow = Flow::new(r, options, self.tokens());
-        let (result, tokens) = regpeek_ureq::drive(client, flow, &mut |_, reply| {
-            let now = std::time::SystemTime::now();
-            if let Some(hold) = reply.ok().and_then(|resp| Hold::of(resp, now)) {
-                self.hold_off(&registry, hold);
-            }
+        let result = self.in_turn(r, options, |flow| {
+            regpeek_ureq::drive(client, flow, &mut |_, reply| {
+                let now = std::time::SystemTime::now();
+                if let Some(hold) = reply.ok().and_then(|resp| Hold::of(resp, now)) {
+                    self.hold_off(&registry, hold);
+                }
+            })
         });
-        self.learn(&tokens);
-        drop(turn);
         result.map(|(outcome, _)| outcome)
     }
 
@@ -156,16 +153,28 @@ impl Registries {
             _ => String::new(),
         };
         options.location = self.location(&key);
-        options.hold = options.hold.or_else(|| self.hold(r.registry()));
-        let turn = self.turn(r.registry(), r.repository());
-        let (result, tokens) = regpeek_ureq::run_blob(client, Flow::new(r, options, self.tokens()));
-        self.learn(&tokens);
-        drop(turn);
-        let (outcome, body) = result?;
+        let (outcome, body) =
+            self.in_turn(r, options, |flow| regpeek_ureq::run_blob(client, flow))?;
         if let Outcome::Blob { location, .. } = &outcome {
             self.remember_location(&key, location.clone());
         }
         Ok((outcome, body))
+    }
+
+    /// What every flow of the run goes through: the registry's 429 hold, its turn at
+    /// the registry and repository, the run's tokens in, and what it learnt kept.
+    fn in_turn<T>(
+        &self,
+        r: Reference,
+        mut options: Options,
+        go: impl FnOnce(Flow) -> (T, TokenCache),
+    ) -> T {
+        options.hold = options.hold.or_else(|| self.hold(r.registry()));
+        let turn = self.turn(r.registry(), r.repository());
+        let (result, tokens) = go(Flow::new(r, options, self.tokens()));
+        self.learn(&tokens);
+        drop(turn);
+        result
     }
 
     /// [`Registries::run_blob`] as a [`Source`](crate::source::Source) hands it on:

@@ -153,9 +153,8 @@ fn entries(session: &Session, args: &Outdated) -> Result<Vec<Entry>> {
             continue;
         }
         let shown = session.shown(path);
-        let (text, _, places) = crate::pinning::read_places(path, &shown, None)?;
-        let compose = crate::inputs::places::kind_of(&shown, &text)
-            == crate::inputs::places::FileKind::Compose;
+        let (text, kind, places) = crate::pinning::read_places(path, &shown, None)?;
+        let compose = kind == crate::inputs::places::FileKind::Compose;
         for place in places {
             let mut written = match &place.edit {
                 Edit::NotAnImage(_) => continue,

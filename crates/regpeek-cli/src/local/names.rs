@@ -42,9 +42,7 @@ impl Transport {
 /// `spec` (what follows `oci:`, `oci-archive:` or `docker-archive:` in `typed`) as the
 /// reference the core is given; `None` when `typed` names no local image.
 pub fn reference(typed: &str) -> Option<Result<Reference>> {
-    let (transport, spec) = Transport::ALL
-        .iter()
-        .find_map(|t| Some((*t, typed.strip_prefix(t.name())?.strip_prefix(':')?)))?;
+    let (transport, spec) = transport_of(typed)?;
     Some(match transport {
         Transport::DockerArchive => docker_archive(spec),
         t => layout(t, spec),
@@ -55,10 +53,7 @@ pub fn reference(typed: &str) -> Option<Result<Reference>> {
 /// (its only one, without a name). `NAME:TAG` is normalised as a reference is, so that
 /// `rv/fs:v1` and `docker.io/rv/fs:v1` name the same image (as skopeo matches them).
 fn docker_archive(spec: &str) -> Result<Reference> {
-    let (file, name) = match spec.split_once(':') {
-        Some((f, n)) => (f, Some(n)),
-        None => (spec, None),
-    };
+    let (file, name) = split_archive(spec);
     let path = canonical(Transport::DockerArchive, file)?;
     if !path.is_file() {
         bail!("docker-archive:{file}: not a file");
@@ -113,8 +108,29 @@ fn name_of_tag(tag: &str) -> Option<String> {
 
 /// `oci:DIR[:TAG]`, `oci:DIR@DIGEST`, `oci-archive:FILE[:TAG]`.
 fn layout(transport: Transport, spec: &str) -> Result<Reference> {
-    let (path, which) = match spec.rsplit_once('@') {
-        // `DIR:TAG@DIGEST` (what --full-ref prints): the digest decides.
+    let (path, which) = split_layout(spec);
+    let dir = canonical(transport, path)?;
+    if transport == Transport::OciArchive && !dir.is_file() {
+        bail!("oci-archive:{path}: not a file (oci:DIR reads a layout directory)");
+    }
+    if transport == Transport::Oci && !dir.join("index.json").is_file() {
+        bail!("oci:{path}: not an OCI image layout (no index.json)");
+    }
+    // Without a tag: `latest`, which a layout of one image answers with that image.
+    stand_in(transport, &dir, which.as_deref().unwrap_or(":latest"))
+}
+
+/// A typed local image's transport, and what follows its prefix.
+fn transport_of(typed: &str) -> Option<(Transport, &str)> {
+    Transport::ALL
+        .into_iter()
+        .find_map(|t| Some((t, typed.strip_prefix(t.name())?.strip_prefix(':')?)))
+}
+
+/// A layout's or OCI archive's spec as its path and what it asks of it: `:TAG`,
+/// `@DIGEST` (`DIR:TAG@DIGEST`, what --full-ref prints: the digest decides), or none.
+fn split_layout(spec: &str) -> (&str, Option<String>) {
+    match spec.rsplit_once('@') {
         Some((p, d)) if d.contains(':') => match p.rsplit_once(':') {
             Some((dir, t)) if !t.contains('/') && !t.is_empty() && !Path::new(p).exists() => {
                 (dir, Some(format!("@{d}")))
@@ -125,16 +141,15 @@ fn layout(transport: Transport, spec: &str) -> Result<Reference> {
             Some((p, t)) if !t.contains('/') && !t.is_empty() => (p, Some(format!(":{t}"))),
             _ => (spec, None),
         },
-    };
-    let dir = canonical(transport, path)?;
-    if transport == Transport::OciArchive && !dir.is_file() {
-        bail!("oci-archive:{path}: not a file (oci:DIR reads a layout directory)");
     }
-    if transport == Transport::Oci && !dir.join("index.json").is_file() {
-        bail!("oci:{path}: not an OCI image layout (no index.json)");
+}
+
+/// A docker archive's spec as its file and the `NAME:TAG` it names, if any.
+fn split_archive(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once(':') {
+        Some((f, n)) => (f, Some(n)),
+        None => (spec, None),
     }
-    // Without a tag: `latest`, which a layout of one image answers with that image.
-    stand_in(transport, &dir, which.as_deref().unwrap_or(":latest"))
 }
 
 fn canonical(transport: Transport, path: &str) -> Result<PathBuf> {
@@ -181,20 +196,12 @@ pub(super) fn layout_of(repository: &str) -> Option<(bool, PathBuf)> {
 /// spelled on [`REGISTRY`]), as given (not resolved); `None` for anything else.
 pub fn path_of(arg: &str) -> Option<PathBuf> {
     let bare = arg.strip_prefix("docker://").unwrap_or(arg);
-    for t in Transport::ALL {
-        if let Some(rest) = bare
-            .strip_prefix(t.name())
-            .and_then(|r| r.strip_prefix(':'))
-        {
-            let path = match t {
-                Transport::DockerArchive => rest.split_once(':').map_or(rest, |(f, _)| f),
-                _ => match rest.rsplit_once('@').or_else(|| rest.rsplit_once(':')) {
-                    Some((p, w)) if !w.contains('/') && !w.is_empty() => p,
-                    _ => rest,
-                },
-            };
-            return Some(PathBuf::from(path));
-        }
+    if let Some((t, spec)) = transport_of(bare) {
+        let path = match t {
+            Transport::DockerArchive => split_archive(spec).0,
+            _ => split_layout(spec).0,
+        };
+        return Some(PathBuf::from(path));
     }
     let repo = bare.strip_prefix(REGISTRY)?.strip_prefix('/')?;
     let repo = repo.split([':', '@']).next().unwrap_or_default();
