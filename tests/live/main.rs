@@ -23,6 +23,7 @@ mod ls_flags;
 mod matrix;
 mod outdated_answers;
 mod pin;
+mod pin_platforms;
 mod recordings;
 mod registries;
 mod strangers;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use anyhow::{Context, Result};
-use regpeek_proto::{Digest, Reference};
+use regpeek_proto::{Digest, Platform, Reference};
 use serde_json::{Value, json};
 
 use crate::inputs::dockerfile;
@@ -95,13 +95,17 @@ impl Row {
         match self.status {
             Status::Cannot => Some(format!("{at}: not pinned: {why}")),
             Status::Failed => Some(format!("{at}: {why}")),
-            Status::Moved => Some(format!(
-                "{at}: its tag has moved to {} (--update writes it)",
-                self.digest
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            )),
+            Status::Updated if self.reason.is_some() => Some(format!("{at}: updated: {why}")),
+            Status::Moved => {
+                let now = self.digest.as_ref().map(ToString::to_string);
+                Some(match &self.reason {
+                    Some(why) => format!("{at}: {why} (--update rewrites it)"),
+                    None => format!(
+                        "{at}: its tag has moved to {} (--update writes it)",
+                        now.unwrap_or_default()
+                    ),
+                })
+            }
             _ => None,
         }
     }
@@ -171,6 +175,13 @@ pub fn lookup_key(text: &str, place: &Place) -> Result<String, (Status, String)>
     Ok(without.to_owned())
 }
 
+/// The digest a reference as written is pinned to, if it is.
+pub fn pinned_digest(written: &str) -> Option<Digest> {
+    written
+        .split_once('@')
+        .and_then(|(_, d)| Digest::parse(d).ok())
+}
+
 /// Whether `name` (no digest) ends in a tag: a `:` after the last `/`.
 fn has_tag(name: &str) -> bool {
     name.rsplit('/')
@@ -178,16 +189,109 @@ fn has_tag(name: &str) -> bool {
         .is_some_and(|last| last.contains(':'))
 }
 
-/// The new text of a file and a row per place: each reference that resolves gets
-/// `@digest` (a moved one only with `update`), looked up by `digest_of` (keyed by
-/// [`lookup_key`]). Places sharing bytes (one `ARG` default for two `FROM`s) are
-/// edited once.
-pub fn plan(
-    text: &str,
-    found: &[Place],
-    digest_of: &dyn Fn(&str) -> Result<Digest, String>,
-    update: bool,
-) -> (String, Vec<Row>) {
+/// What a tag points at now, as a pin is judged against it (one rule for `pin`,
+/// `pin --check` and `outdated`).
+#[derive(Debug, Clone)]
+pub struct TagNow {
+    /// The tag's digest: its index, for an image of several platforms.
+    pub digest: Digest,
+    /// The platform asked for (`--platform`), and its entry in the index.
+    pub asked: Option<(Platform, Digest)>,
+    /// The index's entries, when the tag is an index and they were read.
+    pub entries: Option<Vec<(Digest, Option<Platform>)>>,
+}
+
+/// What became, or would become, of one reference: its status, the digest shown (and
+/// written, for `Pinned` and `Updated`), and why, when it needs saying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub status: Status,
+    pub digest: Digest,
+    pub reason: Option<String>,
+}
+
+impl TagNow {
+    /// The digest a new pin gets: the asked platform's entry, else the tag's.
+    pub fn to_write(&self) -> &Digest {
+        self.asked.as_ref().map_or(&self.digest, |(_, d)| d)
+    }
+
+    /// Whether a pin to `pinned` is current: `Ok` (with what it is, when it is an
+    /// entry of the index), or `Err` with why not (`None`: the tag has moved). A pin
+    /// to the index is current, and so is a pin to one of its entries: to any when no
+    /// platform is asked, to the asked one's only when one is.
+    pub fn judge(&self, pinned: &Digest) -> Result<Option<String>, Option<String>> {
+        if *pinned == self.digest {
+            return Ok(None);
+        }
+        let entry = self.entries.iter().flatten().find(|(d, _)| d == pinned);
+        let Some((_, platform)) = entry else {
+            return Err(None);
+        };
+        let name = platform
+            .as_ref()
+            .map_or_else(|| "a platformless".to_owned(), |p| format!("the {p}"));
+        match &self.asked {
+            Some((_, d)) if d == pinned => Ok(Some(format!("{name} entry of the tag's index"))),
+            Some((want, _)) => Err(Some(format!(
+                "pinned to {name} entry of the tag's index, not {want}'s"
+            ))),
+            None => Ok(Some(format!("{name} entry of the tag's index"))),
+        }
+    }
+
+    /// What `--update` writes for a pin that is no longer current and was to an image
+    /// for `was` (`None`: to an index, or to an image whose platform is unknown): a
+    /// platform pin stays a platform pin, to its platform's entry now.
+    pub fn update_for(&self, was: Option<&Platform>) -> Result<Digest, String> {
+        if let Some((_, d)) = &self.asked {
+            return Ok(d.clone());
+        }
+        match (was, &self.entries) {
+            (Some(p), Some(entries)) => entries
+                .iter()
+                .find(|(_, e)| e.as_ref().is_some_and(|e| e.same(p)))
+                .map(|(d, _)| d.clone())
+                .ok_or_else(|| {
+                    format!("it is pinned to {p}'s image, and the tag's index has no {p} now")
+                }),
+            _ => Ok(self.digest.clone()),
+        }
+    }
+
+    /// The decision for a reference pinned to `pinned` (`None`: not pinned); with
+    /// `update`, a pin that is not current is rewritten ([`TagNow::update_for`]).
+    pub fn decide(
+        &self,
+        pinned: Option<&Digest>,
+        update: bool,
+        was: Option<&Platform>,
+    ) -> Result<Decision, String> {
+        let decision = |status, digest: &Digest, reason| Decision {
+            status,
+            digest: digest.clone(),
+            reason,
+        };
+        let Some(pinned) = pinned else {
+            return Ok(decision(Status::Pinned, self.to_write(), None));
+        };
+        Ok(match self.judge(pinned) {
+            Ok(why) => decision(Status::Current, pinned, why),
+            Err(why) if update => decision(Status::Updated, &self.update_for(was)?, why),
+            Err(why) => decision(Status::Moved, self.to_write(), why),
+        })
+    }
+}
+
+/// What becomes of a reference, given its [`lookup_key`] and the digest it is
+/// pinned to (`None`: not pinned); `Err` when its tag cannot be learnt.
+pub type Decide<'a> = dyn Fn(&str, Option<&Digest>) -> Result<Decision, String> + 'a;
+
+/// The new text of a file and a row per place: each reference gets what `decide`
+/// says of it, given its [`lookup_key`] and the digest it is pinned to; `@digest` is
+/// written for `Pinned` and `Updated`. Places sharing bytes (one `ARG` default for two
+/// `FROM`s) are edited once.
+pub fn plan(text: &str, found: &[Place], decide: &Decide) -> (String, Vec<Row>) {
     let mut edits: BTreeMap<usize, (Range<usize>, String)> = BTreeMap::new();
     let mut rows = Vec::new();
     for place in found {
@@ -215,28 +319,23 @@ pub fn plan(
         let Edit::At(span) = &place.edit else {
             continue;
         };
-        match digest_of(&key) {
+        let pinned = pinned_digest(&written);
+        match decide(&key, pinned.as_ref()) {
             Err(why) => {
                 row.status = Status::Failed;
                 row.reason = Some(why);
             }
-            Ok(digest) => {
-                let pinned = written
-                    .split_once('@')
-                    .and_then(|(_, d)| Digest::parse(d).ok());
-                row.status = match pinned {
-                    None => Status::Pinned,
-                    Some(old) if old == digest => Status::Current,
-                    Some(_) if update => Status::Updated,
-                    Some(_) => Status::Moved,
-                };
+            Ok(decision) => {
+                row.status = decision.status;
+                row.reason = decision.reason;
                 if matches!(row.status, Status::Pinned | Status::Updated) {
                     // An untagged reference follows `latest`: say so, or the next
                     // run would read `name@digest` as pinned by digest alone.
                     let tag = if has_tag(&key) { "" } else { ":latest" };
-                    edits.insert(span.start, (span.clone(), format!("{key}{tag}@{digest}")));
+                    let new = format!("{key}{tag}@{}", decision.digest);
+                    edits.insert(span.start, (span.clone(), new));
                 }
-                row.digest = Some(digest);
+                row.digest = Some(decision.digest);
             }
         }
         rows.push(row);

@@ -103,6 +103,17 @@ impl Platform {
         })
     }
 
+    /// Whether both name the same platform once normalised (`aarch64` is `arm64`,
+    /// `arm` is `arm/v7`): the same OS, architecture, variant and OS version. Unlike
+    /// [`Platform::matches`], no fallback: `arm64` is not `arm/v7`.
+    pub fn same(&self, other: &Platform) -> bool {
+        let (a, b) = (self.normalized(), other.normalized());
+        a.os == b.os
+            && a.architecture == b.architecture
+            && a.variant == b.variant
+            && a.os_version == b.os_version
+    }
+
     /// containerd's normalisation: `x86_64`→`amd64`, `aarch64`→`arm64` (v8 implied),
     /// `armhf`→`arm/v7`, `arm` without variant → `v7`, `macos`→`darwin`, and so on.
     pub(crate) fn normalized(&self) -> Platform {
@@ -240,6 +251,16 @@ impl fmt::Display for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_normalises_but_never_falls_back() {
+        let p = |s: &str| Platform::parse(s, "amd64").unwrap();
+        assert!(p("linux/aarch64").same(&p("linux/arm64/v8")));
+        assert!(p("linux/arm").same(&p("linux/arm/v7")));
+        assert!(!p("linux/arm64").same(&p("linux/arm/v7")));
+        assert!(!p("linux/arm/v6").same(&p("linux/arm/v7")));
+        assert!(!p("linux/amd64").same(&p("windows/amd64")));
+    }
 
     #[test]
     fn parse_table() {

@@ -46,29 +46,24 @@ pub fn outdated(session: &Session, args: &Outdated, out: &mut impl Write) -> Res
         .map(|e| crate::flags::parse_reference(&e.reference).map_err(|e| format!("{e:#}")))
         .collect();
     let mut repos: Vec<String> = Vec::new();
-    let mut pinned: Vec<String> = Vec::new();
+    let (mut keys, mut pins) = (Vec::new(), Vec::new());
     for r in parsed.iter().flatten() {
         let Some(tag) = r.tag() else { continue };
         if Version::parse(tag).is_some() && !repos.contains(&r.name()) {
             repos.push(r.name());
         }
         let key = format!("{}:{tag}", r.name());
-        if r.digest().is_some() && !pinned.contains(&key) {
-            pinned.push(key);
+        if let Some(d) = r.digest() {
+            if !keys.contains(&key) {
+                keys.push(key.clone());
+            }
+            pins.push((key, d.clone()));
         }
     }
     let lists = tag_lists(session, args.common, &repos, args.batch.jobs as usize);
-    let digests: HashMap<String, Result<regpeek_proto::Digest, String>> = if pinned.is_empty() {
-        HashMap::new()
-    } else {
-        let found = crate::pipeline::digests(
-            session,
-            args.common,
-            pinned.clone(),
-            args.batch.jobs as usize,
-        )?;
-        pinned.into_iter().zip(found).collect()
-    };
+    // A pin is judged as pin judges it: an entry of the tag's index is current.
+    let jobs = args.batch.jobs as usize;
+    let now = crate::pipeline::tags_now(session, args.common, &keys, &pins, jobs)?;
     let mut rows = Vec::new();
     let (mut failed, mut stale) = (false, false);
     for (entry, r) in entries.iter().zip(parsed) {
@@ -110,11 +105,16 @@ pub fn outdated(session: &Session, args: &Outdated, out: &mut impl Write) -> Res
             None => row["Note"] = json!("not a version: only a pinned digest is checked"),
         }
         if let Some(digest) = r.digest() {
-            match &digests[&format!("{}:{tag}", r.name())] {
+            match &now[&format!("{}:{tag}", r.name())] {
                 Ok(now) => {
-                    row["Moved"] = json!(now != digest);
-                    row["Digest"] = json!(now.to_string());
-                    stale |= now != digest;
+                    let judged = now.judge(digest);
+                    let moved = judged.is_err();
+                    row["Moved"] = json!(moved);
+                    row["Digest"] = json!(now.to_write().to_string());
+                    if let Ok(Some(what)) | Err(Some(what)) = judged {
+                        row["Pin"] = json!(what);
+                    }
+                    stale |= moved;
                 }
                 Err(e) => {
                     failed = true;

@@ -70,34 +70,71 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
         }
         read.push((path.clone(), shown, old, places));
     }
-    // Every distinct tag is asked once, for all files.
+    // Every distinct tag is asked once, for all files; with what each is pinned to.
     let mut keys: Vec<String> = Vec::new();
+    let mut pins: Vec<(String, regpeek_proto::Digest)> = Vec::new();
     for (_, _, text, places) in &read {
         for place in places {
-            if let Ok(key) = pinning::lookup_key(text, place)
-                && !keys.contains(&key)
+            let Ok(key) = pinning::lookup_key(text, place) else {
+                continue;
+            };
+            if let crate::inputs::places::Edit::At(span) = &place.edit
+                && let Some(pinned) = pinning::pinned_digest(&text[span.clone()])
+                && !pins.contains(&(key.clone(), pinned.clone()))
             {
+                pins.push((key.clone(), pinned));
+            }
+            if !keys.contains(&key) {
                 keys.push(key);
             }
         }
     }
-    let answers = if keys.is_empty() {
-        Vec::new()
-    } else {
-        crate::pipeline::digests(session, args.common, keys.clone(), args.jobs as usize)?
-    };
-    let digest_of: HashMap<String, Result<regpeek_proto::Digest, String>> =
-        keys.into_iter().zip(answers).collect();
-    let lookup = |key: &str| {
-        digest_of
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| Err("not looked up".into()))
+    let jobs = args.jobs as usize;
+    let now = crate::pipeline::tags_now(session, args.common, &keys, &pins, jobs)?;
+    // With --update, what each stale pin of a tag that is an index now was: a
+    // platform pin stays one.
+    let stale: Vec<String> = pins
+        .iter()
+        .filter(|(key, pinned)| {
+            let judged = |t: &pinning::TagNow| {
+                t.entries.is_some() && t.asked.is_none() && t.judge(pinned).is_err()
+            };
+            args.update && matches!(now.get(key), Some(Ok(t)) if judged(t))
+        })
+        .map(|(key, pinned)| format!("{}@{pinned}", name_of(key)))
+        .collect();
+    let was: HashMap<String, Result<Option<regpeek_proto::Platform>, String>> = stale
+        .iter()
+        .cloned()
+        .zip(crate::pipeline::platforms_of(
+            session,
+            args.common,
+            stale.clone(),
+            jobs,
+        )?)
+        .collect();
+    let decide = |key: &str, pinned: Option<&regpeek_proto::Digest>| {
+        let tag = match now.get(key) {
+            Some(found) => found.clone()?,
+            None => return Err("not looked up".to_owned()),
+        };
+        match pinned.and_then(|p| was.get(&format!("{}@{p}", name_of(key)))) {
+            // Gone (a registry's garbage collection): its platform is unknown, so it
+            // follows the tag, and says so.
+            Some(Err(e)) => tag.decide(pinned, args.update, None).map(|mut d| {
+                d.reason = Some(format!(
+                    "its old pin cannot be read to keep its platform ({e}); it follows the tag's digest"
+                ));
+                d
+            }),
+            Some(Ok(platform)) => tag.decide(pinned, args.update, platform.as_ref()),
+            None => tag.decide(pinned, args.update, None),
+        }
     };
     let files: Vec<File> = read
         .into_iter()
         .map(|(path, shown, old, places)| {
-            let (new, rows) = pinning::plan(&old, &places, &lookup, args.update);
+            let (new, rows) = pinning::plan(&old, &places, &decide);
             File {
                 path,
                 shown,
@@ -163,6 +200,11 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The repository of a tag's lookup key (`nginx:1.27` → `docker.io/library/nginx`).
+fn name_of(key: &str) -> String {
+    crate::flags::parse_reference(key).map_or_else(|_| key.to_owned(), |r| r.name())
 }
 
 /// Writes every changed file, or none: each new content goes to a temporary file

@@ -14,13 +14,24 @@ fn registry(key: &str) -> Result<Digest, String> {
     Ok(Digest::sha256(canonical.as_bytes()))
 }
 
+/// A tag whose digest is all that is known (a `HEAD`).
+fn single(digest: Digest) -> TagNow {
+    TagNow {
+        digest,
+        asked: None,
+        entries: None,
+    }
+}
+
 fn d(key: &str) -> String {
     registry(key).unwrap().to_string()
 }
 
 fn pin(name: &str, text: &str, update: bool) -> (String, Vec<Row>) {
     let (_, found) = places_of(name, text, None).unwrap();
-    plan(text, &found, &registry, update)
+    plan(text, &found, &|key, pinned| {
+        single(registry(key)?).decide(pinned, update, None)
+    })
 }
 
 /// Removes every `@sha256:<hex>` and the `:latest` pin adds to untagged references.
@@ -275,7 +286,9 @@ fn removing_the_digests_gives_back_the_input() {
         }
         let (found_kind, found) = places_of(name, &text, None).unwrap();
         assert_eq!(found_kind, kind, "{text}");
-        let (new, rows) = plan(&text, &found, &registry, false);
+        let (new, rows) = plan(&text, &found, &|key, pinned| {
+            single(registry(key)?).decide(pinned, false, None)
+        });
         assert!(
             rows.iter().any(|r| r.status == Status::Pinned),
             "seed {seed}: {text}"
@@ -284,4 +297,106 @@ fn removing_the_digests_gives_back_the_input() {
         let (again, _) = pin(name, &new, false);
         assert_eq!(again, new, "seed {seed}: pinning twice");
     }
+}
+
+/// A tag that is an index of two platforms, as the registry shows it.
+fn index_now(asked: Option<&str>) -> TagNow {
+    let p = |s: &str| Platform::parse(s, "amd64").unwrap();
+    let entries = vec![
+        (Digest::sha256(b"amd64"), Some(p("linux/amd64"))),
+        (Digest::sha256(b"arm64"), Some(p("linux/arm64"))),
+    ];
+    TagNow {
+        digest: Digest::sha256(b"index"),
+        asked: asked.map(|a| {
+            let d = entries
+                .iter()
+                .find(|(_, e)| e.as_ref() == Some(&p(a)))
+                .unwrap();
+            (p(a), d.0.clone())
+        }),
+        entries: Some(entries),
+    }
+}
+
+#[test]
+fn a_platform_pin_is_current_while_its_index_has_not_moved() {
+    let (index, amd64, arm64) = (
+        Digest::sha256(b"index"),
+        Digest::sha256(b"amd64"),
+        Digest::sha256(b"arm64"),
+    );
+    let gone = Digest::sha256(b"an older index");
+    let now = index_now(None);
+    assert_eq!(now.judge(&index), Ok(None));
+    assert_eq!(
+        now.judge(&arm64),
+        Ok(Some("the linux/arm64 entry of the tag's index".into()))
+    );
+    assert_eq!(now.judge(&gone), Err(None));
+    // --platform linux/amd64: the index and amd64's entry, not arm64's.
+    let asked = index_now(Some("linux/amd64"));
+    assert!(asked.judge(&index).is_ok());
+    assert!(asked.judge(&amd64).is_ok());
+    assert_eq!(
+        asked.judge(&arm64),
+        Err(Some(
+            "pinned to the linux/arm64 entry of the tag's index, not linux/amd64's".into()
+        ))
+    );
+    assert_eq!(asked.to_write(), &amd64);
+    assert_eq!(now.to_write(), &index);
+}
+
+#[test]
+fn update_keeps_a_platform_pin_a_platform_pin() {
+    let p = |s: &str| Platform::parse(s, "amd64").unwrap();
+    let now = index_now(None);
+    let old = Digest::sha256(b"arm64 last week");
+    let text = format!("FROM x:1@{old}\nFROM y:1@{old}\nFROM z:1@{old}\n");
+    let (_, found) = places_of("Dockerfile", &text, None).unwrap();
+    // What each pin was: x an arm64 image (written as aarch64), y an index, z s390x.
+    let was = |key: &str| match key {
+        "x:1" => Some(p("linux/aarch64")),
+        "y:1" => None,
+        _ => Some(p("linux/s390x")),
+    };
+    let (new, rows) = plan(&text, &found, &|key, pinned| {
+        now.decide(pinned, true, was(key).as_ref())
+    });
+    let statuses: Vec<Status> = rows.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [Status::Updated, Status::Updated, Status::Failed],
+        "{rows:?}"
+    );
+    assert!(
+        rows[2]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("has no linux/s390x now"),
+        "{rows:?}"
+    );
+    let (arm64, index) = (Digest::sha256(b"arm64"), Digest::sha256(b"index"));
+    assert_eq!(
+        new,
+        format!("FROM x:1@{arm64}\nFROM y:1@{index}\nFROM z:1@{old}\n")
+    );
+    // Without --update: reported as moved, naming the tag's digest, nothing written.
+    let (same, rows) = plan(&text, &found, &|_, pinned| now.decide(pinned, false, None));
+    assert_eq!(same, text);
+    assert!(rows.iter().all(|r| r.status == Status::Moved));
+    let warning = rows[0].warning("Dockerfile").unwrap();
+    assert!(warning.contains(&format!("moved to {index}")), "{warning}");
+    // A current platform pin is left alone, and says what it is.
+    let text = format!("FROM x:1@{arm64}\n");
+    let (_, found) = places_of("Dockerfile", &text, None).unwrap();
+    let (same, rows) = plan(&text, &found, &|_, pinned| now.decide(pinned, true, None));
+    assert_eq!(same, text);
+    assert_eq!(rows[0].status, Status::Current);
+    assert_eq!(
+        rows[0].reason.as_deref(),
+        Some("the linux/arm64 entry of the tag's index")
+    );
 }

@@ -31,8 +31,11 @@ use crate::args::{Command, Common, OutputFormat};
 use crate::session::Session;
 use crate::summary::PlatformRow;
 
+mod lookups;
 mod platforms;
 mod print;
+
+pub use lookups::{platforms_of, tags_now};
 
 use print::{print_single, to_line};
 
@@ -278,49 +281,6 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
     })
 }
 
-/// The digests `references` resolve to now (with `--platform`, that platform's), in
-/// order, each an error of its own, through the same batch as `digest A B C`:
-/// workers per registry, the cache, holds, deadlines. Pull-free (`HEAD` only) unless
-/// a platform is asked, which reads the index.
-pub fn digests(
-    session: &Session,
-    common: &Common,
-    references: Vec<String>,
-    jobs: usize,
-) -> Result<Vec<Result<regpeek_proto::Digest, String>>> {
-    let pull_free = crate::flags::explicit_platform(common)?.is_none();
-    session.scope_credentials(common, references.iter().map(String::as_str))?;
-    let job = Job {
-        shape: Shape::Digest {
-            full_ref: false,
-            omit_tag: false,
-        },
-        sources: Vec::new(),
-        platforms: Vec::new(),
-        references,
-        single: false,
-        common,
-        session,
-        jobs,
-        pull_free,
-    };
-    let mut out = Vec::with_capacity(job.references.len());
-    batch(&job, |_, value| {
-        out.push(
-            match (
-                value.get("Digest").and_then(Value::as_str),
-                value.get("Error"),
-            ) {
-                (Some(d), _) => regpeek_proto::Digest::parse(d).map_err(|e| e.to_string()),
-                (None, Some(Value::String(e))) => Err(e.clone()),
-                _ => Err("no digest in the answer".to_owned()),
-            },
-        );
-        Ok(())
-    })?;
-    Ok(out)
-}
-
 /// Runs the references of `job` through the batch engine (a lane per registry),
 /// handing `each` one JSON object per input reference (with its index), in input
 /// order, each as soon as it and every one before it are known. Identical references
@@ -509,11 +469,24 @@ fn answer(
             job, shared, input, started,
         )?));
     }
+    let insp = look(job, shared, input, goal_of(job, asked)?, started)?;
+    Ok(Answer::Image(Box::new(insp)))
+}
+
+/// One flow for `input` towards `goal` on the batch's client for its registry, what
+/// it learnt kept for the run (the cache, the batch's memory).
+fn look(
+    job: &Job,
+    shared: &BatchState,
+    input: &str,
+    goal: Goal,
+    started: std::time::SystemTime,
+) -> Result<Inspection> {
     let r = crate::flags::parse_reference(input)?;
     // Offline, the core takes a tag as the digest the cache saw; say which.
     let local = r.registry() == crate::local::REGISTRY;
     let offline_tag = (job.session.offline && !local && r.digest().is_none()).then(|| r.familiar());
-    let (client, options) = flow_options(job, shared, &r, goal_of(job, asked)?, started)?;
+    let (client, options) = flow_options(job, shared, &r, goal, started)?;
     let insp = run_flow(job, &*client, r, options)?.into_image()?;
     if let Some(tag) = offline_tag {
         eprintln!(
@@ -534,7 +507,7 @@ fn answer(
             eprintln!("regpeek: answered by mirror {m}");
         }
     }
-    Ok(Answer::Image(Box::new(insp)))
+    Ok(insp)
 }
 
 /// The registry's client (one per registry for the batch) and the options of a flow
