@@ -585,3 +585,69 @@ fn pin_kind_and_platform_flags() {
         text.replace(&multi, &format!("{multi}@{}", arm64.trim()))
     );
 }
+
+#[test]
+fn pin_reads_gitlab_ci_and_reports_helm_values() {
+    let dir = empty_home();
+    let (rich, multi) = (r("lab/rich:v1"), r("lab/multi:v1"));
+    let (rich_d, multi_d) = (
+        &lab().seeded.rich.manifest.digest,
+        &lab().seeded.multi.index.digest,
+    );
+    let ci = dir.join(".gitlab-ci.yml");
+    let text = format!(
+        "stages: [test]\ndefault:\n  image:\n    name: {rich}\n    entrypoint: [\"\"]\ntest:\n  image: $CI_REGISTRY_IMAGE:latest\n  services:\n    - {multi}\n    - name: \"{rich}\"\n      alias: db\n  script: make test\n"
+    );
+    write(&ci, &text);
+    let f = ci.display().to_string();
+    let out = regpeek(&["pin", "--plain-http", &f]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(
+        std::fs::read_to_string(&ci).unwrap(),
+        text.replace(&format!("{rich}\n"), &format!("{rich}@{rich_d}\n"))
+            .replace(&format!("\"{rich}\""), &format!("\"{rich}@{rich_d}\""))
+            .replace(&format!("- {multi}"), &format!("- {multi}@{multi_d}"))
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(".gitlab-ci.yml:7: job test image") && err.contains("GitLab CI variable"),
+        "{err}"
+    );
+    // --from reads the same images, and says which it leaves out.
+    let out = regpeek(&["digest", "--plain-http", "--from", &f]);
+    let digests: Vec<Value> = lines(&out.stdout)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert_eq!(digests.len(), 3, "{digests:?}");
+    assert!(
+        stderr_of(&out).contains("set by a variable"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Helm values: reported with the image the chart joins, never rewritten; an
+    // unpinned one fails --check, one with its digest field set does not.
+    let values = dir.join("values.yaml");
+    let (registry, repository) = rich.split_once('/').unwrap();
+    let repository = repository.trim_end_matches(":v1");
+    let text = format!("image:\n  registry: {registry}\n  repository: {repository}\n  tag: v1\n");
+    write(&values, &text);
+    let v = values.display().to_string();
+    let out = regpeek(&["pin", "--plain-http", "--check", &v]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("values.yaml:3: value image"),
+        "{}",
+        stderr_of(&out)
+    );
+    let pinned = format!("{text}  digest: {rich_d}\n");
+    write(&values, &pinned);
+    let out = regpeek(&["pin", "--plain-http", "--check", &v]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = regpeek(&["pin", "--plain-http", &v]);
+    let row = json(lines(&out.stdout)[0].as_bytes());
+    assert_eq!(row["Reference"], format!("{rich}@{rich_d}"), "{row}");
+    assert_eq!(row["Status"], "cannot", "{row}");
+    assert_eq!(std::fs::read_to_string(&values).unwrap(), pinned);
+}

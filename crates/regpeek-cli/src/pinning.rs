@@ -144,11 +144,17 @@ pub fn places_of(name: &str, text: &str, kind: Option<FileKind>) -> Result<(File
         if let Edit::At(span) = &mut place.edit {
             *span = span.start + bom..span.end + bom;
         }
-        // A compose variable names it: the value is set elsewhere (.env, the shell).
-        if kind == FileKind::Compose && place.image.contains('$') {
-            place.edit = Edit::Cannot(
-                "it is set by a compose variable; pin the value where the variable is set".into(),
-            );
+        // A variable names it: the value is set elsewhere (.env, the shell, CI/CD
+        // settings).
+        let tool = match kind {
+            FileKind::Compose => Some("compose"),
+            FileKind::GitLab => Some("GitLab CI"),
+            _ => None,
+        };
+        if let Some(tool) = tool.filter(|_| place.image.contains('$')) {
+            place.edit = Edit::Cannot(format!(
+                "it is set by a {tool} variable; pin the value where the variable is set"
+            ));
         }
     }
     Ok((kind, found))

@@ -59,7 +59,7 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
         let named_list = shown.to_ascii_lowercase().ends_with(".txt");
         if kind == crate::inputs::places::FileKind::List && args.kind.is_none() && !named_list {
             return Err(usage(format!(
-                "{shown}: not a kind of file pin knows (a Dockerfile, a compose file, Kubernetes manifests, a GitHub Actions workflow, or a .txt list of references); give --kind if it is one"
+                "{shown}: not a kind of file pin knows (a Dockerfile, a compose file, Kubernetes manifests or Helm values, a GitHub Actions workflow, a GitLab CI file, or a .txt list of references); give --kind if it is one"
             )));
         }
         if !places

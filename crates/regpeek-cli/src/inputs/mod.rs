@@ -148,6 +148,15 @@ pub fn from(path: &Path, name: &str) -> Result<Collected> {
         if matches!(place.edit, places::Edit::NotAnImage(_)) {
             continue;
         }
+        // A CI variable is set where this file cannot see (GitLab's CI/CD settings).
+        if !compose && place.image.contains('$') {
+            out.warnings.push(format!(
+                "{}: {} is set by a variable this file does not define; left out",
+                source(place),
+                place.image
+            ));
+            continue;
+        }
         let image = if compose {
             compose::interpolate(&place.image, &vars, &mut unset).with_context(|| reading(name))?
         } else {

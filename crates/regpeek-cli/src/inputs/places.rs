@@ -1,6 +1,7 @@
 //! Where a file names images, with the bytes they are written at: compose files,
-//! Kubernetes manifests, GitHub Actions workflows and plain reference lists (the
-//! Dockerfile's are in `dockerfile.rs`). `--from` reads the images, `pin` rewrites
+//! Kubernetes manifests (and Helm values' `image: {repository, tag}`), GitHub Actions
+//! workflows, GitLab CI files and plain reference lists (the Dockerfile's are in
+//! `dockerfile.rs`). `--from` reads the images, `pin` rewrites
 //! them in place.
 
 use std::ops::Range;
@@ -41,15 +42,21 @@ pub enum Edit {
 pub enum FileKind {
     Dockerfile,
     Compose,
+    /// Kubernetes manifests, and any other YAML (Helm values among them).
     Kubernetes,
     Actions,
+    /// `.gitlab-ci.yml`: `image:` and `services:`, at the top, in `default:` and in
+    /// each job, as a string or as `name:`.
+    #[value(name = "gitlab")]
+    GitLab,
     /// One reference a line, `#` comments (what `--file` reads).
     List,
 }
 
 /// The places of a YAML file, its kind told by its content: compose (`services`),
-/// GitHub Actions (`jobs` with `runs-on` or `steps`), else Kubernetes manifests (every
-/// `containers`, `initContainers` and `ephemeralContainers` list, in every document).
+/// GitHub Actions (`jobs` with `runs-on` or `steps`), GitLab CI (`stages`, or a job
+/// with a `script`), else Kubernetes manifests (every `containers`, `initContainers`
+/// and `ephemeralContainers` list, in every document) and Helm values.
 pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<Place>)> {
     let y = Yaml::parse(text)?;
     let kind = kind.unwrap_or_else(|| yaml_kind(&y));
@@ -83,6 +90,7 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
             platform: platform.map(str::to_owned),
         });
     };
+    let mut values = Vec::new();
     for &doc in &y.docs {
         match kind {
             FileKind::Compose => {
@@ -122,10 +130,128 @@ pub fn yaml_places(text: &str, kind: Option<FileKind>) -> Result<(FileKind, Vec<
                     }
                 }
             }
-            _ => kubernetes(&y, doc, &mut push),
+            FileKind::GitLab => gitlab(&y, doc, &mut push),
+            _ => {
+                kubernetes(&y, doc, &mut push);
+                helm(&y, doc, &mut values);
+            }
         }
     }
+    if !values.is_empty() {
+        out.extend(values);
+        out.sort_by_key(|p| p.line);
+    }
     Ok((kind, out))
+}
+
+/// The keys of a GitLab CI file that are not jobs (and hold no image).
+const GITLAB_GLOBALS: [&str; 7] = [
+    "stages",
+    "variables",
+    "include",
+    "workflow",
+    "cache",
+    "before_script",
+    "after_script",
+];
+
+/// A GitLab CI file's images: `image:` and `services:` at the top (the old global
+/// form), in `default:` and in every job (hidden `.templates` too), each a string or
+/// a mapping with `name:`.
+fn gitlab(y: &Yaml, doc: usize, push: &mut Push) {
+    let mut images = |owner: usize, context: &str| {
+        if let Some(image) = y.get(owner, "image") {
+            let name = y.get(image, "name").unwrap_or(image);
+            push(name, format!("{context}image"), "", None);
+        }
+        if let Some(services) = y.get(owner, "services") {
+            for &svc in y.items(services) {
+                let name = y.get(svc, "name").unwrap_or(svc);
+                push(name, format!("{context}service"), "", None);
+            }
+        }
+    };
+    images(doc, "");
+    for &(key, job) in y.pairs(doc) {
+        match y.str(key).unwrap_or_default() {
+            "image" | "services" => {}
+            k if GITLAB_GLOBALS.contains(&k) => {}
+            "default" => images(job, "default "),
+            k => images(job, &format!("job {k} ")),
+        }
+    }
+}
+
+/// Helm values' images, `image: {registry, repository, tag, digest}` anywhere below
+/// `root`: reported (the chart's template joins them), never rewritten; one with
+/// neither tag nor digest is the chart's `appVersion`, not an image this file names.
+fn helm(y: &Yaml, root: usize, out: &mut Vec<Place>) {
+    let mut seen = vec![false; y.nodes.len()];
+    let mut stack = vec![(root, String::new())];
+    while let Some((id, path)) = stack.pop() {
+        if std::mem::replace(&mut seen[id], true) {
+            continue;
+        }
+        let mut children = Vec::new();
+        for &(k, v) in y.pairs(id) {
+            let key = y.str(k).unwrap_or_default();
+            let here = if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            };
+            match y.get(v, "repository").and_then(|r| y.str(r)) {
+                Some(repository) if key.eq_ignore_ascii_case("image") => {
+                    out.push(helm_place(y, v, repository, here));
+                }
+                _ => children.push((v, here)),
+            }
+        }
+        for (i, &item) in y.items(id).iter().enumerate() {
+            children.push((item, format!("{path}[{i}]")));
+        }
+        stack.extend(children.into_iter().rev());
+    }
+}
+
+/// One Helm image value, joined as the usual chart template joins it.
+fn helm_place(y: &Yaml, value: usize, repository: &str, path: String) -> Place {
+    let field = |k: &str| {
+        y.get(value, k)
+            .and_then(|n| y.str(n))
+            .filter(|s| !s.is_empty())
+    };
+    let mut image = match field("registry") {
+        Some(registry) => format!("{registry}/{repository}"),
+        None => repository.to_owned(),
+    };
+    if let Some(tag) = field("tag") {
+        image = format!("{image}:{tag}");
+    }
+    if let Some(digest) = field("digest") {
+        image = format!("{image}@{digest}");
+    }
+    let untagged = field("tag").is_none() && field("digest").is_none();
+    // The `repository` line: where a reader looks for it.
+    let line = match y.get(value, "repository").map(|r| &y.nodes[r]) {
+        Some(super::marked::Node::Scalar { line, .. }) => *line,
+        _ => 0,
+    };
+    Place {
+        line,
+        context: format!("value {path}"),
+        edit: if untagged {
+            Edit::NotAnImage(
+                "a Helm value with no tag or digest: the chart's appVersion names the image".into(),
+            )
+        } else {
+            Edit::Cannot(
+                "a Helm value (repository and tag apart): set its digest field to pin it".into(),
+            )
+        },
+        image,
+        platform: None,
+    }
 }
 
 /// What a place is pushed with: its node, context, the prefix before the image
@@ -169,6 +295,17 @@ fn container_word(key: &str) -> &'static str {
 
 fn yaml_kind(y: &Yaml) -> FileKind {
     let has = |key: &str| y.docs.iter().any(|&d| y.get(d, key).is_some());
+    // GitLab: `stages`, or a job with a `script` (compose's `services` is a mapping
+    // of services; GitLab's old global `services` is a list).
+    let gitlab = y.docs.iter().any(|&d| {
+        y.get(d, "stages").is_some()
+            || y.pairs(d)
+                .iter()
+                .any(|&(_, job)| y.get(job, "script").is_some())
+    });
+    if gitlab && !has("jobs") {
+        return FileKind::GitLab;
+    }
     if has("services") && !has("jobs") {
         return FileKind::Compose;
     }
@@ -198,6 +335,9 @@ pub fn kind_of(name: &str, text: &str) -> FileKind {
         return FileKind::List;
     }
     let yaml_name = [".yaml", ".yml", ".json"].iter().any(|e| file.ends_with(e));
+    if yaml_name && file.contains("gitlab-ci") {
+        return FileKind::GitLab;
+    }
     if yaml_name && lower.contains(".github/workflows/") {
         return FileKind::Actions;
     }
@@ -295,5 +435,64 @@ mod tests {
         let places = list_places(list);
         let shown: Vec<(usize, &str)> = places.iter().map(|p| (p.line, at(list, p))).collect();
         assert_eq!(shown, [(2, "nginx:1.27"), (4, "redis:7"), (5, "alpine")]);
+    }
+
+    #[test]
+    fn gitlab_ci_images_and_services_in_both_forms() {
+        let ci = "stages: [build, test]\nvariables:\n  image: not-an-image\nimage: ruby:3.3\nservices:\n  - postgres:16\ndefault:\n  image:\n    name: alpine:3.20\n    entrypoint: [\"\"]\n  services:\n    - name: redis:7\n      alias: cache\n.template:\n  image: golang:1.22\nbuild:\n  extends: .template\n  script: [make]\ntest:\n  image: $CI_REGISTRY_IMAGE:latest\n  services:\n    - docker:27-dind\n    - name: mysql:8\n  script: make test\n";
+        let (kind, places) = yaml_places(ci, None).unwrap();
+        assert_eq!(kind, FileKind::GitLab);
+        assert_eq!(kind_of("ci/.gitlab-ci.yml", "{}"), FileKind::GitLab);
+        let shown: Vec<(usize, &str, &str)> = places
+            .iter()
+            .map(|p| (p.line, p.context.as_str(), p.image.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (4, "image", "ruby:3.3"),
+                (6, "service", "postgres:16"),
+                (9, "default image", "alpine:3.20"),
+                (12, "default service", "redis:7"),
+                (15, "job .template image", "golang:1.22"),
+                (20, "job test image", "$CI_REGISTRY_IMAGE:latest"),
+                (22, "job test service", "docker:27-dind"),
+                (23, "job test service", "mysql:8"),
+            ]
+        );
+        assert_eq!(at(ci, &places[3]), "redis:7");
+        // Not GitLab: compose's services are a mapping, and Actions have `jobs`.
+        let compose = "services:\n  web:\n    image: nginx:1.27\n";
+        assert_eq!(yaml_places(compose, None).unwrap().0, FileKind::Compose);
+    }
+
+    #[test]
+    fn helm_values_are_reported_never_written() {
+        let values = "image:\n  registry: ghcr.io\n  repository: org/app\n  tag: \"1.4.2\"\nsidecars:\n  - name: proxy\n    image:\n      repository: envoyproxy/envoy\n      tag: v1.31.0\n      digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\nworker:\n  image:\n    repository: org/worker\n    pullPolicy: IfNotPresent\n";
+        let (kind, places) = yaml_places(values, None).unwrap();
+        assert_eq!(kind, FileKind::Kubernetes);
+        let shown: Vec<(usize, &str, &str)> = places
+            .iter()
+            .map(|p| (p.line, p.context.as_str(), p.image.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (3, "value image", "ghcr.io/org/app:1.4.2"),
+                (
+                    8,
+                    "value sidecars[0].image",
+                    "envoyproxy/envoy:v1.31.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+                ),
+                (13, "value worker.image", "org/worker"),
+            ]
+        );
+        assert!(matches!(&places[0].edit, Edit::Cannot(why) if why.contains("digest field")));
+        assert!(matches!(&places[2].edit, Edit::NotAnImage(why) if why.contains("appVersion")));
+        // Beside a manifest's containers, in file order.
+        let both = "kind: Pod\nspec:\n  containers:\n    - name: app\n      image: nginx:1.27\nimage:\n  repository: redis\n  tag: \"7\"\n";
+        let (_, places) = yaml_places(both, None).unwrap();
+        let images: Vec<&str> = places.iter().map(|p| p.image.as_str()).collect();
+        assert_eq!(images, ["nginx:1.27", "redis:7"]);
     }
 }
