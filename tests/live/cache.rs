@@ -148,12 +148,13 @@ fn cached_tokens_are_private_and_hold_no_password() {
         "--creds",
         &creds(),
     ]);
-    let tokens = cache.join("tokens.json");
-    let mode = std::fs::metadata(&tokens).unwrap().permissions().mode() & 0o777;
+    let db = cache.join("cache.db");
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let dir_mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
     assert_eq!(dir_mode, 0o700);
-    let text = std::fs::read_to_string(&tokens).unwrap();
+    let text = cache_bytes(&cache);
+    assert!(text.contains("\"token\":\"ey"), "the token is kept");
     assert!(!text.contains(&info.password), "a password on disk");
     assert!(
         !text.contains("lab-user"),
@@ -163,11 +164,7 @@ fn cached_tokens_are_private_and_hold_no_password() {
     let home = empty_home();
     let env = [("HOME", home.to_str().unwrap())];
     ok_in(&["--cache-dir", dir, "logout", &info.token()], &env, None);
-    assert!(
-        !std::fs::read_to_string(&tokens)
-            .unwrap()
-            .contains("\"token\":\"ey")
-    );
+    assert!(!cache_bytes(&cache).contains("\"token\":\"ey"));
     // --no-cache writes nothing.
     let other_home = empty_home();
     let other = other_home.join("nocache");

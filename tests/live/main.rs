@@ -13,6 +13,7 @@ mod base_flags;
 mod basics;
 mod batches;
 mod cache;
+mod cache_scale;
 mod cat_messages;
 mod conventions;
 mod files;

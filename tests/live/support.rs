@@ -426,3 +426,13 @@ pub fn isolate(cmd: &mut Command) {
         cmd.env_remove(var);
     }
 }
+
+/// Every byte of a cache's index, as text (its database and its log): what a reader
+/// of the disk would find there.
+pub fn cache_bytes(cache: &std::path::Path) -> String {
+    ["cache.db", "cache.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::read(cache.join(f)).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .collect()
+}

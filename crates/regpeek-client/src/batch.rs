@@ -22,8 +22,8 @@ pub const MAX_THREADS: usize = 256;
 /// [`MAX_THREADS`]` / jobs` lanes are served at once. `each` gets every answer in
 /// order, as soon as it and the answers before it are known; an `Err` of `each`
 /// (stdout closed) stops the workers before their next item and is returned.
-pub fn run<T: Send>(
-    lanes: &[String],
+pub fn run<T: Send, L: AsRef<str>>(
+    lanes: &[L],
     jobs: usize,
     one: impl Fn(usize) -> T + Sync,
     mut each: impl FnMut(usize, T) -> Result<()>,
@@ -31,21 +31,32 @@ pub fn run<T: Send>(
     let jobs = jobs.max(1);
     // Items by lane, lanes in the order of their first item.
     let mut grouped: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut lane_at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, lane) in lanes.iter().enumerate() {
-        match grouped.iter_mut().find(|(name, _)| *name == lane.as_str()) {
-            Some((_, items)) => items.push(i),
-            None => grouped.push((lane.as_str(), vec![i])),
-        }
+        let at = *lane_at.entry(lane.as_ref()).or_insert_with(|| {
+            grouped.push((lane.as_ref(), Vec::new()));
+            grouped.len() - 1
+        });
+        grouped[at].1.push(i);
     }
-    let slots = Slots::new((MAX_THREADS / jobs).max(1));
+    drop(lane_at);
+    let served_at_once = (MAX_THREADS / jobs).max(1);
+    let slots = Slots::new(served_at_once);
     let stop = AtomicBool::new(false);
+    let window = Window::new(
+        lanes.len(),
+        &grouped,
+        2 * jobs * served_at_once.min(grouped.len()),
+    );
     let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
     std::thread::scope(|s| {
-        for (_, items) in &grouped {
+        for (lane, (_, items)) in grouped.iter().enumerate() {
             let tx = tx.clone();
-            let (slots, stop, one) = (&slots, &stop, &one);
+            let (slots, stop, one, window) = (&slots, &stop, &one, &window);
             s.spawn(move || {
                 let _slot = slots.take();
+                window.state[lane].store(ACTIVE, Ordering::SeqCst);
+                let _done = LaneDone(&window.state[lane]);
                 // The lane's first item goes alone: what it learns of the registry
                 // (scheme, challenge, token) serves the others, and the lane starts
                 // in input order whatever the scheduler does.
@@ -66,6 +77,10 @@ pub fn run<T: Send>(
                                 else {
                                     break;
                                 };
+                                window.wait_for(i, stop);
+                                if stop.load(Ordering::Relaxed) {
+                                    break;
+                                }
                                 if tx.send((i, one(i))).is_err() {
                                     break;
                                 }
@@ -83,13 +98,88 @@ pub fn run<T: Send>(
             while let Some(answer) = waiting.remove(&next) {
                 if let Err(e) = each(next, answer) {
                     stop.store(true, Ordering::Relaxed);
+                    window.printed(next);
                     return Err(e);
                 }
                 next += 1;
+                window.printed(next);
             }
         }
         Ok(())
     })
+}
+
+/// A lane waiting for a slot, served, or done.
+const WAITING: u8 = 0;
+const ACTIVE: u8 = 1;
+const DONE: u8 = 2;
+
+/// What bounds a batch's memory: an item starts only while it is fewer than `size`
+/// ahead of the next answer to hand on, so at most `size` answers wait for those
+/// before them, whatever the batch's length. Not while the lane of that next answer
+/// waits for a slot: the lanes served then must go on, or none would ever free one.
+struct Window {
+    /// The next item to hand on.
+    next: Mutex<usize>,
+    moved: Condvar,
+    size: usize,
+    /// Each item's lane.
+    lane_of: Vec<usize>,
+    /// Each lane's [`WAITING`], [`ACTIVE`] or [`DONE`].
+    state: Vec<std::sync::atomic::AtomicU8>,
+}
+
+impl Window {
+    fn new(items: usize, grouped: &[(&str, Vec<usize>)], size: usize) -> Window {
+        let mut lane_of = vec![0; items];
+        for (lane, (_, its)) in grouped.iter().enumerate() {
+            for &i in its {
+                lane_of[i] = lane;
+            }
+        }
+        Window {
+            next: Mutex::new(0),
+            moved: Condvar::new(),
+            size: size.max(1),
+            lane_of,
+            state: grouped
+                .iter()
+                .map(|_| std::sync::atomic::AtomicU8::new(WAITING))
+                .collect(),
+        }
+    }
+
+    /// Waits until item `i` may start (or the batch stops).
+    fn wait_for(&self, i: usize, stop: &AtomicBool) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        while i >= *next + self.size && !stop.load(Ordering::Relaxed) {
+            let head_lane = self.lane_of.get(*next).copied().unwrap_or(0);
+            if self.state[head_lane].load(Ordering::SeqCst) == WAITING {
+                return;
+            }
+            // Woken when an answer is handed on; the timeout only re-reads the lanes.
+            next = self
+                .moved
+                .wait_timeout(next, std::time::Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Every item before `next` has been handed on.
+    fn printed(&self, next: usize) {
+        *self.next.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        self.moved.notify_all();
+    }
+}
+
+/// Marks its lane done when the lane's thread ends.
+struct LaneDone<'a>(&'a std::sync::atomic::AtomicU8);
+
+impl Drop for LaneDone<'_> {
+    fn drop(&mut self) {
+        self.0.store(DONE, Ordering::SeqCst);
+    }
 }
 
 /// A counting semaphore: how many lanes are served at once.
@@ -253,5 +343,51 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.to_string(), "stdout closed");
         assert!(done.into_inner() < 100);
+    }
+
+    #[test]
+    fn answers_waiting_for_a_slow_one_are_bounded_by_the_window() {
+        // The first item is slow; a thousand fast ones behind it in the same lane
+        // start only while fewer than 2 × jobs ahead of the next answer handed on.
+        let lanes: Vec<String> = vec!["r".into(); 1000];
+        let handed = AtomicUsize::new(0);
+        let ahead = AtomicUsize::new(0);
+        run(
+            &lanes,
+            2,
+            |i| {
+                if i == 1 {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let gap = i.saturating_sub(handed.load(Ordering::SeqCst));
+                ahead.fetch_max(gap, Ordering::SeqCst);
+                i
+            },
+            |i, _| {
+                handed.store(i + 1, Ordering::SeqCst);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(ahead.load(Ordering::SeqCst) < 4, "{ahead:?}");
+    }
+
+    #[test]
+    fn many_lanes_and_a_small_window_never_deadlock() {
+        // More lanes than are served at once, items interleaved: the lane of the next
+        // answer may wait for a slot, and the served lanes go on meanwhile.
+        let lanes: Vec<String> = (0..2000).map(|i| format!("r{}", i % 300)).collect();
+        let mut n = 0;
+        run(
+            &lanes,
+            64,
+            |i| i,
+            |_, _| {
+                n += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 2000);
     }
 }

@@ -115,10 +115,15 @@ impl Client {
         Image::open(self, &self.index, r)
     }
 
-    /// Saves the tokens the run was handed in the cache, for later runs.
+    /// Saves the tokens the run was handed in the cache, for later runs, and writes
+    /// what the cache still holds back (once, when done).
     pub fn save_tokens(&self) -> Result<()> {
         match &self.settings.cache {
-            Some(c) => c.update_tokens(|kept| kept.merge(&self.registries.tokens())),
+            Some(c) => {
+                let saved = c.update_tokens(|kept| kept.merge(&self.registries.tokens()));
+                c.finish();
+                saved
+            }
             None => Ok(()),
         }
     }

@@ -133,3 +133,73 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     }
     Ok(secs)
 }
+
+/// A size as `cache prune --max-size` takes it: `100MB`, `1GiB`, `500K`, `2G`
+/// (decimal for `KB`/`MB`/`GB`, binary for `KiB`/`MiB`/`GiB` and the bare letters, as
+/// docker reads them); a bare number is MiB.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (100MB, 1GiB, 500K)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "m" | "mib" => 1 << 20,
+        "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1000,
+        "mb" => 1000 * 1000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1000 * 1000 * 1000,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown size unit (B, KB, MB, GB, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// An age as `cache prune --older-than` takes it: a number and `s`, `m`, `h`, `d`
+/// or `w`.
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not an age (30d, 12h, 2w)"))?;
+    let secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{text:?}: give a unit: s, m, h, d or w (30d)")),
+    };
+    n.checked_mul(secs)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_as_cache_prune_takes_them() {
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("256"), Ok(256 << 20));
+        assert_eq!(parse_size("500k"), Ok(500 << 10));
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("MB").is_err());
+        assert!(parse_size("99999999999999999999GB").is_err());
+        assert_eq!(parse_age("30d").unwrap().as_secs(), 30 * 86_400);
+        assert_eq!(parse_age("2w").unwrap().as_secs(), 14 * 86_400);
+        assert!(parse_age("30").is_err());
+        assert!(parse_age("d").is_err());
+    }
+}

@@ -448,11 +448,15 @@ pub enum CacheCommand {
     Info,
     /// Remove everything in it.
     Clear,
-    /// Remove the least recently used content until it fits.
+    /// Remove what was not used for a while, then the least recently used content
+    /// until the cache fits (regpeek also prunes to 500MB by itself, once a day).
     Prune {
-        /// The size to fit in, in MiB.
-        #[arg(long, value_name = "MIB", default_value_t = 256)]
+        /// The size to fit in: `100MB`, `1GiB`, `500K`; a bare number is MiB.
+        #[arg(long, value_name = "SIZE", default_value = "500MB", value_parser = common::parse_size)]
         max_size: u64,
+        /// Also remove what was not used for this long: `30d`, `12h`, `2w`.
+        #[arg(long, value_name = "AGE", value_parser = common::parse_age)]
+        older_than: Option<std::time::Duration>,
     },
 }
 

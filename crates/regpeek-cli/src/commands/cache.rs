@@ -19,8 +19,11 @@ pub fn cache(session: &Session, command: &CacheCommand, out: &mut impl Write) ->
             c.clear()?;
             writeln!(out, "Removed {}", c.dir().display())?;
         }
-        CacheCommand::Prune { max_size } => {
-            let (n, bytes) = c.prune(max_size.saturating_mul(1024 * 1024));
+        CacheCommand::Prune {
+            max_size,
+            older_than,
+        } => {
+            let (n, bytes) = c.prune(*max_size, *older_than);
             writeln!(out, "Removed {n} entries ({})", output::human_size(bytes))?;
         }
     }

@@ -156,7 +156,7 @@ fn inspections(
             omit_tag: false,
         },
         sources: Vec::new(),
-        platforms: Vec::new(),
+        platforms: HashMap::new(),
         single: false,
         common,
         session,
@@ -184,6 +184,7 @@ fn inspections(
             Ok(())
         },
     )?;
+    shared.offline_note();
     Ok(out
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Err("not looked up".into())))

@@ -76,9 +76,10 @@ pub struct Job<'a> {
     references: Vec<String>,
     /// Where each reference was read (`--file`, `--from`); `None` when typed.
     sources: Vec<Option<String>>,
-    /// The platform the file asks of each (`FROM --platform=`, compose's
-    /// `platform:`), which it is answered for; `None`: the command's.
-    platforms: Vec<Option<regpeek_proto::Platform>>,
+    /// The platform the file asks of a reference (`FROM --platform=`, compose's
+    /// `platform:`), by its index, which it is answered for; the others: the
+    /// command's.
+    platforms: HashMap<usize, regpeek_proto::Platform>,
     /// One reference, typed alone: printed as itself, not as a JSON line.
     single: bool,
     common: &'a Common,
@@ -199,18 +200,18 @@ impl<'a> Job<'a> {
         }
         let mut sources = vec![None; all.len()];
         sources.extend(collected.sources.iter().cloned().map(Some));
-        let mut platforms = vec![None; all.len()];
-        for (source, asked) in collected.sources.iter().zip(&collected.platforms) {
-            platforms.push(asked.as_deref().and_then(|p| {
-                match regpeek_proto::Platform::parse(p, "amd64") {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        session
-                            .warn_once(&format!("{source}: {e}; the command's platform is used"));
-                        None
-                    }
+        let mut platforms = HashMap::new();
+        let asked = collected.sources.iter().zip(&collected.platforms);
+        for (i, (source, asked)) in asked.enumerate() {
+            let Some(p) = asked else { continue };
+            match regpeek_proto::Platform::parse(p, "amd64") {
+                Ok(p) => {
+                    platforms.insert(all.len() + i, p);
                 }
-            }));
+                Err(e) => {
+                    session.warn_once(&format!("{source}: {e}; the command's platform is used"));
+                }
+            }
         }
         all.extend(collected.references);
         if all.is_empty() {
@@ -286,22 +287,33 @@ pub fn run(job: Job, out: &mut impl Write) -> Result<ExitCode> {
 /// order, each as soon as it and every one before it are known. Identical references
 /// (for the same platform) are asked once. True when any failed.
 fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result<bool> {
-    let mut unique: Vec<(String, Option<regpeek_proto::Platform>)> = Vec::new();
+    // The first index of each distinct (reference, platform): what is asked.
+    let mut unique: Vec<usize> = Vec::new();
     let mut slot_of: Vec<usize> = Vec::with_capacity(job.references.len());
+    // One lookup a reference, whatever the batch's size.
+    let mut seen: HashMap<(&str, Option<String>), usize> = HashMap::new();
     for (i, r) in job.references.iter().enumerate() {
-        let key = (r.clone(), job.platforms.get(i).cloned().flatten());
-        match unique.iter().position(|u| *u == key) {
-            Some(i) => slot_of.push(i),
-            None => {
-                slot_of.push(unique.len());
-                unique.push(key);
-            }
-        }
+        let platform = job.platforms.get(&i).map(|p| format!("{p:?}"));
+        let slot = *seen.entry((r.as_str(), platform)).or_insert_with(|| {
+            unique.push(i);
+            unique.len() - 1
+        });
+        slot_of.push(slot);
     }
-    let lanes: Vec<String> = unique
+    drop(seen);
+    // A lane's name is kept once, however many references it has.
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
+    let lanes: Vec<Arc<str>> = unique
         .iter()
-        .map(|(r, _)| crate::flags::lane_of(r))
+        .map(|&i| {
+            let lane = crate::flags::lane_of(&job.references[i]);
+            names
+                .entry(lane)
+                .or_insert_with_key(|k| k.as_str().into())
+                .clone()
+        })
         .collect();
+    drop(names);
     let shared = BatchState::new();
     let progress = progress_bar(unique.len());
     // Each answer waits until its lines are written, then goes: memory holds the
@@ -315,7 +327,7 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
     let printed = regpeek_client::batch::run(
         &lanes,
         job.jobs,
-        |u| one(job, &shared, &unique[u]),
+        |u| one(job, &shared, unique[u]),
         |u, value| {
             if let Some(p) = &progress {
                 p.inc(1);
@@ -343,6 +355,7 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
     if let Some(p) = progress {
         p.finish_and_clear();
     }
+    shared.offline_note();
     printed?;
     Ok(failed)
 }
@@ -354,6 +367,22 @@ impl BatchState {
             clients: Mutex::new(HashMap::new()),
             known: Arc::new(Mutex::new(BTreeMap::new())),
             in_memory_bytes: AtomicUsize::new(0),
+            offline_tags: AtomicUsize::new(0),
+        }
+    }
+
+    /// The one line a batch gives for the tags `--offline` took from the cache.
+    fn offline_note(&self) {
+        let n = self.offline_tags.load(Ordering::Relaxed);
+        if n > 0 {
+            let (tags, they) = if n == 1 {
+                ("tag", "it")
+            } else {
+                ("tags", "they")
+            };
+            eprintln!(
+                "regpeek: offline: {n} {tags} taken from the cache as last seen ({they} may have moved since)"
+            );
         }
     }
 }
@@ -372,11 +401,13 @@ struct BatchState {
     known: regpeek_client::cache::InMemory,
     /// The bytes in `known`.
     in_memory_bytes: AtomicUsize,
+    /// Tags `--offline` took as the digest the cache saw.
+    offline_tags: AtomicUsize,
 }
 
 /// How much content a batch holds in memory for its later references, when there is
 /// no cache on disk to hold it.
-const MAX_IN_MEMORY: usize = 64 << 20;
+const MAX_IN_MEMORY: usize = 16 << 20;
 
 /// Keeps what later references may share: platform manifests and configs (a top-level
 /// manifest is always asked for again, so it is not kept). With a cache, the cache
@@ -419,13 +450,10 @@ fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
 
 /// One reference: its JSON line.
 /// One reference of several: its JSON line.
-fn one(
-    job: &Job,
-    shared: &BatchState,
-    (input, platform): &(String, Option<regpeek_proto::Platform>),
-) -> Value {
-    let fields = answer(job, shared, input, platform.as_ref())
-        .and_then(|a| to_line(job, a, platform.is_some()));
+fn one(job: &Job, shared: &BatchState, i: usize) -> Value {
+    let (input, platform) = (&job.references[i], job.platforms.get(&i));
+    let fields =
+        answer(job, shared, input, platform).and_then(|a| to_line(job, a, platform.is_some()));
     crate::output::answer_line(input, None, fields).0
 }
 
@@ -488,11 +516,16 @@ fn look(
     let offline_tag = (job.session.offline && !local && r.digest().is_none()).then(|| r.familiar());
     let (client, options) = flow_options(job, shared, &r, goal, started)?;
     let insp = run_flow(job, &*client, r, options)?.into_image()?;
-    if let Some(tag) = offline_tag {
-        eprintln!(
+    match offline_tag {
+        // In a batch, one line for them all, when it ends ([`BatchState::offline_note`]).
+        Some(_) if !job.single => {
+            shared.offline_tags.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(tag) => eprintln!(
             "regpeek: offline: {tag} taken from the cache as {} (it may have moved since)",
             insp.digest
-        );
+        ),
+        None => {}
     }
     job.session.remember(&insp);
     keep_in_memory(job.session, shared, &insp);

@@ -268,21 +268,28 @@ impl Session {
     /// Keeps what an inspection fetched in the cache.
     pub fn remember(&self, insp: &regpeek_proto::Inspection) {
         // A local image is on disk already: the cache keeps registries' content.
-        if insp.reference.registry() == crate::local::REGISTRY {
+        // Offline, everything came from the cache: nothing to keep.
+        if insp.reference.registry() == crate::local::REGISTRY || self.offline {
             return;
         }
         if let Some(c) = self.cache.as_ref() {
             let _ = c.remember(insp);
-            c.prune(cache::DEFAULT_MAX_BYTES);
         }
     }
 
     /// Keeps the run's tokens and what its registries taught in the cache, merged into
-    /// what other runs kept meanwhile: once, when the command ends.
+    /// what other runs kept meanwhile, writes what waits, and prunes when due: once,
+    /// when the command ends. A cache that failed to write says so, once.
     pub fn save_tokens(&self) {
         if let Some(c) = self.cache.as_ref() {
             let learnt = self.registries.tokens();
             let _ = c.update_tokens(|kept| kept.merge(&learnt));
+            c.finish();
+            if c.has_index()
+                && let Some(why) = c.problem()
+            {
+                self.warn_once(&cache_warning(&why));
+            }
         }
     }
 
@@ -417,7 +424,21 @@ impl Session {
         if !cli.no_cache {
             // A cache that cannot be opened (a read-only home) only costs speed.
             match cache::Cache::open(cli.cache_dir.as_deref()) {
-                Ok(c) => session.cache = Some(Arc::new(c)),
+                Ok(c) => {
+                    // An index that cannot be used costs speed, never the answer;
+                    // --offline has nothing else to answer from.
+                    if let Some(why) = c.problem() {
+                        if cli.offline {
+                            return Err(anyhow::anyhow!(
+                                "--offline answers from the cache, and its index cannot be used: {why} (regpeek cache clear starts a new one)"
+                            ));
+                        }
+                        if !matches!(cli.command, Command::Cache { .. }) {
+                            session.warn_once(&cache_warning(&why));
+                        }
+                    }
+                    session.cache = Some(Arc::new(c));
+                }
                 Err(e) if cli.cache_dir.is_some() || cli.offline => return Err(e),
                 Err(_) => {}
             }
@@ -485,4 +506,11 @@ pub fn timeout_budget(common: &Common) -> Result<Option<std::time::Duration>> {
         .filter(|d| *d <= std::time::Duration::from_secs(365 * 86_400))
         .with_context(|| format!("--timeout {secs}: give seconds from 0 to 31536000"))?;
     Ok(Some(budget))
+}
+
+/// The one warning a cache that cannot be used gives: what, and the remedy.
+fn cache_warning(why: &str) -> String {
+    format!(
+        "the cache is not used: {why}; the command goes on without it (regpeek cache clear starts a new one)"
+    )
 }

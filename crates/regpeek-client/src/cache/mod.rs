@@ -4,36 +4,32 @@
 //!   their digest when written and when read; a corrupt or truncated file is removed
 //!   and the content fetched again. Written to a temporary file and renamed, so
 //!   parallel runs never see half a file. Pruned least recently used first.
-//! - `index.json`: which digest a tag pointed at last (never trusted: the core
-//!   revalidates it with one `HEAD`), and which manifests and configs an inspection of
-//!   a digest used.
-//! - `tokens.json` (mode 0600): bearer tokens with their expiry and what each
-//!   registry taught (`TokenCache::to_json`); never a password.
+//! - `cache.db` (mode 0600): the index (`db.rs`): where each tag pointed when last
+//!   seen, which repository served which digest, and the kept tokens. One indexed
+//!   query a lookup; a batch's updates grouped into transactions.
 //!
 //! The directory is 0700. The core decides what to ask for; this module only keeps
-//! files.
-//!
-//! `index.json` and `tokens.json` are read, changed and written back by many workers
-//! at once (a batch's threads, and other regpeek processes): every such update holds
-//! an exclusive lock on the `lock` file (flock(2): the kernel drops it when its holder
-//! dies, so no dead process can hold it), and re-reads the file under the lock, so no
-//! update is lost. Readers need no lock: files are replaced by rename, never torn. A
-//! lock still held after [`LOCK_WAIT`] (a stopped process) makes that one update give
-//! up, since the cache only saves requests: nothing waits forever.
+//! what it learnt. The cache is never a reason to fail: an index that cannot be opened
+//! (garbage, a newer format, a read-only file) leaves the run without it, and
+//! [`Cache::problem`] says why, for one warning.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use regpeek_proto::{Digest, Inspection, Reference, TokenCache};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// The default size bound of the blob store.
-pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+mod db;
+
+use db::{Db, Row};
+
+/// The size the blob store is kept within, pruned at most once a day.
+pub const DEFAULT_MAX_BYTES: u64 = 500 * 1000 * 1000;
 
 /// The largest file the cache reads back (bigger than any manifest or config the
 /// core accepts); anything else there is not ours.
@@ -42,17 +38,22 @@ const MAX_FILE: u64 = 64 << 20;
 /// One cache directory.
 pub struct Cache {
     dir: PathBuf,
+    /// The index; `Err`: why it cannot be used (the run goes on without it).
+    db: std::result::Result<Db, String>,
+    /// Blobs read (and checked) in this run, for the references that share them: a
+    /// batch of 10⁵ tags of one image reads its manifest once, not 10⁵ times.
+    recent: std::sync::Mutex<Recent>,
 }
 
-#[derive(Serialize, Deserialize, Default)]
-struct Index {
-    /// `registry/repository:tag` → the digest it pointed at when last seen.
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
-    /// `registry/repository@digest` → the digests an inspection of it used.
-    #[serde(default)]
-    chains: BTreeMap<String, Vec<String>>,
+/// [`Cache::recent`]: at most [`RECENT_BYTES`] in all, emptied when full.
+#[derive(Default)]
+struct Recent {
+    blobs: std::collections::HashMap<Digest, std::sync::Arc<[u8]>>,
+    bytes: usize,
 }
+
+/// What a run keeps of the blobs it read.
+const RECENT_BYTES: usize = 4 << 20;
 
 /// What `cache info` prints.
 #[derive(Serialize)]
@@ -60,20 +61,28 @@ struct Index {
 pub struct Info {
     /// The cache's directory.
     pub dir: String,
+    /// The index file.
+    pub file: String,
     /// Manifests and configs kept, by digest.
     pub blobs: usize,
-    /// Their size in all.
+    /// Their size in all, and the index's.
     pub bytes: u64,
     /// Tags whose digest is remembered.
-    pub tags: usize,
+    pub tags: u64,
+    /// Digests known to be served by their repository.
+    pub served: u64,
     /// Registries with kept tokens.
     pub tokens: usize,
+    /// When the least recently seen entry was last seen (RFC 3339).
+    pub oldest: Option<String>,
+    /// When the most recently seen entry was last seen (RFC 3339).
+    pub newest: Option<String>,
+    /// Why the index cannot be used, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 static TMP: AtomicU32 = AtomicU32::new(0);
-
-/// The longest an update waits for another's lock before giving up.
-pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Cache {
     /// The cache in `dir`, or the default place.
@@ -85,7 +94,37 @@ impl Cache {
         std::fs::create_dir_all(dir.join("blobs/sha256"))
             .with_context(|| format!("creating the cache in {}", dir.display()))?;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-        Ok(Cache { dir })
+        let db = Db::open(&dir).map_err(|e| format!("{e:#}"));
+        Ok(Cache {
+            dir,
+            db,
+            recent: Default::default(),
+        })
+    }
+
+    /// Why the index cannot be used, or why writing to it failed in this run: for
+    /// one warning naming the file and the remedy.
+    pub fn problem(&self) -> Option<String> {
+        match &self.db {
+            Err(why) => Some(why.clone()),
+            Ok(db) => db.failure(),
+        }
+    }
+
+    /// Whether the index can be read (what `--offline` answers from).
+    pub fn has_index(&self) -> bool {
+        self.db.is_ok()
+    }
+
+    /// Writes what waits, and prunes to [`DEFAULT_MAX_BYTES`] when a day has passed
+    /// since the last prune: once, when a command ends.
+    pub fn finish(&self) {
+        if let Ok(db) = &self.db {
+            db.flush();
+            if db.prune_due() {
+                self.prune(DEFAULT_MAX_BYTES, None);
+            }
+        }
     }
 
     /// Where it lives.
@@ -101,28 +140,38 @@ impl Cache {
 
     /// Content by digest, if held and intact (a bad file is removed).
     pub fn get(&self, digest: &Digest) -> Option<Vec<u8>> {
+        if let Some(b) = self.recent.lock().ok()?.blobs.get(digest) {
+            return Some(b.to_vec());
+        }
         let path = self.blob_path(digest)?;
         let bytes = crate::bounded::read(&path, MAX_FILE).ok()?;
         if Digest::sha256(&bytes) != *digest {
             let _ = std::fs::remove_file(&path);
             return None;
         }
-        // Least recently used goes first when pruning: mark it used.
+        // Least recently used goes first when pruning: mark it used (once a run).
         if let Ok(f) = std::fs::File::options().write(true).open(&path) {
             let _ = f.set_modified(SystemTime::now());
+        }
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.bytes + bytes.len() > RECENT_BYTES {
+                *recent = Recent::default();
+            }
+            if bytes.len() <= RECENT_BYTES {
+                recent.bytes += bytes.len();
+                recent.blobs.insert(digest.clone(), bytes.as_slice().into());
+            }
         }
         Some(bytes)
     }
 
     /// Stores content under its digest (checked first), atomically.
     pub fn put(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
-        if Digest::sha256(bytes) != *digest {
-            return Ok(());
-        }
         let Some(path) = self.blob_path(digest) else {
             return Ok(());
         };
-        if path.exists() {
+        // Kept already (checked when it was written, and when read back).
+        if path.exists() || Digest::sha256(bytes) != *digest {
             return Ok(());
         }
         self.write_atomic(&path, bytes, 0o644)
@@ -147,112 +196,66 @@ impl Cache {
         Ok(())
     }
 
-    fn index(&self) -> Index {
-        crate::bounded::read(&self.dir.join("index.json"), MAX_FILE)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-
-    fn save_index(&self, index: &Index) -> Result<()> {
-        self.write_atomic(
-            &self.dir.join("index.json"),
-            &serde_json::to_vec(index)?,
-            0o644,
-        )
-    }
-
-    /// Runs a read-modify-write of the cache's shared files while holding its lock.
-    fn locked<T>(&self, update: impl FnOnce() -> Result<T>) -> Result<T> {
-        let path = self.dir.join("lock");
-        let file = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let start = std::time::Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-                    "{} is held by another process for more than {}s; this update is skipped",
-                    path.display(),
-                    LOCK_WAIT.as_secs()
-                ),
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(e).with_context(|| format!("locking {}", path.display()));
-                }
-            }
-        }
-        let result = update();
-        // Also released when `file` is closed; said here for the reader.
-        let _ = file.unlock();
-        result
-    }
-
     /// The digest a reference resolved to when an inspection at this registry and
     /// repository last kept what it fetched: for a tag, where it pointed; for a digest,
     /// the digest itself once inspected here (content-addressed bytes kept for another
     /// repository say nothing of whether this one has them).
     pub fn resolved(&self, r: &Reference) -> Option<Digest> {
-        let index = self.index();
-        let top = match r.digest() {
-            Some(d) => d.clone(),
-            None => tag_in(&index, r)?,
-        };
-        index
-            .chains
-            .contains_key(&format!("{}@{top}", r.name()))
-            .then_some(top)
+        let db = self.db.as_ref().ok()?;
+        let name = r.name();
+        match r.digest() {
+            Some(d) => db.served(&name, &d.to_string()).then(|| d.clone()),
+            None => Digest::parse(&db.resolved_tag(&name, r.tag()?)?).ok(),
+        }
     }
 
     /// Keeps what an inspection fetched, and where its tag pointed.
     pub fn remember(&self, insp: &Inspection) -> Result<()> {
-        let mut chain = Vec::new();
         if let Some(raw) = &insp.raw {
             self.put(&insp.digest, raw)?;
-            chain.push(insp.digest.to_string());
         }
         if let Some(m) = &insp.manifest
             && let Some(raw) = &m.raw
         {
             self.put(&m.digest, raw)?;
-            chain.push(m.digest.to_string());
         }
         if let Some(c) = &insp.config {
             self.put(&c.digest, &c.raw)?;
-            chain.push(c.digest.to_string());
         }
+        let Ok(db) = &self.db else {
+            return Ok(());
+        };
         let r = &insp.reference;
-        self.locked(|| {
-            let mut index = self.index();
-            record(&mut index, r, &insp.digest, chain);
-            self.save_index(&index)
-        })
+        let name = r.name();
+        // Even with nothing fetched (a digest learnt by `HEAD`), the repository served
+        // it: a digest command for it needs no request again.
+        let mut rows = vec![Row::Served {
+            name: name.clone(),
+            digest: insp.digest.to_string(),
+        }];
+        if let (Some(tag), None) = (r.tag(), r.digest()) {
+            rows.push(Row::Tag {
+                name,
+                tag: tag.to_owned(),
+                digest: insp.digest.to_string(),
+            });
+        }
+        db.add(rows);
+        Ok(())
     }
 
     /// The tokens and registry knowledge kept from earlier runs.
     pub fn tokens(&self) -> TokenCache {
-        crate::bounded::read_text(&self.dir.join("tokens.json"), MAX_FILE)
-            .map(|t| TokenCache::from_json(&t))
-            .unwrap_or_default()
+        self.db.as_ref().map(Db::tokens).unwrap_or_default()
     }
 
-    /// Changes the kept tokens (0600) under the lock: `change` sees what is on disk
-    /// now, with every other run's updates.
+    /// Changes the kept tokens: `change` sees what is stored now, with every other
+    /// run's updates. Without an index, nothing is kept.
     pub fn update_tokens(&self, change: impl FnOnce(&mut TokenCache)) -> Result<()> {
-        self.locked(|| {
-            let mut tokens = self.tokens();
-            change(&mut tokens);
-            let json = tokens.to_json(SystemTime::now());
-            self.write_atomic(&self.dir.join("tokens.json"), json.as_bytes(), 0o600)
-        })
+        match &self.db {
+            Ok(db) => db.update_tokens(change),
+            Err(_) => Ok(()),
+        }
     }
 
     fn blobs(&self) -> Vec<(PathBuf, u64, SystemTime)> {
@@ -268,15 +271,19 @@ impl Cache {
             .unwrap_or_default()
     }
 
-    /// Removes least recently used blobs until the store fits in `max_bytes`.
-    pub fn prune(&self, max_bytes: u64) -> (usize, u64) {
+    /// Removes blobs not used for `older_than` (and index rows not seen for as
+    /// long), then least recently used blobs until the store fits in `max_bytes`.
+    /// How many entries went, and the bytes freed.
+    pub fn prune(&self, max_bytes: u64, older_than: Option<Duration>) -> (usize, u64) {
         let mut blobs = self.blobs();
         let mut total: u64 = blobs.iter().map(|b| b.1).sum();
         blobs.sort_by_key(|b| b.2);
+        let cutoff = older_than.and_then(|age| SystemTime::now().checked_sub(age));
         let (mut removed, mut freed) = (0, 0);
-        for (path, size, _) in blobs {
-            if total <= max_bytes {
-                break;
+        for (path, size, used) in blobs {
+            let stale = cutoff.is_some_and(|c| used < c);
+            if total <= max_bytes && !stale {
+                continue;
             }
             if std::fs::remove_file(&path).is_ok() {
                 total -= size;
@@ -284,18 +291,41 @@ impl Cache {
                 removed += 1;
             }
         }
+        if let (Some(age), Ok(db)) = (older_than, &self.db) {
+            db.flush();
+            removed += db.forget_older_than(age).unwrap_or(0) as usize;
+        }
         (removed, freed)
     }
 
     /// What the cache holds.
     pub fn info(&self) -> Info {
         let blobs = self.blobs();
+        let file = self.dir.join("cache.db");
+        let index_bytes: u64 = ["cache.db", "cache.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum();
+        let counts = self.db.as_ref().ok().and_then(|db| {
+            db.flush();
+            db.counts().ok()
+        });
+        let when = |secs: Option<i64>| {
+            secs.and_then(|s| jiff::Timestamp::from_second(s).ok())
+                .map(|t| t.to_string())
+        };
         Info {
             dir: self.dir.display().to_string(),
+            file: file.display().to_string(),
             blobs: blobs.len(),
-            bytes: blobs.iter().map(|b| b.1).sum(),
-            tags: self.index().tags.len(),
+            bytes: blobs.iter().map(|b| b.1).sum::<u64>() + index_bytes,
+            tags: counts.as_ref().map_or(0, |c| c.tags),
+            served: counts.as_ref().map_or(0, |c| c.served),
             tokens: self.tokens().len(),
+            oldest: when(counts.as_ref().and_then(|c| c.oldest)),
+            newest: when(counts.as_ref().and_then(|c| c.newest)),
+            problem: self.db.as_ref().err().cloned(),
         }
     }
 
@@ -317,34 +347,6 @@ fn default_dir() -> Option<PathBuf> {
         .map(|d| d.join("regpeek"))
 }
 
-/// Notes in `index` where the tag of `r` pointed, and the content its inspection used.
-fn record(index: &mut Index, r: &Reference, top: &Digest, chain: Vec<String>) {
-    if let (Some(tag), None) = (r.tag(), r.digest()) {
-        index
-            .tags
-            .insert(format!("{}:{tag}", r.name()), top.to_string());
-    }
-    // Even with nothing fetched (a digest learnt by `HEAD`), the key says that this
-    // repository served `top`: a digest command for it needs no request again.
-    {
-        let entry = index
-            .chains
-            .entry(format!("{}@{top}", r.name()))
-            .or_default();
-        for d in chain {
-            if !entry.contains(&d) {
-                entry.push(d);
-            }
-        }
-    }
-}
-
-/// Where `index` says the tag of `r` pointed when last seen.
-fn tag_in(index: &Index, r: &Reference) -> Option<Digest> {
-    let tag = r.tag()?;
-    let key = format!("{}:{tag}", r.name());
-    Digest::parse(index.tags.get(&key)?).ok()
-}
 /// Manifests and configs a batch keeps in memory for its later references, by digest
 /// (what the cache on disk would keep, when there is none).
 pub type InMemory = std::sync::Arc<std::sync::Mutex<BTreeMap<Digest, Vec<u8>>>>;
