@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--rtt MS] [--runs N]`: regpeek against skopeo and a curl floor on
+//! `cargo xtask bench [--rtt MS] [--runs N] [--scale N,N,…]`: regpeek against skopeo and a curl floor on
 //! the lab, every client-facing address behind a delay relay (default 40 ms per round
 //! trip), all in the same run.
 //!
@@ -101,12 +101,25 @@ const ACCEPT: &str = "Accept: application/vnd.oci.image.index.v1+json, applicati
 pub fn bench(args: &[String]) -> Result<()> {
     let mut rtt_ms = 40u64;
     let mut runs = 5usize;
+    let mut sizes = vec![1000usize, 10_000];
+    let mut only_scale = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--rtt" => rtt_ms = it.next().context("--rtt MS")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
-            other => bail!("usage: cargo xtask bench [--rtt MS] [--runs N]; unknown {other:?}"),
+            "--only-scale" => only_scale = true,
+            "--scale" => {
+                let list = it.next().context("--scale N,N,… (or none)")?;
+                sizes = match list.as_str() {
+                    "none" => Vec::new(),
+                    l => l.split(',').map(str::parse).collect::<Result<_, _>>()?,
+                };
+                sizes.sort_unstable();
+            }
+            other => bail!(
+                "usage: cargo xtask bench [--rtt MS] [--runs N] [--scale N,N,…|none] [--only-scale]; unknown {other:?}"
+            ),
         }
     }
     regpeek_lab::ensure_packages()?;
@@ -120,6 +133,13 @@ pub fn bench(args: &[String]) -> Result<()> {
     let curl = PathBuf::from("/bin/sh");
     let rtt = Duration::from_millis(rtt_ms);
     let lab = Lab::start_with_rtt(rtt)?;
+    if only_scale {
+        let dir = std::env::temp_dir().join(format!("regpeek-bench-scale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let scaled = crate::scale::rows(&lab, &regpeek, &sizes, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return scaled;
+    }
     let i = &lab.info;
     let seeded = &lab.seeded;
     let cache = std::env::temp_dir().join(format!("regpeek-bench-cache-{}", std::process::id()));
@@ -550,8 +570,13 @@ pub fn bench(args: &[String]) -> Result<()> {
             );
         }
     }
+    let scale_dir =
+        std::env::temp_dir().join(format!("regpeek-bench-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&scale_dir)?;
+    let scaled = crate::scale::rows(&lab, &regpeek, &sizes, &scale_dir);
+    let _ = std::fs::remove_dir_all(&scale_dir);
     let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_dir_all(&compose_dir);
     let _ = std::fs::remove_dir_all(&scratch);
-    Ok(())
+    scaled
 }

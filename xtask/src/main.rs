@@ -18,6 +18,7 @@ mod bench;
 mod fuzz;
 mod model;
 mod record;
+mod scale;
 mod shape;
 
 use std::path::{Path, PathBuf};
