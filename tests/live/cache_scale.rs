@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 /// How many tags the scale repository has.
 const TAGS: usize = 2000;
 
-/// `public/scale:s0000` … `s1999`, pushed once per test binary; a file listing them.
-fn references() -> &'static (Vec<String>, std::path::PathBuf) {
-    static PUSHED: OnceLock<(Vec<String>, std::path::PathBuf)> = OnceLock::new();
+/// `public/scale:s0000` … `s1999`, pushed once per test binary, as a `--file -` list.
+fn references() -> &'static str {
+    static PUSHED: OnceLock<String> = OnceLock::new();
     PUSHED.get_or_init(|| {
         let targets = lab().info.targets().unwrap();
         let image = &lab().seeded.rich;
@@ -23,21 +23,22 @@ fn references() -> &'static (Vec<String>, std::path::PathBuf) {
             .iter()
             .map(|tag| t(&format!("public/scale:{tag}")))
             .collect();
-        // Lives as long as the test binary: one file for every test here.
-        let dir = Box::leak(Box::new(empty_home()));
-        let file = dir.join("scale.txt");
-        std::fs::write(&file, refs.join("\n")).unwrap();
-        (refs, file)
+        refs.join("\n")
     })
 }
 
 /// `digest` of the whole list with this cache, and its lines.
 fn digests(cache: &str, extra: &[&str]) -> (Output, Vec<Value>) {
-    let (_, file) = references();
-    let mut args = vec!["--cache-dir", cache, "digest", "--plain-http", "--file"];
-    args.push(file.to_str().unwrap());
+    let mut args = vec![
+        "--cache-dir",
+        cache,
+        "digest",
+        "--plain-http",
+        "--file",
+        "-",
+    ];
     args.extend_from_slice(extra);
-    let out = regpeek(&args);
+    let out = regpeek_in(&args, &[], Some(references()));
     let rows = lines(&out.stdout)
         .iter()
         .map(|l| json(l.as_bytes()))
@@ -85,7 +86,6 @@ fn four_processes_on_one_cache_lose_no_update() {
 fn a_killed_run_leaves_what_it_committed() {
     let home = empty_home();
     let cache = home.join("cache").display().to_string();
-    let (_, file) = references();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpeek"));
     cmd.args([
         "--cache-dir",
@@ -95,13 +95,18 @@ fn a_killed_run_leaves_what_it_committed() {
         "--jobs",
         "4",
     ])
-    .arg("--file")
-    .arg(file)
+    .args(["--file", "-"])
     .env("HOME", &*home)
+    .stdin(std::process::Stdio::piped())
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::null());
     isolate(&mut cmd);
     let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(references().as_bytes()).unwrap();
+    }
     // 300 answers printed: the first 100 rows were committed before the 100th
     // answer was handed on.
     let stdout = child.stdout.take().unwrap();
@@ -210,4 +215,62 @@ fn an_index_of_the_earlier_format_is_migrated_and_answers_offline() {
     assert_eq!(String::from_utf8_lossy(&out).trim(), want.as_str());
     assert!(!dir.join("index.json").exists() && !dir.join("tokens.json").exists());
     assert!(dir.join("cache.db").exists());
+}
+
+/// Lifts the immutable flag of a file when dropped, however the test ends (else its
+/// scratch directory could not be removed).
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    /// `chattr +i`: not even root may write it (root ignores a read-only mode).
+    fn set(path: &std::path::Path) -> Immutable {
+        let out = Command::new("chattr").arg("+i").arg(path).output();
+        let ok = out.as_ref().is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "this test needs chattr (e2fsprogs) and a file system with the immutable flag: {out:?}"
+        );
+        Immutable(path.to_owned())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn an_index_that_cannot_be_written_warns_once_and_answers() {
+    let home = empty_home();
+    let dir = home.join("cache");
+    let cache = dir.display().to_string();
+    let rich = t("public/rich:v1");
+    ok(&["--cache-dir", &cache, "digest", "--plain-http", &rich]);
+    let _frozen = Immutable::set(&dir.join("cache.db"));
+    // What is kept still answers; what is new cannot be kept, and says so once.
+    let out = regpeek(&["--cache-dir", &cache, "--offline", "digest", &rich]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let multi = t("public/multi:v1");
+    let out = regpeek(&[
+        "--cache-dir",
+        &cache,
+        "digest",
+        "--plain-http",
+        &multi,
+        &rich,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let rows = lines(&out.stdout);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].contains(lab().seeded.multi.index.digest.as_str()),
+        "{rows:?}"
+    );
+    let err = stderr_of(&out);
+    assert_eq!(err.matches("warning").count(), 1, "one warning: {err}");
+    assert!(
+        err.contains("cache.db") && err.contains("regpeek cache clear"),
+        "{err}"
+    );
 }

@@ -98,11 +98,34 @@ fn completions_version_and_usage_errors() {
         "{bash}"
     );
     assert!(!ok(&["completions", "zsh"]).is_empty());
-    let version = String::from_utf8(ok(&["--version"])).unwrap();
+    let short = String::from_utf8(ok(&["-V"])).unwrap();
     assert!(
-        version.starts_with("regpeek ") && version.contains("(commit "),
-        "{version}"
+        short.starts_with("regpeek 0.") && short.contains("(commit "),
+        "{short}"
     );
+    // --version: the commit, whether the tree had changes, rustc and the TLS stack;
+    // `version -o json` the same.
+    let long = String::from_utf8(ok(&["--version"])).unwrap();
+    let json_version = json(&ok(&["version", "-o", "json"]));
+    for (key, line) in [
+        ("Commit", "commit: "),
+        ("Rustc", "rustc: "),
+        ("Tls", "tls: "),
+    ] {
+        let value = json_version[key].as_str().unwrap();
+        assert!(
+            long.contains(&format!("{line}{value}")),
+            "{long} {json_version}"
+        );
+    }
+    assert!(
+        json_version["Rustc"]
+            .as_str()
+            .unwrap()
+            .starts_with("rustc 1.")
+    );
+    assert!(json_version["Dirty"].is_boolean(), "{json_version}");
+    assert!(json_version["Commit"].as_str().unwrap().len() >= 7);
     // Usage errors: `regpeek: error:` like every other error, exit 2.
     for args in [
         &["inspect"][..],

@@ -15,6 +15,7 @@
 
 mod api;
 mod bench;
+mod dist;
 mod fuzz;
 mod model;
 mod record;
@@ -49,13 +50,15 @@ fn real_main() -> Result<()> {
         Some("model") => model::model(),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("dist") => dist::dist(&args[1..]),
+        Some("publish-check") => dist::publish::publish_check(),
         Some("man") => man(),
         Some("api") => api::api(&args[1..]),
         Some("cycles") => shape::cycles_cli(),
         Some("shape") => shape::shape_cli(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz|man|api|cycles|shape>"
+                "usage: cargo xtask <demo|test|lab|record|record-lab|model|bench|fuzz|dist|publish-check|man|api|cycles|shape>"
             );
             std::process::exit(2);
         }
@@ -328,6 +331,8 @@ fn test() -> Result<()> {
     phase("doctests", || {
         run(cargo().args(["test", "--workspace", "--doc"]))
     })?;
+    // The release artifacts, built and proved (a lab of their own).
+    phase("dist", || dist::dist(&["--check".to_owned()]))?;
     eprintln!(
         "xtask: all checks passed in {:.0} s",
         start.elapsed().as_secs_f64()

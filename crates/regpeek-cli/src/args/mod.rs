@@ -18,9 +18,33 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
+/// The TLS stack every connection uses (a macro: `concat!` takes literals).
+macro_rules! tls_backend {
+    () => {
+        "rustls (ring), platform verifier"
+    };
+}
+
+/// The TLS stack every connection uses.
+pub const TLS_BACKEND: &str = tls_backend!();
+
+/// What `--version` prints: the version, the commit and whether the tree it was built
+/// from had changes, the compiler, the TLS stack.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("REGPEEK_COMMIT"),
+    "\ndirty: ",
+    env!("REGPEEK_DIRTY"),
+    "\nrustc: ",
+    env!("REGPEEK_RUSTC"),
+    "\ntls: ",
+    tls_backend!()
+);
+
 /// Inspect container images in remote registries without pulling them.
 #[derive(Debug, Parser)]
-#[command(name = "regpeek", version = VERSION, max_term_width = 100)]
+#[command(name = "regpeek", version = VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
     /// Also write what the command exchanged with the registry, scrubbed of passwords
     /// and tokens, to DIR/exchanges.http: attach it to a bug report, or run it back
@@ -408,6 +432,13 @@ pub enum Command {
     Man {
         /// Where to write them.
         dir: PathBuf,
+    },
+    /// The version, the commit and whether its tree had changes, the compiler and the
+    /// TLS stack (`-o json` as JSON).
+    Version {
+        /// `text` or `json`.
+        #[arg(short, long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+        output: String,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {

@@ -47,3 +47,24 @@ pub fn reference(
         .out
         .json(out, &summary::reference_output(reference, &r, security))
 }
+
+/// `regpeek version [-o json]`.
+pub fn version(session: &Session, json: bool, out: &mut impl Write) -> Result<()> {
+    let v = serde_json::json!({
+        "Version": env!("CARGO_PKG_VERSION"),
+        "Commit": env!("REGPEEK_COMMIT"),
+        "Dirty": match env!("REGPEEK_DIRTY") {
+            "true" => serde_json::Value::Bool(true),
+            "false" => serde_json::Value::Bool(false),
+            _ => serde_json::Value::Null,
+        },
+        "Rustc": env!("REGPEEK_RUSTC"),
+        "Tls": crate::args::TLS_BACKEND,
+    });
+    if json {
+        session.out.line(out, &v)?;
+    } else {
+        writeln!(out, "regpeek {}", crate::args::LONG_VERSION)?;
+    }
+    Ok(())
+}

@@ -105,6 +105,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         Command::Cache { command } => cache::cache(session, command, out)?,
         Command::Man { dir } => help::man(dir)?,
         Command::Completions { shell } => help::completions(*shell, out)?,
+        Command::Version { output } => help::version(session, output == "json", out)?,
         Command::Ref { reference, common } => help::reference(session, reference, common, out)?,
         Command::Diff { a, b, common } => return diff::diff(session, a, b, common, out),
         Command::Referrers {

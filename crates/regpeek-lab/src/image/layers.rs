@@ -28,6 +28,25 @@ pub fn layer(media_type: &str, files: &[(&str, &[u8])]) -> (Blob, String) {
     )
 }
 
+/// A gzip-compressed tar layer of regular files, each with its mode (`0o755` for a
+/// program), every other metadata fixed: what `COPY --chmod` writes.
+pub fn layer_with_modes(files: &[(&str, &[u8], u32)]) -> Blob {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data, mode) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path).expect("short paths");
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        tar.append(&h, *data).expect("in-memory tar");
+    }
+    let raw = tar.into_inner().expect("in-memory tar");
+    Blob::new(media::OCI_LAYER, gzip(&raw, Compression::default()))
+}
+
 /// An entry of a [`layer_of`] layer.
 #[derive(Debug, Clone)]
 pub enum Node<'a> {

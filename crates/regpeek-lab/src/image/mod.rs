@@ -93,6 +93,20 @@ pub fn image_of(layers: Vec<(Blob, Value)>) -> Image {
     assemble(layers, diff_ids)
 }
 
+/// An image of `layers` (base first) whose config's `config` section is `runtime`
+/// (`Entrypoint`, `Env`…): what a `FROM scratch` build with those layers writes.
+pub fn image_with(layers: Vec<Blob>, runtime: Value) -> Image {
+    let mut image = plain(layers);
+    let mut config: Value = serde_json::from_slice(&image.config.bytes).expect("the lab's config");
+    config["config"] = runtime;
+    image.config = Blob::new(media::OCI_CONFIG, canonical(&config));
+    let mut manifest: Value =
+        serde_json::from_slice(&image.manifest.bytes).expect("the lab's manifest");
+    manifest["config"] = image.config.descriptor();
+    image.manifest = Blob::new(media::OCI_MANIFEST, canonical_pretty(&manifest));
+    image
+}
+
 /// [`image_of`] with the diff IDs given.
 fn assemble(layers: Vec<(Blob, Value)>, diff_ids: Vec<String>) -> Image {
     let history: Vec<Value> = (0..layers.len())
