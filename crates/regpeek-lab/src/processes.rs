@@ -28,6 +28,12 @@ pub const PACKAGES: &[(&str, &str)] = &[
     // and GNU tar over zstd layers.
     ("umoci", "/usr/bin/umoci"),
     ("zstd", "/usr/bin/zstd"),
+    // `cargo xtask dist --check`: the package's man page found with `man -M`, and the
+    // CA bundle the scratch image and the chroot carry.
+    ("man-db", "/usr/bin/man"),
+    ("ca-certificates", "/etc/ssl/certs/ca-certificates.crt"),
+    // A cache file no one may write, root included (`chattr +i`).
+    ("e2fsprogs", "/usr/bin/chattr"),
 ];
 
 /// Installs missing lab packages with apt-get when running as root; otherwise fails
