@@ -43,6 +43,21 @@ fn skopeo_command_lines_keep_working() {
         "{}",
         stderr_of(&out)
     );
+    // Said once per host, however many flows the command runs there (two tag lists).
+    let out = regpeek(&[
+        "outdated",
+        &b("lab/rich:v1"),
+        &b("lab/multi:v1"),
+        "--creds",
+        &creds(),
+        "--tls-verify=false",
+    ]);
+    assert_eq!(
+        stderr_of(&out).matches("verification is OFF").count(),
+        1,
+        "{}",
+        stderr_of(&out)
+    );
     // Other skopeo transports are refused clearly (oci: layouts are read).
     let out = regpeek(&["inspect", "docker-daemon:nginx:latest"]);
     assert_eq!(out.status.code(), Some(1));

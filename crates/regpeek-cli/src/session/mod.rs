@@ -155,10 +155,11 @@ impl Session {
             flags::insecure(common),
         )?;
         if flags::insecure(common) {
-            eprintln!(
-                "regpeek: warning: TLS certificate verification is OFF for {} (--insecure)",
+            // Once per host, however many flows a command runs there.
+            self.warn_once(&format!(
+                "TLS certificate verification is OFF for {} (--insecure)",
                 r.api_host()
-            );
+            ));
         }
         if let (Some(d), true) = (&dir, common.verbose > 0) {
             eprintln!(
