@@ -5,7 +5,6 @@
 //! temporary file beside it, then a rename), keeping its mode, and refused when it
 //! changed since it was read. What changes is planned in [`crate::pinning`].
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,7 +92,7 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
     let now = crate::pipeline::tags_now(session, args.common, &keys, &pins, jobs)?;
     // With --update, what each stale pin of a tag that is an index now was: a
     // platform pin stays one.
-    let stale: Vec<String> = pins
+    let stale: Vec<(String, regpeek_proto::Digest)> = pins
         .iter()
         .filter(|(key, pinned)| {
             let judged = |t: &pinning::TagNow| {
@@ -101,24 +100,15 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
             };
             args.update && matches!(now.get(key), Some(Ok(t)) if judged(t))
         })
-        .map(|(key, pinned)| format!("{}@{pinned}", name_of(key)))
-        .collect();
-    let was: HashMap<String, Result<Option<regpeek_proto::Platform>, String>> = stale
-        .iter()
         .cloned()
-        .zip(crate::pipeline::platforms_of(
-            session,
-            args.common,
-            stale.clone(),
-            jobs,
-        )?)
         .collect();
+    let was = crate::pipeline::platforms_of(session, args.common, &stale, jobs)?;
     let decide = |key: &str, pinned: Option<&regpeek_proto::Digest>| {
         let tag = match now.get(key) {
             Some(found) => found.clone()?,
             None => return Err("not looked up".to_owned()),
         };
-        match pinned.and_then(|p| was.get(&format!("{}@{p}", name_of(key)))) {
+        match pinned.and_then(|p| was.get(&(key.to_owned(), p.clone()))) {
             // Gone (a registry's garbage collection): its platform is unknown, so it
             // follows the tag, and says so.
             Some(Err(e)) => tag.decide(pinned, args.update, None).map(|mut d| {
@@ -200,11 +190,6 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The repository of a tag's lookup key (`nginx:1.27` → `docker.io/library/nginx`).
-fn name_of(key: &str) -> String {
-    crate::flags::parse_reference(key).map_or_else(|_| key.to_owned(), |r| r.name())
 }
 
 /// Writes every changed file, or none: each new content goes to a temporary file

@@ -81,15 +81,23 @@ pub fn tags_now(
         .collect())
 }
 
-/// The platform of the image each of `references` (distinct, `name@digest`) names:
-/// `None` for an index (or an image that does not say). A manifest, then, for an
-/// image, its config: by digest, so the cache keeps both for good.
+/// What [`platforms_of`] found of each pin: by (`name:tag` key, digest), the image's
+/// platform (`None`: an index, or an image that does not say), or why it is unknown.
+pub type WasOf = HashMap<(String, Digest), Result<Option<Platform>, String>>;
+
+/// What each pin of `pins` (`name:tag` key, digest) was: the platform of the image it
+/// names, `None` for an index (or an image that does not say). A manifest, then, for
+/// an image, its config: by digest, so the cache keeps both for good.
 pub fn platforms_of(
     session: &Session,
     common: &Common,
-    references: Vec<String>,
+    pins: &[(String, Digest)],
     jobs: usize,
-) -> Result<Vec<Result<Option<Platform>, String>>> {
+) -> Result<WasOf> {
+    let references: Vec<String> = pins
+        .iter()
+        .map(|(key, d)| Ok(format!("{}@{d}", name_of(key)?)))
+        .collect::<Result<_>>()?;
     let read = inspections(
         session,
         common,
@@ -110,13 +118,17 @@ pub fn platforms_of(
         .zip(configs)
         .map(|(r, c)| (r, c.map(|i| i.platform)))
         .collect();
-    Ok(references
+    Ok(pins
         .iter()
-        .zip(read)
-        .map(|(r, read)| match read {
-            Err(e) => Err(e),
-            Ok(i) if i.index.is_some() => Ok(None),
-            Ok(_) => platform[r].clone(),
+        .cloned()
+        .zip(references.iter().zip(read))
+        .map(|(pin, (r, read))| {
+            let was = match read {
+                Err(e) => Err(e),
+                Ok(i) if i.index.is_some() => Ok(None),
+                Ok(_) => platform[r].clone(),
+            };
+            (pin, was)
         })
         .collect())
 }

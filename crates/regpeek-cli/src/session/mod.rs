@@ -286,9 +286,7 @@ impl Session {
             let learnt = self.registries.tokens();
             let _ = c.update_tokens(|kept| kept.merge(&learnt));
             c.finish();
-            if c.has_index()
-                && let Some(why) = c.problem()
-            {
+            if let Some(why) = c.write_failure() {
                 self.warn_once(&cache_warning(&why));
             }
         }

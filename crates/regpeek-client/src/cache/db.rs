@@ -180,7 +180,6 @@ impl Db {
     }
 
     /// The digest `name:tag` pointed at when last seen.
-    #[cfg(test)]
     pub fn tag(&self, name: &str, tag: &str) -> Option<String> {
         let waiting = self
             .waiting
@@ -207,29 +206,13 @@ impl Db {
             .flatten()
     }
 
-    /// The digest `name:tag` pointed at when last seen, if `name` served it.
+    /// The digest `name:tag` pointed at when last seen, if `name` served it. (A
+    /// waiting tag row always waits with its served row: `Cache::remember` adds them
+    /// together.)
     pub fn resolved_tag(&self, name: &str, tag: &str) -> Option<String> {
-        let waiting = self.waiting.lock().ok().and_then(|w| {
-            w.0.iter().rev().find_map(|r| match r {
-                Row::Tag {
-                    name: n,
-                    tag: t,
-                    digest,
-                } if n == name && t == tag => Some(digest.clone()),
-                _ => None,
-            })
-        });
-        if let Some(d) = waiting.filter(|d| self.is_waiting(name, d) || self.served(name, d)) {
-            return Some(d);
-        }
         // Two lookups by primary key: a join of the two is re-planned at every call
         // (SQLite's STAT4 weighs the bound values), which costs more than both.
-        let digest: String = self
-            .conn()
-            .prepare_cached("SELECT digest FROM tags WHERE name = ?1 AND tag = ?2")
-            .and_then(|mut s| s.query_row(params![name, tag], |r| r.get(0)).optional())
-            .ok()
-            .flatten()?;
+        let digest = self.tag(name, tag)?;
         self.served(name, &digest).then_some(digest)
     }
 

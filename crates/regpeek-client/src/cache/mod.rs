@@ -111,9 +111,10 @@ impl Cache {
         }
     }
 
-    /// Whether the index can be read (what `--offline` answers from).
-    pub fn has_index(&self) -> bool {
-        self.db.is_ok()
+    /// Why writing to the index failed in this run, if it did (an index that could
+    /// not be opened is [`Cache::problem`]'s, said when it was opened).
+    pub fn write_failure(&self) -> Option<String> {
+        self.db.as_ref().ok()?.failure()
     }
 
     /// Writes what waits, and prunes to [`DEFAULT_MAX_BYTES`] when a day has passed
