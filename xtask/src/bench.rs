@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use regpeek_lab::Lab;
@@ -41,33 +41,9 @@ fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
         for r in &lab.relays {
             r.counters.reset();
         }
-        let start = Instant::now();
-        let out = Command::new("/usr/bin/time")
-            .args(["-f", "%M"])
-            .arg(&tool.program)
-            .args(&tool.args)
-            .env_remove("HTTPS_PROXY")
-            .env_remove("HTTP_PROXY")
-            .env_remove("ALL_PROXY")
-            .output()
-            .with_context(|| format!("running {}", tool.program.display()))?;
-        let elapsed = start.elapsed();
+        let (elapsed, kib) = crate::timed(&tool.program, &tool.args)?;
         // Let the relays deliver what is still in flight before reading them.
         std::thread::sleep(Duration::from_millis(50));
-        if !out.status.success() {
-            bail!(
-                "{} {:?} failed: {}",
-                tool.program.display(),
-                tool.args,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let kib: u64 = stderr
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse().ok())
-            .context("GNU time printed no max RSS")?;
         rss = rss.max(kib);
         let (c, q) = lab.relays.iter().fold((0, 0), |(c, q), r| {
             let (rc, rq) = r.counters.read();

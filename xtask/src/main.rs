@@ -153,6 +153,34 @@ pub(crate) fn build_bin(args: &[&str], bin: &str) -> Result<PathBuf> {
         .with_context(|| format!("cargo built no executable named {bin}"))
 }
 
+/// One run of `program` under GNU time, no proxy variables, its output dropped: the
+/// wall time and the peak RSS in KiB; an error saying what it printed if it failed.
+pub(crate) fn timed(program: &Path, args: &[String]) -> Result<(std::time::Duration, u64)> {
+    let start = std::time::Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("ALL_PROXY")
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    let elapsed = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("{} {args:?} failed: {stderr}", program.display());
+    }
+    let kib = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .context("GNU time printed no max RSS")?;
+    Ok((elapsed, kib))
+}
+
 /// The path of the executable `bin` in cargo's JSON messages.
 fn executable(messages: &str, bin: &str) -> Option<PathBuf> {
     messages

@@ -7,37 +7,15 @@
 //! the next.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use regpeek_lab::Lab;
 
 /// One timed run: wall seconds and peak RSS in KiB.
 fn timed(regpeek: &Path, args: &[String]) -> Result<(f64, u64)> {
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(regpeek)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .env_remove("HTTPS_PROXY")
-        .env_remove("HTTP_PROXY")
-        .env_remove("ALL_PROXY")
-        .output()
-        .context("running regpeek")?;
-    let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("regpeek {args:?} failed: {stderr}");
-    }
-    let kib = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .context("GNU time printed no max RSS")?;
-    Ok((secs, kib))
+    let (elapsed, kib) = crate::timed(regpeek, args)?;
+    Ok((elapsed.as_secs_f64(), kib))
 }
 
 /// Pushes tags `s000000`… up to `n` of the rich image to `lab/scale`, eight at once.

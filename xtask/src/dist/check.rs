@@ -92,24 +92,20 @@ pub fn all(dist: &Path, version: &str) -> Result<()> {
         super::image::CA_BUNDLE,
         root.join("etc/ssl/certs/ca-certificates.crt"),
     )?;
-    let digest = output(
-        Command::new(CHROOT)
-            .arg(&root)
-            .args(["/regpeek", "--no-cache", "digest", "--plain-http", &image])
-            .env_clear()
-            .env("HOME", "/tmp"),
-    )?;
+    let digest = output(&mut in_chroot(
+        &root,
+        "/regpeek",
+        &["--no-cache", "digest", "--plain-http", &image],
+    ))?;
     ensure!(
         digest.trim() == want,
         "from the chroot: {digest} (want {want})"
     );
-    let inspected: Value = serde_json::from_str(&output(
-        Command::new(CHROOT)
-            .arg(&root)
-            .args(["/regpeek", "--no-cache", "inspect", "--plain-http", &image])
-            .env_clear()
-            .env("HOME", "/tmp"),
-    )?)?;
+    let inspected: Value = serde_json::from_str(&output(&mut in_chroot(
+        &root,
+        "/regpeek",
+        &["--no-cache", "inspect", "--plain-http", &image],
+    ))?)?;
     ensure!(inspected["Digest"] == want.as_str(), "{inspected}");
     println!("xtask: dist: the binary answers inspect from an empty chroot");
 
@@ -180,19 +176,11 @@ pub fn all(dist: &Path, version: &str) -> Result<()> {
     )?;
     let rootfs = bundle.join("rootfs");
     std::fs::create_dir_all(rootfs.join("tmp"))?;
-    let from_image = output(
-        Command::new(CHROOT)
-            .arg(&rootfs)
-            .args([
-                "/usr/bin/regpeek",
-                "--no-cache",
-                "digest",
-                "--plain-http",
-                &image,
-            ])
-            .env_clear()
-            .env("HOME", "/tmp"),
-    )?;
+    let from_image = output(&mut in_chroot(
+        &rootfs,
+        "/usr/bin/regpeek",
+        &["--no-cache", "digest", "--plain-http", &image],
+    ))?;
     ensure!(
         from_image.trim() == want,
         "from the image's rootfs: {from_image}"
@@ -245,6 +233,17 @@ fn sbom_lists_the_linked_crates(dist: &Path, version: &str) -> Result<()> {
         names.len()
     );
     Ok(())
+}
+
+/// `program` run with `args` inside `root`, with an empty environment but `HOME`.
+fn in_chroot(root: &Path, program: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(CHROOT);
+    cmd.arg(root)
+        .arg(program)
+        .args(args)
+        .env_clear()
+        .env("HOME", "/tmp");
+    cmd
 }
 
 /// A fresh directory under `dist`.

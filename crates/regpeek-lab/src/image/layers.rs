@@ -8,19 +8,8 @@ use super::*;
 /// A gzip-compressed tar layer holding `files`, with all metadata fixed; returns the
 /// layer and its diff ID (digest of the uncompressed tar).
 pub fn layer(media_type: &str, files: &[(&str, &[u8])]) -> (Blob, String) {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, data) in files {
-        let mut h = tar::Header::new_ustar();
-        h.set_path(path).expect("short test paths");
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        tar.append(&h, *data).expect("in-memory tar");
-    }
-    let raw = tar.into_inner().expect("in-memory tar");
+    let files: Vec<(&str, &[u8], u32)> = files.iter().map(|(p, d)| (*p, *d, 0o644)).collect();
+    let raw = files_tar(&files);
     let diff_id = sha256(&raw);
     (
         Blob::new(media_type, gzip(&raw, Compression::default())),
@@ -31,10 +20,18 @@ pub fn layer(media_type: &str, files: &[(&str, &[u8])]) -> (Blob, String) {
 /// A gzip-compressed tar layer of regular files, each with its mode (`0o755` for a
 /// program), every other metadata fixed: what `COPY --chmod` writes.
 pub fn layer_with_modes(files: &[(&str, &[u8], u32)]) -> Blob {
+    Blob::new(
+        media::OCI_LAYER,
+        gzip(&files_tar(files), Compression::default()),
+    )
+}
+
+/// The ustar stream of regular files with their modes, owned by root, at mtime 0.
+fn files_tar(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     for (path, data, mode) in files {
         let mut h = tar::Header::new_ustar();
-        h.set_path(path).expect("short paths");
+        h.set_path(path).expect("short test paths");
         h.set_size(data.len() as u64);
         h.set_mode(*mode);
         h.set_mtime(0);
@@ -43,8 +40,7 @@ pub fn layer_with_modes(files: &[(&str, &[u8], u32)]) -> Blob {
         h.set_cksum();
         tar.append(&h, *data).expect("in-memory tar");
     }
-    let raw = tar.into_inner().expect("in-memory tar");
-    Blob::new(media::OCI_LAYER, gzip(&raw, Compression::default()))
+    tar.into_inner().expect("in-memory tar")
 }
 
 /// An entry of a [`layer_of`] layer.
