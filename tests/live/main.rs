@@ -19,6 +19,7 @@ mod conventions;
 mod files;
 mod habits;
 mod hostile;
+mod inventory;
 mod local;
 mod ls_flags;
 mod matrix;

@@ -15,6 +15,17 @@ pub fn broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The core's error behind `err`, however it was wrapped (the ureq driver's
+/// [`regpeek_ureq::RunError`], context): what next steps and exit codes are chosen by.
+pub fn core_error(err: &anyhow::Error) -> Option<&regpeek_proto::Error> {
+    err.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<regpeek_ureq::RunError>()
+            .map(|r| &r.error)
+            .or_else(|| cause.downcast_ref::<regpeek_proto::Error>())
+    })
+}
+
 /// A usage error found after parsing (arguments clap cannot judge alone: flags that
 /// do not go together, values that cannot be right): exit 2, like clap's own.
 #[derive(Debug)]

@@ -13,10 +13,7 @@ pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
     {
         return layer_hint(layer);
     }
-    let e = err
-        .downcast_ref::<regpeek_ureq::RunError>()
-        .map(|r| &r.error)
-        .or_else(|| err.downcast_ref::<E>())?;
+    let e = crate::errors::core_error(err)?;
     let unusable = match session.credentials_used() {
         Some(CredsUsed::Unusable(helper)) => Some(helper),
         _ => None,

@@ -57,8 +57,11 @@ fn execute(argv: Vec<std::ffi::OsString>, replayed: Option<session::Replayed>) -
         }
     };
     // `diff` and `base` exit 2 on error, as diff(1) does (1 means "they differ", "a
-    // rebuild is due").
-    let error_code = if matches!(cli.command, Command::Diff { .. } | Command::Base { .. }) {
+    // rebuild is due"); so does `exists` (1 means "missing").
+    let error_code = if matches!(
+        cli.command,
+        Command::Diff { .. } | Command::Base { .. } | Command::Exists { .. }
+    ) {
         2
     } else {
         1

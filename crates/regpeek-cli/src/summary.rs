@@ -46,6 +46,15 @@ pub struct InspectOutput {
     docker_version: String,
     author: Option<String>,
     labels: Option<BTreeMap<String, String>>,
+    /// The image manifest's annotations (OCI `annotations`), when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<BTreeMap<String, String>>,
+    /// The index's annotations, when the reference names an index that has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_annotations: Option<BTreeMap<String, String>>,
+    /// The manifest this one refers to (OCI `subject`), when it is a referrer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<SubjectOut>,
     architecture: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     variant: Option<String>,
@@ -61,6 +70,25 @@ pub struct InspectOutput {
     volumes: Option<Vec<String>>,
     stop_signal: Option<String>,
     history: usize,
+}
+
+/// A manifest's `subject`: the manifest it refers to.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SubjectOut {
+    media_type: String,
+    digest: String,
+    size: u64,
+}
+
+impl SubjectOut {
+    fn of(d: &regpeek_proto::manifest::Descriptor) -> SubjectOut {
+        SubjectOut {
+            media_type: d.media_type.clone(),
+            digest: d.digest.to_string(),
+            size: d.size,
+        }
+    }
 }
 
 fn non_empty<T, C: IntoIterator<Item = T>>(c: C) -> Option<Vec<T>> {
@@ -225,6 +253,23 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
             .unwrap_or_default(),
         author: cfg.and_then(|c| c.author.clone()),
         labels: rt.map(|c| c.labels.clone()).filter(|l| !l.is_empty()),
+        annotations: match parsed {
+            Some(Manifest::Image(m)) => Some(m.annotations.clone()).filter(|a| !a.is_empty()),
+            _ => None,
+        },
+        index_annotations: insp
+            .index
+            .as_ref()
+            .map(|i| i.annotations.clone())
+            .filter(|a| !a.is_empty()),
+        subject: match parsed {
+            Some(Manifest::Image(m)) => m.subject.as_deref().map(SubjectOut::of),
+            _ => None,
+        }
+        .or_else(|| {
+            let index = insp.index.as_ref()?;
+            index.subject.as_deref().map(SubjectOut::of)
+        }),
         architecture,
         variant,
         os,

@@ -184,8 +184,8 @@ impl Seeded {
 
     /// Pushes the open registry's content under `prefix` (`lab`, `public`, `private`):
     /// `<prefix>/rich`, `<prefix>/multi` (tags `v1`, `latest`), and with `all`, also
-    /// `<prefix>/many-tags` (150 tags), `<prefix>/many-layers` and `<prefix>/versions`
-    /// ([`VERSION_TAGS`]).
+    /// `<prefix>/many-tags` (150 tags), `<prefix>/many-layers`, `<prefix>/versions`
+    /// ([`VERSION_TAGS`]) and `<prefix>/inventory` ([`crate::image::inventory`]).
     pub fn push(&self, target: &Target, prefix: &str, all: bool) -> anyhow::Result<()> {
         target.image(&format!("{prefix}/rich"), &self.rich, &["v1", "latest"])?;
         target.index(&format!("{prefix}/multi"), &self.multi, &["v1", "latest"])?;
@@ -195,6 +195,7 @@ impl Seeded {
             let tags: Vec<&str> = names.iter().map(String::as_str).collect();
             target.image(&format!("{prefix}/many-tags"), &self.rich, &tags)?;
             target.image(&format!("{prefix}/versions"), &self.rich, VERSION_TAGS)?;
+            crate::image::push_inventory(target, &format!("{prefix}/inventory"))?;
             target.image(&format!("{prefix}/fs"), &fs_image(), &["v1"])?;
             target.image(&format!("{prefix}/overlay"), &overlay_image(), &["v1"])?;
             target.image(&format!("{prefix}/esgz"), &estargz_image(), &["v1"])?;

@@ -126,4 +126,24 @@ mod tests {
             ""
         );
     }
+
+    #[test]
+    fn not_found_is_a_404_or_a_code_that_says_so() {
+        use crate::error::{Error, Subject};
+        let error = |status: u16, code: Option<&str>| Error::Registry {
+            subject: Subject::Manifest("x:y".into()),
+            status,
+            code: code.map(RegistryCode::parse),
+            message: None,
+            default_tag: false,
+        };
+        assert!(error(404, None).is_not_found());
+        assert!(error(404, Some("BLOB_UNKNOWN")).is_not_found());
+        assert!(error(400, Some("NAME_UNKNOWN")).is_not_found());
+        assert!(error(400, Some("MANIFEST_UNKNOWN")).is_not_found());
+        assert!(!error(401, None).is_not_found());
+        assert!(!error(403, Some("DENIED")).is_not_found());
+        assert!(!error(500, None).is_not_found());
+        assert!(!Error::Misuse("x").is_not_found());
+    }
 }

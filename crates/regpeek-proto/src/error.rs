@@ -511,6 +511,19 @@ impl Error {
     pub(crate) fn is_caller_error(&self) -> bool {
         matches!(self, Error::Invalid(_) | Error::Misuse(_))
     }
+
+    /// True when the registry said the thing asked for does not exist: a 404 (a
+    /// `HEAD` answer has no body to name a code), or `MANIFEST_UNKNOWN` or
+    /// `NAME_UNKNOWN` whatever the status. A 401 or 403 is not "not found", though
+    /// some registries answer so for a repository they will not name.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::Registry { status, code, .. } => {
+                *status == 404 || code.as_ref().is_some_and(RegistryCode::is_not_found)
+            }
+            _ => false,
+        }
+    }
 }
 
 pub use crate::codes::RegistryCode;

@@ -113,6 +113,8 @@ pub struct ImageIndex {
     pub manifests: Vec<Descriptor>,
     /// OCI annotations.
     pub annotations: BTreeMap<String, String>,
+    /// OCI subject: the manifest this index refers to, when it is a referrer.
+    pub subject: Option<Box<Descriptor>>,
 }
 
 /// A legacy schema 1 manifest: recognised and summarised, not fetched further.
@@ -215,6 +217,12 @@ fn descriptor(v: serde_json::Value, what: &str) -> Result<Descriptor, Error> {
     serde_json::from_value(v).map_err(|e| bad(format!("{what}: {e}")))
 }
 
+/// The `subject` descriptor of a manifest or index, when it has one.
+fn subject_of(v: Option<serde_json::Value>) -> Result<Option<Box<Descriptor>>, Error> {
+    v.map(|v| descriptor(v, "subject").map(Box::new))
+        .transpose()
+}
+
 /// Parses a manifest body. `content_type` is the response's `Content-Type`, if any; a
 /// known manifest type there must agree with the body's `mediaType`.
 pub(crate) fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<Manifest, Error> {
@@ -266,6 +274,7 @@ pub(crate) fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<
             media_type,
             manifests,
             annotations: raw.annotations.unwrap_or_default(),
+            subject: subject_of(raw.subject)?,
         }));
     }
     if is_image_type(&media_type) {
@@ -281,10 +290,7 @@ pub(crate) fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<
             .enumerate()
             .map(|(i, v)| descriptor(v, &format!("layer {i}")))
             .collect::<Result<_, _>>()?;
-        let subject = raw
-            .subject
-            .map(|v| descriptor(v, "subject").map(Box::new))
-            .transpose()?;
+        let subject = subject_of(raw.subject)?;
         return Ok(Manifest::Image(Box::new(ImageManifest {
             media_type,
             config,
@@ -516,5 +522,22 @@ mod tests {
         for i in 0..body.len() {
             assert!(parse_manifest(Some(media::DOCKER_MANIFEST), &body.as_bytes()[..i]).is_err());
         }
+    }
+
+    #[test]
+    fn an_index_keeps_its_subject_and_annotations() {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[],"annotations":{{"a":"b"}},"subject":{{"mediaType":"{}","digest":"{D1}","size":3}}}}"#,
+            media::OCI_INDEX,
+            media::OCI_MANIFEST
+        );
+        let Ok(Manifest::Index(i)) = parse_manifest(None, body.as_bytes()) else {
+            panic!("not an index");
+        };
+        assert_eq!(i.annotations.get("a").map(String::as_str), Some("b"));
+        assert_eq!(i.subject.map(|s| s.digest.to_string()).as_deref(), Some(D1));
+        // A subject that is no descriptor is an error, as for an image.
+        let broken = body.replace(r#""size":3"#, r#""size":"x""#);
+        assert!(parse_manifest(None, broken.as_bytes()).is_err());
     }
 }

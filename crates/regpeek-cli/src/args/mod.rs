@@ -6,9 +6,11 @@ use clap::{Args, Parser, Subcommand};
 
 mod auth;
 mod common;
+mod list;
 
 pub use auth::{AuthArgs, LoginArgs, LogoutArgs};
 pub use common::Common;
+pub use list::{ListArgs, SortOrder, TagArgs};
 
 /// The version and the commit it was built from (see build.rs).
 pub const VERSION: &str = concat!(
@@ -390,12 +392,28 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Whether image references exist: exit 0 when every one resolves, 1 when any does
+    /// not (404, `MANIFEST_UNKNOWN`, `NAME_UNKNOWN`), 2 for anything else (auth,
+    /// network, usage). `HEAD` only, which Docker Hub does not count as a pull. Prints
+    /// nothing for one reference; for several, one line per missing one; with `-v`, a
+    /// line for each.
+    Exists {
+        /// Image references.
+        #[arg(value_name = "REFERENCE")]
+        references: Vec<String>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// List a repository's tags, following pagination.
     Tags {
         /// Repository, e.g. `nginx`, `ghcr.io/org/app` (a tag or digest is ignored).
         repository: String,
         #[command(flatten)]
         list: ListArgs,
+        #[command(flatten)]
+        inventory: TagArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -521,38 +539,6 @@ pub struct BatchArgs {
     pub jobs: u32,
 }
 
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// At most this many entries (after --filter and --sort, when given).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub limit: Option<u64>,
-    /// Ask the registry for pages of this size (`n=`).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub page_size: Option<u32>,
-    /// Print JSON instead of one entry per line: for tags `{"Repository": …, "Tags": […]}`
-    /// (as `skopeo list-tags`), for a catalog `{"Registry": …, "Repositories": […]}`.
-    #[arg(long, conflicts_with = "output")]
-    pub json: bool,
-    /// Output format: one entry per line (default), or `table` (with a header).
-    #[arg(short, long, value_name = "FORMAT")]
-    pub output: Option<OutputFormat>,
-    /// Order: as the registry sent them (default), `lexical`, or `semver` (versions by
-    /// their numbers, `v` prefix allowed, pre-releases first; other names after, lexically).
-    #[arg(long, value_name = "ORDER", default_value = "registry")]
-    pub sort: SortOrder,
-    /// Keep only entries matching this regular expression (Rust regex syntax).
-    #[arg(long, value_name = "REGEX")]
-    pub filter: Option<String>,
-    /// Leave out the `sha256-<hex>` tags that hold signatures and other referrers on
-    /// registries without the referrers API (tags only).
-    #[arg(long)]
-    pub omit_digest_tags: bool,
-    /// Print whole references (`registry/repo:tag`, or `registry/repo` for a
-    /// catalog), as crane's `--full-ref`.
-    #[arg(long)]
-    pub full_ref: bool,
-}
-
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -560,15 +546,4 @@ pub enum OutputFormat {
     Json,
     /// Aligned columns for people.
     Table,
-}
-
-/// How `tags` and `catalog` order their entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SortOrder {
-    /// As the registry sent them.
-    Registry,
-    /// Byte order.
-    Lexical,
-    /// By version numbers.
-    Semver,
 }

@@ -1,11 +1,12 @@
 //! `tags` and `catalog`: listings, followed across pages, filtered and sorted.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use anyhow::Result;
 use regpeek_proto::{Goal, Listing, Outcome};
 
-use crate::args::{self, Common, ListArgs};
+use crate::args::{self, Common, ListArgs, TagArgs};
 use crate::errors::usage;
 use crate::flags::{parse_reference, registry_target};
 use crate::output;
@@ -16,9 +17,10 @@ pub fn tags(
     session: &Session,
     repository: &str,
     list: &ListArgs,
+    inventory: &TagArgs,
     common: &Common,
     out: &mut impl Write,
-) -> Result<()> {
+) -> Result<ExitCode> {
     let bare = repository.strip_prefix("docker://").unwrap_or(repository);
     let last = bare.rsplit('/').next().unwrap_or(bare);
     if crate::local::path_of(bare).is_none() && (last.contains(':') || bare.contains('@')) {
@@ -38,12 +40,65 @@ pub fn tags(
         listing.items.retain(|t| !is_digest_tag(t));
     }
     arrange(&mut listing, list, filter.as_ref());
+    if super::inventory::wanted(list, inventory) {
+        let rows = super::inventory::answer(session, &r, listing.items, list, inventory, common)?;
+        return print_inventory(session, out, &r, &rows, list, inventory);
+    }
+    if common.platform.is_some() {
+        return Err(usage(super::inventory::PLATFORM_ALONE));
+    }
     if list.full_ref {
         for tag in &mut listing.items {
             *tag = format!("{}:{tag}", r.name());
         }
     }
-    print_listing(session, out, "tags", &r.name(), list_format(list), &listing)
+    let listed = (&listing.items[..], listing.complete);
+    print_listing(session, out, "tags", &r.name(), list_format(list), listed)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what [`super::inventory::answer`] found: rows with `--long`, else the
+/// tags' names (failures on stderr). Exit 1 when a tag failed, or when none points
+/// at `--points-at`'s digest.
+fn print_inventory(
+    session: &Session,
+    out: &mut impl Write,
+    r: &regpeek_proto::Reference,
+    rows: &[crate::pipeline::inventory::TagRow],
+    list: &ListArgs,
+    inventory: &TagArgs,
+) -> Result<ExitCode> {
+    if inventory.long {
+        super::inventory::print_rows(session, out, rows, list, r)?;
+    } else {
+        for row in rows {
+            if let Some(e) = &row.error {
+                let tag = output::safe_line(&row.tag);
+                eprintln!("regpeek: error: {tag}: {}", output::safe_line(e));
+            }
+        }
+        let tags: Vec<String> = rows
+            .iter()
+            .filter(|row| row.error.is_none())
+            .map(|row| super::inventory::shown_tag(list, r, &row.tag))
+            .collect();
+        print_listing(
+            session,
+            out,
+            "tags",
+            &r.name(),
+            list_format(list),
+            (&tags, true),
+        )?;
+    }
+    out.flush()?;
+    let failed = rows.iter().any(|row| row.error.is_some());
+    let none = inventory.points_at.is_some() && rows.iter().all(|row| row.error.is_some());
+    Ok(if failed || none {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Every tag of the repository `r` names, across pages (for `outdated`).
@@ -72,6 +127,11 @@ pub fn catalog(
             "--omit-digest-tags applies to tags; a catalog lists repositories",
         ));
     }
+    if dated(list.sort) {
+        return Err(usage(
+            "--sort created and --sort pushed order tags by their images; a catalog lists repositories",
+        ));
+    }
     let goal = Goal::Catalog {
         limit: registry_limit(list),
         page_size: list.page_size,
@@ -91,7 +151,8 @@ pub fn catalog(
             *repo = format!("{name}/{repo}");
         }
     }
-    print_listing(session, out, "catalog", &name, list_format(list), &listing)
+    let listed = (&listing.items[..], listing.complete);
+    print_listing(session, out, "catalog", &name, list_format(list), listed)
 }
 
 /// How a listing is printed.
@@ -139,6 +200,11 @@ fn registry_limit(list: &ListArgs) -> Option<usize> {
         .map(|l| usize::try_from(l).unwrap_or(usize::MAX))
 }
 
+/// Whether `sort` orders by a date the images or the registry say.
+fn dated(sort: args::SortOrder) -> bool {
+    matches!(sort, args::SortOrder::Created | args::SortOrder::Pushed)
+}
+
 /// The `sha256-<hex>` tags that hold referrers (signatures, SBOMs) on registries
 /// without the referrers API, and cosign's `.sig`/`.att`/`.sbom` suffixes of them.
 fn is_digest_tag(tag: &str) -> bool {
@@ -151,10 +217,15 @@ fn is_digest_tag(tag: &str) -> bool {
 
 /// Filters, orders and cuts a listing as `--filter`, `--sort` and `--limit` ask, in
 /// that order.
+/// Ordered by a date, the limit waits for the dates.
 fn arrange(listing: &mut regpeek_proto::Listing, list: &ListArgs, filter: Option<&regex::Regex>) {
     arrange_items(&mut listing.items, list.sort, filter);
+    if list.reverse && !dated(list.sort) {
+        listing.items.reverse();
+    }
     if let Some(limit) = list.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX))
         && listing.items.len() > limit
+        && !dated(list.sort)
     {
         listing.items.truncate(limit);
         listing.complete = false;
@@ -167,7 +238,8 @@ fn arrange_items(items: &mut Vec<String>, sort: args::SortOrder, filter: Option<
         items.retain(|i| re.is_match(i));
     }
     match sort {
-        args::SortOrder::Registry => {}
+        // Dates are known later ([`super::inventory`]).
+        args::SortOrder::Registry | args::SortOrder::Created | args::SortOrder::Pushed => {}
         args::SortOrder::Lexical => items.sort(),
         args::SortOrder::Semver => items.sort_by(|a, b| crate::versions::order(a, b)),
     }
@@ -181,39 +253,40 @@ fn listing_of(outcome: Outcome) -> Result<Listing> {
     }
 }
 
-/// Prints a tag or catalog listing (also for `replay`).
+/// Prints a tag or catalog listing: its entries, and whether they are all there.
 fn print_listing(
     session: &Session,
     out: &mut impl Write,
     command: &str,
     name: &str,
     format: ListFormat,
-    listing: &regpeek_proto::Listing,
+    listing: (&[String], bool),
 ) -> Result<()> {
+    let (items, complete) = listing;
     if format == ListFormat::Table {
         let header = if command == "catalog" {
             "REPOSITORY"
         } else {
             "TAG"
         };
-        let rows: Vec<Vec<String>> = listing.items.iter().map(|i| vec![i.clone()]).collect();
+        let rows: Vec<Vec<String>> = items.iter().map(|i| vec![i.clone()]).collect();
         output::print_columns(out, &[header], &rows)?;
     } else if format == ListFormat::Json || session.out.jq.is_some() {
         let value = if command == "catalog" {
-            serde_json::json!({"Registry": name, "Repositories": listing.items})
+            serde_json::json!({"Registry": name, "Repositories": items})
         } else {
-            serde_json::json!({"Repository": name, "Tags": listing.items})
+            serde_json::json!({"Repository": name, "Tags": items})
         };
         session.out.json(out, &value)?;
     } else {
-        for item in &listing.items {
+        for item in items {
             writeln!(out, "{}", output::safe_line(item))?;
         }
     }
-    if !listing.complete {
+    if !complete {
         eprintln!(
             "regpeek: stopped after --limit {}; the registry has more",
-            listing.items.len()
+            items.len()
         );
     }
     Ok(())

@@ -7,8 +7,10 @@ pub mod auth;
 mod base;
 mod cache;
 mod diff;
+mod exists;
 mod files;
 mod help;
+mod inventory;
 mod listing;
 mod ls;
 mod outdated;
@@ -124,8 +126,9 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         Command::Tags {
             repository,
             list,
+            inventory,
             common,
-        } => listing::tags(session, repository, list, common, out)?,
+        } => return listing::tags(session, repository, list, inventory, common, out),
         Command::Catalog {
             registry,
             list,
@@ -290,6 +293,14 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             let format = session.out.format_or_default(*output, !*raw);
             let images = images_of(session, images, batch, common)?;
             return attest::run(session, want, &images, *raw, format, out);
+        }
+        Command::Exists {
+            references,
+            batch,
+            common,
+        } => {
+            let images = images_of(session, references, batch, common)?;
+            return exists::exists(session, &images, out);
         }
         Command::Replay { .. } => bail!("internal: replay runs before a session is made"),
         // The pipeline answered these above.

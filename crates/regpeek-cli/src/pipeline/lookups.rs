@@ -14,7 +14,7 @@ use crate::pinning::TagNow;
 use crate::session::Session;
 
 /// The media types of a single image's manifest: a tag serving one has no entries.
-const IMAGE_MANIFESTS: [&str; 2] = [
+pub(super) const IMAGE_MANIFESTS: [&str; 2] = [
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ];
@@ -158,6 +158,32 @@ fn inspections(
     jobs: usize,
     goal: Goal,
 ) -> Result<Vec<Result<Inspection, String>>> {
+    Ok(looked_up(session, common, references, jobs, goal)?
+        .into_iter()
+        .map(|r| r.map_err(|e| crate::local::humane(&format!("{e:#}"))))
+        .collect())
+}
+
+/// What `exists` learns of each of `references`, in order: by `HEAD` only, unless
+/// a platform is asked (`--platform`), which reads the index.
+pub fn existence(
+    session: &Session,
+    common: &Common,
+    references: Vec<String>,
+    jobs: usize,
+) -> Result<Vec<Result<Inspection, anyhow::Error>>> {
+    let asked = crate::flags::explicit_platform(common)?;
+    looked_up(session, common, references, jobs, Goal::Digest(asked))
+}
+
+/// [`inspections`], the errors as they came.
+pub(super) fn looked_up(
+    session: &Session,
+    common: &Common,
+    references: Vec<String>,
+    jobs: usize,
+    goal: Goal,
+) -> Result<Vec<Result<Inspection, anyhow::Error>>> {
     if references.is_empty() {
         return Ok(Vec::new());
     }
@@ -182,14 +208,14 @@ fn inspections(
         .iter()
         .map(|r| crate::flags::lane_of(r))
         .collect();
-    let mut out: Vec<Option<Result<Inspection, String>>> = (0..lanes.len()).map(|_| None).collect();
+    let mut out: Vec<Option<Result<Inspection, anyhow::Error>>> =
+        (0..lanes.len()).map(|_| None).collect();
     regpeek_client::batch::run(
         &lanes,
         jobs,
         |i| {
             let started = std::time::SystemTime::now();
             look(&job, &shared, &job.references[i], goal.clone(), started)
-                .map_err(|e| crate::local::humane(&format!("{e:#}")))
         },
         |i, found| {
             out[i] = Some(found);
@@ -199,6 +225,6 @@ fn inspections(
     shared.offline_note();
     Ok(out
         .into_iter()
-        .map(|o| o.unwrap_or_else(|| Err("not looked up".into())))
+        .map(|o| o.unwrap_or_else(|| Err(anyhow::anyhow!("not looked up"))))
         .collect())
 }

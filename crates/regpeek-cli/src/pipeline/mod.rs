@@ -31,11 +31,12 @@ use crate::args::{Command, Common, OutputFormat};
 use crate::session::Session;
 use crate::summary::PlatformRow;
 
+pub mod inventory;
 mod lookups;
 mod platforms;
 mod print;
 
-pub use lookups::{platforms_of, tags_now};
+pub use lookups::{existence, platforms_of, tags_now};
 
 use print::{print_single, to_line};
 

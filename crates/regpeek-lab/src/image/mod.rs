@@ -34,12 +34,14 @@ pub mod media {
 mod catalog;
 mod estargz;
 mod files;
+mod inventory;
 mod layers;
 mod layouts;
 
 pub use catalog::*;
 pub use estargz::*;
 pub use files::*;
+pub use inventory::*;
 pub use layers::*;
 pub use layouts::*;
 
