@@ -32,5 +32,6 @@ mod strangers;
 mod support;
 mod trust;
 mod tty;
+mod unpacked;
 
 use support::*;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
+use regpeek_client::unpacked::Unpacked;
 use regpeek_proto::manifest::Manifest;
 use regpeek_proto::{Inspection, Reference, Security};
 use serde::Serialize;
@@ -19,6 +20,29 @@ struct LayerData {
     digest: String,
     size: i64,
     annotations: Option<BTreeMap<String, String>>,
+    /// With `--uncompressed`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    unpacked: Option<UnpackedOut>,
+}
+
+/// What a layer unpacks to, as `--uncompressed` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct UnpackedOut {
+    uncompressed_size: Option<u64>,
+    exact: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
+}
+
+impl UnpackedOut {
+    fn of(u: &Unpacked) -> UnpackedOut {
+        UnpackedOut {
+            uncompressed_size: u.size,
+            exact: u.exact,
+            why: u.why.clone(),
+        }
+    }
 }
 
 /// `regpeek inspect` output.
@@ -39,6 +63,12 @@ pub struct InspectOutput {
     /// Compressed size: the config plus every layer, as registries' web pages show it.
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
+    /// With `--uncompressed`: what the layers unpack to, added up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uncompressed_size: Option<u64>,
+    /// With `--uncompressed`: whether every layer's size is exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uncompressed_exact: Option<bool>,
     platform: Option<String>,
     platforms: Option<Vec<String>>,
     attestations: usize,
@@ -123,6 +153,9 @@ pub struct PlatformRow {
     pub layers: usize,
     pub created: Option<String>,
     pub attestation: bool,
+    /// With `--uncompressed`: what its layers unpack to, added up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncompressed_size: Option<u64>,
 }
 
 /// The platform inspected: the one chosen from an index, else a single image's own
@@ -148,6 +181,7 @@ pub fn platform_row(insp: &Inspection, attested: bool) -> PlatformRow {
         },
         created: cfg.and_then(|c| c.created.clone()),
         attestation: attested,
+        uncompressed_size: None,
     }
 }
 
@@ -203,6 +237,7 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
                 digest: l.digest.to_string(),
                 size: i64::try_from(l.size).unwrap_or(i64::MAX),
                 annotations: (!l.annotations.is_empty()).then(|| l.annotations.clone()),
+                unpacked: None,
             })
             .collect(),
         Some(Manifest::Schema1(s)) => s
@@ -213,6 +248,7 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
                 digest: d.to_string(),
                 size: -1,
                 annotations: None,
+                unpacked: None,
             })
             .collect(),
         _ => Vec::new(),
@@ -240,6 +276,8 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         manifest_media_type: image.map(|m| m.media_type.clone()),
         config_digest: insp.config.as_ref().map(|c| c.digest.to_string()),
         size: compressed_size(parsed),
+        uncompressed_size: None,
+        uncompressed_exact: None,
         platform: platform_of(insp),
         platforms: Some(insp.platforms())
             .filter(|p| !p.is_empty())
@@ -284,6 +322,19 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         volumes: rt.and_then(|c| keys(&c.volumes)),
         stop_signal: text(rt.and_then(|c| c.stop_signal.as_ref())),
         history: cfg.map_or(0, |c| c.history.len()),
+    }
+}
+
+impl InspectOutput {
+    /// With what each layer unpacks to (`--uncompressed`), per layer and in total.
+    pub fn with_unpacked(mut self, sizes: &[Unpacked]) -> InspectOutput {
+        for (layer, u) in self.layers_data.iter_mut().zip(sizes) {
+            layer.unpacked = Some(UnpackedOut::of(u));
+        }
+        let total = regpeek_client::unpacked::total(sizes);
+        self.uncompressed_size = total.size;
+        self.uncompressed_exact = Some(total.exact);
+        self
     }
 }
 
@@ -332,12 +383,15 @@ pub struct HistoryRow {
     /// The layer it made, and its compressed size.
     pub layer: Option<String>,
     pub size: Option<u64>,
+    /// With `--uncompressed`: what its layer unpacks to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncompressed_size: Option<u64>,
 }
 
 /// The config's history, newest first, each step that made a layer matched to the
 /// next layer of the manifest in order (as `docker history` does). Layers the history
 /// does not account for get a row of their own, with nothing known of their step.
-pub fn history(insp: &Inspection) -> anyhow::Result<Vec<HistoryRow>> {
+pub fn history(insp: &Inspection, sizes: Option<&[Unpacked]>) -> anyhow::Result<Vec<HistoryRow>> {
     let config = insp
         .config
         .as_ref()
@@ -348,12 +402,20 @@ pub fn history(insp: &Inspection) -> anyhow::Result<Vec<HistoryRow>> {
             Some(Manifest::Image(m)) => &m.layers,
             _ => &[],
         };
-    let mut layers = layers.iter();
+    let unpacked = |d: &regpeek_proto::manifest::Descriptor| -> Option<u64> {
+        let at = layers.iter().position(|l| l.digest == d.digest)?;
+        sizes?.get(at)?.size
+    };
+    let mut layers_left = layers.iter();
     let mut rows: Vec<HistoryRow> = config
         .history
         .iter()
         .map(|h| {
-            let layer = if h.empty_layer { None } else { layers.next() };
+            let layer = if h.empty_layer {
+                None
+            } else {
+                layers_left.next()
+            };
             HistoryRow {
                 created: h.created.clone(),
                 created_by: h.created_by.clone(),
@@ -361,16 +423,18 @@ pub fn history(insp: &Inspection) -> anyhow::Result<Vec<HistoryRow>> {
                 empty_layer: h.empty_layer,
                 layer: layer.map(|d| d.digest.to_string()),
                 size: layer.map(|d| d.size),
+                uncompressed_size: layer.and_then(unpacked),
             }
         })
         .collect();
-    rows.extend(layers.map(|d| HistoryRow {
+    rows.extend(layers_left.map(|d| HistoryRow {
         created: None,
         created_by: None,
         comment: None,
         empty_layer: false,
         layer: Some(d.digest.to_string()),
         size: Some(d.size),
+        uncompressed_size: unpacked(d),
     }));
     rows.reverse();
     Ok(rows)

@@ -66,6 +66,16 @@ pub struct Toc {
 }
 
 impl Toc {
+    /// The bytes of its regular files (each file's `size`, its chunks not counted
+    /// again).
+    pub fn file_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == "reg")
+            .map(|e| e.size)
+            .fold(0, u64::saturating_add)
+    }
+
     /// The entries as a tar reading shows them (chunks after a file's first left out).
     pub fn as_entries(&self) -> Vec<Entry> {
         self.entries

@@ -137,11 +137,22 @@ pub fn read_blob(
 pub fn read_layer(
     body: impl Read + Send,
     desc: &Descriptor,
-    mut visit: impl FnMut(&Entry) -> Take,
+    visit: impl FnMut(&Entry) -> Take,
 ) -> Result<()> {
+    let reader = regpeek_layer::Reader::new(&desc.media_type, &desc.digest, desc.size)?;
+    read_layer_with(body, desc, reader, visit).map(drop)
+}
+
+/// [`read_layer`] with a reader of the caller's ([`regpeek_layer::Reader::to_the_end`]):
+/// how many bytes the layer unpacked to.
+pub fn read_layer_with(
+    body: impl Read + Send,
+    desc: &Descriptor,
+    mut reader: regpeek_layer::Reader,
+    mut visit: impl FnMut(&Entry) -> Take,
+) -> Result<u64> {
     /// Chunks read ahead: 8 × 64 KiB.
     const AHEAD: usize = 8;
-    let mut reader = regpeek_layer::Reader::new(&desc.media_type, &desc.digest, desc.size)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(AHEAD);
     std::thread::scope(|s| -> Result<()> {
         // Dropped when this returns, early too: the reading thread then stops.
@@ -174,7 +185,7 @@ pub fn read_layer(
             // Broken already: the rest is read only to tell a corrupted blob from a
             // broken one, and not when much is left (a hostile layer of gigabytes).
             if reader.failed() && desc.size.saturating_sub(reader.fed()) > MAX_READ_FOR_CAUSE {
-                return Ok(());
+                break;
             }
         }
         Ok(())
@@ -185,8 +196,7 @@ pub fn read_layer(
         }
         bail!("internal: a failed layer without its error");
     }
-    reader.finish(&mut visit)?;
-    Ok(())
+    Ok(reader.finish(&mut visit)?)
 }
 
 /// The most of a broken layer still read to check its digest.

@@ -46,3 +46,4 @@ pub mod proxies;
 pub mod registries;
 pub mod source;
 pub mod tls;
+pub mod unpacked;

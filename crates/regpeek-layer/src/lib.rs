@@ -346,6 +346,8 @@ pub struct Reader {
     /// The first failure; the rest of the blob is still hashed, so that a blob that
     /// does not match its digest is reported as that.
     failed: Option<Error>,
+    /// Decompress to the end of the blob, past the tar stream's end ([`Reader::to_the_end`]).
+    to_the_end: bool,
 }
 
 /// What the decompressor has given so far, and the tar parser it goes to.
@@ -357,12 +359,16 @@ struct Unpacked {
 
 impl Unpacked {
     /// `bytes` unpacked from the first `compressed` bytes of the blob, within the
-    /// caps (absolute, and per compressed byte past a floor), to the tar parser.
+    /// caps (absolute, and per compressed byte past a floor), to the tar parser
+    /// (counted only, once the tar stream has ended).
     fn take(&mut self, compressed: u64, bytes: &[u8], visit: &mut Visit) -> Result<(), Error> {
         self.bytes += bytes.len() as u64;
         let cap = MAX_UNPACKED.min(compressed.saturating_mul(MAX_RATIO).max(RATIO_FLOOR));
         if self.bytes > cap {
             return Err(Error::Bomb { cap });
+        }
+        if self.tar.ended() {
+            return Ok(());
         }
         self.tar.push(bytes, visit)
     }
@@ -390,7 +396,22 @@ impl Reader {
             decoder,
             unpacked: Unpacked::default(),
             failed: None,
+            to_the_end: false,
         })
+    }
+
+    /// Decompresses the whole blob, past the end of its tar stream (the zero blocks
+    /// and padding some writers add), so that [`Reader::unpacked`] is the length of
+    /// everything it unpacks to, as `gzip -d | wc -c` counts it.
+    pub fn to_the_end(mut self) -> Reader {
+        self.to_the_end = true;
+        self
+    }
+
+    /// How many bytes the blob has unpacked to so far (the tar stream's; with
+    /// [`Reader::to_the_end`], all of it).
+    pub fn unpacked(&self) -> u64 {
+        self.unpacked.bytes
     }
 
     /// Takes the next bytes of the blob. An `Err` is final (the blob is larger than
@@ -406,7 +427,7 @@ impl Reader {
             });
         }
         if self.failed.is_none()
-            && !self.unpacked.tar.ended()
+            && (self.to_the_end || !self.unpacked.tar.ended())
             && let Err(e) = self.unpack(chunk, visit)
         {
             self.failed = Some(e);
@@ -460,16 +481,17 @@ impl Reader {
 
     /// Ends the blob: whether it all hashed to the digest and was exactly its size,
     /// and whether its tar stream was whole. Only on `Ok` may what the visitor was
-    /// given be used.
-    pub fn finish(mut self, visit: &mut Visit) -> Result<(), Error> {
-        if self.failed.is_none() && !self.unpacked.tar.ended() {
+    /// given be used; it holds how many bytes the blob unpacked to (see
+    /// [`Reader::to_the_end`]).
+    pub fn finish(mut self, visit: &mut Visit) -> Result<u64, Error> {
+        if self.failed.is_none() && (self.to_the_end || !self.unpacked.tar.ended()) {
             let ended = self.end_of_input(visit);
             self.failed = ended.err();
         }
         self.check.finish(Some(self.size))?;
         match self.failed {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(self.unpacked.bytes),
         }
     }
 

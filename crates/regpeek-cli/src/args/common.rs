@@ -203,3 +203,19 @@ mod tests {
         assert!(parse_age("d").is_err());
     }
 }
+
+/// What a layer unpacks to, without a pull (`inspect`, `platforms`, `history`, `tags
+/// --long`).
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct SizeArgs {
+    /// Add `UncompressedSize`, per layer and in total: from each gzip layer's 8-byte
+    /// trailer or a zstd layer's frame header (one `Range` request each), an eStargz
+    /// layer's TOC, an uncompressed layer's own size; kept in the cache for good.
+    /// What cannot be trusted says `"Exact": false` and why.
+    #[arg(long)]
+    pub uncompressed: bool,
+    /// With --uncompressed: read each layer whole and count what it unpacks to
+    /// (checked against its digest), exact whatever the compression.
+    #[arg(long, requires = "uncompressed")]
+    pub exact: bool,
+}

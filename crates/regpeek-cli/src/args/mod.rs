@@ -9,7 +9,7 @@ mod common;
 mod list;
 
 pub use auth::{AuthArgs, LoginArgs, LogoutArgs};
-pub use common::Common;
+pub use common::{Common, SizeArgs};
 pub use list::{ListArgs, SortOrder, TagArgs};
 
 /// The version and the commit it was built from (see build.rs).
@@ -100,6 +100,8 @@ pub enum Command {
         #[arg(short, long, value_name = "FORMAT", default_value = "json")]
         output: OutputFormat,
         #[command(flatten)]
+        sizes: SizeArgs,
+        #[command(flatten)]
         common: Common,
     },
     /// One row per platform of an image: platform, manifest digest, compressed size,
@@ -114,6 +116,8 @@ pub enum Command {
         /// Output format (`table`: one reference only).
         #[arg(short, long, value_name = "FORMAT", default_value = "json")]
         output: OutputFormat,
+        #[command(flatten)]
+        sizes: SizeArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -131,6 +135,8 @@ pub enum Command {
         /// Output format (`table`: one reference only).
         #[arg(short, long, value_name = "FORMAT", default_value = "json")]
         output: OutputFormat,
+        #[command(flatten)]
+        sizes: SizeArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -414,6 +420,8 @@ pub enum Command {
         list: ListArgs,
         #[command(flatten)]
         inventory: TagArgs,
+        #[command(flatten)]
+        sizes: SizeArgs,
         #[command(flatten)]
         common: Common,
     },

@@ -13,6 +13,13 @@ use crate::output::human_size;
 use crate::pipeline::inventory::{self, SizeOf, TagRow};
 use crate::session::Session;
 
+/// What `tags` was asked: its listing, what each tag points at, sizes unpacked.
+pub struct Asked<'a> {
+    pub list: &'a ListArgs,
+    pub inventory: &'a TagArgs,
+    pub sizes: crate::args::SizeArgs,
+}
+
 /// Whether `tags` needs more than the names.
 pub fn wanted(list: &ListArgs, inventory: &TagArgs) -> bool {
     inventory.long
@@ -27,10 +34,10 @@ pub fn answer(
     session: &Session,
     r: &Reference,
     names: Vec<String>,
-    list: &ListArgs,
-    inventory: &TagArgs,
+    asked: &Asked,
     common: &Common,
 ) -> Result<Vec<TagRow>> {
+    let (list, inventory) = (asked.list, asked.inventory);
     let wanted_digest = inventory
         .points_at
         .as_deref()
@@ -63,7 +70,12 @@ pub fn answer(
     };
     let dated = matches!(list.sort, SortOrder::Created | SortOrder::Pushed);
     let mut rows = if inventory.long || dated {
-        inventory::rows(session, common, &name, &names, heads, &sized, jobs)?
+        let wanted = inventory::Wanted {
+            sized,
+            unpacked: asked.sizes.uncompressed.then_some(asked.sizes.exact),
+            jobs,
+        };
+        inventory::rows(session, common, &name, &names, heads, &wanted)?
     } else {
         names
             .iter()
@@ -76,6 +88,8 @@ pub fn answer(
                 size: None,
                 sizes: None,
                 created: None,
+                uncompressed_size: None,
+                uncompressed_exact: None,
                 pushed: None,
                 error: h.err(),
             })
@@ -137,6 +151,7 @@ pub fn print_rows(
     if list.output == Some(OutputFormat::Table) {
         session.out.refuse_table_with_jq()?;
         let failed = rows.iter().any(|row| row.error.is_some());
+        let unpacked = rows.iter().any(|row| row.uncompressed_exact.is_some());
         let cells: Vec<Vec<String>> = rows
             .iter()
             .map(|row| {
@@ -149,23 +164,24 @@ pub fn print_rows(
                     row.created.clone().unwrap_or_else(dash),
                     row.pushed.clone().unwrap_or_else(dash),
                 ];
+                if unpacked {
+                    let size = row.uncompressed_size.map_or_else(dash, human_size);
+                    cells.insert(4, size);
+                }
                 if failed {
                     cells.push(row.error.clone().unwrap_or_default());
                 }
                 cells
             })
             .collect();
-        let header = [
-            "TAG",
-            "DIGEST",
-            "PLATFORMS",
-            "SIZE",
-            "CREATED",
-            "PUSHED",
-            "ERROR",
-        ];
-        let header = &header[..if failed { 7 } else { 6 }];
-        return crate::output::print_columns(out, header, &cells);
+        let mut header = vec!["TAG", "DIGEST", "PLATFORMS", "SIZE", "CREATED", "PUSHED"];
+        if unpacked {
+            header.insert(4, "UNPACKED");
+        }
+        if failed {
+            header.push("ERROR");
+        }
+        return crate::output::print_columns(out, &header, &cells);
     }
     for row in rows {
         let mut row = row.clone();

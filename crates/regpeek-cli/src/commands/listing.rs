@@ -16,11 +16,11 @@ use crate::session::Session;
 pub fn tags(
     session: &Session,
     repository: &str,
-    list: &ListArgs,
-    inventory: &TagArgs,
+    asked: &super::inventory::Asked,
     common: &Common,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
+    let (list, inventory) = (asked.list, asked.inventory);
     let bare = repository.strip_prefix("docker://").unwrap_or(repository);
     let last = bare.rsplit('/').next().unwrap_or(bare);
     if crate::local::path_of(bare).is_none() && (last.contains(':') || bare.contains('@')) {
@@ -40,8 +40,13 @@ pub fn tags(
         listing.items.retain(|t| !is_digest_tag(t));
     }
     arrange(&mut listing, list, filter.as_ref());
+    if asked.sizes.uncompressed && !inventory.long {
+        return Err(usage(
+            "--uncompressed adds a column to `tags --long`: give --long too",
+        ));
+    }
     if super::inventory::wanted(list, inventory) {
-        let rows = super::inventory::answer(session, &r, listing.items, list, inventory, common)?;
+        let rows = super::inventory::answer(session, &r, listing.items, asked, common)?;
         return print_inventory(session, out, &r, &rows, list, inventory);
     }
     if common.platform.is_some() {

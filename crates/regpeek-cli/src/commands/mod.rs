@@ -127,8 +127,16 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             repository,
             list,
             inventory,
+            sizes,
             common,
-        } => return listing::tags(session, repository, list, inventory, common, out),
+        } => {
+            let asked = inventory::Asked {
+                list,
+                inventory,
+                sizes: *sizes,
+            };
+            return listing::tags(session, repository, &asked, common, out);
+        }
         Command::Catalog {
             registry,
             list,

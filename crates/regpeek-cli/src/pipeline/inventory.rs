@@ -38,6 +38,12 @@ pub struct TagRow {
     pub sizes: Option<BTreeMap<String, u64>>,
     /// The config's `created`.
     pub created: Option<String>,
+    /// With `--uncompressed`: what the image's layers unpack to, added up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncompressed_size: Option<u64>,
+    /// With `--uncompressed`: whether that is exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncompressed_exact: Option<bool>,
     /// When the registry says the tag was pushed (its own API; `null` elsewhere).
     pub pushed: Option<String>,
     /// Why this tag could not be answered.
@@ -54,6 +60,16 @@ pub enum SizeOf {
     All(Platform),
 }
 
+/// What `tags --long` asks of each distinct image.
+pub struct Wanted {
+    /// Whose size and date.
+    pub sized: SizeOf,
+    /// `--uncompressed` (`Some(true)`: `--exact`).
+    pub unpacked: Option<bool>,
+    /// How many at once.
+    pub jobs: usize,
+}
+
 /// What a digest holds, read once for every tag pointing at it.
 #[derive(Debug, Clone, Default)]
 struct Held {
@@ -64,6 +80,9 @@ struct Held {
     size: Option<u64>,
     sizes: Option<BTreeMap<String, u64>>,
     created: Option<String>,
+    /// The platform's image's layers (for `--uncompressed`).
+    layers: Vec<regpeek_proto::manifest::Descriptor>,
+    unpacked: Option<regpeek_client::unpacked::Unpacked>,
 }
 
 /// Each of `tags` of repository `name` as it points now, `HEAD` only: digest and
@@ -90,11 +109,17 @@ pub fn rows(
     name: &str,
     tags: &[String],
     heads: Vec<Result<Inspection, String>>,
-    sized: &SizeOf,
-    jobs: usize,
+    wanted: &Wanted,
 ) -> Result<Vec<TagRow>> {
     let digests = distinct(&heads);
-    let held = held(session, common, name, &digests, sized, jobs)?;
+    let mut held = held(session, common, name, &digests, &wanted.sized, wanted.jobs)?;
+    if let Some(exact) = wanted.unpacked {
+        let r = crate::flags::parse_reference(name)?;
+        for h in held.values_mut().flatten() {
+            let sizes = super::unpacked::of_layers(session, common, exact, &r, &h.layers);
+            h.unpacked = Some(regpeek_client::unpacked::total(&sizes));
+        }
+    }
     Ok(tags
         .iter()
         .zip(heads)
@@ -107,6 +132,8 @@ pub fn rows(
                 size: None,
                 sizes: None,
                 created: None,
+                uncompressed_size: None,
+                uncompressed_exact: None,
                 pushed: None,
                 error: None,
             };
@@ -121,6 +148,10 @@ pub fn rows(
                             row.size = h.size;
                             row.sizes = h.sizes.clone();
                             row.created = h.created.clone();
+                            if let Some(u) = &h.unpacked {
+                                row.uncompressed_size = u.size;
+                                row.uncompressed_exact = Some(u.exact);
+                            }
                         }
                         Some(Err(e)) => row.error = Some(e.clone()),
                         None => {}
@@ -307,6 +338,11 @@ fn held_of(insp: &Inspection) -> Held {
     Held {
         platforms,
         images,
+        layers: match image {
+            Some(Manifest::Image(m)) => m.layers.clone(),
+            _ => Vec::new(),
+        },
+        unpacked: None,
         size: match image {
             Some(m @ Manifest::Image(_)) => compressed_size(Some(m)),
             _ => None,

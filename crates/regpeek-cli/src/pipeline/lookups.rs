@@ -201,6 +201,7 @@ pub(super) fn looked_up(
         jobs,
         pull_free: matches!(goal, Goal::Digest(None)),
         references,
+        sizes: crate::args::SizeArgs::default(),
     };
     let shared = BatchState::new();
     let lanes: Vec<String> = job

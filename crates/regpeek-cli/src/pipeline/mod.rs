@@ -35,6 +35,7 @@ pub mod inventory;
 mod lookups;
 mod platforms;
 mod print;
+mod unpacked;
 
 pub use lookups::{existence, platforms_of, tags_now};
 
@@ -88,21 +89,30 @@ pub struct Job<'a> {
     jobs: usize,
     /// Digests by `HEAD` only ([`regpeek_proto::Options::pull_free`]).
     pull_free: bool,
+    /// `--uncompressed`, `--exact`.
+    sizes: crate::args::SizeArgs,
 }
 
 impl<'a> Job<'a> {
     /// The job of a command that takes image references; `None` for the others.
     pub fn from_command(command: &'a Command, session: &'a Session) -> Result<Option<Job<'a>>> {
-        let (shape, refs, batch, common) = match command {
+        let none = crate::args::SizeArgs::default();
+        let (shape, refs, batch, common, sizes) = match command {
             Command::Inspect {
                 references,
                 batch,
                 raw,
                 config,
                 output,
+                sizes,
                 common,
                 ..
             } => {
+                if sizes.uncompressed && (*raw || *config) {
+                    return Err(crate::errors::usage(
+                        "--uncompressed adds to inspect's summary; --raw and --config print bytes as stored",
+                    ));
+                }
                 let shape = if common.platform.as_deref() == Some("all") {
                     Shape::Platforms(*output)
                 } else if *raw {
@@ -114,30 +124,32 @@ impl<'a> Job<'a> {
                 } else {
                     Shape::Summary
                 };
-                (shape, references, batch, common)
+                (shape, references, batch, common, *sizes)
             }
             Command::Platforms {
                 references,
                 batch,
                 output,
+                sizes,
                 common,
-            } => (Shape::Platforms(*output), references, batch, common),
+            } => (Shape::Platforms(*output), references, batch, common, *sizes),
             Command::History {
                 references,
                 batch,
                 output,
+                sizes,
                 common,
-            } => (Shape::History(*output), references, batch, common),
+            } => (Shape::History(*output), references, batch, common, *sizes),
             Command::Manifest {
                 references,
                 batch,
                 common,
-            } => (Shape::Manifest, references, batch, common),
+            } => (Shape::Manifest, references, batch, common, none),
             Command::Config {
                 references,
                 batch,
                 common,
-            } => (Shape::Config, references, batch, common),
+            } => (Shape::Config, references, batch, common, none),
             Command::Digest {
                 references,
                 full_ref,
@@ -152,12 +164,13 @@ impl<'a> Job<'a> {
                 references,
                 batch,
                 common,
+                none,
             ),
             Command::Ratelimit {
                 references,
                 batch,
                 common,
-            } => (Shape::RateLimit, references, batch, common),
+            } => (Shape::RateLimit, references, batch, common, none),
             _ => return Ok(None),
         };
         // `ratelimit` alone asks about Docker Hub.
@@ -229,14 +242,18 @@ impl<'a> Job<'a> {
             session,
             jobs: batch.jobs as usize,
             pull_free: false,
+            sizes,
         }))
     }
 }
 
 /// What one reference gave.
 pub enum Answer {
-    /// An image (or its digest).
-    Image(Box<Inspection>),
+    /// An image (or its digest), with what its layers unpack to when asked.
+    Image(
+        Box<Inspection>,
+        Option<Vec<regpeek_client::unpacked::Unpacked>>,
+    ),
     /// Every platform of an image.
     Platforms(Vec<PlatformRow>),
 }
@@ -316,7 +333,7 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
         .collect();
     drop(names);
     let shared = BatchState::new();
-    let progress = progress_bar(unique.len());
+    let progress = print::progress_bar(unique.len());
     // Each answer waits until its lines are written, then goes: memory holds the
     // answers ahead of the next line, not every answer of the batch.
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
@@ -437,18 +454,6 @@ fn keep_in_memory(session: &Session, shared: &BatchState, insp: &regpeek_proto::
     }
 }
 
-fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal as _;
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(n as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
-        bar.set_style(style);
-    }
-    Some(bar)
-}
-
 /// One reference: its JSON line.
 /// One reference of several: its JSON line.
 fn one(job: &Job, shared: &BatchState, i: usize) -> Value {
@@ -499,7 +504,11 @@ fn answer(
         )?));
     }
     let insp = look(job, shared, input, goal_of(job, asked)?, started)?;
-    Ok(Answer::Image(Box::new(insp)))
+    let sizes = job
+        .sizes
+        .uncompressed
+        .then(|| unpacked::of_image(job, &insp));
+    Ok(Answer::Image(Box::new(insp), sizes))
 }
 
 /// One flow for `input` towards `goal` on the batch's client for its registry, what

@@ -35,9 +35,18 @@ pub(super) fn platforms(
         o.goal = Goal::Inspect(platform);
         Ok(run_flow(job, &*client, pinned(digest)?, o)?.into_image()?)
     };
+    // With --uncompressed: what the platform's layers unpack to, added up.
+    let row_of = |insp: &regpeek_proto::Inspection, attested: bool| {
+        let mut row = summary::platform_row(insp, attested);
+        if job.sizes.uncompressed {
+            let sizes = super::unpacked::of_image(job, insp);
+            row.uncompressed_size = regpeek_client::unpacked::total(&sizes).size;
+        }
+        row
+    };
     let Some(index) = &top.index else {
         let insp = inspect(&top.digest, crate::flags::host_platform())?;
-        return Ok(vec![summary::platform_row(&insp, false)]);
+        return Ok(vec![row_of(&insp, false)]);
     };
     // BuildKit attestations point at their image with this annotation.
     let attested: Vec<&str> = index.manifests.iter().filter_map(|d| d.attests()).collect();
@@ -56,7 +65,7 @@ pub(super) fn platforms(
             let (desc, platform) = &entries[i];
             let insp = inspect(&desc.digest, platform.clone())?;
             let attested = attested.contains(&desc.digest.to_string().as_str());
-            let mut row = summary::platform_row(&insp, attested);
+            let mut row = row_of(&insp, attested);
             row.platform = platform.to_string();
             Ok(row)
         },

@@ -15,9 +15,9 @@ use crate::summary::PlatformRow;
 /// The fields of one reference's JSON line.
 /// `asked`: the file asked a platform of this reference (as `--platform` would).
 pub(super) fn to_line(job: &Job, answer: Answer, asked: bool) -> Result<Value> {
-    let insp = match answer {
+    let (insp, sizes) = match answer {
         Answer::Platforms(rows) => return Ok(serde_json::json!({ "Platforms": rows })),
-        Answer::Image(insp) => insp,
+        Answer::Image(insp, sizes) => (insp, sizes),
     };
     let explicit = asked || crate::flags::explicit_platform(job.common)?.is_some();
     Ok(match job.shape {
@@ -32,10 +32,24 @@ pub(super) fn to_line(job: &Job, answer: Answer, asked: bool) -> Result<Value> {
             serde_json::json!({ "Config": serde_json::from_slice::<Value>(config)? })
         }
         Shape::Summary | Shape::Table | Shape::Platforms(_) => {
-            serde_json::to_value(crate::summary::inspect_output(&insp))?
+            serde_json::to_value(summary_of(&insp, sizes.as_deref()))?
         }
-        Shape::History(_) => serde_json::json!({ "History": crate::summary::history(&insp)? }),
+        Shape::History(_) => {
+            serde_json::json!({ "History": crate::summary::history(&insp, sizes.as_deref())? })
+        }
     })
+}
+
+/// `inspect`'s summary, with what the layers unpack to when it was asked.
+fn summary_of(
+    insp: &Inspection,
+    sizes: Option<&[regpeek_client::unpacked::Unpacked]>,
+) -> crate::summary::InspectOutput {
+    let summary = crate::summary::inspect_output(insp);
+    match sizes {
+        Some(sizes) => summary.with_unpacked(sizes),
+        None => summary,
+    }
 }
 
 /// Prints the answer for a reference typed alone, as itself.
@@ -48,10 +62,17 @@ pub(super) fn print_single(out: &mut impl Write, job: &Job, answer: Answer) -> R
             };
             return print_platforms(job.session, out, &rows, format);
         }
-        Answer::Image(insp) => insp,
+        Answer::Image(insp, sizes) => (insp, sizes),
     };
     let explicit = crate::flags::explicit_platform(job.common)?;
-    print_image(job.session, out, job.shape, &insp, explicit.as_ref())
+    print_image(
+        job.session,
+        out,
+        job.shape,
+        &insp.0,
+        insp.1.as_deref(),
+        explicit.as_ref(),
+    )
 }
 
 /// Prints an image as `shape` asks (also for `replay`); `explicit` is the platform
@@ -61,6 +82,7 @@ fn print_image(
     out: &mut impl Write,
     shape: Shape,
     insp: &Inspection,
+    sizes: Option<&[regpeek_client::unpacked::Unpacked]>,
     explicit: Option<&regpeek_proto::Platform>,
 ) -> Result<()> {
     session.warn(&insp.warnings);
@@ -94,17 +116,18 @@ fn print_image(
         Shape::Raw => session.out.bytes(out, &chosen_manifest(insp, false)?),
         Shape::Config => session.out.bytes(out, image_config(insp)?),
         Shape::Table => {
-            let value = serde_json::to_value(crate::summary::inspect_output(insp))?;
+            let value = serde_json::to_value(summary_of(insp, sizes))?;
             crate::output::print_table(out, &value)
         }
-        Shape::Summary | Shape::Platforms(_) => {
-            session.out.json(out, &crate::summary::inspect_output(insp))
-        }
+        Shape::Summary | Shape::Platforms(_) => session.out.json(out, &summary_of(insp, sizes)),
         Shape::History(format) => {
-            let rows = crate::summary::history(insp)?;
-            let header = ["CREATED", "LAYER", "SIZE", "CREATED BY", "COMMENT"];
+            let rows = crate::summary::history(insp, sizes)?;
+            let mut header = vec!["CREATED", "LAYER", "SIZE", "CREATED BY", "COMMENT"];
+            if sizes.is_some() {
+                header.insert(3, "UNPACKED");
+            }
             session.out.rows(out, &rows, format, &header, |r| {
-                vec![
+                let mut cells = vec![
                     r.created.clone().unwrap_or_else(|| "-".into()),
                     match (&r.layer, r.empty_layer) {
                         (Some(d), _) => d.chars().skip(7).take(12).collect(),
@@ -115,7 +138,12 @@ fn print_image(
                         .map_or_else(|| "0 B".into(), crate::output::human_size),
                     r.created_by.clone().unwrap_or_default(),
                     r.comment.clone().unwrap_or_default(),
-                ]
+                ];
+                if sizes.is_some() {
+                    let unpacked = r.uncompressed_size.map(crate::output::human_size);
+                    cells.insert(3, unpacked.unwrap_or_else(|| "-".into()));
+                }
+                cells
             })
         }
     }
@@ -236,4 +264,17 @@ fn rate_limit(insp: &Inspection) -> Value {
             "ratelimit-remaining": r.remaining,
         })),
     })
+}
+
+/// A progress bar on stderr for a batch of `n`, when stderr is a terminal.
+pub(super) fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    Some(bar)
 }

@@ -341,6 +341,21 @@ impl Db {
         Ok(())
     }
 
+    /// A value kept under `key` for good (content-addressed facts, such as a layer's
+    /// unpacked size under `unpacked:<digest>`).
+    pub fn fact(&self, key: &str) -> Option<String> {
+        self.meta(&format!("fact:{key}"))
+    }
+
+    /// Keeps `value` under `key` for good; a write that fails only costs a request
+    /// next time.
+    pub fn keep_fact(&self, key: &str, value: &str) {
+        let _ = self.conn().execute(
+            "INSERT OR REPLACE INTO meta VALUES (?1, ?2)",
+            params![format!("fact:{key}"), value],
+        );
+    }
+
     fn meta(&self, key: &str) -> Option<String> {
         self.conn()
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))

@@ -210,6 +210,19 @@ impl Cache {
         }
     }
 
+    /// What a layer unpacks to, as kept by [`Cache::keep_unpacked`].
+    pub fn unpacked(&self, layer: &Digest) -> Option<crate::unpacked::Unpacked> {
+        let db = self.db.as_ref().ok()?;
+        crate::unpacked::Unpacked::from_json(&db.fact(&format!("unpacked:{layer}"))?)
+    }
+
+    /// Keeps what a layer unpacks to, for good (its digest fixes its bytes).
+    pub fn keep_unpacked(&self, layer: &Digest, unpacked: &crate::unpacked::Unpacked) {
+        if let Ok(db) = self.db.as_ref() {
+            db.keep_fact(&format!("unpacked:{layer}"), &unpacked.to_json());
+        }
+    }
+
     /// Keeps what an inspection fetched, and where its tag pointed.
     pub fn remember(&self, insp: &Inspection) -> Result<()> {
         if let Some(raw) = &insp.raw {
