@@ -362,3 +362,84 @@ fn inspect_shows_the_manifests_annotations_and_subject() {
         "{plain}"
     );
 }
+
+#[test]
+fn a_registry_that_lists_digests_is_believed_after_one_head_a_page() {
+    // The token registry's pager adds, for public/inventory, the manifest map GCR and
+    // Artifact Registry put in tags/list (docs/protocol.md §2.1).
+    let truth = rows_of(&ok(&[
+        "tags",
+        &r("lab/inventory"),
+        "--long",
+        "--plain-http",
+    ]));
+    let out = regpeek(&[
+        "tags",
+        &t("public/inventory"),
+        "--long",
+        "--plain-http",
+        "-v",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let listed = rows_of(&out.stdout);
+    assert_eq!(listed.len(), INVENTORY_TAGS);
+    for (a, b) in listed.iter().zip(&truth) {
+        assert_eq!((&a["Tag"], &a["Digest"]), (&b["Tag"], &b["Digest"]), "{a}");
+        assert_eq!(
+            (&a["Size"], &a["Created"]),
+            (&b["Size"], &b["Created"]),
+            "{a}"
+        );
+        assert!(a["Pushed"].is_string(), "{a}");
+    }
+    // One HEAD a page of 50, not one a tag.
+    let heads = requests(&out)
+        .iter()
+        .filter(|r| r.starts_with("HEAD ") && r.contains("/manifests/"))
+        .count();
+    assert_eq!(heads, INVENTORY_TAGS.div_ceil(50), "{}", stderr_of(&out));
+    // Newest push first (a push time is the manifest's: tags sharing one share it).
+    let mut by_push: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|r| (r["Pushed"].as_str().unwrap(), r["Tag"].as_str().unwrap()))
+        .collect();
+    by_push.sort_by(|a, b| b.0.cmp(a.0));
+    let want: Vec<&str> = by_push.iter().take(3).map(|(_, t)| *t).collect();
+    let newest = lines(&ok(&[
+        "tags",
+        &t("public/inventory"),
+        "--sort",
+        "pushed",
+        "-r",
+        "--limit",
+        "3",
+        "--plain-http",
+    ]));
+    assert_eq!(newest, want);
+
+    // A list that lies (its second page names a wrong digest) is caught by the
+    // check of that page, said, and every tag is asked instead.
+    let out = regpeek(&[
+        "tags",
+        &t("public/inventory-liar"),
+        "--long",
+        "--plain-http",
+        "-v",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("its list is not used, every tag is asked"),
+        "{err}"
+    );
+    let asked = rows_of(&out.stdout);
+    for (a, b) in asked.iter().zip(&truth) {
+        assert_eq!((&a["Tag"], &a["Digest"]), (&b["Tag"], &b["Digest"]), "{a}");
+        assert!(a["Pushed"].is_null(), "{a}");
+    }
+    let heads = requests(&out)
+        .iter()
+        .filter(|r| r.starts_with("HEAD ") && r.contains("/manifests/"))
+        .count();
+    assert!(heads >= INVENTORY_TAGS, "{heads}");
+}

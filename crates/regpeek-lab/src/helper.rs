@@ -251,6 +251,9 @@ fn page(agent: &ureq::Agent, backend: &str, url: &url::Url, req: Request) -> Res
     };
     let end = (start + n).min(all.len());
     let page: Vec<String> = all[start..end].to_vec();
+    if let Some(map) = gcr_style_map(url.path(), &page, start) {
+        v["manifest"] = map;
+    }
     v[key] = json!(page);
     let mut out = json_response(200, &v);
     if n > 0 && end < all.len() {
@@ -274,4 +277,56 @@ fn page(agent: &ureq::Agent, backend: &str, url: &url::Url, req: Request) -> Res
     }
     req.respond(out)?;
     Ok(())
+}
+
+/// For `public/inventory` and `public/inventory-liar` (the token registry's), the
+/// `manifest` map Google Container Registry and Artifact Registry add to each page of
+/// `tags/list` (digest -> mediaType, tag, imageSizeBytes, timeCreatedMs,
+/// timeUploadedMs, numbers as strings), from the lab's own inventory. The liar's map
+/// names a wrong digest for the first tag of its second page (`start` 50 with the
+/// default page size): what a client must catch by checking one tag a page.
+fn gcr_style_map(path: &str, page: &[String], start: usize) -> Option<Value> {
+    let liar = path.ends_with("/public/inventory-liar/tags/list");
+    if !liar && !path.ends_with("/public/inventory/tags/list") {
+        return None;
+    }
+    let inv = crate::image::inventory();
+    let mut map = serde_json::Map::new();
+    for (at, tag) in page.iter().enumerate() {
+        let (_, entry) = inv.tags.iter().find(|(t, _)| t == tag)?;
+        let (mut digest, media_type, size) = match entry {
+            crate::image::Entry::Image(i) => {
+                let img = &inv.images[*i];
+                let size = img.config.bytes.len()
+                    + img.layers.iter().map(|l| l.bytes.len()).sum::<usize>();
+                (
+                    img.manifest.digest.clone(),
+                    img.manifest.media_type.clone(),
+                    size,
+                )
+            }
+            crate::image::Entry::Index(k) => {
+                let idx = &inv.indexes[*k];
+                (idx.index.digest.clone(), idx.index.media_type.clone(), 0)
+            }
+        };
+        if liar && start > 0 && at == 0 {
+            digest = inv.images[0].manifest.digest.clone();
+        }
+        let n = start + at;
+        let e = map.entry(digest).or_insert_with(|| {
+            json!({
+                "imageSizeBytes": size.to_string(),
+                "layerId": "",
+                "mediaType": media_type,
+                "tag": [],
+                "timeCreatedMs": "1704067200000",
+                "timeUploadedMs": (1_767_225_600_000u64 + n as u64 * 60_000).to_string(),
+            })
+        });
+        if let Some(tags) = e["tag"].as_array_mut() {
+            tags.push(json!(tag));
+        }
+    }
+    Some(Value::Object(map))
 }

@@ -190,7 +190,7 @@ pub use http;
 pub use inspection::{
     FetchedConfig, FetchedManifest, Inspection, RateLimit, Referrer, ReferrerSource, Referrers,
 };
-pub use list::Listing;
+pub use list::{Listing, TagDetail};
 pub use platform::Platform;
 pub use reference::{DOCKER_HUB, Reference};
 pub use token::TokenCache;

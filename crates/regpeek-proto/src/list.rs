@@ -14,6 +14,72 @@ pub struct Listing {
     pub pages: usize,
     /// False when `limit` stopped the listing before the registry's last page.
     pub complete: bool,
+    /// What the registry's pages said of each tag beyond its name, where they say it
+    /// (Google Container Registry and Artifact Registry: the `manifest` map of
+    /// `tags/list`); empty elsewhere.
+    pub details: Vec<TagDetail>,
+}
+
+/// What a tag list says of one tag beyond its name: Google Container Registry's and
+/// Artifact Registry's `manifest` map, keyed by digest (docs/protocol.md §2.1).
+/// A registry's own claim: a caller checks it against a `HEAD` before trusting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TagDetail {
+    /// The tag.
+    pub tag: String,
+    /// The digest the registry says it points at.
+    pub digest: crate::Digest,
+    /// Its media type.
+    pub media_type: Option<String>,
+    /// `imageSizeBytes`: the image's size as the registry counts it.
+    pub size: Option<u64>,
+    /// `timeCreatedMs`: the image's creation, in milliseconds since the epoch.
+    pub created_ms: Option<u64>,
+    /// `timeUploadedMs`: when it was pushed, in milliseconds since the epoch.
+    pub uploaded_ms: Option<u64>,
+    /// The page (from 0) that said it.
+    pub page: usize,
+}
+
+/// The `manifest` map of a tag list page (GCR, Artifact Registry), one detail per
+/// tag it names; entries that cannot be read are skipped.
+pub(crate) fn parse_details(body: &[u8], page: usize) -> Vec<TagDetail> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let Some(map) = v.get("manifest").and_then(|m| m.as_object()) else {
+        return Vec::new();
+    };
+    // Numbers come as strings ("1234") or as numbers.
+    let number = |v: Option<&serde_json::Value>| -> Option<u64> {
+        match v? {
+            serde_json::Value::String(s) => s.parse().ok(),
+            n => n.as_u64(),
+        }
+    };
+    let mut details = Vec::new();
+    for (digest, entry) in map {
+        let Ok(digest) = crate::Digest::parse(digest) else {
+            continue;
+        };
+        let tags = entry.get("tag").and_then(|t| t.as_array());
+        for tag in tags.into_iter().flatten().filter_map(|t| t.as_str()) {
+            details.push(TagDetail {
+                tag: tag.to_owned(),
+                digest: digest.clone(),
+                media_type: entry
+                    .get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned),
+                size: number(entry.get("imageSizeBytes")),
+                created_ms: number(entry.get("timeCreatedMs")),
+                uploaded_ms: number(entry.get("timeUploadedMs")),
+                page,
+            });
+        }
+    }
+    details
 }
 
 /// Reads one page: `{"tags": [...]}` or `{"repositories": [...]}`. `null` lists are
@@ -96,6 +162,25 @@ mod tests {
         assert!(parse_page(br#"{"tags":"x"}"#, "tags").is_err());
         assert!(parse_page(b"[]", "tags").is_err());
         assert!(parse_page(b"<html>", "tags").is_err());
+    }
+
+    #[test]
+    fn gcr_details() {
+        let d = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        let body = format!(
+            r#"{{"name":"p/app","tags":["a","b"],"manifest":{{"{d}":{{"imageSizeBytes":"1234","mediaType":"application/vnd.oci.image.manifest.v1+json","tag":["a","b"],"timeCreatedMs":"1577836800000","timeUploadedMs":1577836801000}},"not-a-digest":{{"tag":["c"]}}}}}}"#
+        );
+        let got = parse_details(body.as_bytes(), 3);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].tag, "a");
+        assert_eq!(got[1].tag, "b");
+        assert_eq!(got[0].digest.to_string(), d);
+        assert_eq!(got[0].size, Some(1234));
+        assert_eq!(got[0].created_ms, Some(1_577_836_800_000));
+        assert_eq!(got[0].uploaded_ms, Some(1_577_836_801_000));
+        assert_eq!(got[0].page, 3);
+        assert!(parse_details(br#"{"tags":["a"]}"#, 0).is_empty());
+        assert!(parse_details(b"<html>", 0).is_empty());
     }
 
     #[test]

@@ -417,6 +417,19 @@ pub fn describe(result: &Result<Outcome, regpeek_proto::Error>) -> String {
             for chunk in l.items.chunks(10) {
                 let _ = writeln!(t, "  {}", chunk.join(" "));
             }
+            for d in &l.details {
+                let _ = writeln!(
+                    t,
+                    "  detail (page {}): {} -> {} {} size {:?} created {:?} uploaded {:?}",
+                    d.page,
+                    d.tag,
+                    d.digest,
+                    d.media_type.as_deref().unwrap_or("-"),
+                    d.size,
+                    d.created_ms,
+                    d.uploaded_ms
+                );
+            }
             return t;
         }
         Ok(Outcome::LoggedIn { authenticated }) => {

@@ -3,6 +3,34 @@
 use super::*;
 
 pub(super) fn scenarios(out: &mut Vec<(&'static str, Scenario)>) {
+    // Google Container Registry and Artifact Registry: `tags/list` carries a
+    // `manifest` map (digest -> imageSizeBytes, mediaType, tag, timeCreatedMs,
+    // timeUploadedMs), as https://cloud.google.com/artifact-registry/docs/docker and
+    // the GCR API (gcr.io/v2/<repo>/tags/list) answer it; numbers come as strings.
+    let rich = image::rich();
+    let multi = image::multi();
+    let gcr = "https://gcr.io/v2/proj/app/tags/list";
+    let page1 = format!(
+        r#"{{"child":[],"manifest":{{"{r}":{{"imageSizeBytes":"{rs}","layerId":"","mediaType":"{rt}","tag":["latest","v1"],"timeCreatedMs":"1704164645000","timeUploadedMs":"1767225600000"}}}},"name":"proj/app","tags":["latest","v1"]}}"#,
+        r = rich.manifest.digest,
+        rs = rich.layers.iter().map(|l| l.bytes.len()).sum::<usize>() + rich.config.bytes.len(),
+        rt = rich.manifest.media_type,
+    );
+    let page2 = format!(
+        r#"{{"child":[],"manifest":{{"{m}":{{"imageSizeBytes":"0","layerId":"","mediaType":"{mt}","tag":["multi"],"timeCreatedMs":"0","timeUploadedMs":"1767312000000"}}}},"name":"proj/app","tags":["multi"]}}"#,
+        m = multi.index.digest,
+        mt = multi.index.media_type,
+    );
+    out.push(("model-gcr-tags-manifest-map", scenario(
+        &[("reference", "gcr.io/proj/app"), ("goal", "tags"), ("page-size", "2"),
+          ("description", "GCR and Artifact Registry: tags/list pages carry a manifest map (digest, mediaType, imageSizeBytes, timeCreatedMs, timeUploadedMs as strings): kept as the listing's details, each with its page")],
+        vec![
+            ex(req("GET", &format!("{gcr}?n=2"), &[("accept", "application/json")]),
+               resp(200, &[("content-type", "application/json"), ("link", r#"</v2/proj/app/tags/list?n=2&last=v1>; rel="next""#)], page1.as_bytes())),
+            ex(req("GET", &format!("{gcr}?n=2&last=v1"), &[("accept", "application/json")]),
+               resp(200, &[("content-type", "application/json")], page2.as_bytes())),
+        ],
+    )));
     let rich = image::rich();
     let multi = image::multi();
     let amd64 = &multi.children[1];

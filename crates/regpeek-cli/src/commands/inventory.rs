@@ -34,6 +34,7 @@ pub fn answer(
     session: &Session,
     r: &Reference,
     names: Vec<String>,
+    details: &[regpeek_proto::TagDetail],
     asked: &Asked,
     common: &Common,
 ) -> Result<Vec<TagRow>> {
@@ -53,7 +54,7 @@ pub fn answer(
     }
     let jobs = inventory.jobs as usize;
     let name = r.name();
-    let heads = inventory::heads(session, common, &name, &names, jobs)?;
+    let heads = crate::pipeline::listed::heads_of(session, common, &name, &names, details, jobs)?;
     let (names, heads): (Vec<String>, Vec<_>) = match &wanted_digest {
         // A tag whose `HEAD` failed stays, to be reported: it may point there.
         Some(wanted) => {
@@ -90,7 +91,7 @@ pub fn answer(
                 created: None,
                 uncompressed_size: None,
                 uncompressed_exact: None,
-                pushed: None,
+                pushed: h.as_ref().ok().and_then(|h| h.pushed.clone()),
                 error: h.err(),
             })
             .collect()

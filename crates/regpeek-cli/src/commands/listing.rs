@@ -46,7 +46,8 @@ pub fn tags(
         ));
     }
     if super::inventory::wanted(list, inventory) {
-        let rows = super::inventory::answer(session, &r, listing.items, asked, common)?;
+        let details = std::mem::take(&mut listing.details);
+        let rows = super::inventory::answer(session, &r, listing.items, &details, asked, common)?;
         return print_inventory(session, out, &r, &rows, list, inventory);
     }
     if common.platform.is_some() {

@@ -85,6 +85,18 @@ struct Held {
     unpacked: Option<regpeek_client::unpacked::Unpacked>,
 }
 
+/// What a tag points at: learnt by `HEAD`, or as the registry's own tag list says
+/// ([`super::listed`]), with when it was pushed where that says it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The manifest's or index's digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// When the registry says the tag was pushed (RFC 3339).
+    pub pushed: Option<String>,
+}
+
 /// Each of `tags` of repository `name` as it points now, `HEAD` only: digest and
 /// media type, or why not.
 pub fn heads(
@@ -93,11 +105,18 @@ pub fn heads(
     name: &str,
     tags: &[String],
     jobs: usize,
-) -> Result<Vec<Result<Inspection, String>>> {
+) -> Result<Vec<Result<Head, String>>> {
     let refs = tags.iter().map(|t| format!("{name}:{t}")).collect();
     Ok(looked_up(session, common, refs, jobs, Goal::Digest(None))?
         .into_iter()
-        .map(|r| r.map_err(|e| crate::local::humane(&format!("{e:#}"))))
+        .map(|r| {
+            r.map(|i| Head {
+                digest: i.digest,
+                media_type: i.media_type,
+                pushed: None,
+            })
+            .map_err(|e| crate::local::humane(&format!("{e:#}")))
+        })
         .collect())
 }
 
@@ -108,7 +127,7 @@ pub fn rows(
     common: &Common,
     name: &str,
     tags: &[String],
-    heads: Vec<Result<Inspection, String>>,
+    heads: Vec<Result<Head, String>>,
     wanted: &Wanted,
 ) -> Result<Vec<TagRow>> {
     let digests = distinct(&heads);
@@ -139,10 +158,11 @@ pub fn rows(
             };
             match head {
                 Err(e) => row.error = Some(e),
-                Ok(insp) => {
-                    row.digest = Some(insp.digest.to_string());
-                    row.media_type = Some(insp.media_type.clone());
-                    match held.get(&insp.digest) {
+                Ok(head) => {
+                    row.digest = Some(head.digest.to_string());
+                    row.media_type = Some(head.media_type.clone());
+                    row.pushed = head.pushed.clone();
+                    match held.get(&head.digest) {
                         Some(Ok(h)) => {
                             row.platforms = h.platforms.clone();
                             row.size = h.size;
@@ -170,7 +190,7 @@ pub fn points_at(
     session: &Session,
     common: &Common,
     name: &str,
-    heads: &[Result<Inspection, String>],
+    heads: &[Result<Head, String>],
     wanted: &Digest,
     jobs: usize,
 ) -> Result<Vec<bool>> {
@@ -206,7 +226,7 @@ pub fn points_at(
 }
 
 /// The digests `heads` found, each once, in order.
-fn distinct(heads: &[Result<Inspection, String>]) -> Vec<Digest> {
+fn distinct(heads: &[Result<Head, String>]) -> Vec<Digest> {
     let mut seen = HashSet::new();
     heads
         .iter()

@@ -46,6 +46,11 @@ impl Flow {
             _ => "tags",
         };
         let entries = crate::list::parse_page(resp.body(), key)?;
+        if key == "tags" {
+            let page = self.result.seen_pages.len();
+            let details = crate::list::parse_details(resp.body(), page);
+            self.result.details.extend(details);
+        }
         self.result.seen_pages.push(page);
         self.result.items.extend(entries);
         let (limit, _) = self.goal.listing().unwrap_or_default();
@@ -85,9 +90,18 @@ impl Flow {
 
     fn listing_done(&mut self, complete: bool) -> (Wait, Action) {
         let r = std::mem::take(&mut self.result);
+        // Details of the tags kept (a limit cuts the list, not the pages' maps).
+        let kept: std::collections::HashSet<&str> = r.items.iter().map(String::as_str).collect();
+        let details = r
+            .details
+            .iter()
+            .filter(|d| kept.contains(d.tag.as_str()))
+            .cloned()
+            .collect();
         (
             Wait::Done,
             Action::Done(Ok(Outcome::List(Listing {
+                details,
                 items: r.items,
                 pages: r.seen_pages.len(),
                 complete,

@@ -228,6 +228,8 @@ struct Partial {
     items: Vec<String>,
     /// Listing pages fetched so far, in order.
     seen_pages: Vec<Url>,
+    /// What the pages said of their tags beyond their names (GCR's `manifest` map).
+    details: Vec<crate::list::TagDetail>,
     /// Referrers found so far, and attestation manifests still to read.
     referrers: Vec<crate::inspection::Referrer>,
     attestations: Vec<Descriptor>,
