@@ -81,6 +81,9 @@ impl Client {
             }
         };
         let tls_config = TlsConfig::builder()
+            .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
             .root_certs(roots)
             .client_cert(client_cert)
             .disable_verification(tls.insecure)

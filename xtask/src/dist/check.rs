@@ -24,6 +24,9 @@ use super::output;
 /// no `PATH` would find it.
 const CHROOT: &str = "/usr/sbin/chroot";
 
+/// The most the stripped static binary may weigh: 8 MiB.
+pub const MAX_BINARY: u64 = 8 << 20;
+
 /// Every proof, in `dist` (as `cargo xtask dist` left it).
 pub fn all(dist: &Path, version: &str) -> Result<()> {
     let name = format!("regpeek-{version}-x86_64-linux");
@@ -70,6 +73,12 @@ pub fn all(dist: &Path, version: &str) -> Result<()> {
             .current_dir(&unpacked),
     )?;
     let binary = unpacked.join("regpeek");
+    // The size target: a download, not a toolchain.
+    let size = std::fs::metadata(&binary)?.len();
+    ensure!(
+        size <= MAX_BINARY,
+        "the binary is {size} bytes, over the {MAX_BINARY} (8 MiB) target: see Cargo.toml's [profile.release]"
+    );
     let ldd = Command::new("ldd").arg(&binary).output()?;
     let said =
         String::from_utf8_lossy(&ldd.stdout).to_string() + &String::from_utf8_lossy(&ldd.stderr);
@@ -231,6 +240,51 @@ fn sbom_lists_the_linked_crates(dist: &Path, version: &str) -> Result<()> {
     println!(
         "xtask: dist: the SBOM lists {} linked crates, no dev or build one",
         names.len()
+    );
+    let pairs: Vec<String> = bom["components"]
+        .as_array()
+        .context("components")?
+        .iter()
+        .map(|c| {
+            format!(
+                "{}@{}",
+                c["name"].as_str().unwrap_or("?"),
+                c["version"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    sbom_read_by_regpeek(dist, version, pairs)
+}
+
+/// The SBOM attached to the scratch image, read by regpeek's own reader (`regpeek
+/// sbom oci:…`, through the referrers tag schema): the same crates and versions
+/// (`want`, each `name@version`) as the file.
+fn sbom_read_by_regpeek(dist: &Path, version: &str, mut want: Vec<String>) -> Result<()> {
+    let layout = dist.join("oci");
+    let image = format!("oci:{}:{version}", layout.display());
+    let binary = dist.join("context/regpeek");
+    let text = output(
+        Command::new(&binary)
+            .args(["--no-cache", "sbom", &image, "-o", "json"])
+            .env("HOME", dist),
+    )?;
+    let mut read: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let row: Value = serde_json::from_str(line).context("a line of `regpeek sbom`")?;
+        let name = row["Name"].as_str().context("a package without a name")?;
+        read.push(format!("{name}@{}", row["Version"].as_str().unwrap_or("?")));
+    }
+    want.sort();
+    read.sort();
+    ensure!(
+        read == want,
+        "regpeek sbom read {} packages from the image's referrer, the file lists {}",
+        read.len(),
+        want.len()
+    );
+    println!(
+        "xtask: dist: regpeek sbom reads the image's SBOM referrer: the same {} crates",
+        read.len()
     );
     Ok(())
 }

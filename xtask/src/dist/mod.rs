@@ -89,8 +89,9 @@ pub fn dist(args: &[String]) -> Result<()> {
     )?;
     let deb = deb(&stage, &out, &version)?;
     let bom = format!("regpeek-{version}.cdx.json");
-    std::fs::write(out.join(&bom), sbom::cyclonedx(&version)?)?;
-    image::write(&binary, &out.join("oci"), &version)?;
+    let document = sbom::cyclonedx(&version)?;
+    std::fs::write(out.join(&bom), &document)?;
+    image::write(&binary, &out.join("oci"), &version, document.as_bytes())?;
     sums = output(
         Command::new("sha256sum")
             .args([&tarball, &deb, &bom])
@@ -110,14 +111,21 @@ pub fn dist(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The release binary, linked statically (glibc's `crt-static`): `ldd` says it is not
-/// a dynamic executable. Name lookups go through the resolver it carries (files and
-/// DNS); NSS modules (LDAP, mDNS) are not loaded.
+/// How the release binary is linked: statically (glibc's `crt-static`: `ldd` says it
+/// is not a dynamic executable), at a fixed address (`relocation-model=static`: no
+/// table of relocations for a loader that is not there; as Go's static binaries, such
+/// as crane's and regctl's, are), identical functions folded once (lld's
+/// `--icf=safe`, which keeps any whose address is taken).
+pub const RUSTFLAGS: &str =
+    "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,--icf=safe";
+
+/// The release binary (see [`RUSTFLAGS`]). Name lookups go through the resolver it
+/// carries (files and DNS); NSS modules (LDAP, mDNS) are not loaded.
 fn build_static() -> Result<PathBuf> {
     let mut cmd = crate::cargo();
     cmd.args(["build", "--release", "--locked", "-p", "regpeek-cli"])
         .args(["--target", TARGET])
-        .env("RUSTFLAGS", "-C target-feature=+crt-static");
+        .env("RUSTFLAGS", RUSTFLAGS);
     crate::run(&mut cmd)?;
     Ok(crate::project_root().join(format!("target/{TARGET}/release/regpeek")))
 }

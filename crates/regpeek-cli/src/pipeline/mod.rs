@@ -32,6 +32,7 @@ use crate::session::Session;
 use crate::summary::PlatformRow;
 
 pub mod inventory;
+pub mod listed;
 mod lookups;
 mod platforms;
 mod print;
@@ -333,7 +334,7 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
         .collect();
     drop(names);
     let shared = BatchState::new();
-    let progress = print::progress_bar(unique.len());
+    let mut progress = print::Progress::on_terminal(unique.len());
     // Each answer waits until its lines are written, then goes: memory holds the
     // answers ahead of the next line, not every answer of the batch.
     let mut results: Vec<Option<Value>> = vec![None; unique.len()];
@@ -347,8 +348,8 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
         job.jobs,
         |u| one(job, &shared, unique[u]),
         |u, value| {
-            if let Some(p) = &progress {
-                p.inc(1);
+            if let Some(p) = &mut progress {
+                p.inc();
             }
             results[u] = Some(value);
             // Every line whose answer is known is written now, not at the end.
@@ -357,7 +358,7 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
                     break;
                 };
                 failed |= value.get("Error").is_some();
-                match &progress {
+                match &mut progress {
                     Some(p) => p.suspend(|| each(next, value))?,
                     None => each(next, value)?,
                 }
@@ -370,8 +371,8 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
             Ok(())
         },
     );
-    if let Some(p) = progress {
-        p.finish_and_clear();
+    if let Some(p) = &mut progress {
+        p.clear();
     }
     shared.offline_note();
     printed?;

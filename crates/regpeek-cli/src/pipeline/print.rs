@@ -266,15 +266,52 @@ fn rate_limit(insp: &Inspection) -> Value {
     })
 }
 
-/// A progress bar on stderr for a batch of `n`, when stderr is a terminal.
-pub(super) fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal as _;
-    if !std::io::stderr().is_terminal() {
-        return None;
+/// A batch's progress on stderr (`done/total`), when stderr is a terminal; drawn at
+/// most ten times a second, cleared before a line is printed and at the end. (A
+/// counter, not a library's bar: one line is all it shows.)
+pub(super) struct Progress {
+    total: usize,
+    done: usize,
+    drawn: Option<std::time::Instant>,
+}
+
+impl Progress {
+    /// `None` when stderr is no terminal.
+    pub(super) fn on_terminal(total: usize) -> Option<Progress> {
+        use std::io::IsTerminal as _;
+        std::io::stderr().is_terminal().then_some(Progress {
+            total,
+            done: 0,
+            drawn: None,
+        })
     }
-    let bar = indicatif::ProgressBar::new(n as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
-        bar.set_style(style);
+
+    /// One more answered.
+    pub(super) fn inc(&mut self) {
+        self.done += 1;
+        let due = self
+            .drawn
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
+        if due || self.done == self.total {
+            self.draw();
+        }
     }
-    Some(bar)
+
+    fn draw(&mut self) {
+        eprint!("\r\x1b[2K{}/{}", self.done, self.total);
+        self.drawn = Some(std::time::Instant::now());
+    }
+
+    /// Runs `f` (which prints a line) with the counter out of its way.
+    pub(super) fn suspend<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        self.clear();
+        let out = f();
+        self.draw();
+        out
+    }
+
+    /// Takes the counter off the terminal.
+    pub(super) fn clear(&mut self) {
+        eprint!("\r\x1b[2K");
+    }
 }
