@@ -443,3 +443,63 @@ fn a_registry_that_lists_digests_is_believed_after_one_head_a_page() {
         .count();
     assert!(heads >= INVENTORY_TAGS, "{heads}");
 }
+
+#[test]
+fn a_reference_being_typed_completes_to_its_tags() {
+    let home = empty_home();
+    let home_s = home.display().to_string();
+    let repo = r("lab/inventory");
+    let word = format!("{repo}:t14");
+    let want: Vec<String> = (140..150).map(|n| format!("{repo}:t{n}")).collect();
+    let complete = |extra: &[(&str, &str)]| {
+        let mut env = vec![("HOME", home_s.as_str())];
+        env.extend_from_slice(extra);
+        let out = regpeek_in(&["__complete", &word], &env, None);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        lines(&out.stdout)
+    };
+    // From the registry.
+    assert_eq!(complete(&[]), want);
+    // Told to stay off the network: the cache's tags alone, none seen yet.
+    let offline = [("REGPEEK_COMPLETE_OFFLINE", "1")];
+    assert!(complete(&offline).is_empty());
+    // Once the tags were seen (a HEAD each), the cache offers them.
+    let out = regpeek_in(
+        &["tags", &repo, "--long", "--filter", "^t14", "--plain-http"],
+        &[("HOME", &home_s)],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(complete(&offline), want);
+    // A registry that cannot be reached, or a word that is no REPO:…: nothing, exit 0.
+    for word in [
+        format!("{}/x:", lab().info.dead()),
+        repo.clone(),
+        "-v".into(),
+    ] {
+        let out = regpeek_in(&["__complete", &word], &[("HOME", &home_s)], None);
+        assert!(out.status.success());
+        assert!(out.stdout.is_empty(), "{word}");
+    }
+    // bash: the script offers, for the word bash split at `:`, what follows it.
+    let script = home.join("regpeek.bash");
+    std::fs::write(&script, ok(&["completions", "bash"])).unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_regpeek"))
+        .parent()
+        .unwrap();
+    let (host, rest) = repo.split_once(':').unwrap();
+    let line = format!("regpeek inspect {word}");
+    let probe = format!(
+        "source {}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; COMP_WORDS=(regpeek inspect {host} : {rest} : t14); COMP_CWORD=6; _regpeek_refs regpeek t14 inspect; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let out = Command::new("bash")
+        .args(["-c", &probe])
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("HOME", &home_s)
+        .output()
+        .unwrap();
+    let offered = lines(&out.stdout);
+    let tags: Vec<String> = (140..150).map(|n| format!("t{n}")).collect();
+    assert_eq!(offered, tags, "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -204,7 +204,7 @@ fn imports(module: &[String], lines: &[String]) -> BTreeSet<Vec<String>> {
         let starts = (i == 0 || !ident(bytes[i - 1]) && bytes[i - 1] != b':')
             && ["crate::", "super::", "self::"]
                 .iter()
-                .any(|p| text[i..].starts_with(p));
+                .any(|p| bytes[i..].starts_with(p.as_bytes()));
         if !starts {
             i += 1;
             continue;

@@ -15,6 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use regpeek_lab::Lab;
 
+mod inventory;
+
 struct Sample {
     median_ms: f64,
     max_rss_kib: u64,
@@ -26,11 +28,15 @@ struct Sample {
     bytes: u64,
 }
 
-struct Tool {
-    name: &'static str,
-    program: PathBuf,
-    args: Vec<String>,
+/// One program a row measures.
+pub(crate) struct Tool {
+    pub name: &'static str,
+    pub program: PathBuf,
+    pub args: Vec<String>,
 }
+
+/// A row: its name, the tools it measures, and how many runs each.
+pub(crate) type Case = (&'static str, Vec<Tool>, usize);
 
 fn measure(lab: &Lab, tool: &Tool, runs: usize) -> Result<Sample> {
     let mut times = Vec::with_capacity(runs);
@@ -79,12 +85,14 @@ pub fn bench(args: &[String]) -> Result<()> {
     let mut runs = 5usize;
     let mut sizes = vec![1000usize, 10_000];
     let mut only_scale = false;
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--rtt" => rtt_ms = it.next().context("--rtt MS")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             "--only-scale" => only_scale = true,
+            "--only" => only = Some(it.next().context("--only TEXT")?.clone()),
             "--scale" => {
                 let list = it.next().context("--scale N,N,… (or none)")?;
                 sizes = match list.as_str() {
@@ -94,7 +102,7 @@ pub fn bench(args: &[String]) -> Result<()> {
                 sizes.sort_unstable();
             }
             other => bail!(
-                "usage: cargo xtask bench [--rtt MS] [--runs N] [--scale N,N,…|none] [--only-scale]; unknown {other:?}"
+                "usage: cargo xtask bench [--rtt MS] [--runs N] [--scale N,N,…|none] [--only-scale] [--only TEXT]; unknown {other:?}"
             ),
         }
     }
@@ -506,11 +514,17 @@ pub fn bench(args: &[String]) -> Result<()> {
         "/floor",
         "RSS MiB"
     );
+    let inventory = inventory::cases(&lab, &regpeek, runs, &compose_dir)?;
     for (name, tools, n) in scenarios
         .into_iter()
         .chain([batch_case, pin_case])
         .chain(inside)
+        .chain(inventory)
     {
+        // `--only TEXT`: the rows whose name holds it.
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
         let samples: Vec<(String, Sample)> = tools
             .iter()
             .map(|t| measure(&lab, t, n).map(|s| (t.name.to_owned(), s)))

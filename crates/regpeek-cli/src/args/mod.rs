@@ -452,6 +452,15 @@ pub enum Command {
         /// The directory given to --record.
         dir: PathBuf,
     },
+    /// The tags a shell offers for a reference being typed (`REPO:PREFIX`), one
+    /// `REPO:TAG` a line: the cache's, then the registry's within 2 s (not with
+    /// `REGPEEK_COMPLETE_OFFLINE=1`). What the completion scripts call.
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// The word being completed (a flag being typed too: it completes to nothing).
+        #[arg(allow_hyphen_values = true)]
+        word: String,
+    },
     /// Write the man pages (regpeek.1 and one per command) into DIR; used by
     /// `cargo xtask man`.
     #[command(hide = true)]

@@ -30,7 +30,9 @@ pub fn completions(shell: clap_complete::Shell, out: &mut impl Write) -> Result<
     // `regpeek completions bash | head`); ours ends quietly.
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "regpeek", &mut script);
-    out.write_all(&script)?;
+    // References complete to the repository's tags (`REPO:<TAB>`).
+    let script = super::complete::glue(shell, String::from_utf8_lossy(&script).into_owned());
+    out.write_all(script.as_bytes())?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ mod attest;
 pub mod auth;
 mod base;
 mod cache;
+mod complete;
 mod diff;
 mod exists;
 mod files;
@@ -107,6 +108,7 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         Command::Cache { command } => cache::cache(session, command, out)?,
         Command::Man { dir } => help::man(dir)?,
         Command::Completions { shell } => help::completions(*shell, out)?,
+        Command::Complete { word } => complete::complete(session, word, out)?,
         Command::Version { output } => help::version(session, output == "json", out)?,
         Command::Ref { reference, common } => help::reference(session, reference, common, out)?,
         Command::Diff { a, b, common } => return diff::diff(session, a, b, common, out),

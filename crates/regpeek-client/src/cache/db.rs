@@ -206,6 +206,32 @@ impl Db {
             .flatten()
     }
 
+    /// The tags of `name` seen (waiting rows too), each once, in byte order.
+    pub fn tags_of(&self, name: &str) -> Vec<String> {
+        let mut tags: Vec<String> = self
+            .waiting
+            .lock()
+            .map(|w| {
+                w.0.iter()
+                    .filter_map(|r| match r {
+                        Row::Tag { name: n, tag, .. } if n == name => Some(tag.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Ok(mut stmt) = self
+            .conn()
+            .prepare_cached("SELECT tag FROM tags WHERE name = ?1")
+            && let Ok(rows) = stmt.query_map([name], |r| r.get::<_, String>(0))
+        {
+            tags.extend(rows.flatten());
+        }
+        tags.sort();
+        tags.dedup();
+        tags
+    }
+
     /// The digest `name:tag` pointed at when last seen, if `name` served it. (A
     /// waiting tag row always waits with its served row: `Cache::remember` adds them
     /// together.)

@@ -210,6 +210,14 @@ impl Cache {
         }
     }
 
+    /// The tags of the repository `name` (`registry/repository`) the cache has seen.
+    pub fn tags_of(&self, name: &str) -> Vec<String> {
+        self.db
+            .as_ref()
+            .map(|db| db.tags_of(name))
+            .unwrap_or_default()
+    }
+
     /// What a layer unpacks to, as kept by [`Cache::keep_unpacked`].
     pub fn unpacked(&self, layer: &Digest) -> Option<crate::unpacked::Unpacked> {
         let db = self.db.as_ref().ok()?;

@@ -1,0 +1,131 @@
+//! The tag inventory's rows of `cargo xtask bench` (issue 25's targets): `tags --long`
+//! of the 150-tag `lab/inventory`, cold and warm, beside a skopeo loop giving the same
+//! answer; `--points-at` warm; `--uncompressed` on the 40-layer image, cold and warm.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+use regpeek_lab::Lab;
+
+use super::{Case, Tool};
+
+/// The rows, their warm caches primed under `dir`.
+pub fn cases(lab: &Lab, regpeek: &Path, runs: usize, dir: &Path) -> Result<Vec<Case>> {
+    let plain = lab.info.plain();
+    let repo = format!("{plain}/lab/inventory");
+    let layers = format!("{plain}/lab/many-layers:v1");
+    let cache = dir.join("inventory-cache").display().to_string();
+    let ours = |name: &'static str, args: &[&str]| Tool {
+        name,
+        program: regpeek.to_owned(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    // The same answer by skopeo: each tag inspected (digest, created; an index's
+    // platforms from its raw manifest).
+    let tags: Vec<String> = (0..regpeek_lab::image::INVENTORY_TAGS)
+        .map(|n| format!("t{n:03}"))
+        .collect();
+    let skopeo_loop = format!(
+        "for t in {}; do skopeo inspect --tls-verify=false --no-tags docker://{repo}:$t >/dev/null || exit 1; done",
+        tags.join(" ")
+    );
+    let skopeo = Tool {
+        name: "skopeo inspect loop",
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), skopeo_loop],
+    };
+    let inv = regpeek_lab::image::inventory();
+    let platform_entry = inv.indexes[0].children[1].manifest.digest.clone();
+    for args in [
+        vec![
+            "--cache-dir",
+            &cache,
+            "tags",
+            "--long",
+            "--plain-http",
+            &repo,
+        ],
+        vec![
+            "--cache-dir",
+            &cache,
+            "inspect",
+            "--uncompressed",
+            "--plain-http",
+            &layers,
+        ],
+    ] {
+        crate::run(
+            Command::new(regpeek)
+                .args(&args)
+                .stdout(std::process::Stdio::null()),
+        )?;
+    }
+    Ok(vec![
+        (
+            "tags --long, 150 tags",
+            vec![
+                skopeo,
+                ours(
+                    "regpeek cold",
+                    &["--no-cache", "tags", "--long", "--plain-http", &repo],
+                ),
+                ours(
+                    "regpeek warm",
+                    &[
+                        "--cache-dir",
+                        &cache,
+                        "tags",
+                        "--long",
+                        "--plain-http",
+                        &repo,
+                    ],
+                ),
+            ],
+            runs.min(3),
+        ),
+        (
+            "tags --points-at (warm)",
+            vec![ours(
+                "regpeek warm",
+                &[
+                    "--cache-dir",
+                    &cache,
+                    "tags",
+                    "--points-at",
+                    &platform_entry,
+                    "--plain-http",
+                    &repo,
+                ],
+            )],
+            runs,
+        ),
+        (
+            "--uncompressed, 40 layers",
+            vec![
+                ours(
+                    "regpeek cold",
+                    &[
+                        "--no-cache",
+                        "inspect",
+                        "--uncompressed",
+                        "--plain-http",
+                        &layers,
+                    ],
+                ),
+                ours(
+                    "regpeek warm",
+                    &[
+                        "--cache-dir",
+                        &cache,
+                        "inspect",
+                        "--uncompressed",
+                        "--plain-http",
+                        &layers,
+                    ],
+                ),
+            ],
+            runs,
+        ),
+    ])
+}
