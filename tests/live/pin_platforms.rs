@@ -9,15 +9,7 @@ use regpeek_lab::image::{Image, Index, Spec, build, media, multi};
 fn index_of(images: Vec<Image>) -> Index {
     let entries: Vec<Value> = images
         .iter()
-        .map(|img| {
-            let cfg: Value = serde_json::from_slice(&img.config.bytes).unwrap();
-            let mut d = img.manifest.descriptor();
-            d["platform"] = json!({"architecture": cfg["architecture"], "os": cfg["os"]});
-            if let Some(v) = cfg.get("variant") {
-                d["platform"]["variant"] = v.clone();
-            }
-            d
-        })
+        .map(regpeek_lab::image::platform_descriptor)
         .collect();
     let body = json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": entries});
     Index {

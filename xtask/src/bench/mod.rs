@@ -85,14 +85,14 @@ pub fn bench(args: &[String]) -> Result<()> {
     let mut runs = 5usize;
     let mut sizes = vec![1000usize, 10_000];
     let mut only_scale = false;
-    let mut only: Option<String> = None;
+    let mut only: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--rtt" => rtt_ms = it.next().context("--rtt MS")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             "--only-scale" => only_scale = true,
-            "--only" => only = Some(it.next().context("--only TEXT")?.clone()),
+            "--only" => only.push(it.next().context("--only TEXT")?.clone()),
             "--scale" => {
                 let list = it.next().context("--scale N,N,… (or none)")?;
                 sizes = match list.as_str() {
@@ -521,8 +521,8 @@ pub fn bench(args: &[String]) -> Result<()> {
         .chain(inside)
         .chain(inventory)
     {
-        // `--only TEXT`: the rows whose name holds it.
-        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+        // `--only TEXT` (repeated): the rows whose name holds one.
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
             continue;
         }
         let samples: Vec<(String, Sample)> = tools

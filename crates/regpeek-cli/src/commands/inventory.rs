@@ -81,19 +81,7 @@ pub fn answer(
         names
             .iter()
             .zip(heads)
-            .map(|(tag, h)| TagRow {
-                tag: tag.clone(),
-                digest: h.as_ref().ok().map(|h| h.digest.to_string()),
-                media_type: h.as_ref().ok().map(|h| h.media_type.clone()),
-                platforms: None,
-                size: None,
-                sizes: None,
-                created: None,
-                uncompressed_size: None,
-                uncompressed_exact: None,
-                pushed: h.as_ref().ok().and_then(|h| h.pushed.clone()),
-                error: h.err(),
-            })
+            .map(|(tag, h)| TagRow::of(tag, h))
             .collect()
     };
     if dated {

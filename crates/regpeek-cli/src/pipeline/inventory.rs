@@ -51,6 +51,29 @@ pub struct TagRow {
     pub error: Option<String>,
 }
 
+impl TagRow {
+    /// A tag's row with what its `HEAD` (or the registry's list) said, or why not.
+    pub fn of(tag: &str, head: Result<Head, String>) -> TagRow {
+        let (head, error) = match head {
+            Ok(h) => (Some(h), None),
+            Err(e) => (None, Some(e)),
+        };
+        TagRow {
+            tag: tag.to_owned(),
+            digest: head.as_ref().map(|h| h.digest.to_string()),
+            media_type: head.as_ref().map(|h| h.media_type.clone()),
+            platforms: None,
+            size: None,
+            sizes: None,
+            created: None,
+            uncompressed_size: None,
+            uncompressed_exact: None,
+            pushed: head.and_then(|h| h.pushed),
+            error,
+        }
+    }
+}
+
 /// Which platform's image a row's size and date are of.
 #[derive(Debug, Clone)]
 pub enum SizeOf {
@@ -143,40 +166,21 @@ pub fn rows(
         .iter()
         .zip(heads)
         .map(|(tag, head)| {
-            let mut row = TagRow {
-                tag: tag.clone(),
-                digest: None,
-                media_type: None,
-                platforms: None,
-                size: None,
-                sizes: None,
-                created: None,
-                uncompressed_size: None,
-                uncompressed_exact: None,
-                pushed: None,
-                error: None,
-            };
-            match head {
-                Err(e) => row.error = Some(e),
-                Ok(head) => {
-                    row.digest = Some(head.digest.to_string());
-                    row.media_type = Some(head.media_type.clone());
-                    row.pushed = head.pushed.clone();
-                    match held.get(&head.digest) {
-                        Some(Ok(h)) => {
-                            row.platforms = h.platforms.clone();
-                            row.size = h.size;
-                            row.sizes = h.sizes.clone();
-                            row.created = h.created.clone();
-                            if let Some(u) = &h.unpacked {
-                                row.uncompressed_size = u.size;
-                                row.uncompressed_exact = Some(u.exact);
-                            }
-                        }
-                        Some(Err(e)) => row.error = Some(e.clone()),
-                        None => {}
+            let digest = head.as_ref().ok().map(|h| h.digest.clone());
+            let mut row = TagRow::of(tag, head);
+            match digest.and_then(|d| held.get(&d)) {
+                Some(Ok(h)) => {
+                    row.platforms = h.platforms.clone();
+                    row.size = h.size;
+                    row.sizes = h.sizes.clone();
+                    row.created = h.created.clone();
+                    if let Some(u) = &h.unpacked {
+                        row.uncompressed_size = u.size;
+                        row.uncompressed_exact = Some(u.exact);
                     }
                 }
+                Some(Err(e)) => row.error = Some(e.clone()),
+                None => {}
             }
             row
         })

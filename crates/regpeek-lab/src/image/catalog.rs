@@ -238,16 +238,7 @@ pub fn multi() -> Index {
         "vnd.docker.reference.digest": images[0].manifest.digest,
     });
     entries.push(att_desc);
-    for img in &images {
-        let cfg: Value = serde_json::from_slice(&img.config.bytes).expect("json");
-        let mut d = img.manifest.descriptor();
-        let mut p = json!({"architecture": cfg["architecture"], "os": cfg["os"]});
-        if let Some(v) = cfg.get("variant") {
-            p["variant"] = v.clone();
-        }
-        d["platform"] = p;
-        entries.push(d);
-    }
+    entries.extend(images.iter().map(platform_descriptor));
     let index = oci_index(entries);
     let mut children = vec![att];
     children.extend(images);

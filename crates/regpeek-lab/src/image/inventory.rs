@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Image, Index, Spec, build, oci_index};
+use super::{Image, Index, Spec, build, oci_index, platform_descriptor};
 
 /// How many tags `<prefix>/inventory` has.
 pub const INVENTORY_TAGS: usize = 150;
@@ -97,19 +97,7 @@ fn two_platforms(k: usize) -> Index {
             &format!("2025-02-{:02}T00:00:00Z", 1 + k),
         )
     });
-    let entries: Vec<Value> = children
-        .iter()
-        .map(|img| {
-            let cfg: Value = serde_json::from_slice(&img.config.bytes).expect("our own JSON");
-            let mut d = img.manifest.descriptor();
-            let mut p = json!({"architecture": cfg["architecture"], "os": cfg["os"]});
-            if let Some(v) = cfg.get("variant") {
-                p["variant"] = v.clone();
-            }
-            d["platform"] = p;
-            d
-        })
-        .collect();
+    let entries: Vec<Value> = children.iter().map(platform_descriptor).collect();
     Index {
         index: oci_index(entries),
         children: children.to_vec(),

@@ -240,6 +240,18 @@ pub struct Index {
     pub children: Vec<Image>,
 }
 
+/// `img`'s descriptor for an index, with the platform its config names.
+pub fn platform_descriptor(img: &Image) -> Value {
+    let cfg: Value = serde_json::from_slice(&img.config.bytes).expect("the lab's config");
+    let mut d = img.manifest.descriptor();
+    let mut p = json!({"architecture": cfg["architecture"], "os": cfg["os"]});
+    if let Some(v) = cfg.get("variant") {
+        p["variant"] = v.clone();
+    }
+    d["platform"] = p;
+    d
+}
+
 /// An OCI image index of `manifests`.
 fn oci_index(manifests: Vec<Value>) -> Blob {
     Blob::new(
