@@ -34,7 +34,7 @@ pub struct Unpacked {
 }
 
 impl Unpacked {
-    fn exact(size: u64) -> Unpacked {
+    fn certain(size: u64) -> Unpacked {
         Unpacked {
             size: Some(size),
             exact: true,
@@ -102,7 +102,7 @@ pub fn from_gzip_tail(tail: &[u8], compressed: u64) -> Unpacked {
             "gzip keeps the size modulo 4 GiB, and 4 GiB more would fit this layer too; --exact reads it",
         );
     }
-    Unpacked::exact(size)
+    Unpacked::certain(size)
 }
 
 /// What the first bytes of a zstd layer say: its first frame's content size, when
@@ -175,7 +175,7 @@ pub fn measure(source: &dyn Source, r: &Reference, desc: &Descriptor) -> Result<
         ));
     }
     let (range, parse): (_, fn(&[u8], u64) -> Unpacked) = match packing {
-        Packing::Tar => return Ok(Unpacked::exact(desc.size)),
+        Packing::Tar => return Ok(Unpacked::certain(desc.size)),
         Packing::Gzip if desc.size >= 18 => {
             ((desc.size - GZIP_TAIL, desc.size - 1), from_gzip_tail)
         }
@@ -224,7 +224,7 @@ pub fn read(source: &dyn Source, r: &Reference, desc: &Descriptor) -> Result<Unp
     let reader = regpeek_layer::Reader::new(&desc.media_type, &desc.digest, desc.size)?;
     let body = source.blob(r, &desc.digest, None)?.0;
     let size = crate::layers::read_layer_with(body, desc, reader.to_the_end(), |_| Take::Skip)?;
-    Ok(Unpacked::exact(size))
+    Ok(Unpacked::certain(size))
 }
 
 #[cfg(test)]
@@ -243,7 +243,7 @@ mod tests {
         // is small enough; here 1 MB compressed, 3 MB unpacked: 4 GiB more is 4000:1.
         assert_eq!(
             from_gzip_tail(&tail(3_000_000), 1_000_000),
-            Unpacked::exact(3_000_000)
+            Unpacked::certain(3_000_000)
         );
         // Past 4 GiB: ISIZE wrapped below the compressed size: one wrap added.
         let got = from_gzip_tail(&tail(1_000), 2_000_000_000);
@@ -256,7 +256,7 @@ mod tests {
         // Incompressible data: the stored size is just under the compressed one.
         assert_eq!(
             from_gzip_tail(&tail(99_990), 100_000),
-            Unpacked::exact(99_990)
+            Unpacked::certain(99_990)
         );
         assert_eq!(from_gzip_tail(&[1, 2], 10).size, None);
     }

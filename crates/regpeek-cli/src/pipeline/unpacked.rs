@@ -11,8 +11,9 @@ use crate::args::Common;
 use crate::layers::Reading;
 use crate::session::Session;
 
-/// The most layers measured at once (a 40-layer image in two rounds at most).
-const AT_ONCE: usize = 32;
+/// The most layers measured at once: a few bytes each, so all of a 40-layer image in
+/// one round.
+const AT_ONCE: usize = 64;
 
 /// What each layer of the image `insp` found unpacks to, in order (none for an index
 /// or an artifact without layers). A layer that cannot be measured says why.
@@ -41,11 +42,16 @@ pub fn of_layers(
 ) -> Vec<Unpacked> {
     let source = Reading { session, common };
     let mut out: Vec<Option<Unpacked>> = vec![None; layers.len()];
-    // One registry: one lane of the batch engine (its first layer goes alone: what
-    // it learns of the registry's redirects and tokens serves the others).
+    // A lane each (of one worker), so that none waits for a first to go alone: the
+    // image's manifest was just fetched, so the registry's scheme and token are known,
+    // and each blob's redirect is its own. At most AT_ONCE layers at once (Docker
+    // builds at most 127; more than AT_ONCE go round again).
+    let lanes: Vec<String> = (0..layers.len())
+        .map(|i| (i % AT_ONCE).to_string())
+        .collect();
     let run = regpeek_client::batch::run(
-        &vec![String::new(); layers.len()],
-        AT_ONCE,
+        &lanes,
+        1,
         |i| one(session, exact, &source, r, &layers[i]),
         |i, u| {
             out[i] = Some(u);
