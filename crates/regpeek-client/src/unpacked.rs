@@ -109,52 +109,23 @@ pub fn from_gzip_tail(tail: &[u8], compressed: u64) -> Unpacked {
 /// the frame header has one. A layer may hold more frames than the first, which a
 /// header cannot tell: the value is not marked exact.
 pub fn from_zstd_head(head: &[u8]) -> Unpacked {
-    const MAGIC: u32 = 0xFD2F_B528;
-    let word = |at: usize| -> Option<u32> {
-        Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?))
-    };
-    match word(0) {
-        Some(MAGIC) => {}
-        Some(m) if m & 0xFFFF_FFF0 == 0x184D_2A50 => {
-            return Unpacked::guess(
-                None,
-                "the layer starts with a skippable zstd frame; --exact reads it",
-            );
-        }
-        _ => return Unpacked::guess(None, "not a zstd frame"),
-    }
-    let Some(&fhd) = head.get(4) else {
-        return Unpacked::guess(None, "a truncated zstd frame header");
-    };
-    let single_segment = fhd & 0x20 != 0;
-    let dict_len = [0usize, 1, 2, 4][usize::from(fhd & 0x3)];
-    let fcs_len = match fhd >> 6 {
-        0 if single_segment => 1,
-        0 => 0,
-        1 => 2,
-        2 => 4,
-        _ => 8,
-    };
-    if fcs_len == 0 {
-        return Unpacked::guess(
+    use regpeek_layer::ZstdHead;
+    match regpeek_layer::zstd_head(head) {
+        Ok(ZstdHead::Size(size)) => Unpacked::guess(
+            Some(size),
+            "the first zstd frame's content size; a layer of several frames holds more (--exact reads it)",
+        ),
+        Ok(ZstdHead::Unstated) => Unpacked::guess(
             None,
             "the zstd frame does not state its content size (a streaming writer's); --exact reads it",
-        );
+        ),
+        Ok(ZstdHead::Skippable) => Unpacked::guess(
+            None,
+            "the layer starts with a skippable zstd frame; --exact reads it",
+        ),
+        Ok(ZstdHead::Short) => Unpacked::guess(None, "a truncated zstd frame header"),
+        Err(_) => Unpacked::guess(None, "not a zstd frame"),
     }
-    let at = 5 + usize::from(!single_segment) + dict_len;
-    let Some(bytes) = head.get(at..at + fcs_len) else {
-        return Unpacked::guess(None, "a truncated zstd frame header");
-    };
-    let mut le = [0u8; 8];
-    le[..fcs_len].copy_from_slice(bytes);
-    let mut size = u64::from_le_bytes(le);
-    if fcs_len == 2 {
-        size += 256;
-    }
-    Unpacked::guess(
-        Some(size),
-        "the first zstd frame's content size; a layer of several frames holds more (--exact reads it)",
-    )
 }
 
 /// How big `desc` (a layer of `r`) is unpacked, by the fewest bytes read: none for an

@@ -50,6 +50,8 @@
 mod tarpush;
 mod zstdpush;
 
+pub use zstdpush::{ZstdHead, zstd_head};
+
 use std::io::Write;
 
 use regpeek_proto::Digest;

@@ -154,22 +154,18 @@ impl Frames {
     }
 }
 
-/// The length of the frame header (or the 8 bytes of a skippable frame's) that
-/// starts `rest`, once enough has come to tell.
-fn header_len(rest: &[u8]) -> Result<Option<usize>, Error> {
-    let Some(magic) = rest.get(..4) else {
-        return Ok(None);
-    };
-    let magic = u32::from_le_bytes([magic[0], magic[1], magic[2], magic[3]]);
-    if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
-        return Ok(Some(8));
-    }
-    if magic != 0xFD2F_B528 {
-        return Err(zstd(format!("not a zstd frame (magic {magic:#010x})")));
-    }
-    let Some(&fhd) = rest.get(4) else {
-        return Ok(None);
-    };
+/// The magic number that starts a zstd frame (RFC 8878 §3.1.1).
+const FRAME_MAGIC: u32 = 0xFD2F_B528;
+
+/// Whether a magic number is a skippable frame's (`0x184D2A5?`, RFC 8878 §3.1.2).
+fn skippable(magic: u32) -> bool {
+    magic & 0xFFFF_FFF0 == 0x184D_2A50
+}
+
+/// Where a frame header's fields lie, from its descriptor byte `fhd` (RFC 8878
+/// §3.1.1.1): the header's length, and the offset and length of its content size
+/// (0: the frame does not state it).
+fn fields(fhd: u8) -> (usize, usize, usize) {
     let single = fhd & 0x20 != 0;
     let fcs = match fhd >> 6 {
         0 if single => 1,
@@ -179,8 +175,65 @@ fn header_len(rest: &[u8]) -> Result<Option<usize>, Error> {
         _ => 8,
     };
     let dict = [0, 1, 2, 4][usize::from(fhd & 3)];
-    let window = usize::from(!single);
-    Ok(Some(5 + window + dict + fcs))
+    let at = 5 + usize::from(!single) + dict;
+    (at + fcs, at, fcs)
+}
+
+/// The length of the frame header (or the 8 bytes of a skippable frame's) that
+/// starts `rest`, once enough has come to tell.
+fn header_len(rest: &[u8]) -> Result<Option<usize>, Error> {
+    let Some(magic) = rest.get(..4) else {
+        return Ok(None);
+    };
+    let magic = u32::from_le_bytes([magic[0], magic[1], magic[2], magic[3]]);
+    if skippable(magic) {
+        return Ok(Some(8));
+    }
+    if magic != FRAME_MAGIC {
+        return Err(zstd(format!("not a zstd frame (magic {magic:#010x})")));
+    }
+    Ok(rest.get(4).map(|&fhd| fields(fhd).0))
+}
+
+/// What the first bytes of a zstd stream say of its first frame's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZstdHead {
+    /// The frame states its content size.
+    Size(u64),
+    /// The frame does not state it (a streaming writer leaves it out).
+    Unstated,
+    /// The stream starts with a skippable frame.
+    Skippable,
+    /// Too few bytes to tell.
+    Short,
+}
+
+/// What the first frame header at the start of `head` says of its content size;
+/// an error when `head` starts with no zstd frame at all.
+pub fn zstd_head(head: &[u8]) -> Result<ZstdHead, Error> {
+    let Some(magic) = head.get(..4) else {
+        return Ok(ZstdHead::Short);
+    };
+    let magic = u32::from_le_bytes([magic[0], magic[1], magic[2], magic[3]]);
+    if skippable(magic) {
+        return Ok(ZstdHead::Skippable);
+    }
+    header_len(head)?;
+    let Some(&fhd) = head.get(4) else {
+        return Ok(ZstdHead::Short);
+    };
+    let (_, at, len) = fields(fhd);
+    if len == 0 {
+        return Ok(ZstdHead::Unstated);
+    }
+    let Some(bytes) = head.get(at..at + len) else {
+        return Ok(ZstdHead::Short);
+    };
+    let mut le = [0u8; 8];
+    le[..len].copy_from_slice(bytes);
+    // A 2-byte size counts from 256 (RFC 8878 §3.1.1.1.4).
+    let offset = if len == 2 { 256 } else { 0 };
+    Ok(ZstdHead::Size(u64::from_le_bytes(le) + offset))
 }
 
 /// The length of the block that starts `rest` (with the frame's checksum after the

@@ -11,7 +11,7 @@ use regpeek_proto::manifest::Manifest;
 use regpeek_proto::{Digest, Goal, Inspection, Platform};
 use serde::Serialize;
 
-use super::lookups::{IMAGE_MANIFESTS, looked_up};
+use super::lookups::{IMAGE_MANIFESTS, inspections, looked_up};
 use crate::args::Common;
 use crate::session::Session;
 use crate::summary::compressed_size;
@@ -130,17 +130,18 @@ pub fn heads(
     jobs: usize,
 ) -> Result<Vec<Result<Head, String>>> {
     let refs = tags.iter().map(|t| format!("{name}:{t}")).collect();
-    Ok(looked_up(session, common, refs, jobs, Goal::Digest(None))?
-        .into_iter()
-        .map(|r| {
-            r.map(|i| Head {
-                digest: i.digest,
-                media_type: i.media_type,
-                pushed: None,
+    Ok(
+        inspections(session, common, refs, jobs, Goal::Digest(None))?
+            .into_iter()
+            .map(|r| {
+                r.map(|i| Head {
+                    digest: i.digest,
+                    media_type: i.media_type,
+                    pushed: None,
+                })
             })
-            .map_err(|e| crate::local::humane(&format!("{e:#}")))
-        })
-        .collect())
+            .collect(),
+    )
 }
 
 /// The rows of `tags --long` for `tags` of `name` with what their `HEAD`s found

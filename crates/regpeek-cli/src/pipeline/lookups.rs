@@ -151,7 +151,7 @@ fn entries_of(insp: &Inspection) -> Option<Vec<(Digest, Option<Platform>)>> {
 }
 
 /// `goal` for each of `references` (distinct), in order, each an error of its own.
-fn inspections(
+pub(super) fn inspections(
     session: &Session,
     common: &Common,
     references: Vec<String>,

@@ -31,6 +31,7 @@ fn files_tar(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     for (path, data, mode) in files {
         let mut h = tar::Header::new_ustar();
+        // infallible: the lab's own short, relative paths (and dist's two)
         h.set_path(path).expect("short test paths");
         h.set_size(data.len() as u64);
         h.set_mode(*mode);
@@ -40,6 +41,7 @@ fn files_tar(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
         h.set_cksum();
         tar.append(&h, *data).expect("in-memory tar");
     }
+    // infallible: the tar is written to a Vec
     tar.into_inner().expect("in-memory tar")
 }
 

@@ -242,6 +242,7 @@ pub struct Index {
 
 /// `img`'s descriptor for an index, with the platform its config names.
 pub fn platform_descriptor(img: &Image) -> Value {
+    // infallible: every lab image's config is JSON the lab wrote
     let cfg: Value = serde_json::from_slice(&img.config.bytes).expect("the lab's config");
     let mut d = img.manifest.descriptor();
     let mut p = json!({"architecture": cfg["architecture"], "os": cfg["os"]});
