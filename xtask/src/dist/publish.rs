@@ -47,7 +47,13 @@ pub fn publish_check() -> Result<()> {
             list.lines().count()
         );
     }
+    forget_unpacked_packages()?;
+    // A build directory of its own, emptied first: the crates' earlier versions were
+    // built there under the same names and versions (see forget_unpacked_packages).
+    let target = crate::project_root().join("target/publish-check");
+    let _ = std::fs::remove_dir_all(&target);
     let mut publish = crate::cargo();
+    publish.env("CARGO_TARGET_DIR", &target);
     publish.args([
         "publish",
         "--dry-run",
@@ -56,4 +62,32 @@ pub fn publish_check() -> Result<()> {
         "--workspace",
     ]);
     crate::run(&mut publish)
+}
+
+/// Removes what an earlier dry run left of our crates. Cargo verifies each package
+/// against the others through a local registry, and takes registry crates for
+/// immutable: it unpacks them into `registry/src/<that registry>/NAME-VERSION` only
+/// when that directory is not there yet, and reuses their builds by name and version.
+/// With the version unchanged, a package would be verified against the earlier run's
+/// sources and builds of the others.
+fn forget_unpacked_packages() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Some(home) = home else {
+        return Ok(());
+    };
+    let version = super::version()?;
+    let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        for krate in PUBLISHED {
+            let unpacked = registry.path().join(format!("{krate}-{version}"));
+            if unpacked.is_dir() {
+                std::fs::remove_dir_all(&unpacked)?;
+            }
+        }
+    }
+    Ok(())
 }
