@@ -509,7 +509,7 @@ fn copy_to_layout(image: &str, layout: &std::path::Path) {
 }
 
 /// `skopeo copy` with `flags` of `image` (in the lab) to `dest`.
-fn copy_with(flags: &[&str], image: &str, dest: &str) {
+pub(crate) fn copy_with(flags: &[&str], image: &str, dest: &str) {
     let out = Command::new("skopeo")
         .args(["copy", "-q", "--src-tls-verify=false"])
         .args(flags)

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::process::{Command, Output};
 
 mod actionable;
+mod analysis;
 mod answers;
 mod auth_modes;
 mod base_flags;

@@ -24,6 +24,8 @@ impl Source for Reading<'_> {
             .session
             .run(r, self.common, Goal::Manifest(Some(platform)))?
             .into_image()?;
+        // Kept, so that the layers' contents the cache keeps answer `--offline`.
+        self.session.remember(&insp);
         regpeek_client::source::layers_of(insp)
     }
 

@@ -73,9 +73,14 @@ impl Client {
             .map(|c| c.tokens())
             .unwrap_or_default();
         Client {
+            index: Index::keeping(
+                settings
+                    .cache
+                    .clone()
+                    .map(|c| c as Arc<dyn crate::contents::Keep>),
+            ),
             settings,
             registries: Registries::new(tokens),
-            index: Index::default(),
         }
     }
 

@@ -17,6 +17,7 @@ use regpeek_proto::manifest::Descriptor;
 use regpeek_proto::{Digest, Reference};
 use serde::Deserialize;
 
+use crate::contents::Contents;
 use crate::layers::{self, Entry, Kind};
 use crate::source::Source;
 
@@ -76,9 +77,12 @@ impl Toc {
             .fold(0, u64::saturating_add)
     }
 
-    /// The entries as a tar reading shows them (chunks after a file's first left out).
-    pub fn as_entries(&self) -> Vec<Entry> {
-        self.entries
+    /// The entries as a tar reading shows them (chunks after a file's first left out),
+    /// with each regular file's `digest` from the TOC (unverified until a chunk is
+    /// read; the TOC itself is checked against its annotation).
+    pub fn as_contents(&self) -> Contents {
+        let (entries, digests) = self
+            .entries
             .iter()
             .filter_map(|e| {
                 let kind = match e.kind.as_str() {
@@ -89,7 +93,13 @@ impl Toc {
                     "chunk" => return None,
                     _ => Kind::Other('?'),
                 };
-                Some(Entry {
+                let digest = e
+                    .digest
+                    .as_deref()
+                    .filter(|_| kind == Kind::File)
+                    .and_then(|d| d.strip_prefix("sha256:"))
+                    .map(str::to_owned);
+                let entry = Entry {
                     path: layers::normalize(&e.name),
                     kind,
                     mode: e.mode,
@@ -101,10 +111,12 @@ impl Toc {
                         .as_deref()
                         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                         .map_or(0, |t| t.as_second().max(0) as u64),
-                })
+                };
+                Some((entry, digest))
             })
-            .filter(|e| !e.path.is_empty())
-            .collect()
+            .filter(|(e, _)| !e.path.is_empty())
+            .unzip();
+        Contents::listed(entries, digests)
     }
 }
 

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use regpeek_proto::manifest::Descriptor;
 use regpeek_proto::{Digest, Reference};
 
+use crate::contents::{Contents, Keep};
 use crate::source::Source;
 
 pub use regpeek_layer::{Entry, Kind, MAX_UNPACKED, Take, hex, normalize, packing, whiteout};
@@ -23,17 +24,20 @@ pub const IN_MEMORY: usize = 8 << 20;
 /// The most memory [`Index`] gives entries in all (as [`Entry::weight`] counts it).
 pub const MAX_INDEXED: usize = 16 << 20;
 
-/// What the layers read in this run hold (their entries, never their bytes), by
+/// What the layers read hold ([`Contents`]: entries, file digests, packages), by
 /// digest, once each layer has verified: a lookup that a layer read before can answer
 /// is answered without fetching it again (`os` trying its release files, `cat` after
-/// a link, images of a batch that share a base). Bounded by [`MAX_INDEXED`] entries
-/// bytes in all; a layer past the bound is simply read again when asked.
+/// a link, images of a batch that share a base). Held in memory within
+/// [`MAX_INDEXED`] bytes in all, and, with a cache ([`Index::keeping`]), kept there
+/// across runs under the layer's digest.
 #[derive(Default)]
 pub struct Index {
     layers: std::sync::Mutex<Kept>,
     /// The bytes of small regular files of the layers scanned for a path, by layer
     /// digest and path, and their size in all ([`SMALL_FILES`] at most).
     files: std::sync::Mutex<(FileBytes, usize)>,
+    /// Where contents last across runs.
+    cache: Option<std::sync::Arc<dyn Keep>>,
 }
 
 /// Small files' bytes by (layer digest, path).
@@ -45,31 +49,51 @@ pub const SMALL_FILE: u64 = 64 << 10;
 /// What the small files kept may hold in all, for the run.
 pub const SMALL_FILES: usize = 8 << 20;
 
-/// The entries held, by digest, and their weight in all.
+/// The contents held, by digest, and their weight in all.
 type Kept = (
-    std::collections::HashMap<String, std::sync::Arc<Vec<Entry>>>,
+    std::collections::HashMap<String, std::sync::Arc<Contents>>,
     usize,
 );
 
 impl Index {
-    /// The entries of the layer `digest`, if this run has read it.
-    pub fn get(&self, digest: &Digest) -> Option<std::sync::Arc<Vec<Entry>>> {
-        let held = self.layers.lock().ok()?;
-        held.0.get(&digest.to_string()).cloned()
+    /// An index that keeps what it learns in `cache` too, and looks there first.
+    pub fn keeping(cache: Option<std::sync::Arc<dyn Keep>>) -> Index {
+        Index {
+            cache,
+            ..Index::default()
+        }
     }
 
-    /// Keeps the entries of the verified layer `digest`, if there is room.
-    pub fn put(&self, digest: &Digest, entries: Vec<Entry>) -> std::sync::Arc<Vec<Entry>> {
-        let weight: usize = entries.iter().map(Entry::weight).sum();
-        let entries = std::sync::Arc::new(entries);
+    /// The contents of the layer `digest`, if this run has read it (or the cache
+    /// kept it).
+    pub fn get(&self, digest: &Digest) -> Option<std::sync::Arc<Contents>> {
+        if let Some(held) = self.layers.lock().ok()?.0.get(&digest.to_string()) {
+            return Some(held.clone());
+        }
+        let kept = self.cache.as_ref()?.contents(digest)?;
+        Some(self.hold(digest, kept))
+    }
+
+    /// Keeps the contents of the verified layer `digest` (in the cache too).
+    pub fn put(&self, digest: &Digest, contents: Contents) -> std::sync::Arc<Contents> {
+        if let Some(cache) = &self.cache {
+            cache.keep(digest, &contents);
+        }
+        self.hold(digest, contents)
+    }
+
+    /// Holds `contents` in memory, if there is room.
+    fn hold(&self, digest: &Digest, contents: Contents) -> std::sync::Arc<Contents> {
+        let weight = contents.weight();
+        let contents = std::sync::Arc::new(contents);
         if let Ok(mut held) = self.layers.lock()
             && held.1 + weight <= MAX_INDEXED
             && !held.0.contains_key(&digest.to_string())
         {
             held.1 += weight;
-            held.0.insert(digest.to_string(), entries.clone());
+            held.0.insert(digest.to_string(), contents.clone());
         }
-        entries
+        contents
     }
 
     /// The bytes of the small file `path` of the verified layer `digest`, if kept.

@@ -204,6 +204,19 @@ impl Seeded {
             target.image(&format!("{prefix}/overlay"), &overlay_image(), &["v1"])?;
             target.image(&format!("{prefix}/esgz"), &estargz_image(), &["v1"])?;
             target.image(&format!("{prefix}/zstd"), &zstd_image(), &["v1"])?;
+            if prefix == "lab" {
+                let img = crate::image::dpkg_image();
+                target.image(&format!("{prefix}/dpkg"), &img, &["v1"])?;
+                target.image(
+                    &format!("{prefix}/apk"),
+                    &crate::image::apk_image(),
+                    &["v1"],
+                )?;
+                let a = crate::image::pair_image(true);
+                target.image(&format!("{prefix}/pair-a"), &a, &["v1"])?;
+                let b = crate::image::pair_image(false);
+                target.image(&format!("{prefix}/pair-b"), &b, &["v1"])?;
+            }
             let bad = format!("sha256:{}", "0".repeat(64));
             target.image(
                 &format!("{prefix}/esgz"),

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod analysis;
 mod auth;
 mod common;
 mod list;
 
+pub use analysis::{DiffArgs, GateArgs, PackageFormat, PackagesArgs};
 pub use auth::{AuthArgs, LoginArgs, LogoutArgs};
 pub use common::{Common, SizeArgs};
 pub use list::{ListArgs, SortOrder, TagArgs};
@@ -210,6 +212,36 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Installed packages: from the image's SBOM (unless `--scan`), else from its
+    /// package databases (dpkg, distroless `status.d`, apk, rpm), reading layers
+    /// top-down only until one holds the database (docs/analysis.md §3).
+    Packages {
+        #[arg(value_name = "IMAGE")]
+        images: Vec<String>,
+        #[command(flatten)]
+        asked: PackagesArgs,
+        #[command(flatten)]
+        batch: BatchArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Wasted space as dive computes it, from the registry: per layer and dive's
+    /// efficiency score, wasted bytes and user wasted percent (docs/analysis.md §2),
+    /// with dive's CI gates: exit 1 when one fails (flags, `.dive-ci`, defaults).
+    Waste {
+        #[arg(value_name = "IMAGE")]
+        images: Vec<String>,
+        #[command(flatten)]
+        gates: GateArgs,
+        /// Output format: JSON lines, or `table` (the summary and the 20 most wasted
+        /// paths; the default on a terminal).
+        #[arg(short, long, value_name = "FORMAT")]
+        output: Option<OutputFormat>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// The distribution and version of each image, from its `os-release` (or its
     /// release files, busybox), read out of its layers without pulling them.
     Os {
@@ -271,14 +303,16 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Compare two images: platforms added and removed; for one platform, env, labels,
-    /// entrypoint, cmd, user, working dir, ports, volumes, layers, size, created.
-    /// Exit 0 when equal, 1 when they differ, 2 on error (as `diff`).
+    /// Compare two images: platforms, env, labels, entrypoint, cmd, user, ports,
+    /// volumes, layers, size, created; or their files (`--files`) or packages
+    /// (`--packages`). Exit 0 when equal, 1 when they differ, 2 on error (as `diff`).
     Diff {
         /// The first image.
         a: String,
         /// The second image.
         b: String,
+        #[command(flatten)]
+        files: DiffArgs,
         #[command(flatten)]
         common: Common,
     },

@@ -7,6 +7,7 @@ pub mod auth;
 mod base;
 mod cache;
 mod complete;
+mod contents_diff;
 mod diff;
 mod exists;
 mod files;
@@ -15,9 +16,11 @@ mod inventory;
 mod listing;
 mod ls;
 mod outdated;
+mod packages;
 mod pin;
 mod referrers;
 pub mod replay;
+mod waste;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -111,7 +114,17 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
         Command::Complete { word } => complete::complete(session, word, out)?,
         Command::Version { output } => help::version(session, output == "json", out)?,
         Command::Ref { reference, common } => help::reference(session, reference, common, out)?,
-        Command::Diff { a, b, common } => return diff::diff(session, a, b, common, out),
+        Command::Diff {
+            a,
+            b,
+            files,
+            common,
+        } => {
+            if files.files || files.packages {
+                return contents_diff::diff(session, a, b, files, common, out);
+            }
+            return diff::diff(session, a, b, common, out);
+        }
         Command::Referrers {
             reference,
             artifact_type,
@@ -303,6 +316,48 @@ pub fn run(cli: &Cli, session: &Session, out: &mut impl Write) -> Result<ExitCod
             let format = session.out.format_or_default(*output, !*raw);
             let images = images_of(session, images, batch, common)?;
             return attest::run(session, want, &images, *raw, format, out);
+        }
+        Command::Packages {
+            images,
+            asked,
+            batch,
+            common,
+        } => {
+            let images = images_of(session, images, batch, common)?;
+            let format = asked
+                .output
+                .unwrap_or(match session.out.format_or_default(None, true) {
+                    crate::args::OutputFormat::Table => crate::args::PackageFormat::Table,
+                    crate::args::OutputFormat::Json => crate::args::PackageFormat::Json,
+                });
+            let asked = packages::Asked {
+                languages: asked.languages,
+                scan: asked.scan,
+                format,
+            };
+            return packages::packages(session, &images, &asked, out);
+        }
+        Command::Waste {
+            images,
+            gates,
+            output,
+            batch,
+            common,
+        } => {
+            let gates = waste::gates(
+                gates.ci_config.as_deref(),
+                &[
+                    ("lowest-efficiency", gates.lowest_efficiency.as_ref()),
+                    ("highest-wasted-bytes", gates.highest_wasted_bytes.as_ref()),
+                    (
+                        "highest-user-wasted-percent",
+                        gates.highest_user_wasted_percent.as_ref(),
+                    ),
+                ],
+            )?;
+            let images = images_of(session, images, batch, common)?;
+            let format = session.out.format_or_default(*output, images.single);
+            return waste::waste(session, &images, &gates, format, out);
         }
         Command::Exists {
             references,

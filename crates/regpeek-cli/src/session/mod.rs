@@ -437,6 +437,13 @@ impl Session {
                         }
                     }
                     session.cache = Some(Arc::new(c));
+                    // What layers hold lasts across runs too.
+                    session.layer_index = regpeek_client::layers::Index::keeping(
+                        session
+                            .cache
+                            .clone()
+                            .map(|c| c as Arc<dyn regpeek_client::contents::Keep>),
+                    );
                 }
                 Err(e) if cli.cache_dir.is_some() || cli.offline => return Err(e),
                 Err(_) => {}

@@ -4,6 +4,9 @@
 //!   their digest when written and when read; a corrupt or truncated file is removed
 //!   and the content fetched again. Written to a temporary file and renamed, so
 //!   parallel runs never see half a file. Pruned least recently used first.
+//! - `layers/sha256/<hex>`: what each verified layer holds (its entries, file
+//!   digests and packages: [`crate::contents::Contents`]), by the layer's digest;
+//!   pruned with the blobs, least recently used first.
 //! - `cache.db` (mode 0600): the index (`db.rs`): where each tag pointed when last
 //!   seen, which repository served which digest, and the kept tokens. One indexed
 //!   query a lookup; a batch's updates grouped into transactions.
@@ -35,6 +38,19 @@ pub const DEFAULT_MAX_BYTES: u64 = 500 * 1000 * 1000;
 /// core accepts); anything else there is not ours.
 const MAX_FILE: u64 = 64 << 20;
 
+impl crate::contents::Keep for Cache {
+    fn contents(&self, layer: &Digest) -> Option<crate::contents::Contents> {
+        self.layer_contents(layer)
+    }
+
+    fn keep(&self, layer: &Digest, contents: &crate::contents::Contents) {
+        self.keep_layer_contents(layer, contents);
+    }
+}
+
+/// The largest layer contents file kept (a layer of about 10⁶ entries).
+const MAX_CONTENTS: u64 = 256 << 20;
+
 /// One cache directory.
 pub struct Cache {
     dir: PathBuf,
@@ -65,6 +81,8 @@ pub struct Info {
     pub file: String,
     /// Manifests and configs kept, by digest.
     pub blobs: usize,
+    /// Layers whose contents are kept (entries, file digests, packages).
+    pub layers: usize,
     /// Their size in all, and the index's.
     pub bytes: u64,
     /// Tags whose digest is remembered.
@@ -231,6 +249,44 @@ impl Cache {
         }
     }
 
+    fn contents_path(&self, layer: &Digest) -> Option<PathBuf> {
+        let text = layer.to_string();
+        let hex = text.strip_prefix("sha256:")?;
+        Some(self.dir.join("layers/sha256").join(hex))
+    }
+
+    /// What a layer holds, as [`Cache::keep_layer_contents`] kept it (a damaged
+    /// file is removed).
+    pub fn layer_contents(&self, layer: &Digest) -> Option<crate::contents::Contents> {
+        let path = self.contents_path(layer)?;
+        let bytes = crate::bounded::read(&path, MAX_CONTENTS).ok()?;
+        let Some(contents) = crate::contents::Contents::from_json(&bytes) else {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        };
+        if let Ok(f) = std::fs::File::options().write(true).open(&path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        Some(contents)
+    }
+
+    /// Keeps what a verified layer holds, under its digest, atomically.
+    pub fn keep_layer_contents(&self, layer: &Digest, contents: &crate::contents::Contents) {
+        let Some(path) = self.contents_path(layer) else {
+            return;
+        };
+        if path.exists() {
+            return;
+        }
+        let bytes = contents.to_json();
+        if bytes.len() as u64 > MAX_CONTENTS
+            || std::fs::create_dir_all(self.dir.join("layers/sha256")).is_err()
+        {
+            return;
+        }
+        let _ = self.write_atomic(&path, &bytes, 0o644);
+    }
+
     /// Keeps what an inspection fetched, and where its tag pointed.
     pub fn remember(&self, insp: &Inspection) -> Result<()> {
         if let Some(raw) = &insp.raw {
@@ -280,17 +336,23 @@ impl Cache {
         }
     }
 
+    /// The files of the store: manifests and configs, then layers' contents.
     fn blobs(&self) -> Vec<(PathBuf, u64, SystemTime)> {
-        std::fs::read_dir(self.dir.join("blobs/sha256"))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter_map(|e| {
-                        let m = e.metadata().ok()?;
-                        Some((e.path(), m.len(), m.modified().ok()?))
+        ["blobs/sha256", "layers/sha256"]
+            .iter()
+            .flat_map(|dir| {
+                std::fs::read_dir(self.dir.join(dir))
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok())
+                            .filter_map(|e| {
+                                let m = e.metadata().ok()?;
+                                Some((e.path(), m.len(), m.modified().ok()?))
+                            })
+                            .collect::<Vec<_>>()
                     })
-                    .collect()
+                    .unwrap_or_default()
             })
-            .unwrap_or_default()
+            .collect()
     }
 
     /// Removes blobs not used for `older_than` (and index rows not seen for as
@@ -323,6 +385,10 @@ impl Cache {
     /// What the cache holds.
     pub fn info(&self) -> Info {
         let blobs = self.blobs();
+        let layers = blobs
+            .iter()
+            .filter(|b| b.0.parent().is_some_and(|d| d.ends_with("layers/sha256")))
+            .count();
         let file = self.dir.join("cache.db");
         let index_bytes: u64 = ["cache.db", "cache.db-wal"]
             .iter()
@@ -340,7 +406,8 @@ impl Cache {
         Info {
             dir: self.dir.display().to_string(),
             file: file.display().to_string(),
-            blobs: blobs.len(),
+            blobs: blobs.len() - layers,
+            layers,
             bytes: blobs.iter().map(|b| b.1).sum::<u64>() + index_bytes,
             tags: counts.as_ref().map_or(0, |c| c.tags),
             served: counts.as_ref().map_or(0, |c| c.served),

@@ -7,6 +7,8 @@
 //! verified whole before anything of it is used, and what it holds is kept in the
 //! run's [`Index`], so no layer is read twice in a run.
 
+pub mod compare;
+pub mod installed;
 pub mod os;
 pub mod overlay;
 
@@ -21,6 +23,7 @@ use regpeek_layer::{Entry, Kind, Take};
 use regpeek_proto::Reference;
 use regpeek_proto::manifest::Descriptor;
 
+use crate::contents::{Contents, Learn};
 use crate::layers::{self, Index};
 pub use crate::source::Source;
 pub use overlay::{Miss, Node, Outcome, Tree};
@@ -93,9 +96,9 @@ impl<'a> Image<'a> {
         }
     }
 
-    /// What layer `i` holds: from the run's index, else an eStargz layer's TOC, else
-    /// the layer read whole; indexed once verified.
-    pub fn entries(&self, i: usize) -> Result<Arc<Vec<Entry>>> {
+    /// What layer `i` holds: from the run's index (or the cache), else an eStargz
+    /// layer's TOC, else the layer read whole; indexed once verified.
+    pub fn entries(&self, i: usize) -> Result<Arc<Contents>> {
         let desc = &self.layers[i];
         if let Some(own) = self.index.get(&desc.digest) {
             return Ok(own);
@@ -103,22 +106,30 @@ impl<'a> Image<'a> {
         let within = || format!("layer {i} ({})", desc.digest);
         let r = &self.reference;
         if let Some(toc) = crate::estargz::toc(self.source, r, desc).with_context(within)? {
-            return Ok(self.index.put(&desc.digest, toc.as_entries()));
+            return Ok(self.index.put(&desc.digest, toc.as_contents()));
         }
         let body = self.source.blob(r, &desc.digest, None)?.0;
-        let mut own = Vec::new();
+        let mut learn = Learn::default();
         layers::read_layer(body, desc, |e| {
             if crate::estargz::of_the_image(desc, e) {
-                own.push(e.clone());
+                learn.see(e, None)
+            } else {
+                Take::Skip
             }
-            Take::Skip
         })
         .with_context(within)?;
-        Ok(self.index.put(&desc.digest, own))
+        let contents = learn.finish().with_context(|| {
+            format!(
+                "{}: more entries than regpeek keeps of a layer ({} MiB)",
+                within(),
+                crate::contents::MAX_LISTED >> 20
+            )
+        })?;
+        Ok(self.index.put(&desc.digest, contents))
     }
 
     /// The entries of the layers `wanted` (readable ones), read several at a time.
-    pub fn entries_of(&self, wanted: &[usize]) -> Result<Vec<Arc<Vec<Entry>>>> {
+    pub fn entries_of(&self, wanted: &[usize]) -> Result<Vec<Arc<Contents>>> {
         let mut read = Vec::with_capacity(wanted.len());
         // One registry: one lane of the batch engine.
         crate::batch::run(
@@ -176,7 +187,7 @@ impl<'a> Image<'a> {
         let within = || format!("layer {i} ({})", desc.digest);
         let r = &self.reference;
         if let Some(toc) = crate::estargz::toc(self.source, r, desc).with_context(within)? {
-            let entries = self.index.put(&desc.digest, toc.as_entries());
+            let entries = self.index.put(&desc.digest, toc.as_contents());
             let mut judge = lookup.judge();
             for e in entries.iter() {
                 judge.see(e);
@@ -352,20 +363,13 @@ fn scan(
     let path = lookup.path();
     let spool: Rc<RefCell<Option<Rc<RefCell<tempfile::SpooledTempFile>>>>> = Rc::default();
     let mut judge = lookup.judge();
-    // Kept for the index while they fit in it: the entries, and small files' bytes.
-    let (mut entries, mut weight) = (Some(Vec::new()), 0);
+    // What the layer holds, for the index; and small files' bytes.
+    let mut learn = Learn::default();
     let small: Rc<RefCell<BTreeMap<String, Buffer>>> = Rc::default();
     let mut small_total = 0u64;
     layers::read_layer(body, desc, |e: &Entry| {
         if !crate::estargz::of_the_image(desc, e) {
             return Take::Skip;
-        }
-        if let Some(all) = &mut entries {
-            weight += e.weight();
-            all.push(e.clone());
-            if weight > layers::MAX_INDEXED {
-                entries = None;
-            }
         }
         // A later entry for the same path wins.
         small.borrow_mut().remove(&e.path);
@@ -375,7 +379,7 @@ fn scan(
         if judge.see(e) {
             let s = Rc::new(RefCell::new(layers::spool()));
             *spool.borrow_mut() = Some(s.clone());
-            return Take::Bytes(Box::new(layers::SharedSpool(s)));
+            return learn.see(e, Some(Box::new(layers::SharedSpool(s))));
         }
         if e.kind == Kind::File
             && e.size <= layers::SMALL_FILE
@@ -384,12 +388,12 @@ fn scan(
             small_total += e.size;
             let kept = Rc::new(RefCell::new(Vec::new()));
             small.borrow_mut().insert(e.path.clone(), kept.clone());
-            return Take::Bytes(Box::new(Kept(kept)));
+            return learn.see(e, Some(Box::new(Kept(kept))));
         }
-        Take::Skip
+        learn.see(e, None)
     })?;
-    if let Some(all) = entries {
-        index.put(&desc.digest, all);
+    if let Some(contents) = learn.finish() {
+        index.put(&desc.digest, contents);
     }
     let files = std::mem::take(&mut *small.borrow_mut())
         .into_iter()

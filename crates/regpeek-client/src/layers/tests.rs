@@ -204,9 +204,13 @@ fn the_run_index_is_bounded_in_bytes() {
         size: 0,
         mtime: 0,
     };
+    use crate::contents::Contents;
     let index = Index::default();
     let small = Digest::sha256(b"small");
-    index.put(&small, vec![entry("etc/os-release".into())]);
+    index.put(
+        &small,
+        Contents::listed(vec![entry("etc/os-release".into())], vec![None]),
+    );
     assert_eq!(index.get(&small).unwrap()[0].path, "etc/os-release");
     // Long paths weigh what they hold: a layer past the bound is not kept (and is
     // read again when asked), and the ones kept before stay.
@@ -215,7 +219,11 @@ fn the_run_index_is_bounded_in_bytes() {
         .map(|i| entry(format!("{i}/{}", "p".repeat(regpeek_layer::MAX_PATH - 8))))
         .collect();
     assert!(long.iter().map(Entry::weight).sum::<usize>() > MAX_INDEXED);
-    assert_eq!(index.put(&big, long).len(), 5000);
+    let n = long.len();
+    assert_eq!(
+        index.put(&big, Contents::listed(long, vec![None; n])).len(),
+        5000
+    );
     assert!(index.get(&big).is_none());
     assert!(index.get(&small).is_some());
 }

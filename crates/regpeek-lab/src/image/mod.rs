@@ -37,6 +37,7 @@ mod files;
 mod inventory;
 mod layers;
 mod layouts;
+mod packages;
 
 pub use catalog::*;
 pub use estargz::*;
@@ -44,6 +45,7 @@ pub use files::*;
 pub use inventory::*;
 pub use layers::*;
 pub use layouts::*;
+pub use packages::*;
 
 /// One gzip member of `bytes`, at `level` (the lab's layers, eStargz members).
 fn gzip(bytes: &[u8], level: Compression) -> Vec<u8> {
