@@ -602,3 +602,33 @@ fn diff_packages_names_the_two_packages_apart() {
     let bad = regpeek(&["diff", "--exact", &r("lab/pair-a:v1"), &r("lab/pair-b:v1")]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn go_build_info_of_a_real_executable_names_the_go_it_was_built_with() {
+    // Debian's umoci (a Go program, in lab/gobin) says in its package which Go built
+    // it: `Built-Using: … golang-1.19 (= 1.19.8-2) …`.
+    let built = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Built-Using}", "umoci"])
+        .output()
+        .expect("dpkg-query");
+    let built = String::from_utf8_lossy(&built.stdout).into_owned();
+    let go = built
+        .split(", ")
+        .find_map(|p| p.strip_prefix("golang-1."))
+        .and_then(|p| p.split("(= ").nth(1))
+        .and_then(|v| v.split('-').next())
+        .unwrap_or_else(|| panic!("no Go in umoci's Built-Using: {built}"));
+    let rows = ok(&[
+        "packages",
+        "--plain-http",
+        "--languages",
+        &r("lab/gobin:v1"),
+    ]);
+    let purls: Vec<String> = lines(&rows)
+        .iter()
+        .map(|l| json(l.as_bytes())["Purl"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(purls, [format!("pkg:golang/stdlib@v{go}")]);
+    // Without --languages, an image without an OS database lists nothing.
+    assert!(ok(&["packages", "--plain-http", &r("lab/gobin:v1")]).is_empty());
+}

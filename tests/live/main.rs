@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 mod actionable;
 mod analysis;
+mod analysis_hostile;
 mod answers;
 mod auth_modes;
 mod base_flags;

@@ -14,7 +14,7 @@ use regpeek_layer::{Entry, Kind, Take};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::packages::{self, Database, Package};
+use crate::packages::{self, Database, Package, golang};
 
 /// What a database's bytes may hold in memory before they spill to a temporary file.
 const IN_MEMORY: usize = 8 << 20;
@@ -199,6 +199,8 @@ pub struct Learn {
     entries: Vec<Entry>,
     digests: Rc<RefCell<Vec<Option<String>>>>,
     spooled: Vec<(String, Database, Rc<RefCell<Spooled>>)>,
+    /// Regular files watched for Go's build info.
+    go: Vec<(String, Rc<RefCell<golang::Scan>>)>,
     weight: usize,
     /// Entries past [`MAX_LISTED`]: nothing is kept.
     over: bool,
@@ -231,6 +233,7 @@ impl Learn {
         }
         // A later entry for the same path replaces an earlier one.
         self.spooled.retain(|(p, ..)| *p != e.path);
+        self.go.retain(|(p, _)| *p != e.path);
         let mut sinks: Vec<Box<dyn Write>> = also.into_iter().collect();
         if !self.over {
             sinks.push(Box::new(Hashing {
@@ -245,6 +248,10 @@ impl Learn {
                 }));
                 self.spooled.push((e.path.clone(), db, spooled.clone()));
                 sinks.push(Box::new(ToSpool(spooled)));
+            } else if e.size >= golang::MAGIC.len() as u64 + 32 {
+                let scan = Rc::new(RefCell::new(golang::Scan::default()));
+                self.go.push((e.path.clone(), scan.clone()));
+                sinks.push(Box::new(GoWatch(scan)));
             }
         }
         match sinks.len() {
@@ -279,6 +286,14 @@ impl Learn {
                     .and_then(|()| packages::parse(db, &path, &mut file))
             };
             databases.insert(path, read);
+        }
+        for (path, scan) in self.go {
+            if let Some(found) = scan.borrow().captured() {
+                databases.insert(
+                    path.clone(),
+                    golang::parse(found).map_err(|e| format!("/{path}: {e}")),
+                );
+            }
         }
         Some(Contents {
             entries: self.entries,
@@ -328,6 +343,20 @@ impl Write for ToSpool {
         if s.written <= MAX_DATABASE {
             s.file.write_all(buf)?;
         }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Hands a file's bytes to a Go build-info scan.
+struct GoWatch(Rc<RefCell<golang::Scan>>);
+
+impl Write for GoWatch {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().feed(buf);
         Ok(buf.len())
     }
 

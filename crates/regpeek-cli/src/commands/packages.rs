@@ -52,6 +52,20 @@ fn rows_of(session: &Session, common: &Common, image: &str, asked: &Asked) -> Re
     let source = Reading { session, common };
     let image = Image::open(&source, &session.layer_index, &r)?;
     let found = image.installed(asked.languages)?;
+    for problem in &found.problems {
+        session.warn_once(&format!("{}: {problem}", r.familiar()));
+    }
+    if found.packages.is_empty() {
+        let more = if asked.languages {
+            ""
+        } else {
+            " (--languages also looks for Python, Node and Go packages)"
+        };
+        session.warn_once(&format!(
+            "{}: no package database found{more}",
+            r.familiar()
+        ));
+    }
     Ok(rows(&found, image.layers()))
 }
 
@@ -119,6 +133,11 @@ pub fn purl(p: &regpeek_client::packages::Package, os: Option<&(String, String)>
             (p.kind.as_str(), Some(ns), enc(&p.name))
         }
         "pypi" => ("pypi", None, enc(&p.name.to_lowercase().replace('_', "-"))),
+        // A module path's segments but the last are its namespace.
+        "golang" => match p.name.rsplit_once('/') {
+            Some((ns, name)) => ("golang", Some(ns.to_owned()), enc(name)),
+            None => ("golang", None, enc(&p.name)),
+        },
         "npm" => match p.name.split_once('/') {
             Some((scope, name)) => ("npm", Some(scope.to_owned()), enc(name)),
             None => ("npm", None, enc(&p.name)),
@@ -127,7 +146,8 @@ pub fn purl(p: &regpeek_client::packages::Package, os: Option<&(String, String)>
     };
     let mut out = format!("pkg:{kind}/");
     if let Some(ns) = namespace {
-        out.push_str(&enc(&ns));
+        let segments: Vec<String> = ns.split('/').map(enc).collect();
+        out.push_str(&segments.join("/"));
         out.push('/');
     }
     out.push_str(&name);

@@ -3,7 +3,7 @@
 //! layer hides the lower ones' (the overlay rules: the top-most entry of a path wins,
 //! whiteouts and opaque directories hide what lies below), so the walk stops at the
 //! first layer that holds one. Distroless' `status.d/` files and language manifests
-//! can be in any layer: with them every layer is read.
+//! (Python, Node, Go executables) can be in any layer: with them every layer is read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +34,8 @@ pub struct Installed {
     pub os: Option<(String, String)>,
     /// The layers read (or taken from the cache), top first.
     pub layers_read: Vec<usize>,
+    /// Language manifests that could not be read (their packages are left out).
+    pub problems: Vec<String>,
 }
 
 impl Image<'_> {
@@ -57,7 +59,8 @@ impl Image<'_> {
             let contents = self.entries(i)?;
             found.layers_read.push(i);
             for (path, read) in &contents.databases {
-                let Some(db) = database(path) else { continue };
+                // Only executables with Go's build info are kept by their bytes.
+                let db = database(path).unwrap_or(Database::GoBinary);
                 if walk.hidden(path) {
                     continue;
                 }
@@ -76,7 +79,12 @@ impl Image<'_> {
                 }
                 let packages = match read {
                     Ok(p) => p,
-                    Err(why) => bail!("layer {i}: {why}"),
+                    Err(why) if db.is_os() => bail!("layer {i}: {why}"),
+                    // A broken manifest costs its packages, said, not the answer.
+                    Err(why) => {
+                        found.problems.push(format!("layer {i}: {why}"));
+                        continue;
+                    }
                 };
                 if db.is_os() {
                     walk.os_found = true;

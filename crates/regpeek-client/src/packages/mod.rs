@@ -1,11 +1,13 @@
 //! Installed packages, read from the package databases an image's layers carry (never
 //! by running anything): dpkg's `status` and distroless `status.d/`, apk's
 //! `installed`, rpm's `rpmdb.sqlite`, and language manifests (Python's
-//! `*.dist-info/METADATA`, Node's `package.json` under `node_modules`). Which paths are
+//! `*.dist-info/METADATA`, Node's `package.json` under `node_modules`, Go's build info
+//! in executables). Which paths are
 //! databases is [`database`]; what one lists is [`parse`], bounded against hostile
 //! input (lines, records and fields have caps; a database over its cap is an error).
 
 mod dpkg;
+pub mod golang;
 mod rpm;
 
 use std::io::BufRead;
@@ -34,6 +36,8 @@ pub enum Database {
     Npm,
     /// `os-release`: the distribution, for the packages' purls.
     OsRelease,
+    /// An executable with Go's build info ([`golang`]): found by its bytes, not its path.
+    GoBinary,
 }
 
 impl Database {
@@ -89,7 +93,7 @@ pub fn database(path: &str) -> Option<Database> {
 /// One installed package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
-    /// `deb`, `apk`, `rpm`, `pypi`, `npm`, or `os` (an `os-release`: `name` its
+    /// `deb`, `apk`, `rpm`, `pypi`, `npm`, `golang`, or `os` (an `os-release`: `name` its
     /// `ID`, `version` its `VERSION_ID`).
     pub kind: String,
     /// The package's name.
@@ -120,6 +124,13 @@ pub fn parse(
         Database::Python => dpkg::python(file),
         Database::Npm => npm(file),
         Database::OsRelease => os_release(file),
+        Database::GoBinary => {
+            let mut bytes = Vec::new();
+            file.take(golang::MAX_CAPTURE as u64)
+                .read_to_end(&mut bytes)
+                .map_err(|e| e.to_string())?;
+            golang::parse(&bytes)
+        }
     }
     .map_err(within)
 }

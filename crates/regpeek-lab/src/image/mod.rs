@@ -111,6 +111,21 @@ pub fn image_with(layers: Vec<Blob>, runtime: Value) -> Image {
     image
 }
 
+/// An image of `layers` whose diff IDs are given, not computed (a layer too large
+/// to unpack in memory, a hostile one).
+pub fn image_with_diff_ids(layers: Vec<Blob>, diff_ids: Vec<String>) -> Image {
+    assemble(
+        layers
+            .into_iter()
+            .map(|b| {
+                let d = b.descriptor();
+                (b, d)
+            })
+            .collect(),
+        diff_ids,
+    )
+}
+
 /// [`image_of`] with the diff IDs given.
 fn assemble(layers: Vec<(Blob, Value)>, diff_ids: Vec<String>) -> Image {
     let history: Vec<Value> = (0..layers.len())

@@ -145,3 +145,44 @@ pub fn pair_image(a: bool) -> Image {
     let top = layer_of(media::OCI_LAYER, &nodes);
     plain(vec![dpkg_base(&status), files, top])
 }
+
+/// The bench's images on `base` (a big layer, `lab/big`'s): `lab/big-deb` (the base,
+/// then this machine's dpkg status in a layer of its own), and `lab/big-pair-a`,
+/// `lab/big-pair-b` (the base, then a layer each, three files and two packages
+/// apart, as `lab/pair-*`).
+pub fn big_variants(base: &Blob) -> [(&'static str, Image); 3] {
+    let status = host_status();
+    let deb = layer_of(
+        media::OCI_LAYER,
+        &[
+            Node::Dir("var/lib/dpkg"),
+            Node::File("var/lib/dpkg/status", &status),
+        ],
+    );
+    let own = |a: bool| {
+        pair_image(a)
+            .layers
+            .last()
+            .cloned()
+            .expect("the pair's top layer")
+    };
+    [
+        ("lab/big-deb", plain(vec![base.clone(), deb])),
+        ("lab/big-pair-a", plain(vec![base.clone(), own(true)])),
+        ("lab/big-pair-b", plain(vec![base.clone(), own(false)])),
+    ]
+}
+
+/// `lab/gobin`: this machine's `umoci` (a Go executable with build info) in a layer.
+pub fn gobin_image() -> Image {
+    let exe = std::fs::read("/usr/bin/umoci").unwrap_or_else(|_| b"#!/bin/sh\n".to_vec());
+    let layer = layer_of(
+        media::OCI_LAYER,
+        &[
+            Node::Dir("usr"),
+            Node::Dir("usr/bin"),
+            Node::File("usr/bin/umoci", &exe),
+        ],
+    );
+    plain(vec![layer])
+}
