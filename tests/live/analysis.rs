@@ -632,3 +632,73 @@ fn go_build_info_of_a_real_executable_names_the_go_it_was_built_with() {
     // Without --languages, an image without an OS database lists nothing.
     assert!(ok(&["packages", "--plain-http", &r("lab/gobin:v1")]).is_empty());
 }
+
+#[test]
+fn distroless_records_are_read_from_every_layer_with_the_overlay_rules() {
+    let out = regpeek(&["packages", "-v", "--plain-http", &r("lab/distroless:v1")]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let rows: Vec<(String, String, u64)> = lines(&out.stdout)
+        .iter()
+        .map(|l| {
+            let v = json(l.as_bytes());
+            (
+                v["Name"].as_str().unwrap().to_owned(),
+                v["Purl"].as_str().unwrap().to_owned(),
+                v["Layer"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // netbase's record is deleted by the top layer; the md5sums are not records.
+    assert_eq!(
+        rows,
+        [
+            (
+                "libc6".to_owned(),
+                "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&upstream=glibc".to_owned(),
+                1
+            ),
+            (
+                "tzdata".to_owned(),
+                "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=amd64".to_owned(),
+                1
+            ),
+            (
+                "base-files".to_owned(),
+                "pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64".to_owned(),
+                0
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cache_prune_removes_layer_contents_too() {
+    let cache = empty_home();
+    let c = cache.display().to_string();
+    ok(&["--cache-dir", &c, "ls", "--plain-http", &r("lab/fs:v1")]);
+    assert_eq!(
+        json(&ok(&["--cache-dir", &c, "cache", "info"]))["Layers"],
+        3
+    );
+    ok(&["--cache-dir", &c, "cache", "prune", "--max-size", "0"]);
+    assert_eq!(
+        json(&ok(&["--cache-dir", &c, "cache", "info"]))["Layers"],
+        0
+    );
+    // And the next run reads the layers again.
+    let again = regpeek(&[
+        "--cache-dir",
+        &c,
+        "-v",
+        "ls",
+        "--plain-http",
+        &r("lab/fs:v1"),
+    ]);
+    assert!(
+        requests(&again)
+            .iter()
+            .filter(|q| q.contains("/blobs/"))
+            .count()
+            >= 3
+    );
+}

@@ -212,6 +212,8 @@ impl Seeded {
                     &crate::image::apk_image(),
                     &["v1"],
                 )?;
+                let distroless = crate::image::distroless_image();
+                target.image(&format!("{prefix}/distroless"), &distroless, &["v1"])?;
                 let go = crate::image::gobin_image();
                 target.image(&format!("{prefix}/gobin"), &go, &["v1"])?;
                 let a = crate::image::pair_image(true);

@@ -5,6 +5,8 @@
 //!   Node package; a top layer with the machine's whole `status` (as a package
 //!   install writes it again) and a file replaced;
 //! - `lab/apk`: an apk `installed` database, as Alpine 3.20's `apk add` writes one;
+//! - `lab/distroless`: distroless' `status.d` records over two layers;
+//! - `lab/gobin`: this machine's `umoci`, a Go executable;
 //! - `lab/pair-a` and `lab/pair-b`: the same two base layers (`lab/dpkg`'s base and
 //!   a layer of files), then a layer each that differs in three files (one added on
 //!   each side, one changed, one deleted on one side) and two packages.
@@ -185,4 +187,40 @@ pub fn gobin_image() -> Image {
         ],
     );
     plain(vec![layer])
+}
+
+/// `lab/distroless`: dpkg's records as distroless writes them, a file a package in
+/// `var/lib/dpkg/status.d/` (with `.md5sums` beside), in two layers; the top one
+/// deletes one package's record.
+pub fn distroless_image() -> Image {
+    let record = |name: &str, version: &str, source: &str| {
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: amd64\nSource: {source}\nMaintainer: the lab\n"
+        )
+    };
+    let base_files = record("base-files", "12.4+deb12u5", "base-files");
+    let libc = record("libc6", "2.36-9+deb12u4", "glibc");
+    let netbase = record("netbase", "6.4", "netbase");
+    let tzdata = record("tzdata", "2024a-0+deb12u1", "tzdata");
+    let base = layer_of(
+        media::OCI_LAYER,
+        &[
+            Node::Dir("var/lib/dpkg/status.d"),
+            Node::File("var/lib/dpkg/status.d/base-files", base_files.as_bytes()),
+            Node::File(
+                "var/lib/dpkg/status.d/base-files.md5sums",
+                b"0123 etc/issue\n",
+            ),
+            Node::File("var/lib/dpkg/status.d/netbase", netbase.as_bytes()),
+        ],
+    );
+    let top = layer_of(
+        media::OCI_LAYER,
+        &[
+            Node::File("var/lib/dpkg/status.d/libc6", libc.as_bytes()),
+            Node::File("var/lib/dpkg/status.d/tzdata", tzdata.as_bytes()),
+            Node::File("var/lib/dpkg/status.d/.wh.netbase", b""),
+        ],
+    );
+    plain(vec![base, top])
 }
