@@ -218,7 +218,8 @@ fn waste_gates_fail_with_exit_1_naming_the_gate_and_read_a_dive_ci_file() {
 }
 
 /// The `umoci unpack` of `image` (in the lab) under `dir`.
-fn unpacked(image: &str, dir: &Path) -> PathBuf {
+pub(crate) fn unpacked(image: &str, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("a directory for the unpack");
     let layout = dir.join("layout");
     super::files::copy_with(&[], image, &format!("oci:{}:x", layout.display()));
     let root = dir.join("root");

@@ -602,7 +602,7 @@ fn ls_and_cat_agree_with_umoci_and_tar_over_the_layers() {
             by_umoci.remove("/stargz.index.json");
             assert_eq!(by_umoci, by_tar, "{image}: umoci and tar disagree");
             for (path, (kind, _)) in &by_umoci {
-                let file = dir.join("umoci-root").join(path.trim_start_matches('/'));
+                let file = dir.join("umoci/root").join(path.trim_start_matches('/'));
                 if kind == "file" {
                     let tar_file = dir.join("root").join(path.trim_start_matches('/'));
                     assert_eq!(
@@ -661,21 +661,7 @@ fn unpacked_by_umoci(
     image: &str,
     dir: &std::path::Path,
 ) -> std::collections::BTreeMap<String, (String, Option<String>)> {
-    let layout = dir.join("umoci-layout");
-    copy_to_layout(image, &layout);
-    let root = dir.join("umoci-root");
-    let out = Command::new("umoci")
-        .args(["raw", "unpack", "--rootless", "--image"])
-        .arg(format!("{}:x", layout.display()))
-        .arg(&root)
-        .output()
-        .expect("umoci is not installed: run `cargo xtask test` (installs it)");
-    assert!(
-        out.status.success(),
-        "umoci: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    files_under(&root)
+    files_under(&super::analysis::unpacked(image, &dir.join("umoci")))
 }
 
 /// JSON lines without the field `drop`.

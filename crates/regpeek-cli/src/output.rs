@@ -430,6 +430,16 @@ pub fn man_page(cmd: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
 
 /// One reference's JSON line: its `Reference` (and `Source`, when read from a file),
 /// then the fields of what was found, or its `Error`; true when it failed.
+/// Says on stderr that `image` failed (for the commands whose stdout is a table or a
+/// document, where an error line cannot go).
+pub fn say_failed(image: &str, e: &anyhow::Error) {
+    eprintln!(
+        "regpeek: {}: {}",
+        safe_line(image),
+        safe_line(&format!("{e:#}"))
+    );
+}
+
 pub fn answer_line(
     reference: &str,
     source: Option<&str>,

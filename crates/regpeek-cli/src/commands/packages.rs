@@ -28,8 +28,8 @@ pub struct Asked {
 
 /// One image's packages as rows (`Type`, `Name`, `Version`, `Arch`, `Source`,
 /// `Purl`, `Layer`, `LayerDigest`, `File`, or `From` for an SBOM's).
-fn rows_of(session: &Session, common: &Common, image: &str, asked: &Asked) -> Result<Vec<Value>> {
-    let r = crate::flags::parse_reference(image)?;
+fn rows_of(session: &Session, common: &Common, typed: &str, asked: &Asked) -> Result<Vec<Value>> {
+    let r = crate::flags::parse_reference(typed)?;
     // Offline, only the layers the cache holds answer (an SBOM is looked for online).
     if !asked.scan && !session.offline {
         let docs = attest::documents(session, common, &r, Want::Sbom)?;
@@ -53,7 +53,7 @@ fn rows_of(session: &Session, common: &Common, image: &str, asked: &Asked) -> Re
     let image = Image::open(&source, &session.layer_index, &r)?;
     let found = image.installed(asked.languages)?;
     for problem in &found.problems {
-        session.warn_once(&format!("{}: {problem}", r.familiar()));
+        session.warn_once(&format!("{}: {problem}", crate::output::safe_line(typed)));
     }
     if found.packages.is_empty() {
         let more = if asked.languages {
@@ -63,7 +63,7 @@ fn rows_of(session: &Session, common: &Common, image: &str, asked: &Asked) -> Re
         };
         session.warn_once(&format!(
             "{}: no package database found{more}",
-            r.familiar()
+            crate::output::safe_line(typed)
         ));
     }
     Ok(rows(&found, image.layers()))
@@ -191,11 +191,7 @@ pub fn packages(
                     })),
                     Err(e) => {
                         failed = true;
-                        eprintln!(
-                            "regpeek: {}: {}",
-                            crate::output::safe_line(image),
-                            crate::output::safe_line(&format!("{e:#}"))
-                        );
+                        crate::output::say_failed(image, &e);
                     }
                 }
                 Ok(())
@@ -237,11 +233,7 @@ pub fn packages(
                     }
                     Err(e) => {
                         failed = true;
-                        eprintln!(
-                            "regpeek: {}: {}",
-                            crate::output::safe_line(image),
-                            crate::output::safe_line(&format!("{e:#}"))
-                        );
+                        crate::output::say_failed(image, &e);
                     }
                 }
                 out.flush()?;

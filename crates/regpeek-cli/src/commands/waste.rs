@@ -155,11 +155,7 @@ pub fn waste(
                 Ok(row) => table(out, image, row, images.single)?,
                 Err(e) => {
                     broken = true;
-                    eprintln!(
-                        "regpeek: {}: {}",
-                        crate::output::safe_line(image),
-                        crate::output::safe_line(&format!("{e:#}"))
-                    );
+                    crate::output::say_failed(image, e);
                 }
             }
         } else {
@@ -178,8 +174,8 @@ pub fn waste(
 }
 
 /// The analysis of one image, and its layers' digests.
-fn waste_of(session: &Session, common: &Common, image: &str) -> Result<(Waste, Vec<String>)> {
-    let r = crate::flags::parse_reference(image)?;
+fn waste_of(session: &Session, common: &Common, typed: &str) -> Result<(Waste, Vec<String>)> {
+    let r = crate::flags::parse_reference(typed)?;
     let source = Reading { session, common };
     let image = Image::open(&source, &session.layer_index, &r)?;
     let wanted: Vec<usize> = (0..image.layers().len())
@@ -187,7 +183,10 @@ fn waste_of(session: &Session, common: &Common, image: &str) -> Result<(Waste, V
             |&i| match regpeek_client::layers::packing(&image.layers()[i].media_type) {
                 Ok(_) => true,
                 Err(why) => {
-                    session.warn_once(&format!("{}: layer {i} left out: {why}", r.familiar()));
+                    session.warn_once(&format!(
+                        "{}: layer {i} left out: {why}",
+                        crate::output::safe_line(typed)
+                    ));
                     false
                 }
             },
