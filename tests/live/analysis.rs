@@ -703,3 +703,71 @@ fn cache_prune_removes_layer_contents_too() {
             >= 3
     );
 }
+
+#[test]
+fn an_image_with_an_sbom_is_answered_from_it_unless_scan() {
+    let image = r("lab/attested:v1");
+    let from_sbom = ok(&["packages", "--plain-http", &image]);
+    let rows: Vec<Value> = lines(&from_sbom)
+        .iter()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|v| v["From"].as_str().unwrap().starts_with("sbom (")),
+        "{rows:?}"
+    );
+    // The same packages `sbom` lists.
+    let sbom: BTreeSet<String> = lines(&ok(&["sbom", "--plain-http", &image]))
+        .iter()
+        .map(|l| json(l.as_bytes())["Purl"].to_string())
+        .collect();
+    let ours: BTreeSet<String> = rows.iter().map(|v| v["Purl"].to_string()).collect();
+    assert_eq!(ours, sbom);
+    // --scan reads the layers instead: this image has no package database.
+    let scanned = regpeek(&["packages", "--plain-http", "--scan", &image]);
+    assert!(scanned.status.success(), "{}", stderr_of(&scanned));
+    assert!(scanned.stdout.is_empty());
+    assert!(stderr_of(&scanned).contains("no package database found"));
+}
+
+#[test]
+fn parallel_runs_share_the_layer_cache_safely() {
+    let cache = empty_home();
+    let c = cache.display().to_string();
+    let images = [r("lab/dpkg:v1"), r("lab/pair-a:v1"), r("lab/pair-b:v1")];
+    let runs: Vec<std::thread::JoinHandle<Output>> = (0..4)
+        .map(|k| {
+            let (c, image) = (c.clone(), images[k % 3].clone());
+            std::thread::spawn(move || {
+                regpeek(&[
+                    "--cache-dir",
+                    &c,
+                    "waste",
+                    "--plain-http",
+                    "--lowest-efficiency",
+                    "off",
+                    "--highest-user-wasted-percent",
+                    "off",
+                    "--highest-wasted-bytes",
+                    "off",
+                    &image,
+                ])
+            })
+        })
+        .collect();
+    for run in runs {
+        let out = run.join().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    // lab/dpkg's 3 layers (its base is the pair's too), the pair's shared files layer
+    // and their own 2: each kept once, whole.
+    assert_eq!(
+        json(&ok(&["--cache-dir", &c, "cache", "info"]))["Layers"],
+        6
+    );
+    let warm = regpeek(&["--cache-dir", &c, "-v", "ls", "--plain-http", &images[1]]);
+    assert!(warm.status.success(), "{}", stderr_of(&warm));
+    assert!(!requests(&warm).iter().any(|q| q.contains("/blobs/")));
+}

@@ -51,7 +51,7 @@ impl std::ops::Deref for Contents {
 
 impl Contents {
     /// Contents listed without the files' bytes (an eStargz TOC): no database read.
-    pub fn listed(entries: Vec<Entry>, digests: Vec<Option<String>>) -> Contents {
+    pub(crate) fn listed(entries: Vec<Entry>, digests: Vec<Option<String>>) -> Contents {
         Contents {
             entries,
             digests,
@@ -60,7 +60,7 @@ impl Contents {
     }
 
     /// About what it holds in memory, in bytes.
-    pub fn weight(&self) -> usize {
+    pub(crate) fn weight(&self) -> usize {
         let entries: usize = self.entries.iter().map(Entry::weight).sum();
         let digests = self.digests.iter().flatten().count() * 88;
         let packages: usize = self
@@ -184,18 +184,18 @@ impl Row {
 
 /// The most memory one layer's entries may take (as [`Entry::weight`] counts,
 /// with their digests): about 300,000 entries.
-pub const MAX_LISTED: usize = 64 << 20;
+pub(crate) const MAX_LISTED: usize = 64 << 20;
 
 /// The most of one package database spooled while its layer is read; a larger one
 /// is reported, not read.
-pub const MAX_DATABASE: u64 = 256 << 20;
+pub(crate) const MAX_DATABASE: u64 = 256 << 20;
 
 /// Learns a layer's [`Contents`] as its entries go by: shown each entry, it says
 /// what to take of it (the bytes of every regular file, to hash; a package
 /// database's, to spool). Nothing it learnt is used before [`Learn::finish`], which
 /// the caller calls only once the layer verified.
 #[derive(Default)]
-pub struct Learn {
+pub(crate) struct Learn {
     entries: Vec<Entry>,
     digests: Rc<RefCell<Vec<Option<String>>>>,
     spooled: Vec<(String, Database, Rc<RefCell<Spooled>>)>,
@@ -215,7 +215,7 @@ struct Spooled {
 impl Learn {
     /// Shown an entry: what to take of it. `also`: a sink of the caller's own that
     /// gets the same bytes (a file `cat` looks for).
-    pub fn see(&mut self, e: &Entry, also: Option<Box<dyn Write>>) -> Take {
+    pub(crate) fn see(&mut self, e: &Entry, also: Option<Box<dyn Write>>) -> Take {
         let at = self.entries.len();
         if !self.over {
             self.weight += e.weight() + 88;
@@ -263,7 +263,7 @@ impl Learn {
 
     /// The layer verified: its contents (databases parsed now), or `None` when the
     /// entries were too many to keep.
-    pub fn finish(self) -> Option<Contents> {
+    pub(crate) fn finish(self) -> Option<Contents> {
         if self.over {
             return None;
         }

@@ -179,6 +179,28 @@ pub fn cat(
 /// Answers each image with `one` (`--jobs` at a time) and prints its lines as soon as
 /// the images before it are printed: its `Reference`, `Source`, then each row found,
 /// or its `Error`; exit 1 when any failed.
+/// One image's rows as JSON lines led by its `Reference` (and `Source`), or its error
+/// line: whether it failed.
+pub(super) fn answer_lines(
+    session: &Session,
+    out: &mut impl Write,
+    image: &str,
+    source: Option<&str>,
+    found: Result<Vec<Value>>,
+) -> Result<bool> {
+    let rows = match found {
+        Ok(rows) => rows.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e)],
+    };
+    let mut failed = false;
+    for row in rows {
+        let (row, fails) = crate::output::answer_line(image, source, row);
+        failed |= fails;
+        session.out.line(out, &row)?;
+    }
+    Ok(failed)
+}
+
 pub(super) fn lines_out(
     session: &Session,
     images: &Images,
@@ -188,15 +210,7 @@ pub(super) fn lines_out(
     let mut failed = false;
     images.each(one, |i, found| {
         let (image, source) = &images.list[i];
-        let rows = match found {
-            Ok(rows) => rows.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e)],
-        };
-        for row in rows {
-            let (row, fails) = crate::output::answer_line(image, source.as_deref(), row);
-            failed |= fails;
-            session.out.line(out, &row)?;
-        }
+        failed |= answer_lines(session, out, image, source.as_deref(), found)?;
         out.flush()?;
         Ok(())
     })?;

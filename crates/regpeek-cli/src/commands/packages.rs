@@ -32,11 +32,20 @@ fn rows_of(session: &Session, common: &Common, typed: &str, asked: &Asked) -> Re
     let r = crate::flags::parse_reference(typed)?;
     // Offline, only the layers the cache holds answer (an SBOM is looked for online).
     if !asked.scan && !session.offline {
+        // Every SBOM the image carries (an attestation, referrers), each package once.
         let docs = attest::documents(session, common, &r, Want::Sbom)?;
-        if let Some(doc) = docs.first() {
-            return Ok(attest::packages(doc)
-                .into_iter()
-                .map(|mut row| {
+        if !docs.is_empty() {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut rows = Vec::new();
+            for doc in &docs {
+                for mut row in attest::packages(doc) {
+                    let key = match row["Purl"].as_str() {
+                        Some(p) => p.to_owned(),
+                        None => format!("{}@{}", row["Name"], row["Version"]),
+                    };
+                    if !seen.insert(key) {
+                        continue;
+                    }
                     let kind = row["Purl"]
                         .as_str()
                         .and_then(|p| p.strip_prefix("pkg:"))
@@ -44,9 +53,10 @@ fn rows_of(session: &Session, common: &Common, typed: &str, asked: &Asked) -> Re
                         .map(str::to_owned);
                     row["Type"] = json!(kind);
                     row["From"] = json!(format!("sbom ({})", doc.source));
-                    row
-                })
-                .collect());
+                    rows.push(row);
+                }
+            }
+            return Ok(rows);
         }
     }
     let source = Reading { session, common };
@@ -168,84 +178,66 @@ pub fn packages(
     asked: &Asked,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
-    let one = |image: &str, common: &Common| rows_of(session, common, image, asked);
-    match asked.format {
-        PackageFormat::Json => super::files::lines_out(session, images, one, out),
-        PackageFormat::Table => {
-            session.out.refuse_table_with_jq()?;
-            let mut failed = false;
-            let mut table = Vec::new();
-            images.each(one, |i, found| {
-                let image = &images.list[i].0;
-                match found {
-                    Ok(rows) => table.extend(rows.iter().map(|v| {
-                        let cell =
-                            |k: &str| crate::output::safe_line(v[k].as_str().unwrap_or_default());
-                        let mut row = if images.single {
-                            vec![]
-                        } else {
-                            vec![image.clone()]
-                        };
-                        row.extend([cell("Type"), cell("Name"), cell("Version"), cell("Arch")]);
-                        row
-                    })),
-                    Err(e) => {
-                        failed = true;
-                        crate::output::say_failed(image, &e);
-                    }
-                }
-                Ok(())
-            })?;
-            let header: &[&str] = if images.single {
-                &["TYPE", "NAME", "VERSION", "ARCH"]
-            } else {
-                &["REFERENCE", "TYPE", "NAME", "VERSION", "ARCH"]
-            };
-            crate::output::print_columns(out, header, &table)?;
-            out.flush()?;
-            Ok(if failed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-        PackageFormat::Cyclonedx | PackageFormat::Spdx => {
-            let when = jiff::Timestamp::try_from(session.started)
-                .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-                .unwrap_or_default();
-            let spdx = asked.format == PackageFormat::Spdx;
-            let doc = |image: &str, common: &Common| -> Result<Vec<Value>> {
-                let rows = rows_of(session, common, image, asked)?;
-                Ok(vec![if spdx {
-                    spdx_of(image, &rows, &when)
-                } else {
-                    cyclonedx_of(image, &rows, &when)
-                }])
-            };
-            let mut failed = false;
-            images.each(doc, |i, found| {
-                let image = &images.list[i].0;
-                match found {
-                    Ok(docs) => {
-                        for d in docs {
-                            session.out.line(out, &d)?;
-                        }
-                    }
-                    Err(e) => {
-                        failed = true;
-                        crate::output::say_failed(image, &e);
-                    }
-                }
-                out.flush()?;
-                Ok(())
-            })?;
-            Ok(if failed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+    if asked.format == PackageFormat::Table {
+        session.out.refuse_table_with_jq()?;
     }
+    let when = jiff::Timestamp::try_from(session.started)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    // Each image's rows, or its one document: one batch whatever the format.
+    let one = |image: &str, common: &Common| -> Result<Vec<Value>> {
+        let rows = rows_of(session, common, image, asked)?;
+        Ok(match asked.format {
+            PackageFormat::Spdx => vec![spdx_of(image, &rows, &when)],
+            PackageFormat::Cyclonedx => vec![cyclonedx_of(image, &rows, &when)],
+            PackageFormat::Json | PackageFormat::Table => rows,
+        })
+    };
+    let (mut failed, mut table) = (false, Vec::new());
+    images.each(one, |i, found| {
+        let (image, source) = &images.list[i];
+        match (asked.format, found) {
+            (PackageFormat::Json, found) => {
+                failed |=
+                    super::files::answer_lines(session, out, image, source.as_deref(), found)?;
+            }
+            (PackageFormat::Table, Ok(rows)) => table.extend(rows.iter().map(|v| {
+                let cell = |k: &str| crate::output::safe_line(v[k].as_str().unwrap_or_default());
+                let mut row = if images.single {
+                    vec![]
+                } else {
+                    vec![image.clone()]
+                };
+                row.extend([cell("Type"), cell("Name"), cell("Version"), cell("Arch")]);
+                row
+            })),
+            (_, Ok(docs)) => {
+                for d in docs {
+                    session.out.line(out, &d)?;
+                }
+            }
+            (_, Err(e)) => {
+                failed = true;
+                crate::output::say_failed(image, &e);
+            }
+        }
+        out.flush()?;
+        Ok(())
+    })?;
+    if asked.format == PackageFormat::Table {
+        let header: &[&str] = if images.single {
+            &["TYPE", "NAME", "VERSION", "ARCH"]
+        } else {
+            &["REFERENCE", "TYPE", "NAME", "VERSION", "ARCH"]
+        };
+        crate::output::print_columns(out, header, &table)?;
+        out.flush()?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// A CycloneDX 1.5 JSON document of one image's packages.

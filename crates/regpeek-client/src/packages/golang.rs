@@ -8,14 +8,14 @@
 use super::Package;
 
 /// The magic that starts the build info.
-pub const MAGIC: &[u8] = b"\xff Go buildinf:";
+pub(crate) const MAGIC: &[u8] = b"\xff Go buildinf:";
 /// The most captured after the magic: the header and the module info.
-pub const MAX_CAPTURE: usize = 1 << 20;
+pub(crate) const MAX_CAPTURE: usize = 1 << 20;
 
 /// Watches an executable's bytes for the build info: an ELF file's bytes are searched
 /// for [`MAGIC`], and what follows it kept (up to [`MAX_CAPTURE`]).
 #[derive(Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     seen: u64,
     not_elf: bool,
     /// The last bytes of the previous write, for a magic cut in two.
@@ -25,7 +25,7 @@ pub struct Scan {
 
 impl Scan {
     /// Sees the next bytes of the file.
-    pub fn feed(&mut self, buf: &[u8]) {
+    pub(crate) fn feed(&mut self, buf: &[u8]) {
         if self.not_elf {
             return;
         }
@@ -59,7 +59,7 @@ impl Scan {
     }
 
     /// What was captured, if the magic was found.
-    pub fn captured(&self) -> Option<&[u8]> {
+    pub(crate) fn captured(&self) -> Option<&[u8]> {
         self.captured.as_deref()
     }
 }
@@ -81,7 +81,7 @@ fn string(data: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The packages the captured build info names: the main module, its dependencies
 /// (a replacement's version where one is given), and the standard library.
-pub fn parse(captured: &[u8]) -> Result<Vec<Package>, String> {
+pub(crate) fn parse(captured: &[u8]) -> Result<Vec<Package>, String> {
     let header = captured
         .get(..32)
         .ok_or("a Go build info header cut short")?;

@@ -3,11 +3,11 @@
 //! `installed`, rpm's `rpmdb.sqlite`, and language manifests (Python's
 //! `*.dist-info/METADATA`, Node's `package.json` under `node_modules`, Go's build info
 //! in executables). Which paths are
-//! databases is [`database`]; what one lists is [`parse`], bounded against hostile
+//! databases is `database`; what one lists is `parse`, bounded against hostile
 //! input (lines, records and fields have caps; a database over its cap is an error).
 
 mod dpkg;
-pub mod golang;
+pub(crate) mod golang;
 mod rpm;
 
 use std::io::BufRead;
@@ -15,13 +15,13 @@ use std::io::BufRead;
 use serde::{Deserialize, Serialize};
 
 /// The most packages one database may list.
-pub const MAX_PACKAGES: usize = 1_000_000;
+pub(crate) const MAX_PACKAGES: usize = 1_000_000;
 /// The longest line a text database may hold.
-pub const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// What kind of database a path holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Database {
+pub(crate) enum Database {
     /// dpkg's `var/lib/dpkg/status`.
     DpkgStatus,
     /// A file of distroless' `var/lib/dpkg/status.d/`: one package's stanza.
@@ -43,13 +43,13 @@ pub enum Database {
 impl Database {
     /// Whether it is an operating system's package database (as opposed to a
     /// language manifest, or `os-release`).
-    pub fn is_os(self) -> bool {
+    pub(crate) fn is_os(self) -> bool {
         matches!(self, Database::DpkgStatus | Database::Apk | Database::Rpm)
     }
 }
 
 /// The paths of the operating systems' package databases, by kind.
-pub const OS_DATABASES: [(&str, Database); 4] = [
+pub(crate) const OS_DATABASES: [(&str, Database); 4] = [
     ("var/lib/dpkg/status", Database::DpkgStatus),
     ("lib/apk/db/installed", Database::Apk),
     ("var/lib/rpm/rpmdb.sqlite", Database::Rpm),
@@ -57,10 +57,10 @@ pub const OS_DATABASES: [(&str, Database); 4] = [
 ];
 
 /// The directory of distroless' per-package dpkg files.
-pub const STATUS_D: &str = "var/lib/dpkg/status.d";
+pub(crate) const STATUS_D: &str = "var/lib/dpkg/status.d";
 
 /// What kind of database the (normalised) `path` is, if any.
-pub fn database(path: &str) -> Option<Database> {
+pub(crate) fn database(path: &str) -> Option<Database> {
     if let Some((_, db)) = OS_DATABASES.iter().find(|(p, _)| *p == path) {
         return Some(*db);
     }
@@ -109,7 +109,7 @@ pub struct Package {
 }
 
 /// What the database `db` at `path` lists.
-pub fn parse(
+pub(crate) fn parse(
     db: Database,
     path: &str,
     file: &mut impl std::io::Read,

@@ -376,7 +376,7 @@ impl Gate {
 /// A size as go-humanize's `ParseBytes` reads it (dive's wasted-bytes gate): a
 /// number, then optionally a unit, decimal (`kB`, `MB`, `G`…) or binary (`KiB`,
 /// `MiB`, `Gi`…), any case.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
