@@ -62,7 +62,7 @@ impl Contents {
     /// About what it holds in memory, in bytes.
     pub(crate) fn weight(&self) -> usize {
         let entries: usize = self.entries.iter().map(Entry::weight).sum();
-        let digests = self.digests.iter().flatten().count() * 88;
+        let digests = self.digests.iter().flatten().count() * DIGEST_WEIGHT;
         let packages: usize = self
             .databases
             .values()
@@ -112,6 +112,10 @@ impl Contents {
         })
     }
 }
+
+/// What a file's digest weighs in memory (its hex `String`), as [`Contents::weight`]
+/// counts it.
+const DIGEST_WEIGHT: usize = 88;
 
 /// The cache's format of [`Contents`]; a file of another is read again from the layer.
 const FORMAT: u32 = 1;
@@ -218,7 +222,7 @@ impl Learn {
     pub(crate) fn see(&mut self, e: &Entry, also: Option<Box<dyn Write>>) -> Take {
         let at = self.entries.len();
         if !self.over {
-            self.weight += e.weight() + 88;
+            self.weight += e.weight() + DIGEST_WEIGHT;
             self.entries.push(e.clone());
             self.digests.borrow_mut().push(None);
             if self.weight > MAX_LISTED {
@@ -254,11 +258,10 @@ impl Learn {
                 sinks.push(Box::new(GoWatch(scan)));
             }
         }
-        match sinks.len() {
-            0 => Take::Skip,
-            1 => Take::Bytes(sinks.pop().expect("one sink")),
-            _ => Take::Bytes(Box::new(Tee(sinks))),
+        if sinks.len() > 1 {
+            return Take::Bytes(Box::new(Tee(sinks)));
         }
+        sinks.pop().map_or(Take::Skip, Take::Bytes)
     }
 
     /// The layer verified: its contents (databases parsed now), or `None` when the

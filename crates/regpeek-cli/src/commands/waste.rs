@@ -174,35 +174,33 @@ pub fn waste(
 }
 
 /// The analysis of one image, and its layers' digests.
-fn waste_of(session: &Session, common: &Common, typed: &str) -> Result<(Waste, Vec<String>)> {
+fn waste_of(
+    session: &Session,
+    common: &Common,
+    typed: &str,
+) -> Result<(Waste, Vec<(usize, String)>)> {
     let r = crate::flags::parse_reference(typed)?;
     let source = Reading { session, common };
     let image = Image::open(&source, &session.layer_index, &r)?;
-    let wanted: Vec<usize> = (0..image.layers().len())
-        .filter(
-            |&i| match regpeek_client::layers::packing(&image.layers()[i].media_type) {
-                Ok(_) => true,
-                Err(why) => {
-                    session.warn_once(&format!(
-                        "{}: layer {i} left out: {why}",
-                        crate::output::safe_line(typed)
-                    ));
-                    false
-                }
-            },
-        )
-        .collect();
+    let wanted = image.readable_layers();
     let contents = image.entries_of(&wanted)?;
     let refs: Vec<&regpeek_client::contents::Contents> = contents.iter().map(|c| &**c).collect();
+    // Each analysed layer's index in the image (a foreign one is left out) and digest.
     let digests = wanted
         .iter()
-        .map(|&i| image.layers()[i].digest.to_string())
+        .map(|&i| (i, image.layers()[i].digest.to_string()))
         .collect();
     Ok((analyze(&refs), digests))
 }
 
 /// One image's JSON line, and the gates it fails.
-fn row(w: &Waste, digests: &[String], gates: &[(String, Option<Gate>)]) -> (Value, Vec<String>) {
+fn row(
+    w: &Waste,
+    digests: &[(usize, String)],
+    gates: &[(String, Option<Gate>)],
+) -> (Value, Vec<String>) {
+    // An analysed layer's index in the image.
+    let index = |k: usize| digests.get(k).map_or(k, |d| d.0);
     let mut failed = Vec::new();
     let gate_rows: Vec<Value> = gates
         .iter()
@@ -222,22 +220,25 @@ fn row(w: &Waste, digests: &[String], gates: &[(String, Option<Gate>)]) -> (Valu
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let mut responsible: Vec<(&str, u64)> = Vec::new();
-            for inef in &w.inefficiencies {
-                // This layer's occurrences that a later one replaces or deletes.
-                if let Some(pos) = inef.layers.iter().position(|&x| x == i)
-                    && pos + 1 < inef.layers.len()
-                {
-                    responsible.push((&inef.path, inef.bytes));
-                }
-            }
-            responsible.truncate(RESPONSIBLE);
+            // This layer's occurrences that a later one replaces or deletes.
+            let responsible: Vec<&str> = w
+                .inefficiencies
+                .iter()
+                .filter(|inef| {
+                    inef.layers
+                        .iter()
+                        .position(|&x| x == i)
+                        .is_some_and(|pos| pos + 1 < inef.layers.len())
+                })
+                .map(|inef| inef.path.as_str())
+                .take(RESPONSIBLE)
+                .collect();
             json!({
-                "Index": i,
-                "Digest": digests.get(i),
+                "Index": index(i),
+                "Digest": digests.get(i).map(|d| &d.1),
                 "Size": l.size,
                 "Overwritten": l.overwritten,
-                "Responsible": responsible.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                "Responsible": responsible,
             })
         })
         .collect();
@@ -252,7 +253,7 @@ fn row(w: &Waste, digests: &[String], gates: &[(String, Option<Gate>)]) -> (Valu
             "Path": i.path,
             "Count": i.layers.len(),
             "Bytes": i.bytes,
-            "Layers": i.layers,
+            "Layers": i.layers.iter().map(|&k| index(k)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "Gates": gate_rows,
         "Pass": failed.is_empty(),

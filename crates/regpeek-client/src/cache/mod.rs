@@ -48,6 +48,11 @@ impl crate::contents::Keep for Cache {
     }
 }
 
+/// Manifests and configs, by digest.
+const BLOBS: &str = "blobs/sha256";
+/// What each layer holds, by the layer's digest.
+const LAYERS: &str = "layers/sha256";
+
 /// The largest layer contents file kept (a layer of about 10⁶ entries).
 const MAX_CONTENTS: u64 = 256 << 20;
 
@@ -109,7 +114,7 @@ impl Cache {
             Some(d) => d.to_owned(),
             None => default_dir().context("no $XDG_CACHE_HOME or $HOME for the cache")?,
         };
-        std::fs::create_dir_all(dir.join("blobs/sha256"))
+        std::fs::create_dir_all(dir.join(BLOBS))
             .with_context(|| format!("creating the cache in {}", dir.display()))?;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
         let db = Db::open(&dir).map_err(|e| format!("{e:#}"));
@@ -151,10 +156,16 @@ impl Cache {
         &self.dir
     }
 
-    fn blob_path(&self, digest: &Digest) -> Option<PathBuf> {
+    /// Where the store `under` ([`BLOBS`] or [`LAYERS`]) keeps what is named by a
+    /// SHA-256 `digest` (the store holds no other kind).
+    fn path_in(&self, under: &str, digest: &Digest) -> Option<PathBuf> {
         let text = digest.to_string();
         let hex = text.strip_prefix("sha256:")?;
-        Some(self.dir.join("blobs/sha256").join(hex))
+        Some(self.dir.join(under).join(hex))
+    }
+
+    fn blob_path(&self, digest: &Digest) -> Option<PathBuf> {
+        self.path_in(BLOBS, digest)
     }
 
     /// Content by digest, if held and intact (a bad file is removed).
@@ -250,9 +261,7 @@ impl Cache {
     }
 
     fn contents_path(&self, layer: &Digest) -> Option<PathBuf> {
-        let text = layer.to_string();
-        let hex = text.strip_prefix("sha256:")?;
-        Some(self.dir.join("layers/sha256").join(hex))
+        self.path_in(LAYERS, layer)
     }
 
     /// What a layer holds, as [`Cache::keep_layer_contents`] kept it (a damaged
@@ -280,7 +289,7 @@ impl Cache {
         }
         let bytes = contents.to_json();
         if bytes.len() as u64 > MAX_CONTENTS
-            || std::fs::create_dir_all(self.dir.join("layers/sha256")).is_err()
+            || std::fs::create_dir_all(self.dir.join(LAYERS)).is_err()
         {
             return;
         }
@@ -338,7 +347,7 @@ impl Cache {
 
     /// The files of the store: manifests and configs, then layers' contents.
     fn blobs(&self) -> Vec<(PathBuf, u64, SystemTime)> {
-        ["blobs/sha256", "layers/sha256"]
+        [BLOBS, LAYERS]
             .iter()
             .flat_map(|dir| {
                 std::fs::read_dir(self.dir.join(dir))
@@ -387,7 +396,7 @@ impl Cache {
         let blobs = self.blobs();
         let layers = blobs
             .iter()
-            .filter(|b| b.0.parent().is_some_and(|d| d.ends_with("layers/sha256")))
+            .filter(|b| b.0.parent().is_some_and(|d| d.ends_with(LAYERS)))
             .count();
         let file = self.dir.join("cache.db");
         let index_bytes: u64 = ["cache.db", "cache.db-wal"]

@@ -5,7 +5,7 @@
 //! first layer that holds one. Distroless' `status.d/` files and language manifests
 //! (Python, Node, Go executables) can be in any layer: with them every layer is read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anyhow::{Result, bail};
 use regpeek_layer::Kind;
@@ -43,20 +43,21 @@ impl Image<'_> {
     /// rpm), reading layers top-down only until one holds its database; with
     /// `languages`, also Python and Node packages, from every layer.
     pub fn installed(&self, languages: bool) -> Result<Installed> {
-        let readable: Vec<usize> = (0..self.layers.len())
-            .rev()
-            .filter(|&i| self.readable(i))
-            .collect();
-        if languages {
-            // Every layer is needed: read together.
-            let mut up: Vec<usize> = readable.clone();
-            up.reverse();
-            self.entries_of(&up)?;
-        }
+        let readable = self.readable_layers();
+        // Every layer is needed: read together, and used as read (the run's index
+        // may not hold them all).
+        let all = if languages {
+            Some(self.entries_of(&readable)?)
+        } else {
+            None
+        };
         let mut walk = Walk::default();
         let mut found = Installed::default();
-        for i in readable {
-            let contents = self.entries(i)?;
+        for (k, &i) in readable.iter().enumerate().rev() {
+            let contents = match &all {
+                Some(all) => all[k].clone(),
+                None => self.entries(i)?,
+            };
             found.layers_read.push(i);
             for (path, read) in &contents.databases {
                 // Only executables with Go's build info are kept by their bytes.
@@ -124,7 +125,7 @@ struct Walk {
     taken: BTreeSet<String>,
     /// Paths whose lower contents are hidden: whiteouts, opaque directories,
     /// and what an upper layer made a non-directory.
-    masked: BTreeMap<String, ()>,
+    masked: BTreeSet<String>,
     os_found: bool,
     status_d: bool,
 }
@@ -137,7 +138,7 @@ impl Walk {
         }
         let mut at = path;
         loop {
-            if self.masked.contains_key(at) {
+            if self.masked.contains(at) {
                 return true;
             }
             match at.rsplit_once('/') {
@@ -161,8 +162,6 @@ impl Walk {
                 }
             }
         }
-        for m in masks {
-            self.masked.insert(m, ());
-        }
+        self.masked.extend(masks);
     }
 }

@@ -96,6 +96,14 @@ impl<'a> Image<'a> {
         }
     }
 
+    /// The layers that can be read, base first (a foreign or unknown one is passed
+    /// over, said once).
+    pub fn readable_layers(&self) -> Vec<usize> {
+        (0..self.layers.len())
+            .filter(|&i| self.readable(i))
+            .collect()
+    }
+
     /// What layer `i` holds: from the run's index (or the cache), else an eStargz
     /// layer's TOC, else the layer read whole; indexed once verified.
     pub fn entries(&self, i: usize) -> Result<Arc<Contents>> {
@@ -146,9 +154,7 @@ impl<'a> Image<'a> {
 
     /// The merged file system: every readable layer laid on in order.
     pub fn tree(&self) -> Result<Tree> {
-        let wanted: Vec<usize> = (0..self.layers.len())
-            .filter(|&i| self.readable(i))
-            .collect();
+        let wanted = self.readable_layers();
         let mut tree = Tree::new();
         for (&i, own) in wanted.iter().zip(self.entries_of(&wanted)?) {
             tree.apply(i, &own);

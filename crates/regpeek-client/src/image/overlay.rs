@@ -39,6 +39,10 @@ pub struct Node {
 #[derive(Debug, Default, Clone)]
 pub struct Tree {
     nodes: BTreeMap<String, Node>,
+    /// The paths the layers' whiteouts deleted, and the directories they made
+    /// opaque: what they hide of layers below the first one laid ([`Tree::hides`]).
+    deleted: BTreeSet<String>,
+    opaque: BTreeSet<String>,
 }
 
 /// Why a path has no node.
@@ -66,6 +70,9 @@ impl Tree {
                 self.remove_below(&gone);
                 if !opaque {
                     self.nodes.remove(&gone);
+                    self.deleted.insert(gone);
+                } else {
+                    self.opaque.insert(gone);
                 }
             }
         }
@@ -123,6 +130,33 @@ impl Tree {
         for k in below {
             self.nodes.remove(&k);
         }
+    }
+
+    /// Whether the layers laid hide `path` of any layer below them (one not laid
+    /// here): a whiteout deleted it or a directory above it, a directory above it is
+    /// opaque, or a non-directory stands above it. Its own node, if any, is
+    /// [`Tree::get`]'s.
+    pub fn hides(&self, path: &str) -> bool {
+        if self.deleted.contains(path) {
+            return true;
+        }
+        let mut at = path;
+        while let Some((up, _)) = at.rsplit_once('/') {
+            let over = self
+                .nodes
+                .get(up)
+                .is_some_and(|n| n.entry.kind != Kind::Dir);
+            if over || self.deleted.contains(up) || self.opaque.contains(up) {
+                return true;
+            }
+            at = up;
+        }
+        self.opaque.contains("")
+    }
+
+    /// The paths the layers' whiteouts deleted.
+    pub fn deleted(&self) -> impl Iterator<Item = &String> {
+        self.deleted.iter()
     }
 
     /// The node at exactly `path` (normalised), links not followed.

@@ -2,22 +2,24 @@
 //!
 //! The layers both images start with (the same digest, or the same diff ID) are the
 //! shared base: its files are the same in both, so only the layers above it (the
-//! *uppers*) are read, and only the paths an upper names can differ. A path one side
-//! writes and the other leaves to the base is compared with the base's own entry when
-//! the base's contents are known (kept from an earlier read, or read because
-//! `exact` asks); otherwise that side is [`Side::Shared`]: as the shared layers hold
-//! it, not read. A whiteout says its path existed below, so a path deleted on one
-//! side is known to be there on the other.
+//! *uppers*) are read, and only the paths an upper names can differ. Each side is the
+//! merged view `ls` reads ([`Tree`], the overlay rules in one place): when the shared
+//! layers' contents are known (kept from an earlier read, or read because `exact`
+//! asks), the two images' whole views are compared; otherwise the views of the
+//! uppers alone, and a path one side writes and the other leaves to the shared layers
+//! is [`Side::Shared`] there: as those layers hold it, not read. A whiteout says its
+//! path existed below, so a path deleted on one side is known to be there on the
+//! other.
 //!
 //! Changed means different content (SHA-256), type, mode, owner or link target;
 //! sizes follow content, and mtimes are not compared.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
 use regpeek_layer::Kind;
 
-use super::Image;
+use super::{Image, Tree};
 use crate::contents::Contents;
 
 /// What a path is on one side.
@@ -78,119 +80,70 @@ pub struct FileDiff {
     pub exact: bool,
 }
 
-/// A path's state in a view built from some layers.
-#[derive(Debug, Clone, PartialEq)]
-enum Slot {
-    Present(Meta),
-    /// Deleted by a whiteout (so it was there below).
-    Deleted,
-}
-
-/// Paths to slots, and the directories whose lower contents are hidden.
-#[derive(Default, Clone)]
+/// The merged view of some layers (the overlay rules are [`Tree`]'s, as for `ls`),
+/// and each regular file's digest by (layer, path).
 struct View {
-    paths: BTreeMap<String, Slot>,
-    hidden: BTreeSet<String>,
+    tree: Tree,
+    digests: HashMap<(usize, String), String>,
 }
 
 impl View {
-    fn remove_below(&mut self, dir: &str) {
-        let prefix = format!("{dir}/");
-        let below: Vec<String> = self
-            .paths
-            .range(prefix.clone()..)
-            .take_while(|(p, _)| p.starts_with(&prefix))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for p in below {
-            self.paths.remove(&p);
-        }
-    }
-
-    /// Lays a layer on, with the overlay rules (docs/protocol.md §8.2).
-    fn lay(&mut self, layer: usize, contents: &Contents) {
-        for e in contents.iter() {
-            if let Some((gone, opaque)) = regpeek_layer::whiteout(&e.path) {
-                self.remove_below(&gone);
-                self.hidden.insert(gone.clone());
-                if !opaque {
-                    self.paths.insert(gone, Slot::Deleted);
+    fn of(layers: &[(usize, &Contents)]) -> View {
+        let mut view = View {
+            tree: Tree::new(),
+            digests: HashMap::new(),
+        };
+        for (i, c) in layers {
+            view.tree.apply(*i, c);
+            for (e, d) in c.entries.iter().zip(&c.digests) {
+                if let Some(d) = d {
+                    view.digests.insert((*i, e.path.clone()), d.clone());
                 }
             }
         }
-        for (k, e) in contents.iter().enumerate() {
-            if regpeek_layer::whiteout(&e.path).is_some() || e.path.is_empty() {
-                continue;
-            }
-            let (kind, link) = match &e.kind {
-                Kind::File => ("file".to_owned(), None),
-                Kind::Dir => ("dir".to_owned(), None),
-                Kind::Symlink(t) => ("symlink".to_owned(), Some(t.clone())),
-                Kind::Hardlink(t) => ("hardlink".to_owned(), Some(t.clone())),
-                Kind::Other(c) => (c.to_string(), None),
-            };
-            if e.kind != Kind::Dir {
-                self.remove_below(&e.path);
-                self.hidden.insert(e.path.clone());
-            }
-            let meta = Meta {
-                kind,
-                mode: e.mode & 0o7777,
-                uid: e.uid,
-                gid: e.gid,
-                size: if e.kind == Kind::File { e.size } else { 0 },
-                link,
-                digest: contents.digests.get(k).cloned().flatten(),
-                layer,
-            };
-            self.paths.insert(e.path.clone(), Slot::Present(meta));
-        }
+        view
     }
 
-    /// Whether `path` lies below a directory this view hides the lower contents of.
-    fn hides(&self, path: &str) -> bool {
-        let mut at = path;
-        while let Some((up, _)) = at.rsplit_once('/') {
-            if self.hidden.contains(up) {
-                return true;
-            }
-            at = up;
-        }
-        false
-    }
-
-    /// A hard link's digest: its target's, in this view or the base.
-    fn resolve(&self, meta: &Meta, base: Option<&View>) -> Meta {
-        let mut m = meta.clone();
-        if m.kind == "hardlink"
-            && let Some(target) = &m.link
-        {
-            let found = self
-                .paths
-                .get(target)
-                .or_else(|| base.and_then(|b| b.paths.get(target)));
-            if let Some(Slot::Present(t)) = found {
-                m.digest = t.digest.clone();
-                m.size = t.size;
-            }
-        }
-        m
+    /// The node at `path`, as compared: a hard link with its file's size and digest.
+    fn meta(&self, path: &str) -> Option<Meta> {
+        let node = self.tree.get(path)?;
+        let e = &node.entry;
+        let (kind, link) = match &e.kind {
+            Kind::File => ("file".to_owned(), None),
+            Kind::Dir => ("dir".to_owned(), None),
+            Kind::Symlink(t) => ("symlink".to_owned(), Some(t.clone())),
+            Kind::Hardlink(t) => ("hardlink".to_owned(), Some(t.clone())),
+            Kind::Other(c) => (c.to_string(), None),
+        };
+        let size = match e.kind {
+            Kind::File => e.size,
+            Kind::Hardlink(_) => node.shared_size.unwrap_or(0),
+            _ => 0,
+        };
+        Some(Meta {
+            kind,
+            mode: e.mode & 0o7777,
+            uid: e.uid,
+            gid: e.gid,
+            size,
+            link,
+            digest: node
+                .file
+                .as_ref()
+                .and_then(|f| self.digests.get(f).cloned()),
+            layer: node.layer,
+        })
     }
 }
 
-/// One side's state of `path`: its uppers, else the base (when known), else shared.
-fn side(upper: &View, base: Option<&View>, path: &str) -> Side {
-    match upper.paths.get(path) {
-        Some(Slot::Present(m)) => Side::Present(upper.resolve(m, base)),
-        Some(Slot::Deleted) => Side::Absent,
-        None if upper.hides(path) => Side::Absent,
-        None => match base {
-            None => Side::Shared,
-            Some(b) => match b.paths.get(path) {
-                Some(Slot::Present(m)) => Side::Present(b.resolve(m, None)),
-                _ => Side::Absent,
-            },
-        },
+/// One side's state of `path` in its view: its node, else absent when the view
+/// holds every layer (`whole`) or its layers hide the path, else as the shared layers
+/// hold it.
+fn side(view: &View, whole: bool, path: &str) -> Side {
+    match view.meta(path) {
+        Some(m) => Side::Present(m),
+        None if whole || view.tree.hides(path) => Side::Absent,
+        None => Side::Shared,
     }
 }
 
@@ -204,42 +157,29 @@ fn same(a: &Meta, b: &Meta) -> bool {
         && (a.kind == "dir" || (a.digest == b.digest && a.size == b.size))
 }
 
-/// The files of images A and B compared (`a_layers`/`b_layers`: each image's layers'
-/// contents above the `shared` ones, base first; `base`: the shared layers', when
-/// known).
+/// The files of images A and B compared (`a_up`/`b_up`: each image's layers above
+/// the shared ones, base first; `base`: the shared layers', when known).
 fn compare_views(
     a_up: &[(usize, &Contents)],
     b_up: &[(usize, &Contents)],
     base: Option<&[(usize, &Contents)]>,
 ) -> Vec<Change> {
-    let build = |layers: &[(usize, &Contents)]| {
-        let mut v = View::default();
-        for (i, c) in layers {
-            v.lay(*i, c);
-        }
-        v
-    };
-    let (a, b) = (build(a_up), build(b_up));
-    let base = base.map(build);
-    let mut paths: BTreeSet<String> = a.paths.keys().chain(b.paths.keys()).cloned().collect();
-    // What a side hides of the base is known only when the base is.
-    if let Some(base) = &base {
-        for hidden in a.hidden.iter().chain(&b.hidden) {
-            let prefix = format!("{hidden}/");
-            paths.extend(
-                base.paths
-                    .range(prefix.clone()..)
-                    .take_while(|(p, _)| p.starts_with(&prefix))
-                    .map(|(p, _)| p.clone()),
-            );
-        }
-    }
+    // With the shared layers known, each side is its whole image (the two `ls`
+    // views); else the layers above them alone.
+    let whole = base.is_some();
+    let view = |up: &[(usize, &Contents)]| View::of(&[base.unwrap_or_default(), up].concat());
+    let (a, b) = (view(a_up), view(b_up));
+    // Only what the views name can differ: their nodes and deletions.
+    let paths: BTreeSet<&str> = [&a, &b]
+        .iter()
+        .flat_map(|v| {
+            let nodes = v.tree.nodes().map(|n| n.entry.path.as_str());
+            nodes.chain(v.tree.deleted().map(String::as_str))
+        })
+        .collect();
     let mut changes = Vec::new();
     for path in paths {
-        let (sa, sb) = (
-            side(&a, base.as_ref(), &path),
-            side(&b, base.as_ref(), &path),
-        );
+        let (sa, sb) = (side(&a, whole, path), side(&b, whole, path));
         let change = match (&sa, &sb) {
             (Side::Present(x), Side::Present(y)) if same(x, y) => continue,
             (Side::Present(_), Side::Present(_)) => "changed",
@@ -281,8 +221,10 @@ pub fn shared_layers(a: &Image, b: &Image, diff_ids: (&[String], &[String])) -> 
 /// (and the shared ones only when `exact` asks for them and they are not known).
 pub fn compare(a: &Image, b: &Image, shared: usize, exact: bool) -> Result<FileDiff> {
     let upper = |img: &Image| -> Result<Vec<(usize, std::sync::Arc<Contents>)>> {
-        let wanted: Vec<usize> = (shared..img.layers.len())
-            .filter(|&i| img.readable(i))
+        let wanted: Vec<usize> = img
+            .readable_layers()
+            .into_iter()
+            .filter(|&i| i >= shared)
             .collect();
         Ok(wanted
             .iter()
@@ -291,7 +233,11 @@ pub fn compare(a: &Image, b: &Image, shared: usize, exact: bool) -> Result<FileD
             .collect())
     };
     let (a_up, b_up) = (upper(a)?, upper(b)?);
-    let shared_readable: Vec<usize> = (0..shared).filter(|&i| a.readable(i)).collect();
+    let shared_readable: Vec<usize> = a
+        .readable_layers()
+        .into_iter()
+        .filter(|&i| i < shared)
+        .collect();
     let known: Option<Vec<std::sync::Arc<Contents>>> = shared_readable
         .iter()
         .map(|&i| a.index.get(&a.layers[i].digest))
