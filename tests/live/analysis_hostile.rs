@@ -5,28 +5,22 @@
 //! answer or error, never a hang or a panic.
 
 use super::*;
-use regpeek_lab::image::{Blob, Node, image_with_diff_ids, layer_of, media};
+use regpeek_lab::image::{Blob, Node, image_with_diff_ids, layer_of, media, plain};
 use std::collections::BTreeSet;
 
-/// Pushes an image of `layers` (diff IDs given) as `public/<repo>:v1` to the token
-/// registry (whose catalog no test lists whole; anyone may pull `public/*`); its
-/// reference.
-fn push(repo: &str, layers: Vec<Blob>, diff_ids: Vec<String>) -> String {
-    let image = image_with_diff_ids(layers, diff_ids);
+/// Pushes `image` as `public/<repo>:v1` to the token registry (whose catalog no test
+/// lists whole; anyone may pull `public/*`); its reference.
+fn push(repo: &str, image: &regpeek_lab::image::Image) -> String {
     let target = lab().info.targets().expect("the lab's registries").token;
     target
-        .image(&format!("public/{repo}"), &image, &["v1"])
+        .image(&format!("public/{repo}"), image, &["v1"])
         .expect("pushing a test image");
     t(&format!("public/{repo}:v1"))
 }
 
 /// An image of one layer of `nodes`.
 fn push_nodes(repo: &str, nodes: &[Node]) -> String {
-    let layer = layer_of(media::OCI_LAYER, nodes);
-    let id = regpeek_lab::image::unpacked(&layer)
-        .map(|raw| format!("sha256:{:x}", <sha2::Sha256 as sha2::Digest>::digest(&raw)))
-        .expect("the test's own layer");
-    push(repo, vec![layer], vec![id])
+    push(repo, &plain(vec![layer_of(media::OCI_LAYER, nodes)]))
 }
 
 fn run(cmd: &mut Command, what: &str) -> Vec<u8> {
@@ -171,7 +165,7 @@ with open(out + ".id", "w") as f:
     );
     let layer = Blob::new(media::OCI_LAYER, std::fs::read(&out).unwrap());
     let id = std::fs::read_to_string(dir.join("status.gz.id")).unwrap();
-    let image = push("huge-status", vec![layer], vec![id]);
+    let image = push("huge-status", &image_with_diff_ids(vec![layer], vec![id]));
     let started = std::time::Instant::now();
     let out = regpeek(&["packages", "--plain-http", "--scan", &image]);
     // A batch's error is its image's line (as every image command prints them).

@@ -16,19 +16,18 @@ use crate::args::{Common, DiffArgs};
 use crate::layers::Reading;
 use crate::session::Session;
 
-/// The image `reference` names, and its layers' diff IDs (from its config).
+/// The image `reference` names (inspected as `diff` inspects it, its warnings said),
+/// and its layers' diff IDs (from its config).
 fn open<'a>(
     session: &'a Session,
     source: &'a Reading<'a>,
     reference: &str,
     common: &Common,
 ) -> Result<(Image<'a>, Vec<String>)> {
-    let r = crate::flags::parse_reference(reference)?;
     let platform = crate::flags::platform(common)?;
-    let insp = session
-        .run(&r, common, Goal::Inspect(platform))?
-        .into_image()?;
-    session.remember(&insp);
+    let insp = super::diff::inspect(session, reference, common, Goal::Inspect(platform))?;
+    session.warn(&insp.warnings);
+    let r = insp.reference.clone();
     let diff_ids = insp
         .config
         .as_ref()
@@ -114,16 +113,7 @@ pub fn diff(
         rows.iter().try_for_each(|r| session.out.line(out, r))
     }
     .and_then(|()| Ok(out.flush()?));
-    match printed {
-        // Nobody reads the diff any more; the status still tells the answer.
-        Err(e) if crate::errors::broken_pipe(&e) => {}
-        other => other?,
-    }
-    Ok(if rows.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    super::diff::status(printed, rows.is_empty())
 }
 
 /// The packages of `a` and `b` compared, by type, name and architecture.

@@ -32,20 +32,26 @@ pub fn diff(
         session.out.json(out, &d)
     }
     .and_then(|()| Ok(out.flush()?));
+    status(printed, d.equal)
+}
+
+/// A diff's exit status once it is printed (`printed`): 0 equal, 1 different, as
+/// diff(1); a reader that went away does not change the answer.
+pub(super) fn status(printed: Result<()>, equal: bool) -> Result<ExitCode> {
     match printed {
         // Nobody reads the diff any more; the status still tells the answer.
         Err(e) if crate::errors::broken_pipe(&e) => {}
         other => other?,
     }
-    Ok(if d.equal {
+    Ok(if equal {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// One image, as `diff` compares them.
-fn inspect(
+/// One image, as `diff` compares them (what it fetched kept in the cache).
+pub(super) fn inspect(
     session: &Session,
     reference: &str,
     common: &Common,

@@ -114,16 +114,18 @@ pub fn image_with(layers: Vec<Blob>, runtime: Value) -> Image {
 /// An image of `layers` whose diff IDs are given, not computed (a layer too large
 /// to unpack in memory, a hostile one).
 pub fn image_with_diff_ids(layers: Vec<Blob>, diff_ids: Vec<String>) -> Image {
-    assemble(
-        layers
-            .into_iter()
-            .map(|b| {
-                let d = b.descriptor();
-                (b, d)
-            })
-            .collect(),
-        diff_ids,
-    )
+    assemble(described(layers), diff_ids)
+}
+
+/// Each layer with its plain descriptor.
+fn described(layers: Vec<Blob>) -> Vec<(Blob, Value)> {
+    layers
+        .into_iter()
+        .map(|b| {
+            let d = b.descriptor();
+            (b, d)
+        })
+        .collect()
 }
 
 /// [`image_of`] with the diff IDs given.
@@ -154,16 +156,8 @@ fn assemble(layers: Vec<(Blob, Value)>, diff_ids: Vec<String>) -> Image {
 }
 
 /// [`image_of`] layers with plain descriptors.
-fn plain(layers: Vec<Blob>) -> Image {
-    image_of(
-        layers
-            .into_iter()
-            .map(|b| {
-                let d = b.descriptor();
-                (b, d)
-            })
-            .collect(),
-    )
+pub fn plain(layers: Vec<Blob>) -> Image {
+    image_of(described(layers))
 }
 
 /// One image: manifest, config and layers.
