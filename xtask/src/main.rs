@@ -320,6 +320,8 @@ fn test() -> Result<()> {
                 "-p",
                 "regpeek-ureq",
                 "-p",
+                "regpeek-h2",
+                "-p",
                 "regpeek-replay",
                 "-p",
                 "regpeek-client",

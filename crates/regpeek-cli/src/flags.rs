@@ -115,6 +115,19 @@ pub fn insecure(common: &Common) -> bool {
     common.reach.insecure || common.reach.tls_verify == Some(false)
 }
 
+/// `--http` and `--http2-prior-knowledge`.
+pub fn http(common: &Common) -> regpeek_h2::H2Options {
+    use crate::args::HttpVersion;
+    regpeek_h2::H2Options {
+        http: match common.reach.http {
+            HttpVersion::Auto => regpeek_h2::Http::Auto,
+            HttpVersion::Http1 => regpeek_h2::Http::Http1,
+            HttpVersion::Http2 => regpeek_h2::Http::Http2,
+        },
+        prior_knowledge: common.reach.http2_prior_knowledge,
+    }
+}
+
 /// `--plain-http`; `--tls-verify=false` allows plain http too (skopeo's insecure
 /// registry); else Docker's rule (the core applies it).
 pub fn security(common: &Common) -> Security {

@@ -116,6 +116,10 @@ impl Transport for Recorded {
     fn trace(&self, line: &str) {
         self.inner.trace(line);
     }
+
+    fn multiplexes(&self, host: &str) -> bool {
+        self.inner.multiplexes(host)
+    }
 }
 
 impl Recording {

@@ -14,21 +14,73 @@ use std::sync::{Condvar, Mutex};
 
 use anyhow::Result;
 
-/// The most worker threads a batch starts (lanes served at once × jobs per lane).
+/// The most worker threads a batch starts (lanes served at once × jobs per lane;
+/// lanes over HTTP/2 may take up to as many again, see [`Jobs::Auto`]).
 pub const MAX_THREADS: usize = 256;
 
+/// A lane's references at once over HTTP/1.1 ([`Jobs::Auto`]): each one a connection.
+pub const HTTP1_JOBS: usize = 8;
+
+/// A lane's references at once where its registry multiplexes ([`Jobs::Auto`]): each
+/// one a stream of the same connection.
+pub const HTTP2_JOBS: usize = 64;
+
+/// Whether a lane's registry carries many requests at once on one connection (HTTP/2),
+/// as far as the run has learnt.
+pub type Multiplexed = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// How many references of a lane are worked on at once.
+#[derive(Clone)]
+pub enum Jobs {
+    /// This many in every lane (`--jobs N`).
+    Fixed(usize),
+    /// As the lane's registry carries them, asked once its first reference is answered:
+    /// [`HTTP2_JOBS`] where it multiplexes, else [`HTTP1_JOBS`].
+    Auto(Multiplexed),
+}
+
+impl From<usize> for Jobs {
+    fn from(n: usize) -> Jobs {
+        Jobs::Fixed(n)
+    }
+}
+
+impl Jobs {
+    /// The jobs every lane gets, and the most one may get.
+    fn bounds(&self) -> (usize, usize) {
+        match self {
+            Jobs::Fixed(n) => ((*n).max(1), (*n).max(1)),
+            Jobs::Auto(_) => (HTTP1_JOBS, HTTP2_JOBS),
+        }
+    }
+
+    /// The jobs of `lane`, once its first reference is answered.
+    pub fn of_lane(&self, lane: &str) -> usize {
+        match self {
+            Jobs::Fixed(n) => (*n).max(1),
+            Jobs::Auto(multiplexed) if multiplexed(lane) => HTTP2_JOBS,
+            Jobs::Auto(_) => HTTP1_JOBS,
+        }
+    }
+}
+
 /// `one(i)` for every `i` in `0..lanes.len()`, where `lanes[i]` names the lane of item
-/// `i` (its registry): each lane has `jobs` workers, and at most
-/// [`MAX_THREADS`]` / jobs` lanes are served at once. `each` gets every answer in
+/// `i` (its registry): each lane has `jobs` workers ([`Jobs`]), and at most
+/// [`MAX_THREADS`]` / jobs` lanes are served at once (with [`Jobs::Auto`], `jobs` is
+/// [`HTTP1_JOBS`] here; a lane over HTTP/2 takes more workers from a budget of
+/// [`MAX_THREADS`] shared by the lanes). `each` gets every answer in
 /// order, as soon as it and the answers before it are known; an `Err` of `each`
 /// (stdout closed) stops the workers before their next item and is returned.
 pub fn run<T: Send, L: AsRef<str>>(
     lanes: &[L],
-    jobs: usize,
+    jobs: impl Into<Jobs>,
     one: impl Fn(usize) -> T + Sync,
     mut each: impl FnMut(usize, T) -> Result<()>,
 ) -> Result<()> {
-    let jobs = jobs.max(1);
+    let jobs: Jobs = jobs.into();
+    let (base, most) = jobs.bounds();
+    // Workers beyond `base` that lanes over HTTP/2 may take between them.
+    let extra = AtomicUsize::new(MAX_THREADS);
     // Items by lane, lanes in the order of their first item.
     let mut grouped: Vec<(&str, Vec<usize>)> = Vec::new();
     let mut lane_at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -40,19 +92,20 @@ pub fn run<T: Send, L: AsRef<str>>(
         grouped[at].1.push(i);
     }
     drop(lane_at);
-    let served_at_once = (MAX_THREADS / jobs).max(1);
+    let served_at_once = (MAX_THREADS / base).max(1);
     let slots = Slots::new(served_at_once);
     let stop = AtomicBool::new(false);
     let window = Window::new(
         lanes.len(),
         &grouped,
-        2 * jobs * served_at_once.min(grouped.len()),
+        2 * most * served_at_once.min(grouped.len()),
     );
     let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
     std::thread::scope(|s| {
-        for (lane, (_, items)) in grouped.iter().enumerate() {
+        for (lane, (name, items)) in grouped.iter().enumerate() {
             let tx = tx.clone();
             let (slots, stop, one, window) = (&slots, &stop, &one, &window);
+            let (jobs, extra) = (&jobs, &extra);
             s.spawn(move || {
                 let _slot = slots.take();
                 window.state[lane].store(ACTIVE, Ordering::SeqCst);
@@ -67,9 +120,14 @@ pub fn run<T: Send, L: AsRef<str>>(
                     return;
                 }
                 let items = rest;
+                // What the first item learnt says how many go at once now.
+                let wanted = jobs.of_lane(name).min(items.len());
+                let more = take_up_to(extra, wanted.saturating_sub(base));
+                let _given_back = GiveBack(extra, more);
+                let workers = wanted.min(base) + more;
                 let next = AtomicUsize::new(0);
                 std::thread::scope(|s| {
-                    for _ in 0..jobs.min(items.len()) {
+                    for _ in 0..workers {
                         let (tx, next) = (tx.clone(), &next);
                         s.spawn(move || {
                             while !stop.load(Ordering::Relaxed) {
@@ -107,6 +165,25 @@ pub fn run<T: Send, L: AsRef<str>>(
         }
         Ok(())
     })
+}
+
+/// Takes at most `n` from `budget`: what it took.
+fn take_up_to(budget: &AtomicUsize, n: usize) -> usize {
+    let mut taken = 0;
+    let _ = budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+        taken = n.min(left);
+        Some(left - taken)
+    });
+    taken
+}
+
+/// Gives workers back to the budget when a lane ends.
+struct GiveBack<'a>(&'a AtomicUsize, usize);
+
+impl Drop for GiveBack<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(self.1, Ordering::SeqCst);
+    }
 }
 
 /// A lane waiting for a slot, served, or done.
@@ -222,6 +299,36 @@ mod tests {
     use super::run;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    #[test]
+    fn a_lane_that_multiplexes_gets_more_workers_and_one_that_does_not_the_default() {
+        use super::{HTTP1_JOBS, HTTP2_JOBS, Jobs};
+        use std::sync::Arc;
+        // The lane "h2" multiplexes, "h1" does not: at most 64 and 8 at once, and the
+        // first more than 8 (each item sleeps long enough for every worker to start).
+        for (lane, most) in [("h2", HTTP2_JOBS), ("h1", HTTP1_JOBS)] {
+            let lanes: Vec<&str> = vec![lane; 200];
+            let (now, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let jobs = Jobs::Auto(Arc::new(|lane: &str| lane == "h2"));
+            run(
+                &lanes,
+                jobs,
+                |_| {
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(40));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                },
+                |_, _| Ok(()),
+            )
+            .unwrap();
+            let peak = peak.load(Ordering::SeqCst);
+            assert!(peak <= most, "{lane}: {peak} at once, past {most}");
+            if lane == "h2" {
+                assert!(peak > HTTP1_JOBS, "h2: only {peak} at once");
+            }
+        }
+    }
 
     #[test]
     fn answers_come_in_order_whatever_finishes_first() {

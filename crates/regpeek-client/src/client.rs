@@ -37,6 +37,9 @@ pub struct Settings {
     pub warn: Arc<dyn Fn(&str) + Send + Sync>,
     /// The proxies requests go through (default: the environment's, as Go reads it).
     pub proxies: Arc<crate::proxies::Proxies>,
+    /// Which HTTP (default: HTTP/2 where a TLS registry offers it, one connection
+    /// carrying every request to it).
+    pub http: regpeek_h2::H2Options,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             cache: None,
             warn: Arc::new(|_| {}),
             proxies: Arc::new(crate::proxies::Proxies::from_process()),
+            http: regpeek_h2::H2Options::default(),
         }
     }
 }
@@ -156,18 +160,18 @@ impl Client {
         if !matches!(options.goal, Goal::Blob(_)) {
             options.known = cache::known(self.settings.cache.clone(), None, r);
         }
-        let client = self
-            .registries
-            .client((r.registry().to_owned(), false), || {
-                let (tls, _) = tls::options_for(r.registry(), r.api_host(), None, None, false)?;
-                let proxies = self.settings.proxies.clone();
-                let client = regpeek_ureq::Client::new(&regpeek_ureq::ClientOptions {
-                    tls,
-                    proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
-                    ..Default::default()
+        let client =
+            self.registries
+                .client((r.registry().to_owned(), false), r.api_host(), || {
+                    let (tls, _) = tls::options_for(r.registry(), r.api_host(), None, None, false)?;
+                    let proxies = self.settings.proxies.clone();
+                    let options = regpeek_ureq::ClientOptions {
+                        tls,
+                        proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
+                        ..Default::default()
+                    };
+                    crate::network(&options, self.settings.http)
                 })?;
-                Ok(Arc::new(client) as Arc<dyn regpeek_ureq::Transport>)
-            })?;
         Ok((options, client))
     }
 }

@@ -21,8 +21,9 @@ pub struct Registries {
     tokens: Mutex<TokenCache>,
     /// Credentials by registry, resolved once.
     credentials: Mutex<HashMap<String, Found>>,
-    /// Transports by key (the registry, and whether Docker Hub's mirrors apply).
-    clients: Mutex<HashMap<(String, bool), Arc<dyn Transport>>>,
+    /// Transports by key (the registry, and whether Docker Hub's mirrors apply), with
+    /// the registry's API host.
+    clients: Arc<Mutex<Clients>>,
     /// A 429's hold by registry.
     holds: Mutex<HashMap<String, Hold>>,
     /// Where each blob (`registry/repo@digest`) was found, in memory only: a CDN's URL
@@ -31,6 +32,9 @@ pub struct Registries {
     /// First contacts: by registry, and by registry and repository.
     first: Mutex<HashMap<String, Arc<Gate>>>,
 }
+
+/// The run's transports by key, with the API host of each key's registry.
+type Clients = HashMap<(String, bool), (Arc<dyn Transport>, String)>;
 
 /// A first contact under way: closed until its flow has ended.
 #[derive(Default)]
@@ -219,23 +223,39 @@ impl Registries {
         Ok((found, true))
     }
 
-    /// The run's transport for `key` (one keep-alive pool), made by `make` the first
-    /// time.
+    /// The run's transport for `key` (one keep-alive pool, or one HTTP/2 connection),
+    /// made by `make` the first time; `api_host` is where the key's registry answers
+    /// (`host[:port]`).
     pub fn client(
         &self,
         key: (String, bool),
+        api_host: &str,
         make: impl FnOnce() -> Result<Arc<dyn Transport>>,
     ) -> Result<Arc<dyn Transport>> {
         let mut clients = self
             .clients
             .lock()
             .map_err(|_| anyhow::anyhow!("internal: a worker panicked"))?;
-        if let Some(client) = clients.get(&key) {
+        if let Some((client, _)) = clients.get(&key) {
             return Ok(client.clone());
         }
         let client = make()?;
-        clients.insert(key, client.clone());
+        clients.insert(key, (client.clone(), api_host.to_owned()));
         Ok(client)
+    }
+
+    /// `--jobs` left to the run: each lane (a registry) as many at once as its
+    /// transport carries, asked once the lane's first reference is answered.
+    pub fn jobs(&self) -> crate::batch::Jobs {
+        let clients = self.clients.clone();
+        crate::batch::Jobs::Auto(Arc::new(move |registry: &str| {
+            let Ok(clients) = clients.lock() else {
+                return false;
+            };
+            clients
+                .iter()
+                .any(|((r, _), (client, host))| r == registry && client.multiplexes(host))
+        }))
     }
 
     /// The hold a 429 of `registry` asked for, if any.

@@ -30,6 +30,11 @@ impl LabInfo {
     pub fn token(&self) -> String {
         format!("127.0.0.1:{}", self.ports.token)
     }
+    /// `localhost:PORT` of the token registry's TLS front (HTTP/2 by ALPN; the lab's
+    /// certificate names `localhost`).
+    pub fn token_tls(&self) -> String {
+        format!("localhost:{}", self.ports.token_tls)
+    }
     /// `127.0.0.1:PORT` of the TLS + Basic registry.
     pub fn basic(&self) -> String {
         format!("127.0.0.1:{}", self.ports.basic)
@@ -118,6 +123,7 @@ impl LabInfo {
                 cdn_https: port("cdn_https")?,
                 dead: port("dead")?,
                 proxy: port("proxy")?,
+                token_tls: port("token_tls")?,
             },
             password: v["password"].as_str().context("password")?.to_owned(),
             pids: v["pids"]

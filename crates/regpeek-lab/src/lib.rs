@@ -23,6 +23,7 @@
 pub mod certs;
 pub mod helper;
 pub mod hostile;
+pub mod hostile_h2;
 pub mod image;
 mod info;
 mod nginx;
@@ -89,7 +90,7 @@ mod tests {
             );
             all.sort_unstable();
             all.dedup();
-            assert_eq!(all.len(), 13);
+            assert_eq!(all.len(), 14);
         }
     }
 

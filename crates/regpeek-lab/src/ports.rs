@@ -36,10 +36,12 @@ pub struct Ports {
     pub dead: u16,
     /// The helper's CONNECT proxy (for `HTTP(S)_PROXY` tests).
     pub proxy: u16,
+    /// nginx TLS front of the token registry, speaking HTTP/2 (ALPN), on 127.0.0.1.
+    pub token_tls: u16,
 }
 
 impl Ports {
-    /// Thirteen distinct ports, free on 127.0.0.1 and 127.0.0.2 when picked, from below
+    /// Fourteen distinct ports, free on 127.0.0.1 and 127.0.0.2 when picked, from below
     /// the kernel's ephemeral range: outgoing connections never take them, so only
     /// another lab starting at the same moment can, and [`Lab::start`] retries then.
     /// (Ports picked by the OS with bind-and-drop come from the ephemeral range, where
@@ -64,7 +66,7 @@ impl Ports {
         let mut held = Vec::new();
         let mut picked: Vec<u16> = Vec::new();
         for _ in 0..10_000 {
-            if picked.len() == 13 {
+            if picked.len() == 14 {
                 break;
             }
             x ^= x << 13;
@@ -75,7 +77,7 @@ impl Ports {
             if picked.contains(&port) {
                 continue;
             }
-            // Hold each one until all are picked, so the thirteen are distinct.
+            // Hold each one until all are picked, so the fourteen are distinct.
             if let (Ok(a), Ok(b)) = (
                 TcpListener::bind(("127.0.0.1", port)),
                 TcpListener::bind(("127.0.0.2", port)),
@@ -84,8 +86,8 @@ impl Ports {
                 picked.push(port);
             }
         }
-        if picked.len() < 13 {
-            bail!("could not find 13 free ports between {from} and {to}");
+        if picked.len() < 14 {
+            bail!("could not find 14 free ports between {from} and {to}");
         }
         let p = |i: usize| picked[i];
         let ports = Ports {
@@ -102,6 +104,7 @@ impl Ports {
             cdn_https: p(10),
             dead: p(11),
             proxy: p(12),
+            token_tls: p(13),
         };
         Ok((ports, held))
     }
@@ -122,6 +125,7 @@ impl Ports {
             ("cdn_https", self.cdn_https),
             ("dead", self.dead),
             ("proxy", self.proxy),
+            ("token_tls", self.token_tls),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), json!(v)))
@@ -144,6 +148,7 @@ impl Ports {
             dead: base + 10,
             cdn_token: base + 11,
             proxy: base + 12,
+            token_tls: base + 13,
         }
     }
 }

@@ -164,7 +164,13 @@ impl Lab {
             listen.helper = inner.helper;
             listen.cdn_plain = inner.cdn_plain;
             listen.cdn_token = inner.cdn_token;
+            listen.basic = inner.basic;
+            listen.token_tls = inner.token_tls;
+            listen.cdn_https = inner.cdn_https;
             for (host, public, internal) in [
+                ("127.0.0.1", ports.basic, listen.basic),
+                ("127.0.0.1", ports.token_tls, listen.token_tls),
+                ("127.0.0.2", ports.cdn_https, listen.cdn_https),
                 ("127.0.0.1", ports.plain, listen.plain),
                 ("127.0.0.1", ports.token, listen.token),
                 ("127.0.0.1", ports.helper, listen.helper),
@@ -256,7 +262,7 @@ impl Lab {
             ),
             (
                 "basic",
-                format!("127.0.0.1:{}", p.basic),
+                format!("127.0.0.1:{}", listen.basic),
                 format!(
                     "{}auth:\n  htpasswd:\n    realm: regpeek-lab-basic\n    path: {}\n{}",
                     tls(""),
@@ -336,7 +342,7 @@ impl Lab {
             }
         };
 
-        let nginx_conf = nginx_config(dir, &listen)?;
+        let nginx_conf = nginx_config(dir, &listen, &ports)?;
         let log = dir.join("nginx.log");
         let mut proc = Proc::spawn(
             keep,

@@ -450,6 +450,9 @@ pub enum TransportErrorKind {
     NoTls,
     /// Anything else (a malformed response head, headers too large, …).
     Other,
+    /// The driver chose not to send the request: a policy of its caller's (a budget
+    /// of pulls, say) refused it. Not retried.
+    Declined,
 }
 
 impl fmt::Display for TransportErrorKind {
@@ -467,6 +470,7 @@ impl fmt::Display for TransportErrorKind {
             TransportErrorKind::TooLarge => f.write_str("the response body is too large"),
             TransportErrorKind::NoTls => f.write_str("this transport cannot speak TLS (https)"),
             TransportErrorKind::Other => f.write_str("the response could not be read"),
+            TransportErrorKind::Declined => f.write_str("not sent"),
         }
     }
 }

@@ -124,6 +124,7 @@
 //!    | a body over `max_body` | `TooLarge` |
 //!    | an `https://` request and no TLS in this driver | `NoTls` (or set [`Options::tls`] to `false`, and the flow never asks) |
 //!    | anything else (a malformed response head) | `Other` |
+//!    | a request your own policy will not send (a budget) | `Declined` (not retried) |
 //!
 //! 7. **Redact what you log.** Query strings of signed URLs and `Authorization` carry
 //!    secrets: [`redact::url`] and [`redact::header`] apply the one policy the project
@@ -209,7 +210,7 @@ pub mod fuzzing {
 
     /// `Retry-After` (against `Date`) as a duration.
     pub fn retry_after(h: &http::HeaderMap) -> Option<std::time::Duration> {
-        crate::flow::retry_after(h)
+        crate::flow::check::retry_after(h)
     }
 
     /// An RFC 3339 timestamp.

@@ -333,6 +333,7 @@ const KINDS: &[(&str, TransportErrorKind)] = &[
     ),
     ("too-large", TransportErrorKind::TooLarge),
     ("no-tls", TransportErrorKind::NoTls),
+    ("declined", TransportErrorKind::Declined),
     ("other", TransportErrorKind::Other),
 ];
 

@@ -62,9 +62,10 @@ pub(crate) fn classify(e: &ureq::Error, reached: TimeoutStage) -> TransportError
     }
 }
 
-/// A certificate the client refused is not a reason to try plain http; a server that
+/// The kind of a failed TLS handshake, for another transport over the same rustls: a
+/// certificate the client refused is not a reason to try plain http; a server that
 /// does not speak TLS at all is.
-fn classify_tls(e: &rustls::Error) -> TransportErrorKind {
+pub fn classify_tls(e: &rustls::Error) -> TransportErrorKind {
     match e {
         // The peer sent something that is not TLS at all: a plain-http server.
         rustls::Error::InvalidMessage(_) => TransportErrorKind::Tls,

@@ -188,6 +188,7 @@ pub use transport::{Driven, Reply, Transport, drive, run_blob};
 mod perform;
 
 pub use agent::pem_certificates;
+pub use classify::classify_tls;
 
 impl Client {
     /// Builds the agent: status codes are data, redirects are left to the core, the

@@ -20,6 +20,13 @@ pub trait Transport: Send + Sync {
 
     /// A line of the `-v` trace, secrets already redacted (none: no trace).
     fn trace(&self, _line: &str) {}
+
+    /// Whether requests to `host` (`host[:port]` as a URL spells it) go as concurrent
+    /// streams of one connection, as far as this transport has learnt: a batch then
+    /// works on more references at once. HTTP/1.1 carries one request per connection.
+    fn multiplexes(&self, _host: &str) -> bool {
+        false
+    }
 }
 
 /// What a transport got back.

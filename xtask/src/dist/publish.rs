@@ -8,11 +8,12 @@ use anyhow::{Result, ensure};
 use super::output;
 
 /// The published crates, each after those it depends on.
-pub const PUBLISHED: [&str; 6] = [
+pub const PUBLISHED: [&str; 7] = [
     "regpeek-proto",
     "regpeek-layer",
     "regpeek-replay",
     "regpeek-ureq",
+    "regpeek-h2",
     "regpeek-client",
     "regpeek-cli",
 ];

@@ -51,3 +51,62 @@ pub(super) fn scenarios(out: &mut Vec<(&'static str, Scenario)>) {
         ],
     )));
 }
+
+/// Recordings of whole command lines against a modelled Docker Hub, replayed through
+/// the CLI by the live tests (`fixtures/cli/*`): not core fixtures, so not replayed
+/// by `tests/replay.rs`.
+pub(super) fn recordings(out: &mut Vec<(&'static str, Scenario)>) {
+    let rich = image::rich();
+    let mut exchanges = Vec::new();
+    // Every manifest GET answered spends a pull: ratelimit-remaining counts down, and
+    // a HEAD states it without spending (docs/protocol.md §9).
+    let mut left = 10;
+    for name in ["a", "b", "c", "d"] {
+        let api = format!("https://registry-1.docker.io/v2/library/{name}");
+        let realm = format!(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/{name}:pull""#
+        );
+        let token_url = format!(
+            "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2F{name}%3Apull&client_id=regpeek"
+        );
+        let bearer = format!("Bearer hub-{name}");
+        exchanges.push(ex(
+            manifest_req(&format!("{api}/manifests/latest"), None),
+            unauthorized(&realm),
+        ));
+        exchanges.push(ex(
+            req("GET", &token_url, &[]),
+            token(&format!(r#"{{"token":"hub-{name}"}}"#)),
+        ));
+        let remaining = format!("{left};w=21600");
+        left -= 1;
+        exchanges.push(ex(
+            manifest_req(&format!("{api}/manifests/latest"), Some(&bearer)),
+            resp(
+                200,
+                &[
+                    ("content-type", rich.manifest.media_type.as_str()),
+                    ("docker-content-digest", rich.manifest.digest.as_str()),
+                    ("ratelimit-limit", "100;w=21600"),
+                    ("ratelimit-remaining", remaining.as_str()),
+                ],
+                &rich.manifest.bytes,
+            ),
+        ));
+        exchanges.push(ex(
+            blob_req(
+                &format!("{api}/blobs/{}", rich.config.digest),
+                Some(&bearer),
+            ),
+            ok_blob(&rich),
+        ));
+    }
+    out.push(("hub-pull-budget", scenario(
+        &[("argv", r#"["inspect","--pull-budget","3","a","b","c","d"]"#),
+          ("inputs", "[]"),
+          ("input-names", "[]"),
+          ("registry-credentials", r#"{"docker.io":"anonymous"}"#),
+          ("description", "Docker Hub modelled: four images, a pull budget of three: the fourth manifest GET is never sent; ratelimit-remaining counts down on each answer (docs/protocol.md §9)")],
+        exchanges,
+    )));
+}

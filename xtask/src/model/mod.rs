@@ -1,4 +1,5 @@
-//! `cargo xtask model`: writes the hand-modelled fixtures (`fixtures/model-*`).
+//! `cargo xtask model`: writes the hand-modelled fixtures (`fixtures/model-*`), and the
+//! modelled command-line recordings the live tests replay (`fixtures/cli/*`).
 //!
 //! These cover what the local lab cannot show yet (bearer and Basic auth, CDN redirects,
 //! Docker Hub's hosts and quirks) and hostile registries. Every exchange is written
@@ -129,6 +130,14 @@ pub fn model() -> Result<()> {
         regpeek_replay::replay_in(&s, Path::new("fixtures"))
             .with_context(|| format!("{name}: the model does not replay"))?;
         let dir = Path::new("fixtures").join(name);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("exchanges.http"), s.render()?)?;
+        eprintln!("xtask: wrote {}", dir.join("exchanges.http").display());
+    }
+    let mut recordings = Vec::new();
+    hub::recordings(&mut recordings);
+    for (name, s) in recordings {
+        let dir = Path::new("fixtures/cli").join(name);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("exchanges.http"), s.render()?)?;
         eprintln!("xtask: wrote {}", dir.join("exchanges.http").display());

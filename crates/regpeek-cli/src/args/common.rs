@@ -46,6 +46,9 @@ impl Common {
                 cert_dir: None,
                 insecure: false,
                 timeout: 30.0,
+                http: HttpVersion::Auto,
+                http2_prior_knowledge: false,
+                pull_budget: None,
                 tls_verify: None,
             },
             override_os: None,
@@ -117,10 +120,35 @@ pub struct Reach {
     /// connection that sends nothing for 10 s is dropped either way.
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
+    /// Which HTTP: `auto` (HTTP/2 where a TLS registry offers it, else HTTP/1.1),
+    /// `1.1`, or `2` (a TLS registry that does not offer HTTP/2 is an error). Plain
+    /// http is HTTP/1.1 unless --http2-prior-knowledge.
+    #[arg(long, value_name = "VERSION", value_enum, default_value_t = HttpVersion::Auto)]
+    pub http: HttpVersion,
+    /// Speak HTTP/2 to plain-http registries at once (h2c), without asking first.
+    #[arg(long)]
+    pub http2_prior_knowledge: bool,
+    /// Send at most N manifest GETs (what Docker Hub counts as pulls) in this run;
+    /// past it, what needs a GET fails, what a HEAD or the cache answers goes on.
+    #[arg(long, value_name = "N")]
+    pub pull_budget: Option<u64>,
     /// `false` is skopeo's spelling of --insecure (no certificate checks, and plain
     /// http when the registry does not speak TLS).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
+}
+
+/// `--http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HttpVersion {
+    /// HTTP/2 where offered.
+    Auto,
+    /// HTTP/1.1 only.
+    #[value(name = "1.1")]
+    Http1,
+    /// HTTP/2 required over TLS.
+    #[value(name = "2")]
+    Http2,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

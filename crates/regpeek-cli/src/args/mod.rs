@@ -11,7 +11,7 @@ mod list;
 
 pub use analysis::{DiffArgs, GateArgs, PackageFormat, PackagesArgs};
 pub use auth::{AuthArgs, LoginArgs, LogoutArgs};
-pub use common::{Common, SizeArgs};
+pub use common::{Common, HttpVersion, SizeArgs};
 pub use list::{ListArgs, SortOrder, TagArgs};
 
 /// The version and the commit it was built from (see build.rs).
@@ -584,10 +584,10 @@ pub struct BatchArgs {
     /// `RUN --mount=from=`, with `ARG` defaults in BuildKit's scope); `-` for stdin.
     #[arg(long, value_name = "PATH")]
     pub from: Option<PathBuf>,
-    /// How many references to inspect at once on each registry (each registry has
-    /// workers of its own, so a slow one holds up only its own references).
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub jobs: u32,
+    /// References at once per registry (each has workers of its own, so a slow one
+    /// holds up only its own). Default: 64 on a registry speaking HTTP/2, else 8.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
 }
 
 /// How results are printed.

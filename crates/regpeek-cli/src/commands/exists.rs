@@ -17,8 +17,12 @@ use crate::session::Session;
 pub fn exists(session: &Session, images: &Images, out: &mut impl Write) -> Result<ExitCode> {
     let references: Vec<String> = images.list.iter().map(|(r, _)| r.clone()).collect();
     let verbose = images.common.verbose > 0;
-    let found =
-        crate::pipeline::existence(session, &images.common, references.clone(), images.jobs)?;
+    let found = crate::pipeline::existence(
+        session,
+        &images.common,
+        references.clone(),
+        images.jobs.clone(),
+    )?;
     let (mut missing, mut failed) = (false, false);
     for (reference, found) in references.iter().zip(found) {
         let shown = safe_line(reference);

@@ -39,7 +39,7 @@ pub(crate) struct Images {
     /// One image, typed alone: printed as itself where the command has such a shape.
     pub single: bool,
     /// `--jobs`: how many images are answered at once.
-    pub jobs: usize,
+    pub jobs: regpeek_client::batch::Jobs,
     /// The command's flags; each image gets them with its own start
     /// ([`crate::args::Common::starting_now`]): its deadline counts from there.
     pub common: crate::args::Common,
@@ -74,7 +74,7 @@ pub(crate) fn images_of(
     Ok(Images {
         single: list.len() == 1 && batch.file.is_none() && batch.from.is_none(),
         list,
-        jobs: batch.jobs as usize,
+        jobs: session.jobs(batch.jobs),
         common: common.clone(),
     })
 }
@@ -95,7 +95,7 @@ impl Images {
             .collect();
         regpeek_client::batch::run(
             &lanes,
-            self.jobs,
+            self.jobs.clone(),
             |i| one(&self.list[i].0, &self.common.starting_now()),
             each,
         )
@@ -399,7 +399,7 @@ mod tests {
                 .map(|r| (r.to_string(), None))
                 .collect(),
             single: false,
-            jobs: 2,
+            jobs: regpeek_client::batch::Jobs::Fixed(2),
             common: crate::args::Common::unset(),
         };
         let mut got = Vec::new();

@@ -60,9 +60,9 @@ pub fn outdated(session: &Session, args: &Outdated, out: &mut impl Write) -> Res
             pins.push((key, d.clone()));
         }
     }
-    let lists = tag_lists(session, args.common, &repos, args.batch.jobs as usize);
+    let lists = tag_lists(session, args.common, &repos, session.jobs(args.batch.jobs));
     // A pin is judged as pin judges it: an entry of the tag's index is current.
-    let jobs = args.batch.jobs as usize;
+    let jobs = session.jobs(args.batch.jobs);
     let now = crate::pipeline::tags_now(session, args.common, &keys, &pins, jobs)?;
     let mut rows = Vec::new();
     let (mut failed, mut stale) = (false, false);
@@ -202,7 +202,7 @@ fn tag_lists(
     session: &Session,
     common: &Common,
     repos: &[String],
-    jobs: usize,
+    jobs: regpeek_client::batch::Jobs,
 ) -> HashMap<String, Result<Vec<String>, String>> {
     let mut out = HashMap::new();
     let lanes: Vec<String> = repos.iter().map(|r| crate::flags::lane_of(r)).collect();

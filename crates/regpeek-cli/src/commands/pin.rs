@@ -88,8 +88,8 @@ pub fn pin(session: &Session, args: &Pin, out: &mut impl Write) -> Result<ExitCo
             }
         }
     }
-    let jobs = args.jobs as usize;
-    let now = crate::pipeline::tags_now(session, args.common, &keys, &pins, jobs)?;
+    let jobs = regpeek_client::batch::Jobs::Fixed(args.jobs as usize);
+    let now = crate::pipeline::tags_now(session, args.common, &keys, &pins, jobs.clone())?;
     // With --update, what each stale pin of a tag that is an index now was: a
     // platform pin stays one.
     let stale: Vec<(String, regpeek_proto::Digest)> = pins

@@ -131,7 +131,7 @@ pub fn heads(
 ) -> Result<Vec<Result<Head, String>>> {
     let refs = tags.iter().map(|t| format!("{name}:{t}")).collect();
     Ok(
-        inspections(session, common, refs, jobs, Goal::Digest(None))?
+        inspections(session, common, refs, jobs.into(), Goal::Digest(None))?
             .into_iter()
             .map(|r| {
                 r.map(|i| Head {
@@ -211,7 +211,7 @@ pub fn points_at(
         })
         .collect();
     let refs = indexes.iter().map(|d| format!("{name}@{d}")).collect();
-    let read = looked_up(session, common, refs, jobs, Goal::Manifest(None))?;
+    let read = looked_up(session, common, refs, jobs.into(), Goal::Manifest(None))?;
     let holding: HashSet<&Digest> = indexes
         .iter()
         .zip(&read)
@@ -263,7 +263,13 @@ fn held(
         SizeOf::One(p) | SizeOf::All(p) => p.clone(),
     };
     let refs: Vec<String> = digests.iter().map(|d| format!("{name}@{d}")).collect();
-    let found = looked_up(session, common, refs.clone(), jobs, Goal::Inspect(platform))?;
+    let found = looked_up(
+        session,
+        common,
+        refs.clone(),
+        jobs.into(),
+        Goal::Inspect(platform),
+    )?;
     let mut held: HashMap<Digest, Result<Held, String>> = HashMap::new();
     // An index without the platform still has platforms to show: read it alone.
     let mut bare: Vec<Digest> = Vec::new();
@@ -283,7 +289,7 @@ fn held(
         session,
         common,
         refs,
-        jobs,
+        jobs.into(),
         Goal::Manifest(None),
     )?) {
         let h = found
@@ -316,7 +322,7 @@ fn every_size(
         }
     }
     let refs = wanted.iter().map(|d| format!("{name}@{d}")).collect();
-    let read = looked_up(session, common, refs, jobs, Goal::Manifest(None))?;
+    let read = looked_up(session, common, refs, jobs.into(), Goal::Manifest(None))?;
     let size_of: HashMap<&Digest, u64> = wanted
         .iter()
         .zip(&read)

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
+use regpeek_client::batch::Jobs;
 use regpeek_proto::{Digest, Goal, Inspection, Platform};
 
 use super::{BatchState, Job, Shape, look};
@@ -28,14 +29,14 @@ pub fn tags_now(
     common: &Common,
     keys: &[String],
     pins: &[(String, Digest)],
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<HashMap<String, Result<TagNow, String>>> {
     let asked = crate::flags::explicit_platform(common)?;
     let found = inspections(
         session,
         common,
         keys.to_vec(),
-        jobs,
+        jobs.clone(),
         Goal::Digest(asked.clone()),
     )?;
     let mut now: HashMap<String, Result<(TagNow, String), String>> = HashMap::new();
@@ -92,7 +93,7 @@ pub fn platforms_of(
     session: &Session,
     common: &Common,
     pins: &[(String, Digest)],
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<WasOf> {
     let references: Vec<String> = pins
         .iter()
@@ -102,7 +103,7 @@ pub fn platforms_of(
         session,
         common,
         references.clone(),
-        jobs,
+        jobs.clone(),
         Goal::Manifest(None),
     )?;
     let images: Vec<String> = references
@@ -155,7 +156,7 @@ pub(super) fn inspections(
     session: &Session,
     common: &Common,
     references: Vec<String>,
-    jobs: usize,
+    jobs: Jobs,
     goal: Goal,
 ) -> Result<Vec<Result<Inspection, String>>> {
     Ok(looked_up(session, common, references, jobs, goal)?
@@ -170,7 +171,7 @@ pub fn existence(
     session: &Session,
     common: &Common,
     references: Vec<String>,
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<Vec<Result<Inspection, anyhow::Error>>> {
     let asked = crate::flags::explicit_platform(common)?;
     looked_up(session, common, references, jobs, Goal::Digest(asked))
@@ -181,7 +182,7 @@ pub(super) fn looked_up(
     session: &Session,
     common: &Common,
     references: Vec<String>,
-    jobs: usize,
+    jobs: Jobs,
     goal: Goal,
 ) -> Result<Vec<Result<Inspection, anyhow::Error>>> {
     if references.is_empty() {
@@ -198,7 +199,7 @@ pub(super) fn looked_up(
         single: false,
         common,
         session,
-        jobs,
+        jobs: jobs.clone(),
         pull_free: matches!(goal, Goal::Digest(None)),
         references,
         sizes: crate::args::SizeArgs::default(),
@@ -213,7 +214,7 @@ pub(super) fn looked_up(
         (0..lanes.len()).map(|_| None).collect();
     regpeek_client::batch::run(
         &lanes,
-        jobs,
+        jobs.clone(),
         |i| {
             let started = std::time::SystemTime::now();
             look(&job, &shared, &job.references[i], goal.clone(), started)

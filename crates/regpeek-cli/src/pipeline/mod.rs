@@ -87,7 +87,7 @@ pub struct Job<'a> {
     single: bool,
     common: &'a Common,
     session: &'a Session,
-    jobs: usize,
+    jobs: regpeek_client::batch::Jobs,
     /// Digests by `HEAD` only ([`regpeek_proto::Options::pull_free`]).
     pull_free: bool,
     /// `--uncompressed`, `--exact`.
@@ -241,7 +241,7 @@ impl<'a> Job<'a> {
             single,
             common,
             session,
-            jobs: batch.jobs as usize,
+            jobs: session.jobs(batch.jobs),
             pull_free: false,
             sizes,
         }))
@@ -345,11 +345,11 @@ fn batch(job: &Job, mut each: impl FnMut(usize, &Value) -> Result<()>) -> Result
     let (mut next, mut failed) = (0, false);
     let printed = regpeek_client::batch::run(
         &lanes,
-        job.jobs,
+        job.jobs.clone(),
         |u| one(job, &shared, unique[u]),
         |u, value| {
             if let Some(p) = &mut progress {
-                p.inc();
+                p.inc(job.session.pulls.get().and_then(|p| p.remaining()));
             }
             results[u] = Some(value);
             // Every line whose answer is known is written now, not at the end.

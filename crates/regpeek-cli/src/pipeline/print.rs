@@ -273,6 +273,8 @@ pub(super) struct Progress {
     total: usize,
     done: usize,
     drawn: Option<std::time::Instant>,
+    /// The lowest `ratelimit-remaining` a registry stated, when one did.
+    remaining: Option<String>,
 }
 
 impl Progress {
@@ -283,12 +285,14 @@ impl Progress {
             total,
             done: 0,
             drawn: None,
+            remaining: None,
         })
     }
 
-    /// One more answered.
-    pub(super) fn inc(&mut self) {
+    /// One more answered; what the registries say is left of their pull limits.
+    pub(super) fn inc(&mut self, remaining: Option<String>) {
         self.done += 1;
+        self.remaining = remaining;
         let due = self
             .drawn
             .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
@@ -298,7 +302,15 @@ impl Progress {
     }
 
     fn draw(&mut self) {
-        eprint!("\r\x1b[2K{}/{}", self.done, self.total);
+        match &self.remaining {
+            Some(left) => eprint!(
+                "\r\x1b[2K{}/{}  ratelimit-remaining {}",
+                self.done,
+                self.total,
+                crate::output::safe_line(left)
+            ),
+            None => eprint!("\r\x1b[2K{}/{}", self.done, self.total),
+        }
         self.drawn = Some(std::time::Instant::now());
     }
 

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use regpeek_proto::{Credentials, Goal, Options, Outcome, Reference};
-use regpeek_ureq::{Client, ClientOptions, Transport};
+use regpeek_ureq::{ClientOptions, Transport};
 
 use crate::args::{Cli, Command, Common, OutputFormat};
 use crate::errors::usage;
@@ -53,6 +53,9 @@ pub struct Session {
     pub registries: Registries,
     /// The proxies of the environment, read once.
     proxies: Arc<regpeek_client::proxies::Proxies>,
+    /// The pulls the run spends (`--pull-budget`), counted around every registry's
+    /// transport.
+    pub pulls: std::sync::OnceLock<Arc<regpeek_client::pulls::Pulls>>,
     /// The registry that --creds, --username or --registry-token are for: the one
     /// registry the command reaches ([`Session::scope_credentials`]), else the first
     /// that asks.
@@ -89,6 +92,7 @@ impl Session {
             layer_index: regpeek_client::layers::Index::default(),
             registries: Registries::default(),
             proxies: Arc::new(regpeek_client::proxies::Proxies::from_process()),
+            pulls: std::sync::OnceLock::new(),
             flagged_registry: Mutex::new(None),
         }
     }
@@ -201,29 +205,48 @@ impl Session {
         // mirrors'), which a run does not change. In the network's place: a local
         // layout, or a replay; around it: a recording.
         let key = (r.registry().to_owned(), image_goal);
-        let client = self.registries.client(key, || {
+        let client = self.registries.client(key, r.api_host(), || {
             if local {
                 return Ok(self.layouts.clone() as Arc<dyn Transport>);
             }
+            let pulls = self
+                .pulls
+                .get_or_init(|| {
+                    let budget = common.reach.pull_budget.map(|n| n as usize);
+                    Arc::new(regpeek_client::pulls::Pulls::new(budget))
+                })
+                .clone();
+            let counted = |inner: Arc<dyn Transport>| -> Arc<dyn Transport> {
+                Arc::new(regpeek_client::pulls::Counted { inner, pulls })
+            };
             if let Some(replaying) = &self.replaying {
-                return Ok(replaying.clone() as Arc<dyn Transport>);
+                return Ok(counted(replaying.clone()));
             }
             let proxies = self.proxies.clone();
-            let network: Arc<dyn Transport> = Arc::new(Client::new(&ClientOptions {
+            let options = ClientOptions {
                 tls,
                 trace,
                 proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
                 ..ClientOptions::default()
-            })?);
-            Ok(match &self.recording {
+            };
+            let network = regpeek_client::network(&options, flags::http(common))?;
+            Ok(counted(match &self.recording {
                 Some(recording) => Arc::new(record::Recorded {
                     inner: network,
                     recording: recording.clone(),
                 }),
                 None => network,
-            })
+            }))
         })?;
         Ok((options, client))
+    }
+
+    /// `--jobs` as asked, else as each registry's transport carries them.
+    pub fn jobs(&self, asked: Option<u32>) -> regpeek_client::batch::Jobs {
+        match asked {
+            Some(n) => regpeek_client::batch::Jobs::Fixed(n as usize),
+            None => self.registries.jobs(),
+        }
     }
 
     /// How a file the command line names is shown: as given (in a replay, as the

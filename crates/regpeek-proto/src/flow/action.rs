@@ -119,25 +119,24 @@ impl Outcome {
 pub struct Hold {
     /// Until when.
     pub until: SystemTime,
-    /// `Retry-After` as the registry sent it, if it did.
+    /// When to retry, as the registry said it (`Retry-After`'s value, a reset header,
+    /// or the body's phrase), if it did.
     pub retry_after: Option<String>,
 }
 
 impl Hold {
     /// The hold a response asks for: a 429, until its `Retry-After` (seconds, or an
-    /// HTTP-date against its `Date`), else for the flow's own first backoff (0.5 s).
+    /// HTTP-date against its `Date`), a rate-limit reset header, or a `retry-after:`
+    /// phrase in its body (GitHub's registry), else for the flow's own first backoff
+    /// (0.5 s).
     pub fn of(response: &http::Response<Vec<u8>>, now: SystemTime) -> Option<Hold> {
         if response.status() != http::StatusCode::TOO_MANY_REQUESTS {
             return None;
         }
-        let wait = super::retry_after(response.headers()).unwrap_or(super::FIRST_BACKOFF);
+        let wait = super::check::wait_asked(response).unwrap_or(super::FIRST_BACKOFF);
         Some(Hold {
             until: now.checked_add(wait)?,
-            retry_after: response
-                .headers()
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            retry_after: super::check::wait_asked_text(response),
         })
     }
 

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use http::StatusCode;
 use http::header::WWW_AUTHENTICATE;
 
-use super::check::{check_size, retry_after};
+use super::check::{check_size, wait_asked};
 use super::{Flow, HostAuth, MAX_RETRIES, MAX_WAIT, Next, Retry, SentAuth};
 use crate::auth::{BearerRealm, Credentials, Scope, union_scopes};
 use crate::challenge::{parse_challenges, preferred};
@@ -44,7 +44,7 @@ impl Flow {
             404 | 405 if post => self.token_request(key, false),
             // A token server's 5xx is retried like a registry's, never for the POST.
             status @ 500..=599 if !post && self.state.at.retries < MAX_RETRIES => {
-                let after = retry_after(resp.headers()).filter(|d| *d <= MAX_WAIT);
+                let after = wait_asked(&resp).filter(|d| *d <= MAX_WAIT);
                 self.schedule_retry(
                     now,
                     Some(status),

@@ -109,6 +109,107 @@ pub(super) fn collect_rate_limit(h: &HeaderMap, out: &mut Option<crate::RateLimi
     });
 }
 
+/// How long a 429 (or 5xx) asks to wait, in every form registries say it
+/// (docs/protocol.md §Rate limits): `Retry-After`; else a rate-limit reset header
+/// (`RateLimit-Reset`, `X-RateLimit-Reset`: seconds from now, or a Unix time against
+/// the response's `Date`); else a `retry-after: <Go duration>` phrase in the body
+/// (GitHub's registry: `retry-after: 129µs, allowed: 44000/minute`).
+pub(crate) fn wait_asked(resp: &http::Response<Vec<u8>>) -> Option<Duration> {
+    let h = resp.headers();
+    if let Some(d) = retry_after(h) {
+        return Some(d);
+    }
+    if let Some(d) = reset_header(h) {
+        return Some(d);
+    }
+    body_phrase(resp.body()).and_then(|(_, d)| d)
+}
+
+/// What a 429 said of when to retry, as it said it, for messages: `Retry-After`'s
+/// value, the reset header, or the body's phrase.
+pub(crate) fn wait_asked_text(resp: &http::Response<Vec<u8>>) -> Option<String> {
+    let h = resp.headers();
+    let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    if let Some(v) = header("retry-after") {
+        return Some(v.to_owned());
+    }
+    for name in RESET_HEADERS {
+        if let Some(v) = header(name) {
+            return Some(format!("{name}: {v}"));
+        }
+    }
+    body_phrase(resp.body()).map(|(text, _)| text)
+}
+
+/// The rate-limit reset headers, in the order they are believed.
+const RESET_HEADERS: [&str; 2] = ["ratelimit-reset", "x-ratelimit-reset"];
+
+/// A reset header as a wait: small numbers are seconds from now, large ones a Unix
+/// time, measured against the response's `Date`.
+fn reset_header(h: &HeaderMap) -> Option<Duration> {
+    let v = RESET_HEADERS
+        .iter()
+        .find_map(|n| h.get(*n)?.to_str().ok())?
+        .trim();
+    // `RateLimit-Reset` of the IETF draft may carry parameters: `30;w=60`.
+    let n: u64 = v.split(';').next()?.trim().parse().ok()?;
+    const A_YEAR: u64 = 365 * 24 * 3600;
+    if n <= A_YEAR {
+        return Some(Duration::from_secs(n));
+    }
+    let date = h
+        .get(DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok())?;
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(n))?;
+    Some(at.duration_since(date).unwrap_or_default())
+}
+
+/// `retry-after: <Go duration>` in the first 4 KiB of a body: the phrase as written
+/// (at most 100 characters) and the duration, if it parses.
+fn body_phrase(body: &[u8]) -> Option<(String, Option<Duration>)> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned();
+    let at = text.to_ascii_lowercase().find("retry-after:")?;
+    let rest = text.get(at + "retry-after:".len()..)?.trim_start();
+    let value: String = rest
+        .chars()
+        .take_while(|c| !matches!(c, ',' | ';' | '"' | '\n' | '}'))
+        .take(100)
+        .collect();
+    let value = value.trim();
+    Some((format!("retry-after: {value}"), go_duration(value)))
+}
+
+/// A Go duration (`129µs`, `1.5s`, `2m3s`, `1h`), at most a day.
+pub(crate) fn go_duration(s: &str) -> Option<Duration> {
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let units = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("μs", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ];
+        let (unit, scale) = units.iter().find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total += n * scale;
+    }
+    (total.is_finite() && total <= 86_400.0).then(|| Duration::from_secs_f64(total))
+}
+
 /// `Retry-After` as a duration: delta-seconds, or an HTTP-date measured against the
 /// response's own `Date` (the core has no clock of its own).
 pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {

@@ -21,7 +21,7 @@ use crate::uri;
 
 mod action;
 mod auth;
-mod check;
+pub(crate) mod check;
 mod endpoint;
 mod listing;
 mod options;
@@ -35,7 +35,6 @@ mod tests;
 mod walk;
 
 pub use action::{Action, Hold, Outcome, RequestKind, Transmit};
-pub(crate) use check::retry_after;
 pub use options::{Goal, Known, Limits, Mirror, Options, Security};
 
 /// Redirect hops allowed for one request.

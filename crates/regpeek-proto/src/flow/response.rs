@@ -5,7 +5,6 @@
 use std::time::SystemTime;
 
 use http::StatusCode;
-use http::header::RETRY_AFTER;
 use url::Url;
 
 use super::check::{collect_rate_limit, collect_warnings, same_origin, strip_query};
@@ -144,7 +143,7 @@ impl Flow {
         match status.as_u16() {
             429 => Error::RateLimited {
                 subject,
-                retry_after: header(RETRY_AFTER.as_str()),
+                retry_after: super::check::wait_asked_text(resp),
                 remaining: header("ratelimit-remaining"),
             },
             s @ (401 | 403) => Error::Denied {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::check::{retry_after, same_origin, strip_query};
+use super::check::{same_origin, strip_query, wait_asked};
 use super::{Action, Flow, MAX_RETRIES, MAX_WAIT, Next, Retry, Security, Step, Wait};
 use crate::error::{Error, Peer, TimeoutStage, TransportErrorKind};
 
@@ -106,7 +106,7 @@ impl Flow {
         {
             return None;
         }
-        match retry_after(resp.headers()) {
+        match wait_asked(resp) {
             Some(d) if d > MAX_WAIT => None,
             after => Some(after),
         }

@@ -87,6 +87,75 @@ fn a_429_is_a_hold_every_client_of_the_registry_obeys() {
 }
 
 #[test]
+fn a_429_says_when_to_retry_in_every_form_registries_use() {
+    let now = t0();
+    let date = httpdate::fmt_http_date(now);
+    let later = (now + Duration::from_secs(90))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    // GitHub's registry: a Go duration in the body; Quay and others: reset headers
+    // (seconds from now, or a Unix time against Date); the IETF draft's parameters.
+    let ghcr = br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"retry-after: 1.5s, allowed: 44000/minute"}]}"#;
+    // Headers, body, the wait, how the hold says it.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [u8], Duration, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![],
+            ghcr,
+            Duration::from_millis(1500),
+            "retry-after: 1.5s",
+        ),
+        (
+            vec![],
+            "retry-after: 129µs, allowed: 44000/minute".as_bytes(),
+            Duration::from_micros(129),
+            "retry-after: 129µs",
+        ),
+        (
+            vec![("x-ratelimit-reset", "12")],
+            b"",
+            Duration::from_secs(12),
+            "x-ratelimit-reset: 12",
+        ),
+        (
+            vec![("x-ratelimit-reset", &later), ("date", &date)],
+            b"",
+            Duration::from_secs(90),
+            "x-ratelimit-reset: ",
+        ),
+        (
+            vec![("ratelimit-reset", "30;w=60")],
+            b"",
+            Duration::from_secs(30),
+            "ratelimit-reset: 30;w=60",
+        ),
+        (
+            vec![("retry-after", "4"), ("x-ratelimit-reset", "99")],
+            ghcr,
+            Duration::from_secs(4),
+            "4",
+        ),
+    ];
+    for (headers, body, wait, said) in cases {
+        let hold = Hold::of(&response(429, &headers, body), now).unwrap();
+        assert_eq!(hold.until, now + wait, "{headers:?}");
+        assert!(
+            hold.retry_after.as_deref().unwrap().starts_with(said),
+            "{hold:?}"
+        );
+    }
+    for bad in ["", "soon", "1y", "5", "99999h", "-1s", "1.2.3s"] {
+        assert_eq!(crate::flow::check::go_duration(bad), None, "{bad:?}");
+    }
+    assert_eq!(
+        crate::flow::check::go_duration("2m3.5s"),
+        Some(Duration::from_millis(123_500))
+    );
+}
+
+#[test]
 fn a_pull_free_flow_never_gets_a_manifest() {
     let app = "registry.example/team/app:v1";
     let digest = Digest::sha256(MANIFEST);

@@ -1,0 +1,220 @@
+//! HTTP/2 transport for regpeek: a [`Transport`] that negotiates HTTP/2 by ALPN over
+//! TLS and carries every request of a run to a registry as concurrent streams of one
+//! connection, falling back to HTTP/1.1 (the [`regpeek_ureq::Client`] it holds) for a
+//! server that does not offer HTTP/2 and for plain http.
+//!
+//! It stays blocking to its callers: the async runtime (tokio, one thread) lives inside
+//! [`H2Client`], and [`Transport::send`] waits for its stream. Many threads sending at
+//! once share one connection; that is what makes a batch cheap.
+//!
+//! ```no_run
+//! use regpeek_h2::{H2Client, H2Options};
+//! use regpeek_proto::{Flow, Goal, Options, Platform, Reference, TokenCache};
+//! use regpeek_ureq::{ClientOptions, drive};
+//!
+//! let client = H2Client::new(&ClientOptions::default(), H2Options::default())?;
+//! let reference = Reference::parse("ghcr.io/homebrew/core/wget:latest")?;
+//! let goal = Goal::Inspect(Platform::parse("linux/amd64", "amd64")?);
+//! let flow = Flow::new(reference, Options::new(goal), TokenCache::default());
+//! let (result, _tokens) = drive(&client, flow, &mut |_, _| {});
+//! println!("{}", result?.0.into_image()?.digest);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use regpeek_proto::{TimeoutStage, Transmit, TransportErrorKind};
+use regpeek_ureq::{ClientOptions, Error, ProxyFor, Reply, Trace, Transport, TransportFailure};
+
+mod connect;
+mod exchange;
+mod pool;
+mod tls;
+
+use pool::{Origin, OriginState};
+
+/// Which HTTP a client speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Http {
+    /// HTTP/2 where a TLS server offers it (ALPN), else HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 over TLS, or a failure naming the server that does not offer it.
+    Http2,
+}
+
+/// How [`H2Client`] speaks HTTP.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct H2Options {
+    /// Which HTTP.
+    pub http: Http,
+    /// Plain-http servers are spoken to in HTTP/2 at once (h2c), without an upgrade.
+    /// Otherwise plain http is HTTP/1.1.
+    pub prior_knowledge: bool,
+}
+
+/// A blocking [`Transport`] over HTTP/2 (and HTTP/1.1 where HTTP/2 is not spoken).
+pub struct H2Client {
+    inner: Arc<Inner>,
+    /// Ends the runtime's thread when the client is dropped.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// What the client's requests share.
+pub(crate) struct Inner {
+    /// HTTP/1.1: plain http, and servers that chose it.
+    h1: regpeek_ureq::Client,
+    http: Http,
+    prior_knowledge: bool,
+    /// TLS for every server but those of `per_host`.
+    tls: Arc<rustls::ClientConfig>,
+    per_host: Vec<(String, Arc<rustls::ClientConfig>)>,
+    idle: Duration,
+    user_agent: String,
+    trace: Option<Trace>,
+    proxy_for: Option<ProxyFor>,
+    /// What the run knows of each origin, its connections.
+    origins: Mutex<HashMap<Origin, Arc<tokio::sync::Mutex<OriginState>>>>,
+    /// Connections opened so far (their numbers in the trace).
+    opened: AtomicUsize,
+    handle: tokio::runtime::Handle,
+}
+
+impl H2Client {
+    /// A client with `options`' TLS, proxies, timeouts and trace (the same as
+    /// [`regpeek_ureq::Client::new`] takes), speaking HTTP as `h2` says. Starts the
+    /// runtime's thread.
+    pub fn new(options: &ClientOptions, h2: H2Options) -> Result<H2Client, Error> {
+        let alpn: &[&[u8]] = match h2.http {
+            Http::Http2 => &[tls::H2],
+            _ => &[tls::H2, b"http/1.1"],
+        };
+        let per_host = options
+            .tls
+            .per_host
+            .iter()
+            .map(|(host, t)| Ok((host.clone(), tls::config(t, alpn)?)))
+            .collect::<Result<_, Error>>()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::CaFile {
+                path: "the HTTP/2 runtime".into(),
+                reason: e.to_string(),
+            })?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("regpeek-h2".into())
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+            })
+            .map_err(|e| Error::CaFile {
+                path: "the HTTP/2 runtime".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(H2Client {
+            inner: Arc::new(Inner {
+                h1: regpeek_ureq::Client::new(options)?,
+                http: h2.http,
+                prior_knowledge: h2.prior_knowledge,
+                tls: tls::config(&options.tls, alpn)?,
+                per_host,
+                idle: options.idle_timeout,
+                user_agent: options.user_agent.clone(),
+                trace: options.trace.clone(),
+                proxy_for: options.proxy_for.clone(),
+                origins: Mutex::new(HashMap::new()),
+                opened: AtomicUsize::new(0),
+                handle,
+            }),
+            _stop: stop,
+        })
+    }
+
+    /// How many connections the client has opened (HTTP/2 ones; HTTP/1.1's are
+    /// ureq's).
+    pub fn connections(&self) -> usize {
+        self.inner.opened.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Inner {
+    pub(crate) fn trace(&self, line: &str) {
+        if let Some(t) = &self.trace {
+            t(line);
+        }
+    }
+
+    /// The origin a request goes to over HTTP/2, or `None` for HTTP/1.1.
+    fn origin_of(&self, uri: &http::Uri) -> Option<Origin> {
+        let tls = match uri.scheme_str() {
+            Some("https") if self.http != Http::Http1 => true,
+            Some("http") if self.prior_knowledge => false,
+            _ => return None,
+        };
+        let host = uri.host()?.to_ascii_lowercase();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let proxy = self.proxy_for.as_ref().and_then(|f| f(uri));
+        if !tls && proxy.is_some() {
+            // A proxy of plain http forwards HTTP/1.1 requests; h2c does not go through.
+            return None;
+        }
+        Some(Origin {
+            tls,
+            host,
+            port,
+            proxy,
+        })
+    }
+}
+
+impl Transport for H2Client {
+    fn send(&self, send: &Transmit, budget: Option<Duration>) -> Result<Reply, TransportFailure> {
+        let inner = &self.inner;
+        let Some(origin) = inner.origin_of(send.request.uri()) else {
+            return inner.h1.send(send, budget);
+        };
+        if budget.is_some_and(|b| b.is_zero()) {
+            return Err(TransportFailure {
+                kind: TransportErrorKind::Timeout(TimeoutStage::BeforeSending),
+                source: "the deadline has passed".into(),
+            });
+        }
+        let deadline = budget.and_then(|b| tokio::time::Instant::now().checked_add(b));
+        let exchanged = inner
+            .handle
+            .block_on(inner.exchange(&origin, send, deadline))?;
+        match exchanged {
+            exchange::Exchanged::Reply(reply) => Ok(reply),
+            exchange::Exchanged::Http1 => inner.h1.send(send, budget),
+        }
+    }
+
+    fn trace(&self, line: &str) {
+        self.inner.trace(line);
+    }
+
+    fn multiplexes(&self, host: &str) -> bool {
+        let Ok(origins) = self.inner.origins.lock() else {
+            return false;
+        };
+        origins.iter().any(|(origin, state)| {
+            let authority = format!("{}:{}", origin.host, origin.port);
+            let named = host.eq_ignore_ascii_case(&authority)
+                || (host.eq_ignore_ascii_case(&origin.host) && origin.port == 443);
+            named
+                && state
+                    .try_lock()
+                    .is_ok_and(|s| !s.http1 && !s.conns.is_empty())
+        })
+    }
+}
