@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use regpeek_lab::Lab;
 
 mod analysis;
+mod http2;
 mod inventory;
 
 struct Sample {
@@ -517,12 +518,14 @@ pub fn bench(args: &[String]) -> Result<()> {
     );
     let inventory = inventory::cases(&lab, &regpeek, runs, &compose_dir)?;
     let analysis = analysis::cases(&lab, &regpeek, runs, &compose_dir, &big_image.layers[0])?;
+    let http2 = http2::cases(&lab, &regpeek, runs)?;
     for (name, tools, n) in scenarios
         .into_iter()
         .chain([batch_case, pin_case])
         .chain(inside)
         .chain(inventory)
         .chain(analysis)
+        .chain(http2)
     {
         // `--only TEXT` (repeated): the rows whose name holds one.
         if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {

@@ -150,7 +150,7 @@ pub(super) fn scenarios(out: &mut Vec<(&'static str, Scenario)>) {
     )));
     out.push(("model-quirk-ghcr-429-body", scenario(
         &[("reference", "ghcr.io/org/app:1.0"), ("goal", "digest"),
-          ("description", "GHCR: a 429 states its wait only in the body (retry-after: 1.5s, allowed: 44000/minute), as a Go duration; the flow waits that long, not its own backoff, and the batch holds the registry as long (docs/protocol.md §Rate limits)")],
+          ("description", "GHCR: a 429 states its wait only in the body (retry-after: 1.5s, allowed: 44000/minute), as a Go duration; the flow waits that long, not its own backoff, and the batch holds the registry as long (docs/protocol.md §9.1)")],
         vec![
             ex(req("HEAD", &format!("{gh}/manifests/1.0"), &[("accept", ACCEPT)]),
                resp(429, &[("content-type", "application/json")], br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"retry-after: 1.5s, allowed: 44000/minute"}]}"#)),
@@ -160,7 +160,7 @@ pub(super) fn scenarios(out: &mut Vec<(&'static str, Scenario)>) {
     )));
     out.push(("model-quirk-quay-429-reset", scenario(
         &[("reference", "quay.io/org/app:v1"), ("goal", "digest"),
-          ("description", "Quay: a 429 without Retry-After whose wait is in X-RateLimit-Reset (seconds); the flow waits that long (docs/protocol.md §Rate limits) [unverified: the header's form is the common X-RateLimit one]")],
+          ("description", "Quay: a 429 without Retry-After whose wait is in X-RateLimit-Reset (seconds); the flow waits that long (docs/protocol.md §9.1) [unverified: the header's form is the common X-RateLimit one]")],
         vec![
             ex(req("HEAD", "https://quay.io/v2/org/app/manifests/v1", &[("accept", ACCEPT)]),
                resp(429, &[("x-ratelimit-limit", "50"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "3")], b"")),

@@ -110,7 +110,7 @@ pub(super) fn collect_rate_limit(h: &HeaderMap, out: &mut Option<crate::RateLimi
 }
 
 /// How long a 429 (or 5xx) asks to wait, in every form registries say it
-/// (docs/protocol.md §Rate limits): `Retry-After`; else a rate-limit reset header
+/// (docs/protocol.md §9.1): `Retry-After`; else a rate-limit reset header
 /// (`RateLimit-Reset`, `X-RateLimit-Reset`: seconds from now, or a Unix time against
 /// the response's `Date`); else a `retry-after: <Go duration>` phrase in the body
 /// (GitHub's registry: `retry-after: 129µs, allowed: 44000/minute`).
