@@ -118,7 +118,11 @@ fn http_flags_are_checked_before_any_request() {
 fn h2() -> &'static regpeek_lab::hostile_h2::HostileH2 {
     static H: OnceLock<regpeek_lab::hostile_h2::HostileH2> = OnceLock::new();
     H.get_or_init(|| {
-        regpeek_lab::hostile_h2::HostileH2::start()
+        let dir = &lab().info.dir;
+        let read =
+            |name: &str| std::fs::read(dir.join(name)).expect("the lab's server certificate");
+        let (chain, key) = (read("server.crt"), read("server.key"));
+        regpeek_lab::hostile_h2::HostileH2::start_with_tls(Some((&chain, &key)))
             .unwrap_or_else(|e| panic!("cannot start the hostile HTTP/2 servers: {e:#}"))
     })
 }
@@ -195,4 +199,18 @@ fn hostile_http2_servers_end_in_a_clear_error_within_the_deadline() {
         let err = fails_within(&["inspect", "--http2-prior-knowledge", &image], 8);
         assert!(err.to_lowercase().contains(says), "{mode}: {err}");
     }
+}
+
+#[test]
+fn a_tls_registry_without_http2_gets_http1_and_refuses_http_2() {
+    let ca = ca();
+    let image = format!("{}/r0:latest", h2().http1_tls());
+    let out = regpeek(&["inspect", "-v", "--ca-file", &ca, "--no-cache", &image]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("chose HTTP/1.1 in its TLS handshake"), "{err}");
+    assert!(err.contains("< HTTP/1.1 200"), "{err}");
+    assert!(!err.contains("(HTTP/2, stream"), "{err}");
+    let refused = fails(&["inspect", "--http", "2", "--ca-file", &ca, &image]);
+    assert!(refused.contains("does not offer HTTP/2"), "{refused}");
 }

@@ -30,6 +30,28 @@ fn a_pull_budget_stops_manifest_gets_before_it_is_passed() {
 }
 
 #[test]
+fn platforms_says_what_it_spent_of_docker_hubs_pulls() {
+    let scratch = empty_home();
+    let dir = scratch.join("hub-platforms");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/cli/hub-platforms/exchanges.http"
+    );
+    std::fs::copy(fixture, dir.join("exchanges.http")).unwrap();
+    let out = regpeek(&["replay", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // The index and three platforms' manifests; the lowest remaining, whatever order
+    // the answers came in.
+    assert!(
+        stderr_of(&out)
+            .contains("regpeek: 4 pulls spent on Docker Hub (ratelimit-remaining 96;w=21600)"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
 fn heads_and_the_cache_go_on_past_the_budget() {
     let home = empty_home();
     let env = [("HOME", home.to_str().unwrap())];
@@ -53,4 +75,20 @@ fn heads_and_the_cache_go_on_past_the_budget() {
     );
     let out = regpeek_in(&["inspect", "--pull-budget", "0", &image], &env, None);
     assert!(out.status.success(), "{}", stderr_of(&out));
+    // platforms: each platform's manifest once, then nothing more from the cache.
+    let multi = r("lab/multi:v1");
+    let out = regpeek_in(&["platforms", "--pull-budget", "9", &multi], &env, None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("4 pulls spent on 127.0.0.1:"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = regpeek_in(&["platforms", "--pull-budget", "0", &multi], &env, None);
+    assert!(out.status.success(), "warm: {}", stderr_of(&out));
+    assert!(
+        !stderr_of(&out).contains("pulls spent"),
+        "{}",
+        stderr_of(&out)
+    );
 }

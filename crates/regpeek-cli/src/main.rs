@@ -85,6 +85,7 @@ fn execute(argv: Vec<std::ffi::OsString>, replayed: Option<session::Replayed>) -
     let stdout = std::io::stdout();
     let mut result = commands::run(&cli, &session, &mut stdout.lock());
     session.save_tokens();
+    session.say_pulls(matches!(cli.command, Command::Platforms { .. }));
     // A recording is written however the command ended.
     if let Err(e) = session.finish_recording()
         && result.is_ok()

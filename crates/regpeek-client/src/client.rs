@@ -170,7 +170,7 @@ impl Client {
                         proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
                         ..Default::default()
                     };
-                    crate::network(&options, self.settings.http)
+                    crate::network(&options, self.settings.http, &self.registries)
                 })?;
         Ok((options, client))
     }

@@ -53,16 +53,22 @@ pub mod unpacked;
 pub mod waste;
 
 /// The network for one registry: HTTP/2 where a TLS server offers it (one connection
-/// carrying every request, [`regpeek_h2::H2Client`]), HTTP/1.1 where it does not or
-/// `http` says so ([`regpeek_ureq::Client`], without a runtime).
+/// per host carrying every request, [`regpeek_h2::H2Client`], over the run's
+/// connections, so that registries redirecting to one CDN share it), HTTP/1.1 where
+/// it does not or `http` says so ([`regpeek_ureq::Client`], without a runtime).
 pub fn network(
     options: &regpeek_ureq::ClientOptions,
     http: regpeek_h2::H2Options,
+    registries: &registries::Registries,
 ) -> anyhow::Result<std::sync::Arc<dyn regpeek_ureq::Transport>> {
     Ok(match http.http {
         regpeek_h2::Http::Http1 if !http.prior_knowledge => {
             std::sync::Arc::new(regpeek_ureq::Client::new(options)?)
         }
-        _ => std::sync::Arc::new(regpeek_h2::H2Client::new(options, http)?),
+        _ => std::sync::Arc::new(regpeek_h2::H2Client::sharing(
+            options,
+            http,
+            registries.connections()?,
+        )?),
     })
 }

@@ -21,7 +21,7 @@ pub struct Pulls {
     budget: Option<usize>,
     /// Manifest `GET`s sent and not refused, and those in flight.
     spent: AtomicUsize,
-    /// Per host: pulls spent, and its last `ratelimit-remaining`.
+    /// Per host: pulls spent, and the lowest `ratelimit-remaining` it stated.
     hosts: Mutex<BTreeMap<String, (usize, Option<String>)>>,
 }
 
@@ -44,12 +44,17 @@ impl Pulls {
         }
     }
 
+    /// Whether the run has a budget.
+    pub fn budgeted(&self) -> bool {
+        self.budget.is_some()
+    }
+
     /// Pulls spent so far (manifest `GET`s answered `2xx`, and those in flight).
     pub fn spent(&self) -> usize {
         self.spent.load(Ordering::SeqCst)
     }
 
-    /// Per host: pulls spent, and the last `ratelimit-remaining` it stated.
+    /// Per host: pulls spent, and the lowest `ratelimit-remaining` it stated.
     pub fn hosts(&self) -> BTreeMap<String, (usize, Option<String>)> {
         self.hosts.lock().map(|h| h.clone()).unwrap_or_default()
     }
@@ -94,7 +99,14 @@ impl Pulls {
         let mut hosts = self.hosts.lock().ok()?;
         let entry = hosts.entry(host.to_owned()).or_default();
         entry.0 += usize::from(pulled);
-        if remaining.is_some() {
+        // What is left only falls within a window: answers that arrive out of order
+        // must not raise it again.
+        if let Some(r) = &remaining
+            && entry
+                .1
+                .as_deref()
+                .is_none_or(|kept| leading_number(r) <= leading_number(kept))
+        {
             entry.1 = remaining.clone();
         }
         remaining
@@ -228,7 +240,7 @@ mod tests {
         let hosts = pulls.hosts();
         let (spent, left) = &hosts["registry-1.docker.io"];
         assert_eq!(*spent, 2);
-        assert_eq!(left.as_deref(), Some("6;w=21600"), "the last stated");
+        assert_eq!(left.as_deref(), Some("6;w=21600"), "the lowest stated");
         assert_eq!(pulls.remaining().as_deref(), Some("6;w=21600"));
     }
 }

@@ -26,6 +26,8 @@ pub struct Registries {
     clients: Arc<Mutex<Clients>>,
     /// A 429's hold by registry.
     holds: Mutex<HashMap<String, Hold>>,
+    /// The run's HTTP/2 connections, shared by its registries' transports.
+    connections: std::sync::OnceLock<Arc<regpeek_h2::Connections>>,
     /// Where each blob (`registry/repo@digest`) was found, in memory only: a CDN's URL
     /// may be signed.
     locations: Mutex<HashMap<String, Url>>,
@@ -242,6 +244,15 @@ impl Registries {
         let client = make()?;
         clients.insert(key, (client.clone(), api_host.to_owned()));
         Ok(client)
+    }
+
+    /// The run's HTTP/2 connections (their runtime started the first time).
+    pub fn connections(&self) -> Result<Arc<regpeek_h2::Connections>> {
+        if let Some(c) = self.connections.get() {
+            return Ok(c.clone());
+        }
+        let made = regpeek_h2::Connections::new()?;
+        Ok(self.connections.get_or_init(|| made).clone())
     }
 
     /// `--jobs` left to the run: each lane (a registry) as many at once as its

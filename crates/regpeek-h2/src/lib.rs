@@ -63,8 +63,48 @@ pub struct H2Options {
 /// A blocking [`Transport`] over HTTP/2 (and HTTP/1.1 where HTTP/2 is not spoken).
 pub struct H2Client {
     inner: Arc<Inner>,
-    /// Ends the runtime's thread when the client is dropped.
+}
+
+/// The HTTP/2 connections of a run and the runtime (one thread) that drives them:
+/// clients made with [`H2Client::sharing`] the same `Connections` share a connection
+/// to a host they reach with the same TLS settings (a CDN that several registries
+/// redirect to, say).
+pub struct Connections {
+    /// What the run knows of each origin, its connections.
+    origins: Mutex<HashMap<Origin, Arc<tokio::sync::Mutex<OriginState>>>>,
+    /// Connections opened so far (their numbers in the trace).
+    opened: AtomicUsize,
+    handle: tokio::runtime::Handle,
+    /// Ends the runtime's thread when the last user is dropped.
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Connections {
+    /// Starts the runtime's thread.
+    pub fn new() -> std::io::Result<Arc<Connections>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("regpeek-h2".into())
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+            })?;
+        Ok(Arc::new(Connections {
+            origins: Mutex::new(HashMap::new()),
+            opened: AtomicUsize::new(0),
+            handle,
+            _stop: stop,
+        }))
+    }
+
+    /// How many HTTP/2 connections have been opened (HTTP/1.1's are ureq's).
+    pub fn opened(&self) -> usize {
+        self.opened.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// What the client's requests share.
@@ -80,11 +120,13 @@ pub(crate) struct Inner {
     user_agent: String,
     trace: Option<Trace>,
     proxy_for: Option<ProxyFor>,
-    /// What the run knows of each origin, its connections.
-    origins: Mutex<HashMap<Origin, Arc<tokio::sync::Mutex<OriginState>>>>,
-    /// Connections opened so far (their numbers in the trace).
-    opened: AtomicUsize,
-    handle: tokio::runtime::Handle,
+    /// What tells this client's TLS settings apart from another's (a connection is
+    /// shared only between clients that would have made it alike).
+    settings: u64,
+    per_host_settings: Vec<(String, u64)>,
+    /// The connections, perhaps shared with other clients.
+    pub(crate) connections: Arc<Connections>,
+    pub(crate) handle: tokio::runtime::Handle,
 }
 
 impl H2Client {
@@ -92,6 +134,19 @@ impl H2Client {
     /// [`regpeek_ureq::Client::new`] takes), speaking HTTP as `h2` says. Starts the
     /// runtime's thread.
     pub fn new(options: &ClientOptions, h2: H2Options) -> Result<H2Client, Error> {
+        let connections = Connections::new().map_err(|e| Error::CaFile {
+            path: "the HTTP/2 runtime".into(),
+            reason: e.to_string(),
+        })?;
+        H2Client::sharing(options, h2, connections)
+    }
+
+    /// [`H2Client::new`] over `connections`, which other clients may share.
+    pub fn sharing(
+        options: &ClientOptions,
+        h2: H2Options,
+        connections: Arc<Connections>,
+    ) -> Result<H2Client, Error> {
         let alpn: &[&[u8]] = match h2.http {
             Http::Http2 => &[tls::H2],
             _ => &[tls::H2, b"http/1.1"],
@@ -102,25 +157,12 @@ impl H2Client {
             .iter()
             .map(|(host, t)| Ok((host.clone(), tls::config(t, alpn)?)))
             .collect::<Result<_, Error>>()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| Error::CaFile {
-                path: "the HTTP/2 runtime".into(),
-                reason: e.to_string(),
-            })?;
-        let handle = runtime.handle().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("regpeek-h2".into())
-            .spawn(move || {
-                let _ = runtime.block_on(stopped);
-            })
-            .map_err(|e| Error::CaFile {
-                path: "the HTTP/2 runtime".into(),
-                reason: e.to_string(),
-            })?;
+        let per_host_settings = options
+            .tls
+            .per_host
+            .iter()
+            .map(|(host, t)| (host.clone(), fingerprint(t, h2)))
+            .collect();
         Ok(H2Client {
             inner: Arc::new(Inner {
                 h1: regpeek_ureq::Client::new(options)?,
@@ -132,18 +174,17 @@ impl H2Client {
                 user_agent: options.user_agent.clone(),
                 trace: options.trace.clone(),
                 proxy_for: options.proxy_for.clone(),
-                origins: Mutex::new(HashMap::new()),
-                opened: AtomicUsize::new(0),
-                handle,
+                settings: fingerprint(&options.tls, h2),
+                per_host_settings,
+                handle: connections.handle.clone(),
+                connections,
             }),
-            _stop: stop,
         })
     }
 
-    /// How many connections the client has opened (HTTP/2 ones; HTTP/1.1's are
-    /// ureq's).
-    pub fn connections(&self) -> usize {
-        self.inner.opened.load(std::sync::atomic::Ordering::SeqCst)
+    /// The connections this client uses.
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.inner.connections
     }
 }
 
@@ -164,6 +205,12 @@ impl Inner {
         let host = uri.host()?.to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let proxy = self.proxy_for.as_ref().and_then(|f| f(uri));
+        let authority = format!("{host}:{port}");
+        let settings = self
+            .per_host_settings
+            .iter()
+            .find(|(h, _)| h.eq_ignore_ascii_case(&authority) || h.eq_ignore_ascii_case(&host))
+            .map_or(self.settings, |(_, s)| *s);
         if !tls && proxy.is_some() {
             // A proxy of plain http forwards HTTP/1.1 requests; h2c does not go through.
             return None;
@@ -173,6 +220,7 @@ impl Inner {
             host,
             port,
             proxy,
+            settings,
         })
     }
 }
@@ -204,17 +252,29 @@ impl Transport for H2Client {
     }
 
     fn multiplexes(&self, host: &str) -> bool {
-        let Ok(origins) = self.inner.origins.lock() else {
+        let Ok(origins) = self.inner.connections.origins.lock() else {
             return false;
         };
         origins.iter().any(|(origin, state)| {
             let authority = format!("{}:{}", origin.host, origin.port);
-            let named = host.eq_ignore_ascii_case(&authority)
-                || (host.eq_ignore_ascii_case(&origin.host) && origin.port == 443);
+            let named = (host.eq_ignore_ascii_case(&authority)
+                || (host.eq_ignore_ascii_case(&origin.host) && origin.port == 443))
+                && origin.settings == self.inner.settings;
             named
                 && state
                     .try_lock()
                     .is_ok_and(|s| !s.http1 && !s.conns.is_empty())
         })
     }
+}
+
+/// What tells TLS settings (and the HTTP asked for) apart, for sharing connections.
+fn fingerprint(tls: &regpeek_ureq::TlsOptions, h2: H2Options) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    tls.extra_roots.hash(&mut hasher);
+    tls.client_cert.hash(&mut hasher);
+    tls.insecure.hash(&mut hasher);
+    (h2.http as u8).hash(&mut hasher);
+    hasher.finish()
 }

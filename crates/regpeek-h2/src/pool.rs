@@ -36,6 +36,8 @@ pub(crate) struct Origin {
     pub host: String,
     pub port: u16,
     pub proxy: Option<String>,
+    /// The fingerprint of the TLS settings it is reached with.
+    pub settings: u64,
 }
 
 /// What a run knows of an origin.
@@ -100,7 +102,11 @@ pub(crate) enum Route {
 impl Inner {
     /// Whether `origin` is known to speak HTTP/1.1 (its TLS handshake chose it).
     pub(crate) fn known_http1(&self, origin: &Origin) -> bool {
-        let origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+        let origins = self
+            .connections
+            .origins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         origins
             .get(origin)
             .is_some_and(|s| s.try_lock().is_ok_and(|s| s.http1))
@@ -114,7 +120,11 @@ impl Inner {
         deadline: Option<Instant>,
     ) -> Result<Route, TransportFailure> {
         let state = {
-            let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+            let mut origins = self
+                .connections
+                .origins
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             origins.entry(origin.clone()).or_default().clone()
         };
         // One opening at a time per origin: the others wait for it and share it.
@@ -151,7 +161,7 @@ impl Inner {
         origin: &Origin,
         deadline: Option<Instant>,
     ) -> Result<Option<Conn>, TransportFailure> {
-        let number = self.opened.fetch_add(1, Ordering::SeqCst) + 1;
+        let number = self.connections.opened.fetch_add(1, Ordering::SeqCst) + 1;
         let host = unbracketed(&origin.host);
         let idle = self.idle;
         let stream = tcp(host, origin.port, origin.proxy.as_deref(), deadline, idle).await?;
@@ -175,16 +185,22 @@ impl Inner {
             .map_err(|e| failure(TransportErrorKind::Certificate, Box::new(e)))?;
         let connector = tokio_rustls::TlsConnector::from(config);
         let stage = TimeoutStage::TlsHandshake;
+        let no_h2 = || format!("{authority} does not offer HTTP/2 in its TLS handshake (ALPN)");
         let tls = bounded(connector.connect(name, stream), deadline, idle, stage)
             .await?
-            .map_err(|e| failure(tls_kind(&e), Box::new(e)))?;
+            .map_err(|e| {
+                // A server that speaks none of the protocols offered may say so with an
+                // alert: with HTTP/2 required, that is the answer.
+                if self.http == Http::Http2 && e.to_string().contains("NoApplicationProtocol") {
+                    return failure(TransportErrorKind::Declined, no_h2().into());
+                }
+                failure(tls_kind(&e), Box::new(e))
+            })?;
         let h2 = tls.get_ref().1.alpn_protocol() == Some(tls::H2);
         if !h2 {
             if self.http == Http::Http2 {
-                return Err(failure(
-                    TransportErrorKind::Other,
-                    format!("{authority} does not offer HTTP/2 in its TLS handshake (ALPN)").into(),
-                ));
+                // Not sent: HTTP/2 was required of a server that does not speak it.
+                return Err(failure(TransportErrorKind::Declined, no_h2().into()));
             }
             self.trace(&format!(
                 "* {authority} chose HTTP/1.1 in its TLS handshake: its requests go over HTTP/1.1"

@@ -15,6 +15,9 @@
 //! | `calm` | `RST_STREAM(ENHANCE_YOUR_CALM)` on every request |
 //! | `push-flood` | 10,000 `PUSH_PROMISE`s (to a client that disabled push), then a 404 (raw frames) |
 //! | `no-settings-ack` | never acknowledges the client's `SETTINGS`; answers 404 (raw frames) |
+//!
+//! [`HostileH2::http1_tls`] is not hostile: a TLS server whose ALPN offers only
+//! `http/1.1`, serving the same image over HTTP/1.1 (the fallback from HTTP/2).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -52,12 +55,20 @@ pub struct HostileH2 {
     seen: BTreeMap<&'static str, Arc<AtomicUsize>>,
     /// Connections each mode's server has accepted.
     accepted: BTreeMap<&'static str, Arc<AtomicUsize>>,
+    /// The HTTP/1.1-only TLS server, when certificates were given.
+    http1_tls: Option<SocketAddr>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl HostileH2 {
     /// Starts every mode on 127.0.0.1, on a runtime thread of its own.
     pub fn start() -> Result<HostileH2> {
+        HostileH2::start_with_tls(None)
+    }
+
+    /// [`HostileH2::start`], and the HTTP/1.1-only TLS server with this certificate
+    /// chain and key (PEM), when given.
+    pub fn start_with_tls(tls: Option<(&[u8], &[u8])>) -> Result<HostileH2> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -74,6 +85,16 @@ impl HostileH2 {
             accepted.insert(mode, a.clone());
             runtime.spawn(accept(mode, listener, s, a));
         }
+        let http1_tls = match tls {
+            None => None,
+            Some((chain, key)) => {
+                let acceptor = acceptor(chain, key)?;
+                let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
+                let addr = listener.local_addr()?;
+                runtime.spawn(http1_over_tls(listener, acceptor));
+                Some(addr)
+            }
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let _ = runtime.block_on(stopped);
@@ -82,8 +103,16 @@ impl HostileH2 {
             addrs,
             seen,
             accepted,
+            http1_tls,
             _stop: stop,
         })
+    }
+
+    /// `127.0.0.1:PORT` of the HTTP/1.1-only TLS server.
+    pub fn http1_tls(&self) -> String {
+        self.http1_tls
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| panic!("started without a certificate"))
     }
 
     /// `127.0.0.1:PORT` of `mode`'s server.
@@ -173,14 +202,9 @@ async fn serve(mode: &str, stream: TcpStream, seen: &AtomicUsize) -> Result<()> 
     Ok(())
 }
 
-/// The image: `/v2/`, any manifest, the config.
-async fn answer(
-    path: &str,
-    head: bool,
-    reset_body: bool,
-    respond: &mut h2::server::SendResponse<Bytes>,
-) -> Result<()> {
-    let (status, kind, body): (u16, &str, &[u8]) = if path == "/v2/" {
+/// What a path is answered: `/v2/`, any manifest, the config; else 404.
+fn route(path: &str) -> (u16, &'static str, &'static [u8]) {
+    if path == "/v2/" {
         (200, "application/json", b"{}")
     } else if path.contains("/manifests/") {
         (200, "application/vnd.oci.image.manifest.v1+json", MANIFEST)
@@ -188,11 +212,26 @@ async fn answer(
         (200, "application/octet-stream", CONFIG)
     } else {
         (404, "application/json", b"{\"errors\":[]}")
-    };
-    let digest = format!(
+    }
+}
+
+/// A body's `sha256:` digest.
+fn digest_of(body: &[u8]) -> String {
+    format!(
         "sha256:{}",
         data_encoding::HEXLOWER.encode(ring::digest::digest(&ring::digest::SHA256, body).as_ref())
-    );
+    )
+}
+
+/// The image: `/v2/`, any manifest, the config.
+async fn answer(
+    path: &str,
+    head: bool,
+    reset_body: bool,
+    respond: &mut h2::server::SendResponse<Bytes>,
+) -> Result<()> {
+    let (status, kind, body) = route(path);
+    let digest = digest_of(body);
     let response = http::Response::builder()
         .status(status)
         .header("content-type", kind)
@@ -273,5 +312,61 @@ async fn raw(mode: &str, mut stream: TcpStream, seen: &AtomicUsize) -> Result<()
             }
             _ => {}
         }
+    }
+}
+
+/// A TLS acceptor offering only `http/1.1` by ALPN.
+fn acceptor(chain: &[u8], key: &[u8]) -> Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain)
+        .collect::<Result<_, _>>()
+        .context("the server certificate")?;
+    let key = PrivateKeyDer::from_pem_slice(key).context("the server key")?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The image over HTTP/1.1 and TLS, keep-alive, one request at a time.
+async fn http1_over_tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let served = async {
+                let mut tls = acceptor.accept(stream).await?;
+                loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if head.len() > 64 * 1024 || tls.read(&mut byte).await? == 0 {
+                            return Ok::<(), anyhow::Error>(());
+                        }
+                        head.push(byte[0]);
+                    }
+                    let line = String::from_utf8_lossy(&head).into_owned();
+                    let mut words = line.split_whitespace();
+                    let method = words.next().unwrap_or_default().to_owned();
+                    let path = words.next().unwrap_or_default().to_owned();
+                    let (status, kind, body) = route(&path);
+                    let mut answer = format!(
+                        "HTTP/1.1 {status} {}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\ndocker-content-digest: {}\r\n\r\n",
+                        if status == 200 { "OK" } else { "Not Found" },
+                        body.len(),
+                        digest_of(body)
+                    )
+                    .into_bytes();
+                    if method != "HEAD" {
+                        answer.extend_from_slice(body);
+                    }
+                    tls.write_all(&answer).await?;
+                }
+            };
+            let _ = tokio::time::timeout(MAX_HOLD, served).await;
+        });
     }
 }

@@ -37,7 +37,10 @@ pub(crate) fn nginx_config(dir: &Path, p: &Ports, public: &Ports) -> Result<Path
 daemon off;
 pid {d}/nginx.pid;
 error_log {d}/nginx-error.log warn;
-events {{ worker_connections 256; }}
+# Each proxied request holds two connections (the client's and the upstream's): four
+# clients at 32 jobs each, beside the rest of the live suite, passed 256 and got 500s.
+worker_rlimit_nofile 16384;
+events {{ worker_connections 4096; }}
 http {{
   access_log off;
   client_max_body_size 0;

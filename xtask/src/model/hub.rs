@@ -110,3 +110,67 @@ pub(super) fn recordings(out: &mut Vec<(&'static str, Scenario)>) {
         exchanges,
     )));
 }
+
+/// `platforms` on a modelled Docker Hub: the index and one manifest a platform, each
+/// a pull (`fixtures/cli/hub-platforms`).
+pub(super) fn platforms_recording(out: &mut Vec<(&'static str, Scenario)>) {
+    let multi = image::multi();
+    let api = "https://registry-1.docker.io/v2/library/multi";
+    let realm = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/multi:pull""#;
+    let token_url = "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fmulti%3Apull&client_id=regpeek";
+    let bearer = "Bearer hub-multi";
+    let left = |n: u32| format!("{n};w=21600");
+    let index_left = left(99);
+    let index_headers = [
+        ("content-type", multi.index.media_type.as_str()),
+        ("docker-content-digest", multi.index.digest.as_str()),
+        ("ratelimit-remaining", index_left.as_str()),
+    ];
+    let mut exchanges = vec![
+        ex(
+            manifest_req(&format!("{api}/manifests/latest"), None),
+            unauthorized(realm),
+        ),
+        ex(
+            req("GET", token_url, &[]),
+            token(r#"{"token":"hub-multi"}"#),
+        ),
+        ex(
+            manifest_req(&format!("{api}/manifests/latest"), Some(bearer)),
+            resp(200, &index_headers, &multi.index.bytes),
+        ),
+    ];
+    for (n, child) in multi.children.iter().skip(1).enumerate() {
+        let remaining = left(98 - n as u32);
+        exchanges.push(ex(
+            manifest_req(
+                &format!("{api}/manifests/{}", child.manifest.digest),
+                Some(bearer),
+            ),
+            resp(
+                200,
+                &[
+                    ("content-type", child.manifest.media_type.as_str()),
+                    ("docker-content-digest", child.manifest.digest.as_str()),
+                    ("ratelimit-remaining", remaining.as_str()),
+                ],
+                &child.manifest.bytes,
+            ),
+        ));
+        exchanges.push(ex(
+            blob_req(
+                &format!("{api}/blobs/{}", child.config.digest),
+                Some(bearer),
+            ),
+            ok_blob(child),
+        ));
+    }
+    out.push(("hub-platforms", scenario(
+        &[("argv", r#"["platforms","multi"]"#),
+          ("inputs", "[]"),
+          ("input-names", "[]"),
+          ("registry-credentials", r#"{"docker.io":"anonymous"}"#),
+          ("description", "Docker Hub modelled: platforms of a three-platform index is four pulls (the index, then each platform's manifest), said on stderr (docs/protocol.md §9)")],
+        exchanges,
+    )));
+}

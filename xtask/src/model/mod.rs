@@ -136,6 +136,7 @@ pub fn model() -> Result<()> {
     }
     let mut recordings = Vec::new();
     hub::recordings(&mut recordings);
+    hub::platforms_recording(&mut recordings);
     for (name, s) in recordings {
         let dir = Path::new("fixtures/cli").join(name);
         std::fs::create_dir_all(&dir)?;

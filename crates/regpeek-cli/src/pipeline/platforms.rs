@@ -25,15 +25,27 @@ pub(super) fn platforms(
     let (client, options) = flow_options(job, shared, &r, Goal::Manifest(None), started)?;
     let top = run_flow(job, &*client, r.clone(), options.clone())?.into_image()?;
     job.session.warn(&top.warnings);
+    // Kept as inspect keeps what it reads: a warm run revalidates the tag with a HEAD
+    // and asks nothing of what the cache holds (on Docker Hub: no pull spent).
+    let kept = |insp: &regpeek_proto::Inspection| {
+        job.session.remember(insp);
+        super::keep_in_memory(job.session, shared, insp);
+    };
+    kept(&top);
     let pinned = |digest: &regpeek_proto::Digest| {
         crate::flags::parse_reference(&format!("{}@{digest}", r.name()))
     };
     let inspect = |digest: &regpeek_proto::Digest,
                    platform: regpeek_proto::Platform|
      -> Result<regpeek_proto::Inspection> {
+        let pinned = pinned(digest)?;
         let mut o = options.clone();
         o.goal = Goal::Inspect(platform);
-        Ok(run_flow(job, &*client, pinned(digest)?, o)?.into_image()?)
+        // What the cache vouches for is asked of this reference, not of the tag.
+        o.known = job.session.known_for(&pinned, Some(shared.known.clone()));
+        let insp = run_flow(job, &*client, pinned, o)?.into_image()?;
+        kept(&insp);
+        Ok(insp)
     };
     // With --uncompressed: what the platform's layers unpack to, added up.
     let row_of = |insp: &regpeek_proto::Inspection, attested: bool| {

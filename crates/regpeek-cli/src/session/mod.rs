@@ -229,7 +229,7 @@ impl Session {
                 proxy_for: Some(Arc::new(move |uri| proxies.for_uri(uri))),
                 ..ClientOptions::default()
             };
-            let network = regpeek_client::network(&options, flags::http(common))?;
+            let network = regpeek_client::network(&options, flags::http(common), &self.registries)?;
             Ok(counted(match &self.recording {
                 Some(recording) => Arc::new(record::Recorded {
                     inner: network,
@@ -298,6 +298,35 @@ impl Session {
         }
         if let Some(c) = self.cache.as_ref() {
             let _ = c.remember(insp);
+        }
+    }
+
+    /// After the run, on stderr: what it spent of Docker Hub's pull limit (each manifest
+    /// `GET` there is a pull: `platforms` spends one for the index and one a platform,
+    /// none for what the cache holds), for `platforms` (`always`) and whenever
+    /// `--pull-budget` was given.
+    pub fn say_pulls(&self, always: bool) {
+        let Some(pulls) = self.pulls.get() else {
+            return;
+        };
+        let hub = regpeek_proto::Reference::for_registry(regpeek_proto::DOCKER_HUB)
+            .map(|r| r.api_host().to_owned())
+            .unwrap_or_default();
+        for (host, (spent, left)) in pulls.hosts() {
+            let said =
+                (host == hub && (always || pulls.budgeted())) || (pulls.budgeted() && spent > 0);
+            if !said {
+                continue;
+            }
+            let left = left
+                .map(|l| format!(" (ratelimit-remaining {})", output::safe_line(&l)))
+                .unwrap_or_default();
+            let which = if host == hub {
+                "Docker Hub"
+            } else {
+                host.as_str()
+            };
+            eprintln!("regpeek: {spent} pulls spent on {which}{left}");
         }
     }
 
