@@ -213,4 +213,8 @@ fn a_tls_registry_without_http2_gets_http1_and_refuses_http_2() {
     assert!(!err.contains("(HTTP/2, stream"), "{err}");
     let refused = fails(&["inspect", "--http", "2", "--ca-file", &ca, &image]);
     assert!(refused.contains("does not offer HTTP/2"), "{refused}");
+    assert!(
+        refused.contains("hint: it speaks HTTP/1.1 only"),
+        "{refused}"
+    );
 }

@@ -64,6 +64,11 @@ fn heads_and_the_cache_go_on_past_the_budget() {
         "{}",
         stderr_of(&out)
     );
+    assert!(
+        stderr_of(&out).contains("hint: raise --pull-budget N"),
+        "{}",
+        stderr_of(&out)
+    );
     // A digest is a HEAD: free.
     let out = regpeek_in(&["digest", "--pull-budget", "0", &image], &env, None);
     assert!(out.status.success(), "{}", stderr_of(&out));

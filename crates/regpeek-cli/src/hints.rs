@@ -99,7 +99,35 @@ pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
         E::Transport {
             kind: K::Connect, ..
         } => "is the registry up, and is the host and port right?".into(),
+        E::Transport {
+            kind: K::Declined, ..
+        } if cause::<regpeek_client::pulls::BudgetSpent>(err) => {
+            "raise --pull-budget N; `digest` asks with HEAD, which is no pull, and what the \
+             cache holds needs none"
+                .into()
+        }
+        E::Transport {
+            kind: K::Declined, ..
+        } if cause::<regpeek_h2::NoHttp2>(err) => {
+            "it speaks HTTP/1.1 only: leave out --http 2 (the default, --http auto, falls \
+             back to HTTP/1.1)"
+                .into()
+        }
         _ => return None,
+    })
+}
+
+/// Whether `T` is in the error's chain.
+fn cause<T: std::error::Error + 'static>(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(e) = next {
+            if e.is::<T>() {
+                return true;
+            }
+            next = e.source();
+        }
+        false
     })
 }
 

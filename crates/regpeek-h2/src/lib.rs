@@ -5,7 +5,9 @@
 //!
 //! It stays blocking to its callers: the async runtime (tokio, one thread) lives inside
 //! [`H2Client`], and [`Transport::send`] waits for its stream. Many threads sending at
-//! once share one connection; that is what makes a batch cheap.
+//! once share one connection; that is what makes a batch cheap. Being blocking, it must
+//! not be called from an async task of another runtime (use that runtime's
+//! `spawn_blocking`): it blocks on a runtime of its own.
 //!
 //! ```no_run
 //! use regpeek_h2::{H2Client, H2Options};
@@ -37,6 +39,15 @@ mod pool;
 mod tls;
 
 use pool::{Origin, OriginState};
+
+/// HTTP/2 was required ([`Http::Http2`]) of a server whose TLS handshake does not offer
+/// it: the request was not sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{authority} does not offer HTTP/2 in its TLS handshake (ALPN)")]
+pub struct NoHttp2 {
+    /// The server, `host:port`.
+    pub authority: String,
+}
 
 /// Which HTTP a client speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -185,14 +185,18 @@ impl Inner {
             .map_err(|e| failure(TransportErrorKind::Certificate, Box::new(e)))?;
         let connector = tokio_rustls::TlsConnector::from(config);
         let stage = TimeoutStage::TlsHandshake;
-        let no_h2 = || format!("{authority} does not offer HTTP/2 in its TLS handshake (ALPN)");
+        let no_h2 = || {
+            Box::new(crate::NoHttp2 {
+                authority: authority.clone(),
+            })
+        };
         let tls = bounded(connector.connect(name, stream), deadline, idle, stage)
             .await?
             .map_err(|e| {
                 // A server that speaks none of the protocols offered may say so with an
                 // alert: with HTTP/2 required, that is the answer.
                 if self.http == Http::Http2 && e.to_string().contains("NoApplicationProtocol") {
-                    return failure(TransportErrorKind::Declined, no_h2().into());
+                    return failure(TransportErrorKind::Declined, no_h2());
                 }
                 failure(tls_kind(&e), Box::new(e))
             })?;
@@ -200,7 +204,7 @@ impl Inner {
         if !h2 {
             if self.http == Http::Http2 {
                 // Not sent: HTTP/2 was required of a server that does not speak it.
-                return Err(failure(TransportErrorKind::Declined, no_h2().into()));
+                return Err(failure(TransportErrorKind::Declined, no_h2()));
             }
             self.trace(&format!(
                 "* {authority} chose HTTP/1.1 in its TLS handshake: its requests go over HTTP/1.1"
