@@ -51,9 +51,9 @@ pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
              a repository that does not exist is refused the same way"
                 .into()
         }
-        E::Registry {
-            code: Some(code), ..
-        } if code.is_not_found() => {
+        // A 404, or a code that says not found (distribution answers MANIFEST_UNKNOWN
+        // with 404; some registries with 400).
+        E::Registry { .. } if e.is_not_found() => {
             "check the repository name and tag; `regpeek ref REF` shows what is asked for".into()
         }
         E::RateLimited { .. } => "the registry asked for a longer pause than regpeek waits \

@@ -63,7 +63,7 @@ impl RegistryCode {
 
     /// Whether the code says the thing asked for does not exist (a manifest or a
     /// repository).
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(
             self,
             RegistryCode::ManifestUnknown | RegistryCode::NameUnknown
