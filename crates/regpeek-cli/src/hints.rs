@@ -51,11 +51,16 @@ pub fn hint(err: &anyhow::Error, session: &Session) -> Option<String> {
              a repository that does not exist is refused the same way"
                 .into()
         }
-        // A 404, or a code that says not found (distribution answers MANIFEST_UNKNOWN
-        // with 404; some registries with 400).
-        E::Registry { .. } if e.is_not_found() => {
-            "check the repository name and tag; `regpeek ref REF` shows what is asked for".into()
-        }
+        // A manifest or a repository that is not there (a blob that is not there is the
+        // registry's problem, not a misspelt name).
+        E::Registry {
+            code:
+                Some(
+                    regpeek_proto::RegistryCode::ManifestUnknown
+                    | regpeek_proto::RegistryCode::NameUnknown,
+                ),
+            ..
+        } => "check the repository name and tag; `regpeek ref REF` shows what is asked for".into(),
         E::RateLimited { .. } => "the registry asked for a longer pause than regpeek waits \
              (30 s); for Docker Hub, `regpeek login` raises the pull limit"
             .into(),

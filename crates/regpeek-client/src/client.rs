@@ -25,8 +25,9 @@ pub struct Settings {
     pub platform: Platform,
     /// How long each reference may take, from when it starts (`None`: no limit).
     pub timeout: Option<Duration>,
-    /// References answered at once per registry.
-    pub jobs: usize,
+    /// References answered at once per registry (`None`: as each registry's transport
+    /// carries them, 64 over HTTP/2, else 8; see [`crate::batch::Jobs::Auto`]).
+    pub jobs: Option<usize>,
     /// Where credentials are looked up: containers' `auth.json`, Docker's
     /// `config.json` and its helpers, as docker and skopeo keep them.
     pub credentials: creds::Env,
@@ -43,13 +44,13 @@ pub struct Settings {
 }
 
 impl Default for Settings {
-    /// linux/amd64, 30 s per reference, 4 at once per registry, the user's
-    /// credential files and proxies, no cache, warnings dropped.
+    /// linux/amd64, 30 s per reference, as many at once per registry as its transport
+    /// carries, the user's credential files and proxies, no cache, warnings dropped.
     fn default() -> Settings {
         Settings {
             platform: Platform::new("linux", "amd64", None),
             timeout: Some(Duration::from_secs(30)),
-            jobs: 4,
+            jobs: None,
             credentials: creds::Env::from_process(None),
             cache: None,
             warn: Arc::new(|_| {}),
@@ -113,7 +114,10 @@ impl Client {
         let lanes: Vec<String> = references.iter().map(|r| r.registry().to_owned()).collect();
         crate::batch::run(
             &lanes,
-            self.settings.jobs,
+            match self.settings.jobs {
+                Some(n) => crate::batch::Jobs::Fixed(n),
+                None => self.registries.jobs(),
+            },
             |i| self.inspect(&references[i]),
             each,
         )
