@@ -4,18 +4,23 @@
 
 use super::*;
 
+/// The modelled recording `fixtures/cli/NAME` replayed through the CLI, from a copy (a
+/// replay reads its recording's directory only).
+fn replayed(name: &str) -> Output {
+    let scratch = empty_home();
+    let dir = scratch.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/cli")
+        .join(name)
+        .join("exchanges.http");
+    std::fs::copy(&fixture, dir.join("exchanges.http")).unwrap();
+    regpeek(&["replay", dir.to_str().unwrap()])
+}
+
 #[test]
 fn a_pull_budget_stops_manifest_gets_before_it_is_passed() {
-    // Replayed from a copy: a replay reads its recording's directory only.
-    let scratch = empty_home();
-    let dir = scratch.join("hub-pull-budget");
-    std::fs::create_dir_all(&dir).unwrap();
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/cli/hub-pull-budget/exchanges.http"
-    );
-    std::fs::copy(fixture, dir.join("exchanges.http")).unwrap();
-    let out = regpeek(&["replay", dir.to_str().unwrap()]);
+    let out = replayed("hub-pull-budget");
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let lines = lines(&out.stdout);
     assert_eq!(lines.len(), 4, "{lines:#?}");
@@ -31,15 +36,7 @@ fn a_pull_budget_stops_manifest_gets_before_it_is_passed() {
 
 #[test]
 fn platforms_says_what_it_spent_of_docker_hubs_pulls() {
-    let scratch = empty_home();
-    let dir = scratch.join("hub-platforms");
-    std::fs::create_dir_all(&dir).unwrap();
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/cli/hub-platforms/exchanges.http"
-    );
-    std::fs::copy(fixture, dir.join("exchanges.http")).unwrap();
-    let out = regpeek(&["replay", dir.to_str().unwrap()]);
+    let out = replayed("hub-platforms");
     assert!(out.status.success(), "{}", stderr_of(&out));
     // The index and three platforms' manifests; the lowest remaining, whatever order
     // the answers came in.

@@ -68,13 +68,7 @@ pub(crate) async fn tcp(
     })?;
     let (proxy_host, proxy_port) = (unbracketed(authority.host()), authority.port_u16());
     // Named as the HTTP/1.1 client names it: its URL without `user:password@`.
-    let shown_proxy = match proxy.split_once("://") {
-        Some((scheme, rest)) => format!(
-            "{scheme}://{}",
-            rest.rsplit_once('@').map_or(rest, |(_, h)| h)
-        ),
-        None => proxy.rsplit_once('@').map_or(proxy, |(_, h)| h).to_owned(),
-    };
+    let shown_proxy = regpeek_proto::redact::url(&regpeek_ureq::trace::without_userinfo(proxy));
     let named = |e: io::Error| {
         let shown = format!("through the proxy {shown_proxy}: {e}");
         failure(connect_kind(&e), shown.into())
@@ -143,23 +137,9 @@ pub(crate) fn unbracketed(host: &str) -> &str {
 
 /// `%XX` escapes of a proxy URL's user or password, decoded.
 fn percent_decoded(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The kind of a failed TCP connect.

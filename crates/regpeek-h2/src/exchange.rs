@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use h2::{Reason, RecvStream};
-use regpeek_proto::{TimeoutStage, Transmit, TransportErrorKind, redact};
+use regpeek_proto::{TimeoutStage, Transmit, TransportErrorKind};
 use regpeek_ureq::{Blob, Reply, TransportFailure};
 use tokio::time::Instant;
 
@@ -264,30 +264,15 @@ impl Inner {
 
     /// The request's lines of the trace; what it carries that a server could echo.
     fn trace_request(&self, request: &http::Request<Vec<u8>>) -> Vec<String> {
-        if self.trace.is_none() {
-            return Vec::new();
+        match &self.trace {
+            Some(t) => regpeek_ureq::trace::trace_request(&**t, request),
+            None => Vec::new(),
         }
-        self.trace(&format!(
-            "> {} {}",
-            request.method(),
-            redact::url(&request.uri().to_string())
-        ));
-        for (k, v) in request.headers() {
-            self.trace(&format!(
-                "> {k}: {}",
-                redact::header(k.as_str(), v.as_bytes())
-            ));
-        }
-        redact::secrets_of(request.headers())
     }
 
     fn trace_head(&self, parts: &http::response::Parts, secrets: &[String]) {
-        if self.trace.is_some() {
-            self.trace(&format!("< {:?} {}", parts.version, parts.status));
-            for (k, v) in &parts.headers {
-                let shown = redact::header(k.as_str(), v.as_bytes());
-                self.trace(&format!("< {k}: {}", redact::echoes(&shown, secrets)));
-            }
+        if let Some(t) = &self.trace {
+            regpeek_ureq::trace::trace_head(&**t, parts, secrets);
         }
     }
 }

@@ -145,8 +145,8 @@ impl H2Client {
     /// [`regpeek_ureq::Client::new`] takes), speaking HTTP as `h2` says. Starts the
     /// runtime's thread.
     pub fn new(options: &ClientOptions, h2: H2Options) -> Result<H2Client, Error> {
-        let connections = Connections::new().map_err(|e| Error::CaFile {
-            path: "the HTTP/2 runtime".into(),
+        let connections = Connections::new().map_err(|e| Error::Setup {
+            what: "the HTTP/2 runtime".into(),
             reason: e.to_string(),
         })?;
         H2Client::sharing(options, h2, connections)

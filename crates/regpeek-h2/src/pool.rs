@@ -3,6 +3,7 @@
 //! second opens only past that. An origin whose TLS handshake chose HTTP/1.1 is
 //! remembered as such, and its requests go to the HTTP/1.1 client.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -279,5 +280,3 @@ fn claim(conn: &Conn) -> Route {
     conn.shared.inflight.fetch_add(1, Ordering::SeqCst);
     Route::Stream(conn.clone(), Slot(conn.shared.clone()))
 }
-
-use std::future::Future as _;

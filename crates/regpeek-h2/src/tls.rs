@@ -37,15 +37,15 @@ pub(crate) fn config(tls: &TlsOptions, alpn: &[&[u8]]) -> Result<Arc<ClientConfi
         } else {
             rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
         };
-        Arc::new(verifier.map_err(|e| Error::CaFile {
-            path: "the system's trust roots".into(),
+        Arc::new(verifier.map_err(|e| Error::Setup {
+            what: "the system's trust roots".into(),
             reason: e.to_string(),
         })?)
     };
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::CaFile {
-            path: "the TLS configuration".into(),
+        .map_err(|e| Error::Setup {
+            what: "the TLS configuration".into(),
             reason: e.to_string(),
         })?
         .dangerous()

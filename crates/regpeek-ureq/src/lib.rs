@@ -39,6 +39,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The transport itself could not be set up (its TLS configuration, the system's
+    /// trust roots, an HTTP/2 transport's runtime).
+    #[error("{what}: {reason}")]
+    Setup {
+        /// What could not be set up.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// A client certificate or key could not be used.
     #[error("client certificate {path}: {reason}")]
     ClientCert {
@@ -186,6 +195,7 @@ mod transport;
 
 pub use transport::{Driven, Reply, Transport, drive, run_blob};
 mod perform;
+pub mod trace;
 
 pub use agent::pem_certificates;
 pub use classify::classify_tls;

@@ -10,6 +10,7 @@ use regpeek_proto::{TimeoutStage, TransportErrorKind, redact};
 
 use crate::agent::STAGE;
 use crate::classify::{classify, classify_body};
+use crate::trace::{trace_head, trace_request, without_userinfo};
 use crate::{Client, TransportFailure};
 
 impl Client {
@@ -45,21 +46,10 @@ impl Client {
             });
         }
         // What this request carries that the server could echo back.
-        let mut secrets = Vec::new();
-        if self.trace.is_some() {
-            self.trace(&format!(
-                "> {} {}",
-                request.method(),
-                redact::url(&request.uri().to_string())
-            ));
-            secrets = redact::secrets_of(request.headers());
-            for (k, v) in request.headers() {
-                self.trace(&format!(
-                    "> {k}: {}",
-                    redact::header(k.as_str(), v.as_bytes())
-                ));
-            }
-        }
+        let secrets = match &self.trace {
+            Some(t) => trace_request(&**t, &request),
+            None => Vec::new(),
+        };
         let (parts, body) = request.into_parts();
         let connect = budget.map_or(self.idle, |b| b.min(self.idle));
         STAGE.with(|s| s.set(TimeoutStage::Response));
@@ -134,12 +124,8 @@ impl Client {
     }
 
     fn trace_head(&self, parts: &http::response::Parts, secrets: &[String]) {
-        if self.trace.is_some() {
-            self.trace(&format!("< {:?} {}", parts.version, parts.status));
-            for (k, v) in &parts.headers {
-                let shown = redact::header(k.as_str(), v.as_bytes());
-                self.trace(&format!("< {k}: {}", redact::echoes(&shown, secrets)));
-            }
+        if let Some(t) = &self.trace {
+            trace_head(&**t, parts, secrets);
         }
     }
     fn configured<S: ureq::AsSendBody>(
@@ -164,16 +150,5 @@ impl Client {
             .timeout_global(budget)
             .build()
             .run()
-    }
-}
-
-/// A proxy URL without its `user:password@`, for messages.
-fn without_userinfo(proxy: &str) -> String {
-    match proxy.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-            format!("{scheme}://{rest}")
-        }
-        None => proxy.rsplit_once('@').map_or(proxy, |(_, h)| h).to_owned(),
     }
 }
