@@ -347,6 +347,12 @@ fn estargz_layers_are_read_in_part() {
         "{}",
         stderr_of(&out)
     );
+    // The hint is chosen by the error's type: an eStargz index that does not hold.
+    assert!(
+        stderr_of(&out).contains("hint: the layer's eStargz index"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]

@@ -142,6 +142,7 @@ fn layer_hint(e: &regpeek_layer::Error) -> Option<String> {
     Some(match e {
         L::Bomb { .. } => "regpeek refuses to unpack this layer (memory stays bounded); `regpeek blob IMAGE DIGEST` writes its compressed bytes as they are".into(),
         L::DigestMismatch { .. } | L::SizeMismatch { .. } => "the registry served other bytes than the digest names (a corrupt or tampered blob, or something rewriting it on the way): nothing of it was used; tell the registry's operator".into(),
+        L::Estargz { .. } => "the layer's eStargz index (its TOC, or a chunk it lists) does not hold: the image was built wrong or altered since; `regpeek blob IMAGE DIGEST | tar -tz` reads the layer as plain gzip".into(),
         L::Truncated { .. } => "the layer ends early: the network or the registry cut it short (try again), or the image was built with a tar header that lies".into(),
         _ => return None,
     })

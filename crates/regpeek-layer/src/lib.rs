@@ -47,6 +47,7 @@
 //! # }
 //! ```
 
+pub mod estargz;
 mod tarpush;
 mod zstdpush;
 
@@ -119,6 +120,13 @@ pub enum Error {
     #[error("reading the layer's tar stream: {what}")]
     Malformed {
         /// What does not parse, and how.
+        what: String,
+    },
+    /// An eStargz layer's footer, TOC or chunks are not as the format says
+    /// ([`estargz`]).
+    #[error("reading the eStargz layer: {what}")]
+    Estargz {
+        /// What is wrong, and where.
         what: String,
     },
     /// A layer format or digest algorithm this reader does not read.

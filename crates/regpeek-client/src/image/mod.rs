@@ -114,7 +114,7 @@ impl<'a> Image<'a> {
         let within = || format!("layer {i} ({})", desc.digest);
         let r = &self.reference;
         if let Some(toc) = crate::estargz::toc(self.source, r, desc).with_context(within)? {
-            return Ok(self.index.put(&desc.digest, toc.as_contents()));
+            return Ok(self.index.put(&desc.digest, crate::estargz::contents(&toc)));
         }
         let body = self.source.blob(r, &desc.digest, None)?.0;
         let mut learn = Learn::default();
@@ -193,7 +193,7 @@ impl<'a> Image<'a> {
         let within = || format!("layer {i} ({})", desc.digest);
         let r = &self.reference;
         if let Some(toc) = crate::estargz::toc(self.source, r, desc).with_context(within)? {
-            let entries = self.index.put(&desc.digest, toc.as_contents());
+            let entries = self.index.put(&desc.digest, crate::estargz::contents(&toc));
             let mut judge = lookup.judge();
             for e in entries.iter() {
                 judge.see(e);
