@@ -301,9 +301,13 @@ impl Reference {
         crate::auth::is_loopback_host(host)
     }
 
-    /// The API base URL for a scheme, e.g. `https://registry-1.docker.io`.
-    pub(crate) fn api_base(&self, scheme: &str) -> String {
-        format!("{scheme}://{}", self.api_host())
+    /// The API base URL for a scheme (`http` or `https`), e.g.
+    /// `https://registry-1.docker.io/`.
+    pub(crate) fn api_url(&self, scheme: &str) -> url::Url {
+        // `parse` and `for_registry` hold every registry to `check_host`, which reads
+        // this very URL back (`DOCKER_HUB_API` is a constant): it always parses.
+        url::Url::parse(&format!("{scheme}://{}/", self.api_host()))
+            .expect("check_host admits only registries that make a URL")
     }
 }
 

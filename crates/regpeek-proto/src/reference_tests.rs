@@ -375,11 +375,11 @@ fn accessors() {
         format!("sha256:{H}"),
         "digest wins over tag"
     );
-    assert_eq!(r.api_base("https"), "https://registry-1.docker.io");
+    assert_eq!(r.api_url("https").as_str(), "https://registry-1.docker.io/");
     let r = Reference::parse("localhost:5000/x").unwrap();
     assert_eq!(r.manifest_reference(), "latest");
     assert!(r.tag_is_default());
-    assert_eq!(r.api_base("http"), "http://localhost:5000");
+    assert_eq!(r.api_url("http").as_str(), "http://localhost:5000/");
     assert_eq!(r.name(), "localhost:5000/x");
 }
 

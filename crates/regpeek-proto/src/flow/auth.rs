@@ -56,13 +56,13 @@ impl Flow {
             }
             200 => {
                 self.state.at.retries = 0;
-                check_size(resp.body(), self.limits.small, Subject::TokenReply)?;
+                check_size(resp.body(), self.cfg.limits.small, Subject::TokenReply)?;
                 let reply = parse_token_reply(resp.body())?;
                 self.state.at.fetched = Some(key.clone());
                 self.tokens.insert(key, &registry, scopes, &reply, now);
                 self.issue(now)
             }
-            401 | 403 => Err(match &self.credentials {
+            401 | 403 => Err(match &self.state.at.credentials {
                 Some(_) => Error::BadCredentials {
                     registry,
                     identity: self.refused_identity(),
@@ -118,10 +118,10 @@ impl Flow {
                 .filter(|e| !e.code.is_empty())
                 .map(|e| crate::error::RegistryCode::parse(&e.code)),
             message: said.map(|e| e.message.clone()).filter(|m| !m.is_empty()),
-            anonymous: flow.credentials.is_none(),
+            anonymous: flow.state.at.credentials.is_none(),
         };
         if challenge.is_basic() {
-            if !matches!(self.credentials, Some(Credentials::Basic { .. })) {
+            if !matches!(self.state.at.credentials, Some(Credentials::Basic { .. })) {
                 return Err(Error::AuthRequired { registry });
             }
             if matches!(sent, SentAuth::Basic) {
@@ -130,7 +130,7 @@ impl Flow {
                     identity: self.refused_identity(),
                 });
             }
-            self.auth = HostAuth::Basic;
+            self.state.at.auth = HostAuth::Basic;
             let host = self.host();
             self.tokens
                 .learn(&host, |k| k.auth = Some(crate::token::KnownAuth::Basic));
@@ -138,17 +138,17 @@ impl Flow {
         }
         // Bearer.
         let with_creds = matches!(
-            self.credentials,
+            self.state.at.credentials,
             Some(Credentials::Basic { .. } | Credentials::IdentityToken { .. })
         );
-        let realm = BearerRealm::from_challenge(challenge, &self.base, with_creds)?;
+        let realm = BearerRealm::from_challenge(challenge, &self.state.at.base, with_creds)?;
         let insufficient = challenge.param("error") == Some("insufficient_scope");
         let asked = challenge
             .param("scope")
             .map(Scope::parse_list)
             .unwrap_or_default();
         let mut scopes: Vec<Scope> = self.scope().into_iter().collect();
-        if let HostAuth::Bearer { scopes: had, .. } = &self.auth {
+        if let HostAuth::Bearer { scopes: had, .. } = &self.state.at.auth {
             scopes = union_scopes(&scopes, had);
         }
         let new_scope = asked.iter().any(|a| !scopes.iter().any(|s| s.covers(a)));
@@ -195,7 +195,7 @@ impl Flow {
         };
         let host = self.host();
         self.tokens.learn(&host, |k| k.auth = Some(known));
-        self.auth = HostAuth::Bearer { realm, scopes };
+        self.state.at.auth = HostAuth::Bearer { realm, scopes };
         self.issue(now)
     }
 }

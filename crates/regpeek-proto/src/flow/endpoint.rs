@@ -7,13 +7,7 @@ use super::*;
 impl Flow {
     /// Makes endpoint `i` the current one, with a fresh context.
     pub(super) fn enter(&mut self, i: usize) -> Result<(), Error> {
-        self.state.at = Attempt::on(i);
-        let ep = self.endpoints[i].clone();
-        self.security = ep.security;
-        self.credentials = ep.credentials;
-        self.auth = HostAuth::None;
-        self.result = Partial::default();
-        self.base = ep.base?;
+        self.state.at = Attempt::on(&self.cursor.endpoints, i);
         self.apply_knowledge();
         self.state.at.step = self.first_step()?;
         Ok(())
@@ -25,25 +19,30 @@ impl Flow {
         let Some(known) = self.tokens.host(&self.host()).cloned() else {
             return;
         };
-        if known.plain_http && self.security == Security::HttpsThenHttp {
-            self.security = Security::Http;
-            let _ = self.base.set_scheme("http");
+        if known.plain_http && self.state.at.security == Security::HttpsThenHttp {
+            self.state.at.security = Security::Http;
+            let _ = self.state.at.base.set_scheme("http");
         }
         let with_creds = matches!(
-            self.credentials,
+            self.state.at.credentials,
             Some(Credentials::Basic { .. } | Credentials::IdentityToken { .. })
         );
-        self.auth = match known.auth {
+        self.state.at.auth = match known.auth {
             Some(crate::token::KnownAuth::Basic)
-                if matches!(self.credentials, Some(Credentials::Basic { .. })) =>
+                if matches!(self.state.at.credentials, Some(Credentials::Basic { .. })) =>
             {
                 HostAuth::Basic
             }
             Some(crate::token::KnownAuth::Bearer { realm, service })
-                if !matches!(self.credentials, Some(Credentials::Bearer(_))) =>
+                if !matches!(self.state.at.credentials, Some(Credentials::Bearer(_))) =>
             {
                 // The realm is checked again, as if the challenge had just come.
-                match crate::auth::BearerRealm::known(&realm, service, &self.base, with_creds) {
+                match crate::auth::BearerRealm::known(
+                    &realm,
+                    service,
+                    &self.state.at.base,
+                    with_creds,
+                ) {
                     Ok(realm) => HostAuth::Bearer {
                         realm,
                         scopes: self.scope().into_iter().collect(),
@@ -59,12 +58,12 @@ impl Flow {
     pub(super) fn first_step(&self) -> Result<Step, Error> {
         // A tag the caller saw resolve before is revalidated with one HEAD.
         let revalidate =
-            self.known.resolved.as_ref().is_some() && self.reference.digest().is_none();
-        Ok(match &self.goal {
+            self.cfg.known.resolved.as_ref().is_some() && self.cfg.reference.digest().is_none();
+        Ok(match &self.cfg.goal {
             Goal::Digest(None) => Step::Top { head: true },
             // Pull-free, a platform's digest comes from an index the caller holds:
             // the HEAD says which.
-            Goal::Digest(_) if self.pull_free => Step::Top { head: true },
+            Goal::Digest(_) if self.cfg.pull_free => Step::Top { head: true },
             Goal::Digest(_) | Goal::Manifest(_) | Goal::Inspect(_) | Goal::Referrers { .. }
                 if revalidate =>
             {
@@ -80,15 +79,15 @@ impl Flow {
     /// What the current step fetches, for errors.
     pub(super) fn subject(&self) -> Subject {
         match &self.state.at.step {
-            Step::Top { .. } => Subject::Manifest(self.reference.familiar()),
+            Step::Top { .. } => Subject::Manifest(self.cfg.reference.familiar()),
             Step::Child { desc, .. } => Subject::ManifestDigest(desc.digest.to_string()),
             Step::Config(d) => Subject::ConfigBlob(d.digest.to_string()),
             Step::Blob(d) => Subject::Blob(d.to_string()),
-            Step::Page(_) if matches!(self.goal, Goal::Catalog { .. }) => {
-                Subject::Catalog(self.reference.registry().to_owned())
+            Step::Page(_) if matches!(self.cfg.goal, Goal::Catalog { .. }) => {
+                Subject::Catalog(self.cfg.reference.registry().to_owned())
             }
-            Step::Page(_) => Subject::TagList(self.reference.name()),
-            Step::Check => Subject::Login(self.reference.registry().to_owned()),
+            Step::Page(_) => Subject::TagList(self.cfg.reference.name()),
+            Step::Check => Subject::Login(self.cfg.reference.registry().to_owned()),
             Step::Referrers { subject, .. } | Step::ReferrersTag { subject } => {
                 Subject::Referrers(subject.to_string())
             }
@@ -98,10 +97,10 @@ impl Flow {
 
     /// `host[:port]` of the origin requests go to (the registry's API host or a mirror).
     pub(super) fn host(&self) -> String {
-        match (self.base.host_str(), self.base.port()) {
+        match (self.state.at.base.host_str(), self.state.at.base.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
-            (None, _) => self.reference.api_host().to_owned(),
+            (None, _) => self.cfg.reference.api_host().to_owned(),
         }
     }
 
@@ -110,7 +109,7 @@ impl Flow {
         let req = &t.request;
         let url = Url::parse(&req.uri().to_string()).ok();
         let peer = match &url {
-            Some(u) if check::same_origin(u, &self.base) => Peer::Registry,
+            Some(u) if check::same_origin(u, &self.state.at.base) => Peer::Registry,
             _ if t.kind == RequestKind::Token => Peer::TokenServer,
             _ => Peer::Redirect,
         };

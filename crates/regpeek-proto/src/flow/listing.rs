@@ -14,17 +14,17 @@ use crate::uri;
 impl Flow {
     /// The first page's URL, with `n=` when a page size or limit was asked.
     pub(super) fn first_page(&self) -> Result<Url, Error> {
-        let path = match self.goal {
+        let path = match self.cfg.goal {
             Goal::Catalog { .. } => "/v2/_catalog".to_owned(),
-            _ => format!("/v2/{}/tags/list", self.reference.repository()),
+            _ => format!("/v2/{}/tags/list", self.cfg.reference.repository()),
         };
-        let (limit, page_size) = self.goal.listing().unwrap_or_default();
+        let (limit, page_size) = self.cfg.goal.listing().unwrap_or_default();
         let limit = limit.map(|l| u32::try_from(l.min(1000)).unwrap_or(1000));
         let path = match page_size.or(limit) {
             Some(n) => format!("{path}?n={n}"),
             None => path,
         };
-        uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
+        uri::join(&self.state.at.base, &path).map_err(|reason| Error::InvalidUrl {
             what: self.subject().to_string(),
             url: path,
             reason,
@@ -40,26 +40,26 @@ impl Flow {
         resp: http::Response<Vec<u8>>,
     ) -> Next {
         let subject = self.subject();
-        check_size(resp.body(), self.limits.list, subject.clone())?;
-        let key = match self.goal {
+        check_size(resp.body(), self.cfg.limits.list, subject.clone())?;
+        let key = match self.cfg.goal {
             Goal::Catalog { .. } => "repositories",
             _ => "tags",
         };
         let entries = crate::list::parse_page(resp.body(), key)?;
         if key == "tags" {
-            let page = self.result.seen_pages.len();
+            let page = self.state.at.result.seen_pages.len();
             let details = crate::list::parse_details(resp.body(), page);
-            self.result.details.extend(details);
+            self.state.at.result.details.extend(details);
         }
-        self.result.seen_pages.push(page);
-        self.result.items.extend(entries);
-        let (limit, _) = self.goal.listing().unwrap_or_default();
+        self.state.at.result.seen_pages.push(page);
+        self.state.at.result.items.extend(entries);
+        let (limit, _) = self.cfg.goal.listing().unwrap_or_default();
         let next = next_page(resp.headers(), url, &subject)?;
         if let Some(l) = limit
-            && self.result.items.len() >= l
+            && self.state.at.result.items.len() >= l
         {
-            let more = self.result.items.len() > l || next.is_some();
-            self.result.items.truncate(l);
+            let more = self.state.at.result.items.len() > l || next.is_some();
+            self.state.at.result.items.truncate(l);
             return Ok(self.listing_done(!more));
         }
         let Some(next) = next else {
@@ -72,7 +72,7 @@ impl Flow {
     /// `next`, if it may be followed: on the registry's origin, not a page seen
     /// before, within [`MAX_PAGES`]. `what` names the listing in the error.
     pub(super) fn follow(&self, next: Url, what: &dyn std::fmt::Display) -> Result<Url, Error> {
-        if !same_origin(&next, &self.base) {
+        if !same_origin(&next, &self.state.at.base) {
             return Err(Error::InvalidListing {
                 detail: format!(
                     "{what}: next page {} is on another origin",
@@ -80,7 +80,9 @@ impl Flow {
                 ),
             });
         }
-        if self.result.seen_pages.contains(&next) || self.result.seen_pages.len() >= MAX_PAGES {
+        if self.state.at.result.seen_pages.contains(&next)
+            || self.state.at.result.seen_pages.len() >= MAX_PAGES
+        {
             return Err(Error::InvalidListing {
                 detail: format!("{what}: pagination loops or exceeds {MAX_PAGES} pages"),
             });
@@ -89,7 +91,7 @@ impl Flow {
     }
 
     fn listing_done(&mut self, complete: bool) -> (Wait, Action) {
-        let r = std::mem::take(&mut self.result);
+        let r = std::mem::take(&mut self.state.at.result);
         // Details of the tags kept (a limit cuts the list, not the pages' maps).
         let kept: std::collections::HashSet<&str> = r.items.iter().map(String::as_str).collect();
         let details = r

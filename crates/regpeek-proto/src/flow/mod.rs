@@ -20,6 +20,7 @@ use crate::token::{TokenCache, TokenKey};
 use crate::uri;
 
 mod action;
+mod attempt;
 mod auth;
 pub(crate) mod check;
 mod endpoint;
@@ -35,6 +36,7 @@ mod tests;
 mod walk;
 
 pub use action::{Action, Hold, Outcome, RequestKind, Transmit};
+use attempt::{Attempt, Config, Cursor, Endpoint, HostAuth, SentAuth, Step};
 pub use options::{Goal, Known, Limits, Mirror, Options, Security};
 
 /// Redirect hops allowed for one request.
@@ -114,55 +116,6 @@ enum Retry {
     Ping,
 }
 
-/// Which `Authorization` a resource request carried.
-#[derive(Debug, Clone)]
-enum SentAuth {
-    None,
-    Basic,
-    Bearer(Option<TokenKey>),
-}
-
-/// How the current endpoint wants to be authenticated, as learnt from its challenges.
-#[derive(Debug, Clone)]
-enum HostAuth {
-    None,
-    Basic,
-    Bearer {
-        realm: crate::auth::BearerRealm,
-        scopes: Vec<Scope>,
-    },
-}
-
-/// What the flow is fetching: the step of the manifest walk or listing.
-#[derive(Debug, Clone)]
-enum Step {
-    Top {
-        head: bool,
-    },
-    Child {
-        desc: Descriptor,
-        depth: u8,
-    },
-    Config(Descriptor),
-    /// A listing page, on the registry's origin.
-    Page(Url),
-    /// `GET /v2/` with credentials (login).
-    Check,
-    /// A page of the referrers API for `subject`.
-    Referrers {
-        subject: Digest,
-        url: Url,
-    },
-    /// The `sha256-<hex>` fallback tag of `subject`.
-    ReferrersTag {
-        subject: Digest,
-    },
-    /// An attestation manifest of the index, for its predicate types.
-    Attestation(Descriptor),
-    /// A blob the caller streams (`Goal::Blob`).
-    Blob(Digest),
-}
-
 /// Where a flow is: what it waits for, and the progress of its attempt at the
 /// current endpoint. Only [`Flow::step`]'s transition changes it.
 #[derive(Debug)]
@@ -171,90 +124,16 @@ struct State {
     at: Attempt,
 }
 
-/// One endpoint's attempt at the goal: which endpoint, where the walk is, and what it
-/// has tried there. A new endpoint (the next mirror, or the registry) starts afresh.
-#[derive(Debug)]
-struct Attempt {
-    /// Index into `endpoints` of the one in use.
-    endpoint: usize,
-    /// What is being fetched: the step of the manifest walk or listing.
-    step: Step,
-    /// Challenges answered for the current request.
-    auth_tries: u8,
-    /// Retries of the current request.
-    retries: u8,
-    /// `GET /v2/` was asked to learn a challenge.
-    pinged: bool,
-    /// The token this attempt fetched last (as opposed to one found in the cache).
-    fetched: Option<TokenKey>,
-}
-
-impl Attempt {
-    /// A fresh attempt at endpoint `endpoint`.
-    fn on(endpoint: usize) -> Attempt {
-        Attempt {
-            endpoint,
-            step: Step::Check,
-            auth_tries: 0,
-            retries: 0,
-            pinged: false,
-            fetched: None,
-        }
-    }
-}
-
-/// One place to ask: a mirror or the registry itself.
-#[derive(Debug, Clone)]
-struct Endpoint {
-    base: Result<Url, Error>,
-    security: Security,
-    credentials: Option<Credentials>,
-    mirror: Option<Url>,
-}
-
-#[derive(Debug, Default)]
-struct Partial {
-    digest: Option<Digest>,
-    media_type: Option<String>,
-    size: Option<u64>,
-    raw: Option<Vec<u8>>,
-    index: Option<ImageIndex>,
-    platform: Option<Platform>,
-    manifest: Option<FetchedManifest>,
-    config: Option<FetchedConfig>,
-    warnings: Vec<String>,
-    rate_limit: Option<crate::RateLimit>,
-    items: Vec<String>,
-    /// Listing pages fetched so far, in order.
-    seen_pages: Vec<Url>,
-    /// What the pages said of their tags beyond their names (GCR's `manifest` map).
-    details: Vec<crate::list::TagDetail>,
-    /// Referrers found so far, and attestation manifests still to read.
-    referrers: Vec<crate::inspection::Referrer>,
-    attestations: Vec<Descriptor>,
-    subject: Option<Digest>,
-}
-
 #[doc = include_str!("graph.md")]
 #[derive(Debug)]
 pub struct Flow {
-    reference: Reference,
-    goal: Goal,
-    limits: Limits,
-    deadline: Option<SystemTime>,
-    seed: u64,
-    known: Known,
-    offline: bool,
-    /// Whether the driver speaks TLS ([`Options::tls`]).
-    tls: bool,
-    client_id: String,
-    user_agent: Option<http::HeaderValue>,
+    cfg: Config,
+    cursor: Cursor,
+    tokens: TokenCache,
+    /// Where the flow is: what it waits for, and its attempt at the current endpoint.
+    state: State,
     /// [`Options::hold`], until it has been waited out.
     hold: Option<Hold>,
-    /// [`Options::pull_free`].
-    pull_free: bool,
-    /// [`Options::range`].
-    range: Option<(u64, u64)>,
     /// [`Options::location`], until the first request takes it.
     location: Option<Url>,
     /// The request out is to [`Options::location`]: a failure goes to the registry.
@@ -263,21 +142,9 @@ pub struct Flow {
     failure: Option<crate::error::DriverError>,
     /// The body cap of the request handed out last.
     last_limit: usize,
-    tokens: TokenCache,
-    endpoints: Vec<Endpoint>,
-    /// Why earlier endpoints (mirrors) were left.
-    skipped: Vec<(Url, Error)>,
-    // The current endpoint's context.
-    base: Url,
-    security: Security,
-    credentials: Option<Credentials>,
-    auth: HostAuth,
-    result: Partial,
-    /// Where the flow is: what it waits for, and its attempt's progress.
-    state: State,
     /// An action decided by a `handle_*` call, handed out by the next poll.
     queued: Option<Action>,
-    /// Why the flow could not start (a mirror or registry URL that cannot be used):
+    /// Why the flow cannot go on (Docker Hub's catalog, a listing's bad first page):
     /// the first poll ends it with this.
     broken: Option<Error>,
     /// Every transition taken, as the graph's rows name them (tests only).
@@ -310,27 +177,36 @@ impl Flow {
             (true, None, Some(d)) => reference.pinned(d.clone()),
             _ => reference,
         };
+        // Mirrors first; one whose URL cannot be used is left at once, as a mirror
+        // that fails is.
         let mut endpoints: Vec<Endpoint> = Vec::new();
+        let mut skipped = Vec::new();
         if options.goal.uses_mirrors() {
             for m in &options.mirrors {
                 let mut origin = m.url.clone();
                 origin.set_path("/");
                 origin.set_query(None);
                 origin.set_fragment(None);
-                endpoints.push(Endpoint {
-                    base: uri::checked(origin).map_err(|reason| Error::InvalidUrl {
-                        what: "mirror".into(),
-                        url: check::strip_query(&m.url),
-                        reason,
+                match uri::checked(origin) {
+                    Ok(base) => endpoints.push(Endpoint {
+                        base,
+                        security: if m.url.scheme() == "http" {
+                            Security::Http
+                        } else {
+                            Security::Https
+                        },
+                        credentials: m.credentials.clone(),
+                        mirror: Some(m.url.clone()),
                     }),
-                    security: if m.url.scheme() == "http" {
-                        Security::Http
-                    } else {
-                        Security::Https
-                    },
-                    credentials: m.credentials.clone(),
-                    mirror: Some(m.url.clone()),
-                });
+                    Err(reason) => skipped.push((
+                        m.url.clone(),
+                        Error::InvalidUrl {
+                            what: "mirror".into(),
+                            url: check::strip_query(&m.url),
+                            reason,
+                        },
+                    )),
+                }
             }
         }
         let security = match options.security.resolve(&reference) {
@@ -343,61 +219,52 @@ impl Flow {
         } else {
             "https"
         };
-        let raw = reference.api_base(scheme);
         endpoints.push(Endpoint {
-            base: Url::parse(&raw)
-                .map_err(|_| "not a valid URL")
-                .and_then(uri::checked)
-                .map_err(|reason| Error::InvalidUrl {
-                    what: format!("registry {}", reference.registry()),
-                    url: raw,
-                    reason,
-                }),
+            base: reference.api_url(scheme),
             security,
             credentials: options.credentials,
             mirror: None,
         });
         let is_blob = matches!(options.goal, Goal::Blob(_));
+        let first = Attempt::on(&endpoints, 0);
         let mut flow = Flow {
-            reference,
-            goal: options.goal,
-            limits: options.limits,
-            deadline: options.deadline,
-            seed: options.seed,
-            known: options.known,
-            offline: options.offline,
-            tls: options.tls,
-            client_id: options.client_id,
-            user_agent: options
-                .user_agent
-                .and_then(|u| http::HeaderValue::from_str(&u).ok()),
+            cfg: Config {
+                reference,
+                goal: options.goal,
+                limits: options.limits,
+                deadline: options.deadline,
+                seed: options.seed,
+                known: options.known,
+                offline: options.offline,
+                tls: options.tls,
+                client_id: options.client_id,
+                user_agent: options
+                    .user_agent
+                    .and_then(|u| http::HeaderValue::from_str(&u).ok()),
+                pull_free: options.pull_free,
+                range: options.range,
+            },
+            cursor: Cursor { endpoints, skipped },
+            tokens,
+            state: State {
+                wait: Wait::Start,
+                at: first,
+            },
             hold: options.hold,
-            pull_free: options.pull_free,
-            range: options.range,
             location: options
                 .location
                 .filter(|u| is_blob && matches!(u.scheme(), "http" | "https")),
             via_location: false,
             failure: None,
             last_limit: 0,
-            tokens,
-            endpoints,
-            skipped: Vec::new(),
-            base: Url::parse("https://invalid.invalid/").expect("a constant, valid URL"),
-            security,
-            credentials: None,
-            auth: HostAuth::None,
-            result: Partial::default(),
-            state: State {
-                wait: Wait::Start,
-                at: Attempt::on(0),
-            },
             queued: None,
             broken: None,
             #[cfg(test)]
             taken: Vec::new(),
         };
-        if matches!(flow.goal, Goal::Catalog { .. }) && flow.reference.registry() == DOCKER_HUB {
+        if matches!(flow.cfg.goal, Goal::Catalog { .. })
+            && flow.cfg.reference.registry() == DOCKER_HUB
+        {
             flow.broken = Some(Error::Unsupported(
                 "Docker Hub has no catalog API; list a repository's tags instead".into(),
             ));
@@ -461,8 +328,11 @@ impl Flow {
         let before = (wait.name(), tests::graph::Seen::of(&wait, &input, self));
         let (wait, action) = self.transition(now, wait, input);
         #[cfg(test)]
-        self.taken
-            .push(before.1.taken(before.0, &wait, &action, self.skipped.len()));
+        self.taken.push(
+            before
+                .1
+                .taken(before.0, &wait, &action, self.cursor.skipped.len()),
+        );
         self.state.wait = wait;
         action
     }
@@ -514,7 +384,7 @@ impl Flow {
     /// Before the first request, a registry's hold ([`Options::hold`]): wait it out
     /// when it ends in time, else end now with a rate-limit error.
     fn held(&mut self, now: SystemTime, hold: Hold) -> Next {
-        if hold.waitable(now, self.deadline) {
+        if hold.waitable(now, self.cfg.deadline) {
             let until = hold.until;
             self.hold = Some(hold);
             return Ok((Wait::Start, Action::Wait(until)));
@@ -535,7 +405,9 @@ impl Flow {
         let Action::Send(t) = &mut action else {
             return (state, action);
         };
-        let refusal = if !self.tls && t.request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+        let refusal = if !self.cfg.tls
+            && t.request.uri().scheme() == Some(&http::uri::Scheme::HTTPS)
+        {
             let (peer, url) = self.describe_target(t);
             Some(Error::Transport {
                 peer,
@@ -543,11 +415,11 @@ impl Flow {
                 kind: TransportErrorKind::NoTls,
                 source: None,
             })
-        } else if self.offline {
+        } else if self.cfg.offline {
             Some(Error::Offline {
                 subject: self.subject(),
             })
-        } else if self.pull_free
+        } else if self.cfg.pull_free
             && t.kind == RequestKind::Manifest
             && t.request.method() == http::Method::GET
         {
@@ -555,7 +427,7 @@ impl Flow {
                 "{}: the digest would take a manifest GET (no Docker-Content-Digest on HEAD, or an index to descend), which Docker Hub counts as a pull; only HEAD is sent here",
                 self.subject()
             )))
-        } else if self.deadline.is_some_and(|d| now >= d) {
+        } else if self.cfg.deadline.is_some_and(|d| now >= d) {
             let (peer, url) = self.describe_target(t);
             Some(Error::Timeout {
                 peer,
@@ -574,7 +446,7 @@ impl Flow {
             return self.guard(now, state, action);
         }
         self.last_limit = t.max_body;
-        if let Some(agent) = &self.user_agent {
+        if let Some(agent) = &self.cfg.user_agent {
             t.request
                 .headers_mut()
                 .insert(http::header::USER_AGENT, agent.clone());
@@ -584,10 +456,10 @@ impl Flow {
 
     /// Ends the flow with `e`, or, on a mirror, moves on to the next endpoint.
     fn fail(&mut self, now: SystemTime, e: Error) -> (Wait, Action) {
-        let on_mirror = self.endpoints[self.state.at.endpoint].mirror.clone();
+        let on_mirror = self.cursor.endpoints[self.state.at.endpoint].mirror.clone();
         match on_mirror {
             Some(mirror) if !e.is_caller_error() => {
-                self.skipped.push((mirror, e));
+                self.cursor.skipped.push((mirror, e));
                 match self.enter(self.state.at.endpoint + 1) {
                     Ok(()) => self.transition(now, Wait::Start, Input::Poll),
                     Err(e) => self.fail(now, e),

@@ -19,7 +19,7 @@ const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 impl Flow {
     fn artifact_filter(&self) -> Option<&str> {
-        match &self.goal {
+        match &self.cfg.goal {
             Goal::Referrers { artifact_type, .. } => artifact_type.as_deref(),
             _ => None,
         }
@@ -34,7 +34,10 @@ impl Flow {
 
     /// Starts listing what refers to `subject`.
     pub(super) fn start_referrers(&mut self, now: SystemTime, subject: Digest) -> Next {
-        let mut path = format!("/v2/{}/referrers/{subject}", self.reference.repository());
+        let mut path = format!(
+            "/v2/{}/referrers/{subject}",
+            self.cfg.reference.repository()
+        );
         if let Some(t) = self.artifact_filter() {
             let q: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("artifactType", t)
@@ -42,19 +45,19 @@ impl Flow {
             path.push('?');
             path.push_str(&q);
         }
-        let url = uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
+        let url = uri::join(&self.state.at.base, &path).map_err(|reason| Error::InvalidUrl {
             what: format!("referrers of {subject}"),
             url: path.clone(),
             reason,
         })?;
-        self.result.subject = Some(subject.clone());
+        self.state.at.result.subject = Some(subject.clone());
         self.state.at.step = Step::Referrers { subject, url };
         self.issue(now)
     }
 
     /// The referrers listed in an index body (the API's answer, or the fallback tag).
     fn index_entries(&mut self, resp: http::Response<Vec<u8>>) -> Result<Vec<Descriptor>, Error> {
-        check_size(resp.body(), self.limits.manifest, self.subject())?;
+        check_size(resp.body(), self.cfg.limits.manifest, self.subject())?;
         let ctype = content_type(resp.headers()).or_else(|| Some(media::OCI_INDEX.to_owned()));
         match parse_manifest(ctype.as_deref(), resp.body())? {
             Manifest::Index(index) => Ok(index.manifests),
@@ -75,7 +78,7 @@ impl Flow {
         let what = format!("referrers of {subject}");
         let next = super::listing::next_page(resp.headers(), url, &what)?;
         self.keep_referrers(resp, ReferrerSource::Api)?;
-        self.result.seen_pages.push(url.clone());
+        self.state.at.result.seen_pages.push(url.clone());
         match next {
             Some(next) => {
                 let url = self.follow(next, &what)?;
@@ -94,7 +97,7 @@ impl Flow {
     ) -> Result<(), Error> {
         for d in self.index_entries(resp)? {
             if self.wanted(&d) {
-                self.result.referrers.push(Referrer {
+                self.state.at.result.referrers.push(Referrer {
                     descriptor: d,
                     source,
                     predicate_types: Vec::new(),
@@ -118,12 +121,12 @@ impl Flow {
     pub(super) fn next_attestation(&mut self, now: SystemTime) -> Next {
         // An artifact-type filter other than in-toto's leaves attestations out.
         if self.artifact_filter().is_some_and(|t| t != IN_TOTO) {
-            self.result.attestations.clear();
+            self.state.at.result.attestations.clear();
         }
-        if self.result.attestations.is_empty() {
+        if self.state.at.result.attestations.is_empty() {
             return Ok(self.referrers_done());
         }
-        let desc = self.result.attestations.remove(0);
+        let desc = self.state.at.result.attestations.remove(0);
         self.state.at.step = Step::Attestation(desc);
         self.issue(now)
     }
@@ -144,7 +147,7 @@ impl Flow {
                 .collect(),
             _ => Vec::new(),
         };
-        self.result.referrers.push(Referrer {
+        self.state.at.result.referrers.push(Referrer {
             descriptor: desc.clone(),
             source: ReferrerSource::Attestation,
             predicate_types,
@@ -153,7 +156,7 @@ impl Flow {
     }
 
     fn referrers_done(&mut self) -> (Wait, Action) {
-        let r = std::mem::take(&mut self.result);
+        let r = std::mem::take(&mut self.state.at.result);
         match r.subject {
             Some(subject) => (
                 Wait::Done,

@@ -27,14 +27,16 @@ impl Flow {
             return self.resource_request(now, location, 1);
         }
         let url = self.step_url()?;
-        if let HostAuth::Bearer { realm, scopes } = &self.auth {
+        if let HostAuth::Bearer { realm, scopes } = &self.state.at.auth {
             let key = self.token_key(realm, scopes);
             // A login checks the credentials it was given: only a token this flow
             // fetched with them proves anything, never one from the cache.
-            let login = matches!(self.goal, super::Goal::Login);
+            let login = matches!(self.cfg.goal, super::Goal::Login);
             let unproven = login && self.state.at.fetched.as_ref() != Some(&key);
             if unproven || self.tokens.get(&key, now).is_none() {
                 let post = self
+                    .state
+                    .at
                     .credentials
                     .as_ref()
                     .is_some_and(Credentials::wants_post);
@@ -51,22 +53,23 @@ impl Flow {
             // Only what the caller saw this repository serve: the bytes of a digest
             // say nothing of whether this repository has it.
             Step::Top { .. } => self
+                .cfg
                 .reference
                 .digest()
-                .filter(|d| self.known.resolved.as_ref() == Some(*d))
+                .filter(|d| self.cfg.known.resolved.as_ref() == Some(*d))
                 .cloned()?,
             Step::Child { desc, .. } | Step::Config(desc) | Step::Attestation(desc) => {
                 desc.digest.clone()
             }
             _ => return None,
         };
-        let held = self.known.get(&digest);
+        let held = self.cfg.known.get(&digest);
         if let (Step::Top { .. }, super::Goal::Digest(None), None) =
-            (&self.state.at.step, &self.goal, &held)
+            (&self.state.at.step, &self.cfg.goal, &held)
         {
             // The digest of a digest this repository was seen to serve: it is the
             // answer, and nothing needs asking (offline, or not).
-            self.result.digest = Some(digest);
+            self.state.at.result.digest = Some(digest);
             return Some(self.done());
         }
         let bytes = held?;
@@ -93,11 +96,11 @@ impl Flow {
     }
 
     pub(super) fn step_url(&self) -> Result<Url, Error> {
-        let repo = self.reference.repository();
+        let repo = self.cfg.reference.repository();
         let path = match &self.state.at.step {
             Step::Top { .. } => format!(
                 "/v2/{repo}/manifests/{}",
-                self.reference.manifest_reference()
+                self.cfg.reference.manifest_reference()
             ),
             Step::Child { desc, .. } => format!("/v2/{repo}/manifests/{}", desc.digest),
             Step::Config(d) => format!("/v2/{repo}/blobs/{}", d.digest),
@@ -111,7 +114,7 @@ impl Flow {
             ),
             Step::Attestation(d) => format!("/v2/{repo}/manifests/{}", d.digest),
         };
-        uri::join(&self.base, &path).map_err(|reason| Error::InvalidUrl {
+        uri::join(&self.state.at.base, &path).map_err(|reason| Error::InvalidUrl {
             what: self.subject().to_string(),
             url: path,
             reason,
@@ -119,7 +122,7 @@ impl Flow {
     }
 
     pub(super) fn ping_url(&self) -> Result<Url, Error> {
-        uri::join(&self.base, "/v2/").map_err(|reason| Error::InvalidUrl {
+        uri::join(&self.state.at.base, "/v2/").map_err(|reason| Error::InvalidUrl {
             what: self.subject().to_string(),
             url: "/v2/".into(),
             reason,
@@ -128,7 +131,9 @@ impl Flow {
 
     /// Who is asking, in token cache keys (hashed before use, see `identity_key`).
     pub(super) fn identity(&self) -> String {
-        self.credentials
+        self.state
+            .at
+            .credentials
             .as_ref()
             .map(Credentials::identity)
             .unwrap_or_default()
@@ -136,7 +141,7 @@ impl Flow {
 
     /// Whose credentials a refusal is about.
     pub(super) fn refused_identity(&self) -> Identity {
-        match &self.credentials {
+        match &self.state.at.credentials {
             Some(Credentials::Basic { username, .. }) => Identity::User(username.clone()),
             Some(Credentials::Bearer(_)) => Identity::RegistryToken,
             Some(Credentials::IdentityToken { username, .. }) => {
@@ -148,14 +153,14 @@ impl Flow {
 
     /// The scope this flow needs; none for a login check.
     pub(super) fn scope(&self) -> Option<Scope> {
-        match self.goal {
+        match self.cfg.goal {
             super::Goal::Catalog { .. } => Some(Scope {
                 kind: "registry".into(),
                 name: "catalog".into(),
                 actions: vec!["*".into()],
             }),
             super::Goal::Login => None,
-            _ => Some(Scope::pull(self.reference.repository())),
+            _ => Some(Scope::pull(self.cfg.reference.repository())),
         }
     }
 
@@ -179,20 +184,20 @@ impl Flow {
             max_body,
             kind,
             stream: kind == RequestKind::Blob && matches!(self.state.at.step, Step::Blob(_)),
-            deadline: self.deadline,
+            deadline: self.cfg.deadline,
         })
     }
 
     pub(super) fn token_request(&self, key: TokenKey, post: bool) -> Next {
-        let HostAuth::Bearer { realm, scopes } = &self.auth else {
+        let HostAuth::Bearer { realm, scopes } = &self.state.at.auth else {
             return Err(Error::Internal("token request without a bearer challenge"));
         };
         let req = token_request(
             realm,
             scopes,
-            self.credentials.as_ref(),
+            self.state.at.credentials.as_ref(),
             !post,
-            &self.client_id,
+            &self.cfg.client_id,
         )?;
         let state = Wait::Token {
             key,
@@ -202,7 +207,7 @@ impl Flow {
         };
         Ok((
             state,
-            self.transmit(req, self.limits.small, RequestKind::Token),
+            self.transmit(req, self.cfg.limits.small, RequestKind::Token),
         ))
     }
 
@@ -218,24 +223,28 @@ impl Flow {
             .map_err(|_| Error::Internal("cannot build the ping request"))?;
         Ok((
             Wait::Ping,
-            self.transmit(req, self.limits.small, RequestKind::Ping),
+            self.transmit(req, self.cfg.limits.small, RequestKind::Ping),
         ))
     }
 
     /// A request to `url` for the current step, `hops` redirects deep.
     pub(super) fn resource_request(&self, now: SystemTime, url: Url, hops: u8) -> Next {
         let (method, kind, max_body) = match &self.state.at.step {
-            Step::Top { head: true } => (Method::HEAD, RequestKind::Manifest, self.limits.small),
+            Step::Top { head: true } => {
+                (Method::HEAD, RequestKind::Manifest, self.cfg.limits.small)
+            }
             Step::Top { head: false }
             | Step::Child { .. }
             | Step::Referrers { .. }
             | Step::ReferrersTag { .. }
-            | Step::Attestation(_) => (Method::GET, RequestKind::Manifest, self.limits.manifest),
-            Step::Config(_) => (Method::GET, RequestKind::Blob, self.limits.config),
+            | Step::Attestation(_) => {
+                (Method::GET, RequestKind::Manifest, self.cfg.limits.manifest)
+            }
+            Step::Config(_) => (Method::GET, RequestKind::Blob, self.cfg.limits.config),
             // Only an error body is read into memory; the blob is the caller's.
-            Step::Blob(_) => (Method::GET, RequestKind::Blob, self.limits.small),
-            Step::Page(_) => (Method::GET, RequestKind::List, self.limits.list),
-            Step::Check => (Method::GET, RequestKind::Ping, self.limits.small),
+            Step::Blob(_) => (Method::GET, RequestKind::Blob, self.cfg.limits.small),
+            Step::Page(_) => (Method::GET, RequestKind::List, self.cfg.limits.list),
+            Step::Check => (Method::GET, RequestKind::Ping, self.cfg.limits.small),
         };
         let target = uri::to_uri(&url).map_err(|reason| Error::InvalidUrl {
             what: self.subject().to_string(),
@@ -249,7 +258,7 @@ impl Flow {
             (RequestKind::Manifest, _) => req = req.header(ACCEPT, media::ACCEPT),
             (RequestKind::List, _) => req = req.header(ACCEPT, "application/json"),
             (_, Step::Blob(_)) => {
-                if let Some((first, last)) = self.range {
+                if let Some((first, last)) = self.cfg.range {
                     req = req.header(http::header::RANGE, format!("bytes={first}-{last}"));
                 }
             }
@@ -257,8 +266,8 @@ impl Flow {
         }
         let mut sent = SentAuth::None;
         // Credentials go to the registry's own origin only, never across a redirect.
-        if same_origin(&url, &self.base) {
-            match (&self.auth, &self.credentials) {
+        if same_origin(&url, &self.state.at.base) {
+            match (&self.state.at.auth, &self.state.at.credentials) {
                 (HostAuth::Basic, Some(c)) => {
                     if let Some(h) = c.basic_header() {
                         req = req.header(AUTHORIZATION, h);

@@ -21,8 +21,8 @@ impl Flow {
         sent: SentAuth,
         resp: http::Response<Vec<u8>>,
     ) -> Next {
-        collect_warnings(resp.headers(), &mut self.result.warnings);
-        collect_rate_limit(resp.headers(), &mut self.result.rate_limit);
+        collect_warnings(resp.headers(), &mut self.state.at.result.warnings);
+        collect_rate_limit(resp.headers(), &mut self.state.at.result.rate_limit);
         let status = resp.status();
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             return self.on_redirect(now, &url, hops, resp.headers());
@@ -31,7 +31,7 @@ impl Flow {
         if std::mem::take(&mut self.via_location) && !status.is_success() {
             return self.issue(now);
         }
-        if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.base) {
+        if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.state.at.base) {
             return self.on_challenge(now, &resp, sent, false);
         }
         // No referrers API (distribution 2.8 and others): the tag schema instead; no
@@ -52,12 +52,12 @@ impl Flow {
                 // reported at once with when to retry (not a timeout waited for).
                 let past_deadline = after
                     .and_then(|a| now.checked_add(a))
-                    .zip(self.deadline)
+                    .zip(self.cfg.deadline)
                     .is_some_and(|(until, deadline)| until >= deadline);
                 if status == StatusCode::TOO_MANY_REQUESTS && past_deadline {
                     return Err(self.status_error(&url, &resp));
                 }
-                let peer = if same_origin(&url, &self.base) {
+                let peer = if same_origin(&url, &self.state.at.base) {
                     Peer::Registry
                 } else {
                     Peer::Redirect
@@ -74,7 +74,7 @@ impl Flow {
             }
             if matches!(self.state.at.step, Step::Top { head: true })
                 && matches!(status.as_u16(), 400 | 403 | 404 | 405 | 501)
-                && !self.pull_free
+                && !self.cfg.pull_free
             {
                 // A HEAD has no error body, and some registries and proxies do not
                 // answer HEAD at all (405, 501): ask again with GET, once, for the
@@ -98,7 +98,7 @@ impl Flow {
                     .get(http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse().ok());
                 let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
-                let location = (!same_origin(&url, &self.base)).then_some(url);
+                let location = (!same_origin(&url, &self.state.at.base)).then_some(url);
                 Ok((
                     Wait::Done,
                     Action::Done(Ok(Outcome::Blob {
@@ -114,8 +114,8 @@ impl Flow {
             Step::ReferrersTag { .. } => self.on_referrers_tag(now, resp),
             Step::Attestation(desc) => self.on_attestation(now, &desc, resp),
             Step::Check => {
-                let authenticated = !matches!(self.auth, HostAuth::None)
-                    || matches!(self.credentials, Some(Credentials::Bearer(_)));
+                let authenticated = !matches!(self.state.at.auth, HostAuth::None)
+                    || matches!(self.state.at.credentials, Some(Credentials::Bearer(_)));
                 Ok((
                     Wait::Done,
                     Action::Done(Ok(Outcome::LoggedIn { authenticated })),
@@ -151,7 +151,7 @@ impl Flow {
                 status: s,
                 code,
                 message,
-                anonymous: self.credentials.is_none(),
+                anonymous: self.state.at.credentials.is_none(),
             },
             s @ 400..=599 => Error::Registry {
                 subject,
@@ -159,9 +159,9 @@ impl Flow {
                 code,
                 message,
                 default_tag: matches!(self.state.at.step, Step::Top { .. })
-                    && self.reference.tag_is_default()
+                    && self.cfg.reference.tag_is_default()
                     && status == StatusCode::NOT_FOUND
-                    && !matches!(self.goal, Goal::Tags { .. }),
+                    && !matches!(self.cfg.goal, Goal::Tags { .. }),
             },
             s => Error::UnexpectedStatus {
                 subject,

@@ -21,7 +21,7 @@ impl Flow {
         }
         let (url, peer, retry) = match state {
             Wait::Resource { url, hops, .. } => {
-                let peer = if same_origin(&url, &self.base) {
+                let peer = if same_origin(&url, &self.state.at.base) {
                     Peer::Registry
                 } else {
                     Peer::Redirect
@@ -43,12 +43,12 @@ impl Flow {
         // Docker's rule: a loopback registry that does not speak TLS is spoken to over
         // plain http. Only that failure (not an untrusted certificate) allows it.
         let fallback = kind == TransportErrorKind::Tls
-            && self.security == Security::HttpsThenHttp
-            && self.base.scheme() == "https"
+            && self.state.at.security == Security::HttpsThenHttp
+            && self.state.at.base.scheme() == "https"
             && peer == Peer::Registry;
         if fallback {
-            self.security = Security::Http;
-            let _ = self.base.set_scheme("http");
+            self.state.at.security = Security::Http;
+            let _ = self.state.at.base.set_scheme("http");
             let host = self.host();
             self.tokens.learn(&host, |k| k.plain_http = true);
             // The pages of a listing were resolved on the https origin.
@@ -127,7 +127,7 @@ impl Flow {
         self.state.at.retries += 1;
         let until = now
             .checked_add(delay)
-            .filter(|until| self.deadline.is_none_or(|d| *until < d));
+            .filter(|until| self.cfg.deadline.is_none_or(|d| *until < d));
         let Some(until) = until else {
             return Err(Error::Timeout {
                 peer,
@@ -144,7 +144,8 @@ impl Flow {
     /// to 50 % drawn from the caller's seed (so that many clients do not retry in step).
     fn backoff(&self) -> Duration {
         let base = super::FIRST_BACKOFF * 2u32.pow(u32::from(self.state.at.retries.min(4)));
-        let r = splitmix64(self.seed ^ u64::from(self.state.at.retries).wrapping_mul(0x9e37_79b9));
+        let r =
+            splitmix64(self.cfg.seed ^ u64::from(self.state.at.retries).wrapping_mul(0x9e37_79b9));
         // `r % 501` thousandths of a half: 0 to 50 %.
         base - base / 2 * u32::try_from(r % 501).unwrap_or(0) / 500
     }

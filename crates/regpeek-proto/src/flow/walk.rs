@@ -18,13 +18,13 @@ impl Flow {
     pub(super) fn on_top_head(&mut self, now: SystemTime, resp: &http::Response<Vec<u8>>) -> Next {
         let media_type = content_type(resp.headers());
         let header_digest = docker_digest(resp.headers())?;
-        if !matches!(self.goal, Goal::Digest(None)) {
+        if !matches!(self.cfg.goal, Goal::Digest(None)) {
             // A revalidation: when the tag still points at content the caller holds,
             // everything else comes from it; otherwise the manifest is fetched.
             // (The HEAD has just confirmed the repository has it.)
             let held = header_digest
                 .as_ref()
-                .and_then(|d| Some((d.clone(), self.known.get(d)?)));
+                .and_then(|d| Some((d.clone(), self.cfg.known.get(d)?)));
             self.state.at.step = Step::Top { head: false };
             let Some((digest, bytes)) = held else {
                 return self.issue(now);
@@ -40,7 +40,7 @@ impl Flow {
                 .map_err(|_| Error::Internal("a response from known content"))?;
             return self.on_top_get(now, resp);
         }
-        let wants_index = self.goal.platform().is_some()
+        let wants_index = self.cfg.goal.platform().is_some()
             && media_type
                 .as_deref()
                 .is_some_and(|t| t == media::OCI_INDEX || t == media::DOCKER_LIST);
@@ -49,7 +49,7 @@ impl Flow {
             self.state.at.step = Step::Top { head: false };
             return self.issue(now);
         };
-        if let Some(want) = self.reference.digest()
+        if let Some(want) = self.cfg.reference.digest()
             && *want != digest
         {
             return Err(Error::DigestMismatch {
@@ -58,16 +58,16 @@ impl Flow {
                 actual: digest.to_string(),
             });
         }
-        self.result.digest = Some(digest);
-        self.result.media_type = media_type;
-        self.result.size = content_length(resp.headers());
+        self.state.at.result.digest = Some(digest);
+        self.state.at.result.media_type = media_type;
+        self.state.at.result.size = content_length(resp.headers());
         self.done()
     }
 
     /// `GET` of the top-level manifest or index.
     pub(super) fn on_top_get(&mut self, now: SystemTime, resp: http::Response<Vec<u8>>) -> Next {
         let subject = self.subject();
-        check_size(resp.body(), self.limits.manifest, subject.clone())?;
+        check_size(resp.body(), self.cfg.limits.manifest, subject.clone())?;
         let header_digest = docker_digest(resp.headers())?;
         let ctype = content_type(resp.headers());
         let body = resp.into_body();
@@ -79,12 +79,13 @@ impl Flow {
             _ => None,
         };
         let alg = self
+            .cfg
             .reference
             .digest()
             .or(header_digest.as_ref())
             .map_or(Algorithm::Sha256, Digest::algorithm);
         let actual = canonical.unwrap_or_else(|| alg.digest(&body));
-        for expected in [self.reference.digest(), header_digest.as_ref()]
+        for expected in [self.cfg.reference.digest(), header_digest.as_ref()]
             .into_iter()
             .flatten()
         {
@@ -96,10 +97,10 @@ impl Flow {
                 });
             }
         }
-        self.result.digest = Some(actual.clone());
-        self.result.media_type = Some(manifest.media_type().to_owned());
-        self.result.size = Some(body.len() as u64);
-        self.result.raw = Some(body.clone());
+        self.state.at.result.digest = Some(actual.clone());
+        self.state.at.result.media_type = Some(manifest.media_type().to_owned());
+        self.state.at.result.size = Some(body.len() as u64);
+        self.state.at.result.raw = Some(body.clone());
         self.after_manifest(now, actual, body, manifest, 0)
     }
 
@@ -123,7 +124,7 @@ impl Flow {
         resp: http::Response<Vec<u8>>,
     ) -> Result<(Vec<u8>, Manifest), Error> {
         let subject = self.subject();
-        check_size(resp.body(), self.limits.manifest, subject.clone())?;
+        check_size(resp.body(), self.cfg.limits.manifest, subject.clone())?;
         verify(desc, resp.body(), subject)?;
         let ctype = content_type(resp.headers()).or_else(|| Some(desc.media_type.clone()));
         let body = resp.into_body();
@@ -143,19 +144,19 @@ impl Flow {
     ) -> Next {
         match manifest {
             Manifest::Index(index) => {
-                if let (Goal::Referrers { .. }, None) = (&self.goal, self.goal.platform()) {
+                if let (Goal::Referrers { .. }, None) = (&self.cfg.goal, self.cfg.goal.platform()) {
                     // The index's own referrers, and every attestation inside it.
-                    self.result.attestations = index
+                    self.state.at.result.attestations = index
                         .manifests
                         .iter()
                         .filter(|d| d.is_attestation())
                         .cloned()
                         .collect();
-                    self.result.index.get_or_insert(index);
+                    self.state.at.result.index.get_or_insert(index);
                     return self.start_referrers(now, digest);
                 }
-                let Some(wanted) = self.goal.platform().cloned() else {
-                    self.result.index.get_or_insert(index);
+                let Some(wanted) = self.cfg.goal.platform().cloned() else {
+                    self.state.at.result.index.get_or_insert(index);
                     return self.done();
                 };
                 if depth >= 2 {
@@ -163,25 +164,25 @@ impl Flow {
                 }
                 let Some(desc) = select(&index.manifests, &wanted).cloned() else {
                     return Err(Error::NoMatchingPlatform {
-                        reference: self.reference.familiar(),
+                        reference: self.cfg.reference.familiar(),
                         wanted: Box::new(wanted),
                         available: offered(&index.manifests),
                     });
                 };
-                self.result.platform = desc.platform.clone();
-                if matches!(self.goal, Goal::Referrers { .. }) {
+                self.state.at.result.platform = desc.platform.clone();
+                if matches!(self.cfg.goal, Goal::Referrers { .. }) {
                     // The attestations that are about this platform's manifest.
                     let target = desc.digest.to_string();
-                    self.result.attestations = index
+                    self.state.at.result.attestations = index
                         .manifests
                         .iter()
                         .filter(|d| d.attests() == Some(target.as_str()))
                         .cloned()
                         .collect();
                 }
-                self.result.index.get_or_insert(index);
-                if matches!(self.goal, Goal::Digest(_)) {
-                    self.result.manifest = Some(FetchedManifest {
+                self.state.at.result.index.get_or_insert(index);
+                if matches!(self.cfg.goal, Goal::Digest(_)) {
+                    self.state.at.result.manifest = Some(FetchedManifest {
                         digest: desc.digest.clone(),
                         media_type: desc.media_type.clone(),
                         size: desc.size,
@@ -196,19 +197,19 @@ impl Flow {
                 };
                 self.issue(now)
             }
-            Manifest::Image(_) if matches!(self.goal, Goal::Referrers { .. }) => {
+            Manifest::Image(_) if matches!(self.cfg.goal, Goal::Referrers { .. }) => {
                 self.start_referrers(now, digest)
             }
             Manifest::Image(_) | Manifest::Schema1(_) => {
                 // Only an image manifest has a config blob (schema 1 carries its config
                 // in its history).
                 let config = match &manifest {
-                    Manifest::Image(image) if matches!(self.goal, Goal::Inspect(_)) => {
+                    Manifest::Image(image) if matches!(self.cfg.goal, Goal::Inspect(_)) => {
                         Some(image.config.clone())
                     }
                     _ => None,
                 };
-                self.result.manifest = Some(FetchedManifest {
+                self.state.at.result.manifest = Some(FetchedManifest {
                     digest,
                     media_type: manifest.media_type().to_owned(),
                     size: body.len() as u64,
@@ -229,7 +230,7 @@ impl Flow {
     /// The config blob.
     pub(super) fn on_config(&mut self, desc: &Descriptor, resp: http::Response<Vec<u8>>) -> Next {
         let subject = self.subject();
-        check_size(resp.body(), self.limits.config, subject.clone())?;
+        check_size(resp.body(), self.cfg.limits.config, subject.clone())?;
         verify(desc, resp.body(), subject)?;
         let raw = resp.into_body();
         let is_image_config =
@@ -240,15 +241,15 @@ impl Flow {
             None
         };
         // A single-platform image's platform is what its config says.
-        if let (None, Some(c)) = (&self.result.platform, &config)
+        if let (None, Some(c)) = (&self.state.at.result.platform, &config)
             && !c.os.is_empty()
             && !c.architecture.is_empty()
         {
             let mut p = crate::Platform::new(&c.os, &c.architecture, c.variant.as_deref());
             p.os_version = c.os_version.clone();
-            self.result.platform = Some(p);
+            self.state.at.result.platform = Some(p);
         }
-        self.result.config = Some(FetchedConfig {
+        self.state.at.result.config = Some(FetchedConfig {
             digest: desc.digest.clone(),
             media_type: desc.media_type.clone(),
             raw,
@@ -259,18 +260,19 @@ impl Flow {
 
     /// The image outcome, from what the walk gathered.
     pub(super) fn done(&mut self) -> Next {
-        let r = std::mem::take(&mut self.result);
+        let r = std::mem::take(&mut self.state.at.result);
         let Some(digest) = r.digest else {
             return Err(Error::Internal("finished without a digest"));
         };
-        let ep = &self.endpoints[self.state.at.endpoint];
+        let ep = &self.cursor.endpoints[self.state.at.endpoint];
         let platform_matched = self
+            .cfg
             .goal
             .platform()
             .zip(r.platform.as_ref())
             .map(|(asked, found)| asked.matches(found));
         let inspection = Inspection {
-            reference: self.reference.clone(),
+            reference: self.cfg.reference.clone(),
             digest,
             platform_matched,
             media_type: r.media_type.unwrap_or_default(),
@@ -283,7 +285,7 @@ impl Flow {
             warnings: r.warnings,
             rate_limit: r.rate_limit,
             mirror: ep.mirror.clone(),
-            skipped_mirrors: std::mem::take(&mut self.skipped),
+            skipped_mirrors: std::mem::take(&mut self.cursor.skipped),
         };
         Ok((
             Wait::Done,

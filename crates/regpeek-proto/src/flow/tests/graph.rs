@@ -147,7 +147,7 @@ impl Seen {
             (Wait::Ping, Input::Response(r)) if r.status() == 401 => challenge(r),
             (_, Input::Response(_)) => "an error status",
             (_, Input::Failure(TransportErrorKind::Tls))
-                if flow.security == Security::HttpsThenHttp =>
+                if flow.state.at.security == Security::HttpsThenHttp =>
             {
                 "loopback https, no TLS"
             }
@@ -158,7 +158,7 @@ impl Seen {
         };
         Seen {
             input,
-            skipped: flow.skipped.len(),
+            skipped: flow.cursor.skipped.len(),
         }
     }
 
