@@ -76,7 +76,9 @@ pub fn fuzz(args: &[String]) -> Result<()> {
         };
         let out = Command::new("cargo")
             .current_dir(&fuzz_dir)
-            .args(["+nightly", "fuzz", "run", "-O", target])
+            // Optimised, with debug assertions: the flow checks every transition
+            // against its table (flow/table.rs) only when they are on.
+            .args(["+nightly", "fuzz", "run", "-O", "-a", target])
             .arg(fuzz_dir.join("corpus").join(target))
             .args([
                 "--",

@@ -31,6 +31,7 @@ mod referrers;
 mod request;
 mod response;
 mod retry;
+mod table;
 #[cfg(test)]
 mod tests;
 mod walk;
@@ -79,21 +80,20 @@ enum Wait {
     Done,
 }
 
+#[cfg(test)]
 impl Wait {
     /// Every state's name, as the graph in the docs spells it.
-    #[cfg(test)]
-    const NAMES: [&'static str; 6] = ["Start", "Resource", "Token", "Ping", "Backoff", "Done"];
+    const NAMES: [&'static str; 6] = [
+        table::Name::ALL[0].as_str(),
+        table::Name::ALL[1].as_str(),
+        table::Name::ALL[2].as_str(),
+        table::Name::ALL[3].as_str(),
+        table::Name::ALL[4].as_str(),
+        table::Name::ALL[5].as_str(),
+    ];
 
-    #[cfg(test)]
     fn name(&self) -> &'static str {
-        match self {
-            Wait::Start => "Start",
-            Wait::Resource { .. } => "Resource",
-            Wait::Token { .. } => "Token",
-            Wait::Ping => "Ping",
-            Wait::Backoff { .. } => "Backoff",
-            Wait::Done => "Done",
-        }
+        table::Name::of(self).as_str()
     }
 }
 
@@ -324,9 +324,14 @@ impl Flow {
     /// state changes.
     fn step(&mut self, now: SystemTime, input: Input) -> Action {
         let wait = std::mem::replace(&mut self.state.wait, Wait::Done);
+        let (from, on) = (table::Name::of(&wait), table::On::of(&input));
+        let skipped = self.cursor.skipped.len();
         #[cfg(test)]
         let before = (wait.name(), tests::graph::Seen::of(&wait, &input, self));
         let (wait, action) = self.transition(now, wait, input);
+        // Every transition is one of the table's rows (checked in debug builds).
+        let moved = self.cursor.skipped.len() > skipped;
+        table::check(from, on, &action, moved, table::Name::of(&wait));
         #[cfg(test)]
         self.taken.push(
             before

@@ -129,6 +129,12 @@ impl Seen {
             (Wait::Backoff { .. }, Input::Poll) => "poll",
             (_, Input::Poll) => "poll",
             (Wait::Resource { .. }, Input::Response(r)) => match r.status().as_u16() {
+                400 | 404 | 405 if matches!(flow.state.at.step, Step::Referrers { .. }) => {
+                    "400, 404, 405 to the referrers API"
+                }
+                404 if matches!(flow.state.at.step, Step::ReferrersTag { .. }) => {
+                    "404 to the referrers tag"
+                }
                 200..=299 => "2xx",
                 300..=399 => "3xx",
                 401 => challenge(r),
@@ -141,7 +147,7 @@ impl Seen {
             (Wait::Token { post, .. }, Input::Response(r)) => match r.status().as_u16() {
                 200 => "200",
                 404 | 405 if *post => "404 or 405 to the POST",
-                500..=599 => "5xx",
+                500..=599 if !*post => "5xx to a GET",
                 _ => "an error status",
             },
             (Wait::Ping, Input::Response(r)) if r.status() == 401 => challenge(r),
@@ -442,6 +448,9 @@ fn every_row_of_the_graph_is_taken_and_nothing_else() {
         r.respond(response(200, &[], b""));
         let _ = r.done();
     }));
+
+    // Every goal through the same adversities, and the rows some goals alone take.
+    taken.extend(super::goals::rows_of_every_goal());
 
     let rows = graph_rows();
     let matches = |(from, input, to): &(&str, String, &str)| {

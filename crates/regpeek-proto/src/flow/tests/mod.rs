@@ -475,5 +475,6 @@ fn after_a_good_run(goal: Goal, user: &str, password: &str) -> Run {
 }
 
 mod caller;
+mod goals;
 pub(super) mod graph;
 mod holds;
