@@ -6,7 +6,7 @@ use http::StatusCode;
 use http::header::WWW_AUTHENTICATE;
 
 use super::check::{check_size, wait_asked};
-use super::{Flow, HostAuth, MAX_RETRIES, MAX_WAIT, Next, Retry, SentAuth};
+use super::{Flow, Go, HostAuth, MAX_RETRIES, MAX_WAIT, Next, Retry, SentAuth};
 use crate::auth::{BearerRealm, Credentials, Scope, union_scopes};
 use crate::challenge::{parse_challenges, preferred};
 use crate::error::{Error, Peer, Subject};
@@ -14,9 +14,9 @@ use crate::token::{TokenKey, parse_token_reply};
 
 impl Flow {
     /// `GET /v2/` answered: a 401 carries the challenge the resource's 401 lacked.
-    pub(super) fn on_ping(&mut self, now: SystemTime, resp: http::Response<Vec<u8>>) -> Next {
+    pub(super) fn on_ping(&mut self, resp: http::Response<Vec<u8>>) -> Next {
         if resp.status() == StatusCode::UNAUTHORIZED {
-            return self.on_challenge(now, &resp, SentAuth::None, true);
+            return self.on_challenge(&resp, SentAuth::None, true);
         }
         Err(Error::UnexpectedStatus {
             subject: self.subject(),
@@ -60,7 +60,7 @@ impl Flow {
                 let reply = parse_token_reply(resp.body())?;
                 self.state.at.fetched = Some(key.clone());
                 self.tokens.insert(key, &registry, scopes, &reply, now);
-                self.issue(now)
+                Ok(Go::Issue)
             }
             401 | 403 => Err(match &self.state.at.credentials {
                 Some(_) => Error::BadCredentials {
@@ -77,7 +77,6 @@ impl Flow {
     /// or give up when trying again cannot help.
     pub(super) fn on_challenge(
         &mut self,
-        now: SystemTime,
         resp: &http::Response<Vec<u8>>,
         sent: SentAuth,
         from_ping: bool,
@@ -134,7 +133,7 @@ impl Flow {
             let host = self.host();
             self.tokens
                 .learn(&host, |k| k.auth = Some(crate::token::KnownAuth::Basic));
-            return self.issue(now);
+            return Ok(Go::Issue);
         }
         // Bearer.
         let with_creds = matches!(
@@ -196,6 +195,6 @@ impl Flow {
         let host = self.host();
         self.tokens.learn(&host, |k| k.auth = Some(known));
         self.state.at.auth = HostAuth::Bearer { realm, scopes };
-        self.issue(now)
+        Ok(Go::Issue)
     }
 }

@@ -1,12 +1,10 @@
 //! Transitions of tag and catalog listings: pages, `Link` pagination (same origin
 //! only, no loops, at most [`MAX_PAGES`]), `limit`.
 
-use std::time::SystemTime;
-
 use url::Url;
 
 use super::check::{check_size, same_origin, strip_query};
-use super::{Action, Flow, Goal, MAX_PAGES, Next, Outcome, Step, Wait};
+use super::{Action, Flow, Go, Goal, MAX_PAGES, Next, Outcome, Step, Wait};
 use crate::error::Error;
 use crate::list::Listing;
 use crate::uri;
@@ -32,13 +30,7 @@ impl Flow {
     }
 
     /// A page arrived: keep its entries, then follow `Link` or finish.
-    pub(super) fn on_page(
-        &mut self,
-        now: SystemTime,
-        url: &Url,
-        page: Url,
-        resp: http::Response<Vec<u8>>,
-    ) -> Next {
+    pub(super) fn on_page(&mut self, url: &Url, page: Url, resp: http::Response<Vec<u8>>) -> Next {
         let subject = self.subject();
         check_size(resp.body(), self.cfg.limits.list, subject.clone())?;
         let key = match self.cfg.goal {
@@ -60,13 +52,13 @@ impl Flow {
         {
             let more = self.state.at.result.items.len() > l || next.is_some();
             self.state.at.result.items.truncate(l);
-            return Ok(self.listing_done(!more));
+            return Ok(self.listing_done(!more).into());
         }
         let Some(next) = next else {
-            return Ok(self.listing_done(true));
+            return Ok(self.listing_done(true).into());
         };
         self.state.at.step = Step::Page(self.follow(next, &subject)?);
-        self.issue(now)
+        Ok(Go::Issue)
     }
 
     /// `next`, if it may be followed: on the registry's origin, not a page seen

@@ -104,9 +104,30 @@ enum Input {
     Failure(TransportErrorKind),
 }
 
-/// The next state and what to hand the driver, or an error that ends the flow (or
-/// moves it to the next mirror).
-type Next = Result<(Wait, Action), Error>;
+/// Where a handler sends the flow.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per transition, moved once: boxing would allocate for nothing"
+)]
+enum Go {
+    /// This state, handing the driver this action.
+    To(Wait, Action),
+    /// `Start`, polled at once: the current step's request (or its token, or the
+    /// answer known content gives) is issued next. Every change of step, and every
+    /// request sent again, goes through it.
+    Issue,
+}
+
+impl From<(Wait, Action)> for Go {
+    fn from((wait, action): (Wait, Action)) -> Go {
+        Go::To(wait, action)
+    }
+}
+
+/// Where the flow goes next, or an error that ends it (or moves it to the next
+/// mirror).
+type Next = Result<Go, Error>;
 
 /// What a retry sends again.
 #[derive(Debug)]
@@ -348,10 +369,10 @@ impl Flow {
             (Wait::Start, Input::Poll) => match (self.broken.take(), self.hold.take()) {
                 (Some(e), _) => Err(e),
                 (None, Some(hold)) if hold.until > now => self.held(now, hold),
-                (None, _) => self.issue(now),
+                (None, _) => Ok(Go::Issue),
             },
             (Wait::Backoff { until, retry }, Input::Poll) if now < until => {
-                Ok((Wait::Backoff { until, retry }, Action::Wait(until)))
+                Ok(Go::To(Wait::Backoff { until, retry }, Action::Wait(until)))
             }
             (Wait::Backoff { retry, .. }, Input::Poll) => self.resend(now, retry),
             (Wait::Resource { url, hops, sent }, Input::Response(r)) => {
@@ -366,7 +387,7 @@ impl Flow {
                 },
                 Input::Response(r),
             ) => self.on_token(now, key, &scopes, realm, post, r),
-            (Wait::Ping, Input::Response(r)) => self.on_ping(now, r),
+            (Wait::Ping, Input::Response(r)) => self.on_ping(r),
             (
                 state @ (Wait::Resource { .. } | Wait::Token { .. } | Wait::Ping),
                 Input::Failure(kind),
@@ -379,8 +400,15 @@ impl Flow {
                 Err(Error::Misuse("no request was outstanding"))
             }
         };
+        // `Issue` is `Start` polled at once; what it issues may change the step
+        // again (known content answering it), so it is entered until it settles.
+        let mut next = next;
+        while let Ok(Go::Issue) = next {
+            next = self.issue(now);
+        }
         let (state, action) = match next {
-            Ok(next) => next,
+            Ok(Go::To(state, action)) => (state, action),
+            Ok(Go::Issue) => unreachable!("the loop above leaves no Issue"),
             Err(e) => self.fail(now, e),
         };
         self.guard(now, state, action)
@@ -392,7 +420,7 @@ impl Flow {
         if hold.waitable(now, self.cfg.deadline) {
             let until = hold.until;
             self.hold = Some(hold);
-            return Ok((Wait::Start, Action::Wait(until)));
+            return Ok(Go::To(Wait::Start, Action::Wait(until)));
         }
         Err(Error::RateLimited {
             subject: self.subject(),

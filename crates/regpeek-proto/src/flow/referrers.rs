@@ -2,12 +2,10 @@
 //! else the `sha256-<hex>` tag schema, then each BuildKit attestation manifest of the
 //! index for its in-toto predicate types.
 
-use std::time::SystemTime;
-
 use url::Url;
 
 use super::check::{check_size, content_type};
-use super::{Action, Flow, Goal, Next, Outcome, Step, Wait};
+use super::{Action, Flow, Go, Goal, Next, Outcome, Step, Wait};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::inspection::{Referrer, ReferrerSource, Referrers};
@@ -33,7 +31,7 @@ impl Flow {
     }
 
     /// Starts listing what refers to `subject`.
-    pub(super) fn start_referrers(&mut self, now: SystemTime, subject: Digest) -> Next {
+    pub(super) fn start_referrers(&mut self, subject: Digest) -> Next {
         let mut path = format!(
             "/v2/{}/referrers/{subject}",
             self.cfg.reference.repository()
@@ -52,7 +50,7 @@ impl Flow {
         })?;
         self.state.at.result.subject = Some(subject.clone());
         self.state.at.step = Step::Referrers { subject, url };
-        self.issue(now)
+        Ok(Go::Issue)
     }
 
     /// The referrers listed in an index body (the API's answer, or the fallback tag).
@@ -70,7 +68,6 @@ impl Flow {
     /// A page of the referrers API.
     pub(super) fn on_referrers_page(
         &mut self,
-        now: SystemTime,
         url: &Url,
         subject: Digest,
         resp: http::Response<Vec<u8>>,
@@ -83,9 +80,9 @@ impl Flow {
             Some(next) => {
                 let url = self.follow(next, &what)?;
                 self.state.at.step = Step::Referrers { subject, url };
-                self.issue(now)
+                Ok(Go::Issue)
             }
-            None => self.next_attestation(now),
+            None => self.next_attestation(),
         }
     }
 
@@ -108,33 +105,28 @@ impl Flow {
     }
 
     /// The `sha256-<hex>` fallback tag: an index of referrers.
-    pub(super) fn on_referrers_tag(
-        &mut self,
-        now: SystemTime,
-        resp: http::Response<Vec<u8>>,
-    ) -> Next {
+    pub(super) fn on_referrers_tag(&mut self, resp: http::Response<Vec<u8>>) -> Next {
         self.keep_referrers(resp, ReferrerSource::TagSchema)?;
-        self.next_attestation(now)
+        self.next_attestation()
     }
 
     /// Reads the next attestation manifest, or finishes.
-    pub(super) fn next_attestation(&mut self, now: SystemTime) -> Next {
+    pub(super) fn next_attestation(&mut self) -> Next {
         // An artifact-type filter other than in-toto's leaves attestations out.
         if self.artifact_filter().is_some_and(|t| t != IN_TOTO) {
             self.state.at.result.attestations.clear();
         }
         if self.state.at.result.attestations.is_empty() {
-            return Ok(self.referrers_done());
+            return Ok(self.referrers_done().into());
         }
         let desc = self.state.at.result.attestations.remove(0);
         self.state.at.step = Step::Attestation(desc);
-        self.issue(now)
+        Ok(Go::Issue)
     }
 
     /// An attestation manifest: its layers' predicate types.
     pub(super) fn on_attestation(
         &mut self,
-        now: SystemTime,
         desc: &Descriptor,
         resp: http::Response<Vec<u8>>,
     ) -> Next {
@@ -152,7 +144,7 @@ impl Flow {
             source: ReferrerSource::Attestation,
             predicate_types,
         });
-        self.next_attestation(now)
+        self.next_attestation()
     }
 
     fn referrers_done(&mut self) -> (Wait, Action) {

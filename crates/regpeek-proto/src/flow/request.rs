@@ -8,7 +8,7 @@ use http::header::{ACCEPT, AUTHORIZATION};
 use url::Url;
 
 use super::check::{same_origin, strip_query};
-use super::{Action, Flow, HostAuth, Next, RequestKind, Retry, SentAuth, Step, Transmit, Wait};
+use super::{Action, Flow, Go, HostAuth, Next, RequestKind, Retry, SentAuth, Step, Transmit, Wait};
 use crate::auth::{BearerRealm, Credentials, Scope};
 use crate::error::{Error, Identity};
 use crate::manifest::media;
@@ -18,7 +18,7 @@ use crate::uri;
 impl Flow {
     /// The current step's request, fetching a token first when one is needed.
     pub(super) fn issue(&mut self, now: SystemTime) -> Next {
-        if let Some(next) = self.answer_from_known(now) {
+        if let Some(next) = self.answer_from_known() {
             return next;
         }
         // A blob where the registry sent it before: asked there first, once.
@@ -48,7 +48,7 @@ impl Flow {
 
     /// The current step answered from known content, when the caller holds it (and it
     /// hashes to its digest: a corrupt entry is never trusted, the flow fetches instead).
-    fn answer_from_known(&mut self, now: SystemTime) -> Option<Next> {
+    fn answer_from_known(&mut self) -> Option<Next> {
         let digest = match &self.state.at.step {
             // Only what the caller saw this repository serve: the bytes of a digest
             // say nothing of whether this repository has it.
@@ -77,11 +77,11 @@ impl Flow {
         Some(match self.state.at.step.clone() {
             Step::Top { .. } => {
                 self.state.at.step = Step::Top { head: false };
-                self.on_top_get(now, resp)
+                self.on_top_get(resp)
             }
-            Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
+            Step::Child { desc, depth } => self.on_child(&desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
-            Step::Attestation(desc) => self.on_attestation(now, &desc, resp),
+            Step::Attestation(desc) => self.on_attestation(&desc, resp),
             _ => Err(Error::Internal("known content for a step without a digest")),
         })
     }
@@ -205,7 +205,7 @@ impl Flow {
             realm: strip_query(&realm.realm),
             post,
         };
-        Ok((
+        Ok(Go::To(
             state,
             self.transmit(req, self.cfg.limits.small, RequestKind::Token),
         ))
@@ -221,7 +221,7 @@ impl Flow {
         let req = http::Request::get(uri)
             .body(Vec::new())
             .map_err(|_| Error::Internal("cannot build the ping request"))?;
-        Ok((
+        Ok(Go::To(
             Wait::Ping,
             self.transmit(req, self.cfg.limits.small, RequestKind::Ping),
         ))
@@ -305,7 +305,7 @@ impl Flow {
             registry: self.host(),
             identity: self.refused_identity(),
         })?;
-        Ok((
+        Ok(Go::To(
             Wait::Resource { url, hops, sent },
             self.transmit(request, max_body, kind),
         ))

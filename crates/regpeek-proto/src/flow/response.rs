@@ -8,7 +8,7 @@ use http::StatusCode;
 use url::Url;
 
 use super::check::{collect_rate_limit, collect_warnings, same_origin, strip_query};
-use super::{Action, Flow, Goal, HostAuth, Next, Outcome, Retry, SentAuth, Step, Wait};
+use super::{Action, Flow, Go, Goal, HostAuth, Next, Outcome, Retry, SentAuth, Step, Wait};
 use crate::auth::Credentials;
 use crate::error::{Error, Peer, parse_registry_errors};
 
@@ -29,10 +29,10 @@ impl Flow {
         }
         // A remembered location that no longer serves the blob: ask the registry.
         if std::mem::take(&mut self.via_location) && !status.is_success() {
-            return self.issue(now);
+            return Ok(Go::Issue);
         }
         if status == StatusCode::UNAUTHORIZED && same_origin(&url, &self.state.at.base) {
-            return self.on_challenge(now, &resp, sent, false);
+            return self.on_challenge(&resp, sent, false);
         }
         // No referrers API (distribution 2.8 and others): the tag schema instead; no
         // fallback tag: nothing refers to the image that way.
@@ -41,9 +41,9 @@ impl Flow {
                 self.state.at.step = Step::ReferrersTag {
                     subject: subject.clone(),
                 };
-                return self.issue(now);
+                return Ok(Go::Issue);
             }
-            (Step::ReferrersTag { .. }, 404) => return self.next_attestation(now),
+            (Step::ReferrersTag { .. }, 404) => return self.next_attestation(),
             _ => {}
         }
         if !status.is_success() {
@@ -81,16 +81,16 @@ impl Flow {
                 // content or the registry's error code (MANIFEST_UNKNOWN, NAME_UNKNOWN,
                 // DENIED). Never after a 429: on Docker Hub a GET is a pull.
                 self.state.at.step = Step::Top { head: false };
-                return self.issue(now);
+                return Ok(Go::Issue);
             }
             return Err(self.status_error(&url, &resp));
         }
         self.state.at.auth_tries = 0;
         self.state.at.retries = 0;
         match self.state.at.step.clone() {
-            Step::Top { head: true } => self.on_top_head(now, &resp),
-            Step::Top { head: false } => self.on_top_get(now, resp),
-            Step::Child { desc, depth } => self.on_child(now, &desc, depth, resp),
+            Step::Top { head: true } => self.on_top_head(&resp),
+            Step::Top { head: false } => self.on_top_get(resp),
+            Step::Child { desc, depth } => self.on_child(&desc, depth, resp),
             Step::Config(desc) => self.on_config(&desc, resp),
             Step::Blob(digest) => {
                 let size = resp
@@ -99,7 +99,7 @@ impl Flow {
                     .and_then(|v| v.to_str().ok()?.parse().ok());
                 let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
                 let location = (!same_origin(&url, &self.state.at.base)).then_some(url);
-                Ok((
+                Ok(Go::To(
                     Wait::Done,
                     Action::Done(Ok(Outcome::Blob {
                         digest,
@@ -109,14 +109,14 @@ impl Flow {
                     })),
                 ))
             }
-            Step::Page(page) => self.on_page(now, &url, page, resp),
-            Step::Referrers { subject, .. } => self.on_referrers_page(now, &url, subject, resp),
-            Step::ReferrersTag { .. } => self.on_referrers_tag(now, resp),
-            Step::Attestation(desc) => self.on_attestation(now, &desc, resp),
+            Step::Page(page) => self.on_page(&url, page, resp),
+            Step::Referrers { subject, .. } => self.on_referrers_page(&url, subject, resp),
+            Step::ReferrersTag { .. } => self.on_referrers_tag(resp),
+            Step::Attestation(desc) => self.on_attestation(&desc, resp),
             Step::Check => {
                 let authenticated = !matches!(self.state.at.auth, HostAuth::None)
                     || matches!(self.state.at.credentials, Some(Credentials::Bearer(_)));
-                Ok((
+                Ok(Go::To(
                     Wait::Done,
                     Action::Done(Ok(Outcome::LoggedIn { authenticated })),
                 ))

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::check::{same_origin, strip_query, wait_asked};
-use super::{Action, Flow, MAX_RETRIES, MAX_WAIT, Next, Retry, Security, Step, Wait};
+use super::{Action, Flow, Go, MAX_RETRIES, MAX_WAIT, Next, Retry, Security, Step, Wait};
 use crate::error::{Error, Peer, TimeoutStage, TransportErrorKind};
 
 impl Flow {
@@ -17,7 +17,7 @@ impl Flow {
     ) -> Next {
         // A remembered location that cannot be reached: ask the registry.
         if std::mem::take(&mut self.via_location) && matches!(state, Wait::Resource { .. }) {
-            return self.issue(now);
+            return Ok(Go::Issue);
         }
         let (url, peer, retry) = match state {
             Wait::Resource { url, hops, .. } => {
@@ -55,7 +55,7 @@ impl Flow {
             if let Step::Page(page) = &mut self.state.at.step {
                 let _ = page.set_scheme("http");
             }
-            return self.issue(now);
+            return Ok(Go::Issue);
         }
         // Idempotent requests (never the token POST) are tried again after a refused or
         // reset connection; a refused one on loopback ends at once, as skopeo's does (a
@@ -137,7 +137,7 @@ impl Flow {
                 source: None,
             });
         };
-        Ok((Wait::Backoff { until, retry }, Action::Wait(until)))
+        Ok(Go::To(Wait::Backoff { until, retry }, Action::Wait(until)))
     }
 
     /// 0.5 s, 1 s, 2 s for the first, second and third retry, each cut by a random 0

@@ -2,10 +2,8 @@
 //! manifest out of an index, the config blob. Every body is checked against its size
 //! cap, its descriptor and its digest before it is parsed.
 
-use std::time::SystemTime;
-
 use super::check::{check_size, content_length, content_type, docker_digest, verify};
-use super::{Action, Flow, Goal, Next, Outcome, Step, Wait};
+use super::{Action, Flow, Go, Goal, Next, Outcome, Step, Wait};
 use crate::config::parse_config;
 use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
@@ -15,7 +13,7 @@ use crate::select::{offered, select};
 
 impl Flow {
     /// `HEAD` of the top-level manifest (`Goal::Digest` without a platform).
-    pub(super) fn on_top_head(&mut self, now: SystemTime, resp: &http::Response<Vec<u8>>) -> Next {
+    pub(super) fn on_top_head(&mut self, resp: &http::Response<Vec<u8>>) -> Next {
         let media_type = content_type(resp.headers());
         let header_digest = docker_digest(resp.headers())?;
         if !matches!(self.cfg.goal, Goal::Digest(None)) {
@@ -27,7 +25,7 @@ impl Flow {
                 .and_then(|d| Some((d.clone(), self.cfg.known.get(d)?)));
             self.state.at.step = Step::Top { head: false };
             let Some((digest, bytes)) = held else {
-                return self.issue(now);
+                return Ok(Go::Issue);
             };
             let mut r = http::Response::builder()
                 .status(200)
@@ -38,7 +36,7 @@ impl Flow {
             let resp = r
                 .body(bytes)
                 .map_err(|_| Error::Internal("a response from known content"))?;
-            return self.on_top_get(now, resp);
+            return self.on_top_get(resp);
         }
         let wants_index = self.cfg.goal.platform().is_some()
             && media_type
@@ -47,7 +45,7 @@ impl Flow {
         let Some(digest) = header_digest.filter(|_| !wants_index) else {
             // No digest header (old registries), or an index to look into: GET it.
             self.state.at.step = Step::Top { head: false };
-            return self.issue(now);
+            return Ok(Go::Issue);
         };
         if let Some(want) = self.cfg.reference.digest()
             && *want != digest
@@ -65,7 +63,7 @@ impl Flow {
     }
 
     /// `GET` of the top-level manifest or index.
-    pub(super) fn on_top_get(&mut self, now: SystemTime, resp: http::Response<Vec<u8>>) -> Next {
+    pub(super) fn on_top_get(&mut self, resp: http::Response<Vec<u8>>) -> Next {
         let subject = self.subject();
         check_size(resp.body(), self.cfg.limits.manifest, subject.clone())?;
         let header_digest = docker_digest(resp.headers())?;
@@ -101,19 +99,18 @@ impl Flow {
         self.state.at.result.media_type = Some(manifest.media_type().to_owned());
         self.state.at.result.size = Some(body.len() as u64);
         self.state.at.result.raw = Some(body.clone());
-        self.after_manifest(now, actual, body, manifest, 0)
+        self.after_manifest(actual, body, manifest, 0)
     }
 
     /// `GET` of a platform's manifest, by digest, out of an index.
     pub(super) fn on_child(
         &mut self,
-        now: SystemTime,
         desc: &Descriptor,
         depth: u8,
         resp: http::Response<Vec<u8>>,
     ) -> Next {
         let (body, manifest) = self.manifest_of(desc, resp)?;
-        self.after_manifest(now, desc.digest.clone(), body, manifest, depth)
+        self.after_manifest(desc.digest.clone(), body, manifest, depth)
     }
 
     /// A manifest fetched by its descriptor: within the size limit, matching the
@@ -136,7 +133,6 @@ impl Flow {
     /// (for `Inspect`), anything else ends the flow.
     fn after_manifest(
         &mut self,
-        now: SystemTime,
         digest: Digest,
         body: Vec<u8>,
         manifest: Manifest,
@@ -153,7 +149,7 @@ impl Flow {
                         .cloned()
                         .collect();
                     self.state.at.result.index.get_or_insert(index);
-                    return self.start_referrers(now, digest);
+                    return self.start_referrers(digest);
                 }
                 let Some(wanted) = self.cfg.goal.platform().cloned() else {
                     self.state.at.result.index.get_or_insert(index);
@@ -195,10 +191,10 @@ impl Flow {
                     desc,
                     depth: depth + 1,
                 };
-                self.issue(now)
+                Ok(Go::Issue)
             }
             Manifest::Image(_) if matches!(self.cfg.goal, Goal::Referrers { .. }) => {
-                self.start_referrers(now, digest)
+                self.start_referrers(digest)
             }
             Manifest::Image(_) | Manifest::Schema1(_) => {
                 // Only an image manifest has a config blob (schema 1 carries its config
@@ -219,7 +215,7 @@ impl Flow {
                 match config {
                     Some(config) => {
                         self.state.at.step = Step::Config(config);
-                        self.issue(now)
+                        Ok(Go::Issue)
                     }
                     None => self.done(),
                 }
@@ -287,7 +283,7 @@ impl Flow {
             mirror: ep.mirror.clone(),
             skipped_mirrors: std::mem::take(&mut self.cursor.skipped),
         };
-        Ok((
+        Ok(Go::To(
             Wait::Done,
             Action::Done(Ok(Outcome::Image(Box::new(inspection)))),
         ))
