@@ -112,7 +112,7 @@ fn change<T: PartialEq + Clone>(a: T, b: T) -> Option<Change<T>> {
 /// The platforms an image offers: an index's entries, or a single image's own (from
 /// its config).
 fn platforms(i: &Inspection) -> BTreeSet<String> {
-    i.platforms().iter().map(ToString::to_string).collect()
+    i.platforms.iter().map(ToString::to_string).collect()
 }
 
 fn layers(i: &Inspection) -> Vec<Layer> {

@@ -279,7 +279,7 @@ pub fn inspect_output(insp: &Inspection) -> InspectOutput {
         uncompressed_size: None,
         uncompressed_exact: None,
         platform: platform_of(insp),
-        platforms: Some(insp.platforms())
+        platforms: Some(insp.platforms.clone())
             .filter(|p| !p.is_empty())
             .map(|p| p.iter().map(ToString::to_string).collect()),
         attestations: insp.index.as_ref().map_or(0, |i| {

@@ -31,6 +31,9 @@ pub struct Inspection {
     /// single-platform image is not what was asked for; `None` when no platform was
     /// asked, or the image's is unknown.
     pub platform_matched: Option<bool>,
+    /// The platforms the image offers: an index's (attestations left out), or the
+    /// single platform of an image that is not an index (empty when unknown).
+    pub platforms: Vec<Platform>,
     /// The image manifest: the chosen platform's, or the top-level one.
     pub manifest: Option<FetchedManifest>,
     /// The image config blob.
@@ -44,17 +47,6 @@ pub struct Inspection {
     pub mirror: Option<url::Url>,
     /// Mirrors tried first that failed, with why.
     pub skipped_mirrors: Vec<(url::Url, crate::Error)>,
-}
-
-impl Inspection {
-    /// The platforms the image offers: an index's (attestations left out), or the
-    /// single platform of an image that is not an index.
-    pub fn platforms(&self) -> Vec<Platform> {
-        match &self.index {
-            Some(index) => crate::select::offered(&index.manifests),
-            None => self.platform.iter().cloned().collect(),
-        }
-    }
 }
 
 /// A registry's pull limit as its headers state it (values as sent, e.g.

@@ -346,7 +346,8 @@ fn every_size(
 fn held_of(insp: &Inspection) -> Held {
     let image = insp.manifest.as_ref().and_then(|m| m.manifest.as_ref());
     let platforms = insp.index.as_ref().map(|_| {
-        insp.platforms()
+        insp.platforms
+            .clone()
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()

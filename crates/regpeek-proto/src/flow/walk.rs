@@ -267,10 +267,15 @@ impl Flow {
             .platform()
             .zip(r.platform.as_ref())
             .map(|(asked, found)| asked.matches(found));
+        let platforms = match &r.index {
+            Some(index) => crate::select::offered(&index.manifests),
+            None => r.platform.iter().cloned().collect(),
+        };
         let inspection = Inspection {
             reference: self.cfg.reference.clone(),
             digest,
             platform_matched,
+            platforms,
             media_type: r.media_type.unwrap_or_default(),
             size: r.size,
             raw: r.raw,

@@ -96,9 +96,9 @@ fn what_cannot_be_used_is_refused_with_its_reason() {
 fn tokens_are_kept_and_old_rows_forgotten() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path()).unwrap();
-    assert!(db.tokens().is_empty());
+    assert_eq!(db.tokens().len(), 0);
     db.update_tokens(|_| {}).unwrap();
-    assert!(db.tokens().is_empty());
+    assert_eq!(db.tokens().len(), 0);
     db.add([tag("r/a", "1", "sha256:aa")]);
     db.flush();
     assert_eq!(db.forget_older_than(Duration::from_secs(3600)).unwrap(), 0);
