@@ -1,6 +1,7 @@
-//! `cargo xtask api [--max N]`: lists the core's public API, as rustdoc's JSON output
-//! (nightly) describes it, and fails when it holds more than `--max` items (89 by
-//! default: the target is "under 90").
+//! `cargo xtask api [-p CRATE] [--max N]`: lists a library crate's public API, as
+//! rustdoc's JSON output (nightly) describes it, and fails when it holds more than
+//! `--max` items. The bounds are the crates' own: the core (`regpeek-proto`, the
+//! default) under 90 items, the client layer (`regpeek-client`) under 60.
 //!
 //! An item is a name an embedder can use: a type, a function, a constant, and every
 //! method or associated constant of an inherent impl. Modules (namespaces) and the
@@ -15,22 +16,33 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-/// The most items the core may export.
-const MAX_ITEMS: usize = 89;
+/// The crates held to a bound, and the most items each may export.
+const BOUNDS: [(&str, usize); 2] = [("regpeek-proto", 89), ("regpeek-client", 59)];
 
 pub(crate) fn api(args: &[String]) -> Result<()> {
-    let max = match args {
-        [] => MAX_ITEMS,
-        [flag, n] if flag == "--max" => n.parse().context("--max N")?,
-        _ => bail!("usage: cargo xtask api [--max N]"),
+    let usage = "usage: cargo xtask api [-p regpeek-proto|regpeek-client] [--max N]";
+    let mut krate = "regpeek-proto";
+    let mut max = None;
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-p" => krate = args.next().context(usage)?,
+            "--max" => max = Some(args.next().context(usage)?.parse().context("--max N")?),
+            _ => bail!("{usage}"),
+        }
+    }
+    let Some(bound) = BOUNDS.iter().find(|(k, _)| *k == krate).map(|(_, m)| *m) else {
+        bail!("{usage}");
     };
+    let max = max.unwrap_or(bound);
+    let lib = krate.replace('-', "_");
     let status = Command::new("cargo")
         .args([
             "+nightly",
             "rustdoc",
             "-q",
             "-p",
-            "regpeek-proto",
+            krate,
             "--lib",
             "--",
             "-Z",
@@ -43,11 +55,11 @@ pub(crate) fn api(args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("cargo +nightly rustdoc failed ({status})");
     }
-    let path = crate::target_dir()?.join("doc/regpeek_proto.json");
+    let path = crate::target_dir()?.join(format!("doc/{lib}.json"));
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let doc: Value = serde_json::from_str(&text).context("rustdoc JSON")?;
-    let items = public_items(&doc)?;
+    let items = public_items(&doc, &lib)?;
     let counted: Vec<&(String, String)> = items
         .iter()
         .filter(|(kind, _)| !matches!(kind.as_str(), "module" | "crate"))
@@ -56,7 +68,7 @@ pub(crate) fn api(args: &[String]) -> Result<()> {
         println!("{kind:8} {path}");
     }
     println!(
-        "xtask: {} items in regpeek-proto's public API ({} modules and re-exported crates not counted); at most {max}",
+        "xtask: {} items in {krate}'s public API ({} modules and re-exported crates not counted); at most {max}",
         counted.len(),
         items.len() - counted.len()
     );
@@ -67,7 +79,7 @@ pub(crate) fn api(args: &[String]) -> Result<()> {
 }
 
 /// (kind, path) of every public item reachable from the crate root.
-fn public_items(doc: &Value) -> Result<Vec<(String, String)>> {
+fn public_items(doc: &Value, lib: &str) -> Result<Vec<(String, String)>> {
     let index = doc["index"]
         .as_object()
         .context("rustdoc JSON has no index")?;
@@ -77,7 +89,7 @@ fn public_items(doc: &Value) -> Result<Vec<(String, String)>> {
         seen: BTreeSet::new(),
         out: Vec::new(),
     };
-    walk.module(&root, "regpeek_proto");
+    walk.module(&root, lib);
     walk.out.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(walk.out)
 }

@@ -27,7 +27,7 @@ pub const HTTP2_JOBS: usize = 64;
 
 /// Whether a lane's registry carries many requests at once on one connection (HTTP/2),
 /// as far as the run has learnt.
-pub type Multiplexed = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+pub(crate) type Multiplexed = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// How many references of a lane are worked on at once.
 #[derive(Clone)]
@@ -55,7 +55,7 @@ impl Jobs {
     }
 
     /// The jobs of `lane`, once its first reference is answered.
-    pub fn of_lane(&self, lane: &str) -> usize {
+    pub(crate) fn of_lane(&self, lane: &str) -> usize {
         match self {
             Jobs::Fixed(n) => (*n).max(1),
             Jobs::Auto(multiplexed) if multiplexed(lane) => HTTP2_JOBS,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// The most any configuration file (credentials, registries.conf, daemon.json,
 /// certificates, keys) may hold.
-pub const MAX_CONFIG: u64 = 4 << 20;
+pub(crate) const MAX_CONFIG: u64 = 4 << 20;
 
 /// At most `limit` bytes of `input`; more is an `InvalidData` error that says so.
 pub fn read_capped(input: impl Read, limit: u64) -> std::io::Result<Vec<u8>> {

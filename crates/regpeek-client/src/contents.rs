@@ -72,7 +72,7 @@ impl Contents {
     }
 
     /// Dive's size of the layer: the sizes its tar headers state, summed.
-    pub fn stated_size(&self) -> u64 {
+    pub(crate) fn stated_size(&self) -> u64 {
         self.entries.iter().map(|e| e.size).sum()
     }
 
@@ -93,7 +93,7 @@ impl Contents {
 
     /// From what [`Contents::to_json`] kept; `None` for anything else (another
     /// format, a damaged file).
-    pub fn from_json(bytes: &[u8]) -> Option<Contents> {
+    pub(crate) fn from_json(bytes: &[u8]) -> Option<Contents> {
         let kept: Kept = serde_json::from_slice(bytes).ok()?;
         if kept.version != FORMAT {
             return None;

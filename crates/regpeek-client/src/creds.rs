@@ -20,7 +20,7 @@ use regpeek_proto::{DOCKER_HUB, Reference};
 
 /// Docker Hub's key in Docker's `config.json` (docs/protocol.md §8), which `docker
 /// login` writes for `docker.io`.
-pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
+pub(crate) const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
 /// The environment credential lookup reads; injected so tests use temp dirs.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +83,7 @@ impl Env {
     }
 
     /// Docker's `config.json`.
-    pub fn docker_file(&self) -> Option<PathBuf> {
+    pub(crate) fn docker_file(&self) -> Option<PathBuf> {
         match (&self.docker_config, &self.home) {
             (Some(d), _) => Some(d.join("config.json")),
             (None, Some(h)) => Some(h.join(".docker/config.json")),
@@ -232,7 +232,7 @@ pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Creden
 }
 
 /// The Docker `config.json` key for a registry.
-pub fn docker_key(registry: &str) -> String {
+pub(crate) fn docker_key(registry: &str) -> String {
     if registry == DOCKER_HUB {
         DOCKER_HUB_CONFIG_KEY.to_owned()
     } else {
@@ -268,7 +268,7 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
 
 /// Parses a user's JSON file. serde's messages can quote values, and values in these
 /// files are secrets, so errors say only where.
-pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<Value> {
+pub(crate) fn parse_json(path: &Path, bytes: &[u8]) -> Result<Value> {
     serde_json::from_slice(bytes).map_err(|e| {
         anyhow::anyhow!(
             "{}: not valid JSON (line {}, column {})",
@@ -491,7 +491,7 @@ mod helper;
 #[path = "creds/store.rs"]
 mod store;
 
-pub use helper::run_helper;
+pub(crate) use helper::run_helper;
 use helper::{from_helper, helper_program};
 pub use store::{check_store, erase, store};
 

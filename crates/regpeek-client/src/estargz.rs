@@ -105,7 +105,7 @@ pub fn toc(source: &dyn Source, r: &Reference, desc: &Descriptor) -> Result<Opti
 /// The contents of the file `path` names in the TOC, chunk by chunk, each checked
 /// against its digest (and the whole against the file's); `Ok(None)` when the
 /// registry ignores `Range`.
-pub fn read_file(
+pub(crate) fn read_file(
     source: &dyn Source,
     r: &Reference,
     desc: &Descriptor,
@@ -122,6 +122,6 @@ pub fn read_file(
 }
 
 /// Whether `e` is one of the image's files: an eStargz layer's own TOC is not.
-pub fn of_the_image(desc: &Descriptor, e: &Entry) -> bool {
+pub(crate) fn of_the_image(desc: &Descriptor, e: &Entry) -> bool {
     !(e.path == "stargz.index.json" && desc.annotations.contains_key(TOC_DIGEST))
 }

@@ -45,9 +45,9 @@ type FileBytes = std::collections::HashMap<(String, String), std::sync::Arc<Vec<
 
 /// The largest file whose bytes a layer scan keeps for later lookups (an
 /// `os-release` reached through a link, a release file `os` tries next).
-pub const SMALL_FILE: u64 = 64 << 10;
+pub(crate) const SMALL_FILE: u64 = 64 << 10;
 /// What the small files kept may hold in all, for the run.
-pub const SMALL_FILES: usize = 8 << 20;
+pub(crate) const SMALL_FILES: usize = 8 << 20;
 
 /// The contents held, by digest, and their weight in all.
 type Kept = (
@@ -103,7 +103,7 @@ impl Index {
     }
 
     /// Keeps the small files of the verified layer `digest`, while there is room.
-    pub fn put_files(&self, digest: &Digest, files: Vec<(String, Vec<u8>)>) {
+    pub(crate) fn put_files(&self, digest: &Digest, files: Vec<(String, Vec<u8>)>) {
         let Ok(mut held) = self.files.lock() else {
             return;
         };
@@ -158,7 +158,7 @@ pub fn read_blob(
 /// hashed and checked against the descriptor before this returns `Ok`. On `Err`,
 /// nothing handed to a sink may be used. The body is read on a thread of its own, a
 /// few chunks ahead, so that the network and the decompressor overlap.
-pub fn read_layer(
+pub(crate) fn read_layer(
     body: impl Read + Send,
     desc: &Descriptor,
     visit: impl FnMut(&Entry) -> Take,
@@ -169,7 +169,7 @@ pub fn read_layer(
 
 /// [`read_layer`] with a reader of the caller's ([`regpeek_layer::Reader::to_the_end`]):
 /// how many bytes the layer unpacked to.
-pub fn read_layer_with(
+pub(crate) fn read_layer_with(
     body: impl Read + Send,
     desc: &Descriptor,
     mut reader: regpeek_layer::Reader,
@@ -233,7 +233,7 @@ pub fn spool() -> tempfile::SpooledTempFile {
 }
 
 /// A [`Write`] into a shared spool, for a [`Take::Bytes`] sink.
-pub struct SharedSpool(pub std::rc::Rc<std::cell::RefCell<tempfile::SpooledTempFile>>);
+pub(crate) struct SharedSpool(pub std::rc::Rc<std::cell::RefCell<tempfile::SpooledTempFile>>);
 
 impl Write for SharedSpool {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -9,9 +9,9 @@ use regpeek_proto::url;
 use serde::Deserialize;
 
 /// Docker's daemon configuration.
-pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+pub(crate) const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 /// containers' system-wide registries configuration.
-pub const REGISTRIES_CONF: &str = "/etc/containers/registries.conf";
+pub(crate) const REGISTRIES_CONF: &str = "/etc/containers/registries.conf";
 
 /// One mirror: its API origin and the file that named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct Mirror {
 }
 
 /// `registry-mirrors` from a `daemon.json`; a missing file has none.
-pub fn from_daemon_json(path: &Path) -> Result<Vec<Mirror>> {
+pub(crate) fn from_daemon_json(path: &Path) -> Result<Vec<Mirror>> {
     let text = match crate::bounded::read_text(path, crate::bounded::MAX_CONFIG) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -75,7 +75,7 @@ struct MirrorEntry {
 }
 
 /// Docker Hub's `[[registry.mirror]]` entries from a `registries.conf` (v2 format).
-pub fn from_registries_conf(path: &Path) -> Result<Vec<Mirror>> {
+pub(crate) fn from_registries_conf(path: &Path) -> Result<Vec<Mirror>> {
     let text = match crate::bounded::read_text(path, crate::bounded::MAX_CONFIG) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -32,7 +32,7 @@ enum Direct {
 
 impl Proxies {
     /// The proxies the variables `var` gives (`std::env::var` for the process's).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Proxies {
+    pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Proxies {
         let get = |upper: &str| {
             var(upper)
                 .or_else(|| var(&upper.to_ascii_lowercase()))
@@ -67,7 +67,7 @@ impl Proxies {
     }
 
     /// The proxy for a request to `scheme://host:port`, or `None` to go direct.
-    pub fn for_target(&self, scheme: &str, host: &str, port: u16) -> Option<&str> {
+    pub(crate) fn for_target(&self, scheme: &str, host: &str, port: u16) -> Option<&str> {
         let proxy = match scheme {
             "https" => self.https.as_deref()?,
             "http" => self.http.as_deref()?,
@@ -102,7 +102,7 @@ impl Proxies {
         (!direct).then_some(proxy)
     }
 
-    /// [`Proxies::for_target`] for a request URI (its port from its scheme when it
+    /// `Proxies::for_target` for a request URI (its port from its scheme when it
     /// names none).
     pub fn for_uri(&self, uri: &regpeek_proto::http::Uri) -> Option<String> {
         let scheme = uri.scheme_str()?;

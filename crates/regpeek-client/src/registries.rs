@@ -146,7 +146,7 @@ impl Registries {
     /// does, asking first where the registry sent the blob earlier in the run and
     /// remembering where it came from this time; the body is the caller's to read and
     /// verify.
-    pub fn run_blob(
+    pub(crate) fn run_blob(
         &self,
         client: &dyn Transport,
         r: Reference,
@@ -183,7 +183,7 @@ impl Registries {
         result
     }
 
-    /// [`Registries::run_blob`] as a [`Source`](crate::source::Source) hands it on:
+    /// `Registries::run_blob` as a [`Source`](crate::source::Source) hands it on:
     /// the body to read, and whether it is the range asked for.
     pub fn blob(
         &self,
@@ -275,7 +275,7 @@ impl Registries {
     }
 
     /// Notes a 429's hold of `registry`, for its later flows.
-    pub fn hold_off(&self, registry: &str, hold: Hold) {
+    pub(crate) fn hold_off(&self, registry: &str, hold: Hold) {
         if let Ok(mut m) = self.holds.lock() {
             m.insert(registry.to_owned(), hold);
         }
@@ -289,7 +289,7 @@ impl Registries {
 
     /// Notes where the blob `key` came from (or, with `None`, that it came from the
     /// registry itself).
-    pub fn remember_location(&self, key: &str, location: Option<Url>) {
+    pub(crate) fn remember_location(&self, key: &str, location: Option<Url>) {
         if let Ok(mut held) = self.locations.lock() {
             match location {
                 Some(l) => held.insert(key.to_owned(), l),

@@ -10,7 +10,7 @@ use regpeek_ureq::TlsOptions;
 /// The `certs.d` directories searched for `host[:port]`, first existing wins
 /// (containers' order, then Docker's, then rootless Docker's). Docker Hub gets none, as
 /// in Docker.
-pub fn cert_dirs(
+pub(crate) fn cert_dirs(
     registry: &str,
     api_host: &str,
     home: Option<&Path>,
@@ -37,7 +37,7 @@ pub fn cert_dirs(
 }
 
 /// Reads one certs.d directory into TLS options.
-pub fn read_cert_dir(dir: &Path, tls: &mut TlsOptions) -> Result<()> {
+pub(crate) fn read_cert_dir(dir: &Path, tls: &mut TlsOptions) -> Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading certificate directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::source::Source;
 
 /// The bytes asked of a gzip layer's end: its CRC-32 and `ISIZE`.
-pub const GZIP_TAIL: u64 = 8;
+pub(crate) const GZIP_TAIL: u64 = 8;
 /// The bytes asked of a zstd layer's start: room for the longest frame header.
-pub const ZSTD_HEAD: u64 = 18;
+pub(crate) const ZSTD_HEAD: u64 = 18;
 
 /// How big a layer is unpacked, and how sure that is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ impl Unpacked {
     }
 
     /// From what [`Unpacked::to_json`] kept.
-    pub fn from_json(text: &str) -> Option<Unpacked> {
+    pub(crate) fn from_json(text: &str) -> Option<Unpacked> {
         serde_json::from_str(text).ok()
     }
 }
@@ -68,7 +68,7 @@ impl Unpacked {
 /// the compressed size: the smallest value ISIZE + k·2³² that reaches it is taken, and
 /// marked not exact when a multiple was needed (a layer past 4 GiB, or several gzip
 /// members) or when one 4 GiB larger would still be a plausible ratio (under 32:1).
-pub fn from_gzip_tail(tail: &[u8], compressed: u64) -> Unpacked {
+pub(crate) fn from_gzip_tail(tail: &[u8], compressed: u64) -> Unpacked {
     let Some(isize) = tail
         .len()
         .checked_sub(4)
@@ -108,7 +108,7 @@ pub fn from_gzip_tail(tail: &[u8], compressed: u64) -> Unpacked {
 /// What the first bytes of a zstd layer say: its first frame's content size, when
 /// the frame header has one. A layer may hold more frames than the first, which a
 /// header cannot tell: the value is not marked exact.
-pub fn from_zstd_head(head: &[u8]) -> Unpacked {
+pub(crate) fn from_zstd_head(head: &[u8]) -> Unpacked {
     use regpeek_layer::ZstdHead;
     match regpeek_layer::zstd_head(head) {
         Ok(ZstdHead::Size(size)) => Unpacked::guess(

@@ -266,7 +266,7 @@ impl Cache {
 
     /// What a layer holds, as [`Cache::keep_layer_contents`] kept it (a damaged
     /// file is removed).
-    pub fn layer_contents(&self, layer: &Digest) -> Option<crate::contents::Contents> {
+    pub(crate) fn layer_contents(&self, layer: &Digest) -> Option<crate::contents::Contents> {
         let path = self.contents_path(layer)?;
         let bytes = crate::bounded::read(&path, MAX_CONTENTS).ok()?;
         let Some(contents) = crate::contents::Contents::from_json(&bytes) else {
@@ -280,7 +280,7 @@ impl Cache {
     }
 
     /// Keeps what a verified layer holds, under its digest, atomically.
-    pub fn keep_layer_contents(&self, layer: &Digest, contents: &crate::contents::Contents) {
+    pub(crate) fn keep_layer_contents(&self, layer: &Digest, contents: &crate::contents::Contents) {
         let Some(path) = self.contents_path(layer) else {
             return;
         };

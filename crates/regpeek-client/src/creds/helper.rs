@@ -59,7 +59,12 @@ pub(super) fn from_helper(
 
 /// Runs `docker-credential-<name> <action>` with `input` on stdin. `Ok(None)` when the
 /// helper says it has no credentials.
-pub fn run_helper(name: &str, action: &str, input: &str, env: &Env) -> Result<Option<Vec<u8>>> {
+pub(crate) fn run_helper(
+    name: &str,
+    action: &str,
+    input: &str,
+    env: &Env,
+) -> Result<Option<Vec<u8>>> {
     if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))

@@ -111,7 +111,7 @@ impl Image<'_> {
 }
 
 /// `KEY=value` lines of an os-release file, quotes removed.
-pub fn os_release(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn os_release(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| {

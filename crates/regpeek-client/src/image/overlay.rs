@@ -3,7 +3,7 @@
 //!
 //! - [`Tree`], the merged view (`ls`): layers laid on base first, as an unpacker
 //!   (umoci, containerd) applies them;
-//! - [`Judge`], one path looked up from the top layer down (`cat`, `os`), which
+//! - `Judge`, one path looked up from the top layer down (`cat`, `os`), which
 //!   stops at the first layer that decides and so reads no layer below it.
 //!
 //! The rules: a layer's whiteouts hide what lies below them in lower layers only
@@ -274,9 +274,9 @@ pub enum Say {
 }
 
 /// What the entries of one layer say of a path, seen one at a time; the caller goes
-/// down the layers with one [`Judge`] each, handing each the directories the layers
+/// down the layers with one `Judge` each, handing each the directories the layers
 /// above it hold on the path (what the judge above returned from [`Judge::verdict`]).
-pub struct Judge<'a> {
+pub(crate) struct Judge<'a> {
     path: &'a str,
     /// The leading parts of the path that higher layers hold as directories: a
     /// non-directory there in this layer was replaced, and so was all under it.
@@ -344,7 +344,7 @@ impl<'a> Judge<'a> {
 
     /// The layer's say (`None`: it says nothing of the path), and the directories on
     /// the path the layers down to this one hold, for the next judge.
-    pub fn verdict(self) -> (Option<Say>, BTreeSet<String>) {
+    pub(crate) fn verdict(self) -> (Option<Say>, BTreeSet<String>) {
         let mut dirs = self.dirs;
         dirs.extend(self.above.iter().cloned());
         // The shortest leading part decides: what is under it does not exist.
@@ -381,10 +381,10 @@ pub enum Outcome {
 }
 
 /// One path looked up from the top layer down, links followed: a state machine the
-/// caller drives with one [`Judge`] per layer it asks for ([`Lookup::layer`]), so that
+/// caller drives with one `Judge` per layer it asks for (`Lookup::layer`), so that
 /// the layers it does not need are never read.
 #[derive(Debug)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     path: String,
     /// The layer to judge next.
     next: Option<usize>,
