@@ -46,18 +46,25 @@ struct Gate {
 }
 
 /// A flow's turn ([`Registries::turn`]): while it lives, flows waiting to learn from
-/// this one's first contact wait. Drop it once the flow has ended and what it learnt is
+/// this one's first contact wait. Release it (or drop it) once what the flow learnt is
 /// in [`Registries::learn`].
 pub struct Turn(Vec<Arc<Gate>>);
 
-impl Drop for Turn {
-    fn drop(&mut self) {
+impl Turn {
+    /// Lets the flows waiting on this one go (again: harmless).
+    pub(crate) fn release(&self) {
         for gate in &self.0 {
             if let Ok(mut done) = gate.done.lock() {
                 *done = true;
             }
             gate.opened.notify_all();
         }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -84,7 +91,8 @@ impl Registries {
 
     /// A flow's turn at `registry` and `repository`. The first flow of the run to a
     /// registry, and the first to each of its repositories, goes alone: the others wait
-    /// for it to end, then start with what it learnt (the scheme, the challenge, the
+    /// until it is past its first contact ([`Registries::run`] releases the turn at
+    /// its first 2xx or 3xx), or has ended, then start with what it learnt (the scheme, the challenge, the
     /// repository's token). So a run asks each of these once, whatever its workers do
     /// at the same moment, and a replay meets the requests its recording holds.
     pub fn turn(&self, registry: &str, repository: &str) -> Turn {
@@ -131,11 +139,22 @@ impl Registries {
         options: Options,
     ) -> Result<Outcome, RunError> {
         let registry = r.registry().to_owned();
-        let result = self.in_turn(r, options, |flow| {
-            regpeek_ureq::drive(client, flow, &mut |_, reply| {
+        let result = self.in_turn(r, options, |flow, turn| {
+            let mut released = false;
+            regpeek_ureq::drive(client, flow, &mut |send, reply, tokens| {
                 let now = std::time::SystemTime::now();
                 if let Some(hold) = reply.ok().and_then(|resp| Hold::of(resp, now)) {
                     self.hold_off(&registry, hold);
+                }
+                // Past authentication (a registry request answered 2xx or 3xx): what
+                // the flow learnt is all the waiting flows need, so they go now, not
+                // when this one has also fetched its config.
+                let through = reply
+                    .is_ok_and(|resp| resp.status().is_success() || resp.status().is_redirection());
+                if !released && through && send.kind != regpeek_proto::RequestKind::Token {
+                    released = true;
+                    self.learn(tokens);
+                    turn.release();
                 }
             })
         });
@@ -160,7 +179,7 @@ impl Registries {
         };
         options.location = self.location(&key);
         let (outcome, body) =
-            self.in_turn(r, options, |flow| regpeek_ureq::run_blob(client, flow))?;
+            self.in_turn(r, options, |flow, _| regpeek_ureq::run_blob(client, flow))?;
         if let Outcome::Blob { location, .. } = &outcome {
             self.remember_location(&key, location.clone());
         }
@@ -173,11 +192,11 @@ impl Registries {
         &self,
         r: Reference,
         mut options: Options,
-        go: impl FnOnce(Flow) -> (T, TokenCache),
+        go: impl FnOnce(Flow, &Turn) -> (T, TokenCache),
     ) -> T {
         options.hold = options.hold.or_else(|| self.hold(r.registry()));
         let turn = self.turn(r.registry(), r.repository());
-        let (result, tokens) = go(Flow::new(r, options, self.tokens()));
+        let (result, tokens) = go(Flow::new(r, options, self.tokens()), &turn);
         self.learn(&tokens);
         drop(turn);
         result
@@ -296,5 +315,89 @@ impl Registries {
                 None => held.remove(key),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+
+    use regpeek_proto::{Goal, Options, Platform, Reference, TokenCache, Transmit, http};
+    use regpeek_ureq::{Reply, Transport, TransportFailure};
+
+    use super::Registries;
+
+    const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+
+    /// A registry whose config blob, asked by the first image, is answered only once
+    /// the second image's manifest has been asked (or 500 after a few seconds).
+    #[derive(Default)]
+    struct Gated {
+        seen: Mutex<Vec<String>>,
+        changed: Condvar,
+    }
+
+    impl Gated {
+        /// Waits until `pred` holds of the requests seen, or `limit` passes.
+        fn wait(&self, limit: Duration, pred: impl Fn(&[String]) -> bool) -> bool {
+            let seen = self.seen.lock().unwrap();
+            let (seen, _) = self
+                .changed
+                .wait_timeout_while(seen, limit, |s| !pred(s))
+                .unwrap();
+            pred(&seen)
+        }
+    }
+
+    impl Transport for Gated {
+        fn send(&self, send: &Transmit, _: Option<Duration>) -> Result<Reply, TransportFailure> {
+            let path = send.request.uri().path().to_owned();
+            self.seen.lock().unwrap().push(path.clone());
+            self.changed.notify_all();
+            let ok = |body: &[u8], ctype: &str| {
+                let r = http::Response::builder()
+                    .status(200)
+                    .header("content-type", ctype)
+                    .header("content-length", body.len())
+                    .body(body.to_vec())
+                    .unwrap();
+                Ok(Reply::whole(r))
+            };
+            if path.contains("/blobs/") {
+                let b_asked = |s: &[String]| s.iter().any(|p| p.ends_with("/manifests/b"));
+                if !self.wait(Duration::from_secs(5), b_asked) {
+                    let r = http::Response::builder().status(500).body(Vec::new());
+                    return Ok(Reply::whole(r.unwrap()));
+                }
+                return ok(b"{}", "application/vnd.oci.image.config.v1+json");
+            }
+            ok(MANIFEST, "application/vnd.oci.image.manifest.v1+json")
+        }
+    }
+
+    /// The first flow to a repository goes alone only until it is past its first
+    /// contact (here, its manifest's 2xx): a second image's flow starts while the first
+    /// still fetches its config, not after it ends.
+    #[test]
+    fn the_first_flow_lets_the_others_go_once_past_its_first_contact() {
+        let registries = Arc::new(Registries::new(TokenCache::default()));
+        let transport = Arc::new(Gated::default());
+        let inspect = || Options::new(Goal::Inspect(Platform::new("linux", "amd64", None)));
+        let run = |tag: &str| {
+            let (registries, transport) = (registries.clone(), transport.clone());
+            let r = Reference::parse(&format!("registry.example/app:{tag}")).unwrap();
+            std::thread::spawn(move || registries.run(&*transport, r, inspect()))
+        };
+        let a = run("a");
+        // `a` has the turn before `b` asks for it.
+        assert!(transport.wait(Duration::from_secs(5), |s| !s.is_empty()));
+        let b = run("b");
+        let a = a.join().unwrap();
+        let b = b.join().unwrap();
+        let a = a.unwrap_or_else(|e| panic!("the first image: {e}"));
+        assert!(b.is_ok());
+        // Its config came, once the second image's manifest had been asked.
+        assert!(a.into_image().unwrap().config.is_some());
     }
 }

@@ -20,7 +20,7 @@ pub fn record(client: &regpeek_ureq::Client, settings: Vec<(String, String)>) ->
     )?;
     let mut recorder = Recorder::new(settings);
     let mut failed: Option<anyhow::Error> = None;
-    let _ = client.run_observed(flow, &mut |send, reply| {
+    let _ = client.run_observed(flow, &mut |send, reply, _| {
         if failed.is_some() {
             return;
         }

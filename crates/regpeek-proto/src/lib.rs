@@ -132,7 +132,7 @@
 //! 8. **Pass a random [`Options::seed`]** for retry jitter; with std alone:
 //!    `use std::hash::BuildHasher;` then
 //!    `std::hash::RandomState::new().hash_one(std::time::SystemTime::now())`.
-//! 9. **Hand the [`TokenCache`] from flow to flow** ([`Flow::into_tokens`], then the
+//! 9. **Hand the [`TokenCache`] from flow to flow** ([`Flow::tokens`], cloned, then the
 //!    next [`Flow::new`]): tokens and what each registry taught (its challenge, plain
 //!    http on loopback) save round trips; persist it with
 //!    [`TokenCache::to_json`]`(now)` (tokens still fresh at `now`) and read it back

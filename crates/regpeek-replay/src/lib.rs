@@ -259,7 +259,7 @@ fn run_known(s: &Scenario, tokens: TokenCache, known: Known, now: SystemTime) ->
                 t.push_str(&describe(&result));
                 return Ok(Replayed {
                     transcript: t,
-                    tokens: flow.into_tokens(),
+                    tokens: flow.tokens().clone(),
                     outcome: result,
                 });
             }

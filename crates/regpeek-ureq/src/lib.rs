@@ -123,10 +123,11 @@ impl std::error::Error for RunError {
     }
 }
 
-/// What [`Client::run_observed`] tells about each exchange: the request as sent and
-/// its response or failure.
+/// What [`Client::run_observed`] tells about each exchange: the request as sent, its
+/// response or failure, and the flow's token cache as it was when the request went
+/// out (so an observer can share what the flow learnt before it ends).
 pub type Observer<'a> =
-    dyn FnMut(&Transmit, Result<&http::Response<Vec<u8>>, &TransportFailure>) + 'a;
+    dyn FnMut(&Transmit, Result<&http::Response<Vec<u8>>, &TransportFailure>, &TokenCache) + 'a;
 
 /// TLS settings beyond the defaults.
 #[derive(Clone, Default)]
@@ -231,7 +232,7 @@ impl Client {
 
     /// The main loop: poll the flow, perform each request, hand the response back.
     pub fn run(&self, flow: Flow) -> (Result<Outcome, RunError>, TokenCache) {
-        self.run_observed(flow, &mut |_, _| {})
+        self.run_observed(flow, &mut |_, _, _| {})
     }
 
     /// The main loop, telling `observe` about every exchange: the request as sent

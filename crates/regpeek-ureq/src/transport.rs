@@ -67,7 +67,7 @@ pub fn drive(transport: &dyn Transport, mut flow: Flow, observe: &mut Observer<'
                     };
                     RunError { error, transport }
                 });
-                return (result.map(|o| (o, streamed)), flow.into_tokens());
+                return (result.map(|o| (o, streamed)), flow.tokens().clone());
             }
             Action::Wait(until) => {
                 let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
@@ -76,13 +76,13 @@ pub fn drive(transport: &dyn Transport, mut flow: Flow, observe: &mut Observer<'
             }
             Action::Send(send) => match transport.send(&send, send.time_left(SystemTime::now())) {
                 Ok(reply) => {
-                    observe(&send, Ok(&reply.response));
+                    observe(&send, Ok(&reply.response), flow.tokens());
                     streamed = reply.body.or(streamed);
                     last_failure = None;
                     flow.handle_response(SystemTime::now(), reply.response);
                 }
                 Err(failure) => {
-                    observe(&send, Err(&failure));
+                    observe(&send, Err(&failure), flow.tokens());
                     let kind = failure.kind;
                     last_failure = Some(failure);
                     flow.handle_transport_error(SystemTime::now(), kind);
@@ -99,7 +99,7 @@ pub fn run_blob(
     transport: &dyn Transport,
     flow: Flow,
 ) -> (Result<(Outcome, Blob), RunError>, TokenCache) {
-    let (result, tokens) = drive(transport, flow, &mut |_, _| {});
+    let (result, tokens) = drive(transport, flow, &mut |_, _, _| {});
     let result = result.and_then(|(outcome, body)| match body {
         Some(body) => Ok((outcome, body)),
         None => Err(RunError {

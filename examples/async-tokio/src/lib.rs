@@ -43,7 +43,7 @@ pub async fn run(client: &HttpClient, mut flow: Flow) -> (Result<Outcome, Error>
     loop {
         let now = SystemTime::now();
         match flow.poll_action(now) {
-            Action::Done(result) => return (result, flow.into_tokens()),
+            Action::Done(result) => return (result, flow.tokens().clone()),
             Action::Wait(until) => {
                 let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
                 tokio::time::sleep(wait).await;

@@ -36,7 +36,7 @@ pub fn run(mut flow: Flow, mut trace: Trace<'_>) -> (Result<Outcome, Error>, Tok
     loop {
         let now = SystemTime::now();
         match flow.poll_action(now) {
-            Action::Done(result) => return (result, flow.into_tokens()),
+            Action::Done(result) => return (result, flow.tokens().clone()),
             Action::Wait(until) => {
                 std::thread::sleep(until.duration_since(SystemTime::now()).unwrap_or_default());
             }

@@ -1,6 +1,8 @@
 //! The tag inventory's rows of `cargo xtask bench` (issue 25's targets): `tags --long`
 //! of the 150-tag `lab/inventory`, cold and warm, beside a skopeo loop giving the same
-//! answer; `--points-at` warm; `--uncompressed` on the 40-layer image, cold and warm.
+//! answer; `--points-at` warm; `--uncompressed` on the 40-layer image, cold and warm;
+//! then `tags --long` and `--uncompressed` again over HTTP/2, on the token registry's
+//! TLS front (nginx, `http2`; anonymous pulls of `public/*`, so a token comes first).
 
 use std::path::Path;
 use std::process::Command;
@@ -16,6 +18,11 @@ pub fn cases(lab: &Lab, regpeek: &Path, runs: usize, dir: &Path) -> Result<Vec<C
     let repo = format!("{plain}/lab/inventory");
     let layers = format!("{plain}/lab/many-layers:v1");
     let cache = dir.join("inventory-cache").display().to_string();
+    let front = lab.info.token_tls();
+    let ca = lab.info.ca_file().display().to_string();
+    let repo_h2 = format!("{front}/public/inventory");
+    let layers_h2 = format!("{front}/public/many-layers:v1");
+    let cache_h2 = dir.join("inventory-cache-h2").display().to_string();
     let ours = |name: &'static str, args: &[&str]| Tool {
         name,
         program: regpeek.to_owned(),
@@ -53,6 +60,24 @@ pub fn cases(lab: &Lab, regpeek: &Path, runs: usize, dir: &Path) -> Result<Vec<C
             "--uncompressed",
             "--plain-http",
             &layers,
+        ],
+        vec![
+            "--cache-dir",
+            &cache_h2,
+            "--ca-file",
+            &ca,
+            "tags",
+            "--long",
+            &repo_h2,
+        ],
+        vec![
+            "--cache-dir",
+            &cache_h2,
+            "--ca-file",
+            &ca,
+            "inspect",
+            "--uncompressed",
+            &layers_h2,
         ],
     ] {
         crate::run(
@@ -122,6 +147,57 @@ pub fn cases(lab: &Lab, regpeek: &Path, runs: usize, dir: &Path) -> Result<Vec<C
                         "--uncompressed",
                         "--plain-http",
                         &layers,
+                    ],
+                ),
+            ],
+            runs,
+        ),
+        (
+            "tags --long, 150 tags, HTTP/2",
+            vec![
+                ours(
+                    "regpeek cold",
+                    &["--no-cache", "--ca-file", &ca, "tags", "--long", &repo_h2],
+                ),
+                ours(
+                    "regpeek warm",
+                    &[
+                        "--cache-dir",
+                        &cache_h2,
+                        "--ca-file",
+                        &ca,
+                        "tags",
+                        "--long",
+                        &repo_h2,
+                    ],
+                ),
+            ],
+            runs.min(3),
+        ),
+        (
+            "--uncompressed, 40 layers, HTTP/2",
+            vec![
+                ours(
+                    "regpeek cold",
+                    &[
+                        "--no-cache",
+                        "--ca-file",
+                        &ca,
+                        "inspect",
+                        "--uncompressed",
+                        &layers_h2,
+                    ],
+                ),
+                ours(
+                    "regpeek warm",
+                    &[
+                        "--cache-dir",
+                        &cache_h2,
+                        "--ca-file",
+                        &ca,
+                        "inspect",
+                        "--uncompressed",
+                        &layers_h2,
                     ],
                 ),
             ],

@@ -175,7 +175,7 @@ pub struct Flow {
 
 impl Flow {
     /// Starts a flow for `reference` towards the goal `options` ask. `tokens` is the
-    /// caller's cache; take it back with [`Flow::into_tokens`].
+    /// caller's cache; read it back with [`Flow::tokens`].
     ///
     /// [`Goal::Login`] and [`Goal::Catalog`] concern the reference's registry alone:
     /// give it as [`Reference::for_registry`] reads it (`ghcr.io`, `localhost:5000`).
@@ -295,9 +295,12 @@ impl Flow {
         flow
     }
 
-    /// Gives the token cache back, with whatever tokens this flow obtained.
-    pub fn into_tokens(self) -> TokenCache {
-        self.tokens
+    /// The token cache as the flow has it now: the caller's, with whatever tokens and
+    /// challenges this flow has learnt so far. Clone it for the next flow, at the end
+    /// or as soon as a request past its authentication succeeded (so that flows
+    /// waiting on this one's first contact can start).
+    pub fn tokens(&self) -> &TokenCache {
+        &self.tokens
     }
 
     /// The next thing to do. `now` is the caller's clock: it decides token freshness,
