@@ -35,8 +35,16 @@ pub enum Jobs {
     /// This many in every lane (`--jobs N`).
     Fixed(usize),
     /// As the lane's registry carries them, asked once its first reference is answered:
-    /// [`HTTP2_JOBS`] where it multiplexes, else [`HTTP1_JOBS`].
-    Auto(Multiplexed),
+    /// `http2` where it multiplexes, else `http1` ([`HTTP2_JOBS`] and [`HTTP1_JOBS`]
+    /// unless a command's requests are cheaper, see [`Jobs::over_http1`]).
+    Auto {
+        /// A lane's references at once over HTTP/1.1.
+        http1: usize,
+        /// A lane's references at once over HTTP/2.
+        http2: usize,
+        /// Whether a lane multiplexes.
+        multiplexed: Multiplexed,
+    },
 }
 
 impl From<usize> for Jobs {
@@ -46,11 +54,35 @@ impl From<usize> for Jobs {
 }
 
 impl Jobs {
+    /// [`Jobs::Auto`] with the default widths.
+    pub(crate) fn auto(multiplexed: Multiplexed) -> Jobs {
+        Jobs::Auto {
+            http1: HTTP1_JOBS,
+            http2: HTTP2_JOBS,
+            multiplexed,
+        }
+    }
+
+    /// With `n` references at once over HTTP/1.1 where the run chooses (for requests
+    /// so cheap, `HEAD`s, that more connections pay); a fixed `--jobs` stays.
+    pub fn over_http1(self, n: usize) -> Jobs {
+        match self {
+            Jobs::Auto {
+                http2, multiplexed, ..
+            } => Jobs::Auto {
+                http1: n.max(1),
+                http2: http2.max(n),
+                multiplexed,
+            },
+            fixed => fixed,
+        }
+    }
+
     /// The jobs every lane gets, and the most one may get.
     fn bounds(&self) -> (usize, usize) {
         match self {
             Jobs::Fixed(n) => ((*n).max(1), (*n).max(1)),
-            Jobs::Auto(_) => (HTTP1_JOBS, HTTP2_JOBS),
+            Jobs::Auto { http1, http2, .. } => ((*http1).max(1), (*http2).max(*http1).max(1)),
         }
     }
 
@@ -58,8 +90,10 @@ impl Jobs {
     pub(crate) fn of_lane(&self, lane: &str) -> usize {
         match self {
             Jobs::Fixed(n) => (*n).max(1),
-            Jobs::Auto(multiplexed) if multiplexed(lane) => HTTP2_JOBS,
-            Jobs::Auto(_) => HTTP1_JOBS,
+            Jobs::Auto {
+                http2, multiplexed, ..
+            } if multiplexed(lane) => (*http2).max(1),
+            Jobs::Auto { http1, .. } => (*http1).max(1),
         }
     }
 }
@@ -309,7 +343,7 @@ mod tests {
         for (lane, most) in [("h2", HTTP2_JOBS), ("h1", HTTP1_JOBS)] {
             let lanes: Vec<&str> = vec![lane; 200];
             let (now, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            let jobs = Jobs::Auto(Arc::new(|lane: &str| lane == "h2"));
+            let jobs = Jobs::auto(Arc::new(|lane: &str| lane == "h2"));
             run(
                 &lanes,
                 jobs,

@@ -278,7 +278,7 @@ impl Registries {
     /// transport carries, asked once the lane's first reference is answered.
     pub fn jobs(&self) -> crate::batch::Jobs {
         let clients = self.clients.clone();
-        crate::batch::Jobs::Auto(Arc::new(move |registry: &str| {
+        crate::batch::Jobs::auto(Arc::new(move |registry: &str| {
             let Ok(clients) = clients.lock() else {
                 return false;
             };

@@ -271,7 +271,9 @@ fn page(agent: &ureq::Agent, backend: &str, url: &url::Url, req: Request) -> Res
             next_path
         } else {
             let host = get_header(&req, "host").unwrap_or("127.0.0.1");
-            format!("http://{host}{next_path}")
+            // Behind the TLS front, the origin the client sees.
+            let scheme = get_header(&req, "x-forwarded-proto").unwrap_or("http");
+            format!("{scheme}://{host}{next_path}")
         };
         out = out.with_header(header("Link", &format!("<{link}>; rel=\"next\"")));
     }

@@ -70,7 +70,10 @@ http {{
     access_log {d}/front.log front;
     location ~ ^/v2/(.+/tags/list|_catalog)$ {{
       proxy_pass http://127.0.0.1:{helper};
-      proxy_set_header Host $host:$server_port;
+      # The origin clients see (behind the bench's relay, the relay's port), so that
+      # an absolute `Link` stays on it.
+      proxy_set_header Host $host:{public_token_tls};
+      proxy_set_header X-Forwarded-Proto https;
       proxy_set_header X-Lab-Backend http://127.0.0.1:{token_backend};
       proxy_hide_header WWW-Authenticate;
       add_header WWW-Authenticate $front_challenge always;

@@ -71,7 +71,8 @@ pub struct TagArgs {
     #[arg(long, value_name = "DIGEST")]
     pub points_at: Option<String>,
     /// How many tags (then distinct images) to ask about at once. `HEAD`s are cheap:
-    /// over HTTP/1.1 the wall time is round trips divided by this.
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub jobs: u32,
+    /// over HTTP/1.1 the wall time is round trips divided by this [default: 32 over
+    /// HTTP/1.1, 64 streams over HTTP/2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
 }

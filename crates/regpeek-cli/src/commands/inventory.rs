@@ -13,6 +13,10 @@ use crate::output::human_size;
 use crate::pipeline::inventory::{self, SizeOf, TagRow};
 use crate::session::Session;
 
+/// `tags --long`'s `HEAD`s at once over HTTP/1.1 (each a connection): cheap enough
+/// that more pay, unlike a batch's whole inspections.
+const LONG_HTTP1_JOBS: usize = 32;
+
 /// What `tags` was asked: its listing, what each tag points at, sizes unpacked.
 pub struct Asked<'a> {
     pub list: &'a ListArgs,
@@ -52,13 +56,14 @@ pub fn answer(
     if !inventory.long && common.platform.is_some() && list.sort != SortOrder::Created {
         return Err(usage(PLATFORM_ALONE));
     }
-    let jobs = inventory.jobs as usize;
+    let jobs = session.jobs(inventory.jobs).over_http1(LONG_HTTP1_JOBS);
     let name = r.name();
-    let heads = crate::pipeline::listed::heads_of(session, common, &name, &names, details, jobs)?;
+    let heads =
+        crate::pipeline::listed::heads_of(session, common, &name, &names, details, jobs.clone())?;
     let (names, heads): (Vec<String>, Vec<_>) = match &wanted_digest {
         // A tag whose `HEAD` failed stays, to be reported: it may point there.
         Some(wanted) => {
-            let hit = inventory::points_at(session, common, &name, &heads, wanted, jobs)?;
+            let hit = inventory::points_at(session, common, &name, &heads, wanted, jobs.clone())?;
             names
                 .into_iter()
                 .zip(heads)
@@ -74,7 +79,7 @@ pub fn answer(
         let wanted = inventory::Wanted {
             sized,
             unpacked: asked.sizes.uncompressed.then_some(asked.sizes.exact),
-            jobs,
+            jobs: jobs.clone(),
         };
         inventory::rows(session, common, &name, &names, heads, &wanted)?
     } else {

@@ -4,6 +4,7 @@
 //! rerun where nothing moved makes only the `HEAD`s; tags sharing a digest cost one
 //! read.
 
+use regpeek_client::batch::Jobs;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
@@ -90,7 +91,7 @@ pub struct Wanted {
     /// `--uncompressed` (`Some(true)`: `--exact`).
     pub unpacked: Option<bool>,
     /// How many at once.
-    pub jobs: usize,
+    pub jobs: Jobs,
 }
 
 /// What a digest holds, read once for every tag pointing at it.
@@ -127,11 +128,11 @@ pub fn heads(
     common: &Common,
     name: &str,
     tags: &[String],
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<Vec<Result<Head, String>>> {
     let refs = tags.iter().map(|t| format!("{name}:{t}")).collect();
     Ok(
-        inspections(session, common, refs, jobs.into(), Goal::Digest(None))?
+        inspections(session, common, refs, jobs.clone(), Goal::Digest(None))?
             .into_iter()
             .map(|r| {
                 r.map(|i| Head {
@@ -155,7 +156,14 @@ pub fn rows(
     wanted: &Wanted,
 ) -> Result<Vec<TagRow>> {
     let digests = distinct(&heads);
-    let mut held = held(session, common, name, &digests, &wanted.sized, wanted.jobs)?;
+    let mut held = held(
+        session,
+        common,
+        name,
+        &digests,
+        &wanted.sized,
+        wanted.jobs.clone(),
+    )?;
     if let Some(exact) = wanted.unpacked {
         let r = crate::flags::parse_reference(name)?;
         for h in held.values_mut().flatten() {
@@ -197,7 +205,7 @@ pub fn points_at(
     name: &str,
     heads: &[Result<Head, String>],
     wanted: &Digest,
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<Vec<bool>> {
     let indexes: Vec<Digest> = distinct(heads)
         .into_iter()
@@ -211,7 +219,7 @@ pub fn points_at(
         })
         .collect();
     let refs = indexes.iter().map(|d| format!("{name}@{d}")).collect();
-    let read = looked_up(session, common, refs, jobs.into(), Goal::Manifest(None))?;
+    let read = looked_up(session, common, refs, jobs.clone(), Goal::Manifest(None))?;
     let holding: HashSet<&Digest> = indexes
         .iter()
         .zip(&read)
@@ -257,7 +265,7 @@ fn held(
     name: &str,
     digests: &[Digest],
     sized: &SizeOf,
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<HashMap<Digest, Result<Held, String>>> {
     let platform = match sized {
         SizeOf::One(p) | SizeOf::All(p) => p.clone(),
@@ -267,7 +275,7 @@ fn held(
         session,
         common,
         refs.clone(),
-        jobs.into(),
+        jobs.clone(),
         Goal::Inspect(platform),
     )?;
     let mut held: HashMap<Digest, Result<Held, String>> = HashMap::new();
@@ -289,7 +297,7 @@ fn held(
         session,
         common,
         refs,
-        jobs.into(),
+        jobs.clone(),
         Goal::Manifest(None),
     )?) {
         let h = found
@@ -298,7 +306,7 @@ fn held(
         held.insert(d.clone(), h);
     }
     if matches!(sized, SizeOf::All(_)) {
-        every_size(session, common, name, &mut held, jobs)?;
+        every_size(session, common, name, &mut held, jobs.clone())?;
     }
     Ok(held)
 }
@@ -310,7 +318,7 @@ fn every_size(
     common: &Common,
     name: &str,
     held: &mut HashMap<Digest, Result<Held, String>>,
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<()> {
     let mut wanted: Vec<Digest> = Vec::new();
     let mut seen = HashSet::new();
@@ -322,7 +330,7 @@ fn every_size(
         }
     }
     let refs = wanted.iter().map(|d| format!("{name}@{d}")).collect();
-    let read = looked_up(session, common, refs, jobs.into(), Goal::Manifest(None))?;
+    let read = looked_up(session, common, refs, jobs.clone(), Goal::Manifest(None))?;
     let size_of: HashMap<&Digest, u64> = wanted
         .iter()
         .zip(&read)

@@ -4,6 +4,7 @@
 //! to check the registry's word. A page whose checked tag disagrees, or a tag the map
 //! leaves out, sends every tag back to its own `HEAD`.
 
+use regpeek_client::batch::Jobs;
 use std::collections::HashMap;
 
 use anyhow::Result;
@@ -21,13 +22,13 @@ pub fn heads_of(
     name: &str,
     tags: &[String],
     details: &[TagDetail],
-    jobs: usize,
+    jobs: Jobs,
 ) -> Result<Vec<Result<Head, String>>> {
     let Some((listed, probes)) = from_details(tags, details) else {
         return heads(session, common, name, tags, jobs);
     };
     let probe_tags: Vec<String> = probes.iter().map(|&i| tags[i].clone()).collect();
-    let probed = heads(session, common, name, &probe_tags, jobs)?;
+    let probed = heads(session, common, name, &probe_tags, jobs.clone())?;
     for (&i, probe) in probes.iter().zip(&probed) {
         let said = &listed[i].digest;
         match probe {
