@@ -19,6 +19,9 @@ use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::token::{Grant, Issuer};
 
+/// Requests the helper answers at once.
+const WORKERS: usize = 8;
+
 /// The default page size when the client names none.
 pub const DEFAULT_PAGE: usize = 50;
 
@@ -117,10 +120,19 @@ impl Helper {
         );
         let s = Arc::clone(&server);
         let thread = std::thread::spawn(move || {
-            let agent = crate::push::agent();
-            for req in s.incoming_requests() {
-                let _ = handle(&agent, &issuer, req);
-            }
+            // Several requests at once: one slow answer (a proxied page, a scenario
+            // that answers late on purpose) must not hold up another test's token.
+            std::thread::scope(|scope| {
+                for _ in 0..WORKERS {
+                    let (s, issuer) = (&s, &issuer);
+                    scope.spawn(move || {
+                        let agent = crate::push::agent();
+                        for req in s.incoming_requests() {
+                            let _ = handle(&agent, issuer, req);
+                        }
+                    });
+                }
+            });
         });
         Ok(Helper {
             server,
@@ -139,7 +151,9 @@ impl Helper {
 
 impl Drop for Helper {
     fn drop(&mut self) {
-        self.server.unblock();
+        for _ in 0..WORKERS {
+            self.server.unblock();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
