@@ -18,7 +18,7 @@
 //! let reference = Reference::parse("ghcr.io/homebrew/core/wget:latest")?;
 //! let goal = Goal::Inspect(Platform::parse("linux/amd64", "amd64")?);
 //! let flow = Flow::new(reference, Options::new(goal), TokenCache::default());
-//! let (result, _tokens) = drive(&client, flow, &mut |_, _| {});
+//! let (result, _tokens) = drive(&client, flow, &mut |_, _, _| {});
 //! println!("{}", result?.0.into_image()?.digest);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
