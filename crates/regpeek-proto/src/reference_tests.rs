@@ -417,3 +417,39 @@ fn no_input_panics() {
         let _ = Reference::parse(&full[..i]);
     }
 }
+
+/// `Reference::api_url` cannot fail for a reference that parsed (its `expect` rests on
+/// `check_host`): every kind of registry host the grammar admits makes its origin,
+/// over both schemes, with the host read back as written.
+#[test]
+fn every_registry_that_parses_makes_its_origin() {
+    for (input, origin) in [
+        ("nginx", "registry-1.docker.io"),
+        ("index.docker.io/library/nginx", "registry-1.docker.io"),
+        ("localhost/a", "localhost"),
+        ("localhost:5000/a", "localhost:5000"),
+        ("127.0.0.1:65535/a", "127.0.0.1:65535"),
+        ("[::1]:5000/a", "[::1]:5000"),
+        ("[fe80::1]/a", "[fe80::1]"),
+        ("registry.example/a/b/c:v1", "registry.example"),
+        ("xn--bcher-kva.example/a", "xn--bcher-kva.example"),
+        ("a-b.c-d.example:1/a", "a-b.c-d.example:1"),
+        ("sub.localhost/a", "sub.localhost"),
+    ] {
+        let r = Reference::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        for scheme in ["http", "https"] {
+            let url = r.api_url(scheme);
+            assert_eq!(url.as_str(), format!("{scheme}://{origin}/"), "{input}");
+        }
+    }
+    // What check_host refuses never reaches api_url.
+    for bad in [
+        "[::1/a",
+        "999.1.1.1/a",
+        "0x7f.1:5000/a",
+        "host:0/a",
+        "host:65536/a",
+    ] {
+        assert!(Reference::parse(bad).is_err(), "{bad}");
+    }
+}
