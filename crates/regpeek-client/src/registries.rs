@@ -92,8 +92,8 @@ impl Registries {
     /// A flow's turn at `registry` and `repository`. The first flow of the run to a
     /// registry, and the first to each of its repositories, goes alone: the others wait
     /// until it is past its first contact ([`Registries::run`] releases the turn at
-    /// its first 2xx or 3xx), or has ended, then start with what it learnt (the scheme, the challenge, the
-    /// repository's token). So a run asks each of these once, whatever its workers do
+    /// its first 2xx or 3xx), or has ended, then start with what it learnt (the
+    /// scheme, the challenge, the repository's token). So a run asks each of these once, whatever its workers do
     /// at the same moment, and a replay meets the requests its recording holds.
     pub fn turn(&self, registry: &str, repository: &str) -> Turn {
         let mut mine = Vec::new();

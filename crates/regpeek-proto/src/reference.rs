@@ -304,8 +304,9 @@ impl Reference {
     /// The API base URL for a scheme (`http` or `https`), e.g.
     /// `https://registry-1.docker.io/`.
     pub(crate) fn api_url(&self, scheme: &str) -> url::Url {
-        // `parse` and `for_registry` hold every registry to `check_host`, which reads
-        // this very URL back (`DOCKER_HUB_API` is a constant): it always parses.
+        // infallible: `parse` and `for_registry`, the only constructors, hold every
+        // registry to `check_host`, which parses this very URL (`DOCKER_HUB_API` is a
+        // constant).
         url::Url::parse(&format!("{scheme}://{}/", self.api_host()))
             .expect("check_host admits only registries that make a URL")
     }

@@ -263,39 +263,43 @@ pub(super) const TABLE: &[Row] = &[
     row(&[Done], "anything", Via::Error, Done),
 ];
 
-/// How a transition was taken, as the table tells ways apart: by its input, unless
-/// it ended the flow with an error or moved on to the next endpoint.
-pub(super) fn via(on: On, action: &Action, moved: bool) -> Via {
-    match action {
-        Action::Done(Err(_)) => Via::Error,
-        _ if moved => Via::NextEndpoint,
-        _ => Via::Input(match on {
-            Poll => &[Poll],
-            Success => &[Success],
-            Redirect => &[Redirect],
-            Unauthorized => &[Unauthorized],
-            Retryable => &[Retryable],
-            Status => &[Status],
-            Failure => &[Failure],
-        }),
+/// How a transition was taken, as the table tells ways apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Taken {
+    /// By an input of this kind.
+    Input(On),
+    /// It ended the flow with an error.
+    Error,
+    /// It moved on to the next endpoint.
+    NextEndpoint,
+}
+
+impl Taken {
+    pub(super) fn of(on: On, action: &Action, moved: bool) -> Taken {
+        match action {
+            Action::Done(Err(_)) => Taken::Error,
+            _ if moved => Taken::NextEndpoint,
+            _ => Taken::Input(on),
+        }
     }
 }
 
 /// Whether some row takes the flow from `from` to `to` this way.
-pub(super) fn allows(from: Name, taken: Via, to: Name) -> bool {
+pub(super) fn allows(from: Name, taken: Taken, to: Name) -> bool {
     TABLE.iter().any(|row| {
         row.to == to
             && row.from.contains(&from)
             && match (row.via, taken) {
-                (Via::Input(kinds), Via::Input([on])) => kinds.contains(on),
-                (a, b) => a == b,
+                (Via::Input(kinds), Taken::Input(on)) => kinds.contains(&on),
+                (Via::Error, Taken::Error) | (Via::NextEndpoint, Taken::NextEndpoint) => true,
+                _ => false,
             }
     })
 }
 
 /// Checks one transition against the table (debug builds only).
 pub(super) fn check(from: Name, on: On, action: &Action, moved: bool, to: Name) {
-    let taken = via(on, action, moved);
+    let taken = Taken::of(on, action, moved);
     debug_assert!(
         allows(from, taken, to),
         "the flow took a transition its table has no row for: {} by {taken:?} to {} (its rows from {0}: {:?})",
@@ -347,10 +351,10 @@ mod tests {
 
     #[test]
     fn the_check_refuses_what_no_row_allows() {
-        assert!(allows(Resource, Via::Input(&[Success]), Done));
-        assert!(!allows(Start, Via::Input(&[Poll]), Backoff));
-        assert!(!allows(Token, Via::Input(&[Redirect]), Resource));
-        assert!(!allows(Backoff, Via::NextEndpoint, Ping));
-        assert!(allows(Ping, Via::NextEndpoint, Token));
+        assert!(allows(Resource, Taken::Input(Success), Done));
+        assert!(!allows(Start, Taken::Input(Poll), Backoff));
+        assert!(!allows(Token, Taken::Input(Redirect), Resource));
+        assert!(!allows(Backoff, Taken::NextEndpoint, Ping));
+        assert!(allows(Ping, Taken::NextEndpoint, Token));
     }
 }
